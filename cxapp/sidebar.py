@@ -1,0 +1,112 @@
+"""The shared sidebar filters: the same keyed widgets on every page, bound to the URL.
+
+Every page calls :func:`filters` itself, so it works under ``st.navigation`` and in
+``AppTest`` alike. Each widget is bound to a query parameter (a filtered view can be
+shared and reopened) and kept for the whole session (it survives page switches).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from cxmetrics.dataset import Dataset
+from cxmetrics.filters import Filters
+from cxmetrics.periods import PRESETS, preset_range
+
+KEYS = ("period", "dates", "stage", "department", "channel", "segment", "region")
+_WIDGET = dict(bind="query-params", persist_state="session")
+
+
+def filters(ds: Dataset) -> Filters:
+    """Draw the sidebar filters and return the view they describe."""
+    journey = ds.journey
+    sb = st.sidebar
+    sb.header("Filters")
+    period = sb.selectbox(
+        "Period",
+        list(PRESETS),
+        key="period",
+        format_func=PRESETS.get,
+        help="Quarters and years end on the latest day with data.",
+        **_WIDGET,
+    )
+    if period == "custom":
+        st.session_state.setdefault("dates", (ds.last_day - dt.timedelta(days=89), ds.last_day))
+        picked = sb.date_input(
+            "Dates",
+            key="dates",
+            min_value=ds.first_day,
+            max_value=ds.last_day,
+            format="YYYY-MM-DD",
+            **_WIDGET,
+        )
+        start, end = _date_pair(picked, ds)
+    else:
+        start, end = preset_range(period, ds.first_day, ds.last_day)
+    sb.caption(
+        f"{_fmt(start)} – {_fmt(end)} · data covers {_fmt(ds.first_day)} – {_fmt(ds.last_day)}"
+    )
+
+    stages = sb.multiselect(
+        "Journey stage",
+        journey.stage_order,
+        key="stage",
+        format_func=journey.stage_name,
+        placeholder="All stages",
+        **_WIDGET,
+    )
+    department_ids = journey.departments.sort("name")["department_id"].to_list()
+    departments = sb.multiselect(
+        "Department",
+        department_ids,
+        key="department",
+        format_func=journey.department_name,
+        placeholder="All departments",
+        help="Keeps the stages these departments affect, as lead or contributor.",
+        **_WIDGET,
+    )
+    if departments:
+        affected = journey.stages_of_departments(tuple(departments))
+        sb.caption("Affects: " + ", ".join(journey.stage_name(s) for s in affected))
+    channels = sb.multiselect(
+        "Channel", ds.options("channel"), key="channel", placeholder="All channels", **_WIDGET
+    )
+    segments = sb.multiselect(
+        "Segment", ds.options("segment"), key="segment", placeholder="All segments", **_WIDGET
+    )
+    regions = sb.multiselect(
+        "Region", ds.options("region"), key="region", placeholder="All regions", **_WIDGET
+    )
+    sb.button("Reset filters", on_click=_reset, icon=":material/restart_alt:")
+    return Filters(
+        start=start,
+        end=end,
+        stages=tuple(stages),
+        departments=tuple(departments),
+        channels=tuple(channels),
+        segments=tuple(segments),
+        regions=tuple(regions),
+    )
+
+
+def _reset() -> None:
+    for key in KEYS:
+        if key in st.session_state:
+            del st.session_state[key]
+
+
+def _date_pair(picked, ds: Dataset) -> tuple[dt.date, dt.date]:
+    """A custom range; while the user has picked only one day, that day alone."""
+    if isinstance(picked, (tuple, list)):
+        if len(picked) == 2:
+            return picked[0], picked[1]
+        if len(picked) == 1:
+            return picked[0], picked[0]
+        return ds.first_day, ds.last_day
+    return picked, picked
+
+
+def _fmt(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"

@@ -1,0 +1,91 @@
+"""Small rendering helpers shared by pages: tiles, status badges, chart captions."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cxmetrics import metrics as m
+from cxmetrics.overview import Tile
+from cxmetrics.registry import METRICS
+
+BADGE_COLORS = {
+    m.STATUS_ON: "green",
+    m.STATUS_NEAR: "orange",
+    m.STATUS_BELOW: "red",
+    m.STATUS_TOO_FEW: "gray",
+    m.STATUS_NONE: "gray",
+}
+PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+
+def status_badge(status: str) -> None:
+    """A coloured badge: "On target", "Near target", "Below target", "Too few responses"."""
+    st.badge(status[0].upper() + status[1:], color=BADGE_COLORS[status])
+
+
+def value_text(key: str, score: m.Score, min_n: int) -> str:
+    """The number to show, or "Too few responses" below the minimum n."""
+    spec = METRICS[key]
+    if key in ("responses", "revenue_at_risk"):
+        return spec.format(score.value)
+    shown = score.shown(min_n)
+    return spec.format(shown) if shown is not None else "Too few responses"
+
+
+def delta_text(key: str, change: m.Change | None) -> str | None:
+    """A delta for ``st.metric``, only when the change is significant."""
+    if change is None or not change.significant:
+        return None
+    spec = METRICS[key]
+    unit = {"nps": " pts", "csat": " pts", "churn": " pts"}.get(key, "")
+    if key == "responses":
+        return f"{change.delta:+,.0f}"
+    return f"{change.delta:+.{spec.decimals}f}{unit}"
+
+
+def tile(t: Tile, min_n: int, previous_label: str | None) -> None:
+    """One KPI tile: value, significant change, n, margin, status against target."""
+    spec = METRICS[t.key]
+    color = {True: "normal", False: "inverse", None: "off"}[spec.higher_is_better]
+    with st.container(border=True, height="stretch"):
+        st.metric(
+            spec.short,
+            value_text(t.key, t.score, min_n),
+            delta_text(t.key, t.change),
+            delta_color=color,
+            help=spec.help(),
+        )
+        st.caption(_tile_caption(t, min_n, previous_label))
+        if t.key in ("nps", "csat", "ces"):
+            status_badge(t.status)
+
+
+def _tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
+    s = t.score
+    if t.key == "revenue_at_risk":
+        d = t.detail
+        return (
+            f"{d['detractors']:,} active detractors · "
+            f"{METRICS['revenue_at_risk'].format(d['detractor_revenue'])} revenue × "
+            f"{100 * d['churn_rate']:.1f}% detractor churn (n = {d['history_n']:,})"
+        )
+    parts = []
+    if s.moe is not None and not s.too_few(min_n) and t.key != "responses":
+        unit = " pts" if t.key in ("nps", "csat", "churn") else ""
+        parts.append(f"± {s.moe:.{1 if t.key != 'ces' else 2}f}{unit}")
+    noun = {"churn": "customers", "responses": "responses"}.get(t.key, "answers")
+    parts.append(f"n = {s.n:,} {noun}" if t.key != "responses" else "all sources")
+    if t.target is not None:
+        parts.append(f"target {METRICS[t.key].format(t.target)}")
+    if previous_label is None:
+        parts.append("no previous period")
+    elif t.change is None:
+        parts.append("change not tested")
+    elif not t.change.significant:
+        parts.append("no significant change")
+    return " · ".join(parts)
+
+
+def chart(fig, caption: str, key: str) -> None:
+    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None)  # our template, not Streamlit's
+    st.caption(caption)

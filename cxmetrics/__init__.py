@@ -1,0 +1,1 @@
+"""Metrics for the executive customer-experience dashboard. Never imports Streamlit."""

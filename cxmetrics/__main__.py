@@ -1,0 +1,5 @@
+import sys
+
+from cxmetrics.cli import main
+
+sys.exit(main())

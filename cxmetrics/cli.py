@@ -1,0 +1,217 @@
+"""``python -m cxmetrics``: generate the sample, create the schema, print the overview.
+
+Every failure a user can cause ends with one clear line on stderr and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+
+from cxmetrics import dataset, overview, sample, schema, store
+from cxmetrics.filters import FilterError, Filters
+from cxmetrics.registry import METRICS, MIN_N
+
+EXIT_USAGE = 2
+EXIT_DATA = 1
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date in YYYY-MM-DD form") from exc
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} must be at least 1")
+    return value
+
+
+def _values(items: list[str] | None) -> tuple[str, ...]:
+    """Repeated and comma-separated values, in order, without duplicates."""
+    out: list[str] = []
+    for item in items or []:
+        for part in item.split(","):
+            part = part.strip()
+            if part and part not in out:
+                out.append(part)
+    return tuple(out)
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(f"[{fraction * 100:5.1f}%] {message}", file=sys.stderr, flush=True)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cxmetrics", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("sample", help="generate the sample insurance company's data")
+    p.add_argument("--customers", type=_positive, default=sample.DEFAULT_CUSTOMERS)
+    p.add_argument("--seed", type=int, default=sample.DEFAULT_SEED)
+    p.add_argument(
+        "--end",
+        type=_date,
+        default=sample.DEFAULT_END,
+        help="last day of the two years generated (default %(default)s)",
+    )
+    p.add_argument(
+        "--url", help="target database URL (default: CX_DATABASE_URL or the sample SQLite file)"
+    )
+    p.add_argument("--replace", action="store_true", help="overwrite existing data")
+
+    p = sub.add_parser("init-db", help="create the data contract's tables on a database")
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL)")
+
+    p = sub.add_parser("summary", help="print the executive overview's numbers")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--start", type=_date)
+    p.add_argument("--end", type=_date)
+    for name in ("stage", "department", "channel", "segment", "region"):
+        p.add_argument(
+            f"--{name}",
+            action="append",
+            metavar="X",
+            help=f"keep only this {name} (repeat or comma-separate for several)",
+        )
+    p.add_argument(
+        "--min-n",
+        type=_positive,
+        default=MIN_N,
+        help="fewest answers a score needs to be shown (default %(default)s)",
+    )
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "sample":
+            return _sample(args)
+        if args.command == "init-db":
+            return _init_db(args)
+        return _summary(args)
+    except (CliError, store.StoreError, FilterError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_DATA
+
+
+def _sample(args) -> int:
+    url = args.url or store.database_url()
+    store.make_engine(url).dispose()  # a malformed URL fails here, before any work
+    data = sample.generate(
+        args.customers,
+        args.seed,
+        args.end,
+        progress=lambda f, m: _progress(0.6 * f, f"Generating {m}"),
+    )
+    store.write_tables(
+        url, data.tables(), replace=args.replace, progress=lambda f, m: _progress(0.6 + 0.4 * f, m)
+    )
+    print(
+        f"wrote {data.responses.height:,} responses from {data.customers.height:,} customers "
+        f"to {store.safe_url(url)}"
+    )
+    return 0
+
+
+def _init_db(args) -> int:
+    url = args.url or store.database_url()
+    engine = store.make_engine(url)
+    try:
+        schema.create_all(engine)
+    except Exception as exc:
+        raise CliError(f"cannot create the tables on {store.safe_url(url)}: {exc}") from exc
+    finally:
+        engine.dispose()
+    print(f"created the data contract's tables on {store.safe_url(url)}")
+    return 0
+
+
+def _summary(args) -> int:
+    url = args.url or store.database_url()
+    store.ensure_sample_database(url, progress=_progress)
+    engine = store.make_engine(url)
+    try:
+        ds = dataset.load(engine)
+    finally:
+        engine.dispose()
+    filters = Filters(
+        start=args.start,
+        end=args.end,
+        stages=_values(args.stage),
+        departments=_values(args.department),
+        channels=_values(args.channel),
+        segments=_values(args.segment),
+        regions=_values(args.region),
+    )
+    _check_known(ds, filters)
+    ov = overview.compute(ds, filters, min_n=args.min_n)
+    data = overview.summary_dict(ov)
+    if args.json:
+        print(json.dumps(data, indent=2))
+    else:
+        print(_text(data, ov, ds.journey.labels))
+    return 0
+
+
+def _check_known(ds: dataset.Dataset, f: Filters) -> None:
+    known = {
+        "stage": (f.stages, ds.journey.stage_order),
+        "department": (f.departments, ds.journey.departments["department_id"].to_list()),
+        "channel": (f.channels, ds.options("channel")),
+        "segment": (f.segments, ds.options("segment")),
+        "region": (f.regions, ds.options("region")),
+    }
+    for name, (chosen, allowed) in known.items():
+        unknown = [v for v in chosen if v not in allowed]
+        if unknown:
+            raise CliError(
+                f"unknown {name} {', '.join(map(repr, unknown))}; known: {', '.join(allowed)}"
+            )
+
+
+def _text(data: dict, ov: overview.Overview, labels: dict[str, str]) -> str:
+    def fmt(key: str, score: dict) -> str:
+        if score["value"] is None:
+            return f"too few responses (n = {score['n']:,})"
+        text = METRICS[key].format(score["value"])
+        if score.get("moe") is not None:
+            text += f" ± {score['moe']:.1f}"
+        return f"{text} (n = {score['n']:,})"
+
+    o = data["overall"]
+    lines = [
+        f"Period {data['period']['start']} to {data['period']['end']} · "
+        f"{ov.filters.describe(labels, with_period=False)}",
+        f"  NPS      {fmt('nps', o['nps'])}",
+        f"  CSAT     {fmt('csat', o['csat'])}",
+        f"  CES      {fmt('ces', o['ces'])}",
+        f"  Responses {o['responses']:,}",
+        f"  Churn    {fmt('churn', o['churn'])}",
+        f"  Revenue at risk {METRICS['revenue_at_risk'].format(o['revenue_at_risk'])}",
+        "",
+        "Journey:",
+    ]
+    for s in data["stages"]:
+        lines.append(
+            f"  {s['position']}. {s['name']:<16} NPS {fmt('nps', s['nps'])}; "
+            f"CSAT {fmt('csat', s['csat'])}; CES {fmt('ces', s['ces'])} "
+            f"[{s['status']}]"
+        )
+    lines += ["", "What changed:", *[f"  - {c}" for c in data["changes"]]]
+    return "\n".join(lines)

@@ -1,0 +1,262 @@
+"""Pure metric functions on additive statistics. No I/O, no Streamlit, no mutation.
+
+Every score is computed from counts and sums per combination of dimensions (see
+``STAT_COLUMNS``). Rolling up is a sum, then a ratio, so the same code serves statistics
+built by Polars from raw rows (:func:`response_stats`) or by the database with one
+``GROUP BY`` (``store.load_stats_sql``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import polars as pl
+
+from cxmetrics.registry import METRICS, MIN_N
+
+#: Additive statistics: every one is a count or a sum, so any roll-up is a sum.
+STAT_COLUMNS = (
+    "responses",
+    "n_nps",
+    "promoters",
+    "passives",
+    "detractors",
+    "n_csat",
+    "csat_top2",
+    "csat_top1",
+    "n_ces",
+    "ces_sum",
+    "ces_sq",
+    "ces_easy",
+)
+
+Z95 = 1.96
+
+
+def stat_aggregations() -> list[pl.Expr]:
+    """Aggregations that turn raw responses (nps, csat, ces) into additive statistics."""
+    nps, csat, ces = pl.col("nps"), pl.col("csat"), pl.col("ces")
+    return [
+        pl.len().cast(pl.Int64).alias("responses"),
+        nps.is_not_null().sum().cast(pl.Int64).alias("n_nps"),
+        (nps >= 9).sum().cast(pl.Int64).alias("promoters"),
+        nps.is_between(7, 8).sum().cast(pl.Int64).alias("passives"),
+        (nps <= 6).sum().cast(pl.Int64).alias("detractors"),
+        csat.is_not_null().sum().cast(pl.Int64).alias("n_csat"),
+        (csat >= 4).sum().cast(pl.Int64).alias("csat_top2"),
+        (csat == 5).sum().cast(pl.Int64).alias("csat_top1"),
+        ces.is_not_null().sum().cast(pl.Int64).alias("n_ces"),
+        ces.cast(pl.Int64).sum().alias("ces_sum"),
+        (ces.cast(pl.Int64) * ces.cast(pl.Int64)).sum().alias("ces_sq"),
+        (ces >= 5).sum().cast(pl.Int64).alias("ces_easy"),
+    ]
+
+
+def response_stats(responses: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Additive statistics of raw responses per combination of ``by``."""
+    if not by:
+        return responses.select(stat_aggregations())
+    return responses.group_by(by).agg(stat_aggregations())
+
+
+def sums(stats: pl.DataFrame, by: list[str] | None = None) -> pl.DataFrame:
+    """Roll statistics up to ``by`` (or to one row) by summing."""
+    exprs = [pl.col(c).sum().cast(pl.Int64) for c in STAT_COLUMNS]
+    return stats.group_by(by).agg(exprs) if by else stats.select(exprs)
+
+
+def totals(stats: pl.DataFrame, by: list[str] | None = None) -> pl.DataFrame:
+    """Roll statistics up to ``by`` (or to one row), then add the score columns."""
+    return with_scores(sums(stats, by))
+
+
+def with_scores(frame: pl.DataFrame) -> pl.DataFrame:
+    """Add NPS (and margin), CSAT, CSAT top box, CES and CES-easy; null where n is 0."""
+
+    def ratio(num: str, den: str, scale: float = 1.0) -> pl.Expr:
+        return (
+            pl.when(pl.col(den) > 0)
+            .then(scale * pl.col(num).cast(pl.Float64) / pl.col(den))
+            .otherwise(None)
+        )
+
+    p = ratio("promoters", "n_nps")
+    d = ratio("detractors", "n_nps")
+    return frame.with_columns(
+        (100 * (p - d)).alias("nps"),
+        (100 * Z95 * ((p + d - (p - d) ** 2) / pl.col("n_nps")).sqrt()).alias("nps_moe"),
+        ratio("csat_top2", "n_csat", 100.0).alias("csat"),
+        ratio("csat_top1", "n_csat", 100.0).alias("csat_top1"),
+        ratio("ces_sum", "n_ces").alias("ces"),
+        ratio("ces_easy", "n_ces", 100.0).alias("ces_easy"),
+    )
+
+
+# --- one group's scores -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Score:
+    """One metric for one slice: value (None when n is 0), n, standard error, margin."""
+
+    metric: str
+    value: float | None
+    n: int
+    se: float | None = None
+
+    @property
+    def moe(self) -> float | None:
+        return None if self.se is None else Z95 * self.se
+
+    def too_few(self, min_n: int = MIN_N) -> bool:
+        return self.n < min_n
+
+    def shown(self, min_n: int = MIN_N) -> float | None:
+        """The value to display: None when there are too few answers to trust it."""
+        return None if self.too_few(min_n) else self.value
+
+
+def scores_of(row: dict) -> dict[str, Score]:
+    """Scores with standard errors from one row of :func:`totals`."""
+    n_nps, n_csat, n_ces = row["n_nps"], row["n_csat"], row["n_ces"]
+    out = {"responses": Score("responses", float(row["responses"]), int(row["responses"]))}
+    if n_nps:
+        p, d = row["promoters"] / n_nps, row["detractors"] / n_nps
+        se = 100 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / n_nps)
+        out["nps"] = Score("nps", 100 * (p - d), n_nps, se)
+    else:
+        out["nps"] = Score("nps", None, 0)
+    if n_csat:
+        share = row["csat_top2"] / n_csat
+        out["csat"] = Score("csat", 100 * share, n_csat, _proportion_se(share, n_csat))
+        top1 = row["csat_top1"] / n_csat
+        out["csat_top1"] = Score("csat_top1", 100 * top1, n_csat, _proportion_se(top1, n_csat))
+    else:
+        out["csat"] = Score("csat", None, 0)
+        out["csat_top1"] = Score("csat_top1", None, 0)
+    if n_ces:
+        mean = row["ces_sum"] / n_ces
+        var = (row["ces_sq"] - n_ces * mean**2) / (n_ces - 1) if n_ces > 1 else 0.0
+        out["ces"] = Score("ces", mean, n_ces, math.sqrt(max(var, 0.0) / n_ces))
+        easy = row["ces_easy"] / n_ces
+        out["ces_easy"] = Score("ces_easy", 100 * easy, n_ces, _proportion_se(easy, n_ces))
+    else:
+        out["ces"] = Score("ces", None, 0)
+        out["ces_easy"] = Score("ces_easy", None, 0)
+    return out
+
+
+def proportion_score(metric: str, hits: int, n: int) -> Score:
+    """A percentage score (such as churn) with its binomial standard error."""
+    if n <= 0:
+        return Score(metric, None, 0)
+    share = hits / n
+    return Score(metric, 100 * share, n, _proportion_se(share, n))
+
+
+def _proportion_se(share: float, n: int) -> float:
+    return 100 * math.sqrt(max(share * (1 - share), 0.0) / n)
+
+
+# --- change and status ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Change:
+    delta: float
+    z: float | None
+    significant: bool
+
+
+def compare(current: Score, previous: Score, min_n: int = MIN_N) -> Change | None:
+    """Change from ``previous`` to ``current``; significant only when |z| ≥ 1.96.
+
+    Scores use z = (x₁ − x₂) / √(SE₁² + SE₂²). Counts (responses) use the Poisson test
+    z = (a − b) / √(a + b). None when either side has too few answers.
+    """
+    if current.value is None or previous.value is None:
+        return None
+    delta = current.value - previous.value
+    if current.metric == "responses":
+        total = current.value + previous.value
+        z = delta / math.sqrt(total) if total > 0 else None
+    else:
+        if current.too_few(min_n) or previous.too_few(min_n):
+            return None
+        se = math.sqrt((current.se or 0.0) ** 2 + (previous.se or 0.0) ** 2)
+        z = delta / se if se > 0 else None
+    return Change(delta, z, z is not None and abs(z) >= Z95)
+
+
+STATUS_ON, STATUS_NEAR, STATUS_BELOW = "on target", "near target", "below target"
+STATUS_NONE, STATUS_TOO_FEW = "no target", "too few responses"
+
+
+def status(score: Score, target: float | None, min_n: int = MIN_N) -> str:
+    """On / near / below target, using the metric's direction and tolerance."""
+    if score.value is None or score.too_few(min_n):
+        return STATUS_TOO_FEW
+    if target is None:
+        return STATUS_NONE
+    spec = METRICS[score.metric]
+    gap = score.value - target if spec.higher_is_better is not False else target - score.value
+    if gap >= 0:
+        return STATUS_ON
+    if -gap <= spec.near_target:
+        return STATUS_NEAR
+    return STATUS_BELOW
+
+
+# --- customer-level loyalty -------------------------------------------------------------
+# These take response rows that carry their customer's churned_on and annual_revenue.
+
+
+def churn_counts(rows: pl.DataFrame, start, end) -> tuple[int, int]:
+    """(churned, in view): distinct customers among ``rows``, and those of them whose churn
+    date falls inside [start, end] (an open side when None)."""
+    cond = pl.col("churned_on").is_not_null()
+    if start is not None:
+        cond &= pl.col("churned_on") >= start
+    if end is not None:
+        cond &= pl.col("churned_on") <= end
+    in_view = rows["customer_id"].n_unique()
+    churned = rows.filter(cond)["customer_id"].n_unique()
+    return int(churned), int(in_view)
+
+
+def latest_answers(rows: pl.DataFrame) -> pl.DataFrame:
+    """Each customer's most recent NPS answer among ``rows`` (sorted by date, oldest first)."""
+    keep = [
+        c
+        for c in ("customer_id", "nps", "annual_revenue", "churned_on", "segment", "region")
+        if c in rows.columns
+    ]
+    answered = rows.select(keep).filter(pl.col("nps").is_not_null())
+    return answered.filter(pl.col("customer_id").is_last_distinct())
+
+
+def revenue_at_risk(
+    rows: pl.DataFrame, detractor_history: pl.DataFrame, end
+) -> dict[str, float | int]:
+    """Σ annual revenue of still-active detractors × observed detractor churn rate.
+
+    Detractors are customers whose latest NPS answer among ``rows`` is 0-6 and who had not
+    left by ``end``. ``detractor_history`` holds customers (churned_on) whose latest answer on
+    any date was 0-6; the share of them who have left is the observed churn rate.
+    """
+    n_history = detractor_history.height
+    rate = detractor_history["churned_on"].is_not_null().sum() / n_history if n_history else 0.0
+    still_active = pl.col("churned_on").is_null()
+    if end is not None:
+        still_active |= pl.col("churned_on") > end
+    latest = latest_answers(rows)
+    active = latest.filter((pl.col("nps") <= 6) & still_active)
+    revenue = float(active["annual_revenue"].sum() or 0.0)
+    return {
+        "value": revenue * rate,
+        "detractor_revenue": revenue,
+        "churn_rate": float(rate),
+        "detractors": active.height,
+        "history_n": n_history,
+    }

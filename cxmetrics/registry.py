@@ -1,0 +1,156 @@
+"""Every metric as data: what it means, how it is computed, its unit and direction.
+
+Tooltips, the glossary page, the CLI and the docs read these records; no page writes its
+own definition of a metric.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_N = 30  # below this many answers a score is shown as "too few responses"
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    name: str
+    definition: str
+    formula: str
+    unit: str  # "points", "%", "1-7", "responses", "£", "customers"
+    higher_is_better: bool | None  # None: neither (a volume)
+    decimals: int
+    near_target: float = 0.0
+    short: str = ""  # within this distance of target is "near", not "below"
+
+    def format(self, value: float | None) -> str:
+        if value is None:
+            return "–"
+        if self.unit == "£":
+            return format_money(value)
+        text = f"{value:,.{self.decimals}f}"
+        if self.unit == "%":
+            return f"{text}%"
+        if self.key == "nps" and value > 0:
+            return f"+{text}"
+        return text
+
+    def help(self) -> str:
+        """The tooltip: definition, formula, and the minimum-n rule."""
+        return f"{self.definition}\n\nFormula: {self.formula}"
+
+
+def format_money(value: float) -> str:
+    sign = "−" if value < 0 else ""
+    v = abs(value)
+    if v >= 1e6:
+        return f"{sign}£{v / 1e6:,.2f}m"
+    if v >= 1e4:
+        return f"{sign}£{v / 1e3:,.0f}k"
+    return f"{sign}£{v:,.0f}"
+
+
+METRICS: dict[str, Metric] = {
+    m.key: m
+    for m in (
+        Metric(
+            "nps",
+            "Net Promoter Score",
+            "How likely customers are to recommend us, 0-10. Promoters answer 9-10, passives "
+            "7-8, detractors 0-6. Blank answers are left out of n. The ± is the 95% margin "
+            f"of error; below n = {MIN_N} the score is not shown.",
+            "NPS = 100 × (promoters − detractors) / n;  "
+            "margin = 196 × √((p + d − (p − d)²) / n) with p, d the promoter and detractor "
+            "shares",
+            "points",
+            True,
+            0,
+            near_target=5.0,
+            short="NPS",
+        ),
+        Metric(
+            "csat",
+            "Customer satisfaction (CSAT)",
+            "Share of customers who answered 4 or 5 on the 1-5 satisfaction scale "
+            "(top-2-box). Blank answers are left out of n.",
+            "CSAT = 100 × (answers of 4 or 5) / n",
+            "%",
+            True,
+            1,
+            near_target=3.0,
+            short="CSAT",
+        ),
+        Metric(
+            "csat_top1",
+            "CSAT top box",
+            "Share of customers who answered 5 on the 1-5 satisfaction scale.",
+            "CSAT top box = 100 × (answers of 5) / n",
+            "%",
+            True,
+            1,
+            short="CSAT top box",
+        ),
+        Metric(
+            "ces",
+            "Customer effort score (CES)",
+            'Mean agreement with "the company made it easy" on a 1-7 scale (7 = very '
+            "easy). Blank answers are left out of n.",
+            "CES = Σ answers / n",
+            "1-7",
+            True,
+            2,
+            near_target=0.2,
+            short="CES",
+        ),
+        Metric(
+            "ces_easy",
+            "CES: share finding it easy",
+            "Share of customers who answered 5, 6 or 7 on the 1-7 effort scale.",
+            "CES easy = 100 × (answers of 5-7) / n",
+            "%",
+            True,
+            1,
+            short="CES easy",
+        ),
+        Metric(
+            "responses",
+            "Responses",
+            "Feedback records in view from every source: surveys, contact-centre notes, "
+            "social posts and complaints, with or without a score.",
+            "count of responses",
+            "responses",
+            None,
+            0,
+            short="Responses",
+        ),
+        Metric(
+            "churn",
+            "Churn",
+            "Share of the customers in view (those who gave feedback in the period) who "
+            "left during the period.",
+            "churn = 100 × customers in view with a churn date in the period / customers in view",
+            "%",
+            False,
+            1,
+            short="Churn",
+        ),
+        Metric(
+            "revenue_at_risk",
+            "Revenue at risk",
+            "Annual revenue we expect to lose from today's detractors: customers whose latest "
+            "NPS answer in the period is 0-6 and who are still customers, times the observed "
+            "churn rate of detractors (customers whose latest NPS answer, on any date, was "
+            "0-6, and the share of them who have left).",
+            "revenue at risk = Σ annual revenue of current detractors × observed detractor "
+            "churn rate",
+            "£",
+            False,
+            0,
+            short="Revenue at risk",
+        ),
+    )
+}
+
+
+def metric(key: str) -> Metric:
+    return METRICS[key]

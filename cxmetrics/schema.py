@@ -1,0 +1,218 @@
+"""The data contract: every table and column the dashboard reads, declared once.
+
+These names are the public contract that a CX team imports its own data into. The
+generator, the store and (later) the importer all use the ``Table`` objects below; no
+other module spells a column name of the database.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+SOURCES = ("survey", "contact_center", "social", "complaint")
+OWNER_ROLES = ("lead", "contributor")
+TARGET_METRICS = ("nps", "csat", "ces")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    quoted = ", ".join(f"'{v}'" for v in values)
+    return f"{column} IN ({quoted})"
+
+
+stages = sa.Table(
+    "stages",
+    metadata,
+    sa.Column("stage_id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("position", sa.Integer, nullable=False, unique=True),
+    sa.Column("description", sa.Text),
+    sa.CheckConstraint("position >= 1", name="ck_stages_position"),
+)
+
+touchpoints = sa.Table(
+    "touchpoints",
+    metadata,
+    sa.Column("touchpoint_id", sa.String(40), primary_key=True),
+    sa.Column("stage_id", sa.String(40), sa.ForeignKey("stages.stage_id"), nullable=False),
+    sa.Column("name", sa.String(160), nullable=False),
+    sa.Column("moment_of_truth", sa.Boolean, nullable=False, default=False),
+    sa.Column("description", sa.Text),
+)
+
+departments = sa.Table(
+    "departments",
+    metadata,
+    sa.Column("department_id", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),
+)
+
+stage_owners = sa.Table(
+    "stage_owners",
+    metadata,
+    sa.Column("stage_id", sa.String(40), sa.ForeignKey("stages.stage_id"), primary_key=True),
+    sa.Column(
+        "department_id",
+        sa.String(40),
+        sa.ForeignKey("departments.department_id"),
+        primary_key=True,
+    ),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.CheckConstraint(_in("role", OWNER_ROLES), name="ck_stage_owners_role"),
+)
+
+targets = sa.Table(
+    "targets",
+    metadata,
+    sa.Column("target_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("metric", sa.String(20), nullable=False),
+    # Empty stage_id: the company-wide target.
+    sa.Column("stage_id", sa.String(40), sa.ForeignKey("stages.stage_id"), nullable=True),
+    sa.Column("target", sa.Float, nullable=False),
+    sa.CheckConstraint(_in("metric", TARGET_METRICS), name="ck_targets_metric"),
+    sa.UniqueConstraint("metric", "stage_id", name="uq_targets_metric_stage"),
+)
+
+customers = sa.Table(
+    "customers",
+    metadata,
+    sa.Column("customer_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("segment", sa.String(60), nullable=False),
+    sa.Column("region", sa.String(60), nullable=False),
+    sa.Column("joined_on", sa.Date, nullable=False),
+    sa.Column("annual_revenue", sa.Float, nullable=False),
+    sa.Column("cost_to_serve", sa.Float, nullable=False),
+    sa.Column("influence", sa.Float, nullable=False),
+    sa.Column("churned_on", sa.Date, nullable=True),
+    sa.CheckConstraint("annual_revenue >= 0", name="ck_customers_revenue"),
+    sa.CheckConstraint("cost_to_serve >= 0", name="ck_customers_cost"),
+    sa.CheckConstraint("influence >= 0 AND influence <= 100", name="ck_customers_influence"),
+)
+
+responses = sa.Table(
+    "responses",
+    metadata,
+    sa.Column("response_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.customer_id"), nullable=False),
+    sa.Column(
+        "touchpoint_id",
+        sa.String(40),
+        sa.ForeignKey("touchpoints.touchpoint_id"),
+        nullable=False,
+    ),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("responded_on", sa.Date, nullable=False),
+    sa.Column("nps", sa.SmallInteger, nullable=True),
+    sa.Column("csat", sa.SmallInteger, nullable=True),
+    sa.Column("ces", sa.SmallInteger, nullable=True),
+    sa.Column("comment", sa.Text, nullable=True),
+    sa.Column("source", sa.String(20), nullable=False),
+    sa.CheckConstraint("nps IS NULL OR (nps >= 0 AND nps <= 10)", name="ck_responses_nps"),
+    sa.CheckConstraint("csat IS NULL OR (csat >= 1 AND csat <= 5)", name="ck_responses_csat"),
+    sa.CheckConstraint("ces IS NULL OR (ces >= 1 AND ces <= 7)", name="ck_responses_ces"),
+    sa.CheckConstraint(_in("source", SOURCES), name="ck_responses_source"),
+    sa.Index("ix_responses_responded_on", "responded_on"),
+)
+
+contacts = sa.Table(
+    "contacts",
+    metadata,
+    sa.Column("contact_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.customer_id"), nullable=False),
+    sa.Column(
+        "touchpoint_id",
+        sa.String(40),
+        sa.ForeignKey("touchpoints.touchpoint_id"),
+        nullable=False,
+    ),
+    sa.Column("channel", sa.String(40), nullable=False),
+    sa.Column("contacted_on", sa.Date, nullable=False),
+    sa.Column("reason", sa.String(200)),
+    sa.Index("ix_contacts_contacted_on", "contacted_on"),
+)
+
+cases = sa.Table(
+    "cases",
+    metadata,
+    sa.Column("case_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("response_id", sa.BigInteger, sa.ForeignKey("responses.response_id")),
+    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.customer_id"), nullable=False),
+    sa.Column(
+        "touchpoint_id",
+        sa.String(40),
+        sa.ForeignKey("touchpoints.touchpoint_id"),
+        nullable=False,
+    ),
+    sa.Column(
+        "department_id",
+        sa.String(40),
+        sa.ForeignKey("departments.department_id"),
+        nullable=False,
+    ),
+    sa.Column("opened_on", sa.Date, nullable=False),
+    sa.Column("closed_on", sa.Date, nullable=True),
+    sa.Column("root_cause", sa.String(200)),
+    # True / False / empty (the customer was not asked or did not answer).
+    sa.Column("customer_confirmed", sa.Boolean, nullable=True),
+    sa.CheckConstraint(
+        "closed_on IS NULL OR closed_on >= opened_on", name="ck_cases_closed_after_opened"
+    ),
+)
+
+kpis = sa.Table(
+    "kpis",
+    metadata,
+    sa.Column(
+        "department_id",
+        sa.String(40),
+        sa.ForeignKey("departments.department_id"),
+        primary_key=True,
+    ),
+    sa.Column("kpi", sa.String(120), primary_key=True),
+    sa.Column("week", sa.Date, primary_key=True),
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("target", sa.Float, nullable=False),
+    sa.Column("higher_is_better", sa.Boolean, nullable=False),
+)
+
+incentives = sa.Table(
+    "incentives",
+    metadata,
+    sa.Column(
+        "department_id",
+        sa.String(40),
+        sa.ForeignKey("departments.department_id"),
+        primary_key=True,
+    ),
+    sa.Column("cx_share", sa.Float, nullable=False),
+    sa.CheckConstraint("cx_share >= 0 AND cx_share <= 1", name="ck_incentives_share"),
+)
+
+#: Tables in an order that satisfies foreign keys when writing.
+WRITE_ORDER = (
+    stages,
+    touchpoints,
+    departments,
+    stage_owners,
+    targets,
+    customers,
+    responses,
+    contacts,
+    cases,
+    kpis,
+    incentives,
+)
+
+TABLE_NAMES = tuple(t.name for t in WRITE_ORDER)
+
+
+def create_all(engine: sa.Engine) -> None:
+    """Create every table of the contract that does not exist yet."""
+    metadata.create_all(engine)
+
+
+def missing_tables(engine: sa.Engine) -> list[str]:
+    """Names of contract tables absent from the database behind ``engine``."""
+    present = set(sa.inspect(engine).get_table_names())
+    return [name for name in TABLE_NAMES if name not in present]

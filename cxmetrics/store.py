@@ -1,0 +1,392 @@
+"""Data access: an engine from a URL, queries built with SQLAlchemy Core, Polars frames out.
+
+Bulk reads take a fast path (connectorx) for SQLite files and Postgres and fall back to
+SQLAlchemy for any other engine. Bulk writes go through ADBC (SQLite) or COPY (Postgres).
+Every failure a user can cause is raised as ``StoreError`` with a message that names the
+database and what is wrong.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from cxmetrics import schema
+from cxmetrics.journey import Journey
+
+Progress = Callable[[float, str], None]
+
+REPO_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DB_PATH = REPO_DIR / "sample_data" / "cx.db"
+URL_ENV = "CX_DATABASE_URL"
+
+
+class StoreError(RuntimeError):
+    """The database cannot be used; the message says which and why, without secrets."""
+
+
+def _quiet(_fraction: float, _message: str) -> None:
+    return None
+
+
+def default_url() -> str:
+    return f"sqlite:///{DEFAULT_DB_PATH}"
+
+
+def database_url() -> str:
+    """``CX_DATABASE_URL`` if set, else the embedded sample SQLite file."""
+    return os.environ.get(URL_ENV, "").strip() or default_url()
+
+
+def safe_url(url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL: show only its scheme, never the rest
+        return url.split("://", 1)[0] + "://…" if "://" in url else "(not a URL)"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    if parsed.get_backend_name() != "sqlite" or not parsed.database:
+        return None
+    if parsed.database == ":memory:":
+        return None
+    return Path(parsed.database).resolve()
+
+
+def make_engine(url: str) -> sa.Engine:
+    """An engine for ``url``; a clear ``StoreError`` for a malformed or unsupported URL."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"the database URL {safe_url(url)!r} is not a valid URL") from exc
+    path = sqlite_path(url)
+    if path is not None and not path.parent.exists():
+        raise StoreError(f"the folder for the SQLite file {path} does not exist")
+    try:
+        return sa.create_engine(parsed)
+    except (sa.exc.NoSuchModuleError, ImportError) as exc:
+        raise StoreError(
+            f"no database driver for {safe_url(url)!r}: {exc}. Install the driver package."
+        ) from exc
+
+
+def check(engine: sa.Engine) -> None:
+    """Connect once and make sure every table of the contract is there."""
+    where = safe_url(engine.url.render_as_string(hide_password=False))
+    path = sqlite_path(str(engine.url))
+    if path is not None and not path.exists():
+        raise StoreError(f"the SQLite file {path} does not exist")
+    try:
+        missing = schema.missing_tables(engine)
+    except sa.exc.DatabaseError as exc:
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+        raise StoreError(f"cannot use the database {where}: {reason}") from exc
+    except Exception as exc:  # drivers raise their own errors for refused connections
+        raise StoreError(f"cannot connect to the database {where}: {exc}") from exc
+    if missing:
+        raise StoreError(
+            f"the database {where} lacks the table(s) {', '.join(missing)}; create them with "
+            "`python -m cxmetrics init-db` or point CX_DATABASE_URL at a CX database"
+        )
+
+
+def ensure_sample_database(url: str | None = None, progress: Progress = _quiet) -> bool:
+    """Create the embedded sample database the first time it is needed.
+
+    Only for the default URL; returns True when it was created now.
+    """
+    url = url or database_url()
+    if url != default_url() or DEFAULT_DB_PATH.exists():
+        return False
+    from cxmetrics import sample
+
+    data = sample.generate(progress=lambda f, m: progress(0.7 * f, f"Generating {m}"))
+    write_tables(url, data.tables(), progress=lambda f, m: progress(0.7 + 0.3 * f, m))
+    return True
+
+
+# --- writing ----------------------------------------------------------------------------
+
+
+def _for_sqlite(frame: pl.DataFrame) -> pl.DataFrame:
+    """SQLite keeps dates as ISO text (what SQLAlchemy's Date type expects there)."""
+    return frame.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d"))
+
+
+def _contract_frame(name: str, frame: pl.DataFrame) -> pl.DataFrame:
+    table = schema.metadata.tables[name]
+    cols = [c.name for c in table.columns if c.name in frame.columns]
+    if name == "targets" and "target_id" not in frame.columns:
+        frame = frame.with_row_index("target_id", offset=1).with_columns(
+            pl.col("target_id").cast(pl.Int64)
+        )
+        cols = ["target_id", *cols]
+    return frame.select(cols)
+
+
+def write_tables(
+    url: str,
+    tables: dict[str, pl.DataFrame],
+    *,
+    replace: bool = False,
+    progress: Progress = _quiet,
+) -> None:
+    """Write a whole dataset, all or nothing.
+
+    A SQLite file is written beside its final path and moved into place when complete; any
+    other database gets everything inside one transaction.
+    """
+    ordered = [
+        (t.name, _contract_frame(t.name, tables[t.name]))
+        for t in schema.WRITE_ORDER
+        if t.name in tables
+    ]
+    total_rows = sum(f.height for _, f in ordered) or 1
+    path = sqlite_path(url)
+    if path is not None:
+        _write_sqlite_file(path, ordered, replace, total_rows, progress)
+    else:
+        _write_transaction(url, ordered, replace, total_rows, progress)
+    progress(1.0, "Done")
+
+
+def _write_sqlite_file(path, ordered, replace, total_rows, progress) -> None:
+    if path.exists() and not replace:
+        raise StoreError(f"{path} already exists; pass --replace to overwrite it")
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    engine = sa.create_engine(f"sqlite:///{partial}")
+    try:
+        schema.create_all(engine)
+        engine.dispose()
+        done = 0
+        for name, frame in ordered:
+            progress(done / total_rows, f"Writing {name} ({frame.height:,} rows)")
+            if frame.height:
+                _for_sqlite(frame).write_database(
+                    name, f"sqlite:///{partial}", if_table_exists="append", engine="adbc"
+                )
+            done += frame.height
+        os.replace(partial, path)
+    except BaseException:
+        engine.dispose()
+        partial.unlink(missing_ok=True)
+        raise
+
+
+def _write_transaction(url, ordered, replace, total_rows, progress) -> None:
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            if replace:
+                schema.metadata.drop_all(conn)
+            schema.metadata.create_all(conn)
+            if conn.execute(sa.select(sa.func.count()).select_from(schema.responses)).scalar():
+                raise StoreError(
+                    f"the database {safe_url(url)} already holds responses; pass --replace "
+                    "to overwrite them"
+                )
+            done = 0
+            for name, frame in ordered:
+                progress(done / total_rows, f"Writing {name} ({frame.height:,} rows)")
+                if frame.height:
+                    _insert(conn, schema.metadata.tables[name], frame)
+                done += frame.height
+    except sa.exc.OperationalError as exc:
+        raise StoreError(f"cannot write to {safe_url(url)}: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+
+
+def _insert(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
+    if conn.dialect.name == "postgresql":
+        raw = conn.connection.driver_connection
+        columns = ", ".join(f'"{c}"' for c in frame.columns)
+        buffer = io.StringIO()
+        frame.write_csv(buffer, include_header=False, null_value="\\N")
+        with (
+            raw.cursor() as cur,
+            cur.copy(
+                f"COPY \"{table.name}\" ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+            ) as copy,
+        ):
+            copy.write(buffer.getvalue())
+        return
+    for chunk in frame.iter_slices(50_000):
+        conn.execute(table.insert(), chunk.to_dicts())
+
+
+# --- reading ----------------------------------------------------------------------------
+
+_POLARS_TYPES = {
+    sa.Date: pl.Date,
+    sa.Boolean: pl.Boolean,
+    sa.SmallInteger: pl.Int16,
+    sa.BigInteger: pl.Int64,
+    sa.Integer: pl.Int64,
+    sa.Float: pl.Float64,
+    sa.String: pl.String,
+    sa.Text: pl.String,
+}
+
+
+def _polars_type(column: sa.Column) -> pl.DataType:
+    for sa_type, pl_type in _POLARS_TYPES.items():
+        if isinstance(column.type, sa_type):
+            return pl_type
+    return pl.String
+
+
+def _conform(frame: pl.DataFrame, columns: list[sa.Column]) -> pl.DataFrame:
+    """Give every column its contract type, whatever the driver returned."""
+    exprs = []
+    for col in columns:
+        want = _polars_type(col)
+        have = frame.schema[col.name]
+        expr = pl.col(col.name)
+        if want == pl.Date and have == pl.String:
+            expr = expr.str.slice(0, 10).str.to_date("%Y-%m-%d")
+        elif want == pl.Date and have == pl.Datetime:
+            expr = expr.dt.date()
+        elif have != want:
+            expr = expr.cast(want)
+        exprs.append(expr.alias(col.name))
+    return frame.select(exprs)
+
+
+def _connectorx_uri(engine: sa.Engine) -> str | None:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        path = sqlite_path(str(url))
+        return f"sqlite://{path}" if path else None
+    if url.get_backend_name() == "postgresql":
+        return url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return None
+
+
+def read_select(engine: sa.Engine, stmt: sa.Select) -> pl.DataFrame:
+    """Run a Core ``select`` and return a Polars frame typed by the contract."""
+    columns = [c for c in stmt.selected_columns]
+    uri = _connectorx_uri(engine)
+    frame = None
+    if uri is not None:
+        sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+        with contextlib.suppress(Exception):  # fall back to SQLAlchemy below
+            frame = pl.read_database_uri(sql, uri, engine="connectorx")
+    if frame is None:
+        try:
+            with engine.connect() as conn:
+                frame = pl.read_database(stmt, conn, infer_schema_length=None)
+        except sa.exc.DatabaseError as exc:
+            raise StoreError(f"cannot read from {safe_url(str(engine.url))}: {exc.orig}") from exc
+    return _conform(frame, columns)
+
+
+def load_table(engine: sa.Engine, table: sa.Table, exclude: tuple[str, ...] = ()) -> pl.DataFrame:
+    cols = [c for c in table.columns if c.name not in exclude]
+    return read_select(engine, sa.select(*cols))
+
+
+def load_journey(engine: sa.Engine) -> Journey:
+    frames = {
+        name: load_table(engine, schema.metadata.tables[name])
+        for name in ("stages", "touchpoints", "departments", "stage_owners", "incentives")
+    }
+    frames["targets"] = load_table(engine, schema.targets, exclude=("target_id",))
+    return Journey(**frames)
+
+
+def load_customers(engine: sa.Engine) -> pl.DataFrame:
+    return load_table(engine, schema.customers)
+
+
+def load_responses(engine: sa.Engine) -> pl.DataFrame:
+    """Every response without its comment text (comments are loaded where they are read)."""
+    return load_table(engine, schema.responses, exclude=("comment",))
+
+
+def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.DataFrame:
+    """Additive statistics computed by the database with one GROUP BY.
+
+    A second implementation of ``metrics.response_stats`` used to check it; any SQLAlchemy
+    dialect compiles it.
+    """
+    r, c, t = schema.responses, schema.customers, schema.touchpoints
+    dims = {
+        "responded_on": r.c.responded_on,
+        "touchpoint_id": r.c.touchpoint_id,
+        "stage_id": t.c.stage_id,
+        "channel": r.c.channel,
+        "segment": c.c.segment,
+        "region": c.c.region,
+    }
+
+    def count(cond) -> sa.ColumnElement:
+        return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+
+    aggs = [
+        sa.func.count().label("responses"),
+        sa.func.count(r.c.nps).label("n_nps"),
+        count(r.c.nps >= 9).label("promoters"),
+        count(r.c.nps.between(7, 8)).label("passives"),
+        count(r.c.nps <= 6).label("detractors"),
+        sa.func.count(r.c.csat).label("n_csat"),
+        count(r.c.csat >= 4).label("csat_top2"),
+        count(r.c.csat == 5).label("csat_top1"),
+        sa.func.count(r.c.ces).label("n_ces"),
+        sa.func.coalesce(sa.func.sum(r.c.ces), 0).label("ces_sum"),
+        sa.func.coalesce(sa.func.sum(r.c.ces * r.c.ces), 0).label("ces_sq"),
+        count(r.c.ces >= 5).label("ces_easy"),
+    ]
+    where = filters.where(
+        {
+            "date": r.c.responded_on,
+            "stage_id": t.c.stage_id,
+            "channel": r.c.channel,
+            "segment": c.c.segment,
+            "region": c.c.region,
+        },
+        stage_ids,
+    )
+    stmt = (
+        sa.select(*[dims[b].label(b) for b in by], *aggs)
+        .select_from(
+            r.join(c, r.c.customer_id == c.c.customer_id).join(
+                t, r.c.touchpoint_id == t.c.touchpoint_id
+            )
+        )
+        .where(*where)
+    )
+    if by:
+        stmt = stmt.group_by(*[dims[b] for b in by])
+    with engine.connect() as conn:
+        frame = pl.read_database(stmt, conn, infer_schema_length=None)
+    return frame.with_columns(
+        [pl.col(col).cast(pl.Int64) for col in frame.columns if col not in by]
+    )
+
+
+def data_version(engine: sa.Engine) -> tuple:
+    """A cheap fingerprint that changes when the data changes (a cache key)."""
+    r = schema.responses
+    with engine.connect() as conn:
+        count, last_id = conn.execute(
+            sa.select(sa.func.count(), sa.func.max(r.c.response_id))
+        ).one()
+        customers = conn.execute(sa.select(sa.func.count()).select_from(schema.customers)).scalar()
+    path = sqlite_path(str(engine.url))
+    mtime = path.stat().st_mtime_ns if path is not None and path.exists() else None
+    return (count, last_id, customers, mtime)

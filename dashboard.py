@@ -1,0 +1,13 @@
+"""Entry point: page config and the router. Each page in pages/ renders itself."""
+
+import streamlit as st
+
+st.set_page_config(page_title="CX dashboard", page_icon=":material/insights:", layout="wide")
+
+router = st.navigation(
+    [
+        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/glossary.py", title="Glossary", icon=":material/menu_book:"),
+    ]
+)
+router.run()
