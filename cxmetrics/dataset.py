@@ -11,13 +11,14 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
 from cxmetrics import store
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
-from cxmetrics.metrics import latest_answers, response_stats
+from cxmetrics.metrics import CustomerArrays, latest_answers, response_stats
 
 Progress = Callable[[float, str], None]
 
@@ -31,10 +32,11 @@ class EmptyDataError(store.StoreError):
 @dataclass(frozen=True)
 class Dataset:
     journey: Journey
-    customers: pl.DataFrame
-    responses: pl.DataFrame  # sorted by responded_on; with stage_id, segment, region
+    customers: pl.DataFrame  # sorted by customer_id; row i is customer code i
+    responses: pl.DataFrame  # sorted by responded_on; with cust (code), stage, segment, region
     stats: pl.DataFrame  # daily additive statistics by STAT_DIMENSIONS
-    detractor_history: pl.DataFrame  # customers whose latest NPS answer (any date) is 0-6
+    customer_arrays: CustomerArrays
+    latest_nps: np.ndarray  # each customer's latest NPS answer on any date; -1 for none
 
     @property
     def first_day(self) -> dt.date:
@@ -48,6 +50,17 @@ class Dataset:
         """Values a filter can take, sorted."""
         source = self.customers if column in ("segment", "region") else self.responses
         return sorted(source[column].cast(pl.String).unique().drop_nulls().to_list())
+
+    def customer_mask(self, f: Filters) -> np.ndarray | None:
+        """Customers in the chosen segments and regions (None: every customer)."""
+        if not f.segments and not f.regions:
+            return None
+        cond = pl.lit(True)
+        if f.segments:
+            cond &= pl.col("segment").is_in(list(f.segments))
+        if f.regions:
+            cond &= pl.col("region").is_in(list(f.regions))
+        return self.customers.select(cond.alias("keep"))["keep"].to_numpy()
 
     def stage_ids(self, f: Filters) -> tuple[str, ...] | None:
         return f.effective_stages(self.journey.stages_of_departments)
@@ -81,33 +94,28 @@ def build(journey: Journey, customers: pl.DataFrame, responses: pl.DataFrame) ->
         "region": pl.Enum(sorted(customers["region"].unique().drop_nulls().to_list())),
         "source": pl.Enum(sorted(responses["source"].unique().drop_nulls().to_list())),
     }
+    customers = customers.sort("customer_id").with_columns(
+        pl.col("customer_id").cast(pl.Int32),
+        pl.int_range(pl.len(), dtype=pl.Int32).alias("cust"),
+    )
     enriched = (
-        responses.join(stage_of, on="touchpoint_id", how="left")
-        .join(
-            customers.select("customer_id", "segment", "region", "churned_on", "annual_revenue"),
-            on="customer_id",
-            how="left",
-        )
+        responses.with_columns(pl.col("customer_id").cast(pl.Int32))
+        .join(stage_of, on="touchpoint_id", how="left")
+        .join(customers.select("customer_id", "cust", "segment", "region"), on="customer_id",
+              how="inner")  # a response must belong to a known customer
         .with_columns(
-            pl.col("customer_id").cast(pl.Int32),
             *[pl.col(c).cast(pl.Int8) for c in ("nps", "csat", "ces")],
             *[pl.col(c).cast(dtype) for c, dtype in enums.items()],
         )
-        .sort("responded_on", "response_id", maintain_order=True)
+        .sort("responded_on", "response_id")
     )
     stats = response_stats(enriched, STAT_DIMENSIONS).sort("responded_on")
-    history = (
-        latest_answers(enriched)
-        .filter(pl.col("nps") <= 6)
-        .select("customer_id", "segment", "region", "churned_on")
-    )
-    return Dataset(
-        journey,
-        customers.with_columns(pl.col("customer_id").cast(pl.Int32)),
-        enriched,
-        stats,
-        history,
-    )
+    arrays = CustomerArrays.from_frame(customers)
+    who, answers = latest_answers(enriched["cust"].to_numpy(),
+                                  enriched["nps"].fill_null(-1).to_numpy(), arrays.size)
+    latest = np.full(arrays.size, -1, dtype=np.int8)
+    latest[who] = answers
+    return Dataset(journey, customers, enriched, stats, arrays, latest)
 
 
 def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:

@@ -69,14 +69,14 @@ class Filters:
         if with_dates and self.end is not None:
             cond &= pl.col(date_col) <= self.end
         if stage_ids is not None:
-            cond &= pl.col("stage_id").cast(pl.String).is_in(list(stage_ids))
+            cond &= pl.col("stage_id").is_in(list(stage_ids))
         for column, values in (
             ("channel", self.channels),
             ("segment", self.segments),
             ("region", self.regions),
         ):
             if values:
-                cond &= pl.col(column).cast(pl.String).is_in(list(values))
+                cond &= pl.col(column).is_in(list(values))
         return cond
 
     def where(self, columns: dict[str, sa.ColumnElement], stage_ids) -> list[sa.ColumnElement]:

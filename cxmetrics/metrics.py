@@ -8,9 +8,11 @@ built by Polars from raw rows (:func:`response_stats`) or by the database with o
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 from cxmetrics.registry import METRICS, MIN_N
@@ -209,54 +211,96 @@ def status(score: Score, target: float | None, min_n: int = MIN_N) -> str:
 
 
 # --- customer-level loyalty -------------------------------------------------------------
-# These take response rows that carry their customer's churned_on and annual_revenue.
+# Customers are addressed by a dense code (their row in the customers frame), so "which
+# customers are in view" and "each customer's latest answer" are array operations rather
+# than hash group-bys. Response rows must be in date order.
 
 
-def churn_counts(rows: pl.DataFrame, start, end) -> tuple[int, int]:
-    """(churned, in view): distinct customers among ``rows``, and those of them whose churn
-    date falls inside [start, end] (an open side when None)."""
-    cond = pl.col("churned_on").is_not_null()
-    if start is not None:
-        cond &= pl.col("churned_on") >= start
-    if end is not None:
-        cond &= pl.col("churned_on") <= end
-    in_view = rows["customer_id"].n_unique()
-    churned = rows.filter(cond)["customer_id"].n_unique()
-    return int(churned), int(in_view)
+@dataclass(frozen=True)
+class CustomerArrays:
+    """Customer attributes as arrays indexed by customer code."""
+
+    churned_day: np.ndarray  # days since 1970-01-01; NOT_CHURNED when still a customer
+    revenue: np.ndarray
+
+    NOT_CHURNED = np.iinfo(np.int64).max
+
+    @classmethod
+    def from_frame(cls, customers: pl.DataFrame) -> CustomerArrays:
+        """From a frame (churned_on, annual_revenue) whose row i is customer code i."""
+        churned = customers["churned_on"].cast(pl.Int64).fill_null(cls.NOT_CHURNED).to_numpy()
+        revenue = customers["annual_revenue"].cast(pl.Float64).fill_null(0.0).to_numpy()
+        return cls(churned, revenue)
+
+    @property
+    def size(self) -> int:
+        return self.churned_day.size
 
 
-def latest_answers(rows: pl.DataFrame) -> pl.DataFrame:
-    """Each customer's most recent NPS answer among ``rows`` (sorted by date, oldest first)."""
-    keep = [
-        c
-        for c in ("customer_id", "nps", "annual_revenue", "churned_on", "segment", "region")
-        if c in rows.columns
-    ]
-    answered = rows.select(keep).filter(pl.col("nps").is_not_null())
-    return answered.filter(pl.col("customer_id").is_last_distinct())
+def _day(value: dt.date | None, default: int) -> int:
+    return default if value is None else (value - _EPOCH).days
+
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def customers_in_view(codes: np.ndarray, size: int) -> np.ndarray:
+    """A boolean mask over customer codes: who has at least one row in ``codes``."""
+    return np.bincount(codes, minlength=size).astype(bool) if codes.size else np.zeros(size, bool)
+
+
+def churn_counts(seen: np.ndarray, customers: CustomerArrays, start, end) -> tuple[int, int]:
+    """(churned, in view): customers in ``seen`` and those whose churn date is in [start, end]
+    (an open side when None)."""
+    day = customers.churned_day
+    left = seen & (day >= _day(start, np.iinfo(np.int64).min)) & (day <= _day(end, day.max()))
+    left &= day != CustomerArrays.NOT_CHURNED
+    return int(left.sum()), int(seen.sum())
+
+
+def latest_answers(codes: np.ndarray, nps: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's most recent NPS answer: (customer codes, answers).
+
+    ``nps`` uses -1 for a blank answer; rows are in date order, so the last answered row of
+    a customer is their latest answer.
+    """
+    answered = np.flatnonzero(nps >= 0)
+    last = np.full(size, -1, dtype=np.int64)
+    np.maximum.at(last, codes[answered], answered)
+    who = np.flatnonzero(last >= 0)
+    return who, nps[last[who]]
+
+
+def detractor_churn_rate(latest_all: np.ndarray, customers: CustomerArrays,
+                         keep: np.ndarray | None = None) -> tuple[float, int]:
+    """Observed churn of detractors: among customers whose latest answer on any date is 0-6
+    (``latest_all``, -1 for none), the share who have left. ``keep`` restricts customers."""
+    detractors = (latest_all >= 0) & (latest_all <= 6)
+    if keep is not None:
+        detractors &= keep
+    n = int(detractors.sum())
+    if n == 0:
+        return 0.0, 0
+    left = detractors & (customers.churned_day != CustomerArrays.NOT_CHURNED)
+    return float(left.sum() / n), n
 
 
 def revenue_at_risk(
-    rows: pl.DataFrame, detractor_history: pl.DataFrame, end
+    codes: np.ndarray, nps: np.ndarray, customers: CustomerArrays, rate: float, end
 ) -> dict[str, float | int]:
     """Σ annual revenue of still-active detractors × observed detractor churn rate.
 
-    Detractors are customers whose latest NPS answer among ``rows`` is 0-6 and who had not
-    left by ``end``. ``detractor_history`` holds customers (churned_on) whose latest answer on
-    any date was 0-6; the share of them who have left is the observed churn rate.
+    Detractors are customers whose latest NPS answer among the rows is 0-6 and who had not
+    left by ``end``; ``rate`` comes from :func:`detractor_churn_rate`.
     """
-    n_history = detractor_history.height
-    rate = detractor_history["churned_on"].is_not_null().sum() / n_history if n_history else 0.0
-    still_active = pl.col("churned_on").is_null()
-    if end is not None:
-        still_active |= pl.col("churned_on") > end
-    latest = latest_answers(rows)
-    active = latest.filter((pl.col("nps") <= 6) & still_active)
-    revenue = float(active["annual_revenue"].sum() or 0.0)
+    who, latest = latest_answers(codes, nps, customers.size)
+    detractors = who[latest <= 6]
+    cutoff = _day(end, CustomerArrays.NOT_CHURNED - 1)  # without an end: never left
+    active = detractors[customers.churned_day[detractors] > cutoff]
+    revenue = float(customers.revenue[active].sum())
     return {
         "value": revenue * rate,
         "detractor_revenue": revenue,
-        "churn_rate": float(rate),
-        "detractors": active.height,
-        "history_n": n_history,
+        "churn_rate": rate,
+        "detractors": int(active.size),
     }

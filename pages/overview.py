@@ -31,7 +31,7 @@ if ov.empty:
     )
     st.stop()
 
-previous = f"{ov.previous.start} – {ov.previous.end}" if ov.previous else None
+previous = f"{ov.previous.start:%d %b %Y} – {ov.previous.end:%d %b %Y}" if ov.previous else None
 cols = st.columns(6)
 for col, key in zip(
     cols, ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk"), strict=True

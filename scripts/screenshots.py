@@ -1,7 +1,7 @@
 """Take full-page screenshots of the running dashboard with headless Chromium.
 
     streamlit run dashboard.py --server.port 8501 --server.headless true &
-    python scripts/screenshots.py --url http://127.0.0.1:8501 --out /tmp/shots
+    python -m scripts.screenshots --url http://127.0.0.1:8501 --out /tmp/shots
 
 Each page (and any ``--query`` variants) is saved as a PNG in ``--out``.
 """

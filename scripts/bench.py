@@ -1,0 +1,118 @@
+"""Benchmark: generator, first load, overview recompute and peak memory.
+
+    python -m scripts.bench --responses 1000000 [--responses 10000000] [--keep DIR]
+
+For each size it generates the sample company into a SQLite file (timed), then, in a fresh
+process, loads it into frames (timed, peak memory) and recomputes the overview for a series
+of filter changes (median of repeated runs). Targets (issue #2): generator 1M in <= 60 s;
+recompute <= 50 ms at 1M and <= 300 ms at 10M; first load of 1M <= 3 s; peak <= 3 GB at 10M.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from cxmetrics import sample
+
+RESPONSES_PER_CUSTOMER = 8.1  # measured: 203,005 responses from 25,000 customers
+
+
+def _views(first: dt.date, last: dt.date):
+    from cxmetrics.filters import Filters
+    from cxmetrics.periods import preset_range
+
+    def period(p, **kw):
+        start, end = preset_range(p, first, last)
+        return Filters(start=start, end=end, **kw)
+
+    return {
+        "last 90 days (default)": period("90d"),
+        "last 30 days": period("30d"),
+        "latest quarter": period("quarter"),
+        "latest 12 months": period("year"),
+        "all data": Filters(),
+        "90 days, stage File a claim": period("90d", stages=("claim",)),
+        "90 days, department Customer Service": period("90d", departments=("service",)),
+        "90 days, mobile, Small business": period("90d", channels=("mobile",),
+                                                  segments=("Small business",)),
+        "90 days, region North": period("90d", regions=("North",)),
+    }
+
+
+def measure_load_and_compute(url: str, repeats: int) -> dict:
+    """Run in a fresh process: first load, then recompute per view; peak RSS."""
+    from cxmetrics import dataset, overview, store
+
+    engine = store.make_engine(url)
+    t0 = time.perf_counter()
+    ds = dataset.load(engine)
+    load_s = time.perf_counter() - t0
+    results = {}
+    for name, view in _views(ds.first_day, ds.last_day).items():
+        overview.compute(ds, view)  # warm
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            overview.compute(ds, view)
+            times.append((time.perf_counter() - t) * 1000)
+        results[name] = round(statistics.median(times), 1)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"responses": ds.responses.height, "stats_rows": ds.stats.height,
+            "first_load_s": round(load_s, 2), "recompute_ms": results,
+            "peak_rss_mb": round(peak_mb)}
+
+
+def bench_size(responses: int, folder: Path, repeats: int) -> dict:
+    customers = max(1, round(responses / RESPONSES_PER_CUSTOMER))
+    path = folder / f"cx-{responses}.db"
+    url = f"sqlite:///{path}"
+    out: dict = {"target_responses": responses, "customers": customers}
+    if not path.exists():
+        from cxmetrics import store
+
+        t0 = time.perf_counter()
+        data = sample.generate(customers)
+        out["generate_s"] = round(time.perf_counter() - t0, 2)
+        out["generated_responses"] = data.responses.height
+        t0 = time.perf_counter()
+        store.write_tables(url, data.tables())
+        out["write_sqlite_s"] = round(time.perf_counter() - t0, 2)
+        del data
+    child = subprocess.run(
+        [sys.executable, "-m", "scripts.bench", "--child", url, "--repeats", str(repeats)],
+        capture_output=True, text=True, check=True,
+    )
+    out.update(json.loads(child.stdout))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--responses", type=int, action="append")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--keep", type=Path, help="folder for the generated databases")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure_load_and_compute(args.child, args.repeats)))
+        return
+    sizes = args.responses or [1_000_000]
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = args.keep or Path(tmp)
+        folder.mkdir(parents=True, exist_ok=True)
+        for size in sizes:
+            print(json.dumps(bench_size(size, folder, args.repeats), indent=2), flush=True)
+
+
+if __name__ == "__main__":
+    main()

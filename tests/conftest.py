@@ -1,0 +1,67 @@
+"""Shared fixtures: a small seeded sample company written to a real SQLite file."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from cxmetrics import dataset, sample, store
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_CUSTOMERS = 4_000
+TEST_SEED = 7
+
+
+@pytest.fixture(scope="session")
+def sample_data() -> sample.SampleData:
+    return sample.generate(customers=TEST_CUSTOMERS, seed=TEST_SEED)
+
+
+@pytest.fixture(scope="session")
+def story_data() -> sample.SampleData:
+    """The default-sized company: big enough for every story to be unmistakable."""
+    return sample.generate()
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory, sample_data) -> Path:
+    path = tmp_path_factory.mktemp("db") / "cx.db"
+    store.write_tables(f"sqlite:///{path}", sample_data.tables())
+    return path
+
+
+@pytest.fixture(scope="session")
+def sample_url(sample_db) -> str:
+    return f"sqlite:///{sample_db}"
+
+
+@pytest.fixture(scope="session")
+def loaded(sample_url) -> dataset.Dataset:
+    engine = store.make_engine(sample_url)
+    try:
+        return dataset.load(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def raw_sql(sample_db):
+    """Plain sqlite3 on the test database: an implementation independent of the project."""
+    conn = sqlite3.connect(sample_db)
+    yield conn
+    conn.close()
+
+
+@pytest.fixture
+def app_env(monkeypatch, sample_url):
+    """Point the app at the test database."""
+    monkeypatch.setenv(store.URL_ENV, sample_url)
+    monkeypatch.chdir(REPO)
+    return sample_url
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")

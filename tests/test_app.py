@@ -1,0 +1,178 @@
+"""The pages under Streamlit's AppTest, with values checked against plain SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import pytest
+from conftest import REPO
+from streamlit.testing.v1 import AppTest
+
+from cxmetrics import schema, store
+from cxmetrics.registry import METRICS
+
+TIMEOUT = 120
+
+
+def start() -> AppTest:
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def tiles(at: AppTest) -> dict[str, str]:
+    """The six KPI tiles (the first six metrics) by label."""
+    return {m.label: m.value for m in list(at.metric)[:6]}
+
+
+def sql_nps(raw_sql, start: dt.date, end: dt.date, stage: str | None = None) -> tuple[float, int]:
+    where = "r.responded_on BETWEEN ? AND ?"
+    params = [start.isoformat(), end.isoformat()]
+    if stage:
+        where += " AND t.stage_id = ?"
+        params.append(stage)
+    pro, det, n = raw_sql.execute(
+        "SELECT SUM(nps >= 9), SUM(nps <= 6), COUNT(nps) FROM responses r "
+        f"JOIN touchpoints t USING (touchpoint_id) WHERE {where}", params).fetchone()
+    return 100 * (pro - det) / n, n
+
+
+def last_day(raw_sql) -> dt.date:
+    return dt.date.fromisoformat(raw_sql.execute("SELECT MAX(responded_on) FROM responses")
+                                 .fetchone()[0])
+
+
+def test_overview_shows_the_last_90_days_by_default(app_env, raw_sql):
+    at = start()
+    end = last_day(raw_sql)
+    nps, n = sql_nps(raw_sql, end - dt.timedelta(days=89), end)
+    shown = tiles(at)
+    assert shown["NPS"] == METRICS["nps"].format(nps)
+    assert list(shown) == ["NPS", "CSAT", "CES", "Responses", "Churn", "Revenue at risk"]
+    assert any(f"n = {n:,} answers" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 2
+
+
+def test_changing_filters_changes_the_numbers(app_env, raw_sql):
+    at = start()
+    before = tiles(at)["NPS"]
+    at.sidebar.selectbox(key="period").set_value("30d").run()
+    at.sidebar.multiselect(key="stage").set_value(["claim"]).run()
+    assert not at.exception
+    end = last_day(raw_sql)
+    nps, n = sql_nps(raw_sql, end - dt.timedelta(days=29), end, "claim")
+    after = tiles(at)["NPS"]
+    assert after == METRICS["nps"].format(nps) and after != before
+    strip_titles = [md.value for md in at.markdown if md.value.startswith("**")]
+    assert strip_titles == ["**5. File a claim**"]
+
+
+def test_every_tile_carries_its_registry_definition(app_env):
+    at = start()
+    helps = {m.label: m.help for m in list(at.metric)[:6]}
+    for spec in METRICS.values():
+        if spec.short in helps:
+            assert helps[spec.short] == spec.help()
+
+
+def test_filters_survive_a_page_switch_and_reach_the_url(app_env):
+    at = start()
+    at.sidebar.selectbox(key="period").set_value("30d").run()
+    at.sidebar.multiselect(key="department").set_value(["claims"]).run()
+    at.switch_page("pages/glossary.py").run()
+    assert not at.exception
+    assert [h.value for h in at.markdown if h.value.startswith("#### ")]  # glossary entries
+    at.switch_page("pages/overview.py").run()
+    assert at.sidebar.selectbox(key="period").value == "30d"
+    assert at.sidebar.multiselect(key="department").value == ["claims"]
+    assert at.query_params["period"] == "Last 30 days"
+    assert at.query_params["department"] == "Claims"
+
+
+def test_glossary_lists_every_metric(app_env):
+    at = start()
+    at.switch_page("pages/glossary.py").run()
+    headings = [h.value.removeprefix("#### ") for h in at.markdown if h.value.startswith("####")]
+    assert headings == [spec.name for spec in METRICS.values()]
+
+
+def test_a_department_that_does_not_affect_the_chosen_stage_says_so(app_env):
+    at = start()
+    at.sidebar.multiselect(key="stage").set_value(["shop"]).run()
+    at.sidebar.multiselect(key="department").set_value(["claims"]).run()
+    assert not at.exception
+    assert any("No stage matches these filters" in w.value for w in at.warning)
+    assert not at.metric
+
+
+def test_a_selection_without_responses_says_so(app_env):
+    at = start()
+    at.sidebar.multiselect(key="stage").set_value(["help"]).run()
+    at.sidebar.multiselect(key="channel").set_value(["agent"]).run()  # not offered at help
+    assert not at.exception
+    assert any("No responses between" in w.value for w in at.warning)
+    assert not at.metric
+
+
+def test_custom_dates_outside_the_data_cannot_be_chosen(app_env, raw_sql):
+    at = start()
+    at.sidebar.selectbox(key="period").set_value("custom").run()
+    before = at.sidebar.date_input(key="dates").value
+    end = last_day(raw_sql)
+    at.sidebar.date_input(key="dates").set_value((end + dt.timedelta(days=10),
+                                                   end + dt.timedelta(days=20))).run()
+    assert not at.exception
+    assert at.sidebar.date_input(key="dates").value == before
+    assert before[1] == end
+
+
+@pytest.mark.parametrize(
+    "make_url, message",
+    [
+        (lambda tmp: f"sqlite:///{tmp / 'missing.db'}", "does not exist"),
+        (lambda tmp: "postgresql+psycopg://cx:secret@127.0.0.1:9/cx", "cannot"),
+        (lambda tmp: "this is not a url", "not a valid URL"),
+    ],
+)
+def test_an_unusable_database_is_a_message_not_a_traceback(monkeypatch, tmp_path, make_url,
+                                                           message):
+    monkeypatch.setenv(store.URL_ENV, make_url(tmp_path))
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert errors and message in errors[0]
+    assert "secret" not in errors[0]
+
+
+def test_a_database_without_responses_is_explained(monkeypatch, tmp_path):
+    path = tmp_path / "empty.db"
+    engine = store.make_engine(f"sqlite:///{path}")
+    schema.create_all(engine)
+    engine.dispose()
+    monkeypatch.setenv(store.URL_ENV, f"sqlite:///{path}")
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any("has no responses yet" in e.value for e in at.error)
+
+
+def test_a_corrupt_database_file_is_explained(monkeypatch, tmp_path):
+    path = tmp_path / "corrupt.db"
+    path.write_bytes(b"SQLite format 3\x00" + b"\xff" * 2000)
+    monkeypatch.setenv(store.URL_ENV, f"sqlite:///{path}")
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.error
+
+
+def test_sample_database_is_created_on_first_use(monkeypatch, tmp_path):
+    target = tmp_path / "cx.db"
+    monkeypatch.setattr(store, "DEFAULT_DB_PATH", target)
+    monkeypatch.delenv(store.URL_ENV, raising=False)
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    assert target.exists()
+    count = sqlite3.connect(target).execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+    assert count > 100_000  # the default-sized company
+    assert tiles(at)["NPS"]

@@ -1,0 +1,121 @@
+"""End to end in a real Chromium against `streamlit run`: filters, page switches, the URL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from playwright.sync_api import expect
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(sample_url, tmp_path_factory):
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    env = {**os.environ, "CX_DATABASE_URL": sample_url}
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true"],
+            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:  # wait for the health endpoint, bounded
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"streamlit did not start:\n{log.read_text()}")
+        time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def wait_ready(page):
+    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
+                           timeout=60_000)
+    page.wait_for_selector("[data-testid='stMetricValue']", timeout=60_000)
+
+
+def nps_tile(page) -> str:
+    return page.locator("[data-testid='stMetricValue']").first.inner_text().strip()
+
+
+def test_filter_survives_page_switch_and_changes_numbers(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(server)
+    wait_ready(page)
+    before = nps_tile(page)
+
+    period = page.locator("[data-testid='stSelectbox']").filter(has_text="Period")
+    period.click()
+    page.get_by_role("option", name="Last 30 days").click()
+    page.wait_for_function(
+        "old => document.querySelector(\"[data-testid='stMetricValue']\")?.innerText.trim()"
+        " !== old", arg=before, timeout=60_000)
+    wait_ready(page)
+    changed = nps_tile(page)
+    assert changed != before
+    assert "period=Last+30+days" in page.url or "period=Last%2030%20days" in page.url
+
+    page.get_by_role("link", name="Glossary").click()
+    page.get_by_role("heading", name="Glossary").wait_for(timeout=60_000)
+    expect(page.get_by_role("combobox", name="Period")).to_have_value("Last 30 days",
+                                                                      timeout=30_000)
+    assert "/glossary" in page.url and "period=Last" in page.url
+
+    page.get_by_role("link", name="Overview").click()
+    wait_ready(page)
+    expect(page.get_by_role("combobox", name="Period")).to_have_value("Last 30 days",
+                                                                      timeout=30_000)
+    expect(page.locator("[data-testid='stMetricValue']").first).to_have_text(
+        changed, timeout=30_000)
+    page.close()
+
+
+def test_a_shared_link_reopens_the_filtered_view(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(f"{server}/?stage=File+a+claim&period=Latest+quarter")
+    wait_ready(page)
+    stage_filter = page.locator("[data-testid='stMultiSelect']").filter(has_text="Journey stage")
+    expect(stage_filter).to_contain_text("File a claim", timeout=30_000)
+    expect(page.get_by_text("5. File a claim")).to_have_count(1, timeout=30_000)
+    expect(page.get_by_text("1. Shop & quote")).to_have_count(0)
+    assert not page.locator("[data-testid='stException']").count()
+    page.close()

@@ -1,0 +1,143 @@
+"""``python -m cxmetrics`` as a user runs it, checked against plain SQL on the same file."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+def run(*args, url=None, env=None):
+    environ = {**os.environ, **(env or {})}
+    if url:
+        environ["CX_DATABASE_URL"] = url
+    return subprocess.run([sys.executable, "-m", "cxmetrics", *args], cwd=REPO, env=environ,
+                          capture_output=True, text=True, timeout=300)
+
+
+def by_hand(raw_sql, where: str = "1=1", params=()):
+    """NPS, margin, CSAT and CES with sqlite3, written independently of cxmetrics."""
+    sql = f"""
+        SELECT SUM(r.nps >= 9), SUM(r.nps <= 6), COUNT(r.nps),
+               SUM(r.csat >= 4), COUNT(r.csat), SUM(r.ces), COUNT(r.ces), COUNT(*)
+        FROM responses r JOIN touchpoints t USING (touchpoint_id)
+        JOIN customers c USING (customer_id) WHERE {where}"""
+    pro, det, n, top2, n_csat, ces_sum, n_ces, count = raw_sql.execute(sql, params).fetchone()
+    p, d = pro / n, det / n
+    return {
+        "nps": 100 * (p - d), "moe": 196 * math.sqrt((p + d - (p - d) ** 2) / n), "n": n,
+        "csat": 100 * top2 / n_csat, "n_csat": n_csat, "ces": ces_sum / n_ces, "n_ces": n_ces,
+        "responses": count,
+    }
+
+
+def test_summary_json_overall_matches_plain_sql(sample_url, raw_sql):
+    out = run("summary", "--json", url=sample_url)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    want = by_hand(raw_sql)
+    o = data["overall"]
+    assert o["nps"]["value"] == pytest.approx(want["nps"], abs=1e-3)
+    assert o["nps"]["moe"] == pytest.approx(want["moe"], abs=1e-3)
+    assert o["nps"]["n"] == want["n"]
+    assert o["csat"]["value"] == pytest.approx(want["csat"], abs=1e-3)
+    assert o["ces"]["value"] == pytest.approx(want["ces"], abs=1e-3)
+    assert o["responses"] == want["responses"]
+    first, last = raw_sql.execute("SELECT MIN(responded_on), MAX(responded_on) FROM responses"
+                                  ).fetchone()
+    assert data["period"] == {"start": first, "end": last}
+
+
+def test_summary_json_with_filters_matches_plain_sql(sample_url, raw_sql):
+    out = run("summary", "--json", "--start", "2026-04-01", "--end", "2026-09-30",
+              "--stage", "claim,pay", "--channel", "web", "--segment", "Personal",
+              url=sample_url)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    where = ("r.responded_on BETWEEN '2026-04-01' AND '2026-09-30' AND t.stage_id IN "
+             "('claim','pay') AND r.channel = 'web' AND c.segment = 'Personal'")
+    want = by_hand(raw_sql, where)
+    assert data["overall"]["nps"]["value"] == pytest.approx(want["nps"], abs=1e-3)
+    assert data["overall"]["responses"] == want["responses"]
+    stages = {s["stage_id"]: s for s in data["stages"]}
+    assert list(stages) == ["pay", "claim"]  # customer order, only the chosen stages
+    claim = by_hand(raw_sql, where + " AND t.stage_id = 'claim'")
+    assert stages["claim"]["nps"]["value"] == pytest.approx(claim["nps"], abs=1e-3)
+    assert stages["claim"]["ces"]["n"] == claim["n_ces"]
+    assert stages["claim"]["status"] in ("on target", "near target", "below target")
+
+
+def test_department_filter_uses_the_stages_it_affects(sample_url, raw_sql):
+    out = run("summary", "--json", "--department", "billing", url=sample_url)
+    data = json.loads(out.stdout)
+    affected = [r[0] for r in raw_sql.execute(
+        "SELECT stage_id FROM stage_owners WHERE department_id = 'billing'")]
+    assert sorted(s["stage_id"] for s in data["stages"]) == sorted(affected)
+
+
+def test_summary_text_names_every_stage(sample_url, raw_sql):
+    out = run("summary", url=sample_url)
+    assert out.returncode == 0, out.stderr
+    for (name,) in raw_sql.execute("SELECT name FROM stages"):
+        assert name in out.stdout
+    assert "What changed" in out.stdout
+
+
+@pytest.mark.parametrize(
+    "args, env_url, message",
+    [
+        (["summary", "--stage", "nope"], None, "unknown stage 'nope'"),
+        (["summary", "--start", "2026-02-01", "--end", "2026-01-01"], None, "after the end"),
+        (["summary"], "sqlite:////no/such/folder/cx.db", "does not exist"),
+        (["summary"], "postgresql+psycopg://cx@127.0.0.1:9/cx", "cannot"),
+        (["summary"], "mysql+nosuchdriver://x/y", "no database driver"),
+    ],
+)
+def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(sample_url, args, env_url,
+                                                             message):
+    out = run(*args, url=env_url or sample_url)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_date_is_a_usage_error():
+    out = run("summary", "--start", "yesterday")
+    assert out.returncode == 2 and "not a date in YYYY-MM-DD form" in out.stderr
+
+
+def test_database_without_the_tables_is_named(tmp_path):
+    path = tmp_path / "other.db"
+    import sqlite3
+
+    sqlite3.connect(path).execute("CREATE TABLE notes (a)").connection.commit()
+    out = run("summary", url=f"sqlite:///{path}")
+    assert out.returncode != 0 and "lacks the table(s)" in out.stderr
+
+
+def test_sample_then_summary_on_a_new_file(tmp_path):
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    out = run("sample", "--customers", "300", "--seed", "5", "--url", url)
+    assert out.returncode == 0, out.stderr
+    assert "responses from 300 customers" in out.stdout
+    assert "%]" in out.stderr  # progress is visible
+    again = run("sample", "--customers", "300", "--url", url)
+    assert again.returncode != 0 and "--replace" in again.stderr
+    summary = run("summary", "--json", url=url)
+    assert json.loads(summary.stdout)["overall"]["responses"] > 0
+
+
+def test_init_db_creates_the_contract(tmp_path):
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    out = run("init-db", "--url", url)
+    assert out.returncode == 0, out.stderr
+    import sqlalchemy as sa
+
+    names = set(sa.inspect(sa.create_engine(url)).get_table_names())
+    assert {"stages", "responses", "kpis", "incentives"} <= names

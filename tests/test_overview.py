@@ -1,0 +1,168 @@
+"""The overview on a tiny hand-made company whose numbers can be worked out by hand."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import polars as pl
+import pytest
+
+from cxmetrics import dataset, overview
+from cxmetrics import metrics as m
+from cxmetrics.filters import Filters
+from cxmetrics.journey import Journey
+
+D = dt.date
+
+
+def tiny_journey() -> Journey:
+    return Journey(
+        stages=pl.DataFrame({"stage_id": ["buy", "claim"], "name": ["Buy", "Claim"],
+                             "position": [1, 2], "description": [None, None]},
+                            schema_overrides={"position": pl.Int32, "description": pl.String}),
+        touchpoints=pl.DataFrame({
+            "touchpoint_id": ["buy_web", "claim_call", "claim_pay"],
+            "stage_id": ["buy", "claim", "claim"],
+            "name": ["Buy online", "Report by phone", "Get paid"],
+            "moment_of_truth": [True, True, False], "description": [None, None, None],
+        }, schema_overrides={"description": pl.String}),
+        departments=pl.DataFrame({"department_id": ["sales", "claims"],
+                                  "name": ["Sales", "Claims"]}),
+        stage_owners=pl.DataFrame({"stage_id": ["buy", "claim", "claim"],
+                                   "department_id": ["sales", "claims", "sales"],
+                                   "role": ["lead", "lead", "contributor"]}),
+        targets=pl.DataFrame({"metric": ["nps", "nps", "nps"], "stage_id": [None, "buy", "claim"],
+                              "target": [10.0, 20.0, 30.0]},
+                             schema_overrides={"stage_id": pl.String}),
+        incentives=pl.DataFrame({"department_id": ["sales", "claims"], "cx_share": [0.1, 0.0]}),
+    )
+
+
+def tiny_dataset() -> dataset.Dataset:
+    customers = pl.DataFrame({
+        "customer_id": [1, 2, 3, 4],
+        "segment": ["A", "A", "B", "B"], "region": ["N", "N", "S", "S"],
+        "joined_on": [D(2025, 1, 1)] * 4,
+        "annual_revenue": [1000.0, 2000.0, 3000.0, 4000.0],
+        "cost_to_serve": [10.0] * 4, "influence": [1.0] * 4,
+        "churned_on": [None, D(2026, 3, 15), None, D(2026, 1, 10)],
+    })
+    rows = [
+        # previous period: January 2026 (31 days)
+        (1, 1, "buy_web", "web", D(2026, 1, 5), 10, 5, 7),
+        (2, 2, "claim_call", "phone", D(2026, 1, 6), 9, 4, 6),
+        (3, 4, "claim_call", "phone", D(2026, 1, 7), 2, 1, 2),
+        # current period: 1 Feb - 3 Mar 2026 (31 days)
+        (4, 1, "buy_web", "web", D(2026, 2, 1), 10, 5, 7),
+        (5, 2, "buy_web", "mobile", D(2026, 2, 2), 8, 4, 5),
+        (6, 3, "claim_call", "phone", D(2026, 2, 3), 3, 2, 3),
+        (7, 2, "claim_pay", "web", D(2026, 2, 4), 0, None, None),
+        (8, 3, "claim_pay", "web", D(2026, 2, 5), None, 5, 7),
+    ]
+    responses = pl.DataFrame(rows, orient="row", schema={
+        "response_id": pl.Int64, "customer_id": pl.Int64, "touchpoint_id": pl.String,
+        "channel": pl.String, "responded_on": pl.Date, "nps": pl.Int16, "csat": pl.Int16,
+        "ces": pl.Int16,
+    }).with_columns(pl.lit("survey").alias("source"))
+    return dataset.build(tiny_journey(), customers, responses)
+
+
+CURRENT = Filters(start=D(2026, 2, 1), end=D(2026, 3, 3))
+
+
+def test_tiles_by_hand():
+    ov = overview.compute(tiny_dataset(), CURRENT, min_n=1)
+    t = ov.tiles
+    # current NPS answers 10, 8, 3, 0: one promoter, two detractors of four
+    assert t["nps"].score.value == pytest.approx(100 * (1 - 2) / 4)
+    assert t["nps"].score.n == 4
+    # CSAT answers 5, 4, 2, 5: three of four are 4-5
+    assert t["csat"].score.value == pytest.approx(75.0)
+    # CES answers 7, 5, 3, 7
+    assert t["ces"].score.value == pytest.approx(5.5)
+    assert t["responses"].score.n == 5
+    # company-wide NPS target (several stages in view)
+    assert t["nps"].target == 10.0 and t["nps"].status == m.STATUS_BELOW
+
+
+def test_churn_and_revenue_at_risk_by_hand():
+    ov = overview.compute(tiny_dataset(), CURRENT, min_n=1)
+    # customers in view 1, 2, 3; customer 2 left on 15 Mar, after the period ends 3 Mar
+    assert ov.tiles["churn"].score.value == pytest.approx(0.0)
+    assert ov.tiles["churn"].score.n == 3
+    # latest answers in view: 1 -> 10, 2 -> 0 (detractor, active on 3 Mar), 3 -> 3 (detractor)
+    # history of latest answers on any date: 2 -> 0 (left), 3 -> 3 (stays),
+    # 4 -> 2 (left): 2 of 3 detractors have left
+    risk = ov.tiles["revenue_at_risk"]
+    assert risk.detail["detractor_revenue"] == pytest.approx(2000.0 + 3000.0)
+    assert risk.detail["churn_rate"] == pytest.approx(2 / 3)
+    assert risk.score.value == pytest.approx(5000.0 * 2 / 3)
+
+
+def test_previous_period_change_is_compared():
+    ov = overview.compute(tiny_dataset(), CURRENT, min_n=1)
+    assert ov.previous == Filters(start=D(2026, 1, 1), end=D(2026, 1, 31))
+    # previous NPS answers 10, 9, 2 -> (2 - 1) / 3
+    change = ov.tiles["nps"].change
+    assert change.delta == pytest.approx(-25.0 - 100 / 3)
+    # with n of 3 and 4 the change is not significant
+    assert not change.significant
+
+
+def test_journey_strip_in_customer_order_with_stage_targets():
+    ov = overview.compute(tiny_dataset(), CURRENT, min_n=1)
+    assert [s.stage_id for s in ov.stages] == ["buy", "claim"]
+    buy, claim = ov.stages
+    assert buy.scores["nps"].value == pytest.approx(50.0)  # 10, 8
+    assert claim.scores["nps"].value == pytest.approx(-100.0)  # 3, 0
+    assert buy.targets["nps"] == 20.0 and buy.statuses["nps"] == m.STATUS_ON
+    assert claim.statuses["nps"] == m.STATUS_BELOW
+    assert claim.owners == ["Claims", "Sales"]  # lead first
+
+
+def test_too_few_answers_hide_scores():
+    ov = overview.compute(tiny_dataset(), CURRENT, min_n=30)
+    assert ov.tiles["nps"].score.shown(30) is None
+    assert ov.tiles["nps"].status == m.STATUS_TOO_FEW
+    assert ov.worst_moments.height == 0
+    data = overview.summary_dict(ov)
+    assert data["overall"]["nps"] == {"value": None, "n": 4, "moe": None}
+
+
+def test_worst_moments_are_declared_moments_ranked_by_nps():
+    ov = overview.compute(tiny_dataset(), CURRENT, min_n=1)
+    # claim_pay is not a moment of truth; claim_call (-100) before buy_web (+50)
+    assert ov.worst_moments["touchpoint_id"].to_list() == ["claim_call", "buy_web"]
+    assert ov.worst_moments["gap"].to_list() == pytest.approx([-130.0, 30.0])
+
+
+def test_department_filter_keeps_its_stages_and_their_target():
+    ov = overview.compute(tiny_dataset(), Filters(start=CURRENT.start, end=CURRENT.end,
+                                                  departments=("claims",)), min_n=1)
+    assert [s.stage_id for s in ov.stages] == ["claim"]
+    assert ov.tiles["nps"].target == 30.0  # the one stage's own target
+    assert ov.tiles["responses"].score.n == 3
+
+
+def test_empty_view_is_reported_as_empty():
+    ov = overview.compute(tiny_dataset(), Filters(start=D(2027, 1, 1), end=D(2027, 1, 31)),
+                          min_n=1)
+    assert ov.empty
+    assert ov.tiles["nps"].score.value is None
+
+
+def test_what_changed_names_significant_moves_in_plain_words():
+    ds = tiny_dataset()
+    big = pl.concat([ds.responses] * 40)  # same mix, forty times: now significant
+    many = replace(ds, responses=big,
+                   stats=m.response_stats(big, dataset.STAT_DIMENSIONS).sort("responded_on"))
+    ov = overview.compute(many, CURRENT)
+    assert any(line.startswith("Overall NPS fell") for line in ov.changes)
+    assert all("(n = " in line for line in ov.changes)
+
+
+def test_no_previous_period_without_dates():
+    ov = overview.compute(tiny_dataset(), Filters(), min_n=1)
+    assert ov.previous is None and ov.tiles["nps"].change is None
+    assert ov.changes[0].startswith("No previous period")

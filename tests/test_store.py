@@ -1,0 +1,169 @@
+"""The data contract and the store on a real SQLite file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+
+from cxmetrics import dataset, schema, store
+from cxmetrics import metrics as m
+from cxmetrics.filters import Filters
+
+
+def test_every_contract_table_is_created(sample_url):
+    engine = store.make_engine(sample_url)
+    assert schema.missing_tables(engine) == []
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "column, value",
+    [("nps", 11), ("nps", -1), ("csat", 0), ("csat", 6), ("ces", 0), ("ces", 8)],
+)
+def test_out_of_range_scores_are_refused_by_the_database(tmp_path, column, value):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    schema.create_all(engine)
+    row = {"response_id": 1, "customer_id": 1, "touchpoint_id": "t", "channel": "web",
+           "responded_on": dt.date(2026, 1, 1), "source": "survey", column: value}
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(schema.responses.insert(), row)
+    engine.dispose()
+
+
+def test_unknown_owner_role_and_source_are_refused(tmp_path):
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    schema.create_all(engine)
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(schema.stage_owners.insert(),
+                     {"stage_id": "s", "department_id": "d", "role": "owner"})
+    with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+        conn.execute(schema.responses.insert(),
+                     {"response_id": 1, "customer_id": 1, "touchpoint_id": "t",
+                      "channel": "web", "responded_on": dt.date(2026, 1, 1), "source": "email"})
+    engine.dispose()
+
+
+def test_tables_read_back_with_contract_types(sample_url, sample_data):
+    engine = store.make_engine(sample_url)
+    responses = store.load_responses(engine)
+    customers = store.load_customers(engine)
+    engine.dispose()
+    assert responses.schema["responded_on"] == pl.Date
+    assert responses.schema["nps"] == pl.Int16
+    assert "comment" not in responses.columns
+    assert customers.schema["churned_on"] == pl.Date
+    assert responses.height == sample_data.responses.height
+    written = sample_data.responses.drop("comment").sort("response_id")
+    assert responses.sort("response_id").equals(written)
+
+
+def test_sqlalchemy_fallback_reads_the_same_as_the_fast_path(sample_url, monkeypatch):
+    engine = store.make_engine(sample_url)
+    fast = store.load_customers(engine)
+    monkeypatch.setattr(store, "_connectorx_uri", lambda engine: None)
+    slow = store.load_customers(engine)
+    engine.dispose()
+    assert fast.sort("customer_id").equals(slow.sort("customer_id"))
+
+
+def test_writing_over_an_existing_file_needs_replace(tmp_path, sample_data):
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    tables = {k: v for k, v in sample_data.tables().items() if k != "responses"}
+    tables["responses"] = sample_data.responses.head(10)
+    store.write_tables(url, tables)
+    with pytest.raises(store.StoreError, match="already exists; pass --replace"):
+        store.write_tables(url, tables)
+    store.write_tables(url, tables, replace=True)
+
+
+def test_a_failed_write_leaves_nothing_behind(tmp_path, sample_data):
+    path = tmp_path / "half.db"
+    tables = dict(sample_data.tables())
+    bad = sample_data.responses.head(5).with_columns(pl.lit(99, dtype=pl.Int16).alias("nps"))
+    tables["responses"] = bad  # violates the nps range check
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own integrity error
+        store.write_tables(f"sqlite:///{path}", tables)
+    assert not path.exists()
+    assert not path.with_name("half.db.partial").exists()
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda p: None, "does not exist"),
+        (lambda p: p.write_text("this is not a database"), "file is not a database"),
+        (lambda p: sqlite3.connect(p).execute("create table other(a)").connection.commit(),
+         "lacks the table(s) stages"),
+    ],
+)
+def test_unusable_databases_give_a_clear_error(tmp_path, make, message):
+    path = tmp_path / "bad.db"
+    make(path)
+    engine = store.make_engine(f"sqlite:///{path}")
+    with pytest.raises(store.StoreError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        store.check(engine)
+    engine.dispose()
+
+
+def test_unreachable_server_names_the_database_without_the_password():
+    engine = store.make_engine("postgresql+psycopg://cx:s3cret@127.0.0.1:9/cx")
+    with pytest.raises(store.StoreError) as info:
+        store.check(engine)
+    assert "cannot" in str(info.value) and "127.0.0.1" in str(info.value)
+    assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize("url", ["not a url", "nosuchdialect://x/y"])
+def test_malformed_urls_are_refused_clearly(url):
+    with pytest.raises(store.StoreError):
+        store.make_engine(url)
+
+
+def test_empty_database_says_there_is_nothing_to_show(tmp_path):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    engine = store.make_engine(url)
+    schema.create_all(engine)
+    with pytest.raises(dataset.EmptyDataError, match="has no responses"):
+        dataset.load(engine)
+    engine.dispose()
+
+
+def test_data_version_changes_when_responses_change(tmp_path, sample_data):
+    path = tmp_path / "v.db"
+    tables = dict(sample_data.tables())
+    tables["responses"] = sample_data.responses.head(100)
+    store.write_tables(f"sqlite:///{path}", tables)
+    engine = store.make_engine(f"sqlite:///{path}")
+    before = store.data_version(engine)
+    with engine.begin() as conn:
+        conn.execute(schema.responses.delete().where(schema.responses.c.response_id == 1))
+    assert store.data_version(engine) != before
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(),
+        Filters(start=dt.date(2026, 7, 1), end=dt.date(2026, 9, 30)),
+        Filters(stages=("claim", "pay"), channels=("mobile",)),
+        Filters(departments=("service",), segments=("Small business",), regions=("North",)),
+    ],
+)
+def test_polars_statistics_equal_the_database_group_by(sample_url, loaded, filters):
+    """Each statistic computed twice: Polars on loaded rows, and SQL by the database."""
+    by = ["stage_id", "channel"]
+    polars_side = m.sums(loaded.slice_stats(filters), by).with_columns(
+        pl.col("stage_id").cast(pl.String), pl.col("channel").cast(pl.String)
+    )
+    engine = store.make_engine(sample_url)
+    sql_side = store.load_stats_sql(engine, filters, loaded.stage_ids(filters), by)
+    engine.dispose()
+    assert sql_side.height > 0
+    key = ["stage_id", "channel"]
+    cols = [*key, *m.STAT_COLUMNS]
+    assert polars_side.select(cols).sort(key).equals(sql_side.select(cols).sort(key))
