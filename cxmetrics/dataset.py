@@ -8,7 +8,7 @@ slice these frames; no per-widget query reaches the database.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +18,14 @@ import sqlalchemy as sa
 from cxmetrics import store
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
-from cxmetrics.metrics import CustomerArrays, latest_answers, response_stats
+from cxmetrics.metrics import (
+    NO_ROW,
+    CustomerArrays,
+    customer_links,
+    customers_in_view,
+    latest_answers,
+    response_stats,
+)
 
 Progress = Callable[[float, str], None]
 
@@ -66,56 +73,137 @@ class Dataset:
         return f.effective_stages(self.journey.stages_of_departments)
 
     def slice_stats(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
-        return _slice(self.stats, f, self.stage_ids(f), with_dates)
+        return _slice(self.stats, f, self.stage_ids(f), with_dates)[0]
 
     def slice_responses(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
-        return _slice(self.responses, f, self.stage_ids(f), with_dates)
+        return _slice(self.responses, f, self.stage_ids(f), with_dates)[0]
+
+    def customer_view(self, f: Filters, *, use_links: bool | None = None) -> CustomerView:
+        """The customers in view and each one's latest NPS answer in view.
+
+        Without stage or channel filters every row of a customer in the date range is in
+        view, so the precomputed links answer with two filters; otherwise (or when
+        ``use_links`` is False) distinct codes and latest answers are computed from the rows.
+        """
+        stage_ids = self.stage_ids(f)
+        rows, lo, hi = _slice(self.responses, f, stage_ids, True)
+        if use_links is None:
+            use_links = stage_ids is None and not f.channels
+        if use_links:
+            first = rows.filter(pl.col("prev_row") < lo)
+            last = rows.filter(pl.col("nps").is_not_null() & (pl.col("next_answer") >= hi))
+            return CustomerView(
+                np.sort(first["cust"].to_numpy()), last["cust"].to_numpy(), last["nps"].to_numpy()
+            )
+        codes = rows["cust"].to_numpy()
+        size = self.customer_arrays.size
+        who, latest = latest_answers(codes, rows["nps"].fill_null(-1).to_numpy(), size)
+        return CustomerView(customers_in_view(codes, size), who, latest)
 
 
-def _slice(frame: pl.DataFrame, f: Filters, stage_ids, with_dates: bool) -> pl.DataFrame:
-    """Rows of a frame sorted by responded_on: the date range by binary search, then the rest."""
+@dataclass(frozen=True)
+class CustomerView:
+    in_view: np.ndarray  # distinct customer codes, ascending
+    latest_who: np.ndarray  # customer codes with an NPS answer in view
+    latest_nps: np.ndarray  # their latest answer in view
+
+
+def _slice(frame: pl.DataFrame, f: Filters, stage_ids, with_dates: bool):
+    """Rows of a frame sorted by responded_on: the date range by binary search, then the rest.
+    Returns the rows and the range [lo, hi) of positions the dates cover."""
+    lo, hi = 0, frame.height
     if with_dates and (f.start is not None or f.end is not None):
         dates = frame["responded_on"]
         lo = 0 if f.start is None else int(dates.search_sorted(f.start, side="left"))
         hi = frame.height if f.end is None else int(dates.search_sorted(f.end, side="right"))
         frame = frame.slice(lo, max(hi - lo, 0))
+    if stage_ids is None and not (f.channels or f.segments or f.regions):
+        return frame, lo, hi  # nothing else to cut: no copy
     cond = f.expression(date_col="responded_on", stage_ids=stage_ids, with_dates=False)
-    return frame.filter(cond)
+    return frame.filter(cond), lo, hi
 
 
-def build(journey: Journey, customers: pl.DataFrame, responses: pl.DataFrame) -> Dataset:
-    """Enrich responses with stage, segment and region; build the daily statistics."""
-    stage_of = journey.touchpoints.select("touchpoint_id", "stage_id")
-    enums = {
-        "touchpoint_id": pl.Enum(sorted(journey.touchpoints["touchpoint_id"].to_list())),
-        "stage_id": pl.Enum(sorted(journey.stages["stage_id"].to_list())),
-        "channel": pl.Enum(sorted(responses["channel"].unique().drop_nulls().to_list())),
-        "segment": pl.Enum(sorted(customers["segment"].unique().drop_nulls().to_list())),
-        "region": pl.Enum(sorted(customers["region"].unique().drop_nulls().to_list())),
-        "source": pl.Enum(sorted(responses["source"].unique().drop_nulls().to_list())),
-    }
-    customers = customers.sort("customer_id").with_columns(
+def prepare_customers(customers: pl.DataFrame) -> pl.DataFrame:
+    """Customers sorted by id, with their dense code ``cust`` (the row number)."""
+    return customers.sort("customer_id").with_columns(
         pl.col("customer_id").cast(pl.Int32),
         pl.int_range(pl.len(), dtype=pl.Int32).alias("cust"),
+        pl.col("segment").cast(pl.Enum(sorted(customers["segment"].unique().drop_nulls()))),
+        pl.col("region").cast(pl.Enum(sorted(customers["region"].unique().drop_nulls()))),
     )
-    enriched = (
-        responses.with_columns(pl.col("customer_id").cast(pl.Int32))
-        .join(stage_of, on="touchpoint_id", how="left")
-        .join(customers.select("customer_id", "cust", "segment", "region"), on="customer_id",
-              how="inner")  # a response must belong to a known customer
-        .with_columns(
+
+
+def compact(chunk: pl.DataFrame, journey: Journey, customers: pl.DataFrame) -> pl.DataFrame:
+    """One chunk of raw responses in the in-memory shape: stage, customer code, segment and
+    region added; scores as Int8; ids as Enum; free text as Categorical. Responses whose
+    touchpoint or customer is unknown are left out (they cannot be placed in the journey)."""
+    tp_enum = pl.Enum(sorted(journey.touchpoints["touchpoint_id"].to_list()))
+    stage_enum = pl.Enum(sorted(journey.stages["stage_id"].to_list()))
+    stage_of = journey.touchpoints.select(
+        pl.col("touchpoint_id").cast(tp_enum), pl.col("stage_id").cast(stage_enum)
+    )
+    return (
+        chunk.with_columns(
+            pl.col("customer_id").cast(pl.Int32),
+            pl.col("touchpoint_id").cast(tp_enum, strict=False),
             *[pl.col(c).cast(pl.Int8) for c in ("nps", "csat", "ces")],
-            *[pl.col(c).cast(dtype) for c, dtype in enums.items()],
+            pl.col("channel").cast(pl.Categorical),
+            pl.col("source").cast(pl.Categorical),
         )
-        .sort("responded_on", "response_id")
+        .join(stage_of, on="touchpoint_id", how="inner")
+        .join(
+            customers.select("customer_id", "cust", "segment", "region"),
+            on="customer_id",
+            how="inner",
+        )
+        .drop("customer_id")
     )
-    stats = response_stats(enriched, STAT_DIMENSIONS).sort("responded_on")
+
+
+def build(
+    journey: Journey, customers: pl.DataFrame, responses: pl.DataFrame | Iterable[pl.DataFrame]
+) -> Dataset:
+    """Compact responses (one frame or chunks of it), sort them by date, build statistics."""
+    customers = prepare_customers(customers)
+    chunks = [responses] if isinstance(responses, pl.DataFrame) else responses
+    parts = [compact(chunk, journey, customers) for chunk in chunks]
+    combined = (
+        pl.concat(parts, rechunk=True)
+        if parts
+        else compact(pl.DataFrame(schema=_RAW_SCHEMA), journey, customers)
+    )
+    del parts
+    enriched = combined.with_columns(
+        *[
+            pl.col(c).cast(pl.Enum(sorted(combined[c].unique().drop_nulls().cast(pl.String))))
+            for c in ("channel", "source")
+        ]
+    ).sort("responded_on", "response_id")
+    del combined
+    stats = response_stats(enriched, STAT_DIMENSIONS).sort(STAT_DIMENSIONS)
     arrays = CustomerArrays.from_frame(customers)
-    who, answers = latest_answers(enriched["cust"].to_numpy(),
-                                  enriched["nps"].fill_null(-1).to_numpy(), arrays.size)
+    codes, nps = enriched["cust"].to_numpy(), enriched["nps"].fill_null(-1).to_numpy()
+    prev_row, next_answer = customer_links(codes, nps)
+    enriched = enriched.with_columns(
+        pl.Series("prev_row", prev_row), pl.Series("next_answer", next_answer)
+    )
     latest = np.full(arrays.size, -1, dtype=np.int8)
-    latest[who] = answers
+    last_rows = np.flatnonzero((nps >= 0) & (next_answer == NO_ROW))
+    latest[codes[last_rows]] = nps[last_rows]
     return Dataset(journey, customers, enriched, stats, arrays, latest)
+
+
+_RAW_SCHEMA = {
+    "response_id": pl.Int64,
+    "customer_id": pl.Int64,
+    "touchpoint_id": pl.String,
+    "channel": pl.String,
+    "responded_on": pl.Date,
+    "nps": pl.Int16,
+    "csat": pl.Int16,
+    "ces": pl.Int16,
+    "source": pl.String,
+}
 
 
 def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:
@@ -123,18 +211,32 @@ def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:
     store.check(engine)
     progress(0.05, "Reading the journey definition")
     journey = store.load_journey(engine)
-    progress(0.15, "Reading customers")
-    customers = store.load_customers(engine)
-    progress(0.35, "Reading responses")
-    responses = store.load_responses(engine)
-    if responses.height == 0:
-        raise EmptyDataError(
-            f"the database {store.safe_url(str(engine.url))} has no responses yet; import "
-            "some or generate the sample with `python -m cxmetrics sample`"
+    total = store.count_rows(engine, "responses")
+    missing = [
+        what
+        for what, empty in (
+            ("journey stages", journey.stages.height == 0),
+            ("responses", total == 0),
         )
-    if journey.stages.height == 0:
-        raise EmptyDataError("the database has no journey stages; import a journey definition")
-    progress(0.75, "Building statistics")
-    data = build(journey, customers, responses)
+        if empty
+    ]
+    if missing:
+        raise EmptyDataError(
+            f"the database {store.safe_url(str(engine.url))} has no {' and no '.join(missing)} "
+            "yet; import them, or generate the sample company with `python -m cxmetrics sample`"
+        )
+    progress(0.10, "Reading customers")
+    customers = store.load_customers(engine)
+
+    def chunks():
+        done = 0
+        for chunk in store.iter_responses(engine):
+            done += chunk.height
+            progress(
+                0.15 + 0.65 * min(done / total, 1.0), f"Reading responses ({done:,} of {total:,})"
+            )
+            yield chunk
+
+    data = build(journey, customers, chunks())
     progress(1.0, "Ready")
     return data

@@ -244,18 +244,44 @@ def _day(value: dt.date | None, default: int) -> int:
 _EPOCH = dt.date(1970, 1, 1)
 
 
+NO_ROW = np.iinfo(np.int32).max  # "no such row" in the links below
+
+
 def customers_in_view(codes: np.ndarray, size: int) -> np.ndarray:
-    """A boolean mask over customer codes: who has at least one row in ``codes``."""
-    return np.bincount(codes, minlength=size).astype(bool) if codes.size else np.zeros(size, bool)
+    """The distinct customer codes among ``codes``, ascending."""
+    if not codes.size:
+        return np.zeros(0, dtype=np.int64)
+    return np.flatnonzero(np.bincount(codes, minlength=size))
 
 
-def churn_counts(seen: np.ndarray, customers: CustomerArrays, start, end) -> tuple[int, int]:
-    """(churned, in view): customers in ``seen`` and those whose churn date is in [start, end]
-    (an open side when None)."""
-    day = customers.churned_day
-    left = seen & (day >= _day(start, np.iinfo(np.int64).min)) & (day <= _day(end, day.max()))
-    left &= day != CustomerArrays.NOT_CHURNED
-    return int(left.sum()), int(seen.sum())
+def customer_links(codes: np.ndarray, nps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For rows in date order: the row of the same customer's previous response (-1 if
+    none), and the row of their next NPS answer (``NO_ROW`` if none; ``nps`` -1 is blank).
+
+    With them, a date range of rows [lo, hi) answers "which customers" (rows whose previous
+    row is before lo) and "each one's latest answer" (answered rows whose next answer is at
+    or after hi) with two filters instead of a group-by.
+    """
+    rows = np.arange(codes.size, dtype=np.int32)
+    order = pl.DataFrame({"c": codes, "r": rows}).sort("c", "r")["r"].to_numpy()
+    grouped = codes[order]
+    same = grouped[1:] == grouped[:-1]
+    prev = np.full(codes.size, -1, dtype=np.int32)
+    prev[order[1:]] = np.where(same, order[:-1], -1)
+    answered = order[nps[order] >= 0]  # still grouped by customer, in date order
+    same_answered = codes[answered][1:] == codes[answered][:-1]
+    next_answer = np.full(codes.size, NO_ROW, dtype=np.int32)
+    next_answer[answered[:-1]] = np.where(same_answered, answered[1:], NO_ROW)
+    return prev, next_answer
+
+
+def churn_counts(in_view: np.ndarray, customers: CustomerArrays, start, end) -> tuple[int, int]:
+    """(churned, in view): of the distinct customer codes ``in_view``, those whose churn date
+    is in [start, end] (an open side when None)."""
+    day = customers.churned_day[in_view]
+    left = (day != CustomerArrays.NOT_CHURNED) & (day >= _day(start, np.iinfo(np.int64).min))
+    left &= day <= _day(end, CustomerArrays.NOT_CHURNED)
+    return int(left.sum()), int(in_view.size)
 
 
 def latest_answers(codes: np.ndarray, nps: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -271,8 +297,9 @@ def latest_answers(codes: np.ndarray, nps: np.ndarray, size: int) -> tuple[np.nd
     return who, nps[last[who]]
 
 
-def detractor_churn_rate(latest_all: np.ndarray, customers: CustomerArrays,
-                         keep: np.ndarray | None = None) -> tuple[float, int]:
+def detractor_churn_rate(
+    latest_all: np.ndarray, customers: CustomerArrays, keep: np.ndarray | None = None
+) -> tuple[float, int]:
     """Observed churn of detractors: among customers whose latest answer on any date is 0-6
     (``latest_all``, -1 for none), the share who have left. ``keep`` restricts customers."""
     detractors = (latest_all >= 0) & (latest_all <= 6)
@@ -286,14 +313,14 @@ def detractor_churn_rate(latest_all: np.ndarray, customers: CustomerArrays,
 
 
 def revenue_at_risk(
-    codes: np.ndarray, nps: np.ndarray, customers: CustomerArrays, rate: float, end
+    who: np.ndarray, latest: np.ndarray, customers: CustomerArrays, rate: float, end
 ) -> dict[str, float | int]:
     """Σ annual revenue of still-active detractors × observed detractor churn rate.
 
-    Detractors are customers whose latest NPS answer among the rows is 0-6 and who had not
-    left by ``end``; ``rate`` comes from :func:`detractor_churn_rate`.
+    ``who``/``latest``: each customer's latest NPS answer in view (:func:`latest_answers`).
+    Detractors answered 0-6 and had not left by ``end``; ``rate`` comes from
+    :func:`detractor_churn_rate`.
     """
-    who, latest = latest_answers(codes, nps, customers.size)
     detractors = who[latest <= 6]
     cutoff = _day(end, CustomerArrays.NOT_CHURNED - 1)  # without an end: never left
     active = detractors[customers.churned_day[detractors] > cutoff]

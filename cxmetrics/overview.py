@@ -143,27 +143,31 @@ def scores_or_zero(by: dict[str, dict[str, m.Score]], value: str) -> dict[str, m
 
 
 def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, min_n):
-    """Churn and revenue at risk: customer-level, from the responses in view."""
+    """Churn and revenue at risk: customer-level, from the customers in view."""
     arrays = ds.customer_arrays
-
-    def churn(view: Filters, lo, hi) -> tuple[m.Score, pl.DataFrame]:
-        rows = ds.slice_responses(view)
-        seen = m.customers_in_view(rows["cust"].to_numpy(), arrays.size)
-        return m.proportion_score("churn", *m.churn_counts(seen, arrays, lo, hi)), rows
-
-    churn_now, rows = churn(f, start, end)
-    churn_change = m.compare(churn_now, churn(prev, prev.start, prev.end)[0], min_n) \
-        if prev is not None else None
+    now = ds.customer_view(f)
+    churn = m.proportion_score("churn", *m.churn_counts(now.in_view, arrays, start, end))
+    churn_change = None
+    if prev is not None:
+        before = ds.customer_view(prev).in_view
+        prev_churn = m.proportion_score(
+            "churn", *m.churn_counts(before, arrays, prev.start, prev.end)
+        )
+        churn_change = m.compare(churn, prev_churn, min_n)
 
     rate, history_n = m.detractor_churn_rate(ds.latest_nps, arrays, ds.customer_mask(f))
-    risk = m.revenue_at_risk(rows["cust"].to_numpy(), rows["nps"].fill_null(-1).to_numpy(),
-                             arrays, rate, end)
+    risk = m.revenue_at_risk(now.latest_who, now.latest_nps, arrays, rate, end)
     risk["history_n"] = history_n
     return {
-        "churn": Tile("churn", churn_now, churn_change, m.STATUS_NONE, None),
-        "revenue_at_risk": Tile("revenue_at_risk",
-                                m.Score("revenue_at_risk", risk["value"], risk["detractors"]),
-                                None, m.STATUS_NONE, None, risk),
+        "churn": Tile("churn", churn, churn_change, m.STATUS_NONE, None),
+        "revenue_at_risk": Tile(
+            "revenue_at_risk",
+            m.Score("revenue_at_risk", risk["value"], risk["detractors"]),
+            None,
+            m.STATUS_NONE,
+            None,
+            risk,
+        ),
     }
 
 

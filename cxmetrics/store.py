@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
@@ -280,8 +280,9 @@ def _connectorx_uri(engine: sa.Engine) -> str | None:
 READ_PARTITIONS = 4  # parallel range reads of a large table on its integer key
 
 
-def read_select(engine: sa.Engine, stmt: sa.Select, partition_on: str | None = None
-                ) -> pl.DataFrame:
+def read_select(
+    engine: sa.Engine, stmt: sa.Select, partition_on: str | None = None
+) -> pl.DataFrame:
     """Run a Core ``select`` and return a Polars frame typed by the contract.
 
     ``partition_on`` names an integer column to split a large read into parallel ranges.
@@ -291,8 +292,9 @@ def read_select(engine: sa.Engine, stmt: sa.Select, partition_on: str | None = N
     frame = None
     if uri is not None:
         sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
-        parts = {"partition_on": partition_on, "partition_num": READ_PARTITIONS} \
-            if partition_on else {}
+        parts = (
+            {"partition_on": partition_on, "partition_num": READ_PARTITIONS} if partition_on else {}
+        )
         with contextlib.suppress(Exception):  # fall back to SQLAlchemy below
             frame = pl.read_database_uri(sql, uri, engine="connectorx", **parts)
     if frame is None:
@@ -304,8 +306,12 @@ def read_select(engine: sa.Engine, stmt: sa.Select, partition_on: str | None = N
     return _conform(frame, columns)
 
 
-def load_table(engine: sa.Engine, table: sa.Table, exclude: tuple[str, ...] = (),
-               partition_on: str | None = None) -> pl.DataFrame:
+def load_table(
+    engine: sa.Engine,
+    table: sa.Table,
+    exclude: tuple[str, ...] = (),
+    partition_on: str | None = None,
+) -> pl.DataFrame:
     cols = [c for c in table.columns if c.name not in exclude]
     return read_select(engine, sa.select(*cols), partition_on)
 
@@ -323,9 +329,34 @@ def load_customers(engine: sa.Engine) -> pl.DataFrame:
     return load_table(engine, schema.customers, partition_on="customer_id")
 
 
+RESPONSE_CHUNK = 2_000_000  # rows of response ids per read; bounds memory while loading
+
+
 def load_responses(engine: sa.Engine) -> pl.DataFrame:
     """Every response without its comment text (comments are loaded where they are read)."""
     return load_table(engine, schema.responses, exclude=("comment",), partition_on="response_id")
+
+
+def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[pl.DataFrame]:
+    """Responses without comments, in ranges of ``chunk`` response ids, so a caller can
+    compact each range before the next is read."""
+    r = schema.responses
+    with engine.connect() as conn:
+        lo, hi = conn.execute(
+            sa.select(sa.func.min(r.c.response_id), sa.func.max(r.c.response_id))
+        ).one()
+    if lo is None:
+        return
+    cols = [c for c in r.columns if c.name != "comment"]
+    for start in range(lo, hi + 1, chunk):
+        stmt = sa.select(*cols).where(r.c.response_id >= start, r.c.response_id < start + chunk)
+        yield read_select(engine, stmt, partition_on="response_id")
+
+
+def count_rows(engine: sa.Engine, table_name: str) -> int:
+    table = schema.metadata.tables[table_name]
+    with engine.connect() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar())
 
 
 def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.DataFrame:

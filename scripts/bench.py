@@ -42,8 +42,9 @@ def _views(first: dt.date, last: dt.date):
         "all data": Filters(),
         "90 days, stage File a claim": period("90d", stages=("claim",)),
         "90 days, department Customer Service": period("90d", departments=("service",)),
-        "90 days, mobile, Small business": period("90d", channels=("mobile",),
-                                                  segments=("Small business",)),
+        "90 days, mobile, Small business": period(
+            "90d", channels=("mobile",), segments=("Small business",)
+        ),
         "90 days, region North": period("90d", regions=("North",)),
     }
 
@@ -66,9 +67,13 @@ def measure_load_and_compute(url: str, repeats: int) -> dict:
             times.append((time.perf_counter() - t) * 1000)
         results[name] = round(statistics.median(times), 1)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"responses": ds.responses.height, "stats_rows": ds.stats.height,
-            "first_load_s": round(load_s, 2), "recompute_ms": results,
-            "peak_rss_mb": round(peak_mb)}
+    return {
+        "responses": ds.responses.height,
+        "stats_rows": ds.stats.height,
+        "first_load_s": round(load_s, 2),
+        "recompute_ms": results,
+        "peak_rss_mb": round(peak_mb),
+    }
 
 
 def bench_size(responses: int, folder: Path, repeats: int) -> dict:
@@ -89,15 +94,18 @@ def bench_size(responses: int, folder: Path, repeats: int) -> dict:
         del data
     child = subprocess.run(
         [sys.executable, "-m", "scripts.bench", "--child", url, "--repeats", str(repeats)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     out.update(json.loads(child.stdout))
     return out
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--responses", type=int, action="append")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--keep", type=Path, help="folder for the generated databases")

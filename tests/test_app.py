@@ -35,13 +35,16 @@ def sql_nps(raw_sql, start: dt.date, end: dt.date, stage: str | None = None) -> 
         params.append(stage)
     pro, det, n = raw_sql.execute(
         "SELECT SUM(nps >= 9), SUM(nps <= 6), COUNT(nps) FROM responses r "
-        f"JOIN touchpoints t USING (touchpoint_id) WHERE {where}", params).fetchone()
+        f"JOIN touchpoints t USING (touchpoint_id) WHERE {where}",
+        params,
+    ).fetchone()
     return 100 * (pro - det) / n, n
 
 
 def last_day(raw_sql) -> dt.date:
-    return dt.date.fromisoformat(raw_sql.execute("SELECT MAX(responded_on) FROM responses")
-                                 .fetchone()[0])
+    return dt.date.fromisoformat(
+        raw_sql.execute("SELECT MAX(responded_on) FROM responses").fetchone()[0]
+    )
 
 
 def test_overview_shows_the_last_90_days_by_default(app_env, raw_sql):
@@ -121,8 +124,9 @@ def test_custom_dates_outside_the_data_cannot_be_chosen(app_env, raw_sql):
     at.sidebar.selectbox(key="period").set_value("custom").run()
     before = at.sidebar.date_input(key="dates").value
     end = last_day(raw_sql)
-    at.sidebar.date_input(key="dates").set_value((end + dt.timedelta(days=10),
-                                                   end + dt.timedelta(days=20))).run()
+    at.sidebar.date_input(key="dates").set_value(
+        (end + dt.timedelta(days=10), end + dt.timedelta(days=20))
+    ).run()
     assert not at.exception
     assert at.sidebar.date_input(key="dates").value == before
     assert before[1] == end
@@ -136,8 +140,9 @@ def test_custom_dates_outside_the_data_cannot_be_chosen(app_env, raw_sql):
         (lambda tmp: "this is not a url", "not a valid URL"),
     ],
 )
-def test_an_unusable_database_is_a_message_not_a_traceback(monkeypatch, tmp_path, make_url,
-                                                           message):
+def test_an_unusable_database_is_a_message_not_a_traceback(
+    monkeypatch, tmp_path, make_url, message
+):
     monkeypatch.setenv(store.URL_ENV, make_url(tmp_path))
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
@@ -154,7 +159,7 @@ def test_a_database_without_responses_is_explained(monkeypatch, tmp_path):
     monkeypatch.setenv(store.URL_ENV, f"sqlite:///{path}")
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert any("has no responses yet" in e.value for e in at.error)
+    assert any("has no journey stages and no responses yet" in e.value for e in at.error)
 
 
 def test_a_corrupt_database_file_is_explained(monkeypatch, tmp_path):

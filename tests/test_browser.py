@@ -15,8 +15,14 @@ from conftest import REPO
 from playwright.sync_api import expect
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 pytestmark = pytest.mark.browser
 
 
@@ -33,9 +39,23 @@ def server(sample_url, tmp_path_factory):
     env = {**os.environ, "CX_DATABASE_URL": sample_url}
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "dashboard.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true"],
-            cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "dashboard.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
@@ -68,8 +88,9 @@ def browser():
 
 
 def wait_ready(page):
-    page.wait_for_selector("[data-testid='stApp'][data-test-script-state='notRunning']",
-                           timeout=60_000)
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+    )
     page.wait_for_selector("[data-testid='stMetricValue']", timeout=60_000)
 
 
@@ -88,7 +109,10 @@ def test_filter_survives_page_switch_and_changes_numbers(server, browser):
     page.get_by_role("option", name="Last 30 days").click()
     page.wait_for_function(
         "old => document.querySelector(\"[data-testid='stMetricValue']\")?.innerText.trim()"
-        " !== old", arg=before, timeout=60_000)
+        " !== old",
+        arg=before,
+        timeout=60_000,
+    )
     wait_ready(page)
     changed = nps_tile(page)
     assert changed != before
@@ -96,16 +120,19 @@ def test_filter_survives_page_switch_and_changes_numbers(server, browser):
 
     page.get_by_role("link", name="Glossary").click()
     page.get_by_role("heading", name="Glossary").wait_for(timeout=60_000)
-    expect(page.get_by_role("combobox", name="Period")).to_have_value("Last 30 days",
-                                                                      timeout=30_000)
+    expect(page.get_by_role("combobox", name="Period")).to_have_value(
+        "Last 30 days", timeout=30_000
+    )
     assert "/glossary" in page.url and "period=Last" in page.url
 
     page.get_by_role("link", name="Overview").click()
     wait_ready(page)
-    expect(page.get_by_role("combobox", name="Period")).to_have_value("Last 30 days",
-                                                                      timeout=30_000)
+    expect(page.get_by_role("combobox", name="Period")).to_have_value(
+        "Last 30 days", timeout=30_000
+    )
     expect(page.locator("[data-testid='stMetricValue']").first).to_have_text(
-        changed, timeout=30_000)
+        changed, timeout=30_000
+    )
     page.close()
 
 

@@ -16,8 +16,14 @@ def run(*args, url=None, env=None):
     environ = {**os.environ, **(env or {})}
     if url:
         environ["CX_DATABASE_URL"] = url
-    return subprocess.run([sys.executable, "-m", "cxmetrics", *args], cwd=REPO, env=environ,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "cxmetrics", *args],
+        cwd=REPO,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def by_hand(raw_sql, where: str = "1=1", params=()):
@@ -30,8 +36,13 @@ def by_hand(raw_sql, where: str = "1=1", params=()):
     pro, det, n, top2, n_csat, ces_sum, n_ces, count = raw_sql.execute(sql, params).fetchone()
     p, d = pro / n, det / n
     return {
-        "nps": 100 * (p - d), "moe": 196 * math.sqrt((p + d - (p - d) ** 2) / n), "n": n,
-        "csat": 100 * top2 / n_csat, "n_csat": n_csat, "ces": ces_sum / n_ces, "n_ces": n_ces,
+        "nps": 100 * (p - d),
+        "moe": 196 * math.sqrt((p + d - (p - d) ** 2) / n),
+        "n": n,
+        "csat": 100 * top2 / n_csat,
+        "n_csat": n_csat,
+        "ces": ces_sum / n_ces,
+        "n_ces": n_ces,
         "responses": count,
     }
 
@@ -48,19 +59,34 @@ def test_summary_json_overall_matches_plain_sql(sample_url, raw_sql):
     assert o["csat"]["value"] == pytest.approx(want["csat"], abs=1e-3)
     assert o["ces"]["value"] == pytest.approx(want["ces"], abs=1e-3)
     assert o["responses"] == want["responses"]
-    first, last = raw_sql.execute("SELECT MIN(responded_on), MAX(responded_on) FROM responses"
-                                  ).fetchone()
+    first, last = raw_sql.execute(
+        "SELECT MIN(responded_on), MAX(responded_on) FROM responses"
+    ).fetchone()
     assert data["period"] == {"start": first, "end": last}
 
 
 def test_summary_json_with_filters_matches_plain_sql(sample_url, raw_sql):
-    out = run("summary", "--json", "--start", "2026-04-01", "--end", "2026-09-30",
-              "--stage", "claim,pay", "--channel", "web", "--segment", "Personal",
-              url=sample_url)
+    out = run(
+        "summary",
+        "--json",
+        "--start",
+        "2026-04-01",
+        "--end",
+        "2026-09-30",
+        "--stage",
+        "claim,pay",
+        "--channel",
+        "web",
+        "--segment",
+        "Personal",
+        url=sample_url,
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    where = ("r.responded_on BETWEEN '2026-04-01' AND '2026-09-30' AND t.stage_id IN "
-             "('claim','pay') AND r.channel = 'web' AND c.segment = 'Personal'")
+    where = (
+        "r.responded_on BETWEEN '2026-04-01' AND '2026-09-30' AND t.stage_id IN "
+        "('claim','pay') AND r.channel = 'web' AND c.segment = 'Personal'"
+    )
     want = by_hand(raw_sql, where)
     assert data["overall"]["nps"]["value"] == pytest.approx(want["nps"], abs=1e-3)
     assert data["overall"]["responses"] == want["responses"]
@@ -75,8 +101,12 @@ def test_summary_json_with_filters_matches_plain_sql(sample_url, raw_sql):
 def test_department_filter_uses_the_stages_it_affects(sample_url, raw_sql):
     out = run("summary", "--json", "--department", "billing", url=sample_url)
     data = json.loads(out.stdout)
-    affected = [r[0] for r in raw_sql.execute(
-        "SELECT stage_id FROM stage_owners WHERE department_id = 'billing'")]
+    affected = [
+        r[0]
+        for r in raw_sql.execute(
+            "SELECT stage_id FROM stage_owners WHERE department_id = 'billing'"
+        )
+    ]
     assert sorted(s["stage_id"] for s in data["stages"]) == sorted(affected)
 
 
@@ -98,8 +128,7 @@ def test_summary_text_names_every_stage(sample_url, raw_sql):
         (["summary"], "mysql+nosuchdriver://x/y", "no database driver"),
     ],
 )
-def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(sample_url, args, env_url,
-                                                             message):
+def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(sample_url, args, env_url, message):
     out = run(*args, url=env_url or sample_url)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()

@@ -60,13 +60,15 @@ def test_previous_period_has_the_same_length_just_before():
     assert Filters().previous_period() is None
 
 
-FRAME = pl.DataFrame({
-    "responded_on": [D(2026, 1, 1), D(2026, 1, 2), D(2026, 1, 3), D(2026, 1, 4)],
-    "stage_id": ["pay", "claim", "claim", "help"],
-    "channel": ["web", "mobile", "web", "phone"],
-    "segment": ["A", "A", "B", "B"],
-    "region": ["N", "S", "N", "S"],
-})
+FRAME = pl.DataFrame(
+    {
+        "responded_on": [D(2026, 1, 1), D(2026, 1, 2), D(2026, 1, 3), D(2026, 1, 4)],
+        "stage_id": ["pay", "claim", "claim", "help"],
+        "channel": ["web", "mobile", "web", "phone"],
+        "segment": ["A", "A", "B", "B"],
+        "region": ["N", "S", "N", "S"],
+    }
+)
 
 
 @pytest.mark.parametrize(
@@ -82,8 +84,9 @@ FRAME = pl.DataFrame({
     ],
 )
 def test_expression_selects_the_expected_rows(filters, stage_ids, rows):
-    got = FRAME.with_row_index().filter(filters.expression(date_col="responded_on",
-                                                           stage_ids=stage_ids))
+    got = FRAME.with_row_index().filter(
+        filters.expression(date_col="responded_on", stage_ids=stage_ids)
+    )
     assert got["index"].to_list() == rows
 
 

@@ -65,7 +65,7 @@ def test_one_sided_sample_has_zero_margin():
     "n, min_n, too_few", [(29, 30, True), (30, 30, False), (0, 30, True), (5, 5, False)]
 )
 def test_below_minimum_n_is_too_few(n, min_n, too_few):
-    s = scores(raw(nps=[10] * n)) ["nps"] if n else m.Score("nps", None, 0)
+    s = scores(raw(nps=[10] * n))["nps"] if n else m.Score("nps", None, 0)
     assert s.too_few(min_n) is too_few
     assert (s.shown(min_n) is None) is too_few
 
@@ -91,10 +91,12 @@ def test_ces_mean_and_share_easy():
 def test_roll_up_is_a_sum_then_a_ratio():
     a = raw(nps=[10, 10, 0], csat=[5, 1, 1], ces=[7, 7, 1])
     b = raw(nps=[6, 9], csat=[4, 4], ces=[2, 3])
-    stats = pl.concat([
-        m.response_stats(a, []).with_columns(pl.lit("x").alias("g")),
-        m.response_stats(b, []).with_columns(pl.lit("y").alias("g")),
-    ])
+    stats = pl.concat(
+        [
+            m.response_stats(a, []).with_columns(pl.lit("x").alias("g")),
+            m.response_stats(b, []).with_columns(pl.lit("y").alias("g")),
+        ]
+    )
     rolled = m.scores_of(m.sums(stats).row(0, named=True))
     whole = scores(pl.concat([a, b]))
     for key in ("nps", "csat", "ces", "ces_easy", "responses"):
@@ -181,16 +183,34 @@ ROWS = [
 ]
 CODES = np.array([r[0] for r in ROWS])
 NPS = np.array([r[2] for r in ROWS], dtype=np.int8)
-CUSTOMERS = m.CustomerArrays.from_frame(pl.DataFrame({
-    "churned_on": [None, None, dt.date(2026, 2, 15), dt.date(2026, 6, 1), dt.date(2026, 1, 20)],
-    "annual_revenue": [100.0, 200.0, 300.0, 400.0, 500.0],
-}, schema={"churned_on": pl.Date, "annual_revenue": pl.Float64}))
+CUSTOMERS = m.CustomerArrays.from_frame(
+    pl.DataFrame(
+        {
+            "churned_on": [
+                None,
+                None,
+                dt.date(2026, 2, 15),
+                dt.date(2026, 6, 1),
+                dt.date(2026, 1, 20),
+            ],
+            "annual_revenue": [100.0, 200.0, 300.0, 400.0, 500.0],
+        },
+        schema={"churned_on": pl.Date, "annual_revenue": pl.Float64},
+    )
+)
 
 
-def test_customers_in_view_marks_each_customer_once():
-    seen = m.customers_in_view(CODES[:3], CUSTOMERS.size)
-    assert seen.tolist() == [True, True, True, False, False]
-    assert not m.customers_in_view(CODES[:0], 5).any()
+def test_customers_in_view_lists_each_customer_once():
+    assert m.customers_in_view(np.array([2, 0, 2, 1, 0]), 5).tolist() == [0, 1, 2]
+    assert m.customers_in_view(CODES[:0], 5).size == 0
+
+
+def test_customer_links_by_hand():
+    prev, next_answer = m.customer_links(CODES, NPS)
+    # rows: 0:c0 1:c1 2:c2 3:c4 4:c0 5:c3(blank) 6:c1
+    assert prev.tolist() == [-1, -1, -1, -1, 0, -1, 1]
+    none = m.NO_ROW
+    assert next_answer.tolist() == [4, 6, none, none, none, none, none]
 
 
 def test_latest_answer_is_the_most_recent_non_blank():
@@ -202,6 +222,7 @@ def test_latest_answer_is_the_most_recent_non_blank():
 
 def test_churn_counts_distinct_customers_leaving_in_the_period():
     seen = m.customers_in_view(CODES, CUSTOMERS.size)
+    assert seen.tolist() == [0, 1, 2, 3, 4]
     # all five in view; churned inside Feb-Mar: customer 2 (15 Feb) only
     assert m.churn_counts(seen, CUSTOMERS, dt.date(2026, 2, 1), dt.date(2026, 3, 31)) == (1, 5)
     # open start: customer 4 (20 Jan) and 2 (15 Feb)
@@ -221,19 +242,22 @@ def test_detractor_churn_rate_by_hand():
 def test_revenue_at_risk_by_hand():
     # latest answers: 0 -> 3 (detractor, active), 2 -> 5 (detractor, left 15 Feb),
     # 4 -> 0 (detractor, left 20 Jan). At 31 Mar only customer 0 is still a customer.
-    risk = m.revenue_at_risk(CODES, NPS, CUSTOMERS, 0.25, dt.date(2026, 3, 31))
+    who, latest = m.latest_answers(CODES, NPS, CUSTOMERS.size)
+    risk = m.revenue_at_risk(who, latest, CUSTOMERS, 0.25, dt.date(2026, 3, 31))
     assert risk["detractors"] == 1
     assert risk["detractor_revenue"] == pytest.approx(100.0)
     assert risk["value"] == pytest.approx(25.0)
     # at 31 Jan customer 2 has not left yet: (100 + 300) x 0.25
-    assert m.revenue_at_risk(CODES, NPS, CUSTOMERS, 0.25, dt.date(2026, 1, 31))["value"] \
-        == pytest.approx(100.0)
+    assert m.revenue_at_risk(who, latest, CUSTOMERS, 0.25, dt.date(2026, 1, 31))[
+        "value"
+    ] == pytest.approx(100.0)
     # without an end date, only customers who never left count
-    assert m.revenue_at_risk(CODES, NPS, CUSTOMERS, 1.0, None)["value"] == pytest.approx(100.0)
+    assert m.revenue_at_risk(who, latest, CUSTOMERS, 1.0, None)["value"] == pytest.approx(100.0)
 
 
 def test_revenue_at_risk_is_zero_without_detractor_churn():
-    assert m.revenue_at_risk(CODES, NPS, CUSTOMERS, 0.0, None)["value"] == 0.0
+    who, latest = m.latest_answers(CODES, NPS, CUSTOMERS.size)
+    assert m.revenue_at_risk(who, latest, CUSTOMERS, 0.0, None)["value"] == 0.0
 
 
 def test_metric_functions_do_not_mutate_their_input():

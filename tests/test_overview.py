@@ -18,36 +18,60 @@ D = dt.date
 
 def tiny_journey() -> Journey:
     return Journey(
-        stages=pl.DataFrame({"stage_id": ["buy", "claim"], "name": ["Buy", "Claim"],
-                             "position": [1, 2], "description": [None, None]},
-                            schema_overrides={"position": pl.Int32, "description": pl.String}),
-        touchpoints=pl.DataFrame({
-            "touchpoint_id": ["buy_web", "claim_call", "claim_pay"],
-            "stage_id": ["buy", "claim", "claim"],
-            "name": ["Buy online", "Report by phone", "Get paid"],
-            "moment_of_truth": [True, True, False], "description": [None, None, None],
-        }, schema_overrides={"description": pl.String}),
-        departments=pl.DataFrame({"department_id": ["sales", "claims"],
-                                  "name": ["Sales", "Claims"]}),
-        stage_owners=pl.DataFrame({"stage_id": ["buy", "claim", "claim"],
-                                   "department_id": ["sales", "claims", "sales"],
-                                   "role": ["lead", "lead", "contributor"]}),
-        targets=pl.DataFrame({"metric": ["nps", "nps", "nps"], "stage_id": [None, "buy", "claim"],
-                              "target": [10.0, 20.0, 30.0]},
-                             schema_overrides={"stage_id": pl.String}),
+        stages=pl.DataFrame(
+            {
+                "stage_id": ["buy", "claim"],
+                "name": ["Buy", "Claim"],
+                "position": [1, 2],
+                "description": [None, None],
+            },
+            schema_overrides={"position": pl.Int32, "description": pl.String},
+        ),
+        touchpoints=pl.DataFrame(
+            {
+                "touchpoint_id": ["buy_web", "claim_call", "claim_pay"],
+                "stage_id": ["buy", "claim", "claim"],
+                "name": ["Buy online", "Report by phone", "Get paid"],
+                "moment_of_truth": [True, True, False],
+                "description": [None, None, None],
+            },
+            schema_overrides={"description": pl.String},
+        ),
+        departments=pl.DataFrame(
+            {"department_id": ["sales", "claims"], "name": ["Sales", "Claims"]}
+        ),
+        stage_owners=pl.DataFrame(
+            {
+                "stage_id": ["buy", "claim", "claim"],
+                "department_id": ["sales", "claims", "sales"],
+                "role": ["lead", "lead", "contributor"],
+            }
+        ),
+        targets=pl.DataFrame(
+            {
+                "metric": ["nps", "nps", "nps"],
+                "stage_id": [None, "buy", "claim"],
+                "target": [10.0, 20.0, 30.0],
+            },
+            schema_overrides={"stage_id": pl.String},
+        ),
         incentives=pl.DataFrame({"department_id": ["sales", "claims"], "cx_share": [0.1, 0.0]}),
     )
 
 
 def tiny_dataset() -> dataset.Dataset:
-    customers = pl.DataFrame({
-        "customer_id": [1, 2, 3, 4],
-        "segment": ["A", "A", "B", "B"], "region": ["N", "N", "S", "S"],
-        "joined_on": [D(2025, 1, 1)] * 4,
-        "annual_revenue": [1000.0, 2000.0, 3000.0, 4000.0],
-        "cost_to_serve": [10.0] * 4, "influence": [1.0] * 4,
-        "churned_on": [None, D(2026, 3, 15), None, D(2026, 1, 10)],
-    })
+    customers = pl.DataFrame(
+        {
+            "customer_id": [1, 2, 3, 4],
+            "segment": ["A", "A", "B", "B"],
+            "region": ["N", "N", "S", "S"],
+            "joined_on": [D(2025, 1, 1)] * 4,
+            "annual_revenue": [1000.0, 2000.0, 3000.0, 4000.0],
+            "cost_to_serve": [10.0] * 4,
+            "influence": [1.0] * 4,
+            "churned_on": [None, D(2026, 3, 15), None, D(2026, 1, 10)],
+        }
+    )
     rows = [
         # previous period: January 2026 (31 days)
         (1, 1, "buy_web", "web", D(2026, 1, 5), 10, 5, 7),
@@ -60,11 +84,20 @@ def tiny_dataset() -> dataset.Dataset:
         (7, 2, "claim_pay", "web", D(2026, 2, 4), 0, None, None),
         (8, 3, "claim_pay", "web", D(2026, 2, 5), None, 5, 7),
     ]
-    responses = pl.DataFrame(rows, orient="row", schema={
-        "response_id": pl.Int64, "customer_id": pl.Int64, "touchpoint_id": pl.String,
-        "channel": pl.String, "responded_on": pl.Date, "nps": pl.Int16, "csat": pl.Int16,
-        "ces": pl.Int16,
-    }).with_columns(pl.lit("survey").alias("source"))
+    responses = pl.DataFrame(
+        rows,
+        orient="row",
+        schema={
+            "response_id": pl.Int64,
+            "customer_id": pl.Int64,
+            "touchpoint_id": pl.String,
+            "channel": pl.String,
+            "responded_on": pl.Date,
+            "nps": pl.Int16,
+            "csat": pl.Int16,
+            "ces": pl.Int16,
+        },
+    ).with_columns(pl.lit("survey").alias("source"))
     return dataset.build(tiny_journey(), customers, responses)
 
 
@@ -138,16 +171,18 @@ def test_worst_moments_are_declared_moments_ranked_by_nps():
 
 
 def test_department_filter_keeps_its_stages_and_their_target():
-    ov = overview.compute(tiny_dataset(), Filters(start=CURRENT.start, end=CURRENT.end,
-                                                  departments=("claims",)), min_n=1)
+    ov = overview.compute(
+        tiny_dataset(),
+        Filters(start=CURRENT.start, end=CURRENT.end, departments=("claims",)),
+        min_n=1,
+    )
     assert [s.stage_id for s in ov.stages] == ["claim"]
     assert ov.tiles["nps"].target == 30.0  # the one stage's own target
     assert ov.tiles["responses"].score.n == 3
 
 
 def test_empty_view_is_reported_as_empty():
-    ov = overview.compute(tiny_dataset(), Filters(start=D(2027, 1, 1), end=D(2027, 1, 31)),
-                          min_n=1)
+    ov = overview.compute(tiny_dataset(), Filters(start=D(2027, 1, 1), end=D(2027, 1, 31)), min_n=1)
     assert ov.empty
     assert ov.tiles["nps"].score.value is None
 
@@ -155,8 +190,9 @@ def test_empty_view_is_reported_as_empty():
 def test_what_changed_names_significant_moves_in_plain_words():
     ds = tiny_dataset()
     big = pl.concat([ds.responses] * 40)  # same mix, forty times: now significant
-    many = replace(ds, responses=big,
-                   stats=m.response_stats(big, dataset.STAT_DIMENSIONS).sort("responded_on"))
+    many = replace(
+        ds, responses=big, stats=m.response_stats(big, dataset.STAT_DIMENSIONS).sort("responded_on")
+    )
     ov = overview.compute(many, CURRENT)
     assert any(line.startswith("Overall NPS fell") for line in ov.changes)
     assert all("(n = " in line for line in ov.changes)

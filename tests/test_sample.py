@@ -22,8 +22,9 @@ def nps_of(frame: pl.DataFrame) -> float:
 
 
 def with_stage(data: sample.SampleData, frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.join(data.journey.touchpoints.select("touchpoint_id", "stage_id"),
-                      on="touchpoint_id")
+    return frame.join(
+        data.journey.touchpoints.select("touchpoint_id", "stage_id"), on="touchpoint_id"
+    )
 
 
 def test_same_seed_same_data_other_seed_other_data():
@@ -48,15 +49,19 @@ def test_two_years_of_data_ending_on_the_end_date(story_data):
 
 def test_claims_kpis_are_green_while_file_a_claim_nps_falls(story_data):
     claims = story_data.kpis.filter(pl.col("department_id") == "claims")
-    met = np.where(claims["higher_is_better"], claims["value"] >= claims["target"],
-                   claims["value"] <= claims["target"])
+    met = np.where(
+        claims["higher_is_better"],
+        claims["value"] >= claims["target"],
+        claims["value"] <= claims["target"],
+    )
     assert claims.height > 100 and met.all()  # every week, so every month
 
     claim = with_stage(story_data, story_data.responses).filter(pl.col("stage_id") == "claim")
     last_quarter = claim.filter(pl.col("responded_on") > END - dt.timedelta(days=91))
     before_window = claim.filter(
-        pl.col("responded_on").is_between(END - dt.timedelta(days=364),
-                                          END - dt.timedelta(days=274))
+        pl.col("responded_on").is_between(
+            END - dt.timedelta(days=364), END - dt.timedelta(days=274)
+        )
     )
     assert nps_of(before_window) - nps_of(last_quarter) >= 25
 
@@ -69,13 +74,21 @@ def test_pay_contacts_rise_weeks_before_pay_nps_dips(story_data):
             ((pl.col(date_col) - pl.lit(start)).dt.total_days() // 7).alias("week")
         )
 
-    contacts = weekly(with_stage(story_data, story_data.contacts), "contacted_on").filter(
-        pl.col("stage_id") == "pay").group_by("week").len().sort("week")
+    contacts = (
+        weekly(with_stage(story_data, story_data.contacts), "contacted_on")
+        .filter(pl.col("stage_id") == "pay")
+        .group_by("week")
+        .len()
+        .sort("week")
+    )
     answers = weekly(with_stage(story_data, story_data.responses), "responded_on").filter(
-        (pl.col("stage_id") == "pay") & pl.col("nps").is_not_null())
-    nps = answers.group_by("week").agg(
-        (100 * ((pl.col("nps") >= 9).mean() - (pl.col("nps") <= 6).mean())).alias("nps")
-    ).sort("week")
+        (pl.col("stage_id") == "pay") & pl.col("nps").is_not_null()
+    )
+    nps = (
+        answers.group_by("week")
+        .agg((100 * ((pl.col("nps") >= 9).mean() - (pl.col("nps") <= 6).mean())).alias("nps"))
+        .sort("week")
+    )
     weeks = np.arange(sample.DAYS // 7)
     c = np.zeros(weeks.size)
     c[contacts["week"].to_numpy()] = contacts["len"].to_numpy()
@@ -93,10 +106,15 @@ def test_pay_contacts_rise_weeks_before_pay_nps_dips(story_data):
 
 
 def test_mobile_effort_is_worse_than_web_for_the_same_touchpoints(story_data):
-    ces = story_data.responses.filter(pl.col("ces").is_not_null() &
-                                      pl.col("channel").is_in(["web", "mobile"]))
-    by = ces.group_by("touchpoint_id", "channel").agg(pl.col("ces").mean()).pivot(
-        "channel", index="touchpoint_id", values="ces").drop_nulls()
+    ces = story_data.responses.filter(
+        pl.col("ces").is_not_null() & pl.col("channel").is_in(["web", "mobile"])
+    )
+    by = (
+        ces.group_by("touchpoint_id", "channel")
+        .agg(pl.col("ces").mean())
+        .pivot("channel", index="touchpoint_id", values="ces")
+        .drop_nulls()
+    )
     assert by.height >= 10  # touchpoints offered on both
     assert (by["web"] - by["mobile"]).min() >= 0.5
 
@@ -112,10 +130,12 @@ def test_customer_service_closes_cases_customers_do_not_confirm(story_data):
     followed = (
         closed.join(repeats, on=["customer_id", "touchpoint_id"], how="left")
         .with_columns(
-            ((pl.col("contacted_on") - pl.col("closed_on")).dt.total_days()
-             .is_between(1, 30)).fill_null(False).alias("repeat")
+            ((pl.col("contacted_on") - pl.col("closed_on")).dt.total_days().is_between(1, 30))
+            .fill_null(False)
+            .alias("repeat")
         )
-        .group_by("case_id").agg(pl.col("repeat").any(), pl.col("customer_confirmed").first())
+        .group_by("case_id")
+        .agg(pl.col("repeat").any(), pl.col("customer_confirmed").first())
     )
     unconfirmed = followed.filter(~pl.col("customer_confirmed").fill_null(False))
     confirmed_cases = followed.filter(pl.col("customer_confirmed").fill_null(False))
@@ -124,16 +144,21 @@ def test_customer_service_closes_cases_customers_do_not_confirm(story_data):
 
 
 def test_small_business_is_satisfied_but_leaves(story_data):
-    seg = story_data.responses.join(story_data.customers.select("customer_id", "segment"),
-                                    on="customer_id")
-    csat = seg.filter(pl.col("csat").is_not_null()).group_by(
-        pl.col("segment") == "Small business").agg((pl.col("csat") >= 4).mean())
+    seg = story_data.responses.join(
+        story_data.customers.select("customer_id", "segment"), on="customer_id"
+    )
+    csat = (
+        seg.filter(pl.col("csat").is_not_null())
+        .group_by(pl.col("segment") == "Small business")
+        .agg((pl.col("csat") >= 4).mean())
+    )
     sb_csat = csat.filter(pl.col("segment"))["csat"][0]
     other_csat = csat.filter(~pl.col("segment"))["csat"][0]
     assert sb_csat > other_csat + 0.03
 
     churn = story_data.customers.group_by(pl.col("segment") == "Small business").agg(
-        pl.col("churned_on").is_not_null().mean())
+        pl.col("churned_on").is_not_null().mean()
+    )
     sb_churn = churn.filter(pl.col("segment"))["churned_on"][0]
     other_churn = churn.filter(~pl.col("segment"))["churned_on"][0]
     assert sb_churn >= 1.8 * other_churn
@@ -141,10 +166,14 @@ def test_small_business_is_satisfied_but_leaves(story_data):
 
 def test_high_influence_customers_skew_detractor_at_renewal(story_data):
     cut = story_data.customers["influence"].quantile(0.9)
-    rows = with_stage(story_data, story_data.responses).join(
-        story_data.customers.select("customer_id", (pl.col("influence") >= cut).alias("vip")),
-        on="customer_id",
-    ).filter(pl.col("nps").is_not_null())
+    rows = (
+        with_stage(story_data, story_data.responses)
+        .join(
+            story_data.customers.select("customer_id", (pl.col("influence") >= cut).alias("vip")),
+            on="customer_id",
+        )
+        .filter(pl.col("nps").is_not_null())
+    )
 
     def detractor_share(stage, vip):
         part = rows.filter((pl.col("stage_id") == stage) & (pl.col("vip") == vip))

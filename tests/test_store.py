@@ -27,8 +27,15 @@ def test_every_contract_table_is_created(sample_url):
 def test_out_of_range_scores_are_refused_by_the_database(tmp_path, column, value):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'c.db'}")
     schema.create_all(engine)
-    row = {"response_id": 1, "customer_id": 1, "touchpoint_id": "t", "channel": "web",
-           "responded_on": dt.date(2026, 1, 1), "source": "survey", column: value}
+    row = {
+        "response_id": 1,
+        "customer_id": 1,
+        "touchpoint_id": "t",
+        "channel": "web",
+        "responded_on": dt.date(2026, 1, 1),
+        "source": "survey",
+        column: value,
+    }
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
         conn.execute(schema.responses.insert(), row)
     engine.dispose()
@@ -38,12 +45,21 @@ def test_unknown_owner_role_and_source_are_refused(tmp_path):
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'c.db'}")
     schema.create_all(engine)
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
-        conn.execute(schema.stage_owners.insert(),
-                     {"stage_id": "s", "department_id": "d", "role": "owner"})
+        conn.execute(
+            schema.stage_owners.insert(), {"stage_id": "s", "department_id": "d", "role": "owner"}
+        )
     with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
-        conn.execute(schema.responses.insert(),
-                     {"response_id": 1, "customer_id": 1, "touchpoint_id": "t",
-                      "channel": "web", "responded_on": dt.date(2026, 1, 1), "source": "email"})
+        conn.execute(
+            schema.responses.insert(),
+            {
+                "response_id": 1,
+                "customer_id": 1,
+                "touchpoint_id": "t",
+                "channel": "web",
+                "responded_on": dt.date(2026, 1, 1),
+                "source": "email",
+            },
+        )
     engine.dispose()
 
 
@@ -96,8 +112,10 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, sample_data):
     [
         (lambda p: None, "does not exist"),
         (lambda p: p.write_text("this is not a database"), "file is not a database"),
-        (lambda p: sqlite3.connect(p).execute("create table other(a)").connection.commit(),
-         "lacks the table(s) stages"),
+        (
+            lambda p: sqlite3.connect(p).execute("create table other(a)").connection.commit(),
+            "lacks the table(s) stages",
+        ),
     ],
 )
 def test_unusable_databases_give_a_clear_error(tmp_path, make, message):
@@ -127,7 +145,7 @@ def test_empty_database_says_there_is_nothing_to_show(tmp_path):
     url = f"sqlite:///{tmp_path / 'empty.db'}"
     engine = store.make_engine(url)
     schema.create_all(engine)
-    with pytest.raises(dataset.EmptyDataError, match="has no responses"):
+    with pytest.raises(dataset.EmptyDataError, match="has no journey stages and no responses yet"):
         dataset.load(engine)
     engine.dispose()
 
@@ -167,3 +185,17 @@ def test_polars_statistics_equal_the_database_group_by(sample_url, loaded, filte
     key = ["stage_id", "channel"]
     cols = [*key, *m.STAT_COLUMNS]
     assert polars_side.select(cols).sort(key).equals(sql_side.select(cols).sort(key))
+
+
+def test_reading_in_chunks_gives_the_same_dataset(sample_url):
+    engine = store.make_engine(sample_url)
+    whole = store.load_responses(engine)
+    chunks = list(store.iter_responses(engine, chunk=5_000))
+    journey, customers = store.load_journey(engine), store.load_customers(engine)
+    engine.dispose()
+    assert len(chunks) == -(-whole.height // 5_000)  # ids are 1..n without gaps here
+    assert pl.concat(chunks).sort("response_id").equals(whole.sort("response_id"))
+    one = dataset.build(journey, customers, whole)
+    many = dataset.build(journey, customers, iter(chunks))
+    assert one.responses.equals(many.responses)
+    assert one.stats.equals(many.stats)

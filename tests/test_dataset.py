@@ -1,0 +1,65 @@
+"""The in-memory dataset: slicing, and the two ways of finding customers in view."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cxmetrics.filters import Filters
+
+D = dt.date
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        Filters(),
+        Filters(start=D(2026, 7, 3), end=D(2026, 9, 30)),
+        Filters(start=D(2025, 1, 1), end=D(2025, 1, 31)),
+        Filters(end=D(2025, 6, 30)),
+        Filters(start=D(2026, 9, 30)),
+        Filters(start=D(2026, 1, 1), end=D(2026, 3, 31), segments=("Small business",)),
+        Filters(regions=("North", "East"), start=D(2025, 10, 1), end=D(2026, 9, 30)),
+    ],
+)
+def test_links_find_the_same_customers_and_latest_answers_as_a_group_by(loaded, view):
+    fast = loaded.customer_view(view, use_links=True)
+    slow = loaded.customer_view(view, use_links=False)
+    assert np.array_equal(fast.in_view, slow.in_view)
+    fast_latest = dict(zip(fast.latest_who.tolist(), fast.latest_nps.tolist(), strict=True))
+    slow_latest = dict(zip(slow.latest_who.tolist(), slow.latest_nps.tolist(), strict=True))
+    assert fast_latest == slow_latest
+
+
+def test_latest_answers_by_plain_polars(loaded):
+    """A third way: a group-by on the rows, written here."""
+    view = Filters(start=D(2026, 4, 1), end=D(2026, 6, 30))
+    rows = loaded.slice_responses(view).filter(pl.col("nps").is_not_null())
+    want = rows.group_by("cust").agg(pl.col("nps").last()).sort("cust")  # rows are in date order
+    got = loaded.customer_view(view)
+    order = np.argsort(got.latest_who)
+    assert got.latest_who[order].tolist() == want["cust"].to_list()
+    assert got.latest_nps[order].tolist() == want["nps"].to_list()
+
+
+def test_responses_are_in_date_order_and_stats_sum_to_them(loaded):
+    dates = loaded.responses["responded_on"]
+    assert dates.is_sorted()
+    assert loaded.stats["responses"].sum() == loaded.responses.height
+    assert loaded.stats["n_nps"].sum() == loaded.responses["nps"].is_not_null().sum()
+
+
+def test_slicing_by_date_keeps_exactly_the_days_in_range(loaded):
+    view = Filters(start=D(2026, 2, 1), end=D(2026, 2, 28))
+    rows = loaded.slice_responses(view)
+    assert rows["responded_on"].min() == D(2026, 2, 1)
+    assert rows["responded_on"].max() == D(2026, 2, 28)
+    assert (
+        rows.height
+        == loaded.responses.filter(
+            pl.col("responded_on").is_between(D(2026, 2, 1), D(2026, 2, 28))
+        ).height
+    )
