@@ -348,6 +348,9 @@ def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[p
     if lo is None:
         return
     cols = [c for c in r.columns if c.name != "comment"]
+    if hi - lo < chunk:  # one range: a plain read is faster than a ranged one
+        yield read_select(engine, sa.select(*cols), partition_on="response_id")
+        return
     for start in range(lo, hi + 1, chunk):
         stmt = sa.select(*cols).where(r.c.response_id >= start, r.c.response_id < start + chunk)
         yield read_select(engine, stmt, partition_on="response_id")
