@@ -1,0 +1,140 @@
+"""The store, the metrics and the CLI on a real PostgreSQL server, against SQLite's results."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import polars as pl
+import pytest
+from pg_server import PostgresMissing, PostgresServer
+from test_cli import run
+
+from cxmetrics import dataset, overview, store
+from cxmetrics import metrics as m
+from cxmetrics.filters import Filters
+
+VIEWS = [
+    Filters(),
+    Filters(start=dt.date(2026, 7, 1), end=dt.date(2026, 9, 30)),
+    Filters(
+        start=dt.date(2026, 1, 1),
+        end=dt.date(2026, 6, 30),
+        stages=("claim",),
+        channels=("web", "mobile"),
+    ),
+    Filters(departments=("service",), segments=("Small business",)),
+]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    try:
+        pg = PostgresServer(tmp_path_factory.mktemp("pg"))
+    except PostgresMissing as exc:
+        pytest.fail(str(exc))
+    pg.start()
+    yield pg
+    pg.stop()
+
+
+@pytest.fixture(scope="module")
+def pg_url(server, sample_data):
+    url = server.create_database("cx")
+    store.write_tables(url, sample_data.tables())  # COPY inside one transaction
+    return url
+
+
+@pytest.fixture(scope="module")
+def pg_loaded(pg_url):
+    engine = store.make_engine(pg_url)
+    try:
+        return dataset.load(engine)
+    finally:
+        engine.dispose()
+
+
+def test_postgres_loads_the_same_rows_as_sqlite(pg_loaded, loaded):
+    assert pg_loaded.responses.height == loaded.responses.height
+    assert pg_loaded.responses.equals(loaded.responses)
+    assert pg_loaded.stats.equals(loaded.stats)
+    assert pg_loaded.customers.equals(loaded.customers)
+
+
+def test_fast_and_sqlalchemy_reads_agree_on_postgres(pg_url, monkeypatch):
+    engine = store.make_engine(pg_url)
+    fast = store.load_customers(engine).sort("customer_id")
+    monkeypatch.setattr(store, "_connectorx_uri", lambda engine: None)
+    slow = store.load_customers(engine).sort("customer_id")
+    engine.dispose()
+    assert fast.equals(slow)
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_overview_is_the_same_on_postgres_and_sqlite(pg_loaded, loaded, view):
+    assert overview.summary_dict(overview.compute(pg_loaded, view)) == overview.summary_dict(
+        overview.compute(loaded, view)
+    )
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_postgres_group_by_equals_polars_statistics(pg_url, loaded, view):
+    by = ["stage_id", "segment"]
+    engine = store.make_engine(pg_url)
+    sql_side = store.load_stats_sql(engine, view, loaded.stage_ids(view), by)
+    engine.dispose()
+    polars_side = m.sums(loaded.slice_stats(view), by).with_columns(
+        pl.col("stage_id").cast(pl.String), pl.col("segment").cast(pl.String)
+    )
+    cols = [*by, *m.STAT_COLUMNS]
+    assert sql_side.height > 0
+    assert sql_side.select(cols).sort(by).equals(polars_side.select(cols).sort(by))
+
+
+def test_second_write_needs_replace_and_a_failed_write_changes_nothing(server, sample_data):
+    url = server.create_database("cx_write")
+    tables = dict(sample_data.tables())
+    tables["responses"] = sample_data.responses.head(80)
+    tables["cases"] = sample_data.cases.filter(pl.col("response_id") <= 80)
+    store.write_tables(url, tables)
+    with pytest.raises(store.StoreError, match="already holds responses"):
+        store.write_tables(url, tables)
+    bad = dict(tables)
+    bad["responses"] = sample_data.responses.head(80).with_columns(
+        pl.when(pl.col("response_id") == 70)
+        .then(99)
+        .otherwise(pl.col("nps"))
+        .cast(pl.Int16)
+        .alias("nps")
+    )
+    with pytest.raises(Exception):  # noqa: B017 - the server's check-constraint error
+        store.write_tables(url, bad, replace=True)
+    engine = store.make_engine(url)
+    assert store.count_rows(engine, "responses") == 80  # the replace was rolled back whole
+    assert store.count_rows(engine, "cases") == tables["cases"].height
+    engine.dispose()
+
+
+def test_cli_summary_on_postgres_matches_sqlite(pg_url, sample_url):
+    args = (
+        "summary",
+        "--json",
+        "--start",
+        "2026-04-01",
+        "--end",
+        "2026-09-30",
+        "--department",
+        "claims",
+    )
+    on_pg, on_sqlite = run(*args, url=pg_url), run(*args, url=sample_url)
+    assert on_pg.returncode == 0, on_pg.stderr
+    assert json.loads(on_pg.stdout) == json.loads(on_sqlite.stdout)
+
+
+def test_init_db_on_postgres(server):
+    url = server.create_database("cx_init")
+    out = run("init-db", "--url", url)
+    assert out.returncode == 0, out.stderr
+    engine = store.make_engine(url)
+    assert store.count_rows(engine, "responses") == 0
+    engine.dispose()
