@@ -53,14 +53,13 @@ for col, stage in zip(strip, ov.stages, strict=False):
         st.metric("NPS", ui.value_text("nps", nps, ov.min_n), help=METRICS["nps"].help())
         moe = f"± {nps.moe:.1f} · " if nps.shown(ov.min_n) is not None else ""
         st.caption(f"{moe}n = {nps.n:,}")
-        for key in ("csat", "ces"):
-            score = stage.scores[key]
-            st.markdown(
-                f"{METRICS[key].short} **{ui.value_text(key, score, ov.min_n)}** "
-                f"<small>n = {score.n:,}</small>",
-                help=METRICS[key].help(),
-                unsafe_allow_html=True,
-            )
+        csat, ces = stage.scores["csat"], stage.scores["ces"]
+        st.markdown(
+            f"CSAT **{ui.value_text('csat', csat, ov.min_n)}** · "
+            f"CES **{ui.value_text('ces', ces, ov.min_n)}**",
+            help=f"{METRICS['csat'].help()}\n\n{METRICS['ces'].help()}",
+        )
+        st.caption(f"n = {csat.n:,} · {ces.n:,}")
         ui.status_badge(stage.status)
         st.caption(
             "Lead: "
