@@ -7,6 +7,7 @@ st.set_page_config(page_title="CX dashboard", page_icon=":material/insights:", l
 router = st.navigation(
     [
         st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+        st.Page("pages/journey.py", title="Journey", icon=":material/route:"),
         st.Page("pages/glossary.py", title="Glossary", icon=":material/menu_book:"),
     ]
 )

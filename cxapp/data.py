@@ -6,10 +6,12 @@ server, not once per user. A failure is shown as a clear message and stops the p
 
 from __future__ import annotations
 
+import polars as pl
 import streamlit as st
 
 from cxmetrics import dataset, store
 from cxmetrics.dataset import Dataset
+from cxmetrics.text import mask_pii
 
 VERSION_TTL_SECONDS = 60
 
@@ -31,6 +33,21 @@ def _dataset(url: str, version: tuple) -> Dataset:
         return dataset.load(_engine(url), progress=lambda f, m: bar.progress(f, text=m))
     finally:
         bar.empty()
+
+
+@st.cache_resource(show_spinner="Loading contacts…", max_entries=2)
+def _contacts(url: str, version: tuple) -> pl.DataFrame:
+    return dataset.load_contacts(_engine(url), _dataset(url, version))
+
+
+def get_contacts() -> pl.DataFrame:
+    """Contacts for the pages that need them; loaded once per data version, on first use."""
+    url = store.database_url()
+    try:
+        return _contacts(url, _version(url))
+    except store.StoreError as exc:
+        st.error(f"**Contacts cannot be loaded.** {exc}", icon=":material/error:")
+        st.stop()
 
 
 def _create_sample(url: str) -> None:
@@ -62,3 +79,19 @@ def get_dataset() -> Dataset:
             icon=":material/error:",
         )
         st.stop()
+
+
+@st.cache_data(ttl=300, max_entries=64, show_spinner=False)
+def _comments(url: str, version: tuple, view, stage_ids, limit: int):
+    return store.load_comments(_engine(url), view, stage_ids, limit)
+
+
+def comments(view, stage_ids, limit: int = 200):
+    """The newest comments in view (personal details masked), or None with a message shown."""
+    url = store.database_url()
+    try:
+        frame = _comments(url, _version(url), view, stage_ids, limit)
+    except store.StoreError as exc:
+        st.warning(f"Comments are not available: {exc}")
+        return None
+    return frame.with_columns(pl.col("comment").map_elements(mask_pii, return_dtype=pl.String))

@@ -22,6 +22,9 @@ _WIDGET = dict(bind="query-params", persist_state="session")
 def filters(ds: Dataset) -> Filters:
     """Draw the sidebar filters and return the view they describe."""
     journey = ds.journey
+    for key in KEYS:  # keep each filter's value when the page changes under it
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
     sb = st.sidebar
     sb.header("Filters")
     period = sb.selectbox(

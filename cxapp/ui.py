@@ -89,3 +89,79 @@ def _tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
 def chart(fig, caption: str, key: str) -> None:
     st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None)  # our template, not Streamlit's
     st.caption(caption)
+
+
+def _num(label: str, key: str | None = None, fmt: str = "%.1f", help_text: str | None = None):
+    return st.column_config.NumberColumn(
+        label, format=fmt, help=help_text or (METRICS[key].help() if key else None)
+    )
+
+
+def score_columns() -> dict:
+    """Column settings for score tables; each score carries its registry definition."""
+    n = "Answers behind the score to its left"
+    return {
+        "touchpoint": st.column_config.TextColumn("Touchpoint"),
+        "channel": st.column_config.TextColumn("Channel"),
+        "declared": st.column_config.CheckboxColumn(
+            "Moment of truth", help="Declared a moment of truth in the journey definition"
+        ),
+        "nps": _num("NPS", "nps", "%+.0f"),
+        "nps_moe": _num("±", None, "%.1f", "95% margin of error of the NPS, in points"),
+        "n_nps": _num("n (NPS)", None, "%d", n),
+        "csat": _num("CSAT %", "csat", "%.1f"),
+        "n_csat": _num("n (CSAT)", None, "%d", n),
+        "ces": _num("CES", "ces", "%.2f"),
+        "n_ces": _num("n (CES)", None, "%d", n),
+    }
+
+
+def comment_columns() -> dict:
+    return {
+        "responded_on": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
+        "touchpoint": st.column_config.TextColumn("Touchpoint"),
+        "channel": st.column_config.TextColumn("Channel"),
+        "source": st.column_config.TextColumn("Source"),
+        "nps": _num("NPS answer", None, "%d", "0-10; blank if not asked or not answered"),
+        "csat": _num("CSAT answer", None, "%d", "1-5"),
+        "ces": _num("CES answer", None, "%d", "1-7"),
+        "comment": st.column_config.TextColumn("Comment", width="large"),
+    }
+
+
+def impact_columns() -> dict:
+    return {
+        "rank": _num("Rank", None, "%d", "By NPS points at stake"),
+        "touchpoint": st.column_config.TextColumn("Touchpoint"),
+        "stage": st.column_config.TextColumn("Stage"),
+        "declared": st.column_config.CheckboxColumn("Declared"),
+        "verdict": st.column_config.TextColumn("Data against declaration"),
+        "points": _num(
+            "Points at stake",
+            None,
+            "%.2f",
+            "Overall NPS points gained if poor experiences here became good",
+        ),
+        "gap": _num("Loyalty gap", None, "%+.0f", "NPS(good) − NPS(poor), points"),
+        "nps_good": _num("NPS good", None, "%+.0f", "NPS of answers with CSAT 4-5 here"),
+        "n_good": _num("n good", None, "%d"),
+        "nps_poor": _num("NPS poor", None, "%+.0f", "NPS of answers with CSAT 1-3 here"),
+        "n_poor": _num("n poor", None, "%d"),
+        "poor_share": st.column_config.NumberColumn(
+            "Poor share", format="percent", help="Share of answers here with CSAT 1-3"
+        ),
+    }
+
+
+def behaviour_columns() -> dict:
+    return {
+        "moment": st.column_config.TextColumn("Customers who…", width="medium"),
+        "customers": _num("Customers", None, "%d", "Customers in view with this behaviour"),
+        "nps": _num("Their NPS", "nps", "%+.0f"),
+        "n_nps": _num("n", None, "%d", "Their NPS answers in view"),
+        "others_nps": _num("Everyone else", "nps", "%+.0f"),
+        "difference": _num("Difference", None, "%+.0f", "Their NPS − everyone else's"),
+        "significant": st.column_config.CheckboxColumn("Significant", help="|z| ≥ 1.96"),
+        "churn": _num("Their churn %", "churn", "%.1f"),
+        "others_churn": _num("Others' churn %", "churn", "%.1f"),
+    }

@@ -16,6 +16,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from cxmetrics import store
+from cxmetrics.behaviour import flag_repeat_contacts
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
 from cxmetrics.metrics import (
@@ -101,6 +102,14 @@ class Dataset:
         return CustomerView(customers_in_view(codes, size), who, latest)
 
 
+def date_slice(frame: pl.DataFrame, date_col: str, start, end) -> pl.DataFrame:
+    """Rows of a frame sorted by ``date_col`` within [start, end], by binary search."""
+    dates = frame[date_col]
+    lo = 0 if start is None else int(dates.search_sorted(start, side="left"))
+    hi = frame.height if end is None else int(dates.search_sorted(end, side="right"))
+    return frame.slice(lo, max(hi - lo, 0))
+
+
 @dataclass(frozen=True)
 class CustomerView:
     in_view: np.ndarray  # distinct customer codes, ascending
@@ -160,8 +169,33 @@ def compact(chunk: pl.DataFrame, journey: Journey, customers: pl.DataFrame) -> p
     )
 
 
+def load_contacts(engine: sa.Engine, ds: Dataset) -> pl.DataFrame:
+    """Contacts, prepared for the pages that read them (loaded only when one asks)."""
+    return compact_contacts(store.load_contacts(engine), ds.journey, ds.customers)
+
+
+def compact_contacts(
+    contacts: pl.DataFrame, journey: Journey, customers: pl.DataFrame
+) -> pl.DataFrame:
+    """Contacts with customer code and stage, in date order, repeat contacts flagged.
+    ``customers`` as prepared by :func:`prepare_customers`."""
+    stage_enum = pl.Enum(sorted(journey.stages["stage_id"].to_list()))
+    stage_of = journey.touchpoints.select("touchpoint_id", pl.col("stage_id").cast(stage_enum))
+    frame = (
+        contacts.select(
+            "contact_id", pl.col("customer_id").cast(pl.Int32), "touchpoint_id", "contacted_on"
+        )
+        .join(stage_of, on="touchpoint_id", how="inner")
+        .join(customers.select("customer_id", "cust"), on="customer_id", how="inner")
+        .select("contact_id", "cust", "stage_id", "contacted_on")
+    )
+    return flag_repeat_contacts(frame)
+
+
 def build(
-    journey: Journey, customers: pl.DataFrame, responses: pl.DataFrame | Iterable[pl.DataFrame]
+    journey: Journey,
+    customers: pl.DataFrame,
+    responses: pl.DataFrame | Iterable[pl.DataFrame],
 ) -> Dataset:
     """Compact responses (one frame or chunks of it), sort them by date, build statistics."""
     customers = prepare_customers(customers)
@@ -180,7 +214,14 @@ def build(
         ]
     ).sort("responded_on", "response_id")
     del combined
-    stats = response_stats(enriched, STAT_DIMENSIONS).sort(STAT_DIMENSIONS)
+    stats = (
+        response_stats(enriched, STAT_DIMENSIONS)
+        .sort(STAT_DIMENSIONS)
+        .with_columns(  # trend buckets, so a trend is a group-by without date arithmetic
+            pl.col("responded_on").dt.truncate("1w").alias("week"),
+            pl.col("responded_on").dt.truncate("1mo").alias("month"),
+        )
+    )
     arrays = CustomerArrays.from_frame(customers)
     codes, nps = enriched["cust"].to_numpy(), enriched["nps"].fill_null(-1).to_numpy()
     prev_row, next_answer = customer_links(codes, nps)

@@ -39,6 +39,9 @@ class Filters:
     def with_period(self, start: dt.date | None, end: dt.date | None) -> Filters:
         return replace(self, start=start, end=end)
 
+    def with_stages(self, stages: tuple[str, ...]) -> Filters:
+        return replace(self, stages=stages)
+
     def previous_period(self) -> Filters | None:
         """The period of the same length just before this one (None without both dates)."""
         if self.start is None or self.end is None:

@@ -18,7 +18,7 @@ import polars as pl
 from cxmetrics.registry import METRICS, MIN_N
 
 #: Additive statistics: every one is a count or a sum, so any roll-up is a sum.
-STAT_COLUMNS = (
+CORE_COLUMNS = (
     "responses",
     "n_nps",
     "promoters",
@@ -31,6 +31,16 @@ STAT_COLUMNS = (
     "ces_sum",
     "ces_sq",
     "ces_easy",
+)
+STAT_COLUMNS = (
+    *CORE_COLUMNS,
+    # NPS answers split by the satisfaction given in the same response (for impact)
+    "n_good",
+    "good_promoters",
+    "good_detractors",
+    "n_poor",
+    "poor_promoters",
+    "poor_detractors",
 )
 
 Z95 = 1.96
@@ -52,6 +62,12 @@ def stat_aggregations() -> list[pl.Expr]:
         ces.cast(pl.Int64).sum().alias("ces_sum"),
         (ces.cast(pl.Int64) * ces.cast(pl.Int64)).sum().alias("ces_sq"),
         (ces >= 5).sum().cast(pl.Int64).alias("ces_easy"),
+        (nps.is_not_null() & (csat >= 4)).sum().cast(pl.Int64).alias("n_good"),
+        ((nps >= 9) & (csat >= 4)).sum().cast(pl.Int64).alias("good_promoters"),
+        ((nps <= 6) & (csat >= 4)).sum().cast(pl.Int64).alias("good_detractors"),
+        (nps.is_not_null() & (csat <= 3)).sum().cast(pl.Int64).alias("n_poor"),
+        ((nps >= 9) & (csat <= 3)).sum().cast(pl.Int64).alias("poor_promoters"),
+        ((nps <= 6) & (csat <= 3)).sum().cast(pl.Int64).alias("poor_detractors"),
     ]
 
 
@@ -62,15 +78,19 @@ def response_stats(responses: pl.DataFrame, by: list[str]) -> pl.DataFrame:
     return responses.group_by(by).agg(stat_aggregations())
 
 
-def sums(stats: pl.DataFrame, by: list[str] | None = None) -> pl.DataFrame:
-    """Roll statistics up to ``by`` (or to one row) by summing."""
-    exprs = [pl.col(c).sum().cast(pl.Int64) for c in STAT_COLUMNS]
+def sums(
+    stats: pl.DataFrame, by: list[str] | None = None, columns: tuple[str, ...] = STAT_COLUMNS
+) -> pl.DataFrame:
+    """Roll statistics up to ``by`` (or to one row) by summing ``columns``."""
+    exprs = [pl.col(c).sum().cast(pl.Int64) for c in columns]
     return stats.group_by(by).agg(exprs) if by else stats.select(exprs)
 
 
-def totals(stats: pl.DataFrame, by: list[str] | None = None) -> pl.DataFrame:
+def totals(
+    stats: pl.DataFrame, by: list[str] | None = None, columns: tuple[str, ...] = STAT_COLUMNS
+) -> pl.DataFrame:
     """Roll statistics up to ``by`` (or to one row), then add the score columns."""
-    return with_scores(sums(stats, by))
+    return with_scores(sums(stats, by, columns))
 
 
 def with_scores(frame: pl.DataFrame) -> pl.DataFrame:
@@ -275,13 +295,17 @@ def customer_links(codes: np.ndarray, nps: np.ndarray) -> tuple[np.ndarray, np.n
     return prev, next_answer
 
 
-def churn_counts(in_view: np.ndarray, customers: CustomerArrays, start, end) -> tuple[int, int]:
-    """(churned, in view): of the distinct customer codes ``in_view``, those whose churn date
-    is in [start, end] (an open side when None)."""
-    day = customers.churned_day[in_view]
+def left_in_period(customers: CustomerArrays, start, end) -> np.ndarray:
+    """A mask over customer codes: who left within [start, end] (an open side when None)."""
+    day = customers.churned_day
     left = (day != CustomerArrays.NOT_CHURNED) & (day >= _day(start, np.iinfo(np.int64).min))
-    left &= day <= _day(end, CustomerArrays.NOT_CHURNED)
-    return int(left.sum()), int(in_view.size)
+    return left & (day <= _day(end, CustomerArrays.NOT_CHURNED))
+
+
+def churn_counts(in_view: np.ndarray, customers: CustomerArrays, start, end) -> tuple[int, int]:
+    """(churned, in view): of the distinct customer codes ``in_view``, those who left within
+    [start, end]."""
+    return int(left_in_period(customers, start, end)[in_view].sum()), int(in_view.size)
 
 
 def latest_answers(codes: np.ndarray, nps: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:

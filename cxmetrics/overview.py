@@ -84,8 +84,12 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
     in_view = ds.slice_stats(f)
     target_stage = stage_ids[0] if stage_ids is not None and len(stage_ids) == 1 else None
 
-    overall = m.scores_of(m.sums(in_view).row(0, named=True))
-    prev_overall = m.scores_of(m.sums(ds.slice_stats(prev)).row(0, named=True)) if prev else None
+    overall = m.scores_of(m.sums(in_view, None, m.CORE_COLUMNS).row(0, named=True))
+    prev_overall = (
+        m.scores_of(m.sums(ds.slice_stats(prev), None, m.CORE_COLUMNS).row(0, named=True))
+        if prev
+        else None
+    )
 
     tiles: dict[str, Tile] = {}
     for key in (*SCORE_KEYS, "responses"):
@@ -100,10 +104,21 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
         )
     tiles.update(_loyalty_tiles(ds, f, prev, start, end, min_n))
 
-    by_stage = scores_by(m.sums(in_view, ["stage_id"]), "stage_id")
+    by_stage = scores_by(m.sums(in_view, ["stage_id"], m.CORE_COLUMNS), "stage_id")
     prev_by_stage = (
-        scores_by(m.sums(ds.slice_stats(prev), ["stage_id"]), "stage_id") if prev else None
+        scores_by(m.sums(ds.slice_stats(prev), ["stage_id"], m.CORE_COLUMNS), "stage_id")
+        if prev
+        else None
     )
+    rows = stage_rows(ds, by_stage, stage_ids, min_n)
+    worst = worst_moments(ds, in_view, min_n)
+    changes = what_changed(ds, overall, prev_overall, by_stage, prev_by_stage, prev, min_n)
+    return Overview(f, start, end, prev, tiles, rows, worst, changes, min_n)
+
+
+def stage_rows(ds: Dataset, by_stage: dict, stage_ids, min_n: int) -> list[StageRow]:
+    """The journey strip: every stage in view, in customer order, with scores and status."""
+    journey = ds.journey
     rows = []
     for stage in journey.stages.sort("position").iter_rows(named=True):
         sid = stage["stage_id"]
@@ -122,10 +137,7 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
                 [journey.department_name(d) for d in journey.owners_of(sid)],
             )
         )
-
-    worst = worst_moments(ds, in_view, min_n)
-    changes = what_changed(ds, overall, prev_overall, by_stage, prev_by_stage, prev, min_n)
-    return Overview(f, start, end, prev, tiles, rows, worst, changes, min_n)
+    return rows
 
 
 _ZERO = dict.fromkeys(m.STAT_COLUMNS, 0)
@@ -174,7 +186,7 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
 def worst_moments(ds: Dataset, in_view: pl.DataFrame, min_n: int, limit: int = 5):
     """The moments of truth with the lowest NPS (at least ``min_n`` answers), worst first."""
     tp = ds.journey.touchpoints.filter(pl.col("moment_of_truth"))
-    by_tp = m.totals(in_view, ["touchpoint_id"]).with_columns(
+    by_tp = m.with_scores(m.sums(in_view, ["touchpoint_id"], m.CORE_COLUMNS)).with_columns(
         pl.col("touchpoint_id").cast(pl.String)
     )
     targets = ds.journey.targets.filter(pl.col("metric") == "nps").select(

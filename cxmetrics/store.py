@@ -356,6 +356,62 @@ def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[p
         yield read_select(engine, stmt, partition_on="response_id")
 
 
+def load_contacts(engine: sa.Engine) -> pl.DataFrame:
+    c = schema.contacts
+    return read_select(
+        engine,
+        sa.select(c.c.contact_id, c.c.customer_id, c.c.touchpoint_id, c.c.contacted_on),
+        partition_on="contact_id",
+    )
+
+
+def load_comments(engine: sa.Engine, filters, stage_ids, limit: int = 200) -> pl.DataFrame:
+    """The newest comments in view, with their date, touchpoint, channel, source and scores.
+    Filters are pushed down to the database; comments are never held in memory."""
+    r, c, t = schema.responses, schema.customers, schema.touchpoints
+    where = filters.where(
+        {
+            "date": r.c.responded_on,
+            "stage_id": t.c.stage_id,
+            "channel": r.c.channel,
+            "segment": c.c.segment,
+            "region": c.c.region,
+        },
+        stage_ids,
+    )
+    stmt = (
+        sa.select(
+            r.c.response_id,
+            r.c.responded_on,
+            t.c.stage_id,
+            r.c.touchpoint_id,
+            t.c.name.label("touchpoint"),
+            r.c.channel,
+            r.c.source,
+            r.c.nps,
+            r.c.csat,
+            r.c.ces,
+            r.c.comment,
+        )
+        .select_from(
+            r.join(c, r.c.customer_id == c.c.customer_id).join(
+                t, r.c.touchpoint_id == t.c.touchpoint_id
+            )
+        )
+        .where(r.c.comment.is_not(None), r.c.comment != "", *where)
+        .order_by(r.c.responded_on.desc(), r.c.response_id.desc())
+        .limit(limit)
+    )
+    try:
+        with engine.connect() as conn:
+            frame = pl.read_database(stmt, conn, infer_schema_length=None)
+    except sa.exc.DatabaseError as exc:
+        raise StoreError(
+            f"cannot read comments from {safe_url(str(engine.url))}: {exc.orig}"
+        ) from exc
+    return _conform(frame, list(stmt.selected_columns))
+
+
 def count_rows(engine: sa.Engine, table_name: str) -> int:
     table = schema.metadata.tables[table_name]
     with engine.connect() as conn:
@@ -394,6 +450,12 @@ def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.D
         sa.func.coalesce(sa.func.sum(r.c.ces), 0).label("ces_sum"),
         sa.func.coalesce(sa.func.sum(r.c.ces * r.c.ces), 0).label("ces_sq"),
         count(r.c.ces >= 5).label("ces_easy"),
+        count(r.c.nps.is_not(None) & (r.c.csat >= 4)).label("n_good"),
+        count((r.c.nps >= 9) & (r.c.csat >= 4)).label("good_promoters"),
+        count((r.c.nps <= 6) & (r.c.csat >= 4)).label("good_detractors"),
+        count(r.c.nps.is_not(None) & (r.c.csat <= 3)).label("n_poor"),
+        count((r.c.nps >= 9) & (r.c.csat <= 3)).label("poor_promoters"),
+        count((r.c.nps <= 6) & (r.c.csat <= 3)).label("poor_detractors"),
     ]
     where = filters.where(
         {

@@ -22,7 +22,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PAGES = {"overview": "", "glossary": "glossary"}
+PAGES = {"overview": "", "journey": "journey", "glossary": "glossary"}
 
 
 def main() -> None:

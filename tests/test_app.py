@@ -84,10 +84,12 @@ def test_filters_survive_a_page_switch_and_reach_the_url(app_env):
     at = start()
     at.sidebar.selectbox(key="period").set_value("30d").run()
     at.sidebar.multiselect(key="department").set_value(["claims"]).run()
+    filtered = tiles(at)
     at.switch_page("pages/glossary.py").run()
     assert not at.exception
     assert [h.value for h in at.markdown if h.value.startswith("#### ")]  # glossary entries
     at.switch_page("pages/overview.py").run()
+    assert tiles(at) == filtered  # the first run after the switch already uses the filters
     assert at.sidebar.selectbox(key="period").value == "30d"
     assert at.sidebar.multiselect(key="department").value == ["claims"]
     assert at.query_params["period"] == "Last 30 days"
@@ -181,3 +183,48 @@ def test_sample_database_is_created_on_first_use(monkeypatch, tmp_path):
     count = sqlite3.connect(target).execute("SELECT COUNT(*) FROM responses").fetchone()[0]
     assert count > 100_000  # the default-sized company
     assert tiles(at)["NPS"]
+
+
+def test_journey_page_drills_into_a_stage(app_env, raw_sql):
+    at = start()
+    at.switch_page("pages/journey.py").run()
+    assert not at.exception
+    at.selectbox(key="drill").set_value("pay").run()
+    assert not at.exception
+    end = last_day(raw_sql)
+    touchpoints = at.dataframe[0].value
+    want = {
+        name: (100 * (pro - det) / n, n)
+        for name, pro, det, n in raw_sql.execute(
+            "SELECT t.name, SUM(nps >= 9), SUM(nps <= 6), COUNT(nps) FROM responses r "
+            "JOIN touchpoints t USING (touchpoint_id) WHERE t.stage_id = 'pay' "
+            "AND r.responded_on BETWEEN ? AND ? GROUP BY t.name",
+            ((end - dt.timedelta(days=89)).isoformat(), end.isoformat()),
+        )
+    }
+    assert sorted(touchpoints["touchpoint"]) == sorted(want)
+    for row in touchpoints.itertuples():
+        nps, n = want[row.touchpoint]
+        assert row.n_nps == n
+        if n >= 30:
+            assert row.nps == pytest.approx(nps)
+    pay_names = {
+        r[0] for r in raw_sql.execute("SELECT name FROM touchpoints WHERE stage_id = 'pay'")
+    }
+    said = at.dataframe[2].value
+    assert len(said) > 0 and set(said["touchpoint"]) <= pay_names
+    assert not said["comment"].str.contains("@example.com").any()
+    text = " ".join(md.value for md in at.markdown)
+    assert "Mobile CES is" in text and "Strong but undeclared" in text
+    assert len(at.get("plotly_chart")) == 3
+
+
+def test_journey_page_follows_the_shared_filters(app_env):
+    at = start()
+    at.sidebar.multiselect(key="department").set_value(["claims"]).run()
+    at.switch_page("pages/journey.py").run()
+    assert not at.exception
+    assert at.selectbox(key="drill").options == ["File a claim"]
+    assert [md.value for md in at.markdown if md.value.startswith("**5.")] == [
+        "**5. File a claim**"
+    ]

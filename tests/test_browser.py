@@ -146,3 +146,18 @@ def test_a_shared_link_reopens_the_filtered_view(server, browser):
     expect(page.get_by_text("1. Shop & quote")).to_have_count(0)
     assert not page.locator("[data-testid='stException']").count()
     page.close()
+
+
+def test_the_journey_page_renders_in_the_browser(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(server)
+    wait_ready(page)
+    page.get_by_role("link", name="Journey").click()
+    expect(page.get_by_role("heading", name="Customer journey")).to_be_visible(timeout=60_000)
+    expect(
+        page.get_by_role("heading", name="Moments of truth ranked by their effect on loyalty")
+    ).to_be_visible(timeout=60_000)
+    expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=60_000)
+    assert "/journey" in page.url
+    assert not page.locator("[data-testid='stException']").count()
+    page.close()

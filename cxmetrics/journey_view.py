@@ -1,0 +1,162 @@
+"""The journey page's numbers: the journey map with trends, a stage's drill-down, the impact
+ranking of touchpoints, behavioural moments and channel consistency."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from cxmetrics import behaviour, channels, impact
+from cxmetrics import metrics as m
+from cxmetrics.behaviour import presence
+from cxmetrics.dataset import Dataset, date_slice
+from cxmetrics.filters import Filters
+from cxmetrics.overview import StageRow, scores_by, stage_rows
+from cxmetrics.registry import MIN_N
+
+WEEKLY_UP_TO_DAYS = 120  # longer periods trend by month
+
+
+@dataclass(frozen=True)
+class JourneyView:
+    filters: Filters
+    start: dt.date
+    end: dt.date
+    stages: list[StageRow]
+    trends: dict[str, list[float | None]]  # stage id -> NPS per week or month (None: too few)
+    trend_unit: str  # "week" or "month"
+    ranking: pl.DataFrame
+    behaviour: list[behaviour.GroupResult]
+    channel_cells: pl.DataFrame
+    channel_gap: dict | None
+    cells: pl.DataFrame  # statistics in view by stage × touchpoint × channel (the drill-down)
+    min_n: int
+
+    @property
+    def empty(self) -> bool:
+        return not any(s.scores["responses"].n for s in self.stages)
+
+
+def compute(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = MIN_N) -> JourneyView:
+    """``contacts`` from :func:`dataset.load_contacts`."""
+    start, end = f.start or ds.first_day, f.end or ds.last_day
+    stage_ids = ds.stage_ids(f)
+    in_view = ds.slice_stats(f)
+    # One roll-up of the rows in view; every table and chart below sums this small frame.
+    cells = m.sums(in_view, ["stage_id", "touchpoint_id", "channel"])
+    rows = stage_rows(ds, scores_by(m.sums(cells, ["stage_id"]), "stage_id"), stage_ids, min_n)
+    unit = "week" if (end - start).days < WEEKLY_UP_TO_DAYS else "month"
+    return JourneyView(
+        f,
+        start,
+        end,
+        rows,
+        stage_trends(in_view, unit, min_n),
+        unit,
+        impact.ranking(cells, ds.journey, min_n),
+        behavioural_moments(ds, contacts, f, start, end, min_n),
+        channels.matrix(cells, ds.journey, "ces", min_n),
+        channels.gap(cells, "web", "mobile", "ces", min_n),
+        cells,
+        min_n,
+    )
+
+
+def stage_trends(in_view: pl.DataFrame, unit: str, min_n: int) -> dict[str, list]:
+    """NPS per stage per week or month, oldest first; None where too few answers."""
+    per = m.totals(in_view.rename({unit: "bucket"}), ["stage_id", "bucket"], m.CORE_COLUMNS).sort(
+        "bucket"
+    )
+    out: dict[str, list] = {}
+    for (stage,), part in per.group_by(["stage_id"], maintain_order=True):
+        out[str(stage)] = [
+            v if n >= min_n else None for v, n in zip(part["nps"], part["n_nps"], strict=True)
+        ]
+    return out
+
+
+def behavioural_moments(ds: Dataset, contacts: pl.DataFrame, f: Filters, start, end, min_n: int):
+    """Customers defined by what they did in the period, against everyone else in view."""
+    arrays = ds.customer_arrays
+    size = arrays.size
+    rows = ds.slice_responses(f)
+    counts = behaviour.AnswerCounts.of(
+        rows["cust"].to_numpy(), rows["nps"].fill_null(-1).to_numpy(), size
+    )
+    seen = np.zeros(size, dtype=bool)
+    seen[ds.customer_view(f).in_view] = True
+    left = m.left_in_period(arrays, start, end)
+
+    events = date_slice(ds.responses, "responded_on", start, end)
+    period_contacts = date_slice(contacts, "contacted_on", start, end)
+    stages = ds.journey.stage_order
+    stage_enum = events["stage_id"].dtype
+
+    def stage_codes(frame: pl.DataFrame) -> np.ndarray:
+        return frame["stage_id"].cast(stage_enum).to_physical().to_numpy()
+
+    n_codes = len(stage_enum.categories)
+    at_stage = presence(events["cust"].to_numpy(), stage_codes(events), n_codes, size) | presence(
+        period_contacts["cust"].to_numpy(), stage_codes(period_contacts), n_codes, size
+    )
+    repeat = np.zeros(size, dtype=bool)
+    repeat[period_contacts.filter(pl.col("repeat_contact"))["cust"].to_numpy()] = True
+    complained = np.zeros(size, dtype=bool)
+    complained[events.filter(pl.col("source") == "complaint")["cust"].to_numpy()] = True
+
+    groups = [
+        (
+            f"Contacted us {behaviour.REPEAT_CONTACTS}+ times within "
+            f"{behaviour.REPEAT_WINDOW_DAYS} days",
+            repeat,
+        ),
+        ("Made a complaint", complained),
+        *[
+            (
+                f"Had a {ds.journey.stage_name(sid)} moment",
+                at_stage[list(stage_enum.categories).index(sid)],
+            )
+            for sid in stages
+        ],
+    ]
+    return [
+        behaviour.compare_group(name, members, counts, seen, left, min_n)
+        for name, members in groups
+    ]
+
+
+def touchpoint_table(ds: Dataset, jv: JourneyView, stage_id: str) -> pl.DataFrame:
+    """A stage's touchpoints in view: NPS (± margin), CSAT, CES, each with its n."""
+    stats = jv.cells.filter(pl.col("stage_id") == stage_id)
+    tps = ds.journey.touchpoints.filter(pl.col("stage_id") == stage_id).select(
+        "touchpoint_id",
+        pl.col("name").alias("touchpoint"),
+        pl.col("moment_of_truth").alias("declared"),
+    )
+    per = m.totals(stats, ["touchpoint_id"]).with_columns(pl.col("touchpoint_id").cast(pl.String))
+    return _shown(tps.join(per, on="touchpoint_id", how="left"), jv.min_n)
+
+
+def channel_table(jv: JourneyView, stage_id: str) -> pl.DataFrame:
+    """A stage's scores by channel, each with its n."""
+    stats = jv.cells.filter(pl.col("stage_id") == stage_id)
+    per = m.totals(stats, ["channel"]).with_columns(pl.col("channel").cast(pl.String))
+    return _shown(per.sort("channel"), jv.min_n)
+
+
+def _shown(frame: pl.DataFrame, min_n: int) -> pl.DataFrame:
+    """Blank each score whose n is under ``min_n``; keep the n."""
+    rules = {"nps": "n_nps", "nps_moe": "n_nps", "csat": "n_csat", "ces": "n_ces"}
+    keep = [c for c in frame.columns if c in ("touchpoint_id", "touchpoint", "declared", "channel")]
+    return frame.with_columns(pl.col(c).fill_null(0) for c in ("n_nps", "n_csat", "n_ces")).select(
+        *keep,
+        *[pl.when(pl.col(n) >= min_n).then(pl.col(v)).alias(v) for v, n in rules.items()],
+        "n_nps",
+        "csat_top1",
+        "n_csat",
+        "ces_easy",
+        "n_ces",
+    )

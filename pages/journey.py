@@ -1,0 +1,187 @@
+"""Journey: stages in customer order, moments of truth ranked by their effect on loyalty."""
+
+import streamlit as st
+
+from cxapp import data, sidebar, ui
+from cxmetrics import behaviour, channels, charts, impact, journey_view
+from cxmetrics.registry import METRICS
+
+ds = data.get_dataset()
+view = sidebar.filters(ds)
+stage_ids = ds.stage_ids(view)
+
+st.title("Customer journey")
+st.caption(view.describe(ds.journey.labels))
+if stage_ids is not None and not stage_ids:
+    st.warning(
+        "No stage matches these filters: the chosen departments do not affect the chosen stages.",
+        icon=":material/filter_alt_off:",
+    )
+    st.stop()
+
+jv = journey_view.compute(ds, data.get_contacts(), view)
+if jv.empty:
+    st.warning(
+        f"No responses between {jv.start:%d %b %Y} and {jv.end:%d %b %Y} for these filters.",
+        icon=":material/search_off:",
+    )
+    st.stop()
+
+# --- the journey map --------------------------------------------------------------------
+st.subheader("The journey map")
+st.caption(
+    f"NPS with its {jv.trend_unit}ly trend in the period; CSAT and CES; the departments "
+    "that affect each stage, lead first."
+)
+cols = st.columns(max(len(jv.stages), 4))
+for col, stage in zip(cols, jv.stages, strict=False):
+    with col, st.container(border=True):
+        st.markdown(f"**{stage.position}. {stage.name}**")
+        nps = stage.scores["nps"]
+        trend = [v for v in jv.trends.get(stage.stage_id, []) if v is not None]
+        st.metric(
+            "NPS",
+            ui.value_text("nps", nps, jv.min_n),
+            help=METRICS["nps"].help(),
+            chart_data=trend if len(trend) > 1 else None,
+            chart_type="line",
+        )
+        moe = f"± {nps.moe:.1f} · " if nps.shown(jv.min_n) is not None else ""
+        st.caption(f"{moe}n = {nps.n:,} · target {METRICS['nps'].format(stage.targets['nps'])}")
+        csat, ces = stage.scores["csat"], stage.scores["ces"]
+        st.markdown(
+            f"CSAT **{ui.value_text('csat', csat, jv.min_n)}** · "
+            f"CES **{ui.value_text('ces', ces, jv.min_n)}**",
+            help=f"{METRICS['csat'].help()}\n\n{METRICS['ces'].help()}",
+        )
+        st.caption(f"n = {csat.n:,} · {ces.n:,}")
+        ui.status_badge(stage.status)
+        st.caption(
+            "Lead: "
+            + stage.owners[0]
+            + (" · with " + ", ".join(stage.owners[1:]) if len(stage.owners) > 1 else "")
+        )
+
+# --- drill-down -------------------------------------------------------------------------
+st.subheader("Drill into a stage")
+options = [s.stage_id for s in jv.stages]
+worst = min(
+    jv.stages, key=lambda s: (s.scores["nps"].shown(jv.min_n) or 0) - (s.targets["nps"] or 0)
+)
+chosen = st.selectbox(
+    "Stage",
+    options,
+    index=options.index(worst.stage_id),
+    key="drill",
+    format_func=ds.journey.stage_name,
+    bind="query-params",
+)
+left, right = st.columns([3, 2])
+with left:
+    st.markdown("**Touchpoints**")
+    st.dataframe(
+        journey_view.touchpoint_table(ds, jv, chosen),
+        hide_index=True,
+        column_order=[
+            "touchpoint",
+            "declared",
+            "nps",
+            "nps_moe",
+            "n_nps",
+            "csat",
+            "n_csat",
+            "ces",
+            "n_ces",
+        ],
+        column_config=ui.score_columns(),
+    )
+with right:
+    st.markdown("**Channels**")
+    st.dataframe(
+        journey_view.channel_table(jv, chosen),
+        hide_index=True,
+        column_order=["channel", "nps", "n_nps", "csat", "n_csat", "ces", "n_ces"],
+        column_config=ui.score_columns(),
+    )
+st.markdown(
+    f"**What customers said about {ds.journey.stage_name(chosen)}** (newest 200; "
+    "e-mail addresses and phone numbers masked)"
+)
+said = data.comments(view.with_stages((chosen,)), (chosen,))
+if said is not None:
+    if said.height == 0:
+        st.info("No comments in this view.")
+    else:
+        st.dataframe(
+            said,
+            hide_index=True,
+            column_order=[
+                "responded_on",
+                "touchpoint",
+                "channel",
+                "source",
+                "nps",
+                "csat",
+                "ces",
+                "comment",
+            ],
+            column_config=ui.comment_columns(),
+        )
+
+# --- moments of truth by impact --------------------------------------------------------
+st.subheader("Moments of truth ranked by their effect on loyalty")
+st.caption(impact.METHOD)
+ranking = jv.ranking
+ui.chart(
+    charts.fig_impact(ranking),
+    "Colour compares the data with the moments of truth declared in the journey "
+    "definition. Hover a bar for both groups' NPS and n.",
+    key="fig_impact",
+)
+weak = ranking.filter(ranking["verdict"] == impact.VERDICT_WEAK)["touchpoint"].to_list()
+strong = ranking.filter(ranking["verdict"] == impact.VERDICT_UNDECLARED)["touchpoint"].to_list()
+c1, c2 = st.columns(2)
+c1.markdown("**Strong but undeclared:** " + (", ".join(strong) or "none"))
+c2.markdown("**Declared but weak:** " + (", ".join(weak) or "none"))
+with st.expander("The full ranking"):
+    st.dataframe(
+        ranking,
+        hide_index=True,
+        column_order=[
+            "rank",
+            "touchpoint",
+            "stage",
+            "declared",
+            "verdict",
+            "points",
+            "gap",
+            "nps_good",
+            "n_good",
+            "nps_poor",
+            "n_poor",
+            "poor_share",
+        ],
+        column_config=ui.impact_columns(),
+    )
+
+# --- behavioural moments --------------------------------------------------------------
+st.subheader("Moments of truth from behaviour")
+ui.chart(
+    charts.fig_behaviour(jv.behaviour, jv.min_n),
+    "NPS of all answers in view from customers who did this in the period, against "
+    "everyone else's; bars are 95% margins. Green: significantly higher; red: "
+    "significantly lower; black: no significant difference.",
+    key="fig_behaviour",
+)
+st.dataframe(
+    behaviour.table(jv.behaviour, jv.min_n), hide_index=True, column_config=ui.behaviour_columns()
+)
+
+# --- channel consistency -------------------------------------------------------------
+st.subheader("Channel consistency")
+st.markdown(channels.describe_gap(jv.channel_gap))
+ui.chart(
+    charts.fig_channel_heatmap(jv.channel_cells, "CES (1-7)"),
+    f"{METRICS['ces'].definition} Blank: fewer than {jv.min_n} answers.",
+    key="fig_channels",
+)
