@@ -165,3 +165,60 @@ def behaviour_columns() -> dict:
         "churn": _num("Their churn %", "churn", "%.1f"),
         "others_churn": _num("Others' churn %", "churn", "%.1f"),
     }
+
+
+def stage_strip(stages: list, min_n: int, trends: dict | None = None) -> None:
+    """Stages left to right in customer order: NPS (with a trend line when given), CSAT,
+    CES, each with n; status; the departments that affect the stage, lead first."""
+    cols = st.columns(max(len(stages), 4))  # one stage keeps a card-sized column
+    for col, stage in zip(cols, stages, strict=False):
+        with col, st.container(border=True):
+            st.markdown(f"**{stage.position}. {stage.name}**")
+            nps = stage.scores["nps"]
+            trend = [v for v in (trends or {}).get(stage.stage_id, []) if v is not None]
+            st.metric(
+                "NPS",
+                value_text("nps", nps, min_n),
+                help=METRICS["nps"].help(),
+                chart_data=trend if len(trend) > 1 else None,
+                chart_type="line",
+            )
+            moe = f"± {nps.moe:.1f} · " if nps.shown(min_n) is not None else ""
+            st.caption(f"{moe}n = {nps.n:,} · target {METRICS['nps'].format(stage.targets['nps'])}")
+            csat, ces = stage.scores["csat"], stage.scores["ces"]
+            st.markdown(
+                f"CSAT **{value_text('csat', csat, min_n)}** · "
+                f"CES **{value_text('ces', ces, min_n)}**",
+                help=f"{METRICS['csat'].help()}\n\n{METRICS['ces'].help()}",
+            )
+            st.caption(f"n = {csat.n:,} · {ces.n:,}")
+            status_badge(stage.status)
+            others = f" · with {', '.join(stage.owners[1:])}" if len(stage.owners) > 1 else ""
+            st.caption(f"Lead: {stage.owners[0]}{others}")
+
+
+def page_start(title: str, ds, view) -> None:
+    """Title, the view in plain words; stop with a message when no stage matches."""
+    st.title(title)
+    st.caption(view.describe(ds.journey.labels))
+    stage_ids = ds.stage_ids(view)
+    if stage_ids is not None and not stage_ids:
+        names = ", ".join(ds.journey.department_name(d) for d in view.departments)
+        st.warning(
+            f"No stage matches these filters: {names} does not affect the chosen "
+            "stage(s). Clear the stage or department filter.",
+            icon=":material/filter_alt_off:",
+        )
+        st.stop()
+
+
+def stop_if_empty(empty: bool, start, end, ds) -> None:
+    """Stop with a message when the view has no responses."""
+    if empty:
+        st.warning(
+            f"No responses between {start:%d %b %Y} and {end:%d %b %Y} for these "
+            f"filters. The data covers {ds.first_day:%d %b %Y} to "
+            f"{ds.last_day:%d %b %Y}.",
+            icon=":material/search_off:",
+        )
+        st.stop()

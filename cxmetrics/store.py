@@ -368,17 +368,8 @@ def load_contacts(engine: sa.Engine) -> pl.DataFrame:
 def load_comments(engine: sa.Engine, filters, stage_ids, limit: int = 200) -> pl.DataFrame:
     """The newest comments in view, with their date, touchpoint, channel, source and scores.
     Filters are pushed down to the database; comments are never held in memory."""
-    r, c, t = schema.responses, schema.customers, schema.touchpoints
-    where = filters.where(
-        {
-            "date": r.c.responded_on,
-            "stage_id": t.c.stage_id,
-            "channel": r.c.channel,
-            "segment": c.c.segment,
-            "region": c.c.region,
-        },
-        stage_ids,
-    )
+    r, t = schema.responses, schema.touchpoints
+    joined, where = _responses_in_view(filters, stage_ids)
     stmt = (
         sa.select(
             r.c.response_id,
@@ -393,11 +384,7 @@ def load_comments(engine: sa.Engine, filters, stage_ids, limit: int = 200) -> pl
             r.c.ces,
             r.c.comment,
         )
-        .select_from(
-            r.join(c, r.c.customer_id == c.c.customer_id).join(
-                t, r.c.touchpoint_id == t.c.touchpoint_id
-            )
-        )
+        .select_from(joined)
         .where(r.c.comment.is_not(None), r.c.comment != "", *where)
         .order_by(r.c.responded_on.desc(), r.c.response_id.desc())
         .limit(limit)
@@ -416,6 +403,25 @@ def count_rows(engine: sa.Engine, table_name: str) -> int:
     table = schema.metadata.tables[table_name]
     with engine.connect() as conn:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar())
+
+
+def _responses_in_view(filters, stage_ids):
+    """The responses ⋈ customers ⋈ touchpoints join and the filters' WHERE clauses."""
+    r, c, t = schema.responses, schema.customers, schema.touchpoints
+    joined = r.join(c, r.c.customer_id == c.c.customer_id).join(
+        t, r.c.touchpoint_id == t.c.touchpoint_id
+    )
+    where = filters.where(
+        {
+            "date": r.c.responded_on,
+            "stage_id": t.c.stage_id,
+            "channel": r.c.channel,
+            "segment": c.c.segment,
+            "region": c.c.region,
+        },
+        stage_ids,
+    )
+    return joined, where
 
 
 def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.DataFrame:
@@ -457,25 +463,8 @@ def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.D
         count((r.c.nps >= 9) & (r.c.csat <= 3)).label("poor_promoters"),
         count((r.c.nps <= 6) & (r.c.csat <= 3)).label("poor_detractors"),
     ]
-    where = filters.where(
-        {
-            "date": r.c.responded_on,
-            "stage_id": t.c.stage_id,
-            "channel": r.c.channel,
-            "segment": c.c.segment,
-            "region": c.c.region,
-        },
-        stage_ids,
-    )
-    stmt = (
-        sa.select(*[dims[b].label(b) for b in by], *aggs)
-        .select_from(
-            r.join(c, r.c.customer_id == c.c.customer_id).join(
-                t, r.c.touchpoint_id == t.c.touchpoint_id
-            )
-        )
-        .where(*where)
-    )
+    joined, where = _responses_in_view(filters, stage_ids)
+    stmt = sa.select(*[dims[b].label(b) for b in by], *aggs).select_from(joined).where(*where)
     if by:
         stmt = stmt.group_by(*[dims[b] for b in by])
     with engine.connect() as conn:

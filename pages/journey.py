@@ -8,24 +8,9 @@ from cxmetrics.registry import METRICS
 
 ds = data.get_dataset()
 view = sidebar.filters(ds)
-stage_ids = ds.stage_ids(view)
-
-st.title("Customer journey")
-st.caption(view.describe(ds.journey.labels))
-if stage_ids is not None and not stage_ids:
-    st.warning(
-        "No stage matches these filters: the chosen departments do not affect the chosen stages.",
-        icon=":material/filter_alt_off:",
-    )
-    st.stop()
-
+ui.page_start("Customer journey", ds, view)
 jv = journey_view.compute(ds, data.get_contacts(), view)
-if jv.empty:
-    st.warning(
-        f"No responses between {jv.start:%d %b %Y} and {jv.end:%d %b %Y} for these filters.",
-        icon=":material/search_off:",
-    )
-    st.stop()
+ui.stop_if_empty(jv.empty, jv.start, jv.end, ds)
 
 # --- the journey map --------------------------------------------------------------------
 st.subheader("The journey map")
@@ -33,34 +18,7 @@ st.caption(
     f"NPS with its {jv.trend_unit}ly trend in the period; CSAT and CES; the departments "
     "that affect each stage, lead first."
 )
-cols = st.columns(max(len(jv.stages), 4))
-for col, stage in zip(cols, jv.stages, strict=False):
-    with col, st.container(border=True):
-        st.markdown(f"**{stage.position}. {stage.name}**")
-        nps = stage.scores["nps"]
-        trend = [v for v in jv.trends.get(stage.stage_id, []) if v is not None]
-        st.metric(
-            "NPS",
-            ui.value_text("nps", nps, jv.min_n),
-            help=METRICS["nps"].help(),
-            chart_data=trend if len(trend) > 1 else None,
-            chart_type="line",
-        )
-        moe = f"± {nps.moe:.1f} · " if nps.shown(jv.min_n) is not None else ""
-        st.caption(f"{moe}n = {nps.n:,} · target {METRICS['nps'].format(stage.targets['nps'])}")
-        csat, ces = stage.scores["csat"], stage.scores["ces"]
-        st.markdown(
-            f"CSAT **{ui.value_text('csat', csat, jv.min_n)}** · "
-            f"CES **{ui.value_text('ces', ces, jv.min_n)}**",
-            help=f"{METRICS['csat'].help()}\n\n{METRICS['ces'].help()}",
-        )
-        st.caption(f"n = {csat.n:,} · {ces.n:,}")
-        ui.status_badge(stage.status)
-        st.caption(
-            "Lead: "
-            + stage.owners[0]
-            + (" · with " + ", ".join(stage.owners[1:]) if len(stage.owners) > 1 else "")
-        )
+ui.stage_strip(jv.stages, jv.min_n, jv.trends)
 
 # --- drill-down -------------------------------------------------------------------------
 st.subheader("Drill into a stage")

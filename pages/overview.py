@@ -8,28 +8,9 @@ from cxmetrics.registry import METRICS
 
 ds = data.get_dataset()
 view = sidebar.filters(ds)
-stage_ids = ds.stage_ids(view)
-
-st.title("Customer experience overview")
-st.caption(view.describe(ds.journey.labels))
-
-if stage_ids is not None and not stage_ids:
-    names = ", ".join(ds.journey.department_name(d) for d in view.departments)
-    st.warning(
-        f"No stage matches these filters: {names} does not affect the chosen stage(s). "
-        "Clear the stage or department filter.",
-        icon=":material/filter_alt_off:",
-    )
-    st.stop()
-
+ui.page_start("Customer experience overview", ds, view)
 ov = overview.compute(ds, view)
-if ov.empty:
-    st.warning(
-        f"No responses between {ov.start} and {ov.end} for these filters. The data covers "
-        f"{ds.first_day} to {ds.last_day}.",
-        icon=":material/search_off:",
-    )
-    st.stop()
+ui.stop_if_empty(ov.empty, ov.start, ov.end, ds)
 
 previous = f"{ov.previous.start:%d %b %Y} – {ov.previous.end:%d %b %Y}" if ov.previous else None
 cols = st.columns(6)
@@ -45,27 +26,7 @@ if previous:
     )
 
 st.subheader("The journey, stage by stage")
-strip = st.columns(max(len(ov.stages), 4))  # one stage keeps a card-sized column
-for col, stage in zip(strip, ov.stages, strict=False):
-    with col, st.container(border=True):
-        st.markdown(f"**{stage.position}. {stage.name}**")
-        nps = stage.scores["nps"]
-        st.metric("NPS", ui.value_text("nps", nps, ov.min_n), help=METRICS["nps"].help())
-        moe = f"± {nps.moe:.1f} · " if nps.shown(ov.min_n) is not None else ""
-        st.caption(f"{moe}n = {nps.n:,}")
-        csat, ces = stage.scores["csat"], stage.scores["ces"]
-        st.markdown(
-            f"CSAT **{ui.value_text('csat', csat, ov.min_n)}** · "
-            f"CES **{ui.value_text('ces', ces, ov.min_n)}**",
-            help=f"{METRICS['csat'].help()}\n\n{METRICS['ces'].help()}",
-        )
-        st.caption(f"n = {csat.n:,} · {ces.n:,}")
-        ui.status_badge(stage.status)
-        st.caption(
-            "Lead: "
-            + stage.owners[0]
-            + (" · with " + ", ".join(stage.owners[1:]) if len(stage.owners) > 1 else "")
-        )
+ui.stage_strip(ov.stages, ov.min_n)
 
 left, right = st.columns(2)
 with left:
