@@ -35,19 +35,40 @@ def _dataset(url: str, version: tuple) -> Dataset:
         bar.empty()
 
 
-@st.cache_resource(show_spinner="Loading contacts…", max_entries=2)
-def _contacts(url: str, version: tuple) -> pl.DataFrame:
-    return dataset.load_contacts(_engine(url), _dataset(url, version))
+_EXTRA = {
+    "contacts": lambda engine, ds: dataset.load_contacts(engine, ds),
+    "kpis": lambda engine, ds: store.load_kpis(engine),
+    "cases": lambda engine, ds: store.load_cases(engine),
+}
+
+
+@st.cache_resource(show_spinner="Loading…", max_entries=6)
+def _extra(url: str, version: tuple, name: str) -> pl.DataFrame:
+    return _EXTRA[name](_engine(url), _dataset(url, version))
+
+
+def _get_extra(name: str) -> pl.DataFrame:
+    url = store.database_url()
+    try:
+        return _extra(url, _version(url), name)
+    except store.StoreError as exc:
+        st.error(f"**The {name} cannot be loaded.** {exc}", icon=":material/error:")
+        st.stop()
 
 
 def get_contacts() -> pl.DataFrame:
-    """Contacts for the pages that need them; loaded once per data version, on first use."""
-    url = store.database_url()
-    try:
-        return _contacts(url, _version(url))
-    except store.StoreError as exc:
-        st.error(f"**Contacts cannot be loaded.** {exc}", icon=":material/error:")
-        st.stop()
+    """Contacts, prepared; loaded once per data version, on first use by a page."""
+    return _get_extra("contacts")
+
+
+def get_kpis() -> pl.DataFrame:
+    """Departments' own KPIs; loaded once per data version, on first use by a page."""
+    return _get_extra("kpis")
+
+
+def get_cases() -> pl.DataFrame:
+    """Cases; loaded once per data version, on first use by a page."""
+    return _get_extra("cases")
 
 
 def _create_sample(url: str) -> None:

@@ -222,3 +222,57 @@ def stop_if_empty(empty: bool, start, end, ds) -> None:
             icon=":material/search_off:",
         )
         st.stop()
+
+
+def _pct(label: str, help_text: str) -> st.column_config.NumberColumn:
+    return st.column_config.NumberColumn(label, format="%.0f%%", help=help_text)
+
+
+def kpi_columns() -> dict:
+    return {
+        "department": st.column_config.TextColumn("Department"),
+        "role": st.column_config.TextColumn("Role"),
+        "kpi": st.column_config.TextColumn("KPI", width="medium"),
+        "weeks": _num("Weeks", None, "%d", "KPI-weeks in the period"),
+        "weeks_on_target": _num("On target", None, "%d", "KPI-weeks that met target"),
+        "on_target_pct": _pct("Share on target", "KPI-weeks in the period that met target"),
+        "latest": _num("Latest", None, "%.2f", "The latest week's value"),
+        "target": _num("Target", None, "%.2f"),
+    }
+
+
+def verdict_columns() -> dict:
+    return {
+        "department": st.column_config.TextColumn("Department"),
+        "false_positive": st.column_config.CheckboxColumn(
+            "False positive",
+            help="Own KPIs ≥ 80% on target while more than half of its "
+            "weighted stages are below their NPS target",
+        ),
+        "silo_pct": _pct("Own KPIs on target", "Share of its KPI-weeks that met target"),
+        "exposure_below_pct": _pct(
+            "Stages below target", "Role-weighted share of the stages it affects below target"
+        ),
+        "experience_gap": _num(
+            "NPS vs target",
+            None,
+            "%+.0f",
+            "Role-weighted NPS gap to target of the stages it affects",
+        ),
+        "kpi_weeks": _num("KPI-weeks", None, "%d", "n behind the silo score"),
+        "sentence": st.column_config.TextColumn("In a sentence", width="large"),
+    }
+
+
+def incentive_columns() -> dict:
+    return {
+        "department": st.column_config.TextColumn("Department"),
+        "cx_share_pct": _pct("CX share of variable pay", "Share of variable pay tied to CX goals"),
+        "benchmark_pct": _pct("Benchmark", "19% of companies tie rewards to service quality"),
+        "stages": _num("Stages affected", None, "%d"),
+        "leads": st.column_config.TextColumn("Leads"),
+        "exposure_below_pct": _pct(
+            "Stages below target", "Role-weighted share of the stages it affects below target"
+        ),
+        "leads_below_target": st.column_config.TextColumn("Leads below target"),
+    }

@@ -42,6 +42,9 @@ class Filters:
     def with_stages(self, stages: tuple[str, ...]) -> Filters:
         return replace(self, stages=stages)
 
+    def with_departments(self, departments: tuple[str, ...]) -> Filters:
+        return replace(self, departments=departments)
+
     def previous_period(self) -> Filters | None:
         """The period of the same length just before this one (None without both dates)."""
         if self.start is None or self.end is None:

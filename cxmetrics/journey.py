@@ -95,6 +95,9 @@ class Journey:
         wanted = {s for s, owners in self._owners.items() if set(owners) & set(department_ids)}
         return [s for s in self.stage_order if s in wanted]
 
+    def stages_led_by(self, department_id: str) -> list[str]:
+        return [s for s in self.stage_order if self.lead_department(s) == department_id]
+
     def lead_department(self, stage_id: str) -> str | None:
         rows = self.stage_owners.filter(
             (pl.col("stage_id") == stage_id) & (pl.col("role") == "lead")

@@ -365,6 +365,14 @@ def load_contacts(engine: sa.Engine) -> pl.DataFrame:
     )
 
 
+def load_kpis(engine: sa.Engine) -> pl.DataFrame:
+    return load_table(engine, schema.kpis)
+
+
+def load_cases(engine: sa.Engine) -> pl.DataFrame:
+    return load_table(engine, schema.cases, partition_on="case_id")
+
+
 def load_comments(engine: sa.Engine, filters, stage_ids, limit: int = 200) -> pl.DataFrame:
     """The newest comments in view, with their date, touchpoint, channel, source and scores.
     Filters are pushed down to the database; comments are never held in memory."""

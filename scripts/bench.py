@@ -6,7 +6,7 @@ For each size it generates the sample company into a SQLite file (timed), then, 
 process, loads it into frames (timed, peak memory) and recomputes the overview for a series
 of filter changes (median of repeated runs). Targets: generator 1M in <= 60 s; overview
 recompute <= 50 ms at 1M and <= 300 ms at 10M; first load of 1M <= 3 s; peak <= 3 GB at 10M
-(issue #2); journey page recompute <= 150 ms at 1M (issue #3).
+(issue #2); journey and accountability pages <= 150 ms at 1M (issues #3, #4).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _views(first: dt.date, last: dt.date):
 
 def measure_load_and_compute(url: str, repeats: int) -> dict:
     """Run in a fresh process: first load, then recompute per view; peak RSS."""
-    from cxmetrics import dataset, journey_view, overview, store
+    from cxmetrics import accountability, dataset, journey_view, overview, store
 
     def journey_page(ds, view):
         jv = journey_view.compute(ds, contacts, view)
@@ -67,7 +67,21 @@ def measure_load_and_compute(url: str, repeats: int) -> dict:
     t0 = time.perf_counter()
     contacts = dataset.load_contacts(engine, ds)
     contacts_s = time.perf_counter() - t0
-    pages = {"recompute_ms": overview.compute, "journey_page_ms": journey_page}
+    kpis = store.load_kpis(engine)
+
+    def accountability_page(ds, view):
+        av = accountability.compute(ds, kpis, view)
+        stage = accountability.worst_stage(av.stages, [s.stage_id for s in av.stages])
+        accountability.stage_weekly_nps(ds, view, stage)
+        accountability.scorecard(ds.journey, stage, av.kpi_table)
+        accountability.verdict_table(av.verdicts)
+        accountability.incentive_table(av.verdicts, ds.journey)
+
+    pages = {
+        "recompute_ms": overview.compute,
+        "journey_page_ms": journey_page,
+        "accountability_page_ms": accountability_page,
+    }
     results: dict = {key: {} for key in pages}
     for name, view in _views(ds.first_day, ds.last_day).items():
         for key, page in pages.items():

@@ -22,7 +22,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-PAGES = {"overview": "", "journey": "journey", "glossary": "glossary"}
+PAGES = {
+    "overview": "",
+    "journey": "journey",
+    "accountability": "accountability",
+    "glossary": "glossary",
+}
 
 
 def main() -> None:

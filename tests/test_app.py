@@ -228,3 +228,30 @@ def test_journey_page_follows_the_shared_filters(app_env):
     assert [md.value for md in at.markdown if md.value.startswith("**5.")] == [
         "**5. File a claim**"
     ]
+
+
+def test_accountability_page_with_a_department_selected(app_env, raw_sql):
+    at = start()
+    at.sidebar.multiselect(key="department").set_value(["claims"]).run()
+    at.switch_page("pages/accountability.py").run()
+    assert not at.exception
+    assert [s.value for s in at.subheader][0] == "My accountability: Claims"
+    assert at.error[0].value.startswith("False positive: Claims met 100% of its own targets")
+    end = last_day(raw_sql)
+    start_day = end - dt.timedelta(days=89)
+    weeks, met = raw_sql.execute(
+        "SELECT COUNT(*), SUM(CASE WHEN higher_is_better THEN value >= target "
+        "ELSE value <= target END) FROM kpis WHERE department_id = 'claims' "
+        "AND week BETWEEN ? AND ?",
+        (start_day.isoformat(), end.isoformat()),
+    ).fetchone()
+    my_kpis = at.dataframe[0].value
+    assert my_kpis["weeks"].sum() == weeks
+    assert my_kpis["weeks_on_target"].sum() == met == weeks  # Claims meets every target
+    opened = raw_sql.execute(
+        "SELECT COUNT(*) FROM cases WHERE department_id = 'claims' AND opened_on BETWEEN ? AND ?",
+        (start_day.isoformat(), end.isoformat()),
+    ).fetchone()[0]
+    assert any(md.value == f"**My cases opened in the period: {opened:,}**" for md in at.markdown)
+    assert any(w.value.startswith("Claims leads File a claim") for w in at.warning)
+    assert len(at.get("plotly_chart")) == 3

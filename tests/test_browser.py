@@ -155,3 +155,15 @@ def test_the_journey_page_renders_in_the_browser(server, browser):
     assert "/journey" in page.url
     assert not page.locator("[data-testid='stException']").count()
     page.close()
+
+
+def test_the_accountability_page_renders_in_the_browser(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(f"{server}/accountability")
+    expect(page.get_by_role("heading", name="Accountability across silos")).to_be_visible(
+        timeout=60_000
+    )
+    expect(page.get_by_text("False positive: Claims met").first).to_be_visible(timeout=60_000)
+    expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=60_000)
+    assert not page.locator("[data-testid='stException']").count()
+    page.close()

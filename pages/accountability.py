@@ -1,0 +1,140 @@
+"""Accountability across silos: green scorecards, red experiences, and who is paid for CX."""
+
+import streamlit as st
+
+from cxapp import data, sidebar, ui
+from cxmetrics import accountability, charts
+from cxmetrics.registry import METRICS
+
+ds = data.get_dataset()
+view = sidebar.filters(ds)
+ui.page_start("Accountability across silos", ds, view)
+av = accountability.compute(ds, data.get_kpis(), view)
+journey = ds.journey
+
+# --- manager view ---------------------------------------------------------------------
+if len(view.departments) == 1:
+    mine = av.verdicts[0]
+    st.subheader(f"My accountability: {mine.name}")
+    (st.error if mine.false_positive else st.info)(mine.sentence)
+    ui.stage_strip([s for s in av.stages if s.stage_id in mine.stages], av.min_n)
+    left, right = st.columns(2)
+    with left:
+        st.markdown("**My KPIs in the period**")
+        st.dataframe(
+            av.kpi_table.filter(av.kpi_table["department_id"] == mine.department_id),
+            hide_index=True,
+            column_config=ui.kpi_columns(),
+            column_order=["kpi", "weeks", "weeks_on_target", "on_target_pct", "latest", "target"],
+        )
+    with right:
+        cases = accountability.case_summary(
+            data.get_cases(), journey, mine.department_id, av.start, av.end
+        )
+        st.markdown(f"**My cases opened in the period: {cases['opened']:,}**")
+        c1, c2, c3 = st.columns(3)
+        c1.metric(
+            "Closed",
+            ui.value_text("churn", cases["closed"], 1),
+            help="Share of the cases opened in the period that are closed.",
+        )
+        c2.metric(
+            "Confirmed by the customer",
+            ui.value_text("churn", cases["confirmed"], 1),
+            help="Share of closed cases the customer confirmed as resolved.",
+        )
+        c3.metric(
+            "Median days to close",
+            "–" if cases["median_days"] is None else f"{cases['median_days']:.0f}",
+        )
+        st.caption(f"n = {cases['closed'].n:,} opened · {cases['confirmed'].n:,} closed")
+        st.dataframe(
+            cases["open_cases"],
+            hide_index=True,
+            height=220,
+            column_config={
+                "case_id": st.column_config.NumberColumn("Case", format="%d"),
+                "opened_on": st.column_config.DateColumn("Opened"),
+                "touchpoint": "Touchpoint",
+                "root_cause": "Root cause",
+            },
+        )
+
+# --- silo vs experience ----------------------------------------------------------------
+st.subheader("Silo scorecards against the customer's experience")
+st.caption(accountability.METHOD)
+flagged = [v for v in av.verdicts if v.false_positive]
+if len(view.departments) != 1:  # the manager view has said it already
+    for v in flagged:
+        st.error(v.sentence, icon=":material/warning:")
+if not flagged:
+    st.success("No department in view is a false positive.", icon=":material/check_circle:")
+ui.chart(
+    charts.fig_silo_quadrant(av.verdicts),
+    "Each dot is a department. Right: its own KPIs are mostly on target. Below the line: "
+    "customers rate the stages it affects under target.",
+    key="fig_silo_quadrant",
+)
+st.dataframe(
+    accountability.verdict_table(av.verdicts),
+    hide_index=True,
+    column_config=ui.verdict_columns(),
+)
+
+# --- stage x department ------------------------------------------------------------------
+st.subheader("Every stage has a cross-functional team")
+ui.chart(
+    charts.fig_ownership(av.matrix),
+    f"{METRICS['nps'].definition} Colour: the stage's NPS minus its target.",
+    key="fig_ownership",
+)
+stage_options = [s.stage_id for s in av.stages if s.stage_id in set(av.matrix["stage_id"])]
+c1, c2 = st.columns(2)
+worst = accountability.worst_stage(av.stages, stage_options)
+stage = c1.selectbox(
+    "Stage",
+    stage_options,
+    index=stage_options.index(worst),
+    key="acc_stage",
+    format_func=journey.stage_name,
+    bind="query-params",
+)
+owners = journey.owners_of(stage)
+dept = c2.selectbox("Department", owners, key="acc_department", format_func=journey.department_name)
+row = next(s for s in av.stages if s.stage_id == stage)
+ui.chart(
+    charts.fig_kpis_against_stage(
+        row.name,
+        accountability.stage_weekly_nps(ds, view, stage),
+        row.targets["nps"],
+        av.kpis.filter(av.kpis["department_id"] == dept),
+        journey.department_name(dept),
+        av.min_n,
+    ),
+    "Dashed lines: targets. KPI points are green on target, red off target.",
+    key="fig_kpis_against_stage",
+)
+
+# --- shared stage scorecard ----------------------------------------------------------------
+st.subheader(f"Shared scorecard: {row.name}")
+ui.stage_strip([row], av.min_n)
+st.dataframe(
+    accountability.scorecard(journey, stage, av.kpi_table),
+    hide_index=True,
+    column_config=ui.kpi_columns(),
+    column_order=["department", "role", "kpi", "on_target_pct", "latest", "target", "weeks"],
+)
+
+# --- incentives ----------------------------------------------------------------------
+st.subheader("Incentives: is the experience anyone's job?")
+for line in av.callouts:
+    st.warning(line, icon=":material/payments:")
+st.dataframe(
+    accountability.incentive_table(av.verdicts, journey),
+    hide_index=True,
+    column_config=ui.incentive_columns(),
+)
+st.caption(
+    f"Benchmark: only {100 * accountability.CX_PAY_BENCHMARK:.0f}% of companies tie "
+    "rewards to service quality."
+)
