@@ -276,3 +276,26 @@ def incentive_columns() -> dict:
         ),
         "leads_below_target": st.column_config.TextColumn("Leads below target"),
     }
+
+
+def at_risk_columns() -> dict:
+    return {
+        "segment": st.column_config.TextColumn("Segment"),
+        "satisfied": _num("Satisfied", None, "%d", "Customers whose latest CSAT is 4-5"),
+        "at_risk": _num("At risk", None, "%d", "…whose latest NPS is 0-8, or who left"),
+        "share": _num("Share at risk", None, "%.0f%%"),
+        "left": _num("Left", None, "%d", "Satisfied customers who left in the period"),
+        "churn": _num("Churn %", None, "%.1f", "Of the satisfied customers"),
+        "revenue": _num("Revenue at risk", None, "£%.0f", "Σ annual revenue of those at risk"),
+    }
+
+
+def influencer_columns() -> dict:
+    return {
+        "customer_id": _num("Customer", None, "%d"),
+        "segment": st.column_config.TextColumn("Segment"),
+        "region": st.column_config.TextColumn("Region"),
+        "influence": _num("Influence", None, "%.1f", "Influence score, 0-100"),
+        "nps": _num("Latest NPS", None, "%d", "Their latest answer at this stage"),
+        "annual_revenue": _num("Annual revenue", None, "£%.0f"),
+    }

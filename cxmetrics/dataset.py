@@ -220,6 +220,7 @@ def build(
         .with_columns(  # trend buckets, so a trend is a group-by without date arithmetic
             pl.col("responded_on").dt.truncate("1w").alias("week"),
             pl.col("responded_on").dt.truncate("1mo").alias("month"),
+            pl.col("responded_on").dt.truncate("1q").alias("quarter"),
         )
     )
     arrays = CustomerArrays.from_frame(customers)

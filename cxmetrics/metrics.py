@@ -258,10 +258,15 @@ class CustomerArrays:
 
 
 def _day(value: dt.date | None, default: int) -> int:
-    return default if value is None else (value - _EPOCH).days
+    return default if value is None else day_number(value)
 
 
 _EPOCH = dt.date(1970, 1, 1)
+
+
+def day_number(value: dt.date) -> int:
+    """Days since 1970-01-01, the unit of ``CustomerArrays.churned_day``."""
+    return (value - _EPOCH).days
 
 
 NO_ROW = np.iinfo(np.int32).max  # "no such row" in the links below

@@ -6,7 +6,8 @@ For each size it generates the sample company into a SQLite file (timed), then, 
 process, loads it into frames (timed, peak memory) and recomputes the overview for a series
 of filter changes (median of repeated runs). Targets: generator 1M in <= 60 s; overview
 recompute <= 50 ms at 1M and <= 300 ms at 10M; first load of 1M <= 3 s; peak <= 3 GB at 10M
-(issue #2); journey and accountability pages <= 150 ms at 1M (issues #3, #4).
+(issue #2); journey and accountability pages <= 150 ms at 1M (issues #3, #4); loyalty page
+<= 200 ms at 1M (issue #5).
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ def _views(first: dt.date, last: dt.date):
 
 def measure_load_and_compute(url: str, repeats: int) -> dict:
     """Run in a fresh process: first load, then recompute per view; peak RSS."""
-    from cxmetrics import accountability, dataset, journey_view, overview, store
+    from cxmetrics import accountability, dataset, journey_view, loyalty, overview, store
 
     def journey_page(ds, view):
         jv = journey_view.compute(ds, contacts, view)
@@ -77,10 +78,26 @@ def measure_load_and_compute(url: str, repeats: int) -> dict:
         accountability.verdict_table(av.verdicts)
         accountability.incentive_table(av.verdicts, ds.journey)
 
+    def loyalty_page(ds, view):
+        stats = ds.slice_stats(view)
+        loyalty.trend(stats, "week", None)
+        loyalty.trend(stats, "week", "segment")
+        customers = loyalty.customers_in_view(ds, view)
+        loyalty.churn_by_loyalty(customers)
+        loyalty.churn_by_csat(customers)
+        loyalty.satisfied_at_risk(customers)
+        by_stage = loyalty.latest_by_stage(ds, view)
+        loyalty.revenue_at_risk_by(ds, view, "stage", by_stage)
+        loyalty.revenue_at_risk_by(ds, view, "segment")
+        loyalty.value_summary(customers)
+        loyalty.influencer_nps_by_stage(ds, view)
+        loyalty.influencer_detractors(ds, view, ds.journey.stage_order[-1], by_stage)
+
     pages = {
         "recompute_ms": overview.compute,
         "journey_page_ms": journey_page,
         "accountability_page_ms": accountability_page,
+        "loyalty_page_ms": loyalty_page,
     }
     results: dict = {key: {} for key in pages}
     for name, view in _views(ds.first_day, ds.last_day).items():

@@ -26,6 +26,7 @@ PAGES = {
     "overview": "",
     "journey": "journey",
     "accountability": "accountability",
+    "loyalty": "loyalty",
     "glossary": "glossary",
 }
 

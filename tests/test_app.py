@@ -255,3 +255,35 @@ def test_accountability_page_with_a_department_selected(app_env, raw_sql):
     assert any(md.value == f"**My cases opened in the period: {opened:,}**" for md in at.markdown)
     assert any(w.value.startswith("Claims leads File a claim") for w in at.warning)
     assert len(at.get("plotly_chart")) == 3
+
+
+def test_loyalty_page_follows_filters_and_shows_its_sections(app_env, raw_sql):
+    at = start()
+    at.switch_page("pages/loyalty.py").run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == [
+        "NPS over time",
+        "Does loyalty predict who leaves?",
+        "Satisfied but at risk",
+        "Revenue at risk",
+        "Customer value",
+        "Influencers: the new VIPs",
+    ]
+    at.sidebar.multiselect(key="segment").set_value(["Small business"]).run()
+    at.segmented_control(key="trend_unit").set_value("month").run()
+    assert not at.exception
+    end = last_day(raw_sql)
+    satisfied = raw_sql.execute(
+        """WITH inview AS (
+             SELECT r.customer_id, r.csat, r.responded_on, r.response_id FROM responses r
+             JOIN customers c USING (customer_id)
+             WHERE c.segment = 'Small business' AND r.responded_on BETWEEN ? AND ?
+               AND r.csat IS NOT NULL),
+           latest AS (
+             SELECT customer_id, csat, ROW_NUMBER() OVER (PARTITION BY customer_id
+               ORDER BY responded_on DESC, response_id DESC) AS k FROM inview)
+           SELECT COUNT(*) FROM latest WHERE k = 1 AND csat >= 4""",
+        ((end - dt.timedelta(days=89)).isoformat(), end.isoformat()),
+    ).fetchone()[0]
+    assert any(c.value.endswith(f"of {satisfied:,} satisfied customers") for c in at.caption)
+    assert len(at.get("plotly_chart")) == 9

@@ -167,3 +167,15 @@ def test_the_accountability_page_renders_in_the_browser(server, browser):
     expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=60_000)
     assert not page.locator("[data-testid='stException']").count()
     page.close()
+
+
+def test_the_loyalty_page_renders_in_the_browser(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(f"{server}/loyalty")
+    expect(page.get_by_role("heading", name="Loyalty and value")).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("heading", name="Influencers: the new VIPs")).to_be_visible(
+        timeout=60_000
+    )
+    expect(page.locator(".js-plotly-plot")).to_have_count(9, timeout=60_000)
+    assert not page.locator("[data-testid='stException']").count()
+    page.close()

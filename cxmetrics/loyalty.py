@@ -1,0 +1,348 @@
+"""Loyalty and value: NPS trends with uncertainty, churn by loyalty group, satisfied but at
+risk, revenue at risk, customer value and influencers.
+
+Customer-level measures use each customer's latest answer in view (NPS or CSAT) and churn in
+the period, the same definitions as the overview's tiles.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from cxmetrics import metrics as m
+from cxmetrics.dataset import Dataset
+from cxmetrics.filters import Filters
+
+UNITS = {"week": "week", "month": "month", "quarter": "quarter"}
+SPLITS = {"none": None, "segment": "segment", "stage": "stage_id", "channel": "channel"}
+GROUPS = ("Promoters", "Passives", "Detractors")
+INFLUENCER_QUANTILE = 0.9
+
+
+def trend(stats: pl.DataFrame, unit: str, split: str | None, min_n: int = m.MIN_N) -> pl.DataFrame:
+    """NPS per period (and per split value): n, NPS, 95% band, promoter / passive / detractor
+    shares, and the change from the previous period with its z and significance flag.
+    Periods with fewer than ``min_n`` answers have no NPS and are not compared."""
+    by = [unit] if split is None else [split, unit]
+    per = (
+        m.totals(stats, by, m.CORE_COLUMNS)
+        .with_columns(
+            pl.lit("All") if split is None else pl.col(split).cast(pl.String).alias("group")
+        )
+        .rename({unit: "period"})
+        .with_columns((pl.col("group") if split is not None else pl.lit("All")).alias("group"))
+    )
+    enough = pl.col("n_nps") >= min_n
+    per = per.sort("group", "period").with_columns(
+        pl.when(enough).then(pl.col("nps")).alias("nps"),
+        pl.when(enough).then(pl.col("nps_moe")).alias("moe"),
+        *[
+            pl.when(pl.col("n_nps") > 0).then(100 * pl.col(c) / pl.col("n_nps")).alias(f"{c}_pct")
+            for c in ("promoters", "passives", "detractors")
+        ],
+    )
+    prev_nps = pl.col("nps").shift(1).over("group")
+    prev_moe = pl.col("moe").shift(1).over("group")
+    se = ((pl.col("moe") / m.Z95) ** 2 + (prev_moe / m.Z95) ** 2).sqrt()
+    return (
+        per.with_columns(
+            (pl.col("nps") - prev_nps).alias("change"),
+            pl.when(se > 0).then((pl.col("nps") - prev_nps) / se).alias("z"),
+        )
+        .with_columns((pl.col("z").abs() >= m.Z95).fill_null(False).alias("significant"))
+        .select(
+            "group",
+            "period",
+            "n_nps",
+            "nps",
+            "moe",
+            "promoters_pct",
+            "passives_pct",
+            "detractors_pct",
+            "change",
+            "z",
+            "significant",
+        )
+    )
+
+
+def customers_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
+    """One row per customer with a response in view: segment, region, annual revenue, cost
+    to serve, influence, latest NPS and CSAT answer in view (null if none), and whether they
+    left during the period."""
+    start, end = f.start or ds.first_day, f.end or ds.last_day
+    size = ds.customer_arrays.size
+    view = ds.customer_view(f)
+    rows = ds.slice_responses(f)
+    codes = rows["cust"].to_numpy()
+    csat_who, csat_latest = m.latest_answers(codes, rows["csat"].fill_null(-1).to_numpy(), size)
+    nps = np.full(size, -1, dtype=np.int16)
+    nps[view.latest_who] = view.latest_nps
+    csat = np.full(size, -1, dtype=np.int16)
+    csat[csat_who] = csat_latest
+    left = m.left_in_period(ds.customer_arrays, start, end)
+    ids = view.in_view
+    base = ds.customers[ids]
+    return base.select(
+        pl.Series("cust", ids),
+        "customer_id",
+        "segment",
+        "region",
+        "annual_revenue",
+        "cost_to_serve",
+        "influence",
+        pl.Series("nps", nps[ids]).replace(-1, None),
+        pl.Series("csat", csat[ids]).replace(-1, None),
+        pl.Series("left", left[ids]),
+    )
+
+
+def nps_group() -> pl.Expr:
+    return (
+        pl.when(pl.col("nps") >= 9)
+        .then(pl.lit("Promoters"))
+        .when(pl.col("nps") >= 7)
+        .then(pl.lit("Passives"))
+        .when(pl.col("nps").is_not_null())
+        .then(pl.lit("Detractors"))
+    )
+
+
+def churn_by(customers: pl.DataFrame, key: pl.Expr, name: str) -> pl.DataFrame:
+    """Churn in the period per value of ``key``: customers (n), left, churn %, its margin."""
+    return (
+        customers.with_columns(key.alias(name))
+        .filter(pl.col(name).is_not_null())
+        .group_by(name)
+        .agg(pl.len().alias("customers"), pl.col("left").sum().alias("left"))
+        .with_columns((100 * pl.col("left") / pl.col("customers")).alias("churn"))
+        .with_columns(
+            (
+                100
+                * m.Z95
+                * (
+                    (pl.col("churn") / 100) * (1 - pl.col("churn") / 100) / pl.col("customers")
+                ).sqrt()
+            ).alias("moe")
+        )
+        .sort(name)
+    )
+
+
+def churn_by_loyalty(customers: pl.DataFrame) -> pl.DataFrame:
+    out = churn_by(customers, nps_group(), "group")
+    order = {g: i for i, g in enumerate(GROUPS)}
+    return out.sort(pl.col("group").replace_strict(order, return_dtype=pl.Int8))
+
+
+def churn_by_csat(customers: pl.DataFrame) -> pl.DataFrame:
+    return churn_by(customers, pl.col("csat"), "csat")
+
+
+def satisfied_at_risk(customers: pl.DataFrame) -> dict:
+    """Customers whose latest CSAT is 4-5 but whose latest NPS is 0-8, or who left: how many,
+    their share of the satisfied, their annual revenue, and by segment."""
+    satisfied = customers.filter(pl.col("csat") >= 4)
+    at_risk_expr = (pl.col("nps") <= 8).fill_null(False) | pl.col("left")
+    marked = satisfied.with_columns(at_risk_expr.alias("at_risk"))
+    at_risk = marked.filter(pl.col("at_risk"))
+    by_segment = (
+        marked.group_by("segment")
+        .agg(
+            pl.len().alias("satisfied"),
+            pl.col("at_risk").sum().alias("at_risk"),
+            pl.col("left").sum().alias("left"),
+            pl.col("annual_revenue").filter(pl.col("at_risk")).sum().alias("revenue"),
+        )
+        .with_columns(
+            (100 * pl.col("at_risk") / pl.col("satisfied")).alias("share"),
+            (100 * pl.col("left") / pl.col("satisfied")).alias("churn"),
+            pl.col("segment").cast(pl.String),
+        )
+        .sort("share", descending=True)
+    )
+    return {
+        "satisfied": satisfied.height,
+        "at_risk": at_risk.height,
+        "share": m.proportion_score("churn", at_risk.height, satisfied.height),
+        "revenue": float(at_risk["annual_revenue"].sum() or 0.0),
+        "left": int(at_risk["left"].sum()),
+        "by_segment": by_segment,
+    }
+
+
+def latest_by_stage(ds: Dataset, f: Filters) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each customer's latest NPS answer at each stage in view: stage id -> (customer codes,
+    answers). One pass over the rows in view."""
+    size = ds.customer_arrays.size
+    rows = ds.slice_responses(f)
+    categories = list(rows["stage_id"].dtype.categories)
+    key = (
+        rows["stage_id"].to_physical().to_numpy().astype(np.int64) * size + rows["cust"].to_numpy()
+    )
+    who, latest = m.latest_answers(
+        key, rows["nps"].fill_null(-1).to_numpy(), len(categories) * size
+    )
+    out = {}
+    for i, sid in enumerate(categories):
+        here = (who >= i * size) & (who < (i + 1) * size)
+        out[sid] = (who[here] - i * size, latest[here])
+    return out
+
+
+def revenue_at_risk_by(
+    ds: Dataset, f: Filters, dimension: str, by_stage: dict | None = None
+) -> pl.DataFrame:
+    """Revenue at risk (the registry's definition) per stage or per segment, with its parts.
+
+    By stage: each customer's latest answer at that stage in view. By segment: each
+    customer's latest answer in view, split by the customer's segment (and the observed
+    detractor churn of that segment)."""
+    end = f.end or ds.last_day
+    arrays = ds.customer_arrays
+    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]] = []
+    if dimension == "stage":
+        by_stage = by_stage if by_stage is not None else latest_by_stage(ds, f)
+        shown = ds.stage_ids(f)
+        mask = ds.customer_mask(f)
+        for sid in ds.journey.stage_order:
+            if shown is not None and sid not in shown:
+                continue
+            who_here, latest_here = by_stage.get(sid, (np.zeros(0, np.int64), np.zeros(0, np.int8)))
+            parts.append((ds.journey.stage_name(sid), who_here, latest_here, mask))
+    else:
+        view = ds.customer_view(f)
+        segments = ds.customers["segment"]
+        codes = segments.to_physical().to_numpy()  # compare integer codes, not strings
+        categories = list(segments.dtype.categories)
+        for seg in f.segments or tuple(ds.options("segment")):
+            mine = codes == categories.index(seg)
+            here = mine[view.latest_who]
+            parts.append((seg, view.latest_who[here], view.latest_nps[here], mine))
+    out = []
+    for label, who_here, latest_here, mask in parts:
+        rate, history_n = m.detractor_churn_rate(ds.latest_nps, arrays, mask)
+        risk = m.revenue_at_risk(who_here, latest_here, arrays, rate, end)
+        out.append(
+            {
+                dimension: label,
+                "value": risk["value"],
+                "detractor_revenue": risk["detractor_revenue"],
+                "detractors": risk["detractors"],
+                "churn_rate": 100 * rate,
+                "history_n": history_n,
+            }
+        )
+    return pl.DataFrame(
+        out,
+        schema={
+            dimension: pl.String,
+            "value": pl.Float64,
+            "detractor_revenue": pl.Float64,
+            "detractors": pl.Int64,
+            "churn_rate": pl.Float64,
+            "history_n": pl.Int64,
+        },
+    )
+
+
+def value_summary(customers: pl.DataFrame) -> dict:
+    """Profit (annual revenue − cost to serve): unprofitable share and a value × NPS grid."""
+    profit = customers.with_columns(
+        (pl.col("annual_revenue") - pl.col("cost_to_serve")).alias("profit")
+    )
+    unprofitable = profit.filter(pl.col("profit") < 0).height
+    grid = (
+        profit.filter(pl.col("nps").is_not_null())
+        .with_columns(
+            pl.when(pl.col("profit") >= 0)
+            .then(pl.lit("Profitable"))
+            .otherwise(pl.lit("Unprofitable"))
+            .alias("value"),
+            nps_group().alias("group"),
+        )
+        .group_by("value", "group")
+        .agg(pl.len().alias("customers"), pl.col("profit").sum().alias("profit"))
+        .sort("value", "group")
+    )
+    return {
+        "profit": profit.select("profit", "nps"),
+        "customers": customers.height,
+        "unprofitable": m.proportion_score("churn", unprofitable, customers.height),
+        "grid": grid,
+    }
+
+
+def influencer_cut(ds: Dataset) -> float:
+    return float(ds.customers["influence"].quantile(INFLUENCER_QUANTILE))
+
+
+def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl.DataFrame:
+    """NPS of answers from top-decile influencers against everyone else's, per stage: one
+    counting pass over (stage, influencer, NPS class)."""
+    influencer = (ds.customers["influence"] >= influencer_cut(ds)).to_numpy()
+    rows = ds.slice_responses(f)
+    categories = list(rows["stage_id"].dtype.categories)
+    nps = rows["nps"].fill_null(-1).to_numpy().astype(np.int64)
+    klass = np.array([3, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2])[nps + 1]  # detractor..promoter, blank
+    flag = influencer[rows["cust"].to_numpy()].astype(np.int64)
+    key = (rows["stage_id"].to_physical().to_numpy().astype(np.int64) * 2 + flag) * 4 + klass
+    counts = np.bincount(key, minlength=len(categories) * 8).reshape(len(categories), 2, 4)
+    out = []
+    for position, sid in enumerate(ds.journey.stage_order):
+        i = categories.index(sid)
+        for is_influencer in (False, True):
+            det, pas, pro, _ = counts[i, int(is_influencer)]
+            row = dict.fromkeys(m.CORE_COLUMNS, 0)
+            row.update(n_nps=int(det + pas + pro), promoters=int(pro), detractors=int(det))
+            score = m.scores_of(row)["nps"]
+            if score.n == 0:
+                continue
+            shown = score.shown(min_n)
+            out.append(
+                {
+                    "stage_id": sid,
+                    "influencer": is_influencer,
+                    "nps": shown,
+                    "moe": score.moe if shown is not None else None,
+                    "n_nps": score.n,
+                    "position": position,
+                }
+            )
+    return pl.DataFrame(
+        out,
+        schema={
+            "stage_id": pl.String,
+            "influencer": pl.Boolean,
+            "nps": pl.Float64,
+            "moe": pl.Float64,
+            "n_nps": pl.Int64,
+            "position": pl.Int64,
+        },
+    )
+
+
+def influencer_detractors(
+    ds: Dataset, f: Filters, stage_id: str, by_stage: dict | None = None
+) -> pl.DataFrame:
+    """Top-decile influencers whose latest answer at ``stage_id`` in view is 0-6 and who are
+    still customers: a list an account manager can act on, highest influence first."""
+    cut = influencer_cut(ds)
+    by_stage = by_stage if by_stage is not None else latest_by_stage(ds, f)
+    who, latest = by_stage.get(stage_id, (np.zeros(0, np.int64), np.zeros(0, np.int8)))
+    end = f.end or ds.last_day
+    keep = (latest <= 6) & (ds.customer_arrays.churned_day[who] > m.day_number(end))
+    frame = ds.customers[who[keep]].with_columns(pl.Series("nps", latest[keep], dtype=pl.Int16))
+    return (
+        frame.filter(pl.col("influence") >= cut)
+        .select(
+            "customer_id",
+            pl.col("segment").cast(pl.String),
+            pl.col("region").cast(pl.String),
+            "influence",
+            "nps",
+            "annual_revenue",
+        )
+        .sort("influence", descending=True)
+    )

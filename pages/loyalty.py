@@ -1,0 +1,164 @@
+"""Loyalty and value: trends we can trust, loyalty in money, and the customers who matter."""
+
+import streamlit as st
+
+from cxapp import data, sidebar, ui
+from cxmetrics import charts, loyalty
+from cxmetrics.registry import METRICS, MIN_N
+
+ds = data.get_dataset()
+view = sidebar.filters(ds)
+ui.page_start("Loyalty and value", ds, view)
+customers = loyalty.customers_in_view(ds, view)
+start, end = view.start or ds.first_day, view.end or ds.last_day
+ui.stop_if_empty(customers.height == 0, start, end, ds)
+journey = ds.journey
+by_stage = loyalty.latest_by_stage(ds, view)  # shared by revenue at risk and influencers
+
+# --- NPS trend ----------------------------------------------------------------------
+st.subheader("NPS over time")
+c1, c2 = st.columns(2)
+unit = (
+    c1.segmented_control(
+        "By", list(loyalty.UNITS), default="week", key="trend_unit", bind="query-params"
+    )
+    or "week"
+)
+split = (
+    c2.segmented_control(
+        "Split by", list(loyalty.SPLITS), default="none", key="trend_split", bind="query-params"
+    )
+    or "none"
+)
+trend = loyalty.trend(ds.slice_stats(view), unit, loyalty.SPLITS[split], MIN_N)
+if split == "stage":
+    trend = trend.with_columns(trend["group"].replace(journey.labels))
+ui.chart(
+    charts.fig_nps_trend(trend, unit),
+    f"{METRICS['nps'].definition} Triangles: a change from the previous {unit} that is "
+    "significant at 95% (|z| ≥ 1.96).",
+    key="fig_nps_trend",
+)
+ui.chart(
+    charts.fig_nps_mix(loyalty.trend(ds.slice_stats(view), unit, None, MIN_N), unit),
+    "Share of NPS answers in each group; hover for n.",
+    key="fig_nps_mix",
+)
+
+# --- churn by loyalty ------------------------------------------------------------------
+st.subheader("Does loyalty predict who leaves?")
+st.caption(f"{METRICS['churn'].definition} Customers are grouped by their latest answer in view.")
+left, right = st.columns(2)
+with left:
+    ui.chart(
+        charts.fig_churn_by(
+            loyalty.churn_by_loyalty(customers), "group", "Churn by NPS group", "Latest NPS answer"
+        ),
+        "Bars: 95% margins.",
+        key="fig_churn_nps",
+    )
+with right:
+    ui.chart(
+        charts.fig_churn_by(
+            loyalty.churn_by_csat(customers),
+            "csat",
+            "Churn by satisfaction",
+            "Latest CSAT answer (1-5)",
+        ),
+        "Bars: 95% margins.",
+        key="fig_churn_csat",
+    )
+
+# --- satisfied but at risk --------------------------------------------------------------
+st.subheader("Satisfied but at risk")
+risk = loyalty.satisfied_at_risk(customers)
+c1, c2, c3 = st.columns(3)
+c1.metric(
+    "Satisfied customers at risk",
+    ui.value_text("churn", risk["share"], MIN_N),
+    help="Share of customers whose latest CSAT is 4-5 but whose latest NPS is 0-8 "
+    "(passive or detractor), or who left in the period.",
+    border=True,
+)
+c1.caption(f"{risk['at_risk']:,} of {risk['satisfied']:,} satisfied customers")
+c2.metric(
+    "Their annual revenue",
+    METRICS["revenue_at_risk"].format(risk["revenue"]),
+    help="Σ annual revenue of the satisfied customers at risk.",
+    border=True,
+)
+c3.metric(
+    "Already left",
+    f"{risk['left']:,}",
+    border=True,
+    help="Satisfied customers who left during the period.",
+)
+top = risk["by_segment"].head(1)
+if top.height:
+    st.markdown(
+        f"Concentrated in **{top['segment'][0]}**: {top['share'][0]:.0f}% of its "
+        f"satisfied customers are at risk and {top['churn'][0]:.1f}% left in the "
+        "period."
+    )
+st.dataframe(risk["by_segment"], hide_index=True, column_config=ui.at_risk_columns())
+
+# --- revenue at risk ---------------------------------------------------------------------
+st.subheader("Revenue at risk")
+st.caption(METRICS["revenue_at_risk"].definition + " A customer can count at several stages.")
+left, right = st.columns(2)
+with left:
+    ui.chart(
+        charts.fig_revenue_at_risk(
+            loyalty.revenue_at_risk_by(ds, view, "stage", by_stage), "stage"
+        ),
+        "Hover a bar for its calculation.",
+        key="fig_rar_stage",
+    )
+with right:
+    ui.chart(
+        charts.fig_revenue_at_risk(loyalty.revenue_at_risk_by(ds, view, "segment"), "segment"),
+        "Hover a bar for its calculation.",
+        key="fig_rar_segment",
+    )
+
+# --- customer value ----------------------------------------------------------------------
+st.subheader("Customer value")
+value = loyalty.value_summary(customers)
+st.markdown(
+    f"**{ui.value_text('churn', value['unprofitable'], MIN_N)}** of the "
+    f"{value['customers']:,} customers in view cost more to serve than they pay."
+)
+left, right = st.columns(2)
+with left:
+    ui.chart(charts.fig_profit(value["profit"]), "Red line: break-even.", key="fig_profit")
+with right:
+    ui.chart(
+        charts.fig_value_quadrant(value["grid"]),
+        "Customers with an NPS answer in view, by their latest answer.",
+        key="fig_value_quadrant",
+    )
+
+# --- influencers ------------------------------------------------------------------------
+st.subheader("Influencers: the new VIPs")
+ui.chart(
+    charts.fig_influencers(loyalty.influencer_nps_by_stage(ds, view, MIN_N), journey.labels),
+    f"Influencers: customers in the top 10% by influence score (≥ "
+    f"{loyalty.influencer_cut(ds):.1f}). Bars: 95% margins.",
+    key="fig_influencers",
+)
+stage_options = journey.stage_order
+focus = st.selectbox(
+    "Influencer detractors at",
+    stage_options,
+    index=len(stage_options) - 1,
+    key="influencer_stage",
+    format_func=journey.stage_name,
+    bind="query-params",
+)
+who = loyalty.influencer_detractors(ds, view, focus, by_stage)
+st.markdown(
+    f"**{who.height:,} influencers** whose latest answer at "
+    f"{journey.stage_name(focus)} is a detractor and who are still customers — "
+    "highest influence first:"
+)
+st.dataframe(who, hide_index=True, column_config=ui.influencer_columns(), height=320)

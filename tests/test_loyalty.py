@@ -1,0 +1,206 @@
+"""Loyalty and value: trend bands and significance, churn by group, satisfied but at risk,
+revenue at risk and influencers — by hand, then on the sample company."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import polars as pl
+import pytest
+
+from cxmetrics import dataset, loyalty
+from cxmetrics import metrics as m
+from cxmetrics.filters import Filters
+
+D = dt.date
+
+
+def month_stats(months: dict[dt.date, list[int]]) -> pl.DataFrame:
+    rows = [
+        {"month": month, "nps": v, "csat": None, "ces": None}
+        for month, values in months.items()
+        for v in values
+    ]
+    frame = pl.DataFrame(
+        rows, schema={"month": pl.Date, "nps": pl.Int8, "csat": pl.Int8, "ces": pl.Int8}
+    )
+    return m.response_stats(frame, ["month"])
+
+
+def test_trend_band_and_significance_by_hand():
+    jan = [10] * 60 + [0] * 40  # NPS +20, n 100
+    feb = [10] * 40 + [0] * 60  # NPS -20
+    mar = [10] * 41 + [0] * 59  # NPS -18: a small move
+    t = loyalty.trend(
+        month_stats({D(2026, 1, 1): jan, D(2026, 2, 1): feb, D(2026, 3, 1): mar}),
+        "month",
+        None,
+        min_n=30,
+    )
+    assert t["nps"].to_list() == pytest.approx([20.0, -20.0, -18.0])
+    band = 196 * math.sqrt((0.6 + 0.4 - 0.2**2) / 100)
+    assert t["moe"][0] == pytest.approx(band)
+    se = band / 1.96
+    assert t["z"][1] == pytest.approx(-40 / math.sqrt(2 * se**2))
+    assert t["significant"].to_list() == [False, True, False]
+    assert t["promoters_pct"][0] == pytest.approx(60.0)
+    assert t["detractors_pct"][1] == pytest.approx(60.0)
+
+
+def test_periods_with_too_few_answers_have_no_score_and_no_change():
+    t = loyalty.trend(
+        month_stats({D(2026, 1, 1): [10] * 40, D(2026, 2, 1): [0] * 10}), "month", None, min_n=30
+    )
+    assert t["nps"][1] is None and t["significant"][1] is False
+
+
+CUSTOMERS = pl.DataFrame(
+    {
+        "cust": [0, 1, 2, 3, 4, 5],
+        "customer_id": [1, 2, 3, 4, 5, 6],
+        "segment": ["A", "A", "B", "B", "B", "A"],
+        "region": ["N"] * 6,
+        "annual_revenue": [100.0, 200.0, 300.0, 400.0, 500.0, 600.0],
+        "cost_to_serve": [50.0, 250.0, 100.0, 100.0, 600.0, 100.0],
+        "influence": [1.0] * 6,
+        "nps": [10, 9, 7, 3, None, 0],
+        "csat": [5, 4, 5, 2, 4, None],
+        "left": [False, True, False, True, False, False],
+    },
+    schema_overrides={"nps": pl.Int16, "csat": pl.Int16},
+)
+
+
+def test_churn_by_loyalty_group_by_hand():
+    got = {r["group"]: r for r in loyalty.churn_by_loyalty(CUSTOMERS).iter_rows(named=True)}
+    # promoters 0, 1 (1 left); passive 2; detractors 3 (left), 5; customer 4 has no NPS
+    assert got["Promoters"]["customers"] == 2 and got["Promoters"]["churn"] == 50.0
+    assert got["Passives"]["churn"] == 0.0
+    assert got["Detractors"]["customers"] == 2 and got["Detractors"]["churn"] == 50.0
+    assert list(got) == ["Promoters", "Passives", "Detractors"]
+
+
+def test_satisfied_but_at_risk_by_hand():
+    got = loyalty.satisfied_at_risk(CUSTOMERS)
+    # satisfied (CSAT 4-5): 0, 1, 2, 4. At risk: 1 (left), 2 (passive). 4 has no NPS, stays.
+    assert got["satisfied"] == 4 and got["at_risk"] == 2
+    assert got["revenue"] == pytest.approx(200.0 + 300.0)
+    seg = {r["segment"]: r for r in got["by_segment"].iter_rows(named=True)}
+    assert seg["A"]["share"] == pytest.approx(50.0)  # 1 of 2
+    assert seg["B"]["share"] == pytest.approx(50.0)  # 1 of 2
+
+
+def test_value_summary_by_hand():
+    got = loyalty.value_summary(CUSTOMERS)
+    # profit: 50, -50, 200, 300, -100, 500 -> two of six unprofitable
+    assert got["unprofitable"].value == pytest.approx(100 * 2 / 6)
+    grid = {(r["value"], r["group"]): r["customers"] for r in got["grid"].iter_rows(named=True)}
+    assert grid[("Unprofitable", "Promoters")] == 1  # customer 1
+    assert grid[("Profitable", "Detractors")] == 2  # customers 3 and 5
+
+
+# --- the sample company --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def story_ds(story_data):
+    return dataset.build(story_data.journey, story_data.customers, story_data.responses)
+
+
+def quarter(ds) -> Filters:
+    return Filters(start=D(2026, 7, 1), end=ds.last_day)
+
+
+def test_customers_in_view_match_a_group_by(story_ds):
+    view = quarter(story_ds)
+    got = loyalty.customers_in_view(story_ds, view).sort("cust")
+    rows = story_ds.slice_responses(view)
+    want = (
+        rows.group_by("cust")
+        .agg(pl.col("nps").drop_nulls().last(), pl.col("csat").drop_nulls().last())
+        .sort("cust")
+    )
+    assert got["cust"].to_list() == want["cust"].to_list()
+    assert got["nps"].to_list() == want["nps"].cast(pl.Int16).to_list()
+    assert got["csat"].to_list() == want["csat"].cast(pl.Int16).to_list()
+
+
+def test_small_business_is_where_satisfied_customers_are_at_risk(story_ds):
+    got = loyalty.satisfied_at_risk(loyalty.customers_in_view(story_ds, quarter(story_ds)))
+    top = got["by_segment"].row(0, named=True)
+    assert top["segment"] == "Small business"
+    others = got["by_segment"].filter(pl.col("segment") != "Small business")
+    assert top["churn"] > 2 * others["churn"].max()
+
+
+def test_influencer_detractors_at_renewal_are_found(story_ds):
+    by_stage = loyalty.influencer_nps_by_stage(story_ds, quarter(story_ds))
+    renew = {
+        r["influencer"]: r["nps"]
+        for r in by_stage.filter(pl.col("stage_id") == "renew").iter_rows(named=True)
+    }
+    assert renew[True] < renew[False] - 40
+    found = loyalty.influencer_detractors(story_ds, quarter(story_ds), "renew")
+    assert found.height > 50
+    assert (found["nps"] <= 6).all()
+    assert (found["influence"] >= loyalty.influencer_cut(story_ds)).all()
+    assert found["influence"].is_sorted(descending=True)
+
+
+def test_revenue_at_risk_by_segment_adds_up_its_parts(story_ds):
+    table = loyalty.revenue_at_risk_by(story_ds, quarter(story_ds), "segment")
+    for row in table.iter_rows(named=True):
+        assert row["value"] == pytest.approx(row["detractor_revenue"] * row["churn_rate"] / 100)
+    rates = dict(zip(table["segment"], table["churn_rate"], strict=True))
+    assert rates["Small business"] > 2 * rates["Personal"]
+
+
+def test_detractors_leave_more_than_promoters_over_the_year(story_ds):
+    year = Filters(start=D(2025, 10, 1), end=story_ds.last_day)
+    got = {
+        r["group"]: r["churn"]
+        for r in loyalty.churn_by_loyalty(loyalty.customers_in_view(story_ds, year)).iter_rows(
+            named=True
+        )
+    }
+    assert got["Detractors"] > got["Promoters"]
+
+
+def test_revenue_at_risk_by_stage_equals_one_view_per_stage(story_ds):
+    view = quarter(story_ds)
+    table = {
+        r["stage"]: r
+        for r in loyalty.revenue_at_risk_by(story_ds, view, "stage").iter_rows(named=True)
+    }
+    rate, _ = m.detractor_churn_rate(story_ds.latest_nps, story_ds.customer_arrays, None)
+    for sid in story_ds.journey.stage_order:
+        one = story_ds.customer_view(view.with_stages((sid,)), use_links=False)
+        want = m.revenue_at_risk(
+            one.latest_who, one.latest_nps, story_ds.customer_arrays, rate, view.end
+        )
+        got = table[story_ds.journey.stage_name(sid)]
+        assert got["detractors"] == want["detractors"]
+        assert got["value"] == pytest.approx(want["value"])
+
+
+def test_influencer_nps_by_stage_equals_a_group_by(story_ds):
+    view = quarter(story_ds)
+    cut = loyalty.influencer_cut(story_ds)
+    influence = story_ds.customers.select("cust", "influence")
+    rows = (
+        story_ds.slice_responses(view)
+        .join(influence, on="cust")
+        .filter(pl.col("nps").is_not_null())
+    )
+    want = rows.group_by(
+        pl.col("stage_id").cast(pl.String), (pl.col("influence") >= cut).alias("influencer")
+    ).agg(
+        (100 * ((pl.col("nps") >= 9).mean() - (pl.col("nps") <= 6).mean())).alias("nps"),
+        pl.len().alias("n"),
+    )
+    got = loyalty.influencer_nps_by_stage(story_ds, view, min_n=1)
+    joined = got.join(want, on=["stage_id", "influencer"])
+    assert joined.height == got.height == want.height
+    assert joined["n_nps"].to_list() == joined["n"].cast(pl.Int64).to_list()
+    assert joined["nps"].to_list() == pytest.approx(joined["nps_right"].to_list())
