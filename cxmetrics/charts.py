@@ -618,14 +618,14 @@ def fig_churn_by(frame: pl.DataFrame, key: str, title: str, label: str) -> go.Fi
         y=frame["churn"].to_list(),
         marker_color=INK,
         error_y=dict(type="data", array=frame["moe"].to_list(), color="#9AA5B1"),
-        text=[f"{c:.1f}%" for c in frame["churn"]],
+        text=[f"{c:.1f}%" if c is not None else "too few" for c in frame["churn"]],
         textposition="inside",
         insidetextanchor="start",
         textfont=dict(color="white"),
         hovertemplate="%{x}: %{y:.1f}% left in the period<extra></extra>",
     )
     fig.update_xaxes(title=label, type="category")
-    fig.update_yaxes(title="Churn in the period (%)")
+    fig.update_yaxes(title="Churn in the period (%)", rangemode="tozero")
     return fig
 
 

@@ -109,14 +109,21 @@ def nps_group() -> pl.Expr:
     )
 
 
-def churn_by(customers: pl.DataFrame, key: pl.Expr, name: str) -> pl.DataFrame:
-    """Churn in the period per value of ``key``: customers (n), left, churn %, its margin."""
+def churn_by(
+    customers: pl.DataFrame, key: pl.Expr, name: str, min_n: int = m.MIN_N
+) -> pl.DataFrame:
+    """Churn in the period per value of ``key``: customers (n), left, churn % and its 95%
+    margin; churn is null for groups of fewer than ``min_n`` customers."""
     return (
         customers.with_columns(key.alias(name))
         .filter(pl.col(name).is_not_null())
         .group_by(name)
         .agg(pl.len().alias("customers"), pl.col("left").sum().alias("left"))
-        .with_columns((100 * pl.col("left") / pl.col("customers")).alias("churn"))
+        .with_columns(
+            pl.when(pl.col("customers") >= min_n)
+            .then(100 * pl.col("left") / pl.col("customers"))
+            .alias("churn")
+        )
         .with_columns(
             (
                 100
@@ -130,14 +137,14 @@ def churn_by(customers: pl.DataFrame, key: pl.Expr, name: str) -> pl.DataFrame:
     )
 
 
-def churn_by_loyalty(customers: pl.DataFrame) -> pl.DataFrame:
-    out = churn_by(customers, nps_group(), "group")
+def churn_by_loyalty(customers: pl.DataFrame, min_n: int = m.MIN_N) -> pl.DataFrame:
+    out = churn_by(customers, nps_group(), "group", min_n)
     order = {g: i for i, g in enumerate(GROUPS)}
     return out.sort(pl.col("group").replace_strict(order, return_dtype=pl.Int8))
 
 
-def churn_by_csat(customers: pl.DataFrame) -> pl.DataFrame:
-    return churn_by(customers, pl.col("csat"), "csat")
+def churn_by_csat(customers: pl.DataFrame, min_n: int = m.MIN_N) -> pl.DataFrame:
+    return churn_by(customers, pl.col("csat"), "csat", min_n)
 
 
 def satisfied_at_risk(customers: pl.DataFrame) -> dict:

@@ -73,12 +73,16 @@ CUSTOMERS = pl.DataFrame(
 
 
 def test_churn_by_loyalty_group_by_hand():
-    got = {r["group"]: r for r in loyalty.churn_by_loyalty(CUSTOMERS).iter_rows(named=True)}
+    got = {
+        r["group"]: r for r in loyalty.churn_by_loyalty(CUSTOMERS, min_n=1).iter_rows(named=True)
+    }
     # promoters 0, 1 (1 left); passive 2; detractors 3 (left), 5; customer 4 has no NPS
     assert got["Promoters"]["customers"] == 2 and got["Promoters"]["churn"] == 50.0
     assert got["Passives"]["churn"] == 0.0
     assert got["Detractors"]["customers"] == 2 and got["Detractors"]["churn"] == 50.0
     assert list(got) == ["Promoters", "Passives", "Detractors"]
+    too_few = loyalty.churn_by_loyalty(CUSTOMERS, min_n=3)
+    assert too_few["churn"].null_count() == 3 and too_few["customers"].to_list() == [2, 1, 2]
 
 
 def test_satisfied_but_at_risk_by_hand():
