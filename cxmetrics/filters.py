@@ -36,9 +36,6 @@ class Filters:
             if isinstance(value, str) or not isinstance(value, tuple):
                 raise FilterError(f"{name} must be a tuple of values, got {value!r}")
 
-    def with_period(self, start: dt.date | None, end: dt.date | None) -> Filters:
-        return replace(self, start=start, end=end)
-
     def with_stages(self, stages: tuple[str, ...]) -> Filters:
         return replace(self, stages=stages)
 

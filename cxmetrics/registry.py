@@ -150,7 +150,3 @@ METRICS: dict[str, Metric] = {
         ),
     )
 }
-
-
-def metric(key: str) -> Metric:
-    return METRICS[key]
