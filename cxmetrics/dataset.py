@@ -8,7 +8,9 @@ slice these frames; no per-widget query reaches the database.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,27 +81,30 @@ class Dataset:
     def slice_responses(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
         return _slice(self.responses, f, self.stage_ids(f), with_dates)[0]
 
-    def customer_view(self, f: Filters, *, use_links: bool | None = None) -> CustomerView:
+    def customer_view(
+        self, f: Filters, *, use_links: bool | None = None, latest: bool = True
+    ) -> CustomerView:
         """The customers in view and each one's latest NPS answer in view.
 
         Without stage or channel filters every row of a customer in the date range is in
         view, so the precomputed links answer with two filters; otherwise (or when
         ``use_links`` is False) distinct codes and latest answers are computed from the rows.
+        With ``latest=False`` (links only) the latest answers are left empty.
         """
         stage_ids = self.stage_ids(f)
         rows, lo, hi = _slice(self.responses, f, stage_ids, True)
         if use_links is None:
             use_links = stage_ids is None and not f.channels
         if use_links:
-            first = rows.filter(pl.col("prev_row") < lo)
+            first = np.sort(rows.filter(pl.col("prev_row") < lo)["cust"].to_numpy())
+            if not latest:  # only the customers in view were asked for
+                return CustomerView(first, first[:0], np.zeros(0, np.int8))
             last = rows.filter(pl.col("nps").is_not_null() & (pl.col("next_answer") >= hi))
-            return CustomerView(
-                np.sort(first["cust"].to_numpy()), last["cust"].to_numpy(), last["nps"].to_numpy()
-            )
+            return CustomerView(first, last["cust"].to_numpy(), last["nps"].to_numpy())
         codes = rows["cust"].to_numpy()
         size = self.customer_arrays.size
-        who, latest = latest_answers(codes, rows["nps"].fill_null(-1).to_numpy(), size)
-        return CustomerView(customers_in_view(codes, size), who, latest)
+        who, answers = latest_answers(codes, rows["nps"].fill_null(-1).to_numpy(), size)
+        return CustomerView(customers_in_view(codes, size), who, answers)
 
 
 def date_slice(frame: pl.DataFrame, date_col: str, start, end) -> pl.DataFrame:
@@ -216,7 +221,7 @@ def build(
     del combined
     stats = (
         response_stats(enriched, STAT_DIMENSIONS)
-        .sort(STAT_DIMENSIONS)
+        .sort("responded_on")  # the date order slicing relies on; order within a day is free
         .with_columns(  # trend buckets, so a trend is a group-by without date arithmetic
             pl.col("responded_on").dt.truncate("1w").alias("week"),
             pl.col("responded_on").dt.truncate("1mo").alias("month"),
@@ -267,8 +272,7 @@ def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:
             f"the database {store.safe_url(str(engine.url))} has no {' and no '.join(missing)} "
             "yet; import them, or generate the sample company with `python -m cxmetrics sample`"
         )
-    progress(0.10, "Reading customers")
-    customers = store.load_customers(engine)
+    progress(0.10, "Reading customers and responses")
 
     def chunks():
         done = 0
@@ -279,6 +283,13 @@ def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:
             )
             yield chunk
 
-    data = build(journey, customers, chunks())
+    # Customers are read on a second thread while the first responses arrive.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(store.load_customers, engine)
+        responses = chunks()
+        first = next(responses, None)
+        customers = pending.result()
+    head = [] if first is None else [first]
+    data = build(journey, customers, itertools.chain(head, responses))
     progress(1.0, "Ready")
     return data

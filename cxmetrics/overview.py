@@ -81,14 +81,18 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
         prev = None
     journey = ds.journey
     stage_ids = ds.stage_ids(f)
-    in_view = ds.slice_stats(f)
-    target_stage = stage_ids[0] if stage_ids is not None and len(stage_ids) == 1 else None
-
-    overall = m.scores_of(m.sums(in_view, None, m.CORE_COLUMNS).row(0, named=True))
-    prev_overall = (
-        m.scores_of(m.sums(ds.slice_stats(prev), None, m.CORE_COLUMNS).row(0, named=True))
+    # One pass over the rows in view per period: by touchpoint; the rest is summed from it.
+    per_tp = m.sums(ds.slice_stats(f), ["stage_id", "touchpoint_id"], m.CORE_COLUMNS)
+    prev_tp = (
+        m.sums(ds.slice_stats(prev), ["stage_id", "touchpoint_id"], m.CORE_COLUMNS)
         if prev
         else None
+    )
+    target_stage = stage_ids[0] if stage_ids is not None and len(stage_ids) == 1 else None
+
+    overall = m.scores_of(m.sums(per_tp, None, m.CORE_COLUMNS).row(0, named=True))
+    prev_overall = (
+        m.scores_of(m.sums(prev_tp, None, m.CORE_COLUMNS).row(0, named=True)) if prev else None
     )
 
     tiles: dict[str, Tile] = {}
@@ -104,14 +108,12 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
         )
     tiles.update(_loyalty_tiles(ds, f, prev, start, end, min_n))
 
-    by_stage = scores_by(m.sums(in_view, ["stage_id"], m.CORE_COLUMNS), "stage_id")
+    by_stage = scores_by(m.sums(per_tp, ["stage_id"], m.CORE_COLUMNS), "stage_id")
     prev_by_stage = (
-        scores_by(m.sums(ds.slice_stats(prev), ["stage_id"], m.CORE_COLUMNS), "stage_id")
-        if prev
-        else None
+        scores_by(m.sums(prev_tp, ["stage_id"], m.CORE_COLUMNS), "stage_id") if prev else None
     )
     rows = stage_rows(ds, by_stage, stage_ids, min_n)
-    worst = worst_moments(ds, in_view, min_n)
+    worst = worst_moments(ds, per_tp, min_n)
     changes = what_changed(ds, overall, prev_overall, by_stage, prev_by_stage, prev, min_n)
     return Overview(f, start, end, prev, tiles, rows, worst, changes, min_n)
 
@@ -161,7 +163,7 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
     churn = m.proportion_score("churn", *m.churn_counts(now.in_view, arrays, start, end))
     churn_change = None
     if prev is not None:
-        before = ds.customer_view(prev).in_view
+        before = ds.customer_view(prev, latest=False).in_view
         prev_churn = m.proportion_score(
             "churn", *m.churn_counts(before, arrays, prev.start, prev.end)
         )
@@ -183,10 +185,11 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
     }
 
 
-def worst_moments(ds: Dataset, in_view: pl.DataFrame, min_n: int, limit: int = 5):
-    """The moments of truth with the lowest NPS (at least ``min_n`` answers), worst first."""
+def worst_moments(ds: Dataset, stats: pl.DataFrame, min_n: int, limit: int = 5):
+    """The moments of truth with the lowest NPS (at least ``min_n`` answers), worst first.
+    ``stats``: statistics in view at any grain that has touchpoint_id."""
     tp = ds.journey.touchpoints.filter(pl.col("moment_of_truth"))
-    by_tp = m.with_scores(m.sums(in_view, ["touchpoint_id"], m.CORE_COLUMNS)).with_columns(
+    by_tp = m.with_scores(m.sums(stats, ["touchpoint_id"], m.CORE_COLUMNS)).with_columns(
         pl.col("touchpoint_id").cast(pl.String)
     )
     targets = ds.journey.targets.filter(pl.col("metric") == "nps").select(

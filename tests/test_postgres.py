@@ -57,7 +57,8 @@ def pg_loaded(pg_url):
 def test_postgres_loads_the_same_rows_as_sqlite(pg_loaded, loaded):
     assert pg_loaded.responses.height == loaded.responses.height
     assert pg_loaded.responses.equals(loaded.responses)
-    assert pg_loaded.stats.equals(loaded.stats)
+    dims = dataset.STAT_DIMENSIONS
+    assert pg_loaded.stats.sort(dims).equals(loaded.stats.sort(dims))
     assert pg_loaded.customers.equals(loaded.customers)
 
 

@@ -198,4 +198,5 @@ def test_reading_in_chunks_gives_the_same_dataset(sample_url):
     one = dataset.build(journey, customers, whole)
     many = dataset.build(journey, customers, iter(chunks))
     assert one.responses.equals(many.responses)
-    assert one.stats.equals(many.stats)
+    dims = dataset.STAT_DIMENSIONS
+    assert one.stats.sort(dims).equals(many.stats.sort(dims))
