@@ -94,10 +94,10 @@ def main() -> None:
             f"churned over two years {100 * churn:.0f}%"
         )
 
-    cut = data.customers["influence"].quantile(0.9)
-    vip = set(data.customers.filter(pl.col("influence") >= cut)["customer_id"].to_list())
+    cut = ds.customers["influence"].quantile(0.9)
+    vip = ds.customers.filter(pl.col("influence") >= cut)["cust"]
     renew = ds.responses.filter((pl.col("stage_id") == "renew") & pl.col("nps").is_not_null())
-    is_vip = renew["customer_id"].is_in(list(vip))
+    is_vip = renew["cust"].is_in(vip.implode())
     print(
         f"6. Detractor share at renewal: top-decile influence "
         f"{100 * (renew.filter(is_vip)['nps'] <= 6).mean():.0f}%, everyone else "

@@ -204,3 +204,30 @@ def test_journey_definition_has_the_promised_shape(story_data):
 def test_sizes_below_one_customer_are_refused(customers):
     with pytest.raises(ValueError, match="at least 1"):
         sample.generate(customers)
+
+
+def test_the_story_figures_script_runs():
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    out = subprocess.run(
+        [sys.executable, "-m", "scripts.story_figures", "--customers", "2000"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert [line[:2] for line in out.stdout.splitlines()[1:]] == [
+        "1.",
+        "2.",
+        "3.",
+        "4.",
+        "5.",
+        "5.",
+        "5.",
+        "6.",
+        "7.",
+    ]
