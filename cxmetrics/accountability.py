@@ -26,10 +26,8 @@ RED_EXPOSURE = 0.50  # more than this weighted share of stages below target is r
 CX_PAY_BENCHMARK = 0.19  # share of companies that tie rewards to service quality
 
 METHOD = (
-    "Silo score: share of the department's own KPI-weeks in the period that met target. "
-    "Experience: the stages it affects, weighted by role (lead 1, contributor ½), judged by "
-    "NPS against each stage's target. False positive: at least 80% of its own KPI-weeks on "
-    "target while more than half of its weighted stages are below target."
+    f"Silo score: {METRICS['silo_score'].definition} False positive: "
+    f"{METRICS['false_positive'].definition} Formula: {METRICS['false_positive'].formula}."
 )
 
 

@@ -14,12 +14,9 @@ import polars as pl
 
 from cxmetrics import metrics as m
 from cxmetrics.journey import Journey
+from cxmetrics.registry import METRICS
 
-METHOD = (
-    "Points at stake = (NPS of customers who rated the touchpoint 4-5 for satisfaction − NPS "
-    "of those who rated it 1-3, in the same response) × poor answers there ÷ all NPS answers "
-    "in view: the overall NPS points we would gain if poor experiences there became good ones."
-)
+METHOD = f"{METRICS['points_at_stake'].definition} Formula: {METRICS['points_at_stake'].formula}."
 
 VERDICT_CONFIRMED = "declared and strong"
 VERDICT_WEAK = "declared but weak"

@@ -148,5 +148,54 @@ METRICS: dict[str, Metric] = {
             0,
             short="Revenue at risk",
         ),
+        Metric(
+            "points_at_stake",
+            "NPS points at stake",
+            "How much a touchpoint moves loyalty: the overall NPS points we would gain if the "
+            "poor experiences there (CSAT 1-3) were as good as the good ones (CSAT 4-5). "
+            "Good and poor groups each need the minimum n.",
+            "points at stake = (NPS of answers with CSAT 4-5 there − NPS of answers with "
+            "CSAT 1-3 there) × poor answers there ÷ all NPS answers in view",
+            "points",
+            None,
+            2,
+            short="Points at stake",
+        ),
+        Metric(
+            "silo_score",
+            "Silo score",
+            "A department's own scorecard: the share of its KPI-weeks in the period that met "
+            "target.",
+            "silo score = 100 × KPI-weeks on target / KPI-weeks",
+            "%",
+            True,
+            0,
+            short="Silo score",
+        ),
+        Metric(
+            "false_positive",
+            "False positive",
+            "A department whose own scorecard is green while the customer's experience of "
+            "its stages is red. Stages are weighted by its role: lead 1, contributor 1/2.",
+            "false positive = silo score ≥ 80% and more than half of its role-weighted "
+            "stages below their NPS target",
+            "yes/no",
+            False,
+            0,
+            short="False positive",
+        ),
+        Metric(
+            "satisfied_at_risk",
+            "Satisfied but at risk",
+            "Customers whose latest satisfaction answer in view is 4-5 but whose latest NPS "
+            "answer is 0-8 (passive or detractor), or who left during the period; as a share "
+            "of the satisfied.",
+            "at risk = 100 × satisfied customers (CSAT 4-5) with NPS 0-8 or gone / satisfied "
+            "customers",
+            "%",
+            False,
+            1,
+            short="Satisfied at risk",
+        ),
     )
 }

@@ -75,9 +75,8 @@ risk = loyalty.satisfied_at_risk(customers)
 c1, c2, c3 = st.columns(3)
 c1.metric(
     "Satisfied customers at risk",
-    ui.value_text("churn", risk["share"], MIN_N),
-    help="Share of customers whose latest CSAT is 4-5 but whose latest NPS is 0-8 "
-    "(passive or detractor), or who left in the period.",
+    ui.value_text("satisfied_at_risk", risk["share"], MIN_N),
+    help=METRICS["satisfied_at_risk"].help(),
     border=True,
 )
 c1.caption(f"{risk['at_risk']:,} of {risk['satisfied']:,} satisfied customers")

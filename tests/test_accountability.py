@@ -247,3 +247,13 @@ def test_scorecard_lists_every_department_of_the_stage_lead_first(story):
     )
     assert table["department_id"][0] == "claims" and table["role"][0] == "lead"
     assert set(table["department_id"]) == {"claims", "service", "underwriting"}
+
+
+def test_the_registry_states_the_detectors_thresholds():
+    from cxmetrics.registry import METRICS
+
+    formula = METRICS["false_positive"].formula
+    assert f"≥ {100 * acc.GREEN_SILO:.0f}%" in formula
+    assert acc.RED_EXPOSURE == 0.5 and "more than half" in formula
+    assert acc.ROLE_WEIGHT == {"lead": 1.0, "contributor": 0.5}
+    assert "lead 1, contributor 1/2" in METRICS["false_positive"].definition
