@@ -23,16 +23,15 @@ def _engine(url: str):
 
 @st.cache_data(ttl=VERSION_TTL_SECONDS, show_spinner=False)
 def _version(url: str) -> tuple:
-    return store.data_version(_engine(url))
+    """The data version; also where the database is checked, at most once a minute."""
+    engine = _engine(url)
+    store.check(engine)
+    return store.data_version(engine)
 
 
-@st.cache_resource(show_spinner=False, max_entries=2)
+@st.cache_resource(show_spinner="Loading the data…", max_entries=2)
 def _dataset(url: str, version: tuple) -> Dataset:
-    bar = st.progress(0.0, text="Loading the data…")
-    try:
-        return dataset.load(_engine(url), progress=lambda f, m: bar.progress(f, text=m))
-    finally:
-        bar.empty()
+    return dataset.load(_engine(url))
 
 
 _EXTRA = {
@@ -83,8 +82,8 @@ def get_dataset() -> Dataset:
     """The dataset behind ``CX_DATABASE_URL``; on failure, say why and stop the page."""
     url = store.database_url()
     try:
-        _create_sample(url)
-        store.check(_engine(url))
+        if store.sample_missing(url):
+            _create_sample(url)
         return _dataset(url, _version(url))
     except store.StoreError as exc:
         st.error(f"**The dashboard cannot load its data.** {exc}", icon=":material/error:")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import polars as pl
+from plotly.subplots import make_subplots
 
 from cxmetrics import metrics as m
 from cxmetrics.registry import METRICS
@@ -459,8 +460,6 @@ def fig_kpis_against_stage(
     min_n: int,
 ) -> go.Figure:
     """A stage's weekly NPS (top) beside each of a department's own KPIs and targets."""
-    from plotly.subplots import make_subplots
-
     names = sorted(kpis["kpi"].unique().to_list())
     title = f"{department}'s own KPIs next to customers' NPS for {stage_name}"
     fig = make_subplots(

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics import store
+from cxmetrics import schema, store
 from cxmetrics.behaviour import flag_repeat_contacts
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
@@ -209,7 +209,11 @@ def build(
     combined = (
         pl.concat(parts, rechunk=True)
         if parts
-        else compact(pl.DataFrame(schema=_RAW_SCHEMA), journey, customers)
+        else compact(
+            pl.DataFrame(schema=store.polars_schema(schema.responses, ("comment",))),
+            journey,
+            customers,
+        )
     )
     del parts
     enriched = combined.with_columns(
@@ -238,19 +242,6 @@ def build(
     last_rows = np.flatnonzero((nps >= 0) & (next_answer == NO_ROW))
     latest[codes[last_rows]] = nps[last_rows]
     return Dataset(journey, customers, enriched, stats, arrays, latest)
-
-
-_RAW_SCHEMA = {
-    "response_id": pl.Int64,
-    "customer_id": pl.Int64,
-    "touchpoint_id": pl.String,
-    "channel": pl.String,
-    "responded_on": pl.Date,
-    "nps": pl.Int16,
-    "csat": pl.Int16,
-    "ces": pl.Int16,
-    "source": pl.String,
-}
 
 
 def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:

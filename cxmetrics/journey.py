@@ -98,11 +98,13 @@ class Journey:
     def stages_led_by(self, department_id: str) -> list[str]:
         return [s for s in self.stage_order if self.lead_department(s) == department_id]
 
+    @cached_property
+    def _leads(self) -> dict[str, str]:
+        rows = self.stage_owners.filter(pl.col("role") == "lead")
+        return dict(zip(rows["stage_id"], rows["department_id"], strict=True))
+
     def lead_department(self, stage_id: str) -> str | None:
-        rows = self.stage_owners.filter(
-            (pl.col("stage_id") == stage_id) & (pl.col("role") == "lead")
-        )
-        return rows["department_id"][0] if rows.height else None
+        return self._leads.get(stage_id)
 
     def owners_of(self, stage_id: str) -> list[str]:
         """Departments affecting a stage, lead first, then contributors by name."""

@@ -25,13 +25,11 @@ def trend(stats: pl.DataFrame, unit: str, split: str | None, min_n: int = m.MIN_
     shares, and the change from the previous period with its z and significance flag.
     Periods with fewer than ``min_n`` answers have no NPS and are not compared."""
     by = [unit] if split is None else [split, unit]
+    group = pl.lit("All") if split is None else pl.col(split).cast(pl.String)
     per = (
         m.totals(stats, by, m.CORE_COLUMNS)
-        .with_columns(
-            pl.lit("All") if split is None else pl.col(split).cast(pl.String).alias("group")
-        )
+        .with_columns(group.alias("group"))
         .rename({unit: "period"})
-        .with_columns((pl.col("group") if split is not None else pl.lit("All")).alias("group"))
     )
     enough = pl.col("n_nps") >= min_n
     per = per.sort("group", "period").with_columns(

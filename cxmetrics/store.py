@@ -103,13 +103,18 @@ def check(engine: sa.Engine) -> None:
         )
 
 
+def sample_missing(url: str) -> bool:
+    """True when ``url`` is the embedded sample database and it has not been created yet."""
+    return url == default_url() and not DEFAULT_DB_PATH.exists()
+
+
 def ensure_sample_database(url: str | None = None, progress: Progress = _quiet) -> bool:
     """Create the embedded sample database the first time it is needed.
 
     Only for the default URL; returns True when it was created now.
     """
     url = url or database_url()
-    if url != default_url() or DEFAULT_DB_PATH.exists():
+    if not sample_missing(url):
         return False
     from cxmetrics import sample
 
@@ -248,6 +253,11 @@ def _polars_type(column: sa.Column) -> pl.DataType:
         if isinstance(column.type, sa_type):
             return pl_type
     return pl.String
+
+
+def polars_schema(table: sa.Table, exclude: tuple[str, ...] = ()) -> dict[str, pl.DataType]:
+    """The Polars types of a contract table's columns."""
+    return {c.name: _polars_type(c) for c in table.columns if c.name not in exclude}
 
 
 def _conform(frame: pl.DataFrame, columns: list[sa.Column]) -> pl.DataFrame:
@@ -397,14 +407,7 @@ def load_comments(engine: sa.Engine, filters, stage_ids, limit: int = 200) -> pl
         .order_by(r.c.responded_on.desc(), r.c.response_id.desc())
         .limit(limit)
     )
-    try:
-        with engine.connect() as conn:
-            frame = pl.read_database(stmt, conn, infer_schema_length=None)
-    except sa.exc.DatabaseError as exc:
-        raise StoreError(
-            f"cannot read comments from {safe_url(str(engine.url))}: {exc.orig}"
-        ) from exc
-    return _conform(frame, list(stmt.selected_columns))
+    return read_select(engine, stmt)
 
 
 def count_rows(engine: sa.Engine, table_name: str) -> int:
