@@ -93,32 +93,78 @@ _TOUCHPOINT_QUALITY = {
     "renew_cancel": -0.60,
 }
 
+# Comment phrases per stage and tone (positive, neutral, negative), so that themes found by
+# the text analysis line up with the journey. Some carry personal details to be masked.
 _COMMENTS = {
-    "positive": [
-        "Quick and easy, thank you.",
-        "The person I spoke to was friendly and sorted it straight away.",
-        "Clear information and a fair price.",
-        "Much better than my last insurer.",
-        "The app made this really simple.",
-        "Kept me informed at every step.",
-    ],
-    "neutral": [
-        "It was fine, nothing special.",
-        "Took a bit longer than I expected but got there.",
-        "OK overall, the website could be clearer.",
-        "Average experience. Call me on 07700 900123 if you need details.",
-    ],
-    "negative": [
-        "I had to call three times before anyone helped.",
-        "Nobody told me what was happening with my claim.",
-        "You charged me twice and it took weeks to refund.",
-        "The app kept logging me out and I gave up.",
-        "The renewal price went up for no reason.",
-        "Waited on hold for 40 minutes.",
-        "Promised a call back that never came. Email me at jo.bloggs@example.com.",
-        "The assessor did not turn up.",
-    ],
+    "shop": (
+        ["Getting a quote online was quick and easy.", "Clear cover options and a fair price."],
+        ["The quote form asked for a lot of details.", "Comparing cover levels took a while."],
+        [
+            "The price changed at checkout from the quote I was given.",
+            "The quote was far more expensive than the comparison site.",
+            "Cover options were confusing and the website did not explain them.",
+        ],
+    ),
+    "buy": (
+        ["Buying the policy took five minutes.", "The welcome pack was clear and friendly."],
+        ["Documents arrived a few days later than promised.", "Setting up my account was OK."],
+        [
+            "My policy documents never arrived.",
+            "I could not log in to my new account for a week.",
+            "The app kept logging me out and I gave up.",
+        ],
+    ),
+    "pay": (
+        ["Direct debit set up without any fuss.", "Paying my premium in the app is simple."],
+        ["My first bill was a little confusing.", "Changing my payment date took two attempts."],
+        [
+            "You charged me twice and it took weeks to refund.",
+            "The direct debit was taken twice this month.",
+            "My premium went up after a change and nobody explained the bill.",
+        ],
+    ),
+    "help": (
+        [
+            "The person I spoke to was friendly and sorted it straight away.",
+            "The chat agent answered my question in minutes.",
+        ],
+        [
+            "Average experience. Call me on 07700 900123 if you need details.",
+            "Found the answer online in the end.",
+        ],
+        [
+            "Waited on hold for 40 minutes.",
+            "Promised a call back that never came. Email me at jo.bloggs@example.com.",
+            "I had to call three times before anyone helped.",
+        ],
+    ),
+    "claim": (
+        [
+            "My claim was settled quickly and fairly.",
+            "Kept me informed at every step of the claim.",
+        ],
+        ["The claim took longer than I expected but got there.", "The assessor was polite."],
+        [
+            "Nobody told me what was happening with my claim.",
+            "No update on my claim for weeks despite chasing.",
+            "The assessor did not turn up to the appointment.",
+            "The settlement offer was far below the repair cost.",
+        ],
+    ),
+    "renew": (
+        ["Renewal was automatic and the price stayed fair.", "Much better than my last insurer."],
+        ["The renewal letter was fine, nothing special.", "Renewed, but I will shop around."],
+        [
+            "The renewal price went up for no reason.",
+            "The retention offer I was promised was not honoured.",
+            "Cancelling my policy was a nightmare of phone calls.",
+        ],
+    ),
 }
+_BILLING_COMPLAINTS = (
+    "You charged me twice and it took weeks to refund.",
+    "The direct debit was taken twice this month.",
+)
 
 _ROOT_CAUSES = {
     "shop": ["Quote price changed at checkout", "Cover options unclear"],
@@ -285,11 +331,27 @@ def _response_frame(rng, r: dict, journey: Journey, epoch) -> pl.DataFrame:
     wants_comment = (r["source"] != 0) | (rng.random(m) < 0.35)
     tone = np.where(r["experience"] > 0.6, 0, np.where(r["experience"] > -0.4, 1, 2))
     tone = np.where(r["source"] == 3, 2, tone)  # complaints are negative
-    groups = [_COMMENTS["positive"], _COMMENTS["neutral"], _COMMENTS["negative"]]
-    flat = [c for g in groups for c in g]
-    offsets = np.cumsum([0] + [len(g) for g in groups])[:-1]
-    sizes = np.array([len(g) for g in groups])
-    idx = offsets[tone] + (rng.random(m) * sizes[tone]).astype(np.int64)
+    pick = rng.random(m)
+    stages = list(_COMMENTS)
+    flat = [c for s in stages for group in _COMMENTS[s] for c in group]
+    cells = [(s, t) for s in stages for t in range(3)]
+    sizes = np.array([len(_COMMENTS[s][t]) for s, t in cells])
+    offsets = np.cumsum(np.concatenate([[0], sizes]))[:-1]
+    stage_no = np.array([stages.index(s) if s in stages else 0 for s in np.unique(r["stage"])])
+    stage_code = stage_no[np.unique(r["stage"], return_inverse=True)[1]]
+    cell = stage_code * 3 + tone
+    idx = offsets[cell] + (pick * sizes[cell]).astype(np.int64)
+    # During the billing episode, Pay complaints are about being charged twice.
+    week = r["day"] // 7
+    billing = (
+        (r["stage"] == "pay")
+        & (tone == 2)
+        & (week >= BILLING_CONTACT_WEEKS[0])
+        & (week < BILLING_NPS_WEEKS[1])
+    )
+    first_billing = flat.index(_BILLING_COMPLAINTS[0])
+    idx = np.where(billing, first_billing + (pick * 2).astype(np.int64), idx)
+    assert flat[first_billing + 1] == _BILLING_COMPLAINTS[1]
     comment = np.where(wants_comment, idx, -1)
     frame = pl.DataFrame(
         {
