@@ -1,0 +1,170 @@
+"""Sentiment and themes of free-text comments, computed offline.
+
+Sentiment is VADER's compound score (``vaderSentiment``; its lexicon ships with the
+package, nothing is downloaded). Themes are discovered with scikit-learn: TF-IDF over the
+comments, then non-negative matrix factorisation (NMF); each theme is labelled by its top
+terms and each comment goes to its strongest theme. Both run once per data version.
+
+Identical comments are analysed once. Feed masked text (``text.mask_pii``) so that personal
+details never become theme terms.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import re
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+SENTIMENT_BANDS = ("negative", "neutral", "positive")
+# VADER's own convention: compound ≥ 0.05 is positive, ≤ −0.05 negative.
+POSITIVE_FROM = 0.05
+NEGATIVE_TO = -0.05
+N_THEMES = 10
+TERMS_PER_LABEL = 3
+NO_THEME = "Unclassified"
+FIT_SAMPLE = 30_000  # comments (duplicates included, so volume counts) the themes are fitted on
+PARALLEL_FROM = 20_000  # distinct comments from which sentiment runs on every core
+SEED = 0
+
+_PLACEHOLDER = re.compile(r"\[(?:email|phone)\]")  # what text.mask_pii leaves behind
+_analyzer = None
+
+
+def _vader():
+    global _analyzer
+    if _analyzer is None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        _analyzer = SentimentIntensityAnalyzer()
+    return _analyzer
+
+
+def _compound(texts: list[str]) -> list[float]:
+    analyzer = _vader()
+    return [analyzer.polarity_scores(t)["compound"] for t in texts]
+
+
+def sentiment_scores(texts: list[str], workers: int | None = None) -> np.ndarray:
+    """VADER compound score per text, from −1 (most negative) to +1 (most positive)."""
+    workers = workers or (multiprocessing.cpu_count() if len(texts) >= PARALLEL_FROM else 1)
+    if workers <= 1:
+        return np.array(_compound(texts), dtype=np.float64)
+    size = -(-len(texts) // workers)
+    parts = [texts[i : i + size] for i in range(0, len(texts), size)]
+    # "spawn": a forked copy of a threaded server process is not safe.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        scores = [s for part in pool.map(_compound, parts) for s in part]
+    return np.array(scores, dtype=np.float64)
+
+
+def sentiment_band(score: pl.Expr) -> pl.Expr:
+    """negative / neutral / positive from a compound score (VADER's thresholds)."""
+    return (
+        pl.when(score >= POSITIVE_FROM)
+        .then(pl.lit("positive"))
+        .when(score <= NEGATIVE_TO)
+        .then(pl.lit("negative"))
+        .otherwise(pl.lit("neutral"))
+        .cast(pl.Enum(SENTIMENT_BANDS))
+    )
+
+
+@dataclass(frozen=True)
+class Themes:
+    labels: list[str]  # one per theme, in theme order
+    terms: list[list[str]]  # the top terms of each theme
+    assignment: np.ndarray  # per distinct text: its theme's index, or -1 for none
+
+
+def discover_themes(distinct: list[str], counts: np.ndarray, n_themes: int = N_THEMES) -> Themes:
+    """Themes among ``distinct`` texts, each seen ``counts`` times.
+
+    The vocabulary and the factorisation are fitted on a seeded sample of comments drawn
+    with their frequencies, so a complaint written 5,000 times weighs 5,000 times; every
+    distinct text is then assigned to its strongest theme.
+    """
+    from sklearn.decomposition import NMF
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if not distinct:
+        return Themes([], [], np.zeros(0, dtype=np.int64))
+    rng = np.random.default_rng(SEED)
+    total = int(counts.sum())
+    draw = min(FIT_SAMPLE, total)
+    sample = rng.choice(len(distinct), size=draw, replace=True, p=counts / total)
+    fit_texts = [_PLACEHOLDER.sub(" ", distinct[i]) for i in sample]
+    vectorizer = TfidfVectorizer(
+        stop_words="english",
+        min_df=2 if len(distinct) < 1_000 else 5,
+        max_df=0.8,  # words in most comments say nothing about a theme
+        max_features=5_000,
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b",  # words, not numbers or [email] tags
+        sublinear_tf=True,
+    )
+    try:
+        fit_matrix = vectorizer.fit_transform(fit_texts)
+    except ValueError:  # no word is left after the stop words: nothing to find
+        return Themes([], [], np.full(len(distinct), -1, dtype=np.int64))
+    k = max(1, min(n_themes, fit_matrix.shape[1] - 1, len(set(fit_texts)) - 1))
+    model = NMF(n_components=k, init="nndsvda", max_iter=400, random_state=SEED)
+    with warnings.catch_warnings():  # a tiny corpus makes NMF's error term NaN; harmless
+        warnings.simplefilter("ignore", RuntimeWarning)
+        model.fit(fit_matrix)
+    vocabulary = np.array(vectorizer.get_feature_names_out())
+    terms = [list(vocabulary[np.argsort(row)[::-1][:TERMS_PER_LABEL]]) for row in model.components_]
+    weights = model.transform(vectorizer.transform([_PLACEHOLDER.sub(" ", t) for t in distinct]))
+    assignment = np.where(weights.max(axis=1) > 1e-9, weights.argmax(axis=1), -1)
+    return Themes(_unique_labels(terms), terms, assignment.astype(np.int64))
+
+
+def _unique_labels(terms: list[list[str]]) -> list[str]:
+    labels: list[str] = []
+    for words in terms:
+        label = " · ".join(words)
+        while label in labels:
+            label += "′"
+        labels.append(label)
+    return labels
+
+
+@dataclass(frozen=True)
+class Analysis:
+    per_comment: pl.DataFrame  # response_id, sentiment (−1..1), sentiment_band, theme (label)
+    themes: pl.DataFrame  # theme, terms (comma-separated), comments
+
+
+def analyse(comments: pl.DataFrame, n_themes: int = N_THEMES) -> Analysis:
+    """Sentiment and theme for every comment of a frame with ``response_id`` and ``text``."""
+    distinct = comments.group_by("text").agg(pl.len().alias("count")).sort("text")
+    texts = distinct["text"].to_list()
+    scores = sentiment_scores(texts)
+    found = discover_themes(texts, distinct["count"].to_numpy(), n_themes)
+    labels = [*found.labels, NO_THEME]
+    theme_enum = pl.Enum(labels)
+    index = np.where(found.assignment >= 0, found.assignment, len(labels) - 1)
+    per_text = distinct.select(
+        "text",
+        pl.Series("sentiment", scores, dtype=pl.Float32),
+        pl.Series("theme", np.array(labels, dtype=object)[index], dtype=pl.String).cast(theme_enum),
+    ).with_columns(sentiment_band(pl.col("sentiment")).alias("sentiment_band"))
+    per_comment = comments.join(per_text, on="text", how="left").select(
+        "response_id", "sentiment", "sentiment_band", "theme"
+    )
+    volume = per_comment.group_by("theme").agg(pl.len().alias("comments"))
+    themes = (
+        pl.DataFrame(
+            {
+                "theme": pl.Series(labels, dtype=theme_enum),
+                "terms": [", ".join(t) for t in found.terms] + [""],
+            }
+        )
+        .join(volume, on="theme", how="left")
+        .with_columns(pl.col("comments").fill_null(0))
+    )
+    return Analysis(per_comment, themes)

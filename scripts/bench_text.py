@@ -1,0 +1,77 @@
+"""Benchmark: sentiment and themes for N distinct comments (issue #6: 200k in <= 60 s).
+
+    python -m scripts.bench_text [--comments 200000] [--corpus CSV --column content]
+
+The sample company writes the same few phrases again and again, and identical comments are
+analysed once, so timing it would flatter the analysis. Here every comment is distinct:
+one to three sentences drawn at random from a corpus of real reviews (by default the
+Skytrax lounge and seat reviews beside the project, when present), each numbered.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import resource
+import time
+from pathlib import Path
+
+import polars as pl
+
+from cxmetrics import text_analytics
+from cxmetrics.text import mask_pii
+
+REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
+
+
+def sentences(paths: list[Path], column: str) -> list[str]:
+    out: list[str] = []
+    for path in paths:
+        texts = pl.read_csv(path, infer_schema_length=0)[column].drop_nulls().to_list()
+        out += [s for t in texts for s in re.split(r"(?<=[.!?])\s+", t) if len(s) > 10]
+    if not out:
+        raise SystemExit(f"no sentences in column {column!r} of {', '.join(map(str, paths))}")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--comments", type=int, default=200_000)
+    parser.add_argument("--corpus", type=Path, action="append")
+    parser.add_argument("--column", default="content")
+    args = parser.parse_args()
+    corpus = args.corpus or sorted(REALDATA.glob("skytrax_*.csv"))
+    if not corpus:
+        raise SystemExit(f"no corpus: pass --corpus CSV (looked in {REALDATA})")
+    pool = sentences(corpus, args.column)
+    rng = random.Random(0)
+    texts = [
+        f"{' '.join(rng.sample(pool, rng.randint(1, 3)))} (#{i})" for i in range(args.comments)
+    ]
+    frame = pl.DataFrame({"response_id": range(len(texts)), "text": texts})
+    t0 = time.perf_counter()
+    frame = frame.with_columns(pl.col("text").map_elements(mask_pii, return_dtype=pl.String))
+    mask_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    result = text_analytics.analyse(frame)
+    analyse_s = time.perf_counter() - t0
+    print(
+        json.dumps(
+            {
+                "comments": frame.height,
+                "distinct": frame["text"].n_unique(),
+                "mean_chars": round(frame["text"].str.len_chars().mean(), 1),
+                "mask_s": round(mask_s, 2),
+                "sentiment_and_themes_s": round(analyse_s, 2),
+                "themes": result.themes["theme"].cast(pl.String).to_list(),
+                "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
