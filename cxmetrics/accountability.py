@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import polars as pl
 
+from cxmetrics import closed_loop
 from cxmetrics import metrics as m
+from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
 from cxmetrics.overview import StageRow
 from cxmetrics.registry import METRICS
@@ -254,20 +256,21 @@ def scorecard(journey: Journey, stage_id: str, kpi_table: pl.DataFrame) -> pl.Da
 
 
 def case_summary(cases: pl.DataFrame, journey: Journey, department_id: str, start, end) -> dict:
-    """A department's cases opened in the period: closure and customer-confirmed rates."""
-    mine = cases.filter(pl.col("department_id") == department_id)
-    if start is not None:
-        mine = mine.filter(pl.col("opened_on") >= start)
-    if end is not None:
-        mine = mine.filter(pl.col("opened_on") <= end)
-    closed = mine.filter(pl.col("closed_on").is_not_null())
-    confirmed = int(closed["customer_confirmed"].fill_null(False).sum())
-    days = (closed["closed_on"] - closed["opened_on"]).dt.total_days()
+    """A department's cases opened in the period, by the closed-loop definitions.
+
+    ``cases`` as from :func:`closed_loop.prepare`. Closed and confirmed are shares of the
+    cases opened; false closures a share of those closed.
+    """
+    mine = closed_loop.in_view(
+        cases.filter(pl.col("department_id") == department_id), Filters(start=start, end=end), None
+    )
+    row = closed_loop.summarise(mine, []).row(0, named=True)
     return {
-        "opened": mine.height,
-        "closed": m.proportion_score("churn", closed.height, mine.height),
-        "confirmed": m.proportion_score("churn", confirmed, closed.height),
-        "median_days": float(days.median()) if closed.height else None,
+        "opened": row["opened"],
+        "closed": m.proportion_score("churn", row["closed"], row["opened"]),
+        "confirmed": m.proportion_score("churn", row["confirmed"], row["opened"]),
+        "false_closures": m.proportion_score("churn", row["false_closures"], row["closed"]),
+        "median_days": row["median_days"],
         "open_cases": mine.filter(pl.col("closed_on").is_null())
         .join(
             journey.touchpoints.select("touchpoint_id", pl.col("name").alias("touchpoint")),

@@ -93,20 +93,26 @@ def totals(
     return with_scores(sums(stats, by, columns))
 
 
+def _ratio(num: str, den: str, scale: float = 1.0) -> pl.Expr:
+    return (
+        pl.when(pl.col(den) > 0)
+        .then(scale * pl.col(num).cast(pl.Float64) / pl.col(den))
+        .otherwise(None)
+    )
+
+
+def nps_expr() -> pl.Expr:
+    """NPS from the ``promoters``, ``detractors`` and ``n_nps`` columns; null where n is 0."""
+    return 100 * (_ratio("promoters", "n_nps") - _ratio("detractors", "n_nps"))
+
+
 def with_scores(frame: pl.DataFrame) -> pl.DataFrame:
     """Add NPS (and margin), CSAT, CSAT top box, CES and CES-easy; null where n is 0."""
-
-    def ratio(num: str, den: str, scale: float = 1.0) -> pl.Expr:
-        return (
-            pl.when(pl.col(den) > 0)
-            .then(scale * pl.col(num).cast(pl.Float64) / pl.col(den))
-            .otherwise(None)
-        )
-
+    ratio = _ratio
     p = ratio("promoters", "n_nps")
     d = ratio("detractors", "n_nps")
     return frame.with_columns(
-        (100 * (p - d)).alias("nps"),
+        nps_expr().alias("nps"),
         (100 * Z95 * ((p + d - (p - d) ** 2) / pl.col("n_nps")).sqrt()).alias("nps_moe"),
         ratio("csat_top2", "n_csat", 100.0).alias("csat"),
         ratio("csat_top1", "n_csat", 100.0).alias("csat_top1"),

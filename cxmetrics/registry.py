@@ -197,5 +197,89 @@ METRICS: dict[str, Metric] = {
             1,
             short="Satisfied at risk",
         ),
+        Metric(
+            "closure_rate",
+            "Closure rate",
+            "The share of cases opened in the period that the department has closed.",
+            "closure rate = 100 × closed cases / cases opened",
+            "%",
+            True,
+            0,
+            short="Closed",
+        ),
+        Metric(
+            "confirmed_rate",
+            "Customer-confirmed resolution rate",
+            "The share of cases opened in the period that are closed and that the customer "
+            "confirmed as resolved. Cases where the customer said no, was not asked or did "
+            "not answer do not count.",
+            "confirmed rate = 100 × closed cases confirmed by the customer / cases opened",
+            "%",
+            True,
+            0,
+            short="Confirmed",
+        ),
+        Metric(
+            "closure_gap",
+            "Closed-versus-confirmed gap",
+            "How far a department's closures run ahead of what customers confirm: the cases "
+            "closed without the customer's confirmation, as points of the cases opened.",
+            "gap = closure rate − customer-confirmed resolution rate",
+            "points",
+            False,
+            0,
+            short="Gap",
+        ),
+        Metric(
+            "false_closure_rate",
+            "False-closure rate",
+            "The share of closed cases that were not really resolved: the customer did not "
+            "confirm the resolution, or contacted us again about the same stage within 30 "
+            "days after the case was closed.",
+            "false-closure rate = 100 × closed cases (not confirmed, or a repeat contact on "
+            "the same stage within 30 days of closing) / closed cases",
+            "%",
+            False,
+            0,
+            short="False closures",
+        ),
+        Metric(
+            "sentiment",
+            "Comment sentiment",
+            "The tone of a comment, scored by VADER (a lexicon- and rule-based model for "
+            "short English texts) from −1 (most negative) to +1 (most positive). Positive "
+            "from +0.05, negative from −0.05, neutral between.",
+            "sentiment = VADER compound score of the comment (masked text)",
+            "−1 to +1",
+            True,
+            2,
+            short="Sentiment",
+        ),
+        Metric(
+            "theme",
+            "Comment theme",
+            "Topics found in the comments themselves, not a fixed list: TF-IDF weights of the "
+            "words, factorised into themes by non-negative matrix factorisation (NMF). A "
+            "theme is named by its three strongest words; each comment belongs to its "
+            "strongest theme. Recomputed when the data changes.",
+            "theme = argmax over themes of the comment's NMF weights",
+            "label",
+            None,
+            0,
+            short="Theme",
+        ),
+        Metric(
+            "contact_lead",
+            "Contacts leading NPS",
+            "Whether contact volume at a stage warns of its NPS: the correlation between the "
+            "week-over-week change in contacts and the change in NPS 0-8 weeks later. The "
+            "lead is the lag with the strongest correlation; it counts when the correlation "
+            "is negative and significant at 95% after allowing for the nine lags tried.",
+            "r(lag) = correlation(Δ contacts in week t, Δ NPS in week t + lag), lag 0-8",
+            "weeks",
+            None,
+            0,
+            short="Lead",
+        ),
     )
 }

@@ -29,25 +29,26 @@ if len(view.departments) == 1:
         )
     with right:
         cases = accountability.case_summary(
-            data.get_cases(), journey, mine.department_id, av.start, av.end
+            data.get_closed_loop(), journey, mine.department_id, av.start, av.end
         )
         st.markdown(f"**My cases opened in the period: {cases['opened']:,}**")
-        c1, c2, c3 = st.columns(3)
-        c1.metric(
-            "Closed",
-            ui.value_text("churn", cases["closed"], 1),
-            help="Share of the cases opened in the period that are closed.",
-        )
-        c2.metric(
-            "Confirmed by the customer",
-            ui.value_text("churn", cases["confirmed"], 1),
-            help="Share of closed cases the customer confirmed as resolved.",
-        )
-        c3.metric(
+        c1, c2, c3, c4 = st.columns(4)
+        for col, key, score in (
+            (c1, "closure_rate", cases["closed"]),
+            (c2, "confirmed_rate", cases["confirmed"]),
+            (c3, "false_closure_rate", cases["false_closures"]),
+        ):
+            col.metric(
+                METRICS[key].short, ui.value_text("churn", score, 1), help=METRICS[key].help()
+            )
+        c4.metric(
             "Median days to close",
             "–" if cases["median_days"] is None else f"{cases['median_days']:.0f}",
         )
-        st.caption(f"n = {cases['closed'].n:,} opened · {cases['confirmed'].n:,} closed")
+        st.caption(
+            f"n = {cases['opened']:,} cases opened · {cases['false_closures'].n:,} closed. "
+            "The Voice of the customer page compares every department's closed loop."
+        )
         st.dataframe(
             cases["open_cases"],
             hide_index=True,
