@@ -9,7 +9,7 @@ from __future__ import annotations
 import polars as pl
 import streamlit as st
 
-from cxmetrics import dataset, store
+from cxmetrics import closed_loop, dataset, store, voc
 from cxmetrics.dataset import Dataset
 from cxmetrics.text import mask_pii
 
@@ -47,12 +47,7 @@ def _extra(url: str, version: tuple, name: str) -> pl.DataFrame:
 
 
 def _get_extra(name: str) -> pl.DataFrame:
-    url = store.database_url()
-    try:
-        return _extra(url, _version(url), name)
-    except store.StoreError as exc:
-        st.error(f"**The {name} cannot be loaded.** {exc}", icon=":material/error:")
-        st.stop()
+    return _cached_or_stop(lambda url, version: _extra(url, version, name), name)
 
 
 def get_contacts() -> pl.DataFrame:
@@ -68,6 +63,46 @@ def get_kpis() -> pl.DataFrame:
 def get_cases() -> pl.DataFrame:
     """Cases; loaded once per data version, on first use by a page."""
     return _get_extra("cases")
+
+
+@st.cache_resource(
+    show_spinner="Reading the comments and finding their sentiment and themes "
+    "(once per data version)…",
+    max_entries=2,
+)
+def _verbatims(url: str, version: tuple) -> voc.Verbatims:
+    return voc.build(_dataset(url, version), store.load_all_comments(_engine(url)))
+
+
+@st.cache_resource(show_spinner="Linking cases to repeat contacts…", max_entries=2)
+def _closed_loop(url: str, version: tuple) -> pl.DataFrame:
+    ds = _dataset(url, version)
+    return closed_loop.prepare(
+        _extra(url, version, "cases"),
+        _extra(url, version, "contacts"),
+        ds.customers,
+        ds.journey,
+        ds.responses.select("response_id", "source"),
+    )
+
+
+def _cached_or_stop(loader, what: str):
+    url = store.database_url()
+    try:
+        return loader(url, _version(url))
+    except store.StoreError as exc:
+        st.error(f"**The {what} cannot be loaded.** {exc}", icon=":material/error:")
+        st.stop()
+
+
+def get_verbatims() -> voc.Verbatims:
+    """Every comment, masked, with sentiment and theme; analysed once per data version."""
+    return _cached_or_stop(_verbatims, "comments")
+
+
+def get_closed_loop() -> pl.DataFrame:
+    """Cases with their stage, repeat contacts and false closures; once per data version."""
+    return _cached_or_stop(_closed_loop, "cases")
 
 
 def _create_sample(url: str) -> None:

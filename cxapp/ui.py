@@ -299,3 +299,90 @@ def influencer_columns() -> dict:
         "nps": _num("Latest NPS", None, "%d", "Their latest answer at this stage"),
         "annual_revenue": _num("Annual revenue", None, "£%.0f"),
     }
+
+
+CLOSED_LOOP_ORDER = [
+    "department",
+    "opened",
+    "closure_rate",
+    "confirmed_rate",
+    "gap",
+    "false_closure_rate",
+    "repeat_rate",
+    "median_days",
+]
+
+
+def closed_loop_columns() -> dict:
+    return {
+        "department": st.column_config.TextColumn("Department"),
+        "stage": st.column_config.TextColumn("Stage"),
+        "opened": _num("Opened", None, "%d", "Cases opened in the period (n)"),
+        "closure_rate": _num(METRICS["closure_rate"].short, "closure_rate", "%.0f%%"),
+        "confirmed_rate": _num(METRICS["confirmed_rate"].short, "confirmed_rate", "%.0f%%"),
+        "gap": _num("Gap (pts)", "closure_gap", "%.0f"),
+        "false_closure_rate": _num(
+            METRICS["false_closure_rate"].short, "false_closure_rate", "%.0f%%"
+        ),
+        "repeat_rate": _num(
+            "Repeat contact",
+            None,
+            "%.0f%%",
+            "Closed cases followed by a contact on the same stage within 30 days",
+        ),
+        "median_days": _num("Median days to close", None, "%.0f"),
+    }
+
+
+def signal_columns() -> dict:
+    return {
+        "stage": st.column_config.TextColumn("Stage"),
+        "best_lag": _num("Strongest lag (weeks)", None, "%d", METRICS["contact_lead"].help()),
+        "r": _num("r", None, "%+.2f", "Correlation of the weekly changes at that lag"),
+        "weeks": _num("Weeks", None, "%d", "Pairs of weeks behind r (n)"),
+        "significant": st.column_config.CheckboxColumn(
+            "Significant", help="At 95%, allowing for the nine lags tried"
+        ),
+        "leads": st.column_config.CheckboxColumn(
+            "Contacts lead NPS", help="Significant, negative, and at a lag of a week or more"
+        ),
+    }
+
+
+def process_columns(unit: str) -> dict:
+    return {
+        "stage": st.column_config.TextColumn("Stage"),
+        "touchpoint": st.column_config.TextColumn("Process (touchpoint)"),
+        "root_cause": st.column_config.TextColumn("Root cause", width="medium"),
+        "volume": _num("Volume", None, "%d", "Cases opened plus complaints without a case (n)"),
+        "cases": _num("Cases", None, "%d"),
+        "complaints": _num("Complaints", None, "%d", "Of the volume, those from a complaint"),
+        "confirmed_rate": _num(
+            "Confirmed", None, "%.0f%%", "Share of its cases the customer confirmed resolved"
+        ),
+        "previous": _num("Previous period", None, "%d"),
+        "change": _num("Change (%)", None, "%+.0f", "Volume against the previous period, in %"),
+        "departments": st.column_config.TextColumn("Departments", width="medium"),
+        "trend": st.column_config.LineChartColumn(f"Per {unit}", y_min=0),
+    }
+
+
+def theme_columns() -> dict:
+    return {
+        "theme": st.column_config.TextColumn("Theme", help=METRICS["theme"].help()),
+        "comments": _num("Comments", None, "%d"),
+        "share": _num("Share", None, "%.1f%%", "Of the comments in view"),
+        "nps": _num("NPS", "nps", "%+.0f"),
+        "n_nps": _num("n (NPS)", None, "%d", "NPS answers given with these comments"),
+        "sentiment": _num("Mean sentiment", "sentiment", "%+.2f"),
+        "negative": _num("Negative", None, "%.0f%%", "Share of the theme's comments"),
+    }
+
+
+def verbatim_columns() -> dict:
+    return {
+        **comment_columns(),
+        "stage": st.column_config.TextColumn("Stage"),
+        "sentiment": _num("Sentiment", "sentiment", "%+.2f"),
+        "theme": st.column_config.TextColumn("Theme"),
+    }

@@ -84,6 +84,13 @@ class Journey:
         """Display names of stages and departments, keyed by id."""
         return {**self._stage_names, **self._department_names}
 
+    @cached_property
+    def touchpoint_names(self) -> dict[str, str]:
+        return dict(zip(self.touchpoints["touchpoint_id"], self.touchpoints["name"], strict=True))
+
+    def touchpoint_name(self, touchpoint_id: str) -> str:
+        return self.touchpoint_names.get(touchpoint_id, touchpoint_id)
+
     def stage_name(self, stage_id: str) -> str:
         return self._stage_names.get(stage_id, stage_id)
 

@@ -410,6 +410,16 @@ def load_comments(engine: sa.Engine, filters, stage_ids, limit: int = 200) -> pl
     return read_select(engine, stmt)
 
 
+def load_all_comments(engine: sa.Engine) -> pl.DataFrame:
+    """Every non-empty comment with its response id (for the text analysis, once per data
+    version)."""
+    r = schema.responses
+    stmt = sa.select(r.c.response_id, r.c.comment).where(
+        r.c.comment.is_not(None), r.c.comment != ""
+    )
+    return read_select(engine, stmt, partition_on="response_id")
+
+
 def count_rows(engine: sa.Engine, table_name: str) -> int:
     table = schema.metadata.tables[table_name]
     with engine.connect() as conn:

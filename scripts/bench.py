@@ -6,8 +6,9 @@ For each size it generates the sample company into a SQLite file (timed), then, 
 process, loads it into frames (timed, peak memory) and recomputes the overview for a series
 of filter changes (median of repeated runs). Targets: generator 1M in <= 60 s; overview
 recompute <= 50 ms at 1M and <= 300 ms at 10M; first load of 1M <= 3 s; peak <= 3 GB at 10M
-(issue #2); journey and accountability pages <= 150 ms at 1M (issues #3, #4); loyalty page
-<= 200 ms at 1M (issue #5).
+(issue #2); journey and accountability pages <= 150 ms at 1M (issues #3, #4); loyalty and
+voice-of-the-customer pages <= 200 ms at 1M (issues #5, #6). Text analysis of 200k distinct
+comments: ``python -m scripts.bench_text``.
 """
 
 from __future__ import annotations
@@ -53,7 +54,18 @@ def _views(first: dt.date, last: dt.date):
 
 def measure_load_and_compute(url: str, repeats: int) -> dict:
     """Run in a fresh process: first load, then recompute per view; peak RSS."""
-    from cxmetrics import accountability, dataset, journey_view, loyalty, overview, store
+    from cxmetrics import (
+        accountability,
+        closed_loop,
+        dataset,
+        journey_view,
+        leading,
+        loyalty,
+        overview,
+        store,
+        voc,
+        voc_view,
+    )
 
     def journey_page(ds, view):
         jv = journey_view.compute(ds, contacts, view)
@@ -93,11 +105,50 @@ def measure_load_and_compute(url: str, repeats: int) -> dict:
         loyalty.influencer_nps_by_stage(ds, view)
         loyalty.influencer_detractors(ds, view, ds.journey.stage_order[-1], by_stage)
 
+    t0 = time.perf_counter()
+    verbatims = voc.build(ds, store.load_all_comments(engine))
+    verbatims_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    cases = closed_loop.prepare(
+        store.load_cases(engine),
+        contacts,
+        ds.customers,
+        ds.journey,
+        ds.responses.select("response_id", "source"),
+    )
+    cases_s = time.perf_counter() - t0
+
+    def voice_tab(section: str):
+        """The voice page with one tab open: its headlines, then that tab."""
+
+        def run(ds, view):
+            vv = voc_view.compute(ds, verbatims, cases, contacts, view)
+            vv.compute("headlines")
+            vv.compute(section)
+            if section == "leading indicators":
+                leading.table(vv.signals, ds.journey)
+            if section == "verbatims":
+                found = voc.search(vv.comments, voc.Query(text="twice"))
+                shown, _, _ = voc.page(found, 2)
+                voc.display_rows(shown, ds.journey)
+
+        return run
+
     pages = {
         "recompute_ms": overview.compute,
         "journey_page_ms": journey_page,
         "accountability_page_ms": accountability_page,
         "loyalty_page_ms": loyalty_page,
+        **{
+            f"voice_{name.replace(' ', '_')}_tab_ms": voice_tab(name)
+            for name in (
+                "closed loop",
+                "leading indicators",
+                "broken processes",
+                "themes",
+                "verbatims",
+            )
+        },
     }
     results: dict = {key: {} for key in pages}
     for name, view in _views(ds.first_day, ds.last_day).items():
@@ -115,6 +166,9 @@ def measure_load_and_compute(url: str, repeats: int) -> dict:
         "stats_rows": ds.stats.height,
         "first_load_s": round(load_s, 2),
         "contacts_load_s": round(contacts_s, 2),
+        "comments": verbatims.comments.height,
+        "comments_load_and_analysis_s": round(verbatims_s, 2),
+        "closed_loop_prepare_s": round(cases_s, 2),
         **results,
         "peak_rss_mb": round(peak_mb),
     }

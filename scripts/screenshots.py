@@ -27,8 +27,28 @@ PAGES = {
     "journey": "journey",
     "accountability": "accountability",
     "loyalty": "loyalty",
+    "voice": "voice",
     "glossary": "glossary",
 }
+
+
+def _settle(page) -> None:
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=120_000
+    )
+    page.wait_for_load_state("networkidle")
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stSkeleton\"]')"
+        " && [...document.querySelectorAll('.js-plotly-plot')].every("
+        "p => p.querySelector('.main-svg'))",
+        timeout=60_000,
+    )
+    page.wait_for_timeout(800)  # Plotly's transitions end before the picture
+
+
+def _shoot(page, path: Path) -> None:
+    page.screenshot(path=str(path), full_page=True)
+    print(path)
 
 
 def main() -> None:
@@ -57,20 +77,13 @@ def main() -> None:
         page = browser.new_page(viewport={"width": args.width, "height": args.height})
         for name, url in views:
             page.goto(url)
-            page.wait_for_selector(
-                "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=120_000
-            )
-            page.wait_for_load_state("networkidle")
-            page.wait_for_function(
-                "() => !document.querySelector('[data-testid=\"stSkeleton\"]')"
-                " && [...document.querySelectorAll('.js-plotly-plot')].every("
-                "p => p.querySelector('.main-svg'))",
-                timeout=60_000,
-            )
-            page.wait_for_timeout(800)  # Plotly's transitions end before the picture
-            path = args.out / f"{name}.png"
-            page.screenshot(path=str(path), full_page=True)
-            print(path)
+            _settle(page)
+            _shoot(page, args.out / f"{name}.png")
+            tabs = page.get_by_role("tab")
+            for i in range(1, tabs.count()):  # every tab after the first, one picture each
+                tabs.nth(i).click()
+                _settle(page)
+                _shoot(page, args.out / f"{name}-tab{i + 1}.png")
         browser.close()
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sqlite3
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from cxmetrics import dataset, sample, store
@@ -15,9 +17,26 @@ TEST_CUSTOMERS = 4_000
 TEST_SEED = 7
 
 
+# Written into the test company's three newest comments: every page must show them as text.
+HOSTILE_COMMENTS = (
+    "<script>window.__xss = 1</script><b>bold?</b> the bill was wrong",
+    "See [my photos](http://evil.example) and **this** of the damage",
+    '=HYPERLINK("http://evil.example","click") write to jo.bloggs@example.com',
+)
+
+
 @pytest.fixture(scope="session")
 def sample_data() -> sample.SampleData:
-    return sample.generate(customers=TEST_CUSTOMERS, seed=TEST_SEED)
+    data = sample.generate(customers=TEST_CUSTOMERS, seed=TEST_SEED)
+    newest = data.responses.sort("responded_on", "response_id")["response_id"].tail(3)
+    hostile = dict(zip(newest.to_list(), HOSTILE_COMMENTS, strict=True))
+    responses = data.responses.with_columns(
+        pl.col("response_id")
+        .replace_strict(hostile, default=None, return_dtype=pl.String)
+        .fill_null(pl.col("comment"))
+        .alias("comment")
+    )
+    return dataclasses.replace(data, responses=responses)
 
 
 @pytest.fixture(scope="session")

@@ -179,3 +179,20 @@ def test_the_loyalty_page_renders_in_the_browser(server, browser):
     expect(page.locator(".js-plotly-plot")).to_have_count(9, timeout=60_000)
     assert not page.locator("[data-testid='stException']").count()
     page.close()
+
+
+def test_the_voice_page_renders_comments_as_text(server, browser):
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(f"{server}/voice")
+    expect(page.get_by_role("heading", name="Voice of the customer")).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("closed", exact=False).first).to_be_visible(timeout=60_000)
+    page.get_by_role("tab", name="Verbatims").click()
+    search = page.get_by_label("Search comments")
+    search.fill("HYPERLINK(")
+    search.press("Enter")
+    expect(page.get_by_text("1 comments match", exact=False)).to_be_visible(timeout=60_000)
+    # the <script> comment was never run, and no link was made of the Markdown comment
+    assert page.evaluate("() => window.__xss") is None
+    assert page.locator("a[href='http://evil.example']").count() == 0
+    assert not page.locator("[data-testid='stException']").count()
+    page.close()

@@ -1,0 +1,191 @@
+"""Everything the voice-of-the-customer page shows for one filter view, section by section."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from functools import cached_property
+
+import polars as pl
+
+from cxmetrics import closed_loop, complaints, leading, voc
+from cxmetrics import metrics as m
+from cxmetrics.dataset import Dataset
+from cxmetrics.filters import Filters
+from cxmetrics.text_analytics import NO_THEME
+
+TOP_THEMES = 5
+
+
+@dataclass(frozen=True)
+class VocView:
+    """One filter view of the page. Each section is computed when first read, so a page
+    that shows one tab at a time pays only for that tab (and the headlines)."""
+
+    ds: Dataset
+    verbatims: voc.Verbatims
+    all_cases: pl.DataFrame  # from closed_loop.prepare
+    contacts: pl.DataFrame  # from dataset.load_contacts
+    view: Filters  # with both dates set
+    min_n: int
+
+    @property
+    def start(self) -> dt.date:
+        return self.view.start
+
+    @property
+    def end(self) -> dt.date:
+        return self.view.end
+
+    @cached_property
+    def stage_ids(self) -> tuple[str, ...] | None:
+        return self.ds.stage_ids(self.view)
+
+    @cached_property
+    def previous(self) -> Filters | None:
+        return self.view.previous_period()
+
+    @property
+    def trend_unit(self) -> str:
+        return complaints.trend_unit(self.start, self.end)
+
+    # --- closed loop (also a headline) ----------------------------------------------------
+    @cached_property
+    def cases(self) -> pl.DataFrame:
+        return closed_loop.in_view(self.all_cases, self.view, self.stage_ids)
+
+    @cached_property
+    def per_department(self) -> pl.DataFrame:
+        return closed_loop.by_department(self.cases, self.ds.journey)
+
+    @cached_property
+    def per_department_stage(self) -> pl.DataFrame:
+        return closed_loop.by_department_stage(self.cases, self.ds.journey)
+
+    @cached_property
+    def headline(self) -> str | None:
+        return closed_loop.headline(self.per_department, self.min_n)
+
+    # --- leading indicators (also a headline) ---------------------------------------------
+    @cached_property
+    def weekly(self) -> pl.DataFrame:
+        return leading.weekly(self.ds, self.contacts, self.view, self.min_n)
+
+    @cached_property
+    def signals(self) -> list[leading.Signal]:
+        """In journey order."""
+        order = {s: i for i, s in enumerate(self.ds.journey.stage_order)}
+        found = leading.signals(self.weekly)
+        return sorted(found, key=lambda s: order.get(s.stage_id, len(order)))
+
+    # --- broken processes -----------------------------------------------------------------
+    @cached_property
+    def processes(self) -> pl.DataFrame:
+        ds, prev = self.ds, self.previous
+        now = complaints_in_view(ds, self.view)
+        return complaints.broken_processes(
+            self.cases,
+            now,
+            closed_loop.in_view(self.all_cases, prev, self.stage_ids)
+            if prev
+            else self.cases.head(0),
+            complaints_in_view(ds, prev) if prev else now.head(0),
+            ds.journey,
+            self.start,
+            self.end,
+        )
+
+    # --- comments, themes and sentiment ---------------------------------------------------
+    @cached_property
+    def comments(self) -> pl.DataFrame:
+        """Comments in the sidebar's view, oldest first."""
+        return voc.in_view(self.verbatims, self.view, self.stage_ids)
+
+    @cached_property
+    def themes(self) -> pl.DataFrame:
+        return voc.theme_summary(self.comments)
+
+    @cached_property
+    def rising(self) -> pl.DataFrame:
+        prev = self.previous
+        before = (
+            voc.in_view(self.verbatims, prev, self.stage_ids) if prev else self.comments.head(0)
+        )
+        out = voc.rising(self.comments, before, self.min_n, self.themes)
+        return out.filter(pl.col("theme") != NO_THEME)
+
+    @cached_property
+    def theme_stage(self) -> pl.DataFrame:
+        return voc.theme_by_stage(self.comments, self.ds.journey)
+
+    @cached_property
+    def theme_trend(self) -> pl.DataFrame:
+        return voc.theme_trend(self.comments, self.trend_unit, self.start, self.end)
+
+    @cached_property
+    def sentiment(self) -> pl.DataFrame:
+        """stage, comments, sentiment_band, share (%)."""
+        return sentiment_by_stage(self.comments, self.ds.journey)
+
+    @property
+    def top_themes(self) -> list[str]:
+        named = self.themes.filter(pl.col("theme") != NO_THEME)
+        return named["theme"].head(TOP_THEMES).to_list()
+
+    # --- sections, for a caller that wants them all at once (benchmarks, exports) ---------
+    SECTIONS = {
+        "headlines": ("headline", "signals"),
+        "closed loop": ("per_department", "per_department_stage"),
+        "leading indicators": ("weekly", "signals"),
+        "broken processes": ("processes",),
+        "themes": ("themes", "rising", "theme_stage", "theme_trend", "sentiment"),
+        "verbatims": ("comments",),
+    }
+
+    def compute(self, section: str) -> None:
+        for name in self.SECTIONS[section]:
+            getattr(self, name)
+
+
+def sentiment_by_stage(comments: pl.DataFrame, journey) -> pl.DataFrame:
+    """Share of negative, neutral and positive comments per stage, in journey order."""
+    counts = (
+        comments.group_by("stage_id", "sentiment_band")
+        .agg(pl.len().alias("n"))
+        .with_columns(pl.col("stage_id").cast(pl.String))
+    )
+    totals = counts.group_by("stage_id").agg(pl.col("n").sum().alias("comments"))
+    order = {s: i for i, s in enumerate(journey.stage_order)}
+    return (
+        counts.join(totals, on="stage_id")
+        .with_columns(
+            (100 * pl.col("n") / pl.col("comments")).alias("share"),
+            pl.col("stage_id").replace(journey.labels).alias("stage"),
+            pl.col("stage_id").replace_strict(order, default=len(order)).alias("position"),
+            pl.col("sentiment_band").cast(pl.String),
+        )
+        .sort("position", "sentiment_band")
+        .select("stage", "comments", "sentiment_band", "share")
+    )
+
+
+def complaints_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
+    responses = ds.slice_responses(f)
+    return responses.filter(pl.col("source") == "complaint").select(
+        "response_id", "stage_id", "touchpoint_id", "responded_on"
+    )
+
+
+def compute(
+    ds: Dataset,
+    verbatims: voc.Verbatims,
+    cases: pl.DataFrame,
+    contacts: pl.DataFrame,
+    f: Filters,
+    min_n: int = m.MIN_N,
+) -> VocView:
+    """The page's view of ``f`` (nothing is computed until a section is read). ``cases``
+    from :func:`closed_loop.prepare`; ``contacts`` from :func:`dataset.load_contacts`."""
+    start, end = f.start or ds.first_day, f.end or ds.last_day
+    view = Filters(start, end, f.stages, f.departments, f.channels, f.segments, f.regions)
+    return VocView(ds, verbatims, cases, contacts, view, min_n)

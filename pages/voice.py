@@ -1,0 +1,214 @@
+"""Voice of the customer: the closed loop, leading indicators, broken processes, themes
+and sentiment, and every comment, searchable."""
+
+import streamlit as st
+
+from cxapp import data, sidebar, ui
+from cxmetrics import complaints, leading, voc, voc_charts, voc_view
+from cxmetrics.registry import METRICS
+
+ds = data.get_dataset()
+view = sidebar.filters(ds)
+ui.page_start("Voice of the customer", ds, view)
+TABS = ("Closed loop", "Leading indicators", "Broken processes", "Themes & sentiment", "Verbatims")
+journey = ds.journey
+vv = voc_view.compute(ds, data.get_verbatims(), data.get_closed_loop(), data.get_contacts(), view)
+ui.stop_if_empty(ds.slice_stats(vv.view).height == 0, vv.start, vv.end, ds)
+
+# --- headlines ------------------------------------------------------------------------
+if vv.headline:
+    st.error(vv.headline, icon=":material/assignment_late:")
+for signal in vv.signals:
+    if signal.leads:
+        st.warning(
+            leading.describe(signal, journey.stage_name(signal.stage_id)),
+            icon=":material/trending_up:",
+        )
+
+# Only the open tab runs (the tab is kept in the URL, so a link opens the same tab).
+loop_tab, lead_tab, process_tab, theme_tab, verbatim_tab = st.tabs(
+    list(TABS), key="voc_tab", bind="query-params"
+)
+
+# --- closed loop ------------------------------------------------------------------------
+if loop_tab.open is not False:
+    with loop_tab:
+        st.caption(
+            f"Cases opened {vv.start:%d %b %Y} – {vv.end:%d %b %Y} on the stages in view, by "
+            "the department that handled them (cases have no channel; the channel filter does "
+            f"not apply). {METRICS['false_closure_rate'].definition}"
+        )
+        ui.chart(
+            voc_charts.fig_closed_vs_confirmed(vv.per_department, vv.min_n),
+            f"Grey: {METRICS['closure_rate'].definition} Green: "
+            f"{METRICS['confirmed_rate'].definition} Departments with fewer than {vv.min_n} "
+            "cases are left out of the chart.",
+            key="fig_closed_loop",
+        )
+        st.dataframe(
+            vv.per_department,
+            hide_index=True,
+            column_order=ui.CLOSED_LOOP_ORDER,
+            column_config=ui.closed_loop_columns(),
+        )
+        with st.expander("By department and stage"):
+            st.dataframe(
+                vv.per_department_stage,
+                hide_index=True,
+                column_order=["department", "stage", *ui.CLOSED_LOOP_ORDER[1:]],
+                column_config=ui.closed_loop_columns(),
+            )
+
+# --- leading indicators ------------------------------------------------------------------
+if lead_tab.open is not False:
+    with lead_tab:
+        st.caption(
+            f"{METRICS['contact_lead'].definition} Full weeks up to {vv.end:%d %b %Y}, at most "
+            f"{leading.HISTORY_WEEKS} of them, whatever the period's start: a correlation needs "
+            "many weeks. Segment and region filters apply; the channel filter does not."
+        )
+        if not vv.signals:
+            st.info("No full weeks of contacts in this view.")
+        else:
+            st.dataframe(
+                leading.table(vv.signals, journey),
+                hide_index=True,
+                column_config=ui.signal_columns(),
+            )
+            options = [s.stage_id for s in vv.signals]
+            strongest = max(vv.signals, key=lambda s: (s.leads, abs(s.best_r or 0)))
+            chosen = st.selectbox(
+                "Stage",
+                options,
+                index=options.index(strongest.stage_id),
+                format_func=journey.stage_name,
+                key="voc_lead_stage",
+            )
+            signal = next(s for s in vv.signals if s.stage_id == chosen)
+            weeks = vv.weekly.filter(vv.weekly["stage_id"] == chosen)
+            ui.chart(
+                voc_charts.fig_leading(weeks, journey.stage_name(chosen), signal),
+                f"Weekly NPS is blank where a week has fewer than {vv.min_n} answers. Repeat "
+                "contacts: a customer's third or later contact within 30 days.",
+                key="fig_leading",
+            )
+            ui.chart(
+                voc_charts.fig_lags(signal, journey.stage_name(chosen)),
+                "Correlation between the week-over-week change in contacts and the change in "
+                "NPS that many weeks later; red marks a significant lead. "
+                + leading.describe(signal, journey.stage_name(chosen)),
+                key="fig_lags",
+            )
+
+# --- broken processes --------------------------------------------------------------------
+if process_tab.open is not False:
+    with process_tab:
+        st.caption(
+            "A complaint is a broken process, not an incident: cases opened in the period and "
+            "complaints with no case, grouped by touchpoint and root cause. "
+            f"“{complaints.NO_CASE}”: "
+            "complaints nobody opened a case for. Change is against the previous period of the "
+            "same length."
+        )
+        ui.chart(
+            voc_charts.fig_broken_processes(vv.processes),
+            "Hover a bar for its complaints and the departments that handled it.",
+            key="fig_processes",
+        )
+        st.dataframe(
+            vv.processes,
+            hide_index=True,
+            column_config=ui.process_columns(vv.trend_unit),
+        )
+
+# --- themes and sentiment -----------------------------------------------------------------
+if theme_tab.open is not False:
+    with theme_tab:
+        st.caption(
+            f"{METRICS['theme'].definition} {METRICS['sentiment'].definition} "
+            f"{vv.comments.height:,} comments in view."
+        )
+        ui.chart(
+            voc_charts.fig_sentiment_by_stage(vv.sentiment),
+            "Each bar is 100% of the stage's comments in view; n under the stage.",
+            key="fig_sentiment",
+        )
+        stage_names = [
+            journey.stage_name(s)
+            for s in journey.stage_order
+            if s in set(vv.theme_stage["stage_id"].to_list())
+        ]
+        ui.chart(
+            voc_charts.fig_theme_stage(vv.theme_stage, vv.themes["theme"].to_list(), stage_names),
+            "Colour: comments. Hover a cell for the NPS of the responses behind them.",
+            key="fig_theme_stage",
+        )
+        left, right = st.columns(2)
+        with left:
+            ui.chart(
+                voc_charts.fig_theme_trend(vv.theme_trend, vv.top_themes, vv.trend_unit),
+                f"The {len(vv.top_themes)} largest themes in view.",
+                key="fig_theme_trend",
+            )
+        with right:
+            ui.chart(
+                voc_charts.fig_rising(vv.rising),
+                "Share of comments now against the previous period of the same length (themes "
+                "only, not unclassified comments). Red: "
+                "significantly more (95%); green: significantly less; grey: not significant.",
+                key="fig_rising",
+            )
+        st.dataframe(vv.themes, hide_index=True, column_config=ui.theme_columns())
+
+# --- verbatims ---------------------------------------------------------------------------
+if verbatim_tab.open is not False:
+    with verbatim_tab:
+        verbatims = data.get_verbatims()
+        text = st.text_input(
+            "Search comments", key="voc_search", placeholder="words or a phrase, e.g. charged twice"
+        )
+        c1, c2, c3 = st.columns(3)
+        touchpoints = c1.multiselect(
+            "Touchpoint",
+            sorted(set(vv.comments["touchpoint_id"].cast(str).to_list())),
+            format_func=journey.touchpoint_name,
+            key="voc_touchpoints",
+        )
+        bands = c2.multiselect("NPS", list(voc.SCORE_BANDS), key="voc_bands")
+        sentiments = c3.multiselect(
+            "Sentiment", list(voc.text_analytics.SENTIMENT_BANDS), key="voc_sentiments"
+        )
+        c4, c5, c6 = st.columns(3)
+        themes = c4.multiselect("Theme", verbatims.theme_names, key="voc_themes")
+        sources = c5.multiselect(
+            "Source", sorted(set(vv.comments["source"].cast(str).to_list())), key="voc_sources"
+        )
+        unmasked = c6.toggle(
+            "Show e-mail addresses and phone numbers",
+            value=False,
+            key="voc_unmasked",
+            help="Comments are shown with personal details masked unless you turn this on.",
+        )
+        query = voc.Query(
+            tuple(touchpoints), tuple(bands), tuple(sentiments), tuple(themes), tuple(sources), text
+        )
+        found = voc.search(vv.comments, query, unmasked=unmasked)
+        number = st.number_input("Page", min_value=1, value=1, step=1, key="voc_page")
+        shown, number, pages = voc.page(found, int(number))
+        first = (number - 1) * voc.PAGE_SIZE
+        st.caption(
+            f"{found.height:,} comments match ({query.describe()}); newest first. Page "
+            f"{number:,} of {pages:,}: comments {min(first + 1, found.height):,}–"
+            f"{first + shown.height:,}. Comments are shown as "
+            "written, as plain text."
+            + ("" if unmasked else " E-mail addresses and phone numbers are masked.")
+        )
+        if found.height == 0:
+            st.info("No comment matches these filters. Clear a filter or the search.")
+        else:
+            st.dataframe(
+                voc.display_rows(shown, journey, unmasked=unmasked),
+                hide_index=True,
+                height=38 + 35 * shown.height,
+                column_config=ui.verbatim_columns(),
+            )

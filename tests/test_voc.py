@@ -1,0 +1,436 @@
+"""Voice of the customer: sentiment, themes, search, the closed loop, broken processes and
+leading indicators, on hand-made cases and on the sample company."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cxmetrics import closed_loop, complaints, dataset, leading, text_analytics, voc
+from cxmetrics.filters import Filters
+from cxmetrics.journey import Journey
+
+D = dt.date
+
+
+# --- sentiment and themes -------------------------------------------------------------
+
+
+def test_sentiment_of_fixed_sentences():
+    texts = [
+        "The staff were friendly and helpful, a great experience.",
+        "Terrible service, they charged me twice and nobody helped.",
+        "The letter arrived on Tuesday.",
+    ]
+    scores = text_analytics.sentiment_scores(texts)
+    bands = pl.select(text_analytics.sentiment_band(pl.lit(pl.Series(scores))))
+    assert bands.to_series().to_list() == ["positive", "negative", "neutral"]
+    assert scores[0] > 0.5 and scores[1] < -0.5 and scores[2] == 0.0
+
+
+def test_sentiment_runs_the_same_on_two_processes():
+    texts = ["Great, thank you!", "Awful.", "It was fine."] * 4
+    one = text_analytics.sentiment_scores(texts, workers=1)
+    two = text_analytics.sentiment_scores(texts, workers=2)
+    np.testing.assert_allclose(one, two)
+
+
+def test_themes_separate_two_topics_and_label_them_by_their_words():
+    billing = [
+        "charged twice on my direct debit",
+        "direct debit charged twice again",
+        "refund for the direct debit charged twice",
+    ]
+    claims = [
+        "no update on my claim assessor",
+        "claim assessor never called with an update",
+        "waiting for the claim assessor update",
+    ]
+    texts = billing * 40 + claims * 40
+    comments = pl.DataFrame({"response_id": range(len(texts)), "text": texts})
+    result = text_analytics.analyse(comments, n_themes=2)
+    theme_of = dict(
+        zip(result.per_comment["response_id"], result.per_comment["theme"], strict=True)
+    )
+    billing_theme = {theme_of[i] for i in range(120)}
+    claims_theme = {theme_of[i] for i in range(120, 240)}
+    assert len(billing_theme) == 1 and len(claims_theme) == 1
+    assert billing_theme != claims_theme
+    (b,), (c,) = billing_theme, claims_theme
+    assert {"charged", "debit"} & set(b.split(" · "))
+    assert {"claim", "assessor", "update"} & set(c.split(" · "))
+    counts = dict(zip(result.themes["theme"], result.themes["comments"], strict=True))
+    assert counts[b] == 120 and counts[c] == 120
+
+
+def test_masked_details_never_become_theme_words():
+    texts = ["Write to [email] about the refund"] * 30 + ["Ring [phone] about the bill"] * 30
+    comments = pl.DataFrame({"response_id": range(60), "text": texts})
+    terms = " ".join(text_analytics.analyse(comments, n_themes=2).themes["terms"])
+    assert "refund" in terms or "bill" in terms
+    assert "phone" not in terms and "email" not in terms
+
+
+# --- verbatims: masking, search, paging -------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_verbatims(loaded):
+    """Five real responses of the test company given hand-written comments."""
+    ids = loaded.responses.sort("response_id")["response_id"].head(5).to_list()
+    comments = pl.DataFrame(
+        {
+            "response_id": ids,
+            "comment": [
+                "<script>window.__xss = 1</script> Billing was wrong",
+                "See [my photos](http://evil.example) of the damage",
+                '=HYPERLINK("http://evil.example","click") refund please',
+                "Write to jo.bloggs@example.com or call 07700 900123 (charged twice)",
+                "   ",
+            ],
+        }
+    )
+    return ids, voc.build(loaded, comments, n_themes=2)
+
+
+def test_build_masks_details_keeps_the_raw_text_and_drops_blank_comments(tiny_verbatims):
+    ids, v = tiny_verbatims
+    assert v.comments.height == 4  # the blank one is not a comment
+    by_id = dict(zip(v.comments["response_id"], v.comments["comment"], strict=True))
+    assert by_id[ids[3]] == "Write to [email] or call [phone] (charged twice)"
+    raw = dict(zip(v.comments["response_id"], v.comments["raw"], strict=True))
+    assert raw[ids[3]].startswith("Write to jo.bloggs@example.com")
+    assert by_id[ids[0]] == "<script>window.__xss = 1</script> Billing was wrong"
+    assert by_id[ids[2]].startswith('=HYPERLINK("http://evil.example"')
+
+
+def test_search_is_literal_case_insensitive_and_respects_masking(tiny_verbatims):
+    ids, v = tiny_verbatims
+    every = voc.in_view(v, Filters(), None)
+
+    def found(text, unmasked=False):
+        return voc.search(every, voc.Query(text=text), unmasked=unmasked)["response_id"].to_list()
+
+    assert found("HYPERLINK(") == [ids[2]]  # a regex character is taken literally
+    assert found("[MY PHOTOS]") == [ids[1]]
+    assert set(found("EVIL.example")) == {ids[1], ids[2]}
+    assert found("jo.bloggs") == []  # masked: the address cannot be searched for
+    assert found("jo.bloggs", unmasked=True) == [ids[3]]
+
+
+def test_search_filters_combine_and_page_clamps(loaded):
+    rows = loaded.responses.head(60)
+    comments = pl.DataFrame(
+        {
+            "response_id": rows["response_id"],
+            "comment": [f"comment number {i}" for i in range(60)],
+        }
+    )
+    v = voc.build(loaded, comments, n_themes=1)
+    every = voc.in_view(v, Filters(), None)
+    source = every["source"].cast(pl.String)[0]
+    want = every.filter(
+        (pl.col("source").cast(pl.String) == source) & (pl.col("score_band") == "no NPS")
+    )
+    got = voc.search(every, voc.Query(sources=(source,), score_bands=("no NPS",)))
+    assert sorted(got["response_id"]) == sorted(want["response_id"])
+    found = voc.search(every, voc.Query())
+    first_page, number, pages = voc.page(found, 1, size=25)
+    assert first_page["responded_on"].is_sorted(descending=True)
+    assert first_page["response_id"].to_list() == found["response_id"].tail(25).to_list()[::-1]
+    rows_page, number, pages = voc.page(found, 99, size=25)
+    assert (number, pages, rows_page.height) == (3, 3, 10)
+    assert rows_page["response_id"].to_list() == found["response_id"].head(10).to_list()[::-1]
+    rows_page, number, _ = voc.page(found.head(0), 5)
+    assert (number, rows_page.height) == (1, 0)
+
+
+def test_display_rows_show_names_and_the_masked_text_by_default(tiny_verbatims, loaded):
+    ids, v = tiny_verbatims
+    row = v.comments.filter(pl.col("response_id") == ids[3])
+    shown = voc.display_rows(row, loaded.journey)
+    assert shown["comment"][0] == "Write to [email] or call [phone] (charged twice)"
+    assert voc.display_rows(row, loaded.journey, unmasked=True)["comment"][0].startswith(
+        "Write to jo.bloggs@"
+    )
+    tp = row["touchpoint_id"].cast(pl.String)[0]
+    assert shown["touchpoint"][0] == loaded.journey.touchpoint_name(tp) != tp
+
+
+def test_rising_themes_by_hand():
+    def frame(counts: dict[str, int]) -> pl.DataFrame:
+        themes = [t for t, n in counts.items() for _ in range(n)]
+        return pl.DataFrame(
+            {
+                "theme": themes,
+                "nps": [None] * len(themes),
+                "csat": [None] * len(themes),
+                "ces": [None] * len(themes),
+                "sentiment": [0.0] * len(themes),
+                "sentiment_band": ["neutral"] * len(themes),
+            },
+            schema_overrides={"nps": pl.Int8, "csat": pl.Int8, "ces": pl.Int8},
+        )
+
+    now = frame({"billing": 60, "claims": 40})  # billing 60% now
+    before = frame({"billing": 20, "claims": 80})  # 20% before
+    out = voc.rising(now, before, min_n=30)
+    billing = out.filter(pl.col("theme") == "billing").row(0, named=True)
+    assert billing["change"] == pytest.approx(40.0)
+    pooled = 80 / 200
+    se = 100 * (pooled * (1 - pooled) * (1 / 100 + 1 / 100)) ** 0.5
+    assert billing["significant"] == (1.96 * se < 40)
+    assert out["theme"].to_list() == ["billing", "claims"]
+
+
+# --- closed loop -----------------------------------------------------------------------
+
+
+def tiny_journey() -> Journey:
+    return Journey(
+        stages=pl.DataFrame({"stage_id": ["s1", "s2"], "name": ["One", "Two"], "position": [1, 2]}),
+        touchpoints=pl.DataFrame(
+            {"touchpoint_id": ["t1", "t2"], "stage_id": ["s1", "s2"], "name": ["T1", "T2"]}
+        ),
+        departments=pl.DataFrame({"department_id": ["a", "b"], "name": ["Alpha", "Beta"]}),
+        stage_owners=pl.DataFrame(
+            {"stage_id": ["s1", "s2"], "department_id": ["a", "b"], "role": ["lead", "lead"]}
+        ),
+        targets=pl.DataFrame(
+            schema={"metric": pl.String, "stage_id": pl.String, "target": pl.Float64}
+        ),
+        incentives=pl.DataFrame(schema={"department_id": pl.String, "cx_share": pl.Float64}),
+    )
+
+
+def tiny_cases():
+    j = tiny_journey()
+    customers = dataset.prepare_customers(
+        pl.DataFrame(
+            {
+                "customer_id": [1, 2, 3],
+                "segment": ["x", "x", "y"],
+                "region": ["N", "N", "S"],
+            }
+        )
+    )
+    day0 = D(2026, 1, 1)
+
+    def d(n):
+        return day0 + dt.timedelta(days=n)
+
+    cases = pl.DataFrame(
+        {
+            "case_id": [1, 2, 3, 4, 5, 6],
+            "response_id": [None] * 6,
+            "customer_id": [1, 2, 2, 3, 1, 3],
+            "touchpoint_id": ["t1", "t1", "t1", "t1", "t1", "t2"],
+            "department_id": ["a", "a", "a", "a", "a", "b"],
+            "opened_on": [d(0), d(0), d(1), d(2), d(3), d(0)],
+            "closed_on": [d(2), d(4), d(5), d(12), None, d(1)],
+            "root_cause": ["r"] * 6,
+            "customer_confirmed": [True, True, False, None, None, True],
+        },
+        schema_overrides={"response_id": pl.Int64},
+    )
+    contacts = pl.DataFrame(
+        {
+            "contact_id": [1, 2, 3, 4, 5],
+            "customer_id": [1, 2, 3, 3, 3],
+            "touchpoint_id": ["t1", "t1", "t2", "t2", "t1"],
+            "contacted_on": [
+                d(2),  # case 1 closed that day: not after the closure
+                d(10),  # case 2 (closed day 4): a repeat within 30 days, same stage
+                d(5),  # case 6 is on s2, closed day 1: a repeat
+                d(40),
+                d(50),
+            ],
+        }
+    )
+    compact = dataset.compact_contacts(contacts, j, customers)
+    return closed_loop.prepare(cases, compact, customers, j), j
+
+
+def test_false_closure_and_confirmed_rates_by_hand():
+    cases, j = tiny_cases()
+    flags = dict(zip(cases["case_id"], cases["false_closure"], strict=True))
+    # 1: confirmed, no later contact. 2: confirmed but came back on day 10. 3: said no.
+    # 4: not asked. 5: still open. 6: confirmed but came back about the same stage.
+    assert flags == {1: False, 2: True, 3: True, 4: True, 5: None, 6: True}
+    per = closed_loop.by_department(cases, j)
+    a = per.filter(pl.col("department_id") == "a").row(0, named=True)
+    assert (a["opened"], a["closed"], a["confirmed"], a["false_closures"]) == (5, 4, 2, 3)
+    assert a["closure_rate"] == pytest.approx(80.0)
+    assert a["confirmed_rate"] == pytest.approx(40.0)
+    assert a["gap"] == pytest.approx(40.0)
+    assert a["false_closure_rate"] == pytest.approx(75.0)
+    assert a["median_days"] == pytest.approx(np.median([2, 4, 4, 10]))
+    b = per.filter(pl.col("department_id") == "b").row(0, named=True)
+    assert (b["opened"], b["closed"], b["confirmed"], b["false_closure_rate"]) == (1, 1, 1, 100.0)
+    assert per["department"].to_list() == ["Alpha", "Beta"]  # largest gap first
+    assert closed_loop.headline(per, min_n=5).startswith("**Alpha** closed 80% of the 5 cases")
+    assert closed_loop.headline(per, min_n=6) is None
+
+
+def test_closed_loop_view_follows_period_stage_department_and_segment():
+    cases, _ = tiny_cases()
+
+    def ids(f, stage_ids=None):
+        return sorted(closed_loop.in_view(cases, f, stage_ids)["case_id"].to_list())
+
+    assert ids(Filters(start=D(2026, 1, 1), end=D(2026, 1, 1))) == [1, 2, 6]
+    assert ids(Filters(stages=("s2",)), ("s2",)) == [6]
+    # a department filter keeps its stages' cases and the cases it handled elsewhere
+    assert ids(Filters(departments=("a",)), ("s1",)) == [1, 2, 3, 4, 5]
+    assert ids(Filters(segments=("y",))) == [4, 6]
+
+
+# --- broken processes -----------------------------------------------------------------
+
+
+def test_broken_processes_by_hand():
+    cases, j = tiny_cases()
+    cases = cases.sort("case_id").with_columns(  # values below are in case_id order
+        pl.Series("root_cause", ["late", "late", "late", "rude", "late", "late"]),
+        pl.Series("source", ["complaint", None, "complaint", None, None, "survey"]),
+        pl.Series("response_id", [101, 102, 103, 104, 105, 106]),
+    )
+    complaints_now = pl.DataFrame(
+        {
+            "response_id": [101, 900],  # 101 has a case; 900 has none
+            "stage_id": ["s1", "s2"],
+            "touchpoint_id": ["t1", "t2"],
+            "responded_on": [D(2026, 1, 1), D(2026, 1, 3)],
+        }
+    )
+    previous = cases.filter(pl.col("case_id") == 1)
+    out = complaints.broken_processes(
+        cases, complaints_now, previous, complaints_now.head(0), j, D(2026, 1, 1), D(2026, 1, 14)
+    )
+    rows = {(r["touchpoint"], r["root_cause"]): r for r in out.iter_rows(named=True)}
+    late = rows[("T1", "late")]
+    assert (late["volume"], late["cases"], late["complaints"], late["previous"]) == (4, 4, 2, 1)
+    assert late["change"] == pytest.approx(300.0)
+    assert late["confirmed_rate"] == pytest.approx(50.0)  # cases 1 and 2 of 1, 2, 3, 5
+    assert late["departments"] == "Alpha"
+    # weeks (Mondays) 29 Dec, 5 Jan, 12 Jan: openings on 1, 1, 2 and 4 Jan
+    assert late["trend"] == [4, 0, 0]
+    uncased = rows[("T2", complaints.NO_CASE)]
+    assert (uncased["volume"], uncased["cases"], uncased["complaints"]) == (1, 0, 1)
+    assert uncased["departments"] == "–"
+    assert out["volume"].to_list() == sorted(out["volume"].to_list(), reverse=True)
+
+
+# --- leading indicators ---------------------------------------------------------------
+
+
+def test_lagged_correlation_finds_a_planted_lag():
+    rng = np.random.default_rng(3)
+    weeks = 80
+    contacts = 100 + rng.normal(0, 5, weeks)
+    contacts[30:36] += 300
+    nps = 20 + rng.normal(0, 2, weeks)
+    nps[34:40] -= 40  # four weeks after the contacts rose
+    corr = leading.lagged_correlations(np.diff(contacts), np.diff(nps))
+    lag, r, pairs = max((c for c in corr if c[1] is not None), key=lambda c: abs(c[1]))
+    assert lag == 4 and r < -0.5 and pairs == weeks - 1 - 4
+    # a second implementation of Pearson's r at that lag
+    x, y = np.diff(contacts)[:-4], np.diff(nps)[4:]
+    by_hand = ((x - x.mean()) * (y - y.mean())).sum() / (
+        np.sqrt(((x - x.mean()) ** 2).sum()) * np.sqrt(((y - y.mean()) ** 2).sum())
+    )
+    assert r == pytest.approx(by_hand)
+
+
+def test_weeks_without_enough_answers_are_left_out():
+    contacts = np.arange(20, dtype=float)
+    nps = np.full(20, np.nan)
+    assert all(r is None for _, r, _ in leading.lagged_correlations(contacts, nps))
+
+
+def test_window_keeps_full_weeks_only():
+    # Thursday 1 Jan 2026 to Wednesday 4 Mar 2026: full weeks from Monday 5 Jan to 23 Feb
+    assert leading.window(D(2026, 1, 1), D(2026, 3, 4)) == (D(2026, 1, 5), D(2026, 2, 23))
+    assert leading.window(D(2026, 1, 1), D(2026, 1, 3)) is None
+
+
+def test_significance_allows_for_nine_lags():
+    assert leading.significant(-0.65, 99)
+    assert not leading.significant(-0.21, 101)  # would pass a single test at 95%
+
+
+# --- the sample company ---------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def story(story_data):
+    ds = dataset.build(story_data.journey, story_data.customers, story_data.responses)
+    contacts = dataset.compact_contacts(story_data.contacts, ds.journey, ds.customers)
+    cases = closed_loop.prepare(
+        story_data.cases,
+        contacts,
+        ds.customers,
+        ds.journey,
+        ds.responses.select("response_id", "source"),
+    )
+    return ds, contacts, cases, story_data
+
+
+def test_customer_service_shows_the_closed_versus_confirmed_gap(story):
+    ds, _, cases, raw = story
+    f = Filters(start=ds.last_day - dt.timedelta(days=89), end=ds.last_day)
+    per = closed_loop.by_department(closed_loop.in_view(cases, f, None), ds.journey)
+    assert per["department_id"][0] == "service"
+    service = per.row(0, named=True)
+    # the same rates from the raw cases, with plain Polars
+    mine = raw.cases.filter(
+        (pl.col("department_id") == "service") & pl.col("opened_on").is_between(f.start, f.end)
+    )
+    closed = mine.filter(pl.col("closed_on").is_not_null())
+    confirmed = closed.filter(pl.col("customer_confirmed").fill_null(False)).height
+    assert service["opened"] == mine.height
+    assert service["closure_rate"] == pytest.approx(100 * closed.height / mine.height)
+    assert service["confirmed_rate"] == pytest.approx(100 * confirmed / mine.height)
+    assert service["gap"] >= 30
+    others = per.filter(pl.col("department_id") != "service")
+    assert (others["gap"] < service["gap"] - 10).all()
+
+
+def test_pay_contacts_lead_pay_nps(story):
+    ds, contacts, _, _ = story
+    weekly = leading.weekly(ds, contacts, Filters(end=ds.last_day))
+    signals = {s.stage_id: s for s in leading.signals(weekly)}
+    pay = signals["pay"]
+    assert pay.leads and pay.best_lag == 3 and pay.best_r < -0.5
+    assert [s for s, sig in signals.items() if sig.leads] == ["pay"]
+    # weekly Pay contacts, counted a second way from the raw contacts
+    pay_tps = ds.journey.touchpoints.filter(pl.col("stage_id") == "pay")["touchpoint_id"]
+    week = weekly.filter(pl.col("stage_id") == "pay").row(10, named=True)
+    raw = story[3].contacts.filter(
+        pl.col("touchpoint_id").is_in(pay_tps.implode())
+        & pl.col("contacted_on").is_between(week["week"], week["week"] + dt.timedelta(days=6))
+    )
+    assert week["contacts"] == raw.height
+
+
+def test_billing_complaints_rise_during_the_episode(story):
+    ds, _, _, raw = story
+    text = raw.responses.filter(pl.col("comment").is_not_null()).select(
+        "response_id", pl.col("comment").alias("text")
+    )
+    v = voc.build(ds, raw.responses.select("response_id", "comment"))
+    assert v.comments.height == text.height
+    episode = Filters(start=D(2025, 11, 27), end=D(2026, 1, 28), stages=("pay",))
+    before = episode.previous_period()
+    now = voc.in_view(v, episode, ("pay",))
+    then = voc.in_view(v, before, ("pay",))
+    rising = voc.rising(now, then)
+    up = rising.filter(pl.col("significant") & (pl.col("change") > 5))["theme"].to_list()
+    assert up and rising["theme"][0] in up
+    # the themes rising significantly hold the "charged twice" complaints
+    twice = now.filter(pl.col("comment").str.contains("twice"))
+    assert twice.height > 300
+    assert twice.filter(pl.col("theme").cast(pl.String).is_in(up)).height >= 0.9 * twice.height

@@ -1,0 +1,151 @@
+"""The voice-of-the-customer page under AppTest, with values checked against plain SQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from conftest import HOSTILE_COMMENTS
+from test_app import last_day, start
+
+from cxmetrics.registry import METRICS
+
+
+def open_voice(tab: str | None = None):
+    at = start()
+    at.switch_page("pages/voice.py").run()
+    assert not at.exception, at.exception
+    if tab:
+        show(at, tab)
+    return at
+
+
+def show(at, tab: str) -> None:
+    """Open a tab, as a click on it does (only the open tab runs)."""
+    at.session_state["voc_tab"] = tab
+    at.run()
+    assert not at.exception, at.exception
+
+
+def verbatim_table(at):
+    tables = [d.value for d in at.dataframe if {"comment", "sentiment"} <= set(d.value.columns)]
+    assert len(tables) == 1
+    return tables[0]
+
+
+def match_caption(at) -> str:
+    return next(c.value for c in at.caption if " comments match " in c.value)
+
+
+def test_voice_page_shows_every_section(app_env, raw_sql):
+    at = open_voice()
+    assert [t.label for t in at.tabs] == [
+        "Closed loop",
+        "Leading indicators",
+        "Broken processes",
+        "Themes & sentiment",
+        "Verbatims",
+    ]
+    charts = {}
+    for tab in [t.label for t in at.tabs]:
+        show(at, tab)
+        charts[tab] = len(at.get("plotly_chart"))
+    assert charts == {
+        "Closed loop": 1,
+        "Leading indicators": 2,
+        "Broken processes": 1,
+        "Themes & sentiment": 4,
+        "Verbatims": 0,
+    }
+    show(at, "Closed loop")
+    end = last_day(raw_sql)
+    begin = end - dt.timedelta(days=89)
+    # the closed-loop headline names the department with the widest gap, computed in SQL
+    rows = raw_sql.execute(
+        """SELECT d.name, COUNT(*), SUM(closed_on IS NOT NULL),
+                  SUM(closed_on IS NOT NULL AND customer_confirmed = 1)
+           FROM cases c JOIN departments d USING (department_id)
+           WHERE opened_on BETWEEN ? AND ? GROUP BY d.name""",
+        (begin.isoformat(), end.isoformat()),
+    ).fetchall()
+    gaps = {name: (opened, 100 * (closed - ok) / opened) for name, opened, closed, ok in rows}
+    widest = max((g, name) for name, (opened, g) in gaps.items() if opened >= 30)[1]
+    headline = at.error[0].value
+    assert headline.startswith(f"**{widest}** closed")
+    assert f"of the {gaps[widest][0]:,} cases" in headline
+    table = next(d.value for d in at.dataframe if "false_closure_rate" in d.value.columns)
+    assert sorted(table["department"]) == sorted(gaps)
+    for row in table.itertuples():
+        assert row.gap == pytest.approx(gaps[row.department][1])
+    assert METRICS["false_closure_rate"].definition in " ".join(c.value for c in at.caption)
+
+
+def test_hostile_comments_are_shown_as_plain_text_and_masked(app_env):
+    at = open_voice("Verbatims")
+    table = verbatim_table(at)
+    shown = set(table["comment"].head(3))
+    masked = HOSTILE_COMMENTS[2].replace("jo.bloggs@example.com", "[email]")
+    assert shown == {HOSTILE_COMMENTS[0], HOSTILE_COMMENTS[1], masked}
+    # nothing of theirs reached a Markdown or HTML element
+    rendered = " ".join(md.value for md in at.markdown) + " ".join(c.value for c in at.caption)
+    assert "__xss" not in rendered and "evil.example" not in rendered
+    at.toggle(key="voc_unmasked").set_value(True).run()
+    assert HOSTILE_COMMENTS[2] in set(verbatim_table(at)["comment"].head(3))
+
+
+def test_search_and_filters_match_sql(app_env, raw_sql):
+    at = open_voice("Verbatims")
+    end = last_day(raw_sql)
+    begin = end - dt.timedelta(days=89)
+    at.text_input(key="voc_search").set_value("CHARGED").run()
+    (want,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM responses WHERE comment LIKE '%charged%' "
+        "AND responded_on BETWEEN ? AND ?",
+        (begin.isoformat(), end.isoformat()),
+    ).fetchone()
+    assert want > 0
+    assert match_caption(at).startswith(f"{want:,} comments match")
+    table = verbatim_table(at)
+    assert len(table) == min(want, 25)
+    assert table["comment"].str.lower().str.contains("charged").all()
+    at.multiselect(key="voc_sources").set_value(["complaint"]).run()
+    (want,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM responses WHERE comment LIKE '%charged%' AND source = 'complaint' "
+        "AND responded_on BETWEEN ? AND ?",
+        (begin.isoformat(), end.isoformat()),
+    ).fetchone()
+    assert match_caption(at).startswith(f"{want:,} comments match")
+    at.text_input(key="voc_search").set_value("no such words anywhere").run()
+    assert not at.exception
+    assert any(i.value.startswith("No comment matches") for i in at.info)
+
+
+def test_paging_walks_through_the_comments(app_env, raw_sql):
+    at = open_voice("Verbatims")
+    first = verbatim_table(at)
+    at.number_input(key="voc_page").set_value(2).run()
+    second = verbatim_table(at)
+    assert len(second) == 25
+    assert second["responded_on"].max() <= first["responded_on"].min()
+    assert "Page 2 of" in match_caption(at)
+    at.number_input(key="voc_page").set_value(100_000).run()  # beyond the last page: clamped
+    assert not at.exception
+    (total,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM responses WHERE comment IS NOT NULL AND comment != '' "
+        "AND responded_on BETWEEN ? AND ?",
+        ((last_day(raw_sql) - dt.timedelta(days=89)).isoformat(), last_day(raw_sql).isoformat()),
+    ).fetchone()
+    pages = -(-total // 25)
+    assert f"Page {pages:,} of {pages:,}" in match_caption(at)
+    assert len(verbatim_table(at)) == total - 25 * (pages - 1)
+
+
+def test_voice_page_follows_the_shared_filters(app_env):
+    at = start()
+    at.sidebar.multiselect(key="stage").set_value(["pay"]).run()
+    at.switch_page("pages/voice.py").run()
+    assert not at.exception
+    show(at, "Verbatims")
+    assert set(verbatim_table(at)["stage"]) == {"Pay & manage"}
+    show(at, "Leading indicators")
+    assert at.selectbox(key="voc_lead_stage").options == ["Pay & manage"]
