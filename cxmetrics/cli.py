@@ -9,9 +9,12 @@ import argparse
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 
-from cxmetrics import dataset, overview, sample, schema, store
+from cxmetrics import dataset, importer, journey_import, mapping, overview, sample, schema, store
 from cxmetrics.filters import FilterError, Filters
+from cxmetrics.journey import JourneyError
+from cxmetrics.mapping import MappingError
 from cxmetrics.registry import METRICS, MIN_N
 
 EXIT_USAGE = 2
@@ -75,6 +78,28 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("init-db", help="create the data contract's tables on a database")
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL)")
 
+    p = sub.add_parser(
+        "import",
+        help="import a CSV, XLSX or Parquet file into one table through a column mapping",
+    )
+    p.add_argument("table", choices=schema.IMPORTABLE)
+    p.add_argument("file", type=Path)
+    p.add_argument("--mapping", type=Path, help="TOML or YAML column mapping (default: none)")
+    p.add_argument("--dry-run", action="store_true", help="check every row, write nothing")
+    p.add_argument(
+        "--accept-valid",
+        action="store_true",
+        help="write the valid rows and report the rest (default: all or nothing)",
+    )
+    p.add_argument("--report-dir", type=Path, help="where the report goes (default: beside FILE)")
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
+
+    p = sub.add_parser(
+        "import-journey", help="import a journey definition (a folder of CSV files or a YAML file)"
+    )
+    p.add_argument("path", type=Path)
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
+
     p = sub.add_parser("summary", help="print the executive overview's numbers")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--start", type=_date)
@@ -104,8 +129,19 @@ def main(argv: list[str] | None = None) -> int:
             return _sample(args)
         if args.command == "init-db":
             return _init_db(args)
+        if args.command == "import":
+            return _import(args)
+        if args.command == "import-journey":
+            return _import_journey(args)
         return _summary(args)
-    except (CliError, store.StoreError, FilterError) as exc:
+    except (
+        CliError,
+        store.StoreError,
+        FilterError,
+        MappingError,
+        importer.ImportError_,
+        JourneyError,
+    ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
 
@@ -139,6 +175,59 @@ def _init_db(args) -> int:
     finally:
         engine.dispose()
     print(f"created the data contract's tables on {store.safe_url(url)}")
+    return 0
+
+
+def _import(args) -> int:
+    url = args.url or store.database_url()
+    engine = store.make_engine(url)
+    try:
+        store.check(engine)
+        m = (
+            mapping.load(args.mapping, args.table)
+            if args.mapping
+            else mapping.Mapping(args.table, _identity(args.file, args.table))
+        )
+        report = importer.run(
+            engine,
+            args.table,
+            args.file,
+            m,
+            dry_run=args.dry_run,
+            accept_valid=args.accept_valid,
+            report_dir=args.report_dir,
+            progress=_progress,
+        )
+    finally:
+        engine.dispose()
+    print(report.summary())
+    if report.report_path:
+        print(f"report: {report.report_path}")
+        print(f"rejected rows: {report.rejected_path}")
+        for r in report.problems.head(10).iter_rows(named=True):
+            print(f"  row {r['row']}, {r['column']} = {r['value']!r}: {r['reason']}")
+        if report.problems.height > 10:
+            print(f"  … and {report.problems.height - 10:,} more in the report")
+    return 0 if report.ok else EXIT_DATA
+
+
+def _identity(path: Path, table: str) -> dict[str, str]:
+    """Without a mapping, the file's columns that carry contract names map to themselves."""
+    contract = {c.name for c in schema.metadata.tables[table].columns}
+    return {c: c for c in importer.read_source(path).columns if c in contract}
+
+
+def _import_journey(args) -> int:
+    url = args.url or store.database_url()
+    engine = store.make_engine(url)
+    try:
+        counts = journey_import.write(engine, journey_import.read(args.path))
+    finally:
+        engine.dispose()
+    print(
+        f"imported the journey from {args.path} into {store.safe_url(url)}: "
+        + ", ".join(f"{n:,} {name}" for name, n in counts.items())
+    )
     return 0
 
 

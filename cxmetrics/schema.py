@@ -189,6 +189,43 @@ incentives = sa.Table(
     sa.CheckConstraint("cx_share >= 0 AND cx_share <= 1", name="ck_incentives_share"),
 )
 
+imports = sa.Table(
+    "imports",
+    metadata,
+    sa.Column("import_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("table_name", sa.String(40), nullable=False),
+    sa.Column("file_name", sa.String(400), nullable=False),
+    sa.Column("imported_at", sa.DateTime, nullable=False),
+    sa.Column("rows_read", sa.Integer, nullable=False),
+    sa.Column("rows_written", sa.Integer, nullable=False),
+    sa.Column("rows_rejected", sa.Integer, nullable=False),
+)
+
+#: Inclusive ranges of numeric columns (None: open), as the checks above enforce them.
+RANGES = {
+    "responses": {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)},
+    "customers": {"influence": (0, 100), "annual_revenue": (0, None), "cost_to_serve": (0, None)},
+    "incentives": {"cx_share": (0, 1)},
+}
+#: Columns limited to a list of values, as the checks above enforce them.
+ALLOWED = {
+    "responses": {"source": SOURCES},
+    "stage_owners": {"role": OWNER_ROLES},
+}
+#: Tables a CX team imports from files (the journey's targets come with the journey files).
+IMPORTABLE = (
+    "stages",
+    "touchpoints",
+    "departments",
+    "stage_owners",
+    "incentives",
+    "customers",
+    "responses",
+    "contacts",
+    "cases",
+    "kpis",
+)
+
 #: Tables in an order that satisfies foreign keys when writing.
 WRITE_ORDER = (
     stages,
@@ -208,7 +245,7 @@ TABLE_NAMES = tuple(t.name for t in WRITE_ORDER)
 
 
 def create_all(engine: sa.Engine) -> None:
-    """Create every table of the contract that does not exist yet."""
+    """Create every table of the contract (and the import log) that does not exist yet."""
     metadata.create_all(engine)
 
 

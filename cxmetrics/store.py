@@ -126,7 +126,7 @@ def ensure_sample_database(url: str | None = None, progress: Progress = _quiet) 
 # --- writing ----------------------------------------------------------------------------
 
 
-def _for_sqlite(frame: pl.DataFrame) -> pl.DataFrame:
+def for_sqlite(frame: pl.DataFrame) -> pl.DataFrame:
     """SQLite keeps dates as ISO text (what SQLAlchemy's Date type expects there)."""
     return frame.with_columns(pl.col(pl.Date).dt.to_string("%Y-%m-%d"))
 
@@ -181,7 +181,7 @@ def _write_sqlite_file(path, ordered, replace, total_rows, progress) -> None:
         for name, frame in ordered:
             progress(done / total_rows, f"Writing {name} ({frame.height:,} rows)")
             if frame.height:
-                _for_sqlite(frame).write_database(
+                for_sqlite(frame).write_database(
                     name, f"sqlite:///{partial}", if_table_exists="append", engine="adbc"
                 )
             done += frame.height
@@ -216,19 +216,24 @@ def _write_transaction(url, ordered, replace, total_rows, progress) -> None:
         engine.dispose()
 
 
+def copy_into(conn: sa.Connection, table_name: str, frame: pl.DataFrame) -> None:
+    """Postgres COPY of a frame into a table, inside the connection's transaction."""
+    raw = conn.connection.driver_connection
+    columns = ", ".join(f'"{c}"' for c in frame.columns)
+    buffer = io.StringIO()
+    frame.write_csv(buffer, include_header=False, null_value="\\N")
+    with (
+        raw.cursor() as cur,
+        cur.copy(
+            f"COPY \"{table_name}\" ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
+        ) as copy,
+    ):
+        copy.write(buffer.getvalue())
+
+
 def _insert(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
     if conn.dialect.name == "postgresql":
-        raw = conn.connection.driver_connection
-        columns = ", ".join(f'"{c}"' for c in frame.columns)
-        buffer = io.StringIO()
-        frame.write_csv(buffer, include_header=False, null_value="\\N")
-        with (
-            raw.cursor() as cur,
-            cur.copy(
-                f"COPY \"{table.name}\" ({columns}) FROM STDIN WITH (FORMAT csv, NULL '\\N')"
-            ) as copy,
-        ):
-            copy.write(buffer.getvalue())
+        copy_into(conn, table.name, frame)
         return
     for chunk in frame.iter_slices(50_000):
         conn.execute(table.insert(), chunk.to_dicts())
@@ -348,21 +353,31 @@ def load_responses(engine: sa.Engine) -> pl.DataFrame:
 
 
 def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[pl.DataFrame]:
-    """Responses without comments, in ranges of ``chunk`` response ids, so a caller can
-    compact each range before the next is read."""
+    """Responses without comments, about ``chunk`` rows at a time in id order, so a caller
+    can compact each part before the next is read. Ids may be sparse (imported ids are
+    often hashes): the parts are cut at every ``chunk``-th id, not at fixed id ranges."""
     r = schema.responses
     with engine.connect() as conn:
-        lo, hi = conn.execute(
-            sa.select(sa.func.min(r.c.response_id), sa.func.max(r.c.response_id))
-        ).one()
-    if lo is None:
-        return
+        total = conn.execute(sa.select(sa.func.count()).select_from(r)).scalar()
+        if not total:
+            return
+        cuts = [
+            conn.execute(
+                sa.select(r.c.response_id).order_by(r.c.response_id).limit(1).offset(k)
+            ).scalar()
+            for k in range(chunk, total, chunk)
+        ]
     cols = [c for c in r.columns if c.name != "comment"]
-    if hi - lo < chunk:  # one range: a plain read is faster than a ranged one
+    if not cuts:  # one part: a plain read is faster than a ranged one
         yield read_select(engine, sa.select(*cols), partition_on="response_id")
         return
-    for start in range(lo, hi + 1, chunk):
-        stmt = sa.select(*cols).where(r.c.response_id >= start, r.c.response_id < start + chunk)
+    bounds = [None, *cuts, None]
+    for low, high in zip(bounds, bounds[1:], strict=False):
+        stmt = sa.select(*cols)
+        if low is not None:
+            stmt = stmt.where(r.c.response_id >= low)
+        if high is not None:
+            stmt = stmt.where(r.c.response_id < high)
         yield read_select(engine, stmt, partition_on="response_id")
 
 

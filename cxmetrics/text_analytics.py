@@ -90,6 +90,7 @@ def discover_themes(distinct: list[str], counts: np.ndarray, n_themes: int = N_T
     distinct text is then assigned to its strongest theme.
     """
     from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     if not distinct:
@@ -113,8 +114,9 @@ def discover_themes(distinct: list[str], counts: np.ndarray, n_themes: int = N_T
         return Themes([], [], np.full(len(distinct), -1, dtype=np.int64))
     k = max(1, min(n_themes, fit_matrix.shape[1] - 1, len(set(fit_texts)) - 1))
     model = NMF(n_components=k, init="nndsvda", max_iter=400, random_state=SEED)
-    with warnings.catch_warnings():  # a tiny corpus makes NMF's error term NaN; harmless
-        warnings.simplefilter("ignore", RuntimeWarning)
+    with warnings.catch_warnings():  # NaN error terms on a tiny corpus, slow convergence on
+        warnings.simplefilter("ignore", RuntimeWarning)  # a small one: the themes stand
+        warnings.simplefilter("ignore", ConvergenceWarning)
         model.fit(fit_matrix)
     vocabulary = np.array(vectorizer.get_feature_names_out())
     terms = [list(vocabulary[np.argsort(row)[::-1][:TERMS_PER_LABEL]]) for row in model.components_]

@@ -84,3 +84,17 @@ def app_env(monkeypatch, sample_url):
 
 def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A real PostgreSQL server on 127.0.0.1, for every test that claims Postgres support."""
+    from pg_server import PostgresMissing, PostgresServer
+
+    try:
+        pg = PostgresServer(tmp_path_factory.mktemp("pg"))
+    except PostgresMissing as exc:
+        pytest.fail(str(exc))
+    pg.start()
+    yield pg
+    pg.stop()

@@ -7,7 +7,6 @@ import json
 
 import polars as pl
 import pytest
-from pg_server import PostgresMissing, PostgresServer
 from test_cli import run
 
 from cxmetrics import dataset, overview, store
@@ -28,19 +27,8 @@ VIEWS = [
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    try:
-        pg = PostgresServer(tmp_path_factory.mktemp("pg"))
-    except PostgresMissing as exc:
-        pytest.fail(str(exc))
-    pg.start()
-    yield pg
-    pg.stop()
-
-
-@pytest.fixture(scope="module")
-def pg_url(server, sample_data):
-    url = server.create_database("cx")
+def pg_url(pg_server, sample_data):
+    url = pg_server.create_database("cx")
     store.write_tables(url, sample_data.tables())  # COPY inside one transaction
     return url
 
@@ -92,8 +80,8 @@ def test_postgres_group_by_equals_polars_statistics(pg_url, loaded, view):
     assert sql_side.select(cols).sort(by).equals(polars_side.select(cols).sort(by))
 
 
-def test_second_write_needs_replace_and_a_failed_write_changes_nothing(server, sample_data):
-    url = server.create_database("cx_write")
+def test_second_write_needs_replace_and_a_failed_write_changes_nothing(pg_server, sample_data):
+    url = pg_server.create_database("cx_write")
     tables = dict(sample_data.tables())
     tables["responses"] = sample_data.responses.head(80)
     tables["cases"] = sample_data.cases.filter(pl.col("response_id") <= 80)
@@ -132,8 +120,8 @@ def test_cli_summary_on_postgres_matches_sqlite(pg_url, sample_url):
     assert json.loads(on_pg.stdout) == json.loads(on_sqlite.stdout)
 
 
-def test_init_db_on_postgres(server):
-    url = server.create_database("cx_init")
+def test_init_db_on_postgres(pg_server):
+    url = pg_server.create_database("cx_init")
     out = run("init-db", "--url", url)
     assert out.returncode == 0, out.stderr
     engine = store.make_engine(url)

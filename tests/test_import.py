@@ -1,0 +1,426 @@
+"""Importing files through a column mapping: every rejection reason, all-or-nothing and
+accept-valid, idempotent re-import, the mapping's features, the journey, the real Skytrax
+reviews. Every database test runs on SQLite and on a real Postgres server."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from pathlib import Path
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from conftest import REPO
+
+from cxmetrics import importer, journey_import, mapping, schema, store
+from cxmetrics.journey import JourneyError
+from cxmetrics.registry import METRICS
+
+D = dt.date
+REALDATA = REPO.parent / "shared" / "realdata" / "skytrax_lounge.csv"
+SKYTRAX = REPO / "sample_data" / "skytrax"
+_names = (f"imp{i}" for i in itertools.count())
+
+MAPPING = """
+table = "responses"
+[columns]
+response_id = "ID"
+customer_id = "Customer"
+touchpoint_id = "Touchpoint"
+responded_on = "Date"
+nps = "Recommend"
+csat = "Stars"
+channel = "Channel"
+source = "Source"
+comment = "Comment"
+[dates]
+responded_on = "%d/%m/%Y"
+[values.touchpoint_id]
+"Billing" = "pay_first_bill"
+[rescale.csat]
+from = [1, 10]
+to = [1, 5]
+"""
+HEADER = "ID,Customer,Touchpoint,Date,Recommend,Stars,Channel,Source,Comment\n"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path, sample_data):
+    """A fresh database holding the test company's journey, customers and 100 responses."""
+    tables = {
+        name: frame
+        for name, frame in sample_data.tables().items()
+        if name not in ("responses", "contacts", "cases", "kpis")
+    }
+    tables["responses"] = sample_data.responses.head(100)
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'cx.db'}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database(next(_names))
+    store.write_tables(url, tables)
+    eng = store.make_engine(url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def empty_engine(request, tmp_path):
+    """A fresh database with the contract's tables and nothing in them."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database(next(_names))
+    eng = store.make_engine(url)
+    schema.create_all(eng)
+    yield eng
+    eng.dispose()
+
+
+def count(engine, table="responses") -> int:
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(schema.metadata.tables[table])
+        ).scalar()
+
+
+def rows_by_id(engine, ids) -> dict[int, dict]:
+    r = schema.responses
+    with engine.connect() as conn:
+        got = conn.execute(sa.select(r).where(r.c.response_id.in_(ids))).mappings().all()
+    return {row["response_id"]: dict(row) for row in got}
+
+
+def write(tmp_path: Path, body: str, name="file.csv", encoding=None) -> Path:
+    path = tmp_path / name
+    data = (HEADER + body).encode("utf-8") if encoding is None else encoding
+    path.write_bytes(data)
+    return path
+
+
+GOOD = (
+    "9000001,1,Billing,01/09/2026,9,10,web,survey,Great\n"
+    '9000002,2,pay_first_bill,02/09/2026,,1,phone,complaint,"Charged twice, again"\n'
+    "9000003,3,Billing,03/09/2026,0,,mobile,survey,\n"
+)
+
+
+def test_a_clean_file_is_written_exactly(engine, tmp_path):
+    path = write(tmp_path, GOOD)
+    before = count(engine)
+    report = importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    assert report.problems.height == 0 and report.written == 3
+    assert count(engine) == before + 3
+    got = rows_by_id(engine, [9000001, 9000002, 9000003])
+    assert got[9000001]["touchpoint_id"] == "pay_first_bill"  # value map
+    assert got[9000001]["responded_on"] == D(2026, 9, 1)  # day/month/year
+    assert got[9000001]["csat"] == 5  # 10 on 1-10 is 5 on 1-5
+    assert got[9000002]["csat"] == 1 and got[9000002]["nps"] is None
+    assert got[9000002]["comment"] == "Charged twice, again"
+    assert got[9000003]["nps"] == 0 and got[9000003]["csat"] is None
+    assert report.report_path is None  # nothing to report, no file
+
+
+def test_every_rejection_reason_is_named_and_nothing_is_written(engine, tmp_path):
+    long_channel = "x" * 41
+    body = (
+        GOOD
+        + "9000010,1,Billing,01/09/2026,x,5,web,survey,\n"  # row 5: not a number
+        + "9000011,1,Billing,01/09/2026,11,5,web,survey,\n"  # row 6: out of range
+        + "9000012,1,Billing,01/09/2026,7,5,,survey,\n"  # row 7: required
+        + f"9000013,1,Billing,01/09/2026,7,5,{long_channel},survey,\n"  # row 8: too long
+        + "9000014,1,Billing,31/02/2026,7,5,web,survey,\n"  # row 9: no such date
+        + "9000015,1,Nowhere,01/09/2026,7,5,web,survey,\n"  # row 10: unknown touchpoint
+        + "9000016,999999,Billing,01/09/2026,7,5,web,survey,\n"  # row 11: unknown customer
+        + "9000001,4,Billing,01/09/2026,7,5,web,survey,\n"  # row 12: duplicate id
+        + "9000017,1,Billing,01/09/2026,7,5,web,email,\n"  # row 13: not an allowed source
+        + "9000018,1,Billing,01/09/2026,7,11,web,survey,\n"  # row 14: outside the rescale
+    )
+    raw = (HEADER + body).encode("utf-8") + b"9000019,1,Billing,01/09/2026,7,5,web,survey,caf\xe9\n"
+    path = write(tmp_path, "", encoding=raw)  # row 15: not UTF-8
+    before = count(engine)
+    report = importer.run(
+        engine, "responses", path, mapping.loads(MAPPING, ".toml"), report_dir=tmp_path / "out"
+    )
+    got = {(r["row"], r["column"], r["reason"]) for r in report.problems.iter_rows(named=True)}
+    assert got == {
+        (5, "nps", "not a whole number"),
+        (6, "nps", "out of range (0 to 10)"),
+        (7, "channel", "required but empty"),
+        (8, "channel", "longer than 40 characters"),
+        (9, "responded_on", "not a date in the form %d/%m/%Y"),
+        (10, "touchpoint_id", "unknown touchpoint (not in touchpoints)"),
+        (11, "customer_id", "unknown customer (not in customers)"),
+        (12, "response_id", "duplicate id in the file (first at row 2)"),
+        (13, "source", "not one of survey, contact_center, social, complaint"),
+        (14, "csat", "not a whole number from 1 to 10"),
+        (15, "comment", "broken encoding: bytes that are not valid utf-8 text"),
+    }
+    values = {(r["row"], r["column"]): r["value"] for r in report.problems.iter_rows(named=True)}
+    assert values[(5, "nps")] == "x" and values[(10, "touchpoint_id")] == "Nowhere"
+    assert count(engine) == before and report.written == 0 and not report.ok
+    # the report and the rejected rows are files beside each other
+    assert pl.read_csv(report.report_path).height == report.problems.height
+    rejected = pl.read_csv(report.rejected_path, infer_schema_length=0)
+    assert rejected["row"].cast(int).to_list() == list(range(5, 16))
+    assert rejected["ID"][0] == "9000010"
+
+
+def test_accept_valid_writes_the_good_rows_only(engine, tmp_path):
+    body = GOOD + "9000010,1,Billing,01/09/2026,x,5,web,survey,\n"
+    path = write(tmp_path, body)
+    before = count(engine)
+    report = importer.run(
+        engine, "responses", path, mapping.loads(MAPPING, ".toml"), accept_valid=True
+    )
+    assert report.ok and report.written == 3 and report.rejected_source_rows == 1
+    assert count(engine) == before + 3
+    assert rows_by_id(engine, [9000010]) == {}
+
+
+def test_dry_run_checks_but_writes_nothing(engine, tmp_path):
+    path = write(tmp_path, GOOD)
+    before = count(engine)
+    report = importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"), dry_run=True)
+    assert report.written == 3 and count(engine) == before
+
+
+def test_reimporting_the_same_file_changes_nothing_and_a_new_value_updates(engine, tmp_path):
+    m = mapping.loads(MAPPING, ".toml")
+    path = write(tmp_path, GOOD)
+    importer.run(engine, "responses", path, m)
+    first = rows_by_id(engine, [9000001, 9000002, 9000003])
+    total = count(engine)
+    importer.run(engine, "responses", path, m)
+    assert count(engine) == total and rows_by_id(engine, [9000001, 9000002, 9000003]) == first
+    write(tmp_path, GOOD.replace(",9,10,web", ",3,10,web"))  # the same id, a new answer
+    importer.run(engine, "responses", path, m)
+    assert count(engine) == total and rows_by_id(engine, [9000001])[9000001]["nps"] == 3
+
+
+def test_xlsx_and_parquet_read_like_csv(tmp_path):
+    csv = write(tmp_path, GOOD)
+    frame = pl.read_csv(csv, infer_schema_length=0)
+    frame.write_excel(tmp_path / "file.xlsx")
+    frame.write_parquet(tmp_path / "file.parquet")
+    want = importer.read_source(csv)
+    for name in ("file.xlsx", "file.parquet"):
+        got = importer.read_source(tmp_path / name)
+        assert got.select(want.columns).equals(want), name
+
+
+def test_unreadable_files_and_unknown_columns_are_named(tmp_path):
+    m = mapping.loads(MAPPING, ".toml")
+    with pytest.raises(importer.ImportError_, match="unknown file type .json"):
+        importer.read_source(tmp_path / "x.json")
+    with pytest.raises(importer.ImportError_, match="cannot read"):
+        importer.read_source(tmp_path / "missing.csv")
+    other = tmp_path / "other.csv"
+    other.write_text("Id,When\n1,2026-01-01\n")
+    with pytest.raises(importer.ImportError_, match="no column 'Channel'.*its columns: Id, When"):
+        importer.apply_mapping(importer.read_source(other), m, "other.csv")
+
+
+def test_mapping_errors_name_the_problem(tmp_path):
+    with pytest.raises(mapping.MappingError, match=r"\[columns\] names colour, not column"):
+        mapping.loads('table = "responses"\n[columns]\ncolour = "C"\n', ".toml")
+    with pytest.raises(mapping.MappingError, match="unknown section"):
+        mapping.loads('table = "responses"\n[colums]\nnps = "N"\n', ".toml")
+    with pytest.raises(mapping.MappingError, match="not valid TOML"):
+        mapping.loads('table = "responses"\n[columns\n', ".toml")
+    with pytest.raises(mapping.MappingError, match="cannot be imported"):
+        mapping.loads('table = "imports"\n', ".toml")
+    with pytest.raises(mapping.MappingError, match="is for table 'customers', not 'responses'"):
+        mapping.loads('table = "customers"\n', ".toml", table="responses")
+    with pytest.raises(mapping.MappingError, match=r"\[rescale.csat\] needs from"):
+        mapping.loads('table = "responses"\n[rescale.csat]\nfrom = [1]\n', ".toml")
+
+
+def test_a_yaml_mapping_equals_its_toml_and_toml_round_trips():
+    m = mapping.loads(MAPPING, ".toml")
+    yaml_text = """
+table: responses
+columns: {response_id: ID, customer_id: Customer, touchpoint_id: Touchpoint,
+  responded_on: Date, nps: Recommend, csat: Stars, channel: Channel, source: Source,
+  comment: Comment}
+dates: {responded_on: "%d/%m/%Y"}
+values: {touchpoint_id: {Billing: pay_first_bill}}
+rescale: {csat: {from: [1, 10], to: [1, 5]}}
+"""
+    assert mapping.loads(yaml_text, ".yaml") == m
+    assert mapping.loads(m.to_toml(), ".toml") == m
+
+
+def test_mapping_features_by_hand():
+    m = mapping.loads(
+        """
+table = "responses"
+duplicates = "keep-first"
+[columns]
+responded_on = "When"
+[ids]
+customer_id = ["Who"]
+response_id = ["Who", "When", "touchpoint_id"]
+[constants]
+channel = "web"
+source = "survey"
+[values.csat]
+"" = "3"
+[unpivot]
+key = "touchpoint_id"
+value = "csat"
+skip = ["0"]
+columns = { Food = "food", Wifi = "wifi" }
+""",
+        ".toml",
+    )
+    source = (
+        pl.DataFrame(
+            {
+                "Who": ["ann", "bob"],
+                "When": ["2026-01-01", "2026-01-02"],
+                "Food": ["4", "0"],
+                "Wifi": ["5", None],
+            }
+        )
+        .with_row_index(importer.ROW, offset=2)
+        .with_columns(pl.col(importer.ROW).cast(pl.Int64))
+    )
+    out = importer.apply_mapping(source, m)
+    # ann's two ratings become two rows; bob's 0 ("not rated") and blank make none
+    assert out.select(importer.ROW, "touchpoint_id", "csat").rows() == [
+        (2, "food", "4"),
+        (2, "wifi", "5"),
+    ]
+    assert set(out["channel"]) == {"web"} and set(out["source"]) == {"survey"}
+    # ids are stable: the same text always gives the same number, within the column's size
+    again = importer.apply_mapping(source, m)
+    assert out["response_id"].equals(again["response_id"])
+    assert out["customer_id"].n_unique() == 1 and 0 <= int(out["customer_id"][0]) < 2**31
+    assert out["response_id"].n_unique() == 2
+
+
+def test_the_journey_imports_from_yaml_and_bad_journeys_are_refused(engine, tmp_path):
+    skytrax = journey_import.read(SKYTRAX / "journey.yaml")
+    with pytest.raises(JourneyError, match="position 1 of stage 'lounge' is taken by stage 'shop'"):
+        journey_import.write(engine, skytrax)  # the insurer's first stage is there already
+    skytrax = skytrax.__class__(
+        **{**skytrax.__dict__, "stages": skytrax.stages.with_columns(pl.lit(7).alias("position"))}
+    )
+    counts = journey_import.write(engine, skytrax)
+    assert counts == {
+        "stages": 1,
+        "touchpoints": 8,
+        "departments": 3,
+        "stage_owners": 3,
+        "incentives": 3,
+        "targets": 3,
+    }
+    assert count(engine, "stages") == 7 and count(engine, "targets") == 3  # targets replaced
+    again = journey_import.write(engine, skytrax)
+    assert again == counts and count(engine, "stages") == 7  # upserted, not doubled
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "stages: [{stage_id: a, name: A, position: 1}]\n"
+        "touchpoints: [{touchpoint_id: t, stage_id: nowhere, name: T, moment_of_truth: true}]\n"
+        "departments: [{department_id: d, name: D}, {department_id: e, name: E}]\n"
+        "stage_owners: [{stage_id: a, department_id: d, role: lead},"
+        " {stage_id: a, department_id: e, role: lead}]\n"
+    )
+    with pytest.raises(JourneyError) as err:
+        journey_import.write(engine, journey_import.read(bad))
+    assert "touchpoints: unknown stage 'nowhere'" in str(err.value)
+    assert "stage 'a' has 2 leads" in str(err.value)
+    assert count(engine, "stages") == 7
+
+
+def test_the_journey_folder_format_reads_the_sample(tmp_path):
+    j = journey_import.read(REPO / "sample_data")
+    assert j.stages.height == 6 and journey_import.problems(j) == []
+
+
+# --- the real Skytrax lounge reviews ---------------------------------------------------
+
+
+def import_skytrax(engine, tmp_path) -> dict[str, importer.Report]:
+    journey_import.write(engine, journey_import.read(SKYTRAX / "journey.yaml"))
+    out = {}
+    for table, name in (
+        ("customers", "customers"),
+        ("responses", "ratings"),
+        ("responses", "overall"),
+    ):
+        out[name] = importer.run(
+            engine,
+            table,
+            REALDATA,
+            mapping.load(SKYTRAX / f"{name}.toml"),
+            accept_valid=True,
+            report_dir=tmp_path / name,
+        )
+    return out
+
+
+def expected_skytrax() -> dict:
+    """The overall rows a careful reader of the CSV would keep, computed with plain Polars."""
+    raw = pl.read_csv(REALDATA, infer_schema_length=0).with_row_index("line", offset=2)
+    first = raw.unique(["link", "author", "date", "lounge_name"], keep="first", maintain_order=True)
+    rating = first["overall_rating"].str.strip_chars().replace("", None).cast(pl.Float64)
+    kept = first.filter(rating.is_null() | (rating.is_between(1, 5) & (rating == rating.round(0))))
+    return {
+        "reviewers": raw["author"].n_unique(),
+        "overall": kept.height,
+        "recommend": int((kept["recommended"] == "1").sum()),
+    }
+
+
+def test_the_real_skytrax_reviews_import(empty_engine, tmp_path):
+    if not REALDATA.exists():
+        pytest.fail(f"{REALDATA} is missing")
+    engine = empty_engine
+    reports = import_skytrax(engine, tmp_path)
+    want = expected_skytrax()
+    assert reports["customers"].written == want["reviewers"]
+    assert reports["overall"].written == want["overall"]
+    r = schema.responses
+    with engine.connect() as conn:
+        recommend = conn.execute(
+            sa.select(sa.func.count()).where(r.c.touchpoint_id == "lounge_overall", r.c.nps == 10)
+        ).scalar()
+    assert recommend == want["recommend"]
+    reasons = set(reports["overall"].problems["reason"])
+    assert "out of range (1 to 5)" in reasons  # the reviews on a 1-10 scale
+    assert {x for x in reasons if x != "out of range (1 to 5)"} == {
+        x for x in reasons if x.startswith("duplicate id in the file")
+    }
+
+
+def test_the_dashboard_renders_the_skytrax_data(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    url = f"sqlite:///{tmp_path / 'sky.db'}"
+    engine = store.make_engine(url)
+    schema.create_all(engine)
+    import_skytrax(engine, tmp_path)
+    engine.dispose()
+    want = expected_skytrax()
+    monkeypatch.setenv(store.URL_ENV, url)
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120)
+    at.run()
+    at.sidebar.selectbox(key="period").set_value("all").run()
+    assert not at.exception, at.exception
+    nps = 100 * (2 * want["recommend"] - want["overall"]) / want["overall"]
+    assert at.metric[0].value == METRICS["nps"].format(nps)
+    assert any(f"n = {want['overall']:,} answers" in c.value for c in at.caption)
+    assert [md.value for md in at.markdown if md.value.startswith("**1.")] == [
+        "**1. Airport lounge**"
+    ]
+    for page in (
+        "pages/journey.py",
+        "pages/voice.py",
+        "pages/accountability.py",
+        "pages/loyalty.py",
+    ):
+        at.switch_page(page).run()
+        assert not at.exception, (page, at.exception)
