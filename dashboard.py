@@ -11,6 +11,7 @@ router = st.navigation(
         st.Page("pages/loyalty.py", title="Loyalty & value", icon=":material/favorite:"),
         st.Page("pages/accountability.py", title="Accountability", icon=":material/groups:"),
         st.Page("pages/voice.py", title="Voice of the customer", icon=":material/forum:"),
+        st.Page("pages/data.py", title="Data", icon=":material/database:"),
         st.Page("pages/glossary.py", title="Glossary", icon=":material/menu_book:"),
     ]
 )

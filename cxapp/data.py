@@ -105,6 +105,16 @@ def get_closed_loop() -> pl.DataFrame:
     return _cached_or_stop(_closed_loop, "cases")
 
 
+def engine():
+    """The shared engine of ``CX_DATABASE_URL``."""
+    return _engine(store.database_url())
+
+
+def refresh() -> None:
+    """Forget the data version so that every page reads the data again (after an import)."""
+    _version.clear()
+
+
 def _create_sample(url: str) -> None:
     bar = st.progress(0.0, text="Creating the sample database (first run only)…")
     try:

@@ -221,7 +221,7 @@ def _import_journey(args) -> int:
     url = args.url or store.database_url()
     engine = store.make_engine(url)
     try:
-        counts = journey_import.write(engine, journey_import.read(args.path))
+        counts = journey_import.write(engine, journey_import.read(args.path), str(args.path))
     finally:
         engine.dispose()
     print(

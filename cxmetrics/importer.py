@@ -384,8 +384,33 @@ def upsert(engine: sa.Engine, table_name: str, frame: pl.DataFrame) -> int:
             f'CREATE TEMP TABLE {staging} (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
         )
         store.copy_into(conn, staging, frame)
+        dropped = _drop_foreign_keys(conn, table.name) if frame.height >= BULK_ROWS else []
         conn.exec_driver_sql(_upsert_sql(table, frame.columns, staging, "postgresql"))
+        for name, definition in dropped:  # checked again, all rows at once
+            conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" {definition}')
     return frame.height
+
+
+BULK_ROWS = 50_000  # from this many rows, Postgres checks foreign keys once, not per row
+
+
+def _drop_foreign_keys(conn: sa.Connection, table_name: str) -> list[tuple[str, str]]:
+    """Drop a table's foreign keys inside the import's transaction, to add them back after
+    the insert (PostgreSQL's advice for bulk loads: one check of all rows instead of one
+    per row; the rows were validated already). Needs the table's owner; without that
+    right, the keys stay and are checked row by row. Returns (name, definition) pairs."""
+    keys = conn.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %(t)s::regclass AND contype = 'f'",
+        {"t": table_name},
+    ).all()
+    try:
+        with conn.begin_nested():
+            for name, _definition in keys:
+                conn.exec_driver_sql(f'ALTER TABLE "{table_name}" DROP CONSTRAINT "{name}"')
+    except sa.exc.DBAPIError:
+        return []
+    return [(name, definition) for name, definition in keys]
 
 
 # --- the whole import ------------------------------------------------------------------

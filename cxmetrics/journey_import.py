@@ -25,7 +25,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cxmetrics import schema, store
+from cxmetrics import importer, schema, store
 from cxmetrics.journey import _FILES, Journey, JourneyError, read_journey_dir
 
 
@@ -117,8 +117,9 @@ def _insert(dialect: str):
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
-def write(engine: sa.Engine, j: Journey) -> dict[str, int]:
-    """Upsert the journey's rows in one transaction (targets are replaced); rows per table."""
+def write(engine: sa.Engine, j: Journey, source: str = "journey definition") -> dict[str, int]:
+    """Upsert the journey's rows in one transaction (targets are replaced); rows per table.
+    The import is logged (so caches keyed on the data version see the change)."""
     wrong = problems(j)
     if wrong:
         raise JourneyError("the journey cannot be imported: " + "; ".join(wrong))
@@ -178,4 +179,6 @@ def write(engine: sa.Engine, j: Journey) -> dict[str, int]:
             f"cannot write the journey to {store.safe_url(str(engine.url))}: "
             f"{str(getattr(exc, 'orig', exc)).splitlines()[0]}"
         ) from exc
+    total = sum(counts.values())
+    importer.log_import(engine, "journey", source, total, total, 0)
     return counts

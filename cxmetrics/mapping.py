@@ -43,7 +43,7 @@ names on the left are the contract's (see ``cxmetrics/schema.py``).
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cxmetrics import schema
@@ -255,3 +255,23 @@ def loads(text: str, suffix: str, table: str | None = None, where: str = "the ma
             f"{where} is not valid {suffix.lstrip('.').upper() or 'TOML'}: {first}"
         ) from exc
     return parse(data, table, where)
+
+
+def _simple(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def guess(table: str, source_columns: list[str], base: Mapping | None = None) -> Mapping:
+    """A starting mapping for a file: ``base``'s choices where it has them, else each
+    contract column from the source column of the same name (ignoring case, spaces and
+    punctuation)."""
+    base = base or Mapping(table)
+    by_name = {_simple(c): c for c in source_columns}
+    columns = dict(base.columns)
+    taken = set(base.constants) | set(base.ids) | set(columns)
+    if base.unpivot:
+        taken |= {base.unpivot.key, base.unpivot.value}
+    for column in schema.metadata.tables[table].columns:
+        if column.name not in taken and _simple(column.name) in by_name:
+            columns[column.name] = by_name[_simple(column.name)]
+    return replace(base, table=table, columns=columns)

@@ -53,6 +53,13 @@ def safe_url(url: str) -> str:
         return url.split("://", 1)[0] + "://…" if "://" in url else "(not a URL)"
 
 
+def describe_error(exc: BaseException) -> str:
+    """One line about a database error, with any password hidden."""
+    inner = getattr(exc, "orig", None) or exc
+    text = str(inner).splitlines()[0] if str(inner) else type(inner).__name__
+    return f"{type(inner).__name__}: {text}" if not isinstance(exc, StoreError) else text
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind a SQLite URL, or None for other databases and in-memory SQLite."""
     try:
@@ -518,6 +525,10 @@ def data_version(engine: sa.Engine) -> tuple:
             sa.select(sa.func.count(), sa.func.max(r.c.response_id))
         ).one()
         customers = conn.execute(sa.select(sa.func.count()).select_from(schema.customers)).scalar()
+    last_import = None
+    if sa.inspect(engine).has_table(schema.imports.name):  # every import is logged there
+        with engine.connect() as conn:
+            last_import = conn.execute(sa.select(sa.func.max(schema.imports.c.import_id))).scalar()
     path = sqlite_path(str(engine.url))
     mtime = path.stat().st_mtime_ns if path is not None and path.exists() else None
-    return (count, last_id, customers, mtime)
+    return (count, last_id, customers, last_import, mtime)

@@ -28,6 +28,7 @@ PAGES = {
     "accountability": "accountability",
     "loyalty": "loyalty",
     "voice": "voice",
+    "data": "data",
     "glossary": "glossary",
 }
 

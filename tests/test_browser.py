@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,11 +29,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(sample_url, tmp_path_factory):
+@contextlib.contextmanager
+def streamlit_server(url: str, log: Path):
+    """``streamlit run dashboard.py`` on a free port of 127.0.0.1 against ``url``."""
     port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    env = {**os.environ, "CX_DATABASE_URL": sample_url}
+    env = {**os.environ, "CX_DATABASE_URL": url}
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
@@ -51,11 +54,11 @@ def server(sample_url, tmp_path_factory):
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    url = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:  # wait for the health endpoint, bounded
         try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as r:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
                 if r.status == 200:
                     break
         except OSError:
@@ -64,9 +67,17 @@ def server(sample_url, tmp_path_factory):
             proc.kill()
             pytest.fail(f"streamlit did not start:\n{log.read_text()}")
         time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    try:
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(sample_url, tmp_path_factory):
+    with streamlit_server(sample_url, tmp_path_factory.mktemp("streamlit") / "server.log") as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
@@ -196,3 +207,50 @@ def test_the_voice_page_renders_comments_as_text(server, browser):
     assert page.locator("a[href='http://evil.example']").count() == 0
     assert not page.locator("[data-testid='stException']").count()
     page.close()
+
+
+def test_the_data_page_imports_an_uploaded_file(sample_db, browser, tmp_path):
+    """Upload a file and its mapping, see the report, import the valid rows, see the counts."""
+    db = tmp_path / "cx.db"
+    shutil.copy(sample_db, db)
+    with sqlite3.connect(db) as conn:
+        (before,) = conn.execute("SELECT COUNT(*) FROM responses").fetchone()
+    upload = tmp_path / "september.csv"
+    upload.write_text(
+        "ID,Customer,Touchpoint,Date,Recommend\n"
+        "9000001,1,pay_first_bill,2026-09-01,9\n"
+        "9000002,2,pay_first_bill,2026-09-02,11\n"
+    )
+    rules = tmp_path / "september.toml"
+    rules.write_text(
+        'table = "responses"\n[columns]\nresponse_id = "ID"\ncustomer_id = "Customer"\n'
+        'touchpoint_id = "Touchpoint"\nresponded_on = "Date"\nnps = "Recommend"\n'
+        '[constants]\nchannel = "web"\nsource = "survey"\n'
+    )
+    with streamlit_server(f"sqlite:///{db}", tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": 1500, "height": 1200})
+        page.goto(f"{base}/data")
+        expect(page.get_by_role("heading", name="What the dashboard holds")).to_be_visible(
+            timeout=60_000
+        )
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(0).set_input_files(
+            str(upload)
+        )
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(1).set_input_files(
+            str(rules)
+        )
+        expect(page.get_by_text("september.csv: 2 rows, 5 columns")).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Check every row").click()
+        expect(page.get_by_text("1 problems in 1 rows", exact=True)).to_be_visible(timeout=60_000)
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == before
+        page.get_by_text("Import the valid rows, report the rest").click()
+        page.get_by_role("button", name="Import", exact=True).click()
+        expect(page.get_by_text("wrote 1 rows")).to_be_visible(timeout=60_000)
+        assert not page.locator("[data-testid='stException']").count()
+        page.close()
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == before + 1
+        assert conn.execute("SELECT nps FROM responses WHERE response_id = 9000001").fetchone() == (
+            9,
+        )

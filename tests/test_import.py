@@ -424,3 +424,99 @@ def test_the_dashboard_renders_the_skytrax_data(tmp_path, monkeypatch):
     ):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
+
+
+def test_a_bulk_postgres_import_keeps_its_foreign_keys(
+    pg_server, sample_data, tmp_path, monkeypatch
+):
+    """Large imports drop and re-add the foreign keys inside the transaction; they must be
+    back afterwards, and a row the keys refuse must undo the whole import."""
+    url = pg_server.create_database(next(_names))
+    store.write_tables(url, {k: v for k, v in sample_data.tables().items() if k != "kpis"})
+    engine = store.make_engine(url)
+    monkeypatch.setattr(importer, "BULK_ROWS", 1)
+
+    def foreign_keys() -> set[str]:
+        with engine.connect() as conn:
+            return set(
+                conn.exec_driver_sql(
+                    "SELECT conname FROM pg_constraint "
+                    "WHERE conrelid = 'responses'::regclass AND contype = 'f'"
+                ).scalars()
+            )
+
+    keys = foreign_keys()
+    assert len(keys) == 2
+    importer.upsert(
+        engine,
+        "responses",
+        pl.DataFrame(
+            {
+                "response_id": [9000001],
+                "customer_id": [1],
+                "touchpoint_id": ["pay_first_bill"],
+                "channel": ["web"],
+                "responded_on": [D(2026, 9, 1)],
+                "source": ["survey"],
+            }
+        ),
+    )
+    assert foreign_keys() == keys
+    before = count(engine)
+    with pytest.raises(sa.exc.IntegrityError):  # validation bypassed: the keys still hold
+        importer.upsert(
+            engine,
+            "responses",
+            pl.DataFrame(
+                {
+                    "response_id": [9000002, 9000003],
+                    "customer_id": [1, 99_999_999],
+                    "touchpoint_id": ["pay_first_bill", "pay_first_bill"],
+                    "channel": ["web", "web"],
+                    "responded_on": [D(2026, 9, 1), D(2026, 9, 1)],
+                    "source": ["survey", "survey"],
+                }
+            ),
+        )
+    assert count(engine) == before and foreign_keys() == keys
+    engine.dispose()
+
+
+def test_the_import_command(tmp_path, sample_db):
+    from test_cli import run
+
+    db = tmp_path / "cx.db"
+    db.write_bytes(sample_db.read_bytes())
+    url = f"sqlite:///{db}"
+    rules = tmp_path / "rules.toml"
+    rules.write_text(MAPPING)
+    path = write(tmp_path, GOOD + "9000010,1,Billing,01/09/2026,x,5,web,survey,\n")
+    args = ["import", "responses", str(path), "--mapping", str(rules), "--url", url]
+    refused = run(*args)
+    assert refused.returncode == 1
+    assert "4 rows read, 4 checked, 1 problems in 1 rows; wrote 0 rows" in refused.stdout
+    assert "row 5, nps = 'x': not a whole number" in refused.stdout
+    assert (tmp_path / "file.report.csv").exists() and (tmp_path / "file.rejected.csv").exists()
+    dry = run(*args, "--accept-valid", "--dry-run")
+    assert dry.returncode == 0 and "would write 3 rows" in dry.stdout
+    done = run(*args, "--accept-valid")
+    assert done.returncode == 0 and "wrote 3 rows" in done.stdout
+    engine = store.make_engine(url)
+    assert set(rows_by_id(engine, [9000001, 9000002, 9000003, 9000010])) == {
+        9000001,
+        9000002,
+        9000003,
+    }
+    engine.dispose()
+    missing = run(
+        "import", "responses", str(tmp_path / "nope.csv"), "--mapping", str(rules), "--url", url
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.splitlines()[-1].startswith("error: cannot read")
+    assert "No such file" in missing.stderr and "Traceback" not in missing.stderr
+    bad_rules = tmp_path / "bad.toml"
+    bad_rules.write_text('table = "responses"\n[columns]\ncolour = "C"\n')
+    wrong = run("import", "responses", str(path), "--mapping", str(bad_rules), "--url", url)
+    assert wrong.returncode == 1 and "colour, not column(s) of responses" in wrong.stderr
+    journey = run("import-journey", str(REPO / "sample_data"), "--url", url)
+    assert journey.returncode == 0 and "6 stages, 25 touchpoints" in journey.stdout

@@ -1,4 +1,4 @@
-"""The voice-of-the-customer page under AppTest, with values checked against plain SQL."""
+"""The voice-of-the-customer and data pages under AppTest, checked against plain SQL."""
 
 from __future__ import annotations
 
@@ -149,3 +149,19 @@ def test_voice_page_follows_the_shared_filters(app_env):
     assert set(verbatim_table(at)["stage"]) == {"Pay & manage"}
     show(at, "Leading indicators")
     assert at.selectbox(key="voc_lead_stage").options == ["Pay & manage"]
+
+
+def test_data_page_shows_what_the_database_holds(app_env, raw_sql):
+    at = start()
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    status = at.dataframe[0].value
+    for row in status.itertuples():
+        (n,) = raw_sql.execute(f'SELECT COUNT(*) FROM "{row.table}"').fetchone()
+        assert row.rows == n, row.table
+    first, last = raw_sql.execute(
+        "SELECT MIN(responded_on), MAX(responded_on) FROM responses"
+    ).fetchone()
+    responses = status[status["table"] == "responses"].iloc[0]
+    assert (responses["from"], responses["to"]) == (first, last)
+    assert any(i.value.startswith("Choose a file to import") for i in at.info)

@@ -1,0 +1,79 @@
+"""The Data page's helpers: uploaded files on disk, imports, and fresh caches afterwards."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from cxapp import data
+from cxmetrics import importer, journey_import, mapping, store
+
+UPLOAD_DIR = Path(tempfile.gettempdir()) / "cx-dashboard-uploads"
+
+
+def digest(uploaded) -> str:
+    """A short fingerprint of an uploaded file's content ("none" without a file)."""
+    if uploaded is None:
+        return "none"
+    return hashlib.sha256(uploaded.getvalue()).hexdigest()[:16]
+
+
+def save(uploaded) -> Path:
+    """Write an uploaded file to a private temporary folder (never inside the repository);
+    the same content always lands at the same path."""
+    folder = UPLOAD_DIR / digest(uploaded)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(uploaded.name).name
+    if not path.exists():
+        path.write_bytes(uploaded.getvalue())
+    return path
+
+
+@st.cache_data(max_entries=8, show_spinner="Reading the file…")
+def read(path: str, encoding: str):
+    return importer.read_source(Path(path), encoding)
+
+
+def mapping_from(uploaded, table: str) -> mapping.Mapping | None:
+    if uploaded is None:
+        return None
+    suffix = Path(uploaded.name).suffix.lower()
+    return mapping.loads(uploaded.getvalue().decode("utf-8"), suffix, table, uploaded.name)
+
+
+def engine():
+    return data.engine()
+
+
+def run(table: str, path: Path, m: mapping.Mapping, *, dry_run: bool, accept_valid: bool, bar):
+    """Run an import with a progress bar; after a write, every page reads the new data."""
+    report = importer.run(
+        engine(),
+        table,
+        path,
+        m,
+        dry_run=dry_run,
+        accept_valid=accept_valid,
+        report_dir=path.parent / "report",
+        progress=lambda f, msg: bar.progress(min(f, 1.0), text=msg),
+    )
+    if report.written and not dry_run:
+        data.refresh()
+    return report
+
+
+def import_journey(path: Path) -> dict[str, int]:
+    counts = journey_import.write(engine(), journey_import.read(path), path.name)
+    data.refresh()
+    return counts
+
+
+def status():
+    return importer.table_status(engine())
+
+
+def safe_url() -> str:
+    return store.safe_url(store.database_url())

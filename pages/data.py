@@ -1,0 +1,207 @@
+"""Data: what the dashboard holds, and bringing in a CX team's own files."""
+
+from pathlib import Path
+
+import sqlalchemy as sa
+import streamlit as st
+
+from cxapp import uploads
+from cxmetrics import importer, mapping, schema, store
+from cxmetrics.journey import JourneyError
+
+NOT_IN_FILE = "— not in the file —"
+
+st.title("Data")
+st.caption(f"Database: {uploads.safe_url()}")
+try:
+    holdings = uploads.status()
+except Exception as exc:  # an unreachable or foreign database: say so, no traceback
+    st.error(
+        f"**The database cannot be read.** {store.describe_error(exc)}", icon=":material/error:"
+    )
+    st.stop()
+
+# --- what is there -----------------------------------------------------------------------
+st.subheader("What the dashboard holds")
+st.dataframe(
+    holdings.fill_null("–"),
+    hide_index=True,
+    height=38 + 35 * holdings.height,
+    column_config={
+        "table": "Table",
+        "rows": st.column_config.NumberColumn("Rows", format="localized"),
+        "from": "From",
+        "to": "To",
+        "last_import": st.column_config.TextColumn("Last import", width="large"),
+    },
+)
+
+# --- import a file -----------------------------------------------------------------------
+st.subheader("Import a file")
+st.caption(
+    "CSV, XLSX or Parquet. Map the file's columns onto the table's, check every row, then "
+    "import. Rows are matched on their id: importing the same file again changes nothing."
+)
+c1, c2 = st.columns([1, 2])
+table = c1.selectbox("Into table", schema.IMPORTABLE, index=schema.IMPORTABLE.index("responses"))
+uploaded = c2.file_uploader("File", type=["csv", "txt", "xlsx", "xls", "parquet"], key="data_file")
+saved_mapping = st.file_uploader(
+    "A saved mapping (optional: TOML or YAML, e.g. last month's)",
+    type=["toml", "yaml", "yml"],
+    key="data_mapping",
+)
+if uploaded is None:
+    st.info("Choose a file to import.", icon=":material/upload_file:")
+    st.stop()
+
+try:
+    base = uploads.mapping_from(saved_mapping, table)
+except (mapping.MappingError, UnicodeDecodeError) as exc:
+    st.error(f"**The mapping cannot be used.** {exc}", icon=":material/error:")
+    st.stop()
+path = uploads.save(uploaded)
+encoding = base.encoding if base else "utf-8"
+try:
+    source = uploads.read(str(path), encoding)
+except importer.ImportError_ as exc:
+    st.error(f"**The file cannot be read.** {exc}", icon=":material/error:")
+    st.stop()
+columns = [c for c in source.columns if c != importer.ROW]
+st.markdown(f"**{uploaded.name}**: {source.height:,} rows, {len(columns)} columns. First rows:")
+st.dataframe(source.head(10).drop(importer.ROW), hide_index=True)
+
+# --- the mapping -------------------------------------------------------------------------
+guess = mapping.guess(table, columns, base)
+# Widgets start again from the guess whenever another file or saved mapping is chosen.
+version = f"{table}_{path.parent.name}_{uploads.digest(saved_mapping)}"
+st.markdown("**Map the columns**")
+if guess.unpivot or guess.ids or guess.values or guess.rescale:
+    st.caption(
+        "The saved mapping also turns columns into rows, builds ids, maps values or rescales "
+        "ratings; those settings are kept as they are."
+    )
+chosen: dict[str, str] = {}
+constants: dict[str, str] = dict(guess.constants)
+dates: dict[str, str] = dict(guess.dates)
+contract = schema.metadata.tables[table]
+grid = st.columns(3)
+for i, column in enumerate(contract.columns):
+    if column.name in guess.ids or (
+        guess.unpivot and column.name in (guess.unpivot.key, guess.unpivot.value)
+    ):
+        continue
+    required = not column.nullable and not (column.primary_key and column.autoincrement is True)
+    with grid[i % 3].container(border=True):
+        label = f"{column.name}{' (required)' if required else ''}"
+        options = [NOT_IN_FILE, *columns]
+        current = guess.columns.get(column.name)
+        pick = st.selectbox(
+            label,
+            options,
+            index=options.index(current) if current in options else 0,
+            key=f"map_{version}_{column.name}",
+        )
+        if pick != NOT_IN_FILE:
+            chosen[column.name] = pick
+        else:
+            value = st.text_input(
+                "…or the same value on every row",
+                value=str(guess.constants.get(column.name, "")),
+                key=f"const_{version}_{column.name}",
+            )
+            if value.strip():
+                constants[column.name] = value.strip()
+            else:
+                constants.pop(column.name, None)
+        if isinstance(column.type, sa.Date):
+            dates[column.name] = st.text_input(
+                "date format",
+                value=guess.dates.get(column.name, "%Y-%m-%d"),
+                key=f"date_{version}_{column.name}",
+                help="strptime codes: %d day, %m month, %Y year, e.g. %d/%m/%Y",
+            )
+m = mapping.Mapping(
+    table,
+    chosen,
+    constants,
+    dates,
+    guess.values,
+    guess.rescale,
+    guess.ids,
+    guess.unpivot,
+    encoding,
+    guess.duplicates,
+)
+st.download_button(
+    "Save this mapping (TOML)",
+    m.to_toml(),
+    file_name=f"{Path(uploaded.name).stem}.mapping.toml",
+    mime="application/toml",
+    icon=":material/download:",
+)
+
+# --- check, then import ------------------------------------------------------------------
+mode = st.radio(
+    "If some rows are wrong",
+    ["Import nothing (all or nothing)", "Import the valid rows, report the rest"],
+    key="data_mode",
+)
+accept_valid = mode.startswith("Import the valid")
+check, run = st.columns(2)
+do_check = check.button("Check every row", icon=":material/fact_check:")
+do_import = run.button("Import", type="primary", icon=":material/database_upload:")
+if do_check or do_import:
+    bar = st.progress(0.0, text="Starting…")
+    try:
+        report = uploads.run(table, path, m, dry_run=do_check, accept_valid=accept_valid, bar=bar)
+    except (importer.ImportError_, mapping.MappingError, store.StoreError) as exc:
+        bar.empty()
+        st.error(f"**The file cannot be imported.** {exc}", icon=":material/error:")
+        st.stop()
+    bar.empty()
+    (st.success if report.ok else st.warning)(report.summary())
+    if report.problems.height:
+        st.markdown(
+            f"**{report.problems.height:,} problems in {report.rejected_source_rows:,} rows** "
+            "(row 1 is the header)"
+        )
+        st.dataframe(
+            report.problems.head(1000),
+            hide_index=True,
+            column_config={
+                "row": st.column_config.NumberColumn("Row", format="%d"),
+                "column": "Column",
+                "value": "Value",
+                "reason": st.column_config.TextColumn("Reason", width="large"),
+            },
+        )
+        d1, d2 = st.columns(2)
+        d1.download_button(
+            "Download the report (CSV)",
+            report.report_path.read_bytes(),
+            file_name=report.report_path.name,
+            mime="text/csv",
+        )
+        d2.download_button(
+            "Download the rejected rows (CSV)",
+            report.rejected_path.read_bytes(),
+            file_name=report.rejected_path.name,
+            mime="text/csv",
+        )
+    if report.written and not report.dry_run:
+        st.caption("Every page now shows the new data.")
+
+# --- journey definition ------------------------------------------------------------------
+st.subheader("Import a journey definition")
+st.caption(
+    "A YAML file with stages, touchpoints, departments, stage owners, targets and "
+    "incentives (see sample_data/skytrax/journey.yaml). It is checked as a whole first."
+)
+journey_file = st.file_uploader("Journey (YAML)", type=["yaml", "yml"], key="journey_file")
+if journey_file is not None and st.button("Import the journey", key="journey_import"):
+    try:
+        counts = uploads.import_journey(uploads.save(journey_file))
+    except (JourneyError, store.StoreError) as exc:
+        st.error(str(exc), icon=":material/error:")
+    else:
+        st.success("Imported " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + ".")
