@@ -46,6 +46,8 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from cxmetrics import schema
 
 
@@ -275,3 +277,27 @@ def guess(table: str, source_columns: list[str], base: Mapping | None = None) ->
         if column.name not in taken and _simple(column.name) in by_name:
             columns[column.name] = by_name[_simple(column.name)]
     return replace(base, table=table, columns=columns)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One contract column as a mapping form shows it."""
+
+    name: str
+    required: bool
+    is_date: bool
+
+
+def form_fields(m: Mapping) -> list[Field]:
+    """The table's columns a form maps by hand: not those the mapping builds itself (ids,
+    and the unpivot's key and value)."""
+    built = set(m.ids) | ({m.unpivot.key, m.unpivot.value} if m.unpivot else set())
+    return [
+        Field(
+            c.name,
+            not c.nullable and not (c.primary_key and c.autoincrement is True),
+            isinstance(c.type, sa.Date),
+        )
+        for c in schema.metadata.tables[m.table].columns
+        if c.name not in built
+    ]

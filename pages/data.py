@@ -2,7 +2,6 @@
 
 from pathlib import Path
 
-import sqlalchemy as sa
 import streamlit as st
 
 from cxapp import uploads
@@ -83,41 +82,35 @@ if guess.unpivot or guess.ids or guess.values or guess.rescale:
 chosen: dict[str, str] = {}
 constants: dict[str, str] = dict(guess.constants)
 dates: dict[str, str] = dict(guess.dates)
-contract = schema.metadata.tables[table]
 grid = st.columns(3)
-for i, column in enumerate(contract.columns):
-    if column.name in guess.ids or (
-        guess.unpivot and column.name in (guess.unpivot.key, guess.unpivot.value)
-    ):
-        continue
-    required = not column.nullable and not (column.primary_key and column.autoincrement is True)
+for i, field in enumerate(mapping.form_fields(guess)):
     with grid[i % 3].container(border=True):
-        label = f"{column.name}{' (required)' if required else ''}"
+        label = f"{field.name}{' (required)' if field.required else ''}"
         options = [NOT_IN_FILE, *columns]
-        current = guess.columns.get(column.name)
+        current = guess.columns.get(field.name)
         pick = st.selectbox(
             label,
             options,
             index=options.index(current) if current in options else 0,
-            key=f"map_{version}_{column.name}",
+            key=f"map_{version}_{field.name}",
         )
         if pick != NOT_IN_FILE:
-            chosen[column.name] = pick
+            chosen[field.name] = pick
         else:
             value = st.text_input(
                 "…or the same value on every row",
-                value=str(guess.constants.get(column.name, "")),
-                key=f"const_{version}_{column.name}",
+                value=str(guess.constants.get(field.name, "")),
+                key=f"const_{version}_{field.name}",
             )
             if value.strip():
-                constants[column.name] = value.strip()
+                constants[field.name] = value.strip()
             else:
-                constants.pop(column.name, None)
-        if isinstance(column.type, sa.Date):
-            dates[column.name] = st.text_input(
+                constants.pop(field.name, None)
+        if field.is_date:
+            dates[field.name] = st.text_input(
                 "date format",
-                value=guess.dates.get(column.name, "%Y-%m-%d"),
-                key=f"date_{version}_{column.name}",
+                value=guess.dates.get(field.name, "%Y-%m-%d"),
+                key=f"date_{version}_{field.name}",
                 help="strptime codes: %d day, %m month, %Y year, e.g. %d/%m/%Y",
             )
 m = mapping.Mapping(

@@ -127,3 +127,21 @@ def test_init_db_on_postgres(pg_server):
     engine = store.make_engine(url)
     assert store.count_rows(engine, "responses") == 0
     engine.dispose()
+
+
+def test_the_dashboard_runs_on_postgres_with_sqlites_numbers(pg_url, sample_url, monkeypatch):
+    from conftest import REPO
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.chdir(REPO)
+    shown = {}
+    for name, url in (("postgres", pg_url), ("sqlite", sample_url)):
+        monkeypatch.setenv(store.URL_ENV, url)
+        at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120)
+        at.run()
+        assert not at.exception, (name, at.exception)
+        shown[name] = [(t.label, t.value) for t in at.metric]
+        for page in ("pages/voice.py", "pages/data.py"):
+            at.switch_page(page).run()
+            assert not at.exception, (name, page, at.exception)
+    assert shown["postgres"] == shown["sqlite"] and len(shown["sqlite"]) >= 6
