@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import streamlit as st
 
+from cxapp import briefing_ui
+from cxmetrics import exports, wording
 from cxmetrics import metrics as m
 from cxmetrics.overview import Tile
 from cxmetrics.registry import METRICS
@@ -23,13 +27,7 @@ def status_badge(status: str) -> None:
     st.badge(status[0].upper() + status[1:], color=BADGE_COLORS[status])
 
 
-def value_text(key: str, score: m.Score, min_n: int) -> str:
-    """The number to show, or "Too few responses" below the minimum n."""
-    spec = METRICS[key]
-    if key in ("responses", "revenue_at_risk"):
-        return spec.format(score.value)
-    shown = score.shown(min_n)
-    return spec.format(shown) if shown is not None else "Too few responses"
+value_text = wording.value_text  # one wording of a score, on pages and in briefings
 
 
 def delta_text(key: str, change: m.Change | None) -> str | None:
@@ -55,40 +53,66 @@ def tile(t: Tile, min_n: int, previous_label: str | None) -> None:
             delta_color=color,
             help=spec.help(),
         )
-        st.caption(_tile_caption(t, min_n, previous_label))
+        st.caption(wording.tile_caption(t, min_n, previous_label))
         if t.key in ("nps", "csat", "ces"):
             status_badge(t.status)
 
 
-def _tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
-    s = t.score
-    if t.key == "revenue_at_risk":
-        d = t.detail
-        return (
-            f"{d['detractors']:,} active detractors · "
-            f"{METRICS['revenue_at_risk'].format(d['detractor_revenue'])} revenue × "
-            f"{100 * d['churn_rate']:.1f}% detractor churn (n = {d['history_n']:,})"
-        )
-    parts = []
-    if s.moe is not None and not s.too_few(min_n) and t.key != "responses":
-        unit = " pts" if t.key in ("nps", "csat", "churn") else ""
-        parts.append(f"± {s.moe:.{1 if t.key != 'ces' else 2}f}{unit}")
-    noun = {"churn": "customers", "responses": "responses"}.get(t.key, "answers")
-    parts.append(f"n = {s.n:,} {noun}" if t.key != "responses" else "all sources")
-    if t.target is not None:
-        parts.append(f"target {METRICS[t.key].format(t.target)}")
-    if previous_label is None:
-        parts.append("no previous period")
-    elif t.change is None:
-        parts.append("change not tested")
-    elif not t.change.significant:
-        parts.append("no significant change")
-    return " · ".join(parts)
-
-
 def chart(fig, caption: str, key: str) -> None:
+    """A chart, its caption, and the export control beside the caption."""
     st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None)  # our template, not Streamlit's
-    st.caption(caption)
+    left, right = st.columns([9, 1], vertical_alignment="top")
+    left.caption(caption)
+    footnote, view_name = _export_view()
+    title = (fig.layout.title.text if fig.layout.title else None) or key
+    try:
+        exports.chromium_path()
+        why_not = None
+    except exports.ExportError as exc:
+        why_not = str(exc)
+    with right.popover("Export", icon=":material/download:"):
+        for fmt, label in (
+            ("png", "PNG image (high resolution)"),
+            ("svg", "SVG image"),
+            ("html", "Interactive HTML"),
+        ):
+            image = fmt != "html"
+            st.download_button(
+                label,
+                data=functools.partial(exports.chart_bytes, fig, fmt, footnote),
+                file_name=exports.file_name(title, view_name, fmt),
+                mime=exports.MIME[fmt],
+                key=f"{key}_export_{fmt}",
+                on_click="ignore",
+                disabled=image and why_not is not None,
+                help=why_not if image else None,
+            )
+
+
+def table(frame, name: str, export=None, **kwargs) -> None:
+    """``st.dataframe`` with an export control: CSV, XLSX (formulas neutralised), Parquet.
+    The export holds the columns shown, in their order; ``export`` replaces the rows (a
+    paged table exports every page)."""
+    st.dataframe(frame, **kwargs)
+    order = kwargs.get("column_order")
+    source = frame if export is None else export
+    shown = source.select([c for c in order if c in source.columns]) if order else source
+    _, view_name = _export_view()
+    with st.popover("Export table", icon=":material/download:"):
+        for fmt, label in (("csv", "CSV"), ("xlsx", "Excel (XLSX)"), ("parquet", "Parquet")):
+            st.download_button(
+                label,
+                data=functools.partial(exports.table_bytes, shown, fmt),
+                file_name=exports.file_name(name, view_name, fmt),
+                mime=exports.MIME[fmt],
+                key=f"table_{exports.slug(name)}_{fmt}",
+                on_click="ignore",
+            )
+
+
+def _export_view() -> tuple[str, str]:
+    """The footnote (period and filters) and the short view name of the page's exports."""
+    return st.session_state.get("_export_view", ("", "all"))
 
 
 def _num(label: str, key: str | None = None, fmt: str = "%.1f", help_text: str | None = None):
@@ -200,7 +224,11 @@ def stage_strip(stages: list, min_n: int, trends: dict | None = None) -> None:
 def page_start(title: str, ds, view) -> None:
     """Title, the view in plain words; stop with a message when no stage matches."""
     st.title(title)
-    st.caption(view.describe(ds.journey.labels))
+    described = view.describe(ds.journey.labels)
+    st.caption(described)
+    st.session_state["_export_view"] = (described, exports.view_slug(view, ds.journey.labels))
+    with st.sidebar:
+        briefing_ui.button(ds, view)
     stage_ids = ds.stage_ids(view)
     if stage_ids is not None and not stage_ids:
         names = ", ".join(ds.journey.department_name(d) for d in view.departments)

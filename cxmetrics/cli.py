@@ -11,10 +11,22 @@ import json
 import sys
 from pathlib import Path
 
-from cxmetrics import dataset, importer, journey_import, mapping, overview, sample, schema, store
+from cxmetrics import (
+    briefing,
+    dataset,
+    exports,
+    importer,
+    journey_import,
+    mapping,
+    overview,
+    sample,
+    schema,
+    store,
+)
 from cxmetrics.filters import FilterError, Filters
 from cxmetrics.journey import JourneyError
 from cxmetrics.mapping import MappingError
+from cxmetrics.periods import DEFAULT_PRESET, PRESETS, preset_range
 from cxmetrics.registry import METRICS, MIN_N
 
 EXIT_USAGE = 2
@@ -100,6 +112,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", type=Path)
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
 
+    p = sub.add_parser(
+        "briefing",
+        help="write the executive briefing (PPTX and PDF) of a view, or one per department",
+    )
+    p.add_argument("--out", type=Path, required=True, help="folder the files are written to")
+    p.add_argument(
+        "--format", default="pptx,pdf", help="pptx, pdf or both, comma-separated (default both)"
+    )
+    p.add_argument(
+        "--period",
+        choices=[k for k in PRESETS if k != "custom"],
+        default=DEFAULT_PRESET,
+        help="period preset, anchored on the latest day with data (default %(default)s); "
+        "--start/--end override it",
+    )
+    p.add_argument("--start", type=_date)
+    p.add_argument("--end", type=_date)
+    for name in ("stage", "department", "channel", "segment", "region"):
+        p.add_argument(f"--{name}", action="append", metavar="X")
+    p.add_argument(
+        "--per",
+        choices=["department"],
+        help="one briefing per department, each filtered to the stages it affects",
+    )
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
+
     p = sub.add_parser("summary", help="print the executive overview's numbers")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--start", type=_date)
@@ -133,6 +171,8 @@ def main(argv: list[str] | None = None) -> int:
             return _import(args)
         if args.command == "import-journey":
             return _import_journey(args)
+        if args.command == "briefing":
+            return _briefing(args)
         return _summary(args)
     except (
         CliError,
@@ -228,6 +268,47 @@ def _import_journey(args) -> int:
         f"imported the journey from {args.path} into {store.safe_url(url)}: "
         + ", ".join(f"{n:,} {name}" for name, n in counts.items())
     )
+    return 0
+
+
+def _briefing(args) -> int:
+    formats = _values([args.format])
+    unknown = [f for f in formats if f not in briefing.FORMATS]
+    if unknown or not formats:
+        raise CliError(f"unknown format {', '.join(unknown) or '(none)'}; use pptx, pdf or both")
+    url = args.url or store.database_url()
+    store.ensure_sample_database(url, progress=_progress)
+    engine = store.make_engine(url)
+    try:
+        inputs = briefing.load_inputs(engine, _progress)
+    finally:
+        engine.dispose()
+    ds = inputs["ds"]
+    start, end = preset_range(args.period, ds.first_day, ds.last_day)
+    base = Filters(
+        start=args.start or start,
+        end=args.end or end,
+        stages=_values(args.stage),
+        departments=_values(args.department),
+        channels=_values(args.channel),
+        segments=_values(args.segment),
+        regions=_values(args.region),
+    )
+    _check_known(ds, base)
+    if args.per == "department":
+        wanted = base.departments or tuple(ds.journey.departments["department_id"].to_list())
+        views = [base.with_departments((d,)) for d in wanted]
+    else:
+        views = [base]
+    try:
+        for view in views:
+            b = briefing.build(**inputs, f=view)
+            for path in briefing.write(b, args.out, formats):
+                print(f"wrote {path}")
+    except exports.ExportError as exc:
+        raise CliError(str(exc)) from exc
+    except OSError as exc:
+        raise CliError(f"cannot write to {args.out}: {exc.strerror or exc}") from exc
     return 0
 
 

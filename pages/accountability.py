@@ -21,8 +21,9 @@ if len(view.departments) == 1:
     left, right = st.columns(2)
     with left:
         st.markdown("**My KPIs in the period**")
-        st.dataframe(
+        ui.table(
             av.kpi_table.filter(av.kpi_table["department_id"] == mine.department_id),
+            "my-kpis",
             hide_index=True,
             column_config=ui.kpi_columns(),
             column_order=["kpi", "weeks", "weeks_on_target", "on_target_pct", "latest", "target"],
@@ -49,8 +50,9 @@ if len(view.departments) == 1:
             f"n = {cases['opened']:,} cases opened · {cases['false_closures'].n:,} closed. "
             "The Voice of the customer page compares every department's closed loop."
         )
-        st.dataframe(
+        ui.table(
             cases["open_cases"],
+            "my-open-cases",
             hide_index=True,
             height=220,
             column_config={
@@ -76,8 +78,9 @@ ui.chart(
     "customers rate the stages it affects under target.",
     key="fig_silo_quadrant",
 )
-st.dataframe(
+ui.table(
     accountability.verdict_table(av.verdicts),
+    "silo-verdicts",
     hide_index=True,
     column_config=ui.verdict_columns(),
 )
@@ -119,8 +122,9 @@ ui.chart(
 # --- shared stage scorecard ----------------------------------------------------------------
 st.subheader(f"Shared scorecard: {row.name}")
 ui.stage_strip([row], av.min_n)
-st.dataframe(
+ui.table(
     accountability.scorecard(journey, stage, av.kpi_table),
+    "stage-scorecard",
     hide_index=True,
     column_config=ui.kpi_columns(),
     column_order=["department", "role", "kpi", "on_target_pct", "latest", "target", "weeks"],
@@ -130,8 +134,9 @@ st.dataframe(
 st.subheader("Incentives: is the experience anyone's job?")
 for line in av.callouts:
     st.warning(line, icon=":material/payments:")
-st.dataframe(
+ui.table(
     accountability.incentive_table(av.verdicts, journey),
+    "incentives",
     hide_index=True,
     column_config=ui.incentive_columns(),
 )

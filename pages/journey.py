@@ -37,8 +37,9 @@ chosen = st.selectbox(
 left, right = st.columns([3, 2])
 with left:
     st.markdown("**Touchpoints**")
-    st.dataframe(
+    ui.table(
         journey_view.touchpoint_table(ds, jv, chosen),
+        "touchpoints",
         hide_index=True,
         column_order=[
             "touchpoint",
@@ -55,8 +56,9 @@ with left:
     )
 with right:
     st.markdown("**Channels**")
-    st.dataframe(
+    ui.table(
         journey_view.channel_table(jv, chosen),
+        "channels",
         hide_index=True,
         column_order=["channel", "nps", "n_nps", "csat", "n_csat", "ces", "n_ces"],
         column_config=ui.score_columns(),
@@ -70,8 +72,9 @@ if said is not None:
     if said.height == 0:
         st.info("No comments in this view.")
     else:
-        st.dataframe(
+        ui.table(
             said,
+            "comments",
             hide_index=True,
             column_order=[
                 "responded_on",
@@ -102,8 +105,9 @@ c1, c2 = st.columns(2)
 c1.markdown("**Strong but undeclared:** " + (", ".join(strong) or "none"))
 c2.markdown("**Declared but weak:** " + (", ".join(weak) or "none"))
 with st.expander("The full ranking"):
-    st.dataframe(
+    ui.table(
         ranking,
+        "moments-ranking",
         hide_index=True,
         column_order=[
             "rank",
@@ -131,8 +135,11 @@ ui.chart(
     "significantly lower; black: no significant difference.",
     key="fig_behaviour",
 )
-st.dataframe(
-    behaviour.table(jv.behaviour, jv.min_n), hide_index=True, column_config=ui.behaviour_columns()
+ui.table(
+    behaviour.table(jv.behaviour, jv.min_n),
+    "behavioural-moments",
+    hide_index=True,
+    column_config=ui.behaviour_columns(),
 )
 
 # --- channel consistency -------------------------------------------------------------

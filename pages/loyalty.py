@@ -99,7 +99,9 @@ if top.height:
         f"satisfied customers are at risk and {top['churn'][0]:.1f}% left in the "
         "period."
     )
-st.dataframe(risk["by_segment"], hide_index=True, column_config=ui.at_risk_columns())
+ui.table(
+    risk["by_segment"], "satisfied-at-risk", hide_index=True, column_config=ui.at_risk_columns()
+)
 
 # --- revenue at risk ---------------------------------------------------------------------
 st.subheader("Revenue at risk")
@@ -160,4 +162,6 @@ st.markdown(
     f"{journey.stage_name(focus)} is a detractor and who are still customers — "
     "highest influence first:"
 )
-st.dataframe(who, hide_index=True, column_config=ui.influencer_columns(), height=320)
+ui.table(
+    who, "influencer-detractors", hide_index=True, column_config=ui.influencer_columns(), height=320
+)

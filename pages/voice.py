@@ -45,15 +45,17 @@ if loop_tab.open is not False:
             "cases are left out of the chart.",
             key="fig_closed_loop",
         )
-        st.dataframe(
+        ui.table(
             vv.per_department,
+            "closed-loop",
             hide_index=True,
             column_order=ui.CLOSED_LOOP_ORDER,
             column_config=ui.closed_loop_columns(),
         )
         with st.expander("By department and stage"):
-            st.dataframe(
+            ui.table(
                 vv.per_department_stage,
+                "closed-loop-by-stage",
                 hide_index=True,
                 column_order=["department", "stage", *ui.CLOSED_LOOP_ORDER[1:]],
                 column_config=ui.closed_loop_columns(),
@@ -70,8 +72,9 @@ if lead_tab.open is not False:
         if not vv.signals:
             st.info("No full weeks of contacts in this view.")
         else:
-            st.dataframe(
+            ui.table(
                 leading.table(vv.signals, journey),
+                "leading-indicators",
                 hide_index=True,
                 column_config=ui.signal_columns(),
             )
@@ -115,8 +118,9 @@ if process_tab.open is not False:
             "Hover a bar for its complaints and the departments that handled it.",
             key="fig_processes",
         )
-        st.dataframe(
+        ui.table(
             vv.processes,
+            "broken-processes",
             hide_index=True,
             column_config=ui.process_columns(vv.trend_unit),
         )
@@ -158,7 +162,7 @@ if theme_tab.open is not False:
                 "significantly more (95%); green: significantly less; grey: not significant.",
                 key="fig_rising",
             )
-        st.dataframe(vv.themes, hide_index=True, column_config=ui.theme_columns())
+        ui.table(vv.themes, "themes", hide_index=True, column_config=ui.theme_columns())
 
 # --- verbatims ---------------------------------------------------------------------------
 if verbatim_tab.open is not False:
@@ -206,8 +210,10 @@ if verbatim_tab.open is not False:
         if found.height == 0:
             st.info("No comment matches these filters. Clear a filter or the search.")
         else:
-            st.dataframe(
+            ui.table(
                 voc.display_rows(shown, journey, unmasked=unmasked),
+                "verbatims",
+                export=voc.display_rows(found.reverse(), journey, unmasked=unmasked),
                 hide_index=True,
                 height=38 + 35 * shown.height,
                 column_config=ui.verbatim_columns(),

@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from scripts.screenshots import CHROMIUM_ARGS
@@ -254,3 +256,34 @@ def test_the_data_page_imports_an_uploaded_file(sample_db, browser, tmp_path):
         assert conn.execute("SELECT nps FROM responses WHERE response_id = 9000001").fetchone() == (
             9,
         )
+
+
+def test_a_chart_and_the_briefing_download_from_the_browser(server, browser, tmp_path):
+    page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    page.goto(server)
+    wait_ready(page)
+    expect(page.locator(".js-plotly-plot")).to_have_count(2, timeout=60_000)
+    png_button = page.get_by_role("button", name="PNG image (high resolution)")
+    for _ in range(3):  # a rerun that lands during the click closes the popover: open again
+        page.get_by_role("button", name="Export", exact=True).first.click()
+        try:
+            png_button.wait_for(state="visible", timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    expect(png_button).to_be_visible()
+    with page.expect_download(timeout=60_000) as png:
+        png_button.click()
+    assert png.value.suggested_filename.startswith("nps-by-journey-stage-against-target_all_")
+    content = png.value.path().read_bytes()
+    assert content[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", content[16:24])[0] == 2 * 1200
+    page.get_by_role("button", name="Executive briefing (PPTX + PDF)").click()
+    with page.expect_download(timeout=120_000) as deck:
+        page.get_by_role("button", name="Download the PPTX").click(timeout=120_000)
+    from pptx import Presentation
+
+    slides = Presentation(str(deck.value.path())).slides
+    assert slides[0].shapes.title.text == "Customer experience briefing"
+    assert not page.locator("[data-testid='stException']").count()
+    page.close()

@@ -1,0 +1,431 @@
+"""The executive briefing: the filtered view as a PPTX deck and a PDF.
+
+``build`` gathers the view's numbers and charts from the same compute modules the pages use
+(so the briefing and the page agree); ``to_pptx`` and ``to_pdf`` lay them out. Every chart
+slide carries its definition and n. Slides, in order: title (period and filters), KPI
+tiles, the journey strip, moments of truth, impact, accountability and false positives,
+loyalty trend, churn by loyalty, revenue at risk, the closed-loop gap, leading indicators,
+and a few representative comments (personal details masked).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import plotly.graph_objects as go
+import polars as pl
+
+from cxmetrics import (
+    accountability,
+    charts,
+    closed_loop,
+    exports,
+    leading,
+    loyalty,
+    overview,
+    voc,
+    voc_charts,
+    voc_view,
+    wording,
+)
+from cxmetrics import impact as impact_mod
+from cxmetrics.dataset import Dataset
+from cxmetrics.filters import Filters
+from cxmetrics.registry import METRICS, MIN_N
+
+Progress = Callable[[float, str], None]
+TILE_KEYS = ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk")
+SLIDE_SIZE = (1280, 620)  # chart pixels on a 16:9 slide
+VERBATIMS = 4
+
+
+def _quiet(_f: float, _m: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class Slide:
+    title: str
+    lines: list[str] = field(default_factory=list)
+    figure: go.Figure | None = None
+    note: str = ""  # the definition and n under a chart
+
+
+@dataclass(frozen=True)
+class Briefing:
+    title: str
+    period: str
+    filters: str
+    view_name: str  # for file names
+    slides: list[Slide]
+    made_on: dt.date
+
+    @property
+    def charts(self) -> int:
+        return sum(1 for s in self.slides if s.figure is not None)
+
+
+def _period(start: dt.date, end: dt.date) -> str:
+    return f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
+
+
+def representative_comments(v: voc.Verbatims, f: Filters, stage_ids, k: int = VERBATIMS):
+    """The most negative comments of the largest themes in view, then the most positive
+    comment: short, distinct, masked."""
+    frame = voc.in_view(v, f, stage_ids)
+    if frame.height == 0:
+        return []
+    distinct = frame.unique("comment", keep="last").filter(pl.col("comment").str.len_chars() <= 240)
+    themes = voc.theme_summary(frame)["theme"].head(k - 1).to_list()
+    picked = []
+    for theme in themes:
+        part = distinct.filter(pl.col("theme").cast(pl.String) == theme).sort("sentiment")
+        if part.height:
+            picked.append(part.row(0, named=True))
+    best = distinct.sort("sentiment", descending=True).head(1)
+    if best.height:
+        picked.append(best.row(0, named=True))
+    out, seen = [], set()
+    for r in picked:
+        if r["comment"] not in seen:
+            seen.add(r["comment"])
+            out.append(r)
+    return out[:k]
+
+
+def build(
+    ds: Dataset,
+    kpis: pl.DataFrame,
+    cases: pl.DataFrame,
+    contacts: pl.DataFrame,
+    verbatims: voc.Verbatims,
+    f: Filters,
+    min_n: int = MIN_N,
+    made_on: dt.date | None = None,
+) -> Briefing:
+    """Everything in the briefing for the view ``f``. ``cases`` from
+    :func:`closed_loop.prepare`, ``contacts`` from :func:`dataset.load_contacts`."""
+    labels = ds.journey.labels
+    ov = overview.compute(ds, f, min_n)
+    view = Filters(ov.start, ov.end, f.stages, f.departments, f.channels, f.segments, f.regions)
+    stage_ids = ds.stage_ids(view)
+    filters_text = view.describe(labels, with_period=False)
+    previous = _period(ov.previous.start, ov.previous.end) if ov.previous is not None else None
+    slides: list[Slide] = []
+
+    # KPI tiles
+    tile_lines = []
+    for key in TILE_KEYS:
+        t = ov.tiles[key]
+        text = f"{METRICS[key].short}: {wording.value_text(key, t.score, min_n)}"
+        tile_lines.append(f"{text} ({wording.tile_caption(t, min_n, previous)})")
+    slides.append(Slide("Headline numbers", tile_lines, note=METRICS["nps"].definition))
+
+    # the journey strip
+    strip = []
+    for s in ov.stages:
+        nps = wording.value_text("nps", s.scores["nps"], min_n)
+        strip.append(
+            f"{s.name}: NPS {nps} (n = {s.scores['nps'].n:,}) · {s.status} · lead "
+            f"{s.owners[0] if s.owners else '–'}"
+        )
+    slides.append(
+        Slide(
+            "The journey, stage by stage",
+            strip,
+            charts.fig_stage_nps(ov.stages, min_n),
+            f"{METRICS['nps'].definition} n = {ov.tiles['nps'].score.n:,} NPS answers in view.",
+        )
+    )
+    slides.append(
+        Slide(
+            "The weakest moments of truth",
+            ov.changes[:4],
+            charts.fig_worst_moments(ov.worst_moments),
+            f"Declared moments of truth with at least {min_n} answers, by NPS.",
+        )
+    )
+    cells = overview_cells(ds, view)
+    ranking = impact_mod.ranking(cells, ds.journey, min_n)
+    slides.append(
+        Slide(
+            "Where loyalty is won and lost",
+            [],
+            charts.fig_impact(ranking),
+            f"{impact_mod.METHOD} n = {int(ranking['n_good'].sum() + ranking['n_poor'].sum()):,} "
+            "NPS answers with a CSAT answer.",
+        )
+    )
+
+    # accountability
+    av = accountability.compute(ds, kpis, view, min_n)
+    flagged = [v.sentence for v in av.verdicts if v.false_positive]
+    slides.append(
+        Slide(
+            "Green scorecards, red experiences",
+            flagged or ["No department in view is a false positive."],
+            charts.fig_silo_quadrant(av.verdicts),
+            f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks.",
+        )
+    )
+
+    # loyalty and money
+    stats = ds.slice_stats(view)
+    unit = "month" if (ov.end - ov.start).days > 120 else "week"
+    trend = loyalty.trend(stats, unit, None, min_n)
+    slides.append(
+        Slide(
+            f"NPS by {unit}",
+            [],
+            charts.fig_nps_trend(trend, unit),
+            f"{METRICS['nps'].definition} n = {int(trend['n_nps'].sum()):,} answers.",
+        )
+    )
+    customers = loyalty.customers_in_view(ds, view)
+    by_loyalty = loyalty.churn_by_loyalty(customers, min_n)
+    slides.append(
+        Slide(
+            "Does loyalty predict who leaves?",
+            [],
+            charts.fig_churn_by(by_loyalty, "group", "Churn by NPS group", "Latest NPS answer"),
+            f"{METRICS['churn'].definition} n = {customers.height:,} customers.",
+        )
+    )
+    by_stage = loyalty.latest_by_stage(ds, view)
+    rar = loyalty.revenue_at_risk_by(ds, view, "stage", by_stage)
+    rar_tile = ov.tiles["revenue_at_risk"]
+    rar_text = wording.value_text("revenue_at_risk", rar_tile.score, min_n)
+    slides.append(
+        Slide(
+            "Revenue at risk",
+            [
+                f"Revenue at risk in view: {rar_text} "
+                f"({wording.tile_caption(rar_tile, min_n, previous)})"
+            ],
+            charts.fig_revenue_at_risk(rar, "stage"),
+            METRICS["revenue_at_risk"].definition,
+        )
+    )
+
+    # the closed loop and leading indicators
+    vv = voc_view.compute(ds, verbatims, cases, contacts, view, min_n)
+    slides.append(
+        Slide(
+            "Closed is not resolved",
+            [closed_loop_line(vv.headline)],
+            voc_charts.fig_closed_vs_confirmed(vv.per_department, min_n),
+            f"{METRICS['confirmed_rate'].definition} {METRICS['false_closure_rate'].definition} "
+            f"n = {vv.cases.height:,} cases opened.",
+        )
+    )
+    leads = [s for s in vv.signals if s.leads]
+    if leads:
+        s = max(leads, key=lambda x: abs(x.best_r or 0))
+        name = ds.journey.stage_name(s.stage_id)
+        slides.append(
+            Slide(
+                "Contacts warn before surveys do",
+                [leading.describe(s, name).replace("**", "")],
+                voc_charts.fig_leading(vv.weekly.filter(pl.col("stage_id") == s.stage_id), name, s),
+                f"{METRICS['contact_lead'].definition} n = {s.pairs} weeks.",
+            )
+        )
+
+    # verbatims
+    said = representative_comments(verbatims, view, stage_ids)
+    slides.append(
+        Slide(
+            "In customers' words",
+            [
+                f"“{r['comment']}” — {labels.get(str(r['stage_id']), str(r['stage_id']))}, "
+                f"{r['responded_on']:%d %b %Y}, {r['source']}"
+                for r in said
+            ]
+            or ["No comments in view."],
+            note="The most negative comment of each of the largest themes, and the most "
+            "positive; e-mail addresses and phone numbers masked.",
+        )
+    )
+    view_name = exports.view_slug(view, labels)
+    return Briefing(
+        "Customer experience briefing",
+        _period(ov.start, ov.end),
+        filters_text,
+        view_name,
+        slides,
+        made_on or dt.date.today(),
+    )
+
+
+def closed_loop_line(headline: str | None) -> str:
+    return (headline or "Too few cases in view to compare departments.").replace("**", "")
+
+
+def overview_cells(ds: Dataset, f: Filters) -> pl.DataFrame:
+    from cxmetrics import metrics as m
+
+    return m.sums(ds.slice_stats(f), ["stage_id", "touchpoint_id", "channel"])
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def images(b: Briefing, progress: Progress = _quiet) -> list[bytes | None]:
+    """A PNG per slide with a chart (None for text slides), footnoted with the view."""
+    out: list[bytes | None] = []
+    total = max(b.charts, 1)
+    done = 0
+    footnote = f"{b.period} · {b.filters}"
+    for slide in b.slides:
+        if slide.figure is None:
+            out.append(None)
+            continue
+        progress(0.1 + 0.7 * done / total, f"Drawing chart {done + 1} of {total}: {slide.title}")
+        fig = go.Figure(slide.figure).update_layout(height=SLIDE_SIZE[1] - 60)
+        out.append(exports.image_bytes(fig, "png", footnote, SLIDE_SIZE))
+        done += 1
+    return out
+
+
+def to_pptx(b: Briefing, pictures: list[bytes | None]) -> bytes:
+    from pptx import Presentation
+    from pptx.util import Inches, Pt
+
+    deck = Presentation()
+    deck.slide_width, deck.slide_height = Inches(13.333), Inches(7.5)
+    title_layout, blank = deck.slide_layouts[0], deck.slide_layouts[6]
+    first = deck.slides.add_slide(title_layout)
+    first.shapes.title.text = b.title
+    first.placeholders[1].text = f"{b.period}\n{b.filters}\nMade on {b.made_on:%d %b %Y}"
+
+    def text_box(slide, left, top, width, height, lines, size):
+        box = slide.shapes.add_textbox(left, top, width, height)
+        frame = box.text_frame
+        frame.word_wrap = True
+        for i, line in enumerate(lines):
+            para = frame.paragraphs[0] if i == 0 else frame.add_paragraph()
+            para.text = line
+            para.font.size = Pt(size)
+        return box
+
+    for slide_data, picture in zip(b.slides, pictures, strict=True):
+        slide = deck.slides.add_slide(blank)
+        text_box(slide, Inches(0.5), Inches(0.3), Inches(12.3), Inches(0.8), [slide_data.title], 28)
+        top = Inches(1.1)
+        if slide_data.lines:
+            size = 14 if picture is not None else 18
+            height = (
+                Inches(0.35 * len(slide_data.lines) + 0.2) if picture is not None else Inches(5)
+            )
+            text_box(slide, Inches(0.5), top, Inches(12.3), height, slide_data.lines, size)
+            top = top + height
+        if picture is not None:
+            room = Inches(6.6) - top
+            slide.shapes.add_picture(io.BytesIO(picture), Inches(0.9), top, height=room)
+        if slide_data.note:
+            text_box(
+                slide, Inches(0.5), Inches(6.75), Inches(12.3), Inches(0.6), [slide_data.note], 10
+            )
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def to_pdf(b: Briefing, pictures: list[bytes | None]) -> bytes:
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import cm
+    from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer
+
+    out = io.BytesIO()
+    page = landscape(A4)
+    doc = SimpleDocTemplate(
+        out,
+        pagesize=page,
+        leftMargin=1.5 * cm,
+        rightMargin=1.5 * cm,
+        topMargin=1.2 * cm,
+        bottomMargin=1.2 * cm,
+        title=b.title,
+        author="CX dashboard",
+    )
+    styles = getSampleStyleSheet()
+    story = [
+        Spacer(1, 4 * cm),
+        Paragraph(escape(b.title), styles["Title"]),
+        Paragraph(escape(b.period), styles["Heading2"]),
+        Paragraph(escape(b.filters), styles["Normal"]),
+        Paragraph(f"Made on {b.made_on:%d %b %Y}", styles["Normal"]),
+    ]
+    width = page[0] - 3 * cm
+    for slide, picture in zip(b.slides, pictures, strict=True):
+        story += [PageBreak(), Paragraph(escape(slide.title), styles["Heading1"])]
+        style = styles["Normal"] if picture is not None else styles["Heading3"]
+        for line in slide.lines:
+            story.append(Paragraph(escape(line), style))
+        if picture is not None:
+            ratio = SLIDE_SIZE[1] / SLIDE_SIZE[0]
+            room = page[1] - 6.5 * cm - 0.5 * cm * len(slide.lines)
+            w = min(width, room / ratio)
+            story += [Spacer(1, 0.3 * cm), Image(io.BytesIO(picture), width=w, height=w * ratio)]
+        if slide.note:
+            story += [Spacer(1, 0.2 * cm), Paragraph(escape(slide.note), styles["Italic"])]
+    doc.build(story)
+    return out.getvalue()
+
+
+FORMATS = ("pptx", "pdf")
+
+
+def render(b: Briefing, formats=FORMATS, progress: Progress = _quiet) -> dict[str, bytes]:
+    """The briefing in each format, charts drawn once."""
+    pictures = images(b, progress)
+    out = {}
+    for i, fmt in enumerate(formats):
+        progress(0.85 + 0.15 * i / len(formats), f"Writing the {fmt.upper()}")
+        out[fmt] = to_pptx(b, pictures) if fmt == "pptx" else to_pdf(b, pictures)
+    progress(1.0, "Done")
+    return out
+
+
+def write(b: Briefing, folder: Path, formats=FORMATS, progress: Progress = _quiet) -> list[Path]:
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for fmt, content in render(b, formats, progress).items():
+        path = folder / exports.file_name("cx-briefing", b.view_name, fmt, b.made_on)
+        path.write_bytes(content)
+        paths.append(path)
+    return paths
+
+
+def load_inputs(engine, progress: Progress = _quiet) -> dict:
+    """Everything ``build`` needs, read from a database (for the command line)."""
+    from cxmetrics import dataset, store
+
+    progress(0.0, "Loading the data")
+    ds = dataset.load(engine)
+    contacts = dataset.load_contacts(engine, ds)
+    progress(0.03, "Linking cases to repeat contacts")
+    cases = closed_loop.prepare(
+        store.load_cases(engine),
+        contacts,
+        ds.customers,
+        ds.journey,
+        ds.responses.select("response_id", "source"),
+    )
+    progress(0.05, "Finding the comments' sentiment and themes")
+    verbatims = voc.build(ds, store.load_all_comments(engine))
+    return {
+        "ds": ds,
+        "kpis": store.load_kpis(engine),
+        "cases": cases,
+        "contacts": contacts,
+        "verbatims": verbatims,
+    }

@@ -1,0 +1,42 @@
+"""Numbers in words: how a score, a tile and its caption read, on a page or in a briefing."""
+
+from __future__ import annotations
+
+from cxmetrics import metrics as m
+from cxmetrics.overview import Tile
+from cxmetrics.registry import METRICS
+
+
+def value_text(key: str, score: m.Score, min_n: int) -> str:
+    """The number to show, or "Too few responses" below the minimum n."""
+    spec = METRICS[key]
+    if key in ("responses", "revenue_at_risk"):
+        return spec.format(score.value)
+    shown = score.shown(min_n)
+    return spec.format(shown) if shown is not None else "Too few responses"
+
+
+def tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
+    s = t.score
+    if t.key == "revenue_at_risk":
+        d = t.detail
+        return (
+            f"{d['detractors']:,} active detractors · "
+            f"{METRICS['revenue_at_risk'].format(d['detractor_revenue'])} revenue × "
+            f"{100 * d['churn_rate']:.1f}% detractor churn (n = {d['history_n']:,})"
+        )
+    parts = []
+    if s.moe is not None and not s.too_few(min_n) and t.key != "responses":
+        unit = " pts" if t.key in ("nps", "csat", "churn") else ""
+        parts.append(f"± {s.moe:.{1 if t.key != 'ces' else 2}f}{unit}")
+    noun = {"churn": "customers", "responses": "responses"}.get(t.key, "answers")
+    parts.append(f"n = {s.n:,} {noun}" if t.key != "responses" else "all sources")
+    if t.target is not None:
+        parts.append(f"target {METRICS[t.key].format(t.target)}")
+    if previous_label is None:
+        parts.append("no previous period")
+    elif t.change is None:
+        parts.append("change not tested")
+    elif not t.change.significant:
+        parts.append("no significant change")
+    return " · ".join(parts)

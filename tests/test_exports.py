@@ -1,0 +1,176 @@
+"""Exports: tables with formulas neutralised, chart images of the right size drawn in the
+system Chromium, and the executive briefing read back from its PPTX and PDF."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import struct
+import xml.etree.ElementTree as ET
+import zipfile
+
+import plotly.graph_objects as go
+import polars as pl
+import pytest
+from test_app import sql_nps
+from test_cli import run
+
+from cxmetrics import briefing, exports, store
+from cxmetrics.filters import Filters
+from cxmetrics.registry import METRICS
+
+HOSTILE = ['=HYPERLINK("http://x","y")', "+1+2", "-3", "@SUM(A1)", "\tcmd", "\rcmd", "plain", None]
+
+
+def test_csv_neutralises_formulas_and_keeps_the_rest():
+    frame = pl.DataFrame({"text": HOSTILE, "n": list(range(len(HOSTILE)))})
+    back = pl.read_csv(io.BytesIO(exports.table_bytes(frame, "csv")), infer_schema_length=0)
+    want = ["'" + v for v in HOSTILE[:6]] + ["plain", None]
+    assert back["text"].to_list() == want
+    assert back["n"].to_list() == [str(i) for i in range(len(HOSTILE))]  # numbers untouched
+
+
+def test_xlsx_holds_no_formula_and_shows_the_text_literally():
+    frame = pl.DataFrame({"text": HOSTILE, "n": list(range(len(HOSTILE)))})
+    content = exports.table_bytes(frame, "xlsx")
+    with zipfile.ZipFile(io.BytesIO(content)) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode("utf-8")
+    assert "<f>" not in sheet and "<f " not in sheet  # no cell is a formula
+    back = pl.read_excel(io.BytesIO(content), infer_schema_length=0)
+    assert back["text"].to_list()[:6] == ["'" + v for v in HOSTILE[:6]]
+    assert back["text"][6] == "plain"
+
+
+def test_parquet_round_trips_exactly():
+    frame = pl.DataFrame({"text": HOSTILE, "d": [dt.date(2026, 1, i + 1) for i in range(8)]})
+    assert pl.read_parquet(io.BytesIO(exports.table_bytes(frame, "parquet"))).equals(frame)
+
+
+def test_lists_and_enums_export_as_text():
+    frame = pl.DataFrame({"trend": [[1, 2, 3]], "e": ["a"]}).with_columns(
+        pl.col("e").cast(pl.Enum(["a", "b"]))
+    )
+    back = pl.read_csv(io.BytesIO(exports.table_bytes(frame, "csv")))
+    assert back.row(0) == ("1 2 3", "a")
+
+
+def test_file_names_carry_the_view_and_the_date():
+    name = exports.file_name("NPS by stage", "Claims", "png", dt.date(2026, 9, 30))
+    assert name == "nps-by-stage_claims_2026-09-30.png"
+
+
+FIG = go.Figure(go.Bar(x=["a", "b"], y=[3, 1]), layout=dict(title="Test chart", height=400))
+FOOTNOTE = "1 Jul 2026 – 30 Sep 2026 · File a claim · all departments"
+
+
+def test_png_is_a_valid_image_at_twice_the_size():
+    content = exports.image_bytes(FIG, "png", FOOTNOTE, size=(800, 400))
+    assert content[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height = struct.unpack(">II", content[16:24])
+    assert (width, height) == (800 * exports.PNG_SCALE, (400 + 60) * exports.PNG_SCALE)
+
+
+def test_svg_is_valid_and_carries_title_and_footnote():
+    content = exports.image_bytes(FIG, "svg", FOOTNOTE, size=(800, 400))
+    root = ET.fromstring(content)
+    assert root.tag.endswith("svg") and float(root.get("width")) == 800
+    text = content.decode("utf-8")
+    assert "Test chart" in text and "File a claim" in text
+
+
+def test_html_is_standalone_and_interactive():
+    page = exports.html_bytes(FIG, FOOTNOTE).decode("utf-8")
+    assert "<html" in page and "Plotly.newPlot" in page
+    assert '<script src="http' not in page and len(page) > 1_000_000  # plotly.js is inside
+    assert "File a claim" in page
+
+
+# --- the briefing ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def inputs(sample_url):
+    engine = store.make_engine(sample_url)
+    try:
+        return briefing.load_inputs(engine)
+    finally:
+        engine.dispose()
+
+
+def pptx_texts(content: bytes) -> list[list[str]]:
+    from pptx import Presentation
+
+    deck = Presentation(io.BytesIO(content))
+    return [
+        [shape.text_frame.text for shape in slide.shapes if shape.has_text_frame]
+        for slide in deck.slides
+    ]
+
+
+def pictures(content: bytes) -> int:
+    from pptx import Presentation
+
+    deck = Presentation(io.BytesIO(content))
+    return sum(1 for s in deck.slides for sh in s.shapes if sh.shape_type == 13)
+
+
+def test_the_briefing_matches_the_view(inputs, raw_sql):
+    ds = inputs["ds"]
+    end = ds.last_day
+    view = Filters(start=end - dt.timedelta(days=89), end=end)
+    b = briefing.build(**inputs, f=view)
+    files = briefing.render(b)
+    slides = pptx_texts(files["pptx"])
+    assert len(slides) == len(b.slides) + 1
+    assert [s[0] for s in slides[1:]] == [s.title for s in b.slides]
+    title = "\n".join(slides[0])
+    period = f"{view.start.day} {view.start:%b %Y} – {end.day} {end:%b %Y}"
+    assert period in title and "all stages · all departments" in title
+    nps, n = sql_nps(raw_sql, view.start, end)
+    headline = "\n".join(slides[1])
+    assert f"NPS: {METRICS['nps'].format(nps)} (" in headline and f"n = {n:,} answers" in headline
+    assert b.charts >= 8 and pictures(files["pptx"]) == b.charts
+    from pypdf import PdfReader
+
+    pdf = PdfReader(io.BytesIO(files["pdf"]))
+    assert len(pdf.pages) == len(b.slides) + 1
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    assert period in text and METRICS["nps"].format(nps) in text
+    assert "Closed is not resolved" in text and "In customers' words" in text
+
+
+def test_briefing_per_department_writes_each_departments_numbers(sample_url, tmp_path, raw_sql):
+    end = dt.date.fromisoformat(
+        raw_sql.execute("SELECT MAX(responded_on) FROM responses").fetchone()[0]
+    )
+    start = end - dt.timedelta(days=89)
+    result = run(
+        "briefing",
+        "--out",
+        str(tmp_path),
+        "--format",
+        "pptx",
+        "--department",
+        "claims,billing",
+        "--per",
+        "department",
+        url=sample_url,
+    )
+    assert result.returncode == 0, result.stderr
+    written = [line.removeprefix("wrote ") for line in result.stdout.splitlines()]
+    assert len(written) == 2 and all(p.endswith(".pptx") for p in written)
+    for dept, slug in (("claims", "claims"), ("billing", "billing-finance")):
+        (path,) = [p for p in written if f"_{slug}_" in p.split("/")[-1]]
+        with open(path, "rb") as f:
+            slides = pptx_texts(f.read())
+        pro, det, n = raw_sql.execute(
+            "SELECT SUM(nps >= 9), SUM(nps <= 6), COUNT(nps) FROM responses r "
+            "JOIN touchpoints t USING (touchpoint_id) WHERE r.responded_on BETWEEN ? AND ? "
+            "AND t.stage_id IN (SELECT stage_id FROM stage_owners WHERE department_id = ?)",
+            (start.isoformat(), end.isoformat(), dept),
+        ).fetchone()
+        headline = "\n".join(slides[1])
+        assert f"NPS: {METRICS['nps'].format(100 * (pro - det) / n)} (" in headline
+        assert f"n = {n:,} answers" in headline
+    bad = run("briefing", "--out", str(tmp_path), "--format", "docx", url=sample_url)
+    assert bad.returncode == 1 and "unknown format docx" in bad.stderr
