@@ -5,8 +5,8 @@ reviews. Every database test runs on SQLite and on a real Postgres server."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import itertools
+import os
 from pathlib import Path
 
 import polars as pl
