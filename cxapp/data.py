@@ -77,12 +77,8 @@ def _verbatims(url: str, version: tuple) -> voc.Verbatims:
 @st.cache_resource(show_spinner="Linking cases to repeat contacts…", max_entries=2)
 def _closed_loop(url: str, version: tuple) -> pl.DataFrame:
     ds = _dataset(url, version)
-    return closed_loop.prepare(
-        _extra(url, version, "cases"),
-        _extra(url, version, "contacts"),
-        ds.customers,
-        ds.journey,
-        ds.responses.select("response_id", "source"),
+    return closed_loop.prepare_for(
+        ds, _extra(url, version, "cases"), _extra(url, version, "contacts")
     )
 
 

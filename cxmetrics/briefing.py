@@ -413,13 +413,7 @@ def load_inputs(engine, progress: Progress = _quiet) -> dict:
     ds = dataset.load(engine)
     contacts = dataset.load_contacts(engine, ds)
     progress(0.03, "Linking cases to repeat contacts")
-    cases = closed_loop.prepare(
-        store.load_cases(engine),
-        contacts,
-        ds.customers,
-        ds.journey,
-        ds.responses.select("response_id", "source"),
-    )
+    cases = closed_loop.prepare_for(ds, store.load_cases(engine), contacts)
     progress(0.05, "Finding the comments' sentiment and themes")
     verbatims = voc.build(ds, store.load_all_comments(engine))
     return {

@@ -285,15 +285,7 @@ def _briefing(args) -> int:
         engine.dispose()
     ds = inputs["ds"]
     start, end = preset_range(args.period, ds.first_day, ds.last_day)
-    base = Filters(
-        start=args.start or start,
-        end=args.end or end,
-        stages=_values(args.stage),
-        departments=_values(args.department),
-        channels=_values(args.channel),
-        segments=_values(args.segment),
-        regions=_values(args.region),
-    )
+    base = _filters(args, args.start or start, args.end or end)
     _check_known(ds, base)
     if args.per == "department":
         wanted = base.departments or tuple(ds.journey.departments["department_id"].to_list())
@@ -320,15 +312,7 @@ def _summary(args) -> int:
         ds = dataset.load(engine)
     finally:
         engine.dispose()
-    filters = Filters(
-        start=args.start,
-        end=args.end,
-        stages=_values(args.stage),
-        departments=_values(args.department),
-        channels=_values(args.channel),
-        segments=_values(args.segment),
-        regions=_values(args.region),
-    )
+    filters = _filters(args, args.start, args.end)
     _check_known(ds, filters)
     ov = overview.compute(ds, filters, min_n=args.min_n)
     data = overview.summary_dict(ov)
@@ -337,6 +321,18 @@ def _summary(args) -> int:
     else:
         print(_text(data, ov, ds.journey.labels))
     return 0
+
+
+def _filters(args, start, end) -> Filters:
+    return Filters(
+        start=start,
+        end=end,
+        stages=_values(args.stage),
+        departments=_values(args.department),
+        channels=_values(args.channel),
+        segments=_values(args.segment),
+        regions=_values(args.region),
+    )
 
 
 def _check_known(ds: dataset.Dataset, f: Filters) -> None:

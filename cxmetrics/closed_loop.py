@@ -90,6 +90,13 @@ def prepare(
     )
 
 
+def prepare_for(ds, cases: pl.DataFrame, contacts: pl.DataFrame) -> pl.DataFrame:
+    """:func:`prepare` with everything else taken from a loaded ``Dataset``."""
+    return prepare(
+        cases, contacts, ds.customers, ds.journey, ds.responses.select("response_id", "source")
+    )
+
+
 def in_view(cases: pl.DataFrame, f: Filters, stage_ids: tuple[str, ...] | None) -> pl.DataFrame:
     """Cases opened in the period on the stages in view, for the segments and regions in
     view. With a department filter, the cases those departments handled are in view too,

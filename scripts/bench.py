@@ -109,13 +109,7 @@ def measure_load_and_compute(url: str, repeats: int) -> dict:
     verbatims = voc.build(ds, store.load_all_comments(engine))
     verbatims_s = time.perf_counter() - t0
     t0 = time.perf_counter()
-    cases = closed_loop.prepare(
-        store.load_cases(engine),
-        contacts,
-        ds.customers,
-        ds.journey,
-        ds.responses.select("response_id", "source"),
-    )
+    cases = closed_loop.prepare_for(ds, store.load_cases(engine), contacts)
     cases_s = time.perf_counter() - t0
 
     def voice_tab(section: str):

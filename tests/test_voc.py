@@ -369,13 +369,7 @@ def test_significance_allows_for_nine_lags():
 def story(story_data):
     ds = dataset.build(story_data.journey, story_data.customers, story_data.responses)
     contacts = dataset.compact_contacts(story_data.contacts, ds.journey, ds.customers)
-    cases = closed_loop.prepare(
-        story_data.cases,
-        contacts,
-        ds.customers,
-        ds.journey,
-        ds.responses.select("response_id", "source"),
-    )
+    cases = closed_loop.prepare_for(ds, story_data.cases, contacts)
     return ds, contacts, cases, story_data
 
 
