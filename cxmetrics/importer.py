@@ -170,11 +170,9 @@ def _parse(column: sa.Column, text: pl.Expr, m: Mapping) -> tuple[pl.Expr, str]:
             "not true/false (or yes/no, 1/0)",
         )
     if isinstance(kind, sa.Integer):
-        number = text.cast(pl.Float64, strict=False)
+        number = _rescaled(text.cast(pl.Float64, strict=False), m.rescale.get(column.name))
         if column.name in m.rescale:
-            r = m.rescale[column.name]
-            scaled = r.to_low + (number - r.low) * (r.to_high - r.to_low) / (r.high - r.low)
-            number = pl.when(number.is_between(r.low, r.high)).then(scaled.round(0))
+            number = number.round(0)
         whole = pl.when(number == number.round(0)).then(number)
         return whole.cast(pl.Int64, strict=False), "not a whole number" + (
             f" from {m.rescale[column.name].low:g} to {m.rescale[column.name].high:g}"
@@ -182,13 +180,17 @@ def _parse(column: sa.Column, text: pl.Expr, m: Mapping) -> tuple[pl.Expr, str]:
             else ""
         )
     if isinstance(kind, sa.Float):
-        number = text.cast(pl.Float64, strict=False)
-        if column.name in m.rescale:
-            r = m.rescale[column.name]
-            scaled = r.to_low + (number - r.low) * (r.to_high - r.to_low) / (r.high - r.low)
-            number = pl.when(number.is_between(r.low, r.high)).then(scaled)
+        number = _rescaled(text.cast(pl.Float64, strict=False), m.rescale.get(column.name))
         return number, "not a number"
     return text, ""
+
+
+def _rescaled(number: pl.Expr, r) -> pl.Expr:
+    """Linear from [low, high] onto [to_low, to_high]; outside [low, high] gives null."""
+    if r is None:
+        return number
+    scaled = r.to_low + (number - r.low) * (r.to_high - r.to_low) / (r.high - r.low)
+    return pl.when(number.is_between(r.low, r.high)).then(scaled)
 
 
 def references(engine: sa.Engine, table: sa.Table) -> dict[str, pl.Series]:
@@ -213,12 +215,7 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
             clean = pl.when(raw.str.strip_chars() != "").then(raw.str.strip_chars())
             text_cols[column.name] = clean
     present = frame.select(ROW, *[e.alias(n) for n, e in text_cols.items()])
-    required = [
-        c
-        for c in table.columns
-        if not c.nullable and not (c.primary_key and c.autoincrement is True)
-    ]
-    for c in required:
+    for c in (c for c in table.columns if schema.required(c)):
         if c.name not in present.columns:
             raise ImportError_(
                 f"the mapping gives no value for {c.name}, which {table.name} requires "
@@ -231,7 +228,7 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
         text = pl.col(column.name)
         parsed, reason = _parse(column, text, m)
         typed_exprs.append(parsed.alias(column.name))
-        # broken encodings first: such a cell is not checked further
+        # broken encodings
         problems.append(
             _problem(
                 present,
@@ -245,7 +242,7 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
             problems.append(
                 _problem(present, text.is_not_null() & parsed.is_null(), column.name, text, reason)
             )
-        if not column.nullable and not (column.primary_key and column.autoincrement is True):
+        if schema.required(column):
             problems.append(
                 _problem(present, text.is_null(), column.name, pl.lit(""), "required but empty")
             )

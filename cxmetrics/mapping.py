@@ -295,7 +295,7 @@ def form_fields(m: Mapping) -> list[Field]:
     return [
         Field(
             c.name,
-            not c.nullable and not (c.primary_key and c.autoincrement is True),
+            schema.required(c),
             isinstance(c.type, sa.Date),
         )
         for c in schema.metadata.tables[m.table].columns

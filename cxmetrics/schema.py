@@ -253,3 +253,8 @@ def missing_tables(engine: sa.Engine) -> list[str]:
     """Names of contract tables absent from the database behind ``engine``."""
     present = set(sa.inspect(engine).get_table_names())
     return [name for name in TABLE_NAMES if name not in present]
+
+
+def required(column: sa.Column) -> bool:
+    """A value must be given on import: not nullable and not numbered by the database."""
+    return not column.nullable and not (column.primary_key and column.autoincrement is True)
