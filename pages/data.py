@@ -4,9 +4,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from cxapp import uploads
+from cxapp import router, uploads
 from cxmetrics import importer, mapping, schema, store
 from cxmetrics.journey import JourneyError
+
+router.ensure()  # a first visit by a shared link goes through the router
 
 NOT_IN_FILE = "— not in the file —"
 

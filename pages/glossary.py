@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from cxapp import data, sidebar
+from cxapp import data, router, sidebar
 from cxmetrics.registry import METRICS, MIN_N
+
+router.ensure()  # a first visit by a shared link goes through the router
 
 ds = data.get_dataset()
 sidebar.filters(ds)  # keeps the shared filters alive and in the URL on this page too

@@ -2,9 +2,11 @@
 
 import streamlit as st
 
-from cxapp import data, sidebar, ui
+from cxapp import data, router, sidebar, ui
 from cxmetrics import charts, overview
 from cxmetrics.registry import METRICS
+
+router.ensure()  # a first visit by a shared link goes through the router
 
 ds = data.get_dataset()
 view = sidebar.filters(ds)

@@ -3,9 +3,11 @@ and sentiment, and every comment, searchable."""
 
 import streamlit as st
 
-from cxapp import data, sidebar, ui
+from cxapp import data, router, sidebar, ui
 from cxmetrics import complaints, leading, voc, voc_charts, voc_view
 from cxmetrics.registry import METRICS
+
+router.ensure()  # a first visit by a shared link goes through the router
 
 ds = data.get_dataset()
 view = sidebar.filters(ds)

@@ -287,3 +287,21 @@ def test_a_chart_and_the_briefing_download_from_the_browser(server, browser, tmp
     assert slides[0].shapes.title.text == "Customer experience briefing"
     assert not page.locator("[data-testid='stException']").count()
     page.close()
+
+
+def test_a_shared_link_as_a_servers_first_visit_goes_through_the_router(
+    sample_url, browser, tmp_path
+):
+    """A fresh server whose first visitor opens /voice shows the router's page names and
+    the wide layout, not Streamlit's list of files in pages/."""
+    with streamlit_server(sample_url, tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.goto(f"{base}/voice")
+        expect(page.get_by_role("heading", name="Voice of the customer")).to_be_visible(
+            timeout=60_000
+        )
+        nav = page.get_by_role("navigation")
+        expect(nav.get_by_role("link", name="Voice of the customer")).to_be_visible()
+        expect(nav.get_by_role("link", name="voice", exact=True)).to_have_count(0)
+        assert not page.locator("[data-testid='stException']").count()
+        page.close()
