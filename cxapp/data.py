@@ -6,6 +6,8 @@ server, not once per user. A failure is shown as a clear message and stops the p
 
 from __future__ import annotations
 
+import datetime as dt
+
 import polars as pl
 import streamlit as st
 
@@ -27,6 +29,33 @@ def _version(url: str) -> tuple:
     engine = _engine(url)
     store.check(engine)
     return store.data_version(engine)
+
+
+_last_good: dict[str, tuple[tuple, dt.datetime]] = {}  # url -> version that loaded, and when
+
+
+def _current_version(url: str, *, warn: bool = False) -> tuple:
+    """The data version; when the database cannot be reached but some data was loaded
+    before, that data's version (the pages keep showing it) and a warning on the page. The
+    next rerun tries the database again, so the pages recover by themselves."""
+    try:
+        version = _version(url)
+    except store.StoreError as exc:
+        if url not in _last_good:
+            raise
+        version, since = _last_good[url]
+        if not warn:  # one warning per page: get_dataset gives it
+            return version
+        st.warning(
+            f"**The database cannot be reached right now.** {exc}. Showing the data as "
+            f"loaded at {since:%H:%M} UTC; this page updates by itself when the database "
+            "is back.",
+            icon=":material/cloud_off:",
+        )
+        return version
+    if _last_good.get(url, (None,))[0] != version:
+        _last_good[url] = (version, dt.datetime.now(dt.UTC))
+    return version
 
 
 @st.cache_resource(show_spinner="Loading the data…", max_entries=2)
@@ -85,7 +114,7 @@ def _closed_loop(url: str, version: tuple) -> pl.DataFrame:
 def _cached_or_stop(loader, what: str):
     url = store.database_url()
     try:
-        return loader(url, _version(url))
+        return loader(url, _current_version(url))
     except store.StoreError as exc:
         st.error(f"**The {what} cannot be loaded.** {exc}", icon=":material/error:")
         st.stop()
@@ -125,7 +154,7 @@ def get_dataset() -> Dataset:
     try:
         if store.sample_missing(url):
             _create_sample(url)
-        return _dataset(url, _version(url))
+        return _dataset(url, _current_version(url, warn=True))
     except store.StoreError as exc:
         st.error(f"**The dashboard cannot load its data.** {exc}", icon=":material/error:")
         st.caption(
@@ -151,7 +180,7 @@ def comments(view, stage_ids, limit: int = 200):
     """The newest comments in view (personal details masked), or None with a message shown."""
     url = store.database_url()
     try:
-        frame = _comments(url, _version(url), view, stage_ids, limit)
+        frame = _comments(url, _current_version(url), view, stage_ids, limit)
     except store.StoreError as exc:
         st.warning(f"Comments are not available: {exc}")
         return None

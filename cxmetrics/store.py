@@ -83,7 +83,8 @@ def make_engine(url: str) -> sa.Engine:
     if path is not None and not path.parent.exists():
         raise StoreError(f"the folder for the SQLite file {path} does not exist")
     try:
-        return sa.create_engine(parsed)
+        # pre-ping: a connection the server dropped (restart, failover) is replaced, not used
+        return sa.create_engine(parsed, pool_pre_ping=True)
     except (sa.exc.NoSuchModuleError, ImportError) as exc:
         raise StoreError(
             f"no database driver for {safe_url(url)!r}: {exc}. Install the driver package."

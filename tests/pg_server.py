@@ -73,6 +73,10 @@ class PostgresServer:
             "UTF8",
             "--locale=C",
         )
+        return self.restart()
+
+    def restart(self) -> str:
+        """Start the server again on its data folder and port (after ``stop``)."""
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",

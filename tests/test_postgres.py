@@ -145,3 +145,41 @@ def test_the_dashboard_runs_on_postgres_with_sqlites_numbers(pg_url, sample_url,
             at.switch_page(page).run()
             assert not at.exception, (name, page, at.exception)
     assert shown["postgres"] == shown["sqlite"] and len(shown["sqlite"]) >= 6
+
+
+def test_a_lost_database_keeps_the_last_data_on_screen_and_recovers(
+    tmp_path, sample_data, monkeypatch
+):
+    """Stop the real server mid-session: the page says so, keeps the numbers it had, and
+    comes back by itself when the server is up again."""
+    from conftest import REPO
+    from pg_server import PostgresServer
+    from streamlit.testing.v1 import AppTest
+
+    from cxapp import data
+
+    pg = PostgresServer(tmp_path / "pg")
+    pg.start()
+    try:
+        url = pg.create_database("faults")
+        store.write_tables(url, sample_data.tables())
+        monkeypatch.setenv(store.URL_ENV, url)
+        monkeypatch.chdir(REPO)
+        at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120)
+        at.run()
+        assert not at.exception and not at.warning
+        before = [(m.label, m.value) for m in at.metric]
+        pg.stop()
+        data._version.clear()  # as when its one-minute cache runs out
+        at.run()
+        assert not at.exception, at.exception
+        lost = [w.value for w in at.warning if "cannot be reached" in w.value]
+        assert len(lost) == 1 and "faults" in lost[0]
+        assert [(m.label, m.value) for m in at.metric] == before
+        pg.restart()
+        data._version.clear()
+        at.run()
+        assert not at.exception and not [w for w in at.warning if "cannot be reached" in w.value]
+        assert [(m.label, m.value) for m in at.metric] == before
+    finally:
+        pg.stop()
