@@ -13,7 +13,7 @@ import streamlit as st
 
 from cxmetrics import closed_loop, dataset, store, voc
 from cxmetrics.dataset import Dataset
-from cxmetrics.text import mask_pii
+from cxmetrics.text import mask_pii_column
 
 VERSION_TTL_SECONDS = 60
 
@@ -184,4 +184,4 @@ def comments(view, stage_ids, limit: int = 200):
     except store.StoreError as exc:
         st.warning(f"Comments are not available: {exc}")
         return None
-    return frame.with_columns(pl.col("comment").map_elements(mask_pii, return_dtype=pl.String))
+    return frame.with_columns(mask_pii_column(frame["comment"]))

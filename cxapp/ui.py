@@ -65,11 +65,7 @@ def chart(fig, caption: str, key: str) -> None:
     left.caption(caption)
     footnote, view_name = _export_view()
     title = (fig.layout.title.text if fig.layout.title else None) or key
-    try:
-        exports.chromium_path()
-        why_not = None
-    except exports.ExportError as exc:
-        why_not = str(exc)
+    why_not = _images_unavailable()
     with right.popover("Export", icon=":material/download:"):
         for fmt, label in (
             ("png", "PNG image (high resolution)"),
@@ -87,6 +83,16 @@ def chart(fig, caption: str, key: str) -> None:
                 disabled=image and why_not is not None,
                 help=why_not if image else None,
             )
+
+
+@functools.cache
+def _images_unavailable() -> str | None:
+    """Why images cannot be exported here (no Chromium), or None; checked once."""
+    try:
+        exports.chromium_path()
+    except exports.ExportError as exc:
+        return str(exc)
+    return None
 
 
 def table(frame, name: str, export=None, **kwargs) -> None:

@@ -44,14 +44,10 @@ def mapping_from(uploaded, table: str) -> mapping.Mapping | None:
     return mapping.loads(uploaded.getvalue().decode("utf-8"), suffix, table, uploaded.name)
 
 
-def engine():
-    return data.engine()
-
-
 def run(table: str, path: Path, m: mapping.Mapping, *, dry_run: bool, accept_valid: bool, bar):
     """Run an import with a progress bar; after a write, every page reads the new data."""
     report = importer.run(
-        engine(),
+        data.engine(),
         table,
         path,
         m,
@@ -66,13 +62,13 @@ def run(table: str, path: Path, m: mapping.Mapping, *, dry_run: bool, accept_val
 
 
 def import_journey(path: Path) -> dict[str, int]:
-    counts = journey_import.write(engine(), journey_import.read(path), path.name)
+    counts = journey_import.write(data.engine(), journey_import.read(path), path.name)
     data.refresh()
     return counts
 
 
 def status():
-    return importer.table_status(engine())
+    return importer.table_status(data.engine())
 
 
 def safe_url() -> str:

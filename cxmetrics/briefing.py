@@ -33,8 +33,10 @@ from cxmetrics import (
     wording,
 )
 from cxmetrics import impact as impact_mod
+from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
+from cxmetrics.periods import trend_unit
 from cxmetrics.registry import METRICS, MIN_N
 
 Progress = Callable[[float, str], None]
@@ -175,7 +177,7 @@ def build(
 
     # loyalty and money
     stats = ds.slice_stats(view)
-    unit = "month" if (ov.end - ov.start).days > 120 else "week"
+    unit = trend_unit(ov.start, ov.end)
     trend = loyalty.trend(stats, unit, None, min_n)
     slides.append(
         Slide(
@@ -266,8 +268,7 @@ def closed_loop_line(headline: str | None) -> str:
 
 
 def overview_cells(ds: Dataset, f: Filters) -> pl.DataFrame:
-    from cxmetrics import metrics as m
-
+    """The view's statistics by stage × touchpoint × channel (what the impact ranking reads)."""
     return m.sums(ds.slice_stats(f), ["stage_id", "touchpoint_id", "channel"])
 
 

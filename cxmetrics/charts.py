@@ -52,6 +52,27 @@ def wrap(label: str, width: int = 12) -> str:
     return "<br>".join(lines)
 
 
+def labelled_heatmap(
+    title: str, height: int, x, y, z, text, hover=None, *, gap: int = 2, **colour
+) -> go.Figure:
+    """A heat map whose cells show their own text (and ``hover`` on hover, else the text);
+    ``colour`` holds the colour scale settings."""
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=height))
+    fig.add_heatmap(
+        z=z,
+        x=x,
+        y=y,
+        text=text,
+        texttemplate="%{text}",
+        hoverinfo="text",
+        xgap=gap,
+        ygap=gap,
+        **({} if hover is None else {"hovertext": hover}),
+        **colour,
+    )
+    return fig
+
+
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=240))
     fig.add_annotation(text=message, showarrow=False, font=dict(size=15, color="#616E7C"))
@@ -269,20 +290,17 @@ def fig_channel_heatmap(cells: pl.DataFrame, metric_label: str) -> go.Figure:
         ]
         for r in rows
     ]
-    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=140 + 24 * len(rows)))
-    fig.add_heatmap(
-        z=z,
-        x=cols,
-        y=rows,
-        text=text,
-        texttemplate="%{text}",
-        hovertext=hover,
-        hoverinfo="text",
+    fig = labelled_heatmap(
+        title,
+        140 + 24 * len(rows),
+        cols,
+        rows,
+        z,
+        text,
+        hover,
         colorscale="RdYlGn",
         zmin=1,
         zmax=7,
-        xgap=2,
-        ygap=2,
         colorbar=dict(title=dict(text=metric_label), thickness=12),
     )
     fig.update_yaxes(autorange="reversed")
@@ -370,21 +388,19 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
         z.append(zr)
         text.append(tr)
         hover.append(hr)
-    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=110 + 44 * len(depts)))
-    fig.add_heatmap(
-        z=z,
-        x=[wrap(s) for s in stages],
-        y=depts,
-        text=text,
-        texttemplate="%{text}",
-        hovertext=hover,
-        hoverinfo="text",
+    fig = labelled_heatmap(
+        title,
+        110 + 44 * len(depts),
+        [wrap(s) for s in stages],
+        depts,
+        z,
+        text,
+        hover,
+        gap=3,
         colorscale="RdYlGn",
         zmid=0,
         zmin=-40,
         zmax=40,
-        xgap=3,
-        ygap=3,
         colorbar=dict(title=dict(text="NPS − target"), thickness=12),
     )
     fig.update_yaxes(autorange="reversed")
@@ -696,20 +712,9 @@ def fig_value_quadrant(grid: pl.DataFrame) -> go.Figure:
         ]
         for v in values
     ]
-    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=300))
-    fig.add_heatmap(
-        z=z,
-        x=groups,
-        y=values,
-        text=text,
-        texttemplate="%{text}",
-        colorscale="Blues",
-        showscale=False,
-        hoverinfo="text",
-        xgap=3,
-        ygap=3,
+    return labelled_heatmap(
+        title, 300, groups, values, z, text, gap=3, colorscale="Blues", showscale=False
     )
-    return fig
 
 
 def fig_influencers(frame: pl.DataFrame, stage_names: dict[str, str]) -> go.Figure:

@@ -223,11 +223,7 @@ def _import(args) -> int:
     engine = store.make_engine(url)
     try:
         store.check(engine)
-        m = (
-            mapping.load(args.mapping, args.table)
-            if args.mapping
-            else mapping.Mapping(args.table, _identity(args.file, args.table))
-        )
+        m = mapping.load(args.mapping, args.table) if args.mapping else None
         report = importer.run(
             engine,
             args.table,
@@ -249,12 +245,6 @@ def _import(args) -> int:
         if report.problems.height > 10:
             print(f"  … and {report.problems.height - 10:,} more in the report")
     return 0 if report.ok else EXIT_DATA
-
-
-def _identity(path: Path, table: str) -> dict[str, str]:
-    """Without a mapping, the file's columns that carry contract names map to themselves."""
-    contract = {c.name for c in schema.metadata.tables[table].columns}
-    return {c: c for c in importer.read_source(path).columns if c in contract}
 
 
 def _import_journey(args) -> int:

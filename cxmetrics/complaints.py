@@ -14,14 +14,10 @@ import datetime as dt
 import polars as pl
 
 from cxmetrics.journey import Journey
+from cxmetrics.periods import trend_unit
 
 NO_CASE = "No case opened"
 UNKNOWN_CAUSE = "Root cause not recorded"
-WEEKLY_UP_TO_DAYS = 120  # longer periods trend by month
-
-
-def trend_unit(start: dt.date, end: dt.date) -> str:
-    return "week" if (end - start).days < WEEKLY_UP_TO_DAYS else "month"
 
 
 def _events(cases: pl.DataFrame, complaints: pl.DataFrame) -> pl.DataFrame:

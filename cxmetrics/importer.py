@@ -23,7 +23,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from cxmetrics import schema, store
-from cxmetrics.mapping import Mapping
+from cxmetrics.mapping import Mapping, identity
 
 Progress = Callable[[float, str], None]
 ROW = "__row"  # the source row number: the header is row 1, the first data row row 2
@@ -451,7 +451,7 @@ def run(
     engine: sa.Engine,
     table: str,
     path: Path,
-    m: Mapping,
+    m: Mapping | None,
     *,
     dry_run: bool = False,
     accept_valid: bool = False,
@@ -461,13 +461,15 @@ def run(
 ) -> Report:
     """Read, map, validate and (unless ``dry_run``, or problems without ``accept_valid``)
     upsert. A report of the problems and the rejected source rows are written to
-    ``report_dir`` (default: beside the file) when there are problems."""
+    ``report_dir`` (default: beside the file) when there are problems. Without a mapping,
+    the file's columns named like the table's map to themselves."""
     path = Path(path)
     name = file_name or path.name
-    if m.table != table:
+    if m is not None and m.table != table:
         raise ImportError_(f"the mapping is for {m.table}, not {table}")
     progress(0.05, f"Reading {name}")
-    source = read_source(path, m.encoding)
+    source = read_source(path, m.encoding if m is not None else "utf-8")
+    m = m if m is not None else identity(table, source.columns)
     progress(0.25, f"Mapping {source.height:,} rows")
     mapped = apply_mapping(source, m, name)
     progress(0.35, "Checking every row")

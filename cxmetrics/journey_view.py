@@ -15,9 +15,8 @@ from cxmetrics.behaviour import presence
 from cxmetrics.dataset import Dataset, date_slice
 from cxmetrics.filters import Filters
 from cxmetrics.overview import StageRow, scores_by, stage_rows
+from cxmetrics.periods import trend_unit
 from cxmetrics.registry import MIN_N
-
-WEEKLY_UP_TO_DAYS = 120  # longer periods trend by month
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,7 @@ def compute(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = MIN_N)
     # One roll-up of the rows in view; every table and chart below sums this small frame.
     cells = m.sums(in_view, ["stage_id", "touchpoint_id", "channel"])
     rows = stage_rows(ds, scores_by(m.sums(cells, ["stage_id"]), "stage_id"), stage_ids, min_n)
-    unit = "week" if (end - start).days < WEEKLY_UP_TO_DAYS else "month"
+    unit = trend_unit(start, end)
     return JourneyView(
         f,
         start,

@@ -259,6 +259,12 @@ def loads(text: str, suffix: str, table: str | None = None, where: str = "the ma
     return parse(data, table, where)
 
 
+def identity(table: str, source_columns: list[str]) -> Mapping:
+    """The file's columns that carry the table's column names, each to itself."""
+    contract = {c.name for c in schema.metadata.tables[table].columns}
+    return Mapping(table, {c: c for c in source_columns if c in contract})
+
+
 def _simple(name: str) -> str:
     return "".join(ch for ch in name.lower() if ch.isalnum())
 

@@ -15,6 +15,14 @@ PRESETS = {
 DEFAULT_PRESET = "90d"
 
 
+WEEKLY_UP_TO_DAYS = 120  # longer periods trend by month
+
+
+def trend_unit(start: dt.date, end: dt.date) -> str:
+    """ "week" for periods shorter than WEEKLY_UP_TO_DAYS, else "month"."""
+    return "week" if (end - start).days < WEEKLY_UP_TO_DAYS else "month"
+
+
 def preset_range(preset: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
     """The (start, end) of a preset for data covering ``first`` to ``last``.
 

@@ -21,6 +21,25 @@ def _in(column: str, values: tuple[str, ...]) -> str:
     return f"{column} IN ({quoted})"
 
 
+#: Inclusive ranges of numeric columns (None: open); the tables' checks are made from them.
+RANGES = {
+    "responses": {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)},
+    "customers": {"influence": (0, 100), "annual_revenue": (0, None), "cost_to_serve": (0, None)},
+    "incentives": {"cx_share": (0, 1)},
+}
+#: Columns limited to a list of values; the tables' checks are made from them.
+ALLOWED = {
+    "responses": {"source": SOURCES},
+    "stage_owners": {"role": OWNER_ROLES},
+}
+
+
+def _range(table: str, column: str, *, nullable: bool = False) -> str:
+    low, high = RANGES[table][column]
+    cond = f"{column} >= {low}" + (f" AND {column} <= {high}" if high is not None else "")
+    return f"{column} IS NULL OR ({cond})" if nullable else cond
+
+
 stages = sa.Table(
     "stages",
     metadata,
@@ -59,7 +78,7 @@ stage_owners = sa.Table(
         primary_key=True,
     ),
     sa.Column("role", sa.String(20), nullable=False),
-    sa.CheckConstraint(_in("role", OWNER_ROLES), name="ck_stage_owners_role"),
+    sa.CheckConstraint(_in("role", ALLOWED["stage_owners"]["role"]), name="ck_stage_owners_role"),
 )
 
 targets = sa.Table(
@@ -85,9 +104,9 @@ customers = sa.Table(
     sa.Column("cost_to_serve", sa.Float, nullable=False),
     sa.Column("influence", sa.Float, nullable=False),
     sa.Column("churned_on", sa.Date, nullable=True),
-    sa.CheckConstraint("annual_revenue >= 0", name="ck_customers_revenue"),
-    sa.CheckConstraint("cost_to_serve >= 0", name="ck_customers_cost"),
-    sa.CheckConstraint("influence >= 0 AND influence <= 100", name="ck_customers_influence"),
+    sa.CheckConstraint(_range("customers", "annual_revenue"), name="ck_customers_revenue"),
+    sa.CheckConstraint(_range("customers", "cost_to_serve"), name="ck_customers_cost"),
+    sa.CheckConstraint(_range("customers", "influence"), name="ck_customers_influence"),
 )
 
 responses = sa.Table(
@@ -108,10 +127,10 @@ responses = sa.Table(
     sa.Column("ces", sa.SmallInteger, nullable=True),
     sa.Column("comment", sa.Text, nullable=True),
     sa.Column("source", sa.String(20), nullable=False),
-    sa.CheckConstraint("nps IS NULL OR (nps >= 0 AND nps <= 10)", name="ck_responses_nps"),
-    sa.CheckConstraint("csat IS NULL OR (csat >= 1 AND csat <= 5)", name="ck_responses_csat"),
-    sa.CheckConstraint("ces IS NULL OR (ces >= 1 AND ces <= 7)", name="ck_responses_ces"),
-    sa.CheckConstraint(_in("source", SOURCES), name="ck_responses_source"),
+    sa.CheckConstraint(_range("responses", "nps", nullable=True), name="ck_responses_nps"),
+    sa.CheckConstraint(_range("responses", "csat", nullable=True), name="ck_responses_csat"),
+    sa.CheckConstraint(_range("responses", "ces", nullable=True), name="ck_responses_ces"),
+    sa.CheckConstraint(_in("source", ALLOWED["responses"]["source"]), name="ck_responses_source"),
     sa.Index("ix_responses_responded_on", "responded_on"),
 )
 
@@ -186,7 +205,7 @@ incentives = sa.Table(
         primary_key=True,
     ),
     sa.Column("cx_share", sa.Float, nullable=False),
-    sa.CheckConstraint("cx_share >= 0 AND cx_share <= 1", name="ck_incentives_share"),
+    sa.CheckConstraint(_range("incentives", "cx_share"), name="ck_incentives_share"),
 )
 
 imports = sa.Table(
@@ -201,17 +220,6 @@ imports = sa.Table(
     sa.Column("rows_rejected", sa.Integer, nullable=False),
 )
 
-#: Inclusive ranges of numeric columns (None: open), as the checks above enforce them.
-RANGES = {
-    "responses": {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)},
-    "customers": {"influence": (0, 100), "annual_revenue": (0, None), "cost_to_serve": (0, None)},
-    "incentives": {"cx_share": (0, 1)},
-}
-#: Columns limited to a list of values, as the checks above enforce them.
-ALLOWED = {
-    "responses": {"source": SOURCES},
-    "stage_owners": {"role": OWNER_ROLES},
-}
 #: Tables a CX team imports from files (the journey's targets come with the journey files).
 IMPORTABLE = (
     "stages",

@@ -18,7 +18,7 @@ from cxmetrics import metrics as m
 from cxmetrics import text_analytics
 from cxmetrics.dataset import Dataset, date_slice
 from cxmetrics.filters import Filters
-from cxmetrics.text import mask_pii
+from cxmetrics.text import mask_pii_column
 
 SCORE_BANDS = ("promoter", "passive", "detractor", "no NPS")
 PAGE_SIZE = 25
@@ -45,20 +45,6 @@ def score_band(nps: pl.Expr) -> pl.Expr:
         .then(pl.lit("detractor"))
         .otherwise(pl.lit("no NPS"))
         .cast(pl.Enum(SCORE_BANDS))
-    )
-
-
-def mask_column(texts: pl.Series) -> pl.Series:
-    """``mask_pii`` on every value, each distinct text masked once."""
-    distinct = texts.unique().drop_nulls()
-    masked = pl.DataFrame(
-        {"raw": distinct, "masked": [mask_pii(t) for t in distinct.to_list()]},
-        schema={"raw": pl.String, "masked": pl.String},
-    )
-    return (
-        texts.rename("raw")
-        .to_frame()
-        .join(masked, on="raw", how="left", maintain_order="left")["masked"]
     )
 
 
@@ -97,7 +83,8 @@ def build(
         .sort("responded_on", "response_id")
     )
     placed = placed.with_columns(
-        mask_column(placed["raw"]).alias("comment"), score_band(pl.col("nps")).alias("score_band")
+        mask_pii_column(placed["raw"]).alias("comment"),
+        score_band(pl.col("nps")).alias("score_band"),
     )
     analysis = text_analytics.analyse(
         placed.select("response_id", pl.col("comment").alias("text")), n_themes
@@ -123,18 +110,22 @@ class Query:
     sources: tuple[str, ...] = ()
     text: str = ""
 
-    def describe(self) -> str:
-        parts = [
-            f"{name}: {', '.join(values)}"
-            for name, values in (
-                ("touchpoints", self.touchpoints),
-                ("NPS", self.score_bands),
-                ("sentiment", self.sentiments),
-                ("themes", self.themes),
-                ("sources", self.sources),
+    def chosen(self) -> list[tuple[str, str, tuple[str, ...]]]:
+        """(label, column of the comments frame, values) of each filter that is set."""
+        return [
+            (label, column, values)
+            for label, column, values in (
+                ("touchpoints", "touchpoint_id", self.touchpoints),
+                ("NPS", "score_band", self.score_bands),
+                ("sentiment", "sentiment_band", self.sentiments),
+                ("themes", "theme", self.themes),
+                ("sources", "source", self.sources),
             )
             if values
         ]
+
+    def describe(self) -> str:
+        parts = [f"{label}: {', '.join(values)}" for label, _, values in self.chosen()]
         if self.text.strip():
             parts.append(f'containing "{self.text.strip()}"')
         return "; ".join(parts) or "no further filters"
@@ -159,16 +150,9 @@ def search(frame: pl.DataFrame, q: Query, *, unmasked: bool = False) -> pl.DataF
     The text search is literal and case-insensitive; it looks at the masked text unless
     ``unmasked``. Values a column does not hold match nothing."""
     cond = pl.lit(True)
-    for column, values in (
-        ("touchpoint_id", q.touchpoints),
-        ("score_band", q.score_bands),
-        ("sentiment_band", q.sentiments),
-        ("theme", q.themes),
-        ("source", q.sources),
-    ):
-        if values:
-            known = set(frame.schema[column].categories.to_list())
-            cond &= pl.col(column).is_in([v for v in values if v in known])
+    for _, column, values in q.chosen():
+        known = set(frame.schema[column].categories.to_list())
+        cond &= pl.col(column).is_in([v for v in values if v in known])
     needle = q.text.strip()
     if needle:
         column = "raw" if unmasked else "comment"

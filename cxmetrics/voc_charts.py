@@ -7,7 +7,15 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from cxmetrics import metrics as m
-from cxmetrics.charts import INK, SERIES_COLORS, STATUS_COLORS, TEMPLATE, _empty, wrap
+from cxmetrics.charts import (
+    INK,
+    SERIES_COLORS,
+    STATUS_COLORS,
+    TEMPLATE,
+    _empty,
+    labelled_heatmap,
+    wrap,
+)
 from cxmetrics.leading import Signal
 
 CLOSED_COLOR = "#546E7A"
@@ -113,21 +121,16 @@ def fig_theme_stage(cells: pl.DataFrame, themes: list[str], stages: list[str]) -
         z.append(row_z)
         text.append(row_t)
         hover.append(row_h)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=[wrap(s) for s in stages],
-            y=themes,
-            text=text,
-            texttemplate="%{text}",
-            hovertext=hover,
-            hoverinfo="text",
-            colorscale=[[0, "#EEF2F7"], [1, "#1F4E79"]],
-            colorbar=dict(title="Comments"),
-            xgap=2,
-            ygap=2,
-        ),
-        layout=dict(template=TEMPLATE, title=title, height=160 + 34 * len(themes)),
+    fig = labelled_heatmap(
+        title,
+        160 + 34 * len(themes),
+        [wrap(s) for s in stages],
+        themes,
+        z,
+        text,
+        hover,
+        colorscale=[[0, "#EEF2F7"], [1, "#1F4E79"]],
+        colorbar=dict(title="Comments"),
     )
     fig.update_yaxes(autorange="reversed")
     return fig

@@ -12,6 +12,7 @@ from cxmetrics import closed_loop, complaints, leading, voc
 from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
+from cxmetrics.periods import trend_unit
 from cxmetrics.text_analytics import NO_THEME
 
 TOP_THEMES = 5
@@ -47,7 +48,7 @@ class VocView:
 
     @property
     def trend_unit(self) -> str:
-        return complaints.trend_unit(self.start, self.end)
+        return trend_unit(self.start, self.end)
 
     # --- closed loop (also a headline) ----------------------------------------------------
     @cached_property

@@ -169,7 +169,6 @@ if theme_tab.open is not False:
 # --- verbatims ---------------------------------------------------------------------------
 if verbatim_tab.open is not False:
     with verbatim_tab:
-        verbatims = data.get_verbatims()
         text = st.text_input(
             "Search comments", key="voc_search", placeholder="words or a phrase, e.g. charged twice"
         )
@@ -185,7 +184,7 @@ if verbatim_tab.open is not False:
             "Sentiment", list(voc.text_analytics.SENTIMENT_BANDS), key="voc_sentiments"
         )
         c4, c5, c6 = st.columns(3)
-        themes = c4.multiselect("Theme", verbatims.theme_names, key="voc_themes")
+        themes = c4.multiselect("Theme", vv.verbatims.theme_names, key="voc_themes")
         sources = c5.multiselect(
             "Source", sorted(set(vv.comments["source"].cast(str).to_list())), key="voc_sources"
         )

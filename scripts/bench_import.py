@@ -31,10 +31,6 @@ from cxmetrics import importer, mapping, sample, store
 RESPONSES_PER_CUSTOMER = 8.1
 
 
-def identity(table: str, columns: list[str]) -> mapping.Mapping:
-    return mapping.Mapping(table, {c: c for c in columns})
-
-
 def prepare(folder: Path, responses: int) -> tuple[Path, Path, sample.SampleData]:
     data = sample.generate(max(1, round(responses / RESPONSES_PER_CUSTOMER)))
     good = folder / "responses.csv"
@@ -70,7 +66,9 @@ def timed_import(url: str, path: Path, columns: list[str], **kw) -> dict:
     engine = store.make_engine(url)
     try:
         t0 = time.perf_counter()
-        report = importer.run(engine, "responses", path, identity("responses", columns), **kw)
+        report = importer.run(
+            engine, "responses", path, mapping.identity("responses", columns), **kw
+        )
         seconds = time.perf_counter() - t0
     finally:
         engine.dispose()
