@@ -12,14 +12,15 @@ from cxmetrics import briefing, exports
 def button(ds, view) -> None:
     """A button that builds the briefing of ``view`` with a progress bar; the files stay
     offered until the view changes."""
-    wanted = st.button(
+    st.button(
         "Executive briefing (PPTX + PDF)",
         icon=":material/slideshow:",
         help="One deck and one PDF of this view: KPIs, the journey, accountability, loyalty "
         "and revenue at risk, the closed loop and customers' words. Takes a few seconds.",
+        on_click=_want,  # a callback: the click survives a rerun of the page
     )
     state = st.session_state.get("_briefing")
-    if wanted:
+    if st.session_state.pop("_briefing_wanted", False):
         bar = st.progress(0.0, text="Gathering the numbers…")
         try:
             b = briefing.build(
@@ -49,3 +50,7 @@ def button(ds, view) -> None:
                 on_click="ignore",
                 icon=":material/download:",
             )
+
+
+def _want() -> None:
+    st.session_state["_briefing_wanted"] = True

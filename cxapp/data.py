@@ -2,6 +2,11 @@
 
 Every Streamlit session shares them (``st.cache_resource``), so data is read once per
 server, not once per user. A failure is shown as a clear message and stops the page.
+
+Every getter first asks who is signed in (``cxapp.auth``): a manager gets the data of their
+departments only (``Dataset.scoped`` and ``cxmetrics.scope``), cut here, once per data
+version and scope and shared by every manager with that scope, so no page, export or
+briefing built on these getters can show more.
 """
 
 from __future__ import annotations
@@ -11,7 +16,8 @@ import datetime as dt
 import polars as pl
 import streamlit as st
 
-from cxmetrics import closed_loop, dataset, store, voc
+from cxapp import auth
+from cxmetrics import closed_loop, dataset, scope, store, voc
 from cxmetrics.dataset import Dataset
 from cxmetrics.text import mask_pii_column
 
@@ -75,8 +81,42 @@ def _extra(url: str, version: tuple, name: str) -> pl.DataFrame:
     return _EXTRA[name](_engine(url), _dataset(url, version))
 
 
+def _scope() -> tuple[str, ...] | None:
+    """The departments the signed-in user may see (None: all); signs them in first."""
+    return auth.current_user().scope
+
+
+@st.cache_resource(show_spinner="Preparing your departments' view…", max_entries=16)
+def _scoped_dataset(url: str, version: tuple, departments: tuple[str, ...]) -> Dataset:
+    return _dataset(url, version).scoped(departments)
+
+
+def _dataset_for(url: str, version: tuple, departments: tuple[str, ...] | None) -> Dataset:
+    if departments is None:
+        return _dataset(url, version)
+    return _scoped_dataset(url, version, departments)
+
+
+_SCOPE = {
+    "contacts": lambda frame, ds: scope.contacts(frame, ds),
+    "kpis": lambda frame, ds: scope.kpis(frame, ds.scope),
+    "cases": lambda frame, ds: scope.cases(frame, ds.scope),
+}
+
+
+@st.cache_resource(show_spinner=False, max_entries=24)
+def _scoped_extra(url: str, version: tuple, name: str, departments: tuple[str, ...]):
+    ds = _scoped_dataset(url, version, departments)
+    return _SCOPE[name](_extra(url, version, name), ds)
+
+
 def _get_extra(name: str) -> pl.DataFrame:
-    return _cached_or_stop(lambda url, version: _extra(url, version, name), name)
+    departments = _scope()
+    if departments is None:
+        return _cached_or_stop(lambda url, version: _extra(url, version, name), name)
+    return _cached_or_stop(
+        lambda url, version: _scoped_extra(url, version, name, departments), name
+    )
 
 
 def get_contacts() -> pl.DataFrame:
@@ -103,12 +143,20 @@ def _verbatims(url: str, version: tuple) -> voc.Verbatims:
     return voc.build(_dataset(url, version), store.load_all_comments(_engine(url)))
 
 
-@st.cache_resource(show_spinner="Linking cases to repeat contacts…", max_entries=2)
-def _closed_loop(url: str, version: tuple) -> pl.DataFrame:
-    ds = _dataset(url, version)
-    return closed_loop.prepare_for(
-        ds, _extra(url, version, "cases"), _extra(url, version, "contacts")
-    )
+@st.cache_resource(show_spinner=False, max_entries=16)
+def _scoped_verbatims(url: str, version: tuple, departments: tuple[str, ...]) -> voc.Verbatims:
+    return scope.verbatims(_verbatims(url, version), _scoped_dataset(url, version, departments))
+
+
+@st.cache_resource(show_spinner="Linking cases to repeat contacts…", max_entries=8)
+def _closed_loop(url: str, version: tuple, departments: tuple[str, ...] | None) -> pl.DataFrame:
+    ds = _dataset_for(url, version, departments)
+    if departments is None:
+        cases, contacts = _extra(url, version, "cases"), _extra(url, version, "contacts")
+    else:
+        cases = _scoped_extra(url, version, "cases", departments)
+        contacts = _scoped_extra(url, version, "contacts", departments)
+    return closed_loop.prepare_for(ds, cases, contacts)
 
 
 def _cached_or_stop(loader, what: str):
@@ -122,12 +170,16 @@ def _cached_or_stop(loader, what: str):
 
 def get_verbatims() -> voc.Verbatims:
     """Every comment, masked, with sentiment and theme; analysed once per data version."""
-    return _cached_or_stop(_verbatims, "comments")
+    departments = _scope()
+    if departments is None:
+        return _cached_or_stop(_verbatims, "comments")
+    return _cached_or_stop(lambda u, v: _scoped_verbatims(u, v, departments), "comments")
 
 
 def get_closed_loop() -> pl.DataFrame:
     """Cases with their stage, repeat contacts and false closures; once per data version."""
-    return _cached_or_stop(_closed_loop, "cases")
+    departments = _scope()
+    return _cached_or_stop(lambda u, v: _closed_loop(u, v, departments), "cases")
 
 
 def engine():
@@ -150,11 +202,12 @@ def _create_sample(url: str) -> None:
 
 def get_dataset() -> Dataset:
     """The dataset behind ``CX_DATABASE_URL``; on failure, say why and stop the page."""
+    departments = _scope()
     url = store.database_url()
     try:
         if store.sample_missing(url):
             _create_sample(url)
-        return _dataset(url, _current_version(url, warn=True))
+        ds = _dataset_for(url, _current_version(url, warn=True), departments)
     except store.StoreError as exc:
         st.error(f"**The dashboard cannot load its data.** {exc}", icon=":material/error:")
         st.caption(
@@ -169,6 +222,15 @@ def get_dataset() -> Dataset:
             icon=":material/error:",
         )
         st.stop()
+    if departments is not None and ds.journey.stages.height == 0:
+        st.error(
+            "**Nothing to show for your departments.** None of "
+            f"{', '.join(departments)} affects a stage of this journey; ask the "
+            "dashboard's administrator to check your departments in the users file.",
+            icon=":material/lock:",
+        )
+        st.stop()
+    return ds
 
 
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)
@@ -177,10 +239,16 @@ def _comments(url: str, version: tuple, view, stage_ids, limit: int):
 
 
 def comments(view, stage_ids, limit: int = 200):
-    """The newest comments in view (personal details masked), or None with a message shown."""
+    """The newest comments in view (personal details masked), or None with a message shown.
+    A manager's ``stage_ids`` are cut to their stages here, whatever the page asked for."""
+    departments = _scope()
     url = store.database_url()
     try:
-        frame = _comments(url, _current_version(url), view, stage_ids, limit)
+        version = _current_version(url)
+        if departments is not None:
+            allowed = _scoped_dataset(url, version, departments).journey.stage_order
+            stage_ids = tuple(s for s in (stage_ids or allowed) if s in allowed)
+        frame = _comments(url, version, view, stage_ids, limit)
     except store.StoreError as exc:
         st.warning(f"Comments are not available: {exc}")
         return None

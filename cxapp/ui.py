@@ -6,7 +6,7 @@ import functools
 
 import streamlit as st
 
-from cxapp import briefing_ui
+from cxapp import auth, briefing_ui
 from cxmetrics import exports, wording
 from cxmetrics import metrics as m
 from cxmetrics.overview import Tile
@@ -20,6 +20,13 @@ BADGE_COLORS = {
     m.STATUS_NONE: "gray",
 }
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+VIEW_ONLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]}
+# Streamlit's own table toolbar offers a CSV download; for those who may not export, it is
+# hidden (the data shown is theirs to see either way: the scope is cut in the data layer).
+_NO_TABLE_DOWNLOAD = (
+    "<style>[data-testid='stElementToolbarButton']:has(button[aria-label*='Download'])"
+    "{display:none}</style>"
+)
 
 
 def status_badge(status: str) -> None:
@@ -59,8 +66,13 @@ def tile(t: Tile, min_n: int, previous_label: str | None) -> None:
 
 
 def chart(fig, caption: str, key: str) -> None:
-    """A chart, its caption, and the export control beside the caption."""
-    st.plotly_chart(fig, key=key, config=PLOTLY_CONFIG, theme=None)  # our template, not Streamlit's
+    """A chart, its caption, and the export control beside the caption (for analysts)."""
+    may_export = auth.current_user().can_export
+    config = PLOTLY_CONFIG if may_export else VIEW_ONLY_CONFIG
+    st.plotly_chart(fig, key=key, config=config, theme=None)  # our template, not Streamlit's
+    if not may_export:
+        st.caption(caption)
+        return
     left, right = st.columns([9, 1], vertical_alignment="top")
     left.caption(caption)
     footnote, view_name = _export_view()
@@ -100,6 +112,8 @@ def table(frame, name: str, export=None, **kwargs) -> None:
     The export holds the columns shown, in their order; ``export`` replaces the rows (a
     paged table exports every page)."""
     st.dataframe(frame, **kwargs)
+    if not auth.current_user().can_export:
+        return
     order = kwargs.get("column_order")
     source = frame if export is None else export
     shown = source.select([c for c in order if c in source.columns]) if order else source
@@ -233,8 +247,12 @@ def page_start(title: str, ds, view) -> None:
     described = view.describe(ds.journey.labels)
     st.caption(described)
     st.session_state["_export_view"] = (described, exports.view_slug(view, ds.journey.labels))
+    user = auth.current_user()
+    if not user.can_export:
+        st.html(_NO_TABLE_DOWNLOAD)
     with st.sidebar:
         briefing_ui.button(ds, view)
+    auth.sidebar(user, ds.journey.department_name)
     stage_ids = ds.stage_ids(view)
     if stage_ids is not None and not stage_ids:
         names = ", ".join(ds.journey.department_name(d) for d in view.departments)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cxapp import data
+from cxapp import auth, data
 from cxmetrics import importer, journey_import, mapping, store
 
 UPLOAD_DIR = Path(tempfile.gettempdir()) / "cx-dashboard-uploads"
@@ -46,6 +46,7 @@ def mapping_from(uploaded, table: str) -> mapping.Mapping | None:
 
 def run(table: str, path: Path, m: mapping.Mapping, *, dry_run: bool, accept_valid: bool, bar):
     """Run an import with a progress bar; after a write, every page reads the new data."""
+    _may_import()
     report = importer.run(
         data.engine(),
         table,
@@ -62,12 +63,23 @@ def run(table: str, path: Path, m: mapping.Mapping, *, dry_run: bool, accept_val
 
 
 def import_journey(path: Path) -> dict[str, int]:
+    _may_import()
     counts = journey_import.write(data.engine(), journey_import.read(path), path.name)
     data.refresh()
     return counts
 
 
+def _may_import() -> None:
+    """Only analysts write to the database, whatever page or link they came through."""
+    user = auth.current_user()
+    if not user.can_import:
+        raise PermissionError(f"{user.role}s cannot import data; ask an analyst")
+
+
 def status():
+    """Rows and dates per table: the whole database, so not for a department's manager."""
+    if auth.current_user().scope is not None:
+        raise PermissionError("the Data page covers the whole database")
     return importer.table_status(data.engine())
 
 

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
 from cxmetrics import (
+    access,
     briefing,
     dataset,
     exports,
@@ -138,6 +141,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
 
+    p = sub.add_parser("user", help="add a person to the sign-in users file, or list it")
+    p.add_argument("action", choices=["add", "list"])
+    p.add_argument("email", nargs="?", help="the person's e-mail address (for add)")
+    p.add_argument("--file", type=Path, help="the users file (default: CX_USERS_FILE)")
+    p.add_argument("--role", choices=access.ROLES, help="executive, manager or analyst")
+    p.add_argument(
+        "--department", action="append", metavar="ID", help="a manager's department (repeat)"
+    )
+    p.add_argument("--name", default="", help="the name shown when they are signed in")
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input instead of asking twice",
+    )
+    p.add_argument(
+        "--no-password",
+        action="store_true",
+        help="no password (people who sign in through an SSO proxy or identity provider)",
+    )
+
     p = sub.add_parser("summary", help="print the executive overview's numbers")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--start", type=_date)
@@ -173,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
             return _import_journey(args)
         if args.command == "briefing":
             return _briefing(args)
+        if args.command == "user":
+            return _user(args)
         return _summary(args)
     except (
         CliError,
@@ -181,9 +206,37 @@ def main(argv: list[str] | None = None) -> int:
         MappingError,
         importer.ImportError_,
         JourneyError,
+        access.AccessError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
+
+
+def _user(args) -> int:
+    path = args.file or (
+        Path(os.environ["CX_USERS_FILE"]) if os.environ.get("CX_USERS_FILE") else None
+    )
+    if path is None:
+        raise CliError("name the users file with --file or CX_USERS_FILE")
+    if args.action == "list":
+        for u in access.load_users(path).values():
+            print(f"{u.email}\t{u.role}\t{','.join(u.departments) or 'all departments'}")
+        return 0
+    if not args.email or not args.role:
+        raise CliError("user add needs an e-mail address and --role")
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif not args.no_password:
+        password = getpass.getpass(f"Password for {args.email}: ")
+        if getpass.getpass("The same password again: ") != password:
+            raise CliError("the two passwords differ; nothing was written")
+    user = access.add_user(
+        path, args.email, args.role, password, tuple(_values(args.department)), args.name
+    )
+    scope = ", ".join(user.departments) or "every department"
+    print(f"{user.email}: {user.role}, {scope}, written to {path}")
+    return 0
 
 
 def _sample(args) -> int:

@@ -47,6 +47,7 @@ class Dataset:
     stats: pl.DataFrame  # daily additive statistics by STAT_DIMENSIONS
     customer_arrays: CustomerArrays
     latest_nps: np.ndarray  # each customer's latest NPS answer on any date; -1 for none
+    scope: tuple[str, ...] | None = None  # a manager's departments; None: the whole company
 
     @property
     def first_day(self) -> dt.date:
@@ -73,7 +74,30 @@ class Dataset:
         return self.customers.select(cond.alias("keep"))["keep"].to_numpy()
 
     def stage_ids(self, f: Filters) -> tuple[str, ...] | None:
-        return f.effective_stages(self.journey.stages_of_departments)
+        """Stages in view (None: every stage). A scoped dataset never answers None and
+        never names a stage outside its scope, whatever the filters ask for."""
+        chosen = f.effective_stages(self.journey.stages_of_departments)
+        if self.scope is None:
+            return chosen
+        return tuple(s for s in self.journey.stage_order if chosen is None or s in chosen)
+
+    def scoped(self, department_ids: tuple[str, ...]) -> Dataset:
+        """The data a manager of these departments may see: responses and statistics of the
+        stages they affect (customer links and latest answers rebuilt on those rows), and
+        the journey cut to those stages and departments (:meth:`Journey.scoped`)."""
+        journey = self.journey.scoped(tuple(department_ids))
+        keep = pl.col("stage_id").is_in(journey.stage_order)
+        rows = self.responses.filter(keep).drop("prev_row", "next_answer")
+        responses, latest = _linked(rows, self.customer_arrays.size)
+        return Dataset(
+            journey,
+            self.customers,
+            responses,
+            self.stats.filter(keep),
+            self.customer_arrays,
+            latest,
+            tuple(department_ids),
+        )
 
     def slice_stats(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
         return _slice(self.stats, f, self.stage_ids(f), with_dates)[0]
@@ -233,15 +257,22 @@ def build(
         )
     )
     arrays = CustomerArrays.from_frame(customers)
-    codes, nps = enriched["cust"].to_numpy(), enriched["nps"].fill_null(-1).to_numpy()
+    enriched, latest = _linked(enriched, arrays.size)
+    return Dataset(journey, customers, enriched, stats, arrays, latest)
+
+
+def _linked(responses: pl.DataFrame, size: int) -> tuple[pl.DataFrame, np.ndarray]:
+    """Responses in date order with each row's customer links (``prev_row``,
+    ``next_answer``), and each customer's latest NPS answer (-1 for none)."""
+    codes, nps = responses["cust"].to_numpy(), responses["nps"].fill_null(-1).to_numpy()
     prev_row, next_answer = customer_links(codes, nps)
-    enriched = enriched.with_columns(
+    linked = responses.with_columns(
         pl.Series("prev_row", prev_row), pl.Series("next_answer", next_answer)
     )
-    latest = np.full(arrays.size, -1, dtype=np.int8)
+    latest = np.full(size, -1, dtype=np.int8)
     last_rows = np.flatnonzero((nps >= 0) & (next_answer == NO_ROW))
     latest[codes[last_rows]] = nps[last_rows]
-    return Dataset(journey, customers, enriched, stats, arrays, latest)
+    return linked, latest
 
 
 def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:

@@ -117,6 +117,22 @@ class Journey:
         """Departments affecting a stage, lead first, then contributors by name."""
         return list(self._owners.get(stage_id, []))
 
+    def scoped(self, department_ids: tuple[str, ...]) -> Journey:
+        """The journey a manager of these departments sees: the stages they affect and
+        those stages' touchpoints and targets; of the departments, only theirs (with their
+        ownership and incentives)."""
+        stages = self.stages_of_departments(department_ids)
+        depts = pl.col("department_id").is_in(list(department_ids))
+        on_stage = pl.col("stage_id").is_in(stages)
+        return Journey(
+            stages=self.stages.filter(on_stage),
+            touchpoints=self.touchpoints.filter(on_stage),
+            departments=self.departments.filter(depts),
+            stage_owners=self.stage_owners.filter(on_stage & depts),
+            targets=self.targets.filter(on_stage | pl.col("stage_id").is_null()),
+            incentives=self.incentives.filter(depts),
+        )
+
     def target(self, metric: str, stage_id: str | None = None) -> float | None:
         """The stage's target for a metric, else the company-wide one, else None."""
         if stage_id is not None and (metric, stage_id) in self._targets:

@@ -4,13 +4,21 @@ from pathlib import Path
 
 import streamlit as st
 
-from cxapp import router, uploads
+from cxapp import auth, router, uploads
 from cxmetrics import importer, mapping, schema, store
 from cxmetrics.journey import JourneyError
 
 router.ensure()  # a first visit by a shared link goes through the router
 
 NOT_IN_FILE = "— not in the file —"
+
+user = auth.current_user()
+if user.scope is not None:
+    st.error(
+        "**The Data page covers the whole database.** The other pages show your departments' data.",
+        icon=":material/lock:",
+    )
+    st.stop()
 
 st.title("Data")
 st.caption(f"Database: {uploads.safe_url()}")
@@ -38,6 +46,9 @@ st.dataframe(
 )
 
 # --- import a file -----------------------------------------------------------------------
+if not user.can_import:
+    st.info("Importing files is for analysts.", icon=":material/lock:")
+    st.stop()
 st.subheader("Import a file")
 st.caption(
     "CSV, XLSX or Parquet. Map the file's columns onto the table's, check every row, then "

@@ -1,0 +1,177 @@
+"""Sign-in for the dashboard: who is looking, and the sign-in screen when nobody is yet.
+
+The rules (users file, roles, password checks, rate limit) live in ``cxmetrics.access``;
+this module only asks the person, the proxy's header or the identity provider. The data
+layer (``cxapp.data``) asks :func:`current_user` before it hands out any data, so a page
+cannot forget to check.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import streamlit as st
+
+from cxmetrics import access
+from cxmetrics.access import User
+
+_SESSION_KEY = "_signed_in_email"
+
+
+def _log_to_stderr() -> None:
+    """Sign-in events go to the server's log (stderr), one line each, never a password."""
+    logger = logging.getLogger("cxdashboard")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
+_log_to_stderr()
+
+
+def _config() -> access.Config:
+    try:
+        return access.config()
+    except access.AccessError as exc:
+        _refuse(f"**Sign-in is misconfigured.** {exc}.")
+
+
+def _mtime(path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _users(path: str, mtime: float) -> dict[str, User]:
+    return access.load_users(path)
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _password_sign_in(path: str, mtime: float) -> access.PasswordSignIn:
+    """One per users file (and version of it): its rate limits count for every session."""
+    return access.PasswordSignIn(_users(path, mtime))
+
+
+def _refuse(message: str):
+    st.error(message, icon=":material/lock:")
+    st.stop()
+
+
+def current_user() -> User:
+    """The signed-in user; without one, the sign-in screen is drawn and the page stops.
+    With sign-in off, :data:`access.NOBODY` (sees and does everything)."""
+    cfg = _config()
+    if not cfg.enabled:
+        return access.NOBODY
+    users = _users_or_stop(cfg)
+    try:
+        user = _identify(cfg, users)
+    except access.SignInError as exc:
+        _refuse(str(exc))
+    if user is not None:
+        return user
+    if cfg.mode == "oidc":
+        _oidc_screen()
+    _password_screen(_password_sign_in(str(cfg.users_file), _mtime(cfg.users_file)))
+
+
+def peek() -> User | None:
+    """The signed-in user, or None — without drawing anything (for the page menu)."""
+    cfg = _config()
+    if not cfg.enabled:
+        return access.NOBODY
+    try:
+        return _identify(cfg, _users_or_stop(cfg))
+    except access.SignInError:
+        return None
+
+
+def _users_or_stop(cfg: access.Config) -> dict[str, User]:
+    try:
+        return _users(str(cfg.users_file), _mtime(cfg.users_file))
+    except access.AccessError as exc:
+        _refuse(f"**Sign-in is misconfigured.** {exc}.")
+
+
+def _identify(cfg: access.Config, users: dict[str, User]) -> User | None:
+    """Who this session is; None when they still have to sign in. A proxy's or identity
+    provider's person who is not in the users file raises ``SignInError``."""
+    if cfg.mode == "header":
+        return access.known_user(
+            users, st.context.headers.get(cfg.header), f"the {cfg.header} header"
+        )
+    if cfg.mode == "oidc":
+        if not st.user.is_logged_in:
+            return None
+        return access.known_user(users, st.user.get("email"), "the identity provider")
+    email = st.session_state.get(_SESSION_KEY)
+    return users.get(email.lower()) if email else None  # None also when removed since
+
+
+def _password_screen(signer: access.PasswordSignIn):
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        st.title("CX dashboard")
+        st.caption("Sign in with the e-mail address and password your administrator set up.")
+        with st.form("sign_in"):
+            st.text_input("E-mail address", key="_sign_in_email")
+            st.text_input("Password", type="password", key="_sign_in_password")
+            st.form_submit_button(
+                "Sign in", type="primary", on_click=_submit, args=(signer,)
+            )  # a callback: it has run before any rerun of the page can drop the click
+        refused = st.session_state.pop("_sign_in_refused", None)
+        if refused:
+            st.error(refused, icon=":material/lock:")
+    st.stop()
+
+
+def _submit(signer: access.PasswordSignIn) -> None:
+    email = st.session_state.get("_sign_in_email", "")
+    password = st.session_state.get("_sign_in_password", "")
+    st.session_state["_sign_in_password"] = ""  # not kept in the session
+    try:
+        user = signer.sign_in(email, password, st.context.ip_address)
+    except access.SignInError as exc:
+        st.session_state["_sign_in_refused"] = str(exc)
+    else:
+        st.session_state[_SESSION_KEY] = user.email
+
+
+def _oidc_screen():
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        st.title("CX dashboard")
+        st.caption("Sign in with your company account.")
+        st.button("Sign in", type="primary", on_click=st.login, icon=":material/login:")
+    st.stop()
+
+
+def sidebar(user: User, department_name=str) -> None:
+    """Who is signed in, what they see, and a way out."""
+    cfg = _config()
+    if not cfg.enabled:
+        return
+    with st.sidebar:
+        what = "every department"
+        if user.scope is not None:
+            what = ", ".join(_plain(department_name(d)) for d in user.scope)
+        st.caption(f"Signed in as **{_plain(user.label)}** · {user.role} · {what}")
+        if cfg.mode == "password":
+            st.button("Sign out", on_click=_sign_out, icon=":material/logout:")
+        elif cfg.mode == "oidc":
+            st.button("Sign out", on_click=st.logout, icon=":material/logout:")
+
+
+def _sign_out() -> None:
+    st.session_state.pop(_SESSION_KEY, None)
+
+
+def _plain(text: str) -> str:
+    """Text for Markdown, with Markdown's special characters taken literally."""
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$" else c for c in text)

@@ -1,0 +1,46 @@
+"""A manager's share of the data, cut where the data is loaded.
+
+Every page, chart, table export, briefing and comment search is built from these frames, so
+what a manager cannot see is not in memory for their session at all — a filter in the URL
+or a page link cannot bring it back. ``departments`` is the manager's department ids;
+``ds`` a dataset already scoped with :meth:`Dataset.scoped`.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cxmetrics.dataset import Dataset
+from cxmetrics.voc import Verbatims
+
+
+def _on_stages(ds: Dataset) -> pl.Expr:
+    return pl.col("stage_id").cast(pl.String).is_in(ds.journey.stage_order)
+
+
+def contacts(frame: pl.DataFrame, ds: Dataset) -> pl.DataFrame:
+    """Contacts at the stages in scope."""
+    return frame.filter(_on_stages(ds))
+
+
+def cases(frame: pl.DataFrame, departments: tuple[str, ...]) -> pl.DataFrame:
+    """The cases the departments handled."""
+    return frame.filter(pl.col("department_id").is_in(list(departments)))
+
+
+def kpis(frame: pl.DataFrame, departments: tuple[str, ...]) -> pl.DataFrame:
+    """The departments' own KPIs."""
+    return frame.filter(pl.col("department_id").is_in(list(departments)))
+
+
+def verbatims(v: Verbatims, ds: Dataset) -> Verbatims:
+    """Comments at the stages in scope; each theme's volume counted on those comments only
+    (the themes themselves were found once, on every comment)."""
+    comments = v.comments.filter(_on_stages(ds))
+    volume = comments.group_by("theme").agg(pl.len().alias("comments"))
+    themes = (
+        v.themes.drop("comments")
+        .join(volume, on="theme", how="left", maintain_order="left")
+        .with_columns(pl.col("comments").fill_null(0).cast(v.themes["comments"].dtype))
+    )
+    return Verbatims(comments, themes)

@@ -1,0 +1,191 @@
+"""The users file, password hashes, the sign-in rate limit and its log."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+import tomllib
+
+import pytest
+from argon2 import PasswordHasher
+from conftest import REPO
+
+from cxmetrics import access
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def users_file(tmp_path, *entries: str):
+    path = tmp_path / "users.toml"
+    path.write_text("\n\n".join(entries), encoding="utf-8")
+    return path
+
+
+def test_added_users_are_stored_with_a_salted_argon2_hash_never_the_password(tmp_path):
+    path = tmp_path / "users.toml"
+    access.add_user(path, "ceo@example.com", "executive", "a long secret", name="Chief")
+    access.add_user(path, "dana@example.com", "manager", "a long secret", ("claims",))
+    text = path.read_text()
+    assert "a long secret" not in text
+    stored = tomllib.loads(text)["user"]
+    hashes = [u["password"] for u in stored]
+    assert all(h.startswith("$argon2id$") for h in hashes)
+    assert hashes[0] != hashes[1]  # the same password, two salts
+    assert PasswordHasher().verify(hashes[1], "a long secret")  # a second implementation
+    users = access.load_users(path)
+    assert users["dana@example.com"].scope == ("claims",)
+    assert users["ceo@example.com"].scope is None
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_password_checks(tmp_path):
+    path = tmp_path / "users.toml"
+    access.add_user(path, "ceo@example.com", "executive", "a long secret")
+    users = access.load_users(path)
+    assert access.password_matches(users["ceo@example.com"], "a long secret")
+    assert not access.password_matches(users["ceo@example.com"], "a long secreT")
+    assert not access.password_matches(None, "a long secret")
+    with pytest.raises(access.AccessError, match="at least 8"):
+        access.hash_password("short")
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ('[[user]]\nemail = "a@x.com"\nrole = "boss"', "user 1 .*role must be one of"),
+        ('[[user]]\nemail = "a@x.com"\nrole = "manager"', "a manager needs at least one"),
+        (
+            '[[user]]\nemail = "a@x.com"\nrole = "analyst"\ndepartments = ["claims"]',
+            "only managers are limited",
+        ),
+        ('[[user]]\nemail = "a@x.com"\nrole = "analyst"\npassword = "hunter22"', "argon2 hash"),
+        ('[[user]]\nemail = "nobody"\nrole = "analyst"', "e-mail address"),
+        ('[[user]]\nemail = "a@x.com"\nrole = "analyst"\nadmin = true', "unknown key.*admin"),
+        (
+            '[[user]]\nemail = "a@x.com"\nrole = "analyst"\n[[user]]\nemail = "A@x.com"\nrole = '
+            '"executive"',
+            "user 2: A@x.com is listed twice",
+        ),
+        ("[[user]\n", "cannot be read"),
+    ],
+)
+def test_a_bad_users_file_names_the_entry_and_the_problem(tmp_path, entry, message):
+    path = users_file(tmp_path, entry)
+    with pytest.raises(access.AccessError, match=message):
+        access.load_users(path)
+
+
+def test_a_plain_password_in_the_file_is_not_echoed_back(tmp_path):
+    path = users_file(tmp_path, '[[user]]\nemail = "a@x.com"\nrole = "analyst"\npassword = "pw1"')
+    with pytest.raises(access.AccessError) as err:
+        access.load_users(path)
+    assert "pw1" not in str(err.value)
+
+
+def test_configuration_from_the_environment(tmp_path):
+    assert not access.config({}).enabled
+    cfg = access.config({"CX_USERS_FILE": "/srv/users.toml"})
+    assert (cfg.mode, str(cfg.users_file)) == ("password", "/srv/users.toml")
+    cfg = access.config({"CX_USERS_FILE": "u.toml", "CX_AUTH": "header"})
+    assert (cfg.mode, cfg.header) == ("header", "X-Forwarded-Email")
+    with pytest.raises(access.AccessError, match="CX_USERS_FILE is not set"):
+        access.config({"CX_AUTH": "oidc"})
+    with pytest.raises(access.AccessError, match="use one of"):
+        access.config({"CX_AUTH": "ldap", "CX_USERS_FILE": "u.toml"})
+
+
+def signer(tmp_path, clock):
+    path = tmp_path / "users.toml"
+    access.add_user(path, "dana@example.com", "manager", "right password", ("claims",))
+    access.add_user(path, "ceo@example.com", "executive", "other password")
+    return access.PasswordSignIn(access.load_users(path), clock)
+
+
+def test_five_failures_lock_the_account_for_fifteen_minutes(tmp_path):
+    clock = Clock()
+    s = signer(tmp_path, clock)
+    for _ in range(5):
+        with pytest.raises(access.SignInError, match="wrong"):
+            s.sign_in("dana@example.com", "guess", "10.0.0.1")
+    # the right password no longer helps, from any address
+    with pytest.raises(access.SignInError, match="Try again in 15 minute"):
+        s.sign_in("Dana@Example.com", "right password", "10.0.0.2")
+    assert s.sign_in("ceo@example.com", "other password", "10.0.0.1").role == "executive"
+    clock.now += 15 * 60 - 1
+    with pytest.raises(access.SignInError, match="Try again in 1 minute"):
+        s.sign_in("dana@example.com", "right password")
+    clock.now += 1  # the oldest failure has left the window
+    assert s.sign_in("dana@example.com", "right password").departments == ("claims",)
+
+
+def test_twenty_failures_from_one_address_lock_that_address(tmp_path):
+    clock = Clock()
+    s = signer(tmp_path, clock)
+    for i in range(20):  # a different made-up account each time: no account reaches 5
+        with pytest.raises(access.SignInError, match="wrong"):
+            s.sign_in(f"guess{i}@example.com", "guess", "10.0.0.9")
+    with pytest.raises(access.SignInError, match="Too many"):
+        s.sign_in("ceo@example.com", "other password", "10.0.0.9")
+    assert s.sign_in("ceo@example.com", "other password", "10.0.0.8").role == "executive"
+
+
+def test_sign_ins_are_logged_without_the_password(tmp_path, caplog):
+    s = signer(tmp_path, Clock())
+    with caplog.at_level(logging.INFO, logger="cxdashboard.access"):
+        with pytest.raises(access.SignInError):
+            s.sign_in("dana@example.com", "Tr0ub4dor&3", "10.0.0.1")
+        s.sign_in("dana@example.com", "right password", "10.0.0.1")
+    text = caplog.text
+    assert "sign-in failed for 'dana@example.com' from 10.0.0.1 (1 of 5" in text
+    assert "signed in: dana@example.com (manager) from 10.0.0.1" in text
+    assert "Tr0ub4dor" not in text and "right password" not in text
+
+
+def test_an_identity_from_a_proxy_must_be_in_the_users_file(tmp_path):
+    users = signer(tmp_path, Clock()).users
+    assert access.known_user(users, " CEO@example.com ", "header").role == "executive"
+    with pytest.raises(access.SignInError, match="not in this dashboard's users file"):
+        access.known_user(users, "stranger@example.com", "header")
+    with pytest.raises(access.SignInError, match="No signed-in identity"):
+        access.known_user(users, None, "the X-Forwarded-Email header")
+
+
+def test_cli_adds_and_lists_users_without_printing_hashes(tmp_path):
+    path = tmp_path / "users.toml"
+
+    def cli(*args, stdin=""):
+        return subprocess.run(
+            [sys.executable, "-m", "cxmetrics", "user", *args, "--file", str(path)],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+        )
+
+    done = cli(
+        "add",
+        "dana@example.com",
+        "--role",
+        "manager",
+        "--department",
+        "claims,billing",
+        "--password-stdin",
+        stdin="a long secret\n",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "a long secret" not in done.stdout + done.stderr
+    listed = cli("list")
+    assert listed.stdout.strip() == "dana@example.com\tmanager\tclaims,billing"
+    assert "argon2" not in listed.stdout
+    refused = cli("add", "x@example.com", "--role", "manager", "--no-password")
+    assert refused.returncode != 0
+    assert "a manager needs at least one department" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    assert access.password_matches(access.load_users(path)["dana@example.com"], "a long secret")

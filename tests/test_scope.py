@@ -1,0 +1,136 @@
+"""A manager's scope, cut in the data layer: checked against plain SQL on the test company."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from cxmetrics import closed_loop, dataset, overview, scope, store, voc
+from cxmetrics.filters import Filters
+
+SERVICE = ("service",)
+
+
+def sql_stages(raw_sql, departments) -> set[str]:
+    marks = ",".join("?" * len(departments))
+    rows = raw_sql.execute(
+        f"SELECT DISTINCT stage_id FROM stage_owners WHERE department_id IN ({marks})",
+        departments,
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
+@pytest.fixture(scope="module")
+def service(loaded):
+    return loaded.scoped(SERVICE)
+
+
+def test_a_scoped_dataset_holds_only_the_stages_its_departments_affect(service, raw_sql):
+    stages = sql_stages(raw_sql, SERVICE)
+    assert stages and stages != {r[0] for r in raw_sql.execute("SELECT stage_id FROM stages")}
+    assert set(service.journey.stage_order) == stages
+    assert set(service.responses["stage_id"].cast(pl.String).unique()) == stages
+    assert set(service.stats["stage_id"].cast(pl.String).unique()) == stages
+    (n,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM responses JOIN touchpoints USING (touchpoint_id) "
+        f"WHERE stage_id IN ({','.join('?' * len(stages))})",
+        sorted(stages),
+    ).fetchone()
+    assert service.responses.height == n
+    assert service.journey.departments["department_id"].to_list() == ["service"]
+    assert set(service.journey.stage_owners["department_id"]) == {"service"}
+    assert set(service.journey.incentives["department_id"]) <= {"service"}
+
+
+def test_each_customers_latest_answer_is_their_latest_on_the_scoped_stages(service, raw_sql):
+    stages = sorted(sql_stages(raw_sql, SERVICE))
+    rows = raw_sql.execute(
+        "SELECT customer_id, nps FROM responses JOIN touchpoints USING (touchpoint_id) "
+        f"WHERE nps IS NOT NULL AND stage_id IN ({','.join('?' * len(stages))}) "
+        "ORDER BY responded_on, response_id",
+        stages,
+    ).fetchall()
+    latest = dict(rows)  # later rows overwrite earlier ones
+    codes = dict(zip(service.customers["customer_id"], service.customers["cust"], strict=True))
+    expected = np.full(service.customer_arrays.size, -1, dtype=np.int8)
+    for customer, nps in latest.items():
+        expected[codes[customer]] = nps
+    assert np.array_equal(service.latest_nps, expected)
+
+
+def test_filters_cannot_reach_outside_the_scope(service, raw_sql):
+    stages = tuple(service.journey.stage_order)
+    assert service.stage_ids(Filters()) == stages  # never None: "every stage" means theirs
+    outside = next(iter({"discover", "buy", "pay", "help", "claim", "renew"} - set(stages)))
+    assert service.stage_ids(Filters(stages=(outside,))) == ()
+    claims = Filters(departments=("claims",))
+    assert set(service.stage_ids(claims)) <= set(stages)
+    end = service.last_day
+    ov = overview.compute(
+        service, Filters(start=end - dt.timedelta(days=89), end=end, stages=(outside,))
+    )
+    assert ov.empty
+
+
+def test_a_managers_overview_is_sql_over_their_stages(service, raw_sql):
+    stages = sorted(sql_stages(raw_sql, SERVICE))
+    end = service.last_day
+    start = end - dt.timedelta(days=89)
+    ov = overview.compute(service, Filters(start=start, end=end))
+    pro, det, n = raw_sql.execute(
+        "SELECT SUM(nps >= 9), SUM(nps <= 6), COUNT(nps) FROM responses "
+        "JOIN touchpoints USING (touchpoint_id) WHERE responded_on BETWEEN ? AND ? "
+        f"AND stage_id IN ({','.join('?' * len(stages))})",
+        [start.isoformat(), end.isoformat(), *stages],
+    ).fetchone()
+    nps = ov.tiles["nps"].score
+    assert nps.n == n and nps.value == pytest.approx(100 * (pro - det) / n)
+    assert [row.stage_id for row in ov.stages] == [s for s in service.journey.stage_order]
+
+
+def test_cases_kpis_contacts_and_comments_are_cut_to_the_scope(
+    loaded, service, sample_url, raw_sql
+):
+    engine = store.make_engine(sample_url)
+    try:
+        cases = scope.cases(store.load_cases(engine), SERVICE)
+        kpis = scope.kpis(store.load_kpis(engine), SERVICE)
+        contacts = scope.contacts(dataset.load_contacts(engine, loaded), service)
+        comments = store.load_all_comments(engine)
+    finally:
+        engine.dispose()
+    (n_cases,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM cases WHERE department_id = 'service'"
+    ).fetchone()
+    assert cases.height == n_cases and set(cases["department_id"]) == {"service"}
+    (n_kpis,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM kpis WHERE department_id = 'service'"
+    ).fetchone()
+    assert kpis.height == n_kpis
+    stages = sql_stages(raw_sql, SERVICE)
+    (n_contacts,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM contacts JOIN touchpoints USING (touchpoint_id) "
+        f"WHERE stage_id IN ({','.join('?' * len(stages))})",
+        sorted(stages),
+    ).fetchone()
+    assert contacts.height == n_contacts
+    loop = closed_loop.prepare_for(service, cases, contacts)
+    assert set(loop["department_id"]) == {"service"}
+
+    everything = voc.build(loaded, comments, n_themes=2)
+    mine = scope.verbatims(everything, service)
+    assert set(mine.comments["stage_id"].cast(pl.String).unique()) <= stages
+    (n_comments,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM responses JOIN touchpoints USING (touchpoint_id) "
+        "WHERE TRIM(COALESCE(comment, '')) != '' "
+        f"AND stage_id IN ({','.join('?' * len(stages))})",
+        sorted(stages),
+    ).fetchone()
+    assert mine.comments.height == n_comments < everything.comments.height
+    assert mine.themes["comments"].sum() == n_comments
+    counted = mine.comments.group_by("theme").len()
+    for theme, count in zip(counted["theme"], counted["len"], strict=True):
+        assert mine.themes.filter(pl.col("theme") == theme)["comments"].item() == count
