@@ -15,6 +15,7 @@ import streamlit as st
 
 from cxmetrics import access
 from cxmetrics.access import User
+from cxmetrics.wording import inert
 
 _SESSION_KEY = "_signed_in_email"
 
@@ -120,8 +121,13 @@ def _password_screen(signer: access.PasswordSignIn):
         st.title("CX dashboard")
         st.caption("Sign in with the e-mail address and password your administrator set up.")
         with st.form("sign_in"):
-            st.text_input("E-mail address", key="_sign_in_email")
-            st.text_input("Password", type="password", key="_sign_in_password")
+            st.text_input("E-mail address", key="_sign_in_email", autocomplete="username")
+            st.text_input(
+                "Password",
+                type="password",
+                key="_sign_in_password",
+                autocomplete="current-password",
+            )
             st.form_submit_button(
                 "Sign in", type="primary", on_click=_submit, args=(signer,)
             )  # a callback: it has run before any rerun of the page can drop the click
@@ -160,8 +166,8 @@ def sidebar(user: User, department_name=str) -> None:
     with st.sidebar:
         what = "every department"
         if user.scope is not None:
-            what = ", ".join(_plain(department_name(d)) for d in user.scope)
-        st.caption(f"Signed in as **{_plain(user.label)}** · {user.role} · {what}")
+            what = ", ".join(inert(department_name(d)) for d in user.scope)
+        st.caption(f"Signed in as **{inert(user.label)}** · {user.role} · {what}")
         if cfg.mode == "password":
             st.button("Sign out", on_click=_sign_out, icon=":material/logout:")
         elif cfg.mode == "oidc":
@@ -170,8 +176,3 @@ def sidebar(user: User, department_name=str) -> None:
 
 def _sign_out() -> None:
     st.session_state.pop(_SESSION_KEY, None)
-
-
-def _plain(text: str) -> str:
-    """Text for Markdown, with Markdown's special characters taken literally."""
-    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|<>~$" else c for c in text)

@@ -14,6 +14,7 @@ import streamlit as st
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.periods import PRESETS, preset_range
+from cxmetrics.wording import inert
 
 KEYS = ("period", "dates", "stage", "department", "channel", "segment", "region")
 _WIDGET = dict(bind="query-params", persist_state="session")
@@ -72,7 +73,7 @@ def filters(ds: Dataset) -> Filters:
     )
     if departments:
         affected = journey.stages_of_departments(tuple(departments))
-        sb.caption("Affects: " + ", ".join(journey.stage_name(s) for s in affected))
+        sb.caption("Affects: " + inert(", ".join(journey.stage_name(s) for s in affected)))
     channels = sb.multiselect(
         "Channel", ds.options("channel"), key="channel", placeholder="All channels", **_WIDGET
     )

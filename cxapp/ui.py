@@ -7,7 +7,7 @@ import functools
 import streamlit as st
 
 from cxapp import auth, briefing_ui
-from cxmetrics import exports, wording
+from cxmetrics import charts, exports, wording
 from cxmetrics import metrics as m
 from cxmetrics.overview import Tile
 from cxmetrics.registry import METRICS
@@ -35,6 +35,7 @@ def status_badge(status: str) -> None:
 
 
 value_text = wording.value_text  # one wording of a score, on pages and in briefings
+md = wording.inert  # text with names from the data, for Markdown
 
 
 def delta_text(key: str, change: m.Change | None) -> str | None:
@@ -69,12 +70,13 @@ def chart(fig, caption: str, key: str) -> None:
     """A chart, its caption, and the export control beside the caption (for analysts)."""
     may_export = auth.current_user().can_export
     config = PLOTLY_CONFIG if may_export else VIEW_ONLY_CONFIG
+    charts.literal(fig)  # names from the data are drawn as written, never as markup
     st.plotly_chart(fig, key=key, config=config, theme=None)  # our template, not Streamlit's
     if not may_export:
-        st.caption(caption)
+        st.caption(md(caption))
         return
     left, right = st.columns([9, 1], vertical_alignment="top")
-    left.caption(caption)
+    left.caption(md(caption))
     footnote, view_name = _export_view()
     title = (fig.layout.title.text if fig.layout.title else None) or key
     why_not = _images_unavailable()
@@ -217,7 +219,7 @@ def stage_strip(stages: list, min_n: int, trends: dict | None = None) -> None:
     cols = st.columns(max(len(stages), 4))  # one stage keeps a card-sized column
     for col, stage in zip(cols, stages, strict=False):
         with col, st.container(border=True):
-            st.markdown(f"**{stage.position}. {stage.name}**")
+            st.markdown(md(f"**{stage.position}. {stage.name}**"))
             nps = stage.scores["nps"]
             trend = [v for v in (trends or {}).get(stage.stage_id, []) if v is not None]
             st.metric(
@@ -238,14 +240,14 @@ def stage_strip(stages: list, min_n: int, trends: dict | None = None) -> None:
             st.caption(f"n = {csat.n:,} · {ces.n:,}")
             status_badge(stage.status)
             others = f" · with {', '.join(stage.owners[1:])}" if len(stage.owners) > 1 else ""
-            st.caption(f"Lead: {stage.owners[0]}{others}")
+            st.caption(md(f"Lead: {stage.owners[0]}{others}"))
 
 
 def page_start(title: str, ds, view) -> None:
     """Title, the view in plain words; stop with a message when no stage matches."""
     st.title(title)
     described = view.describe(ds.journey.labels)
-    st.caption(described)
+    st.caption(md(described))
     st.session_state["_export_view"] = (described, exports.view_slug(view, ds.journey.labels))
     user = auth.current_user()
     if not user.can_export:
@@ -257,7 +259,7 @@ def page_start(title: str, ds, view) -> None:
     if stage_ids is not None and not stage_ids:
         names = ", ".join(ds.journey.department_name(d) for d in view.departments)
         st.warning(
-            f"No stage matches these filters: {names} does not affect the chosen "
+            f"No stage matches these filters: {md(names)} does not affect the chosen "
             "stage(s). Clear the stage or department filter.",
             icon=":material/filter_alt_off:",
         )

@@ -255,7 +255,15 @@ class PasswordSignIn:
             failures,
             self.per_account.limit,
         )
-        raise SignInError("The e-mail address or the password is wrong.")
+        left = self.per_account.limit - failures
+        raise SignInError(
+            "The e-mail address or the password is wrong. "
+            + (
+                f"{left} more attempt{'s' if left > 1 else ''} before a 15-minute pause."
+                if left
+                else "Sign-in for this account is paused for 15 minutes."
+            )
+        )
 
 
 def known_user(users: dict[str, User], email: str | None, how: str) -> User:

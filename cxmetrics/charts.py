@@ -5,6 +5,9 @@ Status colours are defined once here; pages and exports use the same ones.
 
 from __future__ import annotations
 
+import re
+
+import numpy as np
 import plotly.graph_objects as go
 import polars as pl
 from plotly.subplots import make_subplots
@@ -37,6 +40,59 @@ TEMPLATE = go.layout.Template(
         legend=dict(orientation="h", yanchor="bottom", y=1.0, x=0),
     )
 )
+
+
+# Plotly draws a few HTML tags in any text; ours are these. Any other "<" came from the
+# data (a name, a root cause, a theme) and is drawn as the character itself.
+_OUR_TAGS = re.compile(r"<(?!(?:/?(?:b|i|br|sup|sub|extra)|span style='[^'<>]*'|/span)>)")
+_TEXT_ATTRIBUTES = (
+    "x",
+    "y",
+    "z",
+    "text",
+    "hovertext",
+    "labels",
+    "customdata",
+    "ids",
+    "name",
+    "hovertemplate",
+    "texttemplate",
+)
+
+
+def _literal(value):
+    if isinstance(value, str):
+        return _OUR_TAGS.sub("&lt;", value)
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind in "OUS":
+            return np.vectorize(_literal, otypes=[object])(value) if value.size else value
+        return value
+    if isinstance(value, (list, tuple)):
+        return type(value)(_literal(v) for v in value)
+    return value
+
+
+def literal(fig: go.Figure) -> go.Figure:
+    """Make every text of a figure that came from the data show as written: a name holding
+    ``<a href=…>`` or ``<img …>`` is drawn as those characters, never as a link. In place;
+    returns the figure."""
+    for trace in fig.data:
+        for attr in _TEXT_ATTRIBUTES:
+            if attr in trace and trace[attr] is not None:
+                trace[attr] = _literal(trace[attr])
+    layout = fig.layout
+    for ann in layout.annotations or ():
+        if ann.text:
+            ann.text = _literal(ann.text)
+    if layout.title and layout.title.text:
+        layout.title.text = _literal(layout.title.text)
+    for axis in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
+        ax = layout[axis]
+        if ax.ticktext is not None:
+            ax.ticktext = _literal(ax.ticktext)
+        if ax.title and ax.title.text:
+            ax.title.text = _literal(ax.title.text)
+    return fig
 
 
 def wrap(label: str, width: int = 12) -> str:

@@ -465,6 +465,11 @@ def run(
     the file's columns named like the table's map to themselves."""
     path = Path(path)
     name = file_name or path.name
+    if table not in schema.IMPORTABLE:
+        raise ImportError_(
+            f"{table!r} is not a table files are imported into; use one of "
+            + ", ".join(schema.IMPORTABLE)
+        )
     if m is not None and m.table != table:
         raise ImportError_(f"the mapping is for {m.table}, not {table}")
     progress(0.05, f"Reading {name}")

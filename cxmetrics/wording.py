@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from cxmetrics import metrics as m
 from cxmetrics.overview import Tile
 from cxmetrics.registry import METRICS
@@ -40,3 +42,17 @@ def tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
     elif not t.change.significant:
         parts.append("no significant change")
     return " · ".join(parts)
+
+
+_MARKUP = re.compile(r"([\[\]<>])")
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto)(?=:)|\b(www)(?=\.)|(?=@)")
+_JOINER = "\u2060"  # an invisible word joiner: "https⁠://…" no longer reads as a link
+
+
+def inert(text: str) -> str:
+    """Markdown in which text from the data cannot become a link, an image or HTML:
+    brackets and angle brackets are escaped, and URLs and e-mail addresses are kept from
+    linking themselves by an invisible joiner. Our own bold and italics still work, and it
+    all reads the same on screen."""
+    escaped = _MARKUP.sub(r"\\\1", text)
+    return _AUTOLINK.sub(lambda m: (m.group(0) or "") + _JOINER, escaped)

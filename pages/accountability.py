@@ -17,8 +17,8 @@ journey = ds.journey
 # --- manager view ---------------------------------------------------------------------
 if len(view.departments) == 1:
     mine = av.verdicts[0]
-    st.subheader(f"My accountability: {mine.name}")
-    (st.error if mine.false_positive else st.info)(mine.sentence)
+    st.subheader(ui.md(f"My accountability: {mine.name}"))
+    (st.error if mine.false_positive else st.info)(ui.md(mine.sentence))
     ui.stage_strip([s for s in av.stages if s.stage_id in mine.stages], av.min_n)
     left, right = st.columns(2)
     with left:
@@ -71,7 +71,7 @@ st.caption(accountability.METHOD)
 flagged = [v for v in av.verdicts if v.false_positive]
 if len(view.departments) != 1:  # the manager view has said it already
     for v in flagged:
-        st.error(v.sentence, icon=":material/warning:")
+        st.error(ui.md(v.sentence), icon=":material/warning:")
 if not flagged:
     st.success("No department in view is a false positive.", icon=":material/check_circle:")
 ui.chart(
@@ -122,7 +122,7 @@ ui.chart(
 )
 
 # --- shared stage scorecard ----------------------------------------------------------------
-st.subheader(f"Shared scorecard: {row.name}")
+st.subheader(ui.md(f"Shared scorecard: {row.name}"))
 ui.stage_strip([row], av.min_n)
 ui.table(
     accountability.scorecard(journey, stage, av.kpi_table),
@@ -135,7 +135,7 @@ ui.table(
 # --- incentives ----------------------------------------------------------------------
 st.subheader("Incentives: is the experience anyone's job?")
 for line in av.callouts:
-    st.warning(line, icon=":material/payments:")
+    st.warning(ui.md(line), icon=":material/payments:")
 ui.table(
     accountability.incentive_table(av.verdicts, journey),
     "incentives",

@@ -7,6 +7,7 @@ import streamlit as st
 from cxapp import auth, router, uploads
 from cxmetrics import importer, mapping, schema, store
 from cxmetrics.journey import JourneyError
+from cxmetrics.wording import inert
 
 router.ensure()  # a first visit by a shared link goes through the router
 
@@ -69,17 +70,19 @@ if uploaded is None:
 try:
     base = uploads.mapping_from(saved_mapping, table)
 except (mapping.MappingError, UnicodeDecodeError) as exc:
-    st.error(f"**The mapping cannot be used.** {exc}", icon=":material/error:")
+    st.error(f"**The mapping cannot be used.** {inert(str(exc))}", icon=":material/error:")
     st.stop()
 path = uploads.save(uploaded)
 encoding = base.encoding if base else "utf-8"
 try:
     source = uploads.read(str(path), encoding)
 except importer.ImportError_ as exc:
-    st.error(f"**The file cannot be read.** {exc}", icon=":material/error:")
+    st.error(f"**The file cannot be read.** {inert(str(exc))}", icon=":material/error:")
     st.stop()
 columns = [c for c in source.columns if c != importer.ROW]
-st.markdown(f"**{uploaded.name}**: {source.height:,} rows, {len(columns)} columns. First rows:")
+st.markdown(
+    f"**{inert(uploaded.name)}**: {source.height:,} rows, {len(columns)} columns. First rows:"
+)
 st.dataframe(source.head(10).drop(importer.ROW), hide_index=True)
 
 # --- the mapping -------------------------------------------------------------------------
@@ -162,7 +165,7 @@ if do_check or do_import:
         report = uploads.run(table, path, m, dry_run=do_check, accept_valid=accept_valid, bar=bar)
     except (importer.ImportError_, mapping.MappingError, store.StoreError) as exc:
         bar.empty()
-        st.error(f"**The file cannot be imported.** {exc}", icon=":material/error:")
+        st.error(f"**The file cannot be imported.** {inert(str(exc))}", icon=":material/error:")
         st.stop()
     bar.empty()
     (st.success if report.ok else st.warning)(report.summary())
@@ -208,6 +211,6 @@ if journey_file is not None and st.button("Import the journey", key="journey_imp
     try:
         counts = uploads.import_journey(uploads.save(journey_file))
     except (JourneyError, store.StoreError) as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(inert(str(exc)), icon=":material/error:")
     else:
         st.success("Imported " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + ".")

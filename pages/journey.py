@@ -66,8 +66,10 @@ with right:
         column_config=ui.score_columns(),
     )
 st.markdown(
-    f"**What customers said about {ds.journey.stage_name(chosen)}** (newest 200; "
-    "e-mail addresses and phone numbers masked)"
+    ui.md(
+        f"**What customers said about {ds.journey.stage_name(chosen)}** (newest 200; "
+        "e-mail addresses and phone numbers masked)"
+    )
 )
 said = data.comments(view.with_stages((chosen,)), (chosen,))
 if said is not None:
@@ -104,8 +106,8 @@ ui.chart(
 weak = ranking.filter(ranking["verdict"] == impact.VERDICT_WEAK)["touchpoint"].to_list()
 strong = ranking.filter(ranking["verdict"] == impact.VERDICT_UNDECLARED)["touchpoint"].to_list()
 c1, c2 = st.columns(2)
-c1.markdown("**Strong but undeclared:** " + (", ".join(strong) or "none"))
-c2.markdown("**Declared but weak:** " + (", ".join(weak) or "none"))
+c1.markdown("**Strong but undeclared:** " + ui.md(", ".join(strong) or "none"))
+c2.markdown("**Declared but weak:** " + ui.md(", ".join(weak) or "none"))
 with st.expander("The full ranking"):
     ui.table(
         ranking,
@@ -146,7 +148,7 @@ ui.table(
 
 # --- channel consistency -------------------------------------------------------------
 st.subheader("Channel consistency")
-st.markdown(channels.describe_gap(jv.channel_gap))
+st.markdown(ui.md(channels.describe_gap(jv.channel_gap)))
 ui.chart(
     charts.fig_channel_heatmap(jv.channel_cells, "CES (1-7)"),
     f"{METRICS['ces'].definition} Blank: fewer than {jv.min_n} answers.",

@@ -97,7 +97,7 @@ c3.metric(
 top = risk["by_segment"].head(1)
 if top.height:
     st.markdown(
-        f"Concentrated in **{top['segment'][0]}**: {top['share'][0]:.0f}% of its "
+        f"Concentrated in **{ui.md(str(top['segment'][0]))}**: {top['share'][0]:.0f}% of its "
         f"satisfied customers are at risk and {top['churn'][0]:.1f}% left in the "
         "period."
     )
@@ -161,7 +161,7 @@ focus = st.selectbox(
 who = loyalty.influencer_detractors(ds, view, focus, by_stage)
 st.markdown(
     f"**{who.height:,} influencers** whose latest answer at "
-    f"{journey.stage_name(focus)} is a detractor and who are still customers — "
+    f"{ui.md(journey.stage_name(focus))} is a detractor and who are still customers — "
     "highest influence first:"
 )
 ui.table(

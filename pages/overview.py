@@ -46,4 +46,4 @@ with right:
     )
 
 st.subheader("What changed")
-st.markdown("\n".join(f"- {line}" for line in ov.changes))
+st.markdown("\n".join(f"- {ui.md(line)}" for line in ov.changes))

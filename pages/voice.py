@@ -19,11 +19,11 @@ ui.stop_if_empty(ds.slice_stats(vv.view).height == 0, vv.start, vv.end, ds)
 
 # --- headlines ------------------------------------------------------------------------
 if vv.headline:
-    st.error(vv.headline, icon=":material/assignment_late:")
+    st.error(ui.md(vv.headline), icon=":material/assignment_late:")
 for signal in vv.signals:
     if signal.leads:
         st.warning(
-            leading.describe(signal, journey.stage_name(signal.stage_id)),
+            ui.md(leading.describe(signal, journey.stage_name(signal.stage_id))),
             icon=":material/trending_up:",
         )
 
@@ -202,11 +202,13 @@ if verbatim_tab.open is not False:
         shown, number, pages = voc.page(found, int(number))
         first = (number - 1) * voc.PAGE_SIZE
         st.caption(
-            f"{found.height:,} comments match ({query.describe()}); newest first. Page "
-            f"{number:,} of {pages:,}: comments {min(first + 1, found.height):,}–"
-            f"{first + shown.height:,}. Comments are shown as "
-            "written, as plain text."
-            + ("" if unmasked else " E-mail addresses and phone numbers are masked.")
+            ui.md(
+                f"{found.height:,} comments match ({query.describe()}); newest first. Page "
+                f"{number:,} of {pages:,}: comments {min(first + 1, found.height):,}–"
+                f"{first + shown.height:,}. Comments are shown as "
+                "written, as plain text."
+                + ("" if unmasked else " E-mail addresses and phone numbers are masked.")
+            )
         )
         if found.height == 0:
             st.info("No comment matches these filters. Clear a filter or the search.")

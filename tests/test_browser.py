@@ -19,8 +19,6 @@ from conftest import REPO
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from scripts.screenshots import CHROMIUM_ARGS
-
 CHROMIUM = Path("/usr/bin/chromium")
 pytestmark = pytest.mark.browser
 
@@ -32,10 +30,10 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def streamlit_server(url: str, log: Path):
+def streamlit_server(url: str, log: Path, extra_env: dict[str, str] | None = None):
     """``streamlit run dashboard.py`` on a free port of 127.0.0.1 against ``url``."""
     port = free_port()
-    env = {**os.environ, "CX_DATABASE_URL": url}
+    env = {**os.environ, "CX_DATABASE_URL": url, **(extra_env or {})}
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
@@ -80,18 +78,6 @@ def streamlit_server(url: str, log: Path):
 def server(sample_url, tmp_path_factory):
     with streamlit_server(sample_url, tmp_path_factory.mktemp("streamlit") / "server.log") as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def wait_ready(page):

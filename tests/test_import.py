@@ -536,3 +536,49 @@ def test_the_import_command(tmp_path, sample_db):
     assert wrong.returncode == 1 and "colour, not column(s) of responses" in wrong.stderr
     journey = run("import-journey", str(REPO / "sample_data"), "--url", url)
     assert journey.returncode == 0 and "6 stages, 25 touchpoints" in journey.stdout
+
+
+SQL_ATTEMPTS = (
+    "x'); DROP TABLE responses; --",
+    "1 OR 1=1",
+    '"; DELETE FROM customers; --',
+    "'||(SELECT current_user)||'",
+)
+
+
+def test_sql_in_any_import_field_is_text_stored_as_written_or_refused(engine, tmp_path):
+    import csv
+    import io
+
+    drop, always, delete, concat = SQL_ATTEMPTS
+    out = io.StringIO()
+    rows = [  # rows 2-6 of the file
+        ["9000021", "1", "Billing", "01/09/2026", "9", "10", drop, "survey", delete],
+        ["9000022", "2", "Billing", "02/09/2026", "7", "8", concat, "survey", always],
+        ["9000023", always, "Billing", "01/09/2026", "9", "10", "web", "survey", ""],
+        ["9000024", "1", drop, "01/09/2026", "9", "10", "web", "survey", ""],
+        [concat, "1", "Billing", "01/09/2026", "9", "10", "web", delete, ""],
+    ]
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    path = write(tmp_path, out.getvalue())
+    before = {t: count(engine, t) for t in ("responses", "customers", "touchpoints")}
+    report = importer.run(
+        engine, "responses", path, mapping.loads(MAPPING, ".toml"), accept_valid=True
+    )
+    refused = {(r["row"], r["column"], r["value"]) for r in report.problems.iter_rows(named=True)}
+    assert (4, "customer_id", always) in refused
+    assert (5, "touchpoint_id", drop) in refused
+    assert (6, "response_id", concat) in refused and (6, "source", delete) in refused
+    assert report.written == 2
+    got = rows_by_id(engine, [9000021, 9000022])
+    assert (got[9000021]["channel"], got[9000021]["comment"]) == (drop, delete)
+    assert (got[9000022]["channel"], got[9000022]["comment"]) == (concat, always)
+    after = {t: count(engine, t) for t in before}
+    assert after == {**before, "responses": before["responses"] + 2}
+
+
+def test_an_import_cannot_name_a_table_outside_the_contract(engine, tmp_path):
+    path = write(tmp_path, GOOD)
+    with pytest.raises(importer.ImportError_, match="responses; DROP TABLE customers"):
+        importer.run(engine, "responses; DROP TABLE customers", path, None)
+    assert count(engine, "customers") > 0

@@ -64,7 +64,7 @@ def test_each_customers_latest_answer_is_their_latest_on_the_scoped_stages(servi
 def test_filters_cannot_reach_outside_the_scope(service, raw_sql):
     stages = tuple(service.journey.stage_order)
     assert service.stage_ids(Filters()) == stages  # never None: "every stage" means theirs
-    outside = next(iter({"discover", "buy", "pay", "help", "claim", "renew"} - set(stages)))
+    (outside,) = {r[0] for r in raw_sql.execute("SELECT stage_id FROM stages")} - set(stages)
     assert service.stage_ids(Filters(stages=(outside,))) == ()
     claims = Filters(departments=("claims",))
     assert set(service.stage_ids(claims)) <= set(stages)

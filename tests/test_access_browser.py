@@ -1,0 +1,171 @@
+"""In a real Chromium against `streamlit run`: sign-in by password and by a proxy's header,
+a manager's shared links, and a company whose every name is hostile markup."""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+import pytest
+from test_browser import streamlit_server
+
+from cxmetrics import access, store
+
+pytestmark = pytest.mark.browser
+PASSWORD = "correct horse battery"
+
+# Markup a spreadsheet, a survey tool or a careless import could put in any name.
+HOSTILE = (
+    ' <img src=x onerror="window.__pwned=1"><a href="https://evil.example/a">a</a>'
+    "[md](https://evil.example/md)<script>window.__pwned=2</script>"
+)
+
+PROBE = """() => ({
+    pwned: window.__pwned ?? null,
+    images: document.querySelectorAll("img[src='x']").length,
+    links: [...document.querySelectorAll("a")].map(
+        a => a.getAttribute("href") || a.getAttribute("xlink:href") || ""
+    ).filter(h => h.includes("evil.example") && !h.startsWith("#")),  // not heading anchors
+    text: document.body.innerText,
+})"""
+
+
+def wait_done(page, selector="[data-testid='stMetricValue']"):
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=90_000
+    )
+    page.wait_for_selector(selector, timeout=90_000)
+
+
+@pytest.fixture(scope="module")
+def users_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("users") / "users.toml"
+    access.add_user(path, "ceo@example.com", "executive", PASSWORD)
+    access.add_user(path, "dana@example.com", "manager", PASSWORD, ("service",), "Dana")
+    return path
+
+
+def sign_in(page, email, password=PASSWORD):
+    page.get_by_role("textbox", name="E-mail address").fill(email)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_password_sign_in_rate_limit_and_log(sample_url, users_file, browser, tmp_path):
+    log = tmp_path / "server.log"
+    env = {"CX_USERS_FILE": str(users_file)}
+    with streamlit_server(sample_url, log, env) as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/voice?stage=shop&department=claims")
+        wait_done(page, "input[type='password']")
+        assert page.locator("[data-testid='stMetricValue']").count() == 0
+        for attempt, then in enumerate(["4 more attempts", "3 more", "2 more", "1 more attempt"]):
+            sign_in(page, "dana@example.com", f"guess-{attempt}-Xq7")
+            page.get_by_text(f"The e-mail address or the password is wrong. {then}").wait_for()
+        sign_in(page, "dana@example.com", "guess-4-Xq7")
+        page.get_by_text("Sign-in for this account is paused for 15 minutes.").wait_for()
+        sign_in(page, "dana@example.com")
+        page.get_by_text("Too many failed sign-ins").wait_for()
+        assert page.locator("[data-testid='stMetricValue']").count() == 0
+
+        other = browser.new_page(viewport={"width": 1400, "height": 1000})
+        other.goto(f"{base}/voice?stage=shop&department=claims")
+        wait_done(other, "input[type='password']")
+        sign_in(other, "ceo@example.com")
+        other.get_by_role("heading", name="Voice of the customer").wait_for(timeout=90_000)
+        assert "Signed in as" in other.locator("[data-testid='stSidebar']").inner_text()
+    text = log.read_text()
+    assert text.count("sign-in failed for 'dana@example.com'") == 5
+    assert "sign-in refused for 'dana@example.com'" in text
+    assert "signed in: ceo@example.com (executive)" in text
+    assert "guess-" not in text and PASSWORD not in text and "$argon2" not in text
+
+
+def test_a_proxy_header_signs_in_and_scopes_a_shared_link(
+    sample_url,
+    users_file,
+    browser,
+    tmp_path,
+    raw_sql,
+):
+    env = {"CX_USERS_FILE": str(users_file), "CX_AUTH": "header"}
+    with streamlit_server(sample_url, tmp_path / "server.log", env) as base:
+        anonymous = browser.new_page()
+        anonymous.goto(base)
+        anonymous.get_by_text("No signed-in identity came with this request").wait_for(
+            timeout=90_000
+        )
+        assert anonymous.locator("[data-testid='stMetricValue']").count() == 0
+
+        context = browser.new_context(
+            viewport={"width": 1400, "height": 1000},
+            extra_http_headers={"X-Forwarded-Email": "dana@example.com"},
+        )
+        page = context.new_page()
+        page.goto(f"{base}/journey?stage=shop&department=claims")
+        wait_done(page)
+        sidebar = page.locator("[data-testid='stSidebar']").inner_text()
+        assert "Signed in as Dana · manager · Customer Service" in sidebar
+        body = page.locator("[data-testid='stMain']").inner_text()
+        names = dict(raw_sql.execute("SELECT stage_id, name FROM stages").fetchall())
+        service = {
+            r[0]
+            for r in raw_sql.execute(
+                "SELECT stage_id FROM stage_owners WHERE department_id = 'service'"
+            )
+        }
+        assert "shop" not in service
+        assert names["shop"] not in body
+        for stage in service:
+            assert names[stage] in body
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def hostile_url(sample_data, tmp_path_factory):
+    """The test company with hostile markup appended to every name a page shows."""
+    tables = sample_data.tables()
+
+    def spoil(frame: pl.DataFrame, *columns: str) -> pl.DataFrame:
+        return frame.with_columns(pl.col(c) + HOSTILE for c in columns)
+
+    tables["stages"] = spoil(tables["stages"], "name", "description")
+    tables["touchpoints"] = spoil(tables["touchpoints"], "name", "description")
+    tables["departments"] = spoil(tables["departments"], "name")
+    tables["kpis"] = spoil(tables["kpis"], "kpi")
+    tables["cases"] = spoil(tables["cases"], "root_cause")
+    tables["customers"] = spoil(tables["customers"], "region")
+    path = tmp_path_factory.mktemp("hostile") / "cx.db"
+    url = f"sqlite:///{path}"
+    store.write_tables(url, tables)
+    return url
+
+
+PAGES = ["", "journey", "loyalty", "accountability", "voice", "data", "glossary"]
+VOICE_TABS = ["Leading indicators", "Broken processes", "Themes & sentiment", "Verbatims"]
+
+
+def test_hostile_names_are_shown_as_text_on_every_page(hostile_url, browser, tmp_path):
+    with streamlit_server(hostile_url, tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": 1500, "height": 1100})
+        seen_literally = set()
+        visits = [f"{base}/{p}" for p in PAGES]
+        visits += [
+            f"{base}/voice?voc_tab={t.replace(' ', '+').replace('&', '%26')}" for t in VOICE_TABS
+        ]
+        visits.append(f"{base}/accountability?department=service")  # the manager view
+        for url in visits:
+            page.goto(url)
+            page.wait_for_selector(
+                "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=90_000
+            )
+            page.wait_for_selector("h1", timeout=90_000)
+            page.wait_for_timeout(500)  # let charts draw their SVG (not an assertion)
+            found = page.evaluate(PROBE)
+            assert found["pwned"] is None, url
+            assert found["images"] == 0, url
+            assert found["links"] == [], url
+            assert "Traceback" not in found["text"], url
+            if re.search(r'<img src=x onerror="window\.__pwned=1">', found["text"]):
+                seen_literally.add(url)
+        assert f"{base}/" in seen_literally and f"{base}/journey" in seen_literally

@@ -1,0 +1,186 @@
+"""Hostile input: SQL through every filter and the search, markup in names, secrets in
+messages. Databases are real (SQLite and a Postgres server); values are checked by a second
+implementation (plain SQL or plain Python)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import re
+
+import plotly.graph_objects as go
+import pytest
+import sqlalchemy as sa
+from conftest import REPO
+from streamlit.testing.v1 import AppTest
+from test_cli import run
+
+from cxmetrics import charts, schema, store, voc
+from cxmetrics.filters import Filters
+from cxmetrics.registry import METRICS
+from cxmetrics.wording import inert
+
+SQL_ATTEMPTS = (
+    "x' OR '1'='1",
+    "'; DROP TABLE responses; --",
+    "claim') OR 1=1 --",
+    "%",
+)
+_names = (f"security_{i}" for i in itertools.count())
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db(request, sample_url, sample_data):
+    if request.param == "sqlite":
+        yield sample_url
+        return
+    url = request.getfixturevalue("pg_server").create_database(next(_names))
+    store.write_tables(url, sample_data.tables())
+    yield url
+
+
+def counts(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {
+            name: conn.execute(sa.select(sa.func.count()).select_from(table)).scalar()
+            for name, table in schema.metadata.tables.items()
+        }
+
+
+def test_sql_in_every_filter_matches_nothing_and_changes_nothing(db):
+    engine = store.make_engine(db)
+    try:
+        before = counts(engine)
+        for attempt in SQL_ATTEMPTS:
+            for field in ("stages", "channels", "segments", "regions"):
+                view = Filters(**{field: (attempt,)})
+                stage_ids = (attempt,) if field == "stages" else None
+                found = store.load_comments(engine, view, stage_ids, limit=50)
+                assert found.height == 0, (field, attempt)
+            stats = store.load_stats_sql(
+                engine, Filters(channels=(attempt,), regions=(attempt,)), (attempt,), ["channel"]
+            )
+            assert stats.height == 0
+        assert counts(engine) == before
+        # a filter that does match still works: the same call with a real value
+        real = store.load_comments(engine, Filters(channels=("web",)), None, limit=5)
+        assert real.height == 5 and set(real["channel"]) == {"web"}
+    finally:
+        engine.dispose()
+
+
+def test_sql_and_patterns_in_the_comment_search_are_literal(loaded, sample_url):
+    engine = store.make_engine(sample_url)
+    try:
+        v = voc.build(loaded, store.load_all_comments(engine), n_themes=2)
+    finally:
+        engine.dispose()
+    texts = v.comments["comment"].to_list()
+    for needle in (*SQL_ATTEMPTS, ".*", "(", "[a-z]+", "\\", "bill", "BILL"):
+        found = voc.search(v.comments, voc.Query(text=needle))
+        expected = sum(needle.lower() in t.lower() for t in texts)  # plain Python
+        assert found.height == expected, needle
+    assert voc.search(v.comments, voc.Query(text="bill")).height > 0
+
+
+def test_sql_in_the_url_of_every_filter_is_ignored_by_the_pages(app_env, raw_sql):
+    end = dt.date.fromisoformat(
+        raw_sql.execute("SELECT MAX(responded_on) FROM responses").fetchone()[0]
+    )
+    start = end - dt.timedelta(days=89)
+    pro, det, n = raw_sql.execute(
+        "SELECT SUM(nps >= 9), SUM(nps <= 6), COUNT(nps) FROM responses "
+        "WHERE responded_on BETWEEN ? AND ?",
+        (start.isoformat(), end.isoformat()),
+    ).fetchone()
+    (total,) = raw_sql.execute("SELECT COUNT(*) FROM responses").fetchone()
+    for attempt in SQL_ATTEMPTS:
+        at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120)
+        for key in ("period", "dates", "stage", "department", "channel", "segment", "region"):
+            at.query_params[key] = attempt
+        at.run()
+        assert not at.exception, attempt
+        nps = next(m.value for m in at.metric if m.label == "NPS")
+        assert nps == METRICS["nps"].format(100 * (pro - det) / n), attempt
+        at.switch_page(str(REPO / "pages" / "voice.py"))
+        at.query_params["voc_tab"] = attempt
+        at.run()
+        assert not at.exception, attempt
+    assert raw_sql.execute("SELECT COUNT(*) FROM responses").fetchone() == (total,)
+
+
+def test_cli_filters_refuse_unknown_values_without_touching_the_database(sample_url, raw_sql):
+    (total,) = raw_sql.execute("SELECT COUNT(*) FROM responses").fetchone()
+    for attempt in SQL_ATTEMPTS[:3]:
+        for option in ("--stage", "--channel", "--segment", "--region", "--department"):
+            done = run("summary", option, attempt, url=sample_url)
+            assert done.returncode != 0 and "Traceback" not in done.stderr
+            assert done.stderr.startswith("error: ") and "unknown" in done.stderr
+    assert raw_sql.execute("SELECT COUNT(*) FROM responses").fetchone() == (total,)
+
+
+# --- markup in names ----------------------------------------------------------------------
+
+
+def test_inert_markdown_keeps_our_bold_and_disarms_links_images_and_html():
+    text = inert("**Lead:** Claims <img src=x> [md](https://evil.example) ![i](http://x.io/a.png)")
+    assert "**Lead:**" in text
+    assert "\\<img src=x\\>" in text and "\\[md\\]" in text and "!\\[i\\]" in text
+    assert "https://" not in text and "http://" not in text
+    plain = re.sub(r"\\(.)", r"\1", text).replace("\u2060", "")
+    assert (
+        plain == "**Lead:** Claims <img src=x> [md](https://evil.example) ![i](http://x.io/a.png)"
+    )
+    assert "@" not in inert("jo@example.com").replace("\u2060@", "")
+    assert "www." not in inert("www.evil.example")
+
+
+def test_chart_text_from_the_data_is_drawn_as_written():
+    name = "<a href='https://evil.example'>x</a><img src=x>"
+    fig = go.Figure(
+        go.Bar(
+            x=[name, "<b>Pay</b><br>n = 3"],
+            y=[1, 2],
+            text=[f"<b>{name}</b>", "ok"],
+            customdata=[[name, 1], ["b", 2]],
+            hovertemplate="%{x}<br>%{customdata[0]}<extra></extra>",
+        ),
+        layout=dict(title=f"NPS at {name}"),
+    )
+    charts.literal(fig)
+    bar = fig.data[0]
+    assert bar.x[0] == "&lt;a href='https://evil.example'>x&lt;/a>&lt;img src=x>"
+    assert bar.x[1] == "<b>Pay</b><br>n = 3"  # our own tags stay
+    assert bar.text[0].startswith("<b>&lt;a href=") and bar.text[0].endswith("</b>")
+    assert bar.customdata[0][0].startswith("&lt;a href=")
+    assert bar.hovertemplate == "%{x}<br>%{customdata[0]}<extra></extra>"
+    assert fig.layout.title.text.startswith("NPS at &lt;a href=")
+    assert "<a " not in fig.to_json() and "<img" not in fig.to_json()
+
+
+# --- secrets ------------------------------------------------------------------------------
+
+SECRET = "S3cret-Pa55word"
+UNREACHABLE = f"postgresql+psycopg://cx_reader:{SECRET}@127.0.0.1:1/cx"
+
+
+def test_a_database_password_never_reaches_a_page(monkeypatch):
+    monkeypatch.setenv(store.URL_ENV, UNREACHABLE)
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120)
+    at.run()
+    assert not at.exception
+    shown = " ".join(e.value for e in [*at.error, *at.caption, *at.markdown, *at.warning])
+    assert "cannot load its data" in shown and "127.0.0.1" in shown
+    assert SECRET not in shown
+    at.switch_page(str(REPO / "pages" / "data.py")).run()
+    shown = " ".join(e.value for e in [*at.error, *at.caption, *at.markdown])
+    assert "cx_reader:***@127.0.0.1" in shown and SECRET not in shown
+
+
+def test_a_database_password_never_reaches_the_command_line_output():
+    for args in (("summary",), ("init-db",), ("briefing", "--out", "/tmp/never")):
+        done = run(*args, url=UNREACHABLE)
+        assert done.returncode != 0, args
+        assert SECRET not in done.stdout + done.stderr, args
+        assert "Traceback" not in done.stderr, args
