@@ -53,15 +53,31 @@ def _current_version(url: str, *, warn: bool = False) -> tuple:
         if not warn:  # one warning per page: get_dataset gives it
             return version
         st.warning(
-            f"**The database cannot be reached right now.** {exc}. Showing the data as "
+            f"**The database cannot be used right now:** {exc}. Showing the data as "
             f"loaded at {since:%H:%M} UTC; this page updates by itself when the database "
             "is back.",
             icon=":material/cloud_off:",
         )
+        _retry_when_back(url)
         return version
     if _last_good.get(url, (None,))[0] != version:
         _last_good[url] = (version, dt.datetime.now(dt.UTC))
     return version
+
+
+RETRY_SECONDS = 10
+
+
+@st.fragment(run_every=RETRY_SECONDS)
+def _retry_when_back(url: str) -> None:
+    """While the database cannot be used, try it again every few seconds (drawing
+    nothing); when it answers, forget the failure and run the whole page again."""
+    try:
+        store.check(_engine(url))
+    except store.StoreError:
+        return
+    _version.clear()
+    st.rerun(scope="app")
 
 
 @st.cache_resource(show_spinner="Loading the data…", max_entries=2)
@@ -212,8 +228,9 @@ def get_dataset() -> Dataset:
         st.error(f"**The dashboard cannot load its data.** {exc}", icon=":material/error:")
         st.caption(
             "Set `CX_DATABASE_URL` to a SQLAlchemy URL of a CX database, or unset it to use "
-            "the embedded sample data."
+            f"the embedded sample data. This page tries again every {RETRY_SECONDS} seconds."
         )
+        _retry_when_back(url)
         st.stop()
     except Exception as exc:  # a driver or file error we did not foresee: no traceback
         st.error(

@@ -173,13 +173,15 @@ def test_a_lost_database_keeps_the_last_data_on_screen_and_recovers(
         data._version.clear()  # as when its one-minute cache runs out
         at.run()
         assert not at.exception, at.exception
-        lost = [w.value for w in at.warning if "cannot be reached" in w.value]
+        lost = [w.value for w in at.warning if "cannot be used right now" in w.value]
         assert len(lost) == 1 and "faults" in lost[0]
         assert [(m.label, m.value) for m in at.metric] == before
         pg.restart()
         data._version.clear()
         at.run()
-        assert not at.exception and not [w for w in at.warning if "cannot be reached" in w.value]
+        assert not at.exception and not [
+            w for w in at.warning if "cannot be used right now" in w.value
+        ]
         assert [(m.label, m.value) for m in at.metric] == before
     finally:
         pg.stop()
