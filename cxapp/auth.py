@@ -21,7 +21,8 @@ _SESSION_KEY = "_signed_in_email"
 
 
 def _log_to_stderr() -> None:
-    """Sign-in events go to the server's log (stderr), one line each, never a password."""
+    """The dashboard's events (sign-ins, data loads) go to the server's log (stderr), one
+    line each; a password never does."""
     logger = logging.getLogger("cxdashboard")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)

@@ -12,6 +12,8 @@ briefing built on these getters can show more.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 
 import polars as pl
 import streamlit as st
@@ -22,6 +24,7 @@ from cxmetrics.dataset import Dataset
 from cxmetrics.text import mask_pii_column
 
 VERSION_TTL_SECONDS = 60
+log = logging.getLogger("cxdashboard.data")
 
 
 @st.cache_resource(show_spinner=False)
@@ -82,7 +85,15 @@ def _retry_when_back(url: str) -> None:
 
 @st.cache_resource(show_spinner="Loading the data…", max_entries=2)
 def _dataset(url: str, version: tuple) -> Dataset:
-    return dataset.load(_engine(url))
+    started = time.perf_counter()
+    ds = dataset.load(_engine(url))
+    log.info(
+        "loaded %s responses from %s in %.1f s (once per data version, for every session)",
+        f"{ds.responses.height:,}",
+        store.safe_url(url),
+        time.perf_counter() - started,
+    )
+    return ds
 
 
 _EXTRA = {

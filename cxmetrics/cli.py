@@ -24,6 +24,7 @@ from cxmetrics import (
     overview,
     sample,
     schema,
+    scope,
     store,
 )
 from cxmetrics.filters import FilterError, Filters
@@ -330,14 +331,14 @@ def _briefing(args) -> int:
     start, end = preset_range(args.period, ds.first_day, ds.last_day)
     base = _filters(args, args.start or start, args.end or end)
     _check_known(ds, base)
-    if args.per == "department":
+    if args.per == "department":  # each holds only its department's data, as its manager sees
         wanted = base.departments or tuple(ds.journey.departments["department_id"].to_list())
-        views = [base.with_departments((d,)) for d in wanted]
+        views = [(scope.inputs(inputs, (d,)), base.with_departments((d,))) for d in wanted]
     else:
-        views = [base]
+        views = [(inputs, base)]
     try:
-        for view in views:
-            b = briefing.build(**inputs, f=view)
+        for data, view in views:
+            b = briefing.build(**data, f=view)
             for path in briefing.write(b, args.out, formats):
                 print(f"wrote {path}")
     except exports.ExportError as exc:

@@ -44,3 +44,16 @@ def verbatims(v: Verbatims, ds: Dataset) -> Verbatims:
         .with_columns(pl.col("comments").fill_null(0).cast(v.themes["comments"].dtype))
     )
     return Verbatims(comments, themes)
+
+
+def inputs(everything: dict, departments: tuple[str, ...]) -> dict:
+    """A briefing's inputs (``briefing.load_inputs``) cut to the departments' scope: what a
+    manager of those departments would see in the dashboard."""
+    ds = everything["ds"].scoped(departments)
+    return {
+        "ds": ds,
+        "kpis": kpis(everything["kpis"], departments),
+        "cases": cases(everything["cases"], departments),
+        "contacts": contacts(everything["contacts"], ds),
+        "verbatims": verbatims(everything["verbatims"], ds),
+    }

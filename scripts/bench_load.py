@@ -1,0 +1,262 @@
+"""Many users at once: real Chromium sessions clicking through every page of one server.
+
+    python -m scripts.bench_load --sessions 20 --rounds 2 [--url sqlite:///…] [--users FILE]
+
+Starts ``streamlit run dashboard.py`` on 127.0.0.1 against ``--url`` (default: the sample
+database), opens ``--sessions`` browser sessions at once, and has each one visit every page
+in turn, changing the period filter on each, ``--rounds`` times; sessions arrive
+``--stagger`` seconds apart. With ``--users`` (a users
+file) sign-in is on and each session signs in first, managers and executives alternating.
+
+A step's time runs from the click to the page having finished its run with the expected
+heading (or the changed view) on screen. Prints one JSON object: p50, p95 and max per kind
+of step, errors seen on pages, the server's peak memory (VmHWM), and how many times the
+server loaded the data (from its log: once per data version is the target).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from playwright.async_api import async_playwright
+
+from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS
+
+REPO = Path(__file__).resolve().parent.parent
+PAGES = [
+    ("Overview", "Customer experience overview"),
+    ("Journey", "Customer journey"),
+    ("Loyalty & value", "Loyalty and value"),
+    ("Accountability", "Accountability across silos"),
+    ("Voice of the customer", "Voice of the customer"),
+    ("Glossary", "Glossary"),
+]
+PERIODS = ["Last 30 days", "Latest quarter", "Last 90 days", "Latest 12 months"]
+DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _memory(pid: int) -> dict[str, int]:
+    """The process's resident memory now and at its peak, in MiB (Linux /proc)."""
+    out = {}
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmRSS", "VmHWM"):
+            out[key] = int(value.split()[0]) // 1024
+    return out
+
+
+class Server:
+    def __init__(self, url: str | None, users: Path | None, log: Path):
+        self.port = _free_port()
+        env = {**os.environ}
+        if url:
+            env["CX_DATABASE_URL"] = url
+        if users:
+            env["CX_USERS_FILE"] = str(users)
+        self.log = log
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", "dashboard.py",
+                "--server.port", str(self.port), "--server.address", "127.0.0.1",
+                "--server.headless", "true",
+            ],
+            cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    raise SystemExit(f"streamlit did not start:\n{log.read_text()}") from None
+                time.sleep(0.2)
+        self.peak_rss = 0
+        self._stop = threading.Event()
+        threading.Thread(target=self._watch, daemon=True).start()
+
+    def _watch(self) -> None:
+        while not self._stop.is_set() and self.proc.poll() is None:
+            self.peak_rss = max(self.peak_rss, _memory(self.proc.pid)["VmRSS"])
+            time.sleep(0.25)
+
+    def stop(self) -> dict[str, int]:
+        mem = _memory(self.proc.pid)
+        self._stop.set()
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+        return mem
+
+
+async def _wait_page(page, heading: str, timeout: float) -> None:
+    await page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=timeout)
+    await page.wait_for_selector(DONE, timeout=timeout)
+
+
+async def _session(browser, base, index, rounds, stagger, sign_in, times, errors):
+    await asyncio.sleep(index * stagger)  # people arrive over a few seconds, not in one instant
+    context = await browser.new_context(viewport={"width": 1400, "height": 1000})
+    timeout = 300_000
+    context.set_default_timeout(timeout)
+    page = await context.new_page()
+    try:
+        started = time.perf_counter()
+        await page.goto(base, wait_until="commit")
+        if sign_in:
+            email, password = sign_in(index)
+            await page.get_by_role("textbox", name="E-mail address").fill(email)
+            await page.get_by_role("textbox", name="Password").fill(password)
+            await page.get_by_role("button", name="Sign in").click()
+        await _wait_page(page, PAGES[0][1], timeout)
+        times["first page"].append(time.perf_counter() - started)
+        current = "Last 90 days"  # the default period
+        for r in range(rounds):
+            for p, (link, heading) in enumerate(PAGES):
+                t = time.perf_counter()
+                await page.get_by_role("link", name=link, exact=True).click()
+                await _wait_page(page, heading, timeout)
+                times["page switch"].append(time.perf_counter() - t)
+                if heading == "Glossary":
+                    continue
+                caption = page.locator("[data-testid='stMain'] [data-testid='stCaptionContainer']")
+                before = await caption.first.inner_text()
+                period = PERIODS[(index + p + r) % len(PERIODS)]
+                if period == current:  # choosing the period already shown changes nothing
+                    period = PERIODS[(PERIODS.index(period) + 1) % len(PERIODS)]
+                current = period
+                t = time.perf_counter()
+                box = page.locator("[data-testid='stSelectbox']").filter(has_text="Period")
+                await box.click()
+                await page.get_by_role("option", name=period, exact=True).click()
+                await page.wait_for_function(
+                    "old => { const c = document.querySelector(\"[data-testid='stMain'] "
+                    "[data-testid='stCaptionContainer']\"); return c && c.innerText !== old; }",
+                    arg=before,
+                    timeout=timeout,
+                )
+                await page.wait_for_selector(DONE, timeout=timeout)
+                times["filter change"].append(time.perf_counter() - t)
+                shown = await page.locator("[data-testid='stException']").count()
+                if shown:
+                    errors.append(f"session {index}: an exception on {heading}")
+    except Exception as exc:  # a timeout or a broken page counts as an error, not a crash
+        errors.append(f"session {index}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+    finally:
+        await context.close()
+
+
+def _summary(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {
+        "n": len(values),
+        "p50_s": round(statistics.median(ordered), 2),
+        "p95_s": round(p95, 2),
+        "max_s": round(ordered[-1], 2),
+    }
+
+
+async def _run(args, server: Server) -> dict:
+    times: dict[str, list[float]] = {"first page": [], "page switch": [], "filter change": []}
+    errors: list[str] = []
+    sign_in = None
+    if args.users:
+        accounts = [a.split(":", 1) for a in args.account]
+        sign_in = lambda i: accounts[i % len(accounts)]  # noqa: E731
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        started = time.perf_counter()
+        await asyncio.gather(
+            *[
+                _session(browser, server.base, i, args.rounds, args.stagger, sign_in, times, errors)
+                for i in range(args.sessions)
+            ]
+        )
+        wall = time.perf_counter() - started
+        await browser.close()
+    return {"times": times, "errors": errors, "wall_s": round(wall, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sessions", type=int, default=20)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--stagger", type=float, default=0.5, help="seconds between two sessions' arrivals"
+    )
+    parser.add_argument("--url", help="database URL (default: the sample database)")
+    parser.add_argument("--users", type=Path, help="a users file: sign-in on")
+    parser.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        help="EMAIL:PASSWORD of a user in --users (repeat; sessions take them in turn)",
+    )
+    args = parser.parse_args()
+    if args.users and not args.account:
+        parser.error("--users needs at least one --account EMAIL:PASSWORD")
+    log = Path(tempfile.mkdtemp(prefix="cx-load-")) / "server.log"
+    server = Server(args.url, args.users, log)
+    idle = _memory(server.proc.pid)["VmRSS"]
+    cpu_before = _cpu_seconds(server.proc.pid)
+    try:
+        result = asyncio.run(_run(args, server))
+    finally:
+        cpu = _cpu_seconds(server.proc.pid) - cpu_before
+        memory = server.stop()
+    loads = log.read_text().count("cxdashboard.data: loaded")
+    print(
+        json.dumps(
+            {
+                "sessions": args.sessions,
+                "rounds": args.rounds,
+                "stagger_s": args.stagger,
+                "sign_in": bool(args.users),
+                "steps": {k: _summary(v) for k, v in result["times"].items()},
+                "errors": result["errors"],
+                "wall_s": result["wall_s"],
+                "server_cpu_s": round(cpu, 1),
+                "machine_cores": os.cpu_count(),
+                "server_memory_mib": {
+                    "idle_before_sessions": idle,
+                    "peak_sampled_rss": server.peak_rss,
+                    "peak_vmhwm": memory["VmHWM"],
+                    "at_end_rss": memory["VmRSS"],
+                },
+                "data_loads_in_server_log": loads,
+                "server_log": str(log),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
