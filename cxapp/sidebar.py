@@ -62,6 +62,8 @@ def filters(ds: Dataset) -> Filters:
         **_WIDGET,
     )
     department_ids = journey.departments.sort("name")["department_id"].to_list()
+    if ds.scope is not None:  # a manager filters among their own departments
+        department_ids = [d for d in department_ids if d in ds.scope]
     departments = sb.multiselect(
         "Department",
         department_ids,

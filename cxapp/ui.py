@@ -246,7 +246,7 @@ def stage_strip(stages: list, min_n: int, trends: dict | None = None) -> None:
 def page_start(title: str, ds, view) -> None:
     """Title, the view in plain words; stop with a message when no stage matches."""
     st.title(title)
-    described = view.describe(ds.journey.labels)
+    described = view.describe(ds.journey.labels, scope=ds.scope)
     st.caption(md(described))
     st.session_state["_export_view"] = (described, exports.view_slug(view, ds.journey.labels))
     user = auth.current_user()

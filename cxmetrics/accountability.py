@@ -307,6 +307,8 @@ def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityVi
     rows = stage_rows(ds, scores_by(sums, "stage_id"), None, min_n)
     period = kpis_in_period(kpis, start, end)
     verdicts = detect(ds.journey, rows, period, min_n)
+    if ds.scope is not None:  # a manager: judged on their own departments only
+        verdicts = [v for v in verdicts if v.department_id in ds.scope]
     shown_stages = ds.stage_ids(f)
     if f.departments:
         verdicts = [v for v in verdicts if v.department_id in f.departments]

@@ -100,8 +100,15 @@ class Filters:
                 clauses.append(columns[column].in_(list(values)))
         return clauses
 
-    def describe(self, names: dict[str, str] | None = None, *, with_period: bool = True) -> str:
-        """Plain words for a footnote or a title slide; ``names`` maps ids to labels."""
+    def describe(
+        self,
+        names: dict[str, str] | None = None,
+        *,
+        with_period: bool = True,
+        scope: tuple[str, ...] | None = None,
+    ) -> str:
+        """Plain words for a footnote or a title slide; ``names`` maps ids to labels. With a
+        manager's ``scope`` (department ids), "all" means all of theirs and says so."""
         names = names or {}
 
         def label(values: tuple[str, ...], every: str) -> str:
@@ -117,8 +124,11 @@ class Filters:
         )
         parts = [period] if with_period else []
         parts += [
-            label(self.stages, "all stages"),
-            label(self.departments, "all departments"),
+            label(self.stages, "all stages" if scope is None else "all your stages"),
+            label(
+                self.departments,
+                "all departments" if scope is None else label(scope, ""),
+            ),
             label(self.channels, "all channels"),
             label(self.segments, "all segments"),
             label(self.regions, "all regions"),

@@ -118,17 +118,20 @@ class Journey:
         return list(self._owners.get(stage_id, []))
 
     def scoped(self, department_ids: tuple[str, ...]) -> Journey:
-        """The journey a manager of these departments sees: the stages they affect and
-        those stages' touchpoints and targets; of the departments, only theirs (with their
-        ownership and incentives)."""
+        """The journey a manager of these departments sees: the stages they affect, those
+        stages' touchpoints and targets, and who shares them (the other departments on those
+        stages are named, as the stage's team); incentives are only theirs."""
         stages = self.stages_of_departments(department_ids)
         depts = pl.col("department_id").is_in(list(department_ids))
         on_stage = pl.col("stage_id").is_in(stages)
+        owners = self.stage_owners.filter(on_stage)
         return Journey(
             stages=self.stages.filter(on_stage),
             touchpoints=self.touchpoints.filter(on_stage),
-            departments=self.departments.filter(depts),
-            stage_owners=self.stage_owners.filter(on_stage & depts),
+            departments=self.departments.filter(
+                pl.col("department_id").is_in(owners["department_id"].unique().implode())
+            ),
+            stage_owners=owners,
             targets=self.targets.filter(on_stage | pl.col("stage_id").is_null()),
             incentives=self.incentives.filter(depts),
         )

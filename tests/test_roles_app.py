@@ -127,11 +127,22 @@ def test_a_managers_pages_hold_only_their_departments_whatever_the_url_asks(user
     assert at.sidebar.multiselect(key="stage").options == service_stage_names(raw_sql)
     assert at.sidebar.multiselect(key="department").options == ["Customer Service"]
 
+    assert at.caption[0].value.endswith(
+        "all your stages · Customer Service · all channels · all segments · all regions"
+    )
+
     at.switch_page(str(REPO / "pages" / "accountability.py")).run()
     assert not at.exception
-    shown = " ".join(str(d.value) for d in at.dataframe)
-    for other in ("Claims", "Billing", "Sales", "Pricing", "Marketing"):
-        assert other not in shown
+    # other departments appear only as members of a stage's team: no verdict, KPI or pay
+    tables = [d.value for d in at.dataframe]  # pandas frames in AppTest
+    judged = next(t for t in tables if "false_positive" in t.columns)
+    assert list(judged["department"]) == ["Customer Service"]
+    kpis = [t for t in tables if "kpi" in t.columns]
+    assert kpis
+    for t in kpis:
+        assert set(t[t["kpi"].notna()]["department"]) == {"Customer Service"}
+    pay = next(t for t in tables if "cx_share_pct" in t.columns)
+    assert list(pay["department"]) == ["Customer Service"]
 
     at.switch_page(str(REPO / "pages" / "voice.py")).run()
     at.session_state["voc_tab"] = "Verbatims"
@@ -167,8 +178,19 @@ def test_a_managers_briefing_holds_their_numbers(users, raw_sql):
     nps, n = sql_nps(raw_sql, start, end, ("service",))
     assert f"NPS: {nps} (" in slides[1] and f"n = {n:,} answers" in slides[1]
     everything = "\n".join(slides)
-    for other in ("Discover & compare", "Claims Handling", "Sales"):
-        assert other not in everything
+    (outside,) = raw_sql.execute(
+        "SELECT name FROM stages WHERE stage_id NOT IN "
+        "(SELECT stage_id FROM stage_owners WHERE department_id = 'service')"
+    ).fetchone()
+    assert outside not in everything
+    others = [
+        r[0]
+        for r in raw_sql.execute("SELECT name FROM departments WHERE department_id != 'service'")
+    ]
+    for line in everything.splitlines():  # another department only as a stage's lead
+        for other in others:
+            if other in line:
+                assert f"lead {other}" in line, line
 
 
 def test_exports_are_for_analysts(users):
