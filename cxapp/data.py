@@ -16,6 +16,7 @@ import logging
 import time
 
 import polars as pl
+import sqlalchemy as sa
 import streamlit as st
 
 from cxapp import auth
@@ -72,12 +73,19 @@ RETRY_SECONDS = 10
 
 
 @st.fragment(run_every=RETRY_SECONDS)
-def _retry_when_back(url: str) -> None:
-    """While the database cannot be used, try it again every few seconds (drawing
-    nothing); when it answers, forget the failure and run the whole page again."""
+def _retry_when_back(url: str, failed_version: tuple | None = None) -> None:
+    """While the data cannot be shown, look again every few seconds (drawing nothing).
+    ``failed_version`` is the data version that could not be shown (None when the
+    database itself could not be used): the whole page runs again only once the database
+    answers with other data, so a reachable database whose data is unusable (no responses
+    yet) is not reloaded in a loop."""
+    engine = _engine(url)
     try:
-        store.check(_engine(url))
-    except store.StoreError:
+        store.check(engine)
+        version = store.data_version(engine)
+    except (store.StoreError, sa.exc.SQLAlchemyError):
+        return
+    if version == failed_version:
         return
     _version.clear()
     st.rerun(scope="app")
@@ -231,17 +239,19 @@ def get_dataset() -> Dataset:
     """The dataset behind ``CX_DATABASE_URL``; on failure, say why and stop the page."""
     departments = _scope()
     url = store.database_url()
+    version = None
     try:
         if store.sample_missing(url):
             _create_sample(url)
-        ds = _dataset_for(url, _current_version(url, warn=True), departments)
+        version = _current_version(url, warn=True)
+        ds = _dataset_for(url, version, departments)
     except store.StoreError as exc:
         st.error(f"**The dashboard cannot load its data.** {exc}", icon=":material/error:")
         st.caption(
             "Set `CX_DATABASE_URL` to a SQLAlchemy URL of a CX database, or unset it to use "
             f"the embedded sample data. This page tries again every {RETRY_SECONDS} seconds."
         )
-        _retry_when_back(url)
+        _retry_when_back(url, version)
         st.stop()
     except Exception as exc:  # a driver or file error we did not foresee: no traceback
         st.error(

@@ -83,6 +83,10 @@ def make_engine(url: str) -> sa.Engine:
     if path is not None and not path.parent.exists():
         raise StoreError(f"the folder for the SQLite file {path} does not exist")
     try:
+        if path is not None:
+            # a new connection each time: a file replaced while the dashboard runs (a
+            # regenerated sample, a restored backup) is read, not the deleted old one
+            return sa.create_engine(parsed, poolclass=sa.pool.NullPool)
         # pre-ping: a connection the server dropped (restart, failover) is replaced, not used
         return sa.create_engine(parsed, pool_pre_ping=True)
     except (sa.exc.NoSuchModuleError, ImportError) as exc:

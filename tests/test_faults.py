@@ -52,6 +52,25 @@ def test_a_database_down_at_start_is_named_and_the_page_recovers_by_itself(
         assert page.get_by_text("The dashboard cannot load its data.").count() == 0
 
 
+@pytest.mark.browser
+def test_a_database_without_data_yet_shows_it_once_the_first_import_lands(
+    sample_data, browser, tmp_path
+):
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    engine = store.make_engine(url)
+    schema.create_all(engine)
+    engine.dispose()
+    with streamlit_server(url, tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(base)
+        page.get_by_text("has no journey stages and no responses yet").wait_for(timeout=90_000)
+        assert page.locator("[data-testid='stMetricValue']").count() == 0
+        store.write_tables(url, sample_data.tables(), replace=True)
+        # the page was waiting for other data, not reloading in a loop; it shows it now
+        page.wait_for_selector("[data-testid='stMetricValue']", timeout=90_000)
+        assert page.get_by_text("has no journey stages").count() == 0
+
+
 def test_a_missing_table_is_named_and_the_last_data_stays_until_it_is_back(
     sample_db, tmp_path, monkeypatch
 ):
