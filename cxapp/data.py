@@ -79,8 +79,8 @@ def _retry_when_back(url: str, failed_version: tuple | None = None) -> None:
     database itself could not be used): the whole page runs again only once the database
     answers with other data, so a reachable database whose data is unusable (no responses
     yet) is not reloaded in a loop."""
-    engine = _engine(url)
     try:
+        engine = _engine(url)
         store.check(engine)
         version = store.data_version(engine)
     except (store.StoreError, sa.exc.SQLAlchemyError):
