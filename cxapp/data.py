@@ -33,12 +33,17 @@ def _engine(url: str):
     return store.make_engine(url)
 
 
-@st.cache_data(ttl=VERSION_TTL_SECONDS, show_spinner=False)
-def _version(url: str) -> tuple:
-    """The data version; also where the database is checked, at most once a minute."""
+def _read_version(url: str) -> tuple:
+    """Check the database and read its data version, uncached."""
     engine = _engine(url)
     store.check(engine)
     return store.data_version(engine)
+
+
+@st.cache_data(ttl=VERSION_TTL_SECONDS, show_spinner=False)
+def _version(url: str) -> tuple:
+    """The data version; also where the database is checked, at most once a minute."""
+    return _read_version(url)
 
 
 _last_good: dict[str, tuple[tuple, dt.datetime]] = {}  # url -> version that loaded, and when
@@ -80,9 +85,7 @@ def _retry_when_back(url: str, failed_version: tuple | None = None) -> None:
     answers with other data, so a reachable database whose data is unusable (no responses
     yet) is not reloaded in a loop."""
     try:
-        engine = _engine(url)
-        store.check(engine)
-        version = store.data_version(engine)
+        version = _read_version(url)
     except (store.StoreError, sa.exc.SQLAlchemyError):
         return
     if version == failed_version:
@@ -133,9 +136,9 @@ def _dataset_for(url: str, version: tuple, departments: tuple[str, ...] | None) 
 
 
 _SCOPE = {
-    "contacts": lambda frame, ds: scope.contacts(frame, ds),
-    "kpis": lambda frame, ds: scope.kpis(frame, ds.scope),
-    "cases": lambda frame, ds: scope.cases(frame, ds.scope),
+    "contacts": scope.contacts,
+    "kpis": lambda frame, ds: scope.own(frame, ds.scope),
+    "cases": lambda frame, ds: scope.own(frame, ds.scope),
 }
 
 
@@ -145,12 +148,15 @@ def _scoped_extra(url: str, version: tuple, name: str, departments: tuple[str, .
     return _SCOPE[name](_extra(url, version, name), ds)
 
 
-def _get_extra(name: str) -> pl.DataFrame:
-    departments = _scope()
+def _extra_for(url: str, version: tuple, name: str, departments: tuple[str, ...] | None):
     if departments is None:
-        return _cached_or_stop(lambda url, version: _extra(url, version, name), name)
+        return _extra(url, version, name)
+    return _scoped_extra(url, version, name, departments)
+
+
+def _get_extra(name: str) -> pl.DataFrame:
     return _cached_or_stop(
-        lambda url, version: _scoped_extra(url, version, name, departments), name
+        lambda url, version, departments: _extra_for(url, version, name, departments), name
     )
 
 
@@ -183,21 +189,28 @@ def _scoped_verbatims(url: str, version: tuple, departments: tuple[str, ...]) ->
     return scope.verbatims(_verbatims(url, version), _scoped_dataset(url, version, departments))
 
 
+def _verbatims_for(url: str, version: tuple, departments: tuple[str, ...] | None):
+    if departments is None:
+        return _verbatims(url, version)
+    return _scoped_verbatims(url, version, departments)
+
+
 @st.cache_resource(show_spinner="Linking cases to repeat contacts…", max_entries=8)
 def _closed_loop(url: str, version: tuple, departments: tuple[str, ...] | None) -> pl.DataFrame:
-    ds = _dataset_for(url, version, departments)
-    if departments is None:
-        cases, contacts = _extra(url, version, "cases"), _extra(url, version, "contacts")
-    else:
-        cases = _scoped_extra(url, version, "cases", departments)
-        contacts = _scoped_extra(url, version, "contacts", departments)
-    return closed_loop.prepare_for(ds, cases, contacts)
+    return closed_loop.prepare_for(
+        _dataset_for(url, version, departments),
+        _extra_for(url, version, "cases", departments),
+        _extra_for(url, version, "contacts", departments),
+    )
 
 
 def _cached_or_stop(loader, what: str):
+    """``loader(url, version, departments)`` for the signed-in user's scope; on a database
+    failure, say what could not be loaded and stop the page."""
+    departments = _scope()
     url = store.database_url()
     try:
-        return loader(url, _current_version(url))
+        return loader(url, _current_version(url), departments)
     except store.StoreError as exc:
         st.error(f"**The {what} cannot be loaded.** {exc}", icon=":material/error:")
         st.stop()
@@ -205,16 +218,12 @@ def _cached_or_stop(loader, what: str):
 
 def get_verbatims() -> voc.Verbatims:
     """Every comment, masked, with sentiment and theme; analysed once per data version."""
-    departments = _scope()
-    if departments is None:
-        return _cached_or_stop(_verbatims, "comments")
-    return _cached_or_stop(lambda u, v: _scoped_verbatims(u, v, departments), "comments")
+    return _cached_or_stop(_verbatims_for, "comments")
 
 
 def get_closed_loop() -> pl.DataFrame:
     """Cases with their stage, repeat contacts and false closures; once per data version."""
-    departments = _scope()
-    return _cached_or_stop(lambda u, v: _closed_loop(u, v, departments), "cases")
+    return _cached_or_stop(_closed_loop, "cases")
 
 
 def engine():

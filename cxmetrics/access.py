@@ -102,10 +102,17 @@ class Config:
         return self.mode != "off"
 
 
+def users_file(environ: dict[str, str] | None = None) -> Path | None:
+    """The users file named by ``CX_USERS_FILE`` (``os.environ`` by default), if any."""
+    env = os.environ if environ is None else environ
+    name = env.get("CX_USERS_FILE", "").strip()
+    return Path(name) if name else None
+
+
 def config(environ: dict[str, str] | None = None) -> Config:
     """The sign-in configuration from the environment (``os.environ`` by default)."""
     env = os.environ if environ is None else environ
-    users = env.get("CX_USERS_FILE", "").strip()
+    users = users_file(env)
     mode = env.get("CX_AUTH", "").strip().lower() or ("password" if users else "off")
     if mode not in MODES:
         raise AccessError(f"CX_AUTH is {mode!r}; use one of {', '.join(MODES)}")
@@ -115,7 +122,7 @@ def config(environ: dict[str, str] | None = None) -> Config:
             "person a role"
         )
     header = env.get("CX_AUTH_HEADER", "").strip() or DEFAULT_HEADER
-    return Config(mode, Path(users) if users else None, header)
+    return Config(mode, users, header)
 
 
 def load_users(path: Path) -> dict[str, User]:

@@ -86,13 +86,16 @@ def literal(fig: go.Figure) -> go.Figure:
             ann.text = _literal(ann.text)
     if layout.title and layout.title.text:
         layout.title.text = _literal(layout.title.text)
-    for axis in [k for k in layout.to_plotly_json() if k.startswith(("xaxis", "yaxis"))]:
-        ax = layout[axis]
-        if ax.ticktext is not None:
-            ax.ticktext = _literal(ax.ticktext)
-        if ax.title and ax.title.text:
-            ax.title.text = _literal(ax.title.text)
+    fig.for_each_xaxis(_literal_axis)
+    fig.for_each_yaxis(_literal_axis)
     return fig
+
+
+def _literal_axis(ax) -> None:
+    if ax.ticktext is not None:
+        ax.ticktext = _literal(ax.ticktext)
+    if ax.title and ax.title.text:
+        ax.title.text = _literal(ax.title.text)
 
 
 def wrap(label: str, width: int = 12) -> str:

@@ -9,7 +9,6 @@ import argparse
 import datetime as dt
 import getpass
 import json
-import os
 import sys
 from pathlib import Path
 
@@ -214,9 +213,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _user(args) -> int:
-    path = args.file or (
-        Path(os.environ["CX_USERS_FILE"]) if os.environ.get("CX_USERS_FILE") else None
-    )
+    path = args.file or access.users_file()
     if path is None:
         raise CliError("name the users file with --file or CX_USERS_FILE")
     if args.action == "list":

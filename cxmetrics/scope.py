@@ -23,13 +23,9 @@ def contacts(frame: pl.DataFrame, ds: Dataset) -> pl.DataFrame:
     return frame.filter(_on_stages(ds))
 
 
-def cases(frame: pl.DataFrame, departments: tuple[str, ...]) -> pl.DataFrame:
-    """The cases the departments handled."""
-    return frame.filter(pl.col("department_id").is_in(list(departments)))
-
-
-def kpis(frame: pl.DataFrame, departments: tuple[str, ...]) -> pl.DataFrame:
-    """The departments' own KPIs."""
+def own(frame: pl.DataFrame, departments: tuple[str, ...]) -> pl.DataFrame:
+    """The departments' own rows of a frame keyed by ``department_id``: the cases they
+    handled, their KPIs."""
     return frame.filter(pl.col("department_id").is_in(list(departments)))
 
 
@@ -52,8 +48,8 @@ def inputs(everything: dict, departments: tuple[str, ...]) -> dict:
     ds = everything["ds"].scoped(departments)
     return {
         "ds": ds,
-        "kpis": kpis(everything["kpis"], departments),
-        "cases": cases(everything["cases"], departments),
+        "kpis": own(everything["kpis"], departments),
+        "cases": own(everything["cases"], departments),
         "contacts": contacts(everything["contacts"], ds),
         "verbatims": verbatims(everything["verbatims"], ds),
     }

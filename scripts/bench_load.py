@@ -20,18 +20,15 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 from playwright.async_api import async_playwright
 
+from scripts import serve
 from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,12 +42,6 @@ PAGES = [
 ]
 PERIODS = ["Last 30 days", "Latest quarter", "Last 90 days", "Latest 12 months"]
 DONE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -71,31 +62,14 @@ def _memory(pid: int) -> dict[str, int]:
 
 class Server:
     def __init__(self, url: str | None, users: Path | None, log: Path):
-        self.port = _free_port()
-        env = {**os.environ}
-        if url:
-            env["CX_DATABASE_URL"] = url
+        env = {"CX_DATABASE_URL": url} if url else {}
         if users:
             env["CX_USERS_FILE"] = str(users)
         self.log = log
-        self.proc = subprocess.Popen(
-            [
-                sys.executable, "-m", "streamlit", "run", "dashboard.py",
-                "--server.port", str(self.port), "--server.address", "127.0.0.1",
-                "--server.headless", "true",
-            ],
-            cwd=REPO, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        self.base = f"http://127.0.0.1:{self.port}"
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"{self.base}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"streamlit did not start:\n{log.read_text()}") from None
-                time.sleep(0.2)
+        try:
+            self.proc, self.base = serve.start(env, log)
+        except serve.ServerError as exc:
+            raise SystemExit(str(exc)) from None
         self.peak_rss = 0
         self._stop = threading.Event()
         threading.Thread(target=self._watch, daemon=True).start()
@@ -108,8 +82,7 @@ class Server:
     def stop(self) -> dict[str, int]:
         mem = _memory(self.proc.pid)
         self._stop.set()
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        serve.stop(self.proc)
         return mem
 
 

@@ -100,19 +100,16 @@ def pg_server(tmp_path_factory):
     pg.stop()
 
 
-CHROMIUM = Path("/usr/bin/chromium")
-
-
 @pytest.fixture(scope="module")
 def browser():
     """A real headless Chromium (Debian's), driven by Playwright."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run)")
     from playwright.sync_api import sync_playwright
 
-    from scripts.screenshots import CHROMIUM_ARGS
+    from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS
 
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (see .ci/run)")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()

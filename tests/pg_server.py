@@ -7,9 +7,10 @@ import glob
 import os
 import pwd
 import shutil
-import socket
 import subprocess
 from pathlib import Path
+
+from scripts.serve import free_port
 
 
 class PostgresMissing(RuntimeError):
@@ -29,18 +30,12 @@ def _bindir() -> Path:
     return Path(candidates[-1]).parent
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class PostgresServer:
     def __init__(self, root: Path):
         self.bindir = _bindir()
         self.root = root
         self.data = root / "pgdata"
-        self.port = _free_port()
+        self.port = free_port()
         self.as_user: list[str] = []
         if os.geteuid() == 0:  # initdb refuses to run as root
             pwd.getpwnam("postgres")

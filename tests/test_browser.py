@@ -3,75 +3,31 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
-import socket
 import sqlite3
 import struct
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import REPO
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-CHROMIUM = Path("/usr/bin/chromium")
+from scripts import serve
+
 pytestmark = pytest.mark.browser
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextlib.contextmanager
 def streamlit_server(url: str, log: Path, extra_env: dict[str, str] | None = None):
     """``streamlit run dashboard.py`` on a free port of 127.0.0.1 against ``url``."""
-    port = free_port()
-    env = {**os.environ, "CX_DATABASE_URL": url, **(extra_env or {})}
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "streamlit",
-                "run",
-                "dashboard.py",
-                "--server.port",
-                str(port),
-                "--server.address",
-                "127.0.0.1",
-                "--server.headless",
-                "true",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:  # wait for the health endpoint, bounded
-        try:
-            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"streamlit did not start:\n{log.read_text()}")
-        time.sleep(0.2)
+    try:
+        proc, base = serve.start({"CX_DATABASE_URL": url, **(extra_env or {})}, log, 60)
+    except serve.ServerError as exc:
+        pytest.fail(str(exc))
     try:
         yield base
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+        serve.stop(proc, 20)
 
 
 @pytest.fixture(scope="module")

@@ -102,8 +102,8 @@ def test_cases_kpis_contacts_and_comments_are_cut_to_the_scope(
 ):
     engine = store.make_engine(sample_url)
     try:
-        cases = scope.cases(store.load_cases(engine), SERVICE)
-        kpis = scope.kpis(store.load_kpis(engine), SERVICE)
+        cases = scope.own(store.load_cases(engine), SERVICE)
+        kpis = scope.own(store.load_kpis(engine), SERVICE)
         contacts = scope.contacts(dataset.load_contacts(engine, loaded), service)
         comments = store.load_all_comments(engine)
     finally:

@@ -163,7 +163,6 @@ def test_data_version_changes_when_responses_change(tmp_path, sample_data):
     engine.dispose()
 
 
-
 def test_a_sqlite_file_replaced_under_a_live_engine_is_read_afresh(tmp_path, sample_data):
     url = f"sqlite:///{tmp_path / 'live.db'}"
     engine = store.make_engine(url)
@@ -175,6 +174,7 @@ def test_a_sqlite_file_replaced_under_a_live_engine_is_read_afresh(tmp_path, sam
     assert store.data_version(engine)[0] == 250
     assert dataset.load(engine).responses.height == 250
     engine.dispose()
+
 
 @pytest.mark.parametrize(
     "filters",
