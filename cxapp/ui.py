@@ -75,12 +75,12 @@ def chart(fig, caption: str, key: str) -> None:
     if not may_export:
         st.caption(md(caption))
         return
-    left, right = st.columns([9, 1], vertical_alignment="top")
-    left.caption(md(caption))
+    row = st.container(horizontal=True, wrap=False)  # the caption: all the button leaves
+    row.caption(md(caption))
     footnote, view_name = _export_view()
     title = (fig.layout.title.text if fig.layout.title else None) or key
     why_not = _images_unavailable()
-    with right.popover("Export", icon=":material/download:"):
+    with row.popover("Export", icon=":material/download:"):
         for fmt, label in (
             ("png", "PNG image (high resolution)"),
             ("svg", "SVG image"),
