@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -159,7 +160,7 @@ def _oidc_screen():
     st.stop()
 
 
-def sidebar(user: User, department_name=str) -> None:
+def sidebar(user: User, department_name: Callable[[str], str] = str) -> None:
     """Who is signed in, what they see, and a way out."""
     cfg = _config()
     if not cfg.enabled:

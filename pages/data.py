@@ -20,6 +20,7 @@ if user.scope is not None:
         icon=":material/lock:",
     )
     st.stop()
+auth.sidebar(user)
 
 st.title("Data")
 st.caption(f"Database: {uploads.safe_url()}")

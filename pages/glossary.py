@@ -2,13 +2,14 @@
 
 import streamlit as st
 
-from cxapp import data, router, sidebar
+from cxapp import auth, data, router, sidebar
 from cxmetrics.registry import METRICS, MIN_N
 
 router.ensure()  # a first visit by a shared link goes through the router
 
 ds = data.get_dataset()
 sidebar.filters(ds)  # keeps the shared filters alive and in the URL on this page too
+auth.sidebar(auth.current_user(), ds.journey.department_name)
 
 st.title("Glossary")
 st.caption(

@@ -210,6 +210,8 @@ def test_the_data_page_imports_only_for_analysts(users):
     analyst = sign_in("ana@example.com")
     analyst.switch_page(str(REPO / "pages" / "data.py")).run()
     assert analyst.get("file_uploader")
+    signed = [c.value for c in analyst.sidebar.caption if c.value.startswith("Signed in")]
+    assert signed == ["Signed in as **ana\u2060@example.com** · analyst · every department"]
 
 
 def test_someone_removed_from_the_users_file_loses_access_at_their_next_click(users):
