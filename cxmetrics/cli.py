@@ -89,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--url", help="target database URL (default: CX_DATABASE_URL or the sample SQLite file)"
     )
     p.add_argument("--replace", action="store_true", help="overwrite existing data")
+    p.add_argument(
+        "--no-stories",
+        action="store_true",
+        help="the same company with none of the planted stories (for calibration)",
+    )
 
     p = sub.add_parser("init-db", help="create the data contract's tables on a database")
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL)")
@@ -245,6 +250,7 @@ def _sample(args) -> int:
         args.seed,
         args.end,
         progress=lambda f, m: _progress(0.6 * f, f"Generating {m}"),
+        stories=not args.no_stories,
     )
     store.write_tables(
         url, data.tables(), replace=args.replace, progress=lambda f, m: _progress(0.6 + 0.4 * f, m)

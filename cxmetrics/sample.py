@@ -181,8 +181,14 @@ def generate(
     seed: int = DEFAULT_SEED,
     end: dt.date = DEFAULT_END,
     progress: Progress = _no_progress,
+    stories: bool = True,
 ) -> SampleData:
-    """Generate the sample company's data. Deterministic for a given seed and size."""
+    """Generate the sample company's data. Deterministic for a given seed and size.
+
+    ``stories=False`` gives the same company with none of the planted stories: no trend, no
+    episode, no segment, channel, influencer or department effect (touchpoints still differ
+    in quality). Calibration tests use it as data in which those claims cannot be true.
+    """
     if customers < 1:
         raise ValueError("customers must be at least 1")
     rng = np.random.default_rng(seed)
@@ -191,16 +197,17 @@ def generate(
     epoch = np.datetime64(start, "D")
 
     progress(0.02, "customers")
-    cust = _customers(rng, customers, start)
+    story = 1.0 if stories else 0.0
+    cust = _customers(rng, customers, start, story)
     progress(0.15, "responses")
-    resp = _responses(rng, cust, journey, channels, start)
+    resp = _responses(rng, cust, journey, channels, start, story)
     progress(0.55, "comments")
-    resp_frame = _response_frame(rng, resp, journey, epoch)
+    resp_frame = _response_frame(rng, resp, journey, epoch, story)
     progress(0.70, "cases and contacts")
-    case_frame, repeat = _cases(rng, resp_frame, journey, epoch)
-    contact_frame = _contacts(rng, cust, journey, channels, start, repeat, epoch)
+    case_frame, repeat = _cases(rng, resp_frame, journey, epoch, story)
+    contact_frame = _contacts(rng, cust, journey, channels, start, repeat, epoch, story)
     progress(0.85, "department KPIs")
-    kpi_frame = _kpis(rng, start)
+    kpi_frame = _kpis(rng, start, story)
     customer_frame = pl.DataFrame(
         {
             "customer_id": cust["id"],
@@ -219,7 +226,9 @@ def generate(
     return SampleData(journey, customer_frame, resp_frame, contact_frame, case_frame, kpi_frame)
 
 
-def _customers(rng: np.random.Generator, n: int, start: dt.date) -> dict[str, np.ndarray]:
+def _customers(
+    rng: np.random.Generator, n: int, start: dt.date, story: float = 1.0
+) -> dict[str, np.ndarray]:
     segment = rng.choice(len(SEGMENTS), size=n, p=SEGMENT_SHARES)
     region = rng.integers(0, len(REGIONS), size=n)
     existing = rng.random(n) < 0.75
@@ -231,7 +240,7 @@ def _customers(rng: np.random.Generator, n: int, start: dt.date) -> dict[str, np
     mood = rng.normal(0.0, 0.75, size=n)
     small_business = segment == 1
     # Loyalty drives churn; small businesses leave far more often whatever their satisfaction.
-    logit = -2.1 - 0.9 * mood + 1.5 * small_business
+    logit = -2.1 - 0.9 * mood + story * 1.5 * small_business
     churned = rng.random(n) < 1 / (1 + np.exp(-logit))
     active_from = np.maximum(joined, 0)
     churn_day = active_from + 30 + (rng.random(n) * np.maximum(DAYS - 31 - active_from, 1))
@@ -251,7 +260,9 @@ def _customers(rng: np.random.Generator, n: int, start: dt.date) -> dict[str, np
     }
 
 
-def _responses(rng, cust, journey: Journey, channels: pl.DataFrame, start: dt.date) -> dict:
+def _responses(
+    rng, cust, journey: Journey, channels: pl.DataFrame, start: dt.date, story: float = 1.0
+) -> dict:
     active_to = np.where(cust["churned"], cust["churn_day"], DAYS - 1)
     span = np.maximum(active_to - cust["active_from"] + 1, 1)
     counts = rng.poisson(RESPONSES_PER_CUSTOMER * span / DAYS)
@@ -285,22 +296,22 @@ def _responses(rng, cust, journey: Journey, channels: pl.DataFrame, start: dt.da
     # Story: File a claim declines over the last two quarters while Claims' KPIs stay green.
     claim = stage_of == "claim"
     progress_in_decline = np.clip((day - (DAYS - CLAIMS_DECLINE_DAYS)) / CLAIMS_DECLINE_DAYS, 0, 1)
-    experience -= claim * 1.5 * progress_in_decline
+    experience -= story * claim * 1.5 * progress_in_decline
     # Story: the billing-error episode hurts Pay after contacts have already risen.
     pay = stage_of == "pay"
     dip = (week >= BILLING_NPS_WEEKS[0]) & (week < BILLING_NPS_WEEKS[1])
-    experience -= pay * dip * 1.1
+    experience -= story * pay * dip * 1.1
     # Story: high-influence customers are unhappy at renewal.
     influencer = cust["influence"][owner] >= np.quantile(cust["influence"], 0.9)
-    experience -= (stage_of == "renew") * influencer * 1.6
+    experience -= story * (stage_of == "renew") * influencer * 1.6
 
     nps = np.clip(np.rint(8.35 + 1.55 * experience), 0, 10)
     small_business = cust["segment"][owner] == 1
     csat = np.clip(
-        np.rint(4.15 + 0.55 * experience + 0.45 * small_business + rng.normal(0, 0.35, m)), 1, 5
+        np.rint(4.15 + 0.55 * experience + story * 0.45 * small_business + rng.normal(0, 0.35, m)), 1, 5
     )
     mobile = channel == all_channels.index("mobile")
-    ces = np.clip(np.rint(5.55 + 0.75 * experience - 1.3 * mobile + rng.normal(0, 0.5, m)), 1, 7)
+    ces = np.clip(np.rint(5.55 + 0.75 * experience - story * 1.3 * mobile + rng.normal(0, 0.5, m)), 1, 7)
 
     source = rng.choice(4, size=m, p=[0.82, 0.08, 0.05, 0.05])
     # Survey questions are optional: blanks are common; complaints and social posts have
@@ -325,7 +336,7 @@ def _responses(rng, cust, journey: Journey, channels: pl.DataFrame, start: dt.da
     }
 
 
-def _response_frame(rng, r: dict, journey: Journey, epoch) -> pl.DataFrame:
+def _response_frame(rng, r: dict, journey: Journey, epoch, story: float = 1.0) -> pl.DataFrame:
     m = r["day"].size
     sources = np.array(["survey", "contact_center", "social", "complaint"])
     wants_comment = (r["source"] != 0) | (rng.random(m) < 0.35)
@@ -344,7 +355,8 @@ def _response_frame(rng, r: dict, journey: Journey, epoch) -> pl.DataFrame:
     # During the billing episode, Pay complaints are about being charged twice.
     week = r["day"] // 7
     billing = (
-        (r["stage"] == "pay")
+        bool(story)
+        & (r["stage"] == "pay")
         & (tone == 2)
         & (week >= BILLING_CONTACT_WEEKS[0])
         & (week < BILLING_NPS_WEEKS[1])
@@ -389,7 +401,7 @@ def _response_frame(rng, r: dict, journey: Journey, epoch) -> pl.DataFrame:
     )
 
 
-def _cases(rng, responses: pl.DataFrame, journey: Journey, epoch):
+def _cases(rng, responses: pl.DataFrame, journey: Journey, epoch, story: float = 1.0):
     """Cases from complaints and strong detractors; Customer Service closes but rarely fixes."""
     stage_of = journey.touchpoints.select("touchpoint_id", "stage_id")
     leads = journey.stage_owners.filter(pl.col("role") == "lead").select(
@@ -403,7 +415,8 @@ def _cases(rng, responses: pl.DataFrame, journey: Journey, epoch):
     to_service = (rng.random(n) < 0.5) | (base["stage_id"] == "help").to_numpy()
     department = np.where(to_service, "service", base["lead"].to_numpy())
     opened = base["responded_on"].to_numpy().astype("datetime64[D]") + rng.integers(0, 3, n)
-    service = department == "service"
+    # Story: Customer Service closes more, and faster, but the customer confirms less.
+    service = (department == "service") & bool(story)
     closed = rng.random(n) < np.where(service, 0.93, 0.82)
     close_days = rng.geometric(np.where(service, 0.35, 0.12), size=n)
     confirmed_draw = rng.random(n)
@@ -465,7 +478,9 @@ def _cases(rng, responses: pl.DataFrame, journey: Journey, epoch):
     return frame, repeat
 
 
-def _contacts(rng, cust, journey, channels, start, repeat: pl.DataFrame, epoch) -> pl.DataFrame:
+def _contacts(
+    rng, cust, journey, channels, start, repeat: pl.DataFrame, epoch, story: float = 1.0
+) -> pl.DataFrame:
     n = cust["id"].size
     per_customer = rng.poisson(3.0, size=n)
     owner = np.repeat(np.arange(n), per_customer)
@@ -487,11 +502,11 @@ def _contacts(rng, cust, journey, channels, start, repeat: pl.DataFrame, epoch) 
     tp = rng.choice(len(tp_ids), size=m, p=w / w.sum())
     # Billing episode: a surge of Pay contacts before Pay NPS dips.
     weeks = BILLING_CONTACT_WEEKS
-    extra = int(n * 0.12)
+    extra = int(n * 0.12 * story)
     extra_day = rng.integers(weeks[0] * 7, weeks[1] * 7, size=extra)
     extra_owner = rng.integers(0, n, size=extra)
     # Claims: contacts climb through the decline, too.
-    claim_extra = int(n * 0.10)
+    claim_extra = int(n * 0.10 * story)
     claim_day = (
         DAYS - 1 - np.floor(np.sqrt(rng.random(claim_extra)) * CLAIMS_DECLINE_DAYS).astype(np.int64)
     )
@@ -536,19 +551,20 @@ def _contacts(rng, cust, journey, channels, start, repeat: pl.DataFrame, epoch) 
     )
 
 
-def _kpis(rng, start: dt.date) -> pl.DataFrame:
+def _kpis(rng, start: dt.date, story: float = 1.0) -> pl.DataFrame:
     defs = read_kpi_definitions(SAMPLE_DIR)
     weeks = [start + dt.timedelta(days=7 * w) for w in range(DAYS // 7)]
     rows = []
     for d in defs.iter_rows(named=True):
         target, hib = d["target"], d["higher_is_better"]
         # Claims always meets its own targets: the silo's scorecard is green.
-        hit_rate = 1.0 if d["department_id"] == "claims" else 0.8
+        hit_rate = 1.0 if story and d["department_id"] == "claims" else 0.8
         spread = abs(target) * 0.04 + 0.1
         for w, week in enumerate(weeks):
             hit = rng.random() < hit_rate
             if (
-                d["kpi"] == "Billing error rate"
+                story
+                and d["kpi"] == "Billing error rate"
                 and BILLING_CONTACT_WEEKS[0] <= w < BILLING_CONTACT_WEEKS[1]
             ):
                 hit = False
