@@ -11,13 +11,14 @@ import datetime as dt
 import itertools
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
 from cxmetrics import schema, store
+from cxmetrics.inference import design_effects
 from cxmetrics.behaviour import flag_repeat_contacts
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
@@ -48,6 +49,8 @@ class Dataset:
     customer_arrays: CustomerArrays
     latest_nps: np.ndarray  # each customer's latest NPS answer on any date; -1 for none
     scope: tuple[str, ...] | None = None  # a manager's departments; None: the whole company
+    #: Design effect of repeated answers by one customer, per metric (inference.design_effects)
+    design_effect: dict = field(default_factory=dict)
 
     @property
     def first_day(self) -> dt.date:
@@ -97,6 +100,7 @@ class Dataset:
             self.customer_arrays,
             latest,
             tuple(department_ids),
+            self.design_effect,
         )
 
     def slice_stats(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
@@ -258,7 +262,8 @@ def build(
     )
     arrays = CustomerArrays.from_frame(customers)
     enriched, latest = _linked(enriched, arrays.size)
-    return Dataset(journey, customers, enriched, stats, arrays, latest)
+    deff = design_effects(enriched)
+    return Dataset(journey, customers, enriched, stats, arrays, latest, None, deff)
 
 
 def _linked(responses: pl.DataFrame, size: int) -> tuple[pl.DataFrame, np.ndarray]:

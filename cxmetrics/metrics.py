@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from cxmetrics.inference import nps_interval, wilson
 from cxmetrics.registry import METRICS, MIN_N
 
 #: Additive statistics: every one is a count or a sum, so any roll-up is a sum.
@@ -87,10 +88,13 @@ def sums(
 
 
 def totals(
-    stats: pl.DataFrame, by: list[str] | None = None, columns: tuple[str, ...] = STAT_COLUMNS
+    stats: pl.DataFrame,
+    by: list[str] | None = None,
+    columns: tuple[str, ...] = STAT_COLUMNS,
+    deff: dict[str, float] | None = None,
 ) -> pl.DataFrame:
     """Roll statistics up to ``by`` (or to one row), then add the score columns."""
-    return with_scores(sums(stats, by, columns))
+    return with_scores(sums(stats, by, columns), deff)
 
 
 def _ratio(num: str, den: str, scale: float = 1.0) -> pl.Expr:
@@ -106,14 +110,20 @@ def nps_expr() -> pl.Expr:
     return 100 * (_ratio("promoters", "n_nps") - _ratio("detractors", "n_nps"))
 
 
-def with_scores(frame: pl.DataFrame) -> pl.DataFrame:
-    """Add NPS (and margin), CSAT, CSAT top box, CES and CES-easy; null where n is 0."""
+def with_scores(frame: pl.DataFrame, deff: dict[str, float] | None = None) -> pl.DataFrame:
+    """Add NPS (and margin), CSAT, CSAT top box, CES and CES-easy; null where n is 0.
+
+    ``deff``: design effects of repeated answers by customer (``Dataset.design_effect``);
+    the margin allows for them."""
     ratio = _ratio
     p = ratio("promoters", "n_nps")
     d = ratio("detractors", "n_nps")
+    inflate = math.sqrt(max((deff or {}).get("nps", 1.0), 1.0))
     return frame.with_columns(
         nps_expr().alias("nps"),
-        (100 * Z95 * ((p + d - (p - d) ** 2) / pl.col("n_nps")).sqrt()).alias("nps_moe"),
+        (inflate * 100 * Z95 * ((p + d - (p - d) ** 2) / pl.col("n_nps")).sqrt()).alias(
+            "nps_moe"
+        ),
         ratio("csat_top2", "n_csat", 100.0).alias("csat"),
         ratio("csat_top1", "n_csat", 100.0).alias("csat_top1"),
         ratio("ces_sum", "n_ces").alias("ces"),
@@ -145,30 +155,42 @@ class Score:
         return None if self.too_few(min_n) else self.value
 
 
-def scores_of(row: dict) -> dict[str, Score]:
-    """Scores with standard errors from one row of :func:`totals`."""
+def scores_of(row: dict, deff: dict[str, float] | None = None) -> dict[str, Score]:
+    """Scores with standard errors from one row of :func:`totals`.
+
+    ``deff``: design effects of repeated answers by customer (``Dataset.design_effect``).
+    Standard errors allow for them, and never fall to zero when every answer agrees (the
+    Wilson interval's half-width is the floor)."""
+    deff = deff or {}
     n_nps, n_csat, n_ces = row["n_nps"], row["n_csat"], row["n_ces"]
     out = {"responses": Score("responses", float(row["responses"]), int(row["responses"]))}
     if n_nps:
         p, d = row["promoters"] / n_nps, row["detractors"] / n_nps
-        se = 100 * math.sqrt(max(p + d - (p - d) ** 2, 0.0) / n_nps)
+        lo, hi = nps_interval(row["promoters"], row["detractors"], n_nps, deff.get("nps", 1.0))
+        se = max(100 * (p - d) - lo, hi - 100 * (p - d)) / Z95
         out["nps"] = Score("nps", 100 * (p - d), n_nps, se)
     else:
         out["nps"] = Score("nps", None, 0)
     if n_csat:
+        k = deff.get("csat", 1.0)
         share = row["csat_top2"] / n_csat
-        out["csat"] = Score("csat", 100 * share, n_csat, _proportion_se(share, n_csat))
+        out["csat"] = Score("csat", 100 * share, n_csat, _proportion_se(share, n_csat, k))
         top1 = row["csat_top1"] / n_csat
-        out["csat_top1"] = Score("csat_top1", 100 * top1, n_csat, _proportion_se(top1, n_csat))
+        out["csat_top1"] = Score(
+            "csat_top1", 100 * top1, n_csat, _proportion_se(top1, n_csat, k)
+        )
     else:
         out["csat"] = Score("csat", None, 0)
         out["csat_top1"] = Score("csat_top1", None, 0)
     if n_ces:
+        k = max(deff.get("ces", 1.0), 1.0)
         mean = row["ces_sum"] / n_ces
         var = (row["ces_sq"] - n_ces * mean**2) / (n_ces - 1) if n_ces > 1 else 0.0
-        out["ces"] = Score("ces", mean, n_ces, math.sqrt(max(var, 0.0) / n_ces))
+        out["ces"] = Score("ces", mean, n_ces, math.sqrt(k * max(var, 0.0) / n_ces))
         easy = row["ces_easy"] / n_ces
-        out["ces_easy"] = Score("ces_easy", 100 * easy, n_ces, _proportion_se(easy, n_ces))
+        out["ces_easy"] = Score(
+            "ces_easy", 100 * easy, n_ces, _proportion_se(easy, n_ces, deff.get("ces", 1.0))
+        )
     else:
         out["ces"] = Score("ces", None, 0)
         out["ces_easy"] = Score("ces_easy", None, 0)
@@ -183,8 +205,13 @@ def proportion_score(metric: str, hits: int, n: int) -> Score:
     return Score(metric, 100 * share, n, _proportion_se(share, n))
 
 
-def _proportion_se(share: float, n: int) -> float:
-    return 100 * math.sqrt(max(share * (1 - share), 0.0) / n)
+def _proportion_se(share: float, n: int, deff: float = 1.0) -> float:
+    """Standard error in points of a share, at the effective n (n / design effect), never
+    below the Wilson interval's widest half-width / 1.96."""
+    eff = n / max(deff, 1.0)
+    lo, hi = wilson(share * eff, eff)
+    floor = max(share - lo, hi - share) / Z95
+    return 100 * max(math.sqrt(max(share * (1 - share), 0.0) / eff), floor)
 
 
 # --- change and status ------------------------------------------------------------------

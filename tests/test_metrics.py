@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from cxmetrics import inference
 from cxmetrics import metrics as m
 
 
@@ -53,12 +54,34 @@ def test_nps_with_no_answers_is_none_not_zero():
     assert s.n == 0 and s.value is None and s.moe is None
 
 
-def test_one_sided_sample_has_zero_margin():
-    s = scores(raw(nps=[10] * 40))["nps"]
+def test_one_sided_sample_keeps_an_honest_margin():
+    # 40 promoters of 40: the normal margin would be 0; the Wilson interval of a share of
+    # 40/40 has lower bound (1 + z²/2n − z·√(z²/4n²)) / (1 + z²/n), computed here by hand.
+    z, n = 1.96, 40
+    lower = (1 + z * z / (2 * n) - z * math.sqrt(z * z / (4 * n * n))) / (1 + z * z / n)
+    s = scores(raw(nps=[10] * n))["nps"]
     assert s.value == pytest.approx(100.0)
-    assert s.moe == pytest.approx(0.0)
-    s = scores(raw(nps=[3] * 40))["nps"]
+    assert s.moe == pytest.approx(100 * (1 - lower))
+    assert 8.5 < s.moe < 9.0
+    s = scores(raw(nps=[3] * n))["nps"]
     assert s.value == pytest.approx(-100.0)
+    assert s.moe == pytest.approx(100 * (1 - lower))
+
+
+def test_margin_allows_for_customers_answering_more_than_once():
+    # Ten customers each give four identical answers: 40 answers carry the information of
+    # ten. The design effect is then 4 and the margin doubles.
+    cust = [c for c in range(10) for _ in range(4)]
+    nps = [10 if c < 6 else 0 for c in cust]
+    frame = pl.DataFrame({"cust": cust, "nps": nps, "csat": [None] * 40, "ces": [None] * 40})
+    deff = inference.design_effects(frame.cast({"csat": pl.Int64, "ces": pl.Int64}))
+    assert deff["nps"] == pytest.approx(4.0)
+    plain = scores(raw(nps=nps))["nps"]
+    row = m.sums(m.response_stats(raw(nps=nps), [])).row(0, named=True)
+    clustered = m.scores_of(row, deff)["nps"]
+    p, d = 0.6, 0.4
+    assert plain.moe == pytest.approx(196 * math.sqrt((p + d - (p - d) ** 2) / 40))
+    assert clustered.moe == pytest.approx(2 * plain.moe)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,136 @@
+"""The findings engine: every statement the dashboard makes about the data is a Finding.
+
+A module that looks for something (a change, a lead, a false positive, a closed-loop gap, a
+strong or weak touchpoint, a channel gap, a behavioural difference, an at-risk concentration,
+a stage against its target) proposes *candidates*: one test each, with its effect, 95%
+interval, n and p-value. :func:`decide` controls the false discovery rate over the family of
+candidates a view makes (Benjamini-Hochberg at :data:`inference.FDR`) and keeps those whose
+q-value passes. Pages, the briefing and the CLI state only what :func:`decide` kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+
+from cxmetrics.inference import FDR, bh_qvalues
+
+#: Every kind of finding, with the test behind it (the glossary shows these).
+KINDS: dict[str, str] = {
+    "change": (
+        "A score moved against the previous period of the same length: two-sample z-test "
+        "with standard errors that allow for customers answering more than once, "
+        "Benjamini-Hochberg over every score and stage compared in the view."
+    ),
+    "trend": (
+        "A week, month or quarter differs from the one before it: z-test per point, "
+        "Benjamini-Hochberg over every point of the chart."
+    ),
+    "lead": (
+        "Contact volume foretells a stage's NPS some weeks later: correlation of "
+        "pre-whitened weekly series, permutation test, Benjamini-Hochberg over stages × lags."
+    ),
+    "false_positive": (
+        "A department meets its own KPIs while a stage it affects is below target for "
+        "the customer (the interval lies below the target)."
+    ),
+    "closed_loop": (
+        "A department's closed-versus-confirmed gap differs from the rest of the company's: "
+        "two-proportion test on cases old enough to have been closed and confirmed."
+    ),
+    "moment": (
+        "A touchpoint's NPS differs from the rest of its stage's: z-test, "
+        "Benjamini-Hochberg over the touchpoints compared."
+    ),
+    "channel": (
+        "Effort differs between the easiest and hardest channel: z-test on the CES means, "
+        "Benjamini-Hochberg over the channel pairs compared."
+    ),
+    "behaviour": (
+        "Customers with a behavioural moment answer or leave differently from everyone else: "
+        "z-test, Benjamini-Hochberg over the moments compared."
+    ),
+    "at_risk": (
+        "Satisfied-but-at-risk customers concentrate in a segment: two-proportion test "
+        "against the other segments, Benjamini-Hochberg over segments."
+    ),
+    "target": (
+        "A score is below (or above) its target: only when its whole 95% interval lies "
+        "below (or above) it; otherwise 'near target'."
+    ),
+}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One tested statement. ``effect`` and ``ci`` are in ``unit``; ``q`` is set by
+    :func:`decide`; ``sentence`` is what the dashboard says when the finding is kept."""
+
+    kind: str
+    sentence: str
+    effect: float | None
+    ci: tuple[float, float] | None
+    n: int
+    p: float | None
+    q: float | None = None
+    stages: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    touchpoints: tuple[str, ...] = ()
+    unit: str = ""
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown finding kind {self.kind!r}")
+
+    @property
+    def significant(self) -> bool:
+        return self.q is not None and self.q <= FDR
+
+    def as_dict(self) -> dict:
+        def num(x):
+            return None if x is None else round(float(x), 6)
+
+        return {
+            "kind": self.kind,
+            "sentence": self.sentence,
+            "effect": num(self.effect),
+            "ci": None if self.ci is None else [num(self.ci[0]), num(self.ci[1])],
+            "unit": self.unit,
+            "n": int(self.n),
+            "p": num(self.p),
+            "q": num(self.q),
+            "stages": list(self.stages),
+            "departments": list(self.departments),
+            "touchpoints": list(self.touchpoints),
+            "family": self.family,
+        }
+
+
+def adjust(candidates: Iterable[Finding]) -> list[Finding]:
+    """Every candidate with its Benjamini-Hochberg q-value over the family given."""
+    items = list(candidates)
+    tested = [i for i, c in enumerate(items) if c.p is not None]
+    q = bh_qvalues([items[i].p for i in tested])
+    out = list(items)
+    for i, qi in zip(tested, q, strict=True):
+        out[i] = replace(items[i], q=qi)
+    return out
+
+
+def decide(candidates: Iterable[Finding], alpha: float = FDR) -> list[Finding]:
+    """The candidates that pass the false discovery rate ``alpha`` over their family,
+    strongest evidence first."""
+    kept = [c for c in adjust(candidates) if c.q is not None and c.q <= alpha]
+    return sorted(kept, key=lambda c: (c.q, c.p))
+
+
+def caption(family_size: int, what: str) -> str:
+    """The sentence a chart or section shows under its claims."""
+    if family_size <= 0:
+        return f"Nothing was tested: {what}."
+    return (
+        f"{family_size} tests of {what}; claims shown only where the false discovery rate "
+        f"(Benjamini-Hochberg) stays at {FDR:.0%}, with margins that allow for customers "
+        "answering more than once."
+    )

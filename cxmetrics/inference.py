@@ -1,0 +1,124 @@
+"""Statistical inference shared by every claim the dashboard makes: p-values, the false
+discovery rate over a family of tests, intervals that stay honest at the extremes, and the
+design effect of customers who answer more than once. Pure functions; no I/O.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+
+Z95 = 1.96
+#: The false discovery rate every family of tests is controlled at (Benjamini-Hochberg).
+FDR = 0.05
+
+
+def p_two_sided(z: float) -> float:
+    """Two-sided p-value of a standard normal statistic."""
+    return math.erfc(abs(z) / math.sqrt(2.0))
+
+
+def bh_qvalues(pvalues: Sequence[float]) -> list[float]:
+    """Benjamini-Hochberg adjusted p-values (q-values), in the order given.
+
+    q_(i) = min over j ≥ i of p_(j) · m / j, capped at 1. Rejecting every test with q ≤ α
+    keeps the expected share of false claims among the claims made at or below α.
+    """
+    m = len(pvalues)
+    if m == 0:
+        return []
+    order = sorted(range(m), key=lambda i: pvalues[i])
+    q = [1.0] * m
+    running = 1.0
+    for rank in range(m, 0, -1):
+        i = order[rank - 1]
+        running = min(running, pvalues[i] * m / rank)
+        q[i] = min(running, 1.0)
+    return q
+
+
+def wilson(hits: float, n: float, z: float = Z95) -> tuple[float, float] | None:
+    """Wilson score interval of a proportion (0-1); stays inside [0, 1] and never collapses
+    to a point when every answer agrees (40 promoters of 40 give [0.91, 1], not [1, 1])."""
+    if n <= 0:
+        return None
+    p = hits / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(centre - half, 0.0), min(centre + half, 1.0)
+
+
+def nps_interval(
+    promoters: int, detractors: int, n: int, deff: float = 1.0, z: float = Z95
+) -> tuple[float, float] | None:
+    """95% interval of NPS in points. The usual ± margin, widened so that it never shrinks
+    below what the Wilson intervals of the promoter and detractor shares allow when every
+    answer agrees; ``deff`` is the design effect of repeated answers."""
+    if n <= 0:
+        return None
+    p, d = promoters / n, detractors / n
+    value = 100 * (p - d)
+    eff_n = n / max(deff, 1.0)
+    var = max(p + d - (p - d) ** 2, 0.0) / eff_n
+    half = 100 * z * math.sqrt(var)
+    # Floor: the widest one-sided Wilson gap of the two shares at the effective n.
+    wp, wd = wilson(p * eff_n, eff_n, z), wilson(d * eff_n, eff_n, z)
+    floor = 100 * max(p - wp[0], wp[1] - p, d - wd[0], wd[1] - d)
+    half = max(half, floor)
+    return max(value - half, -100.0), min(value + half, 100.0)
+
+
+# --- customers who answer more than once ------------------------------------------------
+
+
+def design_effects(responses: pl.DataFrame, customer: str = "cust") -> dict[str, float]:
+    """Design effect per metric (nps, csat, ces): the cluster-robust variance of the mean,
+    clustered by customer, over the variance that treats every answer as independent.
+
+    Computed once on all answers. Margins and tests multiply their variance by it (that is,
+    divide n by it). Customers answer more often over all data than within any slice, so
+    using the all-data figure on a slice errs on the wide side. Never below 1.
+    """
+    out = {}
+    scored = {
+        "nps": (pl.col("nps") >= 9).cast(pl.Float64) - (pl.col("nps") <= 6).cast(pl.Float64),
+        "csat": (pl.col("csat") >= 4).cast(pl.Float64),
+        "ces": pl.col("ces").cast(pl.Float64),
+    }
+    for metric, value in scored.items():
+        if metric not in responses.columns:
+            out[metric] = 1.0
+            continue
+        rows = responses.filter(pl.col(metric).is_not_null()).select(
+            pl.col(customer), value.alias("y")
+        )
+        n = rows.height
+        if n < 2:
+            out[metric] = 1.0
+            continue
+        y = rows["y"].to_numpy()
+        mean = float(y.mean())
+        iid = float(((y - mean) ** 2).sum())
+        per = rows.group_by(customer).agg(
+            pl.col("y").sum().alias("u"), pl.len().cast(pl.Float64).alias("k")
+        )
+        u, k = per["u"].to_numpy(), per["k"].to_numpy()
+        clustered = float(((u - mean * k) ** 2).sum())
+        out[metric] = max(clustered / iid, 1.0) if iid > 0 else 1.0
+    return out
+
+
+def effective_n(n: float, deff: float) -> float:
+    return n / max(deff, 1.0)
+
+
+def mean_interval(values: np.ndarray, z: float = Z95) -> tuple[float, float] | None:
+    if values.size < 2:
+        return None
+    mean = float(values.mean())
+    half = z * float(values.std(ddof=1)) / math.sqrt(values.size)
+    return mean - half, mean + half
