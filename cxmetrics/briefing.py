@@ -178,7 +178,7 @@ def build(
     # loyalty and money
     stats = ds.slice_stats(view)
     unit = trend_unit(ov.start, ov.end)
-    trend = loyalty.trend(stats, unit, None, min_n)
+    trend = loyalty.trend(stats, unit, None, min_n, ds.design_effect)
     slides.append(
         Slide(
             f"NPS by {unit}",

@@ -17,6 +17,7 @@ from cxmetrics import (
     briefing,
     dataset,
     exports,
+    finder,
     importer,
     journey_import,
     mapping,
@@ -166,24 +167,28 @@ def build_parser() -> argparse.ArgumentParser:
         help="no password (people who sign in through an SSO proxy or identity provider)",
     )
 
-    p = sub.add_parser("summary", help="print the executive overview's numbers")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--start", type=_date)
-    p.add_argument("--end", type=_date)
-    for name in ("stage", "department", "channel", "segment", "region"):
+    for command, text in (
+        ("summary", "print the executive overview's numbers"),
+        ("findings", "print every finding the view supports, with its test and q-value"),
+    ):
+        p = sub.add_parser(command, help=text)
+        p.add_argument("--json", action="store_true", help="print one JSON object")
+        p.add_argument("--start", type=_date)
+        p.add_argument("--end", type=_date)
+        for name in ("stage", "department", "channel", "segment", "region"):
+            p.add_argument(
+                f"--{name}",
+                action="append",
+                metavar="X",
+                help=f"keep only this {name} (repeat or comma-separate for several)",
+            )
         p.add_argument(
-            f"--{name}",
-            action="append",
-            metavar="X",
-            help=f"keep only this {name} (repeat or comma-separate for several)",
+            "--min-n",
+            type=_positive,
+            default=MIN_N,
+            help="fewest answers a score needs to be shown (default %(default)s)",
         )
-    p.add_argument(
-        "--min-n",
-        type=_positive,
-        default=MIN_N,
-        help="fewest answers a score needs to be shown (default %(default)s)",
-    )
-    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
+        p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
     return parser
 
 
@@ -203,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             return _briefing(args)
         if args.command == "user":
             return _user(args)
+        if args.command == "findings":
+            return _findings(args)
         return _summary(args)
     except (
         CliError,
@@ -351,7 +358,8 @@ def _briefing(args) -> int:
     return 0
 
 
-def _summary(args) -> int:
+def _view(args) -> tuple[dataset.Dataset, Filters]:
+    """The dataset and the checked filters of a summary or findings command."""
     url = args.url or store.database_url()
     store.ensure_sample_database(url, progress=_progress)
     engine = store.make_engine(url)
@@ -361,6 +369,27 @@ def _summary(args) -> int:
         engine.dispose()
     filters = _filters(args, args.start, args.end)
     _check_known(ds, filters)
+    return ds, filters
+
+
+def _findings(args) -> int:
+    ds, filters = _view(args)
+    report = finder.find(ds, filters, min_n=args.min_n)
+    if args.json:
+        print(json.dumps(report.as_dict(), indent=2))
+        return 0
+    print(f"Period {report.start} to {report.end}")
+    tested = ", ".join(f"{k} {v}" for k, v in report.tested.items())
+    print(f"Tests made: {tested}; false discovery rate 5% per family.")
+    for item in report.findings:
+        print(f"  [{item.kind}] {item.sentence} (q = {item.q:.3g})")
+    if not report.findings:
+        print("  Nothing in this view passes its test.")
+    return 0
+
+
+def _summary(args) -> int:
+    ds, filters = _view(args)
     ov = overview.compute(ds, filters, min_n=args.min_n)
     data = overview.summary_dict(ov)
     if args.json:

@@ -18,9 +18,9 @@ import polars as pl
 import sqlalchemy as sa
 
 from cxmetrics import schema, store
-from cxmetrics.inference import design_effects
 from cxmetrics.behaviour import flag_repeat_contacts
 from cxmetrics.filters import Filters
+from cxmetrics.inference import design_effects
 from cxmetrics.journey import Journey
 from cxmetrics.metrics import (
     NO_ROW,

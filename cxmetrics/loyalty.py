@@ -7,12 +7,15 @@ the period, the same definitions as the overview's tiles.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import polars as pl
 
 from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
+from cxmetrics.inference import FDR, bh_qvalues, p_two_sided
 
 UNITS = {"week": "week", "month": "month", "quarter": "quarter"}
 SPLITS = {"none": None, "segment": "segment", "stage": "stage_id", "channel": "channel"}
@@ -20,14 +23,24 @@ GROUPS = ("Promoters", "Passives", "Detractors")
 INFLUENCER_QUANTILE = 0.9
 
 
-def trend(stats: pl.DataFrame, unit: str, split: str | None, min_n: int = m.MIN_N) -> pl.DataFrame:
+def trend(
+    stats: pl.DataFrame,
+    unit: str,
+    split: str | None,
+    min_n: int = m.MIN_N,
+    deff: dict[str, float] | None = None,
+) -> pl.DataFrame:
     """NPS per period (and per split value): n, NPS, 95% band, promoter / passive / detractor
-    shares, and the change from the previous period with its z and significance flag.
-    Periods with fewer than ``min_n`` answers have no NPS and are not compared."""
+    shares, and the change from the previous period with its z, p, q and significance flag.
+
+    Periods with fewer than ``min_n`` answers have no NPS and are not compared. Every point
+    compared on the chart is one test of one family: a change is marked significant only when
+    its Benjamini-Hochberg q-value over that family is at most ``inference.FDR``. ``deff``
+    (``Dataset.design_effect``) widens the bands for customers who answer more than once."""
     by = [unit] if split is None else [split, unit]
     group = pl.lit("All") if split is None else pl.col(split).cast(pl.String)
     per = (
-        m.totals(stats, by, m.CORE_COLUMNS)
+        m.totals(stats, by, m.CORE_COLUMNS, deff)
         .with_columns(group.alias("group"))
         .rename({unit: "period"})
     )
@@ -43,12 +56,23 @@ def trend(stats: pl.DataFrame, unit: str, split: str | None, min_n: int = m.MIN_
     prev_nps = pl.col("nps").shift(1).over("group")
     prev_moe = pl.col("moe").shift(1).over("group")
     se = ((pl.col("moe") / m.Z95) ** 2 + (prev_moe / m.Z95) ** 2).sqrt()
+    out = per.with_columns(
+        (pl.col("nps") - prev_nps).alias("change"),
+        pl.when(se > 0).then((pl.col("nps") - prev_nps) / se).alias("z"),
+    )
+    z = out["z"].to_list()
+    tested = [i for i, v in enumerate(z) if v is not None and not math.isnan(v)]
+    q = bh_qvalues([p_two_sided(z[i]) for i in tested])
+    p_col = [None] * out.height
+    q_col = [None] * out.height
+    for i, qi in zip(tested, q, strict=True):
+        p_col[i], q_col[i] = p_two_sided(z[i]), qi
     return (
-        per.with_columns(
-            (pl.col("nps") - prev_nps).alias("change"),
-            pl.when(se > 0).then((pl.col("nps") - prev_nps) / se).alias("z"),
+        out.with_columns(
+            pl.Series("p", p_col, dtype=pl.Float64),
+            pl.Series("q", q_col, dtype=pl.Float64),
         )
-        .with_columns((pl.col("z").abs() >= m.Z95).fill_null(False).alias("significant"))
+        .with_columns((pl.col("q") <= FDR).fill_null(False).alias("significant"))
         .select(
             "group",
             "period",
@@ -60,6 +84,8 @@ def trend(stats: pl.DataFrame, unit: str, split: str | None, min_n: int = m.MIN_
             "detractors_pct",
             "change",
             "z",
+            "p",
+            "q",
             "significant",
         )
     )

@@ -121,9 +121,7 @@ def with_scores(frame: pl.DataFrame, deff: dict[str, float] | None = None) -> pl
     inflate = math.sqrt(max((deff or {}).get("nps", 1.0), 1.0))
     return frame.with_columns(
         nps_expr().alias("nps"),
-        (inflate * 100 * Z95 * ((p + d - (p - d) ** 2) / pl.col("n_nps")).sqrt()).alias(
-            "nps_moe"
-        ),
+        (inflate * 100 * Z95 * ((p + d - (p - d) ** 2) / pl.col("n_nps")).sqrt()).alias("nps_moe"),
         ratio("csat_top2", "n_csat", 100.0).alias("csat"),
         ratio("csat_top1", "n_csat", 100.0).alias("csat_top1"),
         ratio("ces_sum", "n_ces").alias("ces"),
@@ -176,9 +174,7 @@ def scores_of(row: dict, deff: dict[str, float] | None = None) -> dict[str, Scor
         share = row["csat_top2"] / n_csat
         out["csat"] = Score("csat", 100 * share, n_csat, _proportion_se(share, n_csat, k))
         top1 = row["csat_top1"] / n_csat
-        out["csat_top1"] = Score(
-            "csat_top1", 100 * top1, n_csat, _proportion_se(top1, n_csat, k)
-        )
+        out["csat_top1"] = Score("csat_top1", 100 * top1, n_csat, _proportion_se(top1, n_csat, k))
     else:
         out["csat"] = Score("csat", None, 0)
         out["csat_top1"] = Score("csat_top1", None, 0)
@@ -249,18 +245,34 @@ STATUS_NONE, STATUS_TOO_FEW = "no target", "too few responses"
 
 
 def status(score: Score, target: float | None, min_n: int = MIN_N) -> str:
-    """On / near / below target, using the metric's direction and tolerance."""
+    """On / near / below target, judged with the score's 95% margin.
+
+    Below target only when the whole interval lies on the wrong side of the target; on target
+    when the value meets it; near target otherwise (the interval reaches the target, so the
+    data cannot tell). Views that judge many scores at once also control the false discovery
+    rate over them (:func:`target_p`, ``overview.judge_targets``).
+    """
     if score.value is None or score.too_few(min_n):
         return STATUS_TOO_FEW
     if target is None:
         return STATUS_NONE
     spec = METRICS[score.metric]
-    gap = score.value - target if spec.higher_is_better is not False else target - score.value
+    sign = -1.0 if spec.higher_is_better is False else 1.0
+    gap = sign * (score.value - target)
     if gap >= 0:
         return STATUS_ON
-    if -gap <= spec.near_target:
-        return STATUS_NEAR
-    return STATUS_BELOW
+    if -gap > (score.moe or 0.0):
+        return STATUS_BELOW
+    return STATUS_NEAR
+
+
+def target_p(score: Score, target: float) -> float | None:
+    """One-sided p-value that the score is truly worse than its target."""
+    if score.value is None or not score.se:
+        return None
+    sign = -1.0 if METRICS[score.metric].higher_is_better is False else 1.0
+    z = sign * (target - score.value) / score.se
+    return 0.5 * math.erfc(z / math.sqrt(2.0))
 
 
 # --- customer-level loyalty -------------------------------------------------------------

@@ -9,9 +9,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from cxmetrics import findings as fx
 from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
+from cxmetrics.inference import p_two_sided
 from cxmetrics.registry import METRICS, MIN_N
 
 SCORE_KEYS = ("nps", "csat", "ces")
@@ -66,6 +68,8 @@ class Overview:
     worst_moments: pl.DataFrame
     changes: list[str]
     min_n: int
+    findings: list[fx.Finding] = field(default_factory=list)  # kept: change and target
+    tested: dict[str, int] = field(default_factory=dict)  # family size per kind
 
     @property
     def empty(self) -> bool:
@@ -77,8 +81,8 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
     start = f.start or ds.first_day
     end = f.end or ds.last_day
     prev = f.previous_period()
-    if prev is not None and prev.end < ds.first_day:
-        prev = None
+    if prev is not None and prev.start < ds.first_day:
+        prev = None  # a previous period partly before the data would compare unlike things
     journey = ds.journey
     stage_ids = ds.stage_ids(f)
     # One pass over the rows in view per period: by touchpoint; the rest is summed from it.
@@ -90,32 +94,107 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
     )
     target_stage = stage_ids[0] if stage_ids is not None and len(stage_ids) == 1 else None
 
-    overall = m.scores_of(m.sums(per_tp, None, m.CORE_COLUMNS).row(0, named=True))
+    deff = ds.design_effect
+    overall = m.scores_of(m.sums(per_tp, None, m.CORE_COLUMNS).row(0, named=True), deff)
     prev_overall = (
-        m.scores_of(m.sums(prev_tp, None, m.CORE_COLUMNS).row(0, named=True)) if prev else None
+        m.scores_of(m.sums(prev_tp, None, m.CORE_COLUMNS).row(0, named=True), deff)
+        if prev
+        else None
     )
+    by_stage = scores_by(m.sums(per_tp, ["stage_id"], m.CORE_COLUMNS), "stage_id", deff)
+    prev_by_stage = (
+        scores_by(m.sums(prev_tp, ["stage_id"], m.CORE_COLUMNS), "stage_id", deff) if prev else None
+    )
+    loyalty = _loyalty_tiles(ds, f, prev, start, end, min_n)
+
+    # Every change in view is one family of tests; so is every judgement against a target.
+    labelled = [] if len(by_stage) == 1 else [("Overall", (), overall, prev_overall)]
+    labelled += [
+        (ds.journey.stage_name(sid), (sid,), by_stage[sid], scores_or_zero(prev_by_stage, sid))
+        for sid in ds.journey.stage_order
+        if sid in by_stage
+    ]
+    change_family = (
+        change_candidates(labelled, min_n)
+        + _churn_candidates(loyalty["churn"].score, loyalty.pop("churn_before", None), min_n)
+        if prev_overall is not None
+        else []
+    )
+    kept_changes = fx.decide(change_family)
+    moved = {(c.stages, c.family) for c in kept_changes}
 
     tiles: dict[str, Tile] = {}
     for key in (*SCORE_KEYS, "responses"):
         target = journey.target(key, target_stage) if key in SCORE_KEYS else None
-        change = m.compare(overall[key], prev_overall[key], min_n) if prev_overall else None
-        tiles[key] = Tile(
-            key,
-            overall[key],
-            change,
-            m.status(overall[key], target, min_n) if key in SCORE_KEYS else m.STATUS_NONE,
-            target,
+        change = None
+        if prev_overall is not None and key in SCORE_KEYS:
+            raw = m.compare(overall[key], prev_overall[key], min_n)
+            # With one stage in view, "Overall" is that stage: its finding decides.
+            scope = tuple(by_stage) if len(by_stage) == 1 else ()
+            change = raw and m.Change(raw.delta, raw.z, (scope, key) in moved)
+        tiles[key] = Tile(key, overall[key], change, m.STATUS_NONE, target)
+    churn = loyalty["churn"]
+    if churn.change is not None:
+        loyalty["churn"] = Tile(
+            "churn",
+            churn.score,
+            m.Change(churn.change.delta, churn.change.z, ((), "churn") in moved),
+            churn.status,
+            churn.target,
         )
-    tiles.update(_loyalty_tiles(ds, f, prev, start, end, min_n))
+    tiles.update(loyalty)
 
-    by_stage = scores_by(m.sums(per_tp, ["stage_id"], m.CORE_COLUMNS), "stage_id")
-    prev_by_stage = (
-        scores_by(m.sums(prev_tp, ["stage_id"], m.CORE_COLUMNS), "stage_id") if prev else None
-    )
     rows = stage_rows(ds, by_stage, stage_ids, min_n)
+    target_family = target_candidates(
+        [("Overall", (), k, tiles[k].score, tiles[k].target) for k in SCORE_KEYS]
+        + [(r.name, (r.stage_id,), k, r.scores[k], r.targets[k]) for r in rows for k in SCORE_KEYS],
+        min_n,
+    )
+    kept_targets = fx.decide(target_family)
+    below = {(c.stages, c.family) for c in kept_targets}
+    for key in SCORE_KEYS:
+        t = tiles[key]
+        status = judged(t.score, t.target, min_n, ((), key) in below)
+        tiles[key] = Tile(key, t.score, t.change, status, t.target)
+    rows = [
+        StageRow(
+            r.stage_id,
+            r.name,
+            r.position,
+            r.scores,
+            r.targets,
+            {
+                k: judged(r.scores[k], r.targets[k], min_n, ((r.stage_id,), k) in below)
+                for k in SCORE_KEYS
+            },
+            r.owners,
+        )
+        for r in rows
+    ]
     worst = worst_moments(ds, per_tp, min_n)
-    changes = what_changed(ds, overall, prev_overall, by_stage, prev_by_stage, prev, min_n)
-    return Overview(f, start, end, prev, tiles, rows, worst, changes, min_n)
+    changes = change_sentences(kept_changes, prev, len(change_family))
+    return Overview(
+        f,
+        start,
+        end,
+        prev,
+        tiles,
+        rows,
+        worst,
+        changes,
+        min_n,
+        kept_changes + kept_targets,
+        {"change": len(change_family), "target": len(target_family)},
+    )
+
+
+def judged(score: m.Score, target, min_n: int, kept_below: bool) -> str:
+    """The status against target: 'below target' only when the interval lies below it and
+    the view's false-discovery control keeps the claim; otherwise 'near target'."""
+    status = m.status(score, target, min_n)
+    if status == m.STATUS_BELOW and not kept_below:
+        return m.STATUS_NEAR
+    return status
 
 
 def stage_rows(ds: Dataset, by_stage: dict, stage_ids, min_n: int) -> list[StageRow]:
@@ -135,7 +214,7 @@ def stage_rows(ds: Dataset, by_stage: dict, stage_ids, min_n: int) -> list[Stage
                 stage["position"],
                 scores,
                 targets,
-                {k: m.status(scores[k], targets[k], min_n) for k in SCORE_KEYS},
+                {k: m.status(scores[k], targets[k], min_n) for k in SCORE_KEYS},  # judged later
                 [journey.department_name(d) for d in journey.owners_of(sid)],
             )
         )
@@ -145,15 +224,17 @@ def stage_rows(ds: Dataset, by_stage: dict, stage_ids, min_n: int) -> list[Stage
 _ZERO = dict.fromkeys(m.STAT_COLUMNS, 0)
 
 
-def scores_by(frame: pl.DataFrame | None, key: str) -> dict[str, dict[str, m.Score]]:
+def scores_by(
+    frame: pl.DataFrame | None, key: str, deff: dict[str, float] | None = None
+) -> dict[str, dict[str, m.Score]]:
     """Scores per value of ``key`` from a :func:`metrics.sums` frame."""
     if frame is None:
         return {}
-    return {str(row[key]): m.scores_of(row) for row in frame.iter_rows(named=True)}
+    return {str(row[key]): m.scores_of(row, deff) for row in frame.iter_rows(named=True)}
 
 
 def scores_or_zero(by: dict[str, dict[str, m.Score]], value: str) -> dict[str, m.Score]:
-    return by.get(value) or m.scores_of(_ZERO)
+    return (by or {}).get(value) or m.scores_of(_ZERO)
 
 
 def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, min_n):
@@ -161,7 +242,7 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
     arrays = ds.customer_arrays
     now = ds.customer_view(f)
     churn = m.proportion_score("churn", *m.churn_counts(now.in_view, arrays, start, end))
-    churn_change = None
+    churn_change = prev_churn = None
     if prev is not None:
         before = ds.customer_view(prev, latest=False).in_view
         prev_churn = m.proportion_score(
@@ -174,6 +255,7 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
     risk["history_n"] = history_n
     return {
         "churn": Tile("churn", churn, churn_change, m.STATUS_NONE, None),
+        "churn_before": prev_churn,
         "revenue_at_risk": Tile(
             "revenue_at_risk",
             m.Score("revenue_at_risk", risk["value"], risk["detractors"]),
@@ -223,40 +305,101 @@ def worst_moments(ds: Dataset, stats: pl.DataFrame, min_n: int, limit: int = 5):
     )
 
 
-def what_changed(ds, overall, prev_overall, by_stage, prev_by_stage, prev, min_n) -> list[str]:
-    """Plain sentences for the significant changes against the previous period."""
-    if prev_overall is None:
-        return ["No previous period to compare with: choose a date range with data before it."]
-    found: list[tuple[float, str]] = []
-
-    def consider(label: str, cur: dict, old: dict) -> None:
+def change_candidates(labelled, min_n: int) -> list[fx.Finding]:
+    """One test per label (overall, each stage) and score: this period against the previous
+    one of the same length. ``labelled``: (label, stage ids, scores now, scores before)."""
+    out = []
+    for label, stages, cur, old in labelled:
         for key in SCORE_KEYS:
             change = m.compare(cur[key], old[key], min_n)
-            if change is None or not change.significant:
+            if change is None or change.z is None:
                 continue
             spec = METRICS[key]
             unit = " points" if key in ("nps", "csat") else ""
             verb = "rose" if change.delta > 0 else "fell"
-            size = f"{abs(change.delta):.{spec.decimals}f}{unit}"
-            found.append(
-                (
-                    abs(change.z),
-                    (
-                        f"{label} {spec.short} {verb} {size} to "
-                        f"{spec.format(cur[key].value)} (n = {cur[key].n:,}; was "
-                        f"{spec.format(old[key].value)}, n = {old[key].n:,})."
-                    ),
+            half = m.Z95 * ((cur[key].se or 0.0) ** 2 + (old[key].se or 0.0) ** 2) ** 0.5
+            out.append(
+                fx.Finding(
+                    "change",
+                    f"{label} {spec.short} {verb} {abs(change.delta):.{spec.decimals}f}{unit} "
+                    f"to {spec.format(cur[key].value)} (n = {cur[key].n:,}; was "
+                    f"{spec.format(old[key].value)}, n = {old[key].n:,}).",
+                    change.delta,
+                    (change.delta - half, change.delta + half),
+                    cur[key].n + old[key].n,
+                    p_two_sided(change.z),
+                    stages=stages,
+                    unit=unit.strip() or spec.unit,
+                    family=key,
                 )
             )
+    return out
 
-    if len(by_stage) != 1:  # with one stage in view, "overall" would repeat it
-        consider("Overall", overall, prev_overall)
-    for sid in ds.journey.stage_order:
-        if sid in by_stage:
-            consider(ds.journey.stage_name(sid), by_stage[sid], scores_or_zero(prev_by_stage, sid))
-    if not found:
-        return [f"No score moved significantly against {prev.start} to {prev.end}."]
-    return [text for _, text in sorted(found, key=lambda item: -item[0])[:6]]
+
+def _churn_candidates(now: m.Score, before: m.Score | None, min_n: int) -> list[fx.Finding]:
+    change = None if before is None else m.compare(now, before, min_n)
+    if change is None or change.z is None:
+        return []
+    half = m.Z95 * ((now.se or 0.0) ** 2 + (before.se or 0.0) ** 2) ** 0.5
+    verb = "rose" if change.delta > 0 else "fell"
+    return [
+        fx.Finding(
+            "change",
+            f"Churn {verb} {abs(change.delta):.1f} points to {now.value:.1f}% "
+            f"(n = {now.n:,} customers; was {before.value:.1f}%, n = {before.n:,}).",
+            change.delta,
+            (change.delta - half, change.delta + half),
+            now.n + before.n,
+            p_two_sided(change.z),
+            unit="points",
+            family="churn",
+        )
+    ]
+
+
+def target_candidates(items, min_n: int) -> list[fx.Finding]:
+    """One-sided tests of 'worse than target' for every score below its target in view.
+    ``items``: (label, stage ids, metric, score, target)."""
+    out = []
+    for label, stages, key, score, target in items:
+        if target is None or score.value is None or score.too_few(min_n):
+            continue
+        p = m.target_p(score, target)
+        if p is None or p > 0.5:  # meets or beats the target: nothing to claim
+            continue
+        spec = METRICS[key]
+        gap = score.value - target
+        out.append(
+            fx.Finding(
+                "target",
+                f"{label} {spec.short} is below its target: {spec.format(score.value)} "
+                f"± {score.moe:.{spec.decimals}f} against {spec.format(target)} "
+                f"(n = {score.n:,}).",
+                gap,
+                (gap - (score.moe or 0.0), gap + (score.moe or 0.0)),
+                score.n,
+                p,
+                stages=stages,
+                unit=spec.unit,
+                family=key,
+            )
+        )
+    return out
+
+
+def change_sentences(kept: list[fx.Finding], prev: Filters | None, tested: int) -> list[str]:
+    """What changed, in plain sentences: the kept change findings, strongest first."""
+    if prev is None:
+        return [
+            "No previous period to compare with: the period of the same length before this "
+            "one is not wholly inside the data. Choose a later or shorter period."
+        ]
+    if not kept:
+        return [
+            f"No score moved significantly against {prev.start} to {prev.end} "
+            f"({tested} comparisons tested)."
+        ]
+    return [c.sentence for c in kept[:6]]
 
 
 def summary_dict(ov: Overview) -> dict:

@@ -308,10 +308,14 @@ def _responses(
     nps = np.clip(np.rint(8.35 + 1.55 * experience), 0, 10)
     small_business = cust["segment"][owner] == 1
     csat = np.clip(
-        np.rint(4.15 + 0.55 * experience + story * 0.45 * small_business + rng.normal(0, 0.35, m)), 1, 5
+        np.rint(4.15 + 0.55 * experience + story * 0.45 * small_business + rng.normal(0, 0.35, m)),
+        1,
+        5,
     )
     mobile = channel == all_channels.index("mobile")
-    ces = np.clip(np.rint(5.55 + 0.75 * experience - story * 1.3 * mobile + rng.normal(0, 0.5, m)), 1, 7)
+    ces = np.clip(
+        np.rint(5.55 + 0.75 * experience - story * 1.3 * mobile + rng.normal(0, 0.5, m)), 1, 7
+    )
 
     source = rng.choice(4, size=m, p=[0.82, 0.08, 0.05, 0.05])
     # Survey questions are optional: blanks are common; complaints and social posts have

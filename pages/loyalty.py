@@ -32,13 +32,15 @@ split = (
     )
     or "none"
 )
-trend = loyalty.trend(ds.slice_stats(view), unit, loyalty.SPLITS[split], MIN_N)
+trend = loyalty.trend(ds.slice_stats(view), unit, loyalty.SPLITS[split], MIN_N, ds.design_effect)
 if split == "stage":
     trend = trend.with_columns(trend["group"].replace(journey.labels))
 ui.chart(
     charts.fig_nps_trend(trend, unit),
-    f"{METRICS['nps'].definition} Triangles: a change from the previous {unit} that is "
-    "significant at 95% (|z| ≥ 1.96).",
+    f"{METRICS['nps'].definition} Triangles: a change from the previous {unit} that holds "
+    f"after testing all {int(trend['z'].is_not_null().sum())} changes on the chart together "
+    "(Benjamini-Hochberg, false discovery rate 5%); bands and tests allow for customers "
+    "who answer more than once.",
     key="fig_nps_trend",
 )
 ui.chart(

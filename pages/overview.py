@@ -23,8 +23,10 @@ for col, key in zip(
         ui.tile(ov.tiles[key], ov.min_n, previous)
 if previous:
     st.caption(
-        f"Changes are against the previous period, {previous}, and are shown only "
-        "when significant at 95%."
+        f"Changes are against the previous period, {previous}. A change is shown only when "
+        f"it holds after testing all {ov.tested.get('change', 0)} comparisons in view together "
+        "(Benjamini-Hochberg, false discovery rate 5%), with margins that allow for customers "
+        "who answer more than once. 'Below target' means the whole 95% interval is below it."
     )
 
 st.subheader("The journey, stage by stage")

@@ -37,7 +37,7 @@ def by_hand(raw_sql, where: str = "1=1", params=()):
     p, d = pro / n, det / n
     return {
         "nps": 100 * (p - d),
-        "moe": 196 * math.sqrt((p + d - (p - d) ** 2) / n),
+        "moe": 196 * math.sqrt(design_effect(raw_sql) * (p + d - (p - d) ** 2) / n),
         "n": n,
         "csat": 100 * top2 / n_csat,
         "n_csat": n_csat,
@@ -45,6 +45,27 @@ def by_hand(raw_sql, where: str = "1=1", params=()):
         "n_ces": n_ces,
         "responses": count,
     }
+
+
+def design_effect(raw_sql) -> float:
+    """The NPS design effect over all answers, clustered by customer, in plain SQL: the sum
+    over customers of (Σ scores − mean × answers)² over the sum over answers of
+    (score − mean)², where a score is +1 promoter, −1 detractor, 0 passive."""
+    score = "(CASE WHEN nps >= 9 THEN 1.0 WHEN nps <= 6 THEN -1.0 ELSE 0.0 END)"
+    (mean,) = raw_sql.execute(
+        f"SELECT AVG({score}) FROM responses WHERE nps IS NOT NULL"
+    ).fetchone()
+    (iid,) = raw_sql.execute(
+        f"SELECT SUM(({score} - ?) * ({score} - ?)) FROM responses WHERE nps IS NOT NULL",
+        (mean, mean),
+    ).fetchone()
+    (clustered,) = raw_sql.execute(
+        f"""SELECT SUM((u - ? * k) * (u - ? * k)) FROM (
+              SELECT SUM({score}) AS u, COUNT(*) AS k FROM responses
+              WHERE nps IS NOT NULL GROUP BY customer_id)""",
+        (mean, mean),
+    ).fetchone()
+    return max(clustered / iid, 1.0)
 
 
 def test_summary_json_overall_matches_plain_sql(sample_url, raw_sql):

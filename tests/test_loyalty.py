@@ -43,6 +43,11 @@ def test_trend_band_and_significance_by_hand():
     assert t["moe"][0] == pytest.approx(band)
     se = band / 1.96
     assert t["z"][1] == pytest.approx(-40 / math.sqrt(2 * se**2))
+    # two tests (Feb vs Jan, Mar vs Feb); BH: the larger p is kept only if p ≤ 0.05, the
+    # smaller if p ≤ 0.025
+    p = [math.erfc(abs(z) / math.sqrt(2)) for z in t["z"].to_list()[1:]]
+    assert p[0] < 0.025 < 0.05 < p[1]
+    assert t["q"].to_list()[1:] == pytest.approx([p[0] * 2, p[1]])
     assert t["significant"].to_list() == [False, True, False]
     assert t["promoters_pct"][0] == pytest.approx(60.0)
     assert t["detractors_pct"][1] == pytest.approx(60.0)

@@ -172,21 +172,28 @@ def test_response_count_change_uses_poisson_test():
 
 
 @pytest.mark.parametrize(
-    "metric, value, target, expected",
+    "metric, value, se, target, expected",
     [
-        ("nps", 31.0, 30.0, m.STATUS_ON),
-        ("nps", 30.0, 30.0, m.STATUS_ON),
-        ("nps", 26.0, 30.0, m.STATUS_NEAR),  # within 5 points
-        ("nps", 24.9, 30.0, m.STATUS_BELOW),
-        ("csat", 78.0, 80.0, m.STATUS_NEAR),  # within 3 points
-        ("csat", 76.0, 80.0, m.STATUS_BELOW),
-        ("ces", 5.05, 5.2, m.STATUS_NEAR),
-        ("ces", 4.9, 5.2, m.STATUS_BELOW),
-        ("nps", 10.0, None, m.STATUS_NONE),
+        ("nps", 31.0, 1.0, 30.0, m.STATUS_ON),
+        ("nps", 30.0, 1.0, 30.0, m.STATUS_ON),
+        ("nps", 28.5, 1.0, 30.0, m.STATUS_NEAR),  # 1.5 below, margin 1.96: can't tell
+        ("nps", 27.9, 1.0, 30.0, m.STATUS_BELOW),  # 2.1 below, beyond the margin
+        ("nps", 14.0, 13.3, 25.0, m.STATUS_NEAR),  # +14 ± 26 against 25: can't tell
+        ("csat", 78.5, 1.0, 80.0, m.STATUS_NEAR),
+        ("csat", 77.0, 1.0, 80.0, m.STATUS_BELOW),
+        ("ces", 5.05, 0.1, 5.2, m.STATUS_NEAR),
+        ("ces", 4.9, 0.1, 5.2, m.STATUS_BELOW),
+        ("nps", 10.0, 1.0, None, m.STATUS_NONE),
     ],
 )
-def test_status_against_target(metric, value, target, expected):
-    assert m.status(m.Score(metric, value, 100, 1.0), target) == expected
+def test_status_against_target_uses_the_margin(metric, value, se, target, expected):
+    assert m.status(m.Score(metric, value, 100, se), target) == expected
+
+
+def test_target_p_is_one_sided_by_hand():
+    # 27 against 30 with se 1.5: z = 2, one-sided p = 0.02275
+    assert m.target_p(m.Score("nps", 27.0, 100, 1.5), 30.0) == pytest.approx(0.0227501, 1e-4)
+    assert m.target_p(m.Score("nps", 33.0, 100, 1.5), 30.0) == pytest.approx(1 - 0.0227501, 1e-4)
 
 
 def test_status_with_too_few_answers():
