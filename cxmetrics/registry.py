@@ -20,8 +20,7 @@ class Metric:
     unit: str  # "points", "%", "1-7", "responses", "£", "customers"
     higher_is_better: bool | None  # None: neither (a volume)
     decimals: int
-    near_target: float = 0.0
-    short: str = ""  # within this distance of target is "near", not "below"
+    short: str = ""
 
     def format(self, value: float | None) -> str:
         if value is None:
@@ -60,12 +59,13 @@ METRICS: dict[str, Metric] = {
             "7-8, detractors 0-6. Blank answers are left out of n. The ± is the 95% margin "
             f"of error; below n = {MIN_N} the score is not shown.",
             "NPS = 100 × (promoters − detractors) / n;  "
-            "margin = 196 × √((p + d − (p − d)²) / n) with p, d the promoter and detractor "
-            "shares",
+            "margin = 196 × √(deff × (p + d − (p − d)²) / n) with p, d the promoter and "
+            "detractor shares and deff the design effect of customers who answer more than "
+            "once (clustered variance over independent variance, on all data); never narrower "
+            "than the Wilson intervals of p and d allow (so 40 promoters of 40 give ± 9, not 0)",
             "points",
             True,
             0,
-            near_target=5.0,
             short="NPS",
         ),
         Metric(
@@ -77,7 +77,6 @@ METRICS: dict[str, Metric] = {
             "%",
             True,
             1,
-            near_target=3.0,
             short="CSAT",
         ),
         Metric(
@@ -99,7 +98,6 @@ METRICS: dict[str, Metric] = {
             "1-7",
             True,
             2,
-            near_target=0.2,
             short="CES",
         ),
         Metric(

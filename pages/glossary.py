@@ -3,6 +3,8 @@
 import streamlit as st
 
 from cxapp import auth, data, router, sidebar
+from cxmetrics.findings import KINDS
+from cxmetrics.inference import FDR
 from cxmetrics.registry import METRICS, MIN_N
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -23,3 +25,16 @@ for spec in METRICS.values():
         st.markdown(spec.definition)
         st.code(spec.formula, language=None, wrap_lines=True)
         st.caption(f"Unit: {spec.unit} · {direction[spec.higher_is_better]}")
+
+st.subheader("How the dashboard decides what to claim")
+st.markdown(
+    "Every sentence, flag and highlight that says something changed, leads, differs or falls "
+    "short is a *finding*: a test with its effect, 95% interval, n and p-value. A view's tests "
+    "of one kind are one family, and a finding is stated only when its Benjamini-Hochberg "
+    f"q-value is at most {FDR:.0%}: among the claims made, at most {FDR:.0%} are expected "
+    "to be false. Margins and tests allow for customers who answer more than once. A target "
+    "is missed ('below target') only when the whole 95% interval lies below it; otherwise the "
+    "score is 'near target'."
+)
+for kind, text in KINDS.items():
+    st.markdown(f"- **{kind.replace('_', ' ')}** — {text}")

@@ -58,6 +58,7 @@ def measure_load_and_compute(url: str, repeats: int) -> dict:
         accountability,
         closed_loop,
         dataset,
+        finder,
         journey_view,
         leading,
         loyalty,
@@ -130,6 +131,7 @@ def measure_load_and_compute(url: str, repeats: int) -> dict:
 
     pages = {
         "recompute_ms": overview.compute,
+        "overview_with_findings_ms": finder.find,
         "journey_page_ms": journey_page,
         "accountability_page_ms": accountability_page,
         "loyalty_page_ms": loyalty_page,
