@@ -8,16 +8,15 @@ allowed values, required fields, text too long, unparseable dates, unknown refer
 (stage, touchpoint, customer, department, response), duplicate ids in the file and broken
 encodings. By default an import is all or nothing: any problem and nothing is written.
 ``accept_valid`` writes the valid rows and reports the rest. Ids taken from numbers in
-scientific notation or with decimals are warned about, naming the column. Rows are upserted by their id
-in one transaction, so importing the same file twice changes nothing. Writes are bulk: ADBC
-into a staging table on SQLite, COPY on Postgres, then one ``INSERT … ON CONFLICT``.
+scientific notation or with decimals are warned about, naming the column. Rows are upserted
+by their id in one transaction, so importing the same file twice changes nothing. Writes are
+bulk: ADBC into a staging table on SQLite, COPY on Postgres, then one ``INSERT … ON CONFLICT``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -96,6 +95,16 @@ def _stable_id(values: list[str | None], bits: int) -> list[int | None]:
     return out
 
 
+def check_columns(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> None:
+    """Every column the mapping names is in the file, or an error names the missing ones."""
+    missing = sorted(m.source_columns() - set(source.columns))
+    if missing:
+        raise ImportError_(
+            f"{file_name} has no column {', '.join(repr(c) for c in missing)} named in the "
+            f"mapping (its columns: {', '.join(c for c in source.columns if c != ROW)})"
+        )
+
+
 def _passes(c: Condition) -> pl.Expr:
     cell = pl.col(c.column).str.strip_chars().fill_null("")
     if c.blank is not None:
@@ -156,12 +165,7 @@ def id_warnings(source: pl.DataFrame, m: Mapping) -> list[str]:
 
 def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> pl.DataFrame:
     """The contract's columns (as text) from the source's, plus ``__row``."""
-    missing = sorted(m.source_columns() - set(source.columns))
-    if missing:
-        raise ImportError_(
-            f"{file_name} has no column {', '.join(repr(c) for c in missing)} named in the "
-            f"mapping (its columns: {', '.join(c for c in source.columns if c != ROW)})"
-        )
+    check_columns(source, m, file_name)
     frame = source
     key_name = None
     if m.unpivot:
@@ -189,9 +193,7 @@ def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file")
         joined = frame.select(pl.concat_str(parts, separator="\x1f").alias("k"))["k"].to_list()
         bits = 63 if isinstance(table.c[contract].type, sa.BigInteger) else 31
         blank = [  # which source columns left the id unbuilt, for the report
-            pl.when(pl.col(s).is_null()).then(pl.lit(repr(s)))
-            for s in sources
-            if s != key_name
+            pl.when(pl.col(s).is_null()).then(pl.lit(repr(s))) for s in sources if s != key_name
         ]
         out = out.with_columns(
             pl.Series(contract, _stable_id(joined, bits), dtype=pl.Int64).cast(pl.String),
@@ -331,7 +333,10 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
                     pl.col(BLANK + column.name).is_not_null(),
                     column.name,
                     pl.lit(""),
-                    pl.format("cannot build the id: {} is empty", pl.col(BLANK + column.name)),
+                    pl.format(
+                        "cannot build the id: blank source column(s) {}",
+                        pl.col(BLANK + column.name),
+                    ),
                 )
             )
         elif schema.required(column):
@@ -595,6 +600,7 @@ def run(
     source = read_source(path, m.encoding if m is not None else "utf-8")
     m = m if m is not None else identity(table, source.columns)
     progress(0.25, f"Mapping {source.height:,} rows")
+    check_columns(source, m, name)
     kept = filter_rows(source, m)
     warnings = id_warnings(kept, m)
     mapped = apply_mapping(kept, m, name)

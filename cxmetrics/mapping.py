@@ -229,17 +229,17 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
     dates = {}
     for column, formats in _table(data, "dates").items():
         formats = [formats] if isinstance(formats, str) else formats
-        if not isinstance(formats, list) or not formats or not all(
-            isinstance(f, str) and f.strip() for f in formats
+        if (
+            not isinstance(formats, list)
+            or not formats
+            or not all(isinstance(f, str) and f.strip() for f in formats)
         ):
             raise MappingError(
                 f"{where}: [dates] {column} must be a format or a list of formats, "
                 f'e.g. ["%d/%m/%Y", "%d %B %Y"]'
             )
         dates[str(column)] = tuple(formats)
-    conditions = tuple(
-        _condition(str(k), v, where) for k, v in _table(data, "where").items()
-    )
+    conditions = tuple(_condition(str(k), v, where) for k, v in _table(data, "where").items())
     values = {
         str(k): {str(a): str(b) for a, b in v.items()}
         for k, v in _table(data, "values").items()
@@ -313,8 +313,10 @@ def _condition(column: str, rule, where: str) -> Condition:
     def texts(value) -> tuple[str, ...] | None:
         if isinstance(value, str | int | float) and not isinstance(value, bool):
             return (str(value).strip(),)
-        if isinstance(value, list) and value and all(
-            isinstance(v, str | int | float) and not isinstance(v, bool) for v in value
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value)
         ):
             return tuple(str(v).strip() for v in value)
         return None
@@ -326,7 +328,7 @@ def _condition(column: str, rule, where: str) -> Condition:
     if texts(rule):
         return Condition(column, texts(rule))
     raise MappingError(
-        f"{where}: [where] {column} = {rule!r} is not a condition; use \"text\", "
+        f'{where}: [where] {column} = {rule!r} is not a condition; use "text", '
         '["a", "b"], "empty", "not empty" or { not = "text" }'
     )
 
@@ -370,10 +372,11 @@ def syntax_error(exc: Exception) -> str:
         return f"line {at[1]}, column {at[2]}: {text[: at.start()]}"
     mark = getattr(exc, "problem_mark", None)  # PyYAML's MarkedYAMLError
     if mark is not None:
-        what = " ".join(
-            part for part in (getattr(exc, "context", None), getattr(exc, "problem", None)) if part
-        )
-        return f"line {mark.line + 1}, column {mark.column + 1}: {what or type(exc).__name__}"
+        what = getattr(exc, "problem", None) or type(exc).__name__
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None:
+            what += f" ({context} from line {start.line + 1}, column {start.column + 1})"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {what}"
     return text.splitlines()[0] if text else type(exc).__name__
 
 
