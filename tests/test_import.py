@@ -471,6 +471,39 @@ def test_ids_in_scientific_notation_or_with_decimals_are_warned_about(engine, tm
     assert [w.split(" holds")[0] for w in report.warnings] == ["column 'Handle' (→ customer_id)"]
 
 
+def test_a_sentiment_label_imports_and_reaches_the_comments(engine, tmp_path):
+    m = mapping.loads(
+        MAPPING.replace('comment = "Comment"', 'comment = "Comment"\nsentiment_label = "Tone"')
+        + '[values.sentiment_label]\n"pos" = "positive"\n"neg" = "negative"\n',
+        ".toml",
+    )
+    path = tmp_path / "toned.csv"
+    path.write_text(
+        HEADER.replace("Comment\n", "Comment,Tone\n")
+        + "9000001,1,Billing,01/09/2026,9,10,web,survey,Lovely,pos\n"
+        + "9000002,1,Billing,01/09/2026,9,10,web,survey,Awful,neg\n"
+        + "9000003,1,Billing,01/09/2026,9,10,web,survey,Fine,neutral\n"
+        + "9000004,1,Billing,01/09/2026,9,10,web,survey,Hm,\n"
+        + "9000005,1,Billing,01/09/2026,9,10,web,survey,Hm,great\n"  # row 6: not a label
+    )
+    report = importer.run(engine, "responses", path, m, accept_valid=True, report_dir=tmp_path)
+    assert report.problems.select("row", "column", "reason").rows() == [
+        (6, "sentiment_label", "not one of positive, neutral, negative")
+    ]
+    comments = store.load_all_comments(engine).filter(pl.col("response_id") >= 9000001)
+    assert sorted(comments.select("response_id", "sentiment_label").rows()) == [
+        (9000001, "positive"),
+        (9000002, "negative"),
+        (9000003, "neutral"),
+        (9000004, None),
+    ]
+    if engine.dialect.name == "sqlite":  # a database made before the column existed
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE responses DROP COLUMN sentiment_label")
+        old = store.load_all_comments(engine)
+        assert old["sentiment_label"].null_count() == old.height > 0
+
+
 def test_yaml_and_toml_syntax_errors_name_line_and_column():
     with pytest.raises(
         mapping.MappingError,
