@@ -301,8 +301,11 @@ def _import(args) -> int:
     finally:
         engine.dispose()
     print(report.summary())
+    for warning in report.warnings:
+        print(f"warning: {warning}")
     if report.report_path:
         print(f"report: {report.report_path}")
+    if report.rejected_path:
         print(f"rejected rows: {report.rejected_path}")
         for r in report.problems.head(10).iter_rows(named=True):
             print(f"  row {r['row']}, {r['column']} = {r['value']!r}: {r['reason']}")

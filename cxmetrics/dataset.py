@@ -238,7 +238,7 @@ def build(
         pl.concat(parts, rechunk=True)
         if parts
         else compact(
-            pl.DataFrame(schema=store.polars_schema(schema.responses, ("comment",))),
+            pl.DataFrame(schema=store.polars_schema(schema.responses, store.COMMENT_COLUMNS)),
             journey,
             customers,
         )

@@ -2,13 +2,15 @@
 
     read -> map columns (``mapping.py``) -> validate row by row -> upsert by id
 
+Rows that fail the mapping's ``[where]`` conditions are left out before mapping and counted.
 Validation names the row, column, value and reason of every problem: types, ranges,
 allowed values, required fields, text too long, unparseable dates, unknown references
 (stage, touchpoint, customer, department, response), duplicate ids in the file and broken
 encodings. By default an import is all or nothing: any problem and nothing is written.
-``accept_valid`` writes the valid rows and reports the rest. Rows are upserted by their id
-in one transaction, so importing the same file twice changes nothing. Writes are bulk: ADBC
-into a staging table on SQLite, COPY on Postgres, then one ``INSERT … ON CONFLICT``.
+``accept_valid`` writes the valid rows and reports the rest. Ids taken from numbers in
+scientific notation or with decimals are warned about, naming the column. Rows are upserted
+by their id in one transaction, so importing the same file twice changes nothing. Writes are
+bulk: ADBC into a staging table on SQLite, COPY on Postgres, then one ``INSERT … ON CONFLICT``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from cxmetrics import schema, store
-from cxmetrics.mapping import Mapping, identity
+from cxmetrics.mapping import Condition, Mapping, identity
 
 Progress = Callable[[float, str], None]
 ROW = "__row"  # the source row number: the header is row 1, the first data row row 2
@@ -31,6 +33,10 @@ FORMATS = (".csv", ".txt", ".xlsx", ".xls", ".parquet")
 TRUE = {"true", "t", "yes", "y", "1"}
 FALSE = {"false", "f", "no", "n", "0"}
 PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
+ORDINAL = r"(?i)\b(\d{1,2})(?:st|nd|rd|th)\b"  # "19th March" -> "19 March", before strptime
+SCIENTIFIC = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"  # 5.70306E+17
+DECIMAL = r"^[+-]?\d*\.\d+$"  # 12.5, 12.0
+BLANK = "__blank_"  # + an [ids] column: the names of its source columns that are blank
 
 
 class ImportError_(ValueError):
@@ -89,14 +95,77 @@ def _stable_id(values: list[str | None], bits: int) -> list[int | None]:
     return out
 
 
-def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> pl.DataFrame:
-    """The contract's columns (as text) from the source's, plus ``__row``."""
+def check_columns(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> None:
+    """Every column the mapping names is in the file, or an error names the missing ones."""
     missing = sorted(m.source_columns() - set(source.columns))
     if missing:
         raise ImportError_(
             f"{file_name} has no column {', '.join(repr(c) for c in missing)} named in the "
             f"mapping (its columns: {', '.join(c for c in source.columns if c != ROW)})"
         )
+
+
+def _passes(c: Condition) -> pl.Expr:
+    cell = pl.col(c.column).str.strip_chars().fill_null("")
+    if c.blank is not None:
+        return (cell == "") if c.blank else (cell != "")
+    hit = cell.is_in(list(c.values))
+    return ~hit if c.negate else hit
+
+
+def filter_rows(source: pl.DataFrame, m: Mapping) -> pl.DataFrame:
+    """The source rows that pass every ``[where]`` condition of the mapping."""
+    if not m.where:
+        return source
+    cond = pl.lit(True)
+    for c in m.where:
+        cond &= _passes(c)
+    return source.filter(cond)
+
+
+def id_warnings(source: pl.DataFrame, m: Mapping) -> list[str]:
+    """Warnings, naming the file's column, about ids read from numbers in scientific
+    notation or with decimals: digits are lost there, so different ids collide."""
+    used: dict[str, list[str]] = {}  # source column -> contract id columns it feeds
+    for contract, src in m.columns.items():
+        if contract.endswith("_id"):
+            used.setdefault(src, []).append(contract)
+    for contract, sources in m.ids.items():
+        for src in sources:
+            if src in source.columns:
+                used.setdefault(src, []).append(contract)
+    out = []
+    for src, contracts in used.items():
+        if src not in source.columns:
+            continue
+        cell = pl.col(src).str.strip_chars()
+        for pattern, what, why in (
+            (
+                SCIENTIFIC,
+                "numbers in scientific notation",
+                "digits were lost when the file was saved, so different ids collide",
+            ),
+            (
+                DECIMAL,
+                "numbers with decimals",
+                "an id is a code, not a quantity; rounded or float ids collide",
+            ),
+        ):
+            hits = source.filter(cell.str.contains(pattern).fill_null(False))
+            if hits.height:
+                first = hits.row(0, named=True)
+                out.append(
+                    f"column {src!r} (→ {', '.join(contracts)}) holds {what} as ids "
+                    f"({hits.height:,} rows, e.g. {first[src].strip()!r} in row {first[ROW]}): "
+                    f"{why}. Export the column as text, or build the id from other columns "
+                    "with [ids]."
+                )
+    return out
+
+
+def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> pl.DataFrame:
+    """The contract's columns (as text) from the source's, plus ``__row``."""
+    check_columns(source, m, file_name)
     frame = source
     key_name = None
     if m.unpivot:
@@ -123,8 +192,18 @@ def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file")
         parts = [pl.col("__key") if s == key_name else pl.col(s) for s in sources]
         joined = frame.select(pl.concat_str(parts, separator="\x1f").alias("k"))["k"].to_list()
         bits = 63 if isinstance(table.c[contract].type, sa.BigInteger) else 31
+        blank = [  # which source columns left the id unbuilt, for the report
+            pl.when(pl.col(s).is_null()).then(pl.lit(repr(s))) for s in sources if s != key_name
+        ]
         out = out.with_columns(
-            pl.Series(contract, _stable_id(joined, bits), dtype=pl.Int64).cast(pl.String)
+            pl.Series(contract, _stable_id(joined, bits), dtype=pl.Int64).cast(pl.String),
+            frame.select(
+                pl.concat_str(blank, separator=", ", ignore_nulls=True).replace("", None)
+                if blank
+                else pl.lit(None, dtype=pl.String)
+            )
+            .to_series()
+            .alias(BLANK + contract),
         )
     for contract, table_map in m.values.items():
         if contract in out.columns:
@@ -143,6 +222,7 @@ class Validated:
     valid: pl.DataFrame  # typed contract columns of the rows without problems
     problems: pl.DataFrame  # row, column, value, reason
     rows: int  # contract rows checked
+    dropped: pl.DataFrame | None = None  # row, column, value, reason: keep-first's duplicates
 
 
 def _problem(
@@ -161,8 +241,12 @@ def _parse(column: sa.Column, text: pl.Expr, m: Mapping) -> tuple[pl.Expr, str]:
     """The typed expression of one column and what a failure to parse is called."""
     kind = column.type
     if isinstance(kind, sa.Date):
-        fmt = m.dates.get(column.name, "%Y-%m-%d")
-        return text.str.strptime(pl.Date, fmt, strict=False), f"not a date in the form {fmt}"
+        formats = m.dates.get(column.name, ("%Y-%m-%d",))
+        plain = text.str.replace_all(ORDINAL, "${1}")
+        parsed = pl.coalesce([plain.str.strptime(pl.Date, f, strict=False) for f in formats])
+        if len(formats) == 1:
+            return parsed, f"not a date in the form {formats[0]}"
+        return parsed, f"not a date in any of the forms {', '.join(formats)}"
     if isinstance(kind, sa.Boolean):
         lower = text.str.to_lowercase()
         return (
@@ -242,7 +326,20 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
             problems.append(
                 _problem(present, text.is_not_null() & parsed.is_null(), column.name, text, reason)
             )
-        if schema.required(column):
+        if schema.required(column) and BLANK + column.name in frame.columns:
+            problems.append(  # an id from [ids]: name the blank source column(s)
+                _problem(
+                    frame,
+                    pl.col(BLANK + column.name).is_not_null(),
+                    column.name,
+                    pl.lit(""),
+                    pl.format(
+                        "cannot build the id: blank source column(s) {}",
+                        pl.col(BLANK + column.name),
+                    ),
+                )
+            )
+        elif schema.required(column):
             problems.append(
                 _problem(present, text.is_null(), column.name, pl.lit(""), "required but empty")
             )
@@ -295,11 +392,23 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
                 )
             )
     keys = [c.name for c in table.primary_key.columns if c.name in typed.columns]
+    dropped = pl.DataFrame(schema=PROBLEM_SCHEMA)
     if keys and len(keys) == len(table.primary_key.columns):
         first = typed.group_by(keys).agg(pl.col(ROW).min().alias("__first"))
         dup = typed.join(first, on=keys, how="left").filter(pl.col(ROW) != pl.col("__first"))
         if m.duplicates == "keep-first":  # asked for: later rows of an id are not imported
             typed = typed.join(dup.select(ROW), on=ROW, how="anti")
+            dropped = dup.select(
+                pl.col(ROW).alias("row"),
+                pl.lit("+".join(keys)).alias("column"),
+                pl.concat_str([pl.col(k).cast(pl.String) for k in keys], separator=", ").alias(
+                    "value"
+                ),
+                pl.format(
+                    "duplicate id, left out (duplicates = keep-first; first at row {})",
+                    pl.col("__first"),
+                ).alias("reason"),
+            ).sort("row")
         elif dup.height:
             problems.append(
                 dup.select(
@@ -324,7 +433,7 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
     )
     bad_rows = report["row"].unique()
     valid = typed.filter(~pl.col(ROW).is_in(bad_rows.implode()))
-    return Validated(valid, report, typed.height)
+    return Validated(valid, report, typed.height, dropped.cast(PROBLEM_SCHEMA))
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -426,6 +535,14 @@ class Report:
     accept_valid: bool
     report_path: Path | None = None
     rejected_path: Path | None = None
+    filtered_rows: int = 0  # source rows left out by the mapping's [where]
+    where: str = ""  # the [where] conditions in words
+    duplicates: pl.DataFrame | None = None  # keep-first's left-out rows (also in the report)
+    warnings: tuple[str, ...] = ()  # e.g. ids from numbers in scientific notation
+
+    @property
+    def duplicates_dropped(self) -> int:
+        return 0 if self.duplicates is None else self.duplicates.height
 
     @property
     def ok(self) -> bool:
@@ -439,6 +556,13 @@ class Report:
             f"{self.checked_rows:,} checked, {self.problems.height:,} problems in "
             f"{self.rejected_source_rows:,} rows; {verb} {self.written:,} rows"
         )
+        if self.filtered_rows:
+            head += f"; {self.filtered_rows:,} rows left out by the filter ({self.where})"
+        if self.duplicates_dropped:
+            head += (
+                f"; {self.duplicates_dropped:,} duplicate rows left out (keep-first; "
+                "listed in the report)"
+            )
         if self.problems.height and not self.accept_valid:
             head += (
                 " (nothing written: the import is all or nothing; fix the rows or accept "
@@ -476,18 +600,27 @@ def run(
     source = read_source(path, m.encoding if m is not None else "utf-8")
     m = m if m is not None else identity(table, source.columns)
     progress(0.25, f"Mapping {source.height:,} rows")
-    mapped = apply_mapping(source, m, name)
+    check_columns(source, m, name)
+    kept = filter_rows(source, m)
+    warnings = id_warnings(kept, m)
+    mapped = apply_mapping(kept, m, name)
     progress(0.35, "Checking every row")
     result = validate(mapped, m, references(engine, schema.metadata.tables[table]))
     bad_rows = result.problems["row"].unique()
     report_path = rejected_path = None
-    if result.problems.height:
+    if result.problems.height or result.dropped.height:
         folder = Path(report_dir) if report_dir else path.parent
         folder.mkdir(parents=True, exist_ok=True)
         stem = Path(name).stem
         report_path = folder / f"{stem}.report.csv"
+        pl.concat(
+            [
+                result.problems.with_columns(pl.lit("rejected").alias("outcome")),
+                result.dropped.with_columns(pl.lit("left out").alias("outcome")),
+            ]
+        ).sort("row", "column").write_csv(report_path)
+    if result.problems.height:
         rejected_path = folder / f"{stem}.rejected.csv"
-        result.problems.write_csv(report_path)
         source.filter(pl.col(ROW).is_in(bad_rows.implode())).rename({ROW: "row"}).write_csv(
             rejected_path
         )
@@ -511,6 +644,10 @@ def run(
         accept_valid,
         report_path,
         rejected_path,
+        source.height - kept.height,
+        "; ".join(c.describe() for c in m.where),
+        result.dropped,
+        tuple(warnings),
     )
 
 

@@ -17,8 +17,17 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
     channel = "web"
     source = "survey"
 
-    [dates]                       # strptime formats (ISO 8601 when not given)
-    responded_on = "%d/%m/%Y"
+    [dates]                       # strptime formats (ISO 8601 when not given); a list is
+    responded_on = ["%d/%m/%Y", "%d %B %Y"]   # tried in order, the first that reads wins.
+                                  # Ordinal suffixes are dropped first ("1st", "22nd",
+                                  # "19th March 2025" reads as "%d %B %Y")
+
+    [where]                       # keep only the rows that pass every condition; rows
+    negativereason = "not empty"  # left out are counted in the report, not rejected.
+    airline = ["United", "Delta"] # A file's column = "text" (equal, after trimming),
+    channel = { not = "test" }    # ["a", "b"] (one of these), "empty", "not empty",
+                                  # { not = "a" } or { not = ["a", "b"] } (none of these;
+                                  # blank passes). A list is literal: ["empty"] is the word.
 
     [values.touchpoint_id]        # value maps, applied before parsing ("" = a blank cell)
     "Billing" = "pay_first_bill"
@@ -27,8 +36,8 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
     from = [1, 10]
     to = [1, 5]
 
-    [ids]                         # a stable integer id from text columns (hashed)
-    customer_id = ["Reviewer"]
+    [ids]                         # a stable integer id from text columns (hashed); a row
+    customer_id = ["Reviewer"]    # whose source column is blank is rejected, naming it
 
     [unpivot]                     # wide to long: each listed column becomes a row
     key = "touchpoint_id"         # contract column that receives the mapped name
@@ -36,12 +45,23 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
     columns = { "Comfort" = "lounge_comfort", "Food" = "lounge_food" }
     skip = ["0"]                  # cells that mean "not rated": no row
 
-Names on the right of ``[columns]`` and in ``[ids]`` and ``[unpivot]`` are the file's;
-names on the left are the contract's (see ``cxmetrics/schema.py``).
+Names on the right of ``[columns]`` and in ``[ids]`` and ``[unpivot]``, and the names in
+``[where]``, are the file's; names on the left are the contract's (see ``cxmetrics/schema.py``).
+
+A source's own sentiment label goes to ``sentiment_label`` on responses (``[columns]``, with
+``[values.sentiment_label]`` when the file says it in other words): where a comment has one
+(positive, neutral or negative), it is used instead of the lexicon's score.
+
+With ``duplicates = "keep-first"`` the report counts the rows left out and lists them in the
+report file. The import warns, naming the column, when ids come from numbers in scientific
+notation ("5.70306E+17": digits are lost, different ids collide) or with decimals.
+
+Syntax errors of either format name their line and column.
 """
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -71,22 +91,44 @@ class Unpivot:
     skip: tuple[str, ...] = ()  # cell values that mean "not answered": no row is made
 
 
+EMPTY, NOT_EMPTY = "empty", "not empty"
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``[where]`` condition on a file's column: a blank cell counts as ``""``."""
+
+    column: str
+    values: tuple[str, ...] = ()  # the cell is one of these (trimmed)...
+    negate: bool = False  # ...or, when set, none of these
+    blank: bool | None = None  # "empty" (True) or "not empty" (False) instead of values
+
+    def describe(self) -> str:
+        if self.blank is not None:
+            return f"{self.column} is {EMPTY if self.blank else NOT_EMPTY}"
+        listed = ", ".join(repr(v) for v in self.values)
+        if len(self.values) == 1:
+            return f"{self.column} {'is not' if self.negate else 'is'} {listed}"
+        return f"{self.column} {'is none of' if self.negate else 'is one of'} {listed}"
+
+
 @dataclass(frozen=True)
 class Mapping:
     table: str
     columns: dict[str, str] = field(default_factory=dict)
     constants: dict[str, object] = field(default_factory=dict)
-    dates: dict[str, str] = field(default_factory=dict)
+    dates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # formats, tried in order
     values: dict[str, dict[str, str]] = field(default_factory=dict)
     rescale: dict[str, Rescale] = field(default_factory=dict)
     ids: dict[str, list[str]] = field(default_factory=dict)
     unpivot: Unpivot | None = None
     encoding: str = "utf-8"
     duplicates: str = "reject"  # or "keep-first": later rows with the same id are skipped
+    where: tuple[Condition, ...] = ()  # rows that fail one are left out before mapping
 
     def source_columns(self) -> set[str]:
         """Every column of the file this mapping reads."""
-        used = set(self.columns.values())
+        used = set(self.columns.values()) | {c.column for c in self.where}
         for sources in self.ids.values():
             used |= set(sources)
         if self.unpivot:  # an id may be built from the unpivot's key, which is not the file's
@@ -107,13 +149,23 @@ class Mapping:
         lines = [f"table = {q(self.table)}", f"encoding = {q(self.encoding)}"]
         if self.duplicates != "reject":
             lines.append(f"duplicates = {q(self.duplicates)}")
-        for title, items in (
-            ("columns", self.columns),
-            ("constants", self.constants),
-            ("dates", self.dates),
-        ):
+        for title, items in (("columns", self.columns), ("constants", self.constants)):
             if items:
                 lines += ["", f"[{title}]", *[f"{k} = {q(v)}" for k, v in items.items()]]
+        if self.dates:
+            lines += ["", "[dates]"]
+            for k, formats in self.dates.items():
+                one = q(formats[0]) if len(formats) == 1 else None
+                lines.append(f"{k} = {one or '[' + ', '.join(q(f) for f in formats) + ']'}")
+        if self.where:
+            lines += ["", "[where]"]
+            for c in self.where:
+                if c.blank is not None:
+                    rule = q(EMPTY if c.blank else NOT_EMPTY)
+                else:
+                    rule = "[" + ", ".join(q(v) for v in c.values) + "]"
+                    rule = f"{{ not = {rule} }}" if c.negate else rule
+                lines.append(f"{q(c.column)} = {rule}")
         for column, table in self.values.items():
             lines += ["", f"[values.{column}]", *[f"{q(k)} = {q(v)}" for k, v in table.items()]]
         for column, r in self.rescale.items():
@@ -159,6 +211,7 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
         )
     contract = {c.name for c in schema.metadata.tables[name].columns}
     known = {"table", "columns", "constants", "dates", "values", "rescale", "ids", "unpivot"}
+    known |= {"where"}
     unknown = set(data) - known - {"encoding", "duplicates"}
     if unknown:
         raise MappingError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}")
@@ -173,7 +226,20 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
 
     columns = {str(k): str(v) for k, v in _table(data, "columns").items()}
     constants = dict(_table(data, "constants"))
-    dates = {str(k): str(v) for k, v in _table(data, "dates").items()}
+    dates = {}
+    for column, formats in _table(data, "dates").items():
+        formats = [formats] if isinstance(formats, str) else formats
+        if (
+            not isinstance(formats, list)
+            or not formats
+            or not all(isinstance(f, str) and f.strip() for f in formats)
+        ):
+            raise MappingError(
+                f"{where}: [dates] {column} must be a format or a list of formats, "
+                f'e.g. ["%d/%m/%Y", "%d %B %Y"]'
+            )
+        dates[str(column)] = tuple(formats)
+    conditions = tuple(_condition(str(k), v, where) for k, v in _table(data, "where").items())
     values = {
         str(k): {str(a): str(b) for a, b in v.items()}
         for k, v in _table(data, "values").items()
@@ -227,7 +293,43 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
     if duplicates not in ("reject", "keep-first"):
         raise MappingError(f"{where}: duplicates must be reject or keep-first, not {duplicates!r}")
     return Mapping(
-        name, columns, constants, dates, values, rescale, ids, unpivot, encoding, duplicates
+        name,
+        columns,
+        constants,
+        dates,
+        values,
+        rescale,
+        ids,
+        unpivot,
+        encoding,
+        duplicates,
+        conditions,
+    )
+
+
+def _condition(column: str, rule, where: str) -> Condition:
+    """A ``[where]`` rule: "text", ["a", "b"], "empty", "not empty" or {not = …}."""
+
+    def texts(value) -> tuple[str, ...] | None:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return (str(value).strip(),)
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value)
+        ):
+            return tuple(str(v).strip() for v in value)
+        return None
+
+    if isinstance(rule, str) and rule.strip().lower() in (EMPTY, NOT_EMPTY):
+        return Condition(column, blank=rule.strip().lower() == EMPTY)
+    if isinstance(rule, dict) and set(rule) == {"not"} and texts(rule["not"]):
+        return Condition(column, texts(rule["not"]), negate=True)
+    if texts(rule):
+        return Condition(column, texts(rule))
+    raise MappingError(
+        f'{where}: [where] {column} = {rule!r} is not a condition; use "text", '
+        '["a", "b"], "empty", "not empty" or { not = "text" }'
     )
 
 
@@ -244,19 +346,38 @@ def load(path: Path, table: str | None = None) -> Mapping:
 
 
 def loads(text: str, suffix: str, table: str | None = None, where: str = "the mapping") -> Mapping:
+    yaml_file = suffix in (".yaml", ".yml")
     try:
-        if suffix in (".yaml", ".yml"):
+        if yaml_file:
             import yaml
 
             data = yaml.safe_load(text) or {}
         else:
             data = tomllib.loads(text)
     except Exception as exc:  # a syntax error of either format
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MappingError(
-            f"{where} is not valid {suffix.lstrip('.').upper() or 'TOML'}: {first}"
+            f"{where} is not valid {'YAML' if yaml_file else 'TOML'}: {syntax_error(exc)}"
         ) from exc
     return parse(data, table, where)
+
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def syntax_error(exc: Exception) -> str:
+    """A TOML or YAML syntax error as "line L, column C: what is wrong" (1-based)."""
+    text = str(exc).strip()
+    at = _TOML_AT.search(text)
+    if at:  # tomllib: "Expected ']' … (at line 3, column 9)"
+        return f"line {at[1]}, column {at[2]}: {text[: at.start()]}"
+    mark = getattr(exc, "problem_mark", None)  # PyYAML's MarkedYAMLError
+    if mark is not None:
+        what = getattr(exc, "problem", None) or type(exc).__name__
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None:
+            what += f" ({context} from line {start.line + 1}, column {start.column + 1})"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {what}"
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def identity(table: str, source_columns: list[str]) -> Mapping:

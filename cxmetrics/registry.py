@@ -246,8 +246,10 @@ METRICS: dict[str, Metric] = {
             "Comment sentiment",
             "The tone of a comment, scored by VADER (a lexicon- and rule-based model for "
             "short English texts) from −1 (most negative) to +1 (most positive). Positive "
-            "from +0.05, negative from −0.05, neutral between.",
-            "sentiment = VADER compound score of the comment (masked text)",
+            "from +0.05, negative from −0.05, neutral between. Where the source labelled the "
+            "comment itself (positive, neutral or negative), its label is used instead.",
+            "sentiment = +1 / 0 / −1 from the source's label if set, else the VADER compound "
+            "score of the comment (masked text)",
             "−1 to +1",
             True,
             2,
@@ -259,7 +261,8 @@ METRICS: dict[str, Metric] = {
             "Topics found in the comments themselves, not a fixed list: TF-IDF weights of the "
             "words, factorised into themes by non-negative matrix factorisation (NMF). A "
             "theme is named by its three strongest words; each comment belongs to its "
-            "strongest theme. Recomputed when the data changes.",
+            "strongest theme. @handles, links, numbers and the company's own account names "
+            "are left out; a hashtag counts as its word. Recomputed when the data changes.",
             "theme = argmax over themes of the comment's NMF weights",
             "label",
             None,

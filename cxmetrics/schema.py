@@ -32,6 +32,8 @@ ALLOWED = {
     "responses": {"source": SOURCES},
     "stage_owners": {"role": OWNER_ROLES},
 }
+SENTIMENT_LABELS = ("positive", "neutral", "negative")
+ALLOWED["responses"]["sentiment_label"] = SENTIMENT_LABELS
 
 
 def _range(table: str, column: str, *, nullable: bool = False) -> str:
@@ -127,6 +129,9 @@ responses = sa.Table(
     sa.Column("ces", sa.SmallInteger, nullable=True),
     sa.Column("comment", sa.Text, nullable=True),
     sa.Column("source", sa.String(20), nullable=False),
+    # The source's own sentiment of the comment (positive / neutral / negative), if it has one:
+    # used instead of the lexicon's score. Optional; read with the comments only.
+    sa.Column("sentiment_label", sa.String(10), nullable=True),
     sa.CheckConstraint(_range("responses", "nps", nullable=True), name="ck_responses_nps"),
     sa.CheckConstraint(_range("responses", "csat", nullable=True), name="ck_responses_csat"),
     sa.CheckConstraint(_range("responses", "ces", nullable=True), name="ck_responses_ces"),

@@ -359,9 +359,13 @@ def load_customers(engine: sa.Engine) -> pl.DataFrame:
 RESPONSE_CHUNK = 2_000_000  # rows of response ids per read; bounds memory while loading
 
 
+#: Columns of responses read with the comments only, not into the dataset.
+COMMENT_COLUMNS = ("comment", "sentiment_label")
+
+
 def load_responses(engine: sa.Engine) -> pl.DataFrame:
     """Every response without its comment text (comments are loaded where they are read)."""
-    return load_table(engine, schema.responses, exclude=("comment",), partition_on="response_id")
+    return load_table(engine, schema.responses, exclude=COMMENT_COLUMNS, partition_on="response_id")
 
 
 def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[pl.DataFrame]:
@@ -379,7 +383,7 @@ def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[p
             ).scalar()
             for k in range(chunk, total, chunk)
         ]
-    cols = [c for c in r.columns if c.name != "comment"]
+    cols = [c for c in r.columns if c.name not in COMMENT_COLUMNS]
     if not cuts:  # one part: a plain read is faster than a ranged one
         yield read_select(engine, sa.select(*cols), partition_on="response_id")
         return
@@ -438,13 +442,23 @@ def load_comments(engine: sa.Engine, filters, stage_ids, limit: int = 200) -> pl
 
 
 def load_all_comments(engine: sa.Engine) -> pl.DataFrame:
-    """Every non-empty comment with its response id (for the text analysis, once per data
-    version)."""
+    """Every non-empty comment with its response id and the source's own sentiment label
+    (null where it has none; a database made before that column existed has none at all),
+    for the text analysis, once per data version."""
     r = schema.responses
-    stmt = sa.select(r.c.response_id, r.c.comment).where(
+    with engine.connect() as conn:
+        held = {c["name"] for c in sa.inspect(conn).get_columns(r.name)}
+    label = (
+        r.c.sentiment_label
+        if "sentiment_label" in held
+        else sa.cast(sa.null(), sa.String).label("sentiment_label")
+    )
+    stmt = sa.select(r.c.response_id, r.c.comment, label).where(
         r.c.comment.is_not(None), r.c.comment != ""
     )
-    return read_select(engine, stmt, partition_on="response_id")
+    return read_select(engine, stmt, partition_on="response_id").with_columns(
+        pl.col("sentiment_label").cast(pl.String)
+    )
 
 
 def count_rows(engine: sa.Engine, table_name: str) -> int:

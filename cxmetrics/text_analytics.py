@@ -1,9 +1,16 @@
 """Sentiment and themes of free-text comments, computed offline.
 
 Sentiment is VADER's compound score (``vaderSentiment``; its lexicon ships with the
-package, nothing is downloaded). Themes are discovered with scikit-learn: TF-IDF over the
-comments, then non-negative matrix factorisation (NMF); each theme is labelled by its top
-terms and each comment goes to its strongest theme. Both run once per data version.
+package, nothing is downloaded), except where the source gave the comment its own label
+(positive, neutral or negative, in ``responses.sentiment_label``): that label is used, as a
+score of +1, 0 or −1. Themes are discovered with scikit-learn: TF-IDF over the comments,
+then non-negative matrix factorisation (NMF); each theme is labelled by its top terms and
+each comment goes to its strongest theme. Both run once per data version.
+
+Themes are found in words only: @handles, links, HTML entities and anything with a digit
+are dropped, a hashtag keeps its word ("#delayed" is "delayed"), and English stop words,
+the names of accounts the comments address most (the company's own handles) and any
+extra words given (``stop_words``: the company's own names) are ignored.
 
 Identical comments are analysed once. Feed masked text (``text.mask_pii``) so that personal
 details never become theme terms.
@@ -32,6 +39,15 @@ PARALLEL_FROM = 20_000  # distinct comments from which sentiment runs on every c
 SEED = 0
 
 _PLACEHOLDER = re.compile(r"\[(?:email|phone)\]")  # what text.mask_pii leaves behind
+_NOT_WORDS = re.compile(
+    r"https?://\S+|www\.\S+"  # links
+    r"|(?<![\w@])@\w+"  # @handles
+    r"|&[a-z]+;|&#\d+;"  # HTML entities (&amp;)
+    r"|\b\w*\d\w*\b"  # numbers, and words with digits in them
+)
+_HANDLE = re.compile(r"(?<![\w@])@(\w+)")
+HANDLE_SHARE = 0.01  # an account named in this share of comments is the company's own
+LABEL_SCORES = {"positive": 1.0, "neutral": 0.0, "negative": -1.0}
 _analyzer = None
 
 
@@ -75,6 +91,34 @@ def sentiment_band(score: pl.Expr) -> pl.Expr:
     )
 
 
+def words_only(text: str) -> str:
+    """The text a theme is found in: no masked details, links, @handles, HTML entities or
+    numbers; a hashtag keeps its word."""
+    return _NOT_WORDS.sub(" ", _PLACEHOLDER.sub(" ", text)).replace("#", " ")
+
+
+def stop_words(extra=()) -> list[str]:
+    """English stop words and the words of ``extra`` (e.g. the company's names: "United
+    Airlines" gives "united" and "airlines"), lower case, sorted."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    words = set(ENGLISH_STOP_WORDS)
+    for name in extra:
+        words |= {w.lower() for w in re.findall(r"[^\W\d_]+", str(name))}
+    return sorted(words)
+
+
+def addressed_accounts(texts: list[str], counts: np.ndarray) -> list[str]:
+    """The @handles named in at least ``HANDLE_SHARE`` of the comments (and twice): the
+    company's own accounts, whose names say nothing about a theme."""
+    total = int(counts.sum())
+    seen: dict[str, int] = {}
+    for text, n in zip(texts, counts, strict=True):
+        for handle in {h.lower() for h in _HANDLE.findall(text)}:
+            seen[handle] = seen.get(handle, 0) + int(n)
+    return sorted(h for h, n in seen.items() if n >= 2 and n >= HANDLE_SHARE * total)
+
+
 @dataclass(frozen=True)
 class Themes:
     labels: list[str]  # one per theme, in theme order
@@ -82,12 +126,15 @@ class Themes:
     assignment: np.ndarray  # per distinct text: its theme's index, or -1 for none
 
 
-def discover_themes(distinct: list[str], counts: np.ndarray, n_themes: int = N_THEMES) -> Themes:
+def discover_themes(
+    distinct: list[str], counts: np.ndarray, n_themes: int = N_THEMES, extra_stop_words=()
+) -> Themes:
     """Themes among ``distinct`` texts, each seen ``counts`` times.
 
     The vocabulary and the factorisation are fitted on a seeded sample of comments drawn
     with their frequencies, so a complaint written 5,000 times weighs 5,000 times; every
-    distinct text is then assigned to its strongest theme.
+    distinct text is then assigned to its strongest theme. Words of ``extra_stop_words``
+    (the company's own names) and of the accounts most comments address are ignored.
     """
     from sklearn.decomposition import NMF
     from sklearn.exceptions import ConvergenceWarning
@@ -99,9 +146,11 @@ def discover_themes(distinct: list[str], counts: np.ndarray, n_themes: int = N_T
     total = int(counts.sum())
     draw = min(FIT_SAMPLE, total)
     sample = rng.choice(len(distinct), size=draw, replace=True, p=counts / total)
-    fit_texts = [_PLACEHOLDER.sub(" ", distinct[i]) for i in sample]
+    words = [words_only(t) for t in distinct]
+    fit_texts = [words[i] for i in sample]
+    ignored = stop_words([*extra_stop_words, *addressed_accounts(distinct, counts)])
     vectorizer = TfidfVectorizer(
-        stop_words="english",
+        stop_words=ignored,
         min_df=2 if len(distinct) < 1_000 else 5,
         max_df=0.8,  # words in most comments say nothing about a theme
         max_features=5_000,
@@ -120,7 +169,7 @@ def discover_themes(distinct: list[str], counts: np.ndarray, n_themes: int = N_T
         model.fit(fit_matrix)
     vocabulary = np.array(vectorizer.get_feature_names_out())
     terms = [list(vocabulary[np.argsort(row)[::-1][:TERMS_PER_LABEL]]) for row in model.components_]
-    weights = model.transform(vectorizer.transform([_PLACEHOLDER.sub(" ", t) for t in distinct]))
+    weights = model.transform(vectorizer.transform(words))
     assignment = np.where(weights.max(axis=1) > 1e-9, weights.argmax(axis=1), -1)
     return Themes(_unique_labels(terms), terms, assignment.astype(np.int64))
 
@@ -141,22 +190,41 @@ class Analysis:
     themes: pl.DataFrame  # theme, terms (comma-separated), comments
 
 
-def analyse(comments: pl.DataFrame, n_themes: int = N_THEMES) -> Analysis:
-    """Sentiment and theme for every comment of a frame with ``response_id`` and ``text``."""
-    distinct = comments.group_by("text").agg(pl.len().alias("count")).sort("text")
+def analyse(comments: pl.DataFrame, n_themes: int = N_THEMES, extra_stop_words=()) -> Analysis:
+    """Sentiment and theme for every comment of a frame with ``response_id`` and ``text``
+    (and optionally ``label``, the source's own sentiment label, used where it is set).
+    ``extra_stop_words``: words themes are not made of, e.g. the company's own names."""
+    if "label" not in comments.columns:
+        comments = comments.with_columns(pl.lit(None, dtype=pl.String).alias("label"))
+    distinct = (
+        comments.group_by("text")
+        .agg(pl.len().alias("count"), pl.col("label").is_null().any().alias("unlabelled"))
+        .sort("text")
+    )
     texts = distinct["text"].to_list()
-    scores = sentiment_scores(texts)
-    found = discover_themes(texts, distinct["count"].to_numpy(), n_themes)
+    lexicon = distinct.filter("unlabelled")["text"]  # the lexicon reads only what it must
+    scored = pl.DataFrame(
+        {"text": lexicon, "lexicon": sentiment_scores(lexicon.to_list())},
+        schema={"text": pl.String, "lexicon": pl.Float64},
+    )
+    found = discover_themes(texts, distinct["count"].to_numpy(), n_themes, extra_stop_words)
     labels = [*found.labels, NO_THEME]
     theme_enum = pl.Enum(labels)
     index = np.where(found.assignment >= 0, found.assignment, len(labels) - 1)
     per_text = distinct.select(
         "text",
-        pl.Series("sentiment", scores, dtype=pl.Float32),
         pl.Series("theme", np.array(labels, dtype=object)[index], dtype=pl.String).cast(theme_enum),
-    ).with_columns(sentiment_band(pl.col("sentiment")).alias("sentiment_band"))
-    per_comment = comments.join(per_text, on="text", how="left").select(
-        "response_id", "sentiment", "sentiment_band", "theme"
+    ).join(scored, on="text", how="left")
+    label = pl.col("label").str.strip_chars().str.to_lowercase()
+    per_comment = (
+        comments.join(per_text, on="text", how="left")
+        .with_columns(
+            pl.coalesce(label.replace_strict(LABEL_SCORES, default=None), pl.col("lexicon"))
+            .cast(pl.Float32)
+            .alias("sentiment")
+        )
+        .with_columns(sentiment_band(pl.col("sentiment")).alias("sentiment_band"))
+        .select("response_id", "sentiment", "sentiment_band", "theme")
     )
     volume = per_comment.group_by("theme").agg(pl.len().alias("comments"))
     themes = (

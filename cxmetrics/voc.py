@@ -49,19 +49,30 @@ def score_band(nps: pl.Expr) -> pl.Expr:
 
 
 def build(
-    ds: Dataset, comments: pl.DataFrame, n_themes: int = text_analytics.N_THEMES
+    ds: Dataset,
+    comments: pl.DataFrame,
+    n_themes: int = text_analytics.N_THEMES,
+    stop_words=(),
 ) -> Verbatims:
-    """Comments (``response_id``, ``comment``) placed in the journey, masked and analysed.
+    """Comments (``response_id``, ``comment``, optionally ``sentiment_label``) placed in the
+    journey, masked and analysed. ``stop_words``: words themes are not made of (the
+    company's own names).
 
     Columns: response_id, responded_on, stage_id, touchpoint_id, channel, source, nps, csat,
     ces, cust, segment, region, score_band, comment (masked), raw (as written), sentiment,
     sentiment_band, theme. Comments whose response is not in the dataset are left out.
     """
+    if "sentiment_label" not in comments.columns:
+        comments = comments.with_columns(pl.lit(None, dtype=pl.String).alias("sentiment_label"))
     placed = (
         comments.filter(
             pl.col("comment").is_not_null() & (pl.col("comment").str.strip_chars() != "")
         )
-        .select(pl.col("response_id").cast(pl.Int64), pl.col("comment").alias("raw"))
+        .select(
+            pl.col("response_id").cast(pl.Int64),
+            pl.col("comment").alias("raw"),
+            pl.col("sentiment_label").cast(pl.String).alias("label"),
+        )
         .join(
             ds.responses.select(
                 pl.col("response_id").cast(pl.Int64),
@@ -87,16 +98,29 @@ def build(
         score_band(pl.col("nps")).alias("score_band"),
     )
     analysis = text_analytics.analyse(
-        placed.select("response_id", pl.col("comment").alias("text")), n_themes
+        placed.select("response_id", pl.col("comment").alias("text"), "label"),
+        n_themes,
+        stop_words,
     )
-    frame = placed.join(
-        analysis.per_comment, on="response_id", how="left", maintain_order="left"
-    ).with_columns(  # trend buckets, so a trend is a group-by without date arithmetic
-        pl.col("responded_on").dt.truncate("1w").alias("week"),
-        pl.col("responded_on").dt.truncate("1mo").alias("month"),
-        pl.col("responded_on").dt.truncate("1q").alias("quarter"),
+    frame = (
+        placed.drop("label")
+        .join(analysis.per_comment, on="response_id", how="left", maintain_order="left")
+        .with_columns(  # trend buckets, so a trend is a group-by without date arithmetic
+            pl.col("responded_on").dt.truncate("1w").alias("week"),
+            pl.col("responded_on").dt.truncate("1mo").alias("month"),
+            pl.col("responded_on").dt.truncate("1q").alias("quarter"),
+        )
     )
     return Verbatims(frame, analysis.themes)
+
+
+def search_example(v: Verbatims) -> str | None:
+    """A word to suggest in the search box, from the data: the strongest term of the
+    largest theme (None without themes)."""
+    found = v.themes.filter(
+        (pl.col("theme").cast(pl.String) != text_analytics.NO_THEME) & (pl.col("terms") != "")
+    ).sort("comments", "theme", descending=[True, False])
+    return found["terms"][0].split(", ")[0] if found.height else None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """Data: what the dashboard holds, and bringing in a CX team's own files."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import streamlit as st
@@ -91,14 +92,18 @@ guess = mapping.guess(table, columns, base)
 # Widgets start again from the guess whenever another file or saved mapping is chosen.
 version = f"{table}_{path.parent.name}_{uploads.digest(saved_mapping)}"
 st.markdown("**Map the columns**")
-if guess.unpivot or guess.ids or guess.values or guess.rescale:
+if guess.unpivot or guess.ids or guess.values or guess.rescale or guess.where:
     st.caption(
-        "The saved mapping also turns columns into rows, builds ids, maps values or rescales "
-        "ratings; those settings are kept as they are."
+        "The saved mapping also turns columns into rows, builds ids, maps values, rescales "
+        "ratings or filters rows; those settings are kept as they are."
+    )
+if guess.where:
+    st.caption(
+        "Only rows where " + inert("; ".join(c.describe() for c in guess.where)) + " are imported."
     )
 chosen: dict[str, str] = {}
 constants: dict[str, str] = dict(guess.constants)
-dates: dict[str, str] = dict(guess.dates)
+dates: dict[str, tuple[str, ...]] = dict(guess.dates)
 grid = st.columns(3)
 for i, field in enumerate(mapping.form_fields(guess)):
     with grid[i % 3].container(border=True):
@@ -124,24 +129,17 @@ for i, field in enumerate(mapping.form_fields(guess)):
             else:
                 constants.pop(field.name, None)
         if field.is_date:
-            dates[field.name] = st.text_input(
+            typed = st.text_input(
                 "date format",
-                value=guess.dates.get(field.name, "%Y-%m-%d"),
+                value=" | ".join(guess.dates.get(field.name, ("%Y-%m-%d",))),
                 key=f"date_{version}_{field.name}",
-                help="strptime codes: %d day, %m month, %Y year, e.g. %d/%m/%Y",
+                help="strptime codes: %d day, %m month, %Y year, %B month name, e.g. "
+                "%d/%m/%Y. Several formats, separated by |, are tried in order. Ordinal "
+                "suffixes are read: %d %B %Y reads 19th March 2025.",
             )
-m = mapping.Mapping(
-    table,
-    chosen,
-    constants,
-    dates,
-    guess.values,
-    guess.rescale,
-    guess.ids,
-    guess.unpivot,
-    encoding,
-    guess.duplicates,
-)
+            formats = tuple(f.strip() for f in typed.split("|") if f.strip())
+            dates[field.name] = formats or ("%Y-%m-%d",)
+m = replace(guess, columns=chosen, constants=constants, dates=dates, encoding=encoding)
 st.download_button(
     "Save this mapping (TOML)",
     m.to_toml(),
@@ -169,7 +167,9 @@ if do_check or do_import:
         st.error(f"**The file cannot be imported.** {inert(str(exc))}", icon=":material/error:")
         st.stop()
     bar.empty()
-    (st.success if report.ok else st.warning)(report.summary())
+    (st.success if report.ok else st.warning)(inert(report.summary()))
+    for warning in report.warnings:
+        st.warning(inert(warning), icon=":material/warning:")
     if report.problems.height:
         st.markdown(
             f"**{report.problems.height:,} problems in {report.rejected_source_rows:,} rows** "
@@ -185,6 +185,12 @@ if do_check or do_import:
                 "reason": st.column_config.TextColumn("Reason", width="large"),
             },
         )
+    if report.duplicates_dropped:
+        st.markdown(
+            f"**{report.duplicates_dropped:,} duplicate rows left out** (keep-first: a later row "
+            "with an id already seen); they are listed in the report."
+        )
+    if report.report_path:
         d1, d2 = st.columns(2)
         d1.download_button(
             "Download the report (CSV)",
@@ -192,12 +198,13 @@ if do_check or do_import:
             file_name=report.report_path.name,
             mime="text/csv",
         )
-        d2.download_button(
-            "Download the rejected rows (CSV)",
-            report.rejected_path.read_bytes(),
-            file_name=report.rejected_path.name,
-            mime="text/csv",
-        )
+        if report.rejected_path:
+            d2.download_button(
+                "Download the rejected rows (CSV)",
+                report.rejected_path.read_bytes(),
+                file_name=report.rejected_path.name,
+                mime="text/csv",
+            )
     if report.written and not report.dry_run:
         st.caption("Every page now shows the new data.")
 

@@ -169,8 +169,11 @@ if theme_tab.open is not False:
 # --- verbatims ---------------------------------------------------------------------------
 if verbatim_tab.open is not False:
     with verbatim_tab:
+        example = voc.search_example(vv.verbatims)
         text = st.text_input(
-            "Search comments", key="voc_search", placeholder="words or a phrase, e.g. charged twice"
+            "Search comments",
+            key="voc_search",
+            placeholder="words or a phrase" + (f", e.g. {example}" if example else ""),
         )
         c1, c2, c3 = st.columns(3)
         touchpoints = c1.multiselect(

@@ -314,6 +314,214 @@ columns = { Food = "food", Wifi = "wifi" }
     assert out["response_id"].n_unique() == 2
 
 
+def test_several_date_formats_are_tried_in_order_and_ordinals_are_read(engine, tmp_path):
+    m = mapping.loads(
+        MAPPING.replace(
+            'responded_on = "%d/%m/%Y"', 'responded_on = ["%d/%m/%Y", "%d %B %Y", "%Y-%m-%d"]'
+        ),
+        ".toml",
+    )
+    assert m.dates["responded_on"] == ("%d/%m/%Y", "%d %B %Y", "%Y-%m-%d")
+    assert mapping.loads(m.to_toml(), ".toml") == m  # a list survives the round trip
+    body = (
+        "9000001,1,Billing,01/09/2026,9,10,web,survey,\n"
+        "9000002,1,Billing,19th March 2025,9,10,web,survey,\n"
+        "9000003,1,Billing,1st March 2025,9,10,web,survey,\n"
+        "9000004,1,Billing,22nd march 2025,9,10,web,survey,\n"
+        "9000005,1,Billing,3rd May 2025,9,10,web,survey,\n"
+        "9000006,1,Billing,2ND June 2025,9,10,web,survey,\n"
+        "9000007,1,Billing,2025-07-04,9,10,web,survey,\n"
+        "9000008,1,Billing,32nd March 2025,9,10,web,survey,\n"  # row 9: no such day
+        "9000009,1,Billing,March 2025,9,10,web,survey,\n"  # row 10: no day
+    )
+    report = importer.run(
+        engine, "responses", write(tmp_path, body), m, accept_valid=True, report_dir=tmp_path
+    )
+    got = {r: d for r, d in rows_by_id(engine, range(9000001, 9000010)).items()}
+    assert {k: v["responded_on"] for k, v in got.items()} == {
+        9000001: D(2026, 9, 1),
+        9000002: D(2025, 3, 19),
+        9000003: D(2025, 3, 1),
+        9000004: D(2025, 3, 22),
+        9000005: D(2025, 5, 3),
+        9000006: D(2025, 6, 2),
+        9000007: D(2025, 7, 4),
+    }
+    reason = "not a date in any of the forms %d/%m/%Y, %d %B %Y, %Y-%m-%d"
+    assert set(report.problems.select("row", "reason").rows()) == {(9, reason), (10, reason)}
+    with pytest.raises(mapping.MappingError, match=r"\[dates\] responded_on must be a format"):
+        mapping.loads('table = "responses"\n[dates]\nresponded_on = []\n', ".toml")
+
+
+def test_a_where_filter_leaves_rows_out_and_counts_them(engine, tmp_path):
+    m = mapping.loads(
+        MAPPING
+        + '[where]\nComment = "not empty"\nChannel = { not = ["phone", "fax"] }\n'
+        + 'Source = ["survey", "complaint"]\n',
+        ".toml",
+    )
+    assert mapping.loads(m.to_toml(), ".toml") == m
+    body = (
+        "9000001,1,Billing,01/09/2026,9,10,web,survey,Great\n"  # row 2: kept
+        "9000002,1,Billing,01/09/2026,x,10,web,survey,\n"  # row 3: no comment (and bad nps)
+        "9000003,1,Billing,01/09/2026,9,10,phone,survey,Slow\n"  # row 4: phone
+        "9000004,1,Billing,01/09/2026,9,10, fax ,survey,Slow\n"  # row 5: fax, trimmed
+        "9000005,1,Billing,01/09/2026,9,10,web,social,Meh\n"  # row 6: not in the list
+        "9000006,1,Billing,01/09/2026,9,10,mobile,complaint,Bad\n"  # row 7: kept
+        "9000007,1,Billing,01/09/2026,x,10,mobile,complaint,Bad\n"  # row 8: kept, wrong
+    )
+    report = importer.run(
+        engine, "responses", write(tmp_path, body), m, accept_valid=True, report_dir=tmp_path
+    )
+    assert report.filtered_rows == 4 and report.checked_rows == 3
+    assert report.problems.select("row", "column").rows() == [(8, "nps")]  # not rows 3 or 5
+    assert set(rows_by_id(engine, range(9000001, 9000008))) == {9000001, 9000006}
+    assert "4 rows left out by the filter (Comment is not empty; Channel is none of" in (
+        report.summary()
+    )
+    # "empty" is a test for a blank cell; a list is literal, so ["empty"] is the word
+    words = mapping.loads('table = "responses"\n[where]\nA = "empty"\nB = ["empty"]\n', ".toml")
+    source = pl.DataFrame({"A": ["", None, "x", " "], "B": ["empty", "empty", "empty", "e"]})
+    assert importer.filter_rows(source, words).height == 2  # rows 1 and 2
+    with pytest.raises(mapping.MappingError, match=r"\[where\] A = .* is not a condition"):
+        mapping.loads('table = "responses"\n[where]\nA = { is = "x" }\n', ".toml")
+    with pytest.raises(importer.ImportError_, match="no column 'Nope'"):
+        bad = mapping.loads(MAPPING + '[where]\nNope = "x"\n', ".toml")
+        importer.run(engine, "responses", write(tmp_path, body), bad, dry_run=True)
+
+
+CUSTOMERS = """
+table = "customers"
+duplicates = "keep-first"
+[ids]
+customer_id = ["Name"]
+[columns]
+segment = "Segment"
+[constants]
+region = "North"
+joined_on = "2025-01-01"
+annual_revenue = 100
+cost_to_serve = 10
+influence = 1
+"""
+
+
+def test_keep_first_counts_and_reports_the_rows_it_leaves_out(engine, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("Name,Segment\nann,a\nbob,b\nann,c\ncid,c\nbob,d\nann,e\n")
+    m = mapping.loads(CUSTOMERS, ".toml")
+    report = importer.run(engine, "customers", path, m, dry_run=True, report_dir=tmp_path)
+    assert report.problems.height == 0 and report.written == 3  # ann, bob, cid
+    assert report.duplicates_dropped == 3
+    assert "3 duplicate rows left out (keep-first" in report.summary()
+    listed = pl.read_csv(report.report_path)
+    assert listed.select("row", "outcome").rows() == [
+        (4, "left out"),
+        (6, "left out"),
+        (7, "left out"),
+    ]
+    assert listed["reason"].to_list() == [
+        "duplicate id, left out (duplicates = keep-first; first at row 2)",
+        "duplicate id, left out (duplicates = keep-first; first at row 3)",
+        "duplicate id, left out (duplicates = keep-first; first at row 2)",
+    ]
+    assert report.rejected_path is None  # nothing was rejected
+
+
+def test_an_id_from_a_blank_column_names_that_column(engine, tmp_path):
+    path = tmp_path / "people.csv"
+    path.write_text("Name,Segment\nann,a\n,b\n")
+    m = mapping.loads(CUSTOMERS, ".toml")
+    report = importer.run(engine, "customers", path, m, dry_run=True, report_dir=tmp_path)
+    assert report.problems.select("row", "column", "reason").rows() == [
+        (3, "customer_id", "cannot build the id: blank source column(s) 'Name'")
+    ]
+    two = mapping.loads(CUSTOMERS.replace('["Name"]', '["Name", "Segment", "Team"]'), ".toml")
+    path.write_text("Name,Segment,Team\nann,a,x\n,,y\n")
+    report = importer.run(engine, "customers", path, two, dry_run=True, report_dir=tmp_path)
+    assert report.problems.select("row", "column", "reason").rows() == [
+        (3, "customer_id", "cannot build the id: blank source column(s) 'Name', 'Segment'"),
+        (3, "segment", "required but empty"),
+    ]
+
+
+def test_ids_in_scientific_notation_or_with_decimals_are_warned_about(engine, tmp_path):
+    m = mapping.loads(MAPPING, ".toml")
+    body = (
+        "5.70306E+17,1,Billing,01/09/2026,9,10,web,survey,\n"
+        "5.70306E+17,1,Billing,02/09/2026,9,10,web,survey,\n"  # collides with row 2
+        "12.5,1,Billing,02/09/2026,9,10,web,survey,\n"
+        "9000001,1,Billing,02/09/2026,9,10,web,survey,\n"
+    )
+    report = importer.run(engine, "responses", write(tmp_path, body), m, dry_run=True)
+    assert len(report.warnings) == 2
+    sci, dec = report.warnings
+    assert sci.startswith(
+        "column 'ID' (→ response_id) holds numbers in scientific notation as ids "
+        "(2 rows, e.g. '5.70306E+17' in row 2)"
+    )
+    assert dec.startswith("column 'ID' (→ response_id) holds numbers with decimals as ids (1 rows")
+    clean = importer.run(engine, "responses", write(tmp_path, GOOD), m, dry_run=True)
+    assert clean.warnings == ()
+    # an id hashed from such a column collides just the same
+    hashed = mapping.loads(CUSTOMERS.replace('["Name"]', '["Handle"]'), ".toml")
+    path = tmp_path / "people.csv"
+    path.write_text("Handle,Segment\n1.2E+5,a\n7,b\n")
+    report = importer.run(engine, "customers", path, hashed, dry_run=True)
+    assert [w.split(" holds")[0] for w in report.warnings] == ["column 'Handle' (→ customer_id)"]
+
+
+def test_a_sentiment_label_imports_and_reaches_the_comments(engine, tmp_path):
+    m = mapping.loads(
+        MAPPING.replace('comment = "Comment"', 'comment = "Comment"\nsentiment_label = "Tone"')
+        + '[values.sentiment_label]\n"pos" = "positive"\n"neg" = "negative"\n',
+        ".toml",
+    )
+    path = tmp_path / "toned.csv"
+    path.write_text(
+        HEADER.replace("Comment\n", "Comment,Tone\n")
+        + "9000001,1,Billing,01/09/2026,9,10,web,survey,Lovely,pos\n"
+        + "9000002,1,Billing,01/09/2026,9,10,web,survey,Awful,neg\n"
+        + "9000003,1,Billing,01/09/2026,9,10,web,survey,Fine,neutral\n"
+        + "9000004,1,Billing,01/09/2026,9,10,web,survey,Hm,\n"
+        + "9000005,1,Billing,01/09/2026,9,10,web,survey,Hm,great\n"  # row 6: not a label
+    )
+    report = importer.run(engine, "responses", path, m, accept_valid=True, report_dir=tmp_path)
+    assert report.problems.select("row", "column", "reason").rows() == [
+        (6, "sentiment_label", "not one of positive, neutral, negative")
+    ]
+    comments = store.load_all_comments(engine).filter(pl.col("response_id") >= 9000001)
+    assert sorted(comments.select("response_id", "sentiment_label").rows()) == [
+        (9000001, "positive"),
+        (9000002, "negative"),
+        (9000003, "neutral"),
+        (9000004, None),
+    ]
+    if engine.dialect.name == "sqlite":  # a database made before the column existed
+        with engine.begin() as conn:
+            conn.exec_driver_sql("ALTER TABLE responses DROP COLUMN sentiment_label")
+        old = store.load_all_comments(engine)
+        assert old["sentiment_label"].null_count() == old.height > 0
+
+
+def test_yaml_and_toml_syntax_errors_name_line_and_column():
+    with pytest.raises(
+        mapping.MappingError,
+        match=r"^the mapping is not valid YAML: line 3, column 6: expected ',' or '}', but got "
+        r"':' \(while parsing a flow mapping from line 2, column 10\)$",
+    ):
+        mapping.loads("table: responses\ncolumns: {nps: N\ndates: x\n", ".yaml")
+    with pytest.raises(
+        mapping.MappingError,
+        match=r"^m.yml is not valid YAML: line 4, column 8: mapping values are not allowed here$",
+    ):
+        mapping.loads("table: responses\ncolumns:\n  nps: N\n   csat: C\n", ".yml", where="m.yml")
+    with pytest.raises(
+        mapping.MappingError, match=r"^the mapping is not valid TOML: line 3, column 7: "
+    ):
+        mapping.loads('table = "responses"\n[columns]\nnps = N\n', ".toml")
+
+
 def test_the_journey_imports_from_yaml_and_bad_journeys_are_refused(engine, tmp_path):
     skytrax = journey_import.read(SKYTRAX / "journey.yaml")
     with pytest.raises(JourneyError, match="position 1 of stage 'lounge' is taken by stage 'shop'"):

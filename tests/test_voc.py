@@ -74,6 +74,67 @@ def test_masked_details_never_become_theme_words():
     assert "phone" not in terms and "email" not in terms
 
 
+def test_theme_words_leave_out_handles_links_numbers_and_the_companys_names():
+    words = text_analytics.words_only(
+        "@united #Delayed 2nd flight in 3 hrs http://t.co/x1 &amp; a@b"
+    )
+    assert words.split() == ["Delayed", "flight", "in", "hrs", "a@b"]
+    assert {"acme", "air", "acmeair"} <= set(text_analytics.stop_words(["Acme Air", "AcmeAir2"]))
+    bags = [
+        "@united my bag was lost https://t.co/AbC123 acme air #lostbag",
+        "@United lost bag again, 2 days and no bag http://t.co/XyZ #lostbag",
+        "@united bag lost in transit www.acme.example 30 hours",
+    ]
+    delays = [
+        "@united flight #delayed 3 hours at the gate acme",
+        "@jetblue @united #delayed again, gate change 45 mins",
+        "@united delayed flight, missed my connection 1st time",
+    ]
+    texts = bags * 40 + delays * 40
+    comments = pl.DataFrame({"response_id": range(len(texts)), "text": texts})
+    result = text_analytics.analyse(comments, n_themes=2, extra_stop_words=["Acme Air"])
+    terms = {t for row in result.themes["terms"] for t in row.split(", ") if t}
+    assert terms, "themes were found"
+    forbidden = {"united", "jetblue", "http", "https", "www", "co", "acme", "air", "example"}
+    assert not terms & forbidden, terms & forbidden
+    assert not any(ch.isdigit() for t in terms for ch in t)
+    assert "delayed" in terms and {"bag", "lost"} & terms  # a hashtag keeps its word
+    # accounts named in 1% of comments (and twice) are the company's; rarer ones stay words
+    many = texts * 5 + ["thanks @Rare"] * 2 + ["@once"]  # 1,203 comments
+    assert text_analytics.addressed_accounts(many, np.ones(len(many))) == ["jetblue", "united"]
+    assert text_analytics.addressed_accounts(["@once", "@twice", "@twice"], np.ones(3)) == ["twice"]
+
+
+def test_a_sources_own_sentiment_label_is_used_instead_of_the_lexicon():
+    texts = ["I love this airline", "I love this airline", "I love this airline", "meh"]
+    comments = pl.DataFrame(
+        {
+            "response_id": [1, 2, 3, 4],
+            "text": texts,
+            "label": ["negative", None, " Neutral ", "positive"],
+        }
+    )
+    got = text_analytics.analyse(comments, n_themes=1).per_comment.sort("response_id")
+    lexicon = text_analytics.sentiment_scores(["I love this airline"])[0]
+    assert lexicon > text_analytics.POSITIVE_FROM  # the lexicon would call it positive
+    assert got["sentiment"].to_list() == pytest.approx([-1.0, lexicon, 0.0, 1.0], abs=1e-6)
+    assert got["sentiment_band"].cast(pl.String).to_list() == [
+        "negative",
+        "positive",
+        "neutral",
+        "positive",
+    ]
+
+
+def test_the_search_example_is_a_word_of_the_data(loaded):
+    ids = loaded.responses.sort("response_id")["response_id"].head(90).to_list()
+    texts = ["my luggage never arrived"] * 60 + ["the seat was too narrow"] * 30
+    v = voc.build(loaded, pl.DataFrame({"response_id": ids, "comment": texts}), n_themes=2)
+    assert voc.search_example(v) in {"luggage", "arrived"}  # the largest theme's first word
+    empty = voc.build(loaded, pl.DataFrame({"response_id": ids[:1], "comment": ["   "]}))
+    assert voc.search_example(empty) is None
+
+
 # --- verbatims: masking, search, paging -------------------------------------------------
 
 

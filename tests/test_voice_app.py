@@ -165,3 +165,15 @@ def test_data_page_shows_what_the_database_holds(app_env, raw_sql):
     responses = status[status["table"] == "responses"].iloc[0]
     assert (responses["from"], responses["to"]) == (first, last)
     assert any(i.value.startswith("Choose a file to import") for i in at.info)
+
+
+def test_the_search_box_suggests_a_word_of_the_data(app_env, raw_sql):
+    at = open_voice("Verbatims")
+    placeholder = at.text_input(key="voc_search").placeholder
+    assert placeholder.startswith("words or a phrase, e.g. ")
+    word = placeholder.removeprefix("words or a phrase, e.g. ")
+    assert word and word != "charged twice"
+    (found,) = raw_sql.execute(
+        "SELECT count(*) FROM responses WHERE lower(comment) LIKE ?", (f"%{word}%",)
+    ).fetchone()
+    assert found > 0
