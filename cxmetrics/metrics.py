@@ -421,7 +421,7 @@ def _exposure_years(
     if customers.joined_day is not None:
         begin = np.maximum(begin, customers.joined_day[who])
     left = (churned != CustomerArrays.NOT_CHURNED) & (churned >= first) & (churned <= last)
-    stop = np.where(left, churned, last + 1)
+    stop = np.minimum(churned, last + 1)  # gone before ``first``: no exposure
     days = np.clip(stop - begin, 0, None)
     return int(left.sum()), float(days.sum()) / DAYS_PER_YEAR
 
