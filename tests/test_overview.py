@@ -125,12 +125,16 @@ def test_churn_and_revenue_at_risk_by_hand():
     assert ov.tiles["churn"].score.value == pytest.approx(0.0)
     assert ov.tiles["churn"].score.n == 3
     # latest answers in view: 1 -> 10, 2 -> 0 (detractor, active on 3 Mar), 3 -> 3 (detractor)
-    # history of latest answers on any date: 2 -> 0 (left), 3 -> 3 (stays),
-    # 4 -> 2 (left): 2 of 3 detractors have left
+    # latest answers on any date: detractors 2 (0), 3 (3), 4 (2); customer 1 (10) the others.
+    # The data run from 5 Jan to 5 Feb 2026 (32 days): 2 and 3 are customers throughout
+    # (2 leaves on 15 Mar, after the data), 4 leaves on 10 Jan after 5 days; 1 stays 32 days.
     risk = ov.tiles["revenue_at_risk"]
+    detractors_rate = 1 / ((32 + 32 + 5) / 365.25)  # left per customer-year
+    assert risk.detail["detractor_churn"] == pytest.approx(detractors_rate)
+    assert risk.detail["other_churn"] == pytest.approx(0.0)
     assert risk.detail["detractor_revenue"] == pytest.approx(2000.0 + 3000.0)
-    assert risk.detail["churn_rate"] == pytest.approx(2 / 3)
-    assert risk.score.value == pytest.approx(5000.0 * 2 / 3)
+    assert risk.detail["churn_rate"] == pytest.approx(detractors_rate - 0.0)
+    assert risk.score.value == pytest.approx(5000.0 * detractors_rate)
 
 
 def test_previous_period_change_is_compared():
