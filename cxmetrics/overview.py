@@ -181,7 +181,7 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
                 "revenue_at_risk",
                 risk["value"],
                 risk["detractors"],
-                (risk["high"] - risk["low"]) / (2 * m.Z95),
+                (risk["high"] - risk["value"]) / m.Z95,  # value ± 1.96 se, floored at 0
             ),
             None,
             m.STATUS_NONE,

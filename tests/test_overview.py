@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import replace
 
 import polars as pl
 import pytest
 
-from cxmetrics import dataset, overview
+from cxmetrics import dataset, overview, wording
 from cxmetrics import metrics as m
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
+from cxmetrics.registry import METRICS
 
 D = dt.date
 
@@ -135,6 +137,13 @@ def test_churn_and_revenue_at_risk_by_hand():
     assert risk.detail["detractor_revenue"] == pytest.approx(2000.0 + 3000.0)
     assert risk.detail["churn_rate"] == pytest.approx(detractors_rate - 0.0)
     assert risk.score.value == pytest.approx(5000.0 * detractors_rate)
+    # one detractor left in 69 days: the tile states the 95% range, not a point
+    half = 1.96 * math.sqrt(1 / ((32 + 32 + 5) / 365.25) ** 2 + 1 / (32 / 365.25) ** 2)
+    low, high = max(detractors_rate - half, 0.0), detractors_rate + half
+    fmt = METRICS["revenue_at_risk"].format
+    assert wording.value_text("revenue_at_risk", risk.score, 1) == (
+        f"{fmt(5000.0 * low)} – {fmt(5000.0 * high)}"
+    )
 
 
 def test_previous_period_change_is_compared():
