@@ -186,20 +186,24 @@ def impact_columns() -> dict:
             "Points at stake",
             None,
             "%.2f",
-            "Overall NPS points gained if poor experiences here became good",
+            "Overall NPS points that go with this touchpoint falling short of the rest of "
+            "its stage (an association, not a promised gain)",
         ),
-        "gap": _num("Loyalty gap", None, "%+.0f", "NPS(good) − NPS(poor), points"),
-        "nps_good": _num("NPS good", None, "%+.0f", "NPS of answers with CSAT 4-5 here"),
-        "n_good": _num("n good", None, "%d"),
-        "nps_poor": _num("NPS poor", None, "%+.0f", "NPS of answers with CSAT 1-3 here"),
-        "n_poor": _num("n poor", None, "%d"),
-        "poor_share": st.column_config.NumberColumn(
-            "Poor share", format="percent", help="Share of answers here with CSAT 1-3"
+        "nps": _num("NPS", None, "%+.0f", "NPS of the answers at this touchpoint"),
+        "n_nps": _num("n", None, "%d"),
+        "nps_rest": _num(
+            "NPS rest of stage", None, "%+.0f", "NPS of the stage's other touchpoints"
         ),
+        "n_rest": _num("n rest", None, "%d"),
+        "difference": _num("Difference", None, "%+.1f", "Touchpoint − rest of stage, points"),
+        "ci_low": _num("95% CI from", None, "%+.1f"),
+        "ci_high": _num("to", None, "%+.1f"),
+        "q": _num("q", None, "%.3f", "Benjamini-Hochberg q-value over the touchpoints tested"),
     }
 
 
 def behaviour_columns() -> dict:
+    kept = "Kept by Benjamini-Hochberg over every NPS and churn test of the table"
     return {
         "moment": st.column_config.TextColumn("Customers who…", width="medium"),
         "customers": _num("Customers", None, "%d", "Customers in view with this behaviour"),
@@ -207,9 +211,13 @@ def behaviour_columns() -> dict:
         "n_nps": _num("n", None, "%d", "Their NPS answers in view"),
         "others_nps": _num("Everyone else", "nps", "%+.0f"),
         "difference": _num("Difference", None, "%+.0f", "Their NPS − everyone else's"),
-        "significant": st.column_config.CheckboxColumn("Significant", help="|z| ≥ 1.96"),
+        "significant": st.column_config.CheckboxColumn("NPS differs", help=kept),
         "churn": _num("Their churn %", "churn", "%.1f"),
         "others_churn": _num("Others' churn %", "churn", "%.1f"),
+        "churn_difference": _num(
+            "Churn difference", None, "%+.1f", "Their churn − everyone else's, points"
+        ),
+        "churn_significant": st.column_config.CheckboxColumn("Churn differs", help=kept),
     }
 
 
@@ -341,6 +349,15 @@ def at_risk_columns() -> dict:
         "left": _num("Left", None, "%d", "Satisfied customers who left in the period"),
         "churn": _num("Churn %", None, "%.1f", "Of the satisfied customers"),
         "revenue": _num("Revenue at risk", None, "£%.0f", "Σ annual revenue of those at risk"),
+        "q": _num(
+            "q",
+            None,
+            "%.3f",
+            "Share against the other segments': Benjamini-Hochberg q-value over the segments",
+        ),
+        "concentrated": st.column_config.CheckboxColumn(
+            "Concentrated here", help="Share above the other segments', test kept"
+        ),
     }
 
 

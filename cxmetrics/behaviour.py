@@ -1,15 +1,24 @@
 """Moments of truth from behaviour rather than surveys: customers defined by what they did
 (contacted us three times in a month, filed a claim, reached renewal, complained) against
-everyone else, on loyalty (NPS of their answers in view) and churn."""
+everyone else, on loyalty (NPS of their answers in view) and churn.
+
+Each moment gives two tests, each only when both sides have the minimum n: NPS of the
+group's answers against everyone else's (z-test, standard errors allowing for customers
+answering more than once) and churn in the period of the group's customers against everyone
+else's (two-proportion z-test). Benjamini-Hochberg runs over every test of the view; a
+difference is called significant only when its test is kept."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
 
 from cxmetrics import metrics as m
+from cxmetrics.findings import Finding, adjust
+from cxmetrics.inference import FDR, Z95, p_two_sided
 
 REPEAT_CONTACTS = 3
 REPEAT_WINDOW_DAYS = 30
@@ -42,7 +51,8 @@ class GroupResult:
     churn: m.Score
     others_nps: m.Score
     others_churn: m.Score
-    change: m.Change | None  # NPS of the group against everyone else
+    change: m.Change | None  # NPS of the group against everyone else (significant: kept)
+    churn_change: m.Change | None = None  # churn of the group against everyone else
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,9 @@ class AnswerCounts:
         per = np.bincount(key, minlength=4 * size).reshape(size, 4)
         return cls(per[:, :3].sum(axis=1), per[:, 2], per[:, 0])
 
-    def nps(self, members: np.ndarray, *, others: bool = False) -> m.Score:
+    def nps(
+        self, members: np.ndarray, *, others: bool = False, deff: dict | None = None
+    ) -> m.Score:
         """NPS of the answers given by ``members`` (a mask over codes), or by everyone else."""
         weights = members.astype(np.int64)
         counts = [int(a @ weights) for a in (self.answers, self.promoters, self.detractors)]
@@ -76,7 +88,16 @@ class AnswerCounts:
             ]
         row = dict.fromkeys(m.CORE_COLUMNS, 0)
         row.update(n_nps=counts[0], promoters=counts[1], detractors=counts[2])
-        return m.scores_of(row)["nps"]
+        return m.scores_of(row, deff)["nps"]
+
+
+def _difference(a: m.Score, b: m.Score, min_n: int) -> m.Change | None:
+    """a − b with its z (not yet judged: ``significant`` False); None when either side has
+    fewer than ``min_n``."""
+    if a.value is None or b.value is None or a.n < min_n or b.n < min_n:
+        return None
+    se = math.hypot(a.se or 0.0, b.se or 0.0)
+    return m.Change(a.value - b.value, (a.value - b.value) / se if se > 0 else None, False)
 
 
 def compare_group(
@@ -86,21 +107,90 @@ def compare_group(
     seen: np.ndarray,
     left: np.ndarray,
     min_n: int = m.MIN_N,
+    deff: dict | None = None,
 ) -> GroupResult:
     """Customers with a behaviour (``members``, a mask over customer codes) against everyone
     else. NPS is over the answers in view (``counts``); churn is the share of the customers in
-    view (``seen``) who left in the period (``left``)."""
+    view (``seen``) who left in the period (``left``). Differences are not yet judged: see
+    :func:`judged`."""
     group, others = members & seen, ~members & seen
-    group_nps, others_nps = counts.nps(members), counts.nps(members, others=True)
+    group_nps = counts.nps(members, deff=deff)
+    others_nps = counts.nps(members, others=True, deff=deff)
+    churn = m.proportion_score("churn", int((group & left).sum()), int(group.sum()))
+    others_churn = m.proportion_score("churn", int((others & left).sum()), int(others.sum()))
     return GroupResult(
         moment,
         int(group.sum()),
         group_nps,
-        m.proportion_score("churn", int((group & left).sum()), int(group.sum())),
+        churn,
         others_nps,
-        m.proportion_score("churn", int((others & left).sum()), int(others.sum())),
-        m.compare(group_nps, others_nps, min_n),
+        others_churn,
+        _difference(group_nps, others_nps, min_n),
+        _difference(churn, others_churn, min_n),
     )
+
+
+def findings_of(groups: list[GroupResult]) -> list[Finding]:
+    """Unadjusted tests (kind ``behaviour``): NPS and churn of each group against everyone
+    else, where both sides have the minimum n."""
+    return [t for _, _, t in _tests(groups)]
+
+
+def _tests(groups: list[GroupResult]) -> list[tuple[int, str, Finding]]:
+    out = []
+    for i, g in enumerate(groups):
+        for what, change, a, b, unit in (
+            ("NPS", g.change, g.nps, g.others_nps, "points"),
+            ("churn", g.churn_change, g.churn, g.others_churn, "%"),
+        ):
+            if change is None or change.z is None:
+                continue
+            se = abs(change.delta / change.z) if change.z else 0.0
+            if what == "NPS":
+                said = (
+                    f"{g.moment}: NPS {a.value:+.0f} (n = {a.n:,} answers) against "
+                    f"{b.value:+.0f} for everyone else (n = {b.n:,})."
+                )
+            else:
+                said = (
+                    f"{g.moment}: {a.value:.1f}% left in the period (n = {a.n:,} customers) "
+                    f"against {b.value:.1f}% of everyone else (n = {b.n:,})."
+                )
+            out.append(
+                (
+                    i,
+                    what,
+                    Finding(
+                        "behaviour",
+                        said,
+                        change.delta,
+                        (change.delta - Z95 * se, change.delta + Z95 * se),
+                        a.n + b.n,
+                        p_two_sided(change.z),
+                        unit=unit,
+                        family="behaviour",
+                    ),
+                )
+            )
+    return out
+
+
+def judged(groups: list[GroupResult]) -> list[GroupResult]:
+    """The groups with ``significant`` set on each difference whose test is kept by
+    Benjamini-Hochberg over every test of the groups given."""
+    tests = _tests(groups)
+    adjusted = adjust([t for _, _, t in tests])
+    kept = {(i, what) for (i, what, _), t in zip(tests, adjusted, strict=True) if t.q <= FDR}
+    out = []
+    for i, g in enumerate(groups):
+
+        def mark(change: m.Change | None, what: str, i=i) -> m.Change | None:
+            return None if change is None else replace(change, significant=(i, what) in kept)
+
+        out.append(
+            replace(g, change=mark(g.change, "NPS"), churn_change=mark(g.churn_change, "churn"))
+        )
+    return out
 
 
 def presence(codes: np.ndarray, groups: np.ndarray, n_groups: int, size: int) -> np.ndarray:
@@ -112,7 +202,9 @@ def presence(codes: np.ndarray, groups: np.ndarray, n_groups: int, size: int) ->
 
 
 def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
-    """One row per behavioural moment: customers, NPS and churn against everyone else."""
+    """One row per behavioural moment: customers, NPS and churn against everyone else;
+    a score is blank below ``min_n`` on its side, a difference blank unless both sides
+    have it."""
 
     def shown(score: m.Score) -> float | None:
         return score.shown(min_n)
@@ -126,8 +218,12 @@ def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
             "others_nps": [shown(g.others_nps) for g in groups],
             "difference": [g.change.delta if g.change else None for g in groups],
             "significant": [bool(g.change and g.change.significant) for g in groups],
-            "churn": [g.churn.value for g in groups],
-            "others_churn": [g.others_churn.value for g in groups],
+            "churn": [shown(g.churn) for g in groups],
+            "others_churn": [shown(g.others_churn) for g in groups],
+            "churn_difference": [g.churn_change.delta if g.churn_change else None for g in groups],
+            "churn_significant": [
+                bool(g.churn_change and g.churn_change.significant) for g in groups
+            ],
         },
         schema_overrides={
             "nps": pl.Float64,
@@ -135,5 +231,60 @@ def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
             "difference": pl.Float64,
             "churn": pl.Float64,
             "others_churn": pl.Float64,
+            "churn_difference": pl.Float64,
         },
     )
+
+
+def groups(ds, contacts: pl.DataFrame, f, min_n: int = m.MIN_N) -> list[GroupResult]:
+    """Customers defined by what they did in the period, against everyone else in view,
+    judged over the view's family of tests. ``contacts`` from ``dataset.load_contacts``."""
+    from cxmetrics.dataset import date_slice  # dataset imports this module
+
+    start, end = f.start or ds.first_day, f.end or ds.last_day
+    arrays = ds.customer_arrays
+    size = arrays.size
+    rows = ds.slice_responses(f)
+    counts = AnswerCounts.of(rows["cust"].to_numpy(), rows["nps"].fill_null(-1).to_numpy(), size)
+    seen = np.zeros(size, dtype=bool)
+    seen[ds.customer_view(f).in_view] = True
+    left = m.left_in_period(arrays, start, end)
+
+    events = date_slice(ds.responses, "responded_on", start, end)
+    period_contacts = date_slice(contacts, "contacted_on", start, end)
+    stage_enum = events["stage_id"].dtype
+
+    def stage_codes(frame: pl.DataFrame) -> np.ndarray:
+        return frame["stage_id"].cast(stage_enum).to_physical().to_numpy()
+
+    n_codes = len(stage_enum.categories)
+    at_stage = presence(events["cust"].to_numpy(), stage_codes(events), n_codes, size) | presence(
+        period_contacts["cust"].to_numpy(), stage_codes(period_contacts), n_codes, size
+    )
+    repeat = np.zeros(size, dtype=bool)
+    repeat[period_contacts.filter(pl.col("repeat_contact"))["cust"].to_numpy()] = True
+    complained = np.zeros(size, dtype=bool)
+    complained[events.filter(pl.col("source") == "complaint")["cust"].to_numpy()] = True
+
+    moments = [
+        (f"Contacted us {REPEAT_CONTACTS}+ times within {REPEAT_WINDOW_DAYS} days", repeat),
+        ("Made a complaint", complained),
+        *[
+            (
+                f"Had a {ds.journey.stage_name(sid)} moment",
+                at_stage[list(stage_enum.categories).index(sid)],
+            )
+            for sid in ds.journey.stage_order
+        ],
+    ]
+    return judged(
+        [
+            compare_group(name, members, counts, seen, left, min_n, ds.design_effect)
+            for name, members in moments
+        ]
+    )
+
+
+def candidates(ds, f, contacts: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
+    """The family of behaviour tests for the filtered view ``f`` of ``ds``."""
+    return findings_of(groups(ds, contacts, f, min_n))

@@ -24,6 +24,7 @@ from cxmetrics import (
     charts,
     closed_loop,
     exports,
+    findings,
     leading,
     loyalty,
     overview,
@@ -152,14 +153,17 @@ def build(
         )
     )
     cells = overview_cells(ds, view)
-    ranking = impact_mod.ranking(cells, ds.journey, min_n)
+    ranking = impact_mod.ranking(cells, ds.journey, min_n, ds.design_effect)
     slides.append(
         Slide(
             "Where loyalty is won and lost",
             [],
             charts.fig_impact(ranking),
-            f"{impact_mod.METHOD} n = {int(ranking['n_good'].sum() + ranking['n_poor'].sum()):,} "
-            "NPS answers with a CSAT answer.",
+            f"{impact_mod.METHOD} n = {int(ranking['n_nps'].sum()):,} NPS answers. "
+            + findings.caption(
+                int(ranking["p"].is_not_null().sum()),
+                "a touchpoint's NPS against the rest of its stage",
+            ),
         )
     )
 

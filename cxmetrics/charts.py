@@ -262,19 +262,19 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
 VERDICT_COLORS = {
     "declared and strong": "#C62828",
     "strong but undeclared": "#6A1B9A",
-    "declared but weak": "#90A4AE",
+    "declared, no difference found": "#90A4AE",
     "neither": "#CFD8DC",
     "too few responses": "#ECEFF1",
 }
 
 
 def fig_impact(ranking: pl.DataFrame, top: int = 12) -> go.Figure:
-    """Touchpoints ranked by NPS points at stake, coloured by how they compare with the
-    declared moments of truth."""
-    title = "Moments of truth ranked by NPS points at stake"
+    """Touchpoints ranked by NPS points at stake against the rest of their stage, coloured
+    by how they compare with the declared moments of truth."""
+    title = "Touchpoints ranked by NPS points at stake"
     ranked = ranking.filter(pl.col("rank").is_not_null()).head(top)
     if ranked.height == 0:
-        return _empty(title, "Too few good and poor experiences to rank touchpoints")
+        return _empty(title, "Too few answers to compare touchpoints with their stage")
     frame = ranked.reverse()
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=120 + 34 * frame.height))
     for verdict, color in VERDICT_COLORS.items():
@@ -291,17 +291,21 @@ def fig_impact(ranking: pl.DataFrame, top: int = 12) -> go.Figure:
             textposition="outside",
             cliponaxis=False,
             hovertext=[
-                f"<b>{t}</b> ({s})<br>{p:.2f} NPS points at stake<br>NPS good {g:+.0f} "
-                f"(n = {ng:,}) vs poor {b:+.0f} (n = {nb:,})<br>{100 * ps:.0f}% poor"
-                for t, s, p, g, ng, b, nb, ps in part.select(
+                f"<b>{t}</b> ({s})<br>{p:.2f} NPS points at stake<br>NPS {a:+.0f} "
+                f"(n = {na:,}) vs rest of stage {b:+.0f} (n = {nb:,})<br>difference "
+                f"{d:+.1f} (95% CI {lo:+.1f} to {hi:+.1f}), q = {q:.3f}"
+                for t, s, p, a, na, b, nb, d, lo, hi, q in part.select(
                     "touchpoint",
                     "stage",
                     "points",
-                    "nps_good",
-                    "n_good",
-                    "nps_poor",
-                    "n_poor",
-                    "poor_share",
+                    "nps",
+                    "n_nps",
+                    "nps_rest",
+                    "n_rest",
+                    "difference",
+                    "ci_low",
+                    "ci_high",
+                    "q",
                 ).iter_rows()
             ],
             hoverinfo="text",
@@ -309,7 +313,8 @@ def fig_impact(ranking: pl.DataFrame, top: int = 12) -> go.Figure:
     order = [f"{t} ({s})" for t, s in zip(frame["touchpoint"], frame["stage"], strict=True)]
     fig.update_yaxes(categoryorder="array", categoryarray=order)
     fig.update_xaxes(
-        title="NPS points at stake (overall NPS gain if poor experiences there became good)"
+        title="NPS points at stake (overall NPS points that go with the touchpoint falling "
+        "short of its stage)"
     )
     fig.update_layout(barmode="overlay", bargap=0.3)
     return fig
@@ -703,28 +708,50 @@ def fig_churn_by(frame: pl.DataFrame, key: str, title: str, label: str) -> go.Fi
     return fig
 
 
+def _rate(pct: float | None) -> str:
+    return "unknown" if pct is None else f"{pct:.1f}%"
+
+
 def fig_revenue_at_risk(frame: pl.DataFrame, key: str) -> go.Figure:
     """Revenue at risk per stage or segment; the calculation in the hover."""
     title = f"Revenue at risk by {key}"
     if frame.height == 0:
         return _empty(title, "Nothing in view")
     ordered = frame.sort("value")
+    fmt = METRICS["revenue_at_risk"].format
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=120 + 40 * ordered.height))
     fig.add_bar(
         y=ordered[key].to_list(),
         x=ordered["value"].to_list(),
         orientation="h",
         marker_color=STATUS_COLORS[m.STATUS_BELOW],
-        text=[METRICS["revenue_at_risk"].format(v) for v in ordered["value"]],
+        error_x=dict(
+            type="data",
+            symmetric=False,
+            array=(ordered["high"] - ordered["value"]).to_list(),
+            arrayminus=(ordered["value"] - ordered["low"]).to_list(),
+            color="#52606D",
+        ),
+        text=[
+            f"{fmt(lo)} – {fmt(hi)}" if m.revenue_range_only(row) else fmt(v)
+            for row, v, lo, hi in zip(
+                ordered.iter_rows(named=True),
+                ordered["value"],
+                ordered["low"],
+                ordered["high"],
+                strict=True,
+            )
+        ],
         textposition="outside",
         cliponaxis=False,
         hovertext=[
-            f"{k}: {METRICS['revenue_at_risk'].format(v)} = "
-            f"{METRICS['revenue_at_risk'].format(r)} annual revenue of {d:,} active "
-            f"detractors × {c:.1f}% observed detractor churn (n = {h:,})"
-            for k, v, r, d, c, h in ordered.select(
-                key, "value", "detractor_revenue", "detractors", "churn_rate", "history_n"
-            ).iter_rows()
+            f"{r[key]}: {fmt(r['value'])} (95% range {fmt(r['low'])} – {fmt(r['high'])}) = "
+            f"{fmt(r['detractor_revenue'])} annual revenue of {r['detractors']:,} active "
+            f"detractors × {r['churn_rate']:.1f}% a year attributable churn<br>"
+            f"= detractors' annual churn {_rate(r['detractor_churn'])} (n = {r['history_n']:,}) "
+            f"− everyone else's {_rate(r['other_churn'])} (n = {r['others_n']:,}), "
+            "floored at 0"
+            for r in ordered.iter_rows(named=True)
         ],
         hoverinfo="text",
     )

@@ -39,20 +39,30 @@ KINDS: dict[str, str] = {
         "two-proportion test on cases old enough to have been closed and confirmed."
     ),
     "moment": (
-        "A touchpoint's NPS differs from the rest of its stage's: z-test, "
+        "A touchpoint's NPS differs from the rest of its stage's (the stage's other "
+        "touchpoints in the same view): two-sample z-test with standard errors that allow for "
+        "customers answering more than once, at least the minimum n on each side, "
         "Benjamini-Hochberg over the touchpoints compared."
     ),
     "channel": (
-        "Effort differs between the easiest and hardest channel: z-test on the CES means, "
-        "Benjamini-Hochberg over the channel pairs compared."
+        "Effort (CES) differs between two channels: the difference is compared within each "
+        "touchpoint offered on both (at least the minimum n each side) and combined with "
+        "inverse-variance weights, z-test with standard errors that allow for customers "
+        "answering more than once, Benjamini-Hochberg over every pair of channels compared; "
+        "the headline is the widest kept gap (hardest channel against easiest)."
     ),
     "behaviour": (
-        "Customers with a behavioural moment answer or leave differently from everyone else: "
-        "z-test, Benjamini-Hochberg over the moments compared."
+        "Customers with a behavioural moment (three contacts in 30 days, a complaint, a "
+        "moment at a stage) answer or leave differently from everyone else in view: z-test "
+        "on NPS (standard errors allowing for repeated answers) and two-proportion z-test "
+        "on churn in the period, each only with the minimum n on both sides, "
+        "Benjamini-Hochberg over every NPS and churn test of the moments."
     ),
     "at_risk": (
-        "Satisfied-but-at-risk customers concentrate in a segment: two-proportion test "
-        "against the other segments, Benjamini-Hochberg over segments."
+        "Satisfied-but-at-risk customers (CSAT 4-5 yet NPS 0-8 or gone) concentrate in a "
+        "segment: two-proportion z-test of the segment's at-risk share against the other "
+        "segments' together, at least the minimum n satisfied customers on each side, "
+        "Benjamini-Hochberg over the segments; stated only when the share is higher."
     ),
     "target": (
         "A score is below (or above) its target: only when its whole 95% interval lies "

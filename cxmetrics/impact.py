@@ -1,43 +1,70 @@
-"""How much the experience at each touchpoint moves loyalty, from additive statistics.
+"""Where loyalty is won or lost along the journey, from additive statistics.
 
-For a touchpoint, NPS answers are split by the satisfaction given in the same response:
-good (CSAT 4-5) and poor (CSAT 1-3). The **loyalty gap** is NPS(good) − NPS(poor). The
-**NPS points at stake** are gap × poor answers ÷ all NPS answers in view: how many points
-the overall NPS would gain if the poor experiences there were as good as the good ones.
-Touchpoints are ranked by points at stake and compared with the moments of truth the company
-declared in its journey definition.
+Each touchpoint's NPS is compared with the NPS of the rest of its stage (the other
+touchpoints of the same stage, in the same view): a two-sample z-test whose standard errors
+allow for customers answering more than once (``Dataset.design_effect``), with
+Benjamini-Hochberg over the touchpoints compared. A touchpoint is called a strong moment of
+truth only when that test is kept; both sides need the minimum n.
+
+The **NPS points at stake** are (NPS of the rest of the stage − NPS of the touchpoint) ×
+the touchpoint's NPS answers ÷ all NPS answers in view: how far the overall NPS sits below
+where it would be if answers at the touchpoint matched the rest of its stage. It is an
+association measured in the data, not a promised gain.
 """
 
 from __future__ import annotations
 
+import math
+
 import polars as pl
 
 from cxmetrics import metrics as m
+from cxmetrics.findings import Finding, adjust, decide
+from cxmetrics.inference import Z95, nps_interval, p_two_sided
 from cxmetrics.journey import Journey
 from cxmetrics.registry import METRICS
 
 METHOD = f"{METRICS['points_at_stake'].definition} Formula: {METRICS['points_at_stake'].formula}."
 
 VERDICT_CONFIRMED = "declared and strong"
-VERDICT_WEAK = "declared but weak"
+VERDICT_WEAK = "declared, no difference found"
 VERDICT_UNDECLARED = "strong but undeclared"
 VERDICT_NONE = "neither"
 VERDICT_TOO_FEW = "too few responses"
 
+COLUMNS = (
+    "touchpoint_id",
+    "touchpoint",
+    "stage_id",
+    "stage",
+    "position",
+    "declared",
+    "n_nps",
+    "nps",
+    "n_rest",
+    "nps_rest",
+    "difference",
+    "ci_low",
+    "ci_high",
+    "p",
+    "q",
+    "points",
+    "rank",
+    "verdict",
+)
 
-def _nps(promoters: pl.Expr, detractors: pl.Expr, n: pl.Expr) -> pl.Expr:
-    return pl.when(n > 0).then(100 * (promoters - detractors).cast(pl.Float64) / n)
+
+def _nps_se(promoters: int, detractors: int, n: int, deff: float) -> float:
+    """Standard error of an NPS in points, allowing for repeated answers (never zero)."""
+    lo, hi = nps_interval(promoters, detractors, n, deff)
+    value = 100 * (promoters - detractors) / n
+    return max(value - lo, hi - value) / Z95
 
 
-def ranking(stats: pl.DataFrame, journey: Journey, min_n: int = m.MIN_N) -> pl.DataFrame:
-    """One row per touchpoint of the journey, ranked by NPS points at stake (most first).
-
-    Columns: touchpoint_id, touchpoint, stage_id, stage, position, declared, n_nps, nps,
-    n_good, nps_good, n_poor, nps_poor, gap, poor_share, points, rank, verdict. A touchpoint
-    with fewer than ``min_n`` answers in either group has no gap, no points and no rank.
-    """
-    total_n = int(stats["n_nps"].sum() or 0)
-    per_tp = m.sums(stats, ["touchpoint_id"]).with_columns(pl.col("touchpoint_id").cast(pl.String))
+def _per_touchpoint(stats: pl.DataFrame, journey: Journey) -> pl.DataFrame:
+    """Every touchpoint of the journey with its NPS counts and its stage's, in view."""
+    per_tp = m.sums(stats, ["touchpoint_id"], ("n_nps", "promoters", "detractors"))
+    per_tp = per_tp.with_columns(pl.col("touchpoint_id").cast(pl.String))
     tps = journey.touchpoints.join(
         journey.stages.select("stage_id", pl.col("name").alias("stage"), "position"),
         on="stage_id",
@@ -49,27 +76,112 @@ def ranking(stats: pl.DataFrame, journey: Journey, min_n: int = m.MIN_N) -> pl.D
         "position",
         pl.col("moment_of_truth").alias("declared"),
     )
-    enough = (pl.col("n_good") >= min_n) & (pl.col("n_poor") >= min_n)
+    counts = ("n_nps", "promoters", "detractors")
+    frame = tps.join(per_tp, on="touchpoint_id", how="left").with_columns(
+        pl.col(c).fill_null(0) for c in counts
+    )
+    return frame.with_columns(
+        *[(pl.col(c).sum().over("stage_id") - pl.col(c)).alias(f"rest_{c}") for c in counts]
+    )
+
+
+def moments(
+    stats: pl.DataFrame, journey: Journey, deff: dict | None = None, min_n: int = m.MIN_N
+) -> list[Finding]:
+    """One unadjusted test per touchpoint with at least ``min_n`` NPS answers there and in
+    the rest of its stage: its NPS against the rest of the stage (kind ``moment``).
+    ``effect`` is the touchpoint's NPS minus the rest's, in points."""
+    k = max((deff or {}).get("nps", 1.0), 1.0)
+    frame = _per_touchpoint(stats, journey)
+    total = int(frame["n_nps"].sum())
+    out = []
+    for r in frame.iter_rows(named=True):
+        n, n_rest = r["n_nps"], r["rest_n_nps"]
+        if n < min_n or n_rest < min_n:
+            continue
+        nps = 100 * (r["promoters"] - r["detractors"]) / n
+        rest = 100 * (r["rest_promoters"] - r["rest_detractors"]) / n_rest
+        se = math.hypot(
+            _nps_se(r["promoters"], r["detractors"], n, k),
+            _nps_se(r["rest_promoters"], r["rest_detractors"], n_rest, k),
+        )
+        diff = nps - rest
+        points = (rest - nps) * n / total
+        where = "below" if diff < 0 else "above"
+        stake = f"; {points:.1f} points of overall NPS go with the gap" if diff < 0 else ""
+        out.append(
+            Finding(
+                "moment",
+                f"{r['touchpoint']} ({r['stage']}): NPS {nps:+.0f} (n = {n:,}), "
+                f"{abs(diff):.0f} points {where} the rest of the stage ({rest:+.0f}, "
+                f"n = {n_rest:,}){stake}.",
+                diff,
+                (diff - Z95 * se, diff + Z95 * se),
+                n + n_rest,
+                p_two_sided(diff / se),
+                stages=(r["stage_id"],),
+                touchpoints=(r["touchpoint_id"],),
+                unit="points",
+                family="moment",
+            )
+        )
+    return out
+
+
+def candidates(ds, f, min_n: int = m.MIN_N) -> list[Finding]:
+    """The family of moment tests for the filtered view ``f`` of ``ds``."""
+    return moments(ds.slice_stats(f), ds.journey, ds.design_effect, min_n)
+
+
+def ranking(
+    stats: pl.DataFrame, journey: Journey, min_n: int = m.MIN_N, deff: dict | None = None
+) -> pl.DataFrame:
+    """One row per touchpoint of the journey, ranked by NPS points at stake (most first).
+
+    Columns: see :data:`COLUMNS`. ``difference`` (touchpoint − rest of stage) has its 95%
+    interval, p and q (Benjamini-Hochberg over the touchpoints tested). A touchpoint with
+    fewer than ``min_n`` answers there or in the rest of its stage has no test, no points
+    and no rank. Verdicts "strong" come only from kept tests.
+    """
+    family = moments(stats, journey, deff, min_n)
+    kept = {c.touchpoints[0] for c in decide(family)}
+    adjusted = {c.touchpoints[0]: c for c in adjust(family)}
+    frame = _per_touchpoint(stats, journey)
+    total = int(frame["n_nps"].sum())
+    tested = pl.DataFrame(
+        {
+            "touchpoint_id": list(adjusted),
+            "difference": [c.effect for c in adjusted.values()],
+            "ci_low": [c.ci[0] for c in adjusted.values()],
+            "ci_high": [c.ci[1] for c in adjusted.values()],
+            "p": [c.p for c in adjusted.values()],
+            "q": [c.q for c in adjusted.values()],
+            "kept": [tp in kept for tp in adjusted],
+        },
+        schema={
+            "touchpoint_id": pl.String,
+            "difference": pl.Float64,
+            "ci_low": pl.Float64,
+            "ci_high": pl.Float64,
+            "p": pl.Float64,
+            "q": pl.Float64,
+            "kept": pl.Boolean,
+        },
+    )
+    nps = pl.col("promoters") - pl.col("detractors")
+    rest = pl.col("rest_promoters") - pl.col("rest_detractors")
     frame = (
-        tps.join(per_tp, on="touchpoint_id", how="left")
-        .with_columns(pl.col(c).fill_null(0) for c in m.STAT_COLUMNS)
+        frame.join(tested, on="touchpoint_id", how="left")
         .with_columns(
-            _nps(pl.col("promoters"), pl.col("detractors"), pl.col("n_nps")).alias("nps"),
-            _nps(pl.col("good_promoters"), pl.col("good_detractors"), pl.col("n_good")).alias(
-                "nps_good"
-            ),
-            _nps(pl.col("poor_promoters"), pl.col("poor_detractors"), pl.col("n_poor")).alias(
-                "nps_poor"
-            ),
+            pl.when(pl.col("n_nps") > 0).then(100 * nps / pl.col("n_nps")).alias("nps"),
+            pl.col("rest_n_nps").alias("n_rest"),
+            pl.when(pl.col("rest_n_nps") > 0)
+            .then(100 * rest / pl.col("rest_n_nps"))
+            .alias("nps_rest"),
         )
         .with_columns(
-            pl.when(enough).then(pl.col("nps_good") - pl.col("nps_poor")).alias("gap"),
-            pl.when(pl.col("n_good") + pl.col("n_poor") > 0)
-            .then(pl.col("n_poor") / (pl.col("n_good") + pl.col("n_poor")))
-            .alias("poor_share"),
-        )
-        .with_columns(
-            (pl.col("gap") * pl.col("n_poor") / total_n if total_n else pl.lit(None))
+            pl.when(pl.col("p").is_not_null() & pl.lit(total > 0))
+            .then(-pl.col("difference") * pl.col("n_nps") / max(total, 1))
             .cast(pl.Float64)
             .alias("points")
         )
@@ -84,10 +196,9 @@ def ranking(stats: pl.DataFrame, journey: Journey, min_n: int = m.MIN_N) -> pl.D
             .alias("rank")
         )
     )
-    k = int(journey.touchpoints["moment_of_truth"].sum())
-    strong = pl.col("rank").is_not_null() & (pl.col("rank") <= k)
+    strong = pl.col("kept").fill_null(False)
     verdict = (
-        pl.when(pl.col("rank").is_null())
+        pl.when(pl.col("p").is_null())
         .then(pl.lit(VERDICT_TOO_FEW))
         .when(pl.col("declared") & strong)
         .then(pl.lit(VERDICT_CONFIRMED))
@@ -97,22 +208,4 @@ def ranking(stats: pl.DataFrame, journey: Journey, min_n: int = m.MIN_N) -> pl.D
         .then(pl.lit(VERDICT_UNDECLARED))
         .otherwise(pl.lit(VERDICT_NONE))
     )
-    return frame.with_columns(verdict.alias("verdict")).select(
-        "touchpoint_id",
-        "touchpoint",
-        "stage_id",
-        "stage",
-        "position",
-        "declared",
-        "n_nps",
-        "nps",
-        "n_good",
-        "nps_good",
-        "n_poor",
-        "nps_poor",
-        "gap",
-        "poor_share",
-        "points",
-        "rank",
-        "verdict",
-    )
+    return frame.with_columns(verdict.alias("verdict")).select(COLUMNS)

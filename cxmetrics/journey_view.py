@@ -6,13 +6,11 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import numpy as np
 import polars as pl
 
 from cxmetrics import behaviour, channels, impact
 from cxmetrics import metrics as m
-from cxmetrics.behaviour import presence
-from cxmetrics.dataset import Dataset, date_slice
+from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.overview import StageRow, scores_by, stage_rows
 from cxmetrics.periods import trend_unit
@@ -30,7 +28,7 @@ class JourneyView:
     ranking: pl.DataFrame
     behaviour: list[behaviour.GroupResult]
     channel_cells: pl.DataFrame
-    channel_gap: dict | None
+    channel_gap: dict  # channels.headline: the widest kept gap (or None) and pairs tested
     cells: pl.DataFrame  # statistics in view by stage × touchpoint × channel (the drill-down)
     min_n: int
 
@@ -55,10 +53,10 @@ def compute(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = MIN_N)
         rows,
         stage_trends(in_view, unit, min_n),
         unit,
-        impact.ranking(cells, ds.journey, min_n),
-        behavioural_moments(ds, contacts, f, start, end, min_n),
+        impact.ranking(cells, ds.journey, min_n, ds.design_effect),
+        behaviour.groups(ds, contacts, f, min_n),
         channels.matrix(cells, ds.journey, "ces", min_n),
-        channels.gap(cells, "web", "mobile", "ces", min_n),
+        channels.headline(cells, "ces", min_n, ds.design_effect),
         cells,
         min_n,
     )
@@ -75,56 +73,6 @@ def stage_trends(in_view: pl.DataFrame, unit: str, min_n: int) -> dict[str, list
             v if n >= min_n else None for v, n in zip(part["nps"], part["n_nps"], strict=True)
         ]
     return out
-
-
-def behavioural_moments(ds: Dataset, contacts: pl.DataFrame, f: Filters, start, end, min_n: int):
-    """Customers defined by what they did in the period, against everyone else in view."""
-    arrays = ds.customer_arrays
-    size = arrays.size
-    rows = ds.slice_responses(f)
-    counts = behaviour.AnswerCounts.of(
-        rows["cust"].to_numpy(), rows["nps"].fill_null(-1).to_numpy(), size
-    )
-    seen = np.zeros(size, dtype=bool)
-    seen[ds.customer_view(f).in_view] = True
-    left = m.left_in_period(arrays, start, end)
-
-    events = date_slice(ds.responses, "responded_on", start, end)
-    period_contacts = date_slice(contacts, "contacted_on", start, end)
-    stages = ds.journey.stage_order
-    stage_enum = events["stage_id"].dtype
-
-    def stage_codes(frame: pl.DataFrame) -> np.ndarray:
-        return frame["stage_id"].cast(stage_enum).to_physical().to_numpy()
-
-    n_codes = len(stage_enum.categories)
-    at_stage = presence(events["cust"].to_numpy(), stage_codes(events), n_codes, size) | presence(
-        period_contacts["cust"].to_numpy(), stage_codes(period_contacts), n_codes, size
-    )
-    repeat = np.zeros(size, dtype=bool)
-    repeat[period_contacts.filter(pl.col("repeat_contact"))["cust"].to_numpy()] = True
-    complained = np.zeros(size, dtype=bool)
-    complained[events.filter(pl.col("source") == "complaint")["cust"].to_numpy()] = True
-
-    groups = [
-        (
-            f"Contacted us {behaviour.REPEAT_CONTACTS}+ times within "
-            f"{behaviour.REPEAT_WINDOW_DAYS} days",
-            repeat,
-        ),
-        ("Made a complaint", complained),
-        *[
-            (
-                f"Had a {ds.journey.stage_name(sid)} moment",
-                at_stage[list(stage_enum.categories).index(sid)],
-            )
-            for sid in stages
-        ],
-    ]
-    return [
-        behaviour.compare_group(name, members, counts, seen, left, min_n)
-        for name, members in groups
-    ]
 
 
 def touchpoint_table(ds: Dataset, jv: JourneyView, stage_id: str) -> pl.DataFrame:

@@ -15,6 +15,7 @@ import polars as pl
 from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
+from cxmetrics.findings import Finding, adjust, decide
 from cxmetrics.inference import FDR, bh_qvalues, p_two_sided
 
 UNITS = {"week": "week", "month": "month", "quarter": "quarter"}
@@ -171,14 +172,19 @@ def churn_by_csat(customers: pl.DataFrame, min_n: int = m.MIN_N) -> pl.DataFrame
     return churn_by(customers, pl.col("csat"), "csat", min_n)
 
 
-def satisfied_at_risk(customers: pl.DataFrame) -> dict:
+def satisfied_at_risk(customers: pl.DataFrame, min_n: int = m.MIN_N) -> dict:
     """Customers whose latest CSAT is 4-5 but whose latest NPS is 0-8, or who left: how many,
-    their share of the satisfied, their annual revenue, and by segment."""
+    their share of the satisfied, their annual revenue, and by segment (share and churn blank
+    for a segment with fewer than ``min_n`` satisfied customers).
+
+    ``concentrated``: the kept finding (kind ``at_risk``) with the highest share among the
+    segments whose share is above the other segments'; ``tested``: the segments tested."""
     satisfied = customers.filter(pl.col("csat") >= 4)
     at_risk_expr = (pl.col("nps") <= 8).fill_null(False) | pl.col("left")
     marked = satisfied.with_columns(at_risk_expr.alias("at_risk"))
     at_risk = marked.filter(pl.col("at_risk"))
-    by_segment = (
+    enough = pl.col("satisfied") >= min_n
+    counts = (
         marked.group_by("segment")
         .agg(
             pl.len().alias("satisfied"),
@@ -186,13 +192,22 @@ def satisfied_at_risk(customers: pl.DataFrame) -> dict:
             pl.col("left").sum().alias("left"),
             pl.col("annual_revenue").filter(pl.col("at_risk")).sum().alias("revenue"),
         )
-        .with_columns(
-            (100 * pl.col("at_risk") / pl.col("satisfied")).alias("share"),
-            (100 * pl.col("left") / pl.col("satisfied")).alias("churn"),
-            pl.col("segment").cast(pl.String),
-        )
-        .sort("share", descending=True)
+        .with_columns(pl.col("segment").cast(pl.String))
     )
+    family = at_risk_tests(counts, min_n)
+    adjusted = {c.family: c for c in adjust(family)}
+    kept = [c for c in decide(family) if c.effect > 0]
+    by_segment = counts.with_columns(
+        pl.when(enough).then(100 * pl.col("at_risk") / pl.col("satisfied")).alias("share"),
+        pl.when(enough).then(100 * pl.col("left") / pl.col("satisfied")).alias("churn"),
+        pl.col("segment")
+        .replace_strict(
+            {k: c.q for k, c in adjusted.items()}, default=None, return_dtype=pl.Float64
+        )
+        .alias("q"),
+        pl.col("segment").is_in([c.family for c in kept]).alias("concentrated"),
+    ).sort("share", descending=True, nulls_last=True)
+    top = max(kept, key=lambda c: c.effect, default=None)
     return {
         "satisfied": satisfied.height,
         "at_risk": at_risk.height,
@@ -200,7 +215,56 @@ def satisfied_at_risk(customers: pl.DataFrame) -> dict:
         "revenue": float(at_risk["annual_revenue"].sum() or 0.0),
         "left": int(at_risk["left"].sum()),
         "by_segment": by_segment,
+        "concentrated": top,
+        "tested": len(family),
     }
+
+
+def at_risk_tests(counts: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
+    """One unadjusted test per segment (kind ``at_risk``): the share of its satisfied
+    customers at risk against the other segments' together, two-proportion z-test; both
+    sides need ``min_n`` satisfied customers. ``counts``: segment, satisfied, at_risk, left.
+    ``family`` holds the segment's name."""
+    total_n, total_hits = int(counts["satisfied"].sum()), int(counts["at_risk"].sum())
+    out = []
+    for r in counts.iter_rows(named=True):
+        n, hits = int(r["satisfied"]), int(r["at_risk"])
+        rest_n, rest_hits = total_n - n, total_hits - hits
+        if n < min_n or rest_n < min_n:
+            continue
+        mine = m.proportion_score("churn", hits, n)
+        rest = m.proportion_score("churn", rest_hits, rest_n)
+        se = math.hypot(mine.se, rest.se)
+        diff = mine.value - rest.value
+        out.append(
+            Finding(
+                "at_risk",
+                f"Concentrated in {r['segment']}: {mine.value:.0f}% of its {n:,} satisfied "
+                f"customers are at risk against {rest.value:.0f}% of the other segments' "
+                f"{rest_n:,}, and {100 * r['left'] / n:.1f}% left in the period.",
+                diff,
+                (diff - m.Z95 * se, diff + m.Z95 * se),
+                n + rest_n,
+                p_two_sided(diff / se),
+                unit="%",
+                family=str(r["segment"]),
+            )
+        )
+    return out
+
+
+def candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
+    """The family of at-risk tests (one per segment) for the filtered view ``f`` of ``ds``."""
+    customers = customers_in_view(ds, f)
+    satisfied = customers.filter(pl.col("csat") >= 4).with_columns(
+        ((pl.col("nps") <= 8).fill_null(False) | pl.col("left")).alias("at_risk")
+    )
+    counts = satisfied.group_by("segment").agg(
+        pl.len().alias("satisfied"),
+        pl.col("at_risk").sum().alias("at_risk"),
+        pl.col("left").sum().alias("left"),
+    )
+    return at_risk_tests(counts.with_columns(pl.col("segment").cast(pl.String)), min_n)
 
 
 def latest_by_stage(ds: Dataset, f: Filters) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -225,7 +289,8 @@ def latest_by_stage(ds: Dataset, f: Filters) -> dict[str, tuple[np.ndarray, np.n
 def revenue_at_risk_by(
     ds: Dataset, f: Filters, dimension: str, by_stage: dict | None = None
 ) -> pl.DataFrame:
-    """Revenue at risk (the registry's definition) per stage or per segment, with its parts.
+    """Revenue at risk (the registry's definition) per stage or per segment, with its parts
+    and its 95% range (``low``, ``high``); churn rates are annual, in %.
 
     By stage: each customer's latest answer at that stage in view. By segment: each
     customer's latest answer in view, split by the customer's segment (and the observed
@@ -253,16 +318,21 @@ def revenue_at_risk_by(
             parts.append((seg, view.latest_who[here], view.latest_nps[here], mine))
     out = []
     for label, who_here, latest_here, mask in parts:
-        rate, history_n = m.detractor_churn_rate(ds.latest_nps, arrays, mask)
-        risk = m.revenue_at_risk(who_here, latest_here, arrays, rate, end)
+        rates = m.detractor_churn_rate(ds.latest_nps, arrays, mask, ds.first_day, ds.last_day)
+        risk = m.revenue_at_risk(who_here, latest_here, arrays, rates, end)
         out.append(
             {
                 dimension: label,
                 "value": risk["value"],
+                "low": risk["low"],
+                "high": risk["high"],
                 "detractor_revenue": risk["detractor_revenue"],
                 "detractors": risk["detractors"],
-                "churn_rate": 100 * rate,
-                "history_n": history_n,
+                "churn_rate": 100 * rates.attributable,
+                "detractor_churn": _pct(rates.detractor_rate),
+                "other_churn": _pct(rates.other_rate),
+                "history_n": rates.n,
+                "others_n": rates.n_others,
             }
         )
     return pl.DataFrame(
@@ -270,12 +340,21 @@ def revenue_at_risk_by(
         schema={
             dimension: pl.String,
             "value": pl.Float64,
+            "low": pl.Float64,
+            "high": pl.Float64,
             "detractor_revenue": pl.Float64,
             "detractors": pl.Int64,
             "churn_rate": pl.Float64,
+            "detractor_churn": pl.Float64,
+            "other_churn": pl.Float64,
             "history_n": pl.Int64,
+            "others_n": pl.Int64,
         },
     )
+
+
+def _pct(rate: float | None) -> float | None:
+    return None if rate is None else 100 * rate
 
 
 def value_summary(customers: pl.DataFrame) -> dict:

@@ -287,15 +287,21 @@ class CustomerArrays:
 
     churned_day: np.ndarray  # days since 1970-01-01; NOT_CHURNED when still a customer
     revenue: np.ndarray
+    joined_day: np.ndarray | None = None  # days since 1970-01-01; None: not known
 
     NOT_CHURNED = np.iinfo(np.int64).max
 
     @classmethod
     def from_frame(cls, customers: pl.DataFrame) -> CustomerArrays:
-        """From a frame (churned_on, annual_revenue) whose row i is customer code i."""
+        """From a frame (churned_on, annual_revenue, optional joined_on) whose row i is
+        customer code i."""
         churned = customers["churned_on"].cast(pl.Int64).fill_null(cls.NOT_CHURNED).to_numpy()
         revenue = customers["annual_revenue"].cast(pl.Float64).fill_null(0.0).to_numpy()
-        return cls(churned, revenue)
+        joined = None
+        if "joined_on" in customers.columns:
+            joined = customers["joined_on"].cast(pl.Int64).fill_null(np.iinfo(np.int64).min)
+            joined = joined.to_numpy()
+        return cls(churned, revenue, joined)
 
     @property
     def size(self) -> int:
@@ -371,37 +377,135 @@ def latest_answers(codes: np.ndarray, nps: np.ndarray, size: int) -> tuple[np.nd
     return who, nps[last[who]]
 
 
+DAYS_PER_YEAR = 365.25
+
+
+@dataclass(frozen=True)
+class ChurnRates:
+    """Annual churn of detractors and of everyone else with an answer: customers who left
+    per customer-year as a customer within the data's dates (Poisson rates), and what
+    being a detractor adds to it."""
+
+    detractors_left: int
+    detractor_years: float
+    others_left: int
+    other_years: float
+    n: int  # detractors (latest answer on any date 0-6)
+    n_others: int  # customers whose latest answer is 7-10
+
+    @staticmethod
+    def _rate(left: int, years: float) -> float | None:
+        return left / years if years > 0 else None
+
+    @property
+    def detractor_rate(self) -> float | None:
+        return self._rate(self.detractors_left, self.detractor_years)
+
+    @property
+    def other_rate(self) -> float | None:
+        return self._rate(self.others_left, self.other_years)
+
+    @property
+    def attributable(self) -> float:
+        """Detractors' annual churn − everyone else's, floored at 0 (0 when unknown)."""
+        d, o = self.detractor_rate, self.other_rate
+        return 0.0 if d is None or o is None else max(d - o, 0.0)
+
+    @property
+    def interval(self) -> tuple[float, float]:
+        """95% interval of the attributable annual rate, from both rates' Poisson
+        uncertainty (a count of 0 counts as 1 so that the interval never collapses),
+        floored at 0."""
+        d, o = self.detractor_rate, self.other_rate
+        if d is None or o is None:
+            return 0.0, 0.0
+        var = (
+            max(self.detractors_left, 1) / self.detractor_years**2
+            + max(self.others_left, 1) / self.other_years**2
+        )
+        half = Z95 * math.sqrt(var)
+        return max(d - o - half, 0.0), max(d - o + half, 0.0)
+
+
+def _exposure_years(
+    who: np.ndarray, customers: CustomerArrays, first: int, last: int
+) -> tuple[int, float]:
+    """(left, customer-years) of the customers ``who`` between days ``first`` and ``last``:
+    each one counts from joining (or ``first``) to leaving (or ``last``)."""
+    churned = customers.churned_day[who]
+    begin = np.full(who.size, first, dtype=np.int64)
+    if customers.joined_day is not None:
+        begin = np.maximum(begin, customers.joined_day[who])
+    left = (churned != CustomerArrays.NOT_CHURNED) & (churned >= first) & (churned <= last)
+    stop = np.minimum(churned, last + 1)  # gone before ``first``: no exposure
+    days = np.clip(stop - begin, 0, None)
+    return int(left.sum()), float(days.sum()) / DAYS_PER_YEAR
+
+
 def detractor_churn_rate(
-    latest_all: np.ndarray, customers: CustomerArrays, keep: np.ndarray | None = None
-) -> tuple[float, int]:
-    """Observed churn of detractors: among customers whose latest answer on any date is 0-6
-    (``latest_all``, -1 for none), the share who have left. ``keep`` restricts customers."""
-    detractors = (latest_all >= 0) & (latest_all <= 6)
+    latest_all: np.ndarray,
+    customers: CustomerArrays,
+    keep: np.ndarray | None = None,
+    start: dt.date | None = None,
+    end: dt.date | None = None,
+) -> ChurnRates:
+    """Annual churn of detractors (customers whose latest answer on any date is 0-6;
+    ``latest_all``, -1 for none) and of the other customers with an answer (7-10), over the
+    data's dates [``start``, ``end``] (the whole data: ``Dataset.first_day``/``last_day``).
+    ``keep`` restricts customers."""
+    answered = latest_all >= 0
     if keep is not None:
-        detractors &= keep
-    n = int(detractors.sum())
-    if n == 0:
-        return 0.0, 0
-    left = detractors & (customers.churned_day != CustomerArrays.NOT_CHURNED)
-    return float(left.sum() / n), n
+        answered = answered & keep
+    detractors = np.flatnonzero(answered & (latest_all <= 6))
+    others = np.flatnonzero(answered & (latest_all > 6))
+    done = customers.churned_day[customers.churned_day != CustomerArrays.NOT_CHURNED]
+    if start is not None:
+        first = day_number(start)
+    elif customers.joined_day is not None and customers.joined_day.size:
+        first = int(customers.joined_day.min())
+    else:
+        first = int(done.min(initial=0))
+    last = day_number(end) if end is not None else int(done.max(initial=first))
+    d_left, d_years = _exposure_years(detractors, customers, first, last)
+    o_left, o_years = _exposure_years(others, customers, first, last)
+    return ChurnRates(d_left, d_years, o_left, o_years, int(detractors.size), int(others.size))
 
 
 def revenue_at_risk(
-    who: np.ndarray, latest: np.ndarray, customers: CustomerArrays, rate: float, end
-) -> dict[str, float | int]:
-    """Σ annual revenue of still-active detractors × observed detractor churn rate.
+    who: np.ndarray, latest: np.ndarray, customers: CustomerArrays, rates: ChurnRates, end
+) -> dict:
+    """Σ annual revenue of still-active detractors × attributable annual churn (detractors'
+    annual churn − everyone else's, floored at 0), with its 95% range.
 
     ``who``/``latest``: each customer's latest NPS answer in view (:func:`latest_answers`).
-    Detractors answered 0-6 and had not left by ``end``; ``rate`` comes from
+    Detractors answered 0-6 and had not left by ``end``; ``rates`` come from
     :func:`detractor_churn_rate`.
     """
     detractors = who[latest <= 6]
     cutoff = _day(end, CustomerArrays.NOT_CHURNED - 1)  # without an end: never left
     active = detractors[customers.churned_day[detractors] > cutoff]
     revenue = float(customers.revenue[active].sum())
+    lo, hi = rates.interval
     return {
-        "value": revenue * rate,
+        "value": revenue * rates.attributable,
+        "low": revenue * lo,
+        "high": revenue * hi,
         "detractor_revenue": revenue,
-        "churn_rate": rate,
+        "churn_rate": rates.attributable,
+        "detractor_churn": rates.detractor_rate,
+        "other_churn": rates.other_rate,
+        "history_n": rates.n,
+        "others_n": rates.n_others,
         "detractors": int(active.size),
     }
+
+
+#: Revenue at risk is stated as a range, not a point, when its 95% interval's half-width is
+#: more than this share of the value.
+RANGE_ABOVE = 0.25
+
+
+def revenue_range_only(risk: dict) -> bool:
+    """True when the interval is too wide (or the value 0) for a point to be stated."""
+    half = (risk["high"] - risk["low"]) / 2
+    return risk["value"] <= 0 or half > RANGE_ABOVE * risk["value"]

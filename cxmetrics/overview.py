@@ -250,15 +250,21 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
         )
         churn_change = m.compare(churn, prev_churn, min_n)
 
-    rate, history_n = m.detractor_churn_rate(ds.latest_nps, arrays, ds.customer_mask(f))
-    risk = m.revenue_at_risk(now.latest_who, now.latest_nps, arrays, rate, end)
-    risk["history_n"] = history_n
+    rates = m.detractor_churn_rate(
+        ds.latest_nps, arrays, ds.customer_mask(f), ds.first_day, ds.last_day
+    )
+    risk = m.revenue_at_risk(now.latest_who, now.latest_nps, arrays, rates, end)
     return {
         "churn": Tile("churn", churn, churn_change, m.STATUS_NONE, None),
         "churn_before": prev_churn,
         "revenue_at_risk": Tile(
             "revenue_at_risk",
-            m.Score("revenue_at_risk", risk["value"], risk["detractors"]),
+            m.Score(
+                "revenue_at_risk",
+                risk["value"],
+                risk["detractors"],
+                (risk["high"] - risk["value"]) / m.Z95,  # value ± 1.96 se, floored at 0
+            ),
             None,
             m.STATUS_NONE,
             None,

@@ -135,12 +135,15 @@ METRICS: dict[str, Metric] = {
         Metric(
             "revenue_at_risk",
             "Revenue at risk",
-            "Annual revenue we expect to lose from today's detractors: customers whose latest "
-            "NPS answer in the period is 0-6 and who are still customers, times the observed "
-            "churn rate of detractors (customers whose latest NPS answer, on any date, was "
-            "0-6, and the share of them who have left).",
-            "revenue at risk = Σ annual revenue of current detractors × observed detractor "
-            "churn rate",
+            "What being a detractor costs a year: the annual revenue of today's detractors "
+            "(customers whose latest NPS answer in the period is 0-6 and who are still "
+            "customers) times the annual churn that detractors have over and above everyone "
+            "else. Annual churn = customers who left ÷ customer-years as a customer within "
+            "the data's dates; detractors are customers whose latest answer on any date is "
+            "0-6, everyone else those whose latest answer is 7-10. Shown as a 95% range (from "
+            "the uncertainty of both rates) when the range is wider than ±25% of the value.",
+            "revenue at risk = Σ annual revenue of current detractors × max(0, detractors' "
+            "churned ÷ detractors' customer-years − others' churned ÷ others' customer-years)",
             "£",
             False,
             0,
@@ -149,11 +152,13 @@ METRICS: dict[str, Metric] = {
         Metric(
             "points_at_stake",
             "NPS points at stake",
-            "How much a touchpoint moves loyalty: the overall NPS points we would gain if the "
-            "poor experiences there (CSAT 1-3) were as good as the good ones (CSAT 4-5). "
-            "Good and poor groups each need the minimum n.",
-            "points at stake = (NPS of answers with CSAT 4-5 there − NPS of answers with "
-            "CSAT 1-3 there) × poor answers there ÷ all NPS answers in view",
+            "How far overall NPS sits below where it would be if the answers at a touchpoint "
+            "matched the rest of its stage: an association measured in the data, not a "
+            "promised gain. A touchpoint is a strong moment of truth only when its NPS differs "
+            "from the rest of its stage by a test kept after Benjamini-Hochberg over the "
+            "touchpoints; both sides need the minimum n.",
+            "points at stake = (NPS of the rest of the stage − NPS of the touchpoint) × NPS "
+            "answers at the touchpoint ÷ all NPS answers in view",
             "points",
             None,
             2,

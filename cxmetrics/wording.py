@@ -12,6 +12,12 @@ from cxmetrics.registry import METRICS
 def value_text(key: str, score: m.Score, min_n: int) -> str:
     """The number to show, or "Too few responses" below the minimum n."""
     spec = METRICS[key]
+    if key == "revenue_at_risk" and score.se is not None and score.value is not None:
+        half = m.Z95 * score.se
+        if score.value <= 0 or half > m.RANGE_ABOVE * score.value:
+            return (
+                f"{spec.format(max(score.value - half, 0.0))} – {spec.format(score.value + half)}"
+            )
     if key in ("responses", "revenue_at_risk"):
         return spec.format(score.value)
     shown = score.shown(min_n)
@@ -22,10 +28,13 @@ def tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
     s = t.score
     if t.key == "revenue_at_risk":
         d = t.detail
+        rate = "unknown" if d["detractor_churn"] is None else f"{100 * d['detractor_churn']:.1f}%"
+        other = "unknown" if d["other_churn"] is None else f"{100 * d['other_churn']:.1f}%"
         return (
             f"{d['detractors']:,} active detractors · "
             f"{METRICS['revenue_at_risk'].format(d['detractor_revenue'])} revenue × "
-            f"{100 * d['churn_rate']:.1f}% detractor churn (n = {d['history_n']:,})"
+            f"{100 * d['churn_rate']:.1f}% a year attributable churn (detractors {rate} "
+            f"a year, n = {d['history_n']:,}, against {other}, n = {d['others_n']:,})"
         )
     parts = []
     if s.moe is not None and not s.too_few(min_n) and t.key != "responses":

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cxapp import data, router, sidebar, ui
-from cxmetrics import behaviour, channels, charts, impact, journey_view
+from cxmetrics import behaviour, channels, charts, findings, impact, journey_view
 from cxmetrics.registry import METRICS
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -94,20 +94,23 @@ if said is not None:
         )
 
 # --- moments of truth by impact --------------------------------------------------------
-st.subheader("Moments of truth ranked by their effect on loyalty")
+st.subheader("Moments of truth: touchpoints against the rest of their stage")
 st.caption(impact.METHOD)
 ranking = jv.ranking
+tested = int(ranking["p"].is_not_null().sum())
 ui.chart(
     charts.fig_impact(ranking),
     "Colour compares the data with the moments of truth declared in the journey "
-    "definition. Hover a bar for both groups' NPS and n.",
+    "definition; a touchpoint is strong only where its test is kept. "
+    + findings.caption(tested, "a touchpoint's NPS against the rest of its stage")
+    + " Hover a bar for both NPS and n.",
     key="fig_impact",
 )
 weak = ranking.filter(ranking["verdict"] == impact.VERDICT_WEAK)["touchpoint"].to_list()
 strong = ranking.filter(ranking["verdict"] == impact.VERDICT_UNDECLARED)["touchpoint"].to_list()
 c1, c2 = st.columns(2)
 c1.markdown("**Strong but undeclared:** " + ui.md(", ".join(strong) or "none"))
-c2.markdown("**Declared but weak:** " + ui.md(", ".join(weak) or "none"))
+c2.markdown("**Declared, no difference found:** " + ui.md(", ".join(weak) or "none"))
 with st.expander("The full ranking"):
     ui.table(
         ranking,
@@ -120,12 +123,14 @@ with st.expander("The full ranking"):
             "declared",
             "verdict",
             "points",
-            "gap",
-            "nps_good",
-            "n_good",
-            "nps_poor",
-            "n_poor",
-            "poor_share",
+            "nps",
+            "n_nps",
+            "nps_rest",
+            "n_rest",
+            "difference",
+            "ci_low",
+            "ci_high",
+            "q",
         ],
         column_config=ui.impact_columns(),
     )
@@ -135,8 +140,13 @@ st.subheader("Moments of truth from behaviour")
 ui.chart(
     charts.fig_behaviour(jv.behaviour, jv.min_n),
     "NPS of all answers in view from customers who did this in the period, against "
-    "everyone else's; bars are 95% margins. Green: significantly higher; red: "
-    "significantly lower; black: no significant difference.",
+    "everyone else's; bars are 95% margins. Green: higher; red: lower; black: no "
+    "difference found. "
+    + findings.caption(
+        len(behaviour.findings_of(jv.behaviour)),
+        "NPS and churn of each group against everyone else "
+        f"(each side at least {jv.min_n} answers or customers)",
+    ),
     key="fig_behaviour",
 )
 ui.table(
@@ -148,7 +158,14 @@ ui.table(
 
 # --- channel consistency -------------------------------------------------------------
 st.subheader("Channel consistency")
-st.markdown(ui.md(channels.describe_gap(jv.channel_gap)))
+st.markdown(ui.md(channels.describe_headline(jv.channel_gap)))
+st.caption(
+    findings.caption(
+        jv.channel_gap["tested"],
+        "CES between two channels, compared within each touchpoint offered on both "
+        f"(at least {jv.min_n} answers each side)",
+    )
+)
 ui.chart(
     charts.fig_channel_heatmap(jv.channel_cells, "CES (1-7)"),
     f"{METRICS['ces'].definition} Blank: fewer than {jv.min_n} answers.",

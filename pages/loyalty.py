@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cxapp import data, router, sidebar, ui
-from cxmetrics import charts, loyalty
+from cxmetrics import charts, findings, loyalty
 from cxmetrics.registry import METRICS, MIN_N
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -96,13 +96,15 @@ c3.metric(
     border=True,
     help="Satisfied customers who left during the period.",
 )
-top = risk["by_segment"].head(1)
-if top.height:
-    st.markdown(
-        f"Concentrated in **{ui.md(str(top['segment'][0]))}**: {top['share'][0]:.0f}% of its "
-        f"satisfied customers are at risk and {top['churn'][0]:.1f}% left in the "
-        "period."
+if risk["concentrated"] is not None:
+    st.markdown(ui.md(risk["concentrated"].sentence))
+st.caption(
+    findings.caption(
+        risk["tested"],
+        "each segment's at-risk share against the other segments' "
+        f"(two-proportion test, at least {MIN_N} satisfied customers each side)",
     )
+)
 ui.table(
     risk["by_segment"], "satisfied-at-risk", hide_index=True, column_config=ui.at_risk_columns()
 )

@@ -4,13 +4,15 @@ masking — on tiny hand-made data, then on the sample company."""
 from __future__ import annotations
 
 import datetime as dt
+import math
+import statistics
 
 import numpy as np
 import polars as pl
 import pytest
 from test_overview import tiny_journey
 
-from cxmetrics import behaviour, channels, dataset, impact, journey_view
+from cxmetrics import behaviour, channels, dataset, findings, impact, journey_view
 from cxmetrics import metrics as m
 from cxmetrics.filters import Filters
 from cxmetrics.text import mask_pii
@@ -40,75 +42,124 @@ def stats_of(rows: list[dict]) -> pl.DataFrame:
     return m.response_stats(frame, ["touchpoint_id", "channel"])
 
 
-def test_impact_ranking_by_hand():
-    rows = (
-        # buy_web: good (csat 4-5): 10, 10, 9, 6 -> NPS (3-1)/4 = +50
-        #          poor (csat 1-3): 3, 9 -> NPS (1-1)/2 = 0; gap 50, 2 poor
-        answers("buy_web", [(10, 5), (10, 4), (9, 5), (6, 4), (3, 2), (9, 3)])
-        # claim_call: good: 9, 8 -> +50; poor: 0, 2, 5, 10 -> (1-3)/4 = -50; gap 100, 4 poor
-        + answers("claim_call", [(9, 4), (8, 5), (0, 1), (2, 2), (5, 3), (10, 1)])
-        # claim_pay: no poor answers -> no gap
-        + answers("claim_pay", [(10, 5), (9, 5)])
-        + answers("claim_pay", [(7, None)])  # an NPS answer without CSAT counts in n only
+def nps_answers(touchpoint: str, promoters: int, passives: int, detractors: int):
+    return answers(
+        touchpoint, [(10, None)] * promoters + [(7, None)] * passives + [(0, None)] * detractors
     )
-    ranked = impact.ranking(stats_of(rows), tiny_journey(), min_n=1)
-    total = 15  # NPS answers in view
-    by_tp = {r["touchpoint_id"]: r for r in ranked.iter_rows(named=True)}
-    assert by_tp["buy_web"]["gap"] == pytest.approx(50.0)
-    assert by_tp["buy_web"]["points"] == pytest.approx(50.0 * 2 / total)
-    assert by_tp["claim_call"]["gap"] == pytest.approx(100.0)
-    assert by_tp["claim_call"]["points"] == pytest.approx(100.0 * 4 / total)
-    assert by_tp["claim_call"]["poor_share"] == pytest.approx(4 / 6)
-    assert by_tp["claim_pay"]["gap"] is None and by_tp["claim_pay"]["rank"] is None
-    assert ranked["touchpoint_id"].to_list()[:2] == ["claim_call", "buy_web"]
-    # two declared moments (buy_web, claim_call) and both rank in the top two
-    assert by_tp["claim_call"]["verdict"] == impact.VERDICT_CONFIRMED
-    assert by_tp["claim_pay"]["verdict"] == impact.VERDICT_TOO_FEW
 
 
-def test_verdicts_compare_data_with_the_declaration():
+def nps_se(p: float, d: float, n: int) -> float:
+    """Standard error of an NPS in points, by the textbook formula."""
+    return 100 * math.sqrt((p + d - (p - d) ** 2) / n)
+
+
+def test_moments_compare_a_touchpoint_with_the_rest_of_its_stage_by_hand():
     rows = (
-        answers("claim_pay", [(10, 5)] * 4 + [(0, 1)] * 4)  # undeclared, big gap
-        + answers("claim_call", [(9, 5)] * 4 + [(8, 2)] * 4)  # declared, strong
-        + answers("buy_web", [(8, 5)] * 4 + [(8, 2)] * 4)
-    )  # declared, no gap at all
+        nps_answers("claim_call", 10, 10, 20)  # NPS (10 - 20) / 40 = -25
+        + nps_answers("claim_pay", 36, 12, 12)  # NPS (36 - 12) / 60 = +40
+        + nps_answers("buy_web", 30, 10, 10)  # alone in its stage: nothing to compare with
+    )
+    ranked = impact.ranking(stats_of(rows), tiny_journey(), min_n=30)
+    by_tp = {r["touchpoint_id"]: r for r in ranked.iter_rows(named=True)}
+    call, pay = by_tp["claim_call"], by_tp["claim_pay"]
+    assert call["nps"] == pytest.approx(-25.0) and call["nps_rest"] == pytest.approx(40.0)
+    assert call["n_rest"] == 60 and pay["n_rest"] == 40
+    se = math.hypot(nps_se(0.25, 0.5, 40), nps_se(0.6, 0.2, 60))
+    assert call["difference"] == pytest.approx(-65.0)
+    assert call["ci_low"] == pytest.approx(-65.0 - 1.96 * se)
+    p = math.erfc(65.0 / se / math.sqrt(2))
+    assert call["p"] == pytest.approx(p) and pay["p"] == pytest.approx(p)
+    assert call["q"] == pytest.approx(p)  # two equal p-values: BH leaves them as they are
+    total = 150  # NPS answers in view
+    assert call["points"] == pytest.approx(65.0 * 40 / total)
+    assert pay["points"] == pytest.approx(-65.0 * 60 / total)
+    assert ranked["touchpoint_id"].to_list()[:2] == ["claim_call", "claim_pay"]
+    assert call["verdict"] == impact.VERDICT_CONFIRMED  # declared, kept
+    assert pay["verdict"] == impact.VERDICT_UNDECLARED  # not declared, kept
+    assert by_tp["buy_web"]["verdict"] == impact.VERDICT_TOO_FEW
+    assert by_tp["buy_web"]["rank"] is None and by_tp["buy_web"]["points"] is None
+    kept = findings.decide(impact.moments(stats_of(rows), tiny_journey(), min_n=30))
+    assert sorted(c.touchpoints[0] for c in kept) == ["claim_call", "claim_pay"]
+    assert all(c.kind == "moment" for c in kept)
+
+
+def test_no_difference_means_no_strong_moment():
+    rows = nps_answers("claim_call", 20, 10, 10) + nps_answers("claim_pay", 40, 20, 20)
     ranked = {
         r["touchpoint_id"]: r["verdict"]
-        for r in impact.ranking(stats_of(rows), tiny_journey(), min_n=1).iter_rows(named=True)
+        for r in impact.ranking(stats_of(rows), tiny_journey(), min_n=30).iter_rows(named=True)
     }
     assert ranked == {
-        "claim_pay": impact.VERDICT_UNDECLARED,
-        "claim_call": impact.VERDICT_CONFIRMED,
-        "buy_web": impact.VERDICT_WEAK,
+        "claim_call": impact.VERDICT_WEAK,  # declared, no difference found
+        "claim_pay": impact.VERDICT_NONE,
+        "buy_web": impact.VERDICT_TOO_FEW,
     }
 
 
-def test_too_few_answers_leave_a_touchpoint_unranked():
-    rows = answers("buy_web", [(10, 5), (0, 1)])
+def test_too_few_answers_leave_a_touchpoint_untested():
+    rows = nps_answers("claim_call", 10, 5, 5) + nps_answers("claim_pay", 1, 0, 1)
     ranked = impact.ranking(stats_of(rows), tiny_journey(), min_n=30)
     assert ranked["rank"].null_count() == ranked.height
+    assert impact.moments(stats_of(rows), tiny_journey(), min_n=30) == []
 
 
-def test_channel_gap_pools_shared_touchpoints_only():
-    rows = (
-        [
-            {"touchpoint_id": "buy_web", "channel": "web", "nps": None, "csat": None, "ces": c}
-            for c in (7, 6)
-        ]
-        + [
-            {"touchpoint_id": "buy_web", "channel": "mobile", "nps": None, "csat": None, "ces": c}
-            for c in (3, 4, 2)
-        ]
-        + [  # web only: left out of the comparison
-            {"touchpoint_id": "claim_pay", "channel": "web", "nps": None, "csat": None, "ces": 1}
-        ]
+def ces_answers(touchpoint: str, channel: str, values: list[int]) -> list[dict]:
+    return [
+        {"touchpoint_id": touchpoint, "channel": channel, "nps": None, "csat": None, "ces": c}
+        for c in values
+    ]
+
+
+def test_channel_gap_is_compared_within_touchpoints_by_hand():
+    cells = {
+        ("buy_web", "web"): [7, 6],
+        ("buy_web", "mobile"): [3, 4, 2],
+        ("claim_pay", "web"): [5, 5, 6, 6],
+        ("claim_pay", "mobile"): [5, 6],
+        ("claim_call", "web"): [1],  # web only: left out of the comparison
+    }
+    rows = [r for (tp, ch), values in cells.items() for r in ces_answers(tp, ch, values)]
+    g = channels.gap(stats_of(rows), "web", "mobile", "ces", min_n=2)
+    weights, diffs = [], []
+    for tp in ("buy_web", "claim_pay"):
+        web, mobile = cells[(tp, "web")], cells[(tp, "mobile")]
+        var = statistics.variance(web) / len(web) + statistics.variance(mobile) / len(mobile)
+        weights.append(1 / var)
+        diffs.append(statistics.mean(web) - statistics.mean(mobile))
+    want = sum(w * d for w, d in zip(weights, diffs, strict=True)) / sum(weights)
+    se = 1 / math.sqrt(sum(weights))
+    assert g["touchpoints"] == 2
+    assert g["difference"] == pytest.approx(want)
+    assert g["ci"] == pytest.approx((want - 1.96 * se, want + 1.96 * se))
+    assert g["p"] == pytest.approx(math.erfc(want / se / math.sqrt(2)))
+    assert g["value_better"] == pytest.approx(35 / 6) and g["n_better"] == 6
+    assert g["value_worse"] == pytest.approx(20 / 5) and g["n_worse"] == 5
+    assert f"Mobile CES is {want:.2f} lower than web on the 2 touchpoints" in (
+        channels.describe_gap(g)
     )
-    g = channels.gap(stats_of(rows), "web", "mobile", "ces", min_n=1)
-    assert g["touchpoints"] == 1
-    assert g["value_better"] == pytest.approx(6.5) and g["n_better"] == 2
-    assert g["value_worse"] == pytest.approx(3.0) and g["n_worse"] == 3
-    assert "Mobile CES is 3.50 lower than web" in channels.describe_gap(g)
     assert channels.gap(stats_of(rows), "web", "mobile", "ces", min_n=5) is None
+    # every pair is oriented with the easier channel first
+    (pair,) = channels.pairs(stats_of(rows), "ces", min_n=2)
+    assert (pair["better"], pair["worse"]) == ("web", "mobile")
+
+
+def test_a_worse_phone_channel_is_found():
+    rows = (
+        ces_answers("buy_web", "web", [6, 7] * 20)
+        + ces_answers("buy_web", "mobile", [7, 6] * 20)
+        + ces_answers("buy_web", "phone", [3, 4] * 20)
+    )
+    head = channels.headline(stats_of(rows), "ces", min_n=30)
+    assert head["tested"] == 3  # mobile-phone, mobile-web, phone-web
+    assert head["gap"]["worse"] == "phone"
+    assert head["gap"]["difference"] == pytest.approx(3.0)
+    kept = findings.decide(channels.findings_of(channels.pairs(stats_of(rows), "ces", 30)))
+    assert len(kept) == 2 and all("Phone CES is 3.00 lower" in c.sentence for c in kept)
+    # with the same effort everywhere nothing is kept and the sentence says what was tested
+    same = ces_answers("buy_web", "web", [6, 7] * 20) + ces_answers("buy_web", "phone", [7, 6] * 20)
+    head = channels.headline(stats_of(same), "ces", min_n=30)
+    assert head["gap"] is None
+    assert channels.describe_headline(head).startswith("No channel's CES differs clearly")
 
 
 def test_presence_marks_customers_per_group():
@@ -164,6 +215,15 @@ def test_behavioural_group_against_everyone_else_by_hand():
     assert result.others_nps.value == pytest.approx(100.0)  # 9, 9
     assert result.churn.value == pytest.approx(50.0)  # customer 0 left on 20 Jan
     assert result.others_churn.value == pytest.approx(0.0)  # customer 3 leaves in May
+    assert result.change.delta == pytest.approx(-100 / 3 - 100.0)
+    assert result.churn_change.delta == pytest.approx(50.0)
+    # below the minimum n on either side there is no difference and no test
+    small = behaviour.compare_group("x", members, counts, seen, left, min_n=3)
+    assert small.change is None and small.churn_change is None  # 2 answers / customers
+    assert behaviour.findings_of([small]) == []
+    tests = behaviour.findings_of([result])
+    assert [t.kind for t in tests] == ["behaviour", "behaviour"]
+    assert [t.unit for t in tests] == ["points", "%"]
 
 
 @pytest.mark.parametrize(
@@ -198,21 +258,25 @@ def latest_quarter(ds) -> Filters:
     return Filters(start=D(2026, 7, 1), end=ds.last_day)
 
 
-def test_claim_touchpoints_rank_among_the_most_harmful(story_ds):
-    ranked = impact.ranking(story_ds.slice_stats(latest_quarter(story_ds)), story_ds.journey)
-    claim = ranked.filter(pl.col("stage_id") == "claim")
-    assert claim.height == 5 and claim["rank"].max() <= 10  # all five in the top 10 of 25
-    by_stage = (
-        ranked.group_by("stage_id").agg(pl.col("points").sum()).sort("points", descending=True)
+def test_the_worst_touchpoints_of_their_stage_are_strong_moments(story_ds):
+    ranked = impact.ranking(
+        story_ds.slice_stats(latest_quarter(story_ds)),
+        story_ds.journey,
+        deff=story_ds.design_effect,
     )
-    assert by_stage["stage_id"][0] == "claim"
+    by_tp = {r["touchpoint_id"]: r for r in ranked.iter_rows(named=True)}
+    # the generator makes these two the worst of their stages
+    for tp in ("help_complaint", "pay_billing_error"):
+        assert by_tp[tp]["verdict"] == impact.VERDICT_CONFIRMED
+        assert by_tp[tp]["ci_high"] < 0 and by_tp[tp]["q"] <= findings.FDR
 
 
 def test_the_mobile_effort_gap_is_reported(story_ds, story_contacts):
     view = journey_view.compute(story_ds, story_contacts, latest_quarter(story_ds))
-    assert view.channel_gap["worse"] == "mobile"
-    assert view.channel_gap["difference"] >= 0.5
-    assert channels.describe_gap(view.channel_gap).startswith("Mobile CES is")
+    gap = view.channel_gap["gap"]
+    assert gap["worse"] == "mobile"
+    assert gap["difference"] >= 0.5 and gap["ci"][0] > 0
+    assert channels.describe_headline(view.channel_gap).startswith("Mobile CES is")
 
 
 def test_claim_moment_customers_are_less_loyal(story_ds, story_contacts):

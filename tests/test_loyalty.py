@@ -91,13 +91,17 @@ def test_churn_by_loyalty_group_by_hand():
 
 
 def test_satisfied_but_at_risk_by_hand():
-    got = loyalty.satisfied_at_risk(CUSTOMERS)
+    got = loyalty.satisfied_at_risk(CUSTOMERS, min_n=1)
     # satisfied (CSAT 4-5): 0, 1, 2, 4. At risk: 1 (left), 2 (passive). 4 has no NPS, stays.
     assert got["satisfied"] == 4 and got["at_risk"] == 2
     assert got["revenue"] == pytest.approx(200.0 + 300.0)
     seg = {r["segment"]: r for r in got["by_segment"].iter_rows(named=True)}
     assert seg["A"]["share"] == pytest.approx(50.0)  # 1 of 2
     assert seg["B"]["share"] == pytest.approx(50.0)  # 1 of 2
+    # at the default minimum n a segment of 2 shows no share and nothing is tested
+    default = loyalty.satisfied_at_risk(CUSTOMERS)
+    assert default["by_segment"]["share"].null_count() == 2
+    assert default["tested"] == 0 and default["concentrated"] is None
 
 
 def test_value_summary_by_hand():
@@ -138,9 +142,42 @@ def test_customers_in_view_match_a_group_by(story_ds):
 def test_small_business_is_where_satisfied_customers_are_at_risk(story_ds):
     got = loyalty.satisfied_at_risk(loyalty.customers_in_view(story_ds, quarter(story_ds)))
     top = got["by_segment"].row(0, named=True)
-    assert top["segment"] == "Small business"
+    assert top["segment"] == "Small business" and top["concentrated"]
     others = got["by_segment"].filter(pl.col("segment") != "Small business")
     assert top["churn"] > 2 * others["churn"].max()
+    assert got["concentrated"].family == "Small business"
+    assert got["concentrated"].sentence.startswith("Concentrated in Small business")
+
+
+def test_satisfied_at_risk_by_segment_by_hand():
+    # A: 40 satisfied, 30 at risk (75%); B: 40 satisfied, 10 at risk (25%); C: 5 satisfied
+    rows = []
+    for segment, satisfied, at_risk in (("A", 40, 30), ("B", 40, 10), ("C", 5, 5)):
+        for i in range(satisfied):
+            rows.append({"segment": segment, "csat": 5, "nps": 6 if i < at_risk else 10})
+    customers = pl.DataFrame(rows).with_columns(
+        pl.lit(False).alias("left"), pl.lit(100.0).alias("annual_revenue")
+    )
+    got = loyalty.satisfied_at_risk(customers, min_n=30)
+    by = {r["segment"]: r for r in got["by_segment"].iter_rows(named=True)}
+    assert by["C"]["share"] is None and by["C"]["q"] is None  # 5 < 30: not shown, not tested
+    assert got["tested"] == 2
+    # A against B + C: 30/40 against 15/45
+    a, rest = 30 / 40, 15 / 45
+
+    def se_of(p: float, n: int) -> float:
+        # binomial standard error, never below the Wilson interval's widest half / 1.96
+        z = 1.96
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        widest = max(p - (centre - half), centre + half - p)
+        return max(math.sqrt(p * (1 - p) / n), widest / z)
+
+    se = 100 * math.hypot(se_of(a, 40), se_of(rest, 45))
+    assert got["concentrated"].family == "A"
+    assert got["concentrated"].effect == pytest.approx(100 * (a - rest))
+    assert got["concentrated"].p == pytest.approx(math.erfc(100 * (a - rest) / se / math.sqrt(2)))
+    assert by["A"]["concentrated"] and not by["B"]["concentrated"]  # B is below the rest
 
 
 def test_influencer_detractors_at_renewal_are_found(story_ds):
@@ -157,12 +194,43 @@ def test_influencer_detractors_at_renewal_are_found(story_ds):
     assert found["influence"].is_sorted(descending=True)
 
 
-def test_revenue_at_risk_by_segment_adds_up_its_parts(story_ds):
+def test_revenue_at_risk_by_segment_uses_annual_attributable_churn(story_data, story_ds):
     table = loyalty.revenue_at_risk_by(story_ds, quarter(story_ds), "segment")
+    # second implementation: each customer's latest NPS answer on any date, years as a
+    # customer between the first and last response date, churn within those dates
+    first, last = story_ds.first_day, story_ds.last_day
+    latest = (
+        story_data.responses.filter(pl.col("nps").is_not_null())
+        .sort("responded_on", "response_id")
+        .group_by("customer_id")
+        .agg(pl.col("nps").last())
+    )
+    people = story_data.customers.join(latest, on="customer_id").with_columns(
+        pl.max_horizontal(pl.col("joined_on"), pl.lit(first)).alias("begin"),
+        (pl.col("churned_on").is_not_null() & pl.col("churned_on").is_between(first, last)).alias(
+            "gone"
+        ),
+        pl.min_horizontal(pl.col("churned_on"), pl.lit(last + dt.timedelta(days=1))).alias("stop"),
+    )
+    per = (
+        people.with_columns(
+            ((pl.col("stop") - pl.col("begin")).dt.total_days().clip(0) / 365.25).alias("years"),
+            (pl.col("nps") <= 6).alias("detractor"),
+        )
+        .group_by("segment", "detractor")
+        .agg(pl.col("gone").sum(), pl.col("years").sum())
+    )
+    rate = {
+        (r["segment"], r["detractor"]): r["gone"] / r["years"] for r in per.iter_rows(named=True)
+    }
     for row in table.iter_rows(named=True):
-        assert row["value"] == pytest.approx(row["detractor_revenue"] * row["churn_rate"] / 100)
+        seg = row["segment"]
+        want = max(rate[(seg, True)] - rate[(seg, False)], 0.0)
+        assert row["churn_rate"] == pytest.approx(100 * want)
+        assert row["detractor_churn"] == pytest.approx(100 * rate[(seg, True)])
+        assert row["low"] <= row["value"] <= row["high"]
     rates = dict(zip(table["segment"], table["churn_rate"], strict=True))
-    assert rates["Small business"] > 2 * rates["Personal"]
+    assert rates["Small business"] > rates["Personal"]
 
 
 def test_detractors_leave_more_than_promoters_over_the_year(story_ds):
@@ -182,7 +250,9 @@ def test_revenue_at_risk_by_stage_equals_one_view_per_stage(story_ds):
         r["stage"]: r
         for r in loyalty.revenue_at_risk_by(story_ds, view, "stage").iter_rows(named=True)
     }
-    rate, _ = m.detractor_churn_rate(story_ds.latest_nps, story_ds.customer_arrays, None)
+    rate = m.detractor_churn_rate(
+        story_ds.latest_nps, story_ds.customer_arrays, None, story_ds.first_day, story_ds.last_day
+    )
     for sid in story_ds.journey.stage_order:
         one = story_ds.customer_view(view.with_stages((sid,)), use_links=False)
         want = m.revenue_at_risk(

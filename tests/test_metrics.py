@@ -260,34 +260,82 @@ def test_churn_counts_distinct_customers_leaving_in_the_period():
     assert m.churn_counts(seen, CUSTOMERS, None, None) == (3, 5)
 
 
-def test_detractor_churn_rate_by_hand():
-    latest_all = np.array([3, 9, 5, -1, 0], dtype=np.int8)
-    # detractors 0, 2, 4; of them 2 and 4 have left
-    assert m.detractor_churn_rate(latest_all, CUSTOMERS) == (pytest.approx(2 / 3), 3)
-    keep = np.array([True, True, False, True, True])
-    assert m.detractor_churn_rate(latest_all, CUSTOMERS, keep) == (pytest.approx(1 / 2), 2)
-    assert m.detractor_churn_rate(np.full(5, -1, np.int8), CUSTOMERS) == (0.0, 0)
+def test_annual_churn_rates_by_hand():
+    arrays = m.CustomerArrays.from_frame(
+        pl.DataFrame(
+            {
+                "joined_on": [
+                    dt.date(2025, 1, 1),
+                    dt.date(2026, 7, 2),
+                    dt.date(2024, 1, 1),
+                    dt.date(2024, 1, 1),
+                    dt.date(2024, 1, 1),
+                    dt.date(2024, 1, 1),
+                ],
+                "churned_on": [None, None, dt.date(2026, 4, 1), None, dt.date(2025, 6, 1), None],
+                "annual_revenue": [1.0] * 6,
+            },
+            schema={"joined_on": pl.Date, "churned_on": pl.Date, "annual_revenue": pl.Float64},
+        )
+    )
+    latest_all = np.array([3, 9, 5, 8, 0, -1], dtype=np.int8)
+    rates = m.detractor_churn_rate(
+        latest_all, arrays, None, dt.date(2026, 1, 1), dt.date(2026, 12, 31)
+    )
+    # detractors 0, 2, 4: 365 days as a customer in 2026 (0), 1 Jan - 1 Apr = 90 days and
+    # left (2), none (4 left in 2025). Others 1 (2 Jul - 31 Dec: 183 days) and 3 (365 days).
+    d_years, o_years = (365 + 90) / 365.25, (183 + 365) / 365.25
+    assert (rates.detractors_left, rates.others_left) == (1, 0)
+    assert rates.detractor_years == pytest.approx(d_years)
+    assert rates.other_years == pytest.approx(o_years)
+    assert (rates.n, rates.n_others) == (3, 2)
+    assert rates.detractor_rate == pytest.approx(1 / d_years)
+    assert rates.other_rate == 0.0
+    assert rates.attributable == pytest.approx(1 / d_years)
+    half = 1.96 * math.sqrt(1 / d_years**2 + 1 / o_years**2)  # a count of 0 counts as 1
+    assert rates.interval == pytest.approx((max(1 / d_years - half, 0.0), 1 / d_years + half))
+    keep = np.array([True, True, False, True, True, True])
+    assert (
+        m.detractor_churn_rate(
+            latest_all, arrays, keep, dt.date(2026, 1, 1), dt.date(2026, 12, 31)
+        ).detractors_left
+        == 0
+    )
+
+
+def test_attributable_churn_is_floored_at_zero():
+    rates = m.ChurnRates(1, 10.0, 4, 10.0, 5, 5)  # detractors 10% a year, others 40%
+    assert rates.attributable == 0.0
+    assert rates.interval[0] == 0.0
 
 
 def test_revenue_at_risk_by_hand():
     # latest answers: 0 -> 3 (detractor, active), 2 -> 5 (detractor, left 15 Feb),
     # 4 -> 0 (detractor, left 20 Jan). At 31 Mar only customer 0 is still a customer.
     who, latest = m.latest_answers(CODES, NPS, CUSTOMERS.size)
-    risk = m.revenue_at_risk(who, latest, CUSTOMERS, 0.25, dt.date(2026, 3, 31))
+    # detractors 2 left in 4 customer-years (50% a year), others 1 in 5 (20% a year)
+    rates = m.ChurnRates(2, 4.0, 1, 5.0, 3, 4)
+    risk = m.revenue_at_risk(who, latest, CUSTOMERS, rates, dt.date(2026, 3, 31))
     assert risk["detractors"] == 1
     assert risk["detractor_revenue"] == pytest.approx(100.0)
-    assert risk["value"] == pytest.approx(25.0)
-    # at 31 Jan customer 2 has not left yet: (100 + 300) x 0.25
-    assert m.revenue_at_risk(who, latest, CUSTOMERS, 0.25, dt.date(2026, 1, 31))[
+    assert risk["churn_rate"] == pytest.approx(0.5 - 0.2)
+    assert risk["value"] == pytest.approx(100.0 * 0.3)
+    half = 1.96 * math.sqrt(2 / 4.0**2 + 1 / 5.0**2)
+    assert risk["low"] == pytest.approx(100.0 * max(0.3 - half, 0.0))
+    assert risk["high"] == pytest.approx(100.0 * (0.3 + half))
+    assert m.revenue_range_only(risk)  # ±0.8 a year on 0.3: a range, not a point
+    # at 31 Jan customer 2 has not left yet: (100 + 300) x 0.3
+    assert m.revenue_at_risk(who, latest, CUSTOMERS, rates, dt.date(2026, 1, 31))[
         "value"
-    ] == pytest.approx(100.0)
+    ] == pytest.approx(400.0 * 0.3)
     # without an end date, only customers who never left count
-    assert m.revenue_at_risk(who, latest, CUSTOMERS, 1.0, None)["value"] == pytest.approx(100.0)
+    assert m.revenue_at_risk(who, latest, CUSTOMERS, rates, None)["value"] == pytest.approx(30.0)
 
 
-def test_revenue_at_risk_is_zero_without_detractor_churn():
+def test_revenue_at_risk_is_zero_without_excess_detractor_churn():
     who, latest = m.latest_answers(CODES, NPS, CUSTOMERS.size)
-    assert m.revenue_at_risk(who, latest, CUSTOMERS, 0.0, None)["value"] == 0.0
+    same = m.ChurnRates(2, 10.0, 4, 20.0, 3, 4)  # both 20% a year
+    assert m.revenue_at_risk(who, latest, CUSTOMERS, same, None)["value"] == 0.0
 
 
 def test_metric_functions_do_not_mutate_their_input():

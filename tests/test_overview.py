@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import replace
 
 import polars as pl
 import pytest
 
-from cxmetrics import dataset, overview
+from cxmetrics import dataset, overview, wording
 from cxmetrics import metrics as m
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
+from cxmetrics.registry import METRICS
 
 D = dt.date
 
@@ -127,12 +129,23 @@ def test_churn_and_revenue_at_risk_by_hand():
     assert ov.tiles["churn"].score.value == pytest.approx(0.0)
     assert ov.tiles["churn"].score.n == 3
     # latest answers in view: 1 -> 10, 2 -> 0 (detractor, active on 3 Mar), 3 -> 3 (detractor)
-    # history of latest answers on any date: 2 -> 0 (left), 3 -> 3 (stays),
-    # 4 -> 2 (left): 2 of 3 detractors have left
+    # latest answers on any date: detractors 2 (0), 3 (3), 4 (2); customer 1 (10) the others.
+    # The data run from 5 Jan to 5 Feb 2026 (32 days): 2 and 3 are customers throughout
+    # (2 leaves on 15 Mar, after the data), 4 leaves on 10 Jan after 5 days; 1 stays 32 days.
     risk = ov.tiles["revenue_at_risk"]
+    detractors_rate = 1 / ((32 + 32 + 5) / 365.25)  # left per customer-year
+    assert risk.detail["detractor_churn"] == pytest.approx(detractors_rate)
+    assert risk.detail["other_churn"] == pytest.approx(0.0)
     assert risk.detail["detractor_revenue"] == pytest.approx(2000.0 + 3000.0)
-    assert risk.detail["churn_rate"] == pytest.approx(2 / 3)
-    assert risk.score.value == pytest.approx(5000.0 * 2 / 3)
+    assert risk.detail["churn_rate"] == pytest.approx(detractors_rate - 0.0)
+    assert risk.score.value == pytest.approx(5000.0 * detractors_rate)
+    # one detractor left in 69 days: the tile states the 95% range, not a point
+    half = 1.96 * math.sqrt(1 / ((32 + 32 + 5) / 365.25) ** 2 + 1 / (32 / 365.25) ** 2)
+    low, high = max(detractors_rate - half, 0.0), detractors_rate + half
+    fmt = METRICS["revenue_at_risk"].format
+    assert wording.value_text("revenue_at_risk", risk.score, 1) == (
+        f"{fmt(5000.0 * low)} – {fmt(5000.0 * high)}"
+    )
 
 
 def test_previous_period_change_is_compared():
