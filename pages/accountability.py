@@ -67,7 +67,7 @@ if len(view.departments) == 1:
 
 # --- silo vs experience ----------------------------------------------------------------
 st.subheader("Silo scorecards against the customer's experience")
-st.caption(accountability.METHOD)
+st.caption(f"{accountability.METHOD} {accountability.family_caption(av.verdicts)}")
 flagged = [v for v in av.verdicts if v.false_positive]
 if len(view.departments) != 1:  # the manager view has said it already
     for v in flagged:
@@ -136,6 +136,7 @@ ui.table(
 st.subheader("Incentives: is the experience anyone's job?")
 for line in av.callouts:
     st.warning(ui.md(line), icon=":material/payments:")
+st.info(accountability.CX_PAY_BENCHMARK_TEXT, icon=":material/info:")
 ui.table(
     accountability.incentive_table(av.verdicts, journey),
     "incentives",
@@ -143,6 +144,7 @@ ui.table(
     column_config=ui.incentive_columns(),
 )
 st.caption(
-    f"Benchmark: only {100 * accountability.CX_PAY_BENCHMARK:.0f}% of companies tie "
-    "rewards to service quality."
+    "Each department's share of its own variable pay tied to CX goals, beside the stages it "
+    "affects and leads. The benchmark above counts companies, not pay, and is not a column "
+    "of this table."
 )
