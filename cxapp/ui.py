@@ -374,6 +374,8 @@ CLOSED_LOOP_ORDER = [
     "closure_rate",
     "confirmed_rate",
     "gap",
+    "said_no_rate",
+    "not_asked_rate",
     "false_closure_rate",
     "repeat_rate",
     "median_days",
@@ -388,6 +390,16 @@ def closed_loop_columns() -> dict:
         "closure_rate": _num(METRICS["closure_rate"].short, "closure_rate", "%.0f%%"),
         "confirmed_rate": _num(METRICS["confirmed_rate"].short, "confirmed_rate", "%.0f%%"),
         "gap": _num("Gap (pts)", "closure_gap", "%.0f"),
+        "said_no_rate": _num(
+            "Said no", None, "%.0f%%", "Closed cases the customer said were not resolved"
+        ),
+        "not_asked_rate": _num(
+            "Not asked",
+            None,
+            "%.0f%%",
+            "Closed cases with no answer from the customer either way (not asked, or no "
+            "answer): counted apart from said no",
+        ),
         "false_closure_rate": _num(
             METRICS["false_closure_rate"].short, "false_closure_rate", "%.0f%%"
         ),

@@ -399,20 +399,30 @@ def scorecard(journey: Journey, stage_id: str, kpi_table: pl.DataFrame) -> pl.Da
     )
 
 
-def case_summary(cases: pl.DataFrame, journey: Journey, department_id: str, start, end) -> dict:
+def case_summary(
+    cases: pl.DataFrame, journey: Journey, department_id: str, start, end, as_of=None
+) -> dict:
     """A department's cases opened in the period, by the closed-loop definitions.
 
-    ``cases`` as from :func:`closed_loop.prepare`. Closed and confirmed are shares of the
-    cases opened; false closures a share of those closed.
+    ``cases`` as from :func:`closed_loop.prepare`. ``opened`` counts every case opened in
+    the period; the rates count only those old enough (opened at least
+    :data:`closed_loop.MATURE_DAYS` days before ``as_of``, the data's last day; every case
+    when ``as_of`` is None): closed and confirmed are shares of those cases, said no, not
+    asked and false closures shares of those closed.
     """
     mine = closed_loop.in_view(
         cases.filter(pl.col("department_id") == department_id), Filters(start=start, end=end), None
     )
-    row = closed_loop.summarise(mine, []).row(0, named=True)
+    judged = mine if as_of is None else closed_loop.mature(mine, as_of)
+    row = closed_loop.summarise(judged, []).row(0, named=True)
     return {
-        "opened": row["opened"],
+        "opened": mine.height,
+        "judged": row["opened"],
+        "window": "" if as_of is None else closed_loop.window_text(start, as_of),
         "closed": m.proportion_score("churn", row["closed"], row["opened"]),
         "confirmed": m.proportion_score("churn", row["confirmed"], row["opened"]),
+        "said_no": m.proportion_score("churn", row["said_no"], row["closed"]),
+        "not_asked": m.proportion_score("churn", row["not_asked"], row["closed"]),
         "false_closures": m.proportion_score("churn", row["false_closures"], row["closed"]),
         "median_days": row["median_days"],
         "open_cases": mine.filter(pl.col("closed_on").is_null())

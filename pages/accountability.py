@@ -32,7 +32,7 @@ if len(view.departments) == 1:
         )
     with right:
         cases = accountability.case_summary(
-            data.get_closed_loop(), journey, mine.department_id, av.start, av.end
+            data.get_closed_loop(), journey, mine.department_id, av.start, av.end, ds.last_day
         )
         st.markdown(f"**My cases opened in the period: {cases['opened']:,}**")
         c1, c2, c3, c4 = st.columns(4)
@@ -48,8 +48,21 @@ if len(view.departments) == 1:
             "Median days to close",
             "–" if cases["median_days"] is None else f"{cases['median_days']:.0f}",
         )
+        c5, c6 = st.columns(2)
+        c5.metric(
+            "Said no",
+            ui.value_text("churn", cases["said_no"], 1),
+            help="Closed cases the customer said were not resolved",
+        )
+        c6.metric(
+            "Not asked",
+            ui.value_text("churn", cases["not_asked"], 1),
+            help="Closed cases with no answer from the customer either way (not asked, or no "
+            "answer)",
+        )
         st.caption(
-            f"n = {cases['opened']:,} cases opened · {cases['false_closures'].n:,} closed. "
+            f"n = {cases['judged']:,} cases old enough to count · "
+            f"{cases['false_closures'].n:,} of them closed. {cases['window']} "
             "The Voice of the customer page compares every department's closed loop."
         )
         ui.table(
