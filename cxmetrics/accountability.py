@@ -10,9 +10,9 @@ more than once) lies wholly below the target. Its **experience score** weighs th
 affects by its role there (lead 1, contributor 0.5): the weighted share of those stages below
 target, and the weighted NPS gap to target. A department is a **false positive** when its
 scorecard is green while more than half of its weighted stages are below target, tested as
-one claim per department (p = the larger of the two parts' p-values, the stage part
-Bonferroni-corrected over its stages) and kept under the false discovery rate over the
-departments in view.
+one claim per department (p = the larger of the two parts' p-values, each below 0.05 exactly
+when its 95% interval clears the line, the stage part Bonferroni-corrected over the
+department's stages) and kept under the false discovery rate over the departments in view.
 """
 
 from __future__ import annotations
@@ -84,13 +84,13 @@ def kpi_summary(kpis: pl.DataFrame) -> pl.DataFrame:
 
 
 def green_p(hits: int, weeks: int, threshold: float = GREEN_SILO) -> float | None:
-    """One-sided p-value that the KPI hit rate exceeds ``threshold`` (score test). It is
-    below 0.025 exactly when the 95% Wilson interval of the hit rate lies above it. None
-    below :data:`MIN_KPI_WEEKS`."""
+    """p-value that the KPI hit rate exceeds ``threshold``: the one-sided score test, doubled
+    so that it is below 0.05 exactly when the 95% Wilson interval of the hit rate lies above
+    ``threshold`` (what the page calls a green scorecard). None below :data:`MIN_KPI_WEEKS`."""
     if weeks < MIN_KPI_WEEKS:
         return None
     z = (hits / weeks - threshold) / math.sqrt(threshold * (1 - threshold) / weeks)
-    return 0.5 * math.erfc(z / math.sqrt(2.0))
+    return min(1.0, math.erfc(z / math.sqrt(2.0)))
 
 
 def is_green(hits: int, weeks: int, threshold: float = GREEN_SILO) -> bool:
@@ -108,15 +108,16 @@ def nps_interval(row: StageRow) -> tuple[float, float] | None:
 
 
 def below_p(row: StageRow) -> float | None:
-    """One-sided p-value that the stage's NPS is below its target (z-test with the Score's
-    standard error). Below 0.025 exactly when the 95% interval lies below the target."""
+    """p-value that the stage's NPS is below its target: the one-sided z-test with the
+    Score's standard error, doubled so that it is below 0.05 exactly when the 95% interval
+    lies below the target (what the detector calls below target)."""
     score, target = row.scores["nps"], row.targets["nps"]
     if score.value is None or target is None:
         return None
     if not score.se:
         return 0.0 if score.value < target else 1.0
     z = (score.value - target) / score.se
-    return 0.5 * math.erfc(-z / math.sqrt(2.0))
+    return min(1.0, math.erfc(-z / math.sqrt(2.0)))
 
 
 def is_below(row: StageRow) -> bool:
