@@ -321,9 +321,12 @@ def loop_cases(spec: dict[str, tuple[int, int, int, int]]) -> pl.DataFrame:
 
 
 def two_proportion_p(x1, n1, x2, n2) -> float:
+    """Two-sided p of 'the first share is larger', with a continuity correction; 1 when the
+    corrected difference is not positive."""
     pooled = (x1 + x2) / (n1 + n2)
-    z = (x1 / n1 - x2 / n2) / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
-    return 2 * (1 - NormalDist().cdf(abs(z)))
+    diff = x1 / n1 - x2 / n2 - 0.5 * (1 / n1 + 1 / n2)
+    z = diff / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    return 2 * (1 - NormalDist().cdf(z)) if z > 0 else 1.0
 
 
 def test_the_headline_names_a_department_only_when_its_gap_differs():
@@ -335,6 +338,7 @@ def test_the_headline_names_a_department_only_when_its_gap_differs():
     assert found["a"].p == pytest.approx(two_proportion_p(40, 100, 20, 200))
     assert found["a"].effect == pytest.approx(100 * (0.4 - 0.1))
     assert found["b"].effect == pytest.approx(-30.0) and found["b"].q is None
+    assert found["b"].p == 1.0  # a smaller gap is never claimed
     line = closed_loop.headline(findings.decide(found.values()))
     assert line.startswith("**Alpha** closed 90% of the 100 cases, but customers confirmed")
     assert "only 50% resolved: a gap of 40 points against 10 for the other departments" in line
@@ -353,7 +357,7 @@ def test_the_headline_survives_a_department_with_no_closed_cases():
     a = per.filter(pl.col("department_id") == "a").row(0, named=True)
     assert a["closure_rate"] == 0.0 and a["false_closure_rate"] is None
     found = closed_loop.department_candidates(cases, j, 30)
-    assert found[0].p == pytest.approx(two_proportion_p(0, 40, 10, 40))
+    assert found[0].p == 1.0 and found[1].p == pytest.approx(two_proportion_p(10, 40, 0, 40))
     line = closed_loop.headline(findings.decide(found))
     assert line.startswith("**Beta** closed 75% of the 40 cases")
     alpha = next(c for c in found if c.departments == ("a",)).sentence
