@@ -171,7 +171,8 @@ def build(
             "Green scorecards, red experiences",
             flagged or ["No department in view is a false positive."],
             charts.fig_silo_quadrant(av.verdicts),
-            f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks.",
+            f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks. "
+            f"{accountability.family_caption(av.verdicts)}",
         )
     )
 
