@@ -98,7 +98,7 @@ def is_green(hits: int, weeks: int, threshold: float = GREEN_SILO) -> bool:
     return weeks >= MIN_KPI_WEEKS and wilson(hits, weeks)[0] > threshold
 
 
-def nps_interval(row: StageRow) -> tuple[float, float] | None:
+def stage_interval(row: StageRow) -> tuple[float, float] | None:
     """The stage's NPS 95% interval (its Score's margin, which allows for repeated answers
     when the Score was made with the design effect)."""
     score = row.scores["nps"]
@@ -122,7 +122,7 @@ def below_p(row: StageRow) -> float | None:
 
 def is_below(row: StageRow) -> bool:
     """The stage's whole NPS interval lies below its target."""
-    interval, target = nps_interval(row), row.targets["nps"]
+    interval, target = stage_interval(row), row.targets["nps"]
     return interval is not None and target is not None and interval[1] < target
 
 
@@ -222,7 +222,7 @@ def _assess(
             p_below = {s: below_p(judged[s]) for s in weights}
             worst = _worst(below or list(weights), roles, judged)
             row = judged[worst]
-            interval = nps_interval(row)
+            interval = stage_interval(row)
             target = row.targets["nps"]
             candidate = Finding(
                 "false_positive",

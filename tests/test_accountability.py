@@ -356,3 +356,29 @@ def test_the_registry_states_the_detectors_thresholds():
     assert acc.RED_EXPOSURE == 0.5 and "more than half" in formula
     assert acc.ROLE_WEIGHT == {"lead": 1.0, "contributor": 0.5}
     assert "lead 1, contributor 1/2" in METRICS["false_positive"].definition
+
+
+def test_stages_are_judged_with_margins_that_allow_for_repeated_answers(story, story_data):
+    ds, kpis, _ = story
+    view = Filters(start=ds.last_day - dt.timedelta(days=90), end=ds.last_day)
+    claim = next(s for s in acc.compute(ds, kpis, view).stages if s.stage_id == "claim")
+    # by hand, from the raw answers: NPS of File a claim in the view and its standard error
+    # at the effective n (n over the design effect of customers answering more than once)
+    answers = (
+        story_data.responses.join(
+            story_data.journey.touchpoints.select("touchpoint_id", "stage_id"), on="touchpoint_id"
+        )
+        .filter(
+            (pl.col("stage_id") == "claim")
+            & pl.col("responded_on").is_between(view.start, view.end)
+            & pl.col("nps").is_not_null()
+        )["nps"]
+        .to_numpy()
+    )
+    n = answers.size
+    p, d = (answers >= 9).mean(), (answers <= 6).mean()
+    se = 100 * math.sqrt((p + d - (p - d) ** 2) / (n / ds.design_effect["nps"]))
+    assert ds.design_effect["nps"] > 1.2
+    assert claim.scores["nps"].n == n
+    assert claim.scores["nps"].value == pytest.approx(100 * (p - d))
+    assert claim.scores["nps"].se == pytest.approx(se)
