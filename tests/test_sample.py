@@ -253,6 +253,7 @@ def test_the_story_figures_script_runs():
         "2.",
         "3.",
         "4.",
+        "4.",
         "5.",
         "5.",
         "5.",
