@@ -308,10 +308,17 @@ def verdict_columns() -> dict:
         "department": st.column_config.TextColumn("Department"),
         "false_positive": st.column_config.CheckboxColumn(
             "False positive",
-            help="Own KPIs ≥ 80% on target while more than half of its "
-            "weighted stages are below their NPS target",
+            help="Green scorecard (at least 13 KPI-weeks, 95% lower bound of the share on "
+            "target above 75%) while more than half of its weighted stages have their NPS "
+            "interval below target; kept under a 5% false discovery rate over the departments",
         ),
         "silo_pct": _pct("Own KPIs on target", "Share of its KPI-weeks that met target"),
+        "silo_lower_pct": _pct(
+            "95% lower bound", "Wilson lower bound of the share of KPI-weeks on target"
+        ),
+        "green": st.column_config.CheckboxColumn(
+            "Green scorecard", help="At least 13 KPI-weeks and the 95% lower bound above 75%"
+        ),
         "exposure_below_pct": _pct(
             "Stages below target", "Role-weighted share of the stages it affects below target"
         ),
@@ -322,6 +329,13 @@ def verdict_columns() -> dict:
             "Role-weighted NPS gap to target of the stages it affects",
         ),
         "kpi_weeks": _num("KPI-weeks", None, "%d", "n behind the silo score"),
+        "q": _num(
+            "q",
+            None,
+            "%.3f",
+            "Benjamini-Hochberg q-value of the false-positive test; a false positive is "
+            "claimed at 0.05 or less",
+        ),
         "sentence": st.column_config.TextColumn("In a sentence", width="large"),
     }
 
@@ -330,7 +344,6 @@ def incentive_columns() -> dict:
     return {
         "department": st.column_config.TextColumn("Department"),
         "cx_share_pct": _pct("CX share of variable pay", "Share of variable pay tied to CX goals"),
-        "benchmark_pct": _pct("Benchmark", "19% of companies tie rewards to service quality"),
         "stages": _num("Stages affected", None, "%d"),
         "leads": st.column_config.TextColumn("Leads"),
         "exposure_below_pct": _pct(
@@ -378,6 +391,8 @@ CLOSED_LOOP_ORDER = [
     "closure_rate",
     "confirmed_rate",
     "gap",
+    "said_no_rate",
+    "not_asked_rate",
     "false_closure_rate",
     "repeat_rate",
     "median_days",
@@ -392,6 +407,16 @@ def closed_loop_columns() -> dict:
         "closure_rate": _num(METRICS["closure_rate"].short, "closure_rate", "%.0f%%"),
         "confirmed_rate": _num(METRICS["confirmed_rate"].short, "confirmed_rate", "%.0f%%"),
         "gap": _num("Gap (pts)", "closure_gap", "%.0f"),
+        "said_no_rate": _num(
+            "Said no", None, "%.0f%%", "Closed cases the customer said were not resolved"
+        ),
+        "not_asked_rate": _num(
+            "Not asked",
+            None,
+            "%.0f%%",
+            "Closed cases with no answer from the customer either way (not asked, or no "
+            "answer): counted apart from said no",
+        ),
         "false_closure_rate": _num(
             METRICS["false_closure_rate"].short, "false_closure_rate", "%.0f%%"
         ),

@@ -3,29 +3,44 @@ experience of the stages it affects, the false-positive detector, shared stage s
 incentive alignment and a department's own cases.
 
 A department's **silo score** is the share of its own KPI-weeks in the period that met
-target. Its **experience score** weighs the stages it affects by its role there (lead 1,
-contributor 0.5): the weighted share of those stages whose NPS is below target, and the
-weighted NPS gap to target. A department is a **false positive** when at least 80% of its
-own KPI-weeks are on target while more than half of its weighted stages are below target.
+target. Its scorecard is **green** when it has at least :data:`MIN_KPI_WEEKS` KPI-weeks and
+the 95% Wilson interval of that share lies above :data:`GREEN_SILO` (a one-sided score test).
+A stage is **below target** only when its NPS interval (allowing for customers who answer
+more than once) lies wholly below the target. Its **experience score** weighs the stages it
+affects by its role there (lead 1, contributor 0.5): the weighted share of those stages below
+target, and the weighted NPS gap to target. A department is a **false positive** when its
+scorecard is green while more than half of its weighted stages are below target, tested as
+one claim per department (p = the larger of the two parts' p-values, each below 0.05 exactly
+when its 95% interval clears the line, the stage part Bonferroni-corrected over the
+department's stages) and kept under the false discovery rate over the departments in view.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import polars as pl
 
-from cxmetrics import closed_loop
+from cxmetrics import closed_loop, findings
 from cxmetrics import metrics as m
 from cxmetrics.filters import Filters
+from cxmetrics.findings import Finding
+from cxmetrics.inference import Z95, wilson
 from cxmetrics.journey import Journey
 from cxmetrics.overview import StageRow
 from cxmetrics.registry import METRICS
 
 ROLE_WEIGHT = {"lead": 1.0, "contributor": 0.5}
-GREEN_SILO = 0.80  # own KPI-weeks on target from which a scorecard counts as green
+GREEN_SILO = 0.75  # a green scorecard meets target in more than this share of KPI-weeks
+MIN_KPI_WEEKS = 13  # a quarter of one weekly KPI: fewer and the scorecard is not judged
 RED_EXPOSURE = 0.50  # more than this weighted share of stages below target is red
 CX_PAY_BENCHMARK = 0.19  # share of companies that tie rewards to service quality
+CX_PAY_BENCHMARK_TEXT = (
+    f"Benchmark: only {100 * CX_PAY_BENCHMARK:.0f}% of companies tie rewards to service "
+    "quality. That is a share of companies, not a share of pay: it says how rare any CX "
+    "incentive is, not how large a department's should be."
+)
 
 METHOD = (
     f"Silo score: {METRICS['silo_score'].definition} False positive: "
@@ -65,6 +80,67 @@ def kpi_summary(kpis: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+# --- the two tests behind a false positive ------------------------------------------------
+
+
+def green_p(hits: int, weeks: int, threshold: float = GREEN_SILO) -> float | None:
+    """p-value that the KPI hit rate exceeds ``threshold``: the one-sided score test, doubled
+    so that it is below 0.05 exactly when the 95% Wilson interval of the hit rate lies above
+    ``threshold`` (what the page calls a green scorecard). None below :data:`MIN_KPI_WEEKS`."""
+    if weeks < MIN_KPI_WEEKS:
+        return None
+    z = (hits / weeks - threshold) / math.sqrt(threshold * (1 - threshold) / weeks)
+    return min(1.0, math.erfc(z / math.sqrt(2.0)))
+
+
+def is_green(hits: int, weeks: int, threshold: float = GREEN_SILO) -> bool:
+    """Enough KPI-weeks, and the hit rate's 95% Wilson interval lies above ``threshold``."""
+    return weeks >= MIN_KPI_WEEKS and wilson(hits, weeks)[0] > threshold
+
+
+def stage_interval(row: StageRow) -> tuple[float, float] | None:
+    """The stage's NPS 95% interval (its Score's margin, which allows for repeated answers
+    when the Score was made with the design effect)."""
+    score = row.scores["nps"]
+    if score.value is None or score.se is None:
+        return None
+    return score.value - Z95 * score.se, score.value + Z95 * score.se
+
+
+def below_p(row: StageRow) -> float | None:
+    """p-value that the stage's NPS is below its target: the one-sided z-test with the
+    Score's standard error, doubled so that it is below 0.05 exactly when the 95% interval
+    lies below the target (what the detector calls below target)."""
+    score, target = row.scores["nps"], row.targets["nps"]
+    if score.value is None or target is None:
+        return None
+    if not score.se:
+        return 0.0 if score.value < target else 1.0
+    z = (score.value - target) / score.se
+    return min(1.0, math.erfc(-z / math.sqrt(2.0)))
+
+
+def is_below(row: StageRow) -> bool:
+    """The stage's whole NPS interval lies below its target."""
+    interval, target = stage_interval(row), row.targets["nps"]
+    return interval is not None and target is not None and interval[1] < target
+
+
+def red_p(weights: dict[str, float], p_below: dict[str, float]) -> float:
+    """p-value that more than :data:`RED_EXPOSURE` of the weighted stages are truly below
+    target: the stages with the strongest evidence that together pass the share, the largest
+    p-value among them, times the number of stages (if the claim is false, one of those
+    stages is not below target, and that stage's own test had to pass)."""
+    total = sum(weights.values())
+    chosen, weight = [], 0.0
+    for s in sorted(weights, key=lambda s: p_below[s]):
+        chosen.append(s)
+        weight += weights[s]
+        if weight > RED_EXPOSURE * total:
+            break
+    return min(1.0, len(weights) * max(p_below[s] for s in chosen))
+
+
 @dataclass(frozen=True)
 class DepartmentVerdict:
     department_id: str
@@ -78,30 +154,43 @@ class DepartmentVerdict:
     sentence: str
     cx_share: float | None
     leads_broken: list[str]  # stages it leads that are below target
+    silo_lower: float | None = None  # 95% Wilson lower bound of the silo score
+    green: bool = False  # enough KPI-weeks and silo_lower above GREEN_SILO
+    finding: Finding | None = None  # the tested claim, with its q when judged
 
 
-def detect(
-    journey: Journey, stages: list[StageRow], kpis: pl.DataFrame, min_n: int = m.MIN_N
-) -> list[DepartmentVerdict]:
-    """Every department's silo and experience scores and its verdict, worst first.
+@dataclass(frozen=True)
+class _Assessment:
+    verdict: DepartmentVerdict
+    candidate: Finding | None
 
-    ``stages``: the journey strip rows in view; ``kpis``: :func:`kpis_in_period` rows.
-    """
-    judged = {
+
+def _judged(stages: list[StageRow], min_n: int) -> dict[str, StageRow]:
+    return {
         s.stage_id: s
         for s in stages
-        if s.statuses["nps"] in (m.STATUS_ON, m.STATUS_NEAR, m.STATUS_BELOW)
+        if s.scores["nps"].value is not None
+        and not s.scores["nps"].too_few(min_n)
+        and s.targets["nps"] is not None
     }
+
+
+def _assess(
+    journey: Journey, stages: list[StageRow], kpis: pl.DataFrame, min_n: int, departments
+) -> list[_Assessment]:
+    judged = _judged(stages, min_n)
     silo = {
-        r["department_id"]: (r["len"], r["on"])
+        r["department_id"]: (int(r["len"]), int(r["on"]))
         for r in kpis.group_by("department_id")
-        .agg(pl.len(), pl.col("on_target").mean().alias("on"))
+        .agg(pl.len(), pl.col("on_target").sum().alias("on"))
         .iter_rows(named=True)
     }
     shares = dict(journey.incentives.iter_rows())
     out = []
     for dept in journey.departments.iter_rows(named=True):
         did, name = dept["department_id"], dept["name"]
+        if departments is not None and did not in departments:
+            continue
         roles = {
             r["stage_id"]: r["role"]
             for r in journey.stage_owners.filter(pl.col("department_id") == did).iter_rows(
@@ -111,41 +200,87 @@ def detect(
         affected = [s for s in journey.stage_order if s in roles]
         weights = {s: ROLE_WEIGHT[roles[s]] for s in affected if s in judged}
         total = sum(weights.values())
-        below = [s for s in weights if judged[s].statuses["nps"] == m.STATUS_BELOW]
+        below = [s for s in weights if is_below(judged[s])]
         exposure = sum(weights[s] for s in below) / total if total else None
         gap = (
             sum(
                 weights[s] * (judged[s].scores["nps"].value - judged[s].targets["nps"])
                 for s in weights
-                if judged[s].targets["nps"] is not None
             )
             / total
             if total
             else None
         )
-        weeks, silo_score = silo.get(did, (0, None))
-        flagged = (
-            silo_score is not None
-            and silo_score >= GREEN_SILO
-            and exposure is not None
-            and exposure > RED_EXPOSURE
-        )
+        weeks, hits = silo.get(did, (0, 0))
+        silo_score = hits / weeks if weeks else None
+        lower = wilson(hits, weeks)[0] if weeks else None
+        green = is_green(hits, weeks)
         leads_broken = [s for s in below if roles[s] == "lead"]
-        out.append(
-            DepartmentVerdict(
-                did,
-                name,
-                int(weeks),
-                silo_score,
-                affected,
-                exposure,
-                gap,
-                flagged,
-                _sentence(name, silo_score, below, roles, judged, journey, flagged),
-                shares.get(did),
-                leads_broken,
+        candidate = None
+        p_green = green_p(hits, weeks)
+        if p_green is not None and weights:
+            p_below = {s: below_p(judged[s]) for s in weights}
+            worst = _worst(below or list(weights), roles, judged)
+            row = judged[worst]
+            interval = stage_interval(row)
+            target = row.targets["nps"]
+            candidate = Finding(
+                "false_positive",
+                _sentence(name, silo_score, weeks, [worst], roles, judged, journey, True),
+                row.scores["nps"].value - target,
+                None if interval is None else (interval[0] - target, interval[1] - target),
+                row.scores["nps"].n,
+                max(p_green, red_p(weights, p_below)),
+                stages=tuple(s for s in affected if s in weights),
+                departments=(did,),
+                unit="NPS points against target",
+                family="false_positive",
             )
+        verdict = DepartmentVerdict(
+            did,
+            name,
+            int(weeks),
+            silo_score,
+            affected,
+            exposure,
+            gap,
+            False,
+            _sentence(name, silo_score, weeks, below, roles, judged, journey, False),
+            shares.get(did),
+            leads_broken,
+            lower,
+            green,
+            candidate,
         )
+        out.append(_Assessment(verdict, candidate))
+    return out
+
+
+def detect(
+    journey: Journey,
+    stages: list[StageRow],
+    kpis: pl.DataFrame,
+    min_n: int = m.MIN_N,
+    departments=None,
+) -> list[DepartmentVerdict]:
+    """Every department's silo and experience scores and its verdict, worst first.
+
+    ``stages``: the journey strip rows in view (their NPS Score's standard error should
+    allow for repeated answers); ``kpis``: :func:`kpis_in_period` rows; ``departments``:
+    the departments judged (all when None), which are the family of tests.
+    """
+    assessed = _assess(journey, stages, kpis, min_n, departments)
+    adjusted = iter(findings.adjust([a.candidate for a in assessed if a.candidate]))
+    out = []
+    for a in assessed:
+        v = a.verdict
+        if a.candidate is not None:
+            found = next(adjusted)
+            flagged = found.significant
+            v = replace(v, finding=found, false_positive=flagged)
+            if flagged:
+                v = replace(v, sentence=found.sentence)
+        out.append(v)
     return sorted(
         out,
         key=lambda v: (
@@ -155,27 +290,37 @@ def detect(
     )
 
 
-def _sentence(name, silo_score, below, roles, judged, journey, flagged) -> str:
-    own = (
-        "has no KPIs in this period"
-        if silo_score is None
-        else f"met {100 * silo_score:.0f}% of its own targets"
-    )
-    if not below:
-        return f"{name} {own}; none of the stages it affects is below its NPS target."
-    worst = min(
-        below,
+def _worst(candidates: list[str], roles, judged) -> str:
+    return min(
+        candidates,
         key=lambda s: (
             roles[s] != "lead",
             judged[s].scores["nps"].value - judged[s].targets["nps"],
         ),
     )
+
+
+def _sentence(name, silo_score, weeks, below, roles, judged, journey, flagged) -> str:
+    if silo_score is None:
+        own = "has no KPIs in this period"
+    elif weeks < MIN_KPI_WEEKS:
+        own = (
+            f"met {100 * silo_score:.0f}% of its own targets, on too few KPI-weeks to judge "
+            f"({weeks} of the {MIN_KPI_WEEKS} needed)"
+        )
+    else:
+        own = f"met {100 * silo_score:.0f}% of its own targets ({weeks} KPI-weeks)"
+    if not below:
+        return f"{name} {own}; none of the stages it affects is below its NPS target."
+    worst = _worst(below, roles, judged)
     row = judged[worst]
-    under = row.targets["nps"] - row.scores["nps"].value
+    score = row.scores["nps"]
+    under = row.targets["nps"] - score.value
     fmt = METRICS["nps"].format
     text = (
         f"{name} {own}; customers rate {journey.stage_name(worst)} at NPS "
-        f"{fmt(row.scores['nps'].value)}, {under:.0f} points under target."
+        f"{fmt(score.value)} ± {score.moe:.0f} (n = {score.n:,}), {under:.0f} points under "
+        "target."
     )
     return ("False positive: " + text) if flagged else text
 
@@ -255,20 +400,30 @@ def scorecard(journey: Journey, stage_id: str, kpi_table: pl.DataFrame) -> pl.Da
     )
 
 
-def case_summary(cases: pl.DataFrame, journey: Journey, department_id: str, start, end) -> dict:
+def case_summary(
+    cases: pl.DataFrame, journey: Journey, department_id: str, start, end, as_of=None
+) -> dict:
     """A department's cases opened in the period, by the closed-loop definitions.
 
-    ``cases`` as from :func:`closed_loop.prepare`. Closed and confirmed are shares of the
-    cases opened; false closures a share of those closed.
+    ``cases`` as from :func:`closed_loop.prepare`. ``opened`` counts every case opened in
+    the period; the rates count only those old enough (opened at least
+    :data:`closed_loop.MATURE_DAYS` days before ``as_of``, the data's last day; every case
+    when ``as_of`` is None): closed and confirmed are shares of those cases, said no, not
+    asked and false closures shares of those closed.
     """
     mine = closed_loop.in_view(
         cases.filter(pl.col("department_id") == department_id), Filters(start=start, end=end), None
     )
-    row = closed_loop.summarise(mine, []).row(0, named=True)
+    judged = mine if as_of is None else closed_loop.mature(mine, as_of)
+    row = closed_loop.summarise(judged, []).row(0, named=True)
     return {
-        "opened": row["opened"],
+        "opened": mine.height,
+        "judged": row["opened"],
+        "window": "" if as_of is None else closed_loop.window_text(start, as_of),
         "closed": m.proportion_score("churn", row["closed"], row["opened"]),
         "confirmed": m.proportion_score("churn", row["confirmed"], row["opened"]),
+        "said_no": m.proportion_score("churn", row["said_no"], row["closed"]),
+        "not_asked": m.proportion_score("churn", row["not_asked"], row["closed"]),
         "false_closures": m.proportion_score("churn", row["false_closures"], row["closed"]),
         "median_days": row["median_days"],
         "open_cases": mine.filter(pl.col("closed_on").is_null())
@@ -296,24 +451,51 @@ class AccountabilityView:
     min_n: int
 
 
-def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityView:
-    """Departments are judged on every stage they affect, whatever the stage or department
-    filter; those filters choose which departments and stages are shown."""
-    from cxmetrics.overview import scores_by, stage_rows  # one definition of the strip
+def _view(ds, kpis: pl.DataFrame, f, min_n: int):
+    """The stage rows (scores allowing for repeated answers), the KPI-weeks in the period
+    and the departments in view (the family of false-positive tests)."""
+    from cxmetrics.overview import stage_rows  # one definition of the strip
 
     start, end = f.start or ds.first_day, f.end or ds.last_day
     whole = f.with_stages(()).with_departments(())
     sums = m.sums(ds.slice_stats(whole), ["stage_id"], m.CORE_COLUMNS)
-    rows = stage_rows(ds, scores_by(sums, "stage_id"), None, min_n)
+    by_stage = {
+        str(row["stage_id"]): m.scores_of(row, ds.design_effect)
+        for row in sums.iter_rows(named=True)
+    }
+    rows = stage_rows(ds, by_stage, None, min_n)
     period = kpis_in_period(kpis, start, end)
-    verdicts = detect(ds.journey, rows, period, min_n)
-    if ds.scope is not None:  # a manager: judged on their own departments only
-        verdicts = [v for v in verdicts if v.department_id in ds.scope]
     shown_stages = ds.stage_ids(f)
+    departments = ds.journey.departments["department_id"].to_list()
+    if ds.scope is not None:  # a manager: judged on their own departments only
+        departments = [d for d in departments if d in ds.scope]
     if f.departments:
-        verdicts = [v for v in verdicts if v.department_id in f.departments]
+        departments = [d for d in departments if d in f.departments]
     elif shown_stages is not None:
-        verdicts = [v for v in verdicts if set(v.stages) & set(shown_stages)]
+        wanted = set(shown_stages)
+        departments = [
+            d for d in departments if set(ds.journey.stages_of_departments((d,))) & wanted
+        ]
+    return start, end, rows, period, departments, shown_stages
+
+
+def candidates(ds, f, kpis: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
+    """One false-positive test per department in view that has at least
+    :data:`MIN_KPI_WEEKS` KPI-weeks and a judged stage (unadjusted: p set, q None)."""
+    _, _, rows, period, departments, _ = _view(ds, kpis, f, min_n)
+    return [
+        a.candidate
+        for a in _assess(ds.journey, rows, period, min_n, set(departments))
+        if a.candidate is not None
+    ]
+
+
+def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityView:
+    """Departments are judged on every stage they affect, whatever the stage or department
+    filter; those filters choose which departments and stages are shown (and so the family
+    of tests)."""
+    start, end, rows, period, departments, shown_stages = _view(ds, kpis, f, min_n)
+    verdicts = detect(ds.journey, rows, period, min_n, set(departments))
     visible = [r for r in rows if shown_stages is None or r.stage_id in shown_stages]
     return AccountabilityView(
         start,
@@ -350,6 +532,16 @@ def stage_weekly_nps(ds, f, stage_id: str) -> pl.DataFrame:
     )
 
 
+def family_caption(verdicts: list[DepartmentVerdict]) -> str:
+    """What was tested for the false positives in view, and how it was corrected."""
+    tested = sum(v.finding is not None for v in verdicts)
+    return findings.caption(
+        tested,
+        f"a false positive (departments with at least {MIN_KPI_WEEKS} KPI-weeks and a stage "
+        "with enough answers)",
+    )
+
+
 def _pct(share: float | None) -> float | None:
     return None if share is None else 100 * share
 
@@ -361,13 +553,18 @@ def verdict_table(verdicts: list[DepartmentVerdict]) -> pl.DataFrame:
             "department": [v.name for v in verdicts],
             "false_positive": [v.false_positive for v in verdicts],
             "silo_pct": [_pct(v.silo_score) for v in verdicts],
+            "silo_lower_pct": [_pct(v.silo_lower) for v in verdicts],
+            "green": [v.green for v in verdicts],
             "exposure_below_pct": [_pct(v.exposure_below) for v in verdicts],
             "experience_gap": [v.experience_gap for v in verdicts],
             "kpi_weeks": [v.kpi_weeks for v in verdicts],
+            "q": [None if v.finding is None else v.finding.q for v in verdicts],
             "sentence": [v.sentence.removeprefix("False positive: ") for v in verdicts],
         },
         schema_overrides={
             "silo_pct": pl.Float64,
+            "silo_lower_pct": pl.Float64,
+            "q": pl.Float64,
             "exposure_below_pct": pl.Float64,
             "experience_gap": pl.Float64,
         },
@@ -380,7 +577,6 @@ def incentive_table(verdicts: list[DepartmentVerdict], journey: Journey) -> pl.D
         {
             "department": [v.name for v in verdicts],
             "cx_share_pct": [_pct(v.cx_share) for v in verdicts],
-            "benchmark_pct": [_pct(CX_PAY_BENCHMARK)] * len(verdicts),
             "stages": [len(v.stages) for v in verdicts],
             "leads": [
                 ", ".join(journey.stage_name(s) for s in journey.stages_led_by(v.department_id))

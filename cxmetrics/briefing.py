@@ -175,7 +175,8 @@ def build(
             "Green scorecards, red experiences",
             flagged or ["No department in view is a false positive."],
             charts.fig_silo_quadrant(av.verdicts),
-            f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks.",
+            f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks. "
+            f"{accountability.family_caption(av.verdicts)}",
         )
     )
 
@@ -225,7 +226,7 @@ def build(
             [closed_loop_line(vv.headline)],
             voc_charts.fig_closed_vs_confirmed(vv.per_department, min_n),
             f"{METRICS['confirmed_rate'].definition} {METRICS['false_closure_rate'].definition} "
-            f"n = {vv.cases.height:,} cases opened.",
+            f"{vv.loop_window} n = {vv.loop_cases.height:,} cases opened.",
         )
     )
     leads = [s for s in vv.signals if s.leads]
@@ -268,7 +269,11 @@ def build(
 
 
 def closed_loop_line(headline: str | None) -> str:
-    return (headline or "Too few cases in view to compare departments.").replace("**", "")
+    return (
+        headline
+        or "No department's closed-versus-confirmed gap is significantly larger than the "
+        "other departments' in this view."
+    ).replace("**", "")
 
 
 def overview_cells(ds: Dataset, f: Filters) -> pl.DataFrame:

@@ -476,6 +476,8 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
 def fig_silo_quadrant(verdicts: list) -> go.Figure:
     """Own KPIs on target (x) against the customer's experience of the department's stages
     (y); false positives sit bottom right."""
+    from cxmetrics.accountability import GREEN_SILO
+
     title = "Silo scorecard against the customer's experience"
     usable = [v for v in verdicts if v.silo_score is not None and v.experience_gap is not None]
     if not usable:
@@ -483,7 +485,7 @@ def fig_silo_quadrant(verdicts: list) -> go.Figure:
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=460))
     fig.add_shape(
         type="rect",
-        x0=80,
+        x0=100 * GREEN_SILO,
         x1=102,
         y0=-100,
         y1=0,
@@ -491,7 +493,7 @@ def fig_silo_quadrant(verdicts: list) -> go.Figure:
         fillcolor="rgba(198,40,40,0.07)",
         layer="below",
     )
-    fig.add_vline(x=80, line=dict(color="#9AA5B1", dash="dot"))
+    fig.add_vline(x=100 * GREEN_SILO, line=dict(color="#9AA5B1", dash="dot"))
     fig.add_hline(y=0, line=dict(color="#9AA5B1", dash="dot"))
     fig.add_scatter(
         x=[100 * v.silo_score for v in usable],

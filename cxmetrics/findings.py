@@ -31,12 +31,19 @@ KINDS: dict[str, str] = {
         "pre-whitened weekly series, permutation test, Benjamini-Hochberg over stages × lags."
     ),
     "false_positive": (
-        "A department meets its own KPIs while a stage it affects is below target for "
-        "the customer (the interval lies below the target)."
+        "A department meets its own KPIs while most of the stages it affects are below target "
+        "for the customer: its KPI hit rate is above 75% (one-sided score test; the 95% "
+        "Wilson interval lies above 75%, on at least 13 KPI-weeks) and more than half of its "
+        "role-weighted stages have their NPS interval below target (z-tests with the design "
+        "effect of repeated answers, Bonferroni over its stages); p is the larger of the two, "
+        "Benjamini-Hochberg over the departments in view."
     ),
     "closed_loop": (
-        "A department's closed-versus-confirmed gap differs from the rest of the company's: "
-        "two-proportion test on cases old enough to have been closed and confirmed."
+        "A department's closed-versus-confirmed gap (cases closed without the customer's "
+        "confirmation, as a share of cases opened) differs from the other departments': "
+        "two-proportion z-test on cases opened at least 60 days before the data ends (30 days "
+        "to close, then 30 for a repeat contact), Benjamini-Hochberg over the departments "
+        "with enough cases in view."
     ),
     "moment": (
         "A touchpoint's NPS differs from the rest of its stage's (the stage's other "

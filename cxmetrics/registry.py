@@ -168,7 +168,8 @@ METRICS: dict[str, Metric] = {
             "silo_score",
             "Silo score",
             "A department's own scorecard: the share of its KPI-weeks in the period that met "
-            "target.",
+            "target. It is green when there are at least 13 KPI-weeks and the share's 95% "
+            "Wilson interval lies above 75%.",
             "silo score = 100 × KPI-weeks on target / KPI-weeks",
             "%",
             True,
@@ -179,9 +180,13 @@ METRICS: dict[str, Metric] = {
             "false_positive",
             "False positive",
             "A department whose own scorecard is green while the customer's experience of "
-            "its stages is red. Stages are weighted by its role: lead 1, contributor 1/2.",
-            "false positive = silo score ≥ 80% and more than half of its role-weighted "
-            "stages below their NPS target",
+            "its stages is red. Stages are weighted by its role: lead 1, contributor 1/2; a "
+            "stage is below target only when its whole NPS interval (allowing for customers "
+            "who answer more than once) lies below the target. One test per department "
+            "(the larger p-value of the two parts, the stage part Bonferroni-corrected over "
+            "its stages), Benjamini-Hochberg over the departments in view.",
+            "false positive = at least 13 KPI-weeks, silo score's 95% lower bound > 75%, and "
+            "more than half of its role-weighted stages below their NPS target",
             "yes/no",
             False,
             0,

@@ -8,7 +8,7 @@ from functools import cached_property
 
 import polars as pl
 
-from cxmetrics import closed_loop, complaints, leading, voc
+from cxmetrics import closed_loop, complaints, findings, leading, voc
 from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
@@ -53,19 +53,46 @@ class VocView:
     # --- closed loop (also a headline) ----------------------------------------------------
     @cached_property
     def cases(self) -> pl.DataFrame:
+        """Every case opened in view (broken processes count them all)."""
         return closed_loop.in_view(self.all_cases, self.view, self.stage_ids)
 
     @cached_property
+    def loop_cases(self) -> pl.DataFrame:
+        """The cases in view old enough for the closed-loop rates."""
+        return closed_loop.mature(self.cases, self.ds.last_day)
+
+    @property
+    def loop_window(self) -> str:
+        return closed_loop.window_text(self.start, self.ds.last_day)
+
+    @cached_property
     def per_department(self) -> pl.DataFrame:
-        return closed_loop.by_department(self.cases, self.ds.journey)
+        return closed_loop.by_department(self.loop_cases, self.ds.journey)
 
     @cached_property
     def per_department_stage(self) -> pl.DataFrame:
-        return closed_loop.by_department_stage(self.cases, self.ds.journey)
+        return closed_loop.by_department_stage(self.loop_cases, self.ds.journey)
+
+    @cached_property
+    def loop_candidates(self) -> list:
+        """The closed-loop family of tests (one per department with enough cases)."""
+        return closed_loop.candidates(self.ds, self.view, self.all_cases, self.min_n)
+
+    @cached_property
+    def loop_findings(self) -> list:
+        return findings.decide(self.loop_candidates)
+
+    @property
+    def loop_caption(self) -> str:
+        return findings.caption(
+            len(self.loop_candidates),
+            "a department's closed-versus-confirmed gap against the other departments' "
+            f"(departments with {self.min_n}+ cases)",
+        )
 
     @cached_property
     def headline(self) -> str | None:
-        return closed_loop.headline(self.per_department, self.min_n)
+        return closed_loop.headline(self.loop_findings)
 
     # --- leading indicators (also a headline) ---------------------------------------------
     @cached_property
@@ -136,7 +163,7 @@ class VocView:
     # --- sections, for a caller that wants them all at once (benchmarks, exports) ---------
     SECTIONS = {
         "headlines": ("headline", "signals"),
-        "closed loop": ("per_department", "per_department_stage"),
+        "closed loop": ("per_department", "per_department_stage", "loop_findings"),
         "leading indicators": ("weekly", "signals"),
         "broken processes": ("processes",),
         "themes": ("themes", "rising", "theme_stage", "theme_trend", "sentiment"),

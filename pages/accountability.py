@@ -32,7 +32,7 @@ if len(view.departments) == 1:
         )
     with right:
         cases = accountability.case_summary(
-            data.get_closed_loop(), journey, mine.department_id, av.start, av.end
+            data.get_closed_loop(), journey, mine.department_id, av.start, av.end, ds.last_day
         )
         st.markdown(f"**My cases opened in the period: {cases['opened']:,}**")
         c1, c2, c3, c4 = st.columns(4)
@@ -48,8 +48,21 @@ if len(view.departments) == 1:
             "Median days to close",
             "–" if cases["median_days"] is None else f"{cases['median_days']:.0f}",
         )
+        c5, c6 = st.columns(2)
+        c5.metric(
+            "Said no",
+            ui.value_text("churn", cases["said_no"], 1),
+            help="Closed cases the customer said were not resolved",
+        )
+        c6.metric(
+            "Not asked",
+            ui.value_text("churn", cases["not_asked"], 1),
+            help="Closed cases with no answer from the customer either way (not asked, or no "
+            "answer)",
+        )
         st.caption(
-            f"n = {cases['opened']:,} cases opened · {cases['false_closures'].n:,} closed. "
+            f"n = {cases['judged']:,} cases old enough to count · "
+            f"{cases['false_closures'].n:,} of them closed. {cases['window']} "
             "The Voice of the customer page compares every department's closed loop."
         )
         ui.table(
@@ -67,7 +80,7 @@ if len(view.departments) == 1:
 
 # --- silo vs experience ----------------------------------------------------------------
 st.subheader("Silo scorecards against the customer's experience")
-st.caption(accountability.METHOD)
+st.caption(f"{accountability.METHOD} {accountability.family_caption(av.verdicts)}")
 flagged = [v for v in av.verdicts if v.false_positive]
 if len(view.departments) != 1:  # the manager view has said it already
     for v in flagged:
@@ -136,6 +149,7 @@ ui.table(
 st.subheader("Incentives: is the experience anyone's job?")
 for line in av.callouts:
     st.warning(ui.md(line), icon=":material/payments:")
+st.info(accountability.CX_PAY_BENCHMARK_TEXT, icon=":material/info:")
 ui.table(
     accountability.incentive_table(av.verdicts, journey),
     "incentives",
@@ -143,6 +157,7 @@ ui.table(
     column_config=ui.incentive_columns(),
 )
 st.caption(
-    f"Benchmark: only {100 * accountability.CX_PAY_BENCHMARK:.0f}% of companies tie "
-    "rewards to service quality."
+    "Each department's share of its own variable pay tied to CX goals, beside the stages it "
+    "affects and leads. The benchmark above counts companies, not pay, and is not a column "
+    "of this table."
 )

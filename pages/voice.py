@@ -38,7 +38,8 @@ if loop_tab.open is not False:
         st.caption(
             f"Cases opened {vv.start:%d %b %Y} – {vv.end:%d %b %Y} on the stages in view, by "
             "the department that handled them (cases have no channel; the channel filter does "
-            f"not apply). {METRICS['false_closure_rate'].definition}"
+            f"not apply). {vv.loop_window} {METRICS['false_closure_rate'].definition} "
+            f"{vv.loop_caption}"
         )
         ui.chart(
             voc_charts.fig_closed_vs_confirmed(vv.per_department, vv.min_n),

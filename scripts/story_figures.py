@@ -10,7 +10,7 @@ import datetime as dt
 
 import polars as pl
 
-from cxmetrics import dataset, sample
+from cxmetrics import closed_loop, dataset, sample
 from cxmetrics import metrics as m
 from cxmetrics.filters import Filters
 
@@ -37,16 +37,22 @@ def main() -> None:
     q3 = Filters(
         start=end - dt.timedelta(days=364), end=end - dt.timedelta(days=274), stages=("claim",)
     )
-    kpis = data.kpis.filter(pl.col("department_id") == "claims")
-    met = kpis.select(
+    on_target = (
         pl.when(pl.col("higher_is_better"))
         .then(pl.col("value") >= pl.col("target"))
         .otherwise(pl.col("value") <= pl.col("target"))
-        .mean()
-    ).item()
+    )
+    shares = dict(data.kpis.group_by("department_id").agg(on_target.mean()).iter_rows())
+    others = {d: s for d, s in shares.items() if d != "claims"}
     print(
-        f"1. Claims KPI-weeks on target: {100 * met:.0f}%; File a claim NPS {nps(q3)} in the "
-        f"quarter before the last two, {nps(q0)} in the last quarter"
+        f"1. Claims KPI-weeks on target: {100 * shares['claims']:.0f}%; File a claim NPS "
+        f"{nps(q3)} in the quarter before the last two, {nps(q0)} in the last quarter; "
+        f"other departments {100 * min(others.values()):.0f}-{100 * max(others.values()):.0f}% "
+        "("
+        + ", ".join(
+            f"{ds.journey.department_name(d)} {100 * s:.0f}%" for d, s in sorted(others.items())
+        )
+        + ")"
     )
 
     start = ds.first_day
@@ -84,6 +90,19 @@ def main() -> None:
         f"4. Customer Service cases {service.height:,}: closed "
         f"{100 * closed.height / service.height:.0f}%, confirmed by the customer "
         f"{100 * confirmed:.0f}% of closures"
+    )
+    contacts = dataset.compact_contacts(data.contacts, ds.journey, ds.customers)
+    cases = closed_loop.mature(closed_loop.prepare_for(ds, data.cases, contacts), end)
+    per = closed_loop.by_department(cases, ds.journey)
+    svc = per.filter(pl.col("department_id") == "service").row(0, named=True)
+    rest = per.filter(pl.col("department_id") != "service")
+    rest_gap = 100 * (rest["closed"].sum() - rest["confirmed"].sum()) / rest["opened"].sum()
+    print(
+        f"4. Cases opened up to {closed_loop.mature_until(end)} (old enough to count): "
+        f"Customer Service {svc['opened']:,}, gap {svc['gap']:.0f} points (closed "
+        f"{svc['closure_rate']:.0f}%, confirmed {svc['confirmed_rate']:.0f}% of opened; of its "
+        f"closures {svc['said_no_rate']:.0f}% said no, {svc['not_asked_rate']:.0f}% not asked); "
+        f"other departments' gap {rest_gap:.0f} points"
     )
 
     for seg in ("Small business", "Personal", "Premier"):

@@ -4,6 +4,8 @@ then the sample company."""
 from __future__ import annotations
 
 import datetime as dt
+import math
+from statistics import NormalDist
 
 import polars as pl
 import pytest
@@ -51,8 +53,8 @@ def journey_of(owners: list[tuple[str, str, str]], shares: dict[str, float]) -> 
     )
 
 
-def stage(stage_id: str, nps: float, target: float, n: int = 500) -> StageRow:
-    score = m.Score("nps", nps, n, 1.0)
+def stage(stage_id: str, nps: float, target: float, n: int = 500, se: float = 1.0) -> StageRow:
+    score = m.Score("nps", nps, n, se)
     return StageRow(
         stage_id,
         stage_id.upper(),
@@ -91,56 +93,113 @@ OWNERS = [
 ]
 
 
-def verdicts(stages, kpis, shares=None) -> dict[str, acc.DepartmentVerdict]:
+def verdicts(stages, kpis, shares=None, departments=None) -> dict[str, acc.DepartmentVerdict]:
     journey = journey_of(OWNERS, shares or {"x": 0.0, "y": 0.25})
-    return {v.department_id: v for v in acc.detect(journey, stages, kpis)}
+    return {v.department_id: v for v in acc.detect(journey, stages, kpis, departments=departments)}
 
 
-def test_green_kpis_and_red_stages_are_a_false_positive():
-    # x leads a (red) and contributes to b (green): exposure 1 / 1.5 = 67%; KPIs 9 of 10
-    got = verdicts([stage("a", -20, 30), stage("b", 40, 30)], kpi_weeks("x", 9, 1))["x"]
-    assert got.silo_score == pytest.approx(0.9)
-    assert got.exposure_below == pytest.approx(1 / 1.5)
-    assert got.experience_gap == pytest.approx((1 * -50 + 0.5 * 10) / 1.5)
-    assert got.false_positive
-    assert got.sentence == (
-        "False positive: X met 90% of its own targets; customers rate A "
-        "at NPS -20, 50 points under target."
+def wilson_lower(hits: int, n: int, z: float = 1.96) -> float:
+    p = hits / n
+    return (p + z * z / (2 * n) - z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))) / (
+        1 + z * z / n
     )
 
 
-def test_red_kpis_are_not_a_false_positive_even_with_red_stages():
-    got = verdicts([stage("a", -20, 30), stage("b", 40, 30)], kpi_weeks("x", 7, 3))["x"]
-    assert not got.false_positive  # 70% on target: the silo's own scorecard is not green
+def score_p(hits: int, n: int, g: float = 0.75) -> float:
+    """Doubled one-sided p of 'hit rate > g' (score test), by hand."""
+    z = (hits / n - g) / math.sqrt(g * (1 - g) / n)
+    return min(1.0, 2 * (1 - NormalDist().cdf(z)))
 
 
-def test_green_kpis_and_green_stages_are_not_a_false_positive():
-    got = verdicts([stage("a", 35, 30), stage("b", 40, 30)], kpi_weeks("x", 10, 0))["x"]
-    assert not got.false_positive and got.exposure_below == 0.0
-    assert "none of the stages it affects is below its NPS target" in got.sentence
+def test_green_kpis_and_red_stages_are_a_false_positive():
+    # x leads a (red) and contributes to b (green): exposure 1 / 1.5 = 67%; KPIs 30 of 30
+    got = verdicts([stage("a", -20, 30), stage("b", 40, 30)], kpi_weeks("x", 30, 0))["x"]
+    assert got.silo_score == 1.0 and got.kpi_weeks == 30
+    assert got.silo_lower == pytest.approx(wilson_lower(30, 30))  # 0.886 > 0.75
+    assert got.green
+    assert got.exposure_below == pytest.approx(1 / 1.5)
+    assert got.experience_gap == pytest.approx((1 * -50 + 0.5 * 10) / 1.5)
+    assert got.false_positive
+    # one department tested (y has no KPIs): q = p = the KPI part, the stage part is ~0
+    assert got.finding.p == pytest.approx(score_p(30, 30))
+    assert got.finding.q == pytest.approx(got.finding.p)
+    assert got.finding.effect == -50 and got.finding.ci == pytest.approx((-51.96, -48.04))
+    assert got.sentence == (
+        "False positive: X met 100% of its own targets (30 KPI-weeks); customers rate A "
+        "at NPS -20 ± 2 (n = 500), 50 points under target."
+    )
 
 
-def test_borderline_cases():
-    # KPIs exactly 80% on target counts as green; exposure exactly 50% does not count as red.
+def test_the_detector_far_above_and_far_below_its_threshold():
+    red = [stage("a", -20, 30), stage("b", 40, 30)]
+    # 95% of weeks: green whatever the draw; 50%: never green
+    high = verdicts(red, kpi_weeks("x", 38, 2))["x"]
+    assert high.green and high.false_positive
+    assert high.finding.p == pytest.approx(score_p(38, 40))
+    low = verdicts(red, kpi_weeks("x", 20, 20))["x"]
+    assert not low.green and not low.false_positive
+    assert low.finding.p == pytest.approx(1.0)
+    assert low.sentence == (
+        "X met 50% of its own targets (40 KPI-weeks); customers rate A at NPS -20 ± 2 "
+        "(n = 500), 50 points under target."
+    )
+
+
+def test_a_share_just_above_the_threshold_is_not_green():
+    # 80% on target (the old rule's line) on 30 weeks: the interval reaches well below 75%
+    got = verdicts([stage("a", -20, 30), stage("b", 40, 30)], kpi_weeks("x", 24, 6))["x"]
+    assert wilson_lower(24, 30) < 0.75 and got.silo_lower == pytest.approx(wilson_lower(24, 30))
+    assert not got.green and not got.false_positive
+
+
+def test_too_few_kpi_weeks_are_not_judged():
+    # 12 of 12 would clear 75% (Wilson lower bound 0.76) but 13 KPI-weeks are the minimum
+    assert wilson_lower(12, 12) > 0.75
+    got = verdicts([stage("a", -20, 30), stage("b", 40, 30)], kpi_weeks("x", 12, 0))["x"]
+    assert not got.green and not got.false_positive and got.finding is None
+    assert "on too few KPI-weeks to judge (12 of the 13 needed)" in got.sentence
+
+
+def test_exposure_of_exactly_half_is_not_red():
     # y: a (contributor 0.5, red), b (lead 1, green), c (contributor 0.5, red) -> 1 / 2 = 50%
     stages = [stage("a", -20, 30), stage("b", 40, 30), stage("c", 0, 30)]
-    got = verdicts(stages, pl.concat([kpi_weeks("y", 8, 2)]))["y"]
-    assert got.silo_score == pytest.approx(0.8)
-    assert got.exposure_below == pytest.approx(0.5)
+    got = verdicts(stages, kpi_weeks("y", 40, 0))["y"]
+    assert got.green and got.exposure_below == pytest.approx(0.5)
     assert not got.false_positive
-    # a stage just inside "near target" (within 5 points) is not below target
-    near = verdicts([stage("a", 26, 30), stage("b", 40, 30)], kpi_weeks("x", 10, 0))["x"]
-    assert near.exposure_below == 0.0 and not near.false_positive
+    # the weight beyond half has to come from b, which is 10 points above target
+    assert got.finding.p == pytest.approx(1.0)
+
+
+def test_below_target_only_when_the_interval_is():
+    # +14 ± 26 against 25: the interval reaches above the target, so it is not below
+    wide = verdicts([stage("a", 14, 25, se=26 / 1.96), stage("b", 40, 30)], kpi_weeks("x", 40, 0))
+    assert wide["x"].exposure_below == 0.0 and not wide["x"].false_positive
+    assert "none of the stages it affects is below its NPS target" in wide["x"].sentence
+    # 3 points under with a margin of 2: below, though it used to be "near target"
+    near = verdicts([stage("a", 27, 30), stage("b", 40, 30)], kpi_weeks("x", 40, 0))["x"]
+    assert near.exposure_below == pytest.approx(1 / 1.5) and near.false_positive
+
+
+def test_false_positives_are_corrected_over_the_departments_in_view():
+    red = [stage("a", -20, 30), stage("b", -20, 30), stage("c", 40, 30)]
+    # x: 36 of 40 -> p = 0.028 alone; y: 13 of 26 -> p = 1
+    kpis = pl.concat([kpi_weeks("x", 36, 4), kpi_weeks("y", 13, 13)])
+    p = score_p(36, 40)
+    assert 0.025 < p < 0.05  # passes alone, not once doubled by a second test
+    alone = verdicts(red, kpis, departments={"x"})["x"]
+    assert alone.false_positive and alone.finding.q == pytest.approx(p)
+    both = verdicts(red, kpis)["x"]
+    assert both.finding.q == pytest.approx(min(1.0, 2 * p)) and not both.false_positive
 
 
 def test_stages_with_too_few_answers_are_not_judged():
-    got = verdicts([stage("a", -20, 30, n=10), stage("b", 40, 30)], kpi_weeks("x", 10, 0))["x"]
+    got = verdicts([stage("a", -20, 30, n=10), stage("b", 40, 30)], kpi_weeks("x", 30, 0))["x"]
     assert got.exposure_below == 0.0 and not got.false_positive
 
 
 def test_a_department_without_kpis_is_never_flagged():
-    got = verdicts([stage("a", -20, 30), stage("b", -20, 30)], kpi_weeks("other", 5, 0))["x"]
-    assert got.silo_score is None and not got.false_positive
+    got = verdicts([stage("a", -20, 30), stage("b", -20, 30)], kpi_weeks("other", 30, 0))["x"]
+    assert got.silo_score is None and not got.false_positive and got.finding is None
     assert "has no KPIs in this period" in got.sentence
 
 
@@ -165,6 +224,20 @@ def test_incentive_callout_names_leads_of_red_stages_without_cx_pay():
         )
         == 0
     )
+
+
+def test_the_benchmark_is_not_a_column_beside_the_departments_pay():
+    journey = journey_of(OWNERS, {"x": 0.0, "y": 0.25})
+    table = acc.incentive_table(
+        acc.detect(journey, [stage("a", -20, 30)], kpi_weeks("x", 1, 0)), journey
+    )
+    assert "benchmark_pct" not in table.columns
+    assert dict(zip(table["department"], table["cx_share_pct"], strict=True)) == {
+        "X": 0.0,
+        "Y": 25.0,
+    }
+    assert "19% of companies" in acc.CX_PAY_BENCHMARK_TEXT
+    assert "not a share of pay" in acc.CX_PAY_BENCHMARK_TEXT
 
 
 def test_kpis_in_period_respect_direction_and_dates():
@@ -205,9 +278,23 @@ def test_claims_is_flagged_and_customer_service_is_not(story, months):
     assert found["claims"].false_positive
     assert found["claims"].silo_score == 1.0
     assert found["claims"].sentence.startswith(
-        "False positive: Claims met 100% of its own targets; customers rate File a claim"
+        "False positive: Claims met 100% of its own targets ("
     )
-    assert not found["service"].false_positive
+    assert "customers rate File a claim at NPS" in found["claims"].sentence
+    # every other department's KPI hit rate is far below a green scorecard
+    for v in found.values():
+        if v.department_id != "claims":
+            assert not v.false_positive and not v.green
+            assert v.silo_lower is not None and v.silo_lower < acc.GREEN_SILO
+
+
+def test_a_30_day_view_has_too_few_kpi_weeks_to_judge(story):
+    ds, kpis, _ = story
+    view = Filters(start=ds.last_day - dt.timedelta(days=29), end=ds.last_day)
+    found = acc.compute(ds, kpis, view).verdicts
+    assert all(v.kpi_weeks < acc.MIN_KPI_WEEKS for v in found)
+    assert not any(v.false_positive for v in found)
+    assert acc.candidates(ds, view, kpis) == []
 
 
 def test_the_incentive_callout_names_claims(story):
@@ -228,17 +315,24 @@ def test_manager_view_keeps_only_the_department(story):
 
 def test_customer_service_closes_cases_customers_do_not_confirm(story):
     ds, _, cases = story
-    got = acc.case_summary(cases, ds.journey, "service", D(2026, 1, 1), ds.last_day)
-    mine = cases.filter(
+    got = acc.case_summary(cases, ds.journey, "service", D(2026, 1, 1), ds.last_day, ds.last_day)
+    opened = cases.filter(
         (pl.col("department_id") == "service")
         & pl.col("opened_on").is_between(D(2026, 1, 1), ds.last_day)
     )
+    # only cases opened 60+ days before the data ends count for the rates
+    mine = opened.filter(pl.col("opened_on") <= ds.last_day - dt.timedelta(days=60))
     closed = mine.filter(pl.col("closed_on").is_not_null())
     confirmed = closed["customer_confirmed"].fill_null(False).sum()
-    assert got["opened"] == mine.height
+    said_no = (closed["customer_confirmed"] == False).sum()  # noqa: E712
+    not_asked = closed["customer_confirmed"].is_null().sum()
+    assert got["opened"] == opened.height and got["judged"] == mine.height < opened.height
     assert got["closed"].value == pytest.approx(100 * closed.height / mine.height)
     assert got["confirmed"].value == pytest.approx(100 * confirmed / mine.height)
+    assert got["said_no"].value == pytest.approx(100 * said_no / closed.height)
+    assert got["not_asked"].value == pytest.approx(100 * not_asked / closed.height)
     assert got["closed"].value >= 88 and got["confirmed"].value <= 60
+    assert "Only cases opened up to" in got["window"]
 
 
 def test_scorecard_lists_every_department_of_the_stage_lead_first(story):
@@ -251,10 +345,40 @@ def test_scorecard_lists_every_department_of_the_stage_lead_first(story):
 
 
 def test_the_registry_states_the_detectors_thresholds():
+    from cxmetrics.findings import KINDS
     from cxmetrics.registry import METRICS
 
     formula = METRICS["false_positive"].formula
-    assert f"≥ {100 * acc.GREEN_SILO:.0f}%" in formula
+    assert f"lower bound > {100 * acc.GREEN_SILO:.0f}%" in formula
+    assert f"at least {acc.MIN_KPI_WEEKS} KPI-weeks" in formula
+    assert f"above {100 * acc.GREEN_SILO:.0f}%" in KINDS["false_positive"]
+    assert f"at least {acc.MIN_KPI_WEEKS} KPI-weeks" in KINDS["false_positive"]
     assert acc.RED_EXPOSURE == 0.5 and "more than half" in formula
     assert acc.ROLE_WEIGHT == {"lead": 1.0, "contributor": 0.5}
     assert "lead 1, contributor 1/2" in METRICS["false_positive"].definition
+
+
+def test_stages_are_judged_with_margins_that_allow_for_repeated_answers(story, story_data):
+    ds, kpis, _ = story
+    view = Filters(start=ds.last_day - dt.timedelta(days=90), end=ds.last_day)
+    claim = next(s for s in acc.compute(ds, kpis, view).stages if s.stage_id == "claim")
+    # by hand, from the raw answers: NPS of File a claim in the view and its standard error
+    # at the effective n (n over the design effect of customers answering more than once)
+    answers = (
+        story_data.responses.join(
+            story_data.journey.touchpoints.select("touchpoint_id", "stage_id"), on="touchpoint_id"
+        )
+        .filter(
+            (pl.col("stage_id") == "claim")
+            & pl.col("responded_on").is_between(view.start, view.end)
+            & pl.col("nps").is_not_null()
+        )["nps"]
+        .to_numpy()
+    )
+    n = answers.size
+    p, d = (answers >= 9).mean(), (answers <= 6).mean()
+    se = 100 * math.sqrt((p + d - (p - d) ** 2) / (n / ds.design_effect["nps"]))
+    assert ds.design_effect["nps"] > 1.2
+    assert claim.scores["nps"].n == n
+    assert claim.scores["nps"].value == pytest.approx(100 * (p - d))
+    assert claim.scores["nps"].se == pytest.approx(se)

@@ -66,6 +66,34 @@ def test_claims_kpis_are_green_while_file_a_claim_nps_falls(story_data):
     assert nps_of(before_window) - nps_of(last_quarter) >= 25
 
 
+def kpi_hit_shares(kpis: pl.DataFrame) -> dict[str, float]:
+    met = (
+        pl.when(pl.col("higher_is_better"))
+        .then(pl.col("value") >= pl.col("target"))
+        .otherwise(pl.col("value") <= pl.col("target"))
+    )
+    return dict(kpis.group_by("department_id").agg(met.mean()).iter_rows())
+
+
+def test_departments_kpi_hit_rates_differ_and_only_claims_is_near_green(story_data):
+    shares = kpi_hit_shares(story_data.kpis)
+    assert shares["claims"] == 1.0
+    others = {d: s for d, s in shares.items() if d != "claims"}
+    # each near its planted rate, all well below a green scorecard (75%), and they differ
+    for dept, share in others.items():
+        assert abs(share - sample.KPI_HIT_RATES[dept]) < 0.1, dept
+        assert share < 0.72, dept
+    assert max(others.values()) - min(others.values()) >= 0.05
+
+
+def test_without_stories_every_department_meets_its_kpis_equally_often():
+    plain = sample.generate(300, seed=5, stories=False)
+    shares = kpi_hit_shares(plain.kpis)
+    assert len(shares) == 8
+    for dept, share in shares.items():
+        assert abs(share - sample.KPI_HIT_RATE_NO_STORY) < 0.1, dept
+
+
 def test_pay_contacts_rise_weeks_before_pay_nps_dips(story_data):
     start = END - dt.timedelta(days=sample.DAYS - 1)
 
@@ -224,6 +252,7 @@ def test_the_story_figures_script_runs():
         "1.",
         "2.",
         "3.",
+        "4.",
         "4.",
         "5.",
         "5.",

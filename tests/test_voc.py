@@ -4,12 +4,14 @@ leading indicators, on hand-made cases and on the sample company."""
 from __future__ import annotations
 
 import datetime as dt
+import math
+from statistics import NormalDist
 
 import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import closed_loop, complaints, dataset, leading, text_analytics, voc
+from cxmetrics import closed_loop, complaints, dataset, findings, leading, text_analytics, voc
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
 
@@ -332,8 +334,128 @@ def test_false_closure_and_confirmed_rates_by_hand():
     b = per.filter(pl.col("department_id") == "b").row(0, named=True)
     assert (b["opened"], b["closed"], b["confirmed"], b["false_closure_rate"]) == (1, 1, 1, 100.0)
     assert per["department"].to_list() == ["Alpha", "Beta"]  # largest gap first
-    assert closed_loop.headline(per, min_n=5).startswith("**Alpha** closed 80% of the 5 cases")
-    assert closed_loop.headline(per, min_n=6) is None
+    # of a's 4 closures: 1 said no (case 3), 1 never asked (case 4), kept apart
+    assert (a["said_no"], a["not_asked"]) == (1, 1)
+    assert a["said_no_rate"] == pytest.approx(25.0) and a["not_asked_rate"] == pytest.approx(25.0)
+    # Beta has 1 case: too few to compare with, so nothing is tested and nothing is said
+    assert closed_loop.department_candidates(cases, j, min_n=5) == []
+    assert closed_loop.headline(findings.decide([])) is None
+
+
+def loop_cases(spec: dict[str, tuple[int, int, int, int]]) -> pl.DataFrame:
+    """Prepared cases by hand: per department (opened, closed, confirmed, said no); the
+    rest of the closed cases were never asked."""
+    rows = []
+    for dept, (opened, closed, confirmed, said_no) in spec.items():
+        for i in range(opened):
+            is_closed = i < closed
+            answer = (
+                (True if i < confirmed else False if i < confirmed + said_no else None)
+                if is_closed
+                else None
+            )
+            rows.append(
+                {
+                    "department_id": dept,
+                    "opened_on": D(2026, 1, 1),
+                    "closed_on": D(2026, 1, 5) if is_closed else None,
+                    "customer_confirmed": answer,
+                    "confirmed": bool(is_closed and answer),
+                    "repeat_after_close": False if is_closed else None,
+                    "false_closure": (not answer) if is_closed else None,
+                    "days_to_close": 4 if is_closed else None,
+                }
+            )
+    return pl.DataFrame(
+        rows,
+        schema={
+            "department_id": pl.String,
+            "opened_on": pl.Date,
+            "closed_on": pl.Date,
+            "customer_confirmed": pl.Boolean,
+            "confirmed": pl.Boolean,
+            "repeat_after_close": pl.Boolean,
+            "false_closure": pl.Boolean,
+            "days_to_close": pl.Int64,
+        },
+    )
+
+
+def two_proportion_p(x1, n1, x2, n2) -> float:
+    """Two-sided p of 'the first share is larger', with a continuity correction; 1 when the
+    corrected difference is not positive."""
+    pooled = (x1 + x2) / (n1 + n2)
+    diff = x1 / n1 - x2 / n2 - 0.5 * (1 / n1 + 1 / n2)
+    z = diff / math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    return 2 * (1 - NormalDist().cdf(z)) if z > 0 else 1.0
+
+
+def test_the_headline_names_a_department_only_when_its_gap_differs():
+    j = tiny_journey()
+    # a: 100 opened, 90 closed, 50 confirmed, 30 said no, 10 never asked -> 40 unconfirmed
+    # b: 200 opened, 160 closed, 140 confirmed -> 20 unconfirmed
+    cases = loop_cases({"a": (100, 90, 50, 30), "b": (200, 160, 140, 20)})
+    found = {c.departments[0]: c for c in closed_loop.department_candidates(cases, j, 30)}
+    assert found["a"].p == pytest.approx(two_proportion_p(40, 100, 20, 200))
+    assert found["a"].effect == pytest.approx(100 * (0.4 - 0.1))
+    assert found["b"].effect == pytest.approx(-30.0) and found["b"].q is None
+    assert found["b"].p == 1.0  # a smaller gap is never claimed
+    line = closed_loop.headline(findings.decide(found.values()))
+    assert line.startswith("**Alpha** closed 90% of the 100 cases, but customers confirmed")
+    assert "only 50% resolved: a gap of 40 points against 10 for the other departments" in line
+    assert "customers said 33% were not resolved and 11% were never confirmed" in line
+    # the same departments with gaps 22 and 20 points: no difference worth a headline
+    close = loop_cases({"a": (100, 90, 68, 10), "b": (200, 160, 120, 20)})
+    kept = findings.decide(closed_loop.department_candidates(close, j, 30))
+    assert kept == [] and closed_loop.headline(kept) is None
+
+
+def test_the_headline_survives_a_department_with_no_closed_cases():
+    j = tiny_journey()
+    # a: 40 cases, none closed; b: 40 cases, 30 closed, 20 confirmed
+    cases = loop_cases({"a": (40, 0, 0, 0), "b": (40, 30, 20, 5)})
+    per = closed_loop.by_department(cases, j)
+    a = per.filter(pl.col("department_id") == "a").row(0, named=True)
+    assert a["closure_rate"] == 0.0 and a["false_closure_rate"] is None
+    found = closed_loop.department_candidates(cases, j, 30)
+    assert found[0].p == 1.0 and found[1].p == pytest.approx(two_proportion_p(10, 40, 0, 40))
+    line = closed_loop.headline(findings.decide(found))
+    assert line.startswith("**Beta** closed 75% of the 40 cases")
+    alpha = next(c for c in found if c.departments == ("a",)).sentence
+    assert "closed 0% of the 40 cases" in alpha and "closures" not in alpha
+
+
+def test_the_headline_survives_no_confirmations_and_no_closure_dates():
+    j = tiny_journey()
+    # nobody was ever asked: every closure is unconfirmed
+    never = loop_cases({"a": (40, 40, 0, 0), "b": (40, 20, 0, 0)})
+    line = closed_loop.headline(findings.decide(closed_loop.department_candidates(never, j, 30)))
+    assert line.startswith("**Alpha** closed 100% of the 40 cases")
+    assert "customers said 0% were not resolved and 100% were never confirmed" in line
+    # no case has a closing date: nothing differs, nothing is said, nothing breaks
+    open_only = loop_cases({"a": (40, 0, 0, 0), "b": (40, 0, 0, 0)})
+    found = closed_loop.department_candidates(open_only, j, 30)
+    assert [c.p for c in found] == [1.0, 1.0]
+    assert closed_loop.headline(findings.decide(found)) is None
+    assert closed_loop.by_department(open_only, j)["median_days"].to_list() == [None, None]
+
+
+def test_only_cases_old_enough_count():
+    cases = loop_cases({"a": (3, 3, 3, 0)}).with_columns(
+        pl.Series("opened_on", [D(2026, 1, 1), D(2026, 3, 1), D(2026, 3, 2)])
+    )
+    # data ending 30 Apr 2026: cases opened up to 1 Mar (60 days before) count
+    assert closed_loop.mature_until(D(2026, 4, 30)) == D(2026, 3, 1)
+    assert closed_loop.mature(cases, D(2026, 4, 30))["opened_on"].to_list() == [
+        D(2026, 1, 1),
+        D(2026, 3, 1),
+    ]
+    text = closed_loop.window_text(D(2026, 1, 1), D(2026, 4, 30))
+    assert text.startswith("Only cases opened up to 01 Mar 2026 count")
+    assert "30 days for a repeat contact" in text
+    assert "not old enough" not in text
+    late = closed_loop.window_text(D(2026, 3, 15), D(2026, 4, 30))
+    assert late.startswith("No case opened in this period is old enough to count")
 
 
 def test_closed_loop_view_follows_period_stage_department_and_segment():
@@ -436,13 +558,16 @@ def story(story_data):
 
 def test_customer_service_shows_the_closed_versus_confirmed_gap(story):
     ds, _, cases, raw = story
-    f = Filters(start=ds.last_day - dt.timedelta(days=89), end=ds.last_day)
-    per = closed_loop.by_department(closed_loop.in_view(cases, f, None), ds.journey)
+    f = Filters(start=ds.last_day - dt.timedelta(days=179), end=ds.last_day)
+    per = closed_loop.by_department(
+        closed_loop.mature(closed_loop.in_view(cases, f, None), ds.last_day), ds.journey
+    )
     assert per["department_id"][0] == "service"
     service = per.row(0, named=True)
     # the same rates from the raw cases, with plain Polars
     mine = raw.cases.filter(
-        (pl.col("department_id") == "service") & pl.col("opened_on").is_between(f.start, f.end)
+        (pl.col("department_id") == "service")
+        & pl.col("opened_on").is_between(f.start, ds.last_day - dt.timedelta(days=60))
     )
     closed = mine.filter(pl.col("closed_on").is_not_null())
     confirmed = closed.filter(pl.col("customer_confirmed").fill_null(False)).height
