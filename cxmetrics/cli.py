@@ -15,6 +15,7 @@ from pathlib import Path
 from cxmetrics import (
     access,
     briefing,
+    closed_loop,
     dataset,
     exports,
     finder,
@@ -361,23 +362,32 @@ def _briefing(args) -> int:
     return 0
 
 
-def _view(args) -> tuple[dataset.Dataset, Filters]:
-    """The dataset and the checked filters of a summary or findings command."""
+def _view(args, with_inputs: bool = False):
+    """The dataset and the checked filters of a summary or findings command (and, for
+    findings, the contacts, cases and KPIs some detectors read)."""
     url = args.url or store.database_url()
     store.ensure_sample_database(url, progress=_progress)
     engine = store.make_engine(url)
     try:
         ds = dataset.load(engine)
+        inputs = None
+        if with_inputs:
+            contacts = dataset.load_contacts(engine, ds)
+            inputs = finder.Inputs(
+                contacts=contacts,
+                cases=closed_loop.prepare_for(ds, store.load_cases(engine), contacts),
+                kpis=store.load_kpis(engine),
+            )
     finally:
         engine.dispose()
     filters = _filters(args, args.start, args.end)
     _check_known(ds, filters)
-    return ds, filters
+    return (ds, filters, inputs) if with_inputs else (ds, filters)
 
 
 def _findings(args) -> int:
-    ds, filters = _view(args)
-    report = finder.find(ds, filters, min_n=args.min_n)
+    ds, filters, inputs = _view(args, with_inputs=True)
+    report = finder.find(ds, filters, inputs, min_n=args.min_n)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2))
         return 0

@@ -9,8 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import polars as pl
+
+from cxmetrics import (
+    accountability,
+    behaviour,
+    channels,
+    closed_loop,
+    impact,
+    leading,
+    loyalty,
+    overview,
+)
 from cxmetrics import findings as fx
-from cxmetrics import loyalty, overview
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.periods import trend_unit
@@ -55,11 +66,54 @@ def trend_candidates(ds: Dataset, f: Filters, unit: str, min_n: int = MIN_N) -> 
     return out
 
 
-def find(ds: Dataset, f: Filters, min_n: int = MIN_N, ov: overview.Overview | None = None):
-    """Every finding the view supports, family by family."""
+@dataclass(frozen=True)
+class Inputs:
+    """What some detectors read beside the dataset; None where the company has none."""
+
+    contacts: pl.DataFrame | None = None  # dataset.load_contacts
+    cases: pl.DataFrame | None = None  # closed_loop.prepare_for
+    kpis: pl.DataFrame | None = None  # store.load_kpis
+
+
+def families(
+    ds: Dataset,
+    f: Filters,
+    inputs: Inputs = Inputs(),
+    min_n: int = MIN_N,
+    ov: overview.Overview | None = None,
+) -> dict[str, list[fx.Finding]]:
+    """Every family of candidate tests the view makes, by kind (undecided, except change
+    and target, which the overview decides as it judges its tiles and stages)."""
     ov = ov or overview.compute(ds, f, min_n)
     unit = trend_unit(ov.start, ov.end)
-    trend = trend_candidates(ds, f, unit, min_n)
-    kept = list(ov.findings) + fx.decide(trend)
-    tested = {**ov.tested, "trend": len(trend)}
+    out: dict[str, list[fx.Finding]] = {
+        "trend": trend_candidates(ds, f, unit, min_n),
+        "moment": impact.candidates(ds, f, min_n),
+        "channel": channels.candidates(ds, f, "ces", min_n),
+        "at_risk": loyalty.candidates(ds, f, min_n),
+    }
+    if inputs.contacts is not None:
+        out["behaviour"] = behaviour.candidates(ds, f, inputs.contacts, min_n)
+        out["lead"] = leading.candidates(ds, inputs.contacts, f)
+    if inputs.kpis is not None and inputs.kpis.height:
+        out["false_positive"] = accountability.candidates(ds, f, inputs.kpis, min_n)
+    if inputs.cases is not None and inputs.cases.height:
+        out["closed_loop"] = closed_loop.candidates(ds, f, inputs.cases, min_n)
+    return out
+
+
+def find(
+    ds: Dataset,
+    f: Filters,
+    inputs: Inputs = Inputs(),
+    min_n: int = MIN_N,
+    ov: overview.Overview | None = None,
+) -> Report:
+    """Every finding the view supports, family by family."""
+    ov = ov or overview.compute(ds, f, min_n)
+    fams = families(ds, f, inputs, min_n, ov)
+    kept = list(ov.findings)
+    for candidates in fams.values():
+        kept += fx.decide(candidates)
+    tested = {**ov.tested, **{kind: len(c) for kind, c in fams.items()}}
     return Report(ov.start, ov.end, kept, tested)
