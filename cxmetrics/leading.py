@@ -14,12 +14,14 @@ often than its p-value says. So the test is built for autocorrelated series:
 2. **Cross-correlation** r(lag) of the residuals, contacts in week t against NPS in week
    t + lag, lag 0-8 weeks (the chart shows all nine).
 3. **Permutation test, maximum over lags.** Contacts can lead NPS by 1-8 weeks: the statistic
-   is the largest |r(lag)| over those eight lags. Its null distribution comes from
-   ``PERMUTATIONS`` random reorderings of the contacts residuals (which, once whitened, are
-   exchangeable if contacts and NPS are unrelated), with the same eight lags recomputed on
-   each; p = (1 + reorderings at least as extreme) / (1 + reorderings). Taking the maximum
-   corrects for the eight lags exactly, with their dependence. The random generator is
-   seeded from the data, so the same view always gives the same answer.
+   is the largest |r(lag)| over those eight lags (with the contacts standardised over all
+   their weeks, so that one product gives every lag of every reordering). Its null
+   distribution comes from ``PERMUTATIONS`` random reorderings of the contacts residuals
+   (which, once whitened, are exchangeable if contacts and NPS are unrelated), with the
+   same eight lags recomputed on each; p = (1 + reorderings at least as extreme) /
+   (1 + reorderings). Taking the maximum corrects for the eight lags exactly, with their
+   dependence. The random generator is seeded from the data, so the same view always gives
+   the same answer.
 4. **Stages.** One such test per stage with at least ``MIN_WEEKS`` pairs of weeks: the stages
    of a view are one family, corrected by Benjamini-Hochberg (:func:`findings.decide`).
 
@@ -243,6 +245,8 @@ def max_lag_test(
     exceed = int((peak >= abs(observed[j]) - 1e-12).sum())
     t = index[j]
     r = pearson(x[t], y[t + lags[j]])
+    if r is None:
+        return None
     return lags[j], r, int(t.size), (1 + exceed) / (1 + permutations)
 
 
