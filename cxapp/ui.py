@@ -434,13 +434,17 @@ def signal_columns() -> dict:
     return {
         "stage": st.column_config.TextColumn("Stage"),
         "best_lag": _num("Strongest lag (weeks)", None, "%d", METRICS["contact_lead"].help()),
-        "r": _num("r", None, "%+.2f", "Correlation of the weekly changes at that lag"),
+        "r": _num("r", None, "%+.2f", "Correlation of the pre-whitened weekly series at that lag"),
         "weeks": _num("Weeks", None, "%d", "Pairs of weeks behind r (n)"),
+        "p": _num(
+            "p", None, "%.3f", "Permutation p-value of the strongest correlation over lags 1-8"
+        ),
+        "q": _num("q", None, "%.3f", "p adjusted by Benjamini-Hochberg over the stages tested"),
         "significant": st.column_config.CheckboxColumn(
-            "Significant", help="At 95%, allowing for the nine lags tried"
+            "Finding", help="q within the 5% false discovery rate over the stages tested"
         ),
         "leads": st.column_config.CheckboxColumn(
-            "Contacts lead NPS", help="Significant, negative, and at a lag of a week or more"
+            "Contacts lead NPS", help="A finding with a negative r: contacts rise, NPS falls"
         ),
     }
 

@@ -25,7 +25,6 @@ from cxmetrics import (
     closed_loop,
     exports,
     findings,
-    leading,
     loyalty,
     overview,
     voc,
@@ -229,16 +228,17 @@ def build(
             f"{vv.loop_window} n = {vv.loop_cases.height:,} cases opened.",
         )
     )
-    leads = [s for s in vv.signals if s.leads]
-    if leads:
-        s = max(leads, key=lambda x: abs(x.best_r or 0))
-        name = ds.journey.stage_name(s.stage_id)
+    if vv.lead_warnings:  # only a lead the findings engine kept
+        lead = vv.lead_warnings[0]
+        stage = lead.stages[0]
+        s = next(x for x in vv.signals if x.stage_id == stage)
+        name = ds.journey.stage_name(stage)
         slides.append(
             Slide(
                 "Contacts warn before surveys do",
-                [leading.describe(s, name).replace("**", "")],
-                voc_charts.fig_leading(vv.weekly.filter(pl.col("stage_id") == s.stage_id), name, s),
-                f"{METRICS['contact_lead'].definition} n = {s.pairs} weeks.",
+                [f"{lead.sentence}: when contacts rise, NPS falls later."],
+                voc_charts.fig_leading(vv.weekly.filter(pl.col("stage_id") == stage), name, s),
+                f"{vv.lead_caption} n = {lead.n} weeks.",
             )
         )
 

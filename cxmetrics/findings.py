@@ -27,8 +27,12 @@ KINDS: dict[str, str] = {
         "Benjamini-Hochberg over every point of the chart."
     ),
     "lead": (
-        "Contact volume foretells a stage's NPS some weeks later: correlation of "
-        "pre-whitened weekly series, permutation test, Benjamini-Hochberg over stages × lags."
+        "Contact volume foretells a stage's NPS 1-8 weeks later: each weekly series is "
+        "pre-whitened (residuals of its own autoregression, order 0-3 by AIC, with a linear "
+        "trend); the strongest cross-correlation over the eight lags is compared with 999 "
+        "random reorderings of the contacts residuals (maximum over lags on each, which "
+        "corrects for the lags); Benjamini-Hochberg over the stages tested; at least 26 "
+        "pairs of weeks. Interval: Fisher's, at the lag found."
     ),
     "false_positive": (
         "A department meets its own KPIs while most of the stages it affects are below target "

@@ -282,11 +282,14 @@ METRICS: dict[str, Metric] = {
         Metric(
             "contact_lead",
             "Contacts leading NPS",
-            "Whether contact volume at a stage warns of its NPS: the correlation between the "
-            "week-over-week change in contacts and the change in NPS 0-8 weeks later. The "
-            "lead is the lag with the strongest correlation; it counts when the correlation "
-            "is negative and significant at 95% after allowing for the nine lags tried.",
-            "r(lag) = correlation(Δ contacts in week t, Δ NPS in week t + lag), lag 0-8",
+            "Whether contact volume at a stage warns of its NPS: the correlation between "
+            "weekly contacts and NPS 1-8 weeks later, after each series is pre-whitened (its "
+            "own autoregression and trend taken out). The lead is the lag with the strongest "
+            "correlation; a permutation test of that maximum corrects for the eight lags, and "
+            "Benjamini-Hochberg over the stages tested keeps the false discovery rate at 5%. "
+            "Contacts lead NPS when that finding is kept and r is negative.",
+            "r(lag) = correlation(e_contacts(t), e_NPS(t + lag)), e = residual of an AR(p) "
+            "with trend, lag 1-8; p = share of 999 reorderings with max |r| as large",
             "weeks",
             None,
             0,

@@ -12,6 +12,7 @@ from cxmetrics import closed_loop, complaints, findings, leading, voc
 from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
+from cxmetrics.findings import Finding
 from cxmetrics.periods import trend_unit
 from cxmetrics.text_analytics import NO_THEME
 
@@ -101,10 +102,29 @@ class VocView:
 
     @cached_property
     def signals(self) -> list[leading.Signal]:
-        """In journey order."""
+        """In journey order, each tested and judged with the others of the view."""
         order = {s: i for i, s in enumerate(self.ds.journey.stage_order)}
-        found = leading.signals(self.weekly)
+        found = leading.judge(leading.signals(self.weekly), self.ds.journey)
         return sorted(found, key=lambda s: order.get(s.stage_id, len(order)))
+
+    @cached_property
+    def lead_candidates(self) -> list[Finding]:
+        """The view's family of lead tests (one per stage with enough weeks)."""
+        return leading.findings_of(self.signals, self.ds.journey)
+
+    @cached_property
+    def lead_findings(self) -> list[Finding]:
+        """The leads the view states: kept by :func:`findings.decide`, strongest first."""
+        return findings.decide(self.lead_candidates)
+
+    @property
+    def lead_warnings(self) -> list[Finding]:
+        """Kept leads where contacts rise before NPS falls (the page's warnings)."""
+        return [f for f in self.lead_findings if f.effect is not None and f.effect < 0]
+
+    @property
+    def lead_caption(self) -> str:
+        return leading.family_caption(len(self.lead_candidates))
 
     # --- broken processes -----------------------------------------------------------------
     @cached_property
@@ -162,9 +182,9 @@ class VocView:
 
     # --- sections, for a caller that wants them all at once (benchmarks, exports) ---------
     SECTIONS = {
-        "headlines": ("headline", "signals"),
+        "headlines": ("headline", "signals", "lead_findings"),
         "closed loop": ("per_department", "per_department_stage", "loop_findings"),
-        "leading indicators": ("weekly", "signals"),
+        "leading indicators": ("weekly", "signals", "lead_findings"),
         "broken processes": ("processes",),
         "themes": ("themes", "rising", "theme_stage", "theme_trend", "sentiment"),
         "verbatims": ("comments",),

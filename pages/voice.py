@@ -20,12 +20,11 @@ ui.stop_if_empty(ds.slice_stats(vv.view).height == 0, vv.start, vv.end, ds)
 # --- headlines ------------------------------------------------------------------------
 if vv.headline:
     st.error(ui.md(vv.headline), icon=":material/assignment_late:")
-for signal in vv.signals:
-    if signal.leads:
-        st.warning(
-            ui.md(leading.describe(signal, journey.stage_name(signal.stage_id))),
-            icon=":material/trending_up:",
-        )
+for lead in vv.lead_warnings:  # only leads the findings engine kept
+    st.warning(
+        ui.md(f"{lead.sentence}: when contacts rise, NPS falls later."),
+        icon=":material/trending_up:",
+    )
 
 # Only the open tab runs (the tab is kept in the URL, so a link opens the same tab).
 loop_tab, lead_tab, process_tab, theme_tab, verbatim_tab = st.tabs(
@@ -70,7 +69,8 @@ if lead_tab.open is not False:
         st.caption(
             f"{METRICS['contact_lead'].definition} Full weeks up to {vv.end:%d %b %Y}, at most "
             f"{leading.HISTORY_WEEKS} of them, whatever the period's start: a correlation needs "
-            "many weeks. Segment and region filters apply; the channel filter does not."
+            "many weeks. Segment and region filters apply; the channel filter does not. "
+            + vv.lead_caption
         )
         if not vv.signals:
             st.info("No full weeks of contacts in this view.")
@@ -100,8 +100,10 @@ if lead_tab.open is not False:
             )
             ui.chart(
                 voc_charts.fig_lags(signal, journey.stage_name(chosen)),
-                "Correlation between the week-over-week change in contacts and the change in "
-                "NPS that many weeks later; red marks a significant lead. "
+                "Correlation between contacts and NPS that many weeks later, each weekly series "
+                "pre-whitened (its own autoregression and trend taken out); lags of 1-"
+                f"{leading.MAX_LAG_WEEKS} weeks are tested, lag 0 is shown for reference. Red "
+                "marks a lead the test kept. "
                 + leading.describe(signal, journey.stage_name(chosen)),
                 key="fig_lags",
             )

@@ -15,7 +15,7 @@ import pytest
 from test_app import sql_nps
 from test_cli import run
 
-from cxmetrics import briefing, exports, store
+from cxmetrics import briefing, exports, findings, leading, store
 from cxmetrics.filters import Filters
 from cxmetrics.registry import METRICS
 
@@ -137,6 +137,14 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
     text = " ".join(page.extract_text() for page in pdf.pages)
     assert period in text and METRICS["nps"].format(nps) in text
     assert "Closed is not resolved" in text and "In customers' words" in text
+    # a lead slide exactly when the findings engine kept a lead (contacts up, NPS down)
+    tested = leading.candidates(ds, inputs["contacts"], view)
+    kept = [k for k in findings.decide(tested) if k.effect < 0]
+    leads = [s for s in b.slides if s.title == "Contacts warn before surveys do"]
+    assert len(leads) == min(len(kept), 1)
+    if kept:
+        assert leads[0].lines == [f"{kept[0].sentence}: when contacts rise, NPS falls later."]
+        assert "Benjamini-Hochberg" in leads[0].note
 
 
 def test_briefing_per_department_writes_each_departments_numbers(sample_url, tmp_path, raw_sql):

@@ -11,7 +11,16 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import closed_loop, complaints, dataset, findings, leading, text_analytics, voc
+from cxmetrics import (
+    closed_loop,
+    complaints,
+    dataset,
+    findings,
+    leading,
+    sample,
+    text_analytics,
+    voc,
+)
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
 
@@ -540,9 +549,79 @@ def test_window_keeps_full_weeks_only():
     assert leading.window(D(2026, 1, 1), D(2026, 1, 3)) is None
 
 
-def test_significance_allows_for_nine_lags():
-    assert leading.significant(-0.65, 99)
-    assert not leading.significant(-0.21, 101)  # would pass a single test at 95%
+def _ar1(rng, weeks: int, phi: float, scale: float = 1.0) -> np.ndarray:
+    out = np.zeros(weeks)
+    for t in range(1, weeks):
+        out[t] = phi * out[t - 1] + rng.normal(0, scale)
+    return out
+
+
+def test_prewhitening_matches_least_squares_by_hand():
+    rng = np.random.default_rng(11)
+    weeks = 200
+    series = 50 + 0.05 * np.arange(weeks) + _ar1(rng, weeks, 0.7, 3.0)
+    resid = leading.prewhiten(series, max_order=1)
+    # a second implementation: AR(1) with constant and trend by the normal equations
+    t = np.arange(1, weeks)
+    x = np.column_stack([np.ones(t.size), t / weeks, series[t - 1]])
+    coef = np.linalg.solve(x.T @ x, x.T @ series[t])
+    assert np.isnan(resid[0])
+    np.testing.assert_allclose(resid[1:], series[t] - x @ coef, atol=1e-8)
+    # the memory is gone: lag-1 autocorrelation near 0, where the series had about 0.7
+    raw = np.corrcoef(series[:-1], series[1:])[0, 1]
+    left = np.corrcoef(resid[1:-1], resid[2:])[0, 1]
+    assert raw > 0.6 and abs(left) < 0.15
+
+
+def test_prewhitening_leaves_out_unknown_weeks():
+    rng = np.random.default_rng(12)
+    series = 20 + _ar1(rng, 60, 0.5)
+    series[[10, 30]] = np.nan
+    resid = leading.prewhiten(series, max_order=1)
+    assert np.isnan(resid[[0, 10, 11, 30, 31]]).all()  # unknown, or its week before is
+    assert np.isfinite(np.delete(resid, [0, 10, 11, 30, 31])).all()
+
+
+def test_permutation_test_finds_a_planted_lag_and_reports_pearson_r():
+    rng = np.random.default_rng(3)
+    weeks = 104
+    contacts = 100 + rng.normal(0, 5, weeks)
+    contacts[50:56] += 60
+    nps = 20 + rng.normal(0, 2, weeks)
+    nps[54:60] -= 8  # four weeks after the contacts rose
+    ex, ey = leading.prewhiten(contacts), leading.prewhiten(nps)
+    lag, r, pairs, p = leading.max_lag_test(ex, ey)
+    assert lag == 4 and r < -0.3 and p == pytest.approx(1 / (1 + leading.PERMUTATIONS))
+    # Pearson's r at that lag, by hand
+    t = np.array([i for i in range(weeks - 4) if np.isfinite(ex[i]) and np.isfinite(ey[i + 4])])
+    x, y = ex[t], ey[t + 4]
+    by_hand = ((x - x.mean()) * (y - y.mean())).sum() / np.sqrt(
+        ((x - x.mean()) ** 2).sum() * ((y - y.mean()) ** 2).sum()
+    )
+    assert pairs == t.size and r == pytest.approx(by_hand)
+    assert leading.max_lag_test(ex, ey) == (lag, r, pairs, p)  # seeded by the data
+
+
+def test_permutation_test_is_calibrated_on_unrelated_smooth_series():
+    # Two unrelated series with strong memory: a plain t test on their correlation, or on
+    # their week-over-week changes, calls far more than 5% of them significant.
+    rng = np.random.default_rng(5)
+    pvalues = []
+    for _ in range(200):
+        contacts = 150 + _ar1(rng, 104, 0.8, 10.0)
+        nps = 20 + _ar1(rng, 104, 0.6, 5.0)
+        test = leading.max_lag_test(leading.prewhiten(contacts), leading.prewhiten(nps))
+        pvalues.append(test[3])
+    below = sum(p <= 0.05 for p in pvalues)
+    assert 2 <= below <= 18, f"{below} of 200 unrelated pairs at p <= 0.05 (expected about 10)"
+
+
+def test_fisher_interval_by_hand():
+    lo, hi = leading.fisher_interval(-0.5, 90)
+    half = 1.96 / np.sqrt(87)
+    assert lo == pytest.approx(np.tanh(np.arctanh(-0.5) - half))
+    assert hi == pytest.approx(np.tanh(np.arctanh(-0.5) + half))
+    assert leading.fisher_interval(0.3, 3) is None
 
 
 # --- the sample company ---------------------------------------------------------------
@@ -581,11 +660,23 @@ def test_customer_service_shows_the_closed_versus_confirmed_gap(story):
 
 def test_pay_contacts_lead_pay_nps(story):
     ds, contacts, _, _ = story
-    weekly = leading.weekly(ds, contacts, Filters(end=ds.last_day))
-    signals = {s.stage_id: s for s in leading.signals(weekly)}
-    pay = signals["pay"]
-    assert pay.leads and pay.best_lag == 3 and pay.best_r < -0.5
-    assert [s for s, sig in signals.items() if sig.leads] == ["pay"]
+    f = Filters(end=ds.last_day)
+    weekly = leading.weekly(ds, contacts, f)
+    kept = findings.decide(leading.candidates(ds, contacts, f))
+    # the planted episode: contacts rise from week 60, Pay NPS dips from week 63
+    planted = sample.BILLING_NPS_WEEKS[0] - sample.BILLING_CONTACT_WEEKS[0]
+    pay = [k for k in kept if k.stages == ("pay",)]
+    assert len(pay) == 1 and pay[0].kind == "lead"
+    (lead,) = pay
+    assert lead.effect < 0 and lead.ci[0] < lead.effect < lead.ci[1] < 0
+    assert lead.sentence.startswith(f"Pay & manage: contacts lead NPS by {planted} weeks")
+    # r at that lag, by hand from the pre-whitened series
+    pay_weeks = weekly.filter(pl.col("stage_id") == "pay").sort("week")
+    ex = leading.prewhiten(pay_weeks["contacts"].cast(pl.Float64).to_numpy())
+    ey = leading.prewhiten(pay_weeks["nps"].cast(pl.Float64).fill_null(np.nan).to_numpy())
+    t = np.flatnonzero(np.isfinite(ex[:-planted]) & np.isfinite(ey[planted:]))
+    assert lead.n == t.size
+    assert lead.effect == pytest.approx(np.corrcoef(ex[t], ey[t + planted])[0, 1])
     # weekly Pay contacts, counted a second way from the raw contacts
     pay_tps = ds.journey.touchpoints.filter(pl.col("stage_id") == "pay")["touchpoint_id"]
     week = weekly.filter(pl.col("stage_id") == "pay").row(10, named=True)

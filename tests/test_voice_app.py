@@ -10,6 +10,8 @@ import pytest
 from conftest import HOSTILE_COMMENTS
 from test_app import last_day, start
 
+from cxmetrics import dataset, findings, leading, store
+from cxmetrics.filters import Filters
 from cxmetrics.registry import METRICS
 
 
@@ -181,6 +183,26 @@ def test_voice_page_follows_the_shared_filters(app_env):
     assert set(verbatim_table(at)["stage"]) == {"Pay & manage"}
     show(at, "Leading indicators")
     assert at.selectbox(key="voc_lead_stage").options == ["Pay & manage"]
+
+
+def test_voice_page_warns_only_of_leads_the_findings_engine_kept(app_env, loaded, sample_url):
+    engine = store.make_engine(sample_url)
+    try:
+        contacts = dataset.load_contacts(engine, loaded)
+    finally:
+        engine.dispose()
+    tested = leading.candidates(loaded, contacts, Filters(end=loaded.last_day))
+    kept = [k for k in findings.decide(tested) if k.effect < 0]
+    at = open_voice("Leading indicators")
+    warned = [w.value for w in at.warning if "contacts lead NPS" in w.value]
+    assert warned == [f"{k.sentence}: when contacts rise, NPS falls later." for k in kept]
+    caption = next(c.value for c in at.caption if "Benjamini-Hochberg" in c.value)
+    assert f"Tested per stage ({len(tested)} stages)" in caption
+    assert f"at least {leading.MIN_WEEKS} weeks" in caption
+    table = next(d.value for d in at.dataframe if "leads" in d.value.columns)
+    assert set(table.loc[table["leads"], "stage"]) == {
+        loaded.journey.stage_name(k.stages[0]) for k in kept
+    }
 
 
 def test_data_page_shows_what_the_database_holds(app_env, raw_sql):
