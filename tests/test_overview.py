@@ -130,17 +130,17 @@ def test_churn_and_revenue_at_risk_by_hand():
     assert ov.tiles["churn"].score.n == 3
     # latest answers in view: 1 -> 10, 2 -> 0 (detractor, active on 3 Mar), 3 -> 3 (detractor)
     # latest answers on any date: detractors 2 (0), 3 (3), 4 (2); customer 1 (10) the others.
-    # The data run from 5 Jan to 5 Feb 2026 (32 days): 2 and 3 are customers throughout
-    # (2 leaves on 15 Mar, after the data), 4 leaves on 10 Jan after 5 days; 1 stays 32 days.
+    # The data run from 1 Jan to 5 Feb 2026 (36 days): 2 and 3 are customers throughout
+    # (2 leaves on 15 Mar, after the data), 4 leaves on 10 Jan after 9 days; 1 stays 36 days.
     risk = ov.tiles["revenue_at_risk"]
-    detractors_rate = 1 / ((32 + 32 + 5) / 365.25)  # left per customer-year
+    detractors_rate = 1 / ((36 + 36 + 9) / 365.25)  # left per customer-year
     assert risk.detail["detractor_churn"] == pytest.approx(detractors_rate)
     assert risk.detail["other_churn"] == pytest.approx(0.0)
     assert risk.detail["detractor_revenue"] == pytest.approx(2000.0 + 3000.0)
     assert risk.detail["churn_rate"] == pytest.approx(detractors_rate - 0.0)
     assert risk.score.value == pytest.approx(5000.0 * detractors_rate)
-    # one detractor left in 69 days: the tile states the 95% range, not a point
-    half = 1.96 * math.sqrt(1 / ((32 + 32 + 5) / 365.25) ** 2 + 1 / (32 / 365.25) ** 2)
+    # one detractor left in 81 days: the tile states the 95% range, not a point
+    half = 1.96 * math.sqrt(1 / ((36 + 36 + 9) / 365.25) ** 2 + 1 / (36 / 365.25) ** 2)
     low, high = max(detractors_rate - half, 0.0), detractors_rate + half
     fmt = METRICS["revenue_at_risk"].format
     assert wording.value_text("revenue_at_risk", risk.score, 1) == (
