@@ -91,6 +91,7 @@ def families(
         "moment": impact.candidates(ds, f, min_n),
         "channel": channels.candidates(ds, f, "ces", min_n),
         "at_risk": loyalty.candidates(ds, f, min_n),
+        "influencer": loyalty.influencer_candidates(ds, f, min_n),
     }
     if inputs.contacts is not None:
         out["behaviour"] = behaviour.candidates(ds, f, inputs.contacts, min_n)

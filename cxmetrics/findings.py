@@ -75,6 +75,10 @@ KINDS: dict[str, str] = {
         "segments' together, at least the minimum n satisfied customers on each side, "
         "Benjamini-Hochberg over the segments; stated only when the share is higher."
     ),
+    "influencer": (
+        "Top-decile influencers answer a stage differently from everyone else: z-test of the "
+        "two NPS with margins that allow for repeated answers, Benjamini-Hochberg over stages."
+    ),
     "target": (
         "A score is below (or above) its target: only when its whole 95% interval lies "
         "below (or above) it; otherwise 'near target'."

@@ -17,6 +17,7 @@ from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.findings import Finding, adjust, decide
 from cxmetrics.inference import FDR, bh_qvalues, p_two_sided
+from cxmetrics.registry import METRICS
 
 UNITS = {"week": "week", "month": "month", "quarter": "quarter"}
 SPLITS = {"none": None, "segment": "segment", "stage": "stage_id", "channel": "channel"}
@@ -406,7 +407,7 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
             det, pas, pro, _ = counts[i, int(is_influencer)]
             row = dict.fromkeys(m.CORE_COLUMNS, 0)
             row.update(n_nps=int(det + pas + pro), promoters=int(pro), detractors=int(det))
-            score = m.scores_of(row)["nps"]
+            score = m.scores_of(row, ds.design_effect)["nps"]
             if score.n == 0:
                 continue
             shown = score.shown(min_n)
@@ -431,6 +432,40 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
             "position": pl.Int64,
         },
     )
+
+
+def influencer_candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
+    """One test per stage: influencers' NPS against everyone else's (z-test with margins
+    that allow for repeated answers; both sides need ``min_n`` answers)."""
+    per = influencer_nps_by_stage(ds, f, min_n).filter(pl.col("nps").is_not_null())
+    out = []
+    for sid in ds.journey.stage_order:
+        part = {r["influencer"]: r for r in per.filter(pl.col("stage_id") == sid).to_dicts()}
+        if True not in part or False not in part:
+            continue
+        inf, rest = part[True], part[False]
+        delta = inf["nps"] - rest["nps"]
+        se = math.hypot(inf["moe"] / m.Z95, rest["moe"] / m.Z95)
+        if se == 0:
+            continue
+        name = ds.journey.stage_name(sid)
+        word = "below" if delta < 0 else "above"
+        out.append(
+            Finding(
+                "influencer",
+                f"{name}: influencers' NPS is {abs(delta):.0f} points {word} everyone else's "
+                f"({METRICS['nps'].format(inf['nps'])}, n = {inf['n_nps']:,}, against "
+                f"{METRICS['nps'].format(rest['nps'])}, n = {rest['n_nps']:,}).",
+                delta,
+                (delta - m.Z95 * se, delta + m.Z95 * se),
+                inf["n_nps"] + rest["n_nps"],
+                p_two_sided(delta / se),
+                stages=(sid,),
+                unit="points",
+                family="influencer",
+            )
+        )
+    return out
 
 
 def influencer_detractors(

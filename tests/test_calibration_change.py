@@ -4,8 +4,9 @@ true, and the planted stories are still found (power).
 Null data: the story-free company (``stories=False``) at 20 seeds, with every answer's date
 shuffled across rows, so no score can truly differ between periods. For targets, each stage's
 target is set to that stage's score over all (shuffled) data, so no period is truly below it.
-The story-free company has no channel or segment effect either, so channel gaps and at-risk
-concentrations cannot be true there; touchpoints still differ in quality, so moments can.
+The story-free company has no channel, segment or influencer effect either, so channel gaps,
+at-risk concentrations and influencer differences cannot be true there; touchpoints still
+differ in quality, so moments can.
 The standard is the issue's: at most 10% of null datasets with any claim of the kind, and at
 most 10% with a claim of any kind that cannot be true.
 """
@@ -18,7 +19,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import dataset, finder, overview, sample
+from cxmetrics import dataset, finder, findings, loyalty, overview, sample
 from cxmetrics import metrics as m
 from cxmetrics.filters import Filters
 from cxmetrics.periods import preset_range
@@ -26,7 +27,7 @@ from cxmetrics.periods import preset_range
 SEEDS = range(101, 121)
 CUSTOMERS = 4000
 PRESETS = ("30d", "90d", "quarter")
-IMPOSSIBLE = {"change", "trend", "target", "channel", "at_risk"}
+IMPOSSIBLE = {"change", "trend", "target", "channel", "at_risk", "influencer"}
 
 
 def shuffled_dates(seed: int) -> dataset.Dataset:
@@ -102,3 +103,13 @@ def test_the_claims_decline_is_found(seed):
     assert ov.stages[[s.stage_id for s in ov.stages].index("claim")].statuses["nps"] == (
         m.STATUS_BELOW
     )
+
+
+@pytest.mark.parametrize("seed", [42, 7, 2024])
+def test_unhappy_influencers_at_renewal_are_found(seed):
+    """Story 6: top-decile influencers are far less happy at Renew or leave."""
+    data = sample.generate(8000, seed)
+    ds = dataset.build(data.journey, data.customers, data.responses)
+    kept = findings.decide(loyalty.influencer_candidates(ds, Filters()))
+    renew = [c for c in kept if c.stages == ("renew",)]
+    assert renew and renew[0].ci[1] < 0
