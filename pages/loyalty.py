@@ -153,6 +153,10 @@ ui.chart(
     f"{loyalty.influencer_cut(ds):.1f}). Bars: 95% margins.",
     key="fig_influencers",
 )
+influencer_tests = loyalty.influencer_candidates(ds, view, MIN_N)
+for found in findings.decide(influencer_tests):
+    st.markdown(f"- {ui.md(found.sentence)}")
+st.caption(findings.caption(len(influencer_tests), "influencers against everyone else by stage"))
 stage_options = journey.stage_order
 focus = st.selectbox(
     "Influencer detractors at",
