@@ -44,7 +44,8 @@ def compute(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = MIN_N)
     in_view = ds.slice_stats(f)
     # One roll-up of the rows in view; every table and chart below sums this small frame.
     cells = m.sums(in_view, ["stage_id", "touchpoint_id", "channel"])
-    rows = stage_rows(ds, scores_by(m.sums(cells, ["stage_id"]), "stage_id"), stage_ids, min_n)
+    by_stage = scores_by(m.sums(cells, ["stage_id"]), "stage_id", ds.design_effect)
+    rows = stage_rows(ds, by_stage, stage_ids, min_n)
     unit = trend_unit(start, end)
     return JourneyView(
         f,
@@ -83,7 +84,9 @@ def touchpoint_table(ds: Dataset, jv: JourneyView, stage_id: str) -> pl.DataFram
         pl.col("name").alias("touchpoint"),
         pl.col("moment_of_truth").alias("declared"),
     )
-    per = m.totals(stats, ["touchpoint_id"]).with_columns(pl.col("touchpoint_id").cast(pl.String))
+    per = m.totals(stats, ["touchpoint_id"], deff=ds.design_effect).with_columns(
+        pl.col("touchpoint_id").cast(pl.String)
+    )
     return _shown(tps.join(per, on="touchpoint_id", how="left"), jv.min_n)
 
 

@@ -144,33 +144,17 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
         )
     tiles.update(loyalty)
 
-    rows = stage_rows(ds, by_stage, stage_ids, min_n)
-    target_family = target_candidates(
-        [("Overall", (), k, tiles[k].score, tiles[k].target) for k in SCORE_KEYS]
-        + [(r.name, (r.stage_id,), k, r.scores[k], r.targets[k]) for r in rows for k in SCORE_KEYS],
-        min_n,
+    rows, kept_stages, stage_tests = judged_stage_rows(ds, by_stage, stage_ids, min_n)
+    tile_family = target_candidates(
+        [("Overall", (), k, tiles[k].score, tiles[k].target) for k in SCORE_KEYS], min_n
     )
-    kept_targets = fx.decide(target_family)
-    below = {(c.stages, c.family) for c in kept_targets}
+    kept_tiles = fx.decide(tile_family)
+    below = {c.family for c in kept_tiles}
     for key in SCORE_KEYS:
         t = tiles[key]
-        status = judged(t.score, t.target, min_n, ((), key) in below)
+        status = judged(t.score, t.target, min_n, key in below)
         tiles[key] = Tile(key, t.score, t.change, status, t.target)
-    rows = [
-        StageRow(
-            r.stage_id,
-            r.name,
-            r.position,
-            r.scores,
-            r.targets,
-            {
-                k: judged(r.scores[k], r.targets[k], min_n, ((r.stage_id,), k) in below)
-                for k in SCORE_KEYS
-            },
-            r.owners,
-        )
-        for r in rows
-    ]
+    kept_targets = kept_tiles + kept_stages
     worst = worst_moments(ds, per_tp, min_n)
     changes = change_sentences(kept_changes, prev, len(change_family))
     return Overview(
@@ -184,7 +168,7 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
         changes,
         min_n,
         kept_changes + kept_targets,
-        {"change": len(change_family), "target": len(target_family)},
+        {"change": len(change_family), "target": len(tile_family) + stage_tests},
     )
 
 
@@ -197,28 +181,47 @@ def judged(score: m.Score, target, min_n: int, kept_below: bool) -> str:
     return status
 
 
-def stage_rows(ds: Dataset, by_stage: dict, stage_ids, min_n: int) -> list[StageRow]:
-    """The journey strip: every stage in view, in customer order, with scores and status."""
+def judged_stage_rows(
+    ds: Dataset, by_stage: dict, stage_ids, min_n: int
+) -> tuple[list[StageRow], list[fx.Finding], int]:
+    """The journey strip: every stage in view, in customer order, with scores and statuses,
+    the kept 'below target' findings and how many were tested. The stages' scores against
+    their targets are one family: a stage is below target only when its interval lies below
+    and the false-discovery control keeps the claim."""
     journey = ds.journey
-    rows = []
+    raw = []
     for stage in journey.stages.sort("position").iter_rows(named=True):
         sid = stage["stage_id"]
         if stage_ids is not None and sid not in stage_ids:
             continue
         scores = scores_or_zero(by_stage, sid)
         targets = {k: journey.target(k, sid) for k in SCORE_KEYS}
-        rows.append(
-            StageRow(
-                sid,
-                stage["name"],
-                stage["position"],
-                scores,
-                targets,
-                {k: m.status(scores[k], targets[k], min_n) for k in SCORE_KEYS},  # judged later
-                [journey.department_name(d) for d in journey.owners_of(sid)],
-            )
+        owners = [journey.department_name(d) for d in journey.owners_of(sid)]
+        raw.append((sid, stage["name"], stage["position"], scores, targets, owners))
+    family = target_candidates(
+        [(name, (sid,), k, sc[k], tg[k]) for sid, name, _, sc, tg, _ in raw for k in SCORE_KEYS],
+        min_n,
+    )
+    kept = fx.decide(family)
+    below = {(c.stages, c.family) for c in kept}
+    rows = [
+        StageRow(
+            sid,
+            name,
+            position,
+            scores,
+            targets,
+            {k: judged(scores[k], targets[k], min_n, ((sid,), k) in below) for k in SCORE_KEYS},
+            owners,
         )
-    return rows
+        for sid, name, position, scores, targets, owners in raw
+    ]
+    return rows, kept, len(family)
+
+
+def stage_rows(ds: Dataset, by_stage: dict, stage_ids, min_n: int) -> list[StageRow]:
+    """The journey strip's rows (see :func:`judged_stage_rows`)."""
+    return judged_stage_rows(ds, by_stage, stage_ids, min_n)[0]
 
 
 _ZERO = dict.fromkeys(m.STAT_COLUMNS, 0)
