@@ -20,6 +20,7 @@ from cxmetrics import (
     importer,
     journey_import,
     mapping,
+    migrate,
     overview,
     sample,
     schema,
@@ -95,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the same company with none of the planted stories (for calibration)",
     )
 
-    p = sub.add_parser("init-db", help="create the data contract's tables on a database")
+    p = sub.add_parser(
+        "init-db",
+        help="create the data contract's tables on a database, or upgrade an older one",
+    )
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL)")
 
     p = sub.add_parser(
@@ -266,12 +270,17 @@ def _init_db(args) -> int:
     url = args.url or store.database_url()
     engine = store.make_engine(url)
     try:
-        schema.create_all(engine)
+        changes = migrate.upgrade(engine)
     except Exception as exc:
-        raise CliError(f"cannot create the tables on {store.safe_url(url)}: {exc}") from exc
+        raise CliError(
+            f"cannot create or upgrade the tables on {store.safe_url(url)} (nothing was "
+            f"changed): {store.describe_error(exc)}"
+        ) from exc
     finally:
         engine.dispose()
-    print(f"created the data contract's tables on {store.safe_url(url)}")
+    for change in changes:
+        print(f"upgraded {change}")
+    print(f"the data contract's tables are ready on {store.safe_url(url)}")
     return 0
 
 

@@ -33,7 +33,7 @@ def _events(cases: pl.DataFrame, complaints: pl.DataFrame) -> pl.DataFrame:
         pl.lit(True).alias("case"),
     )
     uncased = complaints.join(
-        cases.select(pl.col("response_id").cast(pl.Int64)).drop_nulls(),
+        cases.select(pl.col("response_id").cast(pl.String)).drop_nulls(),
         on="response_id",
         how="anti",
     ).select(

@@ -163,11 +163,14 @@ def _slice(frame: pl.DataFrame, f: Filters, stage_ids, with_dates: bool):
 
 def prepare_customers(customers: pl.DataFrame) -> pl.DataFrame:
     """Customers sorted by id, with their dense code ``cust`` (the row number)."""
-    return customers.sort("customer_id").with_columns(
-        pl.col("customer_id").cast(pl.Int32),
-        pl.int_range(pl.len(), dtype=pl.Int32).alias("cust"),
-        pl.col("segment").cast(pl.Enum(sorted(customers["segment"].unique().drop_nulls()))),
-        pl.col("region").cast(pl.Enum(sorted(customers["region"].unique().drop_nulls()))),
+    return (
+        customers.with_columns(pl.col("customer_id").cast(pl.String))
+        .sort("customer_id")
+        .with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int32).alias("cust"),
+            pl.col("segment").cast(pl.Enum(sorted(customers["segment"].unique().drop_nulls()))),
+            pl.col("region").cast(pl.Enum(sorted(customers["region"].unique().drop_nulls()))),
+        )
     )
 
 
@@ -182,7 +185,8 @@ def compact(chunk: pl.DataFrame, journey: Journey, customers: pl.DataFrame) -> p
     )
     return (
         chunk.with_columns(
-            pl.col("customer_id").cast(pl.Int32),
+            pl.col("customer_id").cast(pl.String),
+            pl.col("response_id").cast(pl.String),
             pl.col("touchpoint_id").cast(tp_enum, strict=False),
             *[pl.col(c).cast(pl.Int8) for c in ("nps", "csat", "ces")],
             pl.col("channel").cast(pl.Categorical),
@@ -212,7 +216,10 @@ def compact_contacts(
     stage_of = journey.touchpoints.select("touchpoint_id", pl.col("stage_id").cast(stage_enum))
     frame = (
         contacts.select(
-            "contact_id", pl.col("customer_id").cast(pl.Int32), "touchpoint_id", "contacted_on"
+            pl.col("contact_id").cast(pl.String),
+            pl.col("customer_id").cast(pl.String),
+            "touchpoint_id",
+            "contacted_on",
         )
         .join(stage_of, on="touchpoint_id", how="inner")
         .join(customers.select("customer_id", "cust"), on="customer_id", how="inner")

@@ -27,7 +27,7 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
     from = [1, 10]
     to = [1, 5]
 
-    [ids]                         # a stable integer id from text columns (hashed)
+    [ids]                         # a stable id from text columns (hashed, as digits)
     customer_id = ["Reviewer"]
 
     [unpivot]                     # wide to long: each listed column becomes a row

@@ -223,7 +223,22 @@ def generate(
         }
     ).with_columns(pl.col("joined_on").cast(pl.Date), pl.col("churned_on").cast(pl.Date))
     progress(1.0, "done")
-    return SampleData(journey, customer_frame, resp_frame, contact_frame, case_frame, kpi_frame)
+    return SampleData(
+        journey,
+        text_ids(customer_frame),
+        text_ids(resp_frame),
+        text_ids(contact_frame),
+        text_ids(case_frame),
+        kpi_frame,
+    )
+
+
+ID_COLUMNS = ("customer_id", "response_id", "contact_id", "case_id")
+
+
+def text_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """The contract's ids are text: the generator's numbers written as their digits."""
+    return frame.with_columns(pl.col(c).cast(pl.String) for c in ID_COLUMNS if c in frame.columns)
 
 
 def _customers(
@@ -308,10 +323,14 @@ def _responses(
     nps = np.clip(np.rint(8.35 + 1.55 * experience), 0, 10)
     small_business = cust["segment"][owner] == 1
     csat = np.clip(
-        np.rint(4.15 + 0.55 * experience + story * 0.45 * small_business + rng.normal(0, 0.35, m)), 1, 5
+        np.rint(4.15 + 0.55 * experience + story * 0.45 * small_business + rng.normal(0, 0.35, m)),
+        1,
+        5,
     )
     mobile = channel == all_channels.index("mobile")
-    ces = np.clip(np.rint(5.55 + 0.75 * experience - story * 1.3 * mobile + rng.normal(0, 0.5, m)), 1, 7)
+    ces = np.clip(
+        np.rint(5.55 + 0.75 * experience - story * 1.3 * mobile + rng.normal(0, 0.5, m)), 1, 7
+    )
 
     source = rng.choice(4, size=m, p=[0.82, 0.08, 0.05, 0.05])
     # Survey questions are optional: blanks are common; complaints and social posts have

@@ -61,10 +61,10 @@ def build(
         comments.filter(
             pl.col("comment").is_not_null() & (pl.col("comment").str.strip_chars() != "")
         )
-        .select(pl.col("response_id").cast(pl.Int64), pl.col("comment").alias("raw"))
+        .select(pl.col("response_id").cast(pl.String), pl.col("comment").alias("raw"))
         .join(
             ds.responses.select(
-                pl.col("response_id").cast(pl.Int64),
+                pl.col("response_id").cast(pl.String),
                 "responded_on",
                 "stage_id",
                 "touchpoint_id",
