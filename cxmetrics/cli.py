@@ -27,6 +27,7 @@ from cxmetrics import (
     scope,
     store,
 )
+from cxmetrics import settings as company
 from cxmetrics.filters import FilterError, Filters
 from cxmetrics.journey import JourneyError
 from cxmetrics.mapping import MappingError
@@ -170,6 +171,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="no password (people who sign in through an SSO proxy or identity provider)",
     )
 
+    p = sub.add_parser(
+        "settings",
+        help="show or change the company's settings (name, currency, default period, churn)",
+    )
+    p.add_argument("action", choices=["show", "set", "unset"])
+    p.add_argument("key", nargs="?", choices=company.KEYS, help="the setting (for set, unset)")
+    p.add_argument("value", nargs="?", help="its new value (for set)")
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
+
     p = sub.add_parser("summary", help="print the executive overview's numbers")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--start", type=_date)
@@ -207,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
             return _briefing(args)
         if args.command == "user":
             return _user(args)
+        if args.command == "settings":
+            return _settings(args)
         return _summary(args)
     except (
         CliError,
@@ -216,9 +228,35 @@ def main(argv: list[str] | None = None) -> int:
         importer.ImportError_,
         JourneyError,
         access.AccessError,
+        company.SettingsError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
+
+
+def _settings(args) -> int:
+    url = args.url or store.database_url()
+    engine = store.make_engine(url)
+    try:
+        if args.action != "show":
+            if not args.key or (args.action == "set" and args.value is None):
+                raise CliError(
+                    f"settings {args.action} needs a key"
+                    + (" and a value" if args.action == "set" else "")
+                )
+            company.save(engine, args.key, args.value if args.action == "set" else None)
+        values = company.read(engine)
+        current = company.parse(values)
+    finally:
+        engine.dispose()
+    for key in company.KEYS:
+        value = getattr(current, key)
+        shown = "(chosen from the data)" if value is None else value
+        if isinstance(value, bool):
+            shown = "true" if value else "false"
+        origin = "" if key in values else "  # default"
+        print(f"{key} = {shown}{origin}")
+    return 0
 
 
 def _user(args) -> int:
@@ -417,6 +455,14 @@ def _text(data: dict, ov: overview.Overview, labels: dict[str, str]) -> str:
         return f"{text} (n = {score['n']:,})"
 
     o = data["overall"]
+    churn_unknown = ov.tiles["churn"].unknown
+    risk_unknown = ov.tiles["revenue_at_risk"].unknown
+    churn = "not recorded" if churn_unknown else fmt("churn", o["churn"])
+    risk = (
+        f"unknown ({risk_unknown})"
+        if risk_unknown
+        else METRICS["revenue_at_risk"].format(o["revenue_at_risk"], ov.symbol)
+    )
     lines = [
         f"Period {data['period']['start']} to {data['period']['end']} · "
         f"{ov.filters.describe(labels, with_period=False)}",
@@ -424,8 +470,8 @@ def _text(data: dict, ov: overview.Overview, labels: dict[str, str]) -> str:
         f"  CSAT     {fmt('csat', o['csat'])}",
         f"  CES      {fmt('ces', o['ces'])}",
         f"  Responses {o['responses']:,}",
-        f"  Churn    {fmt('churn', o['churn'])}",
-        f"  Revenue at risk {METRICS['revenue_at_risk'].format(o['revenue_at_risk'])}",
+        f"  Churn    {churn}",
+        f"  Revenue at risk {risk}",
         "",
         "Journey:",
     ]

@@ -17,18 +17,21 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics import schema, store
+from cxmetrics import periods, schema, store
+from cxmetrics import settings as company
 from cxmetrics.behaviour import flag_repeat_contacts
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
 from cxmetrics.metrics import (
     NO_ROW,
     CustomerArrays,
+    Facts,
     customer_links,
     customers_in_view,
     latest_answers,
     response_stats,
 )
+from cxmetrics.registry import MIN_N
 
 Progress = Callable[[float, str], None]
 
@@ -48,6 +51,31 @@ class Dataset:
     customer_arrays: CustomerArrays
     latest_nps: np.ndarray  # each customer's latest NPS answer on any date; -1 for none
     scope: tuple[str, ...] | None = None  # a manager's departments; None: the whole company
+    settings: company.Settings = company.Settings()
+
+    @property
+    def facts(self) -> Facts:
+        """Which optional customer facts (revenue, cost, influence, churn) are recorded."""
+        return self.customer_arrays.facts
+
+    def default_period(self, min_n: int = MIN_N) -> tuple[str, str]:
+        """The period preset a view opens on and why (:func:`periods.default_preset`): the
+        company's setting, else the shortest preset with ``min_n`` NPS answers in view of
+        this dataset (a manager's dataset counts their stages)."""
+        dates, n_nps = self.stats["responded_on"], self.stats["n_nps"]
+
+        def answers(start: dt.date, end: dt.date) -> int:
+            lo = int(dates.search_sorted(start, side="left"))
+            hi = int(dates.search_sorted(end, side="right"))
+            return int(n_nps.slice(lo, max(hi - lo, 0)).sum())
+
+        return periods.default_preset(
+            self.first_day, self.last_day, answers, min_n, self.settings.default_period
+        )
+
+    def money(self, value: float | None) -> str:
+        """An amount in the company's currency."""
+        return self.settings.money(value)
 
     @property
     def first_day(self) -> dt.date:
@@ -97,6 +125,7 @@ class Dataset:
             self.customer_arrays,
             latest,
             tuple(department_ids),
+            self.settings,
         )
 
     def slice_stats(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
@@ -232,8 +261,10 @@ def build(
     journey: Journey,
     customers: pl.DataFrame,
     responses: pl.DataFrame | Iterable[pl.DataFrame],
+    settings: company.Settings | None = None,
 ) -> Dataset:
     """Compact responses (one frame or chunks of it), sort them by date, build statistics."""
+    settings = settings or company.Settings()
     customers = prepare_customers(customers)
     chunks = [responses] if isinstance(responses, pl.DataFrame) else responses
     parts = [compact(chunk, journey, customers) for chunk in chunks]
@@ -263,9 +294,9 @@ def build(
             pl.col("responded_on").dt.truncate("1q").alias("quarter"),
         )
     )
-    arrays = CustomerArrays.from_frame(customers)
+    arrays = CustomerArrays.from_frame(customers, settings.churn_recorded)
     enriched, latest = _linked(enriched, arrays.size)
-    return Dataset(journey, customers, enriched, stats, arrays, latest)
+    return Dataset(journey, customers, enriched, stats, arrays, latest, None, settings)
 
 
 def _linked(responses: pl.DataFrame, size: int) -> tuple[pl.DataFrame, np.ndarray]:
@@ -287,6 +318,13 @@ def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:
     store.check(engine)
     progress(0.05, "Reading the journey definition")
     journey = store.load_journey(engine)
+    try:
+        settings = company.load(engine)
+    except company.SettingsError as exc:
+        raise store.StoreError(
+            f"the settings of {store.safe_url(str(engine.url))} cannot be used: {exc}; fix "
+            "them with `python -m cxmetrics settings set KEY VALUE`"
+        ) from exc
     total = store.count_rows(engine, "responses")
     missing = [
         what
@@ -319,6 +357,6 @@ def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:
         first = next(responses, None)
         customers = pending.result()
     head = [] if first is None else [first]
-    data = build(journey, customers, itertools.chain(head, responses))
+    data = build(journey, customers, itertools.chain(head, responses), settings)
     progress(1.0, "Ready")
     return data

@@ -32,6 +32,7 @@ class Tile:
     status: str = m.STATUS_NONE
     target: float | None = None
     detail: dict = field(default_factory=dict)
+    unknown: str | None = None  # a fact the value needs is not recorded: what to import
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class Overview:
     worst_moments: pl.DataFrame
     changes: list[str]
     min_n: int
+    facts: m.Facts = m.Facts()
+    currency: str = "GBP"  # the company's currency (settings), for money figures
+    symbol: str = "£"
 
     @property
     def empty(self) -> bool:
@@ -115,7 +119,20 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
     rows = stage_rows(ds, by_stage, stage_ids, min_n)
     worst = worst_moments(ds, per_tp, min_n)
     changes = what_changed(ds, overall, prev_overall, by_stage, prev_by_stage, prev, min_n)
-    return Overview(f, start, end, prev, tiles, rows, worst, changes, min_n)
+    return Overview(
+        f,
+        start,
+        end,
+        prev,
+        tiles,
+        rows,
+        worst,
+        changes,
+        min_n,
+        ds.facts,
+        ds.settings.currency,
+        ds.settings.currency_symbol,
+    )
 
 
 def stage_rows(ds: Dataset, by_stage: dict, stage_ids, min_n: int) -> list[StageRow]:
@@ -169,11 +186,14 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
         )
         churn_change = m.compare(churn, prev_churn, min_n)
 
+    no_churn = ds.facts.unknown_text("churn")
+    if no_churn:  # nobody's churn date is known: not 0%, unknown
+        churn, churn_change = m.Score("churn", None, churn.n), None
     rate, history_n = m.detractor_churn_rate(ds.latest_nps, arrays, ds.customer_mask(f))
     risk = m.revenue_at_risk(now.latest_who, now.latest_nps, arrays, rate, end)
     risk["history_n"] = history_n
     return {
-        "churn": Tile("churn", churn, churn_change, m.STATUS_NONE, None),
+        "churn": Tile("churn", churn, churn_change, m.STATUS_NONE, None, unknown=no_churn),
         "revenue_at_risk": Tile(
             "revenue_at_risk",
             m.Score("revenue_at_risk", risk["value"], risk["detractors"]),
@@ -181,6 +201,7 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
             m.STATUS_NONE,
             None,
             risk,
+            ds.facts.unknown_text("revenue", "churn"),
         ),
     }
 
@@ -279,8 +300,17 @@ def summary_dict(ov: Overview) -> dict:
             "ces": score(t["ces"].score),
             "responses": t["responses"].score.n,
             "churn": score(t["churn"].score),
-            "revenue_at_risk": round(t["revenue_at_risk"].score.value or 0.0, 2),
+            "revenue_at_risk": None
+            if t["revenue_at_risk"].score.value is None
+            else round(t["revenue_at_risk"].score.value, 2),
         },
+        # optional facts the company does not record: their figures above are null
+        "not_recorded": [
+            m.FACT_COLUMNS[name]
+            for name in ("revenue", "cost", "influence", "churn")
+            if not getattr(ov.facts, name)
+        ],
+        "currency": ov.currency,
         "stages": [
             {
                 "stage_id": s.stage_id,

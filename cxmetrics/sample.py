@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from cxmetrics import settings
 from cxmetrics.journey import SAMPLE_DIR, Journey, read_journey_dir, read_kpi_definitions
 
 Progress = Callable[[float, str], None]
@@ -57,7 +58,16 @@ class SampleData:
             "cases": self.cases,
             "kpis": self.kpis,
             "incentives": j.incentives,
+            "settings": settings.frame(SETTINGS),
         }
+
+
+#: The sample company's settings: pounds sterling, and its executives' usual quarter view.
+SETTINGS = {
+    "company_name": "Sample Home & Motor Insurance",
+    "currency": "GBP",
+    "default_period": "90d",
+}
 
 
 def _no_progress(_fraction: float, _message: str) -> None:

@@ -168,7 +168,7 @@ def write_tables(
     """
     ordered = [
         (t.name, _contract_frame(t.name, tables[t.name]))
-        for t in schema.WRITE_ORDER
+        for t in (*schema.WRITE_ORDER, schema.settings)
         if t.name in tables
     ]
     total_rows = sum(f.height for _, f in ordered) or 1

@@ -8,24 +8,39 @@ from cxmetrics import metrics as m
 from cxmetrics.overview import Tile
 from cxmetrics.registry import METRICS
 
+NOT_RECORDED = "Not recorded"
 
-def value_text(key: str, score: m.Score, min_n: int) -> str:
-    """The number to show, or "Too few responses" below the minimum n."""
+
+def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) -> str:
+    """The number to show, or "Too few responses" below the minimum n. Money needs the
+    company's currency ``symbol``."""
     spec = METRICS[key]
     if key in ("responses", "revenue_at_risk"):
-        return spec.format(score.value)
+        return spec.format(score.value, symbol)
     shown = score.shown(min_n)
-    return spec.format(shown) if shown is not None else "Too few responses"
+    return spec.format(shown, symbol) if shown is not None else "Too few responses"
 
 
-def tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
+def tile_value(t: Tile, min_n: int, symbol: str) -> str:
+    """A tile's value: "Not recorded" when a fact it needs is not recorded, never 0."""
+    return NOT_RECORDED if t.unknown else value_text(t.key, t.score, min_n, symbol)
+
+
+def tile_caption(t: Tile, min_n: int, previous_label: str | None, symbol: str) -> str:
     s = t.score
+    if t.unknown:
+        return t.unknown
     if t.key == "revenue_at_risk":
         d = t.detail
+        partial = (
+            f" · {d['unknown_revenue']:,} with no revenue recorded"
+            if d.get("unknown_revenue")
+            else ""
+        )
         return (
             f"{d['detractors']:,} active detractors · "
-            f"{METRICS['revenue_at_risk'].format(d['detractor_revenue'])} revenue × "
-            f"{100 * d['churn_rate']:.1f}% detractor churn (n = {d['history_n']:,})"
+            f"{METRICS['revenue_at_risk'].format(d['detractor_revenue'], symbol)} revenue × "
+            f"{100 * d['churn_rate']:.1f}% detractor churn (n = {d['history_n']:,}){partial}"
         )
     parts = []
     if s.moe is not None and not s.too_few(min_n) and t.key != "responses":
@@ -34,7 +49,7 @@ def tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
     noun = {"churn": "customers", "responses": "responses"}.get(t.key, "answers")
     parts.append(f"n = {s.n:,} {noun}" if t.key != "responses" else "all sources")
     if t.target is not None:
-        parts.append(f"target {METRICS[t.key].format(t.target)}")
+        parts.append(f"target {METRICS[t.key].format(t.target, symbol)}")
     if previous_label is None:
         parts.append("no previous period")
     elif t.change is None:
