@@ -290,3 +290,56 @@ def test_the_sidebar_says_which_period_it_chose(monkeypatch, tmp_path, sample_da
     preset, why = ds.default_period()
     assert at.sidebar.selectbox(key="period").value == preset
     assert why in [c.value for c in at.sidebar.caption]
+
+
+# --- text ids through bulk writes and chunked reads ---------------------------------------
+
+ODD_IDS = ["C-10023", "0012", "12", "a b", 'quote"d', "comma,id", "ünïcødé", "x\\y", "@handle"]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def odd_url(request, tmp_path, sample_data):
+    """The test company's journey, customers with odd text ids and sparse response ids,
+    written by the bulk paths (ADBC into SQLite, COPY into Postgres)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'odd.db'}"
+    else:
+        url = request.getfixturevalue("pg_server").create_database(
+            f"odd_{tmp_path.name[-20:].lower().replace('-', '_')}"
+        )
+    customers = sample_data.customers.head(len(ODD_IDS)).with_columns(
+        pl.Series("customer_id", ODD_IDS)
+    )
+    responses = sample_data.responses.head(2_000).with_columns(
+        pl.Series("customer_id", [ODD_IDS[i % len(ODD_IDS)] for i in range(2_000)]),
+        pl.format("R/{}-{}", pl.int_range(2_000).hash(7) % 100_000, pl.int_range(2_000)).alias(
+            "response_id"
+        ),
+    )
+    tables = {
+        **{k: v for k, v in sample_data.tables().items() if k not in ("contacts", "cases")},
+        "customers": customers,
+        "responses": responses,
+    }
+    store.write_tables(url, tables)
+    return url, customers, responses
+
+
+def test_odd_text_ids_survive_bulk_writes_and_chunked_reads(odd_url):
+    url, customers, responses = odd_url
+    engine = store.make_engine(url)
+    try:
+        got = store.load_customers(engine)
+        assert sorted(got["customer_id"].to_list()) == sorted(ODD_IDS)
+        whole = store.load_responses(engine)
+        chunks = list(store.iter_responses(engine, chunk=300))
+        assert len(chunks) == -(-2_000 // 300) and all(c.height <= 300 for c in chunks)
+        joined = pl.concat(chunks)
+        assert joined["response_id"].n_unique() == 2_000
+        assert joined.sort("response_id").equals(whole.sort("response_id"))
+        assert sorted(whole["response_id"].to_list()) == sorted(responses["response_id"].to_list())
+        ds = dataset.load(engine)
+        assert ds.responses.height == 2_000
+        assert set(ds.customers["customer_id"].to_list()) == set(ODD_IDS)
+    finally:
+        engine.dispose()
