@@ -534,6 +534,17 @@ def data_version(engine: sa.Engine) -> tuple:
     if sa.inspect(engine).has_table(schema.imports.name):  # every import is logged there
         with engine.connect() as conn:
             last_import = conn.execute(sa.select(sa.func.max(schema.imports.c.import_id))).scalar()
+    settings = ()
+    if sa.inspect(engine).has_table(schema.settings.name):  # a changed setting shows at once
+        with engine.connect() as conn:
+            settings = tuple(
+                (key, value)
+                for key, value in conn.execute(
+                    sa.select(schema.settings.c.key, schema.settings.c.value).order_by(
+                        schema.settings.c.key
+                    )
+                ).all()
+            )
     path = sqlite_path(str(engine.url))
     mtime = path.stat().st_mtime_ns if path is not None and path.exists() else None
-    return (count, last_id, customers, last_import, mtime)
+    return (count, last_id, customers, last_import, mtime, settings)

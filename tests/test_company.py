@@ -343,3 +343,43 @@ def test_odd_text_ids_survive_bulk_writes_and_chunked_reads(odd_url):
         assert set(ds.customers["customer_id"].to_list()) == set(ODD_IDS)
     finally:
         engine.dispose()
+
+
+def test_the_briefing_says_not_recorded_and_uses_the_currency(tmp_path, sample_data):
+    from cxmetrics import briefing
+
+    url = write_db(
+        tmp_path / "bare.db",
+        without_facts(sample_data),
+        {"currency": "USD", "company_name": "Acme"},
+    )
+    engine = store.make_engine(url)
+    try:
+        inputs = briefing.load_inputs(engine)
+    finally:
+        engine.dispose()
+    ds = inputs["ds"]
+    b = briefing.build(
+        **inputs, f=Filters(start=ds.last_day - dt.timedelta(days=89), end=ds.last_day)
+    )
+    assert b.title == "Acme: customer experience briefing"
+    slides = {s.title: s for s in b.slides}
+    assert slides["Does loyalty predict who leaves?"].lines == [
+        "Churn is not recorded: import customers with churned_on to see this."
+    ]
+    assert slides["Does loyalty predict who leaves?"].figure is None
+    assert slides["Revenue at risk"].lines[0].startswith("Revenue and churn are not recorded")
+    headline = " ".join(slides["Headline numbers"].lines)
+    assert "Churn: Not recorded" in headline and "Revenue at risk: Not recorded" in headline
+    assert "£" not in headline and "$0" not in headline
+
+
+def test_a_changed_setting_changes_the_data_version(pg_server, sample_data):
+    # on Postgres: no file time to change with it, only the fingerprint's own parts
+    url = pg_server.create_database("settings_version")
+    store.write_tables(url, sample_data.tables())
+    engine = store.make_engine(url)
+    before = store.data_version(engine)
+    settings.save(engine, "currency", "EUR")
+    assert store.data_version(engine) != before
+    engine.dispose()
