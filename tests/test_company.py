@@ -103,6 +103,9 @@ def test_facts_say_what_to_import():
     )
     recorded = pl.DataFrame({"churned_on": [None, None]}, schema={"churned_on": pl.Date})
     assert m.Facts.of(recorded, churn_recorded=True).churn is True  # the company says so
+    dated = pl.DataFrame({"churned_on": [D(2026, 1, 2), None]})
+    assert m.Facts.of(dated).churn is True
+    assert m.Facts.of(dated, churn_recorded=False).churn is False  # the setting wins
 
 
 def test_value_summary_counts_only_customers_with_revenue_and_cost():
