@@ -386,3 +386,41 @@ def test_a_changed_setting_changes_the_data_version(pg_server, sample_data):
     settings.save(engine, "currency", "EUR")
     assert store.data_version(engine) != before
     engine.dispose()
+
+
+def test_customers_without_revenue_and_with_crm_ids_import(tmp_path, sample_db):
+    from cxmetrics import importer
+
+    db = tmp_path / "cx.db"
+    db.write_bytes(sample_db.read_bytes())
+    engine = store.make_engine(f"sqlite:///{db}")
+    customers = tmp_path / "crm.csv"
+    customers.write_text(
+        "customer_id,segment,region,joined_on\n"
+        "C-10023,Retail,North,2025-01-02\n"
+        "0015Z00000AbCdEQAZ,Retail,South,2025-02-03\n"
+    )
+    report = importer.run(engine, "customers", customers, None)
+    assert report.problems.height == 0 and report.written == 2
+    responses = tmp_path / "answers.csv"
+    responses.write_text(
+        "response_id,customer_id,touchpoint_id,channel,responded_on,nps,source\n"
+        "survey-1,C-10023,pay_first_bill,web,2026-01-05,3,survey\n"
+        "survey-2,0015Z00000AbCdEQAZ,pay_first_bill,web,2026-01-06,10,survey\n"
+    )
+    report = importer.run(engine, "responses", responses, None)
+    assert report.problems.height == 0 and report.written == 2
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT customer_id, annual_revenue, cost_to_serve, influence FROM customers "
+            "WHERE customer_id IN ('C-10023', '0015Z00000AbCdEQAZ') ORDER BY customer_id"
+        ).all()
+        answered = conn.exec_driver_sql(
+            "SELECT customer_id FROM responses WHERE response_id = 'survey-1'"
+        ).scalar()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        ("0015Z00000AbCdEQAZ", None, None, None),
+        ("C-10023", None, None, None),
+    ]
+    assert answered == "C-10023"
