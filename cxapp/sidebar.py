@@ -28,9 +28,11 @@ def filters(ds: Dataset) -> Filters:
             st.session_state[key] = st.session_state[key]
     sb = st.sidebar
     sb.header("Filters")
+    default, why = ds.default_period()  # a few sums over the daily statistics
     period = sb.selectbox(
         "Period",
         list(PRESETS),
+        index=list(PRESETS).index(default),
         key="period",
         format_func=PRESETS.get,
         help="Quarters and years end on the latest day with data.",
@@ -52,6 +54,8 @@ def filters(ds: Dataset) -> Filters:
     sb.caption(
         f"{_fmt(start)} – {_fmt(end)} · data covers {_fmt(ds.first_day)} – {_fmt(ds.last_day)}"
     )
+    if period == default:
+        sb.caption(why)
 
     stages = sb.multiselect(
         "Journey stage",

@@ -49,19 +49,21 @@ def delta_text(key: str, change: m.Change | None) -> str | None:
     return f"{change.delta:+.{spec.decimals}f}{unit}"
 
 
-def tile(t: Tile, min_n: int, previous_label: str | None) -> None:
-    """One KPI tile: value, significant change, n, margin, status against target."""
+def tile(t: Tile, min_n: int, previous_label: str | None, symbol: str) -> None:
+    """One KPI tile: value, significant change, n, margin, status against target; "Not
+    recorded" and what to import when a fact it needs is missing. ``symbol``: the company's
+    currency symbol."""
     spec = METRICS[t.key]
     color = {True: "normal", False: "inverse", None: "off"}[spec.higher_is_better]
     with st.container(border=True, height="stretch"):
         st.metric(
             spec.short,
-            value_text(t.key, t.score, min_n),
+            wording.tile_value(t, min_n, symbol),
             delta_text(t.key, t.change),
             delta_color=color,
             help=spec.help(),
         )
-        st.caption(wording.tile_caption(t, min_n, previous_label))
+        st.caption(wording.tile_caption(t, min_n, previous_label, symbol))
         if t.key in ("nps", "csat", "ces"):
             status_badge(t.status)
 
@@ -255,7 +257,8 @@ def page_start(title: str, ds, view) -> None:
     """Title, the view in plain words; stop with a message when no stage matches."""
     st.title(title)
     described = view.describe(ds.journey.labels, scope=ds.scope)
-    st.caption(md(described))
+    company = ds.settings.company_name
+    st.caption(md(f"{company} · {described}" if company else described))
     st.session_state["_export_view"] = (described, exports.view_slug(view, ds.journey.labels))
     user = auth.current_user()
     if not user.can_export:
@@ -272,6 +275,14 @@ def page_start(title: str, ds, view) -> None:
             icon=":material/filter_alt_off:",
         )
         st.stop()
+
+
+def not_recorded(text: str) -> None:
+    """In place of a section whose inputs the company has not imported: what is missing and
+    what to import (with the way to the Data page for those who may import)."""
+    st.info(md(text), icon=":material/database_off:")
+    if auth.current_user().can_import:
+        st.page_link("pages/data.py", label="Import on the Data page", icon=":material/upload:")
 
 
 def stop_if_empty(empty: bool, start, end, ds) -> None:
@@ -353,7 +364,7 @@ def incentive_columns() -> dict:
     }
 
 
-def at_risk_columns() -> dict:
+def at_risk_columns(symbol: str) -> dict:
     return {
         "segment": st.column_config.TextColumn("Segment"),
         "satisfied": _num("Satisfied", None, "%d", "Customers whose latest CSAT is 4-5"),
@@ -361,7 +372,9 @@ def at_risk_columns() -> dict:
         "share": _num("Share at risk", None, "%.0f%%"),
         "left": _num("Left", None, "%d", "Satisfied customers who left in the period"),
         "churn": _num("Churn %", None, "%.1f", "Of the satisfied customers"),
-        "revenue": _num("Revenue at risk", None, "£%.0f", "Σ annual revenue of those at risk"),
+        "revenue": _num(
+            "Revenue at risk", None, f"{symbol}%.0f", "Σ annual revenue of those at risk"
+        ),
         "q": _num(
             "q",
             None,
@@ -374,14 +387,16 @@ def at_risk_columns() -> dict:
     }
 
 
-def influencer_columns() -> dict:
+def influencer_columns(symbol: str) -> dict:
     return {
-        "customer_id": _num("Customer", None, "%d"),
+        "customer_id": st.column_config.TextColumn(
+            "Customer", help="The customer's id as the company records it"
+        ),
         "segment": st.column_config.TextColumn("Segment"),
         "region": st.column_config.TextColumn("Region"),
         "influence": _num("Influence", None, "%.1f", "Influence score, 0-100"),
         "nps": _num("Latest NPS", None, "%d", "Their latest answer at this stage"),
-        "annual_revenue": _num("Annual revenue", None, "£%.0f"),
+        "annual_revenue": _num("Annual revenue", None, f"{symbol}%.0f"),
     }
 
 

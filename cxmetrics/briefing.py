@@ -118,13 +118,14 @@ def build(
     filters_text = view.describe(labels, with_period=False)
     previous = _period(ov.previous.start, ov.previous.end) if ov.previous is not None else None
     slides: list[Slide] = []
+    symbol = ds.settings.currency_symbol
 
     # KPI tiles
     tile_lines = []
     for key in TILE_KEYS:
         t = ov.tiles[key]
-        text = f"{METRICS[key].short}: {wording.value_text(key, t.score, min_n)}"
-        tile_lines.append(f"{text} ({wording.tile_caption(t, min_n, previous)})")
+        text = f"{METRICS[key].short}: {wording.tile_value(t, min_n, symbol)}"
+        tile_lines.append(f"{text} ({wording.tile_caption(t, min_n, previous, symbol)})")
     slides.append(Slide("Headline numbers", tile_lines, note=METRICS["nps"].definition))
 
     # the journey strip
@@ -192,30 +193,37 @@ def build(
         )
     )
     customers = loyalty.customers_in_view(ds, view)
-    by_loyalty = loyalty.churn_by_loyalty(customers, min_n)
-    slides.append(
-        Slide(
-            "Does loyalty predict who leaves?",
-            [],
-            charts.fig_churn_by(by_loyalty, "group", "Churn by NPS group", "Latest NPS answer"),
-            f"{METRICS['churn'].definition} n = {customers.height:,} customers.",
+    no_churn = ds.facts.unknown_text("churn")
+    if no_churn:
+        slides.append(Slide("Does loyalty predict who leaves?", [no_churn]))
+    else:
+        by_loyalty = loyalty.churn_by_loyalty(customers, min_n)
+        slides.append(
+            Slide(
+                "Does loyalty predict who leaves?",
+                [],
+                charts.fig_churn_by(by_loyalty, "group", "Churn by NPS group", "Latest NPS answer"),
+                f"{METRICS['churn'].definition} n = {customers.height:,} customers.",
+            )
         )
-    )
-    by_stage = loyalty.latest_by_stage(ds, view)
-    rar = loyalty.revenue_at_risk_by(ds, view, "stage", by_stage)
     rar_tile = ov.tiles["revenue_at_risk"]
-    rar_text = wording.value_text("revenue_at_risk", rar_tile.score, min_n)
-    slides.append(
-        Slide(
-            "Revenue at risk",
-            [
-                f"Revenue at risk in view: {rar_text} "
-                f"({wording.tile_caption(rar_tile, min_n, previous)})"
-            ],
-            charts.fig_revenue_at_risk(rar, "stage"),
-            METRICS["revenue_at_risk"].definition,
+    if rar_tile.unknown:
+        slides.append(Slide("Revenue at risk", [rar_tile.unknown]))
+    else:
+        by_stage = loyalty.latest_by_stage(ds, view)
+        rar = loyalty.revenue_at_risk_by(ds, view, "stage", by_stage)
+        rar_text = wording.tile_value(rar_tile, min_n, symbol)
+        slides.append(
+            Slide(
+                "Revenue at risk",
+                [
+                    f"Revenue at risk in view: {rar_text} "
+                    f"({wording.tile_caption(rar_tile, min_n, previous, symbol)})"
+                ],
+                charts.fig_revenue_at_risk(rar, "stage", symbol),
+                METRICS["revenue_at_risk"].definition,
+            )
         )
-    )
 
     # the closed loop and leading indicators
     vv = voc_view.compute(ds, verbatims, cases, contacts, view, min_n)
@@ -258,8 +266,9 @@ def build(
         )
     )
     view_name = exports.view_slug(view, labels)
+    company = ds.settings.company_name
     return Briefing(
-        "Customer experience briefing",
+        f"{company}: customer experience briefing" if company else "Customer experience briefing",
         _period(ov.start, ov.end),
         filters_text,
         view_name,

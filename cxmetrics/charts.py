@@ -714,13 +714,17 @@ def _rate(pct: float | None) -> str:
     return "unknown" if pct is None else f"{pct:.1f}%"
 
 
-def fig_revenue_at_risk(frame: pl.DataFrame, key: str) -> go.Figure:
-    """Revenue at risk per stage or segment; the calculation in the hover."""
+def fig_revenue_at_risk(frame: pl.DataFrame, key: str, symbol: str) -> go.Figure:
+    """Revenue at risk per stage or segment; the calculation in the hover. ``symbol``: the
+    company's currency symbol."""
     title = f"Revenue at risk by {key}"
     if frame.height == 0:
         return _empty(title, "Nothing in view")
     ordered = frame.sort("value")
-    fmt = METRICS["revenue_at_risk"].format
+
+    def fmt(value: float | None) -> str:
+        return METRICS["revenue_at_risk"].format(value, symbol)
+
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=120 + 40 * ordered.height))
     fig.add_bar(
         y=ordered[key].to_list(),
@@ -757,12 +761,12 @@ def fig_revenue_at_risk(frame: pl.DataFrame, key: str) -> go.Figure:
         ],
         hoverinfo="text",
     )
-    fig.update_xaxes(title="Revenue at risk (£ a year)", tickprefix="£")
+    fig.update_xaxes(title=f"Revenue at risk ({symbol.strip()} a year)", tickprefix=symbol)
     return fig
 
 
-def fig_profit(profit: pl.DataFrame) -> go.Figure:
-    """Distribution of customer profit (annual revenue − cost to serve)."""
+def fig_profit(profit: pl.DataFrame, symbol: str) -> go.Figure:
+    """Distribution of customer profit (annual revenue − cost to serve), in ``symbol``."""
     title = "Customer profitability (annual revenue − cost to serve)"
     if profit.height == 0:
         return _empty(title, "No customers in view")
@@ -773,16 +777,16 @@ def fig_profit(profit: pl.DataFrame) -> go.Figure:
         x=values.clip(lo, hi).to_list(),
         nbinsx=60,
         marker_color="#546E7A",
-        hovertemplate="£%{x}: %{y:,} customers<extra></extra>",
+        hovertemplate=symbol + "%{x}: %{y:,} customers<extra></extra>",
     )
     fig.add_vline(x=0, line=dict(color=STATUS_COLORS[m.STATUS_BELOW], dash="dash"))
-    fig.update_xaxes(title="£ a year (1st to 99th percentile)", tickprefix="£")
+    fig.update_xaxes(title=f"{symbol.strip()} a year (1st to 99th percentile)", tickprefix=symbol)
     fig.update_yaxes(title="customers")
     return fig
 
 
-def fig_value_quadrant(grid: pl.DataFrame) -> go.Figure:
-    """Customers by value (profitable or not) and loyalty group."""
+def fig_value_quadrant(grid: pl.DataFrame, symbol: str) -> go.Figure:
+    """Customers by value (profitable or not) and loyalty group; profit in ``symbol``."""
     title = "Value × loyalty: customers in each quadrant"
     if grid.height == 0:
         return _empty(title, "No NPS answers in view")
@@ -793,7 +797,7 @@ def fig_value_quadrant(grid: pl.DataFrame) -> go.Figure:
     text = [
         [
             f"{look[(v, g)]['customers']:,} customers<br>"
-            f"{METRICS['revenue_at_risk'].format(look[(v, g)]['profit'])} profit"
+            f"{METRICS['revenue_at_risk'].format(look[(v, g)]['profit'], symbol)} profit"
             if (v, g) in look
             else ""
             for g in groups

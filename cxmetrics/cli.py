@@ -22,12 +22,14 @@ from cxmetrics import (
     importer,
     journey_import,
     mapping,
+    migrate,
     overview,
     sample,
     schema,
     scope,
     store,
 )
+from cxmetrics import settings as company
 from cxmetrics.filters import FilterError, Filters
 from cxmetrics.journey import JourneyError
 from cxmetrics.mapping import MappingError
@@ -97,7 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="the same company with none of the planted stories (for calibration)",
     )
 
-    p = sub.add_parser("init-db", help="create the data contract's tables on a database")
+    p = sub.add_parser(
+        "init-db",
+        help="create the data contract's tables on a database, or upgrade an older one",
+    )
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL)")
 
     p = sub.add_parser(
@@ -168,6 +173,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="no password (people who sign in through an SSO proxy or identity provider)",
     )
 
+    p = sub.add_parser(
+        "settings",
+        help="show or change the company's settings (name, currency, default period, churn)",
+    )
+    p.add_argument("action", choices=["show", "set", "unset"])
+    p.add_argument("key", nargs="?", choices=company.KEYS, help="the setting (for set, unset)")
+    p.add_argument("value", nargs="?", help="its new value (for set)")
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
+
     for command, text in (
         ("summary", "print the executive overview's numbers"),
         ("findings", "print every finding the view supports, with its test and q-value"),
@@ -211,6 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             return _user(args)
         if args.command == "findings":
             return _findings(args)
+        if args.command == "settings":
+            return _settings(args)
         return _summary(args)
     except (
         CliError,
@@ -220,9 +236,35 @@ def main(argv: list[str] | None = None) -> int:
         importer.ImportError_,
         JourneyError,
         access.AccessError,
+        company.SettingsError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
+
+
+def _settings(args) -> int:
+    url = args.url or store.database_url()
+    engine = store.make_engine(url)
+    try:
+        if args.action != "show":
+            if not args.key or (args.action == "set" and args.value is None):
+                raise CliError(
+                    f"settings {args.action} needs a key"
+                    + (" and a value" if args.action == "set" else "")
+                )
+            company.save(engine, args.key, args.value if args.action == "set" else None)
+        values = company.read(engine)
+        current = company.parse(values)
+    finally:
+        engine.dispose()
+    for key in company.KEYS:
+        value = getattr(current, key)
+        shown = "(chosen from the data)" if value is None else value
+        if isinstance(value, bool):
+            shown = "true" if value else "false"
+        origin = "" if key in values else "  # default"
+        print(f"{key} = {shown}{origin}")
+    return 0
 
 
 def _user(args) -> int:
@@ -274,12 +316,17 @@ def _init_db(args) -> int:
     url = args.url or store.database_url()
     engine = store.make_engine(url)
     try:
-        schema.create_all(engine)
+        changes = migrate.upgrade(engine)
     except Exception as exc:
-        raise CliError(f"cannot create the tables on {store.safe_url(url)}: {exc}") from exc
+        raise CliError(
+            f"cannot create or upgrade the tables on {store.safe_url(url)} (nothing was "
+            f"changed): {store.describe_error(exc)}"
+        ) from exc
     finally:
         engine.dispose()
-    print(f"created the data contract's tables on {store.safe_url(url)}")
+    for change in changes:
+        print(f"upgraded {change}")
+    print(f"the data contract's tables are ready on {store.safe_url(url)}")
     return 0
 
 
@@ -450,6 +497,14 @@ def _text(data: dict, ov: overview.Overview, labels: dict[str, str]) -> str:
         return f"{text} (n = {score['n']:,})"
 
     o = data["overall"]
+    churn_unknown = ov.tiles["churn"].unknown
+    risk_unknown = ov.tiles["revenue_at_risk"].unknown
+    churn = "not recorded" if churn_unknown else fmt("churn", o["churn"])
+    risk = (
+        f"unknown ({risk_unknown})"
+        if risk_unknown
+        else METRICS["revenue_at_risk"].format(o["revenue_at_risk"], ov.symbol)
+    )
     lines = [
         f"Period {data['period']['start']} to {data['period']['end']} · "
         f"{ov.filters.describe(labels, with_period=False)}",
@@ -457,8 +512,8 @@ def _text(data: dict, ov: overview.Overview, labels: dict[str, str]) -> str:
         f"  CSAT     {fmt('csat', o['csat'])}",
         f"  CES      {fmt('ces', o['ces'])}",
         f"  Responses {o['responses']:,}",
-        f"  Churn    {fmt('churn', o['churn'])}",
-        f"  Revenue at risk {METRICS['revenue_at_risk'].format(o['revenue_at_risk'])}",
+        f"  Churn    {churn}",
+        f"  Revenue at risk {risk}",
         "",
         "Journey:",
     ]

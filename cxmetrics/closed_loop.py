@@ -52,7 +52,7 @@ def prepare(
     stage_type = contacts.schema["stage_id"]
     stage_of = journey.touchpoints.select("touchpoint_id", pl.col("stage_id").cast(stage_type))
     frame = (
-        cases.with_columns(pl.col("customer_id").cast(pl.Int32))
+        cases.with_columns(pl.col("customer_id", "response_id").cast(pl.String))
         .join(stage_of, on="touchpoint_id", how="inner")
         .join(
             customers.select("customer_id", "cust", "segment", "region"),
@@ -62,7 +62,7 @@ def prepare(
     )
     if sources is not None:
         frame = frame.join(
-            sources.select(pl.col("response_id").cast(pl.Int64), pl.col("source").cast(pl.String)),
+            sources.select(pl.col("response_id").cast(pl.String), pl.col("source").cast(pl.String)),
             on="response_id",
             how="left",
         )

@@ -32,19 +32,23 @@ def _events(cases: pl.DataFrame, complaints: pl.DataFrame) -> pl.DataFrame:
         pl.col("confirmed").cast(pl.Boolean),
         pl.lit(True).alias("case"),
     )
-    uncased = complaints.join(
-        cases.select(pl.col("response_id").cast(pl.Int64)).drop_nulls(),
-        on="response_id",
-        how="anti",
-    ).select(
-        pl.col("stage_id").cast(pl.String),
-        pl.col("touchpoint_id").cast(pl.String),
-        pl.lit(NO_CASE).alias("root_cause"),
-        pl.lit(None, dtype=pl.String).alias("department_id"),
-        pl.col("responded_on").alias("day"),
-        pl.lit(True).alias("complaint"),
-        pl.lit(False).alias("confirmed"),
-        pl.lit(False).alias("case"),
+    uncased = (
+        complaints.with_columns(pl.col("response_id").cast(pl.String))
+        .join(
+            cases.select(pl.col("response_id").cast(pl.String)).drop_nulls(),
+            on="response_id",
+            how="anti",
+        )
+        .select(
+            pl.col("stage_id").cast(pl.String),
+            pl.col("touchpoint_id").cast(pl.String),
+            pl.lit(NO_CASE).alias("root_cause"),
+            pl.lit(None, dtype=pl.String).alias("department_id"),
+            pl.col("responded_on").alias("day"),
+            pl.lit(True).alias("complaint"),
+            pl.lit(False).alias("confirmed"),
+            pl.lit(False).alias("case"),
+        )
     )
     return pl.concat([from_cases, uncased], how="vertical_relaxed")
 

@@ -17,7 +17,8 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics import schema, store
+from cxmetrics import periods, schema, store
+from cxmetrics import settings as company
 from cxmetrics.behaviour import flag_repeat_contacts
 from cxmetrics.filters import Filters
 from cxmetrics.inference import design_effects
@@ -25,11 +26,13 @@ from cxmetrics.journey import Journey
 from cxmetrics.metrics import (
     NO_ROW,
     CustomerArrays,
+    Facts,
     customer_links,
     customers_in_view,
     latest_answers,
     response_stats,
 )
+from cxmetrics.registry import MIN_N
 
 Progress = Callable[[float, str], None]
 
@@ -51,6 +54,31 @@ class Dataset:
     scope: tuple[str, ...] | None = None  # a manager's departments; None: the whole company
     #: Design effect of repeated answers by one customer, per metric (inference.design_effects)
     design_effect: dict = field(default_factory=dict)
+    settings: company.Settings = company.Settings()
+
+    @property
+    def facts(self) -> Facts:
+        """Which optional customer facts (revenue, cost, influence, churn) are recorded."""
+        return self.customer_arrays.facts
+
+    def default_period(self, min_n: int = MIN_N) -> tuple[str, str]:
+        """The period preset a view opens on and why (:func:`periods.default_preset`): the
+        company's setting, else the shortest preset with ``min_n`` NPS answers in view of
+        this dataset (a manager's dataset counts their stages)."""
+        dates, n_nps = self.stats["responded_on"], self.stats["n_nps"]
+
+        def answers(start: dt.date, end: dt.date) -> int:
+            lo = int(dates.search_sorted(start, side="left"))
+            hi = int(dates.search_sorted(end, side="right"))
+            return int(n_nps.slice(lo, max(hi - lo, 0)).sum())
+
+        return periods.default_preset(
+            self.first_day, self.last_day, answers, min_n, self.settings.default_period
+        )
+
+    def money(self, value: float | None) -> str:
+        """An amount in the company's currency."""
+        return self.settings.money(value)
 
     @property
     def first_day(self) -> dt.date:
@@ -101,6 +129,7 @@ class Dataset:
             latest,
             tuple(department_ids),
             self.design_effect,
+            self.settings,
         )
 
     def slice_stats(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
@@ -167,11 +196,14 @@ def _slice(frame: pl.DataFrame, f: Filters, stage_ids, with_dates: bool):
 
 def prepare_customers(customers: pl.DataFrame) -> pl.DataFrame:
     """Customers sorted by id, with their dense code ``cust`` (the row number)."""
-    return customers.sort("customer_id").with_columns(
-        pl.col("customer_id").cast(pl.Int32),
-        pl.int_range(pl.len(), dtype=pl.Int32).alias("cust"),
-        pl.col("segment").cast(pl.Enum(sorted(customers["segment"].unique().drop_nulls()))),
-        pl.col("region").cast(pl.Enum(sorted(customers["region"].unique().drop_nulls()))),
+    return (
+        customers.with_columns(pl.col("customer_id").cast(pl.String))
+        .sort("customer_id")
+        .with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int32).alias("cust"),
+            pl.col("segment").cast(pl.Enum(sorted(customers["segment"].unique().drop_nulls()))),
+            pl.col("region").cast(pl.Enum(sorted(customers["region"].unique().drop_nulls()))),
+        )
     )
 
 
@@ -186,7 +218,8 @@ def compact(chunk: pl.DataFrame, journey: Journey, customers: pl.DataFrame) -> p
     )
     return (
         chunk.with_columns(
-            pl.col("customer_id").cast(pl.Int32),
+            pl.col("customer_id").cast(pl.String),
+            pl.col("response_id").cast(pl.String),
             pl.col("touchpoint_id").cast(tp_enum, strict=False),
             *[pl.col(c).cast(pl.Int8) for c in ("nps", "csat", "ces")],
             pl.col("channel").cast(pl.Categorical),
@@ -216,7 +249,10 @@ def compact_contacts(
     stage_of = journey.touchpoints.select("touchpoint_id", pl.col("stage_id").cast(stage_enum))
     frame = (
         contacts.select(
-            "contact_id", pl.col("customer_id").cast(pl.Int32), "touchpoint_id", "contacted_on"
+            pl.col("contact_id").cast(pl.String),
+            pl.col("customer_id").cast(pl.String),
+            "touchpoint_id",
+            "contacted_on",
         )
         .join(stage_of, on="touchpoint_id", how="inner")
         .join(customers.select("customer_id", "cust"), on="customer_id", how="inner")
@@ -229,8 +265,10 @@ def build(
     journey: Journey,
     customers: pl.DataFrame,
     responses: pl.DataFrame | Iterable[pl.DataFrame],
+    settings: company.Settings | None = None,
 ) -> Dataset:
     """Compact responses (one frame or chunks of it), sort them by date, build statistics."""
+    settings = settings or company.Settings()
     customers = prepare_customers(customers)
     chunks = [responses] if isinstance(responses, pl.DataFrame) else responses
     parts = [compact(chunk, journey, customers) for chunk in chunks]
@@ -260,10 +298,10 @@ def build(
             pl.col("responded_on").dt.truncate("1q").alias("quarter"),
         )
     )
-    arrays = CustomerArrays.from_frame(customers)
+    arrays = CustomerArrays.from_frame(customers, settings.churn_recorded)
     enriched, latest = _linked(enriched, arrays.size)
     deff = design_effects(enriched)
-    return Dataset(journey, customers, enriched, stats, arrays, latest, None, deff)
+    return Dataset(journey, customers, enriched, stats, arrays, latest, None, deff, settings)
 
 
 def _linked(responses: pl.DataFrame, size: int) -> tuple[pl.DataFrame, np.ndarray]:
@@ -285,6 +323,13 @@ def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:
     store.check(engine)
     progress(0.05, "Reading the journey definition")
     journey = store.load_journey(engine)
+    try:
+        settings = company.load(engine)
+    except company.SettingsError as exc:
+        raise store.StoreError(
+            f"the settings of {store.safe_url(str(engine.url))} cannot be used: {exc}; fix "
+            "them with `python -m cxmetrics settings set KEY VALUE`"
+        ) from exc
     total = store.count_rows(engine, "responses")
     missing = [
         what
@@ -317,6 +362,6 @@ def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:
         first = next(responses, None)
         customers = pending.result()
     head = [] if first is None else [first]
-    data = build(journey, customers, itertools.chain(head, responses))
+    data = build(journey, customers, itertools.chain(head, responses), settings)
     progress(1.0, "Ready")
     return data

@@ -84,6 +84,11 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
 # --- mapping ---------------------------------------------------------------------------
 
 
+#: Bits of a hashed id: customer ids were 32-bit integers and the others 64-bit in earlier
+#: versions of the contract; the same widths keep re-imports of old files on the same ids.
+HASHED_ID_BITS = {"customer_id": 31}
+
+
 def _stable_id(values: list[str | None], bits: int) -> list[int | None]:
     out = []
     for v in values:
@@ -187,11 +192,10 @@ def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file")
     for contract, value in m.constants.items():
         exprs.append(pl.lit(None if value is None else str(value), dtype=pl.String).alias(contract))
     out = frame.select(exprs)
-    table = schema.metadata.tables[m.table]
     for contract, sources in m.ids.items():
         parts = [pl.col("__key") if s == key_name else pl.col(s) for s in sources]
         joined = frame.select(pl.concat_str(parts, separator="\x1f").alias("k"))["k"].to_list()
-        bits = 63 if isinstance(table.c[contract].type, sa.BigInteger) else 31
+        bits = HASHED_ID_BITS.get(contract, 63)
         blank = [  # which source columns left the id unbuilt, for the report
             pl.when(pl.col(s).is_null()).then(pl.lit(repr(s))) for s in sources if s != key_name
         ]

@@ -209,11 +209,13 @@ def satisfied_at_risk(customers: pl.DataFrame, min_n: int = m.MIN_N) -> dict:
         pl.col("segment").is_in([c.family for c in kept]).alias("concentrated"),
     ).sort("share", descending=True, nulls_last=True)
     top = max(kept, key=lambda c: c.effect, default=None)
+    revenue_known = customers["annual_revenue"].null_count() < customers.height
     return {
         "satisfied": satisfied.height,
         "at_risk": at_risk.height,
         "share": m.proportion_score("churn", at_risk.height, satisfied.height),
-        "revenue": float(at_risk["annual_revenue"].sum() or 0.0),
+        # None: no revenue recorded for the customers in view (unknown, not 0)
+        "revenue": float(at_risk["annual_revenue"].sum() or 0.0) if revenue_known else None,
         "left": int(at_risk["left"].sum()),
         "by_segment": by_segment,
         "concentrated": top,
@@ -359,10 +361,14 @@ def _pct(rate: float | None) -> float | None:
 
 
 def value_summary(customers: pl.DataFrame) -> dict:
-    """Profit (annual revenue − cost to serve): unprofitable share and a value × NPS grid."""
+    """Profit (annual revenue − cost to serve): unprofitable share and a value × NPS grid.
+    Only customers with both facts recorded count (``customers`` is their number); the
+    others are ``unknown``."""
     profit = customers.with_columns(
         (pl.col("annual_revenue") - pl.col("cost_to_serve")).alias("profit")
     )
+    unknown = profit["profit"].null_count()
+    profit = profit.filter(pl.col("profit").is_not_null())
     unprofitable = profit.filter(pl.col("profit") < 0).height
     grid = (
         profit.filter(pl.col("nps").is_not_null())
@@ -379,20 +385,38 @@ def value_summary(customers: pl.DataFrame) -> dict:
     )
     return {
         "profit": profit.select("profit", "nps"),
-        "customers": customers.height,
-        "unprofitable": m.proportion_score("churn", unprofitable, customers.height),
+        "customers": profit.height,
+        "unknown": unknown,
+        "unprofitable": m.proportion_score("churn", unprofitable, profit.height),
         "grid": grid,
     }
 
 
-def influencer_cut(ds: Dataset) -> float:
+def influencer_cut(ds: Dataset) -> float | None:
+    """The influence score of the top decile; None when no influence is recorded."""
+    if not ds.facts.influence:
+        return None
     return float(ds.customers["influence"].quantile(INFLUENCER_QUANTILE))
+
+
+INFLUENCER_STAGE_SCHEMA = {
+    "stage_id": pl.String,
+    "influencer": pl.Boolean,
+    "nps": pl.Float64,
+    "moe": pl.Float64,
+    "n_nps": pl.Int64,
+    "position": pl.Int64,
+}
 
 
 def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl.DataFrame:
     """NPS of answers from top-decile influencers against everyone else's, per stage: one
-    counting pass over (stage, influencer, NPS class)."""
-    influencer = (ds.customers["influence"] >= influencer_cut(ds)).to_numpy()
+    counting pass over (stage, influencer, NPS class). Empty when no influence is recorded;
+    customers whose influence is unknown count as everyone else."""
+    cut = influencer_cut(ds)
+    if cut is None:
+        return pl.DataFrame(schema=INFLUENCER_STAGE_SCHEMA)
+    influencer = (ds.customers["influence"] >= cut).fill_null(False).to_numpy()
     rows = ds.slice_responses(f)
     categories = list(rows["stage_id"].dtype.categories)
     nps = rows["nps"].fill_null(-1).to_numpy().astype(np.int64)
@@ -421,17 +445,7 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
                     "position": position,
                 }
             )
-    return pl.DataFrame(
-        out,
-        schema={
-            "stage_id": pl.String,
-            "influencer": pl.Boolean,
-            "nps": pl.Float64,
-            "moe": pl.Float64,
-            "n_nps": pl.Int64,
-            "position": pl.Int64,
-        },
-    )
+    return pl.DataFrame(out, schema=INFLUENCER_STAGE_SCHEMA)
 
 
 def influencer_candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
@@ -472,15 +486,18 @@ def influencer_detractors(
     ds: Dataset, f: Filters, stage_id: str, by_stage: dict | None = None
 ) -> pl.DataFrame:
     """Top-decile influencers whose latest answer at ``stage_id`` in view is 0-6 and who are
-    still customers: a list an account manager can act on, highest influence first."""
+    still customers: a list an account manager can act on, highest influence first, with
+    each customer's own id as the company records it. Empty when no influence is recorded."""
     cut = influencer_cut(ds)
     by_stage = by_stage if by_stage is not None else latest_by_stage(ds, f)
     who, latest = by_stage.get(stage_id, (np.zeros(0, np.int64), np.zeros(0, np.int8)))
     end = f.end or ds.last_day
     keep = (latest <= 6) & (ds.customer_arrays.churned_day[who] > m.day_number(end))
     frame = ds.customers[who[keep]].with_columns(pl.Series("nps", latest[keep], dtype=pl.Int16))
+    if cut is None:
+        frame = frame.clear()
     return (
-        frame.filter(pl.col("influence") >= cut)
+        frame.filter(pl.col("influence") >= (cut if cut is not None else 0.0))
         .select(
             "customer_id",
             pl.col("segment").cast(pl.String),

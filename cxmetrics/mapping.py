@@ -36,8 +36,8 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
     from = [1, 10]
     to = [1, 5]
 
-    [ids]                         # a stable integer id from text columns (hashed); a row
-    customer_id = ["Reviewer"]    # whose source column is blank is rejected, naming it
+    [ids]                         # a stable id from text columns (hashed, as digits); a
+    customer_id = ["Reviewer"]    # row whose source column is blank is rejected, naming it
 
     [unpivot]                     # wide to long: each listed column becomes a row
     key = "touchpoint_id"         # contract column that receives the mapped name

@@ -281,27 +281,84 @@ def target_p(score: Score, target: float) -> float | None:
 # than hash group-bys. Response rows must be in date order.
 
 
+#: The customers' optional facts, and the column a company imports to record each.
+FACT_COLUMNS = {
+    "revenue": "annual_revenue",
+    "cost": "cost_to_serve",
+    "influence": "influence",
+    "churn": "churned_on",
+}
+FACT_NAMES = {
+    "revenue": "revenue",
+    "cost": "cost to serve",
+    "influence": "influence",
+    "churn": "churn",
+}
+
+
+@dataclass(frozen=True)
+class Facts:
+    """Which optional facts about customers the company records. A fact nobody has is
+    unknown, never zero: revenue, cost to serve and influence are known when any customer
+    has a value; churn when any customer has a churn date, unless the company's settings
+    say whether churn is recorded."""
+
+    revenue: bool = True
+    cost: bool = True
+    influence: bool = True
+    churn: bool = True
+
+    @classmethod
+    def of(cls, customers: pl.DataFrame, churn_recorded: bool | None = None) -> Facts:
+        def known(column: str) -> bool:
+            return column in customers.columns and customers[column].null_count() < len(customers)
+
+        churn = known("churned_on") if churn_recorded is None else churn_recorded
+        return cls(known("annual_revenue"), known("cost_to_serve"), known("influence"), churn)
+
+    def missing(self, *names: str) -> list[str]:
+        """Of the facts ``names``, those not recorded."""
+        return [n for n in names if not getattr(self, n)]
+
+    def unknown_text(self, *names: str) -> str | None:
+        """What is missing and what to import to see it; None when all ``names`` are known."""
+        absent = self.missing(*names)
+        if not absent:
+            return None
+        words = " and ".join(FACT_NAMES[n] for n in absent)
+        columns = ", ".join(FACT_COLUMNS[n] for n in absent)
+        verb = "is" if len(absent) == 1 else "are"
+        return (
+            f"{words[0].upper()}{words[1:]} {verb} not recorded: import customers with "
+            f"{columns} to see this."
+        )
+
+
 @dataclass(frozen=True)
 class CustomerArrays:
     """Customer attributes as arrays indexed by customer code."""
 
     churned_day: np.ndarray  # days since 1970-01-01; NOT_CHURNED when still a customer
-    revenue: np.ndarray
+    revenue: np.ndarray  # NaN where unknown
     joined_day: np.ndarray | None = None  # days since 1970-01-01; None: not known
+    facts: Facts = Facts()
 
     NOT_CHURNED = np.iinfo(np.int64).max
 
     @classmethod
-    def from_frame(cls, customers: pl.DataFrame) -> CustomerArrays:
+    def from_frame(
+        cls, customers: pl.DataFrame, churn_recorded: bool | None = None
+    ) -> CustomerArrays:
         """From a frame (churned_on, annual_revenue, optional joined_on) whose row i is
-        customer code i."""
+        customer code i. ``churn_recorded``: the company's setting (None: decided by the
+        data)."""
         churned = customers["churned_on"].cast(pl.Int64).fill_null(cls.NOT_CHURNED).to_numpy()
-        revenue = customers["annual_revenue"].cast(pl.Float64).fill_null(0.0).to_numpy()
+        revenue = customers["annual_revenue"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
         joined = None
         if "joined_on" in customers.columns:
             joined = customers["joined_on"].cast(pl.Int64).fill_null(np.iinfo(np.int64).min)
             joined = joined.to_numpy()
-        return cls(churned, revenue, joined)
+        return cls(churned, revenue, joined, Facts.of(customers, churn_recorded))
 
     @property
     def size(self) -> int:
@@ -479,24 +536,32 @@ def revenue_at_risk(
 
     ``who``/``latest``: each customer's latest NPS answer in view (:func:`latest_answers`).
     Detractors answered 0-6 and had not left by ``end``; ``rates`` come from
-    :func:`detractor_churn_rate`.
+    :func:`detractor_churn_rate`. Detractors whose revenue is unknown are left out of the
+    sum and counted in ``unknown_revenue``. ``value``, ``low``, ``high`` and
+    ``detractor_revenue`` are None when no customer's revenue is recorded; the value and the
+    rates also when churn is not recorded.
     """
     detractors = who[latest <= 6]
     cutoff = _day(end, CustomerArrays.NOT_CHURNED - 1)  # without an end: never left
     active = detractors[customers.churned_day[detractors] > cutoff]
-    revenue = float(customers.revenue[active].sum())
+    amounts = customers.revenue[active]
+    known = ~np.isnan(amounts)
+    revenue = float(amounts[known].sum()) if customers.facts.revenue else None
+    churn = customers.facts.churn
     lo, hi = rates.interval
+    priced = revenue is not None and churn
     return {
-        "value": revenue * rates.attributable,
-        "low": revenue * lo,
-        "high": revenue * hi,
+        "value": revenue * rates.attributable if priced else None,
+        "low": revenue * lo if priced else None,
+        "high": revenue * hi if priced else None,
         "detractor_revenue": revenue,
-        "churn_rate": rates.attributable,
-        "detractor_churn": rates.detractor_rate,
-        "other_churn": rates.other_rate,
+        "churn_rate": rates.attributable if churn else None,
+        "detractor_churn": rates.detractor_rate if churn else None,
+        "other_churn": rates.other_rate if churn else None,
         "history_n": rates.n,
         "others_n": rates.n_others,
         "detractors": int(active.size),
+        "unknown_revenue": int((~known).sum()) if customers.facts.revenue else int(active.size),
     }
 
 
@@ -507,5 +572,7 @@ RANGE_ABOVE = 0.25
 
 def revenue_range_only(risk: dict) -> bool:
     """True when the interval is too wide (or the value 0) for a point to be stated."""
+    if risk.get("value") is None or risk.get("low") is None:
+        return False
     half = (risk["high"] - risk["low"]) / 2
     return risk["value"] <= 0 or half > RANGE_ABOVE * risk["value"]

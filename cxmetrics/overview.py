@@ -34,6 +34,7 @@ class Tile:
     status: str = m.STATUS_NONE
     target: float | None = None
     detail: dict = field(default_factory=dict)
+    unknown: str | None = None  # a fact the value needs is not recorded: what to import
 
 
 @dataclass(frozen=True)
@@ -70,6 +71,9 @@ class Overview:
     min_n: int
     findings: list[fx.Finding] = field(default_factory=list)  # kept: change and target
     tested: dict[str, int] = field(default_factory=dict)  # family size per kind
+    facts: m.Facts = m.Facts()
+    currency: str = "GBP"  # the company's currency (settings), for money figures
+    symbol: str = "£"
 
     @property
     def empty(self) -> bool:
@@ -169,6 +173,9 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
         min_n,
         kept_changes + kept_targets,
         {"change": len(change_family), "target": len(tile_family) + stage_tests},
+        ds.facts,
+        ds.settings.currency,
+        ds.settings.currency_symbol,
     )
 
 
@@ -253,12 +260,15 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
         )
         churn_change = m.compare(churn, prev_churn, min_n)
 
+    no_churn = ds.facts.unknown_text("churn")
+    if no_churn:  # nobody's churn date is known: not 0%, unknown
+        churn, churn_change, prev_churn = m.Score("churn", None, churn.n), None, None
     rates = m.detractor_churn_rate(
         ds.latest_nps, arrays, ds.customer_mask(f), ds.first_day, ds.last_day
     )
     risk = m.revenue_at_risk(now.latest_who, now.latest_nps, arrays, rates, end)
     return {
-        "churn": Tile("churn", churn, churn_change, m.STATUS_NONE, None),
+        "churn": Tile("churn", churn, churn_change, m.STATUS_NONE, None, unknown=no_churn),
         "churn_before": prev_churn,
         "revenue_at_risk": Tile(
             "revenue_at_risk",
@@ -266,12 +276,14 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
                 "revenue_at_risk",
                 risk["value"],
                 risk["detractors"],
-                (risk["high"] - risk["value"]) / m.Z95,  # value ± 1.96 se, floored at 0
+                # value ± 1.96 se, floored at 0
+                None if risk["high"] is None else (risk["high"] - risk["value"]) / m.Z95,
             ),
             None,
             m.STATUS_NONE,
             None,
             risk,
+            ds.facts.unknown_text("revenue", "churn"),
         ),
     }
 
@@ -431,8 +443,17 @@ def summary_dict(ov: Overview) -> dict:
             "ces": score(t["ces"].score),
             "responses": t["responses"].score.n,
             "churn": score(t["churn"].score),
-            "revenue_at_risk": round(t["revenue_at_risk"].score.value or 0.0, 2),
+            "revenue_at_risk": None
+            if t["revenue_at_risk"].score.value is None
+            else round(t["revenue_at_risk"].score.value, 2),
         },
+        # optional facts the company does not record: their figures above are null
+        "not_recorded": [
+            m.FACT_COLUMNS[name]
+            for name in ("revenue", "cost", "influence", "churn")
+            if not getattr(ov.facts, name)
+        ],
+        "currency": ov.currency,
         "stages": [
             {
                 "stage_id": s.stage_id,

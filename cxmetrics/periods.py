@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 PRESETS = {
     "90d": "Last 90 days",
@@ -12,7 +13,9 @@ PRESETS = {
     "all": "All data",
     "custom": "Custom range",
 }
-DEFAULT_PRESET = "90d"
+DEFAULT_PRESET = "90d"  # the CLI's briefing default; the dashboard chooses its own
+#: The presets a default period is chosen from (shortest span first, see default_preset).
+CANDIDATES = ("30d", "90d", "quarter", "year", "all")
 
 
 WEEKLY_UP_TO_DAYS = 120  # longer periods trend by month
@@ -42,3 +45,36 @@ def preset_range(preset: str, first: dt.date, last: dt.date) -> tuple[dt.date, d
     else:
         raise ValueError(f"unknown period preset {preset!r}; known: {', '.join(PRESETS)}")
     return max(start, first), last
+
+
+def default_preset(
+    first: dt.date,
+    last: dt.date,
+    answers: Callable[[dt.date, dt.date], int],
+    min_n: int,
+    chosen: str | None = None,
+) -> tuple[str, str]:
+    """The period a view opens on, and why, in words.
+
+    ``chosen``: the company's setting, used as it is. Otherwise the shortest preset (by the
+    days it spans on this data) in which ``answers(start, end)`` (NPS answers) reaches
+    ``min_n``; all data when none does."""
+    if chosen:
+        return chosen, f"{PRESETS[chosen]}: the company's default period."
+
+    def span(preset: str) -> int:
+        start, end = preset_range(preset, first, last)
+        return (end - start).days
+
+    spans = sorted(CANDIDATES, key=span)  # stable: equal spans keep CANDIDATES' order
+    for preset in spans:
+        n = answers(*preset_range(preset, first, last))
+        if n >= min_n:
+            return preset, (
+                f"{PRESETS[preset]} chosen as the default: the shortest period with at least "
+                f"{min_n} NPS answers ({n:,})."
+            )
+    n = answers(first, last)
+    return "all", (
+        f"All data chosen as the default: it holds only {n:,} NPS answers, fewer than {min_n}."
+    )

@@ -17,16 +17,20 @@ class Metric:
     name: str
     definition: str
     formula: str
-    unit: str  # "points", "%", "1-7", "responses", "£", "customers"
+    unit: str  # "points", "%", "1-7", "responses", "money", "customers"
     higher_is_better: bool | None  # None: neither (a volume)
     decimals: int
     short: str = ""
 
-    def format(self, value: float | None) -> str:
+    def format(self, value: float | None, symbol: str | None = None) -> str:
+        """The value as shown; a money metric needs the company's currency ``symbol``
+        (``Settings.currency_symbol``)."""
+        if self.unit == "money":
+            if symbol is None:
+                raise TypeError(f"{self.key} is money: pass the company's currency symbol")
+            return format_money(value, symbol)
         if value is None:
             return "–"
-        if self.unit == "£":
-            return format_money(value)
         text = f"{value:,.{self.decimals}f}"
         if self.unit == "%":
             return f"{text}%"
@@ -39,14 +43,17 @@ class Metric:
         return f"{self.definition}\n\nFormula: {self.formula}"
 
 
-def format_money(value: float) -> str:
+def format_money(value: float | None, symbol: str) -> str:
+    """An amount with the company's currency symbol: £1.23m, €45k, $950; "–" when unknown."""
+    if value is None:
+        return "–"
     sign = "−" if value < 0 else ""
     v = abs(value)
     if v >= 1e6:
-        return f"{sign}£{v / 1e6:,.2f}m"
+        return f"{sign}{symbol}{v / 1e6:,.2f}m"
     if v >= 1e4:
-        return f"{sign}£{v / 1e3:,.0f}k"
-    return f"{sign}£{v:,.0f}"
+        return f"{sign}{symbol}{v / 1e3:,.0f}k"
+    return f"{sign}{symbol}{v:,.0f}"
 
 
 METRICS: dict[str, Metric] = {
@@ -144,7 +151,7 @@ METRICS: dict[str, Metric] = {
             "the uncertainty of both rates) when the range is wider than ±25% of the value.",
             "revenue at risk = Σ annual revenue of current detractors × max(0, detractors' "
             "churned ÷ detractors' customer-years − others' churned ÷ others' customer-years)",
-            "£",
+            "money",
             False,
             0,
             short="Revenue at risk",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from cxmetrics import settings
 from cxmetrics.journey import SAMPLE_DIR, Journey, read_journey_dir, read_kpi_definitions
 
 Progress = Callable[[float, str], None]
@@ -71,7 +72,16 @@ class SampleData:
             "cases": self.cases,
             "kpis": self.kpis,
             "incentives": j.incentives,
+            "settings": settings.frame(SETTINGS),
         }
+
+
+#: The sample company's settings: pounds sterling, and its executives' usual quarter view.
+SETTINGS = {
+    "company_name": "Sample Home & Motor Insurance",
+    "currency": "GBP",
+    "default_period": "90d",
+}
 
 
 def _no_progress(_fraction: float, _message: str) -> None:
@@ -237,7 +247,22 @@ def generate(
         }
     ).with_columns(pl.col("joined_on").cast(pl.Date), pl.col("churned_on").cast(pl.Date))
     progress(1.0, "done")
-    return SampleData(journey, customer_frame, resp_frame, contact_frame, case_frame, kpi_frame)
+    return SampleData(
+        journey,
+        text_ids(customer_frame),
+        text_ids(resp_frame),
+        text_ids(contact_frame),
+        text_ids(case_frame),
+        kpi_frame,
+    )
+
+
+ID_COLUMNS = ("customer_id", "response_id", "contact_id", "case_id")
+
+
+def text_ids(frame: pl.DataFrame) -> pl.DataFrame:
+    """The contract's ids are text: the generator's numbers written as their digits."""
+    return frame.with_columns(pl.col(c).cast(pl.String) for c in ID_COLUMNS if c in frame.columns)
 
 
 def _customers(

@@ -36,6 +36,15 @@ SENTIMENT_LABELS = ("positive", "neutral", "negative")
 ALLOWED["responses"]["sentiment_label"] = SENTIMENT_LABELS
 
 
+#: Ids of the contract are text, so a CRM's own ids ("C-10023", a Salesforce id, a handle)
+#: are kept as they are. Inside the app customers get a dense integer code instead.
+ID_LENGTH = 100
+
+
+def _id() -> sa.String:
+    return sa.String(ID_LENGTH)
+
+
 def _range(table: str, column: str, *, nullable: bool = False) -> str:
     low, high = RANGES[table][column]
     cond = f"{column} >= {low}" + (f" AND {column} <= {high}" if high is not None else "")
@@ -98,24 +107,31 @@ targets = sa.Table(
 customers = sa.Table(
     "customers",
     metadata,
-    sa.Column("customer_id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("customer_id", _id(), primary_key=True),
     sa.Column("segment", sa.String(60), nullable=False),
     sa.Column("region", sa.String(60), nullable=False),
     sa.Column("joined_on", sa.Date, nullable=False),
-    sa.Column("annual_revenue", sa.Float, nullable=False),
-    sa.Column("cost_to_serve", sa.Float, nullable=False),
-    sa.Column("influence", sa.Float, nullable=False),
+    # Optional facts: empty when the company does not know them (the pages then say so).
+    sa.Column("annual_revenue", sa.Float, nullable=True),
+    sa.Column("cost_to_serve", sa.Float, nullable=True),
+    sa.Column("influence", sa.Float, nullable=True),
     sa.Column("churned_on", sa.Date, nullable=True),
-    sa.CheckConstraint(_range("customers", "annual_revenue"), name="ck_customers_revenue"),
-    sa.CheckConstraint(_range("customers", "cost_to_serve"), name="ck_customers_cost"),
-    sa.CheckConstraint(_range("customers", "influence"), name="ck_customers_influence"),
+    sa.CheckConstraint(
+        _range("customers", "annual_revenue", nullable=True), name="ck_customers_revenue"
+    ),
+    sa.CheckConstraint(
+        _range("customers", "cost_to_serve", nullable=True), name="ck_customers_cost"
+    ),
+    sa.CheckConstraint(
+        _range("customers", "influence", nullable=True), name="ck_customers_influence"
+    ),
 )
 
 responses = sa.Table(
     "responses",
     metadata,
-    sa.Column("response_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.customer_id"), nullable=False),
+    sa.Column("response_id", _id(), primary_key=True),
+    sa.Column("customer_id", _id(), sa.ForeignKey("customers.customer_id"), nullable=False),
     sa.Column(
         "touchpoint_id",
         sa.String(40),
@@ -142,8 +158,8 @@ responses = sa.Table(
 contacts = sa.Table(
     "contacts",
     metadata,
-    sa.Column("contact_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.customer_id"), nullable=False),
+    sa.Column("contact_id", _id(), primary_key=True),
+    sa.Column("customer_id", _id(), sa.ForeignKey("customers.customer_id"), nullable=False),
     sa.Column(
         "touchpoint_id",
         sa.String(40),
@@ -159,9 +175,9 @@ contacts = sa.Table(
 cases = sa.Table(
     "cases",
     metadata,
-    sa.Column("case_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("response_id", sa.BigInteger, sa.ForeignKey("responses.response_id")),
-    sa.Column("customer_id", sa.Integer, sa.ForeignKey("customers.customer_id"), nullable=False),
+    sa.Column("case_id", _id(), primary_key=True),
+    sa.Column("response_id", _id(), sa.ForeignKey("responses.response_id")),
+    sa.Column("customer_id", _id(), sa.ForeignKey("customers.customer_id"), nullable=False),
     sa.Column(
         "touchpoint_id",
         sa.String(40),
@@ -223,6 +239,15 @@ imports = sa.Table(
     sa.Column("rows_read", sa.Integer, nullable=False),
     sa.Column("rows_written", sa.Integer, nullable=False),
     sa.Column("rows_rejected", sa.Integer, nullable=False),
+)
+
+#: Company settings, one value per key (see ``cxmetrics/settings.py`` for the keys). Optional:
+#: a database without the table uses the defaults; ``init-db`` creates it.
+settings = sa.Table(
+    "settings",
+    metadata,
+    sa.Column("key", sa.String(40), primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),
 )
 
 #: Tables a CX team imports from files (the journey's targets come with the journey files).

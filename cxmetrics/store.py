@@ -168,7 +168,7 @@ def write_tables(
     """
     ordered = [
         (t.name, _contract_frame(t.name, tables[t.name]))
-        for t in schema.WRITE_ORDER
+        for t in (*schema.WRITE_ORDER, schema.settings)
         if t.name in tables
     ]
     total_rows = sum(f.height for _, f in ordered) or 1
@@ -304,7 +304,7 @@ def _connectorx_uri(engine: sa.Engine) -> str | None:
     return None
 
 
-READ_PARTITIONS = 4  # parallel range reads of a large table on its integer key
+READ_PARTITIONS = 4  # parallel range reads of a large table on an integer column
 
 
 def read_select(
@@ -353,7 +353,7 @@ def load_journey(engine: sa.Engine) -> Journey:
 
 
 def load_customers(engine: sa.Engine) -> pl.DataFrame:
-    return load_table(engine, schema.customers, partition_on="customer_id")
+    return load_table(engine, schema.customers)
 
 
 RESPONSE_CHUNK = 2_000_000  # rows of response ids per read; bounds memory while loading
@@ -365,13 +365,14 @@ COMMENT_COLUMNS = ("comment", "sentiment_label")
 
 def load_responses(engine: sa.Engine) -> pl.DataFrame:
     """Every response without its comment text (comments are loaded where they are read)."""
-    return load_table(engine, schema.responses, exclude=COMMENT_COLUMNS, partition_on="response_id")
+    return load_table(engine, schema.responses, exclude=COMMENT_COLUMNS)
 
 
 def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[pl.DataFrame]:
     """Responses without comments, about ``chunk`` rows at a time in id order, so a caller
-    can compact each part before the next is read. Ids may be sparse (imported ids are
-    often hashes): the parts are cut at every ``chunk``-th id, not at fixed id ranges."""
+    can compact each part before the next is read. Ids are text and may be anything (a
+    CRM's own ids, hashes): the parts are cut at every ``chunk``-th id in the database's
+    own order, not at fixed id ranges."""
     r = schema.responses
     with engine.connect() as conn:
         total = conn.execute(sa.select(sa.func.count()).select_from(r)).scalar()
@@ -385,7 +386,7 @@ def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[p
         ]
     cols = [c for c in r.columns if c.name not in COMMENT_COLUMNS]
     if not cuts:  # one part: a plain read is faster than a ranged one
-        yield read_select(engine, sa.select(*cols), partition_on="response_id")
+        yield read_select(engine, sa.select(*cols))
         return
     bounds = [None, *cuts, None]
     for low, high in zip(bounds, bounds[1:], strict=False):
@@ -394,7 +395,7 @@ def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[p
             stmt = stmt.where(r.c.response_id >= low)
         if high is not None:
             stmt = stmt.where(r.c.response_id < high)
-        yield read_select(engine, stmt, partition_on="response_id")
+        yield read_select(engine, stmt)
 
 
 def load_contacts(engine: sa.Engine) -> pl.DataFrame:
@@ -402,7 +403,6 @@ def load_contacts(engine: sa.Engine) -> pl.DataFrame:
     return read_select(
         engine,
         sa.select(c.c.contact_id, c.c.customer_id, c.c.touchpoint_id, c.c.contacted_on),
-        partition_on="contact_id",
     )
 
 
@@ -411,7 +411,7 @@ def load_kpis(engine: sa.Engine) -> pl.DataFrame:
 
 
 def load_cases(engine: sa.Engine) -> pl.DataFrame:
-    return load_table(engine, schema.cases, partition_on="case_id")
+    return load_table(engine, schema.cases)
 
 
 def load_comments(engine: sa.Engine, filters, stage_ids, limit: int = 200) -> pl.DataFrame:
@@ -456,9 +456,7 @@ def load_all_comments(engine: sa.Engine) -> pl.DataFrame:
     stmt = sa.select(r.c.response_id, r.c.comment, label).where(
         r.c.comment.is_not(None), r.c.comment != ""
     )
-    return read_select(engine, stmt, partition_on="response_id").with_columns(
-        pl.col("sentiment_label").cast(pl.String)
-    )
+    return read_select(engine, stmt).with_columns(pl.col("sentiment_label").cast(pl.String))
 
 
 def count_rows(engine: sa.Engine, table_name: str) -> int:
@@ -548,6 +546,17 @@ def data_version(engine: sa.Engine) -> tuple:
     if sa.inspect(engine).has_table(schema.imports.name):  # every import is logged there
         with engine.connect() as conn:
             last_import = conn.execute(sa.select(sa.func.max(schema.imports.c.import_id))).scalar()
+    settings = ()
+    if sa.inspect(engine).has_table(schema.settings.name):  # a changed setting shows at once
+        with engine.connect() as conn:
+            settings = tuple(
+                (key, value)
+                for key, value in conn.execute(
+                    sa.select(schema.settings.c.key, schema.settings.c.value).order_by(
+                        schema.settings.c.key
+                    )
+                ).all()
+            )
     path = sqlite_path(str(engine.url))
     mtime = path.stat().st_mtime_ns if path is not None and path.exists() else None
-    return (count, last_id, customers, last_import, mtime)
+    return (count, last_id, customers, last_import, mtime, settings)

@@ -69,13 +69,13 @@ def build(
             pl.col("comment").is_not_null() & (pl.col("comment").str.strip_chars() != "")
         )
         .select(
-            pl.col("response_id").cast(pl.Int64),
+            pl.col("response_id").cast(pl.String),
             pl.col("comment").alias("raw"),
             pl.col("sentiment_label").cast(pl.String).alias("label"),
         )
         .join(
             ds.responses.select(
-                pl.col("response_id").cast(pl.Int64),
+                pl.col("response_id").cast(pl.String),
                 "responded_on",
                 "stage_id",
                 "touchpoint_id",

@@ -8,33 +8,49 @@ from cxmetrics import metrics as m
 from cxmetrics.overview import Tile
 from cxmetrics.registry import METRICS
 
+NOT_RECORDED = "Not recorded"
 
-def value_text(key: str, score: m.Score, min_n: int) -> str:
-    """The number to show, or "Too few responses" below the minimum n."""
+
+def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) -> str:
+    """The number to show, or "Too few responses" below the minimum n. Money needs the
+    company's currency ``symbol``."""
     spec = METRICS[key]
     if key == "revenue_at_risk" and score.se is not None and score.value is not None:
         half = m.Z95 * score.se
         if score.value <= 0 or half > m.RANGE_ABOVE * score.value:
             return (
-                f"{spec.format(max(score.value - half, 0.0))} – {spec.format(score.value + half)}"
+                f"{spec.format(max(score.value - half, 0.0), symbol)} – "
+                f"{spec.format(score.value + half, symbol)}"
             )
     if key in ("responses", "revenue_at_risk"):
-        return spec.format(score.value)
+        return spec.format(score.value, symbol)
     shown = score.shown(min_n)
-    return spec.format(shown) if shown is not None else "Too few responses"
+    return spec.format(shown, symbol) if shown is not None else "Too few responses"
 
 
-def tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
+def tile_value(t: Tile, min_n: int, symbol: str) -> str:
+    """A tile's value: "Not recorded" when a fact it needs is not recorded, never 0."""
+    return NOT_RECORDED if t.unknown else value_text(t.key, t.score, min_n, symbol)
+
+
+def tile_caption(t: Tile, min_n: int, previous_label: str | None, symbol: str) -> str:
     s = t.score
+    if t.unknown:
+        return t.unknown
     if t.key == "revenue_at_risk":
         d = t.detail
         rate = "unknown" if d["detractor_churn"] is None else f"{100 * d['detractor_churn']:.1f}%"
         other = "unknown" if d["other_churn"] is None else f"{100 * d['other_churn']:.1f}%"
+        partial = (
+            f" · {d['unknown_revenue']:,} with no revenue recorded"
+            if d.get("unknown_revenue")
+            else ""
+        )
         return (
             f"{d['detractors']:,} active detractors · "
-            f"{METRICS['revenue_at_risk'].format(d['detractor_revenue'])} revenue × "
+            f"{METRICS['revenue_at_risk'].format(d['detractor_revenue'], symbol)} revenue × "
             f"{100 * d['churn_rate']:.1f}% a year attributable churn (detractors {rate} "
-            f"a year, n = {d['history_n']:,}, against {other}, n = {d['others_n']:,})"
+            f"a year, n = {d['history_n']:,}, against {other}, n = {d['others_n']:,}){partial}"
         )
     parts = []
     if s.moe is not None and not s.too_few(min_n) and t.key != "responses":
@@ -43,7 +59,7 @@ def tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
     noun = {"churn": "customers", "responses": "responses"}.get(t.key, "answers")
     parts.append(f"n = {s.n:,} {noun}" if t.key != "responses" else "all sources")
     if t.target is not None:
-        parts.append(f"target {METRICS[t.key].format(t.target)}")
+        parts.append(f"target {METRICS[t.key].format(t.target, symbol)}")
     if previous_label is None:
         parts.append("no previous period")
     elif t.change is None:

@@ -71,7 +71,7 @@ if len(view.departments) == 1:
             hide_index=True,
             height=220,
             column_config={
-                "case_id": st.column_config.NumberColumn("Case", format="%d"),
+                "case_id": st.column_config.TextColumn("Case"),
                 "opened_on": st.column_config.DateColumn("Opened"),
                 "touchpoint": "Touchpoint",
                 "root_cause": "Root cause",

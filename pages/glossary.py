@@ -24,7 +24,12 @@ for spec in METRICS.values():
         st.markdown(f"#### {spec.name}")
         st.markdown(spec.definition)
         st.code(spec.formula, language=None, wrap_lines=True)
-        st.caption(f"Unit: {spec.unit} · {direction[spec.higher_is_better]}")
+        unit = (
+            f"{ds.settings.currency} ({ds.settings.currency_symbol.strip()})"
+            if spec.unit == "money"
+            else spec.unit
+        )
+        st.caption(f"Unit: {unit} · {direction[spec.higher_is_better]}")
 
 st.subheader("How the dashboard decides what to claim")
 st.markdown(

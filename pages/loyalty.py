@@ -16,6 +16,7 @@ start, end = view.start or ds.first_day, view.end or ds.last_day
 ui.stop_if_empty(customers.height == 0, start, end, ds)
 journey = ds.journey
 by_stage = loyalty.latest_by_stage(ds, view)  # shared by revenue at risk and influencers
+facts, symbol = ds.facts, ds.settings.currency_symbol
 
 # --- NPS trend ----------------------------------------------------------------------
 st.subheader("NPS over time")
@@ -52,26 +53,32 @@ ui.chart(
 # --- churn by loyalty ------------------------------------------------------------------
 st.subheader("Does loyalty predict who leaves?")
 st.caption(f"{METRICS['churn'].definition} Customers are grouped by their latest answer in view.")
-left, right = st.columns(2)
-with left:
-    ui.chart(
-        charts.fig_churn_by(
-            loyalty.churn_by_loyalty(customers), "group", "Churn by NPS group", "Latest NPS answer"
-        ),
-        "Bars: 95% margins.",
-        key="fig_churn_nps",
-    )
-with right:
-    ui.chart(
-        charts.fig_churn_by(
-            loyalty.churn_by_csat(customers),
-            "csat",
-            "Churn by satisfaction",
-            "Latest CSAT answer (1-5)",
-        ),
-        "Bars: 95% margins.",
-        key="fig_churn_csat",
-    )
+if not facts.churn:
+    ui.not_recorded(facts.unknown_text("churn"))
+else:
+    left, right = st.columns(2)
+    with left:
+        ui.chart(
+            charts.fig_churn_by(
+                loyalty.churn_by_loyalty(customers),
+                "group",
+                "Churn by NPS group",
+                "Latest NPS answer",
+            ),
+            "Bars: 95% margins.",
+            key="fig_churn_nps",
+        )
+    with right:
+        ui.chart(
+            charts.fig_churn_by(
+                loyalty.churn_by_csat(customers),
+                "csat",
+                "Churn by satisfaction",
+                "Latest CSAT answer (1-5)",
+            ),
+            "Bars: 95% margins.",
+            key="fig_churn_csat",
+        )
 
 # --- satisfied but at risk --------------------------------------------------------------
 st.subheader("Satisfied but at risk")
@@ -86,13 +93,13 @@ c1.metric(
 c1.caption(f"{risk['at_risk']:,} of {risk['satisfied']:,} satisfied customers")
 c2.metric(
     "Their annual revenue",
-    METRICS["revenue_at_risk"].format(risk["revenue"]),
+    "Not recorded" if risk["revenue"] is None else ds.money(risk["revenue"]),
     help="Σ annual revenue of the satisfied customers at risk.",
     border=True,
 )
 c3.metric(
     "Already left",
-    f"{risk['left']:,}",
+    f"{risk['left']:,}" if facts.churn else "Not recorded",
     border=True,
     help="Satisfied customers who left during the period.",
 )
@@ -105,73 +112,100 @@ st.caption(
         f"(two-proportion test, at least {MIN_N} satisfied customers each side)",
     )
 )
-ui.table(
-    risk["by_segment"], "satisfied-at-risk", hide_index=True, column_config=ui.at_risk_columns()
-)
+by_segment = risk["by_segment"]
+if not facts.churn:
+    by_segment = by_segment.drop("left", "churn")
+if risk["revenue"] is None:
+    by_segment = by_segment.drop("revenue")
+ui.table(by_segment, "satisfied-at-risk", hide_index=True, column_config=ui.at_risk_columns(symbol))
 
 # --- revenue at risk ---------------------------------------------------------------------
 st.subheader("Revenue at risk")
 st.caption(METRICS["revenue_at_risk"].definition + " A customer can count at several stages.")
-left, right = st.columns(2)
-with left:
-    ui.chart(
-        charts.fig_revenue_at_risk(
-            loyalty.revenue_at_risk_by(ds, view, "stage", by_stage), "stage"
-        ),
-        "Hover a bar for its calculation.",
-        key="fig_rar_stage",
-    )
-with right:
-    ui.chart(
-        charts.fig_revenue_at_risk(loyalty.revenue_at_risk_by(ds, view, "segment"), "segment"),
-        "Hover a bar for its calculation.",
-        key="fig_rar_segment",
-    )
+if facts.missing("revenue", "churn"):
+    ui.not_recorded(facts.unknown_text("revenue", "churn"))
+else:
+    left, right = st.columns(2)
+    with left:
+        ui.chart(
+            charts.fig_revenue_at_risk(
+                loyalty.revenue_at_risk_by(ds, view, "stage", by_stage), "stage", symbol
+            ),
+            "Hover a bar for its calculation.",
+            key="fig_rar_stage",
+        )
+    with right:
+        ui.chart(
+            charts.fig_revenue_at_risk(
+                loyalty.revenue_at_risk_by(ds, view, "segment"), "segment", symbol
+            ),
+            "Hover a bar for its calculation.",
+            key="fig_rar_segment",
+        )
 
 # --- customer value ----------------------------------------------------------------------
 st.subheader("Customer value")
-value = loyalty.value_summary(customers)
-st.markdown(
-    f"**{ui.value_text('churn', value['unprofitable'], MIN_N)}** of the "
-    f"{value['customers']:,} customers in view cost more to serve than they pay."
-)
-left, right = st.columns(2)
-with left:
-    ui.chart(charts.fig_profit(value["profit"]), "Red line: break-even.", key="fig_profit")
-with right:
-    ui.chart(
-        charts.fig_value_quadrant(value["grid"]),
-        "Customers with an NPS answer in view, by their latest answer.",
-        key="fig_value_quadrant",
+if facts.missing("revenue", "cost"):
+    ui.not_recorded(facts.unknown_text("revenue", "cost"))
+else:
+    value = loyalty.value_summary(customers)
+    unknown = (
+        f" ({value['unknown']:,} more have no revenue or cost recorded)" if value["unknown"] else ""
     )
+    st.markdown(
+        f"**{ui.value_text('churn', value['unprofitable'], MIN_N)}** of the "
+        f"{value['customers']:,} customers in view cost more to serve than they pay{unknown}."
+    )
+    left, right = st.columns(2)
+    with left:
+        ui.chart(
+            charts.fig_profit(value["profit"], symbol), "Red line: break-even.", key="fig_profit"
+        )
+    with right:
+        ui.chart(
+            charts.fig_value_quadrant(value["grid"], symbol),
+            "Customers with an NPS answer in view, by their latest answer.",
+            key="fig_value_quadrant",
+        )
 
 # --- influencers ------------------------------------------------------------------------
 st.subheader("Influencers: the new VIPs")
-ui.chart(
-    charts.fig_influencers(loyalty.influencer_nps_by_stage(ds, view, MIN_N), journey.labels),
-    f"Influencers: customers in the top 10% by influence score (≥ "
-    f"{loyalty.influencer_cut(ds):.1f}). Bars: 95% margins.",
-    key="fig_influencers",
-)
-influencer_tests = loyalty.influencer_candidates(ds, view, MIN_N)
-for found in findings.decide(influencer_tests):
-    st.markdown(f"- {ui.md(found.sentence)}")
-st.caption(findings.caption(len(influencer_tests), "influencers against everyone else by stage"))
-stage_options = journey.stage_order
-focus = st.selectbox(
-    "Influencer detractors at",
-    stage_options,
-    index=len(stage_options) - 1,
-    key="influencer_stage",
-    format_func=journey.stage_name,
-    bind="query-params",
-)
-who = loyalty.influencer_detractors(ds, view, focus, by_stage)
-st.markdown(
-    f"**{who.height:,} influencers** whose latest answer at "
-    f"{ui.md(journey.stage_name(focus))} is a detractor and who are still customers — "
-    "highest influence first:"
-)
-ui.table(
-    who, "influencer-detractors", hide_index=True, column_config=ui.influencer_columns(), height=320
-)
+if not facts.influence:
+    ui.not_recorded(facts.unknown_text("influence"))
+else:
+    ui.chart(
+        charts.fig_influencers(loyalty.influencer_nps_by_stage(ds, view, MIN_N), journey.labels),
+        f"Influencers: customers in the top 10% by influence score (≥ "
+        f"{loyalty.influencer_cut(ds):.1f}). Bars: 95% margins.",
+        key="fig_influencers",
+    )
+    influencer_tests = loyalty.influencer_candidates(ds, view, MIN_N)
+    for found in findings.decide(influencer_tests):
+        st.markdown(f"- {ui.md(found.sentence)}")
+    st.caption(
+        findings.caption(len(influencer_tests), "influencers against everyone else by stage")
+    )
+    stage_options = journey.stage_order
+    focus = st.selectbox(
+        "Influencer detractors at",
+        stage_options,
+        index=len(stage_options) - 1,
+        key="influencer_stage",
+        format_func=journey.stage_name,
+        bind="query-params",
+    )
+    who = loyalty.influencer_detractors(ds, view, focus, by_stage)
+    if not facts.revenue:
+        who = who.drop("annual_revenue")
+    st.markdown(
+        f"**{who.height:,} influencers** whose latest answer at "
+        f"{ui.md(journey.stage_name(focus))} is a detractor and who are still customers — "
+        "highest influence first:"
+    )
+    ui.table(
+        who,
+        "influencer-detractors",
+        hide_index=True,
+        column_config=ui.influencer_columns(symbol),
+        height=320,
+    )

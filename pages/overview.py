@@ -20,7 +20,7 @@ for col, key in zip(
     cols, ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk"), strict=True
 ):
     with col:
-        ui.tile(ov.tiles[key], ov.min_n, previous)
+        ui.tile(ov.tiles[key], ov.min_n, previous, ds.settings.currency_symbol)
 if previous:
     st.caption(
         f"Changes are against the previous period, {previous}. A change is shown only when "

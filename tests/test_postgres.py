@@ -84,13 +84,13 @@ def test_second_write_needs_replace_and_a_failed_write_changes_nothing(pg_server
     url = pg_server.create_database("cx_write")
     tables = dict(sample_data.tables())
     tables["responses"] = sample_data.responses.head(80)
-    tables["cases"] = sample_data.cases.filter(pl.col("response_id") <= 80)
+    tables["cases"] = sample_data.cases.filter(pl.col("response_id").cast(pl.Int64) <= 80)
     store.write_tables(url, tables)
     with pytest.raises(store.StoreError, match="already holds responses"):
         store.write_tables(url, tables)
     bad = dict(tables)
     bad["responses"] = sample_data.responses.head(80).with_columns(
-        pl.when(pl.col("response_id") == 70)
+        pl.when(pl.col("response_id") == "70")
         .then(99)
         .otherwise(pl.col("nps"))
         .cast(pl.Int16)

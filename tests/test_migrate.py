@@ -1,0 +1,160 @@
+"""`init-db` upgrades a database of the earlier contract (integer ids, required revenue, cost
+and influence) in one transaction, on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import pytest
+import sqlalchemy as sa
+from test_cli import run
+
+from cxmetrics import dataset, migrate, schema, store
+
+D = dt.date
+#: The earlier contract's id columns and their integer types.
+OLD_IDS = {
+    ("customers", "customer_id"): sa.Integer,
+    ("responses", "response_id"): sa.BigInteger,
+    ("responses", "customer_id"): sa.Integer,
+    ("contacts", "contact_id"): sa.BigInteger,
+    ("contacts", "customer_id"): sa.Integer,
+    ("cases", "case_id"): sa.BigInteger,
+    ("cases", "response_id"): sa.BigInteger,
+    ("cases", "customer_id"): sa.Integer,
+}
+OPTIONAL_FACTS = ("annual_revenue", "cost_to_serve", "influence")
+
+
+def old_metadata() -> sa.MetaData:
+    """The contract as it was: integer ids and required customer facts, no settings."""
+    old = sa.MetaData()
+    for table in schema.WRITE_ORDER:
+        copy = table.to_metadata(old)
+        for (name, column), kind in OLD_IDS.items():
+            if name == table.name:
+                copy.c[column].type = kind()
+        if table.name == "customers":
+            for column in OPTIONAL_FACTS:
+                copy.c[column].nullable = False
+    return old
+
+
+def old_database(url: str, data) -> dict[str, int]:
+    """An earlier-contract database holding the test company (ids as integers)."""
+    engine = store.make_engine(url)
+    old = old_metadata()
+    old.create_all(engine)
+    counts = {}
+    with engine.begin() as conn:
+        for table in old.sorted_tables:
+            frame = data.tables()[table.name]
+            ints = [c for (t, c) in OLD_IDS if t == table.name and c in frame.columns]
+            frame = frame.with_columns(pl.col(c).cast(pl.Int64) for c in ints)
+            if table.name == "targets":
+                frame = frame.with_row_index("target_id", offset=1)
+            frame = frame.select([c.name for c in table.columns if c.name in frame.columns])
+            conn.execute(table.insert(), frame.to_dicts())
+            counts[table.name] = frame.height
+    engine.dispose()
+    return counts
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def old_url(request, tmp_path, sample_data):
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'old.db'}"
+    else:
+        pg = request.getfixturevalue("pg_server")
+        url = pg.create_database(f"old_{tmp_path.name[-20:].lower().replace('-', '_')}")
+    counts = old_database(url, sample_data)
+    return url, counts
+
+
+def column_types(engine, table: str) -> dict[str, dict]:
+    return {c["name"]: c for c in sa.inspect(engine).get_columns(table)}
+
+
+def test_the_old_database_needs_every_change(old_url):
+    url, _ = old_url
+    engine = store.make_engine(url)
+    found = {(c.table, c.column, c.what) for c in migrate.pending(engine)}
+    engine.dispose()
+    expected = {(t, c, "text id") for (t, c) in OLD_IDS} | {
+        ("customers", c, "optional") for c in OPTIONAL_FACTS
+    }
+    assert found == expected
+
+
+def test_init_db_upgrades_an_old_database_keeping_every_row(old_url, sample_data):
+    url, counts = old_url
+    done = run("init-db", "--url", url)
+    assert done.returncode == 0, done.stderr
+    assert "upgraded customers.customer_id: integer → text" in done.stdout
+    assert "upgraded customers.annual_revenue: required → optional" in done.stdout
+    engine = store.make_engine(url)
+    try:
+        assert migrate.pending(engine) == []
+        for (table, column), _kind in OLD_IDS.items():
+            assert isinstance(column_types(engine, table)[column]["type"], sa.String)
+        for column in OPTIONAL_FACTS:
+            assert column_types(engine, "customers")[column]["nullable"] is True
+        assert sa.inspect(engine).has_table("settings")
+        for name, n in counts.items():
+            assert store.count_rows(engine, name) == n
+        # the ids are the same ids, written as their digits
+        got = store.load_customers(engine).sort("customer_id")
+        want = sample_data.customers.sort("customer_id")
+        assert got["customer_id"].to_list() == want["customer_id"].to_list()
+        assert got["annual_revenue"].to_list() == want["annual_revenue"].to_list()
+        indexes = {i["name"] for i in sa.inspect(engine).get_indexes("responses")}
+        assert "ix_responses_responded_on" in indexes
+        with engine.begin() as conn:  # a customer without revenue, with a CRM's own id
+            conn.execute(
+                schema.customers.insert().values(
+                    customer_id="C-10023", segment="Retail", region="North", joined_on=D(2025, 1, 2)
+                )
+            )
+        # foreign keys still hold where the database enforces them
+        if engine.dialect.name == "postgresql":
+            with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
+                conn.execute(
+                    schema.responses.insert().values(
+                        response_id="R-1",
+                        customer_id="nobody",
+                        touchpoint_id="pay_first_bill",
+                        channel="web",
+                        responded_on=D(2026, 1, 1),
+                        source="survey",
+                    )
+                )
+        data = dataset.load(engine)
+        assert data.responses.height == counts["responses"]
+        again = run("init-db", "--url", url)  # nothing left to do
+        assert again.returncode == 0 and "upgraded" not in again.stdout
+    finally:
+        engine.dispose()
+
+
+def test_a_failed_upgrade_leaves_the_database_as_it_was(old_url, monkeypatch):
+    url, counts = old_url
+    engine = store.make_engine(url)
+    before = migrate.pending(engine)
+    if engine.dialect.name == "sqlite":
+        # fails after every table was rebuilt, before the commit
+        def broken(*_args, **_kwargs):
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(migrate.sa.schema, "CreateIndex", broken)
+        with pytest.raises(RuntimeError, match="disk full"):
+            migrate.upgrade(engine)
+    else:
+        # the last change names a column that does not exist: the earlier ones roll back
+        bogus = migrate.Change("customers", "no_such_column", "optional")
+        with pytest.raises(sa.exc.ProgrammingError):
+            migrate._upgrade_postgres(engine, [*before, bogus])
+    assert migrate.pending(engine) == before
+    for name, n in counts.items():
+        assert store.count_rows(engine, name) == n
+    engine.dispose()
