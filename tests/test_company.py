@@ -77,17 +77,20 @@ def arrays(revenue, churned) -> m.CustomerArrays:
 def test_revenue_at_risk_leaves_out_unknown_revenue_and_is_unknown_without_any():
     who, latest = np.array([0, 1, 2]), np.array([3, 5, 9])  # 0 and 1 detractors, 2 promoter
     partly = arrays([100.0, None, 50.0], [None, None, D(2026, 1, 5)])
-    risk = m.revenue_at_risk(who, latest, partly, 0.5, D(2026, 3, 31))
+    # detractors 1 left in 1 customer-year, others 1 in 2: attributable 1 − 0.5 = 0.5 a year
+    half = m.ChurnRates(1, 1.0, 1, 2.0, 2, 1)
+    assert half.attributable == 0.5
+    risk = m.revenue_at_risk(who, latest, partly, half, D(2026, 3, 31))
     # both detractors active; only customer 0's revenue known: 100 × 0.5
     assert risk["detractor_revenue"] == 100.0 and risk["value"] == 50.0
     assert risk["detractors"] == 2 and risk["unknown_revenue"] == 1
     nothing = arrays([None, None, None], [None, None, D(2026, 1, 5)])
     assert nothing.facts.revenue is False and nothing.facts.churn is True
-    none = m.revenue_at_risk(who, latest, nothing, 0.5, D(2026, 3, 31))
+    none = m.revenue_at_risk(who, latest, nothing, half, D(2026, 3, 31))
     assert none["value"] is None and none["detractor_revenue"] is None
     no_churn = arrays([100.0, 20.0, 50.0], [None, None, None])
     assert no_churn.facts.churn is False
-    assert m.revenue_at_risk(who, latest, no_churn, 0.0, D(2026, 3, 31))["value"] is None
+    assert m.revenue_at_risk(who, latest, no_churn, half, D(2026, 3, 31))["value"] is None
 
 
 def test_facts_say_what_to_import():
