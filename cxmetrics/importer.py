@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics import schema, store
+from cxmetrics import limits, schema, store
 from cxmetrics.mapping import Mapping, identity
 
 Progress = Callable[[float, str], None]
@@ -246,7 +246,7 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
             problems.append(
                 _problem(present, text.is_null(), column.name, pl.lit(""), "required but empty")
             )
-        length = getattr(column.type, "length", None)
+        length = limits.text_length(table.name, column.name, getattr(column.type, "length", None))
         if length and isinstance(column.type, sa.String):
             problems.append(
                 _problem(
