@@ -112,12 +112,13 @@ def table_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
 
 
 def with_footnote(fig: go.Figure, footnote: str) -> go.Figure:
-    """A copy of the figure with its footnote (filters and period) under the plot."""
+    """A copy of the figure with its footnote (filters and period) under the plot. The
+    footnote names things from the data, so Plotly's tags in it are drawn as text."""
     out = go.Figure(fig)
     bottom = max(out.layout.margin.b or 0, 90)
     out.update_layout(margin=dict(b=bottom))
     out.add_annotation(
-        text=footnote,
+        text=footnote.replace("&", "&amp;").replace("<", "&lt;"),
         xref="paper",
         yref="paper",
         x=0,

@@ -18,6 +18,7 @@ PASSWORD = "correct horse battery"
 HOSTILE = (
     ' <img src=x onerror="window.__pwned=1"><a href="https://evil.example/a">a</a>'
     "[md](https://evil.example/md)<script>window.__pwned=2</script>"
+    r"\[Re-verify your login\](//evil.example/login)"
 )
 
 PROBE = """() => ({

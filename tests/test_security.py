@@ -225,3 +225,56 @@ def test_masking_an_adversarial_comment_takes_linear_time():
     assert max(long.values()) < 0.5, long
     for name in long:  # four times the text: about four times the time, not sixteen
         assert long[name] < 8 * short[name] + 0.02, (name, long[name], short[name])
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["s3cr@tPass", "Q9:zK/w#x?y", "a%40bZq", "p@ss@w0rd@@", "sp ace&Kq=1", "@@@@Zq", "ü¥€:@/Kq"],
+)
+def test_no_part_of_an_odd_password_is_shown(password):
+    url = f"postgresql+psycopg://cx_reader:{password}@db.example.com:5432/cx?sslmode=require"
+    shown = store.safe_url(url)
+    assert shown == "postgresql+psycopg://cx_reader:***@db.example.com:5432/cx?sslmode=require"
+    secret = password.replace("%40", "@")
+    pieces = {secret[i : i + 3] for i in range(len(secret) - 2)}
+    assert not any(p in shown for p in pieces if p.strip("@:/")), (password, shown)
+
+
+def test_a_password_given_in_the_query_is_hidden():
+    shown = store.safe_url("postgresql+psycopg://cx@db/cx?password=Hunter2Zq&sslmode=require")
+    assert "Hunter2Zq" not in shown and "password=***" in shown and "sslmode=require" in shown
+
+
+# --- markup in names: backslashes, exported footnotes -------------------------------------
+
+
+def test_a_backslash_from_the_data_cannot_unescape_a_bracket():
+    text = inert(r"\[Re-verify your login\](//evil.example/login) and \\<b>x\</b>")
+    # In Markdown a character is escaped when an odd number of backslashes precede it.
+    for found in re.finditer(r"(\\*)([\[\]<>])", text):
+        assert len(found.group(1)) % 2 == 1, (found.group(0), text)
+    plain = re.sub(r"\\(.)", r"\1", text)  # what the reader sees
+    assert plain == r"\[Re-verify your login\](//evil.example/login) and \\<b>x\</b>"
+
+
+HOSTILE_SEGMENT = "Gold <a href='https://evil.example/f'>click</a> \\[x\\](//evil.example/m)"
+
+
+@pytest.mark.browser
+def test_an_exported_html_chart_draws_the_footnote_as_text(browser, tmp_path):
+    from cxmetrics import exports
+
+    path = tmp_path / "chart.html"
+    fig = go.Figure(go.Bar(x=["a", "b"], y=[3, 1]), layout=dict(title="NPS"))
+    path.write_bytes(exports.html_bytes(fig, f"1 Jul 2026 · segment {HOSTILE_SEGMENT}"))
+    page = browser.new_page()
+    page.goto(path.as_uri())
+    page.wait_for_selector(".js-plotly-plot .annotation-text", timeout=30_000)
+    footnote = page.locator(".annotation-text").text_content()
+    links = page.evaluate(
+        "[...document.querySelectorAll('a')].map(a => a.getAttribute('href') || "
+        "a.getAttribute('xlink:href') || '').filter(h => h.includes('evil'))"
+    )
+    page.close()
+    assert links == []
+    assert "<a href='https://evil.example/f'>click</a>" in footnote
