@@ -103,8 +103,13 @@ def table_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
     if fmt == "csv":
         flat.write_csv(buffer)
     else:
-        # strings are written as strings: xlsxwriter must not turn "=…" into a formula
-        flat.write_excel(buffer, worksheet="data", autofit=True, include_header=True)
+        # strings are written as strings: xlsxwriter must turn neither "=…" into a formula
+        # nor "http…", "mailto:…" or "external:\\host\share" into a link
+        import xlsxwriter
+
+        options = {"strings_to_urls": False, "strings_to_formulas": False, "in_memory": True}
+        with xlsxwriter.Workbook(buffer, options) as book:
+            flat.write_excel(book, worksheet="data", autofit=True, include_header=True)
     return buffer.getvalue()
 
 

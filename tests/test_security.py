@@ -9,6 +9,7 @@ import itertools
 import re
 
 import plotly.graph_objects as go
+import polars as pl
 import pytest
 import sqlalchemy as sa
 from conftest import REPO
@@ -278,3 +279,23 @@ def test_an_exported_html_chart_draws_the_footnote_as_text(browser, tmp_path):
     page.close()
     assert links == []
     assert "<a href='https://evil.example/f'>click</a>" in footnote
+
+
+def test_xlsx_export_writes_links_as_plain_text():
+    import io as _io
+    import zipfile
+
+    from cxmetrics import exports
+
+    texts = [
+        "external:\\\\attacker.example\\share\\x",
+        "http://evil.example/a",
+        "https://evil.example/b",
+        "mailto:jo@evil.example",
+        "ftp://evil.example/c",
+    ]
+    content = exports.table_bytes(pl.DataFrame({"comment": texts}), "xlsx")
+    with zipfile.ZipFile(_io.BytesIO(content)) as z:  # the file itself, read as XML
+        parts = " ".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    assert "<hyperlink" not in parts and "relationships/hyperlink" not in parts
+    assert pl.read_excel(content)["comment"].to_list() == texts  # text, as written
