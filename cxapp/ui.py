@@ -248,7 +248,7 @@ def page_start(title: str, ds, view) -> None:
     st.title(title)
     described = view.describe(ds.journey.labels, scope=ds.scope)
     st.caption(md(described))
-    st.session_state["_export_view"] = (described, exports.view_slug(view, ds.journey.labels))
+    st.session_state["_export_view"] = (described, exports.view_slug(view))
     user = auth.current_user()
     if not user.can_export:
         st.html(_NO_TABLE_DOWNLOAD)

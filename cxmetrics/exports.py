@@ -12,6 +12,7 @@ apostrophe, as OWASP advises against CSV injection.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import os
 import re
@@ -56,14 +57,25 @@ def slug(text: str) -> str:
 def file_name(what: str, view: str, ext: str, day: dt.date | None = None) -> str:
     """``<what>_<view>_<date>.<ext>``: the view and the date travel with the file."""
     day = day or dt.date.today()
-    return f"{slug(what)}_{slug(view)}_{day:%Y-%m-%d}.{ext}"
+    view = re.sub(r"[^a-z0-9_-]+", "-", view.lower()).strip("-")[:120] or "all"
+    return f"{slug(what)}_{view}_{day:%Y-%m-%d}.{ext}"
 
 
-def view_slug(view, labels: dict[str, str]) -> str:
-    """A short name of a filtered view for file names: its departments and stages, or
-    "all"."""
-    parts = [labels.get(d, d) for d in view.departments] + [labels.get(x, x) for x in view.stages]
-    return "-".join(parts) or "all"
+def id_slug(identifier: str) -> str:
+    """A department's or stage's id as it goes into a file name. Ids are unique where names
+    are not ("Claims (UK)" and "Claims UK" read the same as a file name, "営業" and "経理"
+    both as nothing), so the name comes from the id; an id that does not survive as a file
+    name as it is gets a short hash of itself, so two ids never meet."""
+    if re.fullmatch(r"[a-z0-9_-]{1,40}", identifier):
+        return identifier
+    digest = hashlib.blake2b(identifier.encode("utf-8"), digest_size=4).hexdigest()
+    return f"{slug(identifier)[:40]}-{digest}".removeprefix("export-")
+
+
+def view_slug(view) -> str:
+    """A short name of a filtered view for file names: the ids of its departments and
+    stages, or "all"."""
+    return "-".join(id_slug(x) for x in (*view.departments, *view.stages)) or "all"
 
 
 # --- tables ----------------------------------------------------------------------------

@@ -48,7 +48,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from cxmetrics import schema
+from cxmetrics import limits, schema
 
 
 class MappingError(ValueError):
@@ -245,12 +245,8 @@ def load(path: Path, table: str | None = None) -> Mapping:
 
 def loads(text: str, suffix: str, table: str | None = None, where: str = "the mapping") -> Mapping:
     try:
-        if suffix in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            data = tomllib.loads(text)
+        yaml = suffix in (".yaml", ".yml")
+        data = (limits.yaml_load(text) or {}) if yaml else tomllib.loads(text)  # no aliases
     except Exception as exc:  # a syntax error of either format
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise MappingError(

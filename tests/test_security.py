@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import re
+from pathlib import Path
 
 import plotly.graph_objects as go
 import polars as pl
@@ -299,3 +300,135 @@ def test_xlsx_export_writes_links_as_plain_text():
         parts = " ".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
     assert "<hyperlink" not in parts and "relationships/hyperlink" not in parts
     assert pl.read_excel(content)["comment"].to_list() == texts  # text, as written
+
+
+# --- uploaded files on disk ---------------------------------------------------------------
+
+
+class _Upload:
+    def __init__(self, name: str, content: bytes) -> None:
+        self.name, self._content = name, content
+
+    def getvalue(self) -> bytes:
+        return self._content
+
+
+def test_uploads_land_in_a_private_folder_follow_no_link_and_are_removed(tmp_path):
+    import os
+    import stat
+    import tempfile
+
+    from cxapp import uploads
+
+    base = uploads.upload_dir()
+    assert base != Path(tempfile.gettempdir()) / "cx-dashboard-uploads"  # not guessable
+    assert stat.S_IMODE(base.stat().st_mode) == 0o700 and base.stat().st_uid == os.getuid()
+    upload = _Upload("../../responses.csv", b"id,comment\n1,hello\n")
+    path = uploads.save(upload)
+    assert path.parent.parent == base and path.name == "responses.csv"  # no way out
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_bytes() == upload.getvalue()
+
+    # a link planted where the next file will land is removed, never written through
+    victim = tmp_path / "victim.txt"
+    victim.write_text("untouched")
+    other = _Upload("other.csv", b"id\n2\n")
+    folder = base / uploads.digest(other)
+    folder.mkdir(mode=0o700)
+    (folder / "other.csv").symlink_to(victim)
+    saved = uploads.save(other)
+    assert not saved.is_symlink() and saved.read_bytes() == b"id\n2\n"
+    assert victim.read_text() == "untouched"
+
+    # a folder that is a link is refused
+    linked = _Upload("third.csv", b"id\n3\n")
+    (base / uploads.digest(linked)).symlink_to(tmp_path)
+    with pytest.raises(PermissionError, match="not a folder of this server"):
+        uploads.save(linked)
+    assert list(tmp_path.iterdir()) == [victim]
+
+    uploads.discard(path)
+    uploads.discard(saved)
+    assert not path.exists() and not path.parent.exists() and not saved.parent.exists()
+
+
+# --- file bombs in imports ----------------------------------------------------------------
+
+YAML_BOMB = "\n".join(
+    ["a: &a ['x','x','x','x','x','x','x','x','x']"]
+    + [
+        f"{c}: &{c} [{', '.join(['*' + p] * 9)}]"
+        for p, c in zip("abcdefgh", "bcdefghi", strict=True)
+    ]
+    + ['table: "responses"']
+)
+
+
+def test_a_yaml_mapping_or_journey_with_aliases_is_refused(tmp_path):
+    import tracemalloc
+
+    from cxmetrics import journey_import, mapping
+    from cxmetrics.journey import JourneyError
+
+    assert len(YAML_BOMB) < 600  # nine levels of nine: 9**9 = 387M strings if unfolded
+    tracemalloc.start()
+    with pytest.raises(mapping.MappingError, match=r"not valid YAML: line 2: an alias \(\*a\)"):
+        mapping.loads(YAML_BOMB, ".yaml", "responses", "bomb.yaml")
+    path = tmp_path / "journey.yaml"
+    path.write_text(YAML_BOMB)
+    with pytest.raises(JourneyError, match="an alias"):
+        journey_import.read(path)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 20 * 2**20, peak
+    plain = 'table: "responses"\ncolumns:\n  response_id: ID\n'  # a mapping without aliases
+    assert mapping.loads(plain, ".yaml").columns == {"response_id": "ID"}
+
+
+def test_files_beyond_the_row_column_or_unpacked_limits_are_refused_before_reading(
+    tmp_path, monkeypatch
+):
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from cxmetrics import importer
+
+    # Parquet: 30M equal values compress to a few kilobytes
+    bomb = tmp_path / "bomb.parquet"
+    chunk = pa.table({"nps": pa.array(np.zeros(1_000_000, dtype=np.int8))})
+    with pq.ParquetWriter(bomb, chunk.schema) as writer:
+        for _ in range(30):
+            writer.write_table(chunk)
+    assert bomb.stat().st_size < 1_000_000
+    with pytest.raises(
+        importer.ImportError_,
+        match=r"bomb.parquet is too large to import: it has 30,000,000 rows, more than an "
+        r"import takes \(5,000,000 rows; set CX_IMPORT_MAX_ROWS to change it\)",
+    ):
+        importer.read_source(bomb)
+
+    # CSV: rows and columns counted by hand
+    wide = tmp_path / "wide.csv"
+    wide.write_text(",".join(f"c{i}" for i in range(501)) + "\n" + ",".join("1" * 501) + "\n")
+    with pytest.raises(importer.ImportError_, match="header names 501 columns"):
+        importer.read_source(wide)
+    monkeypatch.setenv("CX_IMPORT_MAX_ROWS", "3")
+    long = tmp_path / "long.csv"
+    long.write_text("id\n1\n2\n3\n")
+    assert importer.read_source(long).height == 3  # at the limit: read
+    long.write_text("id\n1\n2\n3\n4\n")
+    with pytest.raises(importer.ImportError_, match="it has 4 rows.*CX_IMPORT_MAX_ROWS"):
+        importer.read_source(long)
+
+    # XLSX: a sheet that unpacks to more than the limit
+    monkeypatch.setenv("CX_IMPORT_MAX_UNPACKED_MB", "1")
+    monkeypatch.setenv("CX_IMPORT_MAX_ROWS", "1000000")
+    sheet = tmp_path / "big.xlsx"
+    pl.DataFrame({"comment": ["y" * 100] * 20_000}).write_excel(sheet)
+    assert sheet.stat().st_size < 2**20
+    with pytest.raises(importer.ImportError_, match=r"big.xlsx .* unpacks to \d MB"):
+        importer.read_source(sheet)
+    monkeypatch.setenv("CX_IMPORT_MAX_UNPACKED_MB", "64")
+    assert importer.read_source(sheet).height == 20_000
