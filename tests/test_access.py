@@ -25,6 +25,7 @@ class Clock:
 def users_file(tmp_path, *entries: str):
     path = tmp_path / "users.toml"
     path.write_text("\n\n".join(entries), encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -108,32 +109,159 @@ def signer(tmp_path, clock):
     return access.PasswordSignIn(access.load_users(path), clock)
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(tmp_path):
+def test_five_failures_pause_the_account_from_that_address_for_fifteen_minutes(tmp_path):
     clock = Clock()
     s = signer(tmp_path, clock)
     for _ in range(5):
         with pytest.raises(access.SignInError, match="wrong"):
             s.sign_in("dana@example.com", "guess", "10.0.0.1")
-    # the right password no longer helps, from any address
+    # the right password no longer helps from that address ...
     with pytest.raises(access.SignInError, match="Try again in 15 minute"):
-        s.sign_in("Dana@Example.com", "right password", "10.0.0.2")
+        s.sign_in("Dana@Example.com", "right password", "10.0.0.1")
+    # ... but somebody else's failures cannot lock Dana out from her own address
+    assert s.sign_in("dana@example.com", "right password", "10.0.0.2").role == "manager"
     assert s.sign_in("ceo@example.com", "other password", "10.0.0.1").role == "executive"
     clock.now += 15 * 60 - 1
-    with pytest.raises(access.SignInError, match="Try again in 1 minute"):
-        s.sign_in("dana@example.com", "right password")
+    with pytest.raises(access.SignInError, match="Try again in 1 second"):
+        s.sign_in("dana@example.com", "right password", "10.0.0.1")
     clock.now += 1  # the oldest failure has left the window
-    assert s.sign_in("dana@example.com", "right password").departments == ("claims",)
+    assert s.sign_in("dana@example.com", "right password", "10.0.0.1").departments == ("claims",)
 
 
-def test_twenty_failures_from_one_address_lock_that_address(tmp_path):
+def test_guessing_one_account_from_many_addresses_is_slowed_not_locked(tmp_path):
+    clock = Clock()
+    s = signer(tmp_path, clock)
+    for i in range(10):  # rotating addresses: no pair reaches 5
+        with pytest.raises(access.SignInError, match="wrong"):
+            s.sign_in("dana@example.com", "guess", f"10.1.0.{i}")
+    refused = 0
+    for i in range(10, 30):  # 20 more at once: all refused, whatever the address
+        with pytest.raises(access.SignInError, match="Too many.*30 second"):
+            s.sign_in("dana@example.com", "guess", f"10.1.0.{i}")
+        refused += 1
+    assert refused == 20
+    clock.now += 30  # one attempt every 30 seconds: the owner still gets in
+    assert s.sign_in("dana@example.com", "right password", "10.2.0.1").role == "manager"
+
+
+def test_twenty_failures_from_one_address_slow_that_address(tmp_path):
     clock = Clock()
     s = signer(tmp_path, clock)
     for i in range(20):  # a different made-up account each time: no account reaches 5
         with pytest.raises(access.SignInError, match="wrong"):
             s.sign_in(f"guess{i}@example.com", "guess", "10.0.0.9")
-    with pytest.raises(access.SignInError, match="Too many"):
+    with pytest.raises(access.SignInError, match="Try again in 30 second"):
         s.sign_in("ceo@example.com", "other password", "10.0.0.9")
     assert s.sign_in("ceo@example.com", "other password", "10.0.0.8").role == "executive"
+    clock.now += 30  # behind a shared address: slowed, not shut out for 15 minutes
+    assert s.sign_in("ceo@example.com", "other password", "10.0.0.9").role == "executive"
+
+
+def test_the_limits_survive_a_new_version_of_the_users_file(tmp_path):
+    clock = Clock()
+    limits = access.SignInLimits(clock)
+    s = access.PasswordSignIn(signer(tmp_path, clock).users, clock, limits)
+    for _ in range(5):
+        with pytest.raises(access.SignInError, match="wrong"):
+            s.sign_in("dana@example.com", "guess", "10.0.0.1")
+    access.add_user(tmp_path / "users.toml", "new@example.com", "analyst", "a long secret")
+    edited = access.PasswordSignIn(access.load_users(tmp_path / "users.toml"), clock, limits)
+    with pytest.raises(access.SignInError, match="Too many"):
+        edited.sign_in("dana@example.com", "right password", "10.0.0.1")
+    auth_source = (REPO / "cxapp" / "auth.py").read_text()  # the app shares one per server
+    assert "limits=_limits()" in auth_source
+
+
+def test_concurrent_attempts_reserve_before_the_password_check(tmp_path):
+    import threading
+
+    s = signer(tmp_path, Clock())
+    barrier = threading.Barrier(8)
+    results: list[str] = []
+
+    def attempt():
+        barrier.wait()
+        try:
+            s.sign_in("dana@example.com", "guess", "10.0.0.1")
+        except access.SignInError as exc:
+            results.append("wrong" if "wrong" in str(exc) else "refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["refused"] * 3 + ["wrong"] * 5  # never "8 of 5"
+
+
+def test_password_checks_are_bounded_server_wide(tmp_path, monkeypatch):
+    import threading
+
+    s = signer(tmp_path, Clock())
+    s.limits = access.SignInLimits(Clock(), verify_slots=2, busy_wait=30)
+    running, most = [0], [0]
+    lock = threading.Lock()
+    real = access.password_matches
+
+    def counting(user, password):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return real(user, password)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(access, "password_matches", counting)
+    barrier = threading.Barrier(12)
+
+    def attempt(i):
+        barrier.wait()
+        with pytest.raises(access.SignInError):
+            s.sign_in(f"user{i}@example.com", "guess", f"10.3.0.{i}")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 2  # twelve at once, never more than two argon2 checks together
+
+    s.limits = access.SignInLimits(Clock(), verify_slots=1, busy_wait=0.05)
+    s.limits.verifying.acquire()  # the only slot is taken: refused, and not counted
+    with pytest.raises(access.SignInError, match="busy"):
+        s.sign_in("dana@example.com", "right password", "10.0.0.1")
+    s.limits.verifying.release()
+    assert s.limits.pair.count("dana@example.com 10.0.0.1") == 0
+
+
+def test_a_huge_email_is_logged_short_and_limiter_memory_is_bounded(tmp_path, caplog):
+    s = signer(tmp_path, Clock())
+    huge = "a" * 2_000_000 + "@example.com"
+    logger = logging.getLogger("cxdashboard.access")
+    logger.addHandler(caplog.handler)
+    try:
+        with (
+            caplog.at_level(logging.INFO, logger="cxdashboard.access"),
+            pytest.raises(access.SignInError, match="wrong"),
+        ):
+            s.sign_in(huge, "guess", "10.0.0.1")
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert len(caplog.text) < 1_000 and "2,000,012 characters" in caplog.text
+    assert all(len(k) < 400 for k in s.limits.account._attempts)
+
+    clock = Clock()
+    limiter = access.RateLimiter(5, 60, clock, max_keys=100)
+    for i in range(1_000):
+        limiter.reserve(f"k{i}")
+    assert len(limiter) == 100  # the least recently used went
+    assert "k999" in limiter._attempts and "k0" not in limiter._attempts
+    clock.now += 61  # every attempt has left the window: the next new key sweeps them
+    limiter.max_keys = 10
+    limiter.reserve("fresh")
+    assert list(limiter._attempts) == ["fresh"]
 
 
 def test_sign_ins_are_logged_without_the_password(tmp_path, caplog):

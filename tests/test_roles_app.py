@@ -240,12 +240,17 @@ def test_identity_provider_sign_in_maps_the_email_to_a_role(users, monkeypatch, 
     at.run()
     assert [b.label for b in at.button] == ["Sign in"] and not at.metric
 
-    at.user = {"is_logged_in": True, "email": "dana@example.com"}
+    at.user = {"is_logged_in": True, "email": "dana@example.com"}  # not verified by the IdP
+    at.run()
+    assert not at.metric
+    assert "has not verified the e-mail address dana@example.com" in at.error[0].value
+
+    at.user = {"is_logged_in": True, "email": "dana@example.com", "email_verified": True}
     at.run()
     start, end = last_90_days(raw_sql)
     assert nps_tile(at) == sql_nps(raw_sql, start, end, ("service",))[0]
 
-    at.user = {"is_logged_in": True, "email": "stranger@example.com"}
+    at.user = {"is_logged_in": True, "email": "stranger@example.com", "email_verified": True}
     at.run()
     assert not at.metric
     assert "not in this dashboard's users file" in at.error[0].value
