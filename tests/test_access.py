@@ -322,3 +322,106 @@ def test_cli_adds_and_lists_users_without_printing_hashes(tmp_path):
     assert "a manager needs at least one department" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert access.password_matches(access.load_users(path)["dana@example.com"], "a long secret")
+
+
+# --- header mode: only from the proxy ------------------------------------------------------
+
+
+def test_header_mode_refuses_a_server_reachable_beyond_this_machine():
+    env = {"CX_USERS_FILE": "u.toml", "CX_AUTH": "header"}
+    for bind in (None, "", "0.0.0.0", "::", "192.168.1.20"):
+        with pytest.raises(access.AccessError, match="Set CX_TRUSTED_PROXIES"):
+            access.config(env, bind_address=bind)
+    for bind in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        assert access.config(env, bind_address=bind).trusted_proxies == access.LOOPBACK
+    cfg = access.config({**env, "CX_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/24"}, "0.0.0.0")
+    assert [str(n) for n in cfg.trusted_proxies] == ["10.0.0.5/32", "10.1.0.0/24"]
+    with pytest.raises(access.AccessError, match="CX_TRUSTED_PROXIES holds 'proxy.local'"):
+        access.config({**env, "CX_TRUSTED_PROXIES": "proxy.local"}, "0.0.0.0")
+    assert access.config({"CX_USERS_FILE": "u.toml"}, bind_address=None).mode == "password"
+
+
+def test_the_identity_header_is_believed_from_a_trusted_proxy_only():
+    loop = access.LOOPBACK
+    proxy = access.config(
+        {"CX_USERS_FILE": "u", "CX_AUTH": "header", "CX_TRUSTED_PROXIES": "10.0.0.5"}, None
+    ).trusted_proxies
+    how = "the X-Forwarded-Email header"
+    # a proxy on this machine (Streamlit reports a loopback peer as None)
+    assert access.proxy_identity(["ceo@x.io"], None, [], loop, how) == "ceo@x.io"
+    assert access.proxy_identity(["ceo@x.io"], "10.0.0.5", [], proxy, how) == "ceo@x.io"
+    assert access.proxy_identity([], None, [], loop, how) is None
+    with pytest.raises(access.SignInError, match="did not come through the sign-in proxy"):
+        access.proxy_identity(["ceo@x.io"], "203.0.113.7", [], loop, how)  # direct
+    with pytest.raises(access.SignInError, match="did not come through the sign-in proxy"):
+        access.proxy_identity(["ceo@x.io"], None, [], proxy, how)  # loopback is not the proxy
+    for values in (["boss@x.io", "ceo@x.io"], ["boss@x.io, ceo@x.io"]):
+        with pytest.raises(access.SignInError, match="several values"):
+            access.proxy_identity(values, None, [], loop, how)
+    # the web server replaced a loopback peer by the forwarded address: the real peer was
+    # one the web server believes (127.0.0.1 by default), trusted only if we trust it too
+    xff = ["203.0.113.7"]
+    assert access.proxy_identity(["ceo@x.io"], "203.0.113.7", xff, loop, how) == "ceo@x.io"
+    with pytest.raises(access.SignInError, match="did not come through"):
+        access.proxy_identity(["ceo@x.io"], "203.0.113.7", xff, proxy, how)
+
+
+def test_the_client_address_comes_from_a_trusted_proxys_header_only():
+    loop = access.LOOPBACK
+    assert access.client_address("203.0.113.7", [], loop) == "203.0.113.7"
+    assert access.client_address(None, [], loop) == "127.0.0.1"
+    # behind the proxy on this machine: the nearest hop that is not a trusted proxy
+    assert access.client_address("198.51.100.2", ["1.2.3.4, 198.51.100.2"], loop) == (
+        "198.51.100.2"
+    )
+    assert access.client_address(None, ["1.2.3.4, 198.51.100.2, 127.0.0.1"], loop) == (
+        "198.51.100.2"
+    )
+    # a peer that is not a trusted proxy: its header is ignored, whatever it says
+    assert access.client_address("203.0.113.7", ["9.9.9.9"], loop) == "203.0.113.7"
+    proxy = access.config(
+        {"CX_USERS_FILE": "u", "CX_TRUSTED_PROXIES": "10.0.0.5"}, None
+    ).trusted_proxies
+    rotating = {access.client_address(f"9.9.9.{i}", [f"9.9.9.{i}"], proxy) for i in range(20)}
+    assert rotating == {"untrusted-forwarder"}  # rewritten from a header nobody vouches for
+
+
+# --- the users file and sessions ---------------------------------------------------------
+
+
+def test_the_users_file_is_private_from_the_start_and_checked_on_load(tmp_path):
+    import os
+
+    old = os.umask(0)  # the most permissive umask: the file must still be private
+    try:
+        path = tmp_path / "users.toml"
+        access.add_user(path, "ceo@example.com", "executive", "a long secret")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)
+    with pytest.raises(access.AccessError, match=r"other users of this machine \(mode 644\)"):
+        access.load_users(path)
+    path.chmod(0o600)
+    assert "ceo@example.com" in access.load_users(path)
+
+
+def test_a_session_ends_when_idle_or_when_the_password_changes(tmp_path):
+    path = tmp_path / "users.toml"
+    user = access.add_user(path, "dana@example.com", "manager", "first secret", ("claims",))
+    session = access.session_for(access.load_users(path)["dana@example.com"], 1000.0)
+    users = access.load_users(path)
+    assert access.session_end(users["dana@example.com"], session, 1000.0 + 59 * 60, 60) is None
+    assert "after 60 minutes" in access.session_end(users[user.email], session, 1000.0 + 3601, 60)
+    access.add_user(path, "dana@example.com", "manager", "second secret", ("claims",))
+    changed = access.load_users(path)["dana@example.com"]
+    assert "password was changed" in access.session_end(changed, session, 1001.0, 60)
+    assert "no longer in the users file" in access.session_end(None, session, 1001.0, 60)
+
+
+def test_an_identity_provider_must_have_verified_the_address():
+    assert access.verified_email({"email": "a@x.io", "email_verified": True}) == "a@x.io"
+    for claims in ({"email": "a@x.io"}, {"email": "a@x.io", "email_verified": "true"}):
+        with pytest.raises(access.SignInError, match="has not verified"):
+            access.verified_email(claims)
+    assert access.verified_email({}) is None

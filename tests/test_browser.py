@@ -18,10 +18,12 @@ pytestmark = pytest.mark.browser
 
 
 @contextlib.contextmanager
-def streamlit_server(url: str, log: Path, extra_env: dict[str, str] | None = None):
-    """``streamlit run dashboard.py`` on a free port of 127.0.0.1 against ``url``."""
+def streamlit_server(
+    url: str, log: Path, extra_env: dict[str, str] | None = None, address: str = "127.0.0.1"
+):
+    """``streamlit run dashboard.py`` on a free port of ``address`` against ``url``."""
     try:
-        proc, base = serve.start({"CX_DATABASE_URL": url, **(extra_env or {})}, log, 60)
+        proc, base = serve.start({"CX_DATABASE_URL": url, **(extra_env or {})}, log, 60, address)
     except serve.ServerError as exc:
         pytest.fail(str(exc))
     try:

@@ -101,6 +101,15 @@ def test_nothing_is_shown_before_signing_in(users):
     assert at.error[0].value.startswith("The e-mail address or the password is wrong. 4 more")
 
 
+def test_no_page_draws_a_file_widget_before_signing_in(users):
+    at = open_app()
+    for page in ("data.py", "voice.py", "journey.py"):
+        at.switch_page(str(REPO / "pages" / page)).run()
+        assert not at.exception, page
+        assert not at.get("file_uploader"), page
+        assert [t.label for t in at.text_input] == ["E-mail address", "Password"], page
+
+
 def test_an_executive_sees_every_stage_and_signs_out(users, raw_sql):
     at = sign_in("CEO@example.com")
     start, end = last_90_days(raw_sql)

@@ -432,3 +432,109 @@ def test_files_beyond_the_row_column_or_unpacked_limits_are_refused_before_readi
         importer.read_source(sheet)
     monkeypatch.setenv("CX_IMPORT_MAX_UNPACKED_MB", "64")
     assert importer.read_source(sheet).height == 20_000
+
+
+# --- uploads before sign-in ----------------------------------------------------------------
+
+
+def test_the_server_takes_uploads_no_larger_than_imports_need_and_binds_loopback():
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-m", "streamlit", "config", "show"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    shown = {  # what Streamlit itself reads from .streamlit/config.toml
+        m.group(1): m.group(2)
+        for m in re.finditer(r"(?m)^(maxUploadSize|address) = (.+)$", done.stdout)
+    }
+    assert shown == {"maxUploadSize": "100", "address": '"127.0.0.1"'}, done.stdout[-2000:]
+    # a CSV of a million responses of the sample company fits, with room to spare
+    from cxmetrics import sample
+
+    rows = sample.generate(customers=1_000, seed=3).responses.head(5_000)
+    per_million_mb = len(rows.write_csv().encode("utf-8")) / rows.height * 1e6 / 2**20
+    assert per_million_mb < 100 < 2 * per_million_mb
+
+
+# --- a manager's filter options -------------------------------------------------------------
+
+
+def test_a_manager_is_offered_only_options_from_their_scope(sample_data, tmp_path):
+    from cxmetrics import dataset, scope
+
+    tables = sample_data.tables()
+    journey = tables["stage_owners"]
+    service_stages = set(journey.filter(pl.col("department_id") == "service")["stage_id"])
+    stage_of = dict(
+        zip(tables["touchpoints"]["touchpoint_id"], tables["touchpoints"]["stage_id"], strict=True)
+    )
+    stages_by_customer: dict[int, set] = {}
+    for cust, tp in zip(
+        tables["responses"]["customer_id"], tables["responses"]["touchpoint_id"], strict=True
+    ):
+        stages_by_customer.setdefault(cust, set()).add(stage_of[tp])
+    elsewhere = sorted(c for c, s in stages_by_customer.items() if not s & service_stages)[:3]
+    assert elsewhere, "the test company needs customers who never met the service stages"
+    tables["customers"] = tables["customers"].with_columns(
+        pl.when(pl.col("customer_id").is_in(elsewhere))
+        .then(pl.lit("Secret Expansion Region"))
+        .otherwise(pl.col("region"))
+        .alias("region")
+    )
+    url = f"sqlite:///{tmp_path / 'cx.db'}"
+    store.write_tables(url, tables)
+    engine = store.make_engine(url)
+    try:
+        ds = dataset.load(engine)
+        comments = store.load_all_comments(engine)
+    finally:
+        engine.dispose()
+    manager = ds.scoped(("service",))
+    assert "Secret Expansion Region" in ds.options("region")
+    assert "Secret Expansion Region" not in manager.options("region")
+    seen = {  # by hand: the regions and segments of customers who answered in scope
+        col: sorted(
+            {
+                str(v)
+                for c, v in zip(
+                    tables["customers"]["customer_id"], tables["customers"][col], strict=True
+                )
+                if stages_by_customer.get(c, set()) & service_stages
+            }
+        )
+        for col in ("region", "segment")
+    }
+    assert manager.options("region") == seen["region"]
+    assert manager.options("segment") == seen["segment"]
+
+    # a theme whose comments all come from other departments' stages is not offered
+    v = voc.build(ds, comments, n_themes=4)
+    secret = "merger · layoffs · acquisition"
+    outside = v.comments.filter(~pl.col("stage_id").cast(pl.String).is_in(list(service_stages)))
+    planted = voc.Verbatims(
+        v.comments.with_columns(
+            pl.when(pl.col("response_id").is_in(outside["response_id"].head(5).implode()))
+            .then(pl.lit(secret))
+            .otherwise(pl.col("theme").cast(pl.String))
+            .alias("theme")
+        ),
+        pl.concat(
+            [
+                v.themes.with_columns(pl.col("theme").cast(pl.String)),
+                pl.DataFrame(
+                    {"theme": [secret], "terms": ["merger, layoffs, acquisition"], "comments": [5]},
+                    schema=v.themes.with_columns(pl.col("theme").cast(pl.String)).schema,
+                ),
+            ]
+        ),
+    )
+    scoped = scope.verbatims(planted, manager)
+    assert secret in planted.theme_names and secret not in scoped.theme_names
+    in_scope = scoped.comments["theme"].cast(pl.String).value_counts()
+    want = dict(zip(in_scope["theme"], in_scope["count"], strict=True))  # counted by hand
+    assert dict(zip(scoped.theme_names, scoped.themes["comments"], strict=True)) == want
