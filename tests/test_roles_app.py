@@ -263,3 +263,20 @@ def test_identity_provider_sign_in_maps_the_email_to_a_role(users, monkeypatch, 
     at.run()
     assert not at.metric
     assert "not in this dashboard's users file" in at.error[0].value
+
+
+def test_a_password_change_or_an_idle_hour_ends_an_open_session(users):
+    at = sign_in("ana@example.com")
+    assert at.metric
+    access.add_user(users, "ana@example.com", "analyst", "a brand new password")
+    at.run()
+    assert not at.metric and [t.label for t in at.text_input][0] == "E-mail address"
+    assert "password was changed" in at.error[0].value
+
+    at = submit(at, "ana@example.com", "a brand new password")
+    assert at.metric
+    signed = dict(at.session_state["_signed_in_email"])
+    signed["seen"] -= 61 * 60  # the last click was 61 minutes ago
+    at.session_state["_signed_in_email"] = signed
+    at.run()
+    assert not at.metric and "after 60 minutes without activity" in at.error[0].value
