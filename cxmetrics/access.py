@@ -556,9 +556,10 @@ def known_user(users: dict[str, User], email: str | None, how: str) -> User:
         raise SignInError(f"No signed-in identity came with this request ({how}).")
     user = users.get(email.strip().lower())
     if user is None:
-        log.warning("signed-in identity %r is not in the users file (%s)", email, how)
+        log.warning("signed-in identity %s is not in the users file (%s)", shown_email(email), how)
         raise SignInError(
-            f"{email} is not in this dashboard's users file; ask its administrator for access."
+            f"{email[:MAX_EMAIL]} is not in this dashboard's users file; ask its administrator "
+            "for access."
         )
     return user
 
