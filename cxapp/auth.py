@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from collections.abc import Callable
 
 import streamlit as st
@@ -38,9 +39,10 @@ _log_to_stderr()
 
 def _config() -> access.Config:
     try:
-        return access.config()
+        return access.config(bind_address=st.get_option("server.address"))
     except access.AccessError as exc:
-        _refuse(f"**Sign-in is misconfigured.** {exc}.")
+        logging.getLogger("cxdashboard").error("sign-in is misconfigured: %s", exc)
+        _refuse(f"**Sign-in is misconfigured; the dashboard shows nothing.** {inert(str(exc))}.")
 
 
 def _mtime(path) -> float:
@@ -55,10 +57,17 @@ def _users(path: str, mtime: float) -> dict[str, User]:
     return access.load_users(path)
 
 
+@st.cache_resource(show_spinner=False)
+def _limits() -> access.SignInLimits:
+    """One per server: the rate limits count for every session and survive an edit of the
+    users file."""
+    return access.SignInLimits()
+
+
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _password_sign_in(path: str, mtime: float) -> access.PasswordSignIn:
-    """One per users file (and version of it): its rate limits count for every session."""
-    return access.PasswordSignIn(_users(path, mtime))
+    """One per users file (and version of it), sharing the server's rate limits."""
+    return access.PasswordSignIn(_users(path, mtime), limits=_limits())
 
 
 def _refuse(message: str):
@@ -106,15 +115,32 @@ def _identify(cfg: access.Config, users: dict[str, User]) -> User | None:
     """Who this session is; None when they still have to sign in. A proxy's or identity
     provider's person who is not in the users file raises ``SignInError``."""
     if cfg.mode == "header":
-        return access.known_user(
-            users, st.context.headers.get(cfg.header), f"the {cfg.header} header"
+        how = f"the {cfg.header} header"
+        email = access.proxy_identity(
+            st.context.headers.get_all(cfg.header),
+            st.context.ip_address,
+            st.context.headers.get_all("X-Forwarded-For"),
+            cfg.trusted_proxies,
+            how,
         )
+        return access.known_user(users, email, how)
     if cfg.mode == "oidc":
         if not st.user.is_logged_in:
             return None
-        return access.known_user(users, st.user.get("email"), "the identity provider")
-    email = st.session_state.get(_SESSION_KEY)
-    return users.get(email.lower()) if email else None  # None also when removed since
+        return access.known_user(
+            users, access.verified_email(st.user.to_dict()), "the identity provider"
+        )
+    signed = st.session_state.get(_SESSION_KEY)
+    if not signed:
+        return None
+    user = users.get(signed["email"])  # None also when removed since
+    ended = access.session_end(user, signed, time.time(), cfg.idle_minutes)
+    if ended:
+        st.session_state.pop(_SESSION_KEY, None)
+        st.session_state["_sign_in_refused"] = ended
+        return None
+    signed["seen"] = time.time()
+    return user
 
 
 def _password_screen(signer: access.PasswordSignIn):
@@ -143,12 +169,18 @@ def _submit(signer: access.PasswordSignIn) -> None:
     email = st.session_state.get("_sign_in_email", "")
     password = st.session_state.get("_sign_in_password", "")
     st.session_state["_sign_in_password"] = ""  # not kept in the session
+    cfg = _config()
+    address = access.client_address(
+        st.context.ip_address,
+        st.context.headers.get_all("X-Forwarded-For"),
+        cfg.trusted_proxies,
+    )
     try:
-        user = signer.sign_in(email, password, st.context.ip_address)
+        user = signer.sign_in(email, password, address)
     except access.SignInError as exc:
         st.session_state["_sign_in_refused"] = str(exc)
     else:
-        st.session_state[_SESSION_KEY] = user.email
+        st.session_state[_SESSION_KEY] = access.session_for(user, time.time())
 
 
 def _oidc_screen():

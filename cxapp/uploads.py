@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import hashlib
+import os
+import shutil
+import stat
 import tempfile
+import threading
 from pathlib import Path
 
 import streamlit as st
@@ -11,7 +17,20 @@ import streamlit as st
 from cxapp import auth, data
 from cxmetrics import importer, journey_import, mapping, store
 
-UPLOAD_DIR = Path(tempfile.gettempdir()) / "cx-dashboard-uploads"
+_folder: Path | None = None
+_folder_lock = threading.Lock()
+
+
+def upload_dir() -> Path:
+    """This server's own folder for uploaded files: made on first use with a name nobody
+    can guess, readable by this server's user alone (0700), removed when the server stops.
+    Another user of the machine can neither read the files nor plant links in it."""
+    global _folder
+    with _folder_lock:
+        if _folder is None or not _folder.is_dir():
+            _folder = Path(tempfile.mkdtemp(prefix="cx-dashboard-uploads-"))
+            atexit.register(shutil.rmtree, _folder, ignore_errors=True)
+        return _folder
 
 
 def digest(uploaded) -> str:
@@ -21,15 +40,42 @@ def digest(uploaded) -> str:
     return hashlib.sha256(uploaded.getvalue()).hexdigest()[:16]
 
 
+def _private_dir(path: Path) -> None:
+    """Make ``path`` (inside :func:`upload_dir`) a directory of ours, never a link."""
+    with contextlib.suppress(FileExistsError):
+        path.mkdir(mode=0o700)
+    info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != os.getuid():
+        raise PermissionError(f"{path} is not a folder of this server's; refusing to use it")
+    os.chmod(path, 0o700)
+
+
 def save(uploaded) -> Path:
-    """Write an uploaded file to a private temporary folder (never inside the repository);
-    the same content always lands at the same path."""
-    folder = UPLOAD_DIR / digest(uploaded)
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / Path(uploaded.name).name
-    if not path.exists():
-        path.write_bytes(uploaded.getvalue())
+    """Write an uploaded file to this server's private folder (never inside the
+    repository), readable by this server alone; the same content always lands at the same
+    path. An existing link there is never followed."""
+    folder = upload_dir() / digest(uploaded)
+    _private_dir(folder)
+    path = folder / (Path(uploaded.name).name or "upload")
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        info = None
+    if info is not None and stat.S_ISREG(info.st_mode) and info.st_uid == os.getuid():
+        return path
+    if info is not None:
+        path.unlink()  # a link or anything else planted there: removed, not followed
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(uploaded.getvalue())
     return path
+
+
+def discard(path: Path) -> None:
+    """Remove an uploaded file and what its import wrote beside it (its report)."""
+    folder = Path(path).parent
+    if folder.parent == upload_dir():
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @st.cache_data(max_entries=8, show_spinner="Reading the file…")
@@ -64,7 +110,10 @@ def run(table: str, path: Path, m: mapping.Mapping, *, dry_run: bool, accept_val
 
 def import_journey(path: Path) -> dict[str, int]:
     _may_import()
-    counts = journey_import.write(data.engine(), journey_import.read(path), path.name)
+    try:
+        counts = journey_import.write(data.engine(), journey_import.read(path), path.name)
+    finally:
+        discard(path)
     data.refresh()
     return counts
 

@@ -265,7 +265,7 @@ def build(
             "positive; e-mail addresses and phone numbers masked.",
         )
     )
-    view_name = exports.view_slug(view, labels)
+    view_name = exports.view_slug(view)
     company = ds.settings.company_name
     return Briefing(
         f"{company}: customer experience briefing" if company else "Customer experience briefing",
@@ -413,12 +413,31 @@ def render(b: Briefing, formats=FORMATS, progress: Progress = _quiet) -> dict[st
     return out
 
 
+def file_names(b: Briefing, formats=FORMATS) -> list[str]:
+    return [exports.file_name("cx-briefing", b.view_name, fmt, b.made_on) for fmt in formats]
+
+
+def check_distinct(briefings: list[Briefing], formats=FORMATS) -> None:
+    """Refuse briefings whose files would overwrite each other (one department's briefing
+    must never arrive under another's name)."""
+    seen: dict[str, str] = {}
+    for b in briefings:
+        for name in file_names(b, formats):
+            if name in seen:
+                raise exports.ExportError(
+                    f"the briefings of {seen[name]} and {b.filters} would both be written to {name}"
+                )
+            seen[name] = b.filters
+
+
 def write(b: Briefing, folder: Path, formats=FORMATS, progress: Progress = _quiet) -> list[Path]:
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for fmt, content in render(b, formats, progress).items():
-        path = folder / exports.file_name("cx-briefing", b.view_name, fmt, b.made_on)
+    files = render(b, formats, progress)
+    for name, fmt in zip(file_names(b, formats), formats, strict=True):
+        content = files[fmt]
+        path = folder / name
         path.write_bytes(content)
         paths.append(path)
     return paths

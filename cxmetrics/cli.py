@@ -398,8 +398,9 @@ def _briefing(args) -> int:
     else:
         views = [(inputs, base)]
     try:
-        for data, view in views:
-            b = briefing.build(**data, f=view)
+        built = [briefing.build(**data, f=view) for data, view in views]
+        briefing.check_distinct(built, formats)  # before any file is written
+        for b in built:
             for path in briefing.write(b, args.out, formats):
                 print(f"wrote {path}")
     except exports.ExportError as exc:

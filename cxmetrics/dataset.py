@@ -89,8 +89,10 @@ class Dataset:
         return self.responses["responded_on"].max()
 
     def options(self, column: str) -> list[str]:
-        """Values a filter can take, sorted."""
-        source = self.customers if column in ("segment", "region") else self.responses
+        """Values a filter can take, sorted. A manager's dataset offers only the segments
+        and regions of customers who answered at the stages in scope."""
+        by_customer = column in ("segment", "region") and self.scope is None
+        source = self.customers if by_customer else self.responses
         return sorted(source[column].cast(pl.String).unique().drop_nulls().to_list())
 
     def customer_mask(self, f: Filters) -> np.ndarray | None:

@@ -12,6 +12,7 @@ apostrophe, as OWASP advises against CSV injection.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import io
 import os
 import re
@@ -56,14 +57,25 @@ def slug(text: str) -> str:
 def file_name(what: str, view: str, ext: str, day: dt.date | None = None) -> str:
     """``<what>_<view>_<date>.<ext>``: the view and the date travel with the file."""
     day = day or dt.date.today()
-    return f"{slug(what)}_{slug(view)}_{day:%Y-%m-%d}.{ext}"
+    view = re.sub(r"[^a-z0-9_-]+", "-", view.lower()).strip("-")[:120] or "all"
+    return f"{slug(what)}_{view}_{day:%Y-%m-%d}.{ext}"
 
 
-def view_slug(view, labels: dict[str, str]) -> str:
-    """A short name of a filtered view for file names: its departments and stages, or
-    "all"."""
-    parts = [labels.get(d, d) for d in view.departments] + [labels.get(x, x) for x in view.stages]
-    return "-".join(parts) or "all"
+def id_slug(identifier: str) -> str:
+    """A department's or stage's id as it goes into a file name. Ids are unique where names
+    are not ("Claims (UK)" and "Claims UK" read the same as a file name, "営業" and "経理"
+    both as nothing), so the name comes from the id; an id that does not survive as a file
+    name as it is gets a short hash of itself, so two ids never meet."""
+    if re.fullmatch(r"[a-z0-9_-]{1,40}", identifier):
+        return identifier
+    digest = hashlib.blake2b(identifier.encode("utf-8"), digest_size=4).hexdigest()
+    return f"{slug(identifier)[:40]}-{digest}".removeprefix("export-")
+
+
+def view_slug(view) -> str:
+    """A short name of a filtered view for file names: the ids of its departments and
+    stages, or "all"."""
+    return "-".join(id_slug(x) for x in (*view.departments, *view.stages)) or "all"
 
 
 # --- tables ----------------------------------------------------------------------------
@@ -103,8 +115,13 @@ def table_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
     if fmt == "csv":
         flat.write_csv(buffer)
     else:
-        # strings are written as strings: xlsxwriter must not turn "=…" into a formula
-        flat.write_excel(buffer, worksheet="data", autofit=True, include_header=True)
+        # strings are written as strings: xlsxwriter must turn neither "=…" into a formula
+        # nor "http…", "mailto:…" or "external:\\host\share" into a link
+        import xlsxwriter
+
+        options = {"strings_to_urls": False, "strings_to_formulas": False, "in_memory": True}
+        with xlsxwriter.Workbook(buffer, options) as book:
+            flat.write_excel(book, worksheet="data", autofit=True, include_header=True)
     return buffer.getvalue()
 
 
@@ -112,12 +129,13 @@ def table_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
 
 
 def with_footnote(fig: go.Figure, footnote: str) -> go.Figure:
-    """A copy of the figure with its footnote (filters and period) under the plot."""
+    """A copy of the figure with its footnote (filters and period) under the plot. The
+    footnote names things from the data, so Plotly's tags in it are drawn as text."""
     out = go.Figure(fig)
     bottom = max(out.layout.margin.b or 0, 90)
     out.update_layout(margin=dict(b=bottom))
     out.add_annotation(
-        text=footnote,
+        text=footnote.replace("&", "&amp;").replace("<", "&lt;"),
         xref="paper",
         yref="paper",
         x=0,

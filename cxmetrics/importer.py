@@ -24,7 +24,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics import schema, store
+from cxmetrics import limits, schema, store
 from cxmetrics.mapping import Condition, Mapping, identity
 
 Progress = Callable[[float, str], None]
@@ -60,6 +60,12 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
             f"{path.name}: unknown file type {suffix or '(none)'}; use CSV, XLSX or Parquet"
         )
     try:
+        limits.check_source(path)  # before reading: a small file can unpack to gigabytes
+    except limits.TooLarge as exc:
+        raise ImportError_(f"{path.name} is too large to import: {exc}") from exc
+    except OSError:
+        pass  # reading it below names the problem
+    try:
         if suffix in (".csv", ".txt"):
             raw = path.read_bytes()
             text = raw.decode(encoding, errors="replace")
@@ -75,6 +81,10 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
         raise ImportError_(
             f"{path.name} cannot be read as {suffix.lstrip('.').upper()}: {first}"
         ) from exc
+    try:
+        limits.check_frame(frame.height, frame.width)
+    except limits.TooLarge as exc:
+        raise ImportError_(f"{path.name} is too large to import: {exc}") from exc
     if ROW in frame.columns:
         raise ImportError_(f"{path.name} has a column named {ROW}, which is reserved")
     frame = frame.with_columns(pl.all().cast(pl.String))
@@ -347,7 +357,7 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
             problems.append(
                 _problem(present, text.is_null(), column.name, pl.lit(""), "required but empty")
             )
-        length = getattr(column.type, "length", None)
+        length = limits.text_length(table.name, column.name, getattr(column.type, "length", None))
         if length and isinstance(column.type, sa.String):
             problems.append(
                 _problem(

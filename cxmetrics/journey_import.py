@@ -25,7 +25,7 @@ import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from cxmetrics import importer, schema, store
+from cxmetrics import importer, limits, schema, store
 from cxmetrics.journey import _FILES, Journey, JourneyError, read_journey_dir
 
 
@@ -39,7 +39,7 @@ def read(path: Path) -> Journey:
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = limits.yaml_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise JourneyError(f"{path} cannot be read as YAML: {str(exc).splitlines()[0]}") from exc
     if not isinstance(data, dict):

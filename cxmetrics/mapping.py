@@ -68,7 +68,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from cxmetrics import schema
+from cxmetrics import limits, schema
 
 
 class MappingError(ValueError):
@@ -348,12 +348,7 @@ def load(path: Path, table: str | None = None) -> Mapping:
 def loads(text: str, suffix: str, table: str | None = None, where: str = "the mapping") -> Mapping:
     yaml_file = suffix in (".yaml", ".yml")
     try:
-        if yaml_file:
-            import yaml
-
-            data = yaml.safe_load(text) or {}
-        else:
-            data = tomllib.loads(text)
+        data = (limits.yaml_load(text) or {}) if yaml_file else tomllib.loads(text)  # no aliases
     except Exception as exc:  # a syntax error of either format
         raise MappingError(
             f"{where} is not valid {'YAML' if yaml_file else 'TOML'}: {syntax_error(exc)}"

@@ -31,13 +31,14 @@ def own(frame: pl.DataFrame, departments: tuple[str, ...]) -> pl.DataFrame:
 
 def verbatims(v: Verbatims, ds: Dataset) -> Verbatims:
     """Comments at the stages in scope; each theme's volume counted on those comments only
-    (the themes themselves were found once, on every comment)."""
+    (the themes themselves were found once, on every comment). A theme with no comment in
+    scope is left out: its name is made of other departments' customers' words."""
     comments = v.comments.filter(_on_stages(ds))
     volume = comments.group_by("theme").agg(pl.len().alias("comments"))
     themes = (
         v.themes.drop("comments")
-        .join(volume, on="theme", how="left", maintain_order="left")
-        .with_columns(pl.col("comments").fill_null(0).cast(v.themes["comments"].dtype))
+        .join(volume, on="theme", how="inner", maintain_order="left")
+        .with_columns(pl.col("comments").cast(v.themes["comments"].dtype))
     )
     return Verbatims(comments, themes)
 

@@ -45,10 +45,24 @@ def database_url() -> str:
     return os.environ.get(URL_ENV, "").strip() or default_url()
 
 
+_SECRET_QUERY_KEYS = ("password", "passwd", "pwd", "secret", "token", "key")
+
+
 def safe_url(url: str) -> str:
-    """The URL with any password hidden, for messages and logs."""
+    """The URL with any password hidden, for messages and logs. SQLAlchemy parses it; a
+    password holding an unescaped "@" (which SQLAlchemy cuts at its first "@") is hidden up
+    to the last "@", and so are query values that name a secret."""
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        if "@" in (parsed.host or "") + (parsed.database or ""):
+            # an unescaped "@" in the password: everything before the last "@" is the user
+            # and the password (a query value holding "@" hides the host too: safe side)
+            scheme, rest = url.split("://", 1)
+            user = rest[: rest.rfind("@")].split(":", 1)[0]
+            parsed = make_url(f"{scheme}://{user}:hidden@{rest[rest.rfind('@') + 1 :]}")
+        hidden = {k: "***" for k in parsed.query if any(s in k.lower() for s in _SECRET_QUERY_KEYS)}
+        shown = parsed.update_query_dict(hidden).render_as_string(hide_password=True)
+        return shown.replace("%2A%2A%2A", "***")
     except Exception:  # an unparseable URL: show only its scheme, never the rest
         return url.split("://", 1)[0] + "://…" if "://" in url else "(not a URL)"
 

@@ -69,15 +69,16 @@ def tile_caption(t: Tile, min_n: int, previous_label: str | None, symbol: str) -
     return " · ".join(parts)
 
 
-_MARKUP = re.compile(r"([\[\]<>])")
+_MARKUP = re.compile(r"([\\\[\]<>])")
 _AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto)(?=:)|\b(www)(?=\.)|(?=@)")
 _JOINER = "\u2060"  # an invisible word joiner: "https⁠://…" no longer reads as a link
 
 
 def inert(text: str) -> str:
     """Markdown in which text from the data cannot become a link, an image or HTML:
-    brackets and angle brackets are escaped, and URLs and e-mail addresses are kept from
-    linking themselves by an invisible joiner. Our own bold and italics still work, and it
-    all reads the same on screen."""
+    backslashes, brackets and angle brackets are escaped (a backslash from the data would
+    otherwise cancel the escape of the bracket after it), and URLs and e-mail addresses
+    are kept from linking themselves by an invisible joiner. Our own bold and italics still
+    work, and it all reads the same on screen."""
     escaped = _MARKUP.sub(r"\\\1", text)
     return _AUTOLINK.sub(lambda m: (m.group(0) or "") + _JOINER, escaped)

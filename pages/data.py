@@ -207,6 +207,8 @@ if do_check or do_import:
             )
     if report.written and not report.dry_run:
         st.caption("Every page now shows the new data.")
+    if not report.dry_run:
+        uploads.discard(path)  # the file and its report are in this page now, not on disk
 
 # --- journey definition ------------------------------------------------------------------
 st.subheader("Import a journey definition")

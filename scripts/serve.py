@@ -24,15 +24,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start(env: dict[str, str], log: Path, timeout: float = 120) -> tuple[subprocess.Popen, str]:
+def start(
+    env: dict[str, str], log: Path, timeout: float = 120, address: str = "127.0.0.1"
+) -> tuple[subprocess.Popen, str]:
     """The running server (with ``env`` added to this process's environment, its output in
-    ``log``) and its base URL, once its health endpoint answers."""
+    ``log``, listening on ``address``) and its base URL, once its health endpoint answers."""
     port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
                 sys.executable, "-m", "streamlit", "run", "dashboard.py",
-                "--server.port", str(port), "--server.address", "127.0.0.1",
+                "--server.port", str(port), "--server.address", address,
                 "--server.headless", "true",
             ],
             cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,

@@ -25,6 +25,7 @@ class Clock:
 def users_file(tmp_path, *entries: str):
     path = tmp_path / "users.toml"
     path.write_text("\n\n".join(entries), encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
@@ -108,32 +109,159 @@ def signer(tmp_path, clock):
     return access.PasswordSignIn(access.load_users(path), clock)
 
 
-def test_five_failures_lock_the_account_for_fifteen_minutes(tmp_path):
+def test_five_failures_pause_the_account_from_that_address_for_fifteen_minutes(tmp_path):
     clock = Clock()
     s = signer(tmp_path, clock)
     for _ in range(5):
         with pytest.raises(access.SignInError, match="wrong"):
             s.sign_in("dana@example.com", "guess", "10.0.0.1")
-    # the right password no longer helps, from any address
+    # the right password no longer helps from that address ...
     with pytest.raises(access.SignInError, match="Try again in 15 minute"):
-        s.sign_in("Dana@Example.com", "right password", "10.0.0.2")
+        s.sign_in("Dana@Example.com", "right password", "10.0.0.1")
+    # ... but somebody else's failures cannot lock Dana out from her own address
+    assert s.sign_in("dana@example.com", "right password", "10.0.0.2").role == "manager"
     assert s.sign_in("ceo@example.com", "other password", "10.0.0.1").role == "executive"
     clock.now += 15 * 60 - 1
-    with pytest.raises(access.SignInError, match="Try again in 1 minute"):
-        s.sign_in("dana@example.com", "right password")
+    with pytest.raises(access.SignInError, match="Try again in 1 second"):
+        s.sign_in("dana@example.com", "right password", "10.0.0.1")
     clock.now += 1  # the oldest failure has left the window
-    assert s.sign_in("dana@example.com", "right password").departments == ("claims",)
+    assert s.sign_in("dana@example.com", "right password", "10.0.0.1").departments == ("claims",)
 
 
-def test_twenty_failures_from_one_address_lock_that_address(tmp_path):
+def test_guessing_one_account_from_many_addresses_is_slowed_not_locked(tmp_path):
+    clock = Clock()
+    s = signer(tmp_path, clock)
+    for i in range(10):  # rotating addresses: no pair reaches 5
+        with pytest.raises(access.SignInError, match="wrong"):
+            s.sign_in("dana@example.com", "guess", f"10.1.0.{i}")
+    refused = 0
+    for i in range(10, 30):  # 20 more at once: all refused, whatever the address
+        with pytest.raises(access.SignInError, match="Too many.*30 second"):
+            s.sign_in("dana@example.com", "guess", f"10.1.0.{i}")
+        refused += 1
+    assert refused == 20
+    clock.now += 30  # one attempt every 30 seconds: the owner still gets in
+    assert s.sign_in("dana@example.com", "right password", "10.2.0.1").role == "manager"
+
+
+def test_twenty_failures_from_one_address_slow_that_address(tmp_path):
     clock = Clock()
     s = signer(tmp_path, clock)
     for i in range(20):  # a different made-up account each time: no account reaches 5
         with pytest.raises(access.SignInError, match="wrong"):
             s.sign_in(f"guess{i}@example.com", "guess", "10.0.0.9")
-    with pytest.raises(access.SignInError, match="Too many"):
+    with pytest.raises(access.SignInError, match="Try again in 30 second"):
         s.sign_in("ceo@example.com", "other password", "10.0.0.9")
     assert s.sign_in("ceo@example.com", "other password", "10.0.0.8").role == "executive"
+    clock.now += 30  # behind a shared address: slowed, not shut out for 15 minutes
+    assert s.sign_in("ceo@example.com", "other password", "10.0.0.9").role == "executive"
+
+
+def test_the_limits_survive_a_new_version_of_the_users_file(tmp_path):
+    clock = Clock()
+    limits = access.SignInLimits(clock)
+    s = access.PasswordSignIn(signer(tmp_path, clock).users, clock, limits)
+    for _ in range(5):
+        with pytest.raises(access.SignInError, match="wrong"):
+            s.sign_in("dana@example.com", "guess", "10.0.0.1")
+    access.add_user(tmp_path / "users.toml", "new@example.com", "analyst", "a long secret")
+    edited = access.PasswordSignIn(access.load_users(tmp_path / "users.toml"), clock, limits)
+    with pytest.raises(access.SignInError, match="Too many"):
+        edited.sign_in("dana@example.com", "right password", "10.0.0.1")
+    auth_source = (REPO / "cxapp" / "auth.py").read_text()  # the app shares one per server
+    assert "limits=_limits()" in auth_source
+
+
+def test_concurrent_attempts_reserve_before_the_password_check(tmp_path):
+    import threading
+
+    s = signer(tmp_path, Clock())
+    barrier = threading.Barrier(8)
+    results: list[str] = []
+
+    def attempt():
+        barrier.wait()
+        try:
+            s.sign_in("dana@example.com", "guess", "10.0.0.1")
+        except access.SignInError as exc:
+            results.append("wrong" if "wrong" in str(exc) else "refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["refused"] * 3 + ["wrong"] * 5  # never "8 of 5"
+
+
+def test_password_checks_are_bounded_server_wide(tmp_path, monkeypatch):
+    import threading
+
+    s = signer(tmp_path, Clock())
+    s.limits = access.SignInLimits(Clock(), verify_slots=2, busy_wait=30)
+    running, most = [0], [0]
+    lock = threading.Lock()
+    real = access.password_matches
+
+    def counting(user, password):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        try:
+            return real(user, password)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(access, "password_matches", counting)
+    barrier = threading.Barrier(12)
+
+    def attempt(i):
+        barrier.wait()
+        with pytest.raises(access.SignInError):
+            s.sign_in(f"user{i}@example.com", "guess", f"10.3.0.{i}")
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 2  # twelve at once, never more than two argon2 checks together
+
+    s.limits = access.SignInLimits(Clock(), verify_slots=1, busy_wait=0.05)
+    s.limits.verifying.acquire()  # the only slot is taken: refused, and not counted
+    with pytest.raises(access.SignInError, match="busy"):
+        s.sign_in("dana@example.com", "right password", "10.0.0.1")
+    s.limits.verifying.release()
+    assert s.limits.pair.count("dana@example.com 10.0.0.1") == 0
+
+
+def test_a_huge_email_is_logged_short_and_limiter_memory_is_bounded(tmp_path, caplog):
+    s = signer(tmp_path, Clock())
+    huge = "a" * 2_000_000 + "@example.com"
+    logger = logging.getLogger("cxdashboard.access")
+    logger.addHandler(caplog.handler)
+    try:
+        with (
+            caplog.at_level(logging.INFO, logger="cxdashboard.access"),
+            pytest.raises(access.SignInError, match="wrong"),
+        ):
+            s.sign_in(huge, "guess", "10.0.0.1")
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert len(caplog.text) < 1_000 and "2,000,012 characters" in caplog.text
+    assert all(len(k) < 400 for k in s.limits.account._attempts)
+
+    clock = Clock()
+    limiter = access.RateLimiter(5, 60, clock, max_keys=100)
+    for i in range(1_000):
+        limiter.reserve(f"k{i}")
+    assert len(limiter) == 100  # the least recently used went
+    assert "k999" in limiter._attempts and "k0" not in limiter._attempts
+    clock.now += 61  # every attempt has left the window: the next new key sweeps them
+    limiter.max_keys = 10
+    limiter.reserve("fresh")
+    assert list(limiter._attempts) == ["fresh"]
 
 
 def test_sign_ins_are_logged_without_the_password(tmp_path, caplog):
@@ -194,3 +322,106 @@ def test_cli_adds_and_lists_users_without_printing_hashes(tmp_path):
     assert "a manager needs at least one department" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert access.password_matches(access.load_users(path)["dana@example.com"], "a long secret")
+
+
+# --- header mode: only from the proxy ------------------------------------------------------
+
+
+def test_header_mode_refuses_a_server_reachable_beyond_this_machine():
+    env = {"CX_USERS_FILE": "u.toml", "CX_AUTH": "header"}
+    for bind in (None, "", "0.0.0.0", "::", "192.168.1.20"):
+        with pytest.raises(access.AccessError, match="Set CX_TRUSTED_PROXIES"):
+            access.config(env, bind_address=bind)
+    for bind in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        assert access.config(env, bind_address=bind).trusted_proxies == access.LOOPBACK
+    cfg = access.config({**env, "CX_TRUSTED_PROXIES": "10.0.0.5, 10.1.0.0/24"}, "0.0.0.0")
+    assert [str(n) for n in cfg.trusted_proxies] == ["10.0.0.5/32", "10.1.0.0/24"]
+    with pytest.raises(access.AccessError, match="CX_TRUSTED_PROXIES holds 'proxy.local'"):
+        access.config({**env, "CX_TRUSTED_PROXIES": "proxy.local"}, "0.0.0.0")
+    assert access.config({"CX_USERS_FILE": "u.toml"}, bind_address=None).mode == "password"
+
+
+def test_the_identity_header_is_believed_from_a_trusted_proxy_only():
+    loop = access.LOOPBACK
+    proxy = access.config(
+        {"CX_USERS_FILE": "u", "CX_AUTH": "header", "CX_TRUSTED_PROXIES": "10.0.0.5"}, None
+    ).trusted_proxies
+    how = "the X-Forwarded-Email header"
+    # a proxy on this machine (Streamlit reports a loopback peer as None)
+    assert access.proxy_identity(["ceo@x.io"], None, [], loop, how) == "ceo@x.io"
+    assert access.proxy_identity(["ceo@x.io"], "10.0.0.5", [], proxy, how) == "ceo@x.io"
+    assert access.proxy_identity([], None, [], loop, how) is None
+    with pytest.raises(access.SignInError, match="did not come through the sign-in proxy"):
+        access.proxy_identity(["ceo@x.io"], "203.0.113.7", [], loop, how)  # direct
+    with pytest.raises(access.SignInError, match="did not come through the sign-in proxy"):
+        access.proxy_identity(["ceo@x.io"], None, [], proxy, how)  # loopback is not the proxy
+    for values in (["boss@x.io", "ceo@x.io"], ["boss@x.io, ceo@x.io"]):
+        with pytest.raises(access.SignInError, match="several values"):
+            access.proxy_identity(values, None, [], loop, how)
+    # the web server replaced a loopback peer by the forwarded address: the real peer was
+    # one the web server believes (127.0.0.1 by default), trusted only if we trust it too
+    xff = ["203.0.113.7"]
+    assert access.proxy_identity(["ceo@x.io"], "203.0.113.7", xff, loop, how) == "ceo@x.io"
+    with pytest.raises(access.SignInError, match="did not come through"):
+        access.proxy_identity(["ceo@x.io"], "203.0.113.7", xff, proxy, how)
+
+
+def test_the_client_address_comes_from_a_trusted_proxys_header_only():
+    loop = access.LOOPBACK
+    assert access.client_address("203.0.113.7", [], loop) == "203.0.113.7"
+    assert access.client_address(None, [], loop) == "127.0.0.1"
+    # behind the proxy on this machine: the nearest hop that is not a trusted proxy
+    assert access.client_address("198.51.100.2", ["1.2.3.4, 198.51.100.2"], loop) == (
+        "198.51.100.2"
+    )
+    assert access.client_address(None, ["1.2.3.4, 198.51.100.2, 127.0.0.1"], loop) == (
+        "198.51.100.2"
+    )
+    # a peer that is not a trusted proxy: its header is ignored, whatever it says
+    assert access.client_address("203.0.113.7", ["9.9.9.9"], loop) == "203.0.113.7"
+    proxy = access.config(
+        {"CX_USERS_FILE": "u", "CX_TRUSTED_PROXIES": "10.0.0.5"}, None
+    ).trusted_proxies
+    rotating = {access.client_address(f"9.9.9.{i}", [f"9.9.9.{i}"], proxy) for i in range(20)}
+    assert rotating == {"untrusted-forwarder"}  # rewritten from a header nobody vouches for
+
+
+# --- the users file and sessions ---------------------------------------------------------
+
+
+def test_the_users_file_is_private_from_the_start_and_checked_on_load(tmp_path):
+    import os
+
+    old = os.umask(0)  # the most permissive umask: the file must still be private
+    try:
+        path = tmp_path / "users.toml"
+        access.add_user(path, "ceo@example.com", "executive", "a long secret")
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)
+    with pytest.raises(access.AccessError, match=r"other users of this machine \(mode 644\)"):
+        access.load_users(path)
+    path.chmod(0o600)
+    assert "ceo@example.com" in access.load_users(path)
+
+
+def test_a_session_ends_when_idle_or_when_the_password_changes(tmp_path):
+    path = tmp_path / "users.toml"
+    user = access.add_user(path, "dana@example.com", "manager", "first secret", ("claims",))
+    session = access.session_for(access.load_users(path)["dana@example.com"], 1000.0)
+    users = access.load_users(path)
+    assert access.session_end(users["dana@example.com"], session, 1000.0 + 59 * 60, 60) is None
+    assert "after 60 minutes" in access.session_end(users[user.email], session, 1000.0 + 3601, 60)
+    access.add_user(path, "dana@example.com", "manager", "second secret", ("claims",))
+    changed = access.load_users(path)["dana@example.com"]
+    assert "password was changed" in access.session_end(changed, session, 1001.0, 60)
+    assert "no longer in the users file" in access.session_end(None, session, 1001.0, 60)
+
+
+def test_an_identity_provider_must_have_verified_the_address():
+    assert access.verified_email({"email": "a@x.io", "email_verified": True}) == "a@x.io"
+    for claims in ({"email": "a@x.io"}, {"email": "a@x.io", "email_verified": "true"}):
+        with pytest.raises(access.SignInError, match="has not verified"):
+            access.verified_email(claims)
+    assert access.verified_email({}) is None

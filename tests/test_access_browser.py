@@ -18,6 +18,7 @@ PASSWORD = "correct horse battery"
 HOSTILE = (
     ' <img src=x onerror="window.__pwned=1"><a href="https://evil.example/a">a</a>'
     "[md](https://evil.example/md)<script>window.__pwned=2</script>"
+    r"\[Re-verify your login\](//evil.example/login)"
 )
 
 PROBE = """() => ({
@@ -169,3 +170,39 @@ def test_hostile_names_are_shown_as_text_on_every_page(hostile_url, browser, tmp
             if re.search(r'<img src=x onerror="window\.__pwned=1">', found["text"]):
                 seen_literally.add(url)
         assert f"{base}/" in seen_literally and f"{base}/journey" in seen_literally
+
+
+def _header_page(browser, base, value):
+    context = browser.new_context(extra_http_headers={"X-Forwarded-Email": value})
+    page = context.new_page()
+    page.goto(base)
+    page.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=90_000
+    )
+    page.wait_for_selector("[data-testid='stAlert']", timeout=90_000)
+    return context, page
+
+
+def test_header_mode_believes_the_proxy_alone(sample_url, users_file, browser, tmp_path):
+    header = {"CX_USERS_FILE": str(users_file), "CX_AUTH": "header"}
+    # the proxy is another machine: a request made here, straight to the port, is refused
+    env = {**header, "CX_TRUSTED_PROXIES": "10.9.9.9"}
+    with streamlit_server(sample_url, tmp_path / "a.log", env) as base:
+        context, page = _header_page(browser, base, "ceo@example.com")
+        page.get_by_text("did not come through the sign-in proxy").wait_for()
+        assert page.locator("[data-testid='stMetricValue']").count() == 0
+        context.close()
+    assert "which is not a trusted proxy" in (tmp_path / "a.log").read_text()
+    # a proxy that appends to the client's header: two identities in one, refused
+    with streamlit_server(sample_url, tmp_path / "b.log", header) as base:
+        context, page = _header_page(browser, base, "ceo@example.com, dana@example.com")
+        page.get_by_text("came with several values").wait_for()
+        assert page.locator("[data-testid='stMetricValue']").count() == 0
+        context.close()
+    # listening on every interface without naming the proxy: nothing is shown to anybody
+    with streamlit_server(sample_url, tmp_path / "c.log", header, address="0.0.0.0") as base:
+        context, page = _header_page(browser, base, "ceo@example.com")
+        page.get_by_text("Sign-in is misconfigured").wait_for()
+        assert "Set CX_TRUSTED_PROXIES" in page.locator("[data-testid='stAlert']").inner_text()
+        assert page.locator("[data-testid='stMetricValue']").count() == 0
+        context.close()

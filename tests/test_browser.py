@@ -18,10 +18,12 @@ pytestmark = pytest.mark.browser
 
 
 @contextlib.contextmanager
-def streamlit_server(url: str, log: Path, extra_env: dict[str, str] | None = None):
-    """``streamlit run dashboard.py`` on a free port of 127.0.0.1 against ``url``."""
+def streamlit_server(
+    url: str, log: Path, extra_env: dict[str, str] | None = None, address: str = "127.0.0.1"
+):
+    """``streamlit run dashboard.py`` on a free port of ``address`` against ``url``."""
     try:
-        proc, base = serve.start({"CX_DATABASE_URL": url, **(extra_env or {})}, log, 60)
+        proc, base = serve.start({"CX_DATABASE_URL": url, **(extra_env or {})}, log, 60, address)
     except serve.ServerError as exc:
         pytest.fail(str(exc))
     try:
@@ -171,7 +173,11 @@ def test_the_data_page_imports_an_uploaded_file(sample_db, browser, tmp_path):
         'touchpoint_id = "Touchpoint"\nresponded_on = "Date"\nnps = "Recommend"\n'
         '[constants]\nchannel = "web"\nsource = "survey"\n'
     )
-    with streamlit_server(f"sqlite:///{db}", tmp_path / "server.log") as base:
+    temp = tmp_path / "server-temp"  # the server's temporary folder, to look into
+    temp.mkdir()
+    with streamlit_server(
+        f"sqlite:///{db}", tmp_path / "server.log", {"TMPDIR": str(temp)}
+    ) as base:
         page = browser.new_page(viewport={"width": 1500, "height": 1200})
         page.goto(f"{base}/data")
         expect(page.get_by_role("heading", name="What the dashboard holds")).to_be_visible(
@@ -192,6 +198,14 @@ def test_the_data_page_imports_an_uploaded_file(sample_db, browser, tmp_path):
         page.get_by_role("button", name="Import", exact=True).click()
         expect(page.get_by_text("wrote 1 rows")).to_be_visible(timeout=60_000)
         assert not page.locator("[data-testid='stException']").count()
+        page.wait_for_selector(
+            "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+        )
+        folders = list(temp.glob("cx-dashboard-uploads-*"))  # private to the server, emptied
+        assert len(folders) == 1, sorted(temp.rglob("*"))
+        folder = folders[0]
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert [p for p in folder.rglob("*") if p.is_file()] == []
         page.close()
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == before + 1

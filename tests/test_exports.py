@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import struct
 import xml.etree.ElementTree as ET
 import zipfile
@@ -167,8 +168,8 @@ def test_briefing_per_department_writes_each_departments_numbers(sample_url, tmp
     assert result.returncode == 0, result.stderr
     written = [line.removeprefix("wrote ") for line in result.stdout.splitlines()]
     assert len(written) == 2 and all(p.endswith(".pptx") for p in written)
-    for dept, slug in (("claims", "claims"), ("billing", "billing-finance")):
-        (path,) = [p for p in written if f"_{slug}_" in p.split("/")[-1]]
+    for dept in ("claims", "billing"):  # named by the department's id
+        (path,) = [p for p in written if f"_{dept}_" in p.split("/")[-1]]
         with open(path, "rb") as f:
             slides = pptx_texts(f.read())
         pro, det, n = raw_sql.execute(
@@ -182,3 +183,22 @@ def test_briefing_per_department_writes_each_departments_numbers(sample_url, tmp
         assert f"n = {n:,} answers" in headline
     bad = run("briefing", "--out", str(tmp_path), "--format", "docx", url=sample_url)
     assert bad.returncode == 1 and "unknown format docx" in bad.stderr
+
+
+def test_department_briefing_names_come_from_ids_and_never_collide(tmp_path):
+    ids = ["営業", "経理", "Claims (UK)", "Claims UK", "claims_uk", "claims-uk", "x" * 60, "x" * 61]
+    names = [
+        exports.file_name("cx-briefing", exports.view_slug(Filters(departments=(d,))), "pdf")
+        for d in ids
+    ]
+    assert len(set(names)) == len(ids), names
+    assert all(re.fullmatch(r"cx-briefing_[a-z0-9_-]+_\d{4}-\d{2}-\d{2}\.pdf", n) for n in names)
+    assert exports.view_slug(Filters(departments=("claims",))) == "claims"  # plain ids stay
+    assert exports.view_slug(Filters()) == "all"
+
+    def one(view_name: str, filters: str) -> briefing.Briefing:
+        return briefing.Briefing("t", "p", filters, view_name, [], dt.date(2026, 9, 30))
+
+    with pytest.raises(exports.ExportError, match="Sales and Sales again would both"):
+        briefing.check_distinct([one("sales", "Sales"), one("sales", "Sales again")])
+    briefing.check_distinct([one("sales", "Sales"), one("claims", "Claims")])

@@ -14,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import REPO
 
-from cxmetrics import importer, journey_import, mapping, schema, store
+from cxmetrics import importer, journey_import, limits, mapping, schema, store
 from cxmetrics.journey import JourneyError
 from cxmetrics.registry import METRICS
 
@@ -791,3 +791,23 @@ def test_an_import_cannot_name_a_table_outside_the_contract(engine, tmp_path):
     with pytest.raises(importer.ImportError_, match="responses; DROP TABLE customers"):
         importer.run(engine, "responses; DROP TABLE customers", path, None)
     assert count(engine, "customers") > 0
+
+
+def test_a_comment_beyond_the_limit_is_reported_not_cut(engine, tmp_path):
+    limit = limits.TEXT[("responses", "comment")]
+    body = (
+        f"9000001,1,Billing,01/09/2026,9,10,web,survey,{'x' * limit}\n"
+        f"9000002,1,Billing,01/09/2026,9,10,web,survey,{'y' * (limit + 1)}\n"
+    )
+    path = write(tmp_path, body)
+    before = count(engine)
+    report = importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    got = [(r["row"], r["column"], r["reason"]) for r in report.problems.iter_rows(named=True)]
+    assert got == [(3, "comment", f"longer than {limit} characters")]
+    assert count(engine) == before and report.written == 0
+    report = importer.run(
+        engine, "responses", path, mapping.loads(MAPPING, ".toml"), accept_valid=True
+    )
+    assert report.written == 1
+    assert rows_by_id(engine, [9000001])[9000001]["comment"] == "x" * limit  # whole, not cut
+    assert rows_by_id(engine, [9000002]) == {}

@@ -142,6 +142,7 @@ def test_churn_and_revenue_at_risk_by_hand():
     # one detractor left in 81 days: the tile states the 95% range, not a point
     half = 1.96 * math.sqrt(1 / ((36 + 36 + 9) / 365.25) ** 2 + 1 / (36 / 365.25) ** 2)
     low, high = max(detractors_rate - half, 0.0), detractors_rate + half
+
     def fmt(value):
         return METRICS["revenue_at_risk"].format(value, "£")
 

@@ -101,6 +101,15 @@ def test_nothing_is_shown_before_signing_in(users):
     assert at.error[0].value.startswith("The e-mail address or the password is wrong. 4 more")
 
 
+def test_no_page_draws_a_file_widget_before_signing_in(users):
+    at = open_app()
+    for page in ("data.py", "voice.py", "journey.py"):
+        at.switch_page(str(REPO / "pages" / page)).run()
+        assert not at.exception, page
+        assert not at.get("file_uploader"), page
+        assert [t.label for t in at.text_input] == ["E-mail address", "Password"], page
+
+
 def test_an_executive_sees_every_stage_and_signs_out(users, raw_sql):
     at = sign_in("CEO@example.com")
     start, end = last_90_days(raw_sql)
@@ -240,12 +249,34 @@ def test_identity_provider_sign_in_maps_the_email_to_a_role(users, monkeypatch, 
     at.run()
     assert [b.label for b in at.button] == ["Sign in"] and not at.metric
 
-    at.user = {"is_logged_in": True, "email": "dana@example.com"}
+    at.user = {"is_logged_in": True, "email": "dana@example.com"}  # not verified by the IdP
+    at.run()
+    assert not at.metric
+    assert "has not verified the e-mail address dana@example.com" in at.error[0].value
+
+    at.user = {"is_logged_in": True, "email": "dana@example.com", "email_verified": True}
     at.run()
     start, end = last_90_days(raw_sql)
     assert nps_tile(at) == sql_nps(raw_sql, start, end, ("service",))[0]
 
-    at.user = {"is_logged_in": True, "email": "stranger@example.com"}
+    at.user = {"is_logged_in": True, "email": "stranger@example.com", "email_verified": True}
     at.run()
     assert not at.metric
     assert "not in this dashboard's users file" in at.error[0].value
+
+
+def test_a_password_change_or_an_idle_hour_ends_an_open_session(users):
+    at = sign_in("ana@example.com")
+    assert at.metric
+    access.add_user(users, "ana@example.com", "analyst", "a brand new password")
+    at.run()
+    assert not at.metric and [t.label for t in at.text_input][0] == "E-mail address"
+    assert "password was changed" in at.error[0].value
+
+    at = submit(at, "ana@example.com", "a brand new password")
+    assert at.metric
+    signed = dict(at.session_state["_signed_in_email"])
+    signed["seen"] -= 61 * 60  # the last click was 61 minutes ago
+    at.session_state["_signed_in_email"] = signed
+    at.run()
+    assert not at.metric and "after 60 minutes without activity" in at.error[0].value
