@@ -815,4 +815,4 @@ def test_a_comment_beyond_the_limit_is_reported_not_cut(engine, tmp_path):
     )
     assert report.written == 1
     assert rows_by_id(engine, ["9000001"])["9000001"]["comment"] == "x" * limit  # whole, not cut
-    assert rows_by_id(engine, [9000002]) == {}
+    assert rows_by_id(engine, ["9000002"]) == {}
