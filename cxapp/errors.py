@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import secrets
 
 import streamlit as st
 
 log = logging.getLogger("cxdashboard.errors")
+#: Set (the tests do) to let errors through to Streamlit, so that a test sees the exception.
+RAISE_ENV = "CX_RAISE_PAGE_ERRORS"
 
 
 def new_error_id() -> str:
@@ -30,6 +33,8 @@ def guard():
     try:
         yield
     except Exception:
+        if os.environ.get(RAISE_ENV):
+            raise
         error_id = new_error_id()
         log.exception("error %s on a page", error_id)
         st.error(

@@ -181,7 +181,10 @@ def _sentence(name, silo_score, below, roles, judged, journey, flagged) -> str:
 
 
 def incentive_callouts(verdicts: list[DepartmentVerdict], journey: Journey) -> list[str]:
-    """Departments that lead a stage below target while none of their pay rewards CX."""
+    """Departments that lead a stage below target while none of their pay rewards CX.
+    Without incentives imported nothing is known about anyone's pay: no call-out."""
+    if journey.incentives.height == 0:
+        return []
     out = []
     for v in verdicts:
         if v.leads_broken and not v.cx_share:
@@ -294,6 +297,13 @@ class AccountabilityView:
     kpi_table: pl.DataFrame
     callouts: list[str]
     min_n: int
+    has_kpis: bool = True  # any KPI imported at all (in any period)
+    has_incentives: bool = True  # any department's CX share of pay imported
+
+    @property
+    def judged(self) -> list[DepartmentVerdict]:
+        """Departments in view with KPIs in the period: the only ones a verdict can be on."""
+        return [v for v in self.verdicts if v.silo_score is not None]
 
 
 def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityView:
@@ -325,6 +335,8 @@ def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityVi
         kpi_summary(period),
         incentive_callouts(verdicts, ds.journey),
         min_n,
+        kpis.height > 0,
+        ds.journey.incentives.height > 0,
     )
 
 

@@ -400,6 +400,8 @@ def _check_known(ds: dataset.Dataset, f: Filters) -> None:
 
 def _text(data: dict, ov: overview.Overview, labels: dict[str, str]) -> str:
     def fmt(key: str, score: dict) -> str:
+        if score["n"] == 0:
+            return "no data"
         if score["value"] is None:
             return f"too few responses (n = {score['n']:,})"
         text = METRICS[key].format(score["value"])

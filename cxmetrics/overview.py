@@ -21,6 +21,7 @@ _STATUS_RANK = {
     m.STATUS_ON: 2,
     m.STATUS_TOO_FEW: 3,
     m.STATUS_NONE: 4,
+    m.STATUS_NO_DATA: 5,
 }
 
 
@@ -51,6 +52,8 @@ class StageRow:
             s for s in self.statuses.values() if s in (m.STATUS_BELOW, m.STATUS_NEAR, m.STATUS_ON)
         ]
         if not judged:
+            if all(s == m.STATUS_NO_DATA for s in self.statuses.values()):
+                return m.STATUS_NO_DATA
             return m.STATUS_TOO_FEW
         return min(judged, key=_STATUS_RANK.__getitem__)
 

@@ -10,10 +10,13 @@ from cxmetrics.registry import METRICS
 
 
 def value_text(key: str, score: m.Score, min_n: int) -> str:
-    """The number to show, or "Too few responses" below the minimum n."""
+    """The number to show, "No data" without a single answer, or "Too few responses" below
+    the minimum n."""
     spec = METRICS[key]
     if key in ("responses", "revenue_at_risk"):
         return spec.format(score.value)
+    if score.n == 0:
+        return "No data"
     shown = score.shown(min_n)
     return spec.format(shown) if shown is not None else "Too few responses"
 

@@ -8,6 +8,7 @@ import re
 from conftest import REPO
 from streamlit.testing.v1 import AppTest
 
+from cxapp import errors
 from cxmetrics import overview
 
 
@@ -16,6 +17,7 @@ def test_an_unexpected_error_shows_an_id_and_logs_the_traceback(app_env, monkeyp
         raise RuntimeError("secret detail /srv/cx/internal.py")
 
     monkeypatch.setattr(overview, "compute", broken)
+    monkeypatch.delenv(errors.RAISE_ENV)  # as on a server: the users' message
     logger = logging.getLogger("cxdashboard.errors")
     logger.addHandler(caplog.handler)  # the dashboard's log does not propagate to the root
     try:
