@@ -166,7 +166,9 @@ def by_department_stage(cases: pl.DataFrame, journey: Journey) -> pl.DataFrame:
 
 def headline(per_department: pl.DataFrame, min_n: int = m.MIN_N) -> str | None:
     """One sentence on the department with the largest closed-versus-confirmed gap."""
-    shown = per_department.filter(pl.col("opened") >= min_n).sort("gap", descending=True)
+    shown = per_department.filter(  # without a closed case there are no rates to compare
+        (pl.col("opened") >= min_n) & (pl.col("closed") > 0)
+    ).sort("gap", descending=True)
     if shown.height == 0:
         return None
     r = shown.row(0, named=True)

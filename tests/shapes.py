@@ -130,8 +130,12 @@ def tables(shape: Shape) -> dict[str, pl.DataFrame]:
             "position": list(range(1, shape.stages + 1)),
             "description": [None] * shape.stages,
         },
-        schema={"stage_id": pl.String, "name": pl.String, "position": pl.Int32,
-                "description": pl.String},
+        schema={
+            "stage_id": pl.String,
+            "name": pl.String,
+            "position": pl.Int32,
+            "description": pl.String,
+        },
     )
     answered = stage_ids[:-1] if shape.empty_stage and shape.stages > 1 else stage_ids
     tp_rows = []
@@ -148,8 +152,13 @@ def tables(shape: Shape) -> dict[str, pl.DataFrame]:
             )
     touchpoints = pl.DataFrame(
         tp_rows,
-        schema={"touchpoint_id": pl.String, "stage_id": pl.String, "name": pl.String,
-                "moment_of_truth": pl.Boolean, "description": pl.String},
+        schema={
+            "touchpoint_id": pl.String,
+            "stage_id": pl.String,
+            "name": pl.String,
+            "moment_of_truth": pl.Boolean,
+            "description": pl.String,
+        },
     )
     dept_ids = [f"d{i + 1}" for i in range(shape.departments)]
     departments = pl.DataFrame(
@@ -200,9 +209,16 @@ def tables(shape: Shape) -> dict[str, pl.DataFrame]:
             "influence": [round(rnd.uniform(0, 100), 1) for _ in range(n_cust)],
             "churned_on": [day() if rnd.random() < 0.15 else None for _ in range(n_cust)],
         },
-        schema={"customer_id": ID_TYPE, "segment": pl.String, "region": pl.String,
-                "joined_on": pl.Date, "annual_revenue": pl.Float64, "cost_to_serve": pl.Float64,
-                "influence": pl.Float64, "churned_on": pl.Date},
+        schema={
+            "customer_id": ID_TYPE,
+            "segment": pl.String,
+            "region": pl.String,
+            "joined_on": pl.Date,
+            "annual_revenue": pl.Float64,
+            "cost_to_serve": pl.Float64,
+            "influence": pl.Float64,
+            "churned_on": pl.Date,
+        },
     )
     tp_ids = touchpoints["touchpoint_id"].to_list()
     channels = list(CHANNELS[: shape.channels])
@@ -225,9 +241,18 @@ def tables(shape: Shape) -> dict[str, pl.DataFrame]:
         )
     responses = pl.DataFrame(
         rows,
-        schema={"response_id": ID_TYPE, "customer_id": ID_TYPE, "touchpoint_id": pl.String,
-                "channel": pl.String, "responded_on": pl.Date, "nps": pl.Int16,
-                "csat": pl.Int16, "ces": pl.Int16, "comment": pl.String, "source": pl.String},
+        schema={
+            "response_id": ID_TYPE,
+            "customer_id": ID_TYPE,
+            "touchpoint_id": pl.String,
+            "channel": pl.String,
+            "responded_on": pl.Date,
+            "nps": pl.Int16,
+            "csat": pl.Int16,
+            "ces": pl.Int16,
+            "comment": pl.String,
+            "source": pl.String,
+        },
     )
     contacts = pl.DataFrame(
         [
@@ -241,8 +266,14 @@ def tables(shape: Shape) -> dict[str, pl.DataFrame]:
             }
             for i in range(shape.responses // 2 + 1 if shape.contacts else 0)
         ],
-        schema={"contact_id": ID_TYPE, "customer_id": ID_TYPE, "touchpoint_id": pl.String,
-                "channel": pl.String, "contacted_on": pl.Date, "reason": pl.String},
+        schema={
+            "contact_id": ID_TYPE,
+            "customer_id": ID_TYPE,
+            "touchpoint_id": pl.String,
+            "channel": pl.String,
+            "contacted_on": pl.Date,
+            "reason": pl.String,
+        },
     )
     case_rows = []
     if shape.cases and dept_ids:
@@ -264,9 +295,17 @@ def tables(shape: Shape) -> dict[str, pl.DataFrame]:
             )
     cases = pl.DataFrame(
         case_rows,
-        schema={"case_id": ID_TYPE, "response_id": ID_TYPE, "customer_id": ID_TYPE,
-                "touchpoint_id": pl.String, "department_id": pl.String, "opened_on": pl.Date,
-                "closed_on": pl.Date, "root_cause": pl.String, "customer_confirmed": pl.Boolean},
+        schema={
+            "case_id": ID_TYPE,
+            "response_id": ID_TYPE,
+            "customer_id": ID_TYPE,
+            "touchpoint_id": pl.String,
+            "department_id": pl.String,
+            "opened_on": pl.Date,
+            "closed_on": pl.Date,
+            "root_cause": pl.String,
+            "customer_confirmed": pl.Boolean,
+        },
     )
     kpi_rows = []
     if shape.kpis:
@@ -274,13 +313,25 @@ def tables(shape: Shape) -> dict[str, pl.DataFrame]:
         for d in dept_ids:
             for w in weeks:
                 kpi_rows.append(
-                    {"department_id": d, "kpi": f"{name('kpi', 0)} %", "week": w,
-                     "value": rnd.uniform(50, 100), "target": 80.0, "higher_is_better": True}
+                    {
+                        "department_id": d,
+                        "kpi": f"{name('kpi', 0)} %",
+                        "week": w,
+                        "value": rnd.uniform(50, 100),
+                        "target": 80.0,
+                        "higher_is_better": True,
+                    }
                 )
     kpis = pl.DataFrame(
         kpi_rows,
-        schema={"department_id": pl.String, "kpi": pl.String, "week": pl.Date,
-                "value": pl.Float64, "target": pl.Float64, "higher_is_better": pl.Boolean},
+        schema={
+            "department_id": pl.String,
+            "kpi": pl.String,
+            "week": pl.Date,
+            "value": pl.Float64,
+            "target": pl.Float64,
+            "higher_is_better": pl.Boolean,
+        },
     )
     out = {
         "stages": stages,
