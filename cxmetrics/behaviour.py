@@ -92,6 +92,9 @@ def compare_group(
     view (``seen``) who left in the period (``left``)."""
     group, others = members & seen, ~members & seen
     group_nps, others_nps = counts.nps(members), counts.nps(members, others=True)
+    # Enough answers and enough customers on both sides: many answers from a handful of
+    # customers are not a comparison.
+    enough = min(int(group.sum()), int(others.sum())) >= min_n
     return GroupResult(
         moment,
         int(group.sum()),
@@ -99,7 +102,7 @@ def compare_group(
         m.proportion_score("churn", int((group & left).sum()), int(group.sum())),
         others_nps,
         m.proportion_score("churn", int((others & left).sum()), int(others.sum())),
-        m.compare(group_nps, others_nps, min_n),
+        m.compare(group_nps, others_nps, min_n) if enough else None,
     )
 
 

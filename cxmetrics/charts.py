@@ -213,12 +213,15 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
         f"<b>{t}</b><br><span style='color:#616E7C'>{s} · n = {n:,}</span>"
         for t, s, n in frame.select("touchpoint", "stage", "n_nps").iter_rows()
     ]
-    colors = [
-        STATUS_COLORS[m.STATUS_BELOW]
-        if (gap is not None and gap < -5)
-        else STATUS_COLORS[m.STATUS_NEAR]
-        if (gap is not None and gap < 0)
+    near = METRICS["nps"].near_target
+    colors = [  # judged as the stage's status is: on, near or below target; none without one
+        STATUS_COLORS[m.STATUS_NONE]
+        if gap is None
         else STATUS_COLORS[m.STATUS_ON]
+        if gap >= 0
+        else STATUS_COLORS[m.STATUS_NEAR]
+        if -gap <= near
+        else STATUS_COLORS[m.STATUS_BELOW]
         for gap in frame["gap"]
     ]
     hovers = [

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from cxmetrics import behaviour, channels, impact
+from cxmetrics import behaviour, channels, impact, wording
 from cxmetrics import metrics as m
 from cxmetrics.behaviour import presence
 from cxmetrics.dataset import Dataset, date_slice
@@ -39,8 +39,15 @@ class JourneyView:
         return not any(s.scores["responses"].n for s in self.stages)
 
 
-def compute(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = MIN_N) -> JourneyView:
-    """``contacts`` from :func:`dataset.load_contacts`."""
+def compute(
+    ds: Dataset,
+    contacts: pl.DataFrame,
+    f: Filters,
+    min_n: int = MIN_N,
+    cases: pl.DataFrame | None = None,
+) -> JourneyView:
+    """``contacts`` from :func:`dataset.load_contacts`; ``cases`` as the store loads them
+    (a case opened counts as a complaint; None: no cases imported)."""
     start, end = f.start or ds.first_day, f.end or ds.last_day
     stage_ids = ds.stage_ids(f)
     in_view = ds.slice_stats(f)
@@ -56,7 +63,7 @@ def compute(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = MIN_N)
         stage_trends(in_view, unit, min_n),
         unit,
         impact.ranking(cells, ds.journey, min_n),
-        behavioural_moments(ds, contacts, f, start, end, min_n),
+        behavioural_moments(ds, contacts, f, start, end, min_n, cases),
         channels.matrix(cells, ds.journey, "ces", min_n),
         channels.gap(cells, "web", "mobile", "ces", min_n),
         cells,
@@ -77,8 +84,19 @@ def stage_trends(in_view: pl.DataFrame, unit: str, min_n: int) -> dict[str, list
     return out
 
 
-def behavioural_moments(ds: Dataset, contacts: pl.DataFrame, f: Filters, start, end, min_n: int):
-    """Customers defined by what they did in the period, against everyone else in view."""
+def behavioural_moments(
+    ds: Dataset,
+    contacts: pl.DataFrame,
+    f: Filters,
+    start,
+    end,
+    min_n: int,
+    cases: pl.DataFrame | None = None,
+):
+    """Customers defined by what they did in the period, against everyone else in view.
+    Complaining is a complaint response or a case opened in the period. A behaviour whose
+    source was never imported (no contacts; no complaints and no cases) is left out rather
+    than shown as nobody."""
     arrays = ds.customer_arrays
     size = arrays.size
     rows = ds.slice_responses(f)
@@ -105,21 +123,31 @@ def behavioural_moments(ds: Dataset, contacts: pl.DataFrame, f: Filters, start, 
     repeat[period_contacts.filter(pl.col("repeat_contact"))["cust"].to_numpy()] = True
     complained = np.zeros(size, dtype=bool)
     complained[events.filter(pl.col("source") == "complaint")["cust"].to_numpy()] = True
+    cases = cases if cases is not None and cases.height else None
+    if cases is not None:
+        opened = cases.filter(pl.col("opened_on").is_between(start, end)).select(
+            pl.col("customer_id").cast(ds.customers["customer_id"].dtype)
+        )
+        codes = opened.join(ds.customers.select("customer_id", "cust"), on="customer_id")
+        complained[codes["cust"].to_numpy()] = True
 
-    groups = [
-        (
-            f"Contacted us {behaviour.REPEAT_CONTACTS}+ times within "
-            f"{behaviour.REPEAT_WINDOW_DAYS} days",
-            repeat,
-        ),
-        ("Made a complaint", complained),
-        *[
+    groups = []
+    if contacts.height:
+        groups.append(
             (
-                f"Had a {ds.journey.stage_name(sid)} moment",
-                at_stage[list(stage_enum.categories).index(sid)],
+                f"Contacted us {behaviour.REPEAT_CONTACTS}+ times within "
+                f"{behaviour.REPEAT_WINDOW_DAYS} days",
+                repeat,
             )
-            for sid in stages
-        ],
+        )
+    if cases is not None or "complaint" in ds.options("source"):
+        groups.append(("Made a complaint", complained))
+    groups += [
+        (
+            f"Had {wording.with_article(ds.journey.stage_name(sid))} moment",
+            at_stage[list(stage_enum.categories).index(sid)],
+        )
+        for sid in stages
     ]
     return [
         behaviour.compare_group(name, members, counts, seen, left, min_n)

@@ -195,8 +195,13 @@ def worst_moments(ds: Dataset, stats: pl.DataFrame, min_n: int, limit: int = 5):
     by_tp = m.with_scores(m.sums(stats, ["touchpoint_id"], m.CORE_COLUMNS)).with_columns(
         pl.col("touchpoint_id").cast(pl.String)
     )
-    targets = ds.journey.targets.filter(pl.col("metric") == "nps").select(
-        "stage_id", pl.col("target").alias("nps_target")
+    # Each stage's own NPS target, else the company-wide one (as the journey strip reads them).
+    targets = pl.DataFrame(
+        {
+            "stage_id": ds.journey.stage_order,
+            "nps_target": [ds.journey.target("nps", s) for s in ds.journey.stage_order],
+        },
+        schema={"stage_id": pl.String, "nps_target": pl.Float64},
     )
     return (
         by_tp.join(

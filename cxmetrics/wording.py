@@ -21,6 +21,11 @@ def value_text(key: str, score: m.Score, min_n: int) -> str:
     return spec.format(shown) if shown is not None else "Too few responses"
 
 
+def with_article(name: str) -> str:
+    """ "a" or "an" before a name, by its first letter: "an Airport & departure", "a Claim"."""
+    return f"{'an' if name[:1].lower() in 'aeiou' and name[:1] else 'a'} {name}"
+
+
 def tile_caption(t: Tile, min_n: int, previous_label: str | None) -> str:
     s = t.score
     if t.key == "revenue_at_risk":
