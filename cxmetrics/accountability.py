@@ -33,6 +33,29 @@ METHOD = (
 )
 
 
+# What the page and the briefing say when the inputs of a verdict were never imported.
+NO_DEPARTMENTS = (
+    "No department affects a stage in view. Import the departments and who owns each stage "
+    "(the journey definition's departments and stage_owners) to see who is accountable for "
+    "the experience."
+)
+NO_KPIS = (
+    "No department KPIs have been imported, so no department can be judged a false "
+    "positive. Import the kpis table (department, KPI, week, value, target) to compare each "
+    "department's own scorecard with the customer's experience."
+)
+NO_KPIS_IN_PERIOD = (
+    "No department in view has KPIs in this period, so none can be judged; choose a longer "
+    "period to compare their own scorecards with the experience."
+)
+NO_FALSE_POSITIVE = "No department in view with KPIs in this period is a false positive."
+NO_INCENTIVES = (
+    "No incentives have been imported, so nothing is known of anyone's pay. Import the "
+    "incentives table (department, CX share of variable pay) to set each department's CX "
+    "incentive against its effect on the experience."
+)
+
+
 def kpis_in_period(kpis: pl.DataFrame, start, end) -> pl.DataFrame:
     """KPI-weeks whose week starts inside [start, end], with ``on_target``."""
     frame = kpis
@@ -304,6 +327,17 @@ class AccountabilityView:
     def judged(self) -> list[DepartmentVerdict]:
         """Departments in view with KPIs in the period: the only ones a verdict can be on."""
         return [v for v in self.verdicts if v.silo_score is not None]
+
+    @property
+    def unjudged_reason(self) -> str | None:
+        """Why no department can be judged (one of the messages above), or None."""
+        if not self.verdicts:
+            return NO_DEPARTMENTS
+        if not self.has_kpis:
+            return NO_KPIS
+        if not self.judged:
+            return NO_KPIS_IN_PERIOD
+        return None
 
 
 def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityView:

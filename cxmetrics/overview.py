@@ -54,6 +54,8 @@ class StageRow:
         if not judged:
             if all(s == m.STATUS_NO_DATA for s in self.statuses.values()):
                 return m.STATUS_NO_DATA
+            if m.STATUS_NONE in self.statuses.values():  # enough answers, but no target
+                return m.STATUS_NONE
             return m.STATUS_TOO_FEW
         return min(judged, key=_STATUS_RANK.__getitem__)
 

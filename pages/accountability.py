@@ -72,29 +72,12 @@ flagged = [v for v in av.verdicts if v.false_positive]
 if len(view.departments) != 1:  # the manager view has said it already
     for v in flagged:
         st.error(ui.md(v.sentence), icon=":material/warning:")
-if not av.verdicts:
-    ui.not_imported(
-        "No department affects a stage in view. Import the departments and who owns each "
-        "stage (the journey definition's departments and stage_owners) to see who is "
-        "accountable for the experience."
-    )
-elif not av.has_kpis:
-    ui.not_imported(
-        "No department KPIs have been imported, so no department can be judged a false "
-        "positive. Import the kpis table (department, KPI, week, value, target) to compare "
-        "each department's own scorecard with the customer's experience."
-    )
-elif not av.judged:
-    st.info(
-        "No department in view has KPIs in this period, so none can be judged; choose a "
-        "longer period to compare their own scorecards with the experience.",
-        icon=":material/info:",
-    )
+if av.unjudged_reason == accountability.NO_KPIS_IN_PERIOD:
+    st.info(av.unjudged_reason, icon=":material/info:")
+elif av.unjudged_reason:
+    ui.not_imported(av.unjudged_reason)
 elif not flagged:
-    st.success(
-        "No department in view with KPIs in this period is a false positive.",
-        icon=":material/check_circle:",
-    )
+    st.success(accountability.NO_FALSE_POSITIVE, icon=":material/check_circle:")
 ui.chart(
     charts.fig_silo_quadrant(av.verdicts),
     "Each dot is a department. Right: its own KPIs are mostly on target. Below the line: "
@@ -175,11 +158,7 @@ if av.has_incentives:
         column_config=ui.incentive_columns(),
     )
 else:
-    ui.not_imported(
-        "No incentives have been imported, so nothing is known of anyone's pay. Import the "
-        "incentives table (department, CX share of variable pay) to set each department's "
-        "CX incentive against its effect on the experience."
-    )
+    ui.not_imported(accountability.NO_INCENTIVES)
 st.caption(
     f"Benchmark: only {100 * accountability.CX_PAY_BENCHMARK:.0f}% of companies tie "
     "rewards to service quality."

@@ -41,11 +41,7 @@ if loop_tab.open is not False:
             f"not apply). {METRICS['false_closure_rate'].definition}"
         )
         if vv.all_cases.height == 0:
-            ui.not_imported(
-                "No cases have been imported. Import the cases table (customer, touchpoint, "
-                "department, opened and closed dates, whether the customer confirmed the "
-                "resolution) to see the closed loop."
-            )
+            ui.not_imported(voc_view.NO_CASES)
         else:
             if vv.all_cases["closed_on"].null_count() == vv.all_cases.height:
                 st.info(
