@@ -13,6 +13,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import polars as pl
 import pytest
 import shapes
 from conftest import REPO
@@ -164,6 +165,18 @@ def check_briefing(url: str, shape: shapes.Shape) -> None:
         assert voc_view.NO_CASES in text, where
     if shape.empty_stage and shape.stages > 1:
         assert "NPS No data (n = 0)" in text, where
+    every = Filters(ds.first_day, ds.last_day)
+    per_department = cli.briefing_views(inputs, every, "department")  # as --per department
+    for data, view in per_department:
+        assert view.departments and data["ds"].responses.height > 0, where
+        briefing.build(**data, f=view)
+    answered = set(ds.responses["stage_id"].cast(pl.String))
+    with_answers = [
+        d
+        for d in ds.journey.departments["department_id"]
+        if answered & set(ds.journey.stages_of_departments((d,)))
+    ]
+    assert [v.departments for _, v in per_department] == [(d,) for d in with_answers], where
 
 
 def run_cli(*argv: str) -> tuple[int, str]:
@@ -250,6 +263,16 @@ def test_every_page_briefing_and_command_work_on_any_shape(shape, monkeypatch):
                         at.session_state["voc_tab"] = tab
                         at.run()
                         check_voice_tab(at, tab, shape, period)
+
+        if shape.departments:  # a manager's filter: one department, all the data
+            for page in ("pages/overview.py", "pages/accountability.py", "pages/voice.py"):
+                at.switch_page(page)
+                at.query_params.clear()
+                at.session_state["period"] = "all"
+                at.session_state["department"] = ["d1"]
+                at.run()
+                check_page(at, page, shape, "all, department d1")
+            at.session_state["department"] = []
 
         code, out = run_cli("summary", "--json", "--url", url)
         assert code == 0, out
