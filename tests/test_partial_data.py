@@ -79,8 +79,9 @@ def successes(at: AppTest) -> str:
 
 
 def has_data(at: AppTest) -> bool:
-    """False when the page stopped because no response falls in the period."""
-    return not any("No responses between" in w.value for w in at.warning)
+    """False when the page stopped because no response or no stage is in view."""
+    stops = ("No responses between", "No stage matches these filters")
+    return not any(stop in w.value for w in at.warning for stop in stops)
 
 
 def check_page(at: AppTest, page: str, shape: shapes.Shape, period: str) -> None:
