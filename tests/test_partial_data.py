@@ -78,6 +78,11 @@ def successes(at: AppTest) -> str:
     return "\n".join(e.value for e in at.success)
 
 
+def data_page_links(at: AppTest) -> int:
+    """Links to the Data page (offered to analysts beside each "import it" message)."""
+    return sum(1 for e in at.get("page_link") if e.proto.page == "data")
+
+
 def has_data(at: AppTest) -> bool:
     """False when the page stopped because no response or no stage is in view."""
     stops = ("No responses between", "No stage matches these filters")
@@ -100,6 +105,7 @@ def check_page(at: AppTest, page: str, shape: shapes.Shape, period: str) -> None
         if not shape.incentives:
             assert "has no CX share" not in text, where
             assert "No incentives have been imported" in infos(at), where
+            assert data_page_links(at) >= 1, where  # sign-in off: everyone may import
     on_strip = page in ("pages/overview.py", "pages/journey.py") and period == "all"
     if on_strip and shape.empty_stage and shape.stages > 1:
         values = [m.value for m in at.metric if m.label == "NPS"]
