@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cxapp import auth
+from cxapp import auth, errors
 
 st.set_page_config(page_title="CX dashboard", page_icon=":material/insights:", layout="wide")
 
@@ -19,4 +19,5 @@ pages = [
 if user is not None and user.scope is not None:  # managers: no whole-database page
     pages = [p for p in pages if p.title != "Data"]
 router = st.navigation(pages, position="sidebar" if user is not None else "hidden")
-router.run()
+with errors.guard():  # no traceback for users: an error id, the details in the log
+    router.run()

@@ -18,6 +18,7 @@ BADGE_COLORS = {
     m.STATUS_BELOW: "red",
     m.STATUS_TOO_FEW: "gray",
     m.STATUS_NONE: "gray",
+    m.STATUS_NO_DATA: "gray",
 }
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 VIEW_ONLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]}
@@ -249,8 +250,11 @@ def stage_strip(stages: list, min_n: int, trends: dict | None = None) -> None:
             )
             st.caption(f"n = {csat.n:,} · {ces.n:,}")
             status_badge(stage.status)
-            others = f" · with {', '.join(stage.owners[1:])}" if len(stage.owners) > 1 else ""
-            st.caption(md(f"Lead: {stage.owners[0]}{others}"))
+            if stage.owners:
+                others = f" · with {', '.join(stage.owners[1:])}" if len(stage.owners) > 1 else ""
+                st.caption(md(f"Lead: {stage.owners[0]}{others}"))
+            else:
+                st.caption("No department assigned to this stage")
 
 
 def page_start(title: str, ds, view) -> None:
@@ -283,6 +287,10 @@ def not_recorded(text: str) -> None:
     st.info(md(text), icon=":material/database_off:")
     if auth.current_user().can_import:
         st.page_link("pages/data.py", label="Import on the Data page", icon=":material/upload:")
+
+
+#: The same notice where a whole section's table was never imported.
+not_imported = not_recorded
 
 
 def stop_if_empty(empty: bool, start, end, ds) -> None:

@@ -48,6 +48,29 @@ METHOD = (
 )
 
 
+# What the page and the briefing say when the inputs of a verdict were never imported.
+NO_DEPARTMENTS = (
+    "No department affects a stage in view. Import the departments and who owns each stage "
+    "(the journey definition's departments and stage_owners) to see who is accountable for "
+    "the experience."
+)
+NO_KPIS = (
+    "No department KPIs have been imported, so no department can be judged a false "
+    "positive. Import the kpis table (department, KPI, week, value, target) to compare each "
+    "department's own scorecard with the customer's experience."
+)
+NO_KPIS_IN_PERIOD = (
+    "No department in view has KPIs in this period, so none can be judged; choose a longer "
+    "period to compare their own scorecards with the experience."
+)
+NO_FALSE_POSITIVE = "No department in view with KPIs in this period is a false positive."
+NO_INCENTIVES = (
+    "No incentives have been imported, so nothing is known of anyone's pay. Import the "
+    "incentives table (department, CX share of variable pay) to set each department's CX "
+    "incentive against its effect on the experience."
+)
+
+
 def kpis_in_period(kpis: pl.DataFrame, start, end) -> pl.DataFrame:
     """KPI-weeks whose week starts inside [start, end], with ``on_target``."""
     frame = kpis
@@ -326,7 +349,10 @@ def _sentence(name, silo_score, weeks, below, roles, judged, journey, flagged) -
 
 
 def incentive_callouts(verdicts: list[DepartmentVerdict], journey: Journey) -> list[str]:
-    """Departments that lead a stage below target while none of their pay rewards CX."""
+    """Departments that lead a stage below target while none of their pay rewards CX.
+    Without incentives imported nothing is known about anyone's pay: no call-out."""
+    if journey.incentives.height == 0:
+        return []
     out = []
     for v in verdicts:
         if v.leads_broken and not v.cx_share:
@@ -449,6 +475,24 @@ class AccountabilityView:
     kpi_table: pl.DataFrame
     callouts: list[str]
     min_n: int
+    has_kpis: bool = True  # any KPI imported at all (in any period)
+    has_incentives: bool = True  # any department's CX share of pay imported
+
+    @property
+    def judged(self) -> list[DepartmentVerdict]:
+        """Departments in view with KPIs in the period: the only ones a verdict can be on."""
+        return [v for v in self.verdicts if v.silo_score is not None]
+
+    @property
+    def unjudged_reason(self) -> str | None:
+        """Why no department can be judged (one of the messages above), or None."""
+        if not self.verdicts:
+            return NO_DEPARTMENTS
+        if not self.has_kpis:
+            return NO_KPIS
+        if not self.judged:
+            return NO_KPIS_IN_PERIOD
+        return None
 
 
 def _view(ds, kpis: pl.DataFrame, f, min_n: int):
@@ -507,6 +551,8 @@ def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityVi
         kpi_summary(period),
         incentive_callouts(verdicts, ds.journey),
         min_n,
+        kpis.height > 0,
+        ds.journey.incentives.height > 0,
     )
 
 

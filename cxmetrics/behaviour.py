@@ -118,6 +118,9 @@ def compare_group(
     others_nps = counts.nps(members, others=True, deff=deff)
     churn = m.proportion_score("churn", int((group & left).sum()), int(group.sum()))
     others_churn = m.proportion_score("churn", int((others & left).sum()), int(others.sum()))
+    # Enough answers and enough customers on both sides: many answers from a handful of
+    # customers are not a comparison.
+    enough = min(int(group.sum()), int(others.sum())) >= min_n
     return GroupResult(
         moment,
         int(group.sum()),
@@ -125,7 +128,7 @@ def compare_group(
         churn,
         others_nps,
         others_churn,
-        _difference(group_nps, others_nps, min_n),
+        _difference(group_nps, others_nps, min_n) if enough else None,
         _difference(churn, others_churn, min_n),
     )
 
@@ -236,10 +239,16 @@ def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
     )
 
 
-def groups(ds, contacts: pl.DataFrame, f, min_n: int = m.MIN_N) -> list[GroupResult]:
+def groups(
+    ds, contacts: pl.DataFrame, f, min_n: int = m.MIN_N, cases: pl.DataFrame | None = None
+) -> list[GroupResult]:
     """Customers defined by what they did in the period, against everyone else in view,
-    judged over the view's family of tests. ``contacts`` from ``dataset.load_contacts``."""
+    judged over the view's family of tests. ``contacts`` from ``dataset.load_contacts``.
+    Complaining is a complaint response or a case opened in the period. A behaviour whose
+    source was never imported (no contacts; no complaints and no cases) is left out rather
+    than shown as nobody."""
     from cxmetrics.dataset import date_slice  # dataset imports this module
+    from cxmetrics.wording import with_article
 
     start, end = f.start or ds.first_day, f.end or ds.last_day
     arrays = ds.customer_arrays
@@ -265,17 +274,27 @@ def groups(ds, contacts: pl.DataFrame, f, min_n: int = m.MIN_N) -> list[GroupRes
     repeat[period_contacts.filter(pl.col("repeat_contact"))["cust"].to_numpy()] = True
     complained = np.zeros(size, dtype=bool)
     complained[events.filter(pl.col("source") == "complaint")["cust"].to_numpy()] = True
+    cases = cases if cases is not None and cases.height else None
+    if cases is not None:
+        opened = cases.filter(pl.col("opened_on").is_between(start, end)).select(
+            pl.col("customer_id").cast(ds.customers["customer_id"].dtype)
+        )
+        codes = opened.join(ds.customers.select("customer_id", "cust"), on="customer_id")
+        complained[codes["cust"].to_numpy()] = True
 
-    moments = [
-        (f"Contacted us {REPEAT_CONTACTS}+ times within {REPEAT_WINDOW_DAYS} days", repeat),
-        ("Made a complaint", complained),
-        *[
-            (
-                f"Had a {ds.journey.stage_name(sid)} moment",
-                at_stage[list(stage_enum.categories).index(sid)],
-            )
-            for sid in ds.journey.stage_order
-        ],
+    moments = []
+    if contacts.height:
+        moments.append(
+            (f"Contacted us {REPEAT_CONTACTS}+ times within {REPEAT_WINDOW_DAYS} days", repeat)
+        )
+    if cases is not None or "complaint" in ds.options("source"):
+        moments.append(("Made a complaint", complained))
+    moments += [
+        (
+            f"Had {with_article(ds.journey.stage_name(sid))} moment",
+            at_stage[list(stage_enum.categories).index(sid)],
+        )
+        for sid in ds.journey.stage_order
     ]
     return judged(
         [
@@ -285,6 +304,8 @@ def groups(ds, contacts: pl.DataFrame, f, min_n: int = m.MIN_N) -> list[GroupRes
     )
 
 
-def candidates(ds, f, contacts: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
+def candidates(
+    ds, f, contacts: pl.DataFrame, min_n: int = m.MIN_N, cases: pl.DataFrame | None = None
+) -> list[Finding]:
     """The family of behaviour tests for the filtered view ``f`` of ``ds``."""
-    return findings_of(groups(ds, contacts, f, min_n))
+    return findings_of(groups(ds, contacts, f, min_n, cases))

@@ -173,7 +173,7 @@ def build(
     slides.append(
         Slide(
             "Green scorecards, red experiences",
-            flagged or ["No department in view is a false positive."],
+            flagged or [av.unjudged_reason or accountability.NO_FALSE_POSITIVE],
             charts.fig_silo_quadrant(av.verdicts),
             f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks. "
             f"{accountability.family_caption(av.verdicts)}",
@@ -230,7 +230,7 @@ def build(
     slides.append(
         Slide(
             "Closed is not resolved",
-            [closed_loop_line(vv.headline)],
+            [closed_loop_line(vv.headline) if cases.height else voc_view.NO_CASES],
             voc_charts.fig_closed_vs_confirmed(vv.per_department, min_n),
             f"{METRICS['confirmed_rate'].definition} {METRICS['false_closure_rate'].definition} "
             f"{vv.loop_window} n = {vv.loop_cases.height:,} cases opened.",

@@ -21,6 +21,7 @@ STATUS_COLORS = {
     m.STATUS_BELOW: "#C62828",
     m.STATUS_TOO_FEW: "#9E9E9E",
     m.STATUS_NONE: "#546E7A",
+    m.STATUS_NO_DATA: "#9E9E9E",
 }
 INK = "#1F2933"
 GRID = "#E4E7EB"
@@ -159,7 +160,13 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
         targets.append(s.targets["nps"])
         hovers.append(
             f"<b>{s.name}</b><br>NPS {METRICS['nps'].format(shown)}"
-            + (f" ± {score.moe:.1f}" if shown is not None else " (too few responses)")
+            + (
+                f" ± {score.moe:.1f}"
+                if shown is not None
+                else " (no data)"
+                if score.n == 0
+                else " (too few responses)"
+            )
             + f"<br>n = {score.n:,}<br>target {METRICS['nps'].format(s.targets['nps'])}"
             + f"<br>{s.statuses['nps']}"
         )
@@ -206,12 +213,15 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
         f"<b>{t}</b><br><span style='color:#616E7C'>{s} · n = {n:,}</span>"
         for t, s, n in frame.select("touchpoint", "stage", "n_nps").iter_rows()
     ]
-    colors = [
-        STATUS_COLORS[m.STATUS_BELOW]
-        if (gap is not None and gap < -5)
-        else STATUS_COLORS[m.STATUS_NEAR]
-        if (gap is not None and gap < 0)
+    near = METRICS["nps"].near_target
+    colors = [  # judged as the stage's status is: on, near or below target; none without one
+        STATUS_COLORS[m.STATUS_NONE]
+        if gap is None
         else STATUS_COLORS[m.STATUS_ON]
+        if gap >= 0
+        else STATUS_COLORS[m.STATUS_NEAR]
+        if -gap <= near
+        else STATUS_COLORS[m.STATUS_BELOW]
         for gap in frame["gap"]
     ]
     hovers = [

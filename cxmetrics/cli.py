@@ -392,11 +392,7 @@ def _briefing(args) -> int:
     start, end = preset_range(args.period, ds.first_day, ds.last_day)
     base = _filters(args, args.start or start, args.end or end)
     _check_known(ds, base)
-    if args.per == "department":  # each holds only its department's data, as its manager sees
-        wanted = base.departments or tuple(ds.journey.departments["department_id"].to_list())
-        views = [(scope.inputs(inputs, (d,)), base.with_departments((d,))) for d in wanted]
-    else:
-        views = [(inputs, base)]
+    views = briefing_views(inputs, base, args.per)
     try:
         built = [briefing.build(**data, f=view) for data, view in views]
         briefing.check_distinct(built, formats)  # before any file is written
@@ -408,6 +404,25 @@ def _briefing(args) -> int:
     except OSError as exc:
         raise CliError(f"cannot write to {args.out}: {exc.strerror or exc}") from exc
     return 0
+
+
+def briefing_views(inputs: dict, base: Filters, per: str | None) -> list[tuple[dict, Filters]]:
+    """The briefings to make: the view itself, or with ``per="department"`` one per
+    department, each holding only its department's data, as its manager sees it. A
+    department with no responses on the stages it affects (or no stage at all) has no
+    briefing; it is named on stderr."""
+    if per != "department":
+        return [(inputs, base)]
+    ds = inputs["ds"]
+    wanted = base.departments or tuple(ds.journey.departments["department_id"].to_list())
+    views = []
+    for d in wanted:
+        data = scope.inputs(inputs, (d,))
+        if data["ds"].responses.height == 0:
+            print(f"skipped {d}: no responses on the stages it affects", file=sys.stderr)
+            continue
+        views.append((data, base.with_departments((d,))))
+    return views
 
 
 def _view(args, with_inputs: bool = False):
@@ -490,6 +505,8 @@ def _check_known(ds: dataset.Dataset, f: Filters) -> None:
 
 def _text(data: dict, ov: overview.Overview, labels: dict[str, str]) -> str:
     def fmt(key: str, score: dict) -> str:
+        if score["n"] == 0:
+            return "no data"
         if score["value"] is None:
             return f"too few responses (n = {score['n']:,})"
         text = METRICS[key].format(score["value"])

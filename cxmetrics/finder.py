@@ -94,7 +94,7 @@ def families(
         "influencer": loyalty.influencer_candidates(ds, f, min_n),
     }
     if inputs.contacts is not None:
-        out["behaviour"] = behaviour.candidates(ds, f, inputs.contacts, min_n)
+        out["behaviour"] = behaviour.candidates(ds, f, inputs.contacts, min_n, inputs.cases)
         out["lead"] = leading.candidates(ds, inputs.contacts, f)
     if inputs.kpis is not None and inputs.kpis.height:
         out["false_positive"] = accountability.candidates(ds, f, inputs.kpis, min_n)

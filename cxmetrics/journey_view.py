@@ -37,8 +37,15 @@ class JourneyView:
         return not any(s.scores["responses"].n for s in self.stages)
 
 
-def compute(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = MIN_N) -> JourneyView:
-    """``contacts`` from :func:`dataset.load_contacts`."""
+def compute(
+    ds: Dataset,
+    contacts: pl.DataFrame,
+    f: Filters,
+    min_n: int = MIN_N,
+    cases: pl.DataFrame | None = None,
+) -> JourneyView:
+    """``contacts`` from :func:`dataset.load_contacts`; ``cases`` as the store loads them
+    (a case opened counts as a complaint; None: no cases imported)."""
     start, end = f.start or ds.first_day, f.end or ds.last_day
     stage_ids = ds.stage_ids(f)
     in_view = ds.slice_stats(f)
@@ -55,7 +62,7 @@ def compute(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = MIN_N)
         stage_trends(in_view, unit, min_n),
         unit,
         impact.ranking(cells, ds.journey, min_n, ds.design_effect),
-        behaviour.groups(ds, contacts, f, min_n),
+        behaviour.groups(ds, contacts, f, min_n, cases),
         channels.matrix(cells, ds.journey, "ces", min_n),
         channels.headline(cells, "ces", min_n, ds.design_effect),
         cells,

@@ -242,6 +242,7 @@ def compare(current: Score, previous: Score, min_n: int = MIN_N) -> Change | Non
 
 STATUS_ON, STATUS_NEAR, STATUS_BELOW = "on target", "near target", "below target"
 STATUS_NONE, STATUS_TOO_FEW = "no target", "too few responses"
+STATUS_NO_DATA = "no data"  # not a single answer: nothing was imported for it
 
 
 def status(score: Score, target: float | None, min_n: int = MIN_N) -> str:
@@ -252,6 +253,8 @@ def status(score: Score, target: float | None, min_n: int = MIN_N) -> str:
     data cannot tell). Views that judge many scores at once also control the false discovery
     rate over them (:func:`target_p`, ``overview.judge_targets``).
     """
+    if score.n == 0:
+        return STATUS_NO_DATA
     if score.value is None or score.too_few(min_n):
         return STATUS_TOO_FEW
     if target is None:

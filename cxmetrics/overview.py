@@ -23,6 +23,7 @@ _STATUS_RANK = {
     m.STATUS_ON: 2,
     m.STATUS_TOO_FEW: 3,
     m.STATUS_NONE: 4,
+    m.STATUS_NO_DATA: 5,
 }
 
 
@@ -54,6 +55,10 @@ class StageRow:
             s for s in self.statuses.values() if s in (m.STATUS_BELOW, m.STATUS_NEAR, m.STATUS_ON)
         ]
         if not judged:
+            if all(s == m.STATUS_NO_DATA for s in self.statuses.values()):
+                return m.STATUS_NO_DATA
+            if m.STATUS_NONE in self.statuses.values():  # enough answers, but no target
+                return m.STATUS_NONE
             return m.STATUS_TOO_FEW
         return min(judged, key=_STATUS_RANK.__getitem__)
 
@@ -295,8 +300,13 @@ def worst_moments(ds: Dataset, stats: pl.DataFrame, min_n: int, limit: int = 5):
     by_tp = m.with_scores(m.sums(stats, ["touchpoint_id"], m.CORE_COLUMNS)).with_columns(
         pl.col("touchpoint_id").cast(pl.String)
     )
-    targets = ds.journey.targets.filter(pl.col("metric") == "nps").select(
-        "stage_id", pl.col("target").alias("nps_target")
+    # Each stage's own NPS target, else the company-wide one (as the journey strip reads them).
+    targets = pl.DataFrame(
+        {
+            "stage_id": ds.journey.stage_order,
+            "nps_target": [ds.journey.target("nps", s) for s in ds.journey.stage_order],
+        },
+        schema={"stage_id": pl.String, "nps_target": pl.Float64},
     )
     return (
         by_tp.join(

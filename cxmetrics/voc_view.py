@@ -19,6 +19,13 @@ from cxmetrics.text_analytics import NO_THEME
 TOP_THEMES = 5
 
 
+NO_CASES = (
+    "No cases have been imported. Import the cases table (customer, touchpoint, department, "
+    "opened and closed dates, whether the customer confirmed the resolution) to see the "
+    "closed loop."
+)
+
+
 @dataclass(frozen=True)
 class VocView:
     """One filter view of the page. Each section is computed when first read, so a page

@@ -12,8 +12,8 @@ NOT_RECORDED = "Not recorded"
 
 
 def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) -> str:
-    """The number to show, or "Too few responses" below the minimum n. Money needs the
-    company's currency ``symbol``."""
+    """The number to show, "No data" without a single answer, or "Too few responses" below
+    the minimum n. Money needs the company's currency ``symbol``."""
     spec = METRICS[key]
     if key == "revenue_at_risk" and score.se is not None and score.value is not None:
         half = m.Z95 * score.se
@@ -24,6 +24,8 @@ def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) 
             )
     if key in ("responses", "revenue_at_risk"):
         return spec.format(score.value, symbol)
+    if score.n == 0:
+        return "No data"
     shown = score.shown(min_n)
     return spec.format(shown, symbol) if shown is not None else "Too few responses"
 
@@ -31,6 +33,11 @@ def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) 
 def tile_value(t: Tile, min_n: int, symbol: str) -> str:
     """A tile's value: "Not recorded" when a fact it needs is not recorded, never 0."""
     return NOT_RECORDED if t.unknown else value_text(t.key, t.score, min_n, symbol)
+
+
+def with_article(name: str) -> str:
+    """ "a" or "an" before a name, by its first letter: "an Airport & departure", "a Claim"."""
+    return f"{'an' if name[:1].lower() in 'aeiou' and name[:1] else 'a'} {name}"
 
 
 def tile_caption(t: Tile, min_n: int, previous_label: str | None, symbol: str) -> str:

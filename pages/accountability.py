@@ -85,8 +85,12 @@ flagged = [v for v in av.verdicts if v.false_positive]
 if len(view.departments) != 1:  # the manager view has said it already
     for v in flagged:
         st.error(ui.md(v.sentence), icon=":material/warning:")
-if not flagged:
-    st.success("No department in view is a false positive.", icon=":material/check_circle:")
+if av.unjudged_reason == accountability.NO_KPIS_IN_PERIOD:
+    st.info(av.unjudged_reason, icon=":material/info:")
+elif av.unjudged_reason:
+    ui.not_imported(av.unjudged_reason)
+elif not flagged:
+    st.success(accountability.NO_FALSE_POSITIVE, icon=":material/check_circle:")
 ui.chart(
     charts.fig_silo_quadrant(av.verdicts),
     "Each dot is a department. Right: its own KPIs are mostly on target. Below the line: "
@@ -107,55 +111,68 @@ ui.chart(
     f"{METRICS['nps'].definition} Colour: the stage's NPS minus its target.",
     key="fig_ownership",
 )
-stage_options = [s.stage_id for s in av.stages if s.stage_id in set(av.matrix["stage_id"])]
-c1, c2 = st.columns(2)
-worst = accountability.worst_stage(av.stages, stage_options)
-stage = c1.selectbox(
-    "Stage",
-    stage_options,
-    index=stage_options.index(worst),
-    key="acc_stage",
-    format_func=journey.stage_name,
-    bind="query-params",
-)
-owners = journey.owners_of(stage)
-dept = c2.selectbox("Department", owners, key="acc_department", format_func=journey.department_name)
-row = next(s for s in av.stages if s.stage_id == stage)
-ui.chart(
-    charts.fig_kpis_against_stage(
-        row.name,
-        accountability.stage_weekly_nps(ds, view, stage),
-        row.targets["nps"],
-        av.kpis.filter(av.kpis["department_id"] == dept),
-        journey.department_name(dept),
-        av.min_n,
-    ),
-    "Dashed lines: targets. KPI points are green on target, red off target.",
-    key="fig_kpis_against_stage",
-)
+owned = set(av.matrix.drop_nulls("role")["stage_id"])
+stage_options = [s.stage_id for s in av.stages if s.stage_id in owned]
+if not stage_options:
+    ui.not_imported(
+        "No stage in view has a department assigned. Import the journey definition's "
+        "departments and stage_owners to see each stage's cross-functional team and its "
+        "shared scorecard."
+    )
+else:
+    c1, c2 = st.columns(2)
+    worst = accountability.worst_stage(av.stages, stage_options)
+    stage = c1.selectbox(
+        "Stage",
+        stage_options,
+        index=stage_options.index(worst),
+        key="acc_stage",
+        format_func=journey.stage_name,
+        bind="query-params",
+    )
+    owners = journey.owners_of(stage)
+    dept = c2.selectbox(
+        "Department", owners, key="acc_department", format_func=journey.department_name
+    )
+    row = next(s for s in av.stages if s.stage_id == stage)
+    ui.chart(
+        charts.fig_kpis_against_stage(
+            row.name,
+            accountability.stage_weekly_nps(ds, view, stage),
+            row.targets["nps"],
+            av.kpis.filter(av.kpis["department_id"] == dept),
+            journey.department_name(dept),
+            av.min_n,
+        ),
+        "Dashed lines: targets. KPI points are green on target, red off target.",
+        key="fig_kpis_against_stage",
+    )
 
-# --- shared stage scorecard ----------------------------------------------------------------
-st.subheader(ui.md(f"Shared scorecard: {row.name}"))
-ui.stage_strip([row], av.min_n)
-ui.table(
-    accountability.scorecard(journey, stage, av.kpi_table),
-    "stage-scorecard",
-    hide_index=True,
-    column_config=ui.kpi_columns(),
-    column_order=["department", "role", "kpi", "on_target_pct", "latest", "target", "weeks"],
-)
+    # --- shared stage scorecard ----------------------------------------------------------------
+    st.subheader(ui.md(f"Shared scorecard: {row.name}"))
+    ui.stage_strip([row], av.min_n)
+    ui.table(
+        accountability.scorecard(journey, stage, av.kpi_table),
+        "stage-scorecard",
+        hide_index=True,
+        column_config=ui.kpi_columns(),
+        column_order=["department", "role", "kpi", "on_target_pct", "latest", "target", "weeks"],
+    )
 
 # --- incentives ----------------------------------------------------------------------
 st.subheader("Incentives: is the experience anyone's job?")
 for line in av.callouts:
     st.warning(ui.md(line), icon=":material/payments:")
-st.info(accountability.CX_PAY_BENCHMARK_TEXT, icon=":material/info:")
-ui.table(
-    accountability.incentive_table(av.verdicts, journey),
-    "incentives",
-    hide_index=True,
-    column_config=ui.incentive_columns(),
-)
+if av.has_incentives:
+    st.info(accountability.CX_PAY_BENCHMARK_TEXT, icon=":material/info:")
+    ui.table(
+        accountability.incentive_table(av.verdicts, journey),
+        "incentives",
+        hide_index=True,
+        column_config=ui.incentive_columns(),
+    )
+else:
+    ui.not_imported(accountability.NO_INCENTIVES)
 st.caption(
     "Each department's share of its own variable pay tied to CX goals, beside the stages it "
     "affects and leads. The benchmark above counts companies, not pay, and is not a column "

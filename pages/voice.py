@@ -40,28 +40,37 @@ if loop_tab.open is not False:
             f"not apply). {vv.loop_window} {METRICS['false_closure_rate'].definition} "
             f"{vv.loop_caption}"
         )
-        ui.chart(
-            voc_charts.fig_closed_vs_confirmed(vv.per_department, vv.min_n),
-            f"Grey: {METRICS['closure_rate'].definition} Green: "
-            f"{METRICS['confirmed_rate'].definition} Departments with fewer than {vv.min_n} "
-            "cases are left out of the chart.",
-            key="fig_closed_loop",
-        )
-        ui.table(
-            vv.per_department,
-            "closed-loop",
-            hide_index=True,
-            column_order=ui.CLOSED_LOOP_ORDER,
-            column_config=ui.closed_loop_columns(),
-        )
-        with st.expander("By department and stage"):
+        if vv.all_cases.height == 0:
+            ui.not_imported(voc_view.NO_CASES)
+        else:
+            if vv.all_cases["closed_on"].null_count() == vv.all_cases.height:
+                st.info(
+                    "None of the imported cases has a closing date (closed_on), so closure, "
+                    "confirmation and false-closure rates cannot be computed yet.",
+                    icon=":material/info:",
+                )
+            ui.chart(
+                voc_charts.fig_closed_vs_confirmed(vv.per_department, vv.min_n),
+                f"Grey: {METRICS['closure_rate'].definition} Green: "
+                f"{METRICS['confirmed_rate'].definition} Departments with fewer than {vv.min_n} "
+                "cases are left out of the chart.",
+                key="fig_closed_loop",
+            )
             ui.table(
-                vv.per_department_stage,
-                "closed-loop-by-stage",
+                vv.per_department,
+                "closed-loop",
                 hide_index=True,
-                column_order=["department", "stage", *ui.CLOSED_LOOP_ORDER[1:]],
+                column_order=ui.CLOSED_LOOP_ORDER,
                 column_config=ui.closed_loop_columns(),
             )
+            with st.expander("By department and stage"):
+                ui.table(
+                    vv.per_department_stage,
+                    "closed-loop-by-stage",
+                    hide_index=True,
+                    column_order=["department", "stage", *ui.CLOSED_LOOP_ORDER[1:]],
+                    column_config=ui.closed_loop_columns(),
+                )
 
 # --- leading indicators ------------------------------------------------------------------
 if lead_tab.open is not False:
@@ -72,7 +81,12 @@ if lead_tab.open is not False:
             "many weeks. Segment and region filters apply; the channel filter does not. "
             + vv.lead_caption
         )
-        if not vv.signals:
+        if vv.contacts.height == 0:
+            ui.not_imported(
+                "No contacts have been imported. Import the contacts table (customer, "
+                "touchpoint, channel, date) to see whether contact volume foretells NPS."
+            )
+        elif not vv.signals:
             st.info("No full weeks of contacts in this view.")
         else:
             ui.table(
@@ -118,17 +132,23 @@ if process_tab.open is not False:
             "complaints nobody opened a case for. Change is against the previous period of the "
             "same length."
         )
-        ui.chart(
-            voc_charts.fig_broken_processes(vv.processes),
-            "Hover a bar for its complaints and the departments that handled it.",
-            key="fig_processes",
-        )
-        ui.table(
-            vv.processes,
-            "broken-processes",
-            hide_index=True,
-            column_config=ui.process_columns(vv.trend_unit),
-        )
+        if vv.all_cases.height == 0 and "complaint" not in ds.options("source"):
+            ui.not_imported(
+                "No cases and no complaints have been imported. Import the cases table, or "
+                "responses with the source complaint, to see which processes break."
+            )
+        else:
+            ui.chart(
+                voc_charts.fig_broken_processes(vv.processes),
+                "Hover a bar for its complaints and the departments that handled it.",
+                key="fig_processes",
+            )
+            ui.table(
+                vv.processes,
+                "broken-processes",
+                hide_index=True,
+                column_config=ui.process_columns(vv.trend_unit),
+            )
 
 # --- themes and sentiment -----------------------------------------------------------------
 if theme_tab.open is not False:
@@ -137,37 +157,45 @@ if theme_tab.open is not False:
             f"{METRICS['theme'].definition} {METRICS['sentiment'].definition} "
             f"{vv.comments.height:,} comments in view."
         )
-        ui.chart(
-            voc_charts.fig_sentiment_by_stage(vv.sentiment),
-            "Each bar is 100% of the stage's comments in view; n under the stage.",
-            key="fig_sentiment",
-        )
-        stage_names = [
-            journey.stage_name(s)
-            for s in journey.stage_order
-            if s in set(vv.theme_stage["stage_id"].to_list())
-        ]
-        ui.chart(
-            voc_charts.fig_theme_stage(vv.theme_stage, vv.themes["theme"].to_list(), stage_names),
-            "Colour: comments. Hover a cell for the NPS of the responses behind them.",
-            key="fig_theme_stage",
-        )
-        left, right = st.columns(2)
-        with left:
-            ui.chart(
-                voc_charts.fig_theme_trend(vv.theme_trend, vv.top_themes, vv.trend_unit),
-                f"The {len(vv.top_themes)} largest themes in view.",
-                key="fig_theme_trend",
+        if vv.verbatims.comments.height == 0:
+            ui.not_imported(
+                "No comments have been imported. Import responses with their comment text to "
+                "see sentiment and themes."
             )
-        with right:
+        else:
             ui.chart(
-                voc_charts.fig_rising(vv.rising),
-                "Share of comments now against the previous period of the same length (themes "
-                "only, not unclassified comments). Red: "
-                "significantly more (95%); green: significantly less; grey: not significant.",
-                key="fig_rising",
+                voc_charts.fig_sentiment_by_stage(vv.sentiment),
+                "Each bar is 100% of the stage's comments in view; n under the stage.",
+                key="fig_sentiment",
             )
-        ui.table(vv.themes, "themes", hide_index=True, column_config=ui.theme_columns())
+            stage_names = [
+                journey.stage_name(s)
+                for s in journey.stage_order
+                if s in set(vv.theme_stage["stage_id"].to_list())
+            ]
+            ui.chart(
+                voc_charts.fig_theme_stage(
+                    vv.theme_stage, vv.themes["theme"].to_list(), stage_names
+                ),
+                "Colour: comments. Hover a cell for the NPS of the responses behind them.",
+                key="fig_theme_stage",
+            )
+            left, right = st.columns(2)
+            with left:
+                ui.chart(
+                    voc_charts.fig_theme_trend(vv.theme_trend, vv.top_themes, vv.trend_unit),
+                    f"The {len(vv.top_themes)} largest themes in view.",
+                    key="fig_theme_trend",
+                )
+            with right:
+                ui.chart(
+                    voc_charts.fig_rising(vv.rising),
+                    "Share of comments now against the previous period of the same length (themes "
+                    "only, not unclassified comments). Red: "
+                    "significantly more (95%); green: significantly less; grey: not significant.",
+                    key="fig_rising",
+                )
+            ui.table(vv.themes, "themes", hide_index=True, column_config=ui.theme_columns())
 
 # --- verbatims ---------------------------------------------------------------------------
 if verbatim_tab.open is not False:

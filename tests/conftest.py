@@ -13,6 +13,8 @@ import pytest
 from cxmetrics import dataset, sample, store
 
 REPO = Path(__file__).resolve().parent.parent
+# Page errors reach AppTest's ``at.exception`` instead of the users' error-id message.
+os.environ["CX_RAISE_PAGE_ERRORS"] = "1"
 TEST_CUSTOMERS = 4_000
 TEST_SEED = 7
 

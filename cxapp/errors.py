@@ -1,0 +1,45 @@
+"""Unexpected errors: a short message with an error id on the page, the traceback in the log.
+
+Every page runs inside :func:`guard` (``dashboard.py`` wraps the router with it), so no user
+ever sees a traceback, server paths or the exception's text. The id on the page is the one
+logged with the traceback (``cxdashboard.errors`` on the server's stderr), so whoever runs
+the server can find the details of what a user reports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+
+import streamlit as st
+
+log = logging.getLogger("cxdashboard.errors")
+#: Set (the tests do) to let errors through to Streamlit, so that a test sees the exception.
+RAISE_ENV = "CX_RAISE_PAGE_ERRORS"
+
+
+def new_error_id() -> str:
+    """A short id to quote, unique enough to find one line in a server's log."""
+    return secrets.token_hex(4)
+
+
+@contextlib.contextmanager
+def guard():
+    """Run a page; an unexpected exception is logged with an id and shown as a message.
+    Streamlit's own control flow (``st.stop``, ``st.rerun``) is not an ``Exception`` and
+    passes through."""
+    try:
+        yield
+    except Exception:
+        if os.environ.get(RAISE_ENV):
+            raise
+        error_id = new_error_id()
+        log.exception("error %s on a page", error_id)
+        st.error(
+            f"**Something went wrong on this page** (error id `{error_id}`). Try another "
+            "period or filter; if it happens again, give this id to the dashboard's "
+            "administrator, who will find the details in the server log.",
+            icon=":material/error:",
+        )

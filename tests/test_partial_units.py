@@ -1,0 +1,178 @@
+"""The smaller defects of partial data, each checked by hand: statuses without answers, the
+worst moments' colours and targets, the article of a stage's name, complaints counted from
+cases, comparisons that need enough customers on both sides, and verdicts without inputs."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import polars as pl
+import shapes
+
+from cxmetrics import (
+    accountability,
+    behaviour,
+    charts,
+    closed_loop,
+    dataset,
+    overview,
+    store,
+    wording,
+)
+from cxmetrics import metrics as m
+from cxmetrics.filters import Filters
+from cxmetrics.journey import Journey
+from cxmetrics.registry import METRICS
+
+JOURNEY_TABLES = ("stages", "touchpoints", "departments", "stage_owners", "targets", "incentives")
+
+
+def build(shape: shapes.Shape):
+    t = shapes.tables(shape)
+    journey = Journey(**{k: t[k] for k in JOURNEY_TABLES})
+    return t, dataset.build(journey, t["customers"], t["responses"])
+
+
+BASE = shapes.Shape(
+    seed=11, stages=4, channels=2, departments=2, customers=150, responses=2_500, years=1,
+    ended_long_ago=False, odd_names=False, empty_stage=False, scores=("nps", "csat", "ces"),
+    comments=False, contacts=False, cases=True, cases_closed=True, complaints=False,
+    kpis=False, incentives=False, targets=True, owners=True,
+)  # fmt: skip
+
+
+def test_no_answers_is_no_data_not_too_few():
+    none, few = m.Score("nps", None, 0), m.Score("nps", 50.0, 5, 10.0)
+    assert m.status(none, 10.0) == m.STATUS_NO_DATA
+    assert m.status(few, 10.0) == m.STATUS_TOO_FEW
+    assert wording.value_text("nps", none, 30) == "No data"
+    assert wording.value_text("nps", few, 30) == "Too few responses"
+
+
+def test_a_stage_with_answers_but_no_target_reads_no_target():
+    enough = m.Score("nps", 10.0, 100, 5.0)
+    row = overview.StageRow(
+        "s", "S", 1, {}, {}, {"nps": m.status(enough, None), "csat": m.STATUS_NO_DATA,
+                             "ces": m.STATUS_NO_DATA}, []
+    )  # fmt: skip
+    assert row.status == m.STATUS_NONE
+
+
+def worst_colours(nps: list[float], targets: list[float | None]) -> list[str]:
+    frame = pl.DataFrame(
+        {
+            "touchpoint": [f"t{i}" for i in range(len(nps))],
+            "stage": ["S"] * len(nps),
+            "nps": nps,
+            "nps_moe": [5.0] * len(nps),
+            "n_nps": [100] * len(nps),
+            "nps_target": targets,
+        },
+        schema_overrides={"nps_target": pl.Float64},
+    ).with_columns((pl.col("nps") - pl.col("nps_target")).alias("gap"))
+    fig = charts.fig_worst_moments(frame)
+    return list(fig.data[0].marker.color)[::-1]  # drawn bottom-up
+
+
+def test_a_moment_far_under_its_target_is_never_green():
+    colours = worst_colours([-38.0, -3.0, 2.0, -38.0], [0.0, 0.0, 0.0, None])
+    c = charts.STATUS_COLORS
+    assert METRICS["nps"].near_target == 5.0  # so -3 against 0 is near, -38 is below
+    assert colours == [c[m.STATUS_BELOW], c[m.STATUS_NEAR], c[m.STATUS_ON], c[m.STATUS_NONE]]
+
+
+def test_worst_moments_use_the_stage_target_else_the_company_one():
+    t, ds = build(dataclasses.replace(BASE, seed=12))
+    worst = overview.worst_moments(ds, ds.stats, min_n=1, limit=50)
+    # shapes: company-wide NPS target 20; stages s1 and s3 have their own target 0
+    own = {"s1": 0.0, "s3": 0.0}
+    assert worst.height > 0
+    for stage, target in worst.select("stage_id", "nps_target").iter_rows():
+        assert target == own.get(stage, 20.0)
+
+
+def test_a_stage_name_takes_a_or_an():
+    assert wording.with_article("Airport & departure") == "an Airport & departure"
+    assert wording.with_article("Claims") == "a Claims"
+    assert wording.with_article("über") == "a über"  # by letter only; no crash on umlauts
+    assert wording.with_article("") == "a "
+
+
+def test_cases_count_as_complaints_and_missing_sources_are_left_out():
+    t, ds = build(BASE)
+    cases = t["cases"]
+    assert cases.height > 0 and "complaint" not in set(t["responses"]["source"])
+    start, end = ds.first_day, ds.last_day
+    f = Filters(start, end)
+    no_contacts = dataset.compact_contacts(t["contacts"], ds.journey, ds.customers)
+    groups = behaviour.groups(ds, no_contacts, f, 30, cases)
+    by_name = {g.moment: g.customers for g in groups}
+    answered = set(t["responses"]["customer_id"])
+    opened = set(cases.filter(pl.col("opened_on").is_between(start, end))["customer_id"])
+    assert by_name["Made a complaint"] == len(answered & opened) > 0
+    assert not any(name.startswith("Contacted us") for name in by_name)  # no contacts
+    without = behaviour.groups(ds, no_contacts, f, 30, None)
+    assert "Made a complaint" not in {g.moment for g in without}  # nothing to count from
+
+
+def clustered_counts(group_customers: int, answers_each: int, others: int):
+    """Group customers answer 10, 10, 10, 0, … (NPS +50); everyone else answers once,
+    0, 0, 0, 10, … (NPS -50)."""
+    size = group_customers + others
+    codes = np.concatenate(
+        [np.repeat(np.arange(group_customers), answers_each), np.arange(group_customers, size)]
+    )
+    group = np.resize([10, 10, 10, 0], group_customers * answers_each)
+    rest = np.resize([0, 0, 0, 10], others)
+    members = np.zeros(size, dtype=bool)
+    members[:group_customers] = True
+    seen = np.ones(size, dtype=bool)
+    counts = behaviour.AnswerCounts.of(codes, np.concatenate([group, rest]), size)
+    return members, counts, seen, np.zeros(size, dtype=bool)
+
+
+def test_a_difference_needs_enough_customers_on_both_sides():
+    # 3 customers giving 60 answers: enough answers, too few people to compare
+    members, counts, seen, left = clustered_counts(3, 20, 200)
+    few = behaviour.compare_group("few", members, counts, seen, left, 30)
+    assert few.nps.n == 60 and few.customers == 3 and few.nps.value == 50.0
+    assert few.change is None
+    # answers from 40 customers: a real, significant difference (+50 against -50)
+    members, counts, seen, left = clustered_counts(40, 4, 200)
+    many = behaviour.compare_group("many", members, counts, seen, left, 30)
+    assert many.change is not None and many.change.significant and many.change.delta == 100
+    # and the other side counts too: everyone else is 12 customers
+    members, counts, seen, left = clustered_counts(40, 4, 12)
+    assert behaviour.compare_group("x", members, counts, seen, left, 30).change is None
+
+
+def test_no_kpis_and_no_incentives_judge_nobody(loaded):
+    empty_kpis = pl.DataFrame(
+        schema={"department_id": pl.String, "kpi": pl.String, "week": pl.Date,
+                "value": pl.Float64, "target": pl.Float64, "higher_is_better": pl.Boolean}
+    )  # fmt: skip
+    f = Filters(loaded.first_day, loaded.last_day)
+    av = accountability.compute(loaded, empty_kpis, f)
+    assert av.unjudged_reason == accountability.NO_KPIS
+    assert not any(v.false_positive for v in av.verdicts)
+    no_pay = dataclasses.replace(loaded.journey, incentives=loaded.journey.incentives.clear())
+    with_pay = accountability.incentive_callouts(av.verdicts, loaded.journey)
+    assert with_pay  # the sample has departments leading red stages without CX pay
+    assert accountability.incentive_callouts(av.verdicts, no_pay) == []
+
+
+def test_the_closed_loop_headline_survives_cases_never_closed(loaded, sample_url):
+    engine = store.make_engine(sample_url)
+    try:
+        cases = store.load_cases(engine).with_columns(
+            pl.lit(None, pl.Date).alias("closed_on"),
+            pl.lit(None, pl.Boolean).alias("customer_confirmed"),
+        )
+        contacts = dataset.load_contacts(engine, loaded)
+    finally:
+        engine.dispose()
+    prepared = closed_loop.prepare_for(loaded, cases, contacts)
+    per = closed_loop.by_department(prepared, loaded.journey)
+    assert per["opened"].max() >= 30 and per["closed"].sum() == 0
+    assert closed_loop.headline(per) is None
