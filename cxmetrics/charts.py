@@ -213,16 +213,15 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
         f"<b>{t}</b><br><span style='color:#616E7C'>{s} · n = {n:,}</span>"
         for t, s, n in frame.select("touchpoint", "stage", "n_nps").iter_rows()
     ]
-    near = METRICS["nps"].near_target
-    colors = [  # judged as the stage's status is: on, near or below target; none without one
+    colors = [  # judged as a stage's status is: below only when the whole interval is below
         STATUS_COLORS[m.STATUS_NONE]
         if gap is None
         else STATUS_COLORS[m.STATUS_ON]
         if gap >= 0
         else STATUS_COLORS[m.STATUS_NEAR]
-        if -gap <= near
+        if -gap <= (moe or 0.0)
         else STATUS_COLORS[m.STATUS_BELOW]
-        for gap in frame["gap"]
+        for gap, moe in zip(frame["gap"], frame["nps_moe"], strict=True)
     ]
     hovers = [
         f"<b>{t}</b> ({s})<br>NPS {METRICS['nps'].format(v)} ± {e:.1f}<br>n = {n:,}"

@@ -297,9 +297,9 @@ def worst_moments(ds: Dataset, stats: pl.DataFrame, min_n: int, limit: int = 5):
     """The moments of truth with the lowest NPS (at least ``min_n`` answers), worst first.
     ``stats``: statistics in view at any grain that has touchpoint_id."""
     tp = ds.journey.touchpoints.filter(pl.col("moment_of_truth"))
-    by_tp = m.with_scores(m.sums(stats, ["touchpoint_id"], m.CORE_COLUMNS)).with_columns(
-        pl.col("touchpoint_id").cast(pl.String)
-    )
+    by_tp = m.with_scores(
+        m.sums(stats, ["touchpoint_id"], m.CORE_COLUMNS), ds.design_effect
+    ).with_columns(pl.col("touchpoint_id").cast(pl.String))
     # Each stage's own NPS target, else the company-wide one (as the journey strip reads them).
     targets = pl.DataFrame(
         {
