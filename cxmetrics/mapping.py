@@ -31,6 +31,8 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
 
     [values.touchpoint_id]        # value maps, applied before parsing ("" = a blank cell)
     "Billing" = "pay_first_bill"
+    "*" = "other"                 # optional: every value not listed (blank too, unless
+                                  # "" is listed); without it, other values pass unchanged
 
     [rescale.csat]                # linear, then rounded: 1-10 stars onto 1-5
     from = [1, 10]
@@ -55,6 +57,9 @@ A source's own sentiment label goes to ``sentiment_label`` on responses (``[colu
 With ``duplicates = "keep-first"`` the report counts the rows left out and lists them in the
 report file. The import warns, naming the column, when ids come from numbers in scientific
 notation ("5.70306E+17": digits are lost, different ids collide) or with decimals.
+
+Text scraped from web pages (``&#039;``, ``&amp;``, ``<br/>``) is made plain by naming its
+contract columns in ``html = ["comment"]`` (top level): entities decoded, tags removed.
 
 Syntax errors of either format name their line and column.
 """
@@ -92,6 +97,7 @@ class Unpivot:
 
 
 EMPTY, NOT_EMPTY = "empty", "not empty"
+OTHERS = "*"  # in a value map: every value not listed
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,7 @@ class Mapping:
     encoding: str = "utf-8"
     duplicates: str = "reject"  # or "keep-first": later rows with the same id are skipped
     where: tuple[Condition, ...] = ()  # rows that fail one are left out before mapping
+    html: tuple[str, ...] = ()  # contract text columns made plain (entities, tags)
 
     def source_columns(self) -> set[str]:
         """Every column of the file this mapping reads."""
@@ -149,6 +156,8 @@ class Mapping:
         lines = [f"table = {q(self.table)}", f"encoding = {q(self.encoding)}"]
         if self.duplicates != "reject":
             lines.append(f"duplicates = {q(self.duplicates)}")
+        if self.html:
+            lines.append(f"html = [{', '.join(q(c) for c in self.html)}]")
         for title, items in (("columns", self.columns), ("constants", self.constants)):
             if items:
                 lines += ["", f"[{title}]", *[f"{k} = {q(v)}" for k, v in items.items()]]
@@ -212,7 +221,7 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
     contract = {c.name for c in schema.metadata.tables[name].columns}
     known = {"table", "columns", "constants", "dates", "values", "rescale", "ids", "unpivot"}
     known |= {"where"}
-    unknown = set(data) - known - {"encoding", "duplicates"}
+    unknown = set(data) - known - {"encoding", "duplicates", "html"}
     if unknown:
         raise MappingError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}")
 
@@ -289,6 +298,11 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
         "".encode(encoding)
     except LookupError as exc:
         raise MappingError(f"{where}: unknown encoding {encoding!r}") from exc
+    html = data.get("html", [])
+    html = [html] if isinstance(html, str) else html
+    if not isinstance(html, list) or not all(isinstance(c, str) for c in html):
+        raise MappingError(f'{where}: html must be a list of columns, e.g. html = ["comment"]')
+    check("html", html)
     duplicates = str(data.get("duplicates", "reject"))
     if duplicates not in ("reject", "keep-first"):
         raise MappingError(f"{where}: duplicates must be reject or keep-first, not {duplicates!r}")
@@ -304,6 +318,7 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
         encoding,
         duplicates,
         conditions,
+        tuple(html),
     )
 
 

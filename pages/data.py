@@ -59,7 +59,9 @@ st.caption(
 )
 c1, c2 = st.columns([1, 2])
 table = c1.selectbox("Into table", schema.IMPORTABLE, index=schema.IMPORTABLE.index("responses"))
-uploaded = c2.file_uploader("File", type=["csv", "txt", "xlsx", "xls", "parquet"], key="data_file")
+uploaded = c2.file_uploader(
+    "File", type=["csv", "txt", "tsv", "xlsx", "xls", "parquet"], key="data_file"
+)
 saved_mapping = st.file_uploader(
     "A saved mapping (optional: TOML or YAML, e.g. last month's)",
     type=["toml", "yaml", "yml"],
