@@ -554,6 +554,14 @@ def test_the_journey_imports_from_yaml_and_bad_journeys_are_refused(engine, tmp_
     assert "touchpoints: unknown stage 'nowhere'" in str(err.value)
     assert "stage 'a' has 2 leads" in str(err.value)
     assert count(engine, "stages") == 7
+    same = tmp_path / "same.yaml"  # a stage and a department with one id: refused, named
+    same.write_text(
+        "stages: [{stage_id: pain, name: Pain, position: 9}]\n"
+        "departments: [{department_id: pain, name: Pain franchise}]\n"
+    )
+    with pytest.raises(JourneyError, match="departments: 'pain' is also a stage id"):
+        journey_import.write(engine, journey_import.read(same))
+    assert count(engine, "stages") == 7
 
 
 def test_the_journey_folder_format_reads_the_sample(tmp_path):
