@@ -150,12 +150,19 @@ def test_the_import_report_matches_the_files(drug_db, expected, drugreview_files
     assert sorted(html.unescape(r).strip() for r in raw) == sorted(comments)
 
 
-def reimport_changes_nothing(drug_db, drugreview_files):
+def test_importing_a_file_again_changes_nothing(drug_db, expected, drugreview_files):
     url, _ = drug_db
     path = drugreview_files["drugsComTest.tsv"]
     mapping = str(DRUG / "responses.toml")
     again = run("import", "responses", str(path), "--mapping", mapping, "--url", url)
-    assert again.returncode == 0
+    assert again.returncode == 0, again.stderr
+    conn = sqlite3.connect(url.removeprefix("sqlite:///"))
+    try:
+        assert conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == (
+            expected["responses"]
+        )
+    finally:
+        conn.close()
 
 
 # --- the pages -------------------------------------------------------------------------
