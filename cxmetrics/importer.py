@@ -228,6 +228,15 @@ def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file")
             out = out.with_columns(
                 pl.col(contract).map_elements(_plain_text, return_dtype=pl.String)
             )
+    for contract in m.unquote:
+        if contract in out.columns:
+            out = out.with_columns(
+                pl.col(contract)
+                .str.strip_chars()
+                .str.replace(r'(?s)^"(.*)"$', "${1}")
+                .str.strip_chars()
+                .alias(contract)
+            )
     return out
 
 

@@ -60,6 +60,8 @@ notation ("5.70306E+17": digits are lost, different ids collide) or with decimal
 
 Text scraped from web pages (``&#039;``, ``&amp;``, ``<br/>``) is made plain by naming its
 contract columns in ``html = ["comment"]`` (top level): entities decoded, tags removed.
+``unquote = ["comment"]`` (top level) takes off one pair of double quotes that encloses a
+whole cell (files that store every text as ``"..."`` inside the field).
 
 Syntax errors of either format name their line and column.
 """
@@ -132,6 +134,7 @@ class Mapping:
     duplicates: str = "reject"  # or "keep-first": later rows with the same id are skipped
     where: tuple[Condition, ...] = ()  # rows that fail one are left out before mapping
     html: tuple[str, ...] = ()  # contract text columns made plain (entities, tags)
+    unquote: tuple[str, ...] = ()  # contract text columns whose enclosing quotes go
 
     def source_columns(self) -> set[str]:
         """Every column of the file this mapping reads."""
@@ -156,8 +159,9 @@ class Mapping:
         lines = [f"table = {q(self.table)}", f"encoding = {q(self.encoding)}"]
         if self.duplicates != "reject":
             lines.append(f"duplicates = {q(self.duplicates)}")
-        if self.html:
-            lines.append(f"html = [{', '.join(q(c) for c in self.html)}]")
+        for key, names in (("html", self.html), ("unquote", self.unquote)):
+            if names:
+                lines.append(f"{key} = [{', '.join(q(c) for c in names)}]")
         for title, items in (("columns", self.columns), ("constants", self.constants)):
             if items:
                 lines += ["", f"[{title}]", *[f"{k} = {q(v)}" for k, v in items.items()]]
@@ -221,7 +225,7 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
     contract = {c.name for c in schema.metadata.tables[name].columns}
     known = {"table", "columns", "constants", "dates", "values", "rescale", "ids", "unpivot"}
     known |= {"where"}
-    unknown = set(data) - known - {"encoding", "duplicates", "html"}
+    unknown = set(data) - known - {"encoding", "duplicates", "html", "unquote"}
     if unknown:
         raise MappingError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}")
 
@@ -298,11 +302,16 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
         "".encode(encoding)
     except LookupError as exc:
         raise MappingError(f"{where}: unknown encoding {encoding!r}") from exc
-    html = data.get("html", [])
-    html = [html] if isinstance(html, str) else html
-    if not isinstance(html, list) or not all(isinstance(c, str) for c in html):
-        raise MappingError(f'{where}: html must be a list of columns, e.g. html = ["comment"]')
-    check("html", html)
+    text_rules = {}
+    for key in ("html", "unquote"):
+        names = data.get(key, [])
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+            raise MappingError(
+                f'{where}: {key} must be a list of columns, e.g. {key} = ["comment"]'
+            )
+        check(key, names)
+        text_rules[key] = tuple(names)
     duplicates = str(data.get("duplicates", "reject"))
     if duplicates not in ("reject", "keep-first"):
         raise MappingError(f"{where}: duplicates must be reject or keep-first, not {duplicates!r}")
@@ -318,7 +327,8 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
         encoding,
         duplicates,
         conditions,
-        tuple(html),
+        text_rules["html"],
+        text_rules["unquote"],
     )
 
 
