@@ -54,7 +54,7 @@ if not user.can_import:
     st.stop()
 st.subheader("Import a file")
 st.caption(
-    "CSV, XLSX or Parquet. Map the file's columns onto the table's, check every row, then "
+    "CSV, TSV, XLSX or Parquet. Map the file's columns onto the table's, check every row, then "
     "import. Rows are matched on their id: importing the same file again changes nothing."
 )
 c1, c2 = st.columns([1, 2])
