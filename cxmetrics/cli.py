@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "import",
-        help="import a CSV, XLSX or Parquet file into one table through a column mapping",
+        help="import a CSV, TSV, XLSX or Parquet file into one table through a column mapping",
     )
     p.add_argument("table", choices=schema.IMPORTABLE)
     p.add_argument("file", type=Path)

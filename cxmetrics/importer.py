@@ -1,4 +1,4 @@
-"""Import a CSV, XLSX or Parquet file into one table of the data contract.
+"""Import a CSV, TSV, XLSX or Parquet file into one table of the data contract.
 
     read -> map columns (``mapping.py``) -> validate row by row -> upsert by id
 
@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,17 +27,18 @@ import polars as pl
 import sqlalchemy as sa
 
 from cxmetrics import limits, schema, store
-from cxmetrics.mapping import Condition, Mapping, identity
+from cxmetrics.mapping import OTHERS, Condition, Mapping, identity
 
 Progress = Callable[[float, str], None]
 ROW = "__row"  # the source row number: the header is row 1, the first data row row 2
-FORMATS = (".csv", ".txt", ".xlsx", ".xls", ".parquet")
+FORMATS = (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".parquet")
 TRUE = {"true", "t", "yes", "y", "1"}
 FALSE = {"false", "f", "no", "n", "0"}
 PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
 ORDINAL = r"(?i)\b(\d{1,2})(?:st|nd|rd|th)\b"  # "19th March" -> "19 March", before strptime
 SCIENTIFIC = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"  # 5.70306E+17
 DECIMAL = r"^[+-]?\d*\.\d+$"  # 12.5, 12.0
+TAG = re.compile(r"<[^>]{1,200}>")  # an HTML tag inside scraped text
 BLANK = "__blank_"  # + an [ids] column: the names of its source columns that are blank
 
 
@@ -57,7 +60,7 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ImportError_(
-            f"{path.name}: unknown file type {suffix or '(none)'}; use CSV, XLSX or Parquet"
+            f"{path.name}: unknown file type {suffix or '(none)'}; use CSV, TSV, XLSX or Parquet"
         )
     try:
         limits.check_source(path)  # before reading: a small file can unpack to gigabytes
@@ -66,10 +69,11 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     except OSError:
         pass  # reading it below names the problem
     try:
-        if suffix in (".csv", ".txt"):
+        if suffix in (".csv", ".txt", ".tsv"):
             raw = path.read_bytes()
             text = raw.decode(encoding, errors="replace")
-            frame = pl.read_csv(text.encode("utf-8"), infer_schema_length=0)
+            separator = "\t" if suffix == ".tsv" else ","
+            frame = pl.read_csv(text.encode("utf-8"), separator=separator, infer_schema_length=0)
         elif suffix in (".xlsx", ".xls"):
             frame = pl.read_excel(path, infer_schema_length=0)
         else:
@@ -224,8 +228,35 @@ def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file")
             cell = pl.col(contract).str.strip_chars()
             if "" in table_map:  # a rule for blank cells
                 cell = cell.fill_null("")
-            out = out.with_columns(cell.replace(table_map))
+            listed = {k: v for k, v in table_map.items() if k != OTHERS}
+            if OTHERS in table_map:  # every value not listed (blank too, unless listed)
+                cell = cell.fill_null("")
+                mapped = cell.replace_strict(
+                    listed, default=pl.lit(table_map[OTHERS]), return_dtype=pl.String
+                )
+            else:
+                mapped = cell.replace(listed)
+            out = out.with_columns(mapped.alias(contract))
+    for contract in m.html:
+        if contract in out.columns:
+            out = out.with_columns(
+                pl.col(contract).map_elements(_plain_text, return_dtype=pl.String)
+            )
+    for contract in m.unquote:
+        if contract in out.columns:
+            out = out.with_columns(
+                pl.col(contract)
+                .str.strip_chars()
+                .str.replace(r'(?s)^"(.*)"$', "${1}")
+                .str.strip_chars()
+                .alias(contract)
+            )
     return out
+
+
+def _plain_text(text: str) -> str:
+    """Text scraped from a web page as a reader sees it: entities decoded, tags removed."""
+    return html.unescape(TAG.sub(" ", text)).strip()
 
 
 # --- validation ------------------------------------------------------------------------

@@ -86,6 +86,11 @@ def problems(j: Journey) -> list[str]:
             out.append(f"{name}: duplicate {'+'.join(key)} {dup.row(0)[0]!r}")
     if j.stages["position"].is_duplicated().any():
         out.append("stages: two stages share a position")
+    for both in sorted(stages & departments):  # the pages name both from one table of labels
+        out.append(
+            f"departments: {both!r} is also a stage id; give the department another id "
+            "(e.g. a prefix) so a stage and a department are never taken for each other"
+        )
     for name, frame, column, known, what in (
         ("touchpoints", j.touchpoints, "stage_id", stages, "stage"),
         ("stage_owners", j.stage_owners, "stage_id", stages, "stage"),

@@ -31,6 +31,8 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
 
     [values.touchpoint_id]        # value maps, applied before parsing ("" = a blank cell)
     "Billing" = "pay_first_bill"
+    "*" = "other"                 # optional: every value not listed (blank too, unless
+                                  # "" is listed); without it, other values pass unchanged
 
     [rescale.csat]                # linear, then rounded: 1-10 stars onto 1-5
     from = [1, 10]
@@ -55,6 +57,11 @@ A source's own sentiment label goes to ``sentiment_label`` on responses (``[colu
 With ``duplicates = "keep-first"`` the report counts the rows left out and lists them in the
 report file. The import warns, naming the column, when ids come from numbers in scientific
 notation ("5.70306E+17": digits are lost, different ids collide) or with decimals.
+
+Text scraped from web pages (``&#039;``, ``&amp;``, ``<br/>``) is made plain by naming its
+contract columns in ``html = ["comment"]`` (top level): entities decoded, tags removed.
+``unquote = ["comment"]`` (top level) takes off one pair of double quotes that encloses a
+whole cell (files that store every text as ``"..."`` inside the field).
 
 Syntax errors of either format name their line and column.
 """
@@ -92,6 +99,7 @@ class Unpivot:
 
 
 EMPTY, NOT_EMPTY = "empty", "not empty"
+OTHERS = "*"  # in a value map: every value not listed
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,8 @@ class Mapping:
     encoding: str = "utf-8"
     duplicates: str = "reject"  # or "keep-first": later rows with the same id are skipped
     where: tuple[Condition, ...] = ()  # rows that fail one are left out before mapping
+    html: tuple[str, ...] = ()  # contract text columns made plain (entities, tags)
+    unquote: tuple[str, ...] = ()  # contract text columns whose enclosing quotes go
 
     def source_columns(self) -> set[str]:
         """Every column of the file this mapping reads."""
@@ -149,6 +159,9 @@ class Mapping:
         lines = [f"table = {q(self.table)}", f"encoding = {q(self.encoding)}"]
         if self.duplicates != "reject":
             lines.append(f"duplicates = {q(self.duplicates)}")
+        for key, names in (("html", self.html), ("unquote", self.unquote)):
+            if names:
+                lines.append(f"{key} = [{', '.join(q(c) for c in names)}]")
         for title, items in (("columns", self.columns), ("constants", self.constants)):
             if items:
                 lines += ["", f"[{title}]", *[f"{k} = {q(v)}" for k, v in items.items()]]
@@ -212,7 +225,7 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
     contract = {c.name for c in schema.metadata.tables[name].columns}
     known = {"table", "columns", "constants", "dates", "values", "rescale", "ids", "unpivot"}
     known |= {"where"}
-    unknown = set(data) - known - {"encoding", "duplicates"}
+    unknown = set(data) - known - {"encoding", "duplicates", "html", "unquote"}
     if unknown:
         raise MappingError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}")
 
@@ -289,6 +302,16 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
         "".encode(encoding)
     except LookupError as exc:
         raise MappingError(f"{where}: unknown encoding {encoding!r}") from exc
+    text_rules = {}
+    for key in ("html", "unquote"):
+        names = data.get(key, [])
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+            raise MappingError(
+                f'{where}: {key} must be a list of columns, e.g. {key} = ["comment"]'
+            )
+        check(key, names)
+        text_rules[key] = tuple(names)
     duplicates = str(data.get("duplicates", "reject"))
     if duplicates not in ("reject", "keep-first"):
         raise MappingError(f"{where}: duplicates must be reject or keep-first, not {duplicates!r}")
@@ -304,6 +327,8 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
         encoding,
         duplicates,
         conditions,
+        text_rules["html"],
+        text_rules["unquote"],
     )
 
 

@@ -54,12 +54,14 @@ if not user.can_import:
     st.stop()
 st.subheader("Import a file")
 st.caption(
-    "CSV, XLSX or Parquet. Map the file's columns onto the table's, check every row, then "
+    "CSV, TSV, XLSX or Parquet. Map the file's columns onto the table's, check every row, then "
     "import. Rows are matched on their id: importing the same file again changes nothing."
 )
 c1, c2 = st.columns([1, 2])
 table = c1.selectbox("Into table", schema.IMPORTABLE, index=schema.IMPORTABLE.index("responses"))
-uploaded = c2.file_uploader("File", type=["csv", "txt", "xlsx", "xls", "parquet"], key="data_file")
+uploaded = c2.file_uploader(
+    "File", type=["csv", "txt", "tsv", "xlsx", "xls", "parquet"], key="data_file"
+)
 saved_mapping = st.file_uploader(
     "A saved mapping (optional: TOML or YAML, e.g. last month's)",
     type=["toml", "yaml", "yml"],

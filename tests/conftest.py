@@ -115,3 +115,16 @@ def browser():
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def drugreview_files(request, tmp_path_factory) -> dict[str, Path]:
+    """The real UCI Drug Review TSV files (downloaded once into the pytest cache)."""
+    from drugreview_data import Unavailable, fetch
+
+    try:
+        return fetch(request.config.cache.mkdir("drugreview"), tmp_path_factory.mktemp("drug"))
+    except Unavailable as exc:
+        if in_ci():
+            pytest.fail(str(exc))
+        pytest.skip(f"the Drug Review data is not available: {exc}")

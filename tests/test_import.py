@@ -559,6 +559,14 @@ def test_the_journey_imports_from_yaml_and_bad_journeys_are_refused(engine, tmp_
     assert "touchpoints: unknown stage 'nowhere'" in str(err.value)
     assert "stage 'a' has 2 leads" in str(err.value)
     assert count(engine, "stages") == 7
+    same = tmp_path / "same.yaml"  # a stage and a department with one id: refused, named
+    same.write_text(
+        "stages: [{stage_id: pain, name: Pain, position: 9}]\n"
+        "departments: [{department_id: pain, name: Pain franchise}]\n"
+    )
+    with pytest.raises(JourneyError, match="departments: 'pain' is also a stage id"):
+        journey_import.write(engine, journey_import.read(same))
+    assert count(engine, "stages") == 7
 
 
 def test_the_journey_folder_format_reads_the_sample(tmp_path):
@@ -816,3 +824,44 @@ def test_a_comment_beyond_the_limit_is_reported_not_cut(engine, tmp_path):
     assert report.written == 1
     assert rows_by_id(engine, ["9000001"])["9000001"]["comment"] == "x" * limit  # whole, not cut
     assert rows_by_id(engine, ["9000002"]) == {}
+
+
+def test_tsv_files_catch_all_values_and_scraped_text(tmp_path):
+    """A TSV file; "*" in a value map takes every value not listed (and blanks, unless "" is
+    listed); html and unquote make scraped text plain."""
+    m = mapping.loads(
+        'table = "responses"\nhtml = ["comment"]\nunquote = ["comment"]\n'
+        '[columns]\ntouchpoint_id = "Topic"\ncomment = "Text"\n'
+        '[values.touchpoint_id]\n"Billing" = "pay_first_bill"\n"" = "blank"\n"*" = "other"\n',
+        ".toml",
+    )
+    assert mapping.loads(m.to_toml(), ".toml") == m
+    path = tmp_path / "file.tsv"
+    path.write_text(
+        "Topic\tText\n"
+        'Billing\t"""I didn&#039;t pay &amp; <b>won&rsquo;t</b>"""\n'
+        "Claims\tplain, with a comma\n"
+        '\t"""She said ""no"" twice"""\n'
+        'Other words\t"""""Quoted"" start"""\n',
+        encoding="utf-8",
+    )
+    out = importer.apply_mapping(importer.read_source(path), m)
+    assert out["touchpoint_id"].to_list() == ["pay_first_bill", "other", "blank", "other"]
+    assert out["comment"].to_list() == [
+        "I didn't pay &  won\u2019t",
+        "plain, with a comma",
+        'She said "no" twice',
+        '"Quoted" start',
+    ]
+    without = mapping.loads(
+        'table = "responses"\n[columns]\ntouchpoint_id = "Topic"\n'
+        '[values.touchpoint_id]\n"Billing" = "pay_first_bill"\n',
+        ".toml",
+    )  # no "*": other values pass unchanged
+    assert importer.apply_mapping(importer.read_source(path), without)[
+        "touchpoint_id"
+    ].to_list() == ["pay_first_bill", "Claims", None, "Other words"]
+    with pytest.raises(mapping.MappingError, match="html must be a list of columns"):
+        mapping.loads('table = "responses"\nhtml = 3\n', ".toml")
+    with pytest.raises(mapping.MappingError, match=r"\[html\] names colour"):
+        mapping.loads('table = "responses"\nhtml = ["colour"]\n', ".toml")
