@@ -63,19 +63,19 @@ def _over(what: str, found: int, name: str, unit: str = "") -> TooLarge:
 
 
 def check_source(path: Path) -> None:
-    """Refuse a CSV, XLSX or Parquet file beyond the row, column or unpacked-size limits,
+    """Refuse a CSV (or TSV), XLSX or Parquet file beyond the row, column or unpacked-size limits,
     reading only what is needed to tell (line ends, the zip directory, Parquet metadata)."""
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix in (".csv", ".txt"):
-        _check_csv(path)
+    if suffix in (".csv", ".txt", ".tsv"):
+        _check_csv(path, "\t" if suffix == ".tsv" else ",")
     elif suffix == ".xlsx":
         _check_xlsx(path)
     elif suffix == ".parquet":
         _check_parquet(path)
 
 
-def _check_csv(path: Path) -> None:
+def _check_csv(path: Path, delimiter: str = ",") -> None:
     size = path.stat().st_size
     if size > limit("CX_IMPORT_MAX_UNPACKED_MB") * 2**20:
         raise _over("it holds", size // 2**20, "CX_IMPORT_MAX_UNPACKED_MB", " MB")
@@ -86,7 +86,7 @@ def _check_csv(path: Path) -> None:
                 header += block.split(b"\n", 1)[0]
             lines += block.count(b"\n")
     header_text = header.decode("utf-8", errors="replace")
-    columns = len(next(csv.reader(io.StringIO(header_text)), []))
+    columns = len(next(csv.reader(io.StringIO(header_text), delimiter=delimiter), []))
     if columns > limit("CX_IMPORT_MAX_COLUMNS"):
         raise _over("its header names", columns, "CX_IMPORT_MAX_COLUMNS", " columns")
     if lines - 1 > limit("CX_IMPORT_MAX_ROWS"):  # a quoted line break counts too: a bound
