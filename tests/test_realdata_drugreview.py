@@ -257,11 +257,7 @@ def test_scores_never_imported_are_not_shown_as_zeros(drug_db, monkeypatch):
                 assert not ZERO.match(m.value.strip()), (page, m.label, m.value)
                 said.append(m.value)
     assert said
-    if not all("no data" in v.lower() or "not imported" in v.lower() for v in said):
-        pytest.xfail(
-            "waits for partial-data handling: a score never imported shows "
-            f"{sorted(set(said))}, not that there is no data"
-        )
+    assert all("no data" in v.lower() for v in said), sorted(set(said))
 
 
 # --- Chromium ---------------------------------------------------------------------------
