@@ -149,6 +149,8 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
     title = "NPS by journey stage against target"
     if not stages:
         return _empty(title, "No stage in view")
+    if not any(s.scores["nps"].n for s in stages):
+        return _empty(title, "No NPS answers in this view")
     names, values, moes, colors, hovers, targets = [], [], [], [], [], []
     for s in stages:
         score = s.scores["nps"]

