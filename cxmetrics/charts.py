@@ -435,6 +435,8 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
     title = "Who affects each stage, coloured by the stage's NPS against target"
     if cells.height == 0:
         return _empty(title, "No stage in view")
+    if cells.filter(pl.col("role").is_not_null())["gap"].is_null().all():
+        return _empty(title, "No stage in view has enough NPS answers against a target")
     stages = cells.select("stage", "position").unique().sort("position")["stage"].to_list()
     depts = sorted(cells["department"].unique().to_list())
     look = {(r["stage"], r["department"]): r for r in cells.iter_rows(named=True)}

@@ -91,18 +91,19 @@ elif av.unjudged_reason:
     ui.not_imported(av.unjudged_reason)
 elif not flagged:
     st.success(accountability.NO_FALSE_POSITIVE, icon=":material/check_circle:")
-ui.chart(
-    charts.fig_silo_quadrant(av.verdicts),
-    "Each dot is a department. Right: its own KPIs are mostly on target. Below the line: "
-    "customers rate the stages it affects under target.",
-    key="fig_silo_quadrant",
-)
-ui.table(
-    accountability.verdict_table(av.verdicts),
-    "silo-verdicts",
-    hide_index=True,
-    column_config=ui.verdict_columns(),
-)
+if av.has_kpis:
+    ui.chart(
+        charts.fig_silo_quadrant(av.verdicts),
+        "Each dot is a department. Right: its own KPIs are mostly on target. Below the line: "
+        "customers rate the stages it affects under target.",
+        key="fig_silo_quadrant",
+    )
+    ui.table(
+        accountability.verdict_table(av.verdicts),
+        "silo-verdicts",
+        hide_index=True,
+        column_config=ui.verdict_columns(),
+    )
 
 # --- stage x department ------------------------------------------------------------------
 st.subheader("Every stage has a cross-functional team")
@@ -135,7 +136,7 @@ else:
         "Department", owners, key="acc_department", format_func=journey.department_name
     )
     row = next(s for s in av.stages if s.stage_id == stage)
-    ui.chart(
+    ui.chart(  # with no KPIs imported the chart still shows the stage's weekly NPS
         charts.fig_kpis_against_stage(
             row.name,
             accountability.stage_weekly_nps(ds, view, stage),
