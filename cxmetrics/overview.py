@@ -163,7 +163,8 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
         t = tiles[key]
         status = judged(t.score, t.target, min_n, key in below)
         tiles[key] = Tile(key, t.score, t.change, status, t.target)
-    kept_targets = kept_tiles + kept_stages
+    # with one stage in view, the overall tiles repeat it: state the stage's findings once
+    kept_targets = (kept_tiles if len(rows) != 1 else []) + kept_stages
     worst = worst_moments(ds, per_tp, min_n)
     changes = change_sentences(kept_changes, prev, len(change_family))
     return Overview(

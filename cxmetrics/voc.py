@@ -55,8 +55,8 @@ def build(
     stop_words=(),
 ) -> Verbatims:
     """Comments (``response_id``, ``comment``, optionally ``sentiment_label``) placed in the
-    journey, masked and analysed. ``stop_words``: words themes are not made of (the
-    company's own names).
+    journey, masked and analysed. ``stop_words``: words themes are not made of, besides the
+    company's own name (from its settings).
 
     Columns: response_id, responded_on, stage_id, touchpoint_id, channel, source, nps, csat,
     ces, cust, segment, region, score_band, comment (masked), raw (as written), sentiment,
@@ -97,10 +97,11 @@ def build(
         mask_pii_column(placed["raw"]).alias("comment"),
         score_band(pl.col("nps")).alias("score_band"),
     )
+    company = ds.settings.company_name  # the company's own name never makes a theme
     analysis = text_analytics.analyse(
         placed.select("response_id", pl.col("comment").alias("text"), "label"),
         n_themes,
-        stop_words,
+        (*stop_words, *([company] if company else [])),
     )
     frame = (
         placed.drop("label")
