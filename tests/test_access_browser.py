@@ -62,11 +62,17 @@ def test_password_sign_in_rate_limit_and_log(sample_url, users_file, browser, tm
         assert page.locator("[data-testid='stMetricValue']").count() == 0
         for attempt, then in enumerate(["4 more attempts", "3 more", "2 more", "1 more attempt"]):
             sign_in(page, "dana@example.com", f"guess-{attempt}-Xq7")
-            page.get_by_text(f"The e-mail address or the password is wrong. {then}").wait_for()
+            page.get_by_text(f"The e-mail address or the password is wrong. {then}").wait_for(
+                timeout=90_000
+            )
+            wait_done(page, "input[type='password']")  # the rerun is over: the form is ready
         sign_in(page, "dana@example.com", "guess-4-Xq7")
-        page.get_by_text("Sign-in for this account is paused for 15 minutes.").wait_for()
+        page.get_by_text("Sign-in for this account is paused for 15 minutes.").wait_for(
+            timeout=90_000
+        )
+        wait_done(page, "input[type='password']")
         sign_in(page, "dana@example.com")
-        page.get_by_text("Too many failed sign-ins").wait_for()
+        page.get_by_text("Too many failed sign-ins").wait_for(timeout=90_000)
         assert page.locator("[data-testid='stMetricValue']").count() == 0
 
         other = browser.new_page(viewport={"width": 1400, "height": 1000})

@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
+from cxmetrics import sample
 from scripts import serve
 
 pytestmark = pytest.mark.browser
@@ -106,7 +107,9 @@ def test_the_journey_page_renders_in_the_browser(server, browser):
     page.get_by_role("link", name="Journey").click()
     expect(page.get_by_role("heading", name="Customer journey")).to_be_visible(timeout=60_000)
     expect(
-        page.get_by_role("heading", name="Moments of truth ranked by their effect on loyalty")
+        page.get_by_role(
+            "heading", name="Moments of truth: touchpoints against the rest of their stage"
+        )
     ).to_be_visible(timeout=60_000)
     expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=60_000)
     assert "/journey" in page.url
@@ -240,7 +243,8 @@ def test_a_chart_and_the_briefing_download_from_the_browser(server, browser, tmp
     from pptx import Presentation
 
     slides = Presentation(str(deck.value.path())).slides
-    assert slides[0].shapes.title.text == "Customer experience briefing"
+    company = sample.SETTINGS["company_name"]  # the sample company names itself
+    assert slides[0].shapes.title.text == f"{company}: customer experience briefing"
     assert not page.locator("[data-testid='stException']").count()
     page.close()
 

@@ -16,6 +16,7 @@ from cxmetrics import (
     charts,
     closed_loop,
     dataset,
+    findings,
     overview,
     store,
     wording,
@@ -139,7 +140,7 @@ def test_a_difference_needs_enough_customers_on_both_sides():
     assert few.change is None
     # answers from 40 customers: a real, significant difference (+50 against -50)
     members, counts, seen, left = clustered_counts(40, 4, 200)
-    many = behaviour.compare_group("many", members, counts, seen, left, 30)
+    many = behaviour.judged([behaviour.compare_group("many", members, counts, seen, left, 30)])[0]
     assert many.change is not None and many.change.significant and many.change.delta == 100
     # and the other side counts too: everyone else is 12 customers
     members, counts, seen, left = clustered_counts(40, 4, 12)
@@ -174,4 +175,5 @@ def test_the_closed_loop_headline_survives_cases_never_closed(loaded, sample_url
     prepared = closed_loop.prepare_for(loaded, cases, contacts)
     per = closed_loop.by_department(prepared, loaded.journey)
     assert per["opened"].max() >= 30 and per["closed"].sum() == 0
-    assert closed_loop.headline(per) is None
+    found = findings.decide(closed_loop.candidates(loaded, Filters(), prepared))
+    assert closed_loop.headline(found) is None
