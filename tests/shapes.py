@@ -17,14 +17,14 @@ from hypothesis import strategies as st
 
 from cxmetrics import schema
 
-#: The contract's id type. Ids are made by :func:`make_id` alone, so that when the contract's
-#: ids become text, this line and ``make_id`` are all that change.
-ID_TYPE = pl.Int64
+#: The contract's id type: text, as a CRM writes it.
+ID_TYPE = pl.String
 
 
-def make_id(kind: str, n: int) -> int:
-    """The id number ``n`` of a row of ``kind`` (customer, response, contact, case)."""
-    return n + 1
+def make_id(kind: str, n: int) -> str:
+    """The id of row ``n`` of ``kind`` (customer, response, contact, case): text with the
+    characters a CRM's own ids carry (dashes, slashes, spaces, accents, quotes)."""
+    return f"{kind[:4].upper()}-{n + 1:04d}/é 'x'"
 
 
 #: Names with characters that break naive Markdown, HTML, CSV or format strings.
@@ -39,6 +39,8 @@ ODD_NAMES = (
     "Renew_or_leave #2",
 )
 CHANNELS = ("web", "phone", "mobile app", "e-mail & chat", "branch #1")
+#: The optional customer facts: revenue, cost to serve, influence, churn dates.
+FACTS = ("revenue", "cost", "influence", "churn")
 SEGMENTS = ("retail", "Small biz & co", "VIP*")
 REGIONS = ("north", "Süd", "east <west>")
 
@@ -65,6 +67,7 @@ class Shape:
     incentives: bool
     targets: bool
     owners: bool  # stages have departments that affect them
+    facts: tuple[str, ...] = FACTS  # which optional customer facts are recorded
 
     def describe(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in self.__dict__.items())
@@ -95,6 +98,7 @@ def shapes() -> st.SearchStrategy[Shape]:
         incentives=st.booleans(),
         targets=st.booleans(),
         owners=st.booleans(),
+        facts=st.sampled_from([FACTS, (), ("churn",), ("revenue", "cost"), ("influence",)]),
     )
 
 
@@ -198,16 +202,21 @@ def tables(shape: Shape) -> dict[str, pl.DataFrame]:
         return start + dt.timedelta(days=rnd.randint(0, span))
 
     n_cust = shape.customers
+
+    def fact(name: str, draw) -> list:
+        """A draw per customer where the company records this fact, else every cell empty."""
+        return [draw() for _ in range(n_cust)] if name in shape.facts else [None] * n_cust
+
     customers = pl.DataFrame(
         {
             "customer_id": [make_id("customer", i) for i in range(n_cust)],
             "segment": [SEGMENTS[i % len(SEGMENTS)] for i in range(n_cust)],
             "region": [REGIONS[rnd.randrange(len(REGIONS))] for _ in range(n_cust)],
             "joined_on": [start - dt.timedelta(days=rnd.randint(0, 900)) for _ in range(n_cust)],
-            "annual_revenue": [round(rnd.uniform(100, 5_000), 2) for _ in range(n_cust)],
-            "cost_to_serve": [round(rnd.uniform(10, 900), 2) for _ in range(n_cust)],
-            "influence": [round(rnd.uniform(0, 100), 1) for _ in range(n_cust)],
-            "churned_on": [day() if rnd.random() < 0.15 else None for _ in range(n_cust)],
+            "annual_revenue": fact("revenue", lambda: round(rnd.uniform(100, 5_000), 2)),
+            "cost_to_serve": fact("cost", lambda: round(rnd.uniform(10, 900), 2)),
+            "influence": fact("influence", lambda: round(rnd.uniform(0, 100), 1)),
+            "churned_on": fact("churn", lambda: day() if rnd.random() < 0.15 else None),
         },
         schema={
             "customer_id": ID_TYPE,

@@ -97,6 +97,16 @@ def check_page(at: AppTest, page: str, shape: shapes.Shape, period: str) -> None
     if not has_data(at):
         return
     departments = shape.departments > 0
+    tiles = {m.label: m.value for m in at.metric}
+    if "churn" not in shape.facts:  # never imported: not 0%
+        assert tiles.get("Churn", "Not recorded") == "Not recorded", where
+        assert "Already left" not in tiles or tiles["Already left"] == "Not recorded", where
+    if not {"revenue", "churn"} <= set(shape.facts):
+        assert tiles.get("Revenue at risk", "Not recorded") == "Not recorded", where
+    if "revenue" not in shape.facts:
+        assert "£0" not in text, where
+    if "influence" not in shape.facts and page == "pages/loyalty.py":
+        assert "Influence is not recorded" in infos(at), where
     if page == "pages/accountability.py":
         if not shape.kpis:
             assert "is a false positive" not in successes(at), where
@@ -226,6 +236,7 @@ def run_cli(*argv: str) -> tuple[int, str]:
         incentives=False,
         targets=False,
         owners=False,
+        facts=(),
     )
 )
 @example(  # everything, dense, odd names, ten years, cases never closed
