@@ -191,3 +191,34 @@ def test_init_db_creates_the_contract(tmp_path):
 
     names = set(sa.inspect(sa.create_engine(url)).get_table_names())
     assert {"stages", "responses", "kpis", "incentives"} <= names
+
+
+def test_findings_json_states_the_claims_decline_as_computed_in_plain_sql(sample_url, raw_sql):
+    args = ("--start", "2026-07-01", "--end", "2026-09-29")  # 91 days; before: 1 Apr - 30 Jun
+    out = run("findings", "--json", *args, url=sample_url)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["period"] == {"start": "2026-07-01", "end": "2026-09-29"}
+    claim = " AND t.stage_id = 'claim'"
+    now = by_hand(raw_sql, "r.responded_on BETWEEN '2026-07-01' AND '2026-09-29'" + claim)
+    before = by_hand(raw_sql, "r.responded_on BETWEEN '2026-04-01' AND '2026-06-30'" + claim)
+    found = [
+        f
+        for f in data["findings"]
+        if f["kind"] == "change" and f["stages"] == ["claim"] and f["family"] == "nps"
+    ]
+    assert len(found) == 1
+    assert found[0]["effect"] == pytest.approx(now["nps"] - before["nps"], abs=1e-3)
+    assert found[0]["n"] == now["n"] + before["n"]
+    lo, hi = found[0]["ci"]
+    assert lo < found[0]["effect"] < hi < 0  # a fall, the whole interval below zero
+    for f in data["findings"]:  # every claim passed its family's false discovery control
+        assert f["q"] is not None and f["q"] <= 0.05 and f["p"] <= f["q"] + 1e-12
+        assert f["kind"] in data["tested"] and data["tested"][f["kind"]] >= 1
+    assert {"change", "target", "trend", "lead", "false_positive", "closed_loop"} <= set(
+        data["tested"]
+    )
+    # summary --json states exactly the kept change sentences
+    summary = json.loads(run("summary", "--json", *args, url=sample_url).stdout)
+    changes = [f["sentence"] for f in data["findings"] if f["kind"] == "change"]
+    assert summary["changes"] == changes[:6]
