@@ -7,7 +7,7 @@ import functools
 import streamlit as st
 
 from cxapp import auth, briefing_ui
-from cxmetrics import charts, exports, wording
+from cxmetrics import chart_style, exports, wording
 from cxmetrics import metrics as m
 from cxmetrics.overview import Tile
 from cxmetrics.registry import METRICS
@@ -73,7 +73,7 @@ def chart(fig, caption: str, key: str) -> None:
     """A chart, its caption, and the export control beside the caption (for analysts)."""
     may_export = auth.current_user().can_export
     config = PLOTLY_CONFIG if may_export else VIEW_ONLY_CONFIG
-    charts.literal(fig)  # names from the data are drawn as written, never as markup
+    chart_style.literal(fig)  # names from the data are drawn as written, never as markup
     st.plotly_chart(fig, key=key, config=config, theme=None)  # our template, not Streamlit's
     if not may_export:
         st.caption(md(caption))

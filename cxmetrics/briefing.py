@@ -21,12 +21,15 @@ import polars as pl
 
 from cxmetrics import (
     accountability,
-    charts,
+    accountability_charts,
     closed_loop,
     exports,
     findings,
+    journey_charts,
     loyalty,
+    loyalty_charts,
     overview,
+    overview_charts,
     voc,
     voc_charts,
     voc_view,
@@ -140,7 +143,7 @@ def build(
         Slide(
             "The journey, stage by stage",
             strip,
-            charts.fig_stage_nps(ov.stages, min_n),
+            overview_charts.fig_stage_nps(ov.stages, min_n),
             f"{METRICS['nps'].definition} n = {ov.tiles['nps'].score.n:,} NPS answers in view.",
         )
     )
@@ -148,7 +151,7 @@ def build(
         Slide(
             "The weakest moments of truth",
             ov.changes[:4],
-            charts.fig_worst_moments(ov.worst_moments),
+            overview_charts.fig_worst_moments(ov.worst_moments),
             f"Declared moments of truth with at least {min_n} answers, by NPS.",
         )
     )
@@ -158,7 +161,7 @@ def build(
         Slide(
             "Where loyalty is won and lost",
             [],
-            charts.fig_impact(ranking),
+            journey_charts.fig_impact(ranking),
             f"{impact_mod.METHOD} n = {int(ranking['n_nps'].sum()):,} NPS answers. "
             + findings.caption(
                 int(ranking["p"].is_not_null().sum()),
@@ -174,7 +177,7 @@ def build(
         Slide(
             "Green scorecards, red experiences",
             flagged or [av.unjudged_reason or accountability.NO_FALSE_POSITIVE],
-            charts.fig_silo_quadrant(av.verdicts),
+            accountability_charts.fig_silo_quadrant(av.verdicts),
             f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks. "
             f"{accountability.family_caption(av.verdicts)}",
         )
@@ -188,7 +191,7 @@ def build(
         Slide(
             f"NPS by {unit}",
             [],
-            charts.fig_nps_trend(trend, unit),
+            loyalty_charts.fig_nps_trend(trend, unit),
             f"{METRICS['nps'].definition} n = {int(trend['n_nps'].sum()):,} answers.",
         )
     )
@@ -202,7 +205,9 @@ def build(
             Slide(
                 "Does loyalty predict who leaves?",
                 [],
-                charts.fig_churn_by(by_loyalty, "group", "Churn by NPS group", "Latest NPS answer"),
+                loyalty_charts.fig_churn_by(
+                    by_loyalty, "group", "Churn by NPS group", "Latest NPS answer"
+                ),
                 f"{METRICS['churn'].definition} n = {customers.height:,} customers.",
             )
         )
@@ -220,7 +225,7 @@ def build(
                     f"Revenue at risk in view: {rar_text} "
                     f"({wording.tile_caption(rar_tile, min_n, previous, symbol)})"
                 ],
-                charts.fig_revenue_at_risk(rar, "stage", symbol),
+                loyalty_charts.fig_revenue_at_risk(rar, "stage", symbol),
                 METRICS["revenue_at_risk"].definition,
             )
         )

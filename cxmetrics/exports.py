@@ -23,7 +23,7 @@ from pathlib import Path
 import plotly.graph_objects as go
 import polars as pl
 
-from cxmetrics import charts
+from cxmetrics import chart_style
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 IMAGE_FORMATS = ("png", "svg")
@@ -209,5 +209,5 @@ def html_bytes(fig: go.Figure, footnote: str = "") -> bytes:
 
 
 def chart_bytes(fig: go.Figure, fmt: str, footnote: str = "") -> bytes:
-    charts.literal(fig)  # names from the data drawn as written, in files too
+    chart_style.literal(fig)  # names from the data drawn as written, in files too
     return html_bytes(fig, footnote) if fmt == "html" else image_bytes(fig, fmt, footnote)

@@ -1,4 +1,4 @@
-"""Figures of the voice-of-the-customer page, in the shared look of ``charts``."""
+"""Figures of the voice-of-the-customer page, in the shared look of ``chart_style``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from cxmetrics import metrics as m
-from cxmetrics.charts import (
+from cxmetrics.chart_style import (
     INK,
     SERIES_COLORS,
     STATUS_COLORS,

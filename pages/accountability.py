@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cxapp import data, router, sidebar, ui
-from cxmetrics import accountability, charts
+from cxmetrics import accountability, accountability_charts
 from cxmetrics.registry import METRICS
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -93,7 +93,7 @@ elif not flagged:
     st.success(accountability.NO_FALSE_POSITIVE, icon=":material/check_circle:")
 if av.has_kpis:
     ui.chart(
-        charts.fig_silo_quadrant(av.verdicts),
+        accountability_charts.fig_silo_quadrant(av.verdicts),
         "Each dot is a department. Right: its own KPIs are mostly on target. Below the line: "
         "customers rate the stages it affects under target.",
         key="fig_silo_quadrant",
@@ -108,7 +108,7 @@ if av.has_kpis:
 # --- stage x department ------------------------------------------------------------------
 st.subheader("Every stage has a cross-functional team")
 ui.chart(
-    charts.fig_ownership(av.matrix),
+    accountability_charts.fig_ownership(av.matrix),
     f"{METRICS['nps'].definition} Colour: the stage's NPS minus its target.",
     key="fig_ownership",
 )
@@ -137,7 +137,7 @@ else:
     )
     row = next(s for s in av.stages if s.stage_id == stage)
     ui.chart(  # with no KPIs imported the chart still shows the stage's weekly NPS
-        charts.fig_kpis_against_stage(
+        accountability_charts.fig_kpis_against_stage(
             row.name,
             accountability.stage_weekly_nps(ds, view, stage),
             row.targets["nps"],

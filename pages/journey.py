@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cxapp import data, router, sidebar, ui
-from cxmetrics import behaviour, channels, charts, findings, impact, journey_view
+from cxmetrics import behaviour, channels, findings, impact, journey_charts, journey_view
 from cxmetrics.registry import METRICS
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -99,7 +99,7 @@ st.caption(impact.METHOD)
 ranking = jv.ranking
 tested = int(ranking["p"].is_not_null().sum())
 ui.chart(
-    charts.fig_impact(ranking),
+    journey_charts.fig_impact(ranking),
     "Colour compares the data with the moments of truth declared in the journey "
     "definition; a touchpoint is strong only where its test is kept. "
     + findings.caption(tested, "a touchpoint's NPS against the rest of its stage")
@@ -138,7 +138,7 @@ with st.expander("The full ranking"):
 # --- behavioural moments --------------------------------------------------------------
 st.subheader("Moments of truth from behaviour")
 ui.chart(
-    charts.fig_behaviour(jv.behaviour, jv.min_n),
+    journey_charts.fig_behaviour(jv.behaviour, jv.min_n),
     "NPS of all answers in view from customers who did this in the period, against "
     "everyone else's; bars are 95% margins. Green: higher; red: lower; black: no "
     "difference found. "
@@ -167,7 +167,7 @@ st.caption(
     )
 )
 ui.chart(
-    charts.fig_channel_heatmap(jv.channel_cells, "CES (1-7)"),
+    journey_charts.fig_channel_heatmap(jv.channel_cells, "CES (1-7)"),
     f"{METRICS['ces'].definition} Blank: fewer than {jv.min_n} answers.",
     key="fig_channels",
 )

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cxapp import data, router, sidebar, ui
-from cxmetrics import charts, findings, loyalty
+from cxmetrics import findings, loyalty, loyalty_charts
 from cxmetrics.registry import METRICS, MIN_N
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -37,7 +37,7 @@ trend = loyalty.trend(ds.slice_stats(view), unit, loyalty.SPLITS[split], MIN_N, 
 if split == "stage":
     trend = trend.with_columns(trend["group"].replace(journey.labels))
 ui.chart(
-    charts.fig_nps_trend(trend, unit),
+    loyalty_charts.fig_nps_trend(trend, unit),
     f"{METRICS['nps'].definition} Triangles: a change from the previous {unit} that holds "
     f"after testing all {int(trend['z'].is_not_null().sum())} changes on the chart together "
     "(Benjamini-Hochberg, false discovery rate 5%); bands and tests allow for customers "
@@ -45,7 +45,7 @@ ui.chart(
     key="fig_nps_trend",
 )
 ui.chart(
-    charts.fig_nps_mix(loyalty.trend(ds.slice_stats(view), unit, None, MIN_N), unit),
+    loyalty_charts.fig_nps_mix(loyalty.trend(ds.slice_stats(view), unit, None, MIN_N), unit),
     "Share of NPS answers in each group; hover for n.",
     key="fig_nps_mix",
 )
@@ -59,7 +59,7 @@ else:
     left, right = st.columns(2)
     with left:
         ui.chart(
-            charts.fig_churn_by(
+            loyalty_charts.fig_churn_by(
                 loyalty.churn_by_loyalty(customers),
                 "group",
                 "Churn by NPS group",
@@ -70,7 +70,7 @@ else:
         )
     with right:
         ui.chart(
-            charts.fig_churn_by(
+            loyalty_charts.fig_churn_by(
                 loyalty.churn_by_csat(customers),
                 "csat",
                 "Churn by satisfaction",
@@ -128,7 +128,7 @@ else:
     left, right = st.columns(2)
     with left:
         ui.chart(
-            charts.fig_revenue_at_risk(
+            loyalty_charts.fig_revenue_at_risk(
                 loyalty.revenue_at_risk_by(ds, view, "stage", by_stage), "stage", symbol
             ),
             "Hover a bar for its calculation.",
@@ -136,7 +136,7 @@ else:
         )
     with right:
         ui.chart(
-            charts.fig_revenue_at_risk(
+            loyalty_charts.fig_revenue_at_risk(
                 loyalty.revenue_at_risk_by(ds, view, "segment"), "segment", symbol
             ),
             "Hover a bar for its calculation.",
@@ -159,11 +159,13 @@ else:
     left, right = st.columns(2)
     with left:
         ui.chart(
-            charts.fig_profit(value["profit"], symbol), "Red line: break-even.", key="fig_profit"
+            loyalty_charts.fig_profit(value["profit"], symbol),
+            "Red line: break-even.",
+            key="fig_profit",
         )
     with right:
         ui.chart(
-            charts.fig_value_quadrant(value["grid"], symbol),
+            loyalty_charts.fig_value_quadrant(value["grid"], symbol),
             "Customers with an NPS answer in view, by their latest answer.",
             key="fig_value_quadrant",
         )
@@ -174,7 +176,9 @@ if not facts.influence:
     ui.not_recorded(facts.unknown_text("influence"))
 else:
     ui.chart(
-        charts.fig_influencers(loyalty.influencer_nps_by_stage(ds, view, MIN_N), journey.labels),
+        loyalty_charts.fig_influencers(
+            loyalty.influencer_nps_by_stage(ds, view, MIN_N), journey.labels
+        ),
         f"Influencers: customers in the top 10% by influence score (≥ "
         f"{loyalty.influencer_cut(ds):.1f}). Bars: 95% margins.",
         key="fig_influencers",

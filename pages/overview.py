@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cxapp import data, router, sidebar, ui
-from cxmetrics import charts, overview
+from cxmetrics import overview, overview_charts
 from cxmetrics.registry import METRICS
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -35,13 +35,13 @@ ui.stage_strip(ov.stages, ov.min_n)
 left, right = st.columns(2)
 with left:
     ui.chart(
-        charts.fig_stage_nps(ov.stages, ov.min_n),
+        overview_charts.fig_stage_nps(ov.stages, ov.min_n),
         f"{METRICS['nps'].definition} Black ticks: each stage's NPS target.",
         key="fig_stage_nps",
     )
 with right:
     ui.chart(
-        charts.fig_worst_moments(ov.worst_moments),
+        overview_charts.fig_worst_moments(ov.worst_moments),
         "Moments of truth declared in the journey definition, ranked by NPS; only those "
         f"with at least {ov.min_n} answers. Black ticks: the stage's NPS target.",
         key="fig_worst_moments",

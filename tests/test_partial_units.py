@@ -13,11 +13,12 @@ import shapes
 from cxmetrics import (
     accountability,
     behaviour,
-    charts,
+    chart_style,
     closed_loop,
     dataset,
     findings,
     overview,
+    overview_charts,
     store,
     wording,
 )
@@ -71,13 +72,13 @@ def worst_colours(nps: list[float], targets: list[float | None]) -> list[str]:
         },
         schema_overrides={"nps_target": pl.Float64},
     ).with_columns((pl.col("nps") - pl.col("nps_target")).alias("gap"))
-    fig = charts.fig_worst_moments(frame)
+    fig = overview_charts.fig_worst_moments(frame)
     return list(fig.data[0].marker.color)[::-1]  # drawn bottom-up
 
 
 def test_a_moment_far_under_its_target_is_never_green():
     colours = worst_colours([-38.0, -3.0, 2.0, -38.0], [0.0, 0.0, 0.0, None])
-    c = charts.STATUS_COLORS
+    c = chart_style.STATUS_COLORS
     # margins of 5: -3 against 0 is within the margin (near), -38 is below the whole interval
     assert colours == [c[m.STATUS_BELOW], c[m.STATUS_NEAR], c[m.STATUS_ON], c[m.STATUS_NONE]]
 

@@ -17,7 +17,7 @@ from conftest import REPO
 from streamlit.testing.v1 import AppTest
 from test_cli import run
 
-from cxmetrics import charts, schema, store, voc
+from cxmetrics import chart_style, schema, store, voc
 from cxmetrics.filters import Filters
 from cxmetrics.registry import METRICS
 from cxmetrics.wording import inert
@@ -149,7 +149,7 @@ def test_chart_text_from_the_data_is_drawn_as_written():
         ),
         layout=dict(title=f"NPS at {name}"),
     )
-    charts.literal(fig)
+    chart_style.literal(fig)
     bar = fig.data[0]
     assert bar.x[0] == "&lt;a href='https://evil.example'>x&lt;/a>&lt;img src=x>"
     assert bar.x[1] == "<b>Pay</b><br>n = 3"  # our own tags stay

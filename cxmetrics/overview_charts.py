@@ -1,0 +1,139 @@
+"""Figures of the overview page: NPS by journey stage and the worst moments of truth."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from cxmetrics import metrics as m
+from cxmetrics.chart_style import STATUS_COLORS, TARGET_COLOR, TEMPLATE, _empty, wrap
+from cxmetrics.registry import METRICS
+
+
+def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
+    """NPS by journey stage in customer order, with 95% margins and each stage's target.
+
+    ``stages``: ``overview.StageRow`` items. Stages under ``min_n`` answers show no bar.
+    """
+    title = "NPS by journey stage against target"
+    if not stages:
+        return _empty(title, "No stage in view")
+    if not any(s.scores["nps"].n for s in stages):
+        return _empty(title, "No NPS answers in this view")
+    names, values, moes, colors, hovers, targets = [], [], [], [], [], []
+    for s in stages:
+        score = s.scores["nps"]
+        shown = score.shown(min_n)
+        names.append(wrap(s.name))
+        values.append(shown)
+        moes.append(score.moe if shown is not None else None)
+        colors.append(STATUS_COLORS[s.statuses["nps"]])
+        targets.append(s.targets["nps"])
+        hovers.append(
+            f"<b>{s.name}</b><br>NPS {METRICS['nps'].format(shown)}"
+            + (
+                f" ± {score.moe:.1f}"
+                if shown is not None
+                else " (no data)"
+                if score.n == 0
+                else " (too few responses)"
+            )
+            + f"<br>n = {score.n:,}<br>target {METRICS['nps'].format(s.targets['nps'])}"
+            + f"<br>{s.statuses['nps']}"
+        )
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=380))
+    fig.add_bar(
+        x=names,
+        y=values,
+        marker_color=colors,
+        name="NPS",
+        error_y=dict(type="data", array=moes, color="#52606D", thickness=1.2, width=6),
+        hovertext=hovers,
+        hoverinfo="text",
+        text=[METRICS["nps"].format(v) if v is not None else "too few" for v in values],
+        textposition="inside",
+        insidetextanchor="middle",
+        textfont=dict(color="white", size=15),
+        cliponaxis=False,
+    )
+    fig.add_scatter(
+        x=names,
+        y=targets,
+        mode="markers",
+        name="Target",
+        marker=dict(
+            symbol="line-ew-open",
+            size=34,
+            color=TARGET_COLOR,
+            line=dict(width=3, color=TARGET_COLOR),
+        ),
+        hovertemplate="target %{y:+.0f}<extra></extra>",
+    )
+    fig.update_yaxes(title="NPS (points, −100 to 100)", ticksuffix="")
+    fig.update_layout(showlegend=True, bargap=0.35)
+    return fig
+
+
+def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
+    """The moments of truth with the lowest NPS, worst at the top, with margins and targets."""
+    title = "Five worst moments of truth by NPS"
+    if worst.height == 0:
+        return _empty(title, "No moment of truth has enough responses in this view")
+    frame = worst.reverse()  # Plotly draws the first category at the bottom
+    labels = [
+        f"<b>{t}</b><br><span style='color:#616E7C'>{s} · n = {n:,}</span>"
+        for t, s, n in frame.select("touchpoint", "stage", "n_nps").iter_rows()
+    ]
+    colors = [  # judged as a stage's status is: below only when the whole interval is below
+        STATUS_COLORS[m.STATUS_NONE]
+        if gap is None
+        else STATUS_COLORS[m.STATUS_ON]
+        if gap >= 0
+        else STATUS_COLORS[m.STATUS_NEAR]
+        if -gap <= (moe or 0.0)
+        else STATUS_COLORS[m.STATUS_BELOW]
+        for gap, moe in zip(frame["gap"], frame["nps_moe"], strict=True)
+    ]
+    hovers = [
+        f"<b>{t}</b> ({s})<br>NPS {METRICS['nps'].format(v)} ± {e:.1f}<br>n = {n:,}"
+        f"<br>stage target {METRICS['nps'].format(tg)}"
+        for t, s, v, e, n, tg in frame.select(
+            "touchpoint", "stage", "nps", "nps_moe", "n_nps", "nps_target"
+        ).iter_rows()
+    ]
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=110 + 52 * frame.height))
+    fig.add_bar(
+        y=labels,
+        x=frame["nps"].to_list(),
+        orientation="h",
+        marker_color=colors,
+        error_x=dict(
+            type="data", array=frame["nps_moe"].to_list(), color="#52606D", thickness=1.2, width=5
+        ),
+        hovertext=hovers,
+        hoverinfo="text",
+        name="NPS",
+        text=[METRICS["nps"].format(v) for v in frame["nps"]],
+        textposition="inside",
+        insidetextanchor="middle",
+        textfont=dict(color="white", size=15),
+        cliponaxis=False,
+    )
+    fig.add_scatter(
+        y=labels,
+        x=frame["nps_target"].to_list(),
+        mode="markers",
+        name="Stage target",
+        marker=dict(
+            symbol="line-ns-open",
+            size=22,
+            color=TARGET_COLOR,
+            line=dict(width=3, color=TARGET_COLOR),
+        ),
+        hovertemplate="stage target %{x:+.0f}<extra></extra>",
+    )
+    lo = min([*frame["nps"].to_list(), *frame["nps_target"].drop_nulls().to_list(), 0]) - 12
+    hi = max([*frame["nps"].to_list(), *frame["nps_target"].drop_nulls().to_list(), 0]) + 12
+    fig.update_xaxes(title="NPS (points)", range=[lo, hi])
+    fig.update_layout(showlegend=True, bargap=0.4)
+    return fig
