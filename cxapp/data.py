@@ -254,7 +254,8 @@ def shared(fn, *args, **kwargs):
     """``fn(*args, **kwargs)``, computed once for every session with the same database, data
     version and departments, and the same other arguments (filters and options, which must
     be hashable). Name the loaded inputs with ``DATASET``, ``CONTACTS``, ``KPIS``, ``CASES``,
-    ``VERBATIMS`` and ``CLOSED_LOOP``: they are fetched for the version in the key. The
+    ``VERBATIMS`` and ``CLOSED_LOOP``: they are fetched for the version in the key. ``fn``
+    is keyed as itself, so pass a module's function, not a lambda made on each run. The
     result is shared: pages must not change it."""
     departments = _scope()
     url = store.database_url()
@@ -264,7 +265,7 @@ def shared(fn, *args, **kwargs):
             url,
             version,
             departments,
-            f"{fn.__module__}.{fn.__qualname__}",
+            fn,  # the function itself: two lambdas of one name are not one view
             args,
             tuple(sorted(kwargs.items())),
         )
