@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import streamlit as st
 
 from cxapp import auth
+from cxapp.memo import Memo
 from cxmetrics import closed_loop, dataset, scope, store, voc
 from cxmetrics.dataset import Dataset
 from cxmetrics.text import mask_pii_column
@@ -224,6 +225,60 @@ def get_verbatims() -> voc.Verbatims:
 def get_closed_loop() -> pl.DataFrame:
     """Cases with their stage, repeat contacts and false closures; once per data version."""
     return _cached_or_stop(_closed_loop, "cases")
+
+
+# --- views shared by every session ------------------------------------------------------
+# The inputs a shared view can ask for, by name: each is the signed-in user's, for the same
+# data version as the view's key.
+DATASET, CONTACTS, KPIS, CASES, VERBATIMS, CLOSED_LOOP = (
+    "<dataset>", "<contacts>", "<kpis>", "<cases>", "<verbatims>", "<closed loop>"
+)  # fmt: skip
+_INPUTS = {
+    DATASET: _dataset_for,
+    CONTACTS: lambda url, version, departments: _extra_for(url, version, "contacts", departments),
+    KPIS: lambda url, version, departments: _extra_for(url, version, "kpis", departments),
+    CASES: lambda url, version, departments: _extra_for(url, version, "cases", departments),
+    VERBATIMS: _verbatims_for,
+    CLOSED_LOOP: _closed_loop,
+}
+VIEWS = Memo(max_entries=256, ttl_seconds=3600)
+
+
+def _resolve(arg, url: str, version: tuple, departments: tuple[str, ...] | None):
+    if isinstance(arg, str) and arg in _INPUTS:
+        return _INPUTS[arg](url, version, departments)
+    return arg
+
+
+def shared(fn, *args, **kwargs):
+    """``fn(*args, **kwargs)``, computed once for every session with the same database, data
+    version and departments, and the same other arguments (filters and options, which must
+    be hashable). Name the loaded inputs with ``DATASET``, ``CONTACTS``, ``KPIS``, ``CASES``,
+    ``VERBATIMS`` and ``CLOSED_LOOP``: they are fetched for the version in the key. ``fn``
+    is keyed as itself, so pass a module's function, not a lambda made on each run. The
+    result is shared: pages must not change it."""
+    departments = _scope()
+    url = store.database_url()
+    try:
+        version = _current_version(url)
+        key = (
+            url,
+            version,
+            departments,
+            fn,  # the function itself: two lambdas of one name are not one view
+            args,
+            tuple(sorted(kwargs.items())),
+        )
+        return VIEWS.get(
+            key,
+            lambda: fn(
+                *(_resolve(a, url, version, departments) for a in args),
+                **{k: _resolve(v, url, version, departments) for k, v in kwargs.items()},
+            ),
+        )
+    except store.StoreError as exc:
+        st.error(f"**The data for this view cannot be loaded.** {exc}", icon=":material/error:")
+        st.stop()
 
 
 def engine():

@@ -93,6 +93,14 @@ def trend(
     )
 
 
+def trend_in_view(
+    ds: Dataset, f: Filters, unit: str, split: str | None, min_n: int = m.MIN_N, design=True
+) -> pl.DataFrame:
+    """``trend`` of the answers in view; with ``design``, bands and tests allow for customers
+    who answer more than once (``Dataset.design_effect``)."""
+    return trend(ds.slice_stats(f), unit, split, min_n, ds.design_effect if design else None)
+
+
 def customers_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
     """One row per customer with a response in view: segment, region, annual revenue, cost
     to serve, influence, latest NPS and CSAT answer in view (null if none), and whether they

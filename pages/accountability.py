@@ -11,7 +11,7 @@ router.ensure()  # a first visit by a shared link goes through the router
 ds = data.get_dataset()
 view = sidebar.filters(ds)
 ui.page_start("Accountability across silos", ds, view)
-av = accountability.compute(ds, data.get_kpis(), view)
+av = data.shared(accountability.compute, data.DATASET, data.KPIS, view)
 journey = ds.journey
 
 # --- manager view ---------------------------------------------------------------------

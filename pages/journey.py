@@ -11,7 +11,7 @@ router.ensure()  # a first visit by a shared link goes through the router
 ds = data.get_dataset()
 view = sidebar.filters(ds)
 ui.page_start("Customer journey", ds, view)
-jv = journey_view.compute(ds, data.get_contacts(), view, cases=data.get_cases())
+jv = data.shared(journey_view.compute, data.DATASET, data.CONTACTS, view, cases=data.CASES)
 ui.stop_if_empty(jv.empty, jv.start, jv.end, ds)
 
 # --- the journey map --------------------------------------------------------------------

@@ -11,11 +11,10 @@ router.ensure()  # a first visit by a shared link goes through the router
 ds = data.get_dataset()
 view = sidebar.filters(ds)
 ui.page_start("Loyalty and value", ds, view)
-customers = loyalty.customers_in_view(ds, view)
+customers = data.shared(loyalty.customers_in_view, data.DATASET, view)
 start, end = view.start or ds.first_day, view.end or ds.last_day
 ui.stop_if_empty(customers.height == 0, start, end, ds)
 journey = ds.journey
-by_stage = loyalty.latest_by_stage(ds, view)  # shared by revenue at risk and influencers
 facts, symbol = ds.facts, ds.settings.currency_symbol
 
 # --- NPS trend ----------------------------------------------------------------------
@@ -33,7 +32,7 @@ split = (
     )
     or "none"
 )
-trend = loyalty.trend(ds.slice_stats(view), unit, loyalty.SPLITS[split], MIN_N, ds.design_effect)
+trend = data.shared(loyalty.trend_in_view, data.DATASET, view, unit, loyalty.SPLITS[split], MIN_N)
 if split == "stage":
     trend = trend.with_columns(trend["group"].replace(journey.labels))
 ui.chart(
@@ -45,7 +44,9 @@ ui.chart(
     key="fig_nps_trend",
 )
 ui.chart(
-    loyalty_charts.fig_nps_mix(loyalty.trend(ds.slice_stats(view), unit, None, MIN_N), unit),
+    loyalty_charts.fig_nps_mix(
+        data.shared(loyalty.trend_in_view, data.DATASET, view, unit, None, MIN_N, False), unit
+    ),
     "Share of NPS answers in each group; hover for n.",
     key="fig_nps_mix",
 )
@@ -129,7 +130,9 @@ else:
     with left:
         ui.chart(
             loyalty_charts.fig_revenue_at_risk(
-                loyalty.revenue_at_risk_by(ds, view, "stage", by_stage), "stage", symbol
+                data.shared(loyalty.revenue_at_risk_by, data.DATASET, view, "stage"),
+                "stage",
+                symbol,
             ),
             "Hover a bar for its calculation.",
             key="fig_rar_stage",
@@ -137,7 +140,9 @@ else:
     with right:
         ui.chart(
             loyalty_charts.fig_revenue_at_risk(
-                loyalty.revenue_at_risk_by(ds, view, "segment"), "segment", symbol
+                data.shared(loyalty.revenue_at_risk_by, data.DATASET, view, "segment"),
+                "segment",
+                symbol,
             ),
             "Hover a bar for its calculation.",
             key="fig_rar_segment",
@@ -177,13 +182,14 @@ if not facts.influence:
 else:
     ui.chart(
         loyalty_charts.fig_influencers(
-            loyalty.influencer_nps_by_stage(ds, view, MIN_N), journey.labels
+            data.shared(loyalty.influencer_nps_by_stage, data.DATASET, view, MIN_N),
+            journey.labels,
         ),
         f"Influencers: customers in the top 10% by influence score (≥ "
         f"{loyalty.influencer_cut(ds):.1f}). Bars: 95% margins.",
         key="fig_influencers",
     )
-    influencer_tests = loyalty.influencer_candidates(ds, view, MIN_N)
+    influencer_tests = data.shared(loyalty.influencer_candidates, data.DATASET, view, MIN_N)
     for found in findings.decide(influencer_tests):
         st.markdown(f"- {ui.md(found.sentence)}")
     st.caption(
@@ -198,7 +204,7 @@ else:
         format_func=journey.stage_name,
         bind="query-params",
     )
-    who = loyalty.influencer_detractors(ds, view, focus, by_stage)
+    who = data.shared(loyalty.influencer_detractors, data.DATASET, view, focus)
     if not facts.revenue:
         who = who.drop("annual_revenue")
     st.markdown(

@@ -11,7 +11,7 @@ router.ensure()  # a first visit by a shared link goes through the router
 ds = data.get_dataset()
 view = sidebar.filters(ds)
 ui.page_start("Customer experience overview", ds, view)
-ov = overview.compute(ds, view)
+ov = data.shared(overview.compute, data.DATASET, view)
 ui.stop_if_empty(ov.empty, ov.start, ov.end, ds)
 
 previous = f"{ov.previous.start:%d %b %Y} – {ov.previous.end:%d %b %Y}" if ov.previous else None

@@ -14,7 +14,9 @@ view = sidebar.filters(ds)
 ui.page_start("Voice of the customer", ds, view)
 TABS = ("Closed loop", "Leading indicators", "Broken processes", "Themes & sentiment", "Verbatims")
 journey = ds.journey
-vv = voc_view.compute(ds, data.get_verbatims(), data.get_closed_loop(), data.get_contacts(), view)
+vv = data.shared(
+    voc_view.compute, data.DATASET, data.VERBATIMS, data.CLOSED_LOOP, data.CONTACTS, view
+)
 ui.stop_if_empty(ds.slice_stats(vv.view).height == 0, vv.start, vv.end, ds)
 
 # --- headlines ------------------------------------------------------------------------

@@ -10,8 +10,10 @@ file) sign-in is on and each session signs in first, managers and executives alt
 
 A step's time runs from the click to the page having finished its run with the expected
 heading (or the changed view) on screen. Prints one JSON object: p50, p95 and max per kind
-of step, errors seen on pages, the server's peak memory (VmHWM), and how many times the
-server loaded the data (from its log: once per data version is the target).
+of step, the server's CPU per click and per step of each kind (its CPU time, sampled every
+0.1 s, shared equally among the steps under way in each interval), errors seen on pages,
+the server's peak memory (VmHWM), and how many times the server loaded the data (from its
+log: once per data version is the target).
 """
 
 from __future__ import annotations
@@ -72,12 +74,44 @@ class Server:
             raise SystemExit(str(exc)) from None
         self.peak_rss = 0
         self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._under_way: dict[int, str] = {}  # step number -> kind of step
+        self._steps = 0
+        self.cpu_by_step: dict[str, float] = {}  # kind of step -> server CPU seconds
+        self.cpu_between_steps = 0.0
         threading.Thread(target=self._watch, daemon=True).start()
 
+    def begin(self, kind: str) -> int:
+        """A step of ``kind`` starts; its number, for ``end``."""
+        with self._lock:
+            self._steps += 1
+            self._under_way[self._steps] = kind
+            return self._steps
+
+    def end(self, step: int) -> None:
+        with self._lock:
+            self._under_way.pop(step, None)
+
     def _watch(self) -> None:
+        last_cpu, rss_due = _cpu_seconds(self.proc.pid), 0.0
         while not self._stop.is_set() and self.proc.poll() is None:
-            self.peak_rss = max(self.peak_rss, _memory(self.proc.pid)["VmRSS"])
-            time.sleep(0.25)
+            try:
+                cpu = _cpu_seconds(self.proc.pid)
+                if time.monotonic() >= rss_due:
+                    self.peak_rss = max(self.peak_rss, _memory(self.proc.pid)["VmRSS"])
+                    rss_due = time.monotonic() + 0.25
+            except OSError:  # the server has just exited
+                break
+            with self._lock:
+                kinds = list(self._under_way.values())
+                if kinds:
+                    for kind in kinds:
+                        share = (cpu - last_cpu) / len(kinds)
+                        self.cpu_by_step[kind] = self.cpu_by_step.get(kind, 0.0) + share
+                else:
+                    self.cpu_between_steps += cpu - last_cpu
+            last_cpu = cpu
+            time.sleep(0.1)
 
     def stop(self) -> dict[str, int]:
         mem = _memory(self.proc.pid)
@@ -91,14 +125,17 @@ async def _wait_page(page, heading: str, timeout: float) -> None:
     await page.wait_for_selector(DONE, timeout=timeout)
 
 
-async def _session(browser, base, index, rounds, stagger, sign_in, times, errors):
+async def _session(server, browser, index, rounds, stagger, sign_in, times, errors):
+    base = server.base
     await asyncio.sleep(index * stagger)  # people arrive over a few seconds, not in one instant
     context = await browser.new_context(viewport={"width": 1400, "height": 1000})
     timeout = 300_000
     context.set_default_timeout(timeout)
     page = await context.new_page()
+    step = 0
     try:
         started = time.perf_counter()
+        step = server.begin("first page")
         await page.goto(base, wait_until="commit")
         if sign_in:
             email, password = sign_in(index)
@@ -106,13 +143,16 @@ async def _session(browser, base, index, rounds, stagger, sign_in, times, errors
             await page.get_by_role("textbox", name="Password").fill(password)
             await page.get_by_role("button", name="Sign in").click()
         await _wait_page(page, PAGES[0][1], timeout)
+        server.end(step)
         times["first page"].append(time.perf_counter() - started)
         current = "Last 90 days"  # the default period
         for r in range(rounds):
             for p, (link, heading) in enumerate(PAGES):
                 t = time.perf_counter()
+                step = server.begin("page switch")
                 await page.get_by_role("link", name=link, exact=True).click()
                 await _wait_page(page, heading, timeout)
+                server.end(step)
                 times["page switch"].append(time.perf_counter() - t)
                 if heading == "Glossary":
                     continue
@@ -123,6 +163,7 @@ async def _session(browser, base, index, rounds, stagger, sign_in, times, errors
                     period = PERIODS[(PERIODS.index(period) + 1) % len(PERIODS)]
                 current = period
                 t = time.perf_counter()
+                step = server.begin("filter change")
                 box = page.locator("[data-testid='stSelectbox']").filter(has_text="Period")
                 await box.click()
                 await page.get_by_role("option", name=period, exact=True).click()
@@ -133,6 +174,7 @@ async def _session(browser, base, index, rounds, stagger, sign_in, times, errors
                     timeout=timeout,
                 )
                 await page.wait_for_selector(DONE, timeout=timeout)
+                server.end(step)
                 times["filter change"].append(time.perf_counter() - t)
                 shown = await page.locator("[data-testid='stException']").count()
                 if shown:
@@ -140,6 +182,7 @@ async def _session(browser, base, index, rounds, stagger, sign_in, times, errors
     except Exception as exc:  # a timeout or a broken page counts as an error, not a crash
         errors.append(f"session {index}: {type(exc).__name__}: {str(exc).splitlines()[0]}")
     finally:
+        server.end(step)  # a step cut short by an error
         await context.close()
 
 
@@ -168,7 +211,7 @@ async def _run(args, server: Server) -> dict:
         started = time.perf_counter()
         await asyncio.gather(
             *[
-                _session(browser, server.base, i, args.rounds, args.stagger, sign_in, times, errors)
+                _session(server, browser, i, args.rounds, args.stagger, sign_in, times, errors)
                 for i in range(args.sessions)
             ]
         )
@@ -205,6 +248,11 @@ def main() -> None:
         cpu = _cpu_seconds(server.proc.pid) - cpu_before
         memory = server.stop()
     loads = log.read_text().count("cxdashboard.data: loaded")
+    clicks = sum(len(v) for v in result["times"].values())
+    per_step = {
+        kind: round(server.cpu_by_step.get(kind, 0.0) / len(v), 3) if v else None
+        for kind, v in result["times"].items()
+    }
     print(
         json.dumps(
             {
@@ -216,6 +264,9 @@ def main() -> None:
                 "errors": result["errors"],
                 "wall_s": result["wall_s"],
                 "server_cpu_s": round(cpu, 1),
+                "server_cpu_per_click_s": round(cpu / clicks, 3) if clicks else None,
+                "server_cpu_per_step_s": per_step,
+                "server_cpu_between_steps_s": round(server.cpu_between_steps, 1),
                 "machine_cores": os.cpu_count(),
                 "server_memory_mib": {
                     "idle_before_sessions": idle,
