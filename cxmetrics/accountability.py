@@ -26,7 +26,7 @@ from cxmetrics import closed_loop, findings
 from cxmetrics import metrics as m
 from cxmetrics.filters import Filters
 from cxmetrics.findings import Finding
-from cxmetrics.inference import Z95, wilson
+from cxmetrics.inference import wilson
 from cxmetrics.journey import Journey
 from cxmetrics.overview import StageRow
 from cxmetrics.registry import METRICS
@@ -125,9 +125,9 @@ def stage_interval(row: StageRow) -> tuple[float, float] | None:
     """The stage's NPS 95% interval (its Score's margin, which allows for repeated answers
     when the Score was made with the design effect)."""
     score = row.scores["nps"]
-    if score.value is None or score.se is None:
+    if score.value is None or score.moe is None:
         return None
-    return score.value - Z95 * score.se, score.value + Z95 * score.se
+    return score.value - score.moe, score.value + score.moe
 
 
 def below_p(row: StageRow) -> float | None:
@@ -137,10 +137,10 @@ def below_p(row: StageRow) -> float | None:
     score, target = row.scores["nps"], row.targets["nps"]
     if score.value is None or target is None:
         return None
-    if not score.se:
+    p = m.target_p(score, target)
+    if p is None:  # no standard error: the value alone decides
         return 0.0 if score.value < target else 1.0
-    z = (score.value - target) / score.se
-    return min(1.0, math.erfc(-z / math.sqrt(2.0)))
+    return min(1.0, 2 * p)
 
 
 def is_below(row: StageRow) -> bool:
@@ -498,15 +498,12 @@ class AccountabilityView:
 def _view(ds, kpis: pl.DataFrame, f, min_n: int):
     """The stage rows (scores allowing for repeated answers), the KPI-weeks in the period
     and the departments in view (the family of false-positive tests)."""
-    from cxmetrics.overview import stage_rows  # one definition of the strip
+    from cxmetrics.overview import scores_by, stage_rows  # one definition of the strip
 
     start, end = f.start or ds.first_day, f.end or ds.last_day
     whole = f.with_stages(()).with_departments(())
     sums = m.sums(ds.slice_stats(whole), ["stage_id"], m.CORE_COLUMNS)
-    by_stage = {
-        str(row["stage_id"]): m.scores_of(row, ds.design_effect)
-        for row in sums.iter_rows(named=True)
-    }
+    by_stage = scores_by(sums, "stage_id", ds.design_effect)
     rows = stage_rows(ds, by_stage, None, min_n)
     period = kpis_in_period(kpis, start, end)
     shown_stages = ds.stage_ids(f)

@@ -10,7 +10,6 @@ difference is called significant only when its test is kept."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -94,10 +93,8 @@ class AnswerCounts:
 def _difference(a: m.Score, b: m.Score, min_n: int) -> m.Change | None:
     """a − b with its z (not yet judged: ``significant`` False); None when either side has
     fewer than ``min_n``."""
-    if a.value is None or b.value is None or a.n < min_n or b.n < min_n:
-        return None
-    se = math.hypot(a.se or 0.0, b.se or 0.0)
-    return m.Change(a.value - b.value, (a.value - b.value) / se if se > 0 else None, False)
+    change = m.compare(a, b, min_n)
+    return None if change is None else m.Change(change.delta, change.z, False)
 
 
 def compare_group(

@@ -271,10 +271,14 @@ def department_candidates(
 def candidates(ds, f: Filters, cases: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
     """The closed-loop family for the view ``f``: :func:`department_candidates` on the mature
     cases in view. ``cases`` from :func:`prepare`."""
-    start = f.start or ds.first_day
-    until = mature_until(ds.last_day)
-    end = min(f.end or ds.last_day, until)
     shown = mature(in_view(cases, f, ds.stage_ids(f)), ds.last_day)
+    return mature_candidates(ds, f, shown, min_n)
+
+
+def mature_candidates(ds, f: Filters, shown: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
+    """:func:`candidates` on cases already cut to the view and to :func:`mature` ones."""
+    start = f.start or ds.first_day
+    end = min(f.end or ds.last_day, mature_until(ds.last_day))
     period = f"{start:%d %b %Y} – {end:%d %b %Y}" if end >= start else ""
     return department_candidates(shown, ds.journey, min_n, period)
 

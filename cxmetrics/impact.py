@@ -19,8 +19,8 @@ import math
 import polars as pl
 
 from cxmetrics import metrics as m
-from cxmetrics.findings import Finding, adjust, decide
-from cxmetrics.inference import Z95, nps_interval, p_two_sided
+from cxmetrics.findings import Finding, adjust
+from cxmetrics.inference import Z95, p_two_sided
 from cxmetrics.journey import Journey
 from cxmetrics.registry import METRICS
 
@@ -54,13 +54,6 @@ COLUMNS = (
 )
 
 
-def _nps_se(promoters: int, detractors: int, n: int, deff: float) -> float:
-    """Standard error of an NPS in points, allowing for repeated answers (never zero)."""
-    lo, hi = nps_interval(promoters, detractors, n, deff)
-    value = 100 * (promoters - detractors) / n
-    return max(value - lo, hi - value) / Z95
-
-
 def _per_touchpoint(stats: pl.DataFrame, journey: Journey) -> pl.DataFrame:
     """Every touchpoint of the journey with its NPS counts and its stage's, in view."""
     per_tp = m.sums(stats, ["touchpoint_id"], ("n_nps", "promoters", "detractors"))
@@ -91,8 +84,12 @@ def moments(
     """One unadjusted test per touchpoint with at least ``min_n`` NPS answers there and in
     the rest of its stage: its NPS against the rest of the stage (kind ``moment``).
     ``effect`` is the touchpoint's NPS minus the rest's, in points."""
+    return _moments_of(_per_touchpoint(stats, journey), deff, min_n)
+
+
+def _moments_of(frame: pl.DataFrame, deff: dict | None, min_n: int) -> list[Finding]:
+    """:func:`moments` on a frame from :func:`_per_touchpoint`."""
     k = max((deff or {}).get("nps", 1.0), 1.0)
-    frame = _per_touchpoint(stats, journey)
     total = int(frame["n_nps"].sum())
     out = []
     for r in frame.iter_rows(named=True):
@@ -102,8 +99,8 @@ def moments(
         nps = 100 * (r["promoters"] - r["detractors"]) / n
         rest = 100 * (r["rest_promoters"] - r["rest_detractors"]) / n_rest
         se = math.hypot(
-            _nps_se(r["promoters"], r["detractors"], n, k),
-            _nps_se(r["rest_promoters"], r["rest_detractors"], n_rest, k),
+            m.nps_se(r["promoters"], r["detractors"], n, k),
+            m.nps_se(r["rest_promoters"], r["rest_detractors"], n_rest, k),
         )
         diff = nps - rest
         points = (rest - nps) * n / total
@@ -143,10 +140,9 @@ def ranking(
     fewer than ``min_n`` answers there or in the rest of its stage has no test, no points
     and no rank. Verdicts "strong" come only from kept tests.
     """
-    family = moments(stats, journey, deff, min_n)
-    kept = {c.touchpoints[0] for c in decide(family)}
-    adjusted = {c.touchpoints[0]: c for c in adjust(family)}
     frame = _per_touchpoint(stats, journey)
+    adjusted = {c.touchpoints[0]: c for c in adjust(_moments_of(frame, deff, min_n))}
+    kept = {tp for tp, c in adjusted.items() if c.significant}
     total = int(frame["n_nps"].sum())
     tested = pl.DataFrame(
         {

@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-import numpy as np
 import polars as pl
 
 Z95 = 1.96
@@ -110,15 +109,3 @@ def design_effects(responses: pl.DataFrame, customer: str = "cust") -> dict[str,
         clustered = float(((u - mean * k) ** 2).sum())
         out[metric] = max(clustered / iid, 1.0) if iid > 0 else 1.0
     return out
-
-
-def effective_n(n: float, deff: float) -> float:
-    return n / max(deff, 1.0)
-
-
-def mean_interval(values: np.ndarray, z: float = Z95) -> tuple[float, float] | None:
-    if values.size < 2:
-        return None
-    mean = float(values.mean())
-    half = z * float(values.std(ddof=1)) / math.sqrt(values.size)
-    return mean - half, mean + half

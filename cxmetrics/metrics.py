@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from cxmetrics.inference import nps_interval, wilson
+from cxmetrics.inference import Z95, nps_interval, wilson
 from cxmetrics.registry import METRICS, MIN_N
 
 #: Additive statistics: every one is a count or a sum, so any roll-up is a sum.
@@ -43,8 +43,6 @@ STAT_COLUMNS = (
     "poor_promoters",
     "poor_detractors",
 )
-
-Z95 = 1.96
 
 
 def stat_aggregations() -> list[pl.Expr]:
@@ -110,6 +108,16 @@ def nps_expr() -> pl.Expr:
     return 100 * (_ratio("promoters", "n_nps") - _ratio("detractors", "n_nps"))
 
 
+def _wilson_gap(share: pl.Expr, n: pl.Expr) -> pl.Expr:
+    """The wider side of the Wilson interval of ``share`` at ``n`` (see ``inference.wilson``)."""
+    z2 = Z95 * Z95
+    centre = (share + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 * (share * (1 - share) / n + z2 / (4 * n * n)).sqrt() / (1 + z2 / n)
+    lo = pl.max_horizontal(centre - half, pl.lit(0.0))
+    hi = pl.min_horizontal(centre + half, pl.lit(1.0))
+    return pl.max_horizontal(share - lo, hi - share)
+
+
 def with_scores(frame: pl.DataFrame, deff: dict[str, float] | None = None) -> pl.DataFrame:
     """Add NPS (and margin), CSAT, CSAT top box, CES and CES-easy; null where n is 0.
 
@@ -118,10 +126,13 @@ def with_scores(frame: pl.DataFrame, deff: dict[str, float] | None = None) -> pl
     ratio = _ratio
     p = ratio("promoters", "n_nps")
     d = ratio("detractors", "n_nps")
-    inflate = math.sqrt(max((deff or {}).get("nps", 1.0), 1.0))
+    eff = pl.col("n_nps") / max((deff or {}).get("nps", 1.0), 1.0)  # effective n
+    normal = 100 * Z95 * ((p + d - (p - d) ** 2) / eff).sqrt()
+    # the same margin as :func:`nps_se` (its Wilson floor), written as expressions
+    floor = 100 * pl.max_horizontal(_wilson_gap(p, eff), _wilson_gap(d, eff))
     return frame.with_columns(
         nps_expr().alias("nps"),
-        (inflate * 100 * Z95 * ((p + d - (p - d) ** 2) / pl.col("n_nps")).sqrt()).alias("nps_moe"),
+        pl.max_horizontal(normal, floor).alias("nps_moe"),
         ratio("csat_top2", "n_csat", 100.0).alias("csat"),
         ratio("csat_top1", "n_csat", 100.0).alias("csat_top1"),
         ratio("ces_sum", "n_ces").alias("ces"),
@@ -164,8 +175,7 @@ def scores_of(row: dict, deff: dict[str, float] | None = None) -> dict[str, Scor
     out = {"responses": Score("responses", float(row["responses"]), int(row["responses"]))}
     if n_nps:
         p, d = row["promoters"] / n_nps, row["detractors"] / n_nps
-        lo, hi = nps_interval(row["promoters"], row["detractors"], n_nps, deff.get("nps", 1.0))
-        se = max(100 * (p - d) - lo, hi - 100 * (p - d)) / Z95
+        se = nps_se(row["promoters"], row["detractors"], n_nps, deff.get("nps", 1.0))
         out["nps"] = Score("nps", 100 * (p - d), n_nps, se)
     else:
         out["nps"] = Score("nps", None, 0)
@@ -191,6 +201,14 @@ def scores_of(row: dict, deff: dict[str, float] | None = None) -> dict[str, Scor
         out["ces"] = Score("ces", None, 0)
         out["ces_easy"] = Score("ces_easy", None, 0)
     return out
+
+
+def nps_se(promoters: int, detractors: int, n: int, deff: float = 1.0) -> float:
+    """Standard error of an NPS in points: the wider half of :func:`inference.nps_interval`
+    over 1.96, so it allows for repeated answers and never falls to zero."""
+    lo, hi = nps_interval(promoters, detractors, n, deff)
+    value = 100 * (promoters - detractors) / n
+    return max(value - lo, hi - value) / Z95
 
 
 def proportion_score(metric: str, hits: int, n: int) -> Score:

@@ -114,7 +114,7 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
     prev_by_stage = (
         scores_by(m.sums(prev_tp, ["stage_id"], m.CORE_COLUMNS), "stage_id", deff) if prev else None
     )
-    loyalty = _loyalty_tiles(ds, f, prev, start, end, min_n)
+    loyalty, churn_before = _loyalty_tiles(ds, f, prev, start, end, min_n)
 
     # Every change in view is one family of tests; so is every judgement against a target.
     labelled = [] if len(by_stage) == 1 else [("Overall", (), overall, prev_overall)]
@@ -125,7 +125,7 @@ def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
     ]
     change_family = (
         change_candidates(labelled, min_n)
-        + _churn_candidates(loyalty["churn"].score, loyalty.pop("churn_before", None), min_n)
+        + _churn_candidates(loyalty["churn"].score, churn_before, min_n)
         if prev_overall is not None
         else []
     )
@@ -254,7 +254,8 @@ def scores_or_zero(by: dict[str, dict[str, m.Score]], value: str) -> dict[str, m
 
 
 def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, min_n):
-    """Churn and revenue at risk: customer-level, from the customers in view."""
+    """Churn and revenue at risk: customer-level, from the customers in view; and churn in
+    the previous period (None without one), for the change tests."""
     arrays = ds.customer_arrays
     now = ds.customer_view(f)
     churn = m.proportion_score("churn", *m.churn_counts(now.in_view, arrays, start, end))
@@ -275,7 +276,6 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
     risk = m.revenue_at_risk(now.latest_who, now.latest_nps, arrays, rates, end)
     return {
         "churn": Tile("churn", churn, churn_change, m.STATUS_NONE, None, unknown=no_churn),
-        "churn_before": prev_churn,
         "revenue_at_risk": Tile(
             "revenue_at_risk",
             m.Score(
@@ -291,7 +291,7 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
             risk,
             ds.facts.unknown_text("revenue", "churn"),
         ),
-    }
+    }, prev_churn
 
 
 def worst_moments(ds: Dataset, stats: pl.DataFrame, min_n: int, limit: int = 5):

@@ -84,7 +84,7 @@ class VocView:
     @cached_property
     def loop_candidates(self) -> list:
         """The closed-loop family of tests (one per department with enough cases)."""
-        return closed_loop.candidates(self.ds, self.view, self.all_cases, self.min_n)
+        return closed_loop.mature_candidates(self.ds, self.view, self.loop_cases, self.min_n)
 
     @cached_property
     def loop_findings(self) -> list:

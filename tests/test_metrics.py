@@ -346,3 +346,12 @@ def test_metric_functions_do_not_mutate_their_input():
     m.totals(stats)
     m.scores_of(m.sums(stats).row(0, named=True))
     assert frame.equals(before) and stats.equals(stats_before)
+
+
+@pytest.mark.parametrize("answers", [[10] * 40, [10] * 60 + [0] * 40, [9, 10, 10, 7, 8, 0, 6]])
+@pytest.mark.parametrize("deff", [None, {"nps": 2.4}])
+def test_frame_margins_are_the_scores_margins(answers, deff):
+    stats = m.sums(m.response_stats(raw(nps=answers), []))
+    assert m.with_scores(stats, deff)["nps_moe"][0] == pytest.approx(
+        m.scores_of(stats.row(0, named=True), deff)["nps"].moe
+    )
