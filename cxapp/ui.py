@@ -289,10 +289,6 @@ def not_recorded(text: str) -> None:
         st.page_link("pages/data.py", label="Import on the Data page", icon=":material/upload:")
 
 
-#: The same notice where a whole section's table was never imported.
-not_imported = not_recorded
-
-
 def stop_if_empty(empty: bool, start, end, ds) -> None:
     """Stop with a message when the view has no responses."""
     if empty:

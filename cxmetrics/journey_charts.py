@@ -6,15 +6,16 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import polars as pl
 
+from cxmetrics import impact
 from cxmetrics import metrics as m
 from cxmetrics.chart_style import INK, STATUS_COLORS, TEMPLATE, _empty, labelled_heatmap
 
 VERDICT_COLORS = {
-    "declared and strong": "#C62828",
-    "strong but undeclared": "#6A1B9A",
-    "declared, no difference found": "#90A4AE",
-    "neither": "#CFD8DC",
-    "too few responses": "#ECEFF1",
+    impact.VERDICT_CONFIRMED: "#C62828",
+    impact.VERDICT_UNDECLARED: "#6A1B9A",
+    impact.VERDICT_WEAK: "#90A4AE",
+    impact.VERDICT_NONE: "#CFD8DC",
+    impact.VERDICT_TOO_FEW: "#ECEFF1",
 }
 
 

@@ -94,11 +94,11 @@ def trend(
 
 
 def trend_in_view(
-    ds: Dataset, f: Filters, unit: str, split: str | None, min_n: int = m.MIN_N, design=True
+    ds: Dataset, f: Filters, unit: str, split: str | None, min_n: int = m.MIN_N
 ) -> pl.DataFrame:
-    """``trend`` of the answers in view; with ``design``, bands and tests allow for customers
-    who answer more than once (``Dataset.design_effect``)."""
-    return trend(ds.slice_stats(f), unit, split, min_n, ds.design_effect if design else None)
+    """``trend`` of the answers in view; bands and tests allow for customers who answer more
+    than once (``Dataset.design_effect``)."""
+    return trend(ds.slice_stats(f), unit, split, min_n, ds.design_effect)
 
 
 def customers_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:

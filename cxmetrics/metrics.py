@@ -591,9 +591,14 @@ def revenue_at_risk(
 RANGE_ABOVE = 0.25
 
 
+def range_only(value: float, half: float) -> bool:
+    """True when an interval of half-width ``half`` is too wide (or the value 0) for a
+    point to be stated: a range is shown instead."""
+    return value <= 0 or half > RANGE_ABOVE * value
+
+
 def revenue_range_only(risk: dict) -> bool:
-    """True when the interval is too wide (or the value 0) for a point to be stated."""
+    """:func:`range_only` for a row of revenue at risk (value, low, high)."""
     if risk.get("value") is None or risk.get("low") is None:
         return False
-    half = (risk["high"] - risk["low"]) / 2
-    return risk["value"] <= 0 or half > RANGE_ABOVE * risk["value"]
+    return range_only(risk["value"], (risk["high"] - risk["low"]) / 2)

@@ -83,7 +83,7 @@ def upgrade(engine: sa.Engine) -> list[Change]:
     return changes
 
 
-def _select_converted(table: sa.Table, kept: list[str], text_ids: set[str]) -> str:
+def _select_converted(kept: list[str], text_ids: set[str]) -> str:
     parts = [f'CAST("{c}" AS TEXT)' if c in text_ids else f'"{c}"' for c in kept]
     return ", ".join(parts)
 
@@ -109,7 +109,7 @@ def _upgrade_sqlite(engine: sa.Engine, changes: list[Change]) -> None:
                 cols = ", ".join(f'"{c}"' for c in kept)
                 conn.exec_driver_sql(
                     f'INSERT INTO "{temp}" ({cols}) '
-                    f'SELECT {_select_converted(table, kept, text_ids)} FROM "{table.name}"'
+                    f'SELECT {_select_converted(kept, text_ids)} FROM "{table.name}"'
                 )
                 conn.exec_driver_sql(f'DROP TABLE "{table.name}"')
                 conn.exec_driver_sql(f'ALTER TABLE "{temp}" RENAME TO "{table.name}"')

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
 from cxmetrics import schema
+from cxmetrics import settings as company
 from cxmetrics.journey import Journey
 
 Progress = Callable[[float, str], None]
@@ -560,17 +561,7 @@ def data_version(engine: sa.Engine) -> tuple:
     if sa.inspect(engine).has_table(schema.imports.name):  # every import is logged there
         with engine.connect() as conn:
             last_import = conn.execute(sa.select(sa.func.max(schema.imports.c.import_id))).scalar()
-    settings = ()
-    if sa.inspect(engine).has_table(schema.settings.name):  # a changed setting shows at once
-        with engine.connect() as conn:
-            settings = tuple(
-                (key, value)
-                for key, value in conn.execute(
-                    sa.select(schema.settings.c.key, schema.settings.c.value).order_by(
-                        schema.settings.c.key
-                    )
-                ).all()
-            )
+    settings = tuple(sorted(company.read(engine).items()))  # a changed setting shows at once
     path = sqlite_path(str(engine.url))
     mtime = path.stat().st_mtime_ns if path is not None and path.exists() else None
     return (count, last_id, customers, last_import, mtime, settings)

@@ -17,7 +17,7 @@ def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) 
     spec = METRICS[key]
     if key == "revenue_at_risk" and score.se is not None and score.value is not None:
         half = m.Z95 * score.se
-        if score.value <= 0 or half > m.RANGE_ABOVE * score.value:
+        if m.range_only(score.value, half):
             return (
                 f"{spec.format(max(score.value - half, 0.0), symbol)} – "
                 f"{spec.format(score.value + half, symbol)}"

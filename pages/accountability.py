@@ -88,7 +88,7 @@ if len(view.departments) != 1:  # the manager view has said it already
 if av.unjudged_reason == accountability.NO_KPIS_IN_PERIOD:
     st.info(av.unjudged_reason, icon=":material/info:")
 elif av.unjudged_reason:
-    ui.not_imported(av.unjudged_reason)
+    ui.not_recorded(av.unjudged_reason)
 elif not flagged:
     st.success(accountability.NO_FALSE_POSITIVE, icon=":material/check_circle:")
 if av.has_kpis:
@@ -115,7 +115,7 @@ ui.chart(
 owned = set(av.matrix.drop_nulls("role")["stage_id"])
 stage_options = [s.stage_id for s in av.stages if s.stage_id in owned]
 if not stage_options:
-    ui.not_imported(
+    ui.not_recorded(
         "No stage in view has a department assigned. Import the journey definition's "
         "departments and stage_owners to see each stage's cross-functional team and its "
         "shared scorecard."
@@ -173,7 +173,7 @@ if av.has_incentives:
         column_config=ui.incentive_columns(),
     )
 else:
-    ui.not_imported(accountability.NO_INCENTIVES)
+    ui.not_recorded(accountability.NO_INCENTIVES)
 st.caption(
     "Each department's share of its own variable pay tied to CX goals, beside the stages it "
     "affects and leads. The benchmark above counts companies, not pay, and is not a column "

@@ -45,7 +45,7 @@ ui.chart(
 )
 ui.chart(
     loyalty_charts.fig_nps_mix(
-        data.shared(loyalty.trend_in_view, data.DATASET, view, unit, None, MIN_N, False), unit
+        data.shared(loyalty.trend_in_view, data.DATASET, view, unit, None, MIN_N), unit
     ),
     "Share of NPS answers in each group; hover for n.",
     key="fig_nps_mix",

@@ -43,7 +43,7 @@ if loop_tab.open is not False:
             f"{vv.loop_caption}"
         )
         if vv.all_cases.height == 0:
-            ui.not_imported(voc_view.NO_CASES)
+            ui.not_recorded(voc_view.NO_CASES)
         else:
             if vv.all_cases["closed_on"].null_count() == vv.all_cases.height:
                 st.info(
@@ -84,7 +84,7 @@ if lead_tab.open is not False:
             + vv.lead_caption
         )
         if vv.contacts.height == 0:
-            ui.not_imported(
+            ui.not_recorded(
                 "No contacts have been imported. Import the contacts table (customer, "
                 "touchpoint, channel, date) to see whether contact volume foretells NPS."
             )
@@ -135,7 +135,7 @@ if process_tab.open is not False:
             "same length."
         )
         if vv.all_cases.height == 0 and "complaint" not in ds.options("source"):
-            ui.not_imported(
+            ui.not_recorded(
                 "No cases and no complaints have been imported. Import the cases table, or "
                 "responses with the source complaint, to see which processes break."
             )
@@ -160,7 +160,7 @@ if theme_tab.open is not False:
             f"{vv.comments.height:,} comments in view."
         )
         if vv.verbatims.comments.height == 0:
-            ui.not_imported(
+            ui.not_recorded(
                 "No comments have been imported. Import responses with their comment text to "
                 "see sentiment and themes."
             )
