@@ -101,7 +101,7 @@ def _dataset(url: str, version: tuple) -> Dataset:
     ds = dataset.load(_engine(url))
     log.info(
         "loaded %s responses from %s in %.1f s (once per data version, for every session)",
-        f"{ds.responses.height:,}",
+        f"{ds.n_responses:,}",
         store.safe_url(url),
         time.perf_counter() - started,
     )

@@ -72,6 +72,18 @@ class AnswerCounts:
         per = np.bincount(key, minlength=4 * size).reshape(size, 4)
         return cls(per[:, :3].sum(axis=1), per[:, 2], per[:, 0])
 
+    @classmethod
+    def of_groups(cls, groups: pl.DataFrame, size: int) -> AnswerCounts:
+        """From a customer-level aggregate (:mod:`cxmetrics.answers`): its counts summed
+        per customer."""
+        codes = groups["cust"].to_numpy()
+
+        def per(column: str) -> np.ndarray:
+            weights = groups[column].to_numpy().astype(np.int64)
+            return np.bincount(codes, weights=weights, minlength=size).astype(np.int64)
+
+        return cls(per("n_nps"), per("promoters"), per("detractors"))
+
     def nps(
         self, members: np.ndarray, *, others: bool = False, deff: dict | None = None
     ) -> m.Score:
@@ -250,13 +262,13 @@ def groups(
     start, end = f.start or ds.first_day, f.end or ds.last_day
     arrays = ds.customer_arrays
     size = arrays.size
-    rows = ds.slice_responses(f)
-    counts = AnswerCounts.of(rows["cust"].to_numpy(), rows["nps"].fill_null(-1).to_numpy(), size)
+    in_view = ds.answers_in_view(f)
+    counts = AnswerCounts.of_groups(in_view, size)
     seen = np.zeros(size, dtype=bool)
-    seen[ds.customer_view(f).in_view] = True
+    seen[in_view["cust"].to_numpy()] = True
     left = m.left_in_period(arrays, start, end)
 
-    events = date_slice(ds.responses, "responded_on", start, end)
+    events = ds.answers(f.start, f.end)  # every stage and channel of the period
     period_contacts = date_slice(contacts, "contacted_on", start, end)
     stage_enum = events["stage_id"].dtype
 
@@ -270,7 +282,7 @@ def groups(
     repeat = np.zeros(size, dtype=bool)
     repeat[period_contacts.filter(pl.col("repeat_contact"))["cust"].to_numpy()] = True
     complained = np.zeros(size, dtype=bool)
-    complained[events.filter(pl.col("source") == "complaint")["cust"].to_numpy()] = True
+    complained[events.filter(pl.col("complaints") > 0)["cust"].to_numpy()] = True
     cases = cases if cases is not None and cases.height else None
     if cases is not None:
         opened = cases.filter(pl.col("opened_on").is_between(start, end)).select(

@@ -418,7 +418,7 @@ def briefing_views(inputs: dict, base: Filters, per: str | None) -> list[tuple[d
     views = []
     for d in wanted:
         data = scope.inputs(inputs, (d,))
-        if data["ds"].responses.height == 0:
+        if data["ds"].n_responses == 0:
             print(f"skipped {d}: no responses on the stages it affects", file=sys.stderr)
             continue
         views.append((data, base.with_departments((d,))))

@@ -108,9 +108,7 @@ def prepare(
 
 def prepare_for(ds, cases: pl.DataFrame, contacts: pl.DataFrame) -> pl.DataFrame:
     """:func:`prepare` with everything else taken from a loaded ``Dataset``."""
-    return prepare(
-        cases, contacts, ds.customers, ds.journey, ds.responses.select("response_id", "source")
-    )
+    return prepare(cases, contacts, ds.customers, ds.journey, ds.case_sources())
 
 
 def in_view(cases: pl.DataFrame, f: Filters, stage_ids: tuple[str, ...] | None) -> pl.DataFrame:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -17,24 +18,24 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics import periods, schema, store
+from cxmetrics import aggregates, answers, periods, schema, store
 from cxmetrics import settings as company
+from cxmetrics.aggregates import InDatabase, latest_everywhere
 from cxmetrics.behaviour import flag_repeat_contacts
 from cxmetrics.filters import Filters
 from cxmetrics.inference import design_effects
 from cxmetrics.journey import Journey
 from cxmetrics.metrics import (
-    NO_ROW,
     CustomerArrays,
     Facts,
-    customer_links,
-    customers_in_view,
-    latest_answers,
     response_stats,
 )
 from cxmetrics.registry import MIN_N
 
 Progress = Callable[[float, str], None]
+
+#: Periods whose customer-level answers a dataset keeps at once
+ANSWER_PERIODS = 16
 
 STAT_DIMENSIONS = ["responded_on", "touchpoint_id", "stage_id", "channel", "segment", "region"]
 
@@ -47,7 +48,9 @@ class EmptyDataError(store.StoreError):
 class Dataset:
     journey: Journey
     customers: pl.DataFrame  # sorted by customer_id; row i is customer code i
-    responses: pl.DataFrame  # sorted by responded_on; with cust (code), stage, segment, region
+    #: sorted by responded_on; with cust (code), stage, segment, region. None when the
+    #: dataset holds only aggregates and the database answers the rest (``database``)
+    responses: pl.DataFrame | None
     stats: pl.DataFrame  # daily additive statistics by STAT_DIMENSIONS
     customer_arrays: CustomerArrays
     latest_nps: np.ndarray  # each customer's latest NPS answer on any date; -1 for none
@@ -55,6 +58,11 @@ class Dataset:
     #: Design effect of repeated answers by one customer, per metric (inference.design_effects)
     design_effect: dict = field(default_factory=dict)
     settings: company.Settings = company.Settings()
+    #: answers.from_rows per period (start, end), computed when a view first asks
+    _answers: dict = field(default_factory=dict, compare=False, repr=False)
+    #: the queries the database answers when the responses are not held
+    database: InDatabase | None = None
+    sources: tuple[str, ...] = ()  # where the responses come from (survey, complaint…)
 
     @property
     def facts(self) -> Facts:
@@ -82,17 +90,23 @@ class Dataset:
 
     @property
     def first_day(self) -> dt.date:
-        return self.responses["responded_on"].min()
+        return self.stats["responded_on"].min()
 
     @property
     def last_day(self) -> dt.date:
-        return self.responses["responded_on"].max()
+        return self.stats["responded_on"].max()
+
+    @property
+    def n_responses(self) -> int:
+        return int(self.stats["responses"].sum())
 
     def options(self, column: str) -> list[str]:
         """Values a filter can take, sorted. A manager's dataset offers only the segments
         and regions of customers who answered at the stages in scope."""
+        if column == "source":
+            return list(self.sources)
         by_customer = column in ("segment", "region") and self.scope is None
-        source = self.customers if by_customer else self.responses
+        source = self.customers if by_customer else self.stats
         return sorted(source[column].cast(pl.String).unique().drop_nulls().to_list())
 
     def customer_mask(self, f: Filters) -> np.ndarray | None:
@@ -115,55 +129,83 @@ class Dataset:
         return tuple(s for s in self.journey.stage_order if chosen is None or s in chosen)
 
     def scoped(self, department_ids: tuple[str, ...]) -> Dataset:
-        """The data a manager of these departments may see: responses and statistics of the
-        stages they affect (customer links and latest answers rebuilt on those rows), and
-        the journey cut to those stages and departments (:meth:`Journey.scoped`)."""
+        """The data a manager of these departments may see: statistics and answers of the
+        stages they affect (latest answers rebuilt on those), and the journey cut to those
+        stages and departments (:meth:`Journey.scoped`)."""
         journey = self.journey.scoped(tuple(department_ids))
         keep = pl.col("stage_id").is_in(journey.stage_order)
-        rows = self.responses.filter(keep).drop("prev_row", "next_answer")
-        responses, latest = _linked(rows, self.customer_arrays.size)
+        everything = answers.in_view(self.answers(None, None), journey.stage_order)
         return Dataset(
             journey,
             self.customers,
-            responses,
+            None if self.responses is None else self.responses.filter(keep),
             self.stats.filter(keep),
             self.customer_arrays,
-            latest,
+            latest_everywhere(everything, self.customer_arrays.size),
             tuple(department_ids),
             self.design_effect,
             self.settings,
+            {(None, None): everything},
+            None if self.database is None else self.database.scoped(journey.stage_order),
+            self.sources,
         )
 
     def slice_stats(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
         return _slice(self.stats, f, self.stage_ids(f), with_dates)[0]
 
     def slice_responses(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
+        """The response rows in view (a dataset that holds them: tests and scripts)."""
+        if self.responses is None:
+            raise ValueError("this dataset holds aggregates only; its rows stay in the database")
         return _slice(self.responses, f, self.stage_ids(f), with_dates)[0]
 
-    def customer_view(
-        self, f: Filters, *, use_links: bool | None = None, latest: bool = True
-    ) -> CustomerView:
-        """The customers in view and each one's latest NPS answer in view.
+    def complaints(self, f: Filters) -> pl.DataFrame:
+        """Complaint responses in view: response_id, stage_id, touchpoint_id, responded_on."""
+        if self.database is not None:
+            return self.database.complaints(f, self.stage_ids(f))
+        return (
+            self.slice_responses(f)
+            .filter(pl.col("source") == "complaint")
+            .select("response_id", "stage_id", "touchpoint_id", "responded_on")
+        )
 
-        Without stage or channel filters every row of a customer in the date range is in
-        view, so the precomputed links answer with two filters; otherwise (or when
-        ``use_links`` is False) distinct codes and latest answers are computed from the rows.
-        With ``latest=False`` (links only) the latest answers are left empty.
-        """
-        stage_ids = self.stage_ids(f)
-        rows, lo, hi = _slice(self.responses, f, stage_ids, True)
-        if use_links is None:
-            use_links = stage_ids is None and not f.channels
-        if use_links:
-            first = np.sort(rows.filter(pl.col("prev_row") < lo)["cust"].to_numpy())
-            if not latest:  # only the customers in view were asked for
-                return CustomerView(first, first[:0], np.zeros(0, np.int8))
-            last = rows.filter(pl.col("nps").is_not_null() & (pl.col("next_answer") >= hi))
-            return CustomerView(first, last["cust"].to_numpy(), last["nps"].to_numpy())
-        codes = rows["cust"].to_numpy()
-        size = self.customer_arrays.size
-        who, answers = latest_answers(codes, rows["nps"].fill_null(-1).to_numpy(), size)
-        return CustomerView(customers_in_view(codes, size), who, answers)
+    def case_sources(self) -> pl.DataFrame:
+        """The source of each response (response_id, source) a case may point at."""
+        if self.database is not None:
+            return self.database.case_sources()
+        return self.responses.select("response_id", "source")
+
+    def answers(self, start: dt.date | None, end: dt.date | None) -> pl.DataFrame:
+        """Each customer's answers in [start, end] per stage and channel
+        (:mod:`cxmetrics.answers`), kept per period once computed."""
+        key = (start, end)
+        frame = self._answers.get(key)
+        if frame is None:
+            if self.database is not None:
+                frame = self.database.answers(start, end)
+            else:
+                frame = answers.from_rows(date_slice(self.responses, "responded_on", start, end))
+            if len(self._answers) >= ANSWER_PERIODS:  # the oldest period leaves first
+                self._answers.pop(next(iter(self._answers)), None)
+            self._answers[key] = frame
+        return frame
+
+    def answers_in_view(self, f: Filters) -> pl.DataFrame:
+        """:meth:`answers` of the view's period, cut to its stages, channels, segments and
+        regions."""
+        return answers.in_view(
+            self.answers(f.start, f.end), self.stage_ids(f), f.channels, self.customer_mask(f)
+        )
+
+    def customer_view(self, f: Filters, *, latest: bool = True) -> CustomerView:
+        """The customers in view and each one's latest NPS answer in view (left empty with
+        ``latest=False``)."""
+        frame = self.answers_in_view(f)
+        in_view = answers.customers(frame)
+        if not latest:  # only the customers in view were asked for
+            return CustomerView(in_view, in_view[:0], np.zeros(0, np.int8))
+        last = answers.latest(frame)
+        return CustomerView(in_view, last["cust"].to_numpy(), last["nps"].to_numpy())
 
 
 def date_slice(frame: pl.DataFrame, date_col: str, start, end) -> pl.DataFrame:
@@ -291,37 +333,103 @@ def build(
         ]
     ).sort("responded_on", "response_id")
     del combined
-    stats = (
-        response_stats(enriched, STAT_DIMENSIONS)
-        .sort("responded_on")  # the date order slicing relies on; order within a day is free
-        .with_columns(  # trend buckets, so a trend is a group-by without date arithmetic
-            pl.col("responded_on").dt.truncate("1w").alias("week"),
-            pl.col("responded_on").dt.truncate("1mo").alias("month"),
-            pl.col("responded_on").dt.truncate("1q").alias("quarter"),
-        )
-    )
+    stats = _by_date(response_stats(enriched, STAT_DIMENSIONS))
     arrays = CustomerArrays.from_frame(customers, settings.churn_recorded)
-    enriched, latest = _linked(enriched, arrays.size)
-    deff = design_effects(enriched)
-    return Dataset(journey, customers, enriched, stats, arrays, latest, None, deff, settings)
-
-
-def _linked(responses: pl.DataFrame, size: int) -> tuple[pl.DataFrame, np.ndarray]:
-    """Responses in date order with each row's customer links (``prev_row``,
-    ``next_answer``), and each customer's latest NPS answer (-1 for none)."""
-    codes, nps = responses["cust"].to_numpy(), responses["nps"].fill_null(-1).to_numpy()
-    prev_row, next_answer = customer_links(codes, nps)
-    linked = responses.with_columns(
-        pl.Series("prev_row", prev_row), pl.Series("next_answer", next_answer)
+    everything = answers.from_rows(enriched)
+    return Dataset(
+        journey,
+        customers,
+        enriched,
+        stats,
+        arrays,
+        latest_everywhere(everything, arrays.size),
+        None,
+        design_effects(enriched),
+        settings,
+        {(None, None): everything},
+        None,
+        tuple(sorted(enriched["source"].cast(pl.String).unique().drop_nulls())),
     )
-    latest = np.full(size, -1, dtype=np.int8)
-    last_rows = np.flatnonzero((nps >= 0) & (next_answer == NO_ROW))
-    latest[codes[last_rows]] = nps[last_rows]
-    return linked, latest
 
 
-def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:
-    """Load and prepare everything the dashboard slices; raise StoreError if unusable."""
+def _by_date(stats: pl.DataFrame) -> pl.DataFrame:
+    return stats.sort("responded_on").with_columns(  # the date order slicing relies on
+        # trend buckets, so a trend is a group-by without date arithmetic
+        pl.col("responded_on").dt.truncate("1w").alias("week"),
+        pl.col("responded_on").dt.truncate("1mo").alias("month"),
+        pl.col("responded_on").dt.truncate("1q").alias("quarter"),
+    )
+
+
+def build_in_database(
+    engine: sa.Engine,
+    journey: Journey,
+    customers: pl.DataFrame,
+    settings: company.Settings | None = None,
+    progress: Progress = lambda f, m: None,
+) -> Dataset:
+    """A dataset that holds only aggregates: the daily statistics, the customers and each
+    customer's answers per stage and channel of the periods asked for, all computed by the
+    database (:mod:`cxmetrics.aggregates`); the responses stay where they are. The same
+    numbers as :func:`build` on the same rows."""
+    settings = settings or company.Settings()
+    customers = prepare_customers(customers)
+    progress(0.2, "Summing responses per day in the database")
+    raw = store.load_stats_sql(engine, Filters(), None, STAT_DIMENSIONS)
+    types = {
+        "touchpoint_id": pl.Enum(sorted(journey.touchpoints["touchpoint_id"].to_list())),
+        "stage_id": pl.Enum(sorted(journey.stages["stage_id"].to_list())),
+        "channel": pl.Enum(sorted(raw["channel"].cast(pl.String).unique().drop_nulls())),
+        "segment": customers.schema["segment"],
+        "region": customers.schema["region"],
+        "cust": customers.schema["cust"],
+    }
+    stats = _by_date(
+        raw.with_columns(
+            pl.col(c).cast(pl.String).cast(types[c], strict=False) for c in STAT_DIMENSIONS[1:]
+        ).drop_nulls(STAT_DIMENSIONS[1:])
+    )
+    database = InDatabase(engine, customers, types)
+    progress(0.5, "Each customer's latest answer, in the database")
+    latest = aggregates.latest_nps(engine, customers)
+    progress(0.8, "Design effects, in the database")
+    return Dataset(
+        journey,
+        customers,
+        None,
+        stats,
+        CustomerArrays.from_frame(customers, settings.churn_recorded),
+        latest,
+        None,
+        aggregates.design_effects(engine),
+        settings,
+        {},
+        database,
+        aggregates.sources(engine),
+    )
+
+
+#: Where a dataset's responses are summed: "rows" read them into memory (fast filter
+#: changes; memory grows with the responses), "database" leaves them in the database and
+#: holds aggregates only. SQLite files hold rows; every other engine, the database.
+HOLD_CHOICES = ("rows", "database")
+
+
+def hold_for(engine: sa.Engine) -> str:
+    """``CX_HOLD`` when set, else rows for a SQLite file and the database for the rest."""
+    chosen = os.environ.get("CX_HOLD", "").strip().lower()
+    if chosen:
+        if chosen not in HOLD_CHOICES:
+            raise store.StoreError(f"CX_HOLD={chosen!r} is not one of {', '.join(HOLD_CHOICES)}")
+        return chosen
+    return "rows" if engine.url.get_backend_name() == "sqlite" else "database"
+
+
+def load(
+    engine: sa.Engine, progress: Progress = lambda f, m: None, hold: str | None = None
+) -> Dataset:
+    """Load and prepare everything the dashboard slices; raise StoreError if unusable.
+    ``hold``: rows or database (:data:`HOLD_CHOICES`; default :func:`hold_for`)."""
     store.check(engine)
     progress(0.05, "Reading the journey definition")
     journey = store.load_journey(engine)
@@ -346,6 +454,10 @@ def load(engine: sa.Engine, progress: Progress = lambda f, m: None) -> Dataset:
             f"the database {store.safe_url(str(engine.url))} has no {' and no '.join(missing)} "
             "yet; import them, or generate the sample company with `python -m cxmetrics sample`"
         )
+    if (hold or hold_for(engine)) == "database":
+        data = build_in_database(engine, journey, store.load_customers(engine), settings, progress)
+        progress(1.0, "Ready")
+        return data
     progress(0.10, "Reading customers and responses")
 
     def chunks():

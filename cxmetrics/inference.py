@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 
 Z95 = 1.96
@@ -82,30 +83,39 @@ def design_effects(responses: pl.DataFrame, customer: str = "cust") -> dict[str,
     divide n by it). Customers answer more often over all data than within any slice, so
     using the all-data figure on a slice errs on the wide side. Never below 1.
     """
-    out = {}
     scored = {
         "nps": (pl.col("nps") >= 9).cast(pl.Float64) - (pl.col("nps") <= 6).cast(pl.Float64),
         "csat": (pl.col("csat") >= 4).cast(pl.Float64),
         "ces": pl.col("ces").cast(pl.Float64),
     }
+    sums = {}
     for metric, value in scored.items():
         if metric not in responses.columns:
-            out[metric] = 1.0
             continue
         rows = responses.filter(pl.col(metric).is_not_null()).select(
             pl.col(customer), value.alias("y")
         )
-        n = rows.height
-        if n < 2:
-            out[metric] = 1.0
-            continue
-        y = rows["y"].to_numpy()
-        mean = float(y.mean())
-        iid = float(((y - mean) ** 2).sum())
         per = rows.group_by(customer).agg(
             pl.col("y").sum().alias("u"), pl.len().cast(pl.Float64).alias("k")
         )
-        u, k = per["u"].to_numpy(), per["k"].to_numpy()
+        sums[metric] = (per["u"].to_numpy(), per["k"].to_numpy(), float((rows["y"] ** 2).sum()))
+    return design_effects_of_sums(sums)
+
+
+def design_effects_of_sums(sums: dict) -> dict[str, float]:
+    """:func:`design_effects` from per-customer sums, as a database's ``GROUP BY customer``
+    gives them: metric -> (u: each customer's sum of the scored answers, k: their number of
+    answers, the sum of the squared scored answers over everyone). A metric left out, or
+    with fewer than two answers, gets 1."""
+    out = {}
+    for metric in ("nps", "csat", "ces"):
+        u, k, squares = sums.get(metric, (np.zeros(0), np.zeros(0), 0.0))
+        n = float(k.sum())
+        if n < 2:
+            out[metric] = 1.0
+            continue
+        mean = float(u.sum()) / n
+        iid = squares - n * mean * mean
         clustered = float(((u - mean * k) ** 2).sum())
-        out[metric] = max(clustered / iid, 1.0) if iid > 0 else 1.0
+        out[metric] = max(clustered / iid, 1.0) if iid > 1e-9 * max(n, 1.0) else 1.0
     return out

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import polars as pl
 
+from cxmetrics import answers
 from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
@@ -107,16 +108,15 @@ def customers_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
     left during the period."""
     start, end = f.start or ds.first_day, f.end or ds.last_day
     size = ds.customer_arrays.size
-    view = ds.customer_view(f)
-    rows = ds.slice_responses(f)
-    codes = rows["cust"].to_numpy()
-    csat_who, csat_latest = m.latest_answers(codes, rows["csat"].fill_null(-1).to_numpy(), size)
-    nps = np.full(size, -1, dtype=np.int16)
-    nps[view.latest_who] = view.latest_nps
-    csat = np.full(size, -1, dtype=np.int16)
-    csat[csat_who] = csat_latest
+    frame = ds.answers_in_view(f)
+    latest = {}
+    for score in answers.SCORES:
+        last = answers.latest(frame, score)
+        latest[score] = np.full(size, -1, dtype=np.int16)
+        latest[score][last["cust"].to_numpy()] = last[score].to_numpy()
+    nps, csat = latest["nps"], latest["csat"]
     left = m.left_in_period(ds.customer_arrays, start, end)
-    ids = view.in_view
+    ids = answers.customers(frame)
     base = ds.customers[ids]
     return base.select(
         pl.Series("cust", ids),
@@ -280,21 +280,12 @@ def candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
 
 def latest_by_stage(ds: Dataset, f: Filters) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each customer's latest NPS answer at each stage in view: stage id -> (customer codes,
-    answers). One pass over the rows in view."""
-    size = ds.customer_arrays.size
-    rows = ds.slice_responses(f)
-    categories = list(rows["stage_id"].dtype.categories)
-    key = (
-        rows["stage_id"].to_physical().to_numpy().astype(np.int64) * size + rows["cust"].to_numpy()
-    )
-    who, latest = m.latest_answers(
-        key, rows["nps"].fill_null(-1).to_numpy(), len(categories) * size
-    )
-    out = {}
-    for i, sid in enumerate(categories):
-        here = (who >= i * size) & (who < (i + 1) * size)
-        out[sid] = (who[here] - i * size, latest[here])
-    return out
+    answers)."""
+    last = answers.latest(ds.answers_in_view(f), "nps", ("stage_id", "cust"))
+    return {
+        str(sid[0]): (part["cust"].to_numpy(), part["nps"].to_numpy())
+        for sid, part in last.partition_by("stage_id", as_dict=True).items()
+    }
 
 
 def revenue_at_risk_by(
@@ -425,18 +416,20 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
     if cut is None:
         return pl.DataFrame(schema=INFLUENCER_STAGE_SCHEMA)
     influencer = (ds.customers["influence"] >= cut).fill_null(False).to_numpy()
-    rows = ds.slice_responses(f)
-    categories = list(rows["stage_id"].dtype.categories)
-    nps = rows["nps"].fill_null(-1).to_numpy().astype(np.int64)
-    klass = np.array([3, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2])[nps + 1]  # detractor..promoter, blank
-    flag = influencer[rows["cust"].to_numpy()].astype(np.int64)
-    key = (rows["stage_id"].to_physical().to_numpy().astype(np.int64) * 2 + flag) * 4 + klass
-    counts = np.bincount(key, minlength=len(categories) * 8).reshape(len(categories), 2, 4)
+    frame = ds.answers_in_view(f)
+    counts = {
+        (str(row["stage_id"]), row["influencer"]): row
+        for row in frame.with_columns(pl.Series("influencer", influencer[frame["cust"].to_numpy()]))
+        .group_by("stage_id", "influencer")
+        .agg(pl.col("n_nps", "promoters", "detractors").sum())
+        .iter_rows(named=True)
+    }
     out = []
     for position, sid in enumerate(ds.journey.stage_order):
-        i = categories.index(sid)
         for is_influencer in (False, True):
-            det, pas, pro, _ = counts[i, int(is_influencer)]
+            here = counts.get((sid, is_influencer), {"n_nps": 0, "promoters": 0, "detractors": 0})
+            pro, det = here["promoters"], here["detractors"]
+            pas = here["n_nps"] - pro - det
             row = dict.fromkeys(m.CORE_COLUMNS, 0)
             row.update(n_nps=int(det + pas + pro), promoters=int(pro), detractors=int(det))
             score = m.scores_of(row, ds.design_effect)["nps"]

@@ -433,7 +433,7 @@ def load_comments(engine: sa.Engine, filters, stage_ids, limit: int = 200) -> pl
     """The newest comments in view, with their date, touchpoint, channel, source and scores.
     Filters are pushed down to the database; comments are never held in memory."""
     r, t = schema.responses, schema.touchpoints
-    joined, where = _responses_in_view(filters, stage_ids)
+    joined, where = responses_in_view(filters, stage_ids)
     stmt = (
         sa.select(
             r.c.response_id,
@@ -480,7 +480,7 @@ def count_rows(engine: sa.Engine, table_name: str) -> int:
         return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar())
 
 
-def _responses_in_view(filters, stage_ids):
+def responses_in_view(filters, stage_ids):
     """The responses ⋈ customers ⋈ touchpoints join and the filters' WHERE clauses."""
     r, c, t = schema.responses, schema.customers, schema.touchpoints
     joined = r.join(c, r.c.customer_id == c.c.customer_id).join(
@@ -539,7 +539,7 @@ def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.D
         count((r.c.nps <= 6) & (r.c.csat <= 3)).label("poor_detractors"),
     ]
     aggs = [sa.type_coerce(agg, sa.BigInteger).label(agg.name) for agg in aggs]
-    joined, where = _responses_in_view(filters, stage_ids)
+    joined, where = responses_in_view(filters, stage_ids)
     stmt = sa.select(*[dims[b].label(b) for b in by], *aggs).select_from(joined).where(*where)
     if by:
         stmt = stmt.group_by(*[dims[b] for b in by])

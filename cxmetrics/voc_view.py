@@ -137,14 +137,14 @@ class VocView:
     @cached_property
     def processes(self) -> pl.DataFrame:
         ds, prev = self.ds, self.previous
-        now = complaints_in_view(ds, self.view)
+        now = ds.complaints(self.view)
         return complaints.broken_processes(
             self.cases,
             now,
             closed_loop.in_view(self.all_cases, prev, self.stage_ids)
             if prev
             else self.cases.head(0),
-            complaints_in_view(ds, prev) if prev else now.head(0),
+            ds.complaints(prev) if prev else now.head(0),
             ds.journey,
             self.start,
             self.end,
@@ -221,13 +221,6 @@ def sentiment_by_stage(comments: pl.DataFrame, journey) -> pl.DataFrame:
         )
         .sort("position", "sentiment_band")
         .select("stage", "comments", "sentiment_band", "share")
-    )
-
-
-def complaints_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
-    responses = ds.slice_responses(f)
-    return responses.filter(pl.col("source") == "complaint").select(
-        "response_id", "stage_id", "touchpoint_id", "responded_on"
     )
 
 

@@ -254,7 +254,7 @@ def test_revenue_at_risk_by_stage_equals_one_view_per_stage(story_ds):
         story_ds.latest_nps, story_ds.customer_arrays, None, story_ds.first_day, story_ds.last_day
     )
     for sid in story_ds.journey.stage_order:
-        one = story_ds.customer_view(view.with_stages((sid,)), use_links=False)
+        one = story_ds.customer_view(view.with_stages((sid,)))
         want = m.revenue_at_risk(
             one.latest_who, one.latest_nps, story_ds.customer_arrays, rate, view.end
         )

@@ -1,0 +1,204 @@
+"""Each customer's answers in a period, per stage and channel: the customer-level aggregate.
+
+The pages that count customers rather than answers (customers in view, each one's latest
+NPS or CSAT answer, answers per customer, who answered at which stage, who complained) read
+this frame instead of the answers themselves. Its size is set by the customers and the
+stages and channels they answered at, not by how many answers they gave, and the database
+can compute it with one ``GROUP BY`` (:func:`select`); :func:`from_rows` is the same
+aggregate summed from rows already in memory.
+
+Columns: ``cust`` (customer code), ``stage_id``, ``channel``, ``responses``, ``n_nps``,
+``promoters``, ``detractors``, ``complaints`` (answers from the complaint source),
+``nps`` and ``csat`` (the latest answer in the group; null if none) with ``nps_at`` and
+``csat_at``: the answer's place in the customer's answers of the period (date, then response
+id), so a customer's latest answer over several groups is the one with the largest ``*_at``
+(places are compared within one customer only).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+
+from cxmetrics import schema, store
+
+KEYS = ("cust", "stage_id", "channel")
+COUNTS = ("responses", "n_nps", "promoters", "detractors", "complaints")
+SCORES = ("nps", "csat")
+
+
+def from_rows(rows: pl.DataFrame) -> pl.DataFrame:
+    """The aggregate of response rows in (date, response id) order, as the dataset holds
+    them (columns cust, stage_id, channel, source, nps, csat)."""
+    nps, place = pl.col("nps"), pl.int_range(pl.len(), dtype=pl.UInt32)
+    source = rows["source"]
+    complaint = (
+        (source == "complaint")
+        if "complaint" in getattr(source.dtype, "categories", ["complaint"])
+        else pl.repeat(False, rows.height, eager=True)
+    )
+    flags = rows.select(
+        *KEYS,
+        nps.is_not_null().cast(pl.Int32).alias("n_nps"),
+        (nps >= 9).fill_null(False).cast(pl.Int32).alias("promoters"),
+        (nps <= 6).fill_null(False).cast(pl.Int32).alias("detractors"),
+        pl.lit(complaint).fill_null(False).cast(pl.Int32).alias("complaints"),
+        *[
+            pl.when(pl.col(score).is_not_null()).then(place).alias(f"{score}_at")
+            for score in SCORES
+        ],
+    )
+    out = flags.group_by(KEYS).agg(
+        pl.len().cast(pl.Int32).alias("responses"),
+        *[pl.col(c).sum() for c in COUNTS[1:]],
+        *[pl.col(f"{score}_at").max() for score in SCORES],
+    )
+    return out.with_columns(
+        pl.Series(score, _gather(rows[score], out[f"{score}_at"])) for score in SCORES
+    ).select(*KEYS, *COUNTS, *[c for score in SCORES for c in (score, f"{score}_at")])
+
+
+def _gather(values: pl.Series, places: pl.Series) -> pl.Series:
+    """``values`` at ``places`` (null where the place is null)."""
+    found = places.is_not_null()
+    picked = values.gather(places.fill_null(0)) if values.len() else values.clear(places.len())
+    return pl.select(pl.when(found).then(picked)).to_series()
+
+
+def select(start: dt.date | None, end: dt.date | None) -> sa.Select:
+    """The same aggregate as a query the database runs (any SQLAlchemy dialect with window
+    functions): one row per customer, stage and channel, keyed by the customer's id;
+    :func:`placed` turns the ids into codes."""
+    r, t, c = schema.responses, schema.touchpoints, schema.customers
+    where = []
+    if start is not None:
+        where.append(r.c.responded_on >= start)
+    if end is not None:
+        where.append(r.c.responded_on <= end)
+    keys = (r.c.customer_id, t.c.stage_id, r.c.channel)
+    rows = (
+        sa.select(
+            r.c.customer_id,
+            t.c.stage_id,
+            r.c.channel,
+            r.c.source,
+            r.c.responded_on,
+            r.c.response_id,
+            r.c.nps,
+            r.c.csat,
+            sa.func.row_number()
+            .over(partition_by=r.c.customer_id, order_by=(r.c.responded_on, r.c.response_id))
+            .label("place"),
+            *[
+                sa.func.row_number()
+                .over(
+                    partition_by=keys,
+                    order_by=(
+                        sa.case((r.c[score].is_(None), 1), else_=0),
+                        r.c.responded_on.desc(),
+                        r.c.response_id.desc(),
+                    ),
+                )
+                .label(f"{score}_rank")
+                for score in SCORES
+            ],
+        )
+        .select_from(
+            r.join(t, r.c.touchpoint_id == t.c.touchpoint_id).join(
+                c, r.c.customer_id == c.c.customer_id
+            )
+        )
+        .where(*where)
+        .subquery("ranked")
+    )
+
+    def count(cond) -> sa.ColumnElement:
+        return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+
+    def latest(score: str, column: sa.ColumnElement) -> sa.ColumnElement:
+        first = (rows.c[f"{score}_rank"] == 1) & rows.c[score].is_not(None)
+        return sa.func.max(sa.case((first, column), else_=None))
+
+    k = rows.c
+    return sa.select(
+        k.customer_id,
+        k.stage_id,
+        k.channel,
+        sa.type_coerce(sa.func.count(), sa.Integer).label("responses"),
+        sa.type_coerce(sa.func.count(k.nps), sa.Integer).label("n_nps"),
+        sa.type_coerce(count(k.nps >= 9), sa.Integer).label("promoters"),
+        sa.type_coerce(count(k.nps <= 6), sa.Integer).label("detractors"),
+        sa.type_coerce(count(k.source == "complaint"), sa.Integer).label("complaints"),
+        *[
+            col
+            for score in SCORES
+            for col in (
+                sa.type_coerce(latest(score, k[score]), sa.SmallInteger).label(score),
+                sa.type_coerce(latest(score, k.place), sa.Integer).label(f"{score}_at"),
+            )
+        ],
+    ).group_by(k.customer_id, k.stage_id, k.channel)
+
+
+def placed(
+    frame: pl.DataFrame, customers: pl.DataFrame, types: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    """A frame from :func:`select` in the shape :func:`from_rows` gives: customer ids as
+    codes (``customers`` as ``dataset.prepare_customers`` makes them), stages and channels
+    of the ``types`` the dataset gives them (a value outside them is left out)."""
+    out = frame.join(
+        customers.select("customer_id", "cust"),
+        left_on=pl.col("customer_id").cast(pl.String),
+        right_on="customer_id",
+        how="inner",
+    )
+    return out.select(
+        pl.col("cust").cast(types["cust"]),
+        *[pl.col(k).cast(pl.String).cast(types[k], strict=False) for k in KEYS[1:]],
+        *[pl.col(c).cast(pl.Int32) for c in COUNTS],
+        *[
+            e
+            for score in SCORES
+            for e in (pl.col(score).cast(pl.Int8), pl.col(f"{score}_at").cast(pl.UInt32))
+        ],
+    ).drop_nulls(list(KEYS))
+
+
+def in_view(
+    frame: pl.DataFrame,
+    stage_ids: tuple[str, ...] | None,
+    channels: tuple[str, ...] = (),
+    customer_mask: np.ndarray | None = None,
+) -> pl.DataFrame:
+    """The groups of the stages and channels in view, of the customers the mask keeps."""
+    cond = pl.lit(True)
+    if stage_ids is not None:
+        cond &= pl.col("stage_id").cast(pl.String).is_in(list(stage_ids))
+    if channels:
+        cond &= pl.col("channel").cast(pl.String).is_in(list(channels))
+    if customer_mask is not None:
+        cond &= pl.Series(customer_mask[frame["cust"].to_numpy()])
+    return frame.filter(cond)
+
+
+def latest(frame: pl.DataFrame, score: str = "nps", by: tuple[str, ...] = ("cust",)):
+    """Each customer's (or each ``by`` group's) latest ``score`` answer among the groups of
+    ``frame``, sorted by ``by``."""
+    answered = frame.filter(pl.col(score).is_not_null())
+    return answered.sort(f"{score}_at").group_by(list(by)).agg(pl.col(score).last()).sort(list(by))
+
+
+def customers(frame: pl.DataFrame) -> np.ndarray:
+    """The distinct customer codes of ``frame``, ascending."""
+    return np.unique(frame["cust"].to_numpy())
+
+
+def load(
+    engine: sa.Engine, start, end, customers: pl.DataFrame, types: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    """:func:`select` run by the database, in the shape of :func:`from_rows`."""
+    return placed(store.read_select(engine, select(start, end)), customers, types)
