@@ -398,37 +398,6 @@ def day_number(value: dt.date) -> int:
     return (value - _EPOCH).days
 
 
-NO_ROW = np.iinfo(np.int32).max  # "no such row" in the links below
-
-
-def customers_in_view(codes: np.ndarray, size: int) -> np.ndarray:
-    """The distinct customer codes among ``codes``, ascending."""
-    if not codes.size:
-        return np.zeros(0, dtype=np.int64)
-    return np.flatnonzero(np.bincount(codes, minlength=size))
-
-
-def customer_links(codes: np.ndarray, nps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For rows in date order: the row of the same customer's previous response (-1 if
-    none), and the row of their next NPS answer (``NO_ROW`` if none; ``nps`` -1 is blank).
-
-    With them, a date range of rows [lo, hi) answers "which customers" (rows whose previous
-    row is before lo) and "each one's latest answer" (answered rows whose next answer is at
-    or after hi) with two filters instead of a group-by.
-    """
-    rows = np.arange(codes.size, dtype=np.int32)
-    order = pl.DataFrame({"c": codes, "r": rows}).sort("c", "r")["r"].to_numpy()
-    grouped = codes[order]
-    same = grouped[1:] == grouped[:-1]
-    prev = np.full(codes.size, -1, dtype=np.int32)
-    prev[order[1:]] = np.where(same, order[:-1], -1)
-    answered = order[nps[order] >= 0]  # still grouped by customer, in date order
-    same_answered = codes[answered][1:] == codes[answered][:-1]
-    next_answer = np.full(codes.size, NO_ROW, dtype=np.int32)
-    next_answer[answered[:-1]] = np.where(same_answered, answered[1:], NO_ROW)
-    return prev, next_answer
-
-
 def left_in_period(customers: CustomerArrays, start, end) -> np.ndarray:
     """A mask over customer codes: who left within [start, end] (an open side when None)."""
     day = customers.churned_day
@@ -440,19 +409,6 @@ def churn_counts(in_view: np.ndarray, customers: CustomerArrays, start, end) -> 
     """(churned, in view): of the distinct customer codes ``in_view``, those who left within
     [start, end]."""
     return int(left_in_period(customers, start, end)[in_view].sum()), int(in_view.size)
-
-
-def latest_answers(codes: np.ndarray, nps: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each customer's most recent NPS answer: (customer codes, answers).
-
-    ``nps`` uses -1 for a blank answer; rows are in date order, so the last answered row of
-    a customer is their latest answer.
-    """
-    answered = np.flatnonzero(nps >= 0)
-    last = np.full(size, -1, dtype=np.int64)
-    np.maximum.at(last, codes[answered], answered)
-    who = np.flatnonzero(last >= 0)
-    return who, nps[last[who]]
 
 
 DAYS_PER_YEAR = 365.25

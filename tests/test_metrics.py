@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import inference
+from cxmetrics import answers, inference
 from cxmetrics import metrics as m
 
 
@@ -230,29 +230,32 @@ CUSTOMERS = m.CustomerArrays.from_frame(
 )
 
 
-def test_customers_in_view_lists_each_customer_once():
-    assert m.customers_in_view(np.array([2, 0, 2, 1, 0]), 5).tolist() == [0, 1, 2]
-    assert m.customers_in_view(CODES[:0], 5).size == 0
-
-
-def test_customer_links_by_hand():
-    prev, next_answer = m.customer_links(CODES, NPS)
-    # rows: 0:c0 1:c1 2:c2 3:c4 4:c0 5:c3(blank) 6:c1
-    assert prev.tolist() == [-1, -1, -1, -1, 0, -1, 1]
-    none = m.NO_ROW
-    assert next_answer.tolist() == [4, 6, none, none, none, none, none]
+# each customer's latest answer, by hand: 0: 10 then 3 -> 3; 1: 2 then 9 -> 9; 2: 5;
+# 3: blank only -> none; 4: 0
+WHO, LATEST = np.array([0, 1, 2, 4]), np.array([3, 9, 5, 0], dtype=np.int8)
 
 
 def test_latest_answer_is_the_most_recent_non_blank():
-    who, latest = m.latest_answers(CODES, NPS, CUSTOMERS.size)
-    # 0: 10 then 3 -> 3; 1: 2 then 9 -> 9; 2: 5; 3: blank only -> absent; 4: 0
-    assert who.tolist() == [0, 1, 2, 4]
-    assert latest.tolist() == [3, 9, 5, 0]
+    rows = pl.DataFrame(
+        {
+            "cust": CODES,
+            "stage_id": ["a", "b", "a", "a", "b", "a", "a"],
+            "channel": "web",
+            "source": "survey",
+            "nps": pl.Series(NPS).replace(-1, None),
+            "csat": None,
+        },
+        schema_overrides={"csat": pl.Int8},
+    )
+    everything = answers.from_rows(rows)
+    assert answers.customers(everything).tolist() == [0, 1, 2, 3, 4]
+    last = answers.latest(everything)
+    assert last["cust"].to_list() == WHO.tolist()
+    assert last["nps"].to_list() == LATEST.tolist()
 
 
 def test_churn_counts_distinct_customers_leaving_in_the_period():
-    seen = m.customers_in_view(CODES, CUSTOMERS.size)
-    assert seen.tolist() == [0, 1, 2, 3, 4]
+    seen = np.arange(5)  # every customer answered
     # all five in view; churned inside Feb-Mar: customer 2 (15 Feb) only
     assert m.churn_counts(seen, CUSTOMERS, dt.date(2026, 2, 1), dt.date(2026, 3, 31)) == (1, 5)
     # open start: customer 4 (20 Jan) and 2 (15 Feb)
@@ -312,7 +315,7 @@ def test_attributable_churn_is_floored_at_zero():
 def test_revenue_at_risk_by_hand():
     # latest answers: 0 -> 3 (detractor, active), 2 -> 5 (detractor, left 15 Feb),
     # 4 -> 0 (detractor, left 20 Jan). At 31 Mar only customer 0 is still a customer.
-    who, latest = m.latest_answers(CODES, NPS, CUSTOMERS.size)
+    who, latest = WHO, LATEST
     # detractors 2 left in 4 customer-years (50% a year), others 1 in 5 (20% a year)
     rates = m.ChurnRates(2, 4.0, 1, 5.0, 3, 4)
     risk = m.revenue_at_risk(who, latest, CUSTOMERS, rates, dt.date(2026, 3, 31))
@@ -333,7 +336,7 @@ def test_revenue_at_risk_by_hand():
 
 
 def test_revenue_at_risk_is_zero_without_excess_detractor_churn():
-    who, latest = m.latest_answers(CODES, NPS, CUSTOMERS.size)
+    who, latest = WHO, LATEST
     same = m.ChurnRates(2, 10.0, 4, 20.0, 3, 4)  # both 20% a year
     assert m.revenue_at_risk(who, latest, CUSTOMERS, same, None)["value"] == 0.0
 
