@@ -344,6 +344,7 @@ def _init_db(args) -> int:
     url = args.url or store.database_url()
     engine = store.make_engine(url)
     try:
+        created = migrate.new_tables(engine)
         changes = migrate.upgrade(engine)
     except Exception as exc:
         raise CliError(
@@ -354,6 +355,8 @@ def _init_db(args) -> int:
         engine.dispose()
     for change in changes:
         print(f"upgraded {change}")
+    if created:
+        print(f"created {', '.join(created)}")
     print(f"the data contract's tables are ready on {store.safe_url(url)}")
     return 0
 

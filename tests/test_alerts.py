@@ -274,3 +274,49 @@ def test_a_users_file_is_needed(env, capsys, monkeypatch):
     monkeypatch.delenv("CX_USERS_FILE")
     code, out, err = run(capsys, env)
     assert code == cli.EXIT_DATA and "CX_USERS_FILE" in err and "Traceback" not in err
+
+
+def test_init_db_adds_the_alert_table_to_an_older_database(db, capsys):
+    with sqlite3.connect(db) as conn:
+        conn.execute("DROP TABLE alert_deliveries")
+        before = conn.execute("SELECT count(*) FROM responses").fetchone()[0]
+    assert cli.main(["init-db", "--url", f"sqlite:///{db}"]) == 0
+    assert "created alert_deliveries" in capsys.readouterr().out
+    with sqlite3.connect(db) as conn:
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(alert_deliveries)")]
+        assert conn.execute("SELECT count(*) FROM responses").fetchone()[0] == before
+    assert columns == [
+        "finding_key", "recipient", "channel", "kind", "period_start", "period_end", "role",
+        "content", "status", "attempts", "last_error", "created_at", "updated_at", "sent_at",
+    ]  # fmt: skip
+    assert cli.main(["init-db", "--url", f"sqlite:///{db}"]) == 0
+    assert "created" not in capsys.readouterr().out.replace("tables are ready", "")
+
+
+def test_the_data_page_shows_what_went_to_whom(env, db, capsys, monkeypatch):
+    from conftest import REPO
+    from streamlit.testing.v1 import AppTest
+
+    with smtp_server() as (box, port):
+        monkeypatch.setenv("CX_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        assert run(capsys, env, "--send")[0] == 0
+    with sqlite3.connect(db) as conn:
+        want = conn.execute("SELECT count(*), count(DISTINCT recipient) FROM alert_deliveries")
+        rows, recipients = want.fetchone()
+    monkeypatch.setenv(store.URL_ENV, env)
+    monkeypatch.delenv("CX_USERS_FILE")  # sign-in off: the page as an analyst sees it
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120)
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    frames = [d.value for d in at.dataframe if "recipient" in d.value.columns]
+    assert len(frames) == 1
+    shown = frames[0]
+    assert len(shown) == rows and shown["recipient"].nunique() == recipients
+    assert set(shown["recipient"]) == {
+        "dana@example.com",
+        "sam@example.com",
+        "pia@example.com",
+        "ceo@example.com",
+    }
+    assert set(shown["status"]) == {"sent"}
