@@ -18,6 +18,7 @@ from cxmetrics import (
     alert_log,
     alerts,
     briefing,
+    briefing_mail,
     closed_loop,
     dataset,
     delivery,
@@ -155,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["department"],
         help="one briefing per department, each filtered to the stages it affects",
     )
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="also e-mail them (CX_SMTP_URL): each manager their departments' briefing, "
+        "executives the company's (with --per department) or the view's",
+    )
+    p.add_argument("--users", type=Path, help="the users file (default: CX_USERS_FILE)")
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
 
     p = sub.add_parser(
@@ -412,6 +420,7 @@ def _briefing(args) -> int:
     unknown = [f for f in formats if f not in briefing.FORMATS]
     if unknown or not formats:
         raise CliError(f"unknown format {', '.join(unknown) or '(none)'}; use pptx, pdf or both")
+    mailing = _mail_settings(args) if args.send else None  # checked before any work
     url = args.url or store.database_url()
     store.ensure_sample_database(url, progress=_progress)
     engine = store.make_engine(url)
@@ -424,17 +433,63 @@ def _briefing(args) -> int:
     base = _filters(args, args.start or start, args.end or end)
     _check_known(ds, base)
     views = briefing_views(inputs, base, args.per)
+    owners: list[str | None] = [v.departments[0] if args.per else None for _d, v in views]
+    if mailing is not None and args.per:  # executives receive the company's
+        views.append((inputs, base))
+        owners.append(None)
+    written: list[briefing_mail.Built] = []
     try:
         built = [briefing.build(**data, f=view) for data, view in views]
         briefing.check_distinct(built, formats)  # before any file is written
-        for b in built:
-            for path in briefing.write(b, args.out, formats):
+        for b, owner, (_data, view) in zip(built, owners, views, strict=True):
+            paths = briefing.write(b, args.out, formats)
+            for path in paths:
                 print(f"wrote {path}")
+            name = ds.journey.department_name(owner) if owner else "the company"
+            title = f"{name}, {b.period}" if args.per else f"{b.filters}, {b.period}"
+            written.append(briefing_mail.Built(owner, view, title, tuple(paths)))
     except exports.ExportError as exc:
         raise CliError(str(exc)) from exc
     except OSError as exc:
         raise CliError(f"cannot write to {args.out}: {exc.strerror or exc}") from exc
-    return 0
+    if mailing is None:
+        return 0
+    return _mail_briefings(mailing, written, ds.settings.company_name or "CX dashboard")
+
+
+def _mail_settings(args) -> dict:
+    path = args.users or access.users_file()
+    if path is None:
+        raise CliError("briefings go to the people in the users file: set CX_USERS_FILE")
+    smtp = delivery.smtp_settings()
+    if smtp is None:
+        raise CliError("--send needs an SMTP server: set CX_SMTP_URL")
+    return {
+        "users": access.load_users(path),
+        "smtp": smtp,
+        "retry": delivery.retry_settings(),
+        "limit": briefing_mail.max_bytes(),
+        "public": os.environ.get("CX_PUBLIC_URL", "").strip() or alerts.DEFAULT_PUBLIC_URL,
+    }
+
+
+def _mail_briefings(m: dict, written: list, company_name: str) -> int:
+    failed = 0
+    for to, mine in briefing_mail.recipients(m["users"], written):
+        msg = briefing_mail.message(m["smtp"], to, mine, m["limit"], m["public"], company_name)
+        attempts, error = delivery.with_retries(
+            lambda msg=msg: delivery.send_mail(m["smtp"], msg), m["retry"]
+        )
+        if error:
+            failed += 1
+            print(
+                f"error: could not mail the briefing to {to} after {attempts} attempt(s): {error}",
+                file=sys.stderr,
+            )
+        else:
+            how = "attached" if any(True for _ in msg.iter_attachments()) else "as a link"
+            print(f"mailed {', '.join(b.title for b in mine)} to {to} ({how})")
+    return EXIT_DATA if failed else 0
 
 
 def _load_findings_inputs(url: str):
