@@ -225,19 +225,28 @@ def _span(items: list[Delivery]) -> str:
     return f"{_day(start)} – {_day(end)}"
 
 
+_UNITS = {"%": " percentage points", "1-7": " on the 1-7 scale"}
+
+
+def _number(x: float) -> str:
+    return f"{x:+.1f}" if abs(x) >= 10 else f"{x:+.2f}"
+
+
 def _evidence(c: dict) -> str:
+    """The test behind a finding: effect with its 95% interval, n, q-value and period."""
     parts = []
     if c.get("effect") is not None and c.get("ci"):
-        unit = f" {c['unit']}" if c.get("unit") else ""
+        unit = _UNITS.get(c.get("unit") or "", f" {c['unit']}" if c.get("unit") else "")
         parts.append(
-            f"effect {c['effect']:+.2f}{unit}, 95% interval {c['ci'][0]:+.2f} to {c['ci'][1]:+.2f}"
+            f"effect {_number(c['effect'])}{unit} (95% interval {_number(c['ci'][0])} to "
+            f"{_number(c['ci'][1])})"
         )
     parts.append(f"n = {c['n']:,}")
     if c.get("q") is not None:
-        parts.append(f"q = {c['q']:.2g}")
+        parts.append("q < 0.001" if c["q"] < 0.001 else f"q = {c['q']:.2g}")
     p = c["period"]
-    parts.append(f"period {_day(p['start'])} – {_day(p['end'])}")
-    return "; ".join(parts)
+    parts.append(f"{_day(p['start'])} – {_day(p['end'])}")
+    return " · ".join(parts)
 
 
 def messages(deliveries: list[Delivery], company: str = "CX dashboard") -> list[Message]:
@@ -268,7 +277,8 @@ def messages(deliveries: list[Delivery], company: str = "CX dashboard") -> list[
                 f"<div style='font-size:15px;color:#111827'>{html.escape(c['sentence'])}</div>"
                 f"<div style='font-size:13px;color:#4b5563;margin-top:4px'>"
                 f"{html.escape(_evidence(c))}</div>"
-                f"<div style='font-size:13px;color:#4b5563'>{html.escape(c['role_text'])}</div>"
+                "<div style='font-size:13px;color:#111827;margin-top:2px'><b>"
+                f"{html.escape(c['role_text'])}</b></div>"
                 f"<div style='margin-top:6px'><a href='{html.escape(c['link'], quote=True)}' "
                 "style='color:#1d4ed8'>Open the filtered view</a></div></td></tr>"
             )
