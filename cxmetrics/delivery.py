@@ -5,6 +5,8 @@ Settings come from the environment:
 - ``CX_SMTP_URL``: ``smtp://user:password@host:587`` (STARTTLS whenever the server offers
   it) or ``smtps://user:password@host:465`` (TLS from the first byte); user and password
   are optional and percent-encoded; ``?timeout=SECONDS`` (default 30).
+- ``CX_SMTP_CA_FILE``: a CA bundle (PEM) to trust for the server's certificate, for a server
+  with a private CA (default: the system's).
 - ``CX_MAIL_FROM``: the sender's address (default ``cx-dashboard@`` the SMTP host).
 - ``CX_ALERT_WEBHOOK``: an incoming-webhook URL (Slack, Microsoft Teams, Mattermost …); it
   receives ``{"text": "..."}`` as a JSON POST.
@@ -45,6 +47,10 @@ class Smtp:
     password: str | None
     sender: str
     timeout: float = 30.0
+    ca_file: str | None = None
+
+    def tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
 
     def where(self) -> str:
         return f"{'smtps' if self.implicit_tls else 'smtp'}://{self.host}:{self.port}"
@@ -80,6 +86,9 @@ def smtp_settings(environ: dict[str, str] | None = None) -> Smtp | None:
     except ValueError:
         raise SettingsError("CX_SMTP_URL's timeout must be a number of seconds") from None
     sender = env.get("CX_MAIL_FROM", "").strip() or f"cx-dashboard@{parts.hostname}"
+    ca_file = env.get("CX_SMTP_CA_FILE", "").strip() or None
+    if ca_file and not os.path.isfile(ca_file):
+        raise SettingsError(f"CX_SMTP_CA_FILE {ca_file} is not a file")
     return Smtp(
         host=parts.hostname,
         port=port or (465 if implicit else 25),
@@ -88,6 +97,7 @@ def smtp_settings(environ: dict[str, str] | None = None) -> Smtp | None:
         password=unquote(parts.password) if parts.password else None,
         sender=sender,
         timeout=timeout,
+        ca_file=ca_file,
     )
 
 
@@ -146,7 +156,7 @@ def mail(
 
 def send_mail(smtp: Smtp, msg: EmailMessage) -> None:
     """Hand one message to the SMTP server; raises on any refusal or broken connection."""
-    context = ssl.create_default_context()
+    context = smtp.tls()
     if smtp.implicit_tls:
         client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
     else:

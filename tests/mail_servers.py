@@ -8,10 +8,13 @@ import email
 import email.policy
 import json
 import socket
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 
 def free_port() -> int:
@@ -55,11 +58,49 @@ class MailBox:
         return [m for m in self.messages if m["To"] == address]
 
 
+def certificate(folder) -> tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (openssl), as (certificate, key) paths."""
+    cert, key = f"{folder}/cert.pem", f"{folder}/key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", key, "-out", cert],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def authenticator(user: str, password: str):
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == user
+            and auth_data.password.decode() == password
+        )
+        return AuthResult(success=ok)
+
+    return check
+
+
 @contextlib.contextmanager
-def smtp_server():
+def smtp_server(tls: str | None = None, cert: tuple[str, str] | None = None, login=None):
+    """``tls``: None (plain), "starttls" (offered and required) or "implicit" (smtps);
+    ``login``: (user, password) the server requires."""
     box = MailBox()
     port = free_port()
-    controller = Controller(box, hostname="127.0.0.1", port=port)
+    options: dict = {}
+    if tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(*cert)
+        if tls == "starttls":
+            options |= {"tls_context": context, "require_starttls": True}
+        else:
+            options |= {"ssl_context": context}
+    if login:
+        options |= {"authenticator": authenticator(*login), "auth_required": True}
+        # aiosmtpd sees TLS only when it came by STARTTLS; smtps is TLS from the first byte
+        options |= {"auth_require_tls": tls == "starttls"}
+    controller = Controller(box, hostname="127.0.0.1", port=port, **options)
     controller.start()
     try:
         yield box, port

@@ -320,3 +320,32 @@ def test_the_data_page_shows_what_went_to_whom(env, db, capsys, monkeypatch):
         "ceo@example.com",
     }
     assert set(shown["status"]) == {"sent"}
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # smtps is TLS
+@pytest.mark.parametrize("tls", ["starttls", "implicit"])
+def test_mail_goes_over_tls_with_a_login(env, capsys, monkeypatch, tmp_path, tls):
+    """A server that requires STARTTLS (or speaks TLS from the start) and a login."""
+    from mail_servers import certificate
+
+    cert = certificate(tmp_path)
+    with smtp_server(tls, cert, login=("alerts@corp", "p@ss w")) as (box, port):
+        scheme = "smtps" if tls == "implicit" else "smtp"
+        monkeypatch.setenv("CX_SMTP_URL", f"{scheme}://alerts%40corp:p%40ss%20w@127.0.0.1:{port}")
+        monkeypatch.setenv("CX_SMTP_CA_FILE", cert[0])
+        code, out, err = run(capsys, env, "--send")
+        assert code == 0, err
+        assert {m["To"] for m in box.messages} == {
+            "dana@example.com", "sam@example.com", "pia@example.com", "ceo@example.com",
+        }  # fmt: skip
+
+
+def test_a_server_certificate_that_is_not_trusted_is_refused(env, capsys, monkeypatch, tmp_path):
+    from mail_servers import certificate
+
+    cert = certificate(tmp_path)
+    with smtp_server("starttls", cert) as (box, port):
+        monkeypatch.setenv("CX_SMTP_URL", f"smtp://127.0.0.1:{port}")
+        code, out, err = run(capsys, env, "--send")
+    assert code == cli.EXIT_DATA and "CERTIFICATE_VERIFY_FAILED" in err
+    assert box.messages == []
