@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from conftest import REPO
 from streamlit.testing.v1 import AppTest
+from test_roles_app import users as roles_users
 
 from cxmetrics import links
 from cxmetrics.filters import Filters
@@ -89,3 +90,17 @@ def test_a_bad_link_is_a_warning_naming_the_parameter(app_env):
     assert any("'stage' has no 'nowhere'" in w for w in warnings), warnings
     assert at.sidebar.multiselect(key="stage").value == ["claim"]
     assert at.sidebar.selectbox(key="period").value != "custom"
+
+
+users = roles_users  # the signed-in roles' users file (a fixture)
+
+
+def test_a_link_cannot_reach_past_a_managers_scope(users):
+    from test_roles_app import sign_in
+
+    # Dana manages Customer Service, which contributes to File a claim; Claims is not hers
+    at = sign_in("dana@example.com", {"stage": "claim", "department": ["claims", "service"]})
+    warnings = [w.value for w in at.warning]
+    assert any("'department' has no 'claims'" in w for w in warnings), warnings
+    assert at.sidebar.multiselect(key="department").value == ["service"]
+    assert at.sidebar.multiselect(key="stage").value == ["claim"]
