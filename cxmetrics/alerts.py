@@ -298,11 +298,10 @@ def messages(deliveries: list[Delivery], company: str = "CX dashboard") -> list[
             "passed its test (Benjamini-Hochberg false discovery rate 5% per family); n is "
             "the number of answers behind it.</td></tr></table></body></html>"
         )
-        out.append(
-            Message(
-                recipient, channel, subject, "\n".join(lines), body, tuple(d.key for d in items)
-            )
-        )
+        text = "\n".join(lines)
+        if channel == "webhook":  # Slack reads <…> as links and mentions (<!channel>)
+            text = text.replace("<", "‹").replace(">", "›")
+        out.append(Message(recipient, channel, subject, text, body, tuple(d.key for d in items)))
     return out
 
 

@@ -349,3 +349,57 @@ def test_a_server_certificate_that_is_not_trusted_is_refused(env, capsys, monkey
         code, out, err = run(capsys, env, "--send")
     assert code == cli.EXIT_DATA and "CERTIFICATE_VERIFY_FAILED" in err
     assert box.messages == []
+
+
+def test_a_start_outside_the_data_is_named(env, capsys):
+    code = cli.main(["alerts", "--url", env, "--since", "2030-01-01"])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_DATA and "--since 2030-01-01 lies outside the data" in err
+
+
+def test_webhook_text_cannot_carry_slack_commands():
+    from cxmetrics.alert_log import Delivery
+
+    content = {
+        "sentence": "Concentrated in <!channel> & <http://evil|here>: 44% at risk",
+        "effect": None, "ci": None, "unit": "", "n": 976, "q": 0.01, "role": "executive",
+        "department": None, "department_name": None, "role_text": "Company-wide digest.",
+        "period": {"start": "2026-09-21", "end": "2026-09-27"}, "link": "https://cx/?x=1",
+    }  # fmt: skip
+    d = Delivery("k", "webhook:h", "webhook", "at_risk", dt.date(2026, 9, 21),
+                 dt.date(2026, 9, 27), "executive", content)  # fmt: skip
+    (m,) = alerts.messages([d])
+    assert "<" not in m.text and ">" not in m.text
+    assert "&lt;!channel&gt;" in m.html
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_record_works_on_sqlite_and_postgres(backend, tmp_path, request):
+    from cxmetrics import alert_log, schema
+
+    if backend == "postgres":
+        url = request.getfixturevalue("pg_server").create_database("alerts_record")
+    else:
+        url = f"sqlite:///{tmp_path / 'record.db'}"
+    engine = store.make_engine(url)
+    try:
+        schema.create_all(engine)
+        day = dt.date(2026, 9, 21)
+        rows = [
+            alert_log.Delivery(f"change:nps|claim|||x|{i}", to, "email", "change", day,
+                               day + dt.timedelta(days=6), "lead", {"sentence": f"s{i}"})
+            for i, to in ((1, "a@x"), (1, "b@x"), (2, "a@x"))
+        ]  # fmt: skip
+        assert alert_log.record_owed(engine, rows) == 3
+        assert alert_log.record_owed(engine, rows) == 0  # never twice
+        assert {d.key for d in alert_log.owed(engine)} == {r.key for r in rows}
+        alert_log.mark(engine, [rows[0].key], 2, None)
+        alert_log.mark(engine, [rows[1].key], 3, "connection refused")
+        assert {d.key for d in alert_log.owed(engine)} == {rows[1].key, rows[2].key}
+        shown = alert_log.history(engine)
+        by = {(r["recipient"], r["finding"]): r for r in shown.iter_rows(named=True)}
+        assert by[("a@x", "s1")]["status"] == "sent" and by[("a@x", "s1")]["attempts"] == 2
+        assert by[("b@x", "s1")]["last_error"] == "connection refused"
+        assert by[("b@x", "s1")]["sent_at"] is None
+    finally:
+        engine.dispose()
