@@ -11,6 +11,7 @@ import datetime as dt
 
 import streamlit as st
 
+from cxmetrics import links
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.periods import PRESETS, preset_range
@@ -23,6 +24,7 @@ _WIDGET = dict(bind="query-params", persist_state="session")
 def filters(ds: Dataset) -> Filters:
     """Draw the sidebar filters and return the view they describe."""
     journey = ds.journey
+    _open_link(ds)
     for key in KEYS:  # keep each filter's value when the page changes under it
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
@@ -99,6 +101,42 @@ def filters(ds: Dataset) -> Filters:
         segments=tuple(segments),
         regions=tuple(regions),
     )
+
+
+def link_choices(ds: Dataset) -> links.Choices:
+    """What a link may name in this session's data (a manager's: their own departments)."""
+    journey = ds.journey
+    departments = journey.departments["department_id"].to_list()
+    if ds.scope is not None:
+        departments = [d for d in departments if d in ds.scope]
+    values = {
+        "stage": {s: journey.stage_name(s) for s in journey.stage_order},
+        "department": {d: journey.department_name(d) for d in departments},
+        **{p: {v: v for v in ds.options(p)} for p in ("channel", "segment", "region")},
+    }
+    return links.Choices(ds.first_day, ds.last_day, values)
+
+
+def _open_link(ds: Dataset) -> None:
+    """Once per session: the filters a link (``links.view_url``) carries become the initial
+    filters; a parameter that cannot be used is named in a warning and left out."""
+    if st.session_state.get("_link_opened"):
+        return
+    st.session_state["_link_opened"] = True
+    params = {k: st.query_params.get_all(k) for k in st.query_params}
+    if not any(k in params for k in ("start", "end", *links.LISTS)):
+        return
+    view = links.parse_query(params, link_choices(ds))
+    for problem in view.problems:
+        st.warning(f"This link's {inert(problem)}: that part of it was left out.", icon="⚠️")
+    if view.start or view.end:
+        st.session_state["period"] = "custom"
+        st.session_state["dates"] = (view.start or ds.first_day, view.end or ds.last_day)
+    for param, ids in view.lists.items():
+        st.session_state[param] = list(ids)
+    for name in ("start", "end"):  # read once; the sidebar's own parameters take over
+        if name in st.query_params:
+            del st.query_params[name]
 
 
 def _reset() -> None:

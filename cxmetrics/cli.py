@@ -9,14 +9,19 @@ import argparse
 import datetime as dt
 import getpass
 import json
+import os
 import sys
 from pathlib import Path
 
 from cxmetrics import (
     access,
+    alert_log,
+    alerts,
     briefing,
+    briefing_mail,
     closed_loop,
     dataset,
+    delivery,
     exports,
     finder,
     importer,
@@ -151,6 +156,34 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["department"],
         help="one briefing per department, each filtered to the stages it affects",
     )
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="also e-mail them (CX_SMTP_URL): each manager their departments' briefing, "
+        "executives the company's (with --per department) or the view's",
+    )
+    p.add_argument("--users", type=Path, help="the users file (default: CX_USERS_FILE)")
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
+
+    p = sub.add_parser(
+        "alerts",
+        help="send each finding of the latest complete week to the managers of the departments "
+        "that own it, and a digest to executives",
+    )
+    p.add_argument(
+        "--send",
+        action="store_true",
+        help="send by e-mail (CX_SMTP_URL) and webhook (CX_ALERT_WEBHOOK); without it, print "
+        "what would be sent and send nothing",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument(
+        "--since",
+        type=_date,
+        help="the findings from this day to the data's last day (default: the latest "
+        "complete week, Monday to Sunday)",
+    )
+    p.add_argument("--users", type=Path, help="the users file (default: CX_USERS_FILE)")
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
 
     p = sub.add_parser("user", help="add a person to the sign-in users file, or list it")
@@ -221,6 +254,8 @@ def main(argv: list[str] | None = None) -> int:
             return _import_journey(args)
         if args.command == "briefing":
             return _briefing(args)
+        if args.command == "alerts":
+            return _alerts(args)
         if args.command == "user":
             return _user(args)
         if args.command == "findings":
@@ -237,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         JourneyError,
         access.AccessError,
         company.SettingsError,
+        delivery.SettingsError,
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
@@ -316,6 +352,7 @@ def _init_db(args) -> int:
     url = args.url or store.database_url()
     engine = store.make_engine(url)
     try:
+        created = migrate.new_tables(engine)
         changes = migrate.upgrade(engine)
     except Exception as exc:
         raise CliError(
@@ -326,6 +363,8 @@ def _init_db(args) -> int:
         engine.dispose()
     for change in changes:
         print(f"upgraded {change}")
+    if created:
+        print(f"created {', '.join(created)}")
     print(f"the data contract's tables are ready on {store.safe_url(url)}")
     return 0
 
@@ -381,6 +420,7 @@ def _briefing(args) -> int:
     unknown = [f for f in formats if f not in briefing.FORMATS]
     if unknown or not formats:
         raise CliError(f"unknown format {', '.join(unknown) or '(none)'}; use pptx, pdf or both")
+    mailing = _mail_settings(args) if args.send else None  # checked before any work
     url = args.url or store.database_url()
     store.ensure_sample_database(url, progress=_progress)
     engine = store.make_engine(url)
@@ -393,17 +433,175 @@ def _briefing(args) -> int:
     base = _filters(args, args.start or start, args.end or end)
     _check_known(ds, base)
     views = briefing_views(inputs, base, args.per)
+    owners: list[str | None] = [v.departments[0] if args.per else None for _d, v in views]
+    if mailing is not None and args.per:  # executives receive the company's
+        views.append((inputs, base))
+        owners.append(None)
+    written: list[briefing_mail.Built] = []
     try:
         built = [briefing.build(**data, f=view) for data, view in views]
         briefing.check_distinct(built, formats)  # before any file is written
-        for b in built:
-            for path in briefing.write(b, args.out, formats):
+        for b, owner, (_data, view) in zip(built, owners, views, strict=True):
+            paths = briefing.write(b, args.out, formats)
+            for path in paths:
                 print(f"wrote {path}")
+            name = ds.journey.department_name(owner) if owner else "the company"
+            title = f"{name}, {b.period}" if args.per else f"{b.filters}, {b.period}"
+            written.append(briefing_mail.Built(owner, view, title, tuple(paths)))
     except exports.ExportError as exc:
         raise CliError(str(exc)) from exc
     except OSError as exc:
         raise CliError(f"cannot write to {args.out}: {exc.strerror or exc}") from exc
-    return 0
+    if mailing is None:
+        return 0
+    return _mail_briefings(mailing, written, ds.settings.company_name or "CX dashboard")
+
+
+def _mail_settings(args) -> dict:
+    path = args.users or access.users_file()
+    if path is None:
+        raise CliError("briefings go to the people in the users file: set CX_USERS_FILE")
+    smtp = delivery.smtp_settings()
+    if smtp is None:
+        raise CliError("--send needs an SMTP server: set CX_SMTP_URL")
+    return {
+        "users": access.load_users(path),
+        "smtp": smtp,
+        "retry": delivery.retry_settings(),
+        "limit": briefing_mail.max_bytes(),
+        "public": os.environ.get("CX_PUBLIC_URL", "").strip() or alerts.DEFAULT_PUBLIC_URL,
+    }
+
+
+def _mail_briefings(m: dict, written: list, company_name: str) -> int:
+    failed = 0
+    for to, mine in briefing_mail.recipients(m["users"], written):
+        msg = briefing_mail.message(m["smtp"], to, mine, m["limit"], m["public"], company_name)
+        attempts, error = delivery.with_retries(
+            lambda msg=msg: delivery.send_mail(m["smtp"], msg), m["retry"]
+        )
+        if error:
+            failed += 1
+            print(
+                f"error: could not mail the briefing to {to} after {attempts} attempt(s): {error}",
+                file=sys.stderr,
+            )
+        else:
+            how = "attached" if any(True for _ in msg.iter_attachments()) else "as a link"
+            print(f"mailed {', '.join(b.title for b in mine)} to {to} ({how})")
+    return EXIT_DATA if failed else 0
+
+
+def _load_findings_inputs(url: str):
+    """The dataset and the detectors' other inputs (contacts, cases, KPIs)."""
+    store.ensure_sample_database(url, progress=_progress)
+    engine = store.make_engine(url)
+    try:
+        ds = dataset.load(engine)
+        contacts = dataset.load_contacts(engine, ds)
+        inputs = finder.Inputs(
+            contacts=contacts,
+            cases=closed_loop.prepare_for(ds, store.load_cases(engine), contacts),
+            kpis=store.load_kpis(engine),
+        )
+    finally:
+        engine.dispose()
+    return ds, inputs
+
+
+def _alerts(args) -> int:
+    path = args.users or access.users_file()
+    if path is None:
+        raise CliError("alerts go to the people in the users file: set CX_USERS_FILE or --users")
+    users = access.load_users(path)
+    smtp = delivery.smtp_settings()
+    hook = delivery.webhook_url()
+    retry = delivery.retry_settings()
+    if args.send and smtp is None and hook is None:
+        raise CliError("nothing to send with: set CX_SMTP_URL and/or CX_ALERT_WEBHOOK")
+    public = os.environ.get("CX_PUBLIC_URL", "").strip() or alerts.DEFAULT_PUBLIC_URL
+    url = args.url or store.database_url()
+    ds, inputs = _load_findings_inputs(url)
+    try:
+        start, end = alerts.period(ds, args.since)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    found = alerts.week_findings(ds, start, end, inputs)
+    routed = alerts.route(
+        found,
+        start,
+        end,
+        ds.journey,
+        users,
+        public,
+        delivery.webhook_name(hook) if hook else None,
+    )
+    channels = {c for c, on in (("email", smtp), ("webhook", hook)) if on or not args.send}
+    engine = store.make_engine(url)
+    try:
+        if args.send:
+            alert_log.record_owed(engine, [d for d in routed if d.channel in channels])
+            pending = alert_log.owed(engine)
+        else:
+            recorded = alert_log.known(engine)
+            pending = alert_log.owed(engine) + [d for d in routed if d.key not in recorded]
+        skipped = [d for d in pending if d.channel not in channels]
+        pending = [d for d in pending if d.channel in channels]
+        msgs = alerts.messages(pending, ds.settings.company_name or "CX dashboard")
+        results = {}
+        if args.send:
+            for m in msgs:
+                results[(m.recipient, m.channel)] = _deliver(m, smtp, hook, retry, engine)
+    finally:
+        engine.dispose()
+    if skipped:
+        print(
+            f"note: {len(skipped)} owed alert(s) wait for a channel that is not set up "
+            f"({', '.join(sorted({d.channel for d in skipped}))})",
+            file=sys.stderr,
+        )
+    failed = [k for k, (_n, error) in results.items() if error]
+    if args.json:
+        data = {
+            "period": {"start": start.isoformat(), "end": end.isoformat()},
+            "findings": len(found),
+            "sent": args.send,
+            **alerts.as_json(pending, msgs),
+        }
+        for item in data["messages"]:
+            if args.send:
+                attempts, error = results[(item["recipient"], item["channel"])]
+                item |= {"status": "owed" if error else "sent", "attempts": attempts}
+                item |= {"error": error} if error else {}
+        print(json.dumps(data, indent=2))
+    else:
+        verb = "sent" if args.send else "would send"
+        print(f"Findings {start} to {end}: {len(found)} kept by the findings engine.")
+        for m in msgs:
+            error = results.get((m.recipient, m.channel), (0, None))[1]
+            state = "NOT sent (owed)" if error else verb
+            print(f"  {state} to {m.recipient} by {m.channel}: {m.subject}")
+        if not msgs:
+            print("  Nothing new to send.")
+    for recipient, channel in failed:
+        attempts, error = results[(recipient, channel)]
+        print(
+            f"error: could not deliver to {recipient} by {channel} after {attempts} attempt(s): "
+            f"{error}; kept as owed, the next run tries again",
+            file=sys.stderr,
+        )
+    return EXIT_DATA if failed else 0
+
+
+def _deliver(m, smtp, hook, retry, engine) -> tuple[int, str | None]:
+    """Send one message with retries and record the outcome on every delivery it carries."""
+    if m.channel == "email":
+        msg = delivery.mail(smtp, m.recipient, m.subject, m.text, m.html)
+        attempts, error = delivery.with_retries(lambda: delivery.send_mail(smtp, msg), retry)
+    else:
+        attempts, error = delivery.with_retries(lambda: delivery.post_webhook(hook, m.text), retry)
+    alert_log.mark(engine, m.keys, attempts, error)
+    return attempts, error
 
 
 def briefing_views(inputs: dict, base: Filters, per: str | None) -> list[tuple[dict, Filters]]:

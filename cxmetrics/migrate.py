@@ -63,6 +63,14 @@ def pending(engine_or_conn) -> list[Change]:
     return changes
 
 
+def new_tables(engine_or_conn) -> list[str]:
+    """Tables of the contract the database does not hold yet (``upgrade`` creates them):
+    a database made before a table was added to the contract, such as ``alert_deliveries``,
+    gains it without any change to its other tables."""
+    present = set(sa.inspect(engine_or_conn).get_table_names())
+    return [t.name for t in schema.metadata.sorted_tables if t.name not in present]
+
+
 def upgrade(engine: sa.Engine) -> list[Change]:
     """Create missing tables and upgrade the existing ones; returns what was changed.
 

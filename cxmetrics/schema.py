@@ -250,6 +250,35 @@ settings = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+ALERT_CHANNELS = ("email", "webhook")
+ALERT_STATUSES = ("sent", "owed")
+
+#: Every alert owed or sent: one row per finding, recipient and channel (``cxmetrics/alerts.py``
+#: writes it; ``init-db`` creates it). A row is written as "owed" before anything is sent and
+#: turns "sent" once the server accepted it, so a finding is never sent twice and a failed
+#: delivery is tried again on the next run. ``content`` holds what the message says (JSON).
+alert_deliveries = sa.Table(
+    "alert_deliveries",
+    metadata,
+    sa.Column("finding_key", sa.String(400), primary_key=True),
+    sa.Column("recipient", sa.String(320), primary_key=True),
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("period_start", sa.Date, nullable=False),
+    sa.Column("period_end", sa.Date, nullable=False),
+    sa.Column("role", sa.String(40), nullable=False),
+    sa.Column("content", sa.Text, nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("last_error", sa.Text),
+    sa.Column("created_at", sa.DateTime, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("sent_at", sa.DateTime),
+    sa.CheckConstraint(_in("channel", ALERT_CHANNELS), name="ck_alert_channel"),
+    sa.CheckConstraint(_in("status", ALERT_STATUSES), name="ck_alert_status"),
+    sa.CheckConstraint("attempts >= 0", name="ck_alert_attempts"),
+)
+
 #: Tables a CX team imports from files (the journey's targets come with the journey files).
 IMPORTABLE = (
     "stages",

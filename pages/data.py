@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cxapp import auth, router, uploads
+from cxapp import auth, deliveries, router, uploads
 from cxmetrics import importer, mapping, schema, store
 from cxmetrics.journey import JourneyError
 from cxmetrics.wording import inert
@@ -47,6 +47,39 @@ st.dataframe(
         "last_import": st.column_config.TextColumn("Last import", width="large"),
     },
 )
+
+# --- alerts sent ------------------------------------------------------------------------
+st.subheader("Alerts sent")
+sent = deliveries.history()
+if sent.height == 0:
+    st.caption(
+        "No alert has been sent yet: `python -m cxmetrics alerts --send` sends each week's "
+        "findings to the managers of the departments that own them (see the README)."
+    )
+else:
+    owed = sent.filter(sent["status"] == "owed").height
+    st.caption(
+        f"The newest {sent.height:,} deliveries: one row per finding, recipient and channel"
+        + (f"; {owed:,} still owed (the next run tries again)." if owed else ".")
+    )
+    st.dataframe(
+        sent,
+        hide_index=True,
+        column_config={
+            "updated_at": st.column_config.DatetimeColumn("Last attempt (UTC)"),
+            "recipient": "Recipient",
+            "channel": "Channel",
+            "status": "Status",
+            "role": "Role",
+            "kind": "Kind",
+            "finding": st.column_config.TextColumn("Finding", width="large"),
+            "period_start": "From",
+            "period_end": "To",
+            "attempts": "Attempts",
+            "last_error": "Last error",
+            "sent_at": st.column_config.DatetimeColumn("Sent (UTC)"),
+        },
+    )
 
 # --- import a file -----------------------------------------------------------------------
 if not user.can_import:
