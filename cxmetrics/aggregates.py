@@ -103,7 +103,8 @@ def design_effects(engine: sa.Engine) -> dict[str, float]:
         c, r.c.customer_id == c.c.customer_id
     )  # the answers a dataset can place: known touchpoint and customer
     stmt = sa.select(r.c.customer_id, *cols).select_from(placed).group_by(r.c.customer_id)
-    per = store.read_select(engine, stmt)
+    # in customer order, as the in-memory computation sums them (the same bits)
+    per = store.read_select(engine, stmt).sort(pl.col("customer_id").cast(pl.String))
     sums = {}
     for metric in scored:
         k = per[f"{metric}_k"].cast(pl.Float64).to_numpy()

@@ -12,7 +12,8 @@ Columns: ``cust`` (customer code), ``stage_id``, ``channel``, ``responses``, ``n
 ``nps`` and ``csat`` (the latest answer in the group; null if none) with ``nps_at`` and
 ``csat_at``: the answer's place in the customer's answers of the period (date, then response
 id), so a customer's latest answer over several groups is the one with the largest ``*_at``
-(places are compared within one customer only).
+(places are compared within one customer only). Rows are sorted by customer, then
+``nps_at`` (:data:`ORDER`), so a customer's latest NPS answer is their last answered row.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from cxmetrics import schema, store
 KEYS = ("cust", "stage_id", "channel")
 COUNTS = ("responses", "n_nps", "promoters", "detractors", "complaints")
 SCORES = ("nps", "csat")
+ORDER = ("cust", "nps_at")
 
 
 def from_rows(rows: pl.DataFrame) -> pl.DataFrame:
@@ -57,9 +59,13 @@ def from_rows(rows: pl.DataFrame) -> pl.DataFrame:
         *[pl.col(c).sum() for c in COUNTS[1:]],
         *[pl.col(f"{score}_at").max() for score in SCORES],
     )
-    return out.with_columns(
-        pl.Series(score, _gather(rows[score], out[f"{score}_at"])) for score in SCORES
-    ).select(*KEYS, *COUNTS, *[c for score in SCORES for c in (score, f"{score}_at")])
+    return (
+        out.with_columns(
+            pl.Series(score, _gather(rows[score], out[f"{score}_at"])) for score in SCORES
+        )
+        .select(*KEYS, *COUNTS, *[c for score in SCORES for c in (score, f"{score}_at")])
+        .sort(ORDER)
+    )
 
 
 def _gather(values: pl.Series, places: pl.Series) -> pl.Series:
@@ -156,16 +162,20 @@ def placed(
         right_on="customer_id",
         how="inner",
     )
-    return out.select(
-        pl.col("cust").cast(types["cust"]),
-        *[pl.col(k).cast(pl.String).cast(types[k], strict=False) for k in KEYS[1:]],
-        *[pl.col(c).cast(pl.Int32) for c in COUNTS],
-        *[
-            e
-            for score in SCORES
-            for e in (pl.col(score).cast(pl.Int8), pl.col(f"{score}_at").cast(pl.UInt32))
-        ],
-    ).drop_nulls(list(KEYS))
+    return (
+        out.select(
+            pl.col("cust").cast(types["cust"]),
+            *[pl.col(k).cast(pl.String).cast(types[k], strict=False) for k in KEYS[1:]],
+            *[pl.col(c).cast(pl.Int32) for c in COUNTS],
+            *[
+                e
+                for score in SCORES
+                for e in (pl.col(score).cast(pl.Int8), pl.col(f"{score}_at").cast(pl.UInt32))
+            ],
+        )
+        .drop_nulls(list(KEYS))
+        .sort(ORDER)
+    )
 
 
 def in_view(
@@ -186,15 +196,22 @@ def in_view(
 
 
 def latest(frame: pl.DataFrame, score: str = "nps", by: tuple[str, ...] = ("cust",)):
-    """Each customer's (or each ``by`` group's) latest ``score`` answer among the groups of
-    ``frame``, sorted by ``by``."""
+    """Each customer's (or each ``by`` group's, ``by`` ending with the customer) latest
+    ``score`` answer among the groups of ``frame``, in customer order."""
     answered = frame.filter(pl.col(score).is_not_null())
-    return answered.sort(f"{score}_at").group_by(list(by)).agg(pl.col(score).last()).sort(list(by))
+    if f"{score}_at" != ORDER[1]:  # rows are in NPS order within a customer
+        answered = answered.sort("cust", f"{score}_at")
+    return answered.group_by(list(by), maintain_order=True).agg(pl.col(score).last())
 
 
 def customers(frame: pl.DataFrame) -> np.ndarray:
-    """The distinct customer codes of ``frame``, ascending."""
-    return np.unique(frame["cust"].to_numpy())
+    """The distinct customer codes of ``frame`` (rows in customer order), ascending."""
+    codes = frame["cust"].to_numpy()
+    if not codes.size:
+        return codes.astype(np.int64)
+    first = np.ones(codes.size, dtype=bool)
+    first[1:] = codes[1:] != codes[:-1]
+    return codes[first].astype(np.int64)
 
 
 def load(

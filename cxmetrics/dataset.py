@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,6 +37,7 @@ Progress = Callable[[float, str], None]
 
 #: Periods whose customer-level answers a dataset keeps at once
 ANSWER_PERIODS = 16
+_ANSWERS_LOCK = threading.Lock()
 
 STAT_DIMENSIONS = ["responded_on", "touchpoint_id", "stage_id", "channel", "segment", "region"]
 
@@ -185,9 +187,10 @@ class Dataset:
                 frame = self.database.answers(start, end)
             else:
                 frame = answers.from_rows(date_slice(self.responses, "responded_on", start, end))
-            if len(self._answers) >= ANSWER_PERIODS:  # the oldest period leaves first
-                self._answers.pop(next(iter(self._answers)), None)
-            self._answers[key] = frame
+            with _ANSWERS_LOCK:  # sessions share a dataset
+                while len(self._answers) >= ANSWER_PERIODS:  # the oldest period leaves first
+                    self._answers.pop(next(iter(self._answers)))
+                self._answers[key] = frame
         return frame
 
     def answers_in_view(self, f: Filters) -> pl.DataFrame:

@@ -95,8 +95,10 @@ def design_effects(responses: pl.DataFrame, customer: str = "cust") -> dict[str,
         rows = responses.filter(pl.col(metric).is_not_null()).select(
             pl.col(customer), value.alias("y")
         )
-        per = rows.group_by(customer).agg(
-            pl.col("y").sum().alias("u"), pl.len().cast(pl.Float64).alias("k")
+        per = (
+            rows.group_by(customer)
+            .agg(pl.col("y").sum().alias("u"), pl.len().cast(pl.Float64).alias("k"))
+            .sort(customer)  # one order of summing, so the same answers give the same bits
         )
         sums[metric] = (per["u"].to_numpy(), per["k"].to_numpy(), float((rows["y"] ** 2).sum()))
     return design_effects_of_sums(sums)

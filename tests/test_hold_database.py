@@ -52,8 +52,8 @@ def test_statistics_and_customer_facts_equal_the_rows(held, loaded):
         == loaded.sources
         == tuple(sorted(loaded.responses["source"].cast(pl.String).unique()))
     )
-    for metric, value in loaded.design_effect.items():
-        assert held.design_effect[metric] == pytest.approx(value, rel=1e-9)
+    assert held.design_effect == loaded.design_effect  # summed in the same order
+    assert all(value > 1 for value in loaded.design_effect.values())
     assert (held.first_day, held.last_day) == (loaded.first_day, loaded.last_day)
     assert held.n_responses == loaded.responses.height
 
