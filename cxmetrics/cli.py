@@ -16,6 +16,7 @@ from cxmetrics import (
     access,
     briefing,
     closed_loop,
+    comment_analysis,
     dataset,
     exports,
     finder,
@@ -104,6 +105,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the data contract's tables on a database, or upgrade an older one",
     )
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL)")
+
+    p = sub.add_parser(
+        "analyse-comments",
+        help="find the sentiment and theme of the comments not analysed yet (stored once)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="fit the themes anew on every comment and analyse every comment again",
+    )
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
 
     p = sub.add_parser(
         "import",
@@ -217,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             return _init_db(args)
         if args.command == "import":
             return _import(args)
+        if args.command == "analyse-comments":
+            return _analyse_comments(args)
         if args.command == "import-journey":
             return _import_journey(args)
         if args.command == "briefing":
@@ -316,6 +330,7 @@ def _init_db(args) -> int:
     url = args.url or store.database_url()
     engine = store.make_engine(url)
     try:
+        added = comment_analysis.missing_tables(engine)
         changes = migrate.upgrade(engine)
     except Exception as exc:
         raise CliError(
@@ -326,6 +341,11 @@ def _init_db(args) -> int:
         engine.dispose()
     for change in changes:
         print(f"upgraded {change}")
+    if added:
+        print(
+            f"added the table(s) {', '.join(added)}; fill them with "
+            "`python3 -m cxmetrics analyse-comments`"
+        )
     print(f"the data contract's tables are ready on {store.safe_url(url)}")
     return 0
 
@@ -360,6 +380,25 @@ def _import(args) -> int:
         if report.problems.height > 10:
             print(f"  … and {report.problems.height - 10:,} more in the report")
     return 0 if report.ok else EXIT_DATA
+
+
+def _analyse_comments(args) -> int:
+    url = args.url or store.database_url()
+    engine = store.make_engine(url)
+    try:
+        store.check(engine)
+        outcome = comment_analysis.analyse(engine, everything=args.all, progress=_progress)
+    except store.StoreError:
+        raise
+    except Exception as exc:
+        raise CliError(
+            f"cannot analyse the comments on {store.safe_url(url)} (nothing was changed): "
+            f"{store.describe_error(exc)}"
+        ) from exc
+    finally:
+        engine.dispose()
+    print(outcome.summary())
+    return 0
 
 
 def _import_journey(args) -> int:

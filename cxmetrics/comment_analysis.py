@@ -37,6 +37,7 @@ from cxmetrics.text import mask_pii_column
 #: The method's version; a model's version is this, the time of the fit and a digest.
 METHOD = "vader+tfidf-nmf-1"
 Progress = Callable[[float, str], None]
+ID_CHUNK = 5_000  # ids per IN (...) list (SQLite allows 32,766 parameters)
 
 
 def _quiet(_fraction: float, _message: str) -> None:
@@ -205,8 +206,8 @@ def analyse(
     with engine.begin() as conn:
         removed = conn.execute(a.delete().where(_emptied(a))).rowcount or 0
         ids = rows["response_id"].to_list()
-        for i in range(0, len(ids), 900):
-            conn.execute(a.delete().where(a.c.response_id.in_(ids[i : i + 900])))
+        for i in range(0, len(ids), ID_CHUNK):
+            conn.execute(a.delete().where(a.c.response_id.in_(ids[i : i + ID_CHUNK])))
         _insert(conn, rows)
     progress(1.0, "Done")
     return Outcome(rows.height, False, version, len(model["labels"]), removed)
@@ -215,8 +216,8 @@ def analyse(
 def _comments_of(engine: sa.Engine, ids: pl.Series) -> pl.DataFrame:
     """The non-blank comments of these responses, as :func:`_comments` gives them."""
     parts = [
-        _comments(engine, only_new=False, ids=ids[i : i + 900].to_list())
-        for i in range(0, ids.len(), 900)
+        _comments(engine, only_new=False, ids=ids[i : i + ID_CHUNK].to_list())
+        for i in range(0, ids.len(), ID_CHUNK)
     ]
     return pl.concat(parts) if parts else _comments(engine, only_new=True).head(0)
 
