@@ -257,8 +257,8 @@ class Comments:
         q: voc.Query,
         number: int,
         *,
-        size: int = voc.PAGE_SIZE,
         unmasked: bool = False,
+        size: int = voc.PAGE_SIZE,
     ) -> tuple[pl.DataFrame, int, int, int]:
         """One page of the matching comments, newest first: (rows, page number clamped to
         1..pages, number of pages, number of matching comments)."""
