@@ -123,7 +123,7 @@ def latest_model(engine: sa.Engine) -> tuple[str, dict] | None:
 
 def _version(model: dict, at: dt.datetime) -> str:
     digest = hashlib.sha256(json.dumps(model, sort_keys=True).encode()).hexdigest()[:10]
-    return f"{METHOD}:{at:%Y%m%dT%H%M%S}:{digest}"
+    return f"{METHOD}:{at:%Y%m%dT%H%M%S.%f}:{digest}"
 
 
 def _rows(per_comment: pl.DataFrame, comments: pl.DataFrame, version: str, at) -> pl.DataFrame:
@@ -155,7 +155,7 @@ def analyse(
     when ``everything`` or when no model is stored). ``changed``: response ids whose
     comment text was just written (an import), analysed again. All or nothing."""
     _require_tables(engine)
-    at = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     stored = None if everything else latest_model(engine)
     a = schema.comment_analysis
     if stored is None:

@@ -580,7 +580,14 @@ def data_version(engine: sa.Engine) -> tuple:
     if sa.inspect(engine).has_table(schema.imports.name):  # every import is logged there
         with engine.connect() as conn:
             last_import = conn.execute(sa.select(sa.func.max(schema.imports.c.import_id))).scalar()
+    analysed = None  # comments analysed since (``analyse-comments``, an import)
+    if sa.inspect(engine).has_table(schema.comment_analysis.name):
+        a = schema.comment_analysis
+        with engine.connect() as conn:
+            analysed = tuple(
+                conn.execute(sa.select(sa.func.count(), sa.func.max(a.c.analysed_at))).one()
+            )
     settings = tuple(sorted(company.read(engine).items()))  # a changed setting shows at once
     path = sqlite_path(str(engine.url))
     mtime = path.stat().st_mtime_ns if path is not None and path.exists() else None
-    return (count, last_id, customers, last_import, mtime, settings)
+    return (count, last_id, customers, last_import, mtime, settings, analysed)

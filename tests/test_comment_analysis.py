@@ -438,6 +438,9 @@ def _drop_analysis(path) -> None:
 
 
 def voice(monkeypatch, url: str, tab: str):
+    from cxapp import data
+
+    data.refresh()  # as the Data page does after an import; else the version lives a minute
     monkeypatch.setenv(store.URL_ENV, url)
     at = start()
     at.switch_page("pages/voice.py").run()
@@ -465,7 +468,7 @@ def test_an_old_database_says_what_to_run_then_shows_the_comments(
     assert "have not been analysed yet" in " ".join(w.value for w in at.warning)
     assert cli.main(["analyse-comments", "--url", url]) == 0
     at = voice(monkeypatch, url, tab)
-    assert not at.warning
+    assert not any("analyse" in w.value for w in at.warning)
     if tab == "Verbatims":
         assert any("comment" in d.value.columns for d in at.dataframe)
     else:
