@@ -236,6 +236,18 @@ def _insert(conn: sa.Connection, rows: pl.DataFrame) -> None:
     if conn.dialect.name == "postgresql":
         store.copy_into(conn, schema.comment_analysis.name, rows)
         return
+    if conn.dialect.name == "sqlite":  # the driver's executemany: fast, same transaction
+        columns = ", ".join(f'"{c}"' for c in rows.columns)
+        marks = ", ".join("?" for _ in rows.columns)
+        as_text = rows.with_columns(  # SQLAlchemy's own text form of a SQLite DATETIME
+            pl.col("analysed_at").dt.strftime("%Y-%m-%d %H:%M:%S.%6f")
+        )
+        cursor = conn.connection.driver_connection.cursor()
+        cursor.executemany(
+            f"INSERT INTO {schema.comment_analysis.name} ({columns}) VALUES ({marks})",
+            as_text.iter_rows(),
+        )
+        return
     for chunk in rows.iter_slices(50_000):
         conn.execute(schema.comment_analysis.insert(), chunk.to_dicts())
 

@@ -1,9 +1,14 @@
-"""Voice of the customer: every comment from every source, with sentiment and theme.
+"""Voice of the customer: the figures of comments (theme summary, themes by stage and over
+time, rising themes) and the page's own filters.
 
-``build`` joins the comments to the responses they came with (date, stage, touchpoint,
-channel, source, scores, customer) and to their text analysis, once per data version.
-Everything after that (searching, filtering, paging, theme volumes and trends) is a
-Polars slice of that frame on each widget change.
+The dashboard reads comments where they are stored: their sentiment and theme are in the
+``comment_analysis`` table (``comment_analysis.py``), the figures are summed from the
+additive statistics one GROUP BY gives (``comment_queries.py``), the list is read a page at
+a time. The functions here take those statistics, or comment rows (which they sum first).
+
+``build`` is the in-memory analysis of a frame of comments (every comment joined to its
+response and analysed in the process): the reference the stored analysis and the SQL
+figures are tested against, and a tool for small frames. The pages do not use it.
 """
 
 from __future__ import annotations
