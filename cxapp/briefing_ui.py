@@ -28,7 +28,7 @@ def button(ds, view) -> None:
                 data.get_kpis(),
                 data.get_closed_loop(),
                 data.get_contacts(),
-                data.get_verbatims(),
+                data.get_comments(),
                 view,
             )
             files = briefing.render(b, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))

@@ -21,7 +21,7 @@ import streamlit as st
 
 from cxapp import auth
 from cxapp.memo import Memo
-from cxmetrics import closed_loop, dataset, scope, store, voc
+from cxmetrics import closed_loop, comment_queries, dataset, scope, store
 from cxmetrics.dataset import Dataset
 from cxmetrics.text import mask_pii_column
 
@@ -176,24 +176,14 @@ def get_cases() -> pl.DataFrame:
     return _get_extra("cases")
 
 
-@st.cache_resource(
-    show_spinner="Reading the comments and finding their sentiment and themes "
-    "(once per data version)…",
-    max_entries=2,
-)
-def _verbatims(url: str, version: tuple) -> voc.Verbatims:
-    return voc.build(_dataset(url, version), store.load_all_comments(_engine(url)))
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _scoped_verbatims(url: str, version: tuple, departments: tuple[str, ...]) -> voc.Verbatims:
-    return scope.verbatims(_verbatims(url, version), _scoped_dataset(url, version, departments))
-
-
-def _verbatims_for(url: str, version: tuple, departments: tuple[str, ...] | None):
+def _comments_for(url: str, version: tuple, departments: tuple[str, ...] | None):
+    """The comments of the database within the user's stages: queried a statistic or a
+    page at a time, never read whole (their sentiment and themes are stored once per
+    comment, see ``cxmetrics/comment_analysis.py``)."""
+    texts = comment_queries.Comments(_engine(url))
     if departments is None:
-        return _verbatims(url, version)
-    return _scoped_verbatims(url, version, departments)
+        return texts
+    return texts.scoped(_scoped_dataset(url, version, departments).journey.stage_order)
 
 
 @st.cache_resource(show_spinner="Linking cases to repeat contacts…", max_entries=8)
@@ -217,9 +207,9 @@ def _cached_or_stop(loader, what: str):
         st.stop()
 
 
-def get_verbatims() -> voc.Verbatims:
-    """Every comment, masked, with sentiment and theme; analysed once per data version."""
-    return _cached_or_stop(_verbatims_for, "comments")
+def get_comments() -> comment_queries.Comments:
+    """The comments in the signed-in user's scope, queried where they are stored."""
+    return _cached_or_stop(_comments_for, "comments")
 
 
 def get_closed_loop() -> pl.DataFrame:
@@ -230,15 +220,15 @@ def get_closed_loop() -> pl.DataFrame:
 # --- views shared by every session ------------------------------------------------------
 # The inputs a shared view can ask for, by name: each is the signed-in user's, for the same
 # data version as the view's key.
-DATASET, CONTACTS, KPIS, CASES, VERBATIMS, CLOSED_LOOP = (
-    "<dataset>", "<contacts>", "<kpis>", "<cases>", "<verbatims>", "<closed loop>"
+DATASET, CONTACTS, KPIS, CASES, COMMENTS, CLOSED_LOOP = (
+    "<dataset>", "<contacts>", "<kpis>", "<cases>", "<comments>", "<closed loop>"
 )  # fmt: skip
 _INPUTS = {
     DATASET: _dataset_for,
     CONTACTS: lambda url, version, departments: _extra_for(url, version, "contacts", departments),
     KPIS: lambda url, version, departments: _extra_for(url, version, "kpis", departments),
     CASES: lambda url, version, departments: _extra_for(url, version, "cases", departments),
-    VERBATIMS: _verbatims_for,
+    COMMENTS: _comments_for,
     CLOSED_LOOP: _closed_loop,
 }
 VIEWS = Memo(max_entries=256, ttl_seconds=3600)
@@ -254,7 +244,7 @@ def shared(fn, *args, **kwargs):
     """``fn(*args, **kwargs)``, computed once for every session with the same database, data
     version and departments, and the same other arguments (filters and options, which must
     be hashable). Name the loaded inputs with ``DATASET``, ``CONTACTS``, ``KPIS``, ``CASES``,
-    ``VERBATIMS`` and ``CLOSED_LOOP``: they are fetched for the version in the key. ``fn``
+    ``COMMENTS`` and ``CLOSED_LOOP``: they are fetched for the version in the key. ``fn``
     is keyed as itself, so pass a module's function, not a lambda made on each run. The
     result is shared: pages must not change it."""
     departments = _scope()

@@ -115,24 +115,30 @@ def _images_unavailable() -> str | None:
 def table(frame, name: str, export=None, **kwargs) -> None:
     """``st.dataframe`` with an export control: CSV, XLSX (formulas neutralised), Parquet.
     The export holds the columns shown, in their order; ``export`` replaces the rows (a
-    paged table exports every page)."""
+    paged table exports every page), either a frame or a function that reads it only when
+    a download is asked for."""
     st.dataframe(frame, **kwargs)
     if not auth.current_user().can_export:
         return
     order = kwargs.get("column_order")
     source = frame if export is None else export
-    shown = source.select([c for c in order if c in source.columns]) if order else source
     _, view_name = _export_view()
     with st.popover("Export table", icon=":material/download:"):
         for fmt, label in (("csv", "CSV"), ("xlsx", "Excel (XLSX)"), ("parquet", "Parquet")):
             st.download_button(
                 label,
-                data=functools.partial(exports.table_bytes, shown, fmt),
+                data=functools.partial(_table_bytes, source, order, fmt),
                 file_name=exports.file_name(name, view_name, fmt),
                 mime=exports.MIME[fmt],
                 key=f"table_{exports.slug(name)}_{fmt}",
                 on_click="ignore",
             )
+
+
+def _table_bytes(source, order, fmt: str) -> bytes:
+    frame = source() if callable(source) else source
+    shown = frame.select([c for c in order if c in frame.columns]) if order else frame
+    return exports.table_bytes(shown, fmt)
 
 
 def _export_view() -> tuple[str, str]:

@@ -37,6 +37,7 @@ from cxmetrics import (
 )
 from cxmetrics import impact as impact_mod
 from cxmetrics import metrics as m
+from cxmetrics.comment_queries import Comments
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.periods import trend_unit
@@ -78,28 +79,11 @@ def _period(start: dt.date, end: dt.date) -> str:
     return f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
 
 
-def representative_comments(v: voc.Verbatims, f: Filters, stage_ids, k: int = VERBATIMS):
+def representative_comments(comments: Comments, f: Filters, stage_ids, k: int = VERBATIMS):
     """The most negative comments of the largest themes in view, then the most positive
-    comment: short, distinct, masked."""
-    frame = voc.in_view(v, f, stage_ids)
-    if frame.height == 0:
-        return []
-    distinct = frame.unique("comment", keep="last").filter(pl.col("comment").str.len_chars() <= 240)
-    themes = voc.theme_summary(frame)["theme"].head(k - 1).to_list()
-    picked = []
-    for theme in themes:
-        part = distinct.filter(pl.col("theme").cast(pl.String) == theme).sort("sentiment")
-        if part.height:
-            picked.append(part.row(0, named=True))
-    best = distinct.sort("sentiment", descending=True).head(1)
-    if best.height:
-        picked.append(best.row(0, named=True))
-    out, seen = [], set()
-    for r in picked:
-        if r["comment"] not in seen:
-            seen.add(r["comment"])
-            out.append(r)
-    return out[:k]
+    comment: short, distinct, masked (read from the database, a few rows)."""
+    themes = voc.theme_summary(comments.stats(f, stage_ids))["theme"].head(k - 1).to_list()
+    return comments.representative(f, stage_ids, themes, k)
 
 
 def build(
@@ -107,7 +91,7 @@ def build(
     kpis: pl.DataFrame,
     cases: pl.DataFrame,
     contacts: pl.DataFrame,
-    verbatims: voc.Verbatims,
+    comments: Comments,
     f: Filters,
     min_n: int = MIN_N,
     made_on: dt.date | None = None,
@@ -231,7 +215,7 @@ def build(
         )
 
     # the closed loop and leading indicators
-    vv = voc_view.compute(ds, verbatims, cases, contacts, view, min_n)
+    vv = voc_view.compute(ds, comments, cases, contacts, view, min_n)
     slides.append(
         Slide(
             "Closed is not resolved",
@@ -256,7 +240,7 @@ def build(
         )
 
     # verbatims
-    said = representative_comments(verbatims, view, stage_ids)
+    said = representative_comments(comments, view, stage_ids)
     slides.append(
         Slide(
             "In customers' words",
@@ -457,12 +441,10 @@ def load_inputs(engine, progress: Progress = _quiet) -> dict:
     contacts = dataset.load_contacts(engine, ds)
     progress(0.03, "Linking cases to repeat contacts")
     cases = closed_loop.prepare_for(ds, store.load_cases(engine), contacts)
-    progress(0.05, "Finding the comments' sentiment and themes")
-    verbatims = voc.build(ds, store.load_all_comments(engine))
     return {
         "ds": ds,
         "kpis": store.load_kpis(engine),
         "cases": cases,
         "contacts": contacts,
-        "verbatims": verbatims,
+        "comments": Comments(engine),  # read a statistic or a few rows at a time
     }

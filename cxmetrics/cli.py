@@ -20,6 +20,7 @@ from cxmetrics import (
     briefing,
     briefing_mail,
     closed_loop,
+    comment_analysis,
     dataset,
     delivery,
     exports,
@@ -109,6 +110,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="create the data contract's tables on a database, or upgrade an older one",
     )
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL)")
+
+    p = sub.add_parser(
+        "analyse-comments",
+        help="find the sentiment and theme of the comments not analysed yet (stored once)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help="fit the themes anew on every comment and analyse every comment again",
+    )
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
 
     p = sub.add_parser(
         "import",
@@ -250,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
             return _init_db(args)
         if args.command == "import":
             return _import(args)
+        if args.command == "analyse-comments":
+            return _analyse_comments(args)
         if args.command == "import-journey":
             return _import_journey(args)
         if args.command == "briefing":
@@ -365,6 +379,8 @@ def _init_db(args) -> int:
         print(f"upgraded {change}")
     if created:
         print(f"created {', '.join(created)}")
+    if any(t in created for t in ("comment_analysis", "comment_models")):
+        print("fill the comment analysis with `python3 -m cxmetrics analyse-comments`")
     print(f"the data contract's tables are ready on {store.safe_url(url)}")
     return 0
 
@@ -399,6 +415,25 @@ def _import(args) -> int:
         if report.problems.height > 10:
             print(f"  … and {report.problems.height - 10:,} more in the report")
     return 0 if report.ok else EXIT_DATA
+
+
+def _analyse_comments(args) -> int:
+    url = args.url or store.database_url()
+    engine = store.make_engine(url)
+    try:
+        store.check(engine)
+        outcome = comment_analysis.analyse(engine, everything=args.all, progress=_progress)
+    except store.StoreError:
+        raise
+    except Exception as exc:
+        raise CliError(
+            f"cannot analyse the comments on {store.safe_url(url)} (nothing was changed): "
+            f"{store.describe_error(exc)}"
+        ) from exc
+    finally:
+        engine.dispose()
+    print(outcome.summary())
+    return 0
 
 
 def _import_journey(args) -> int:

@@ -674,6 +674,9 @@ def run(
         progress(0.6, f"Writing {result.valid.height:,} rows")
         written = upsert(engine, table, result.valid.drop(ROW))
         log_import(engine, table, name, source.height, written, bad_rows.len())
+        if table == "responses" and "comment" in result.valid.columns and written:
+            progress(0.8, "Finding the comments' sentiment and themes")
+            warnings.extend(_analyse_comments(engine, result.valid))
     elif dry_run:
         written = result.valid.height if (result.problems.height == 0 or accept_valid) else 0
     progress(1.0, "Done")
@@ -694,6 +697,22 @@ def run(
         result.dropped,
         tuple(warnings),
     )
+
+
+def _analyse_comments(engine: sa.Engine, written: pl.DataFrame) -> list[str]:
+    """Analyse the comments just written (new ones, and those whose text changed); a
+    failure leaves the import in place and says how to finish the analysis."""
+    from cxmetrics import comment_analysis
+
+    ids = written.filter(pl.col("comment").is_not_null())["response_id"].cast(pl.String)
+    try:
+        comment_analysis.analyse(engine, changed=ids.to_list())
+    except Exception as exc:  # the rows are written; the analysis can be run again
+        return [
+            "the comments were written but not analysed "
+            f"({store.describe_error(exc)}); run `python3 -m cxmetrics analyse-comments`"
+        ]
+    return []
 
 
 def log_import(

@@ -279,6 +279,38 @@ alert_deliveries = sa.Table(
     sa.CheckConstraint("attempts >= 0", name="ck_alert_attempts"),
 )
 
+SENTIMENT_BANDS = ("negative", "neutral", "positive")
+
+#: Sentiment and theme of each comment, computed once when the comment arrives (at import,
+#: by the sample generator, or by ``python3 -m cxmetrics analyse-comments``), never when the
+#: dashboard starts. Derived: ``analyse-comments --all`` rebuilds it from the comments.
+#: Optional: a database without it shows the comments' pages with a note to run ``init-db``.
+comment_analysis = sa.Table(
+    "comment_analysis",
+    metadata,
+    sa.Column("response_id", _id(), sa.ForeignKey("responses.response_id"), primary_key=True),
+    sa.Column("sentiment", sa.Float, nullable=True),  # −1 … +1 (VADER, or the source's label)
+    sa.Column("sentiment_band", sa.String(10), nullable=False),
+    sa.Column("theme", sa.String(200), nullable=False),
+    # The comment with e-mail addresses and phone numbers masked, where that changed it
+    # (empty otherwise): the text the search looks at unless the reader unmasks.
+    sa.Column("masked_comment", sa.Text, nullable=True),
+    sa.Column("analysed_at", sa.DateTime, nullable=False),
+    sa.Column("model_version", sa.String(60), nullable=False),
+    sa.CheckConstraint(_in("sentiment_band", SENTIMENT_BANDS), name="ck_comment_analysis_band"),
+)
+
+#: The fitted theme models (vocabulary, idf and NMF components as JSON text); comments that
+#: arrive later are placed in the themes of the newest one.
+comment_models = sa.Table(
+    "comment_models",
+    metadata,
+    sa.Column("model_version", sa.String(60), primary_key=True),
+    sa.Column("fitted_at", sa.DateTime, nullable=False),
+    sa.Column("comments", sa.Integer, nullable=False),  # comments it was fitted on
+    sa.Column("model", sa.Text, nullable=False),
+)
+
 #: Tables a CX team imports from files (the journey's targets come with the journey files).
 IMPORTABLE = (
     "stages",

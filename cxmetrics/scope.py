@@ -52,5 +52,5 @@ def inputs(everything: dict, departments: tuple[str, ...]) -> dict:
         "kpis": own(everything["kpis"], departments),
         "cases": own(everything["cases"], departments),
         "contacts": contacts(everything["contacts"], ds),
-        "verbatims": verbatims(everything["verbatims"], ds),
+        "comments": everything["comments"].scoped(ds.journey.stage_order),
     }

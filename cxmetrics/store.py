@@ -212,6 +212,7 @@ def _write_sqlite_file(path, ordered, replace, total_rows, progress) -> None:
                     name, f"sqlite:///{partial}", if_table_exists="append", engine="adbc"
                 )
             done += frame.height
+        _analyse_comments(sa.create_engine(f"sqlite:///{partial}"), ordered, progress)
         os.replace(partial, path)
     except BaseException:
         engine.dispose()
@@ -237,8 +238,26 @@ def _write_transaction(url, ordered, replace, total_rows, progress) -> None:
                 if frame.height:
                     _insert(conn, schema.metadata.tables[name], frame)
                 done += frame.height
+        _analyse_comments(engine, ordered, progress)
     except sa.exc.OperationalError as exc:
         raise StoreError(f"cannot write to {safe_url(url)}: {exc.orig}") from exc
+    finally:
+        engine.dispose()
+
+
+def _analyse_comments(engine: sa.Engine, ordered, progress: Progress) -> None:
+    """Sentiment and themes of the comments just written, stored once
+    (``cxmetrics/comment_analysis.py``), so the dashboard never computes them on start."""
+    from cxmetrics import comment_analysis
+
+    written = dict(ordered).get("responses")
+    if written is None or "comment" not in written.columns:
+        return
+    if written["comment"].drop_nulls().len() == 0:
+        return
+    progress(0.95, "Finding the comments' sentiment and themes")
+    try:
+        comment_analysis.analyse(engine)
     finally:
         engine.dispose()
 
@@ -561,7 +580,14 @@ def data_version(engine: sa.Engine) -> tuple:
     if sa.inspect(engine).has_table(schema.imports.name):  # every import is logged there
         with engine.connect() as conn:
             last_import = conn.execute(sa.select(sa.func.max(schema.imports.c.import_id))).scalar()
+    analysed = None  # comments analysed since (``analyse-comments``, an import)
+    if sa.inspect(engine).has_table(schema.comment_analysis.name):
+        a = schema.comment_analysis
+        with engine.connect() as conn:
+            analysed = tuple(
+                conn.execute(sa.select(sa.func.count(), sa.func.max(a.c.analysed_at))).one()
+            )
     settings = tuple(sorted(company.read(engine).items()))  # a changed setting shows at once
     path = sqlite_path(str(engine.url))
     mtime = path.stat().st_mtime_ns if path is not None and path.exists() else None
-    return (count, last_id, customers, last_import, mtime, settings)
+    return (count, last_id, customers, last_import, mtime, settings, analysed)

@@ -5,7 +5,9 @@ package, nothing is downloaded), except where the source gave the comment its ow
 (positive, neutral or negative, in ``responses.sentiment_label``): that label is used, as a
 score of +1, 0 or −1. Themes are discovered with scikit-learn: TF-IDF over the comments,
 then non-negative matrix factorisation (NMF); each theme is labelled by its top terms and
-each comment goes to its strongest theme. Both run once per data version.
+each comment goes to its strongest theme. Both run once per comment, when it is imported
+(``cxmetrics/comment_analysis.py`` stores the results and the fitted theme model); a
+comment that arrives later is placed in the stored themes by :func:`assign_themes`.
 
 Themes are found in words only: @handles, links, HTML entities and anything with a digit
 are dropped, a hashtag keeps its word ("#delayed" is "delayed"), and English stop words,
@@ -124,6 +126,7 @@ class Themes:
     labels: list[str]  # one per theme, in theme order
     terms: list[list[str]]  # the top terms of each theme
     assignment: np.ndarray  # per distinct text: its theme's index, or -1 for none
+    model: dict | None = None  # what assign_themes needs (plain lists, JSON-ready)
 
 
 def discover_themes(
@@ -170,8 +173,51 @@ def discover_themes(
     vocabulary = np.array(vectorizer.get_feature_names_out())
     terms = [list(vocabulary[np.argsort(row)[::-1][:TERMS_PER_LABEL]]) for row in model.components_]
     weights = model.transform(vectorizer.transform(words))
-    assignment = np.where(weights.max(axis=1) > 1e-9, weights.argmax(axis=1), -1)
-    return Themes(_unique_labels(terms), terms, assignment.astype(np.int64))
+    labels = _unique_labels(terms)
+    fitted = {
+        "labels": labels,
+        "terms": [[str(t) for t in words] for words in terms],
+        "vocabulary": [str(v) for v in vocabulary],
+        "idf": [float(x) for x in vectorizer.idf_],
+        "components": [[float(x) for x in row] for row in model.components_],
+    }
+    return Themes(labels, terms, _strongest(weights), fitted)
+
+
+def _strongest(weights: np.ndarray) -> np.ndarray:
+    """Each row's strongest theme, or -1 where no theme has any weight."""
+    return np.where(weights.max(axis=1) > 1e-9, weights.argmax(axis=1), -1).astype(np.int64)
+
+
+def assign_themes(model: dict, texts: list[str]) -> np.ndarray:
+    """The theme index (or -1) of each text under a fitted model (``Themes.model``): the
+    same TF-IDF weighting of the stored vocabulary, then the weights of the stored NMF
+    components, strongest wins. Nothing is refitted, so earlier comments keep their themes."""
+    from sklearn.decomposition import NMF
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    if not texts:
+        return np.zeros(0, dtype=np.int64)
+    if not model.get("labels"):
+        return np.full(len(texts), -1, dtype=np.int64)
+    vectorizer = TfidfVectorizer(
+        vocabulary=model["vocabulary"],
+        token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b",
+        sublinear_tf=True,
+    )
+    vectorizer.fit(["placeholder"])  # sets the vocabulary; the idf is the stored one
+    vectorizer.idf_ = np.array(model["idf"], dtype=np.float64)
+    components = np.array(model["components"], dtype=np.float64)
+    nmf = NMF(n_components=components.shape[0], init="nndsvda", max_iter=400, random_state=SEED)
+    nmf.components_ = components
+    nmf.n_components_ = components.shape[0]
+    nmf.n_features_in_ = components.shape[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        weights = nmf.transform(vectorizer.transform([words_only(t) for t in texts]))
+    return _strongest(weights)
 
 
 def _unique_labels(terms: list[list[str]]) -> list[str]:
@@ -184,10 +230,34 @@ def _unique_labels(terms: list[list[str]]) -> list[str]:
     return labels
 
 
+def sentiment_of(comments: pl.DataFrame) -> pl.DataFrame:
+    """response_id, sentiment and sentiment_band of a frame with ``response_id``, ``text``
+    and ``label`` (the source's own label, used where it is set), as :func:`analyse` gives
+    them, without finding themes."""
+    distinct = comments.group_by("text").agg(pl.col("label").is_null().any().alias("unlabelled"))
+    lexicon = distinct.filter("unlabelled")["text"].sort()
+    scored = pl.DataFrame(
+        {"text": lexicon, "lexicon": sentiment_scores(lexicon.to_list())},
+        schema={"text": pl.String, "lexicon": pl.Float64},
+    )
+    label = pl.col("label").str.strip_chars().str.to_lowercase()
+    return (
+        comments.join(scored, on="text", how="left")
+        .with_columns(
+            pl.coalesce(label.replace_strict(LABEL_SCORES, default=None), pl.col("lexicon"))
+            .cast(pl.Float32)
+            .alias("sentiment")
+        )
+        .with_columns(sentiment_band(pl.col("sentiment")).alias("sentiment_band"))
+        .select("response_id", "sentiment", "sentiment_band")
+    )
+
+
 @dataclass(frozen=True)
 class Analysis:
     per_comment: pl.DataFrame  # response_id, sentiment (−1..1), sentiment_band, theme (label)
     themes: pl.DataFrame  # theme, terms (comma-separated), comments
+    model: dict | None = None  # the fitted themes (Themes.model), None without themes
 
 
 def analyse(comments: pl.DataFrame, n_themes: int = N_THEMES, extra_stop_words=()) -> Analysis:
@@ -237,4 +307,4 @@ def analyse(comments: pl.DataFrame, n_themes: int = N_THEMES, extra_stop_words=(
         .join(volume, on="theme", how="left")
         .with_columns(pl.col("comments").fill_null(0))
     )
-    return Analysis(per_comment, themes)
+    return Analysis(per_comment, themes, found.model)

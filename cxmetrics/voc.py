@@ -1,9 +1,14 @@
-"""Voice of the customer: every comment from every source, with sentiment and theme.
+"""Voice of the customer: the figures of comments (theme summary, themes by stage and over
+time, rising themes) and the page's own filters.
 
-``build`` joins the comments to the responses they came with (date, stage, touchpoint,
-channel, source, scores, customer) and to their text analysis, once per data version.
-Everything after that (searching, filtering, paging, theme volumes and trends) is a
-Polars slice of that frame on each widget change.
+The dashboard reads comments where they are stored: their sentiment and theme are in the
+``comment_analysis`` table (``comment_analysis.py``), the figures are summed from the
+additive statistics one GROUP BY gives (``comment_queries.py``), the list is read a page at
+a time. The functions here take those statistics, or comment rows (which they sum first).
+
+``build`` is the in-memory analysis of a frame of comments (every comment joined to its
+response and analysed in the process): the reference the stored analysis and the SQL
+figures are tested against, and a tool for small frames. The pages do not use it.
 """
 
 from __future__ import annotations
@@ -115,10 +120,12 @@ def build(
     return Verbatims(frame, analysis.themes)
 
 
-def search_example(v: Verbatims) -> str | None:
+def search_example(v: Verbatims | pl.DataFrame) -> str | None:
     """A word to suggest in the search box, from the data: the strongest term of the
-    largest theme (None without themes)."""
-    found = v.themes.filter(
+    largest theme (None without themes). ``v``: comments, or their themes (theme, terms,
+    comments)."""
+    themes = v if isinstance(v, pl.DataFrame) else v.themes
+    found = themes.filter(
         (pl.col("theme").cast(pl.String) != text_analytics.NO_THEME) & (pl.col("terms") != "")
     ).sort("comments", "theme", descending=[True, False])
     return found["terms"][0].split(", ")[0] if found.height else None
@@ -216,30 +223,63 @@ def display_rows(frame: pl.DataFrame, journey, *, unmasked: bool = False) -> pl.
     )
 
 
-def _counts(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
-    """Comments, NPS answers, promoters, detractors, mean sentiment and negative share per
-    group, with the NPS (null without answers)."""
-    nps = pl.col("nps")
-    grouped = frame.group_by(by).agg(
+#: Keys and additive statistics of comments: the grain the database's GROUP BY gives
+#: (``comment_queries.Comments.stats``) and every theme and sentiment figure is summed from.
+STAT_KEYS = ("responded_on", "stage_id", "theme", "sentiment_band")
+STAT_SUMS = ("comments", "n_nps", "promoters", "detractors", "sentiment_sum", "n_sentiment")
+
+
+def comment_stats(frame: pl.DataFrame, by: tuple[str, ...] = STAT_KEYS) -> pl.DataFrame:
+    """Additive statistics of comment rows (one row per comment, as ``build`` gives them)
+    per ``by``: comments, NPS answers, promoters, detractors, and the sum and count of the
+    sentiment scores. A frame that already holds statistics is returned as it is."""
+    if "comments" in frame.columns:
+        return frame
+    nps, sentiment = pl.col("nps"), pl.col("sentiment")
+    return frame.group_by([b for b in by if b in frame.columns]).agg(
         pl.len().cast(pl.Int64).alias("comments"),
         nps.is_not_null().sum().cast(pl.Int64).alias("n_nps"),
         (nps >= 9).sum().cast(pl.Int64).alias("promoters"),
         (nps <= 6).sum().cast(pl.Int64).alias("detractors"),
-        pl.col("sentiment").mean().cast(pl.Float64).alias("sentiment"),
-        (100 * (pl.col("sentiment_band") == "negative").mean()).alias("negative"),
+        sentiment.cast(pl.Float64).sum().alias("sentiment_sum"),
+        sentiment.is_not_null().sum().cast(pl.Int64).alias("n_sentiment"),
     )
-    return grouped.with_columns(m.nps_expr().alias("nps"))
+
+
+def total(stats: pl.DataFrame) -> int:
+    """Comments counted in statistics (or rows of comments)."""
+    stats = comment_stats(stats)
+    return int(stats["comments"].sum()) if stats.height else 0
+
+
+def _counts(frame: pl.DataFrame, by: list[str]) -> pl.DataFrame:
+    """Comments, NPS answers, promoters, detractors, mean sentiment and negative share per
+    group, with the NPS (null without answers), summed from the statistics of ``frame``."""
+    stats = comment_stats(frame)
+    negative = pl.when(pl.col("sentiment_band").cast(pl.String) == "negative")
+    grouped = stats.group_by(by).agg(
+        pl.col("comments", "n_nps", "promoters", "detractors").sum().cast(pl.Int64),
+        pl.col("sentiment_sum", "n_sentiment").sum(),
+        negative.then(pl.col("comments")).otherwise(0).sum().alias("n_negative"),
+    )
+    mean = pl.col("sentiment_sum") / pl.col("n_sentiment")
+    return grouped.with_columns(
+        pl.when(pl.col("n_sentiment") > 0).then(mean).alias("sentiment"),
+        (100 * pl.col("n_negative") / pl.col("comments")).alias("negative"),
+        m.nps_expr().alias("nps"),
+    ).drop("n_negative", "sentiment_sum", "n_sentiment")
 
 
 def theme_summary(frame: pl.DataFrame) -> pl.DataFrame:
     """Per theme: comments, share of comments, NPS of the responses they came with (and n),
-    mean sentiment and the share that is negative; largest first."""
+    mean sentiment and the share that is negative; largest first. ``frame``: comments or
+    their statistics."""
     return (
         _counts(frame, ["theme"])
         .select(
             pl.col("theme").cast(pl.String),
             "comments",
-            (100 * pl.col("comments") / max(frame.height, 1)).alias("share"),
+            (100 * pl.col("comments") / max(total(frame), 1)).alias("share"),
             "nps",
             "n_nps",
             "sentiment",
@@ -265,16 +305,21 @@ def theme_by_stage(frame: pl.DataFrame, journey) -> pl.DataFrame:
     )
 
 
+BUCKETS = {"week": "1w", "month": "1mo", "quarter": "1q"}
+
+
 def theme_trend(frame: pl.DataFrame, unit: str, start=None, end=None) -> pl.DataFrame:
     """Comments per theme per ``unit`` ("week", "month" or "quarter") bucket. With ``start``
     and ``end``, buckets that the period cuts short are left out (unless none is whole)."""
-    if start is not None and end is not None and frame.height:
-        whole = date_slice(frame, "responded_on", *_whole_buckets(unit, start, end))
+    stats = comment_stats(frame)
+    if start is not None and end is not None and stats.height:
+        first, last = _whole_buckets(unit, start, end)
+        whole = stats.filter(pl.col("responded_on").is_between(first, last))
         if whole.height:
-            frame = whole
+            stats = whole
     return (
-        frame.group_by(pl.col(unit).alias("period"), "theme")
-        .agg(pl.len().alias("comments"))
+        stats.group_by(pl.col("responded_on").dt.truncate(BUCKETS[unit]).alias("period"), "theme")
+        .agg(pl.col("comments").sum().cast(pl.UInt32))
         .with_columns(pl.col("theme").cast(pl.String))
         .sort("period", "theme")
     )
@@ -282,7 +327,7 @@ def theme_trend(frame: pl.DataFrame, unit: str, start=None, end=None) -> pl.Data
 
 def _whole_buckets(unit: str, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     """The first and last days of the whole ``unit`` buckets within [start, end]."""
-    every = {"week": "1w", "month": "1mo", "quarter": "1q"}[unit]
+    every = BUCKETS[unit]
     days = pl.Series([start, end + dt.timedelta(days=1)])
     first, after = days.dt.truncate(every).to_list()
     first = start if first == start else pl.Series([first]).dt.offset_by(every)[0]
@@ -302,7 +347,7 @@ def rising(
     """
     now = theme_summary(current) if current_summary is None else current_summary
     before = theme_summary(previous)
-    n_now, n_before = current.height, previous.height
+    n_now, n_before = total(current), total(previous)
     both = (
         now.select("theme", pl.col("comments").alias("now"), pl.col("share").alias("share_now"))
         .join(

@@ -10,6 +10,7 @@ import polars as pl
 
 from cxmetrics import closed_loop, complaints, findings, leading, voc
 from cxmetrics import metrics as m
+from cxmetrics.comment_queries import Comments, Status
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.findings import Finding
@@ -32,7 +33,7 @@ class VocView:
     that shows one tab at a time pays only for that tab (and the headlines)."""
 
     ds: Dataset
-    verbatims: voc.Verbatims
+    texts: Comments  # the comments, read from the database a statistic or a page at a time
     all_cases: pl.DataFrame  # from closed_loop.prepare
     contacts: pl.DataFrame  # from dataset.load_contacts
     view: Filters  # with both dates set
@@ -152,35 +153,52 @@ class VocView:
 
     # --- comments, themes and sentiment ---------------------------------------------------
     @cached_property
-    def comments(self) -> pl.DataFrame:
-        """Comments in the sidebar's view, oldest first."""
-        return voc.in_view(self.verbatims, self.view, self.stage_ids)
+    def comment_status(self) -> Status:
+        """How many comments the database holds and how many are analysed."""
+        return self.texts.status()
+
+    @cached_property
+    def comment_stats(self) -> pl.DataFrame:
+        """Statistics of the comments in the sidebar's view (``voc.STAT_KEYS``), by SQL."""
+        return self.texts.stats(self.view, self.stage_ids)
+
+    @property
+    def comment_count(self) -> int:
+        return voc.total(self.comment_stats)
+
+    @cached_property
+    def all_themes(self) -> pl.DataFrame:
+        """theme, terms, comments over all data in scope (the theme filter's choices)."""
+        return self.texts.themes()
+
+    @cached_property
+    def options(self) -> tuple[list[str], list[str]]:
+        """Touchpoints and sources of the comments in view."""
+        return self.texts.options(self.view, self.stage_ids)
 
     @cached_property
     def themes(self) -> pl.DataFrame:
-        return voc.theme_summary(self.comments)
+        return voc.theme_summary(self.comment_stats)
 
     @cached_property
     def rising(self) -> pl.DataFrame:
         prev = self.previous
-        before = (
-            voc.in_view(self.verbatims, prev, self.stage_ids) if prev else self.comments.head(0)
-        )
-        out = voc.rising(self.comments, before, self.min_n, self.themes)
+        before = self.texts.stats(prev, self.stage_ids) if prev else self.comment_stats.head(0)
+        out = voc.rising(self.comment_stats, before, self.min_n, self.themes)
         return out.filter(pl.col("theme") != NO_THEME)
 
     @cached_property
     def theme_stage(self) -> pl.DataFrame:
-        return voc.theme_by_stage(self.comments, self.ds.journey)
+        return voc.theme_by_stage(self.comment_stats, self.ds.journey)
 
     @cached_property
     def theme_trend(self) -> pl.DataFrame:
-        return voc.theme_trend(self.comments, self.trend_unit, self.start, self.end)
+        return voc.theme_trend(self.comment_stats, self.trend_unit, self.start, self.end)
 
     @cached_property
     def sentiment(self) -> pl.DataFrame:
         """stage, comments, sentiment_band, share (%)."""
-        return sentiment_by_stage(self.comments, self.ds.journey)
+        return sentiment_by_stage(self.comment_stats, self.ds.journey)
 
     @property
     def top_themes(self) -> list[str]:
@@ -194,7 +212,7 @@ class VocView:
         "leading indicators": ("weekly", "signals", "lead_findings"),
         "broken processes": ("processes",),
         "themes": ("themes", "rising", "theme_stage", "theme_trend", "sentiment"),
-        "verbatims": ("comments",),
+        "verbatims": ("comment_status", "all_themes", "options"),
     }
 
     def compute(self, section: str) -> None:
@@ -203,10 +221,12 @@ class VocView:
 
 
 def sentiment_by_stage(comments: pl.DataFrame, journey) -> pl.DataFrame:
-    """Share of negative, neutral and positive comments per stage, in journey order."""
+    """Share of negative, neutral and positive comments per stage, in journey order.
+    ``comments``: comments or their statistics (``voc.comment_stats``)."""
     counts = (
-        comments.group_by("stage_id", "sentiment_band")
-        .agg(pl.len().alias("n"))
+        voc.comment_stats(comments)
+        .group_by("stage_id", "sentiment_band")
+        .agg(pl.col("comments").sum().cast(pl.UInt32).alias("n"))
         .with_columns(pl.col("stage_id").cast(pl.String))
     )
     totals = counts.group_by("stage_id").agg(pl.col("n").sum().alias("comments"))
@@ -226,14 +246,15 @@ def sentiment_by_stage(comments: pl.DataFrame, journey) -> pl.DataFrame:
 
 def compute(
     ds: Dataset,
-    verbatims: voc.Verbatims,
+    texts: Comments,
     cases: pl.DataFrame,
     contacts: pl.DataFrame,
     f: Filters,
     min_n: int = m.MIN_N,
 ) -> VocView:
     """The page's view of ``f`` (nothing is computed until a section is read). ``cases``
-    from :func:`closed_loop.prepare`; ``contacts`` from :func:`dataset.load_contacts`."""
+    from :func:`closed_loop.prepare`; ``contacts`` from :func:`dataset.load_contacts`;
+    ``texts`` the database's comments (``comment_queries.Comments``, in the user's scope)."""
     start, end = f.start or ds.first_day, f.end or ds.last_day
     view = Filters(start, end, f.stages, f.departments, f.channels, f.segments, f.regions)
-    return VocView(ds, verbatims, cases, contacts, view, min_n)
+    return VocView(ds, texts, cases, contacts, view, min_n)

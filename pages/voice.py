@@ -4,7 +4,7 @@ and sentiment, and every comment, searchable."""
 import streamlit as st
 
 from cxapp import data, router, sidebar, ui
-from cxmetrics import complaints, leading, voc, voc_charts, voc_view
+from cxmetrics import comment_queries, complaints, leading, voc, voc_charts, voc_view
 from cxmetrics.registry import METRICS
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -15,7 +15,7 @@ ui.page_start("Voice of the customer", ds, view)
 TABS = ("Closed loop", "Leading indicators", "Broken processes", "Themes & sentiment", "Verbatims")
 journey = ds.journey
 vv = data.shared(
-    voc_view.compute, data.DATASET, data.VERBATIMS, data.CLOSED_LOOP, data.CONTACTS, view
+    voc_view.compute, data.DATASET, data.COMMENTS, data.CLOSED_LOOP, data.CONTACTS, view
 )
 ui.stop_if_empty(ds.slice_stats(vv.view).height == 0, vv.start, vv.end, ds)
 
@@ -152,19 +152,39 @@ if process_tab.open is not False:
                 column_config=ui.process_columns(vv.trend_unit),
             )
 
+
+def comments_ready() -> bool:
+    """Whether the comments can be shown; if not, say what to import or run. Comments not
+    analysed yet are named (they are left out until ``analyse-comments`` runs)."""
+    status = vv.comment_status
+    if status.comments == 0:
+        ui.not_recorded(
+            "No comments have been imported. Import responses with their comment text to "
+            "see sentiment and themes."
+        )
+        return False
+    if status.message:
+        st.warning(ui.md(status.message), icon=":material/pending_actions:")
+        return False
+    if status.pending:
+        st.warning(
+            ui.md(
+                f"{status.pending:,} of {status.comments:,} comments have not been analysed "
+                "yet and are left out here. Run `python3 -m cxmetrics analyse-comments`."
+            ),
+            icon=":material/pending_actions:",
+        )
+    return True
+
+
 # --- themes and sentiment -----------------------------------------------------------------
 if theme_tab.open is not False:
     with theme_tab:
-        st.caption(
-            f"{METRICS['theme'].definition} {METRICS['sentiment'].definition} "
-            f"{vv.comments.height:,} comments in view."
-        )
-        if vv.verbatims.comments.height == 0:
-            ui.not_recorded(
-                "No comments have been imported. Import responses with their comment text to "
-                "see sentiment and themes."
+        if comments_ready():
+            st.caption(
+                f"{METRICS['theme'].definition} {METRICS['sentiment'].definition} "
+                f"{vv.comment_count:,} comments in view."
             )
-        else:
             ui.chart(
                 voc_charts.fig_sentiment_by_stage(vv.sentiment),
                 "Each bar is 100% of the stage's comments in view; n under the stage.",
@@ -199,61 +219,85 @@ if theme_tab.open is not False:
                 )
             ui.table(vv.themes, "themes", hide_index=True, column_config=ui.theme_columns())
 
+
 # --- verbatims ---------------------------------------------------------------------------
+def verbatims() -> None:
+    """Every comment in view, searchable, one page read from the database at a time."""
+    example = voc.search_example(vv.all_themes)
+    text = st.text_input(
+        "Search comments",
+        key="voc_search",
+        placeholder="words or a phrase" + (f", e.g. {example}" if example else ""),
+    )
+    touchpoint_options, source_options = vv.options
+    c1, c2, c3 = st.columns(3)
+    touchpoints = c1.multiselect(
+        "Touchpoint",
+        touchpoint_options,
+        format_func=journey.touchpoint_name,
+        key="voc_touchpoints",
+    )
+    bands = c2.multiselect("NPS", list(voc.SCORE_BANDS), key="voc_bands")
+    sentiments = c3.multiselect(
+        "Sentiment", list(voc.text_analytics.SENTIMENT_BANDS), key="voc_sentiments"
+    )
+    c4, c5, c6 = st.columns(3)
+    themes = c4.multiselect("Theme", vv.all_themes["theme"].to_list(), key="voc_themes")
+    sources = c5.multiselect("Source", source_options, key="voc_sources")
+    unmasked = c6.toggle(
+        "Show e-mail addresses and phone numbers",
+        value=False,
+        key="voc_unmasked",
+        help="Comments are shown with personal details masked unless you turn this on.",
+    )
+    query = voc.Query(
+        tuple(touchpoints),
+        tuple(bands),
+        tuple(sentiments),
+        tuple(themes),
+        tuple(sources),
+        text,
+    )
+    number = st.number_input("Page", min_value=1, value=1, step=1, key="voc_page")
+    shown, number, pages, found = data.shared(
+        comment_queries.page,
+        data.COMMENTS,
+        vv.view,
+        vv.stage_ids,
+        query,
+        int(number),
+        unmasked,
+    )
+    first = (number - 1) * voc.PAGE_SIZE
+    st.caption(
+        ui.md(
+            f"{found:,} comments match ({query.describe()}); newest first. Page "
+            f"{number:,} of {pages:,}: comments {min(first + 1, found):,}–"
+            f"{first + shown.height:,}. Comments are shown as "
+            "written, as plain text."
+            + ("" if unmasked else " E-mail addresses and phone numbers are masked.")
+        )
+    )
+    if found == 0:
+        st.info("No comment matches these filters. Clear a filter or the search.")
+    else:
+        texts = data.get_comments()
+        ui.table(
+            voc.display_rows(shown, journey, unmasked=unmasked),
+            "verbatims",
+            # every matching comment, read from the database only when downloaded
+            export=lambda: voc.display_rows(
+                texts.rows(vv.view, vv.stage_ids, query, unmasked=unmasked),
+                journey,
+                unmasked=unmasked,
+            ),
+            hide_index=True,
+            height=38 + 35 * shown.height,
+            column_config=ui.verbatim_columns(),
+        )
+
+
 if verbatim_tab.open is not False:
     with verbatim_tab:
-        example = voc.search_example(vv.verbatims)
-        text = st.text_input(
-            "Search comments",
-            key="voc_search",
-            placeholder="words or a phrase" + (f", e.g. {example}" if example else ""),
-        )
-        c1, c2, c3 = st.columns(3)
-        touchpoints = c1.multiselect(
-            "Touchpoint",
-            sorted(set(vv.comments["touchpoint_id"].cast(str).to_list())),
-            format_func=journey.touchpoint_name,
-            key="voc_touchpoints",
-        )
-        bands = c2.multiselect("NPS", list(voc.SCORE_BANDS), key="voc_bands")
-        sentiments = c3.multiselect(
-            "Sentiment", list(voc.text_analytics.SENTIMENT_BANDS), key="voc_sentiments"
-        )
-        c4, c5, c6 = st.columns(3)
-        themes = c4.multiselect("Theme", vv.verbatims.theme_names, key="voc_themes")
-        sources = c5.multiselect(
-            "Source", sorted(set(vv.comments["source"].cast(str).to_list())), key="voc_sources"
-        )
-        unmasked = c6.toggle(
-            "Show e-mail addresses and phone numbers",
-            value=False,
-            key="voc_unmasked",
-            help="Comments are shown with personal details masked unless you turn this on.",
-        )
-        query = voc.Query(
-            tuple(touchpoints), tuple(bands), tuple(sentiments), tuple(themes), tuple(sources), text
-        )
-        found = voc.search(vv.comments, query, unmasked=unmasked)
-        number = st.number_input("Page", min_value=1, value=1, step=1, key="voc_page")
-        shown, number, pages = voc.page(found, int(number))
-        first = (number - 1) * voc.PAGE_SIZE
-        st.caption(
-            ui.md(
-                f"{found.height:,} comments match ({query.describe()}); newest first. Page "
-                f"{number:,} of {pages:,}: comments {min(first + 1, found.height):,}–"
-                f"{first + shown.height:,}. Comments are shown as "
-                "written, as plain text."
-                + ("" if unmasked else " E-mail addresses and phone numbers are masked.")
-            )
-        )
-        if found.height == 0:
-            st.info("No comment matches these filters. Clear a filter or the search.")
-        else:
-            ui.table(
-                voc.display_rows(shown, journey, unmasked=unmasked),
-                "verbatims",
-                export=voc.display_rows(found.reverse(), journey, unmasked=unmasked),
-                hide_index=True,
-                height=38 + 35 * shown.height,
-                column_config=ui.verbatim_columns(),
-            )
+        if comments_ready():
+            verbatims()
