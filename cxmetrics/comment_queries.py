@@ -90,7 +90,7 @@ class Comments:
         of the sidebar's filters (within the manager's stages)."""
         if self.stages is not None:
             stage_ids = tuple(s for s in (stage_ids or self.stages) if s in self.stages)
-        joined, where = store._responses_in_view(f, stage_ids)
+        joined, where = store.responses_in_view(f, stage_ids)
         r, a = schema.responses, schema.comment_analysis
         joined = joined.join(a, a.c.response_id == r.c.response_id)
         return joined, [*where, r.c.comment.is_not(None), r.c.comment != ""]
