@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Install the Debian packages the test suite needs: Chromium (browser tests) and the
-# PostgreSQL server (the tests start their own throwaway server on 127.0.0.1).
+# Install the Debian packages the test suite needs: Chromium (browser tests), the
+# PostgreSQL server (the tests start their own throwaway server on 127.0.0.1) and a Java 17
+# runtime (the tests start Apache Spark in local mode).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 packages=()
 command -v chromium >/dev/null 2>&1 || packages+=(chromium)
 command -v pg_ctl >/dev/null 2>&1 || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
   || packages+=(postgresql)
+command -v java >/dev/null 2>&1 || packages+=(openjdk-17-jre-headless)
 if [ ${#packages[@]} -eq 0 ]; then
   echo "system packages present"
   exit 0
