@@ -18,6 +18,7 @@ One Spark session per URL serves every connection of the process.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 from pathlib import Path
@@ -112,12 +113,27 @@ def session(spec: tuple):
         return spark
 
 
+def stop_all() -> None:
+    """Stop every Spark session this process started (the JVM of local mode ends too)."""
+    with _lock:
+        for spark in _sessions.values():
+            with contextlib.suppress(Exception):
+                spark.stop()
+        _sessions.clear()
+
+
 def _stopped(spark) -> bool:
     jsc = getattr(getattr(spark, "sparkContext", None), "_jsc", True)
     return jsc is None
 
 
 def _local_session(builder_cls, options: dict[str, str]):
+    """A session of the process's local Spark: the first starts it (with these options);
+    each later folder gets a session of its own (its own temporary views) on the same
+    Spark context."""
+    for spec, spark in _sessions.items():
+        if spec[0] == "local" and not _stopped(spark):
+            return spark.newSession()
     opts = {**LOCAL_DEFAULTS, **options}
     return (
         builder_cls.builder.master(f"local[{int(opts['cores'])}]")
@@ -143,13 +159,49 @@ def _create_views(spark, folder: Path) -> None:
     dialect = SparkDialect()
     for name in lake.TABLES:
         if name in found:
-            frame = spark.read.parquet(lake.parquet_glob(found[name]))
+            reader = spark.read
+            ddl = _parquet_ddl(found[name])
+            if ddl is not None:  # the footer read here: no Spark job to infer the schema
+                reader = reader.schema(ddl)
+            frame = reader.parquet(lake.parquet_glob(found[name]))
         else:
             empty = lake.empty_select(schema.metadata.tables[name])
             frame = spark.sql(
                 str(empty.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
             )
         frame.createOrReplaceTempView(name)
+
+
+_ARROW_TO_SPARK = {
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INT",
+    "int64": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "bool": "BOOLEAN",
+    "string": "STRING",
+    "large_string": "STRING",
+    "string_view": "STRING",
+    "date32[day]": "DATE",
+}
+
+
+def _parquet_ddl(path: Path) -> str | None:
+    """The Spark schema of a local Parquet table, from one file's footer (pyarrow), or None
+    when a column has a type outside the contract's (Spark then infers it)."""
+    import pyarrow.parquet as pq
+
+    file = path if path.is_file() else next(iter(sorted(path.rglob("*.parquet"))), None)
+    if file is None:
+        return None
+    columns = []
+    for field in pq.read_schema(file):
+        spark_type = _ARROW_TO_SPARK.get(str(field.type))
+        if spark_type is None:
+            return None
+        columns.append(f"`{field.name}` {spark_type}")
+    return ", ".join(columns)
 
 
 def _first_line(exc: BaseException) -> str:
