@@ -123,8 +123,12 @@ def stop_all() -> None:
 
 
 def _stopped(spark) -> bool:
-    jsc = getattr(getattr(spark, "sparkContext", None), "_jsc", True)
-    return jsc is None
+    """True when a local session was stopped (a Spark Connect session has no context here:
+    the server keeps it)."""
+    try:
+        return spark.sparkContext._jsc is None
+    except Exception:  # Spark Connect: no sparkContext on the client
+        return False
 
 
 def _local_session(builder_cls, options: dict[str, str]):

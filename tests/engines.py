@@ -9,14 +9,17 @@ the test; elsewhere the test is skipped with the reason.
 from __future__ import annotations
 
 import importlib.util
+import io
+import json
 import os
 import shutil
+from contextlib import redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from cxmetrics import sample, store
+from cxmetrics import cli, sample, store
 
 #: Small enough for Spark's many little queries, big enough for every page to have data.
 ENGINE_CUSTOMERS = 1_500
@@ -24,11 +27,18 @@ ENGINE_SEED = 7
 
 
 def need(engine: str) -> None:
-    """Fail (CI) or skip (elsewhere) unless ``engine`` ("duckdb" or "spark") can start."""
+    """Fail (CI) or skip (elsewhere) unless ``engine`` ("duckdb", "spark" or
+    "spark-connect") can start."""
     missing = []
     if engine == "duckdb" and importlib.util.find_spec("duckdb_engine") is None:
         missing.append("duckdb-engine (python3 -m pip install -r requirements-engines.txt)")
-    if engine == "spark":
+    if engine == "spark-connect":
+        missing += [
+            f"{module} (python3 -m pip install -r requirements-engines.txt)"
+            for module in ("grpc", "grpc_status", "zstandard")
+            if importlib.util.find_spec(module) is None
+        ]
+    if engine.startswith("spark"):
         if importlib.util.find_spec("pyspark") is None:
             missing.append("pyspark (python3 -m pip install -r requirements-engines.txt)")
         if shutil.which("java") is None:
@@ -75,6 +85,15 @@ def build(folder: Path) -> Engines:
     if importlib.util.find_spec("duckdb_engine") is not None:
         store.write_tables(f"duckdb:///{out.duckdb_file}", data.tables())
     return out
+
+
+def run_cli(*args: str) -> dict:
+    """``python3 -m cxmetrics ARGS`` in this process (a started Spark session is reused)."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        code = cli.main(list(args))
+    assert code == 0, out.getvalue()
+    return json.loads(out.getvalue())
 
 
 def engine_of(name: str) -> str:

@@ -10,16 +10,13 @@ SQL on that file (sqlite3), independent of the project.
 from __future__ import annotations
 
 import datetime as dt
-import io
-import json
 import shutil
 import sqlite3
-from contextlib import redirect_stdout
 
 import pyarrow.parquet as pq
 import pytest
 from conftest import REPO
-from engines import Engines, build, engine_of, need
+from engines import Engines, build, engine_of, need, run_cli
 from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
@@ -42,15 +39,6 @@ def engines(tmp_path_factory) -> Engines:
 def engine_url(request, engines) -> str:
     need(engine_of(request.param))
     return engines.url(request.param)
-
-
-def run_cli(*args: str) -> dict:
-    """``python3 -m cxmetrics ARGS`` in this process (the module's Spark session is reused)."""
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = cli.main(list(args))
-    assert code == 0, out.getvalue()
-    return json.loads(out.getvalue())
 
 
 @pytest.fixture(scope="module")
