@@ -76,6 +76,23 @@ def test_the_command_line_reports_the_same_numbers_as_sqlite(
         assert sum(got["tested"].values()) > 0 and got["findings"]
 
 
+def test_the_group_by_statistics_are_the_same_as_sqlite(engine_url, engines):
+    """The additive statistics computed by each engine's own GROUP BY (store.load_stats_sql)."""
+    from cxmetrics.filters import Filters
+
+    view = Filters(start=dt.date(2025, 7, 1), end=dt.date(2026, 6, 30), channels=("web", "agent"))
+    by = ["stage_id", "channel", "segment"]
+    frames = []
+    for url in (engines.sqlite, engine_url):
+        engine = store.make_engine(url)
+        try:
+            frames.append(store.load_stats_sql(engine, view, None, by).sort(by))
+        finally:
+            engine.dispose()
+    assert frames[0].height > 0
+    assert frames[1].equals(frames[0])
+
+
 def render(url: str, monkeypatch) -> dict[str, tuple[list[str], int]]:
     """Every page under AppTest: the values of its metrics and its number of charts."""
     monkeypatch.setenv(store.URL_ENV, url)
