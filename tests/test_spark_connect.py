@@ -4,41 +4,47 @@ equal to SQLite's on the same data."""
 
 from __future__ import annotations
 
-import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from engines import build, need, run_cli
 
-from cxmetrics import lake, spark_dialect
+from cxmetrics import spark_dialect
+from scripts.serve import free_port
 
-PORT = 15002  # Spark Connect's default port, where a local server listens
+SERVER = Path(__file__).resolve().parent / "spark_connect_server.py"
 
 
 @pytest.fixture(scope="module")
 def connect_server(tmp_path_factory):
-    """A local Spark Connect server (pyspark starts it in its own JVM) with one catalog
-    table per table of the lake."""
+    """A local Spark Connect server on a free port, in a process of its own (a Spark
+    Connect client cannot share a process with a local Spark), with one catalog table per
+    table of the lake."""
     need("spark-connect")
     engines = build(tmp_path_factory.mktemp("connect"))
-    saved = {k: os.environ.get(k) for k in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
-    from pyspark.sql import SparkSession
-
-    spark = (
-        SparkSession.builder.remote("local[2]")
-        .config("spark.sql.shuffle.partitions", "4")
-        .config("spark.sql.session.timeZone", "UTC")
-        .getOrCreate()
-    )
-    for name, path in lake.table_files(engines.lake).items():
-        spark.sql(f"CREATE TABLE `{name}` USING parquet LOCATION '{path}'")
-    yield engines, f"sc://localhost:{PORT}"
-    spark_dialect.stop_all()
-    spark.stop()
-    for key, value in saved.items():  # a later local session must not turn into a client
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
+    port = free_port()
+    log = tmp_path_factory.mktemp("connect-log") / "server.log"
+    with log.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, str(SERVER), str(port), str(engines.lake)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+        )
+    try:
+        if proc.stdout.readline().strip() != "ready":  # bounded: the server exits on error
+            pytest.fail(f"the Spark Connect server did not start:\n{log.read_text()[-3000:]}")
+        yield engines, f"sc://localhost:{port}"
+    finally:
+        spark_dialect.stop_all()
+        proc.stdin.close()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
 
 
 @pytest.mark.parametrize("command", ["summary", "findings"])
