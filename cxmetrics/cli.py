@@ -227,6 +227,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("value", nargs="?", help="its new value (for set)")
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
 
+    p = sub.add_parser(
+        "export-parquet",
+        help="write every table as FOLDER/table.parquet: a lake for DuckDB and Spark",
+    )
+    p.add_argument("folder", type=Path)
+    p.add_argument("--replace", action="store_true", help="overwrite a folder that holds files")
+    p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
+
     for command, text in (
         ("summary", "print the executive overview's numbers"),
         ("findings", "print every finding the view supports, with its test and q-value"),
@@ -276,6 +284,8 @@ def main(argv: list[str] | None = None) -> int:
             return _findings(args)
         if args.command == "settings":
             return _settings(args)
+        if args.command == "export-parquet":
+            return _export_parquet(args)
         return _summary(args)
     except (
         CliError,
@@ -314,6 +324,21 @@ def _settings(args) -> int:
             shown = "true" if value else "false"
         origin = "" if key in values else "  # default"
         print(f"{key} = {shown}{origin}")
+    return 0
+
+
+def _export_parquet(args) -> int:
+    url = args.url or store.database_url()
+    store.ensure_sample_database(url, progress=_progress)
+    engine = store.make_engine(url)
+    try:
+        written = store.export_parquet(engine, args.folder, replace=args.replace)
+    finally:
+        engine.dispose()
+    print(
+        f"wrote {len(written)} tables ({', '.join(written)}) from {store.safe_url(url)} "
+        f"to {args.folder.resolve()}"
+    )
     return 0
 
 
@@ -365,6 +390,7 @@ def _sample(args) -> int:
 def _init_db(args) -> int:
     url = args.url or store.database_url()
     engine = store.make_engine(url)
+    store.require_writable(engine, "the tables")
     try:
         created = migrate.new_tables(engine)
         changes = migrate.upgrade(engine)

@@ -641,6 +641,8 @@ def run(
         )
     if m is not None and m.table != table:
         raise ImportError_(f"the mapping is for {m.table}, not {table}")
+    if not dry_run:
+        store.require_importable(engine)
     progress(0.05, f"Reading {name}")
     source = read_source(path, m.encoding if m is not None else "utf-8")
     m = m if m is not None else identity(table, source.columns)

@@ -128,6 +128,7 @@ def write(engine: sa.Engine, j: Journey, source: str = "journey definition") -> 
     wrong = problems(j)
     if wrong:
         raise JourneyError("the journey cannot be imported: " + "; ".join(wrong))
+    store.require_importable(engine, "the journey")
     schema.create_all(engine)
     with engine.connect() as conn:
         others = conn.execute(

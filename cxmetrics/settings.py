@@ -121,6 +121,9 @@ def save(engine: sa.Engine, key: str, value: str | None) -> Settings:
     else:
         values[key] = value
     result = parse(values)  # refuses before anything is written
+    from cxmetrics import store  # store reads the settings: imported here, not at the top
+
+    store.require_writable(engine, "settings")
     schema.settings.create(engine, checkfirst=True)
     with engine.begin() as conn:
         conn.execute(schema.settings.delete().where(schema.settings.c.key == key))

@@ -1,7 +1,12 @@
 """Data access: an engine from a URL, queries built with SQLAlchemy Core, Polars frames out.
 
-Bulk reads take a fast path (connectorx) for SQLite files and Postgres and fall back to
-SQLAlchemy for any other engine. Bulk writes go through ADBC (SQLite) or COPY (Postgres).
+Engines: a SQLite file (the default), Postgres, DuckDB (a ``.duckdb`` file, or a folder of
+Parquet files read in place: ``duckdb:///FOLDER``), Apache Spark (``spark://local?path=FOLDER``
+in this process, ``sc://host:port`` through Spark Connect; ``cxmetrics.spark_dialect``) and any
+other SQLAlchemy engine. Bulk reads take a fast path: connectorx for SQLite files and
+Postgres, Arrow for DuckDB and Spark; other engines go through SQLAlchemy. Bulk writes go
+through ADBC (SQLite), COPY (Postgres) or Arrow (DuckDB); Parquet folders and Spark are
+read only.
 Every failure a user can cause is raised as ``StoreError`` with a message that names the
 database and what is wrong.
 """
@@ -17,12 +22,15 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateColumn
 
-from cxmetrics import schema
+from cxmetrics import lake, schema, spark_dialect
 from cxmetrics import settings as company
 from cxmetrics.journey import Journey
 
 Progress = Callable[[float, str], None]
+spark_dialect.register()  # spark:// and sc:// URLs
 
 REPO_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DB_PATH = REPO_DIR / "sample_data" / "cx.db"
@@ -88,8 +96,29 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database).resolve()
 
 
+def lake_folder(url: str) -> Path | None:
+    """The Parquet folder a DuckDB or Spark URL reads (``duckdb:///FOLDER``,
+    ``spark://local?path=FOLDER``), or None for any other database."""
+    try:
+        parsed = make_url(url)
+    except sa.exc.ArgumentError:
+        return None
+    backend = parsed.get_backend_name()
+    if backend == "duckdb" and parsed.database and parsed.database != ":memory:":
+        path = Path(parsed.database)
+        if path.is_dir() or (not path.suffix and not path.exists()):
+            return path.resolve()
+    if backend == "spark" and parsed.query.get("path"):
+        return Path(str(parsed.query["path"])).resolve()
+    return None
+
+
 def make_engine(url: str) -> sa.Engine:
-    """An engine for ``url``; a clear ``StoreError`` for a malformed or unsupported URL."""
+    """An engine for ``url``; a clear ``StoreError`` for a malformed or unsupported URL.
+
+    ``duckdb:///FOLDER`` opens an in-memory DuckDB with one view per table over the
+    folder's Parquet files; ``spark://local?path=FOLDER`` a local Spark session with one
+    temporary view per table (started on first use)."""
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError as exc:
@@ -97,17 +126,100 @@ def make_engine(url: str) -> sa.Engine:
     path = sqlite_path(url)
     if path is not None and not path.parent.exists():
         raise StoreError(f"the folder for the SQLite file {path} does not exist")
+    folder = lake_folder(url)
+    if folder is not None:
+        try:
+            lake.check(folder)
+        except lake.LakeError as exc:
+            raise StoreError(str(exc)) from exc
     try:
         if path is not None:
             # a new connection each time: a file replaced while the dashboard runs (a
             # regenerated sample, a restored backup) is read, not the deleted old one
             return sa.create_engine(parsed, poolclass=sa.pool.NullPool)
+        if parsed.get_backend_name() == "duckdb":
+            engine = (
+                _duckdb_lake_engine(parsed, folder)
+                if folder is not None
+                else sa.create_engine(parsed)
+            )
+            sa.event.listen(engine, "checkin", _duckdb_finish)
+            return engine
+        if parsed.get_backend_name() == "spark":
+            return sa.create_engine(parsed)
         # pre-ping: a connection the server dropped (restart, failover) is replaced, not used
         return sa.create_engine(parsed, pool_pre_ping=True)
     except (sa.exc.NoSuchModuleError, ImportError) as exc:
         raise StoreError(
-            f"no database driver for {safe_url(url)!r}: {exc}. Install the driver package."
+            f"no database driver for {safe_url(url)!r}: {exc}. Install the driver package "
+            "(DuckDB and Spark: `python3 -m pip install -r requirements-engines.txt`)."
         ) from exc
+    except sa.exc.ArgumentError as exc:
+        raise StoreError(f"the database URL {safe_url(url)!r} cannot be used: {exc}") from exc
+
+
+def _duckdb_finish(dbapi_connection, _record=None) -> None:
+    """Drop a result a query left unread (SQLAlchemy stops reading after ``scalar()``);
+    DuckDB refuses Arrow reads and registrations on a connection that still holds one."""
+    with contextlib.suppress(Exception):
+        dbapi_connection.abort()
+
+
+def _duckdb_lake_engine(parsed, folder: Path) -> sa.Engine:
+    """An in-memory DuckDB whose every connection has one view per table of the lake."""
+    # the URL keeps naming the folder (messages, the data version); DuckDB opens in memory
+    engine = sa.create_engine(parsed, connect_args={"database": ":memory:"})
+
+    @sa.event.listens_for(engine, "connect")
+    def _views(dbapi_connection, _record) -> None:
+        found = lake.check(folder)
+        for name in lake.TABLES:
+            if name in found:
+                glob = lake.parquet_glob(found[name]).replace("'", "''")
+                body = f"SELECT * FROM read_parquet('{glob}')"
+            else:
+                empty = lake.empty_select(schema.metadata.tables[name])
+                body = str(empty.compile(engine, compile_kwargs={"literal_binds": True}))
+            dbapi_connection.execute(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
+
+    return engine
+
+
+def read_only_reason(engine: sa.Engine) -> str | None:
+    """Why the dashboard may not write to this database (a Parquet folder, Spark), or None."""
+    url = str(engine.url)
+    if engine.dialect.name == "spark":
+        return (
+            f"{safe_url(url)} is read through Spark, which the dashboard does not write to: "
+            "import into the SQLite or Postgres database the lake is made from, then write "
+            "the lake again (`python3 -m cxmetrics export-parquet FOLDER`)"
+        )
+    if engine.dialect.name == "duckdb" and lake_folder(url) is not None:
+        return (
+            f"{safe_url(url)} is a folder of Parquet files read in place (read only): import "
+            "into the SQLite or Postgres database the lake is made from, then write the lake "
+            "again (`python3 -m cxmetrics export-parquet FOLDER`)"
+        )
+    return None
+
+
+def require_writable(engine: sa.Engine, what: str = "imports") -> None:
+    """A clear ``StoreError`` when the database behind ``engine`` is read only."""
+    reason = read_only_reason(engine)
+    if reason is not None:
+        raise StoreError(f"{what} cannot be written: {reason}")
+
+
+def require_importable(engine: sa.Engine, what: str = "imports") -> None:
+    """A clear ``StoreError`` unless file imports can write to this database: they upsert
+    in bulk into SQLite or Postgres (a DuckDB file is written whole, by ``sample``)."""
+    require_writable(engine, what)
+    if engine.dialect.name not in ("sqlite", "postgresql"):
+        raise StoreError(
+            f"{what} cannot be written: file imports go into a SQLite or Postgres database, "
+            f"not {engine.dialect.name} ({safe_url(str(engine.url))}); import there and "
+            "write a lake from it with `python3 -m cxmetrics export-parquet FOLDER`"
+        )
 
 
 def check(engine: sa.Engine) -> None:
@@ -222,12 +334,14 @@ def _write_sqlite_file(path, ordered, replace, total_rows, progress) -> None:
 
 def _write_transaction(url, ordered, replace, total_rows, progress) -> None:
     engine = make_engine(url)
+    require_writable(engine, "the tables")
     try:
         with engine.begin() as conn:
             if replace:
                 schema.metadata.drop_all(conn)
             schema.metadata.create_all(conn)
-            if conn.execute(sa.select(sa.func.count()).select_from(schema.responses)).scalar():
+            count = sa.select(sa.func.count()).select_from(schema.responses)
+            if conn.execute(count).scalar_one():  # fetched to the end (DuckDB needs that)
                 raise StoreError(
                     f"the database {safe_url(url)} already holds responses; pass --replace "
                     "to overwrite them"
@@ -262,6 +376,21 @@ def _analyse_comments(engine: sa.Engine, ordered, progress: Progress) -> None:
         engine.dispose()
 
 
+@compiles(CreateColumn, "duckdb")
+def _duckdb_column(element, ddl_compiler, **kw) -> str:
+    """DuckDB has no SERIAL: a numbered key is a plain integer there (the writers number
+    the targets themselves; imports, which need the database to number them, are
+    refused on DuckDB)."""
+    text = ddl_compiler.visit_create_column(element, **kw)
+    return text.replace(" BIGSERIAL", " BIGINT").replace(" SERIAL", " INTEGER")
+
+
+@compiles(sa.Float, "duckdb")
+def _duckdb_float(type_, type_compiler, **kw) -> str:
+    """FLOAT is 4 bytes in DuckDB (8 in Postgres and SQLite): revenue needs DOUBLE."""
+    return "DOUBLE"
+
+
 def copy_into(conn: sa.Connection, table_name: str, frame: pl.DataFrame) -> None:
     """Postgres COPY of a frame into a table, inside the connection's transaction."""
     raw = conn.connection.driver_connection
@@ -280,6 +409,16 @@ def copy_into(conn: sa.Connection, table_name: str, frame: pl.DataFrame) -> None
 def _insert(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
     if conn.dialect.name == "postgresql":
         copy_into(conn, table.name, frame)
+        return
+    if conn.dialect.name == "duckdb":  # one Arrow scan, not a row at a time
+        raw = conn.connection.driver_connection
+        _duckdb_finish(raw)
+        raw.register("cx_incoming", frame.to_arrow())
+        try:
+            columns = ", ".join(f'"{c}"' for c in frame.columns)
+            raw.execute(f'INSERT INTO "{table.name}" ({columns}) SELECT {columns} FROM cx_incoming')
+        finally:
+            raw.unregister("cx_incoming")
         return
     for chunk in frame.iter_slices(50_000):
         conn.execute(table.insert(), chunk.to_dicts())
@@ -338,6 +477,29 @@ def _connectorx_uri(engine: sa.Engine) -> str | None:
     return None
 
 
+#: Engines read through Arrow: the statement compiled with its values inline, the result
+#: fetched as one Arrow table (DuckDB ``.arrow()``, Spark ``toArrow()``), never row by row.
+ARROW_DIALECTS = ("duckdb", "spark")
+
+
+def _read_arrow(engine: sa.Engine, stmt: sa.Select) -> pl.DataFrame:
+    sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            if engine.dialect.name == "spark":
+                table = raw.spark.sql(sql).toArrow()
+            else:
+                _duckdb_finish(raw)
+                table = raw.sql(sql).arrow().read_all()
+    except sa.exc.DBAPIError as exc:
+        raise StoreError(f"cannot read from {safe_url(str(engine.url))}: {exc.orig}") from exc
+    except Exception as exc:  # the engines' own errors (a broken Parquet file, a lost session)
+        where = safe_url(str(engine.url))
+        raise StoreError(f"cannot read from {where}: {describe_error(exc)}") from exc
+    return pl.from_arrow(table, rechunk=False)
+
+
 READ_PARTITIONS = 4  # parallel range reads of a large table on an integer column
 
 
@@ -351,7 +513,9 @@ def read_select(
     columns = [c for c in stmt.selected_columns]
     uri = _connectorx_uri(engine)
     frame = None
-    if uri is not None:
+    if engine.dialect.name in ARROW_DIALECTS:
+        frame = _read_arrow(engine, stmt)
+    elif uri is not None:
         sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
         parts = (
             {"partition_on": partition_on, "partition_num": READ_PARTITIONS} if partition_on else {}
@@ -480,8 +644,7 @@ def load_all_comments(engine: sa.Engine) -> pl.DataFrame:
     (null where it has none; a database made before that column existed has none at all),
     for the text analysis, once per data version."""
     r = schema.responses
-    with engine.connect() as conn:
-        held = {c["name"] for c in sa.inspect(conn).get_columns(r.name)}
+    held = column_names(engine, r.name)
     label = (
         r.c.sentiment_label
         if "sentiment_label" in held
@@ -491,6 +654,32 @@ def load_all_comments(engine: sa.Engine) -> pl.DataFrame:
         r.c.comment.is_not(None), r.c.comment != ""
     )
     return read_select(engine, stmt).with_columns(pl.col("sentiment_label").cast(pl.String))
+
+
+def column_names(engine: sa.Engine, table_name: str) -> set[str]:
+    """The columns a table has in the database, read from an empty query (no reflection,
+    which some dialects lack)."""
+    query = sa.select(sa.text("*")).select_from(sa.table(table_name)).where(sa.false())
+    with engine.connect() as conn:
+        return set(conn.execute(query).keys())
+
+
+def export_parquet(engine: sa.Engine, folder: Path, *, replace: bool = False) -> list[str]:
+    """Write every table of the contract (and the settings, when the database has them) as
+    ``FOLDER/table.parquet``: a lake that DuckDB and Spark read in place. All or nothing."""
+    check(engine)
+    names = [*schema.TABLE_NAMES]
+    if sa.inspect(engine).has_table(schema.settings.name):
+        names.append(schema.settings.name)
+
+    def frames():
+        for name in names:
+            yield name, load_table(engine, schema.metadata.tables[name])
+
+    try:
+        return lake.export(frames(), folder, replace=replace)
+    except lake.LakeError as exc:
+        raise StoreError(str(exc)) from exc
 
 
 def count_rows(engine: sa.Engine, table_name: str) -> int:
@@ -588,6 +777,8 @@ def data_version(engine: sa.Engine) -> tuple:
                 conn.execute(sa.select(sa.func.count(), sa.func.max(a.c.analysed_at))).one()
             )
     settings = tuple(sorted(company.read(engine).items()))  # a changed setting shows at once
-    path = sqlite_path(str(engine.url))
+    path, folder = sqlite_path(str(engine.url)), lake_folder(str(engine.url))
     mtime = path.stat().st_mtime_ns if path is not None and path.exists() else None
+    if folder is not None:  # a Parquet file rewritten in place keeps its row counts
+        mtime = lake.version(folder)
     return (count, last_id, customers, last_import, mtime, settings, analysed)

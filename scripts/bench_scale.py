@@ -1,0 +1,222 @@
+"""Benchmark of the engines: the dashboard process on SQLite, Postgres, DuckDB over Parquet
+and Spark local, at a chosen size.
+
+    python3 -m scripts.bench_scale --engine sqlite --engine duckdb --responses 200000 \
+        [--keep DIR] [--repeats 5]
+
+For each size it builds the sample company once (``cxmetrics.sample``, about 8.1 responses
+per customer) into a SQLite file and a Parquet folder exported from it, both kept in
+``--keep`` (default ``bench-results/scale``) and reused by later runs; Postgres is loaded
+into a throwaway server (tests/pg_server.py) for the run. Then, per engine, a fresh child
+process plays the dashboard process and measures:
+
+- first overview: engine opened, data loaded (``dataset.load``) and the overview of the
+  default view computed (as in ``scripts/bench.py``);
+- filter change: ``overview.compute`` for each preset view of ``scripts/bench.py``, one
+  warm-up then ``--repeats`` timed runs each; p50 and p95 over all timed runs;
+- peak resident memory of that process (``getrusage``); for Spark also the peak resident
+  memory of the JVM it started (``VmHWM`` of the java child process), reported apart.
+
+It prints one table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+ENGINES = ("sqlite", "postgres", "duckdb", "spark")
+RESPONSES_PER_CUSTOMER = 8.1  # as scripts/bench.py: 203,005 responses from 25,000 customers
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        ppid = int(stat[stat.rfind(")") + 2 :].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _jvm_peak_mb() -> float | None:
+    """Peak resident memory of the java processes this process started (Spark local)."""
+    peaks = []
+    for pid in _descendants(os.getpid()):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+        except OSError:
+            continue
+        if not cmd.endswith(b"java"):
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]) / 1024)
+    return round(sum(peaks)) if peaks else None
+
+
+def measure(url: str, repeats: int) -> dict:
+    """In the child process: first overview, filter changes, peak memory."""
+    from cxmetrics import dataset, overview, store
+    from cxmetrics.filters import Filters
+    from cxmetrics.periods import preset_range
+    from scripts.bench import _views
+
+    t0 = time.perf_counter()
+    engine = store.make_engine(url)
+    ds = dataset.load(engine)
+    preset, _why = ds.default_period()
+    start, end = preset_range(preset, ds.first_day, ds.last_day)
+    overview.compute(ds, Filters(start=start, end=end))
+    first_s = time.perf_counter() - t0
+    times = []
+    for view in _views(ds.first_day, ds.last_day).values():
+        overview.compute(ds, view)  # warm
+        for _ in range(repeats):
+            t = time.perf_counter()
+            overview.compute(ds, view)
+            times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return {
+        "responses": ds.responses.height,
+        "first_overview_s": round(first_s, 2),
+        "filter_p50_ms": round(statistics.median(times), 1),
+        "filter_p95_ms": round(times[min(len(times) - 1, int(0.95 * len(times)))], 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "jvm_peak_rss_mb": _jvm_peak_mb(),
+    }
+
+
+def prepare(responses: int, folder: Path) -> tuple[str, Path]:
+    """The SQLite file and the Parquet folder of this size, built once and kept."""
+    from cxmetrics import sample, store
+
+    db, lake = folder / f"cx-{responses}.db", folder / f"lake-{responses}"
+    if not db.exists():
+        customers = max(1, round(responses / RESPONSES_PER_CUSTOMER))
+        print(f"generating {customers:,} customers into {db}", file=sys.stderr, flush=True)
+        store.write_tables(f"sqlite:///{db}", sample.generate(customers).tables())
+    if not lake.exists():
+        engine = store.make_engine(f"sqlite:///{db}")
+        try:
+            store.export_parquet(engine, lake)
+        finally:
+            engine.dispose()
+    return f"sqlite:///{db}", lake
+
+
+def run_child(engine: str, url: str, repeats: int) -> dict:
+    child = subprocess.run(
+        [sys.executable, "-m", "scripts.bench_scale", "--child", url, "--repeats", str(repeats)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    if child.returncode != 0:
+        raise SystemExit(f"{engine}: the dashboard process failed:\n{child.stderr[-3000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def bench(engines: list[str], sizes: list[int], folder: Path, repeats: int) -> list[dict]:
+    rows = []
+    for size in sizes:
+        sqlite_url, lake = prepare(size, folder)
+        for engine in engines:
+            if engine == "postgres":
+                rows.append({"engine": engine, **_postgres(sqlite_url, repeats)})
+                continue
+            url = {
+                "sqlite": sqlite_url,
+                "duckdb": f"duckdb:///{lake}",
+                "spark": f"spark://local?path={lake}",
+            }[engine]
+            print(f"measuring {engine} at {size:,} responses", file=sys.stderr, flush=True)
+            rows.append({"engine": engine, **run_child(engine, url, repeats)})
+    return rows
+
+
+def _postgres(sqlite_url: str, repeats: int) -> dict:
+    sys.path.insert(0, str(REPO / "tests"))
+    from pg_server import PostgresServer
+
+    from cxmetrics import store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        pg = PostgresServer(Path(tmp) / "pg")
+        url = pg.start()
+        try:
+            engine = store.make_engine(sqlite_url)
+            try:
+                tables = {
+                    name: store.load_table(engine, table)
+                    for name, table in store.schema.metadata.tables.items()
+                    if name not in ("imports",)
+                }
+            finally:
+                engine.dispose()
+            store.write_tables(url, tables)
+            del tables
+            print("measuring postgres", file=sys.stderr, flush=True)
+            return run_child("postgres", url, repeats)
+        finally:
+            pg.stop()
+
+
+def table(rows: list[dict]) -> str:
+    head = (
+        f"{'engine':<9} {'responses':>10} {'first overview s':>17} {'filter p50 ms':>14} "
+        f"{'filter p95 ms':>14} {'peak RSS MB':>12} {'JVM peak RSS MB':>16}"
+    )
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        jvm = "-" if r["jvm_peak_rss_mb"] is None else f"{r['jvm_peak_rss_mb']:,}"
+        lines.append(
+            f"{r['engine']:<9} {r['responses']:>10,} {r['first_overview_s']:>17} "
+            f"{r['filter_p50_ms']:>14} {r['filter_p95_ms']:>14} {r['peak_rss_mb']:>12,} "
+            f"{jvm:>16}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--engine", action="append", choices=ENGINES)
+    parser.add_argument("--responses", type=int, action="append")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--keep", type=Path, default=REPO / "bench-results" / "scale")
+    parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(measure(args.child, args.repeats)))
+        return
+    args.keep.mkdir(parents=True, exist_ok=True)
+    rows = bench(args.engine or list(ENGINES), args.responses or [200_000], args.keep, args.repeats)
+    print(table(rows))
+    if args.json:
+        print(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()

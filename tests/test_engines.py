@@ -1,0 +1,232 @@
+"""Every engine gives the numbers SQLite gives on the same data: DuckDB over a folder of
+Parquet files, a DuckDB file, and Apache Spark in local mode over the same folder.
+
+Each engine is started here: DuckDB in this process, one local Spark session for the module
+(``spark://local?path=…``), and for the browser test a `streamlit run` server that starts
+its own. The reference is the SQLite file the Parquet folder was exported from, and plain
+SQL on that file (sqlite3), independent of the project.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+
+import pyarrow.parquet as pq
+import pytest
+from conftest import REPO
+from engines import Engines, build, engine_of, need, run_cli
+from playwright.sync_api import expect
+from streamlit.testing.v1 import AppTest
+
+from cxmetrics import cli, dataset, lake, schema, spark_dialect, store
+from cxmetrics.registry import METRICS
+
+ENGINES = ("duckdb-folder", "duckdb-file", "spark")
+PAGES = ("journey", "loyalty", "accountability", "voice", "data", "glossary")
+TIMEOUT = 300  # the first Spark run starts the JVM
+
+
+@pytest.fixture(scope="module")
+def engines(tmp_path_factory) -> Engines:
+    out = build(tmp_path_factory.mktemp("engines"))
+    yield out
+    spark_dialect.stop_all()  # one Spark session for the module, stopped at its end
+
+
+@pytest.fixture(params=ENGINES)
+def engine_url(request, engines) -> str:
+    need(engine_of(request.param))
+    return engines.url(request.param)
+
+
+@pytest.fixture(scope="module")
+def sqlite_reports(engines) -> dict[str, dict]:
+    return {
+        command: run_cli(command, "--json", "--url", engines.sqlite)
+        for command in ("summary", "findings")
+    }
+
+
+def sql_nps(db, start: dt.date, end: dt.date) -> tuple[float, int]:
+    with sqlite3.connect(db) as conn:
+        pro, det, n = conn.execute(
+            "SELECT SUM(nps >= 9), SUM(nps <= 6), COUNT(nps) FROM responses "
+            "WHERE responded_on BETWEEN ? AND ?",
+            (start.isoformat(), end.isoformat()),
+        ).fetchone()
+    return 100 * (pro - det) / n, n
+
+
+@pytest.mark.parametrize("command", ["summary", "findings"])
+def test_the_command_line_reports_the_same_numbers_as_sqlite(
+    engine_url, engines, sqlite_reports, command
+):
+    got = run_cli(command, "--json", "--url", engine_url)
+    want = sqlite_reports[command]
+    assert got == want  # every number, sentence, interval and q-value, not only the keys
+    if command == "summary":
+        rows = pq.read_table(engines.lake / "responses.parquet").num_rows
+        assert got["overall"]["responses"] == rows
+        nps, n = sql_nps(engines.sqlite_file, *map(dt.date.fromisoformat, got["period"].values()))
+        assert got["overall"]["nps"]["n"] == n
+        assert got["overall"]["nps"]["value"] == pytest.approx(nps, abs=5e-5)
+    else:
+        assert sum(got["tested"].values()) > 0 and got["findings"]
+
+
+def test_the_group_by_statistics_are_the_same_as_sqlite(engine_url, engines):
+    """The additive statistics computed by each engine's own GROUP BY (store.load_stats_sql)."""
+    from cxmetrics.filters import Filters
+
+    view = Filters(start=dt.date(2025, 7, 1), end=dt.date(2026, 6, 30), channels=("web", "agent"))
+    by = ["stage_id", "channel", "segment"]
+    frames = []
+    for url in (engines.sqlite, engine_url):
+        engine = store.make_engine(url)
+        try:
+            frames.append(store.load_stats_sql(engine, view, None, by).sort(by))
+        finally:
+            engine.dispose()
+    assert frames[0].height > 0
+    assert frames[1].equals(frames[0])
+
+
+def render(url: str, monkeypatch) -> dict[str, tuple[list[str], int]]:
+    """Every page under AppTest: the values of its metrics and its number of charts."""
+    monkeypatch.setenv(store.URL_ENV, url)
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    shown = {"overview": ([m.value for m in at.metric], len(at.get("plotly_chart")))}
+    for page in PAGES:
+        at.switch_page(f"pages/{page}.py").run()
+        assert not at.exception, (page, at.exception)
+        shown[page] = ([m.value for m in at.metric], len(at.get("plotly_chart")))
+    return shown
+
+
+@pytest.fixture(scope="module")
+def sqlite_pages(engines) -> dict:
+    with pytest.MonkeyPatch.context() as mp:
+        return render(engines.sqlite, mp)
+
+
+def test_every_page_renders_the_same_numbers_as_sqlite(
+    engine_url, engines, sqlite_pages, monkeypatch
+):
+    shown = render(engine_url, monkeypatch)
+    assert shown == sqlite_pages
+    # the headline, by hand: the last 90 days (the sample company's default period)
+    with sqlite3.connect(engines.sqlite_file) as conn:
+        (last,) = conn.execute("SELECT MAX(responded_on) FROM responses").fetchone()
+    end = dt.date.fromisoformat(last)
+    nps, _ = sql_nps(engines.sqlite_file, end - dt.timedelta(days=89), end)
+    assert shown["overview"][0][0] == METRICS["nps"].format(nps)
+
+
+def test_a_folder_of_part_files_and_absent_optional_tables_are_read(engines, tmp_path):
+    need("duckdb")
+    folder = tmp_path / "lake"
+    shutil.copytree(engines.lake, folder)
+    parts = folder / "responses"
+    parts.mkdir()
+    table = pq.read_table(folder / "responses.parquet")
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), parts / "part-0.parquet")
+    pq.write_table(table.slice(half), parts / "part-1.parquet")
+    (folder / "responses.parquet").unlink()
+    for name in ("contacts", "cases", "kpis", "settings"):
+        (folder / f"{name}.parquet").unlink()
+    engine = store.make_engine(f"duckdb:///{folder}")
+    try:
+        ds = dataset.load(engine)
+        assert ds.responses.height == table.num_rows
+        assert store.load_kpis(engine).height == 0
+        assert store.load_cases(engine).columns == [c.name for c in schema.cases.columns]
+        assert store.data_version(engine)[0] == table.num_rows
+    finally:
+        engine.dispose()
+
+
+def test_a_folder_without_a_required_table_names_it(engines, tmp_path):
+    folder = tmp_path / "lake"
+    shutil.copytree(engines.lake, folder)
+    (folder / "customers.parquet").unlink()
+    (folder / "stages.parquet").unlink()
+    for url in (f"duckdb:///{folder}", f"spark://local?path={folder}"):
+        with pytest.raises(store.StoreError) as err:
+            store.make_engine(url)
+        assert "lacks the table(s) stages, customers" in str(err.value)
+        assert str(folder) in str(err.value)
+
+
+def test_imports_into_a_lake_are_refused_with_the_reason(engines, tmp_path, capsys):
+    need("duckdb")
+    url = f"duckdb:///{engines.lake}"
+    before = lake.version(engines.lake)
+    assert cli.main(["settings", "set", "currency", "EUR", "--url", url]) != 0
+    message = capsys.readouterr().err
+    assert "folder of Parquet files read in place (read only)" in message
+    assert "export-parquet" in message and message.count("\n") == 1  # one line, no traceback
+    csv = tmp_path / "kpis.csv"
+    csv.write_text("department_id,kpi,week,value,target,higher_is_better\n")
+    assert cli.main(["import", "kpis", str(csv), "--url", url]) != 0
+    assert "read only" in capsys.readouterr().err
+    assert lake.version(engines.lake) == before
+
+
+def test_export_parquet_writes_every_table_and_refuses_a_full_folder(engines, tmp_path, capsys):
+    target = tmp_path / "copy"
+    assert cli.main(["export-parquet", str(target), "--url", engines.sqlite]) == 0
+    with sqlite3.connect(engines.sqlite_file) as conn:
+        for name in (*schema.TABLE_NAMES, "settings"):
+            (count,) = conn.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()
+            assert pq.read_table(target / f"{name}.parquet").num_rows == count, name
+    assert cli.main(["export-parquet", str(target), "--url", engines.sqlite]) != 0
+    assert "is not empty; pass --replace" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # nothing half-written
+
+
+def test_a_missing_engine_fails_on_ci_and_is_skipped_elsewhere(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda _name: None)
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="Java 17 runtime"):
+        need("spark")
+    monkeypatch.setenv("CI", "false")
+    with pytest.raises(pytest.skip.Exception, match="Java 17 runtime"):
+        need("spark")
+
+
+@pytest.mark.browser
+def test_the_dashboard_on_spark_in_a_browser(engines, browser, tmp_path):
+    """`streamlit run` against Spark (the server starts its own local Spark), in Chromium:
+    the headline NPS by plain SQL, then a filter change and a page switch."""
+    need("spark")
+    from test_browser import streamlit_server
+
+    with sqlite3.connect(engines.sqlite_file) as conn:
+        (last,) = conn.execute("SELECT MAX(responded_on) FROM responses").fetchone()
+    end = dt.date.fromisoformat(last)
+    url = engines.url("spark")
+    with streamlit_server(url, tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        page.goto(base)
+        tile = page.locator("[data-testid='stMetricValue']").first
+        nps_90, _ = sql_nps(engines.sqlite_file, end - dt.timedelta(days=89), end)
+        expect(tile).to_have_text(METRICS["nps"].format(nps_90), timeout=TIMEOUT * 1000)
+
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Period").click()
+        page.get_by_role("option", name="Last 30 days").click()
+        nps_30, _ = sql_nps(engines.sqlite_file, end - dt.timedelta(days=29), end)
+        expect(tile).to_have_text(METRICS["nps"].format(nps_30), timeout=TIMEOUT * 1000)
+
+        page.get_by_role("link", name="Journey").click()
+        expect(page.get_by_role("heading", name="Customer journey")).to_be_visible(
+            timeout=TIMEOUT * 1000
+        )
+        expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=TIMEOUT * 1000)
+        assert not page.locator("[data-testid='stException']").count()
+        page.close()
