@@ -86,8 +86,7 @@ def _comments(engine: sa.Engine, only_new: bool, ids: list[str] | None = None) -
     """response_id, raw, text (masked) and label of the non-blank comments (only those
     without an analysis when ``only_new``; only those of ``ids`` when given)."""
     r, a = schema.responses, schema.comment_analysis
-    with engine.connect() as conn:
-        held = {c["name"] for c in sa.inspect(conn).get_columns(r.name)}
+    held = store.column_names(engine, r.name)
     label = (
         r.c.sentiment_label
         if "sentiment_label" in held

@@ -665,12 +665,15 @@ def column_names(engine: sa.Engine, table_name: str) -> set[str]:
 
 
 def export_parquet(engine: sa.Engine, folder: Path, *, replace: bool = False) -> list[str]:
-    """Write every table of the contract (and the settings, when the database has them) as
-    ``FOLDER/table.parquet``: a lake that DuckDB and Spark read in place. All or nothing."""
+    """Write every table of the contract (and the settings and the comments' analysis, when
+    the database has them) as ``FOLDER/table.parquet``: a lake that DuckDB and Spark read in
+    place. All or nothing."""
     check(engine)
     names = [*schema.TABLE_NAMES]
-    if sa.inspect(engine).has_table(schema.settings.name):
-        names.append(schema.settings.name)
+    inspector = sa.inspect(engine)
+    for optional in (schema.settings, schema.comment_analysis, schema.comment_models):
+        if inspector.has_table(optional.name):
+            names.append(optional.name)
 
     def frames():
         for name in names:

@@ -345,7 +345,7 @@ def test_odd_text_ids_survive_bulk_writes_and_chunked_reads(odd_url):
         assert joined.sort("response_id").equals(whole.sort("response_id"))
         assert sorted(whole["response_id"].to_list()) == sorted(responses["response_id"].to_list())
         ds = dataset.load(engine)
-        assert ds.responses.height == 2_000
+        assert ds.n_responses == 2_000
         assert set(ds.customers["customer_id"].to_list()) == set(ODD_IDS)
     finally:
         engine.dispose()

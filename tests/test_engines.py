@@ -143,7 +143,7 @@ def test_a_folder_of_part_files_and_absent_optional_tables_are_read(engines, tmp
     engine = store.make_engine(f"duckdb:///{folder}")
     try:
         ds = dataset.load(engine)
-        assert ds.responses.height == table.num_rows
+        assert ds.n_responses == table.num_rows
         assert store.load_kpis(engine).height == 0
         assert store.load_cases(engine).columns == [c.name for c in schema.cases.columns]
         assert store.data_version(engine)[0] == table.num_rows

@@ -130,7 +130,7 @@ def test_init_db_upgrades_an_old_database_keeping_every_row(old_url, sample_data
                     )
                 )
         data = dataset.load(engine)
-        assert data.responses.height == counts["responses"]
+        assert data.n_responses == counts["responses"]
         again = run("init-db", "--url", url)  # nothing left to do
         assert again.returncode == 0 and "upgraded" not in again.stdout
     finally:
