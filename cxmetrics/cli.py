@@ -325,7 +325,10 @@ def _init_db(args) -> int:
     finally:
         engine.dispose()
     for change in changes:
-        print(f"upgraded {change}")
+        if change.what == "new table":
+            print(f"created table {change.table}")
+        else:
+            print(f"upgraded {change}")
     print(f"the data contract's tables are ready on {store.safe_url(url)}")
     return 0
 

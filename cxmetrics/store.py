@@ -183,7 +183,7 @@ def write_tables(
     """
     ordered = [
         (t.name, _contract_frame(t.name, tables[t.name]))
-        for t in (*schema.WRITE_ORDER, schema.settings)
+        for t in (*schema.WRITE_ORDER, *schema.OPTIONAL_TABLES)
         if t.name in tables
     ]
     total_rows = sum(f.height for _, f in ordered) or 1
