@@ -388,3 +388,12 @@ def table(effects: list[Effect]) -> pl.DataFrame:
         for e in effects
     ]
     return pl.DataFrame(rows, schema=schema)
+
+
+def listing(ds: Dataset, actions_frame: pl.DataFrame, today: dt.date) -> pl.DataFrame:
+    """The actions with names, whether each is late (on ``today``) and its measured effect
+    (judged over all of them together), as the pages and the briefing list them."""
+    from cxmetrics import actions as actions_mod
+
+    named = actions_mod.table(actions_frame, ds.journey, today)
+    return named.join(table(measure(ds, actions_frame)), on="action_id", how="left")
