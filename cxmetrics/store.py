@@ -269,6 +269,7 @@ def _insert(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
 # --- reading ----------------------------------------------------------------------------
 
 _POLARS_TYPES = {
+    sa.DateTime: pl.Datetime("us"),
     sa.Date: pl.Date,
     sa.Boolean: pl.Boolean,
     sa.SmallInteger: pl.Int16,
@@ -303,6 +304,8 @@ def _conform(frame: pl.DataFrame, columns: list[sa.Column]) -> pl.DataFrame:
             expr = expr.str.slice(0, 10).str.to_date("%Y-%m-%d")
         elif want == pl.Date and have == pl.Datetime:
             expr = expr.dt.date()
+        elif want == pl.Datetime and have == pl.String:  # SQLite keeps date-times as text
+            expr = expr.str.to_datetime(time_unit="us", strict=False)
         elif have != want:
             expr = expr.cast(want)
         exprs.append(expr.alias(col.name))
