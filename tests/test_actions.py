@@ -144,7 +144,10 @@ def test_late_means_due_date_passed_and_neither_done_nor_dropped():
     assert late["days_late"].to_list() == [30, 30]
 
 
-HEADER = "action_id,department_id,stage_id,touchpoint_id,title,metric,target,start_on,due_on,status,notes\n"
+HEADER = (
+    "action_id,department_id,stage_id,touchpoint_id,title,metric,target,start_on,due_on,"
+    "status,notes\n"
+)
 GOOD = (
     "P-1,digital,help,help_chat,Answer chats faster,csat,85,2026-05-01,2026-08-01,planned,\n"
     "P-2,claims,claim,,Call every claimant in 24 hours,nps,10,2026-04-01,2026-09-01,done,ok\n"
