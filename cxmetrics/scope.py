@@ -53,4 +53,9 @@ def inputs(everything: dict, departments: tuple[str, ...]) -> dict:
         "cases": own(everything["cases"], departments),
         "contacts": contacts(everything["contacts"], ds),
         "verbatims": verbatims(everything["verbatims"], ds),
+        **(
+            {"actions": everything["actions"].filter(_on_stages(ds))}
+            if everything.get("actions") is not None
+            else {}
+        ),
     }

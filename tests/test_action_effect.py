@@ -150,3 +150,22 @@ def test_the_planted_effect_is_found_at_other_seeds(seed):
     assert effects["A-0001"].verdict == IMPROVED, effects["A-0001"].sentence
     assert effects["A-0003"].status == TOO_EARLY
     assert effects["A-0001"].finding.q <= FDR
+
+
+def test_the_briefing_lists_the_actions_with_their_effect(story):
+    from cxmetrics import briefing
+
+    data, ds, effects = story
+    today = ds.last_day + dt.timedelta(days=1)
+    slide = briefing.action_slide(ds, data.actions, None, today)
+    assert slide.title == "Action plans and their measured effect"
+    due = dict(zip(data.actions["action_id"], data.actions["due_on"], strict=True))
+    status = dict(zip(data.actions["action_id"], data.actions["status"], strict=True))
+    late = [a for a in due if due[a] < today and status[a] in ("planned", "in progress")]
+    assert late == ["A-0002"]
+    assert slide.lines[0].startswith("A-0002 ") and "(LATE, in progress)" in slide.lines[0]
+    for action_id, e in effects.items():
+        (line,) = [x for x in slide.lines if x.startswith(action_id + " ")]
+        assert line.endswith("Effect: " + e.sentence)
+    only_claims = briefing.action_slide(ds, data.actions, ("claim",), today)
+    assert [x.split(" ")[0] for x in only_claims.lines] == ["A-0003"]
