@@ -287,12 +287,13 @@ def engine():
 
 
 def get_actions(ds: Dataset) -> pl.DataFrame:
-    """The action plans on the stages of ``ds`` (a manager's dataset holds only their
-    stages). Read on every run: the table is small and an edit must show at once."""
+    """The action plans on the stages of ``ds``; for a manager only their departments'
+    own (``actions.visible``). Read on every run: the table is small and an edit must show
+    at once."""
     from cxmetrics import actions
 
     try:
-        return actions.visible(actions.load(engine()), ds.journey)
+        return actions.visible(actions.load(engine()), ds.journey, ds.scope)
     except (store.StoreError, sa.exc.SQLAlchemyError) as exc:
         st.warning(
             f"Action plans cannot be read right now: {store.describe_error(exc)}",

@@ -90,9 +90,16 @@ def history(engine: sa.Engine, action_id: str) -> pl.DataFrame:
     return store.read_select(engine, stmt).sort("change_id", descending=True)
 
 
-def visible(actions: pl.DataFrame, journey: Journey) -> pl.DataFrame:
-    """The actions on the stages of ``journey`` (a manager's journey holds only theirs)."""
-    return actions.filter(pl.col("stage_id").is_in(journey.stage_order))
+def visible(
+    actions: pl.DataFrame, journey: Journey, scope: tuple[str, ...] | None = None
+) -> pl.DataFrame:
+    """The actions on the stages of ``journey``; with a manager's ``scope`` (their
+    departments, ``Dataset.scope``) only their departments' own actions, as with their
+    cases and KPIs."""
+    on_stage = actions.filter(pl.col("stage_id").is_in(journey.stage_order))
+    if scope is None:
+        return on_stage
+    return on_stage.filter(pl.col("department_id").is_in(list(scope)))
 
 
 def on_stage(actions: pl.DataFrame, stage_id: str) -> pl.DataFrame:

@@ -54,7 +54,7 @@ def inputs(everything: dict, departments: tuple[str, ...]) -> dict:
         "contacts": contacts(everything["contacts"], ds),
         "verbatims": verbatims(everything["verbatims"], ds),
         **(
-            {"actions": everything["actions"].filter(_on_stages(ds))}
+            {"actions": own(everything["actions"], departments).filter(_on_stages(ds))}
             if everything.get("actions") is not None
             else {}
         ),

@@ -214,3 +214,19 @@ def test_init_db_adds_the_action_tables_to_an_older_database(tmp_path, sample_da
         eng.dispose()
     again = run("init-db", "--url", url)
     assert again.returncode == 0 and "created table" not in again.stdout
+
+
+def test_a_manager_sees_only_their_departments_actions(sample_data):
+    everything = sample_data.actions
+    journey = sample_data.journey
+    assert actions.visible(everything, journey).height == everything.height
+    # Marketing's action is on Renew, a stage Customer Service shares: still not Service's
+    service_stages = journey.stages_of_departments(("service",))
+    shared = everything.filter(pl.col("stage_id").is_in(service_stages))
+    assert set(shared["department_id"]) - {"service"}  # other departments act there
+    seen = actions.visible(everything, journey.scoped(("service",)), ("service",))
+    assert seen.height == 0
+    mine = actions.visible(everything, journey.scoped(("digital",)), ("digital",))
+    assert mine["action_id"].to_list() == [
+        r["action_id"] for r in everything.iter_rows(named=True) if r["department_id"] == "digital"
+    ]
