@@ -35,6 +35,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
+from cxmetrics import actions as actions_mod
 from cxmetrics import findings
 from cxmetrics.dataset import Dataset
 from cxmetrics.findings import Finding
@@ -51,12 +52,8 @@ UNITS = {"nps": "NPS points", "csat": "CSAT points", "ces": "CES points"}
 LABELS = {"nps": "NPS", "csat": "CSAT", "ces": "CES"}
 DECIMALS = {"nps": 1, "csat": 1, "ces": 2}
 
-NOT_STARTED, TOO_EARLY, NO_COMPARISON, JUDGED = (
-    "not started",
-    "too early",
-    "no comparison",
-    "judged",
-)
+NOT_STARTED, TOO_EARLY, TOO_FEW = "not started", "too early", "too few answers"
+NO_COMPARISON, JUDGED = "no comparison", "judged"
 IMPROVED, WORSENED, NO_EFFECT = "improved", "worsened", "no effect found"
 
 METHOD = (
@@ -84,7 +81,7 @@ class Side:
 class Effect:
     action_id: str
     metric: str
-    status: str  # NOT_STARTED, TOO_EARLY, NO_COMPARISON or JUDGED
+    status: str  # NOT_STARTED, TOO_EARLY, TOO_FEW, NO_COMPARISON or JUDGED
     verdict: str  # IMPROVED, WORSENED, NO_EFFECT, or the status when there is none
     sentence: str
     window_days: int = 0
@@ -111,28 +108,6 @@ class Effect:
     @property
     def significant(self) -> bool:
         return self.finding is not None and self.finding.significant
-
-    def as_dict(self) -> dict:
-        def num(x, d=4):
-            return None if x is None else round(float(x), d)
-
-        return {
-            "action_id": self.action_id,
-            "metric": self.metric,
-            "status": self.status,
-            "verdict": self.verdict,
-            "sentence": self.sentence,
-            "window_days": self.window_days,
-            "n_before": self.n_before,
-            "n_after": self.n_after,
-            "n_needed": self.n_needed,
-            "change": num(self.change),
-            "change_ci": None if self.change_ci is None else [num(x) for x in self.change_ci],
-            "did": num(self.did),
-            "did_ci": None if self.did_ci is None else [num(x) for x in self.did_ci],
-            "p": None if self.finding is None else num(self.finding.p, 6),
-            "q": None if self.finding is None else num(self.finding.q, 6),
-        }
 
 
 def per_answer(metric: str) -> pl.Expr:
@@ -264,11 +239,19 @@ def measure_one(ds: Dataset, action: dict, actions: list[dict], as_of: dt.date) 
         comparison,
     )
     where = _name(ds, column, unit)
-    if t_b.n < MIN_N or t_a.n == 0:
+    if t_b.n < MIN_N:
         return replace(
             base,
-            sentence=f"too early: n after = {t_a.n:,}, n before = {t_b.n:,} on {where} "
-            f"(at least {MIN_N} each side before anything is measured).",
+            status=TOO_FEW,
+            verdict=TOO_FEW,
+            sentence=f"too few answers before the start: n before = {t_b.n:,} on {where} "
+            f"(at least {MIN_N} are needed to measure anything).",
+        )
+    if t_a.n < MIN_N:
+        return replace(
+            base,
+            sentence=f"too early: n after = {t_a.n:,} on {where} (at least {MIN_N} are "
+            "needed to measure anything).",
         )
     change = t_a.mean - t_b.mean
     se_change = math.sqrt(_var_of_mean(t_b, deff) + _var_of_mean(t_a, deff))
@@ -393,7 +376,5 @@ def table(effects: list[Effect]) -> pl.DataFrame:
 def listing(ds: Dataset, actions_frame: pl.DataFrame, today: dt.date) -> pl.DataFrame:
     """The actions with names, whether each is late (on ``today``) and its measured effect
     (judged over all of them together), as the pages and the briefing list them."""
-    from cxmetrics import actions as actions_mod
-
     named = actions_mod.table(actions_frame, ds.journey, today)
     return named.join(table(measure(ds, actions_frame)), on="action_id", how="left")

@@ -195,8 +195,8 @@ def clean(values: Mapping, journey: Journey) -> dict:
     if status not in STATUSES:
         raise ActionError(f"status: one of {', '.join(STATUSES)}, not {status!r}")
     out["status"] = status
-    notes = values.get("notes")
-    out["notes"] = str(notes).strip() or None if notes is not None else None
+    notes = "" if values.get("notes") is None else str(values.get("notes")).strip()
+    out["notes"] = notes or None
     return out
 
 

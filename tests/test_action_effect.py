@@ -169,3 +169,20 @@ def test_the_briefing_lists_the_actions_with_their_effect(story):
         assert line.endswith("Effect: " + e.sentence)
     only_claims = briefing.action_slide(ds, data.actions, ("claim",), today)
     assert [x.split(" ")[0] for x in only_claims.lines] == ["A-0003"]
+
+
+def test_units_another_action_started_on_are_left_out_of_the_comparison(story):
+    data, ds, _ = story
+    first = data.actions.filter(pl.col("action_id") == "A-0001")
+    other = first.with_columns(
+        pl.lit("X-1").alias("action_id"),
+        pl.lit("help_call").alias("touchpoint_id"),
+        (pl.col("start_on") + pl.duration(days=10)).alias("start_on"),
+    )
+    effects = {e.action_id: e for e in action_effect.measure(ds, pl.concat([first, other]))}
+    assert set(effects["A-0001"].comparison_units) == {"help_chat", "help_complaint"}
+    assert set(effects["X-1"].comparison_units) == {"help_chat", "help_complaint"}
+    # an action started long before the windows does not count: it touched both alike
+    old = other.with_columns(pl.lit(ds.first_day + dt.timedelta(days=5)).alias("start_on"))
+    (e, _) = action_effect.measure(ds, pl.concat([first, old]))
+    assert set(e.comparison_units) == {"help_call", "help_chat", "help_complaint"}
