@@ -104,17 +104,20 @@ def late_section(ds: Dataset) -> None:
     if late.height == 0:
         st.caption("No action plan is past its due date.")
         return
+    st.caption("Due date passed, neither done nor dropped; each with its measured effect.")
+    lines = []
     for r in late.iter_rows(named=True):
         where = r["stage"] + (f" · {r['touchpoint']}" if r["touchpoint"] else "")
         days = (_today() - r["due_on"]).days
-        st.warning(
-            ui.md(
+        lines.append(
+            "- :material/schedule: "
+            + ui.md(
                 f"**{r['title']}** ({r['action_id']}) — {r['department']}, {where}: due "
                 f"{r['due_on']:%d %b %Y}, {days} days late, {r['status']}. "
                 f"Measured effect: {r['effect_note'] or '–'}"
-            ),
-            icon=":material/schedule:",
+            )
         )
+    st.markdown("\n".join(lines))
 
 
 # --- the editor -----------------------------------------------------------------------

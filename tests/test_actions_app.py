@@ -121,7 +121,8 @@ def test_an_executive_sees_late_actions_on_the_overview(env):
     assert late  # the sample holds a late one
     at = signed_in("ceo@example.com", "overview.py")
     assert [s.value for s in at.subheader][-1] == f"Late actions ({len(late)})"
-    shown = [w.value for w in at.warning if "days late" in w.value]
+    (listed,) = [m.value for m in at.markdown if "days late" in m.value]
+    shown = listed.splitlines()
     assert len(shown) == len(late)
     for action_id, title in late:
         assert any(f"**{title}** ({action_id})" in w for w in shown)

@@ -97,7 +97,9 @@ def late_titles(page) -> list[str]:
         page.get_by_role("heading", name="Late actions", exact=False)
     ).first.wait_for(timeout=90_000)
     return [
-        t for t in page.locator("[data-testid='stAlert']").all_inner_texts() if "days late" in t
+        t
+        for t in page.locator("[data-testid='stMarkdownContainer'] li").all_inner_texts()
+        if "days late" in t
     ]
 
 
