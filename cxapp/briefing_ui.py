@@ -30,6 +30,7 @@ def button(ds, view) -> None:
                 data.get_contacts(),
                 data.get_comments(),
                 view,
+                actions=data.get_actions(ds),
             )
             files = briefing.render(b, progress=lambda f, m: bar.progress(min(f, 1.0), text=m))
         except exports.ExportError as exc:

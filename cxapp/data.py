@@ -276,6 +276,22 @@ def engine():
     return _engine(store.database_url())
 
 
+def get_actions(ds: Dataset) -> pl.DataFrame:
+    """The action plans on the stages of ``ds``; for a manager only their departments'
+    own (``actions.visible``). Read on every run: the table is small and an edit must show
+    at once."""
+    from cxmetrics import actions
+
+    try:
+        return actions.visible(actions.load(engine()), ds.journey, ds.scope)
+    except (store.StoreError, sa.exc.SQLAlchemyError) as exc:
+        st.warning(
+            f"Action plans cannot be read right now: {store.describe_error(exc)}",
+            icon=":material/cloud_off:",
+        )
+        return actions.empty()
+
+
 def refresh() -> None:
     """Forget the data version so that every page reads the data again (after an import)."""
     _version.clear()

@@ -5,7 +5,8 @@
 slide carries its definition and n. Slides, in order: title (period and filters), KPI
 tiles, the journey strip, moments of truth, impact, accountability and false positives,
 loyalty trend, churn by loyalty, revenue at risk, the closed-loop gap, leading indicators,
-and a few representative comments (personal details masked).
+action plans with their measured effect, and a few representative comments (personal
+details masked).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import polars as pl
 from cxmetrics import (
     accountability,
     accountability_charts,
+    action_effect,
     closed_loop,
     exports,
     findings,
@@ -95,9 +97,12 @@ def build(
     f: Filters,
     min_n: int = MIN_N,
     made_on: dt.date | None = None,
+    actions: pl.DataFrame | None = None,
 ) -> Briefing:
     """Everything in the briefing for the view ``f``. ``cases`` from
-    :func:`closed_loop.prepare`, ``contacts`` from :func:`dataset.load_contacts`."""
+    :func:`closed_loop.prepare`, ``contacts`` from :func:`dataset.load_contacts`,
+    ``actions`` from :func:`cxmetrics.actions.load` (None: no action plans slide)."""
+    made_on = made_on or dt.date.today()
     labels = ds.journey.labels
     ov = overview.compute(ds, f, min_n)
     view = Filters(ov.start, ov.end, f.stages, f.departments, f.channels, f.segments, f.regions)
@@ -239,6 +244,10 @@ def build(
             )
         )
 
+    # action plans and their measured effect
+    if actions is not None:
+        slides.append(action_slide(ds, actions, stage_ids, made_on))
+
     # verbatims
     said = representative_comments(comments, view, stage_ids)
     slides.append(
@@ -262,7 +271,40 @@ def build(
         filters_text,
         view_name,
         slides,
-        made_on or dt.date.today(),
+        made_on,
+    )
+
+
+ACTION_LINES = 8
+
+
+def action_lines(listing: pl.DataFrame, limit: int = ACTION_LINES) -> list[str]:
+    """One line per action (late ones first, then by due date): owner, where, due, status
+    and its measured effect; at most ``limit``, and how many more there are."""
+    rows = listing.sort([pl.col("late").not_(), "due_on", "action_id"]).iter_rows(named=True)
+    lines = []
+    for r in rows:
+        where = r["stage"] + (f" · {r['touchpoint']}" if r["touchpoint"] else "")
+        late = "LATE, " if r["late"] else ""
+        lines.append(
+            f"{r['action_id']} {r['title']} — {r['department']}, {where}; due "
+            f"{r['due_on']:%d %b %Y} ({late}{r['status']}). Effect: {r['effect_note']}"
+        )
+    if len(lines) > limit:
+        return [*lines[:limit], f"… and {len(lines) - limit} more on the Accountability page."]
+    return lines
+
+
+def action_slide(ds: Dataset, actions: pl.DataFrame, stage_ids, today: dt.date) -> Slide:
+    """The actions on the stages in view with their measured effect (judged over every
+    action of the dataset together, as on the pages)."""
+    listing = action_effect.listing(ds, actions, today)
+    if stage_ids is not None:
+        listing = listing.filter(pl.col("stage_id").is_in(list(stage_ids)))
+    return Slide(
+        "Action plans and their measured effect",
+        action_lines(listing) or ["No action plan on the stages in view."],
+        note=action_effect.METHOD,
     )
 
 
@@ -434,7 +476,7 @@ def write(b: Briefing, folder: Path, formats=FORMATS, progress: Progress = _quie
 
 def load_inputs(engine, progress: Progress = _quiet) -> dict:
     """Everything ``build`` needs, read from a database (for the command line)."""
-    from cxmetrics import dataset, store
+    from cxmetrics import actions, dataset, store
 
     progress(0.0, "Loading the data")
     ds = dataset.load(engine)
@@ -447,4 +489,5 @@ def load_inputs(engine, progress: Progress = _quiet) -> dict:
         "cases": cases,
         "contacts": contacts,
         "comments": Comments(engine),  # read a statistic or a few rows at a time
+        "actions": actions.load(engine),
     }

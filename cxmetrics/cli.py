@@ -392,7 +392,6 @@ def _init_db(args) -> int:
     engine = store.make_engine(url)
     store.require_writable(engine, "the tables")
     try:
-        created = migrate.new_tables(engine)
         changes = migrate.upgrade(engine)
     except Exception as exc:
         raise CliError(
@@ -402,10 +401,11 @@ def _init_db(args) -> int:
     finally:
         engine.dispose()
     for change in changes:
-        print(f"upgraded {change}")
-    if created:
-        print(f"created {', '.join(created)}")
-    if any(t in created for t in ("comment_analysis", "comment_models")):
+        if change.what == "new table":
+            print(f"created table {change.table}")
+        else:
+            print(f"upgraded {change}")
+    if any(c.what == "new table" for c in changes if c.table.startswith("comment_")):
         print("fill the comment analysis with `python3 -m cxmetrics analyse-comments`")
     print(f"the data contract's tables are ready on {store.safe_url(url)}")
     return 0

@@ -79,6 +79,14 @@ KINDS: dict[str, str] = {
         "Top-decile influencers answer a stage differently from everyone else: z-test of the "
         "two NPS with margins that allow for repeated answers, Benjamini-Hochberg over stages."
     ),
+    "action": (
+        "An action plan moved its metric: the change on its touchpoint (or stage) across two "
+        "equal windows around its start date (up to 120 days each) minus the change on the "
+        "comparable touchpoints (or stages) it did not touch (difference-in-differences), "
+        "z-test with variances that allow for customers answering more than once; judged only "
+        "once the after window holds the answers needed to find the minimum detectable effect "
+        "with 80% power, Benjamini-Hochberg over the actions judged together."
+    ),
     "target": (
         "A score is below (or above) its target: only when its whole 95% interval lies "
         "below (or above) it; otherwise 'near target'."

@@ -322,14 +322,24 @@ def _rescaled(number: pl.Expr, r) -> pl.Expr:
     return pl.when(number.is_between(r.low, r.high)).then(scaled)
 
 
+#: In ``references``: each touchpoint with its stage, "touchpoint|stage" (actions only).
+TOUCHPOINT_STAGE = "__touchpoint_stage"
+
+
 def references(engine: sa.Engine, table: sa.Table) -> dict[str, pl.Series]:
-    """For each foreign-key column of ``table``: the keys that exist in the database."""
+    """For each foreign-key column of ``table``: the keys that exist in the database. For
+    actions also every touchpoint with its stage, so that a touchpoint of another stage is
+    refused."""
     out = {}
     with engine.connect() as conn:
         for fk in table.foreign_keys:
             target = fk.column
             rows = conn.execute(sa.select(target).distinct()).scalars().all()
             out[fk.parent.name] = pl.Series([str(r) for r in rows], dtype=pl.String)
+        if table.name == "actions":
+            t = schema.touchpoints
+            pairs = conn.execute(sa.select(t.c.touchpoint_id, t.c.stage_id)).all()
+            out[TOUCHPOINT_STAGE] = pl.Series([f"{a}|{b}" for a, b in pairs], dtype=pl.String)
     return out
 
 
@@ -422,6 +432,30 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
                 typed, bad.fill_null(False), "closed_on", pl.col("closed_on"), "before opened_on"
             )
         )
+    if table.name == "actions" and {"start_on", "due_on"} <= set(typed.columns):
+        bad = pl.col("due_on") < pl.col("start_on")
+        problems.append(
+            _problem(typed, bad.fill_null(False), "due_on", pl.col("due_on"), "before start_on")
+        )
+    pairs = known.get(TOUCHPOINT_STAGE)
+    if pairs is not None and {"touchpoint_id", "stage_id"} <= set(typed.columns):
+        tp = pl.col("touchpoint_id").cast(pl.String)
+        pair = pl.concat_str([tp, pl.col("stage_id").cast(pl.String)], separator="|")
+        bad = (
+            tp.is_not_null()
+            & pl.col("stage_id").is_not_null()
+            & tp.is_in(pairs.str.split("|").list.first().implode())
+            & ~pair.is_in(pairs.implode())
+        )
+        problems.append(
+            _problem(
+                typed,
+                bad,
+                "touchpoint_id",
+                tp,
+                pl.format("not a touchpoint of stage {}", pl.col("stage_id")),
+            )
+        )
     for name, keys in known.items():
         if name in typed.columns:
             target = next(fk.column for fk in table.c[name].foreign_keys)
@@ -500,8 +534,14 @@ def _upsert_sql(table: sa.Table, columns: list[str], staging: str, dialect: str)
     )
 
 
-def upsert(engine: sa.Engine, table_name: str, frame: pl.DataFrame) -> int:
-    """Insert or update ``frame``'s rows by primary key, in one transaction, in bulk."""
+def upsert(
+    engine: sa.Engine,
+    table_name: str,
+    frame: pl.DataFrame,
+    log: tuple[str, pl.DataFrame] | None = None,
+) -> int:
+    """Insert or update ``frame``'s rows by primary key, in one transaction, in bulk.
+    ``log``: a table and rows appended to it in the same transaction (an audit trail)."""
     table = schema.metadata.tables[table_name]
     frame = frame.select([c.name for c in table.columns if c.name in frame.columns])
     if frame.height == 0:
@@ -522,6 +562,8 @@ def upsert(engine: sa.Engine, table_name: str, frame: pl.DataFrame) -> int:
                 )
                 cur.execute(_upsert_sql(table, frame.columns, "import_staging", "sqlite"))
                 cur.execute("DROP TABLE import_staging")
+                if log is not None and log[1].height:
+                    cur.adbc_ingest(log[0], store.for_sqlite(log[1]).to_arrow(), mode="append")
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -539,6 +581,8 @@ def upsert(engine: sa.Engine, table_name: str, frame: pl.DataFrame) -> int:
         conn.exec_driver_sql(_upsert_sql(table, frame.columns, staging, "postgresql"))
         for name, definition in dropped:  # checked again, all rows at once
             conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" {definition}')
+        if log is not None and log[1].height:
+            store.copy_into(conn, log[0], log[1])
     return frame.height
 
 
@@ -674,7 +718,8 @@ def run(
     written = 0
     if not dry_run and (result.problems.height == 0 or accept_valid):
         progress(0.6, f"Writing {result.valid.height:,} rows")
-        written = upsert(engine, table, result.valid.drop(ROW))
+        rows = result.valid.drop(ROW)
+        written = upsert(engine, table, rows, _audit(table, rows, name))
         log_import(engine, table, name, source.height, written, bad_rows.len())
         if table == "responses" and "comment" in result.valid.columns and written:
             progress(0.8, "Finding the comments' sentiment and themes")
@@ -717,6 +762,22 @@ def _analyse_comments(engine: sa.Engine, written: pl.DataFrame) -> list[str]:
     return []
 
 
+def _audit(table: str, rows: pl.DataFrame, file_name: str) -> tuple[str, pl.DataFrame] | None:
+    """Imported actions are changes too: one line each in ``action_changes``."""
+    if table != "actions" or rows.height == 0:
+        return None
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    return (
+        schema.action_changes.name,
+        rows.select(
+            pl.col("action_id"),
+            pl.lit(now).alias("changed_at"),
+            pl.lit(f"import of {file_name}"[:254]).alias("changed_by"),
+            pl.lit("imported (created or replaced from the file)").alias("change"),
+        ),
+    )
+
+
 def log_import(
     engine: sa.Engine, table: str, file_name: str, read: int, written: int, rejected: int
 ) -> None:
@@ -741,6 +802,7 @@ def table_status(engine: sa.Engine) -> pl.DataFrame:
         "contacts": "contacted_on",
         "cases": "opened_on",
         "kpis": "week",
+        "actions": "start_on",
     }
     rows = []
     schema.imports.create(engine, checkfirst=True)
@@ -749,7 +811,9 @@ def table_status(engine: sa.Engine) -> pl.DataFrame:
             r.table_name: r
             for r in conn.execute(sa.select(schema.imports).order_by(schema.imports.c.import_id))
         }
-        for name in schema.TABLE_NAMES:
+        present = set(sa.inspect(conn).get_table_names())
+        names = [*schema.TABLE_NAMES, *(n for n in ("actions",) if n in present)]
+        for name in names:
             t = schema.metadata.tables[name]
             count = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
             first = latest = None

@@ -31,6 +31,8 @@ OPTIONAL = (
     "settings",
     "comment_analysis",
     "comment_models",
+    "actions",
+    "action_changes",
 )
 TABLES = (*REQUIRED, *OPTIONAL)
 

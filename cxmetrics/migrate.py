@@ -35,9 +35,11 @@ class MigrationError(RuntimeError):
 class Change:
     table: str
     column: str
-    what: str  # "text id" or "optional"
+    what: str  # "text id", "optional" or "new table"
 
     def __str__(self) -> str:
+        if self.what == "new table":
+            return f"{self.table}: new table"
         if self.what == "text id":
             return f"{self.table}.{self.column}: integer → text"
         return f"{self.table}.{self.column}: required → optional"
@@ -63,19 +65,26 @@ def pending(engine_or_conn) -> list[Change]:
     return changes
 
 
-def new_tables(engine_or_conn) -> list[str]:
-    """Tables of the contract the database does not hold yet (``upgrade`` creates them):
-    a database made before a table was added to the contract, such as ``alert_deliveries``,
-    gains it without any change to its other tables."""
+def new_tables(engine_or_conn) -> list[Change]:
+    """Tables of the contract the database does not hold yet (``upgrade`` creates them): a
+    database made before a table was added to the contract (settings, action plans and
+    their change log, the record of alerts, the comments' analysis) gains it without any
+    change to its other tables."""
     present = set(sa.inspect(engine_or_conn).get_table_names())
-    return [t.name for t in schema.metadata.sorted_tables if t.name not in present]
+    return [
+        Change(t.name, "", "new table")
+        for t in schema.metadata.sorted_tables
+        if t.name not in present
+    ]
 
 
 def upgrade(engine: sa.Engine) -> list[Change]:
-    """Create missing tables and upgrade the existing ones; returns what was changed.
+    """Create missing tables and upgrade the existing ones; returns what was changed (the
+    columns changed, then the optional tables added).
 
     All or nothing: on any error the database is left as it was."""
     changes = pending(engine)
+    added = new_tables(engine)
     if changes:
         dialect = engine.dialect.name
         if dialect == "sqlite":
@@ -88,7 +97,7 @@ def upgrade(engine: sa.Engine) -> list[Change]:
                 "by hand: " + "; ".join(str(c) for c in changes)
             )
     schema.create_all(engine)
-    return changes
+    return changes + added
 
 
 def _select_converted(kept: list[str], text_ids: set[str]) -> str:

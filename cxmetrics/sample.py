@@ -50,6 +50,105 @@ KPI_HIT_RATE_NO_STORY = 0.60
 
 
 @dataclass(frozen=True)
+class SampleAction:
+    """An action plan of the sample company; days are counted back from the last day."""
+
+    action_id: str
+    department_id: str
+    stage_id: str
+    touchpoint_id: str
+    title: str
+    metric: str
+    target: float
+    start_days_before_end: int
+    due_days_after_start: int
+    status: str
+    notes: str
+    effect: float = 0.0  # what the generator adds to the metric from the start (stories on)
+
+
+#: The sample's action plans: one that truly works (effort at self-service falls from its
+#: start: CES + 0.8 before rounding, only with stories on), one with no
+#: effect, one started too recently to judge. Effects touch CES only, which nothing else in
+#: the generator reads, so the other stories and every random draw stay as they were.
+SAMPLE_ACTIONS = (
+    SampleAction(
+        "A-0001",
+        "digital",
+        "help",
+        "help_self_service",
+        "Rewrite the self-service help pages around customers' questions",
+        "ces",
+        6.0,
+        150,
+        90,
+        "done",
+        "Forty pages merged into twelve; search added.",
+        effect=0.8,
+    ),
+    SampleAction(
+        "A-0002",
+        "marketing",
+        "renew",
+        "renew_notice",
+        "Rewrite the renewal notice in plain language",
+        "nps",
+        0.0,
+        150,
+        120,
+        "in progress",
+        "New wording sent to every renewing customer since the start date.",
+    ),
+    SampleAction(
+        "A-0003",
+        "claims",
+        "claim",
+        "claim_updates",
+        "Text every claimant a status update every five days",
+        "nps",
+        10.0,
+        14,
+        150,
+        "in progress",
+        "",
+    ),
+)
+
+
+def actions_frame(end: dt.date = DEFAULT_END) -> pl.DataFrame:
+    """The sample's action plans as rows of the ``actions`` table."""
+    rows = []
+    for a in SAMPLE_ACTIONS:
+        start = end - dt.timedelta(days=a.start_days_before_end)
+        rows.append(
+            {
+                "action_id": a.action_id,
+                "department_id": a.department_id,
+                "stage_id": a.stage_id,
+                "touchpoint_id": a.touchpoint_id,
+                "title": a.title,
+                "metric": a.metric,
+                "target": a.target,
+                "start_on": start,
+                "due_on": start + dt.timedelta(days=a.due_days_after_start),
+                "status": a.status,
+                "notes": a.notes or None,
+            }
+        )
+    return pl.DataFrame(rows, schema_overrides={"notes": pl.String})
+
+
+def action_changes_frame(actions: pl.DataFrame) -> pl.DataFrame:
+    """One 'created' line per sample action, dated its start."""
+    return actions.select(
+        "action_id",
+        pl.col("start_on").cast(pl.Datetime("us")).alias("changed_at"),
+        pl.lit("sample generator").alias("changed_by"),
+        pl.format("created: {} ({})", pl.col("title"), pl.col("status")).alias("change"),
+    )
+
+
+@dataclass(frozen=True)
 class SampleData:
     journey: Journey
     customers: pl.DataFrame
@@ -57,6 +156,7 @@ class SampleData:
     contacts: pl.DataFrame
     cases: pl.DataFrame
     kpis: pl.DataFrame
+    actions: pl.DataFrame | None = None
 
     def tables(self) -> dict[str, pl.DataFrame]:
         j = self.journey
@@ -73,6 +173,14 @@ class SampleData:
             "kpis": self.kpis,
             "incentives": j.incentives,
             "settings": settings.frame(SETTINGS),
+            **(
+                {
+                    "actions": self.actions,
+                    "action_changes": action_changes_frame(self.actions),
+                }
+                if self.actions is not None
+                else {}
+            ),
         }
 
 
@@ -254,6 +362,7 @@ def generate(
         text_ids(contact_frame),
         text_ids(case_frame),
         kpi_frame,
+        actions_frame(end),
     )
 
 
@@ -352,9 +461,14 @@ def _responses(
         5,
     )
     mobile = channel == all_channels.index("mobile")
-    ces = np.clip(
-        np.rint(5.55 + 0.75 * experience - story * 1.3 * mobile + rng.normal(0, 0.5, m)), 1, 7
-    )
+    ces_raw = 5.55 + 0.75 * experience - story * 1.3 * mobile + rng.normal(0, 0.5, m)
+    # Story: the actions that work move their metric from their start date (CES only).
+    tp_of = np.array(tp_ids)[tp]
+    for a in SAMPLE_ACTIONS:
+        if a.effect and a.metric == "ces":
+            from_day = DAYS - 1 - a.start_days_before_end
+            ces_raw += story * a.effect * ((tp_of == a.touchpoint_id) & (day >= from_day))
+    ces = np.clip(np.rint(ces_raw), 1, 7)
 
     source = rng.choice(4, size=m, p=[0.82, 0.08, 0.05, 0.05])
     # Survey questions are optional: blanks are common; complaints and social posts have

@@ -14,6 +14,7 @@ metadata = sa.MetaData()
 SOURCES = ("survey", "contact_center", "social", "complaint")
 OWNER_ROLES = ("lead", "contributor")
 TARGET_METRICS = ("nps", "csat", "ces")
+ACTION_STATUSES = ("planned", "in progress", "done", "dropped")
 
 
 def _in(column: str, values: tuple[str, ...]) -> str:
@@ -31,6 +32,7 @@ RANGES = {
 ALLOWED = {
     "responses": {"source": SOURCES},
     "stage_owners": {"role": OWNER_ROLES},
+    "actions": {"metric": TARGET_METRICS, "status": ACTION_STATUSES},
 }
 SENTIMENT_LABELS = ("positive", "neutral", "negative")
 ALLOWED["responses"]["sentiment_label"] = SENTIMENT_LABELS
@@ -311,6 +313,51 @@ comment_models = sa.Table(
     sa.Column("model", sa.Text, nullable=False),
 )
 
+#: Action plans: what a department does about a stage (or one of its touchpoints), which
+#: metric it should move and by when. Optional like ``settings``: ``init-db`` adds it to a
+#: database made before it existed; a database without it has no actions.
+actions = sa.Table(
+    "actions",
+    metadata,
+    sa.Column("action_id", _id(), primary_key=True),
+    sa.Column(
+        "department_id",
+        sa.String(40),
+        sa.ForeignKey("departments.department_id"),
+        nullable=False,
+    ),
+    sa.Column("stage_id", sa.String(40), sa.ForeignKey("stages.stage_id"), nullable=False),
+    # Empty: the action is meant for the whole stage.
+    sa.Column(
+        "touchpoint_id", sa.String(40), sa.ForeignKey("touchpoints.touchpoint_id"), nullable=True
+    ),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("metric", sa.String(20), nullable=False),
+    sa.Column("target", sa.Float, nullable=False),
+    sa.Column("start_on", sa.Date, nullable=False),
+    sa.Column("due_on", sa.Date, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("notes", sa.Text, nullable=True),
+    sa.CheckConstraint(_in("metric", ALLOWED["actions"]["metric"]), name="ck_actions_metric"),
+    sa.CheckConstraint(_in("status", ALLOWED["actions"]["status"]), name="ck_actions_status"),
+    sa.CheckConstraint("due_on >= start_on", name="ck_actions_due_after_start"),
+)
+
+#: Every change to an action: who made it, when, and what changed (one line per change).
+action_changes = sa.Table(
+    "action_changes",
+    metadata,
+    sa.Column("change_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("action_id", _id(), sa.ForeignKey("actions.action_id"), nullable=False),
+    sa.Column("changed_at", sa.DateTime, nullable=False),
+    sa.Column("changed_by", sa.String(254), nullable=False),
+    sa.Column("change", sa.Text, nullable=False),
+    sa.Index("ix_action_changes_action_id", "action_id"),
+)
+
+#: Optional tables: created by ``init-db`` (and by the sample), not required by ``check``.
+OPTIONAL_TABLES = (settings, actions, action_changes)
+
 #: Tables a CX team imports from files (the journey's targets come with the journey files).
 IMPORTABLE = (
     "stages",
@@ -323,6 +370,7 @@ IMPORTABLE = (
     "contacts",
     "cases",
     "kpis",
+    "actions",
 )
 
 #: Tables in an order that satisfies foreign keys when writing.

@@ -53,4 +53,9 @@ def inputs(everything: dict, departments: tuple[str, ...]) -> dict:
         "cases": own(everything["cases"], departments),
         "contacts": contacts(everything["contacts"], ds),
         "comments": everything["comments"].scoped(ds.journey.stage_order),
+        **(
+            {"actions": own(everything["actions"], departments).filter(_on_stages(ds))}
+            if everything.get("actions") is not None
+            else {}
+        ),
     }

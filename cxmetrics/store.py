@@ -295,7 +295,7 @@ def write_tables(
     """
     ordered = [
         (t.name, _contract_frame(t.name, tables[t.name]))
-        for t in (*schema.WRITE_ORDER, schema.settings)
+        for t in (*schema.WRITE_ORDER, *schema.OPTIONAL_TABLES)
         if t.name in tables
     ]
     total_rows = sum(f.height for _, f in ordered) or 1
@@ -427,6 +427,7 @@ def _insert(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
 # --- reading ----------------------------------------------------------------------------
 
 _POLARS_TYPES = {
+    sa.DateTime: pl.Datetime("us"),
     sa.Date: pl.Date,
     sa.Boolean: pl.Boolean,
     sa.SmallInteger: pl.Int16,
@@ -461,6 +462,8 @@ def _conform(frame: pl.DataFrame, columns: list[sa.Column]) -> pl.DataFrame:
             expr = expr.str.slice(0, 10).str.to_date("%Y-%m-%d")
         elif want == pl.Date and have == pl.Datetime:
             expr = expr.dt.date()
+        elif want == pl.Datetime and have == pl.String:  # SQLite keeps date-times as text
+            expr = expr.str.to_datetime(time_unit="us", strict=False)
         elif have != want:
             expr = expr.cast(want)
         exprs.append(expr.alias(col.name))
@@ -665,13 +668,13 @@ def column_names(engine: sa.Engine, table_name: str) -> set[str]:
 
 
 def export_parquet(engine: sa.Engine, folder: Path, *, replace: bool = False) -> list[str]:
-    """Write every table of the contract (and the settings and the comments' analysis, when
-    the database has them) as ``FOLDER/table.parquet``: a lake that DuckDB and Spark read in
+    """Write every table of the contract (and the settings, action plans and comments'
+    analysis, when the database has them) as ``FOLDER/table.parquet``: a lake that DuckDB and Spark read in
     place. All or nothing."""
     check(engine)
     names = [*schema.TABLE_NAMES]
     inspector = sa.inspect(engine)
-    for optional in (schema.settings, schema.comment_analysis, schema.comment_models):
+    for optional in (*schema.OPTIONAL_TABLES, schema.comment_analysis, schema.comment_models):
         if inspector.has_table(optional.name):
             names.append(optional.name)
 

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from cxapp import data, router, sidebar, ui
-from cxmetrics import accountability, accountability_charts
+from cxapp import actions_ui, data, router, sidebar, ui
+from cxmetrics import accountability, accountability_charts, action_effect
 from cxmetrics.registry import METRICS
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -159,6 +159,16 @@ else:
         column_config=ui.kpi_columns(),
         column_order=["department", "role", "kpi", "on_target_pct", "latest", "target", "weeks"],
     )
+    actions_ui.stage_section(ds, stage, "stage-actions")
+
+# --- action plans ---------------------------------------------------------------------
+st.subheader("Action plans and their measured effect")
+actions_ui.show(
+    actions_ui.listed(ds), "action-plans", "No action plan yet: create one below or import them."
+)
+st.caption(action_effect.METHOD)
+st.markdown("**Create, edit or close an action**")
+actions_ui.editor(ds)
 
 # --- incentives ----------------------------------------------------------------------
 st.subheader("Incentives: is the experience anyone's job?")

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cxapp import data, router, sidebar, ui
+from cxapp import actions_ui, data, router, sidebar, ui
 from cxmetrics import behaviour, channels, findings, impact, journey_charts, journey_view
 from cxmetrics.registry import METRICS
 
@@ -65,6 +65,7 @@ with right:
         column_order=["channel", "nps", "n_nps", "csat", "n_csat", "ces", "n_ces"],
         column_config=ui.score_columns(),
     )
+actions_ui.stage_section(ds, chosen, "drill-actions")
 st.markdown(
     ui.md(
         f"**What customers said about {ds.journey.stage_name(chosen)}** (newest 200; "

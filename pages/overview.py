@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from cxapp import data, router, sidebar, ui
+from cxapp import actions_ui, data, router, sidebar, ui
 from cxmetrics import overview, overview_charts
 from cxmetrics.registry import METRICS
 
@@ -49,3 +49,5 @@ with right:
 
 st.subheader("What changed")
 st.markdown("\n".join(f"- {ui.md(line)}" for line in ov.changes))
+
+actions_ui.late_section(ds)

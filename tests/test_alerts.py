@@ -281,7 +281,7 @@ def test_init_db_adds_the_alert_table_to_an_older_database(db, capsys):
         conn.execute("DROP TABLE alert_deliveries")
         before = conn.execute("SELECT count(*) FROM responses").fetchone()[0]
     assert cli.main(["init-db", "--url", f"sqlite:///{db}"]) == 0
-    assert "created alert_deliveries" in capsys.readouterr().out
+    assert "created table alert_deliveries" in capsys.readouterr().out
     with sqlite3.connect(db) as conn:
         columns = [r[1] for r in conn.execute("PRAGMA table_info(alert_deliveries)")]
         assert conn.execute("SELECT count(*) FROM responses").fetchone()[0] == before

@@ -464,11 +464,12 @@ def test_an_old_database_says_what_to_run_then_shows_the_comments(
     assert not at.get("plotly_chart") and not at.dataframe
     assert cli.main(["init-db", "--url", url]) == 0
     said = capsys.readouterr().out
-    created = next(line for line in said.splitlines() if line.startswith("created "))
-    assert set(created.removeprefix("created ").split(", ")) == {
-        "comment_analysis",
-        "comment_models",
+    created = {
+        line.removeprefix("created table ")
+        for line in said.splitlines()
+        if line.startswith("created table ")
     }
+    assert created == {"comment_analysis", "comment_models"}
     assert "analyse-comments" in said
     at = voice(monkeypatch, url, tab)
     assert "have not been analysed yet" in " ".join(w.value for w in at.warning)

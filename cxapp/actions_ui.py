@@ -1,0 +1,261 @@
+"""Action plans on the pages: the lists beside a stage, the late ones, and the editor.
+
+The rules (who may edit, what a valid action is, the change log) live in
+``cxmetrics.actions``; the measured effect in ``cxmetrics.action_effect``. The editor saves in
+button callbacks, so the lists drawn after them already show the change."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+import streamlit as st
+
+from cxapp import auth, data, ui
+from cxmetrics import action_effect, actions
+from cxmetrics.dataset import Dataset
+
+NEW = "__new__"
+ORDER = [
+    "action_id",
+    "title",
+    "department",
+    "stage",
+    "touchpoint",
+    "metric",
+    "target",
+    "start_on",
+    "due_on",
+    "status",
+    "late",
+    "verdict",
+    "effect",
+    "effect_low",
+    "effect_high",
+    "n_after",
+    "n_needed",
+    "effect_note",
+]
+
+
+def columns() -> dict:
+    return {
+        "action_id": st.column_config.TextColumn("Action"),
+        "title": st.column_config.TextColumn("What", width="large"),
+        "department": "Owner",
+        "stage": "Stage",
+        "touchpoint": "Touchpoint",
+        "metric": st.column_config.TextColumn("Metric", help="What the action should move"),
+        "target": st.column_config.NumberColumn("Target", format="%.1f"),
+        "start_on": st.column_config.DateColumn("Start"),
+        "due_on": st.column_config.DateColumn("Due"),
+        "status": "Status",
+        "late": st.column_config.CheckboxColumn("Late", help="Due date passed, not done"),
+        "verdict": st.column_config.TextColumn("Measured effect", help=action_effect.METHOD),
+        "effect": st.column_config.NumberColumn(
+            "Effect", format="%+.2f", help="Difference-in-differences, in the metric's points"
+        ),
+        "effect_low": st.column_config.NumberColumn("95% low", format="%+.2f"),
+        "effect_high": st.column_config.NumberColumn("95% high", format="%+.2f"),
+        "n_after": st.column_config.NumberColumn("n after", format="%d"),
+        "n_needed": st.column_config.NumberColumn(
+            "n needed", format="%d", help="Answers after the start needed for a verdict"
+        ),
+        "effect_note": st.column_config.TextColumn("How it was judged", width="large"),
+    }
+
+
+def _today() -> dt.date:
+    return dt.date.today()
+
+
+def listed(ds: Dataset) -> pl.DataFrame:
+    """Every action the user may see, with names, lateness and measured effect."""
+    return action_effect.listing(ds, data.get_actions(ds), _today())
+
+
+def show(frame: pl.DataFrame, key: str, empty_text: str) -> None:
+    if frame.height == 0:
+        st.caption(empty_text)
+        return
+    ui.table(
+        frame.select([c for c in ORDER if c in frame.columns]),
+        key,
+        hide_index=True,
+        column_config=columns(),
+    )
+
+
+def stage_section(ds: Dataset, stage_id: str, key: str) -> None:
+    """The actions on one stage with their measured effect."""
+    name = ds.journey.stage_name(stage_id)
+    st.markdown(ui.md(f"**Actions on {name}**"))
+    frame = listed(ds).filter(pl.col("stage_id") == stage_id)
+    show(frame, key, f"No action plan on {name}.")
+    if frame.height:
+        st.caption(action_effect.METHOD)
+
+
+def late_section(ds: Dataset) -> None:
+    """The overview's list of late actions: due date passed, neither done nor dropped."""
+    frame = listed(ds)
+    late = frame.filter(pl.col("late"))
+    st.subheader(f"Late actions ({late.height})" if late.height else "Late actions")
+    if late.height == 0:
+        st.caption("No action plan is past its due date.")
+        return
+    st.caption("Due date passed, neither done nor dropped; each with its measured effect.")
+    lines = []
+    for r in late.iter_rows(named=True):
+        where = r["stage"] + (f" · {r['touchpoint']}" if r["touchpoint"] else "")
+        days = (_today() - r["due_on"]).days
+        lines.append(
+            "- :material/schedule: "
+            + ui.md(
+                f"**{r['title']}** ({r['action_id']}) — {r['department']}, {where}: due "
+                f"{r['due_on']:%d %b %Y}, {days} days late, {r['status']}. "
+                f"Measured effect: {r['effect_note'] or '–'}"
+            )
+        )
+    st.markdown("\n".join(lines))
+
+
+# --- the editor -----------------------------------------------------------------------
+
+
+def _state(key: str, default):
+    if key not in st.session_state:
+        st.session_state[key] = default
+    return key
+
+
+def _save(ds: Dataset, pick: str) -> None:
+    user = auth.current_user()
+    ss = st.session_state
+    values = {f: ss.get(f"act_{f}_{pick}") for f in actions.FIELDS}
+    values["touchpoint_id"] = values["touchpoint_id"] or None
+    try:
+        saved = actions.save(data.engine(), user, values, ds.journey, None if pick == NEW else pick)
+    except actions.ActionError as exc:
+        ss["_action_message"] = ("error", f"Not saved: {exc}.")
+        return
+    verb = "Created" if pick == NEW else "Saved"
+    ss["_action_message"] = ("success", f"{verb} {saved}.")
+    if pick == NEW:
+        for f in actions.FIELDS:
+            ss.pop(f"act_{f}_{NEW}", None)
+    ss["act_pick"] = saved
+
+
+def _close(ds: Dataset, pick: str, status: str) -> None:
+    note = st.session_state.get(f"act_close_note_{pick}", "")
+    try:
+        actions.close(data.engine(), auth.current_user(), pick, ds.journey, status, note)
+    except actions.ActionError as exc:
+        st.session_state["_action_message"] = ("error", f"Not closed: {exc}.")
+        return
+    st.session_state["_action_message"] = ("success", f"{pick} marked {status}.")
+    for f in actions.FIELDS:  # the form shows the action as it now is
+        st.session_state.pop(f"act_{f}_{pick}", None)
+    st.session_state.pop(f"act_close_note_{pick}", None)
+
+
+def editor(ds: Dataset) -> None:
+    """Create, edit and close actions: a manager only for their departments."""
+    user = auth.current_user()
+    journey = ds.journey
+    mine = actions.editable_departments(user, journey)
+    message = st.session_state.pop("_action_message", None)
+    if message:
+        (st.success if message[0] == "success" else st.error)(ui.md(message[1]))
+    if not mine:
+        st.caption("You may not edit action plans for any department in view.")
+        return
+    current = data.get_actions(ds)
+    editable = current.filter(pl.col("department_id").is_in(mine))
+    rows = {r["action_id"]: r for r in editable.iter_rows(named=True)}
+    options = [NEW, *rows]
+    if st.session_state.get("act_pick") not in options:
+        st.session_state["act_pick"] = NEW
+    pick = st.selectbox(
+        "Action to edit",
+        options,
+        key="act_pick",
+        format_func=lambda a: "New action" if a == NEW else f"{a} · {rows[a]['title']}",
+    )
+    row = rows.get(pick, {})
+    stages = journey.stage_order
+    tps = journey.touchpoints.sort("stage_id", "touchpoint_id")
+    tp_options = ["", *tps["touchpoint_id"].to_list()]
+    tp_stage = dict(zip(tps["touchpoint_id"], tps["stage_id"], strict=True))
+    today = _today()
+    with st.form(f"action_form_{pick}"):
+        c1, c2, c3 = st.columns(3)
+        c1.selectbox(
+            "Owner department",
+            mine,
+            key=_state(f"act_department_id_{pick}", row.get("department_id", mine[0])),
+            format_func=journey.department_name,
+        )
+        c2.selectbox(
+            "Stage",
+            stages,
+            key=_state(f"act_stage_id_{pick}", row.get("stage_id", stages[0])),
+            format_func=journey.stage_name,
+        )
+        c3.selectbox(
+            "Touchpoint (optional)",
+            tp_options,
+            key=_state(f"act_touchpoint_id_{pick}", row.get("touchpoint_id") or ""),
+            format_func=lambda t: (
+                "The whole stage"
+                if not t
+                else f"{journey.stage_name(tp_stage[t])} · {journey.touchpoint_name(t)}"
+            ),
+        )
+        st.text_input("Title", key=_state(f"act_title_{pick}", row.get("title", "")))
+        c1, c2, c3, c4, c5 = st.columns(5)
+        c1.selectbox(
+            "Metric",
+            list(actions.TARGET_RANGES),
+            key=_state(f"act_metric_{pick}", row.get("metric", "nps")),
+            format_func=str.upper,
+        )
+        c2.number_input(
+            "Target", key=_state(f"act_target_{pick}", float(row.get("target", 0.0))), step=1.0
+        )
+        c3.date_input("Start", key=_state(f"act_start_on_{pick}", row.get("start_on", today)))
+        c4.date_input(
+            "Due",
+            key=_state(f"act_due_on_{pick}", row.get("due_on", today + dt.timedelta(days=90))),
+        )
+        c5.selectbox(
+            "Status",
+            actions.STATUSES,
+            key=_state(f"act_status_{pick}", row.get("status", "planned")),
+        )
+        st.text_area("Notes", key=_state(f"act_notes_{pick}", row.get("notes") or ""), height=80)
+        st.form_submit_button(
+            "Create action" if pick == NEW else "Save changes",
+            type="primary",
+            on_click=_save,
+            args=(ds, pick),
+        )
+    if pick == NEW:
+        return
+    c1, c2, c3 = st.columns([3, 1, 1])
+    c1.text_input("Closing note (optional)", key=f"act_close_note_{pick}")
+    c2.button("Mark done", key=f"act_done_{pick}", on_click=_close, args=(ds, pick, "done"))
+    c3.button("Drop", key=f"act_drop_{pick}", on_click=_close, args=(ds, pick, "dropped"))
+    with st.expander(f"Changes to {pick}"):
+        log = actions.history(data.engine(), pick)
+        ui.table(
+            log.select("changed_at", "changed_by", "change"),
+            f"action-changes-{pick}",
+            hide_index=True,
+            column_config={
+                "changed_at": st.column_config.DatetimeColumn("When (UTC)"),
+                "changed_by": "Who",
+                "change": st.column_config.TextColumn("What changed", width="large"),
+            },
+        )

@@ -1,0 +1,128 @@
+"""Action plans in the running app (AppTest): a manager creates, edits and closes an action
+for their own department and is offered no other; every change is logged with who and when.
+Run against a copy of the test database, so the other tests' data stay as they were."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import sqlite3
+
+import pytest
+from conftest import REPO
+from streamlit.testing.v1 import AppTest
+
+from cxmetrics import access, store
+
+TIMEOUT = 120
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch, sample_db):
+    db = tmp_path / "cx.db"
+    shutil.copy(sample_db, db)
+    users = tmp_path / "users.toml"
+    access.add_user(users, "ceo@example.com", "executive", PASSWORD)
+    access.add_user(users, "dana@example.com", "manager", PASSWORD, ("digital",), "Dana")
+    monkeypatch.setenv(store.URL_ENV, f"sqlite:///{db}")
+    monkeypatch.setenv("CX_USERS_FILE", str(users))
+    monkeypatch.chdir(REPO)
+    return db
+
+
+def signed_in(email: str, page: str) -> AppTest:
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+    at.text_input(key="_sign_in_email").input(email)
+    at.text_input(key="_sign_in_password").input(PASSWORD)
+    at.button(key="FormSubmitter:sign_in-Sign in").click().run()
+    at.switch_page(str(REPO / "pages" / page)).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def rows(db, sql, params=()):
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def test_a_manager_creates_edits_and_closes_an_action_of_their_department(env):
+    at = signed_in("dana@example.com", "accountability.py")
+    # only their own department is offered; the other departments' actions are not editable
+    digital = rows(env, "SELECT name FROM departments WHERE department_id = 'digital'")[0][0]
+    assert at.selectbox(key="act_department_id___new__").options == [digital]
+    theirs = rows(env, "SELECT action_id, title FROM actions WHERE department_id = 'digital'")
+    assert at.selectbox(key="act_pick").options == [
+        "New action",
+        *(f"{a} · {t}" for a, t in theirs),
+    ]
+    at.text_input(key="act_title___new__").input("Fix the app's log-in loop")
+    at.selectbox(key="act_stage_id___new__").set_value("buy")
+    at.selectbox(key="act_touchpoint_id___new__").set_value("buy_first_login")
+    at.selectbox(key="act_metric___new__").set_value("csat")
+    at.number_input(key="act_target___new__").set_value(80.0)
+    at.date_input(key="act_start_on___new__").set_value(dt.date(2026, 9, 1))
+    at.date_input(key="act_due_on___new__").set_value(dt.date(2026, 10, 15))
+    at.selectbox(key="act_status___new__").set_value("in progress")
+    at.button(key="FormSubmitter:action_form___new__-Create action").click().run()
+    assert not at.exception, at.exception
+    assert [s.value for s in at.success][-1] == "Created A-0004."
+    saved = rows(
+        env,
+        "SELECT department_id, stage_id, touchpoint_id, metric, target, start_on, "
+        "due_on, status FROM actions WHERE action_id = 'A-0004'",
+    )
+    assert saved == [
+        (
+            "digital",
+            "buy",
+            "buy_first_login",
+            "csat",
+            80.0,
+            "2026-09-01",
+            "2026-10-15",
+            "in progress",
+        )
+    ]
+
+    assert at.selectbox(key="act_pick").value == "A-0004"  # the new action is now in the editor
+    at.text_input(key="act_title_A-0004").input("Fix the app's log-in loop on Android")
+    at.button(key="FormSubmitter:action_form_A-0004-Save changes").click().run()
+    assert [s.value for s in at.success][-1] == "Saved A-0004."
+    at.text_input(key="act_close_note_A-0004").input("Released in 4.2")
+    at.button(key="act_done_A-0004").click().run()
+    assert [s.value for s in at.success][-1] == "A-0004 marked done."
+    assert rows(env, "SELECT title, status, notes FROM actions WHERE action_id = 'A-0004'") == [
+        ("Fix the app's log-in loop on Android", "done", "Released in 4.2")
+    ]
+    log = rows(
+        env,
+        "SELECT changed_by, change, changed_at FROM action_changes "
+        "WHERE action_id = 'A-0004' ORDER BY change_id",
+    )
+    assert [r[0] for r in log] == ["dana@example.com"] * 3
+    assert log[0][1].startswith("created: Fix the app's log-in loop (in progress")
+    assert log[1][1] == ("title: Fix the app's log-in loop → Fix the app's log-in loop on Android")
+    assert log[2][1] == "status: in progress → done; notes: – → Released in 4.2"
+    assert all(r[2] for r in log)  # every change has its time
+
+
+def test_an_executive_sees_late_actions_on_the_overview(env):
+    today = dt.date.today()
+    late = rows(
+        env,
+        "SELECT action_id, title FROM actions WHERE due_on < ? "
+        "AND status IN ('planned', 'in progress')",
+        (today.isoformat(),),
+    )
+    assert late  # the sample holds a late one
+    at = signed_in("ceo@example.com", "overview.py")
+    assert [s.value for s in at.subheader][-1] == f"Late actions ({len(late)})"
+    (listed,) = [m.value for m in at.markdown if "days late" in m.value]
+    shown = listed.splitlines()
+    assert len(shown) == len(late)
+    for action_id, title in late:
+        assert any(f"**{title}** ({action_id})" in w for w in shown)
