@@ -669,8 +669,8 @@ def column_names(engine: sa.Engine, table_name: str) -> set[str]:
 
 def export_parquet(engine: sa.Engine, folder: Path, *, replace: bool = False) -> list[str]:
     """Write every table of the contract (and the settings, action plans and comments'
-    analysis, when the database has them) as ``FOLDER/table.parquet``: a lake that DuckDB and Spark read in
-    place. All or nothing."""
+    analysis, when the database has them) as ``FOLDER/table.parquet``: a lake that DuckDB
+    and Spark read in place. All or nothing."""
     check(engine)
     names = [*schema.TABLE_NAMES]
     inspector = sa.inspect(engine)
