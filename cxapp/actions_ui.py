@@ -101,6 +101,12 @@ def late_section(ds: Dataset) -> None:
     frame = listed(ds)
     late = frame.filter(pl.col("late"))
     st.subheader(f"Late actions ({late.height})" if late.height else "Late actions")
+    if frame.height == 0:
+        ui.not_recorded(
+            "No action plans recorded yet: import them (the `actions` table) or add one on "
+            "the Accountability page, and the late ones show here."
+        )
+        return
     if late.height == 0:
         st.caption("No action plan is past its due date.")
         return
