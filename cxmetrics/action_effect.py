@@ -110,25 +110,31 @@ class Effect:
         return self.finding is not None and self.finding.significant
 
 
-def per_answer(metric: str) -> pl.Expr:
-    """The value of one answer whose mean is the metric (NPS and CSAT in points)."""
+def per_answer_sums(metric: str) -> tuple[pl.Expr, pl.Expr, pl.Expr]:
+    """From the daily statistics: the number of answers, the sum of the values whose mean is
+    the metric (NPS and CSAT in points: +100 a promoter or satisfied answer, -100 a
+    detractor), and the sum of their squares."""
+    col = pl.col
     if metric == "nps":
-        return 100.0 * (
-            (pl.col("nps") >= 9).cast(pl.Float64) - (pl.col("nps") <= 6).cast(pl.Float64)
+        return (
+            col("n_nps"),
+            100.0 * (col("promoters") - col("detractors")),
+            10_000.0 * (col("promoters") + col("detractors")),
         )
     if metric == "csat":
-        return 100.0 * (pl.col("csat") >= 4).cast(pl.Float64)
+        return col("n_csat"), 100.0 * col("csat_top2"), 10_000.0 * col("csat_top2")
     if metric == "ces":
-        return pl.col("ces").cast(pl.Float64)
+        return col("n_ces"), col("ces_sum").cast(pl.Float64), col("ces_sq").cast(pl.Float64)
     raise ValueError(f"no per-answer value for {metric!r}")
 
 
-def _side(values: pl.Series) -> Side:
-    n = values.len()
+def _side(n: int, total: float, squares: float) -> Side:
+    """Mean and sample variance of ``n`` answers from their sum and sum of squares."""
     if n == 0:
         return Side(None, None, 0)
-    var = float(values.var(ddof=1)) if n > 1 else None
-    return Side(float(values.mean()), var, n)
+    mean = total / n
+    var = max(squares - n * mean * mean, 0.0) / (n - 1) if n > 1 else None
+    return Side(mean, var, n)
 
 
 def _var_of_mean(s: Side, deff: float) -> float:
@@ -211,19 +217,21 @@ def measure_one(ds: Dataset, action: dict, actions: list[dict], as_of: dt.date) 
     column, unit, others = _units(ds, action)
     skip = _touched_by_others(action, actions, column, before[0], after[1], ds)
     comparison = tuple(u for u in others if u not in skip)
-    rows = (
-        ds.responses.filter(pl.col("responded_on").is_between(before[0], after[1]))
-        .filter(pl.col(metric).is_not_null())
-        .select(
-            pl.col(column).cast(pl.String).alias("unit"),
-            (pl.col("responded_on") >= start).alias("after"),
-            per_answer(metric).alias("y"),
-        )
+    n, total, squares = per_answer_sums(metric)
+    days = ds.stats.filter(pl.col("responded_on").is_between(before[0], after[1])).select(
+        pl.col(column).cast(pl.String).alias("unit"),
+        (pl.col("responded_on") >= start).alias("after"),
+        n.cast(pl.Int64).alias("n"),
+        total.alias("total"),
+        squares.alias("squares"),
     )
-    mine = rows.filter(pl.col("unit") == unit)
-    theirs = rows.filter(pl.col("unit").is_in(list(comparison)))
-    t_b, t_a = (_side(mine.filter(pl.col("after") == a)["y"]) for a in (False, True))
-    c_b, c_a = (_side(theirs.filter(pl.col("after") == a)["y"]) for a in (False, True))
+
+    def side(units: list[str], is_after: bool) -> Side:
+        part = days.filter(pl.col("unit").is_in(units) & (pl.col("after") == is_after))
+        return _side(int(part["n"].sum()), float(part["total"].sum()), float(part["squares"].sum()))
+
+    t_b, t_a = (side([unit], a) for a in (False, True))
+    c_b, c_a = (side(list(comparison), a) for a in (False, True))
     deff = max(ds.design_effect.get(metric, 1.0), 1.0)
     base = Effect(
         aid,

@@ -230,7 +230,12 @@ def save(
     now: dt.datetime | None = None,
 ) -> str:
     """Create an action (``action_id`` None) or change one, and log the change; returns its
-    id. Raises :class:`ActionError` when a field is wrong or ``user`` may not."""
+    id. Raises :class:`ActionError` when a field is wrong, ``user`` may not, or the database
+    is one the dashboard does not write to (a lake, Spark, a DuckDB file)."""
+    try:
+        store.require_importable(engine, "action plans")
+    except store.StoreError as exc:
+        raise ActionError(str(exc)) from exc
     fields = clean(values, journey)
     if not can_edit(user, fields["department_id"]):
         raise ActionError(

@@ -411,6 +411,17 @@ def _insert(conn: sa.Connection, table: sa.Table, frame: pl.DataFrame) -> None:
         copy_into(conn, table.name, frame)
         return
     if conn.dialect.name == "duckdb":  # one Arrow scan, not a row at a time
+        key = next((c for c in table.primary_key.columns), None)
+        if (
+            len(table.primary_key.columns) == 1
+            and isinstance(key.type, sa.Integer)
+            and key.autoincrement is True
+            and key.name not in frame.columns
+        ):  # DuckDB has no SERIAL: number the rows after those already there
+            first = conn.execute(sa.select(sa.func.coalesce(sa.func.max(key), 0))).scalar()
+            frame = frame.with_row_index(key.name, offset=int(first) + 1).with_columns(
+                pl.col(key.name).cast(pl.Int64)
+            )
         raw = conn.connection.driver_connection
         _duckdb_finish(raw)
         raw.register("cx_incoming", frame.to_arrow())

@@ -131,6 +131,14 @@ def test_a_wrong_field_is_named_and_nothing_is_written(over, message, sample_dat
     assert count(eng, "actions") == 0 and count(eng, "action_changes") == 0
 
 
+def test_a_database_the_dashboard_does_not_write_to_is_named(sample_data, tmp_path):
+    eng = store.make_engine(f"duckdb:///{tmp_path / 'cx.duckdb'}")
+    with pytest.raises(actions.ActionError, match="action plans cannot be written.*duckdb"):
+        actions.save(eng, ANA, fields(), sample_data.journey)
+    eng.dispose()
+    assert not (tmp_path / "cx.duckdb").exists()  # refused before anything was opened
+
+
 def test_late_means_due_date_passed_and_neither_done_nor_dropped():
     frame = pl.DataFrame(
         {
