@@ -157,7 +157,7 @@ def measure_load_and_compute(url: str, repeats: int) -> dict:
             results[key][name] = round(statistics.median(times), 1)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {
-        "responses": ds.responses.height,
+        "responses": ds.n_responses,
         "stats_rows": ds.stats.height,
         "first_load_s": round(load_s, 2),
         "contacts_load_s": round(contacts_s, 2),
