@@ -2,15 +2,15 @@
 
 import streamlit as st
 
-from cxapp import actions_ui, data, router, sidebar, ui
-from cxmetrics import overview, overview_charts
+from cxapp import actions_ui, data, first_fold, router, sidebar, ui
+from cxmetrics import first_screen, overview, overview_charts
 from cxmetrics.registry import METRICS
 
 router.ensure()  # a first visit by a shared link goes through the router
 
 ds = data.get_dataset()
 view = sidebar.filters(ds)
-ui.page_start("Customer experience overview", ds, view)
+ui.page_start("Customer experience overview", ds, view, compact=True)
 ov = data.shared(overview.compute, data.DATASET, view)
 ui.stop_if_empty(ov.empty, ov.start, ov.end, ds)
 
@@ -21,6 +21,14 @@ for col, key in zip(
 ):
     with col:
         ui.tile(ov.tiles[key], ov.min_n, previous, ds.settings.currency_symbol)
+
+evidence = data.shared(
+    first_screen.evidence, data.DATASET, view, data.CONTACTS, data.CLOSED_LOOP, data.KPIS
+)
+listed = actions_ui.listed(ds)
+fs = first_screen.build(ds, view, evidence, data.get_kpis(), listed, actions_ui.today())
+first_fold.show(fs, ds.money)
+
 if previous:
     st.caption(
         f"Changes are against the previous period, {previous}. A change is shown only when "
@@ -50,4 +58,4 @@ with right:
 st.subheader("What changed")
 st.markdown("\n".join(f"- {ui.md(line)}" for line in ov.changes))
 
-actions_ui.late_section(ds)
+actions_ui.late_section(ds, listed)
