@@ -29,7 +29,7 @@ def headline_markdown(i: int, h: first_screen.Headline, money) -> str:
     title = first_screen.PAGE_TITLES.get(h.page, h.page)
     if h.same_as is not None:
         return (
-            f"**{i}. {inert(h.sentence)}**  \n"
+            f"{i}\\. **{inert(h.sentence)}**  \n"
             f":material/group: Owners, cost and actions as in {h.same_as}. · "
             f"{_link(title, h.link)}"
         )
@@ -58,7 +58,7 @@ def headline_markdown(i: int, h: first_screen.Headline, money) -> str:
     else:
         doing = ""
     lines = [
-        f"**{i}. {inert(h.sentence)}**",
+        f"{i}\\. **{inert(h.sentence)}**",
         f":material/group: {owner}",
         f":material/payments: {inert(cost)}"
         + (f" · :material/build: {inert(doing)}" if doing else "")
