@@ -27,44 +27,20 @@ def headline_markdown(i: int, h: first_screen.Headline, money) -> str:
     """One finding as three short lines of Markdown (text from the data made inert); two
     when an earlier finding has the same owners, cost and actions."""
     title = first_screen.PAGE_TITLES.get(h.page, h.page)
+    first = f"{i}\\. **{inert(h.sentence)}**"
     if h.same_as is not None:
         return (
-            f"{i}\\. **{inert(h.sentence)}**  \n"
-            f":material/group: Owners, cost and actions as in {h.same_as}. · "
+            f"{first}  \n:material/group: Owners, cost and actions as in {h.same_as}. · "
             f"{_link(title, h.link)}"
         )
-    owner = h.owners
-    if h.scorecards:
-        marks = []
-        for card in h.scorecards:
-            text = inert(card.text)
-            if card.green and h.finding.kind in ("false_positive", "change", "trend"):
-                text += " — **green scorecard, red experience**"
-            marks.append(text)
-        owner += " · " if owner else ""
-        owner = inert(owner) + " · ".join(marks)
-    else:
-        owner = inert(owner)
-    if h.costs:
-        cost = "Revenue at risk: " + "; ".join(first_screen.cost_text(c, money) for c in h.costs)
-    elif not h.stage_ids:
-        cost = "Revenue at risk: the whole view's is on its tile above"
-    else:
-        cost = "Revenue at risk: not recorded for this stage"
-    if h.actions:
-        doing = "Being done: " + "; ".join(h.actions)
-    elif h.stage_ids:
-        doing = "Being done: no open action plan on this stage"
-    else:
-        doing = ""
-    lines = [
-        f"{i}\\. **{inert(h.sentence)}**",
-        f":material/group: {owner}",
-        f":material/payments: {inert(cost)}"
-        + (f" · :material/build: {inert(doing)}" if doing else "")
-        + f" · {_link(title, h.link)}",
-    ]
-    return "  \n".join(lines)
+    owner = inert(h.owner_text())
+    if h.green_over_red:
+        owner += " — **green scorecard, red experience**"
+    doing = h.doing_text()
+    third = f":material/payments: {inert(h.cost_text(money))}"
+    if doing:
+        third += f" · :material/build: {inert(doing)}"
+    return "  \n".join([first, f":material/group: {owner}", f"{third} · {_link(title, h.link)}"])
 
 
 def show(fs: first_screen.FirstScreen, money) -> None:

@@ -49,17 +49,6 @@ HEADLINE_KINDS = (
 TIERS = {"false_positive": 0, "closed_loop": 0, "change": 1, "trend": 1, "lead": 1}
 #: A revenue-at-risk range is shown when it reaches this share of the value either side.
 WIDE_RANGE = 0.25
-#: The page (of :data:`links.PAGES`) that explains each kind.
-PAGE_OF = {
-    "false_positive": "accountability",
-    "closed_loop": "voice",
-    "change": "journey",
-    "trend": "loyalty",
-    "lead": "voice",
-    "influencer": "loyalty",
-    "at_risk": "loyalty",
-    "channel": "journey",
-}
 PAGE_TITLES = {
     "overview": "Overview",
     "journey": "Journey",
@@ -72,6 +61,14 @@ NOTHING = (
     "no department's green scorecard hides a red stage, and no closed-versus-confirmed gap, "
     "leading indicator or concentration of risk holds after testing ({tested} tests, false "
     "discovery rate 5%). Scores against target and the touchpoints that differ are below."
+)
+NOTE = (
+    "The findings that hold after testing every comparison of their kind in view "
+    "(Benjamini-Hochberg, false discovery rate 5%), department-level ones first. Owners: the "
+    "lead and the contributing departments of each stage, from the journey definition. A "
+    "scorecard is green when the 95% interval of its KPI hit rate lies above "
+    f"{accountability.GREEN_SILO:.0%}. Revenue at risk: detractors' annual revenue × "
+    "(their annual churn − everyone else's), per stage."
 )
 IMPORT_KPIS = "departments' own KPIs (the kpis table) to show whose scorecard is green"
 IMPORT_CASES = "cases (the cases table) to show closed against customer-confirmed"
@@ -128,6 +125,31 @@ class Headline:
     link: str
     same_as: int | None = None  # 1-based number of an earlier headline with the same owners
 
+    @property
+    def green_over_red(self) -> bool:
+        """An owner's own scorecard is green while this finding says the stage is red."""
+        red = self.finding.kind in ("false_positive", "change", "trend")
+        return red and any(card.green for card in self.scorecards)
+
+    def owner_text(self) -> str:
+        """Who owns it and whether their own scorecard is green."""
+        cards = [card.text for card in self.scorecards]
+        return " · ".join([self.owners, *cards])
+
+    def cost_text(self, money) -> str:
+        """Revenue at risk of its stages a year (``money`` formats an amount)."""
+        if self.costs:
+            return "Revenue at risk: " + "; ".join(cost_text(c, money) for c in self.costs)
+        if not self.stage_ids:
+            return "Revenue at risk: the whole view's is on its tile"
+        return "Revenue at risk: not recorded for this stage"
+
+    def doing_text(self) -> str:
+        """The open actions on its stages, or that there are none."""
+        if self.actions:
+            return "Being done: " + "; ".join(self.actions)
+        return "Being done: no open action plan on this stage" if self.stage_ids else ""
+
 
 @dataclass(frozen=True)
 class FirstScreen:
@@ -142,6 +164,23 @@ class FirstScreen:
     def nothing(self) -> str | None:
         """The sentence shown instead of headlines, None when there are some."""
         return None if self.headlines else NOTHING.format(tested=f"{self.tested:,}")
+
+    def lines(self, money) -> list[str]:
+        """The first screen as plain lines (the briefing's "What to know")."""
+        out = [] if self.headlines else [self.nothing]
+        for i, h in enumerate(self.headlines, start=1):
+            out.append(f"{i}. {h.sentence}")
+            if h.same_as is not None:
+                out.append(f"Owners, cost and actions as in {h.same_as}.")
+                continue
+            owner = h.owner_text()
+            if h.green_over_red:
+                owner += " (green scorecard, red experience)"
+            out.append(owner)
+            out.append(" · ".join(t for t in (h.cost_text(money), h.doing_text()) if t))
+        if self.import_line:
+            out.append(self.import_line)
+        return out
 
     @property
     def import_line(self) -> str | None:
@@ -351,8 +390,8 @@ def link_for(
 ) -> tuple[str, str]:
     """The page that explains a finding and the link to it, with the view's filters and
     the finding's stage or department."""
-    page = PAGE_OF.get(item.kind, "overview")
-    if item.kind == "change" and not item.stages:
+    page = links.page_of(item.kind, item.stages)
+    if page == "overview":  # a score of the whole view: its course over time
         page = "loyalty"
     if item.departments:
         view = dataclasses.replace(f, departments=item.departments, stages=())

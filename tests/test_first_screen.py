@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from cxmetrics import findings as fx
 from cxmetrics import first_screen, sample, store
+from cxmetrics.filters import Filters
 
 TIMEOUT = 180
 PERIOD_DAYS = 90  # the sample company's default period ("Last 90 days")
@@ -128,7 +129,7 @@ def test_the_first_fold_names_the_stories_with_their_owners(app_env, raw_sql):
     assert int(m.group(1)) == round(100 * closed / opened)
     assert int(m.group(5)) == round(100 * confirmed / opened)
     assert "Customer Service's own KPIs: not green" in cl  # its scorecard, said either way
-    assert "/voice?" in cl and "department=service" in cl
+    assert "/accountability?" in cl and "department=service" in cl
 
     # File a claim: the decline against the previous 90 days, with n on both sides.
     drop = headline(lines, "File a claim NPS fell")
@@ -223,3 +224,37 @@ def test_the_first_fold_is_visible_at_1400_by_900(sample_url, tmp_path, browser)
         tile = page.locator("[data-testid='stMetricValue']").first.bounding_box()
         assert tile["y"] + tile["height"] <= box["y"]
         page.close()
+
+
+def test_the_briefing_opens_with_the_same_story(app_env, sample_url, raw_sql):
+    """Page two of the PDF and slide two of the deck (after the title) are "What to know":
+    the overview's findings, in its order, with the same owners read from the database."""
+    import io
+
+    from pptx import Presentation
+    from pypdf import PdfReader
+
+    from cxmetrics import briefing
+
+    shown = [re.sub(r"\\", "", t.split("\n")[0]).replace("**", "") for t in fold(overview())[1:]]
+    engine = store.make_engine(sample_url)
+    try:
+        inputs = briefing.load_inputs(engine)
+    finally:
+        engine.dispose()
+    start, end = period(raw_sql)
+    b = briefing.build(**inputs, f=Filters(start=start, end=end))
+    assert b.slides[0].title == briefing.WHAT_TO_KNOW
+    no_pictures = [None] * len(b.slides)  # the page under test has no chart
+    deck = Presentation(io.BytesIO(briefing.to_pptx(b, no_pictures)))
+    slide = "\n".join(s.text_frame.text for s in deck.slides[1].shapes if s.has_text_frame)
+    pdf = PdfReader(io.BytesIO(briefing.to_pdf(b, no_pictures)))
+    page = " ".join(pdf.pages[1].extract_text().split())
+    for text in (slide, page):
+        flat = " ".join(text.split())
+        assert flat.startswith(briefing.WHAT_TO_KNOW)
+        assert [s for s in shown if " ".join(s.split()) in flat] == shown  # every one of them
+        positions = [flat.index(" ".join(s.split())) for s in shown]
+        assert positions == sorted(positions)  # in the same order
+        assert owner_line(raw_sql, "claim") in flat
+        assert "green scorecard, red experience" in flat
