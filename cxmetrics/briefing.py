@@ -121,7 +121,14 @@ def build(
     listing = None if actions is None else action_effect.listing(ds, actions, made_on)
     evidence = first_screen.evidence(ds, view, contacts, cases, kpis, min_n, ov)
     known = first_screen.build(ds, view, evidence, kpis, listing, made_on)
-    slides.append(Slide(WHAT_TO_KNOW, known.lines(ds.money), note=first_screen.NOTE, dense=True))
+    slides.append(
+        Slide(
+            WHAT_TO_KNOW,
+            [f"{_period(ov.start, ov.end)} · {filters_text}", *known.lines(ds.money)],
+            note=first_screen.NOTE,
+            dense=True,
+        )
+    )
 
     # KPI tiles
     tile_lines = []
@@ -408,7 +415,7 @@ def to_pdf(b: Briefing, pictures: list[bytes | None]) -> bytes:
     from xml.sax.saxutils import escape
 
     from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.lib.units import cm
     from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer
 
@@ -425,6 +432,12 @@ def to_pdf(b: Briefing, pictures: list[bytes | None]) -> bytes:
         author="CX dashboard",
     )
     styles = getSampleStyleSheet()
+    # a dense page: each finding's first line in bold with room above, its details indented
+    heading = ParagraphStyle(
+        "finding", styles["Normal"], fontName="Helvetica-Bold", fontSize=12, leading=15,
+        spaceBefore=9,
+    )  # fmt: skip
+    detail = ParagraphStyle("detail", styles["Normal"], fontSize=11, leading=14, leftIndent=16)
     story = [
         Spacer(1, 4 * cm),
         Paragraph(escape(b.title), styles["Title"]),
@@ -437,8 +450,9 @@ def to_pdf(b: Briefing, pictures: list[bytes | None]) -> bytes:
         story += [PageBreak(), Paragraph(escape(slide.title), styles["Heading1"])]
         style = styles["Normal"] if picture is not None or slide.dense else styles["Heading3"]
         for line in slide.lines:
-            if slide.dense and _NUMBERED.match(line):
-                story.append(Paragraph(f"<b>{escape(line)}</b>", styles["Normal"]))
+            if slide.dense:
+                numbered = _NUMBERED.match(line) is not None
+                story.append(Paragraph(escape(line), heading if numbered else detail))
                 continue
             story.append(Paragraph(escape(line), style))
         if picture is not None:

@@ -29,11 +29,13 @@ import polars as pl
 
 from cxmetrics import accountability, actions, closed_loop, finder, links, loyalty, overview
 from cxmetrics import findings as fx
+from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.registry import METRICS, MIN_N
 
 MAX_HEADLINES = 5
+WHOLE_VIEW = "the whole view"
 #: Kinds the first screen may headline, in the order ties are broken.
 HEADLINE_KINDS = (
     "false_positive",
@@ -141,7 +143,7 @@ class Headline:
         if self.costs:
             return "Revenue at risk: " + "; ".join(cost_text(c, money) for c in self.costs)
         if not self.stage_ids:
-            return "Revenue at risk: the whole view's is on its tile"
+            return "Revenue at risk: not recorded"
         return "Revenue at risk: not recorded for this stage"
 
     def doing_text(self) -> str:
@@ -199,6 +201,7 @@ class Evidence:
     has_contacts: bool
     has_cases: bool
     has_kpis: bool
+    whole_view: Cost | None = None  # the view's revenue at risk (its tile), for overall findings
 
 
 def evidence(
@@ -222,9 +225,21 @@ def evidence(
         cases=cases if has["cases"] else None,
         kpis=kpis if has["kpis"] else None,
     )
+    ov = ov or overview.compute(ds, f, min_n)
     report = finder.find(ds, f, inputs, min_n, ov)
     risk = loyalty.revenue_at_risk_by(ds, f, "stage")
-    return Evidence(report, risk, has["contacts"], has["cases"], has["kpis"])
+    tile = ov.tiles["revenue_at_risk"]
+    whole = None
+    if not tile.unknown and tile.score.value is not None:
+        half = m.Z95 * tile.score.se if tile.score.se is not None else None
+        whole = Cost(
+            WHOLE_VIEW,
+            tile.score.value,
+            None if half is None else max(tile.score.value - half, 0.0),
+            None if half is None else tile.score.value + half,
+            int(tile.detail.get("detractors", 0)),
+        )
+    return Evidence(report, risk, has["contacts"], has["cases"], has["kpis"], whole)
 
 
 def evidence_from(ds, f, contacts, cases, kpis, min_n: int = MIN_N) -> Evidence:
@@ -354,8 +369,10 @@ def costs(ds: Dataset, risk: pl.DataFrame, stage_ids: tuple[str, ...]) -> tuple[
 
 
 def cost_text(c: Cost, money) -> str:
-    """ "€1.2M a year at File a claim (95% range €0.8M – €1.6M)": the range only when wide."""
-    text = f"{money(c.value)} a year at {c.stage} ({c.detractors:,} detractors"
+    """ "£55k a year at File a claim (1,282 detractors; 95% range …)", the range only when
+    it is wide."""
+    where = "in the whole view" if c.stage == WHOLE_VIEW else f"at {c.stage}"
+    text = f"{money(c.value)} a year {where} ({c.detractors:,} detractors"
     if c.wide():
         text += f"; 95% range {money(c.low)} – {money(c.high)}"
     return text + ")"
@@ -435,7 +452,8 @@ def build(
                 named,
                 owners_text(ds, stage_ids, item.departments),
                 scorecards(ds, kpis, named, report.start, report.end),
-                costs(ds, ev.risk_by_stage, stage_ids),
+                costs(ds, ev.risk_by_stage, stage_ids)
+                or ((ev.whole_view,) if not stage_ids and ev.whole_view else ()),
                 action_lines(listing, stage_ids, today),
                 page,
                 url,
