@@ -50,10 +50,14 @@ def delta_text(key: str, change: m.Change | None) -> str | None:
     return f"{change.delta:+.{spec.decimals}f}{unit}"
 
 
-def tile(t: Tile, min_n: int, previous_label: str | None, symbol: str) -> None:
+def tile(
+    t: Tile, min_n: int, previous_label: str | None, symbol: str, trend: list | None = None
+) -> None:
     """One KPI tile: value, significant change, n, margin, status against target; "Not
     recorded" and what to import when a fact it needs is missing. ``symbol``: the company's
-    currency symbol."""
+    currency symbol; ``trend``: the score over the last periods, oldest first (None: too few
+    answers in that period), drawn small under the value."""
+    points = [v for v in (trend or []) if v is not None]
     spec = METRICS[t.key]
     color = {True: "normal", False: "inverse", None: "off"}[spec.higher_is_better]
     full = wording.tile_caption(t, min_n, previous_label, symbol)
@@ -64,6 +68,8 @@ def tile(t: Tile, min_n: int, previous_label: str | None, symbol: str) -> None:
             delta_text(t.key, t.change),
             delta_color=color,
             help=f"{spec.help()}\n\n{full}",
+            chart_data=points if len(points) > 1 else None,
+            chart_type="line",
         )
         st.caption(wording.tile_caption(t, min_n, previous_label, symbol, short=True))
         if t.key in ("nps", "csat", "ces"):
