@@ -12,9 +12,10 @@ from cxmetrics.wording import inert
 KEY = "first_fold"
 # Compact enough that the tiles and five findings read at 1400 × 900 without scrolling.
 STYLE = (
-    "<style>.st-key-first_fold p{font-size:0.86rem;line-height:1.35;margin-bottom:0.1rem}"
-    ".st-key-first_fold h4{padding:0 0 0.2rem 0}"
-    ".st-key-first_fold [data-testid='stVerticalBlock']{gap:0.45rem}"
+    "<style>.st-key-first_fold p{font-size:0.86rem;line-height:1.35;margin-bottom:0}"
+    ".st-key-first_fold [data-testid='stMarkdownContainer']{margin-bottom:0}"
+    ".st-key-first_fold .stElementContainer:first-child p{font-size:1rem}"
+    ".st-key-first_fold{gap:0.6rem}"
     ".st-key-first_fold strong{font-weight:600}</style>"
 )
 
@@ -48,7 +49,8 @@ def show(fs: first_screen.FirstScreen, money) -> None:
     st.html(STYLE)
     with st.container(border=True, key=KEY):
         st.markdown(
-            f"#### What to know\n{fs.start:%d %b %Y} – {fs.end:%d %b %Y} · the findings that "
+            f"**:material/flag: What to know** · {fs.start:%d %b %Y} – {fs.end:%d %b %Y} · "
+            "the findings that "
             f"hold after {fs.tested:,} tests (false discovery rate 5%), with who owns them"
         )
         if fs.nothing:
