@@ -14,8 +14,8 @@ Ranking: the findings that name a department (false positive, closed loop) first
 dashboard exists to show accountability across silos; then what fell or foretells a fall
 (changes, trends, leading indicators); then standing differences (influencers, at-risk
 segments, channels). Within a tier, by strength of evidence (q-value) and, at equal q, by
-the size of the effect in widths of its own 95% interval. One finding per
-kind and place (the strongest of "File a claim NPS, CSAT and CES fell").
+the size of the effect in widths of its own 95% interval. One finding per kind and place
+(of "File a claim NPS, CSAT and CES fell", the NPS).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cxmetrics import accountability, actions, closed_loop, finder, links, loyalty, overview
+from cxmetrics import accountability, actions, finder, links, loyalty, overview
 from cxmetrics import findings as fx
 from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
@@ -242,14 +242,6 @@ def evidence(
     return Evidence(report, risk, has["contacts"], has["cases"], has["kpis"], whole)
 
 
-def evidence_from(ds, f, contacts, cases, kpis, min_n: int = MIN_N) -> Evidence:
-    """:func:`evidence` with raw cases (from the store), linked to contacts here."""
-    prepared = None
-    if cases is not None and cases.height and contacts is not None:
-        prepared = closed_loop.prepare_for(ds, cases, contacts)
-    return evidence(ds, f, contacts, prepared, kpis, min_n)
-
-
 # --- choosing and wording the headlines ---------------------------------------------------
 
 
@@ -258,11 +250,9 @@ def is_bad_news(item: fx.Finding) -> bool:
     if item.kind == "change":
         better = METRICS[item.family].higher_is_better if item.family in METRICS else True
         return (item.effect or 0) < 0 if better else (item.effect or 0) > 0
-    if item.kind == "trend":
+    if item.kind in ("trend", "influencer", "lead"):  # fell; answer worse; contacts up, NPS down
         return (item.effect or 0) < 0
-    if item.kind == "influencer":
-        return (item.effect or 0) < 0
-    if item.kind == "at_risk":
+    if item.kind in ("at_risk", "closed_loop"):  # a larger share at risk; a wider gap
         return (item.effect or 0) > 0
     return item.kind in HEADLINE_KINDS
 

@@ -182,6 +182,7 @@ def test_ranking_puts_accountability_first_and_one_score_per_place():
         _finding("change", 1e-3, "nps", ("claim",)),
         _finding("change", 1e-2, "nps", ("shop",), effect=+8.0),  # a rise is not breaking
         _finding("closed_loop", 0.01, departments=("service",), effect=14.0),
+        _finding("closed_loop", 1e-4, departments=("sales",), effect=-9.0),  # a narrower gap
         _finding("false_positive", 0.02, "", ("claim",), ("claims",)),
         _finding("moment", 1e-9, "", ("help",)),  # a standing difference, shown below
     ]
