@@ -49,7 +49,7 @@ def show(fs: first_screen.FirstScreen, money) -> None:
     st.html(STYLE)
     with st.container(border=True, key=KEY):
         st.markdown(
-            f"**:material/flag: What to know** · {fs.start:%d %b %Y} – {fs.end:%d %b %Y} · "
+            f":material/flag: **What to know** · {fs.start:%d %b %Y} – {fs.end:%d %b %Y} · "
             "the findings that "
             f"hold after {fs.tested:,} tests (false discovery rate 5%), with who owns them"
         )

@@ -30,7 +30,7 @@ def overview() -> AppTest:
 def fold(at: AppTest) -> list[str]:
     """The Markdown of the first fold, in order: its title line, then one per finding."""
     texts = [m.value for m in at.markdown]
-    first = next(i for i, t in enumerate(texts) if t.startswith("**:material/flag: What to know**"))
+    first = next(i for i, t in enumerate(texts) if t.startswith(":material/flag: **What to know**"))
     out = [texts[first]]
     for t in texts[first + 1 :]:
         if not re.match(r"\d\\\. |:material/check_circle:", t):
