@@ -65,13 +65,13 @@ def columns() -> dict:
     }
 
 
-def _today() -> dt.date:
+def today() -> dt.date:
     return dt.date.today()
 
 
 def listed(ds: Dataset) -> pl.DataFrame:
     """Every action the user may see, with names, lateness and measured effect."""
-    return action_effect.listing(ds, data.get_actions(ds), _today())
+    return action_effect.listing(ds, data.get_actions(ds), today())
 
 
 def show(frame: pl.DataFrame, key: str, empty_text: str) -> None:
@@ -96,9 +96,10 @@ def stage_section(ds: Dataset, stage_id: str, key: str) -> None:
         st.caption(action_effect.METHOD)
 
 
-def late_section(ds: Dataset) -> None:
-    """The overview's list of late actions: due date passed, neither done nor dropped."""
-    frame = listed(ds)
+def late_section(ds: Dataset, frame: pl.DataFrame | None = None) -> None:
+    """The overview's list of late actions: due date passed, neither done nor dropped.
+    ``frame``: :func:`listed`, when the page already has it."""
+    frame = listed(ds) if frame is None else frame
     late = frame.filter(pl.col("late"))
     st.subheader(f"Late actions ({late.height})" if late.height else "Late actions")
     if frame.height == 0:
@@ -114,7 +115,7 @@ def late_section(ds: Dataset) -> None:
     lines = []
     for r in late.iter_rows(named=True):
         where = r["stage"] + (f" · {r['touchpoint']}" if r["touchpoint"] else "")
-        days = (_today() - r["due_on"]).days
+        days = (today() - r["due_on"]).days
         lines.append(
             "- :material/schedule: "
             + ui.md(
@@ -194,7 +195,7 @@ def editor(ds: Dataset) -> None:
     tps = journey.touchpoints.sort("stage_id", "touchpoint_id")
     tp_options = ["", *tps["touchpoint_id"].to_list()]
     tp_stage = dict(zip(tps["touchpoint_id"], tps["stage_id"], strict=True))
-    today = _today()
+    now = today()
     with st.form(f"action_form_{pick}"):
         c1, c2, c3 = st.columns(3)
         c1.selectbox(
@@ -230,10 +231,10 @@ def editor(ds: Dataset) -> None:
         c2.number_input(
             "Target", key=_state(f"act_target_{pick}", float(row.get("target", 0.0))), step=1.0
         )
-        c3.date_input("Start", key=_state(f"act_start_on_{pick}", row.get("start_on", today)))
+        c3.date_input("Start", key=_state(f"act_start_on_{pick}", row.get("start_on", now)))
         c4.date_input(
             "Due",
-            key=_state(f"act_due_on_{pick}", row.get("due_on", today + dt.timedelta(days=90))),
+            key=_state(f"act_due_on_{pick}", row.get("due_on", now + dt.timedelta(days=90))),
         )
         c5.selectbox(
             "Status",

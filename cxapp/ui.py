@@ -50,21 +50,28 @@ def delta_text(key: str, change: m.Change | None) -> str | None:
     return f"{change.delta:+.{spec.decimals}f}{unit}"
 
 
-def tile(t: Tile, min_n: int, previous_label: str | None, symbol: str) -> None:
+def tile(
+    t: Tile, min_n: int, previous_label: str | None, symbol: str, trend: list | None = None
+) -> None:
     """One KPI tile: value, significant change, n, margin, status against target; "Not
     recorded" and what to import when a fact it needs is missing. ``symbol``: the company's
-    currency symbol."""
+    currency symbol; ``trend``: the score over the last periods, oldest first (None: too few
+    answers in that period), drawn small under the value."""
+    points = [v for v in (trend or []) if v is not None]
     spec = METRICS[t.key]
     color = {True: "normal", False: "inverse", None: "off"}[spec.higher_is_better]
+    full = wording.tile_caption(t, min_n, previous_label, symbol)
     with st.container(border=True, height="stretch"):
         st.metric(
             spec.short,
             wording.tile_value(t, min_n, symbol),
             delta_text(t.key, t.change),
             delta_color=color,
-            help=spec.help(),
+            help=f"{spec.help()}\n\n{full}",
+            chart_data=points if len(points) > 1 else None,
+            chart_type="line",
         )
-        st.caption(wording.tile_caption(t, min_n, previous_label, symbol))
+        st.caption(wording.tile_caption(t, min_n, previous_label, symbol, short=True))
         if t.key in ("nps", "csat", "ces"):
             status_badge(t.status)
 
@@ -263,8 +270,18 @@ def stage_strip(stages: list, min_n: int, trends: dict | None = None) -> None:
                 st.caption("No department assigned to this stage")
 
 
-def page_start(title: str, ds, view) -> None:
-    """Title, the view in plain words; stop with a message when no stage matches."""
+# The overview keeps its answer above the fold: less space above the title.
+_COMPACT_TOP = (
+    "<style>[data-testid='stMainBlockContainer']{padding-top:2.2rem}"
+    "[data-testid='stMainBlockContainer'] h1{padding-top:0.2rem;padding-bottom:0.2rem}</style>"
+)
+
+
+def page_start(title: str, ds, view, compact: bool = False) -> None:
+    """Title, the view in plain words; stop with a message when no stage matches.
+    ``compact``: less space above the title (the overview's first fold)."""
+    if compact:
+        st.html(_COMPACT_TOP)
     st.title(title)
     described = view.describe(ds.journey.labels, scope=ds.scope)
     company = ds.settings.company_name

@@ -35,20 +35,7 @@ from cxmetrics.findings import Finding
 LEAD, CONTRIBUTOR, DEPARTMENT, EXECUTIVE = "lead", "contributor", "department", "executive"
 DEFAULT_PUBLIC_URL = "http://localhost:8501"
 
-#: The page a finding's link opens, by kind (a stage's score opens the Journey page).
-PAGE_OF_KIND = {
-    "change": "overview",
-    "target": "overview",
-    "trend": "loyalty",
-    "lead": "voice",
-    "false_positive": "accountability",
-    "closed_loop": "accountability",
-    "moment": "journey",
-    "channel": "journey",
-    "behaviour": "journey",
-    "at_risk": "loyalty",
-    "influencer": "loyalty",
-}
+PAGE_OF_KIND = links.PAGE_OF_KIND  # the page a finding's link opens, by kind
 
 
 def latest_week(last_day: dt.date) -> tuple[dt.date, dt.date]:
@@ -153,9 +140,7 @@ def _content(
     journey,
     public_url: str,
 ) -> dict:
-    page = PAGE_OF_KIND.get(f.kind, "overview")
-    if f.kind in ("change", "target") and f.stages:
-        page = "journey"
+    page = links.page_of(f.kind, f.stages)
     departments = f.departments or ((department,) if department else ())
     view = Filters(start=start, end=end, stages=f.stages, departments=departments)
     return {

@@ -2,17 +2,18 @@
 
 ``build`` gathers the view's numbers and charts from the same compute modules the pages use
 (so the briefing and the page agree); ``to_pptx`` and ``to_pdf`` lay them out. Every chart
-slide carries its definition and n. Slides, in order: title (period and filters), KPI
-tiles, the journey strip, moments of truth, impact, accountability and false positives,
-loyalty trend, churn by loyalty, revenue at risk, the closed-loop gap, leading indicators,
-action plans with their measured effect, and a few representative comments (personal
-details masked).
+slide carries its definition and n. Slides, in order: title (period and filters), what to
+know (the overview's first screen: top findings, owners, cost, actions), KPI tiles, the
+journey strip, moments of truth, impact, accountability and false positives, loyalty trend,
+churn by loyalty, revenue at risk, the closed-loop gap, leading indicators, action plans with
+their measured effect, and a few representative comments (personal details masked).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ from cxmetrics import (
     closed_loop,
     exports,
     findings,
+    first_screen,
     journey_charts,
     loyalty,
     loyalty_charts,
@@ -49,6 +51,8 @@ Progress = Callable[[float, str], None]
 TILE_KEYS = ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk")
 SLIDE_SIZE = (1280, 620)  # chart pixels on a 16:9 slide
 VERBATIMS = 4
+WHAT_TO_KNOW = "What to know"
+_NUMBERED = re.compile(r"\d+\. ")  # a finding's first line on a dense slide
 
 
 def _quiet(_f: float, _m: str) -> None:
@@ -61,6 +65,7 @@ class Slide:
     lines: list[str] = field(default_factory=list)
     figure: go.Figure | None = None
     note: str = ""  # the definition and n under a chart
+    dense: bool = False  # many lines: smaller type, numbered lines in bold
 
 
 @dataclass(frozen=True)
@@ -111,6 +116,19 @@ def build(
     previous = _period(ov.previous.start, ov.previous.end) if ov.previous is not None else None
     slides: list[Slide] = []
     symbol = ds.settings.currency_symbol
+
+    # what to know: the overview's first screen, the same findings, owners, cost and actions
+    listing = None if actions is None else action_effect.listing(ds, actions, made_on)
+    evidence = first_screen.evidence(ds, view, contacts, cases, kpis, min_n, ov)
+    known = first_screen.build(ds, view, evidence, kpis, listing, made_on)
+    slides.append(
+        Slide(
+            WHAT_TO_KNOW,
+            [f"{_period(ov.start, ov.end)} · {filters_text}", *known.lines(ds.money)],
+            note=first_screen.NOTE,
+            dense=True,
+        )
+    )
 
     # KPI tiles
     tile_lines = []
@@ -246,7 +264,7 @@ def build(
 
     # action plans and their measured effect
     if actions is not None:
-        slides.append(action_slide(ds, actions, stage_ids, made_on))
+        slides.append(action_slide(ds, actions, stage_ids, made_on, listing))
 
     # verbatims
     said = representative_comments(comments, view, stage_ids)
@@ -295,10 +313,14 @@ def action_lines(listing: pl.DataFrame, limit: int = ACTION_LINES) -> list[str]:
     return lines
 
 
-def action_slide(ds: Dataset, actions: pl.DataFrame, stage_ids, today: dt.date) -> Slide:
+def action_slide(
+    ds: Dataset, actions: pl.DataFrame, stage_ids, today: dt.date, listing=None
+) -> Slide:
     """The actions on the stages in view with their measured effect (judged over every
-    action of the dataset together, as on the pages)."""
-    listing = action_effect.listing(ds, actions, today)
+    action of the dataset together, as on the pages). ``listing``: that listing, when the
+    caller has it."""
+    if listing is None:
+        listing = action_effect.listing(ds, actions, today)
     if stage_ids is not None:
         listing = listing.filter(pl.col("stage_id").is_in(list(stage_ids)))
     return Slide(
@@ -367,11 +389,15 @@ def to_pptx(b: Briefing, pictures: list[bytes | None]) -> bytes:
         text_box(slide, Inches(0.5), Inches(0.3), Inches(12.3), Inches(0.8), [slide_data.title], 28)
         top = Inches(1.1)
         if slide_data.lines:
-            size = 14 if picture is not None else 18
+            size = 12 if slide_data.dense else 14 if picture is not None else 18
             height = (
                 Inches(0.35 * len(slide_data.lines) + 0.2) if picture is not None else Inches(5)
             )
-            text_box(slide, Inches(0.5), top, Inches(12.3), height, slide_data.lines, size)
+            box = text_box(slide, Inches(0.5), top, Inches(12.3), height, slide_data.lines, size)
+            if slide_data.dense:
+                for para in box.text_frame.paragraphs:
+                    para.font.bold = _NUMBERED.match(para.text) is not None
+                    para.space_before = Pt(6) if para.font.bold else Pt(0)
             top = top + height
         if picture is not None:
             room = Inches(6.6) - top
@@ -389,7 +415,7 @@ def to_pdf(b: Briefing, pictures: list[bytes | None]) -> bytes:
     from xml.sax.saxutils import escape
 
     from reportlab.lib.pagesizes import A4, landscape
-    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
     from reportlab.lib.units import cm
     from reportlab.platypus import Image, PageBreak, Paragraph, SimpleDocTemplate, Spacer
 
@@ -406,6 +432,12 @@ def to_pdf(b: Briefing, pictures: list[bytes | None]) -> bytes:
         author="CX dashboard",
     )
     styles = getSampleStyleSheet()
+    # a dense page: each finding's first line in bold with room above, its details indented
+    heading = ParagraphStyle(
+        "finding", styles["Normal"], fontName="Helvetica-Bold", fontSize=12, leading=15,
+        spaceBefore=9,
+    )  # fmt: skip
+    detail = ParagraphStyle("detail", styles["Normal"], fontSize=11, leading=14, leftIndent=16)
     story = [
         Spacer(1, 4 * cm),
         Paragraph(escape(b.title), styles["Title"]),
@@ -416,8 +448,12 @@ def to_pdf(b: Briefing, pictures: list[bytes | None]) -> bytes:
     width = page[0] - 3 * cm
     for slide, picture in zip(b.slides, pictures, strict=True):
         story += [PageBreak(), Paragraph(escape(slide.title), styles["Heading1"])]
-        style = styles["Normal"] if picture is not None else styles["Heading3"]
+        style = styles["Normal"] if picture is not None or slide.dense else styles["Heading3"]
         for line in slide.lines:
+            if slide.dense:
+                numbered = _NUMBERED.match(line) is not None
+                story.append(Paragraph(escape(line), heading if numbered else detail))
+                continue
             story.append(Paragraph(escape(line), style))
         if picture is not None:
             ratio = SLIDE_SIZE[1] / SLIDE_SIZE[0]

@@ -99,6 +99,25 @@ def _literal_axis(ax) -> None:
         ax.title.text = _literal(ax.title.text)
 
 
+def add_target_ticks(fig: go.Figure, categories: list, targets: list, name: str = "Target"):
+    """Targets on a horizontal bar chart, drawn the same way on every chart: a short dark
+    vertical tick across each bar at its target (over time, a target is a dashed line)."""
+    fig.add_scatter(
+        y=categories,
+        x=targets,
+        mode="markers",
+        name=name,
+        marker=dict(
+            symbol="line-ns-open",
+            size=26,
+            color=TARGET_COLOR,
+            line=dict(width=3, color=TARGET_COLOR),
+        ),
+        hovertemplate=f"{name.lower()} %{{x:+.0f}}<extra></extra>",
+    )
+    return fig
+
+
 def wrap(label: str, width: int = 12) -> str:
     """Break a label into lines of about ``width`` characters for axis ticks."""
     lines, current = [], ""

@@ -37,6 +37,30 @@ PAGES = {
     "glossary": "glossary",
 }
 
+#: The page a finding's link opens, by kind (a stage's score opens the Journey page); the
+#: alerts and the overview's first fold link the same way.
+PAGE_OF_KIND = {
+    "change": "overview",
+    "target": "overview",
+    "trend": "loyalty",
+    "lead": "voice",
+    "false_positive": "accountability",
+    "closed_loop": "accountability",
+    "moment": "journey",
+    "channel": "journey",
+    "behaviour": "journey",
+    "at_risk": "loyalty",
+    "influencer": "loyalty",
+}
+
+
+def page_of(kind: str, stages: Sequence[str] = ()) -> str:
+    """The page that explains a finding of ``kind`` on ``stages``."""
+    if kind in ("change", "target") and stages:
+        return "journey"
+    return PAGE_OF_KIND.get(kind, "overview")
+
+
 #: Query parameter → the ``Filters`` field it fills (``start``/``end`` apart).
 LISTS = {
     "stage": "stages",

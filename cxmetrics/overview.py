@@ -5,7 +5,7 @@ and what changed. The overview page and ``python -m cxmetrics summary`` both rea
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import polars as pl
 
@@ -14,6 +14,7 @@ from cxmetrics import metrics as m
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.inference import p_two_sided
+from cxmetrics.periods import trend_unit
 from cxmetrics.registry import METRICS, MIN_N
 
 SCORE_KEYS = ("nps", "csat", "ces")
@@ -480,3 +481,40 @@ def summary_dict(ov: Overview) -> dict:
         ],
         "changes": ov.changes,
     }
+
+
+TREND_PERIODS = 12  # the small trend on each tile and stage: the last 12 weeks or months
+
+
+@dataclass(frozen=True)
+class Trends:
+    """The last :data:`TREND_PERIODS` weeks (views shorter than
+    :data:`periods.WEEKLY_UP_TO_DAYS`) or months up to the view's end, with the view's other
+    filters: NPS, CSAT and CES overall and each stage's NPS; None where too few answers."""
+
+    unit: str
+    periods: list[dt.date]
+    scores: dict[str, list[float | None]]  # "nps", "csat", "ces"
+    stages: dict[str, list[float | None]]  # stage id -> NPS
+
+
+def trends(ds: Dataset, f: Filters, min_n: int = MIN_N, periods: int = TREND_PERIODS) -> Trends:
+    end = f.end or ds.last_day
+    unit = trend_unit(f.start or ds.first_day, end)
+    back = dt.timedelta(days=(7 if unit == "week" else 31) * periods)
+    view = replace(f, start=max(end - back, ds.first_day), end=end)
+    stats = ds.slice_stats(view).rename({unit: "bucket"})
+    per = m.totals(stats, ["bucket"], m.CORE_COLUMNS).sort("bucket").tail(periods)
+    scores = {
+        key: [v if n >= min_n else None for v, n in zip(per[key], per[f"n_{key}"], strict=True)]
+        for key in ("nps", "csat", "ces")
+    }
+    shown = set(per["bucket"].to_list())
+    by_stage = m.totals(stats, ["stage_id", "bucket"], m.CORE_COLUMNS).sort("bucket")
+    stages: dict[str, list[float | None]] = {}
+    for (stage,), part in by_stage.group_by(["stage_id"], maintain_order=True):
+        part = part.filter(pl.col("bucket").is_in(list(shown)))
+        stages[str(stage)] = [
+            v if n >= min_n else None for v, n in zip(part["nps"], part["n_nps"], strict=True)
+        ]
+    return Trends(unit, per["bucket"].to_list(), scores, stages)

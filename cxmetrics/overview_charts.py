@@ -6,12 +6,13 @@ import plotly.graph_objects as go
 import polars as pl
 
 from cxmetrics import metrics as m
-from cxmetrics.chart_style import STATUS_COLORS, TARGET_COLOR, TEMPLATE, _empty, wrap
+from cxmetrics.chart_style import STATUS_COLORS, TEMPLATE, _empty, add_target_ticks
 from cxmetrics.registry import METRICS
 
 
 def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
-    """NPS by journey stage in customer order, with 95% margins and each stage's target.
+    """NPS by journey stage in customer order (first at the top), horizontal bars so the
+    stage names read as written, with 95% margins and each stage's target.
 
     ``stages``: ``overview.StageRow`` items. Stages under ``min_n`` answers show no bar.
     """
@@ -21,10 +22,12 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
     if not any(s.scores["nps"].n for s in stages):
         return _empty(title, "No NPS answers in this view")
     names, values, moes, colors, hovers, targets = [], [], [], [], [], []
-    for s in stages:
+    for s in reversed(stages):  # Plotly draws the first category at the bottom
         score = s.scores["nps"]
         shown = score.shown(min_n)
-        names.append(wrap(s.name))
+        names.append(
+            f"<b>{s.position}. {s.name}</b><br><span style='color:#616E7C'>n = {score.n:,}</span>"
+        )
         values.append(shown)
         moes.append(score.moe if shown is not None else None)
         colors.append(STATUS_COLORS[s.statuses["nps"]])
@@ -41,13 +44,15 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
             + f"<br>n = {score.n:,}<br>target {METRICS['nps'].format(s.targets['nps'])}"
             + f"<br>{s.statuses['nps']}"
         )
-    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=380))
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=110 + 52 * len(names)))
     fig.add_bar(
-        x=names,
-        y=values,
+        y=names,
+        x=values,
+        orientation="h",
         marker_color=colors,
         name="NPS",
-        error_y=dict(type="data", array=moes, color="#52606D", thickness=1.2, width=6),
+        showlegend=False,  # the title says what the bars are
+        error_x=dict(type="data", array=moes, color="#52606D", thickness=1.2, width=5),
         hovertext=hovers,
         hoverinfo="text",
         text=[METRICS["nps"].format(v) if v is not None else "too few" for v in values],
@@ -56,21 +61,12 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
         textfont=dict(color="white", size=15),
         cliponaxis=False,
     )
-    fig.add_scatter(
-        x=names,
-        y=targets,
-        mode="markers",
-        name="Target",
-        marker=dict(
-            symbol="line-ew-open",
-            size=34,
-            color=TARGET_COLOR,
-            line=dict(width=3, color=TARGET_COLOR),
-        ),
-        hovertemplate="target %{y:+.0f}<extra></extra>",
+    add_target_ticks(fig, names, targets)
+    known = [v for v in [*values, *targets] if v is not None]
+    fig.update_xaxes(
+        title="NPS (points, −100 to 100)", range=[min([*known, 0]) - 12, max([*known, 0]) + 12]
     )
-    fig.update_yaxes(title="NPS (points, −100 to 100)", ticksuffix="")
-    fig.update_layout(showlegend=True, bargap=0.35)
+    fig.update_layout(showlegend=True, bargap=0.4)
     return fig
 
 
@@ -113,25 +109,14 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
         hovertext=hovers,
         hoverinfo="text",
         name="NPS",
+        showlegend=False,  # the title says what the bars are
         text=[METRICS["nps"].format(v) for v in frame["nps"]],
         textposition="inside",
         insidetextanchor="middle",
         textfont=dict(color="white", size=15),
         cliponaxis=False,
     )
-    fig.add_scatter(
-        y=labels,
-        x=frame["nps_target"].to_list(),
-        mode="markers",
-        name="Stage target",
-        marker=dict(
-            symbol="line-ns-open",
-            size=22,
-            color=TARGET_COLOR,
-            line=dict(width=3, color=TARGET_COLOR),
-        ),
-        hovertemplate="stage target %{x:+.0f}<extra></extra>",
-    )
+    add_target_ticks(fig, labels, frame["nps_target"].to_list(), "Stage target")
     lo = min([*frame["nps"].to_list(), *frame["nps_target"].drop_nulls().to_list(), 0]) - 12
     hi = max([*frame["nps"].to_list(), *frame["nps_target"].drop_nulls().to_list(), 0]) + 12
     fig.update_xaxes(title="NPS (points)", range=[lo, hi])

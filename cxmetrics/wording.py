@@ -40,10 +40,21 @@ def with_article(name: str) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' and name[:1] else 'a'} {name}"
 
 
-def tile_caption(t: Tile, min_n: int, previous_label: str | None, symbol: str) -> str:
+def tile_caption(
+    t: Tile, min_n: int, previous_label: str | None, symbol: str, short: bool = False
+) -> str:
+    """What a tile says under its value. ``short``: the few words a tile on a screen keeps
+    (margin, n, target; for revenue at risk the detractors and the attributable churn), the
+    rest going to its tooltip."""
     s = t.score
     if t.unknown:
         return t.unknown
+    if t.key == "revenue_at_risk" and short:
+        d = t.detail
+        return (
+            f"n = {d['detractors']:,} active detractors · {100 * d['churn_rate']:.1f}% a year "
+            "attributable churn"
+        )
     if t.key == "revenue_at_risk":
         d = t.detail
         rate = "unknown" if d["detractor_churn"] is None else f"{100 * d['detractor_churn']:.1f}%"
@@ -67,6 +78,8 @@ def tile_caption(t: Tile, min_n: int, previous_label: str | None, symbol: str) -
     parts.append(f"n = {s.n:,} {noun}" if t.key != "responses" else "all sources")
     if t.target is not None:
         parts.append(f"target {METRICS[t.key].format(t.target, symbol)}")
+    if short:
+        return " · ".join(parts)
     if previous_label is None:
         parts.append("no previous period")
     elif t.change is None:

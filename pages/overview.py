@@ -2,35 +2,54 @@
 
 import streamlit as st
 
-from cxapp import actions_ui, data, router, sidebar, ui
-from cxmetrics import overview, overview_charts
+from cxapp import actions_ui, data, first_fold, router, sidebar, ui
+from cxmetrics import first_screen, overview, overview_charts
 from cxmetrics.registry import METRICS
 
 router.ensure()  # a first visit by a shared link goes through the router
 
 ds = data.get_dataset()
 view = sidebar.filters(ds)
-ui.page_start("Customer experience overview", ds, view)
+ui.page_start("Customer experience overview", ds, view, compact=True)
 ov = data.shared(overview.compute, data.DATASET, view)
 ui.stop_if_empty(ov.empty, ov.start, ov.end, ds)
 
+trends = data.shared(overview.trends, data.DATASET, view)
 previous = f"{ov.previous.start:%d %b %Y} – {ov.previous.end:%d %b %Y}" if ov.previous else None
 cols = st.columns(6)
 for col, key in zip(
     cols, ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk"), strict=True
 ):
     with col:
-        ui.tile(ov.tiles[key], ov.min_n, previous, ds.settings.currency_symbol)
+        ui.tile(
+            ov.tiles[key], ov.min_n, previous, ds.settings.currency_symbol, trends.scores.get(key)
+        )
+
+evidence = data.shared(
+    first_screen.evidence, data.DATASET, view, data.CONTACTS, data.CLOSED_LOOP, data.KPIS
+)
+listed = actions_ui.listed(ds)
+fs = first_screen.build(ds, view, evidence, data.get_kpis(), listed, actions_ui.today())
+first_fold.show(fs, ds.money)
+
+trend_words = (
+    f"The small lines: each score by {trends.unit} over the last {len(trends.periods)} "
+    f"{trends.unit}s up to {ov.end:%d %b %Y} (a {trends.unit} with fewer than {ov.min_n} "
+    "answers is left out)."
+)
 if previous:
     st.caption(
         f"Changes are against the previous period, {previous}. A change is shown only when "
         f"it holds after testing all {ov.tested.get('change', 0)} comparisons in view together "
         "(Benjamini-Hochberg, false discovery rate 5%), with margins that allow for customers "
-        "who answer more than once. 'Below target' means the whole 95% interval is below it."
+        "who answer more than once. 'Below target' means the whole 95% interval is below it. "
+        + trend_words
     )
+else:
+    st.caption(trend_words)
 
 st.subheader("The journey, stage by stage")
-ui.stage_strip(ov.stages, ov.min_n)
+ui.stage_strip(ov.stages, ov.min_n, trends.stages)
 
 left, right = st.columns(2)
 with left:
@@ -50,4 +69,4 @@ with right:
 st.subheader("What changed")
 st.markdown("\n".join(f"- {ui.md(line)}" for line in ov.changes))
 
-actions_ui.late_section(ds)
+actions_ui.late_section(ds, listed)

@@ -73,11 +73,12 @@ def test_changing_filters_changes_the_numbers(app_env, raw_sql):
 
 
 def test_every_tile_carries_its_registry_definition(app_env):
+    """The tooltip opens with the registry's definition, then the tile's full caption."""
     at = start()
     helps = {m.label: m.help for m in list(at.metric)[:6]}
     for spec in METRICS.values():
         if spec.short in helps:
-            assert helps[spec.short] == spec.help()
+            assert helps[spec.short].startswith(spec.help() + "\n\n")
 
 
 def test_filters_survive_a_page_switch_and_reach_the_url(app_env):

@@ -128,7 +128,8 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
     period = f"{view.start.day} {view.start:%b %Y} – {end.day} {end:%b %Y}"
     assert period in title and "all stages · all departments" in title
     nps, n = sql_nps(raw_sql, view.start, end)
-    headline = "\n".join(slides[1])
+    assert slides[1][0] == briefing.WHAT_TO_KNOW  # the story first, then the detail
+    headline = "\n".join(slides[2])
     assert f"NPS: {METRICS['nps'].format(nps)} (" in headline and f"n = {n:,} answers" in headline
     assert b.charts >= 8 and pictures(files["pptx"]) == b.charts
     from pypdf import PdfReader
@@ -138,6 +139,7 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
     text = " ".join(page.extract_text() for page in pdf.pages)
     assert period in text and METRICS["nps"].format(nps) in text
     assert "Closed is not resolved" in text and "In customers' words" in text
+    assert briefing.WHAT_TO_KNOW in pdf.pages[1].extract_text()
     # a lead slide exactly when the findings engine kept a lead (contacts up, NPS down)
     tested = leading.candidates(ds, inputs["contacts"], view)
     kept = [k for k in findings.decide(tested) if k.effect < 0]
@@ -178,7 +180,7 @@ def test_briefing_per_department_writes_each_departments_numbers(sample_url, tmp
             "AND t.stage_id IN (SELECT stage_id FROM stage_owners WHERE department_id = ?)",
             (start.isoformat(), end.isoformat(), dept),
         ).fetchone()
-        headline = "\n".join(slides[1])
+        (headline,) = ["\n".join(s) for s in slides if s[0] == "Headline numbers"]
         assert f"NPS: {METRICS['nps'].format(100 * (pro - det) / n)} (" in headline
         assert f"n = {n:,} answers" in headline
     bad = run("briefing", "--out", str(tmp_path), "--format", "docx", url=sample_url)

@@ -1,0 +1,261 @@
+"""The overview's first fold: the view's top findings, who owns each (from the journey's
+ownership, read here with plain sqlite3), whether the owner's own scorecard is green, what it
+costs and what is being done; nothing invented on data with no story; what to import on a
+sparse database. Numbers are checked against SQL written here."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import sqlite3
+
+import pytest
+from conftest import REPO, TEST_CUSTOMERS, TEST_SEED
+from streamlit.testing.v1 import AppTest
+
+from cxmetrics import findings as fx
+from cxmetrics import first_screen, sample, store
+from cxmetrics.filters import Filters
+
+TIMEOUT = 180
+PERIOD_DAYS = 90  # the sample company's default period ("Last 90 days")
+
+
+def overview() -> AppTest:
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+    assert not at.exception, at.exception
+    return at
+
+
+def fold(at: AppTest) -> list[str]:
+    """The Markdown of the first fold, in order: its title line, then one per finding."""
+    texts = [m.value for m in at.markdown]
+    first = next(i for i, t in enumerate(texts) if t.startswith(":material/flag: **What to know**"))
+    out = [texts[first]]
+    for t in texts[first + 1 :]:
+        if not re.match(r"\d\\\. |:material/check_circle:", t):
+            break
+        out.append(t)
+    return out
+
+
+def headline(lines: list[str], needle: str) -> str:
+    (found,) = [t for t in lines if needle in t.split("\n")[0]]
+    return found
+
+
+def owners(raw: sqlite3.Connection, stage_id: str) -> tuple[str, list[str]]:
+    """The lead and the contributors of a stage, by name, as the database holds them."""
+    rows = raw.execute(
+        "SELECT d.name, o.role FROM stage_owners o JOIN departments d USING (department_id) "
+        "WHERE o.stage_id = ?",
+        (stage_id,),
+    ).fetchall()
+    (lead,) = [name for name, role in rows if role == "lead"]
+    return lead, sorted(name for name, role in rows if role != "lead")
+
+
+def owner_line(raw: sqlite3.Connection, stage_id: str) -> str:
+    lead, others = owners(raw, stage_id)
+    (stage,) = raw.execute("SELECT name FROM stages WHERE stage_id = ?", (stage_id,)).fetchone()
+    return f"{stage}: lead {lead}, with {', '.join(others)}"
+
+
+def period(raw: sqlite3.Connection) -> tuple[dt.date, dt.date]:
+    (last,) = raw.execute("SELECT MAX(responded_on) FROM responses").fetchone()
+    end = dt.date.fromisoformat(last)
+    return end - dt.timedelta(days=PERIOD_DAYS - 1), end
+
+
+def sql_nps(raw: sqlite3.Connection, stage_id: str, start: dt.date, end: dt.date):
+    pro, det, n = raw.execute(
+        "SELECT SUM(nps >= 9), SUM(nps <= 6), COUNT(nps) FROM responses r "
+        "JOIN touchpoints t USING (touchpoint_id) WHERE t.stage_id = ? "
+        "AND r.responded_on BETWEEN ? AND ?",
+        (stage_id, start.isoformat(), end.isoformat()),
+    ).fetchone()
+    return 100 * (pro - det) / n, n
+
+
+def test_the_first_fold_names_the_stories_with_their_owners(app_env, raw_sql):
+    at = overview()
+    lines = fold(at)
+    assert 4 <= len(lines) <= 6  # the title and three to five findings
+    start, end = period(raw_sql)
+
+    # Claims: green scorecard, red experience, with its owners and its own KPI-weeks.
+    fp = headline(lines, "False positive: Claims")
+    assert owner_line(raw_sql, "claim") in fp
+    weeks, hits = raw_sql.execute(
+        "SELECT COUNT(*), SUM(CASE WHEN higher_is_better THEN value >= target "
+        "ELSE value <= target END) FROM kpis WHERE department_id = 'claims' "
+        "AND week BETWEEN ? AND ?",
+        (start.isoformat(), end.isoformat()),
+    ).fetchone()
+    assert f"Claims' own KPIs: green, {100 * hits / weeks:.0f}% of {weeks:,} KPI-weeks" in fp
+    assert "green scorecard, red experience" in fp
+    nps, n = sql_nps(raw_sql, "claim", start, end)
+    assert f"NPS {nps:+.0f} ±" in fp and f"(n = {n:,})" in fp
+    assert "a year at File a claim" in fp  # its cost, per year, in the company's currency
+    assert re.search(r"£[\d,.]+[km]? a year at File a claim", fp)
+    open_on_claim = raw_sql.execute(
+        "SELECT title FROM actions WHERE stage_id = 'claim' "
+        "AND status IN ('planned', 'in progress')"
+    ).fetchall()
+    assert open_on_claim
+    for (title,) in open_on_claim:
+        assert title in fp
+    link = re.search(r"\]\((/accountability\?[^)]*)\)", fp).group(1)
+    assert f"start={start}" in link and f"end={end}" in link and "department=claims" in link
+
+    # Customer Service: closed against confirmed, checked against the cases table.
+    cl = headline(lines, "Customer Service closed")
+    (led,) = raw_sql.execute(
+        "SELECT stage_id FROM stage_owners WHERE department_id = 'service' AND role = 'lead'"
+    ).fetchone()
+    assert owner_line(raw_sql, led) in cl
+    m = re.search(
+        r"closed (\d+)% of the ([\d,]+) cases opened (\d\d \w+ \d{4}) – (\d\d \w+ \d{4}), "
+        r"but customers confirmed only (\d+)% resolved",
+        cl,
+    )
+    first, last = (dt.datetime.strptime(m.group(i), "%d %b %Y").date() for i in (3, 4))
+    opened, closed, confirmed = raw_sql.execute(
+        "SELECT COUNT(*), COUNT(closed_on), SUM(closed_on IS NOT NULL AND customer_confirmed = 1) "
+        "FROM cases WHERE department_id = 'service' AND opened_on BETWEEN ? AND ?",
+        (first.isoformat(), last.isoformat()),
+    ).fetchone()
+    assert int(m.group(2).replace(",", "")) == opened
+    assert int(m.group(1)) == round(100 * closed / opened)
+    assert int(m.group(5)) == round(100 * confirmed / opened)
+    assert "Customer Service's own KPIs: not green" in cl  # its scorecard, said either way
+    assert "/accountability?" in cl and "department=service" in cl
+
+    # File a claim: the decline against the previous 90 days, with n on both sides.
+    drop = headline(lines, "File a claim NPS fell")
+    before = sql_nps(
+        raw_sql, "claim", start - dt.timedelta(days=PERIOD_DAYS), start - dt.timedelta(days=1)
+    )
+    assert f"to {nps:+.0f} (n = {n:,}; was {before[0]:+.0f}, n = {before[1]:,})" in drop
+    assert f"fell {before[0] - nps:.0f} points" in drop
+    # Same owners, cost and actions as the false positive on the same stage, said once.
+    assert re.search(r"as in \d", drop) or owner_line(raw_sql, "claim") in drop
+    assert "/journey?" in drop and "stage=claim" in drop
+
+
+def _run_on(tables, tmp_path, monkeypatch) -> AppTest:
+    url = f"sqlite:///{tmp_path / 'cx.db'}"
+    store.write_tables(url, tables)
+    monkeypatch.setenv(store.URL_ENV, url)
+    monkeypatch.chdir(REPO)
+    return overview()
+
+
+def test_no_story_data_has_nothing_significant_to_report(tmp_path, monkeypatch):
+    data = sample.generate(customers=TEST_CUSTOMERS, seed=TEST_SEED, stories=False)
+    lines = fold(_run_on(data.tables(), tmp_path, monkeypatch))
+    assert len(lines) == 2, lines  # the title and the sentence, no headline
+    assert "Nothing significant to report in this view" in lines[1]
+
+
+def test_a_sparse_database_says_what_to_import(tmp_path, monkeypatch):
+    data = sample.generate(customers=TEST_CUSTOMERS, seed=TEST_SEED)
+    tables = {k: v for k, v in data.tables().items() if k not in ("kpis", "cases", "actions")}
+    at = _run_on(tables, tmp_path, monkeypatch)
+    (said,) = [c.value for c in at.caption if "To see more here, import" in c.value]
+    assert "kpis table" in said and "cases table" in said and "actions table" in said
+    lines = fold(at)
+    assert not any("False positive" in t or "Customer Service closed" in t for t in lines)
+
+
+def _finding(kind, q, family="", stages=(), departments=(), effect=-10.0):
+    return fx.Finding(
+        kind, f"{kind} {family}", effect, (effect - 5, effect + 5), 100, q, q, stages,
+        departments, family=family,
+    )  # fmt: skip
+
+
+def test_ranking_puts_accountability_first_and_one_score_per_place():
+    kept = [
+        _finding("channel", 1e-30, "ces", effect=1.2),
+        _finding("change", 1e-6, "csat", ("claim",)),
+        _finding("change", 1e-3, "nps", ("claim",)),
+        _finding("change", 1e-2, "nps", ("shop",), effect=+8.0),  # a rise is not breaking
+        _finding("closed_loop", 0.01, departments=("service",), effect=14.0),
+        _finding("closed_loop", 1e-4, departments=("sales",), effect=-9.0),  # a narrower gap
+        _finding("false_positive", 0.02, "", ("claim",), ("claims",)),
+        _finding("moment", 1e-9, "", ("help",)),  # a standing difference, shown below
+    ]
+    ranked = first_screen.rank(kept)
+    assert [(c.kind, c.family) for c in ranked] == [
+        ("closed_loop", ""),
+        ("false_positive", ""),
+        ("change", "nps"),
+        ("channel", "ces"),
+    ]
+
+
+def test_one_sentence_keeps_the_first_and_drops_markup():
+    text = (
+        "**Customer Service** closed 93% of the 1,044 cases, but customers confirmed only 58% "
+        "resolved: a gap of 35 points (+14 points, 95% CI +10 to +18). Of its 966 closures, "
+        "customers said 29% were not resolved."
+    )
+    assert first_screen.one_sentence(text) == (
+        "Customer Service closed 93% of the 1,044 cases, but customers confirmed only 58% "
+        "resolved: a gap of 35 points (+14 points, 95% CI +10 to +18)."
+    )
+
+
+@pytest.mark.browser
+def test_the_first_fold_is_visible_at_1400_by_900(sample_url, tmp_path, browser):
+    from test_browser import streamlit_server, wait_ready
+
+    with streamlit_server(sample_url, tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(base)
+        wait_ready(page)
+        block = page.locator(".st-key-first_fold")
+        block.get_by_text("False positive: Claims").wait_for(timeout=60_000)
+        box = block.bounding_box()
+        assert box is not None and box["y"] >= 0
+        assert box["y"] + box["height"] <= 900, box  # no scrolling for the answer
+        assert block.is_visible()
+        # the tiles sit above it, inside the same first screen
+        tile = page.locator("[data-testid='stMetricValue']").first.bounding_box()
+        assert tile["y"] + tile["height"] <= box["y"]
+        page.close()
+
+
+def test_the_briefing_opens_with_the_same_story(app_env, sample_url, raw_sql):
+    """Page two of the PDF and slide two of the deck (after the title) are "What to know":
+    the overview's findings, in its order, with the same owners read from the database."""
+    import io
+
+    from pptx import Presentation
+    from pypdf import PdfReader
+
+    from cxmetrics import briefing
+
+    shown = [re.sub(r"\\", "", t.split("\n")[0]).replace("**", "") for t in fold(overview())[1:]]
+    engine = store.make_engine(sample_url)
+    try:
+        inputs = briefing.load_inputs(engine)
+    finally:
+        engine.dispose()
+    start, end = period(raw_sql)
+    b = briefing.build(**inputs, f=Filters(start=start, end=end))
+    assert b.slides[0].title == briefing.WHAT_TO_KNOW
+    no_pictures = [None] * len(b.slides)  # the page under test has no chart
+    deck = Presentation(io.BytesIO(briefing.to_pptx(b, no_pictures)))
+    slide = "\n".join(s.text_frame.text for s in deck.slides[1].shapes if s.has_text_frame)
+    pdf = PdfReader(io.BytesIO(briefing.to_pdf(b, no_pictures)))
+    page = " ".join(pdf.pages[1].extract_text().split())
+    for text in (slide, page):
+        flat = " ".join(text.split())
+        assert flat.startswith(briefing.WHAT_TO_KNOW)
+        assert [s for s in shown if " ".join(s.split()) in flat] == shown  # every one of them
+        positions = [flat.index(" ".join(s.split())) for s in shown]
+        assert positions == sorted(positions)  # in the same order
+        assert owner_line(raw_sql, "claim") in flat
+        assert "green scorecard, red experience" in flat
