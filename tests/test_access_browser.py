@@ -7,6 +7,7 @@ import re
 
 import polars as pl
 import pytest
+from playwright.sync_api import expect
 from test_browser import streamlit_server
 
 from cxmetrics import access, store
@@ -80,7 +81,10 @@ def test_password_sign_in_rate_limit_and_log(sample_url, users_file, browser, tm
         wait_done(other, "input[type='password']")
         sign_in(other, "ceo@example.com")
         other.get_by_role("heading", name="Voice of the customer").wait_for(timeout=90_000)
-        assert "Signed in as" in other.locator("[data-testid='stSidebar']").inner_text()
+        # the sidebar is drawn as the page runs: wait for it rather than read it at once
+        expect(other.locator("[data-testid='stSidebar']")).to_contain_text(
+            "Signed in as", timeout=60_000
+        )
     text = log.read_text()
     assert text.count("sign-in failed for 'dana@example.com'") == 5
     assert "sign-in refused for 'dana@example.com'" in text
