@@ -117,10 +117,15 @@ def design_effects(engine: sa.Engine) -> dict[str, float]:
     return design_effects_of_sums(sums)
 
 
-def latest_nps(engine: sa.Engine, customers: pl.DataFrame) -> np.ndarray:
-    """Each customer's latest NPS answer on any date (-1 for none), from one query that
-    returns a row per customer."""
+def latest_nps(
+    engine: sa.Engine, customers: pl.DataFrame, stage_ids: tuple[str, ...] | None = None
+) -> np.ndarray:
+    """Each customer's latest NPS answer on any date (-1 for none), at the given stages
+    (None: every stage), from one query that returns a row per customer."""
     r, t = schema.responses, schema.touchpoints
+    where = [r.c.nps.is_not(None)]
+    if stage_ids is not None:
+        where.append(t.c.stage_id.in_(list(stage_ids)))
     ranked = (
         sa.select(
             r.c.customer_id,
@@ -133,7 +138,7 @@ def latest_nps(engine: sa.Engine, customers: pl.DataFrame) -> np.ndarray:
             .label("newest"),
         )
         .select_from(r.join(t, r.c.touchpoint_id == t.c.touchpoint_id))
-        .where(r.c.nps.is_not(None))
+        .where(*where)
         .subquery("ranked")
     )
     stmt = sa.select(ranked.c.customer_id, ranked.c.nps).where(ranked.c.newest == 1)

@@ -136,18 +136,26 @@ class Dataset:
         stages and departments (:meth:`Journey.scoped`)."""
         journey = self.journey.scoped(tuple(department_ids))
         keep = pl.col("stage_id").is_in(journey.stage_order)
-        everything = answers.in_view(self.answers(None, None), journey.stage_order)
+        if self.database is None:
+            everything = answers.in_view(self.answers(None, None), journey.stage_order)
+            latest = latest_everywhere(everything, self.customer_arrays.size)
+            cache = {(None, None): everything}
+        else:  # one query a row per customer, not the answers of all data
+            latest = aggregates.latest_nps(
+                self.database.engine, self.customers, journey.stage_order
+            )
+            cache = {}
         return Dataset(
             journey,
             self.customers,
             None if self.responses is None else self.responses.filter(keep),
             self.stats.filter(keep),
             self.customer_arrays,
-            latest_everywhere(everything, self.customer_arrays.size),
+            latest,
             tuple(department_ids),
             self.design_effect,
             self.settings,
-            {(None, None): everything},
+            cache,
             None if self.database is None else self.database.scoped(journey.stage_order),
             self.sources,
         )
