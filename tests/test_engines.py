@@ -223,7 +223,7 @@ def test_the_dashboard_on_spark_in_a_browser(engines, browser, tmp_path):
         nps_30, _ = sql_nps(engines.sqlite_file, end - dt.timedelta(days=29), end)
         expect(tile).to_have_text(METRICS["nps"].format(nps_30), timeout=TIMEOUT * 1000)
 
-        page.get_by_role("link", name="Journey").click()
+        page.get_by_role("navigation").get_by_role("link", name="Journey").click()
         expect(page.get_by_role("heading", name="Customer journey")).to_be_visible(
             timeout=TIMEOUT * 1000
         )
