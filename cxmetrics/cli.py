@@ -688,20 +688,15 @@ def _view(args, with_inputs: bool = False):
     """The dataset and the checked filters of a summary or findings command (and, for
     findings, the contacts, cases and KPIs some detectors read)."""
     url = args.url or store.database_url()
-    store.ensure_sample_database(url, progress=_progress)
-    engine = store.make_engine(url)
-    try:
-        ds = dataset.load(engine)
-        inputs = None
-        if with_inputs:
-            contacts = dataset.load_contacts(engine, ds)
-            inputs = finder.Inputs(
-                contacts=contacts,
-                cases=closed_loop.prepare_for(ds, store.load_cases(engine), contacts),
-                kpis=store.load_kpis(engine),
-            )
-    finally:
-        engine.dispose()
+    if with_inputs:
+        ds, inputs = _load_findings_inputs(url)
+    else:
+        store.ensure_sample_database(url, progress=_progress)
+        engine = store.make_engine(url)
+        try:
+            ds = dataset.load(engine)
+        finally:
+            engine.dispose()
     filters = _filters(args, args.start, args.end)
     _check_known(ds, filters)
     return (ds, filters, inputs) if with_inputs else (ds, filters)

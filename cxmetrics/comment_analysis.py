@@ -86,15 +86,7 @@ def _comments(engine: sa.Engine, only_new: bool, ids: list[str] | None = None) -
     """response_id, raw, text (masked) and label of the non-blank comments (only those
     without an analysis when ``only_new``; only those of ``ids`` when given)."""
     r, a = schema.responses, schema.comment_analysis
-    held = store.column_names(engine, r.name)
-    label = (
-        r.c.sentiment_label
-        if "sentiment_label" in held
-        else sa.cast(sa.null(), sa.String).label("sentiment_label")
-    )
-    stmt = sa.select(r.c.response_id, r.c.comment, label).where(
-        r.c.comment.is_not(None), r.c.comment != ""
-    )
+    stmt = store.comments_select(engine)
     if only_new:
         stmt = stmt.where(~sa.exists().where(a.c.response_id == r.c.response_id))
     if ids is not None:

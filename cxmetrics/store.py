@@ -653,10 +653,9 @@ def load_comments(engine: sa.Engine, filters, stage_ids, limit: int = 200) -> pl
     return read_select(engine, stmt)
 
 
-def load_all_comments(engine: sa.Engine) -> pl.DataFrame:
-    """Every non-empty comment with its response id and the source's own sentiment label
-    (null where it has none; a database made before that column existed has none at all),
-    for the text analysis, once per data version."""
+def comments_select(engine: sa.Engine) -> sa.Select:
+    """The non-empty comments with their response id and the source's own sentiment label
+    (null where it has none; a database made before that column existed has none at all)."""
     r = schema.responses
     held = column_names(engine, r.name)
     label = (
@@ -664,10 +663,16 @@ def load_all_comments(engine: sa.Engine) -> pl.DataFrame:
         if "sentiment_label" in held
         else sa.cast(sa.null(), sa.String).label("sentiment_label")
     )
-    stmt = sa.select(r.c.response_id, r.c.comment, label).where(
+    return sa.select(r.c.response_id, r.c.comment, label).where(
         r.c.comment.is_not(None), r.c.comment != ""
     )
-    return read_select(engine, stmt).with_columns(pl.col("sentiment_label").cast(pl.String))
+
+
+def load_all_comments(engine: sa.Engine) -> pl.DataFrame:
+    """Every comment of :func:`comments_select`, for the text analysis."""
+    return read_select(engine, comments_select(engine)).with_columns(
+        pl.col("sentiment_label").cast(pl.String)
+    )
 
 
 def column_names(engine: sa.Engine, table_name: str) -> set[str]:
