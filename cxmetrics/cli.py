@@ -19,7 +19,6 @@ from cxmetrics import (
     alerts,
     briefing,
     briefing_mail,
-    closed_loop,
     comment_analysis,
     dataset,
     delivery,
@@ -559,12 +558,7 @@ def _load_findings_inputs(url: str):
     engine = store.make_engine(url)
     try:
         ds = dataset.load(engine)
-        contacts = dataset.load_contacts(engine, ds)
-        inputs = finder.Inputs(
-            contacts=contacts,
-            cases=closed_loop.prepare_for(ds, store.load_cases(engine), contacts),
-            kpis=store.load_kpis(engine),
-        )
+        inputs = finder.Inputs.read(engine, ds)
     finally:
         engine.dispose()
     return ds, inputs

@@ -74,6 +74,15 @@ class Inputs:
     cases: pl.DataFrame | None = None  # closed_loop.prepare_for
     kpis: pl.DataFrame | None = None  # store.load_kpis
 
+    @classmethod
+    def read(cls, engine, ds: Dataset) -> Inputs:
+        """Contacts, prepared cases and KPIs read from the database ``ds`` was loaded from."""
+        from cxmetrics import dataset, store
+
+        contacts = dataset.load_contacts(engine, ds)
+        cases = closed_loop.prepare_for(ds, store.load_cases(engine), contacts)
+        return cls(contacts, cases, store.load_kpis(engine))
+
 
 def families(
     ds: Dataset,

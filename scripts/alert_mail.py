@@ -20,7 +20,7 @@ from playwright.sync_api import sync_playwright
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cxmetrics import access, alerts, closed_loop, dataset, finder, store  # noqa: E402
+from cxmetrics import access, alerts, dataset, finder, store  # noqa: E402
 from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 
@@ -29,11 +29,7 @@ def manager_message(url: str, since: dt.date, department: str, public: str) -> a
     engine = store.make_engine(url)
     try:
         ds = dataset.load(engine)
-        contacts = dataset.load_contacts(engine, ds)
-        inputs = finder.Inputs(
-            contacts, closed_loop.prepare_for(ds, store.load_cases(engine), contacts),
-            store.load_kpis(engine),
-        )  # fmt: skip
+        inputs = finder.Inputs.read(engine, ds)
     finally:
         engine.dispose()
     start, end = alerts.period(ds, since)

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mail_servers import free_port, smtp_server, webhook_server
 
-from cxmetrics import access, alerts, cli, closed_loop, dataset, delivery, finder, store
+from cxmetrics import access, alerts, cli, dataset, delivery, finder, store
 from cxmetrics.filters import Filters
 
 SINCE = "2026-07-01"  # a quarter of the test company: stage, department and company findings
@@ -61,11 +61,7 @@ def kept_findings(url: str):
     engine = store.make_engine(url)
     try:
         ds = dataset.load(engine)
-        contacts = dataset.load_contacts(engine, ds)
-        inputs = finder.Inputs(
-            contacts, closed_loop.prepare_for(ds, store.load_cases(engine), contacts),
-            store.load_kpis(engine),
-        )  # fmt: skip
+        inputs = finder.Inputs.read(engine, ds)
     finally:
         engine.dispose()
     start = dt.date.fromisoformat(SINCE)

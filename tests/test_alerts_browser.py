@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from test_browser import streamlit_server
 
-from cxmetrics import access, alerts, closed_loop, dataset, finder, store
+from cxmetrics import access, alerts, dataset, finder, store
 
 pytestmark = pytest.mark.browser
 
@@ -17,11 +17,7 @@ def claims_alert_links(url: str, public: str) -> list[str]:
     engine = store.make_engine(url)
     try:
         ds = dataset.load(engine)
-        contacts = dataset.load_contacts(engine, ds)
-        inputs = finder.Inputs(
-            contacts, closed_loop.prepare_for(ds, store.load_cases(engine), contacts),
-            store.load_kpis(engine),
-        )  # fmt: skip
+        inputs = finder.Inputs.read(engine, ds)
     finally:
         engine.dispose()
     start, end = alerts.period(ds, dt.date(2026, 7, 1))

@@ -13,7 +13,7 @@ import pytest
 from test_answers import comparable
 from test_cli import run
 
-from cxmetrics import closed_loop, dataset, finder, overview, store
+from cxmetrics import dataset, finder, overview, store
 from cxmetrics.filters import Filters
 
 D = dt.date
@@ -77,9 +77,7 @@ def test_every_customer_level_number_equals_the_rows(held, loaded, view):
 def inputs(url: str, ds: dataset.Dataset) -> finder.Inputs:
     engine = store.make_engine(url)
     try:
-        contacts = dataset.load_contacts(engine, ds)
-        cases = closed_loop.prepare_for(ds, store.load_cases(engine), contacts)
-        return finder.Inputs(contacts, cases, store.load_kpis(engine))
+        return finder.Inputs.read(engine, ds)
     finally:
         engine.dispose()
 
