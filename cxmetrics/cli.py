@@ -43,6 +43,10 @@ from cxmetrics.registry import METRICS, MIN_N
 
 EXIT_USAGE = 2
 EXIT_DATA = 1
+EXIT_UNEXPECTED = 70  # sysexits' EX_SOFTWARE: a fault of the program, not of the input
+EXIT_INTERRUPTED = 130
+#: Set to any value to see the traceback of an unexpected error instead of one line.
+TRACEBACK_ENV = "CX_TRACEBACK"
 
 
 class CliError(Exception):
@@ -299,6 +303,19 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if os.environ.get(TRACEBACK_ENV):
+            raise
+        print(
+            f"error: unexpected {type(exc).__name__} in '{args.command or 'summary'}': "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no message'} "
+            f"(set {TRACEBACK_ENV}=1 to see where; please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_UNEXPECTED
 
 
 def _settings(args) -> int:

@@ -222,3 +222,36 @@ def test_findings_json_states_the_claims_decline_as_computed_in_plain_sql(sample
     summary = json.loads(run("summary", "--json", *args, url=sample_url).stdout)
     changes = [f["sentence"] for f in data["findings"] if f["kind"] == "change"]
     assert summary["changes"] == changes[:6]
+
+
+def test_an_unexpected_error_is_one_line_with_its_kind_and_a_non_zero_exit(
+    monkeypatch, capsys, sample_url
+):
+    from cxmetrics import cli
+
+    def broken(args):
+        raise RuntimeError("disk sector 7 unreadable\nsecond line of detail")
+
+    monkeypatch.setenv("CX_DATABASE_URL", sample_url)
+    monkeypatch.delenv(cli.TRACEBACK_ENV, raising=False)
+    monkeypatch.setattr(cli, "_summary", broken)
+    assert cli.main(["summary"]) == 70
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert "unexpected RuntimeError in 'summary': disk sector 7 unreadable" in lines[0]
+    assert "CX_TRACEBACK=1" in lines[0] and "second line" not in lines[0]
+
+    monkeypatch.setenv(cli.TRACEBACK_ENV, "1")  # whoever debugs it gets the traceback
+    with pytest.raises(RuntimeError, match="disk sector 7"):
+        cli.main(["summary"])
+
+
+def test_an_interrupt_ends_quietly_with_130(monkeypatch, capsys):
+    from cxmetrics import cli
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "_summary", interrupted)
+    assert cli.main(["summary"]) == 130
+    assert capsys.readouterr().err.strip() == "interrupted"
