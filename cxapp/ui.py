@@ -50,6 +50,15 @@ def delta_text(key: str, change: m.Change | None) -> str | None:
     return f"{change.delta:+.{spec.decimals}f}{unit}"
 
 
+# A tile's linked name keeps its tooltip icon beside it, as the metric's own label does.
+_LINKED_NAME = (
+    "<style>[class*='st-key-tile_'] [data-testid='stMarkdownContainer'] p"
+    "{display:flex;align-items:center;gap:0.2rem}"
+    "[class*='st-key-tile_'] p label:has([data-testid='stTooltipIcon']){margin:0}"
+    "</style>"
+)
+
+
 def tile(
     t: Tile,
     min_n: int,
@@ -67,16 +76,22 @@ def tile(
     spec = METRICS[t.key]
     color = {True: "normal", False: "inverse", None: "off"}[spec.higher_is_better]
     full = wording.tile_caption(t, min_n, previous_label, symbol)
+    help_text = f"{spec.help()}\n\n{full}"
     with st.container(border=True, height="stretch"):
-        st.metric(
-            f"[{spec.short}]({link})" if link else spec.short,
-            wording.tile_value(t, min_n, symbol),
-            delta_text(t.key, t.change),
-            delta_color=color,
-            help=f"{spec.help()}\n\n{full}",
-            chart_data=points if len(points) > 1 else None,
-            chart_type="line",
-        )
+        with st.container(gap=None, key=f"tile_{t.key}"):
+            if link:  # a linked name, with its tooltip, in place of the metric's own label
+                st.html(_LINKED_NAME)
+                st.markdown(f":small[[{spec.short}]({link})]", help=help_text)
+            st.metric(
+                spec.short,
+                wording.tile_value(t, min_n, symbol),
+                delta_text(t.key, t.change),
+                delta_color=color,
+                help=help_text,
+                label_visibility="collapsed" if link else "visible",
+                chart_data=points if len(points) > 1 else None,
+                chart_type="line",
+            )
         st.caption(wording.tile_caption(t, min_n, previous_label, symbol, short=True))
         if t.key in ("nps", "csat", "ces"):
             status_badge(t.status)
