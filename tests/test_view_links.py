@@ -344,3 +344,57 @@ def test_without_a_public_address_the_briefing_names_no_link(briefing_inputs, ra
     monkeypatch.setenv("CX_PUBLIC_URL", "cx.example.com")
     with pytest.raises(exports.ExportError, match="CX_PUBLIC_URL='cx.example.com'"):
         files(briefing_inputs, start, end)
+
+
+# --- in the browser ----------------------------------------------------------------------
+
+
+def _day(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def _opened(page, link) -> object:
+    """Click ``link`` (it opens a new tab, keeping the overview) and wait for its page."""
+    with page.context.expect_page(timeout=30_000) as new:
+        link.click()
+    opened = new.value
+    opened.wait_for_selector(
+        "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+    )
+    return opened
+
+
+@pytest.mark.browser
+def test_a_stage_and_a_tile_open_their_view_in_the_browser(sample_url, raw_sql, browser, tmp_path):
+    from test_browser import streamlit_server, wait_ready
+
+    start, end = period(raw_sql)
+    with streamlit_server(sample_url, tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.goto(base)
+        wait_ready(page)
+
+        journey = _opened(page, page.get_by_role("link", name="5. File a claim", exact=True))
+        sidebar = journey.locator("[data-testid='stSidebar']")
+        stage = sidebar.locator("[data-testid='stMultiSelect']").filter(has_text="Journey stage")
+        stage.get_by_text("File a claim").wait_for(timeout=60_000)
+        assert sidebar.get_by_role("combobox", name="Period").input_value() == "Custom range"
+        sidebar.get_by_text(f"{_day(start)} – {_day(end)}").wait_for(timeout=30_000)
+        assert journey.url.split("?")[0] == f"{base}/journey"
+        assert journey.get_by_role("heading", name="Customer journey").is_visible()
+        # the journey map holds the chosen stage alone
+        main = journey.locator("[data-testid='stMain']")
+        main.get_by_text("5. File a claim", exact=True).first.wait_for(timeout=60_000)
+        assert not main.get_by_text("1. Shop & quote", exact=True).count()
+        assert not journey.locator("[data-testid='stException']").count()
+        assert not journey.locator("[data-testid='stAlertContentWarning']").count()
+        journey.close()
+
+        loyalty = _opened(page, page.get_by_role("link", name="Churn", exact=True))
+        loyalty.get_by_role("heading", name="Loyalty").first.wait_for(timeout=60_000)
+        assert loyalty.url.split("?")[0] == f"{base}/loyalty"
+        sidebar = loyalty.locator("[data-testid='stSidebar']")
+        sidebar.get_by_text(f"{_day(start)} – {_day(end)}").wait_for(timeout=30_000)
+        assert not loyalty.locator("[data-testid='stException']").count()
+        loyalty.close()
+        page.close()
