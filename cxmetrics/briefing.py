@@ -41,6 +41,7 @@ from cxmetrics import (
     loyalty_charts,
     overview,
     overview_charts,
+    overview_links,
     voc,
     voc_charts,
     voc_view,
@@ -177,7 +178,14 @@ def build(
         text = f"{METRICS[key].short}: {wording.tile_value(t, min_n, symbol)}"
         tile_lines.append(f"{text} ({wording.tile_caption(t, min_n, previous, symbol)})")
     slides.append(
-        Slide("Headline numbers", tile_lines, note=METRICS["nps"].definition, link=link("overview"))
+        Slide(
+            "Headline numbers",
+            tile_lines,
+            note=METRICS["nps"].definition,
+            link=link("overview"),
+            # each number, as its tile on the overview links it
+            line_links=tuple(link(overview_links.TILE_PAGES[key]) for key in TILE_KEYS),
+        )
     )
 
     # the journey strip
@@ -204,6 +212,14 @@ def build(
             overview_charts.fig_worst_moments(ov.worst_moments),
             f"Declared moments of truth with at least {min_n} answers, by NPS.",
             link=link("journey"),
+            line_links=tuple(  # each change, as the overview's "What changed" links it
+                Link(first_screen.PAGE_TITLES[page], url) if url else None
+                for _line, page, url in overview_links.changes(
+                    public_url, ov.changes[:4], ov.findings, view
+                )
+            )
+            if public_url
+            else (),
         )
     )
     cells = overview_cells(ds, view)

@@ -62,6 +62,19 @@ def affects(raw: sqlite3.Connection, stage_id: str, department_id: str) -> bool:
     )
 
 
+def change_link(base: str, sentence: str, names: dict, start, end, *kept) -> str | None:
+    """Where a "What changed" sentence leads: its stage's Journey page, or for a change of
+    the whole view ("Overall NPS fell…") the page of that score's tile; None for a sentence
+    that reports no change."""
+    if sentence.startswith(("No score moved", "No previous period")):
+        return None
+    stage = next((n for n in names if sentence.startswith(f"{n} ")), None)
+    if stage is not None:
+        return url(base, "journey", start, end, ("stage", names[stage]), *kept)
+    metric = re.match(r"Overall (NPS|CSAT|CES) ", sentence).group(1)
+    return url(base, TILE_PAGES[metric], start, end, *kept)
+
+
 # --- the links' rules, on their own ------------------------------------------------------
 
 
@@ -165,16 +178,11 @@ def test_every_element_of_the_overview_links_to_its_view(app_env, raw_sql):
     lines = changed.splitlines()
     assert any(" fell " in line or " rose " in line for line in lines)  # changes to link
     for line in lines:
-        if line.startswith(("- No score moved", "- No previous period")):
+        want = change_link("", line.removeprefix("- "), names, start, end, kept)
+        if want is None:
             assert not MD_LINK.search(line)  # nothing to open
             continue
-        text, (label, link) = line, MD_LINK.findall(line)[-1]
-        stage = next((n for n in names if text.startswith(f"- {n} ")), None)
-        if stage is not None:
-            want = url("", "journey", start, end, ("stage", names[stage]), kept)
-        else:
-            metric = re.match(r"- Overall (NPS|CSAT|CES) ", text).group(1)
-            want = url("", TILE_PAGES[metric], start, end, kept)
+        label, link = MD_LINK.findall(line)[-1]
         assert link == want, line
         assert label.endswith(" →")
 
@@ -322,6 +330,14 @@ def test_the_briefing_links_each_page_and_finding_to_its_view(
         assert addresses[0] == own, title  # beside the title
         if title == "What to know":
             assert addresses[1:] == wanted
+        elif title == "Headline numbers":  # each number opens the page its tile opens
+            tiles = [line.split(":")[0] for line in slide.lines]
+            assert tiles == list(TILE_PAGES)
+            assert addresses == [own, *[url(PUBLIC, TILE_PAGES[t], start, end) for t in tiles]]
+        elif title == "The weakest moments of truth":  # with what changed, each linked
+            changes = [change_link(PUBLIC, line, names, start, end) for line in slide.lines]
+            assert any(changes)
+            assert addresses == [own, *[c for c in changes if c]]
         else:
             assert addresses == [own], title
         assert annots == addresses, title  # the PDF links the same views, in the same order
