@@ -12,8 +12,9 @@ import polars as pl
 import streamlit as st
 
 from cxapp import auth, data, ui
-from cxmetrics import action_effect, actions
+from cxmetrics import action_effect, actions, overview_links
 from cxmetrics.dataset import Dataset
+from cxmetrics.filters import Filters
 
 NEW = "__new__"
 ORDER = [
@@ -96,9 +97,12 @@ def stage_section(ds: Dataset, stage_id: str, key: str) -> None:
         st.caption(action_effect.METHOD)
 
 
-def late_section(ds: Dataset, frame: pl.DataFrame | None = None) -> None:
+def late_section(
+    ds: Dataset, frame: pl.DataFrame | None = None, view: Filters | None = None
+) -> None:
     """The overview's list of late actions: due date passed, neither done nor dropped.
-    ``frame``: :func:`listed`, when the page already has it."""
+    ``frame``: :func:`listed`, when the page already has it; ``view``: the page's filters,
+    which each action's link to the Accountability page keeps (on its stage and owner)."""
     frame = listed(ds) if frame is None else frame
     late = frame.filter(pl.col("late"))
     st.subheader(f"Late actions ({late.height})" if late.height else "Late actions")
@@ -116,14 +120,15 @@ def late_section(ds: Dataset, frame: pl.DataFrame | None = None) -> None:
     for r in late.iter_rows(named=True):
         where = r["stage"] + (f" · {r['touchpoint']}" if r["touchpoint"] else "")
         days = (today() - r["due_on"]).days
-        lines.append(
-            "- :material/schedule: "
-            + ui.md(
-                f"**{r['title']}** ({r['action_id']}) — {r['department']}, {where}: due "
-                f"{r['due_on']:%d %b %Y}, {days} days late, {r['status']}. "
-                f"Measured effect: {r['effect_note'] or '–'}"
-            )
+        line = "- :material/schedule: " + ui.md(
+            f"**{r['title']}** ({r['action_id']}) — {r['department']}, {where}: due "
+            f"{r['due_on']:%d %b %Y}, {days} days late, {r['status']}. "
+            f"Measured effect: {r['effect_note'] or '–'}"
         )
+        if view is not None:
+            url = overview_links.action("", r["stage_id"], r["department_id"], view, ds.journey)
+            line += " · " + overview_links.markdown("accountability", url)
+        lines.append(line)
     st.markdown("\n".join(lines))
 
 

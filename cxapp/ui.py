@@ -50,43 +50,66 @@ def delta_text(key: str, change: m.Change | None) -> str | None:
     return f"{change.delta:+.{spec.decimals}f}{unit}"
 
 
+# A tile's linked name keeps its tooltip icon beside it, as the metric's own label does.
+_LINKED_NAME = (
+    "<style>[class*='st-key-tile_'] [data-testid='stMarkdownContainer'] p"
+    "{display:flex;align-items:center;gap:0.2rem}"
+    "[class*='st-key-tile_'] p label:has([data-testid='stTooltipIcon']){margin:0}"
+    "</style>"
+)
+
+
 def tile(
-    t: Tile, min_n: int, previous_label: str | None, symbol: str, trend: list | None = None
+    t: Tile,
+    min_n: int,
+    previous_label: str | None,
+    symbol: str,
+    trend: list | None = None,
+    link: str | None = None,
 ) -> None:
     """One KPI tile: value, significant change, n, margin, status against target; "Not
     recorded" and what to import when a fact it needs is missing. ``symbol``: the company's
     currency symbol; ``trend``: the score over the last periods, oldest first (None: too few
-    answers in that period), drawn small under the value."""
+    answers in that period), drawn small under the value; ``link``: the view that explains
+    the tile, which its name then opens."""
     points = [v for v in (trend or []) if v is not None]
     spec = METRICS[t.key]
     color = {True: "normal", False: "inverse", None: "off"}[spec.higher_is_better]
     full = wording.tile_caption(t, min_n, previous_label, symbol)
+    help_text = f"{spec.help()}\n\n{full}"
     with st.container(border=True, height="stretch"):
-        st.metric(
-            spec.short,
-            wording.tile_value(t, min_n, symbol),
-            delta_text(t.key, t.change),
-            delta_color=color,
-            help=f"{spec.help()}\n\n{full}",
-            chart_data=points if len(points) > 1 else None,
-            chart_type="line",
-        )
+        with st.container(gap=None, key=f"tile_{t.key}"):
+            if link:  # a linked name, with its tooltip, in place of the metric's own label
+                st.html(_LINKED_NAME)
+                st.markdown(f":small[[{spec.short}]({link})]", help=help_text)
+            st.metric(
+                spec.short,
+                wording.tile_value(t, min_n, symbol),
+                delta_text(t.key, t.change),
+                delta_color=color,
+                help=help_text,
+                label_visibility="collapsed" if link else "visible",
+                chart_data=points if len(points) > 1 else None,
+                chart_type="line",
+            )
         st.caption(wording.tile_caption(t, min_n, previous_label, symbol, short=True))
         if t.key in ("nps", "csat", "ces"):
             status_badge(t.status)
 
 
-def chart(fig, caption: str, key: str) -> None:
-    """A chart, its caption, and the export control beside the caption (for analysts)."""
+def chart(fig, caption: str, key: str, link: str | None = None) -> None:
+    """A chart, its caption, and the export control beside the caption (for analysts).
+    ``link``: Markdown of a link to the view that explains the chart, after the caption."""
     may_export = auth.current_user().can_export
     config = PLOTLY_CONFIG if may_export else VIEW_ONLY_CONFIG
     chart_style.literal(fig)  # names from the data are drawn as written, never as markup
     st.plotly_chart(fig, key=key, config=config, theme=None)  # our template, not Streamlit's
+    text = md(caption) + (f" {link}" if link else "")
     if not may_export:
-        st.caption(md(caption))
+        st.caption(text)
         return
     row = st.container(horizontal=True, wrap=False)  # the caption: all the button leaves
-    row.caption(md(caption))
+    row.caption(text)
     footnote, view_name = _export_view()
     title = (fig.layout.title.text if fig.layout.title else None) or key
     why_not = _images_unavailable()
@@ -237,13 +260,18 @@ def behaviour_columns() -> dict:
     }
 
 
-def stage_strip(stages: list, min_n: int, trends: dict | None = None) -> None:
+def stage_strip(
+    stages: list, min_n: int, trends: dict | None = None, links: dict | None = None
+) -> None:
     """Stages left to right in customer order: NPS (with a trend line when given), CSAT,
-    CES, each with n; status; the departments that affect the stage, lead first."""
+    CES, each with n; status; the departments that affect the stage, lead first.
+    ``links``: stage id → the view that explains the stage, which its title then opens."""
     cols = st.columns(max(len(stages), 4))  # one stage keeps a card-sized column
     for col, stage in zip(cols, stages, strict=False):
         with col, st.container(border=True):
-            st.markdown(md(f"**{stage.position}. {stage.name}**"))
+            name = md(f"**{stage.position}. {stage.name}**")
+            link = (links or {}).get(stage.stage_id)
+            st.markdown(f"[{name}]({link})" if link else name)
             nps = stage.scores["nps"]
             trend = [v for v in (trends or {}).get(stage.stage_id, []) if v is not None]
             st.metric(

@@ -7,10 +7,16 @@ know (the overview's first screen: top findings, owners, cost, actions), KPI til
 journey strip, moments of truth, impact, accountability and false positives, loyalty trend,
 churn by loyalty, revenue at risk, the closed-loop gap, leading indicators, action plans with
 their measured effect, and a few representative comments (personal details masked).
+
+When the dashboard's public address is known (``CX_PUBLIC_URL``), every page after the title
+and every finding of "What to know" carries a link to the dashboard's page and filtered view
+that explains it (:mod:`cxmetrics.links`), the same in the PDF and the deck; without it the
+files name no link at all.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import io
 import re
@@ -30,10 +36,12 @@ from cxmetrics import (
     findings,
     first_screen,
     journey_charts,
+    links,
     loyalty,
     loyalty_charts,
     overview,
     overview_charts,
+    overview_links,
     voc,
     voc_charts,
     voc_view,
@@ -53,10 +61,23 @@ SLIDE_SIZE = (1280, 620)  # chart pixels on a 16:9 slide
 VERBATIMS = 4
 WHAT_TO_KNOW = "What to know"
 _NUMBERED = re.compile(r"\d+\. ")  # a finding's first line on a dense slide
+LINK_COLOR = "1F4E79"  # the dashboard's primary colour
 
 
 def _quiet(_f: float, _m: str) -> None:
     return None
+
+
+@dataclass(frozen=True)
+class Link:
+    """A link to a page of the dashboard and a filtered view: ``label`` names the page."""
+
+    label: str
+    url: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.label} page ›"
 
 
 @dataclass(frozen=True)
@@ -66,6 +87,8 @@ class Slide:
     figure: go.Figure | None = None
     note: str = ""  # the definition and n under a chart
     dense: bool = False  # many lines: smaller type, numbered lines in bold
+    link: Link | None = None  # the page and view that explain the slide, beside its title
+    line_links: tuple[Link | None, ...] = ()  # a link at the end of a line, by line
 
 
 @dataclass(frozen=True)
@@ -103,11 +126,19 @@ def build(
     min_n: int = MIN_N,
     made_on: dt.date | None = None,
     actions: pl.DataFrame | None = None,
+    public_url: str | None = None,
 ) -> Briefing:
     """Everything in the briefing for the view ``f``. ``cases`` from
     :func:`closed_loop.prepare`, ``contacts`` from :func:`dataset.load_contacts`,
-    ``actions`` from :func:`cxmetrics.actions.load` (None: no action plans slide)."""
+    ``actions`` from :func:`cxmetrics.actions.load` (None: no action plans slide);
+    ``public_url``: the dashboard's address for the links (None: ``CX_PUBLIC_URL``, and no
+    links when that is not set either)."""
     made_on = made_on or dt.date.today()
+    if public_url is None:
+        try:
+            public_url = links.public_url()
+        except ValueError as exc:
+            raise exports.ExportError(str(exc)) from exc
     labels = ds.journey.labels
     ov = overview.compute(ds, f, min_n)
     view = Filters(ov.start, ov.end, f.stages, f.departments, f.channels, f.segments, f.regions)
@@ -117,16 +148,26 @@ def build(
     slides: list[Slide] = []
     symbol = ds.settings.currency_symbol
 
+    def link(page: str, stages: tuple[str, ...] | None = None) -> Link | None:
+        """The slide's link: ``page`` on the briefing's view (on ``stages`` when given)."""
+        if not public_url:
+            return None
+        shown = view if stages is None else view.with_stages(stages)
+        return Link(first_screen.PAGE_TITLES[page], links.view_url(public_url, page, shown))
+
     # what to know: the overview's first screen, the same findings, owners, cost and actions
     listing = None if actions is None else action_effect.listing(ds, actions, made_on)
     evidence = first_screen.evidence(ds, view, contacts, cases, kpis, min_n, ov)
-    known = first_screen.build(ds, view, evidence, kpis, listing, made_on)
+    known = first_screen.build(ds, view, evidence, kpis, listing, made_on, public_url or "")
+    lines = [f"{_period(ov.start, ov.end)} · {filters_text}", *known.lines(ds.money)]
     slides.append(
         Slide(
             WHAT_TO_KNOW,
-            [f"{_period(ov.start, ov.end)} · {filters_text}", *known.lines(ds.money)],
+            lines,
             note=first_screen.NOTE,
             dense=True,
+            link=link("overview"),
+            line_links=headline_links(known, lines) if public_url else (),
         )
     )
 
@@ -136,7 +177,16 @@ def build(
         t = ov.tiles[key]
         text = f"{METRICS[key].short}: {wording.tile_value(t, min_n, symbol)}"
         tile_lines.append(f"{text} ({wording.tile_caption(t, min_n, previous, symbol)})")
-    slides.append(Slide("Headline numbers", tile_lines, note=METRICS["nps"].definition))
+    slides.append(
+        Slide(
+            "Headline numbers",
+            tile_lines,
+            note=METRICS["nps"].definition,
+            link=link("overview"),
+            # each number, as its tile on the overview links it
+            line_links=tuple(link(overview_links.TILE_PAGES[key]) for key in TILE_KEYS),
+        )
+    )
 
     # the journey strip
     strip = []
@@ -152,6 +202,7 @@ def build(
             strip,
             overview_charts.fig_stage_nps(ov.stages, min_n),
             f"{METRICS['nps'].definition} n = {ov.tiles['nps'].score.n:,} NPS answers in view.",
+            link=link("journey"),
         )
     )
     slides.append(
@@ -160,6 +211,15 @@ def build(
             ov.changes[:4],
             overview_charts.fig_worst_moments(ov.worst_moments),
             f"Declared moments of truth with at least {min_n} answers, by NPS.",
+            link=link("journey"),
+            line_links=tuple(  # each change, as the overview's "What changed" links it
+                Link(first_screen.PAGE_TITLES[page], url) if url else None
+                for _line, page, url in overview_links.changes(
+                    public_url, ov.changes[:4], ov.findings, view
+                )
+            )
+            if public_url
+            else (),
         )
     )
     cells = overview_cells(ds, view)
@@ -174,6 +234,7 @@ def build(
                 int(ranking["p"].is_not_null().sum()),
                 "a touchpoint's NPS against the rest of its stage",
             ),
+            link=link("journey"),
         )
     )
 
@@ -187,6 +248,7 @@ def build(
             accountability_charts.fig_silo_quadrant(av.verdicts),
             f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks. "
             f"{accountability.family_caption(av.verdicts)}",
+            link=link("accountability"),
         )
     )
 
@@ -200,12 +262,13 @@ def build(
             [],
             loyalty_charts.fig_nps_trend(trend, unit),
             f"{METRICS['nps'].definition} n = {int(trend['n_nps'].sum()):,} answers.",
+            link=link("loyalty"),
         )
     )
     customers = loyalty.customers_in_view(ds, view)
     no_churn = ds.facts.unknown_text("churn")
     if no_churn:
-        slides.append(Slide("Does loyalty predict who leaves?", [no_churn]))
+        slides.append(Slide("Does loyalty predict who leaves?", [no_churn], link=link("loyalty")))
     else:
         by_loyalty = loyalty.churn_by_loyalty(customers, min_n)
         slides.append(
@@ -216,11 +279,12 @@ def build(
                     by_loyalty, "group", "Churn by NPS group", "Latest NPS answer"
                 ),
                 f"{METRICS['churn'].definition} n = {customers.height:,} customers.",
+                link=link("loyalty"),
             )
         )
     rar_tile = ov.tiles["revenue_at_risk"]
     if rar_tile.unknown:
-        slides.append(Slide("Revenue at risk", [rar_tile.unknown]))
+        slides.append(Slide("Revenue at risk", [rar_tile.unknown], link=link("loyalty")))
     else:
         by_stage = loyalty.latest_by_stage(ds, view)
         rar = loyalty.revenue_at_risk_by(ds, view, "stage", by_stage)
@@ -234,6 +298,7 @@ def build(
                 ],
                 loyalty_charts.fig_revenue_at_risk(rar, "stage", symbol),
                 METRICS["revenue_at_risk"].definition,
+                link=link("loyalty"),
             )
         )
 
@@ -246,6 +311,7 @@ def build(
             voc_charts.fig_closed_vs_confirmed(vv.per_department, min_n),
             f"{METRICS['confirmed_rate'].definition} {METRICS['false_closure_rate'].definition} "
             f"{vv.loop_window} n = {vv.loop_cases.height:,} cases opened.",
+            link=link("voice"),
         )
     )
     if vv.lead_warnings:  # only a lead the findings engine kept
@@ -259,12 +325,14 @@ def build(
                 [f"{lead.sentence}: when contacts rise, NPS falls later."],
                 voc_charts.fig_leading(vv.weekly.filter(pl.col("stage_id") == stage), name, s),
                 f"{vv.lead_caption} n = {lead.n} weeks.",
+                link=link("voice", (stage,)),
             )
         )
 
     # action plans and their measured effect
     if actions is not None:
-        slides.append(action_slide(ds, actions, stage_ids, made_on, listing))
+        plans = action_slide(ds, actions, stage_ids, made_on, listing)
+        slides.append(dataclasses.replace(plans, link=link("accountability")))
 
     # verbatims
     said = representative_comments(comments, view, stage_ids)
@@ -279,6 +347,7 @@ def build(
             or ["No comments in view."],
             note="The most negative comment of each of the largest themes, and the most "
             "positive; e-mail addresses and phone numbers masked.",
+            link=link("voice"),
         )
     )
     view_name = exports.view_slug(view)
@@ -290,6 +359,15 @@ def build(
         view_name,
         slides,
         made_on,
+    )
+
+
+def headline_links(known: first_screen.FirstScreen, lines: list[str]) -> tuple[Link | None, ...]:
+    """The link of each line of "What to know": a finding's first line links to its view."""
+    by_line = {f"{i}. {h.sentence}": h for i, h in enumerate(known.headlines, start=1)}
+    return tuple(
+        Link(first_screen.PAGE_TITLES[h.page], h.link) if (h := by_line.get(line)) else None
+        for line in lines
     )
 
 
@@ -365,6 +443,7 @@ def images(b: Briefing, progress: Progress = _quiet) -> list[bytes | None]:
 
 def to_pptx(b: Briefing, pictures: list[bytes | None]) -> bytes:
     from pptx import Presentation
+    from pptx.dml.color import RGBColor
     from pptx.util import Inches, Pt
 
     deck = Presentation()
@@ -384,9 +463,24 @@ def to_pptx(b: Briefing, pictures: list[bytes | None]) -> bytes:
             para.font.size = Pt(size)
         return box
 
+    def add_link(para, link: Link, size) -> None:
+        """``link`` at the end of the paragraph, after a space: its page's name, clickable."""
+        para.add_run().text = "  "
+        run = para.add_run()
+        run.text = link.text
+        run.hyperlink.address = link.url
+        run.font.size = Pt(size)
+        run.font.bold = False
+        run.font.underline = True
+        run.font.color.rgb = RGBColor.from_string(LINK_COLOR)
+
     for slide_data, picture in zip(b.slides, pictures, strict=True):
         slide = deck.slides.add_slide(blank)
-        text_box(slide, Inches(0.5), Inches(0.3), Inches(12.3), Inches(0.8), [slide_data.title], 28)
+        title = text_box(
+            slide, Inches(0.5), Inches(0.3), Inches(12.3), Inches(0.8), [slide_data.title], 28
+        )
+        if slide_data.link is not None:
+            add_link(title.text_frame.paragraphs[0], slide_data.link, 14)
         top = Inches(1.1)
         if slide_data.lines:
             size = 12 if slide_data.dense else 14 if picture is not None else 18
@@ -398,6 +492,9 @@ def to_pptx(b: Briefing, pictures: list[bytes | None]) -> bytes:
                 for para in box.text_frame.paragraphs:
                     para.font.bold = _NUMBERED.match(para.text) is not None
                     para.space_before = Pt(6) if para.font.bold else Pt(0)
+            for para, link in zip(box.text_frame.paragraphs, slide_data.line_links, strict=False):
+                if link is not None:
+                    add_link(para, link, size)
             top = top + height
         if picture is not None:
             room = Inches(6.6) - top
@@ -438,6 +535,19 @@ def to_pdf(b: Briefing, pictures: list[bytes | None]) -> bytes:
         spaceBefore=9,
     )  # fmt: skip
     detail = ParagraphStyle("detail", styles["Normal"], fontSize=11, leading=14, leftIndent=16)
+
+    def linked(text: str, link: Link | None, size: int | None = None) -> str:
+        """``text`` as Paragraph markup, then ``link`` (its page's name, clickable)."""
+        if link is None:
+            return escape(text)
+        anchor = (
+            f'<a href="{escape(link.url, {chr(34): "&quot;"})}" color="#{LINK_COLOR}">'
+            f"<u>{escape(link.text)}</u></a>"
+        )
+        size_attr = f' size="{size}"' if size is not None else ""
+        anchor = f'<font name="Helvetica"{size_attr}>{anchor}</font>'  # never bold
+        return f"{escape(text)}&nbsp;&nbsp;{anchor}"
+
     story = [
         Spacer(1, 4 * cm),
         Paragraph(escape(b.title), styles["Title"]),
@@ -447,14 +557,16 @@ def to_pdf(b: Briefing, pictures: list[bytes | None]) -> bytes:
     ]
     width = page[0] - 3 * cm
     for slide, picture in zip(b.slides, pictures, strict=True):
-        story += [PageBreak(), Paragraph(escape(slide.title), styles["Heading1"])]
+        title = linked(slide.title, slide.link, 12)
+        story += [PageBreak(), Paragraph(title, styles["Heading1"])]
         style = styles["Normal"] if picture is not None or slide.dense else styles["Heading3"]
-        for line in slide.lines:
+        line_links = [*slide.line_links, *[None] * (len(slide.lines) - len(slide.line_links))]
+        for line, link in zip(slide.lines, line_links, strict=True):
             if slide.dense:
                 numbered = _NUMBERED.match(line) is not None
-                story.append(Paragraph(escape(line), heading if numbered else detail))
+                story.append(Paragraph(linked(line, link), heading if numbered else detail))
                 continue
-            story.append(Paragraph(escape(line), style))
+            story.append(Paragraph(linked(line, link), style))
         if picture is not None:
             ratio = SLIDE_SIZE[1] / SLIDE_SIZE[0]
             room = page[1] - 6.5 * cm - 0.5 * cm * len(slide.lines)

@@ -19,11 +19,15 @@ every parameter it cannot use, so the app can say so instead of failing.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from cxmetrics.filters import Filters
+
+#: Where the dashboard is served for people outside it (mails, briefing files).
+PUBLIC_URL_ENV = "CX_PUBLIC_URL"
 
 #: Page name → url path, as ``dashboard.py`` registers the pages (``st.Page`` derives the
 #: path from the file name; the default page is the root).
@@ -84,6 +88,23 @@ def view_url(base_url: str, page: str, filters: Filters) -> str:
         pairs += [(param, v) for v in getattr(filters, attr)]
     url = base_url.rstrip("/") + "/" + PAGES[page]
     return url + ("?" + urlencode(pairs) if pairs else "")
+
+
+def public_url(environ: Mapping[str, str] | None = None) -> str | None:
+    """The dashboard's public address from ``CX_PUBLIC_URL`` (``os.environ`` by default), or
+    None when it is not set. A value that is not an absolute http(s) address is refused with
+    a message naming it: a file's link must open from anywhere."""
+    env = os.environ if environ is None else environ
+    value = env.get(PUBLIC_URL_ENV, "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            f"{PUBLIC_URL_ENV}={value!r} is not an absolute address: give the dashboard's "
+            "address as people open it, such as https://cx.example.com"
+        )
+    return value.rstrip("/")
 
 
 @dataclass(frozen=True)

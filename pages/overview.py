@@ -3,7 +3,7 @@
 import streamlit as st
 
 from cxapp import actions_ui, data, first_fold, router, sidebar, ui
-from cxmetrics import first_screen, overview, overview_charts
+from cxmetrics import first_screen, overview, overview_charts, overview_links
 from cxmetrics.registry import METRICS
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -20,9 +20,14 @@ cols = st.columns(6)
 for col, key in zip(
     cols, ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk"), strict=True
 ):
-    with col:
+    with col:  # each tile's name opens the view that explains it
         ui.tile(
-            ov.tiles[key], ov.min_n, previous, ds.settings.currency_symbol, trends.scores.get(key)
+            ov.tiles[key],
+            ov.min_n,
+            previous,
+            ds.settings.currency_symbol,
+            trends.scores.get(key),
+            link=overview_links.tile("", key, view)[1],
         )
 
 evidence = data.shared(
@@ -49,7 +54,12 @@ else:
     st.caption(trend_words)
 
 st.subheader("The journey, stage by stage")
-ui.stage_strip(ov.stages, ov.min_n, trends.stages)
+ui.stage_strip(
+    ov.stages,
+    ov.min_n,
+    trends.stages,
+    links={s.stage_id: overview_links.stage("", s.stage_id, view) for s in ov.stages},
+)
 
 left, right = st.columns(2)
 with left:
@@ -57,6 +67,7 @@ with left:
         overview_charts.fig_stage_nps(ov.stages, ov.min_n),
         f"{METRICS['nps'].definition} Black ticks: each stage's NPS target.",
         key="fig_stage_nps",
+        link=overview_links.markdown(*overview_links.chart("", "fig_stage_nps", view)),
     )
 with right:
     ui.chart(
@@ -64,9 +75,15 @@ with right:
         "Moments of truth declared in the journey definition, ranked by NPS; only those "
         f"with at least {ov.min_n} answers. Black ticks: the stage's NPS target.",
         key="fig_worst_moments",
+        link=overview_links.markdown(*overview_links.chart("", "fig_worst_moments", view)),
     )
 
 st.subheader("What changed")
-st.markdown("\n".join(f"- {ui.md(line)}" for line in ov.changes))
+st.markdown(
+    "\n".join(
+        f"- {ui.md(line)}" + (f" · {overview_links.markdown(page, url)}" if url else "")
+        for line, page, url in overview_links.changes("", ov.changes, ov.findings, view)
+    )
+)
 
-actions_ui.late_section(ds, listed)
+actions_ui.late_section(ds, listed, view)

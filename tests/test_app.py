@@ -68,8 +68,12 @@ def test_changing_filters_changes_the_numbers(app_env, raw_sql):
     nps, n = sql_nps(raw_sql, end - dt.timedelta(days=29), end, "claim")
     after = tiles(at)["NPS"]
     assert after == METRICS["nps"].format(nps) and after != before
-    strip_titles = [md.value for md in at.markdown if md.value.startswith("**")]
-    assert strip_titles == ["**5. File a claim**"]
+    # the strip's one card, its title a link to the Journey page on that stage and period
+    strip_titles = [md.value for md in at.markdown if md.value.startswith("[**")]
+    start_day = end - dt.timedelta(days=29)
+    assert strip_titles == [
+        f"[**5. File a claim**](/journey?start={start_day}&end={end}&stage=claim)"
+    ]
 
 
 def test_every_tile_carries_its_registry_definition(app_env):

@@ -114,7 +114,7 @@ def test_an_executive_sees_every_stage_and_signs_out(users, raw_sql):
     at = sign_in("CEO@example.com")
     start, end = last_90_days(raw_sql)
     assert nps_tile(at) == sql_nps(raw_sql, start, end)[0]
-    strip = [md.value for md in at.markdown if md.value.startswith("**")]
+    strip = [md.value for md in at.markdown if md.value.startswith("[**")]  # linked titles
     assert len(strip) == raw_sql.execute("SELECT COUNT(*) FROM stages").fetchone()[0]
     signed = [c.value for c in at.sidebar.caption if c.value.startswith("Signed in")]
     assert signed == ["Signed in as **Chief Executive** · executive · every department"]
@@ -129,8 +129,10 @@ def test_a_managers_pages_hold_only_their_departments_whatever_the_url_asks(user
     nps, n = sql_nps(raw_sql, start, end, ("service",))
     assert nps_tile(at) == nps
     assert any(f"n = {n:,} answers" in c.value for c in at.caption)
-    strip = [
-        md.value.strip("*").split(". ", 1)[1] for md in at.markdown if md.value.startswith("**")
+    strip = [  # the strip's titles, "[**1. Name**](link)"
+        md.value.split("**](")[0].split(". ", 1)[1]
+        for md in at.markdown
+        if md.value.startswith("[**")
     ]
     assert strip == service_stage_names(raw_sql)
     assert at.sidebar.multiselect(key="stage").options == service_stage_names(raw_sql)
