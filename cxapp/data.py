@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
+import weakref
 
 import polars as pl
 import sqlalchemy as sa
@@ -21,7 +23,7 @@ import streamlit as st
 
 from cxapp import auth
 from cxapp.memo import Memo
-from cxmetrics import closed_loop, comment_queries, dataset, scope, store
+from cxmetrics import chart_style, closed_loop, comment_queries, dataset, scope, store
 from cxmetrics.dataset import Dataset
 from cxmetrics.text import mask_pii_column
 
@@ -240,13 +242,41 @@ def _resolve(arg, url: str, version: tuple, departments: tuple[str, ...] | None)
     return arg
 
 
+class _Same:
+    """A part of a key that stands for one object, by identity: a frame or list taken from
+    a shared result, which every session holds as the very same object. The key keeps the
+    object alive, so its id cannot pass to another object while the key exists."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
+def _key_part(arg):
+    try:
+        hash(arg)
+    except TypeError:  # a frame, a list, a view holding them: the same object, not equal
+        return _Same(arg)
+    return arg
+
+
 def shared(fn, *args, **kwargs):
     """``fn(*args, **kwargs)``, computed once for every session with the same database, data
-    version and departments, and the same other arguments (filters and options, which must
-    be hashable). Name the loaded inputs with ``DATASET``, ``CONTACTS``, ``KPIS``, ``CASES``,
-    ``COMMENTS`` and ``CLOSED_LOOP``: they are fetched for the version in the key. ``fn``
-    is keyed as itself, so pass a module's function, not a lambda made on each run. The
-    result is shared: pages must not change it."""
+    version and departments, and the same other arguments. Hashable arguments (filters,
+    options) count by value; any other (a frame, a list, a view) by identity, so pass only
+    parts of shared results, which every session holds as the same objects, never a frame
+    made on each run (it would be computed every run, and fill the memo). Name the loaded
+    inputs with ``DATASET``, ``CONTACTS``, ``KPIS``, ``CASES``, ``COMMENTS`` and
+    ``CLOSED_LOOP``: they are fetched for the version in the key. ``fn`` is keyed as
+    itself, so pass a module's function, not a lambda made on each run. The result is
+    shared: pages must not change it."""
     departments = _scope()
     url = store.database_url()
     try:
@@ -256,8 +286,8 @@ def shared(fn, *args, **kwargs):
             version,
             departments,
             fn,  # the function itself: two lambdas of one name are not one view
-            args,
-            tuple(sorted(kwargs.items())),
+            tuple(_key_part(a) for a in args),
+            tuple(sorted((k, _key_part(v)) for k, v in kwargs.items())),
         )
         return VIEWS.get(
             key,
@@ -271,6 +301,49 @@ def shared(fn, *args, **kwargs):
         st.stop()
 
 
+_FIGURES: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> shared figure
+
+
+def _literal_figure(builder, *args, **kwargs):
+    fig = chart_style.literal(builder(*args, **kwargs))
+    _FIGURES[id(fig)] = fig
+    return fig
+
+
+def figure(builder, *args, **kwargs):
+    """The Plotly figure ``builder(*args, **kwargs)``, built once per view for every session
+    (keyed as :func:`shared`), its texts from the data already drawn as written
+    (``chart_style.literal``). Shared: draw it with ``ui.chart``, never change it."""
+    return shared(_literal_figure, builder, *args, **kwargs)
+
+
+def is_shared_figure(fig) -> bool:
+    """Whether ``fig`` was made by :func:`figure` (already literal, and not to be changed)."""
+    return _FIGURES.get(id(fig)) is fig
+
+
+_TABLES: dict[int, tuple[weakref.ref, object]] = {}  # id of a Polars frame -> its pandas form
+_TABLES_LOCK = threading.RLock()  # reentrant: a frame may die (and its entry leave) inside
+
+
+def table_frame(frame):
+    """What ``st.dataframe`` draws of a Polars frame (its pandas form, index hidden as
+    Streamlit hides it), converted once per frame object while that object lives: a frame
+    of a shared result is converted once for every session, one made on each run each run.
+    Shared: never change it. Anything other than a Polars frame is returned as it is."""
+    if not isinstance(frame, pl.DataFrame):
+        return frame
+    key = id(frame)
+    with _TABLES_LOCK:
+        entry = _TABLES.get(key)
+        if entry is not None and entry[0]() is frame:
+            return entry[1]
+    shown = frame.to_pandas()
+    with _TABLES_LOCK:
+        _TABLES[key] = (weakref.ref(frame, lambda _, k=key: _TABLES.pop(k, None)), shown)
+    return shown
+
+
 def engine():
     """The shared engine of ``CX_DATABASE_URL``."""
     return _engine(store.database_url())
@@ -278,12 +351,19 @@ def engine():
 
 def get_actions(ds: Dataset) -> pl.DataFrame:
     """The action plans on the stages of ``ds``; for a manager only their departments'
-    own (``actions.visible``). Read on every run: the table is small and an edit must show
-    at once."""
+    own (``actions.visible``). An edit must show at once, in every session and process: on
+    every run one cheap query reads the actions' change marker (``actions.change_marker``),
+    and the table is read again, once for every session, only when the marker has changed.
+    The frame is shared: pages must not change it."""
     from cxmetrics import actions
 
+    url = store.database_url()
     try:
-        return actions.visible(actions.load(engine()), ds.journey, ds.scope)
+        marker = actions.change_marker(_engine(url))
+        key = (url, _current_version(url), ds.scope, "actions", marker)
+        return VIEWS.get(
+            key, lambda: actions.visible(actions.load(_engine(url)), ds.journey, ds.scope)
+        )
     except (store.StoreError, sa.exc.SQLAlchemyError) as exc:
         st.warning(
             f"Action plans cannot be read right now: {store.describe_error(exc)}",
@@ -343,7 +423,8 @@ def get_dataset() -> Dataset:
 
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)
 def _comments(url: str, version: tuple, view, stage_ids, limit: int):
-    return store.load_comments(_engine(url), view, stage_ids, limit)
+    frame = store.load_comments(_engine(url), view, stage_ids, limit)
+    return frame.with_columns(mask_pii_column(frame["comment"]))  # masked once, not per run
 
 
 def comments(view, stage_ids, limit: int = 200):
@@ -356,8 +437,7 @@ def comments(view, stage_ids, limit: int = 200):
         if departments is not None:
             allowed = _scoped_dataset(url, version, departments).journey.stage_order
             stage_ids = tuple(s for s in (stage_ids or allowed) if s in allowed)
-        frame = _comments(url, version, view, stage_ids, limit)
+        return _comments(url, version, view, stage_ids, limit)
     except store.StoreError as exc:
         st.warning(f"Comments are not available: {exc}")
         return None
-    return frame.with_columns(mask_pii_column(frame["comment"]))
