@@ -234,6 +234,10 @@ _INPUTS = {
     CLOSED_LOOP: _closed_loop,
 }
 VIEWS = Memo(max_entries=256, ttl_seconds=3600)
+# What pages derive from shared results (figures, tables, a view's sections), kept apart so
+# that these many small entries do not push the views themselves out of VIEWS. An entry
+# holds the parts it was made from, so its bound also bounds what it keeps alive.
+PARTS = Memo(max_entries=512, ttl_seconds=3600)
 
 
 def _resolve(arg, url: str, version: tuple, departments: tuple[str, ...] | None):
@@ -276,20 +280,28 @@ def shared(fn, *args, **kwargs):
     inputs with ``DATASET``, ``CONTACTS``, ``KPIS``, ``CASES``, ``COMMENTS`` and
     ``CLOSED_LOOP``: they are fetched for the version in the key. ``fn`` is keyed as
     itself, so pass a module's function, not a lambda made on each run. The result is
-    shared: pages must not change it."""
+    shared: pages must not change it. A result made from parts of other shared results (an
+    argument counted by identity) is kept in ``PARTS``, any other in ``VIEWS``."""
+    return _shared(fn, args, kwargs)
+
+
+def _shared(fn, args: tuple, kwargs: dict, derived: bool = False):
     departments = _scope()
     url = store.database_url()
     try:
         version = _current_version(url)
+        parts = tuple(_key_part(a) for a in args)
+        named = tuple(sorted((k, _key_part(v)) for k, v in kwargs.items()))
         key = (
             url,
             version,
             departments,
             fn,  # the function itself: two lambdas of one name are not one view
-            tuple(_key_part(a) for a in args),
-            tuple(sorted((k, _key_part(v)) for k, v in kwargs.items())),
+            parts,
+            named,
         )
-        return VIEWS.get(
+        derived = derived or any(isinstance(p, _Same) for p in (*parts, *(v for _, v in named)))
+        return (PARTS if derived else VIEWS).get(
             key,
             lambda: fn(
                 *(_resolve(a, url, version, departments) for a in args),
@@ -312,9 +324,9 @@ def _literal_figure(builder, *args, **kwargs):
 
 def figure(builder, *args, **kwargs):
     """The Plotly figure ``builder(*args, **kwargs)``, built once per view for every session
-    (keyed as :func:`shared`), its texts from the data already drawn as written
-    (``chart_style.literal``). Shared: draw it with ``ui.chart``, never change it."""
-    return shared(_literal_figure, builder, *args, **kwargs)
+    (keyed as :func:`shared`, kept in ``PARTS``), its texts from the data already drawn as
+    written (``chart_style.literal``). Shared: draw it with ``ui.chart``, never change it."""
+    return _shared(_literal_figure, (builder, *args), kwargs, derived=True)
 
 
 def is_shared_figure(fig) -> bool:

@@ -45,6 +45,7 @@ def url(tmp_path, monkeypatch, sample_db) -> str:
     monkeypatch.setenv(store.URL_ENV, url)
     monkeypatch.delenv("CX_USERS_FILE", raising=False)  # sign-in off: everybody an analyst
     monkeypatch.setattr(data, "VIEWS", Memo())
+    monkeypatch.setattr(data, "PARTS", Memo())
     return url
 
 
@@ -129,7 +130,8 @@ def test_two_sessions_on_loyalty_compute_and_draw_its_sections_once(url, monkeyp
 def test_no_page_or_export_changes_a_shared_figure(url, monkeypatch):
     first = session("journey.py")
     second = session("journey.py")
-    figures = [v for v in data.VIEWS.values() if isinstance(v, go.Figure)]
+    figures = [v for v in data.PARTS.values() if isinstance(v, go.Figure)]
+    assert not any(isinstance(v, go.Figure) for v in data.VIEWS.values())
     assert len(figures) == 5  # the overview's two (the first page) and the journey's three
     before = [fig.to_json() for fig in figures]
     second.run()

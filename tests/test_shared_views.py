@@ -115,6 +115,7 @@ def fake_loaders(monkeypatch):
         data._INPUTS, data.DATASET, lambda url, version, departments: ("ds", version, departments)
     )
     monkeypatch.setattr(data, "VIEWS", Memo(max_entries=8))
+    monkeypatch.setattr(data, "PARTS", Memo(max_entries=8))
     return state
 
 
@@ -159,13 +160,15 @@ def test_a_frame_argument_counts_as_that_very_object(fake_loaders):
     data.shared(compute, data.DATASET, [1, 2], "week")  # a list too
     data.shared(compute, data.DATASET, [1, 2], "week")
     assert compute.calls == 4
+    # results made from such parts are kept apart from the views they come from
+    assert (len(data.VIEWS), len(data.PARTS)) == (0, 4)
 
     # the key holds its object, so no other object can take its id while the key exists
     held = weakref.ref(frame)
     del frame, first  # (the result holds its arguments too)
     gc.collect()
     assert held() is not None
-    data.VIEWS.clear()
+    data.PARTS.clear()
     gc.collect()
     assert held() is None
 
