@@ -43,10 +43,16 @@ def _read_version(url: str) -> tuple:
     return store.data_version(engine)
 
 
-@st.cache_data(ttl=VERSION_TTL_SECONDS, show_spinner=False)
-def _version(url: str) -> tuple:
-    """The data version; also where the database is checked, at most once a minute."""
-    return _read_version(url)
+class _Versions(Memo):
+    """The data version; also where the database is checked, at most once a minute per
+    process (a failure is not kept). Asked for by every shared view of every run, so kept
+    in a plain memo: no hashing of arguments and no copy of the value on each call."""
+
+    def __call__(self, url: str) -> tuple:
+        return self.get(url, lambda: _read_version(url))
+
+
+_version = _Versions(max_entries=16, ttl_seconds=VERSION_TTL_SECONDS)
 
 
 _last_good: dict[str, tuple[tuple, dt.datetime]] = {}  # url -> version that loaded, and when
