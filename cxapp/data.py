@@ -11,6 +11,7 @@ briefing built on these getters can show more.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import threading
@@ -18,6 +19,7 @@ import time
 import weakref
 
 import polars as pl
+import pyarrow as pa
 import sqlalchemy as sa
 import streamlit as st
 
@@ -345,10 +347,11 @@ _TABLES_LOCK = threading.RLock()  # reentrant: a frame may die (and its entry le
 
 
 def table_frame(frame):
-    """What ``st.dataframe`` draws of a Polars frame (its pandas form, index hidden as
-    Streamlit hides it), converted once per frame object while that object lives: a frame
-    of a shared result is converted once for every session, one made on each run each run.
-    Shared: never change it. Anything other than a Polars frame is returned as it is."""
+    """What ``st.dataframe`` draws of a Polars frame, made as Streamlit makes it (its pandas
+    form, then that as an Arrow table; the index hidden as Streamlit hides it), once per
+    frame object while that object lives: a frame of a shared result is converted once for
+    every session, one made on each run each run. Shared: never change it. Anything other
+    than a Polars frame is returned as it is."""
     if not isinstance(frame, pl.DataFrame):
         return frame
     key = id(frame)
@@ -357,6 +360,11 @@ def table_frame(frame):
         if entry is not None and entry[0]() is frame:
             return entry[1]
     shown = frame.to_pandas()
+    # a column Arrow cannot take as it is stays pandas: Streamlit adjusts it itself
+    with contextlib.suppress(
+        pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError
+    ):
+        shown = pa.Table.from_pandas(shown)
     with _TABLES_LOCK:
         _TABLES[key] = (weakref.ref(frame, lambda _, k=key: _TABLES.pop(k, None)), shown)
     return shown

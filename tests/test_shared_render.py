@@ -13,6 +13,7 @@ import weakref
 import plotly.graph_objects as go
 import plotly.io
 import polars as pl
+import pyarrow as pa
 import pytest
 from conftest import REPO
 from pandas.testing import assert_frame_equal
@@ -190,7 +191,8 @@ def test_a_frame_is_converted_for_the_table_once_while_it_lives():
     gc.collect()  # the frames earlier tests left behind
     held = len(data._TABLES)
     shown = data.table_frame(frame)
-    assert_frame_equal(shown, frame.to_pandas())  # what st.dataframe made of it before
+    assert shown.equals(pa.Table.from_pandas(frame.to_pandas()))  # as st.dataframe made it
+    assert_frame_equal(shown.to_pandas(), frame.to_pandas())
     assert data.table_frame(frame) is shown
     twin = frame.clone()  # equal, but another object: converted on its own
     assert data.table_frame(twin) is not shown
