@@ -71,16 +71,23 @@ def today() -> dt.date:
 
 
 def listed(ds: Dataset) -> pl.DataFrame:
-    """Every action the user may see, with names, lateness and measured effect."""
-    return action_effect.listing(ds, data.get_actions(ds), today())
+    """Every action the user may see, with names, lateness and measured effect; measured
+    once for every session with the same actions (shared: do not change it)."""
+    return data.shared(action_effect.listing, data.DATASET, data.get_actions(ds), today())
+
+
+def shown_columns(frame: pl.DataFrame) -> pl.DataFrame:
+    """The columns a list of actions shows, in their order."""
+    return frame.select([c for c in ORDER if c in frame.columns])
 
 
 def show(frame: pl.DataFrame, key: str, empty_text: str) -> None:
+    """A list of actions; ``frame``: :func:`listed` or a shared part of it."""
     if frame.height == 0:
         st.caption(empty_text)
         return
     ui.table(
-        frame.select([c for c in ORDER if c in frame.columns]),
+        data.shared(shown_columns, frame),
         key,
         hide_index=True,
         column_config=columns(),
@@ -91,10 +98,14 @@ def stage_section(ds: Dataset, stage_id: str, key: str) -> None:
     """The actions on one stage with their measured effect."""
     name = ds.journey.stage_name(stage_id)
     st.markdown(ui.md(f"**Actions on {name}**"))
-    frame = listed(ds).filter(pl.col("stage_id") == stage_id)
+    frame = data.shared(actions.on_stage, listed(ds), stage_id)
     show(frame, key, f"No action plan on {name}.")
     if frame.height:
         st.caption(action_effect.METHOD)
+
+
+def late_only(frame: pl.DataFrame) -> pl.DataFrame:
+    return frame.filter(pl.col("late"))
 
 
 def late_section(
@@ -104,7 +115,7 @@ def late_section(
     ``frame``: :func:`listed`, when the page already has it; ``view``: the page's filters,
     which each action's link to the Accountability page keeps (on its stage and owner)."""
     frame = listed(ds) if frame is None else frame
-    late = frame.filter(pl.col("late"))
+    late = data.shared(late_only, frame)
     st.subheader(f"Late actions ({late.height})" if late.height else "Late actions")
     if frame.height == 0:
         ui.not_recorded(
@@ -176,7 +187,7 @@ def editor(ds: Dataset) -> None:
     """Create, edit and close actions: a manager only for their departments."""
     user = auth.current_user()
     journey = ds.journey
-    mine = actions.editable_departments(user, journey)
+    mine = data.shared(actions.editable_departments, user, journey)
     message = st.session_state.pop("_action_message", None)
     if message:
         (st.success if message[0] == "success" else st.error)(ui.md(message[1]))

@@ -11,17 +11,21 @@ briefing built on these getters can show more.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import threading
 import time
+import weakref
 
 import polars as pl
+import pyarrow as pa
 import sqlalchemy as sa
 import streamlit as st
 
 from cxapp import auth
 from cxapp.memo import Memo
-from cxmetrics import closed_loop, comment_queries, dataset, scope, store
+from cxmetrics import chart_style, closed_loop, comment_queries, dataset, scope, store
 from cxmetrics.dataset import Dataset
 from cxmetrics.text import mask_pii_column
 
@@ -41,10 +45,16 @@ def _read_version(url: str) -> tuple:
     return store.data_version(engine)
 
 
-@st.cache_data(ttl=VERSION_TTL_SECONDS, show_spinner=False)
-def _version(url: str) -> tuple:
-    """The data version; also where the database is checked, at most once a minute."""
-    return _read_version(url)
+class _Versions(Memo):
+    """The data version; also where the database is checked, at most once a minute per
+    process (a failure is not kept). Asked for by every shared view of every run, so kept
+    in a plain memo: no hashing of arguments and no copy of the value on each call."""
+
+    def __call__(self, url: str) -> tuple:
+        return self.get(url, lambda: _read_version(url))
+
+
+_version = _Versions(max_entries=16, ttl_seconds=VERSION_TTL_SECONDS)
 
 
 _last_good: dict[str, tuple[tuple, dt.datetime]] = {}  # url -> version that loaded, and when
@@ -232,6 +242,10 @@ _INPUTS = {
     CLOSED_LOOP: _closed_loop,
 }
 VIEWS = Memo(max_entries=256, ttl_seconds=3600)
+# What pages derive from shared results (figures, tables, a view's sections), kept apart so
+# that these many small entries do not push the views themselves out of VIEWS. An entry
+# holds the parts it was made from, so its bound also bounds what it keeps alive.
+PARTS = Memo(max_entries=512, ttl_seconds=3600)
 
 
 def _resolve(arg, url: str, version: tuple, departments: tuple[str, ...] | None):
@@ -240,26 +254,62 @@ def _resolve(arg, url: str, version: tuple, departments: tuple[str, ...] | None)
     return arg
 
 
+class _Same:
+    """A part of a key that stands for one object, by identity: a frame or list taken from
+    a shared result, which every session holds as the very same object. The key keeps the
+    object alive, so its id cannot pass to another object while the key exists."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value):
+        self.value = value
+
+    def __hash__(self) -> int:
+        return id(self.value)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, _Same) and other.value is self.value
+
+
+def _key_part(arg):
+    try:
+        hash(arg)
+    except TypeError:  # a frame, a list, a view holding them: the same object, not equal
+        return _Same(arg)
+    return arg
+
+
 def shared(fn, *args, **kwargs):
     """``fn(*args, **kwargs)``, computed once for every session with the same database, data
-    version and departments, and the same other arguments (filters and options, which must
-    be hashable). Name the loaded inputs with ``DATASET``, ``CONTACTS``, ``KPIS``, ``CASES``,
-    ``COMMENTS`` and ``CLOSED_LOOP``: they are fetched for the version in the key. ``fn``
-    is keyed as itself, so pass a module's function, not a lambda made on each run. The
-    result is shared: pages must not change it."""
+    version and departments, and the same other arguments. Hashable arguments (filters,
+    options) count by value; any other (a frame, a list, a view) by identity, so pass only
+    parts of shared results, which every session holds as the same objects, never a frame
+    made on each run (it would be computed every run, and fill the memo). Name the loaded
+    inputs with ``DATASET``, ``CONTACTS``, ``KPIS``, ``CASES``, ``COMMENTS`` and
+    ``CLOSED_LOOP``: they are fetched for the version in the key. ``fn`` is keyed as
+    itself, so pass a module's function, not a lambda made on each run. The result is
+    shared: pages must not change it. A result made from parts of other shared results (an
+    argument counted by identity) is kept in ``PARTS``, any other in ``VIEWS``."""
+    return _shared(fn, args, kwargs)
+
+
+def _shared(fn, args: tuple, kwargs: dict, derived: bool = False):
     departments = _scope()
     url = store.database_url()
     try:
         version = _current_version(url)
+        parts = tuple(_key_part(a) for a in args)
+        named = tuple(sorted((k, _key_part(v)) for k, v in kwargs.items()))
         key = (
             url,
             version,
             departments,
             fn,  # the function itself: two lambdas of one name are not one view
-            args,
-            tuple(sorted(kwargs.items())),
+            parts,
+            named,
         )
-        return VIEWS.get(
+        derived = derived or any(isinstance(p, _Same) for p in (*parts, *(v for _, v in named)))
+        return (PARTS if derived else VIEWS).get(
             key,
             lambda: fn(
                 *(_resolve(a, url, version, departments) for a in args),
@@ -271,6 +321,55 @@ def shared(fn, *args, **kwargs):
         st.stop()
 
 
+_FIGURES: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> shared figure
+
+
+def _literal_figure(builder, *args, **kwargs):
+    fig = chart_style.literal(builder(*args, **kwargs))
+    _FIGURES[id(fig)] = fig
+    return fig
+
+
+def figure(builder, *args, **kwargs):
+    """The Plotly figure ``builder(*args, **kwargs)``, built once per view for every session
+    (keyed as :func:`shared`, kept in ``PARTS``), its texts from the data already drawn as
+    written (``chart_style.literal``). Shared: draw it with ``ui.chart``, never change it."""
+    return _shared(_literal_figure, (builder, *args), kwargs, derived=True)
+
+
+def is_shared_figure(fig) -> bool:
+    """Whether ``fig`` was made by :func:`figure` (already literal, and not to be changed)."""
+    return _FIGURES.get(id(fig)) is fig
+
+
+_TABLES: dict[int, tuple[weakref.ref, object]] = {}  # id of a Polars frame -> its pandas form
+_TABLES_LOCK = threading.RLock()  # reentrant: a frame may die (and its entry leave) inside
+
+
+def table_frame(frame):
+    """What ``st.dataframe`` draws of a Polars frame, made as Streamlit makes it (its pandas
+    form, then that as an Arrow table; the index hidden as Streamlit hides it), once per
+    frame object while that object lives: a frame of a shared result is converted once for
+    every session, one made on each run each run. Shared: never change it. Anything other
+    than a Polars frame is returned as it is."""
+    if not isinstance(frame, pl.DataFrame):
+        return frame
+    key = id(frame)
+    with _TABLES_LOCK:
+        entry = _TABLES.get(key)
+        if entry is not None and entry[0]() is frame:
+            return entry[1]
+    shown = frame.to_pandas()
+    # a column Arrow cannot take as it is stays pandas: Streamlit adjusts it itself
+    with contextlib.suppress(
+        pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError
+    ):
+        shown = pa.Table.from_pandas(shown)
+    with _TABLES_LOCK:
+        _TABLES[key] = (weakref.ref(frame, lambda _, k=key: _TABLES.pop(k, None)), shown)
+    return shown
+
+
 def engine():
     """The shared engine of ``CX_DATABASE_URL``."""
     return _engine(store.database_url())
@@ -278,12 +377,19 @@ def engine():
 
 def get_actions(ds: Dataset) -> pl.DataFrame:
     """The action plans on the stages of ``ds``; for a manager only their departments'
-    own (``actions.visible``). Read on every run: the table is small and an edit must show
-    at once."""
+    own (``actions.visible``). An edit must show at once, in every session and process: on
+    every run one cheap query reads the actions' change marker (``actions.change_marker``),
+    and the table is read again, once for every session, only when the marker has changed.
+    The frame is shared: pages must not change it."""
     from cxmetrics import actions
 
+    url = store.database_url()
     try:
-        return actions.visible(actions.load(engine()), ds.journey, ds.scope)
+        marker = actions.change_marker(_engine(url))
+        key = (url, _current_version(url), ds.scope, "actions", marker)
+        return VIEWS.get(
+            key, lambda: actions.visible(actions.load(_engine(url)), ds.journey, ds.scope)
+        )
     except (store.StoreError, sa.exc.SQLAlchemyError) as exc:
         st.warning(
             f"Action plans cannot be read right now: {store.describe_error(exc)}",
@@ -343,7 +449,8 @@ def get_dataset() -> Dataset:
 
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)
 def _comments(url: str, version: tuple, view, stage_ids, limit: int):
-    return store.load_comments(_engine(url), view, stage_ids, limit)
+    frame = store.load_comments(_engine(url), view, stage_ids, limit)
+    return frame.with_columns(mask_pii_column(frame["comment"]))  # masked once, not per run
 
 
 def comments(view, stage_ids, limit: int = 200):
@@ -356,8 +463,7 @@ def comments(view, stage_ids, limit: int = 200):
         if departments is not None:
             allowed = _scoped_dataset(url, version, departments).journey.stage_order
             stage_ids = tuple(s for s in (stage_ids or allowed) if s in allowed)
-        frame = _comments(url, version, view, stage_ids, limit)
+        return _comments(url, version, view, stage_ids, limit)
     except store.StoreError as exc:
         st.warning(f"Comments are not available: {exc}")
         return None
-    return frame.with_columns(mask_pii_column(frame["comment"]))

@@ -74,6 +74,11 @@ class Memo:
                 self._computing.pop(key, None)
             return value
 
+    def values(self) -> list:
+        """The values held now, least recently used first."""
+        with self._lock:
+            return [value for _, value in self._entries.values()]
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()

@@ -7,10 +7,12 @@ shared and reopened) and kept for the whole session (it survives page switches).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import streamlit as st
 
+from cxapp import data
 from cxmetrics import links
 from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
@@ -19,6 +21,36 @@ from cxmetrics.wording import inert
 
 KEYS = ("period", "dates", "stage", "department", "channel", "segment", "region")
 _WIDGET = dict(bind="query-params", persist_state="session")
+
+
+@dataclasses.dataclass(frozen=True)
+class Choices:
+    """What the filters offer on one dataset: worked out once per data version and scope
+    for every session (``data.shared``), not on every run."""
+
+    default: str  # the period preset a view opens on
+    why: str  # and why
+    first_day: dt.date
+    last_day: dt.date
+    department_ids: tuple[str, ...]  # by name; a manager's own only
+    channels: tuple[str, ...]
+    segments: tuple[str, ...]
+    regions: tuple[str, ...]
+
+
+def choices(ds: Dataset) -> Choices:
+    default, why = ds.default_period()  # a few sums over the daily statistics
+    department_ids = ds.journey.departments.sort("name")["department_id"].to_list()
+    if ds.scope is not None:  # a manager filters among their own departments
+        department_ids = [d for d in department_ids if d in ds.scope]
+    return Choices(
+        default,
+        why,
+        ds.first_day,
+        ds.last_day,
+        tuple(department_ids),
+        *(tuple(ds.options(c)) for c in ("channel", "segment", "region")),
+    )
 
 
 def filters(ds: Dataset) -> Filters:
@@ -30,7 +62,9 @@ def filters(ds: Dataset) -> Filters:
             st.session_state[key] = st.session_state[key]
     sb = st.sidebar
     sb.header("Filters")
-    default, why = ds.default_period()  # a few sums over the daily statistics
+    offered = data.shared(choices, data.DATASET)
+    default, why = offered.default, offered.why
+    first_day, last_day = offered.first_day, offered.last_day
     period = sb.selectbox(
         "Period",
         list(PRESETS),
@@ -41,21 +75,19 @@ def filters(ds: Dataset) -> Filters:
         **_WIDGET,
     )
     if period == "custom":
-        st.session_state.setdefault("dates", (ds.last_day - dt.timedelta(days=89), ds.last_day))
+        st.session_state.setdefault("dates", (last_day - dt.timedelta(days=89), last_day))
         picked = sb.date_input(
             "Dates",
             key="dates",
-            min_value=ds.first_day,
-            max_value=ds.last_day,
+            min_value=first_day,
+            max_value=last_day,
             format="YYYY-MM-DD",
             **_WIDGET,
         )
-        start, end = _date_pair(picked, ds)
+        start, end = _date_pair(picked, first_day, last_day)
     else:
-        start, end = preset_range(period, ds.first_day, ds.last_day)
-    sb.caption(
-        f"{_fmt(start)} – {_fmt(end)} · data covers {_fmt(ds.first_day)} – {_fmt(ds.last_day)}"
-    )
+        start, end = preset_range(period, first_day, last_day)
+    sb.caption(f"{_fmt(start)} – {_fmt(end)} · data covers {_fmt(first_day)} – {_fmt(last_day)}")
     if period == default:
         sb.caption(why)
 
@@ -67,12 +99,9 @@ def filters(ds: Dataset) -> Filters:
         placeholder="All stages",
         **_WIDGET,
     )
-    department_ids = journey.departments.sort("name")["department_id"].to_list()
-    if ds.scope is not None:  # a manager filters among their own departments
-        department_ids = [d for d in department_ids if d in ds.scope]
     departments = sb.multiselect(
         "Department",
-        department_ids,
+        list(offered.department_ids),
         key="department",
         format_func=journey.department_name,
         placeholder="All departments",
@@ -83,13 +112,13 @@ def filters(ds: Dataset) -> Filters:
         affected = journey.stages_of_departments(tuple(departments))
         sb.caption("Affects: " + inert(", ".join(journey.stage_name(s) for s in affected)))
     channels = sb.multiselect(
-        "Channel", ds.options("channel"), key="channel", placeholder="All channels", **_WIDGET
+        "Channel", list(offered.channels), key="channel", placeholder="All channels", **_WIDGET
     )
     segments = sb.multiselect(
-        "Segment", ds.options("segment"), key="segment", placeholder="All segments", **_WIDGET
+        "Segment", list(offered.segments), key="segment", placeholder="All segments", **_WIDGET
     )
     regions = sb.multiselect(
-        "Region", ds.options("region"), key="region", placeholder="All regions", **_WIDGET
+        "Region", list(offered.regions), key="region", placeholder="All regions", **_WIDGET
     )
     sb.button("Reset filters", on_click=_reset, icon=":material/restart_alt:")
     return Filters(
@@ -145,14 +174,14 @@ def _reset() -> None:
             del st.session_state[key]
 
 
-def _date_pair(picked, ds: Dataset) -> tuple[dt.date, dt.date]:
+def _date_pair(picked, first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.date]:
     """A custom range; while the user has picked only one day, that day alone."""
     if isinstance(picked, (tuple, list)):
         if len(picked) == 2:
             return picked[0], picked[1]
         if len(picked) == 1:
             return picked[0], picked[0]
-        return ds.first_day, ds.last_day
+        return first_day, last_day
     return picked, picked
 
 

@@ -6,7 +6,7 @@ import functools
 
 import streamlit as st
 
-from cxapp import auth, briefing_ui
+from cxapp import auth, briefing_ui, data
 from cxmetrics import chart_style, exports, wording
 from cxmetrics import metrics as m
 from cxmetrics.overview import Tile
@@ -99,10 +99,13 @@ def tile(
 
 def chart(fig, caption: str, key: str, link: str | None = None) -> None:
     """A chart, its caption, and the export control beside the caption (for analysts).
-    ``link``: Markdown of a link to the view that explains the chart, after the caption."""
+    ``fig``: best a shared figure (``data.figure``), built once per view; it is not changed
+    here (an export draws a copy). ``link``: Markdown of a link to the view that explains
+    the chart, after the caption."""
     may_export = auth.current_user().can_export
     config = PLOTLY_CONFIG if may_export else VIEW_ONLY_CONFIG
-    chart_style.literal(fig)  # names from the data are drawn as written, never as markup
+    if not data.is_shared_figure(fig):  # a shared one is literal already, and read-only
+        chart_style.literal(fig)  # names from the data are drawn as written, never as markup
     st.plotly_chart(fig, key=key, config=config, theme=None)  # our template, not Streamlit's
     text = md(caption) + (f" {link}" if link else "")
     if not may_export:
@@ -147,7 +150,8 @@ def table(frame, name: str, export=None, **kwargs) -> None:
     The export holds the columns shown, in their order; ``export`` replaces the rows (a
     paged table exports every page), either a frame or a function that reads it only when
     a download is asked for."""
-    st.dataframe(frame, **kwargs)
+    kwargs.setdefault("hide_index", True)  # as Streamlit does for a Polars frame
+    st.dataframe(data.table_frame(frame), **kwargs)  # a shared frame is converted once
     if not auth.current_user().can_export:
         return
     order = kwargs.get("column_order")

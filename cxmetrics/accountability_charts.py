@@ -8,7 +8,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from cxmetrics import metrics as m
-from cxmetrics.accountability import GREEN_SILO
+from cxmetrics.accountability import GREEN_SILO, stage_weekly_nps
 from cxmetrics.chart_style import (
     INK,
     STATUS_COLORS,
@@ -193,3 +193,17 @@ def fig_kpis_against_stage(
         template=TEMPLATE, title=title, height=260 + 170 * len(names), showlegend=False
     )
     return fig
+
+
+def fig_department_at_stage(ds, f, av, stage_id: str, department_id: str) -> go.Figure:
+    """:func:`fig_kpis_against_stage` of one stage of the accountability view ``av`` (of the
+    filters ``f`` on ``ds``) and one department affecting it."""
+    row = next(s for s in av.stages if s.stage_id == stage_id)
+    return fig_kpis_against_stage(
+        row.name,
+        stage_weekly_nps(ds, f, stage_id),
+        row.targets["nps"],
+        av.kpis.filter(av.kpis["department_id"] == department_id),
+        ds.journey.department_name(department_id),
+        av.min_n,
+    )

@@ -81,6 +81,24 @@ def load(engine: sa.Engine) -> pl.DataFrame:
     return frame.sort("due_on", "action_id")
 
 
+def change_marker(engine: sa.Engine) -> tuple | None:
+    """A cheap fingerprint of the action plans, read in one query: it changes with every
+    action created, changed or closed here (:func:`save`, :func:`close`) and every import of
+    actions, since each writes its line to ``action_changes``. None when the database has
+    no action tables yet (``init-db`` or the first save adds them)."""
+    a, log = schema.actions, schema.action_changes
+    stmt = sa.select(
+        sa.select(sa.func.count()).select_from(a).scalar_subquery(),
+        sa.select(sa.func.count()).select_from(log).scalar_subquery(),
+        sa.select(sa.func.max(log.c.change_id)).scalar_subquery(),
+    )
+    try:
+        with engine.connect() as conn:
+            return tuple(conn.execute(stmt).one())
+    except sa.exc.SQLAlchemyError:
+        return None
+
+
 def history(engine: sa.Engine, action_id: str) -> pl.DataFrame:
     """The changes made to one action, newest first."""
     c = schema.action_changes

@@ -209,5 +209,7 @@ def html_bytes(fig: go.Figure, footnote: str = "") -> bytes:
 
 
 def chart_bytes(fig: go.Figure, fmt: str, footnote: str = "") -> bytes:
-    chart_style.literal(fig)  # names from the data drawn as written, in files too
+    # names from the data drawn as written, in files too; on a copy: the figure shown on the
+    # page may be shared by every session
+    fig = chart_style.literal(go.Figure(fig))
     return html_bytes(fig, footnote) if fmt == "html" else image_bytes(fig, fmt, footnote)

@@ -102,6 +102,11 @@ def trend_in_view(
     return trend(ds.slice_stats(f), unit, split, min_n, ds.design_effect)
 
 
+def with_group_names(trend: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
+    """``trend`` with each group's id replaced by its name (``Journey.labels``)."""
+    return trend.with_columns(trend["group"].replace(names))
+
+
 def customers_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
     """One row per customer with a response in view: segment, region, annual revenue, cost
     to serve, influence, latest NPS and CSAT answer in view (null if none), and whether they

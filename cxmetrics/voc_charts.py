@@ -297,3 +297,18 @@ def fig_lags(signal: Signal, stage_name: str) -> go.Figure:
     fig.update_xaxes(title="NPS this many weeks after the contacts", type="category")
     fig.update_yaxes(title="Correlation r", range=[-1, 1])
     return fig
+
+
+def fig_leading_at(
+    weekly: pl.DataFrame, stage_id: str, stage_name: str, signal: Signal | None
+) -> go.Figure:
+    """:func:`fig_leading` of one stage, from the weekly series of every stage."""
+    return fig_leading(weekly.filter(pl.col("stage_id") == stage_id), stage_name, signal)
+
+
+def fig_themes_by_stage(cells: pl.DataFrame, themes: pl.DataFrame, journey) -> go.Figure:
+    """:func:`fig_theme_stage` of the themes in ``themes`` (theme, …), the stages in the
+    journey's order."""
+    present = set(cells["stage_id"].to_list())
+    stages = [journey.stage_name(s) for s in journey.stage_order if s in present]
+    return fig_theme_stage(cells, themes["theme"].to_list(), stages)

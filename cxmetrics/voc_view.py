@@ -55,6 +55,11 @@ class VocView:
     def previous(self) -> Filters | None:
         return self.view.previous_period()
 
+    @cached_property
+    def empty(self) -> bool:
+        """No response in view."""
+        return self.ds.slice_stats(self.view).height == 0
+
     @property
     def trend_unit(self) -> str:
         return trend_unit(self.start, self.end)

@@ -31,8 +31,14 @@ if len(view.departments) == 1:
             column_order=["kpi", "weeks", "weeks_on_target", "on_target_pct", "latest", "target"],
         )
     with right:
-        cases = accountability.case_summary(
-            data.get_closed_loop(), journey, mine.department_id, av.start, av.end, ds.last_day
+        cases = data.shared(
+            accountability.case_summary,
+            data.CLOSED_LOOP,
+            journey,
+            mine.department_id,
+            av.start,
+            av.end,
+            ds.last_day,
         )
         st.markdown(f"**My cases opened in the period: {cases['opened']:,}**")
         c1, c2, c3, c4 = st.columns(4)
@@ -93,13 +99,13 @@ elif not flagged:
     st.success(accountability.NO_FALSE_POSITIVE, icon=":material/check_circle:")
 if av.has_kpis:
     ui.chart(
-        accountability_charts.fig_silo_quadrant(av.verdicts),
+        data.figure(accountability_charts.fig_silo_quadrant, av.verdicts),
         "Each dot is a department. Right: its own KPIs are mostly on target. Below the line: "
         "customers rate the stages it affects under target.",
         key="fig_silo_quadrant",
     )
     ui.table(
-        accountability.verdict_table(av.verdicts),
+        data.shared(accountability.verdict_table, av.verdicts),
         "silo-verdicts",
         hide_index=True,
         column_config=ui.verdict_columns(),
@@ -108,7 +114,7 @@ if av.has_kpis:
 # --- stage x department ------------------------------------------------------------------
 st.subheader("Every stage has a cross-functional team")
 ui.chart(
-    accountability_charts.fig_ownership(av.matrix),
+    data.figure(accountability_charts.fig_ownership, av.matrix),
     f"{METRICS['nps'].definition} Colour: the stage's NPS minus its target.",
     key="fig_ownership",
 )
@@ -137,13 +143,8 @@ else:
     )
     row = next(s for s in av.stages if s.stage_id == stage)
     ui.chart(  # with no KPIs imported the chart still shows the stage's weekly NPS
-        accountability_charts.fig_kpis_against_stage(
-            row.name,
-            accountability.stage_weekly_nps(ds, view, stage),
-            row.targets["nps"],
-            av.kpis.filter(av.kpis["department_id"] == dept),
-            journey.department_name(dept),
-            av.min_n,
+        data.figure(
+            accountability_charts.fig_department_at_stage, data.DATASET, view, av, stage, dept
         ),
         "Dashed lines: targets. KPI points are green on target, red off target.",
         key="fig_kpis_against_stage",
@@ -153,7 +154,7 @@ else:
     st.subheader(ui.md(f"Shared scorecard: {row.name}"))
     ui.stage_strip([row], av.min_n)
     ui.table(
-        accountability.scorecard(journey, stage, av.kpi_table),
+        data.shared(accountability.scorecard, journey, stage, av.kpi_table),
         "stage-scorecard",
         hide_index=True,
         column_config=ui.kpi_columns(),
@@ -177,7 +178,7 @@ for line in av.callouts:
 if av.has_incentives:
     st.info(accountability.CX_PAY_BENCHMARK_TEXT, icon=":material/info:")
     ui.table(
-        accountability.incentive_table(av.verdicts, journey),
+        data.shared(accountability.incentive_table, av.verdicts, journey),
         "incentives",
         hide_index=True,
         column_config=ui.incentive_columns(),

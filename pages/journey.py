@@ -40,7 +40,7 @@ left, right = st.columns([3, 2])
 with left:
     st.markdown("**Touchpoints**")
     ui.table(
-        journey_view.touchpoint_table(ds, jv, chosen),
+        data.shared(journey_view.touchpoint_table, data.DATASET, jv, chosen),
         "touchpoints",
         hide_index=True,
         column_order=[
@@ -59,7 +59,7 @@ with left:
 with right:
     st.markdown("**Channels**")
     ui.table(
-        journey_view.channel_table(jv, chosen),
+        data.shared(journey_view.channel_table, jv, chosen),
         "channels",
         hide_index=True,
         column_order=["channel", "nps", "n_nps", "csat", "n_csat", "ces", "n_ces"],
@@ -100,7 +100,7 @@ st.caption(impact.METHOD)
 ranking = jv.ranking
 tested = int(ranking["p"].is_not_null().sum())
 ui.chart(
-    journey_charts.fig_impact(ranking),
+    data.figure(journey_charts.fig_impact, ranking),
     "Colour compares the data with the moments of truth declared in the journey "
     "definition; a touchpoint is strong only where its test is kept. "
     + findings.caption(tested, "a touchpoint's NPS against the rest of its stage")
@@ -139,7 +139,7 @@ with st.expander("The full ranking"):
 # --- behavioural moments --------------------------------------------------------------
 st.subheader("Moments of truth from behaviour")
 ui.chart(
-    journey_charts.fig_behaviour(jv.behaviour, jv.min_n),
+    data.figure(journey_charts.fig_behaviour, jv.behaviour, jv.min_n),
     "NPS of all answers in view from customers who did this in the period, against "
     "everyone else's; bars are 95% margins. Green: higher; red: lower; black: no "
     "difference found. "
@@ -151,7 +151,7 @@ ui.chart(
     key="fig_behaviour",
 )
 ui.table(
-    behaviour.table(jv.behaviour, jv.min_n),
+    data.shared(behaviour.table, jv.behaviour, jv.min_n),
     "behavioural-moments",
     hide_index=True,
     column_config=ui.behaviour_columns(),
@@ -168,7 +168,7 @@ st.caption(
     )
 )
 ui.chart(
-    journey_charts.fig_channel_heatmap(jv.channel_cells, "CES (1-7)"),
+    data.figure(journey_charts.fig_channel_heatmap, jv.channel_cells, "CES (1-7)"),
     f"{METRICS['ces'].definition} Blank: fewer than {jv.min_n} answers.",
     key="fig_channels",
 )

@@ -34,9 +34,9 @@ split = (
 )
 trend = data.shared(loyalty.trend_in_view, data.DATASET, view, unit, loyalty.SPLITS[split], MIN_N)
 if split == "stage":
-    trend = trend.with_columns(trend["group"].replace(journey.labels))
+    trend = data.shared(loyalty.with_group_names, trend, journey.labels)
 ui.chart(
-    loyalty_charts.fig_nps_trend(trend, unit),
+    data.figure(loyalty_charts.fig_nps_trend, trend, unit),
     f"{METRICS['nps'].definition} Triangles: a change from the previous {unit} that holds "
     f"after testing all {int(trend['z'].is_not_null().sum())} changes on the chart together "
     "(Benjamini-Hochberg, false discovery rate 5%); bands and tests allow for customers "
@@ -44,8 +44,10 @@ ui.chart(
     key="fig_nps_trend",
 )
 ui.chart(
-    loyalty_charts.fig_nps_mix(
-        data.shared(loyalty.trend_in_view, data.DATASET, view, unit, None, MIN_N), unit
+    data.figure(
+        loyalty_charts.fig_nps_mix,
+        data.shared(loyalty.trend_in_view, data.DATASET, view, unit, None, MIN_N),
+        unit,
     ),
     "Share of NPS answers in each group; hover for n.",
     key="fig_nps_mix",
@@ -60,8 +62,9 @@ else:
     left, right = st.columns(2)
     with left:
         ui.chart(
-            loyalty_charts.fig_churn_by(
-                loyalty.churn_by_loyalty(customers),
+            data.figure(
+                loyalty_charts.fig_churn_by,
+                data.shared(loyalty.churn_by_loyalty, customers),
                 "group",
                 "Churn by NPS group",
                 "Latest NPS answer",
@@ -71,8 +74,9 @@ else:
         )
     with right:
         ui.chart(
-            loyalty_charts.fig_churn_by(
-                loyalty.churn_by_csat(customers),
+            data.figure(
+                loyalty_charts.fig_churn_by,
+                data.shared(loyalty.churn_by_csat, customers),
                 "csat",
                 "Churn by satisfaction",
                 "Latest CSAT answer (1-5)",
@@ -83,7 +87,7 @@ else:
 
 # --- satisfied but at risk --------------------------------------------------------------
 st.subheader("Satisfied but at risk")
-risk = loyalty.satisfied_at_risk(customers)
+risk = data.shared(loyalty.satisfied_at_risk, customers)
 c1, c2, c3 = st.columns(3)
 c1.metric(
     "Satisfied customers at risk",
@@ -129,7 +133,8 @@ else:
     left, right = st.columns(2)
     with left:
         ui.chart(
-            loyalty_charts.fig_revenue_at_risk(
+            data.figure(
+                loyalty_charts.fig_revenue_at_risk,
                 data.shared(loyalty.revenue_at_risk_by, data.DATASET, view, "stage"),
                 "stage",
                 symbol,
@@ -139,7 +144,8 @@ else:
         )
     with right:
         ui.chart(
-            loyalty_charts.fig_revenue_at_risk(
+            data.figure(
+                loyalty_charts.fig_revenue_at_risk,
                 data.shared(loyalty.revenue_at_risk_by, data.DATASET, view, "segment"),
                 "segment",
                 symbol,
@@ -153,7 +159,7 @@ st.subheader("Customer value")
 if facts.missing("revenue", "cost"):
     ui.not_recorded(facts.unknown_text("revenue", "cost"))
 else:
-    value = loyalty.value_summary(customers)
+    value = data.shared(loyalty.value_summary, customers)
     unknown = (
         f" ({value['unknown']:,} more have no revenue or cost recorded)" if value["unknown"] else ""
     )
@@ -164,13 +170,13 @@ else:
     left, right = st.columns(2)
     with left:
         ui.chart(
-            loyalty_charts.fig_profit(value["profit"], symbol),
+            data.figure(loyalty_charts.fig_profit, value["profit"], symbol),
             "Red line: break-even.",
             key="fig_profit",
         )
     with right:
         ui.chart(
-            loyalty_charts.fig_value_quadrant(value["grid"], symbol),
+            data.figure(loyalty_charts.fig_value_quadrant, value["grid"], symbol),
             "Customers with an NPS answer in view, by their latest answer.",
             key="fig_value_quadrant",
         )
@@ -181,12 +187,13 @@ if not facts.influence:
     ui.not_recorded(facts.unknown_text("influence"))
 else:
     ui.chart(
-        loyalty_charts.fig_influencers(
+        data.figure(
+            loyalty_charts.fig_influencers,
             data.shared(loyalty.influencer_nps_by_stage, data.DATASET, view, MIN_N),
             journey.labels,
         ),
         f"Influencers: customers in the top 10% by influence score (≥ "
-        f"{loyalty.influencer_cut(ds):.1f}). Bars: 95% margins.",
+        f"{data.shared(loyalty.influencer_cut, data.DATASET):.1f}). Bars: 95% margins.",
         key="fig_influencers",
     )
     influencer_tests = data.shared(loyalty.influencer_candidates, data.DATASET, view, MIN_N)

@@ -34,7 +34,9 @@ evidence = data.shared(
     first_screen.evidence, data.DATASET, view, data.CONTACTS, data.CLOSED_LOOP, data.KPIS
 )
 listed = actions_ui.listed(ds)
-fs = first_screen.build(ds, view, evidence, data.get_kpis(), listed, actions_ui.today())
+fs = data.shared(
+    first_screen.build, data.DATASET, view, evidence, data.KPIS, listed, actions_ui.today()
+)
 first_fold.show(fs, ds.money)
 
 trend_words = (
@@ -64,14 +66,14 @@ ui.stage_strip(
 left, right = st.columns(2)
 with left:
     ui.chart(
-        overview_charts.fig_stage_nps(ov.stages, ov.min_n),
+        data.figure(overview_charts.fig_stage_nps, ov.stages, ov.min_n),
         f"{METRICS['nps'].definition} Black ticks: each stage's NPS target.",
         key="fig_stage_nps",
         link=overview_links.markdown(*overview_links.chart("", "fig_stage_nps", view)),
     )
 with right:
     ui.chart(
-        overview_charts.fig_worst_moments(ov.worst_moments),
+        data.figure(overview_charts.fig_worst_moments, ov.worst_moments),
         "Moments of truth declared in the journey definition, ranked by NPS; only those "
         f"with at least {ov.min_n} answers. Black ticks: the stage's NPS target.",
         key="fig_worst_moments",

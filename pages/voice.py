@@ -17,7 +17,7 @@ journey = ds.journey
 vv = data.shared(
     voc_view.compute, data.DATASET, data.COMMENTS, data.CLOSED_LOOP, data.CONTACTS, view
 )
-ui.stop_if_empty(ds.slice_stats(vv.view).height == 0, vv.start, vv.end, ds)
+ui.stop_if_empty(vv.empty, vv.start, vv.end, ds)
 
 # --- headlines ------------------------------------------------------------------------
 if vv.headline:
@@ -52,7 +52,7 @@ if loop_tab.open is not False:
                     icon=":material/info:",
                 )
             ui.chart(
-                voc_charts.fig_closed_vs_confirmed(vv.per_department, vv.min_n),
+                data.figure(voc_charts.fig_closed_vs_confirmed, vv.per_department, vv.min_n),
                 f"Grey: {METRICS['closure_rate'].definition} Green: "
                 f"{METRICS['confirmed_rate'].definition} Departments with fewer than {vv.min_n} "
                 "cases are left out of the chart.",
@@ -92,7 +92,7 @@ if lead_tab.open is not False:
             st.info("No full weeks of contacts in this view.")
         else:
             ui.table(
-                leading.table(vv.signals, journey),
+                data.shared(leading.table, vv.signals, journey),
                 "leading-indicators",
                 hide_index=True,
                 column_config=ui.signal_columns(),
@@ -107,15 +107,20 @@ if lead_tab.open is not False:
                 key="voc_lead_stage",
             )
             signal = next(s for s in vv.signals if s.stage_id == chosen)
-            weeks = vv.weekly.filter(vv.weekly["stage_id"] == chosen)
             ui.chart(
-                voc_charts.fig_leading(weeks, journey.stage_name(chosen), signal),
+                data.figure(
+                    voc_charts.fig_leading_at,
+                    vv.weekly,
+                    chosen,
+                    journey.stage_name(chosen),
+                    signal,
+                ),
                 f"Weekly NPS is blank where a week has fewer than {vv.min_n} answers. Repeat "
                 "contacts: a customer's third or later contact within 30 days.",
                 key="fig_leading",
             )
             ui.chart(
-                voc_charts.fig_lags(signal, journey.stage_name(chosen)),
+                data.figure(voc_charts.fig_lags, signal, journey.stage_name(chosen)),
                 "Correlation between contacts and NPS that many weeks later, each weekly series "
                 "pre-whitened (its own autoregression and trend taken out); lags of 1-"
                 f"{leading.MAX_LAG_WEEKS} weeks are tested, lag 0 is shown for reference. Red "
@@ -141,7 +146,7 @@ if process_tab.open is not False:
             )
         else:
             ui.chart(
-                voc_charts.fig_broken_processes(vv.processes),
+                data.figure(voc_charts.fig_broken_processes, vv.processes),
                 "Hover a bar for its complaints and the departments that handled it.",
                 key="fig_processes",
             )
@@ -186,32 +191,27 @@ if theme_tab.open is not False:
                 f"{vv.comment_count:,} comments in view."
             )
             ui.chart(
-                voc_charts.fig_sentiment_by_stage(vv.sentiment),
+                data.figure(voc_charts.fig_sentiment_by_stage, vv.sentiment),
                 "Each bar is 100% of the stage's comments in view; n under the stage.",
                 key="fig_sentiment",
             )
-            stage_names = [
-                journey.stage_name(s)
-                for s in journey.stage_order
-                if s in set(vv.theme_stage["stage_id"].to_list())
-            ]
             ui.chart(
-                voc_charts.fig_theme_stage(
-                    vv.theme_stage, vv.themes["theme"].to_list(), stage_names
-                ),
+                data.figure(voc_charts.fig_themes_by_stage, vv.theme_stage, vv.themes, journey),
                 "Colour: comments. Hover a cell for the NPS of the responses behind them.",
                 key="fig_theme_stage",
             )
             left, right = st.columns(2)
             with left:
                 ui.chart(
-                    voc_charts.fig_theme_trend(vv.theme_trend, vv.top_themes, vv.trend_unit),
+                    data.figure(
+                        voc_charts.fig_theme_trend, vv.theme_trend, vv.top_themes, vv.trend_unit
+                    ),
                     f"The {len(vv.top_themes)} largest themes in view.",
                     key="fig_theme_trend",
                 )
             with right:
                 ui.chart(
-                    voc_charts.fig_rising(vv.rising),
+                    data.figure(voc_charts.fig_rising, vv.rising),
                     "Share of comments now against the previous period of the same length (themes "
                     "only, not unclassified comments). Red: "
                     "significantly more (95%); green: significantly less; grey: not significant.",

@@ -197,6 +197,39 @@ def test_importing_actions_a_bad_row_is_named_and_nothing_is_written(engine, tmp
     assert count(engine, "actions") == 2 and count(engine, "action_changes") == 4
 
 
+def test_the_change_marker_moves_with_every_change_and_import(engine, sample_data, tmp_path):
+    journey = sample_data.journey
+    seen = [actions.change_marker(engine)]
+    assert seen == [(0, 0, None)]  # no action yet
+
+    def moved():
+        marker = actions.change_marker(engine)
+        assert marker is not None and marker not in seen
+        assert marker[:2] == (count(engine, "actions"), count(engine, "action_changes"))
+        seen.append(marker)
+
+    first = actions.save(engine, ANA, fields(), journey)
+    moved()
+    assert actions.save(engine, ANA, fields(), journey, first) == first  # nothing changed
+    assert actions.change_marker(engine) == seen[-1]
+    actions.save(engine, ANA, fields(target=90), journey, first)
+    moved()
+    actions.close(engine, ANA, first, journey, "done")
+    moved()
+    good = tmp_path / "good.csv"
+    good.write_text(HEADER + GOOD)
+    importer.run(engine, "actions", good, None)
+    moved()
+    importer.run(engine, "actions", good, None)  # the same rows again: replaced, and logged
+    moved()
+    assert actions.change_marker(engine) == seen[-1]
+    bare = store.make_engine(f"sqlite:///{tmp_path / 'bare.db'}")  # no action tables at all
+    try:
+        assert actions.change_marker(bare) is None
+    finally:
+        bare.dispose()
+
+
 def test_init_db_adds_the_action_tables_to_an_older_database(tmp_path, sample_data):
     path = tmp_path / "old.db"
     url = f"sqlite:///{path}"

@@ -4,8 +4,11 @@ and options, in a bounded memo."""
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import threading
+import weakref
 
+import polars as pl
 import pytest
 from conftest import REPO
 from streamlit.testing.v1 import AppTest
@@ -112,6 +115,7 @@ def fake_loaders(monkeypatch):
         data._INPUTS, data.DATASET, lambda url, version, departments: ("ds", version, departments)
     )
     monkeypatch.setattr(data, "VIEWS", Memo(max_entries=8))
+    monkeypatch.setattr(data, "PARTS", Memo(max_entries=8))
     return state
 
 
@@ -141,6 +145,32 @@ def test_shared_view_keys(fake_loaders):
     mine = data.shared(compute, data.DATASET, view, option="week")
     assert compute.calls == 5 and mine["args"][0] == ("ds", (2,), ("billing",))  # a scope
     assert len(data.VIEWS) == 5
+
+
+def test_a_frame_argument_counts_as_that_very_object(fake_loaders):
+    compute = Counting()
+    frame = pl.DataFrame({"stage_id": ["buy", "claim"], "n": [3, 4]})
+    first = data.shared(compute, data.DATASET, frame, "week")
+    assert first["args"][1] is frame
+    assert data.shared(compute, data.DATASET, frame, "week") is first
+    assert compute.calls == 1
+    # an equal frame made anew (as a page would on each run) is another object: computed
+    data.shared(compute, data.DATASET, frame.clone(), "week")
+    assert compute.calls == 2
+    data.shared(compute, data.DATASET, [1, 2], "week")  # a list too
+    data.shared(compute, data.DATASET, [1, 2], "week")
+    assert compute.calls == 4
+    # results made from such parts are kept apart from the views they come from
+    assert (len(data.VIEWS), len(data.PARTS)) == (0, 4)
+
+    # the key holds its object, so no other object can take its id while the key exists
+    held = weakref.ref(frame)
+    del frame, first  # (the result holds its arguments too)
+    gc.collect()
+    assert held() is not None
+    data.PARTS.clear()
+    gc.collect()
+    assert held() is None
 
 
 # --- two sessions of the real app -------------------------------------------------------
