@@ -285,11 +285,12 @@ def groups(
     complained[events.filter(pl.col("complaints") > 0)["cust"].to_numpy()] = True
     cases = cases if cases is not None and cases.height else None
     if cases is not None:
-        opened = cases.filter(pl.col("opened_on").is_between(start, end)).select(
-            pl.col("customer_id").cast(ds.customers["customer_id"].dtype)
-        )
-        codes = opened.join(ds.customers.select("customer_id", "cust"), on="customer_id")
-        complained[codes["cust"].to_numpy()] = True
+        opened = cases.filter(pl.col("opened_on").is_between(start, end))
+        if "cust" not in opened.columns:  # cases as stored, not yet prepared
+            opened = opened.select(
+                pl.col("customer_id").cast(ds.customers["customer_id"].dtype)
+            ).join(ds.customers.select("customer_id", "cust"), on="customer_id")
+        complained[opened["cust"].to_numpy()] = True
 
     moments = []
     if contacts.height:

@@ -43,7 +43,7 @@ import polars as pl
 
 from cxmetrics import findings
 from cxmetrics import metrics as m
-from cxmetrics.dataset import Dataset, date_slice
+from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.findings import Finding
 from cxmetrics.inference import Z95
@@ -86,28 +86,27 @@ def weekly(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = m.MIN_N
     }
     if span is None or not stages:
         return pl.DataFrame(schema=schema)
-    lo, hi = span[0], span[1] + dt.timedelta(days=6)
-    mask = ds.customer_mask(f)
-    c = date_slice(contacts, "contacted_on", lo, hi)  # contacts are in date order
+    # Sums per stage, week, segment and region, prepared once per data version: the view's
+    # weeks, stages, segments and regions are a cut of them.
+    cut = pl.col("week").is_between(span[0], span[1])
     if stage_ids is not None:
-        c = c.filter(pl.col("stage_id").is_in(stages))
-    if mask is not None:
-        c = c.filter(pl.Series(mask).gather(c["cust"]))
+        cut &= pl.col("stage_id").cast(pl.String).is_in(stages)
+    if f.segments:
+        cut &= pl.col("segment").cast(pl.String).is_in(list(f.segments))
+    if f.regions:
+        cut &= pl.col("region").cast(pl.String).is_in(list(f.regions))
     per_week = (
-        c.group_by("stage_id", pl.col("contacted_on").dt.truncate("1w").alias("week"))
-        .agg(
-            pl.len().cast(pl.Int64).alias("contacts"),
-            pl.col("repeat_contact").sum().cast(pl.Int64).alias("repeat_contacts"),
-        )
+        _contacts_by_week(ds, contacts)
+        .filter(cut)
+        .group_by("stage_id", "week")
+        .agg(pl.col("contacts", "repeat_contacts").sum())
         .with_columns(pl.col("stage_id").cast(pl.String))
     )
-    survey_view = Filters(
-        start=lo, end=hi, stages=tuple(stages), segments=f.segments, regions=f.regions
-    )
     nps = (
-        m.sums(
-            ds.slice_stats(survey_view), ["stage_id", "week"], ("n_nps", "promoters", "detractors")
-        )
+        _answers_by_week(ds)
+        .filter(cut)
+        .group_by("stage_id", "week")
+        .agg(pl.col("n_nps", "promoters", "detractors").sum())
         .with_columns(pl.col("stage_id").cast(pl.String), m.nps_expr().alias("nps"))
         .select("stage_id", "week", "n_nps", "nps")
     )
@@ -129,6 +128,45 @@ def weekly(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = m.MIN_N
         )
         .select(list(schema))
         .sort("stage_id", "week")
+    )
+
+
+def _contacts_by_week(ds: Dataset, contacts: pl.DataFrame) -> pl.DataFrame:
+    """Contacts and repeat contacts per stage, week (Monday), segment and region of the
+    customer; once per dataset and contacts frame (``Dataset.prepared``)."""
+
+    def build() -> pl.DataFrame:
+        codes = contacts["cust"]
+        return (
+            contacts.select(
+                "stage_id",
+                pl.col("contacted_on").dt.truncate("1w").alias("week"),
+                "repeat_contact",
+                ds.customers["segment"].gather(codes).alias("segment"),
+                ds.customers["region"].gather(codes).alias("region"),
+            )
+            .group_by("stage_id", "week", "segment", "region")
+            .agg(
+                pl.len().cast(pl.Int64).alias("contacts"),
+                pl.col("repeat_contact").sum().cast(pl.Int64).alias("repeat_contacts"),
+            )
+            .sort("week", "stage_id")
+        )
+
+    return ds.prepared("contacts_by_week", contacts, build)
+
+
+def _answers_by_week(ds: Dataset) -> pl.DataFrame:
+    """NPS answers, promoters and detractors per stage, week, segment and region; once per
+    dataset (``Dataset.prepared``)."""
+    return ds.prepared(
+        "answers_by_week",
+        None,
+        lambda: m.sums(
+            ds.stats,
+            ["stage_id", "week", "segment", "region"],
+            ("n_nps", "promoters", "detractors"),
+        ).sort("week", "stage_id"),
     )
 
 

@@ -281,11 +281,7 @@ def candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
 def latest_by_stage(ds: Dataset, f: Filters) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each customer's latest NPS answer at each stage in view: stage id -> (customer codes,
     answers)."""
-    last = answers.latest(ds.answers_in_view(f), "nps", ("stage_id", "cust"))
-    return {
-        str(sid[0]): (part["cust"].to_numpy(), part["nps"].to_numpy())
-        for sid, part in last.partition_by("stage_id", as_dict=True).items()
-    }
+    return answers.latest_per(ds.answers_in_view(f), "stage_id", "nps")
 
 
 def revenue_at_risk_by(
@@ -299,16 +295,17 @@ def revenue_at_risk_by(
     detractor churn of that segment)."""
     end = f.end or ds.last_day
     arrays = ds.customer_arrays
-    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]] = []
+    # (label, customers, their latest answers, the churn rates that apply to them)
+    parts: list[tuple[str, np.ndarray, np.ndarray, m.ChurnRates]] = []
     if dimension == "stage":
         by_stage = by_stage if by_stage is not None else latest_by_stage(ds, f)
         shown = ds.stage_ids(f)
-        mask = ds.customer_mask(f)
+        rates = ds.detractor_rates(f)  # every stage: the customers of the view's segments
         for sid in ds.journey.stage_order:
             if shown is not None and sid not in shown:
                 continue
             who_here, latest_here = by_stage.get(sid, (np.zeros(0, np.int64), np.zeros(0, np.int8)))
-            parts.append((ds.journey.stage_name(sid), who_here, latest_here, mask))
+            parts.append((ds.journey.stage_name(sid), who_here, latest_here, rates))
     else:
         view = ds.customer_view(f)
         segments = ds.customers["segment"]
@@ -317,10 +314,10 @@ def revenue_at_risk_by(
         for seg in f.segments or tuple(ds.options("segment")):
             mine = codes == categories.index(seg)
             here = mine[view.latest_who]
-            parts.append((seg, view.latest_who[here], view.latest_nps[here], mine))
+            rates = m.detractor_churn_rate(ds.latest_nps, arrays, mine, ds.first_day, ds.last_day)
+            parts.append((seg, view.latest_who[here], view.latest_nps[here], rates))
     out = []
-    for label, who_here, latest_here, mask in parts:
-        rates = m.detractor_churn_rate(ds.latest_nps, arrays, mask, ds.first_day, ds.last_day)
+    for label, who_here, latest_here, rates in parts:
         risk = m.revenue_at_risk(who_here, latest_here, arrays, rates, end)
         out.append(
             {

@@ -87,7 +87,13 @@ class Overview:
 
 
 def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
-    """Everything on the overview for the filtered view ``f``."""
+    """Everything on the overview for the filtered view ``f``; computed once per dataset,
+    view and ``min_n`` (``Dataset.view``), so the page, its findings and the first screen
+    read one overview. Read-only."""
+    return ds.view("overview", (f, min_n), lambda: _compute(ds, f, min_n))
+
+
+def _compute(ds: Dataset, f: Filters, min_n: int) -> Overview:
     start = f.start or ds.first_day
     end = f.end or ds.last_day
     prev = f.previous_period()
@@ -271,10 +277,7 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
     no_churn = ds.facts.unknown_text("churn")
     if no_churn:  # nobody's churn date is known: not 0%, unknown
         churn, churn_change, prev_churn = m.Score("churn", None, churn.n), None, None
-    rates = m.detractor_churn_rate(
-        ds.latest_nps, arrays, ds.customer_mask(f), ds.first_day, ds.last_day
-    )
-    risk = m.revenue_at_risk(now.latest_who, now.latest_nps, arrays, rates, end)
+    risk = m.revenue_at_risk(now.latest_who, now.latest_nps, arrays, ds.detractor_rates(f), end)
     return {
         "churn": Tile("churn", churn, churn_change, m.STATUS_NONE, None, unknown=no_churn),
         "revenue_at_risk": Tile(
