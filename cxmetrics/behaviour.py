@@ -11,6 +11,7 @@ difference is called significant only when its test is kept."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -77,26 +78,37 @@ class AnswerCounts:
         """From a customer-level aggregate (:mod:`cxmetrics.answers`): its counts summed
         per customer."""
         codes = groups["cust"].to_numpy()
+        runs = codes.size > 0 and bool((codes[1:] >= codes[:-1]).all())
+        if runs:  # rows in customer order (as the aggregate keeps them): sum each run
+            starts = np.flatnonzero(np.append(True, codes[1:] != codes[:-1]))
+            who = codes[starts]
 
         def per(column: str) -> np.ndarray:
             weights = groups[column].to_numpy().astype(np.int64)
-            return np.bincount(codes, weights=weights, minlength=size).astype(np.int64)
+            if not runs:
+                return np.bincount(codes, weights=weights, minlength=size).astype(np.int64)
+            out = np.zeros(size, dtype=np.int64)
+            out[who] = np.add.reduceat(weights, starts)
+            return out
 
         return cls(per("n_nps"), per("promoters"), per("detractors"))
+
+    @cached_property
+    def _stacked(self) -> np.ndarray:
+        return np.stack([self.answers, self.promoters, self.detractors]).astype(np.float64)
+
+    @cached_property
+    def _totals(self) -> list[int]:
+        return [int(a.sum()) for a in (self.answers, self.promoters, self.detractors)]
 
     def nps(
         self, members: np.ndarray, *, others: bool = False, deff: dict | None = None
     ) -> m.Score:
         """NPS of the answers given by ``members`` (a mask over codes), or by everyone else."""
-        weights = members.astype(np.int64)
-        counts = [int(a @ weights) for a in (self.answers, self.promoters, self.detractors)]
+        # one product for the three counts; float64 sums of counts are exact below 2**53
+        counts = [int(c) for c in self._stacked @ members.astype(np.float64)]
         if others:
-            counts = [
-                int(a.sum()) - c
-                for a, c in zip(
-                    (self.answers, self.promoters, self.detractors), counts, strict=True
-                )
-            ]
+            counts = [total - c for total, c in zip(self._totals, counts, strict=True)]
         row = dict.fromkeys(m.CORE_COLUMNS, 0)
         row.update(n_nps=counts[0], promoters=counts[1], detractors=counts[2])
         return m.scores_of(row, deff)["nps"]
@@ -282,7 +294,9 @@ def groups(
     repeat = np.zeros(size, dtype=bool)
     repeat[period_contacts.filter(pl.col("repeat_contact"))["cust"].to_numpy()] = True
     complained = np.zeros(size, dtype=bool)
-    complained[events.filter(pl.col("complaints") > 0)["cust"].to_numpy()] = True
+    complained[
+        events.select("cust", "complaints").filter(pl.col("complaints") > 0)["cust"].to_numpy()
+    ] = True
     cases = cases if cases is not None and cases.height else None
     if cases is not None:
         opened = cases.filter(pl.col("opened_on").is_between(start, end))

@@ -106,17 +106,7 @@ def customers_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
     """One row per customer with a response in view: segment, region, annual revenue, cost
     to serve, influence, latest NPS and CSAT answer in view (null if none), and whether they
     left during the period."""
-    start, end = f.start or ds.first_day, f.end or ds.last_day
-    size = ds.customer_arrays.size
-    frame = ds.answers_in_view(f)
-    latest = {}
-    for score in answers.SCORES:
-        last = answers.latest(frame, score)
-        latest[score] = np.full(size, -1, dtype=np.int16)
-        latest[score][last["cust"].to_numpy()] = last[score].to_numpy()
-    nps, csat = latest["nps"], latest["csat"]
-    left = m.left_in_period(ds.customer_arrays, start, end)
-    ids = answers.customers(frame)
+    ids, nps, csat, left = _latest_in_view(ds, f)
     base = ds.customers[ids]
     return base.select(
         pl.Series("cust", ids),
@@ -130,6 +120,21 @@ def customers_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
         pl.Series("csat", csat[ids]).replace(-1, None),
         pl.Series("left", left[ids]),
     )
+
+
+def _latest_in_view(ds: Dataset, f: Filters):
+    """The customers in view (codes, ascending) and, over every customer code, the latest
+    NPS and CSAT answer in view (-1 for none) and whether they left in the period."""
+    start, end = f.start or ds.first_day, f.end or ds.last_day
+    size = ds.customer_arrays.size
+    frame = ds.answers_in_view(f)
+    latest = {}
+    for score in answers.SCORES:
+        last = answers.latest(frame, score)
+        latest[score] = np.full(size, -1, dtype=np.int16)
+        latest[score][last["cust"].to_numpy()] = last[score].to_numpy()
+    left = m.left_in_period(ds.customer_arrays, start, end)
+    return answers.customers(frame), latest["nps"], latest["csat"], left
 
 
 def nps_group() -> pl.Expr:
@@ -266,9 +271,14 @@ def at_risk_tests(counts: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
 
 def candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
     """The family of at-risk tests (one per segment) for the filtered view ``f`` of ``ds``."""
-    customers = customers_in_view(ds, f)
-    satisfied = customers.filter(pl.col("csat") >= 4).with_columns(
-        ((pl.col("nps") <= 8).fill_null(False) | pl.col("left")).alias("at_risk")
+    ids, nps, csat, left = _latest_in_view(ds, f)
+    who = ids[csat[ids] >= 4]  # satisfied: latest CSAT in view 4-5
+    satisfied = pl.DataFrame(
+        {
+            "segment": ds.customers["segment"].gather(who),
+            "at_risk": ((nps[who] >= 0) & (nps[who] <= 8)) | left[who],
+            "left": left[who],
+        }
     )
     counts = satisfied.group_by("segment").agg(
         pl.len().alias("satisfied"),
