@@ -499,6 +499,9 @@ class Trends:
     periods: list[dt.date]
     scores: dict[str, list[float | None]]  # "nps", "csat", "ces"
     stages: dict[str, list[float | None]]  # stage id -> NPS
+    #: "nps", "csat", "ces": each point's 95% interval (low, high), the point ± the margin
+    #: its tile would show for that period (design effect included); None where no point
+    bands: dict[str, list[tuple[float, float] | None]] = field(default_factory=dict)
 
 
 def trends(ds: Dataset, f: Filters, min_n: int = MIN_N, periods: int = TREND_PERIODS) -> Trends:
@@ -512,6 +515,14 @@ def trends(ds: Dataset, f: Filters, min_n: int = MIN_N, periods: int = TREND_PER
         key: [v if n >= min_n else None for v, n in zip(per[key], per[f"n_{key}"], strict=True)]
         for key in ("nps", "csat", "ces")
     }
+    margins = [m.scores_of(row, ds.design_effect) for row in per.iter_rows(named=True)]
+    bands = {
+        key: [
+            None if v is None else (v - score[key].moe, v + score[key].moe)
+            for v, score in zip(values, margins, strict=True)
+        ]
+        for key, values in scores.items()
+    }
     shown = set(per["bucket"].to_list())
     by_stage = m.totals(stats, ["stage_id", "bucket"], m.CORE_COLUMNS).sort("bucket")
     stages: dict[str, list[float | None]] = {}
@@ -520,4 +531,4 @@ def trends(ds: Dataset, f: Filters, min_n: int = MIN_N, periods: int = TREND_PER
         stages[str(stage)] = [
             v if n >= min_n else None for v, n in zip(part["nps"], part["n_nps"], strict=True)
         ]
-    return Trends(unit, per["bucket"].to_list(), scores, stages)
+    return Trends(unit, per["bucket"].to_list(), scores, stages, bands)
