@@ -220,6 +220,9 @@ def _latest_rows(cust: np.ndarray, at: np.ndarray) -> np.ndarray | None:
     np.not_equal(cust[1:], cust[:-1], out=new[1:])
     if (cust[1:] < cust[:-1]).any():
         return None
+    last = np.append(new[1:], True)  # the last row of each customer's run
+    if not ((at[1:] <= at[:-1]) & ~new[1:]).any():  # places rise within each run (ORDER)
+        return last
     starts = np.flatnonzero(new)
     top = np.maximum.reduceat(at.astype(np.int64), starts)
     pick = at == np.repeat(top, np.diff(np.append(starts, cust.size)))

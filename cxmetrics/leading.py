@@ -332,16 +332,15 @@ def signal(stage_id: str, contacts: np.ndarray, nps: np.ndarray) -> Signal:
 
 def signals(per_week: pl.DataFrame) -> list[Signal]:
     """One signal per stage of :func:`weekly`, tested but not yet judged (see :func:`judge`)."""
+    stages = np.asarray(per_week["stage_id"].cast(pl.String).to_list(), dtype=object)
+    weeks = per_week["week"].to_numpy()
+    contacts = per_week["contacts"].to_numpy().astype(np.float64)
+    nps = per_week["nps"].cast(pl.Float64).to_numpy()  # NaN where null
     out = []
-    for (stage,), part in per_week.group_by(["stage_id"], maintain_order=True):
-        part = part.sort("week")
-        out.append(
-            signal(
-                str(stage),
-                part["contacts"].cast(pl.Float64).to_numpy(),
-                part["nps"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
-            )
-        )
+    for stage in dict.fromkeys(stages.tolist()):  # in the order the stages come
+        rows = np.flatnonzero(stages == stage)
+        rows = rows[np.argsort(weeks[rows], kind="stable")]
+        out.append(signal(str(stage), contacts[rows], nps[rows]))
     return out
 
 
