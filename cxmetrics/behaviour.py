@@ -109,9 +109,26 @@ class AnswerCounts:
         counts = [int(c) for c in self._stacked @ members.astype(np.float64)]
         if others:
             counts = [total - c for total, c in zip(self._totals, counts, strict=True)]
-        row = dict.fromkeys(m.CORE_COLUMNS, 0)
-        row.update(n_nps=counts[0], promoters=counts[1], detractors=counts[2])
-        return m.scores_of(row, deff)["nps"]
+        return _nps_of(counts, deff)
+
+    def nps_of_groups(
+        self, members: np.ndarray, deff: dict | None = None
+    ) -> list[tuple[m.Score, m.Score]]:
+        """:meth:`nps` of each row of ``members`` (groups × customer codes) and of everyone
+        else, with one product for every group."""
+        counts = (members.astype(np.float64) @ self._stacked.T).astype(np.int64).tolist()
+        out = []
+        for mine in counts:
+            rest = [total - c for total, c in zip(self._totals, mine, strict=True)]
+            out.append((_nps_of(mine, deff), _nps_of(rest, deff)))
+        return out
+
+
+def _nps_of(counts: list[int], deff: dict | None) -> m.Score:
+    """NPS of (answers, promoters, detractors)."""
+    row = dict.fromkeys(m.CORE_COLUMNS, 0)
+    row.update(n_nps=int(counts[0]), promoters=int(counts[1]), detractors=int(counts[2]))
+    return m.scores_of(row, deff)["nps"]
 
 
 def _difference(a: m.Score, b: m.Score, min_n: int) -> m.Change | None:
@@ -134,24 +151,43 @@ def compare_group(
     else. NPS is over the answers in view (``counts``); churn is the share of the customers in
     view (``seen``) who left in the period (``left``). Differences are not yet judged: see
     :func:`judged`."""
+    return compare_groups([moment], members[None, :], counts, seen, left, min_n, deff)[0]
+
+
+def compare_groups(
+    moments: list[str],
+    members: np.ndarray,
+    counts: AnswerCounts,
+    seen: np.ndarray,
+    left: np.ndarray,
+    min_n: int = m.MIN_N,
+    deff: dict | None = None,
+) -> list[GroupResult]:
+    """:func:`compare_group` of every moment at once: ``members`` holds one row per moment
+    (a mask over customer codes each)."""
     group, others = members & seen, ~members & seen
-    group_nps = counts.nps(members, deff=deff)
-    others_nps = counts.nps(members, others=True, deff=deff)
-    churn = m.proportion_score("churn", int((group & left).sum()), int(group.sum()))
-    others_churn = m.proportion_score("churn", int((others & left).sum()), int(others.sum()))
-    # Enough answers and enough customers on both sides: many answers from a handful of
-    # customers are not a comparison.
-    enough = min(int(group.sum()), int(others.sum())) >= min_n
-    return GroupResult(
-        moment,
-        int(group.sum()),
-        group_nps,
-        churn,
-        others_nps,
-        others_churn,
-        _difference(group_nps, others_nps, min_n) if enough else None,
-        _difference(churn, others_churn, min_n),
-    )
+    sizes, other_sizes = group.sum(axis=1).tolist(), others.sum(axis=1).tolist()
+    gone, others_gone = (group & left).sum(axis=1).tolist(), (others & left).sum(axis=1).tolist()
+    out = []
+    for i, (group_nps, others_nps) in enumerate(counts.nps_of_groups(members, deff)):
+        churn = m.proportion_score("churn", gone[i], sizes[i])
+        others_churn = m.proportion_score("churn", others_gone[i], other_sizes[i])
+        # Enough answers and enough customers on both sides: many answers from a handful of
+        # customers are not a comparison.
+        enough = min(sizes[i], other_sizes[i]) >= min_n
+        out.append(
+            GroupResult(
+                moments[i],
+                sizes[i],
+                group_nps,
+                churn,
+                others_nps,
+                others_churn,
+                _difference(group_nps, others_nps, min_n) if enough else None,
+                _difference(churn, others_churn, min_n),
+            )
+        )
+    return out
 
 
 def findings_of(groups: list[GroupResult]) -> list[Finding]:
@@ -321,10 +357,15 @@ def groups(
         for sid in ds.journey.stage_order
     ]
     return judged(
-        [
-            compare_group(name, members, counts, seen, left, min_n, ds.design_effect)
-            for name, members in moments
-        ]
+        compare_groups(
+            [name for name, _ in moments],
+            np.stack([mask for _, mask in moments]),
+            counts,
+            seen,
+            left,
+            min_n,
+            ds.design_effect,
+        )
     )
 
 

@@ -396,7 +396,19 @@ def candidates(ds: Dataset, contacts: pl.DataFrame, f: Filters) -> list[Finding]
     """The view's family of lead tests, unadjusted (p set, q None): one per stage in view
     with at least ``MIN_WEEKS`` pairs of weeks. ``contacts`` from
     :func:`dataset.load_contacts`."""
-    return findings_of(signals(weekly(ds, contacts, f)), ds.journey)
+    # The test reads the weekly series only: the stages, segments and regions in view and the
+    # weeks up to the view's end. Views that share them (another start date, another channel)
+    # share one test, kept by the dataset as a result of a view (``Dataset.view``).
+    end = f.end or ds.last_day
+    reads = (id(contacts), ds.stage_ids(f), f.segments, f.regions, window(ds.first_day, end))
+    held, found = ds.view(
+        "lead_candidates",
+        reads,
+        lambda: (contacts, findings_of(signals(weekly(ds, contacts, f)), ds.journey)),
+    )
+    if held is not contacts:  # another contacts frame now has that id
+        return findings_of(signals(weekly(ds, contacts, f)), ds.journey)
+    return list(found)
 
 
 def family_caption(tested: int) -> str:

@@ -510,12 +510,13 @@ def trends(ds: Dataset, f: Filters, min_n: int = MIN_N, periods: int = TREND_PER
     back = dt.timedelta(days=(7 if unit == "week" else 31) * periods)
     view = replace(f, start=max(end - back, ds.first_day), end=end)
     stats = ds.slice_stats(view).rename({unit: "bucket"})
-    per = m.totals(stats, ["bucket"], m.CORE_COLUMNS).sort("bucket").tail(periods)
+    counts = m.sums(stats, ["bucket"], m.CORE_COLUMNS).sort("bucket").tail(periods)
+    per = m.with_scores(counts)
     scores = {
         key: [v if n >= min_n else None for v, n in zip(per[key], per[f"n_{key}"], strict=True)]
         for key in ("nps", "csat", "ces")
     }
-    margins = [m.scores_of(row, ds.design_effect) for row in per.iter_rows(named=True)]
+    margins = [m.scores_of(row, ds.design_effect) for row in counts.iter_rows(named=True)]
     bands = {
         key: [
             None if v is None else (v - score[key].moe, v + score[key].moe)
@@ -526,9 +527,8 @@ def trends(ds: Dataset, f: Filters, min_n: int = MIN_N, periods: int = TREND_PER
     shown = set(per["bucket"].to_list())
     by_stage = m.totals(stats, ["stage_id", "bucket"], m.CORE_COLUMNS).sort("bucket")
     stages: dict[str, list[float | None]] = {}
-    for (stage,), part in by_stage.group_by(["stage_id"], maintain_order=True):
-        part = part.filter(pl.col("bucket").is_in(list(shown)))
-        stages[str(stage)] = [
-            v if n >= min_n else None for v, n in zip(part["nps"], part["n_nps"], strict=True)
-        ]
+    for stage, bucket, v, n in by_stage.select("stage_id", "bucket", "nps", "n_nps").iter_rows():
+        points = stages.setdefault(str(stage), [])  # stages in the order they first come
+        if bucket in shown:
+            points.append(v if n >= min_n else None)
     return Trends(unit, per["bucket"].to_list(), scores, stages, bands)
