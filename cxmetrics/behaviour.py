@@ -313,7 +313,7 @@ def groups(
     in_view = ds.answers_in_view(f)
     counts = AnswerCounts.of_groups(in_view, size)
     seen = np.zeros(size, dtype=bool)
-    seen[in_view["cust"].to_numpy()] = True
+    seen[ds.customers_in(f)] = True
     left = m.left_in_period(arrays, start, end)
 
     events = ds.answers(f.start, f.end)  # every stage and channel of the period

@@ -265,19 +265,35 @@ class Dataset:
             self.answers(f.start, f.end), self.stage_ids(f), f.channels, self.customer_mask(f)
         )
 
+    def _answers_key(self, f: Filters) -> tuple:
+        """What :meth:`answers_in_view` reads of the filters."""
+        return (f.start, f.end, self.stage_ids(f), f.channels, f.segments, f.regions)
+
+    def customers_in(self, f: Filters) -> np.ndarray:
+        """The distinct customer codes with an answer in view, ascending; once per view."""
+        return self.view(
+            "customers_in",
+            self._answers_key(f),
+            lambda: answers.customers(self.answers_in_view(f)),
+        )
+
+    def latest_answers(self, f: Filters, score: str = "nps") -> tuple[np.ndarray, np.ndarray]:
+        """Each customer's latest ``score`` answer in view: (customer codes ascending, their
+        answers); once per view and score."""
+
+        def compute():
+            last = answers.latest(self.answers_in_view(f), score)
+            return last["cust"].to_numpy(), last[score].to_numpy()
+
+        return self.view("latest_answers", (*self._answers_key(f), score), compute)
+
     def customer_view(self, f: Filters, *, latest: bool = True) -> CustomerView:
         """The customers in view and each one's latest NPS answer in view (left empty with
         ``latest=False``); computed once per view (:meth:`view`)."""
-        key = (f.start, f.end, self.stage_ids(f), f.channels, f.segments, f.regions, latest)
-        return self.view("customer_view", key, lambda: self._customer_view(f, latest))
-
-    def _customer_view(self, f: Filters, latest: bool) -> CustomerView:
-        frame = self.answers_in_view(f)
-        in_view = answers.customers(frame)
+        in_view = self.customers_in(f)
         if not latest:  # only the customers in view were asked for
             return CustomerView(in_view, in_view[:0], np.zeros(0, np.int8))
-        last = answers.latest(frame)
-        return CustomerView(in_view, last["cust"].to_numpy(), last["nps"].to_numpy())
+        return CustomerView(in_view, *self.latest_answers(f, "nps"))
 
 
 def date_slice(frame: pl.DataFrame, date_col: str, start, end) -> pl.DataFrame:

@@ -127,14 +127,13 @@ def _latest_in_view(ds: Dataset, f: Filters):
     NPS and CSAT answer in view (-1 for none) and whether they left in the period."""
     start, end = f.start or ds.first_day, f.end or ds.last_day
     size = ds.customer_arrays.size
-    frame = ds.answers_in_view(f)
     latest = {}
     for score in answers.SCORES:
-        last = answers.latest(frame, score)
+        who, values = ds.latest_answers(f, score)
         latest[score] = np.full(size, -1, dtype=np.int16)
-        latest[score][last["cust"].to_numpy()] = last[score].to_numpy()
+        latest[score][who] = values
     left = m.left_in_period(ds.customer_arrays, start, end)
-    return answers.customers(frame), latest["nps"], latest["csat"], left
+    return ds.customers_in(f), latest["nps"], latest["csat"], left
 
 
 def nps_group() -> pl.Expr:
