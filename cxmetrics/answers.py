@@ -185,14 +185,27 @@ def in_view(
     customer_mask: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """The groups of the stages and channels in view, of the customers the mask keeps."""
-    cond = pl.lit(True)
+    keep = np.ones(frame.height, dtype=bool)
     if stage_ids is not None:
-        cond &= pl.col("stage_id").cast(pl.String).is_in(list(stage_ids))
+        keep &= _among(frame["stage_id"], stage_ids)
     if channels:
-        cond &= pl.col("channel").cast(pl.String).is_in(list(channels))
+        keep &= _among(frame["channel"], channels)
     if customer_mask is not None:
-        cond &= pl.Series(customer_mask[frame["cust"].to_numpy()])
-    return frame.filter(cond)
+        kept = customer_mask[frame["cust"].to_numpy()]
+        keep &= kept if kept.dtype == bool else (kept == True)  # noqa: E712 (None: not kept)
+    if keep.all():
+        return frame
+    return frame.filter(pl.Series(keep))
+
+
+def _among(column: pl.Series, values: tuple[str, ...]) -> np.ndarray:
+    """Which rows of a stage or channel column hold one of ``values`` (null: none); an
+    Enum's codes are compared, not its strings."""
+    if isinstance(column.dtype, pl.Enum):
+        wanted = set(values)
+        codes = [i for i, name in enumerate(column.dtype.categories) if name in wanted]
+        return np.isin(column.to_physical().to_numpy(), codes)  # a null (NaN) is none of them
+    return column.cast(pl.String).is_in(list(values)).fill_null(False).to_numpy()
 
 
 def latest(frame: pl.DataFrame, score: str = "nps", by: tuple[str, ...] = ("cust",)):

@@ -423,13 +423,7 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
         return pl.DataFrame(schema=INFLUENCER_STAGE_SCHEMA)
     influencer = (ds.customers["influence"] >= cut).fill_null(False).to_numpy()
     frame = ds.answers_in_view(f)
-    counts = {
-        (str(row["stage_id"]), row["influencer"]): row
-        for row in frame.with_columns(pl.Series("influencer", influencer[frame["cust"].to_numpy()]))
-        .group_by("stage_id", "influencer")
-        .agg(pl.col("n_nps", "promoters", "detractors").sum())
-        .iter_rows(named=True)
-    }
+    counts = _sums_by_stage_and(frame, influencer[frame["cust"].to_numpy()])
     out = []
     for position, sid in enumerate(ds.journey.stage_order):
         for is_influencer in (False, True):
@@ -453,6 +447,28 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
                 }
             )
     return pl.DataFrame(out, schema=INFLUENCER_STAGE_SCHEMA)
+
+
+def _sums_by_stage_and(frame: pl.DataFrame, flag: np.ndarray) -> dict[tuple[str, bool], dict]:
+    """NPS answers, promoters and detractors of ``frame`` (customer-level answers) per stage
+    and value of ``flag`` (one per row): one counting pass."""
+    stage = frame["stage_id"]
+    if isinstance(stage.dtype, pl.Enum):
+        names = stage.dtype.categories.to_list()
+        codes = stage.to_physical().to_numpy().astype(np.int64)
+    else:
+        names, codes = np.unique(stage.cast(pl.String).to_numpy(), return_inverse=True)
+    key = codes * 2 + flag.astype(np.int64)
+    size = 2 * len(names)
+    sums = {
+        c: np.bincount(key, frame[c].to_numpy().astype(np.float64), size).astype(np.int64)
+        for c in ("n_nps", "promoters", "detractors")
+    }
+    present = np.bincount(key, minlength=size) > 0
+    return {
+        (str(names[k // 2]), bool(k % 2)): {c: int(sums[c][k]) for c in sums}
+        for k in np.flatnonzero(present)
+    }
 
 
 def influencer_candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
