@@ -83,15 +83,17 @@ class AnswerCounts:
             starts = np.flatnonzero(np.append(True, codes[1:] != codes[:-1]))
             who = codes[starts]
 
-        def per(column: str) -> np.ndarray:
-            weights = groups[column].to_numpy().astype(np.int64)
-            if not runs:
-                return np.bincount(codes, weights=weights, minlength=size).astype(np.int64)
-            out = np.zeros(size, dtype=np.int64)
-            out[who] = np.add.reduceat(weights, starts)
-            return out
+        columns = ("n_nps", "promoters", "detractors")
+        if not runs:
 
-        return cls(per("n_nps"), per("promoters"), per("detractors"))
+            def per(column: str) -> np.ndarray:
+                weights = groups[column].to_numpy().astype(np.int64)
+                return np.bincount(codes, weights=weights, minlength=size).astype(np.int64)
+
+            return cls(*(per(c) for c in columns))
+        out = np.zeros((size, len(columns)), dtype=np.int64)
+        out[who] = np.add.reduceat(groups.select(columns).to_numpy().astype(np.int64), starts)
+        return cls(*(np.ascontiguousarray(out[:, i]) for i in range(len(columns))))
 
     @cached_property
     def _stacked(self) -> np.ndarray:
