@@ -95,39 +95,41 @@ def weekly(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = m.MIN_N
         cut &= pl.col("segment").cast(pl.String).is_in(list(f.segments))
     if f.regions:
         cut &= pl.col("region").cast(pl.String).is_in(list(f.regions))
-    per_week = (
-        _contacts_by_week(ds, contacts)
-        .filter(cut)
-        .group_by("stage_id", "week")
-        .agg(pl.col("contacts", "repeat_contacts").sum())
-        .with_columns(pl.col("stage_id").cast(pl.String))
+    weeks = pl.date_range(span[0], span[1], "1w", eager=True)
+    order = sorted(stages)  # the frame comes sorted by stage id, then week
+    where = {sid: i for i, sid in enumerate(order)}
+    cells = len(order) * weeks.len()
+
+    def summed(frame: pl.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
+        """``columns`` of the rows in view summed per (stage, week) cell of the grid."""
+        part = frame.filter(cut)
+        row = np.array([where[s] for s in part["stage_id"].cast(pl.String).to_list()], np.int64)
+        col = (part["week"] - span[0]).dt.total_days().to_numpy() // 7
+        cell = row * weeks.len() + col
+        return [
+            np.bincount(cell, part[c].to_numpy().astype(np.float64), cells).astype(np.int64)
+            for c in columns
+        ]
+
+    n_contacts, n_repeat = summed(_contacts_by_week(ds, contacts), ("contacts", "repeat_contacts"))
+    n_nps, promoters, detractors = summed(
+        _answers_by_week(ds), ("n_nps", "promoters", "detractors")
     )
-    nps = (
-        _answers_by_week(ds)
-        .filter(cut)
-        .group_by("stage_id", "week")
-        .agg(pl.col("n_nps", "promoters", "detractors").sum())
-        .with_columns(pl.col("stage_id").cast(pl.String), m.nps_expr().alias("nps"))
-        .select("stage_id", "week", "n_nps", "nps")
-    )
-    grid = pl.DataFrame({"stage_id": stages}).join(
-        pl.DataFrame({"week": pl.date_range(span[0], span[1], "1w", eager=True)}), how="cross"
-    )
-    return (
-        grid.join(per_week, on=["stage_id", "week"], how="left")
-        .join(nps, on=["stage_id", "week"], how="left")
-        .with_columns(
-            pl.col("contacts", "repeat_contacts", "n_nps").fill_null(0).cast(pl.Int64),
-        )
-        .with_columns(
-            pl.when(pl.col("contacts") > 0)
-            .then(100 * pl.col("repeat_contacts") / pl.col("contacts"))
-            .otherwise(None)
-            .alias("repeat_rate"),
-            pl.when(pl.col("n_nps") >= min_n).then(pl.col("nps")).otherwise(None).alias("nps"),
-        )
-        .select(list(schema))
-        .sort("stage_id", "week")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(n_contacts > 0, 100 * n_repeat / n_contacts, np.nan)
+        nps = 100 * (promoters / n_nps - detractors / n_nps)  # as metrics.nps_expr
+    nps = np.where(n_nps >= max(min_n, 1), nps, np.nan)
+    return pl.DataFrame(
+        {
+            "stage_id": np.repeat(order, weeks.len()).tolist(),
+            "week": pl.concat([weeks] * len(order)) if order else weeks.clear(),
+            "contacts": n_contacts,
+            "repeat_contacts": n_repeat,
+            "repeat_rate": pl.Series(rate, dtype=pl.Float64, nan_to_null=True),
+            "n_nps": n_nps,
+            "nps": pl.Series(nps, dtype=pl.Float64, nan_to_null=True),
+        },
+        schema=schema,
     )
 
 
