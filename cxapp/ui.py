@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
 import functools
+import html
 
 import streamlit as st
 
 from cxapp import auth, briefing_ui, data
-from cxmetrics import chart_style, exports, wording
+from cxmetrics import chart_style, exports, overview_charts, wording
 from cxmetrics import metrics as m
 from cxmetrics.overview import Tile
 from cxmetrics.registry import METRICS
@@ -65,18 +67,26 @@ def tile(
     previous_label: str | None,
     symbol: str,
     trend: list | None = None,
+    band: list | None = None,
+    unit: str = "period",
     link: str | None = None,
 ) -> None:
     """One KPI tile: value, significant change, n, margin, status against target; "Not
     recorded" and what to import when a fact it needs is missing. ``symbol``: the company's
-    currency symbol; ``trend``: the score over the last periods, oldest first (None: too few
-    answers in that period), drawn small under the value; ``link``: the view that explains
-    the tile, which its name then opens."""
-    points = [v for v in (trend or []) if v is not None]
+    currency symbol; ``trend``: the score over the last periods (``unit``: week or month),
+    oldest first (None: too few answers in that period), drawn small under the value over a
+    light band of each point's 95% interval (``band``, from ``overview.trends``); ``link``:
+    the view that explains the tile, which its name then opens."""
     spec = METRICS[t.key]
     color = {True: "normal", False: "inverse", None: "off"}[spec.higher_is_better]
     full = wording.tile_caption(t, min_n, previous_label, symbol)
     help_text = f"{spec.help()}\n\n{full}"
+    shown = [v for v in (trend or []) if v is not None]
+    title = (
+        f"{spec.short} by {unit}, the last {len(shown)} {unit}s shown; shaded: the 95% "
+        "interval of each"
+    )
+    line = overview_charts.sparkline_svg(trend or [], band, _trend_color(t), title)
     with st.container(border=True, height="stretch"):
         with st.container(gap=None, key=f"tile_{t.key}"):
             if link:  # a linked name, with its tooltip, in place of the metric's own label
@@ -89,12 +99,31 @@ def tile(
                 delta_color=color,
                 help=help_text,
                 label_visibility="collapsed" if link else "visible",
-                chart_data=points if len(points) > 1 else None,
-                chart_type="line",
+            )
+        if line:  # as an image: the page's HTML sanitiser keeps no inline SVG
+            source = base64.b64encode(line.encode()).decode()
+            st.html(
+                f"<img class='cx-tile-trend' src='data:image/svg+xml;base64,{source}' "
+                f"alt='{html.escape(title, quote=True)}' title='{html.escape(title, quote=True)}' "
+                "style='display:block;width:100%;height:44px'>"
             )
         st.caption(wording.tile_caption(t, min_n, previous_label, symbol, short=True))
         if t.key in ("nps", "csat", "ces"):
             status_badge(t.status)
+
+
+#: A tile's trend line: its change's colour when a change is shown, else grey (as the
+#: journey strip's lines).
+TREND_NEUTRAL = "#808495"
+
+
+def _trend_color(t: Tile) -> str:
+    """Green when the tile shows a change for the better, red for the worse (as the change
+    itself is coloured), otherwise grey."""
+    if t.change is None or not t.change.significant or not t.change.delta:
+        return TREND_NEUTRAL
+    better = (t.change.delta > 0) == bool(METRICS[t.key].higher_is_better)
+    return chart_style.STATUS_COLORS[m.STATUS_ON if better else m.STATUS_BELOW]
 
 
 def chart(fig, caption: str, key: str, link: str | None = None) -> None:

@@ -185,23 +185,99 @@ def in_view(
     customer_mask: np.ndarray | None = None,
 ) -> pl.DataFrame:
     """The groups of the stages and channels in view, of the customers the mask keeps."""
-    cond = pl.lit(True)
+    keep = np.ones(frame.height, dtype=bool)
     if stage_ids is not None:
-        cond &= pl.col("stage_id").cast(pl.String).is_in(list(stage_ids))
+        keep &= _among(frame["stage_id"], stage_ids)
     if channels:
-        cond &= pl.col("channel").cast(pl.String).is_in(list(channels))
+        keep &= _among(frame["channel"], channels)
     if customer_mask is not None:
-        cond &= pl.Series(customer_mask[frame["cust"].to_numpy()])
-    return frame.filter(cond)
+        kept = customer_mask[frame["cust"].to_numpy()]
+        keep &= kept if kept.dtype == bool else (kept == True)  # noqa: E712 (None: not kept)
+    if keep.all():
+        return frame
+    return frame.filter(pl.Series(keep))
+
+
+def _among(column: pl.Series, values: tuple[str, ...]) -> np.ndarray:
+    """Which rows of a stage or channel column hold one of ``values`` (null: none); an
+    Enum's codes are compared, not its strings."""
+    if isinstance(column.dtype, pl.Enum):
+        wanted = set(values)
+        codes = [i for i, name in enumerate(column.dtype.categories) if name in wanted]
+        return np.isin(column.to_physical().to_numpy(), codes)  # a null (NaN) is none of them
+    return column.cast(pl.String).is_in(list(values)).fill_null(False).to_numpy()
 
 
 def latest(frame: pl.DataFrame, score: str = "nps", by: tuple[str, ...] = ("cust",)):
     """Each customer's (or each ``by`` group's, ``by`` ending with the customer) latest
     ``score`` answer among the groups of ``frame``, in customer order."""
+    if tuple(by) == ("cust",):
+        answered = frame.select("cust", score, f"{score}_at").filter(pl.col(score).is_not_null())
+        pick = _latest_rows(answered["cust"].to_numpy(), answered[f"{score}_at"].to_numpy())
+        if pick is not None:  # one row per customer: no grouping needed
+            return answered.filter(pl.Series(pick, dtype=pl.Boolean)).select("cust", score)
     answered = frame.filter(pl.col(score).is_not_null())
     if f"{score}_at" != ORDER[1]:  # rows are in NPS order within a customer
         answered = answered.sort("cust", f"{score}_at")
     return answered.group_by(list(by), maintain_order=True).agg(pl.col(score).last())
+
+
+def _latest_rows(cust: np.ndarray, at: np.ndarray) -> np.ndarray | None:
+    """A mask of each customer's row with the largest place ``at``, in one pass over rows
+    whose customers come in runs (the frame's order, :data:`ORDER`); None when they do not
+    (the caller then groups)."""
+    if cust.size == 0:
+        return np.zeros(0, dtype=bool)
+    new = np.empty(cust.size, dtype=bool)
+    new[0] = True
+    np.not_equal(cust[1:], cust[:-1], out=new[1:])
+    if (cust[1:] < cust[:-1]).any():
+        return None
+    last = np.append(new[1:], True)  # the last row of each customer's run
+    if not ((at[1:] <= at[:-1]) & ~new[1:]).any():  # places rise within each run (ORDER)
+        return last
+    starts = np.flatnonzero(new)
+    top = np.maximum.reduceat(at.astype(np.int64), starts)
+    pick = at == np.repeat(top, np.diff(np.append(starts, cust.size)))
+    return pick if int(pick.sum()) == starts.size else None  # places are unique per customer
+
+
+def latest_per(
+    frame: pl.DataFrame, column: str = "stage_id", score: str = "nps"
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each customer's latest ``score`` answer per value of ``column`` (an Enum, such as
+    the stage): value -> (customer codes ascending, answers); values without an answer are
+    left out. The same as :func:`latest` by (``column``, cust), without grouping."""
+    answered = frame.select(column, "cust", score, f"{score}_at").filter(
+        pl.col(score).is_not_null()
+    )
+    series = answered[column]
+    if isinstance(series.dtype, pl.Enum) and answered.height:
+        codes = series.to_physical().to_numpy()
+        cust = answered["cust"].to_numpy()
+        order = np.argsort(codes, kind="stable")  # by value, each customer's rows in turn
+        codes = codes[order]
+        key = codes.astype(np.int64) * (int(cust.max()) + 1) + cust[order]
+        pick = _latest_rows(key, answered[f"{score}_at"].to_numpy()[order])
+        if pick is not None:
+            rows = order[pick]
+            codes, cust, values = codes[pick], cust[rows], answered[score].to_numpy()[rows]
+            names = series.dtype.categories
+            bounds = np.flatnonzero(np.diff(codes)) + 1
+            return {
+                str(names[int(part[0])]): (c, v)
+                for part, c, v in zip(
+                    np.split(codes, bounds),
+                    np.split(cust, bounds),
+                    np.split(values, bounds),
+                    strict=True,
+                )
+            }
+    last = latest(frame, score, (column, "cust"))
+    return {
+        str(value[0]): (part["cust"].to_numpy(), part[score].to_numpy())
+        for value, part in last.partition_by(column, as_dict=True).items()
+    }
 
 
 def customers(frame: pl.DataFrame) -> np.ndarray:

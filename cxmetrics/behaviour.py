@@ -11,6 +11,7 @@ difference is called significant only when its test is kept."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -77,29 +78,59 @@ class AnswerCounts:
         """From a customer-level aggregate (:mod:`cxmetrics.answers`): its counts summed
         per customer."""
         codes = groups["cust"].to_numpy()
+        runs = codes.size > 0 and bool((codes[1:] >= codes[:-1]).all())
+        if runs:  # rows in customer order (as the aggregate keeps them): sum each run
+            starts = np.flatnonzero(np.append(True, codes[1:] != codes[:-1]))
+            who = codes[starts]
 
-        def per(column: str) -> np.ndarray:
-            weights = groups[column].to_numpy().astype(np.int64)
-            return np.bincount(codes, weights=weights, minlength=size).astype(np.int64)
+        columns = ("n_nps", "promoters", "detractors")
+        if not runs:
 
-        return cls(per("n_nps"), per("promoters"), per("detractors"))
+            def per(column: str) -> np.ndarray:
+                weights = groups[column].to_numpy().astype(np.int64)
+                return np.bincount(codes, weights=weights, minlength=size).astype(np.int64)
+
+            return cls(*(per(c) for c in columns))
+        out = np.zeros((size, len(columns)), dtype=np.int64)
+        out[who] = np.add.reduceat(groups.select(columns).to_numpy().astype(np.int64), starts)
+        return cls(*(np.ascontiguousarray(out[:, i]) for i in range(len(columns))))
+
+    @cached_property
+    def _stacked(self) -> np.ndarray:
+        return np.stack([self.answers, self.promoters, self.detractors]).astype(np.float64)
+
+    @cached_property
+    def _totals(self) -> list[int]:
+        return [int(a.sum()) for a in (self.answers, self.promoters, self.detractors)]
 
     def nps(
         self, members: np.ndarray, *, others: bool = False, deff: dict | None = None
     ) -> m.Score:
         """NPS of the answers given by ``members`` (a mask over codes), or by everyone else."""
-        weights = members.astype(np.int64)
-        counts = [int(a @ weights) for a in (self.answers, self.promoters, self.detractors)]
+        # one product for the three counts; float64 sums of counts are exact below 2**53
+        counts = [int(c) for c in self._stacked @ members.astype(np.float64)]
         if others:
-            counts = [
-                int(a.sum()) - c
-                for a, c in zip(
-                    (self.answers, self.promoters, self.detractors), counts, strict=True
-                )
-            ]
-        row = dict.fromkeys(m.CORE_COLUMNS, 0)
-        row.update(n_nps=counts[0], promoters=counts[1], detractors=counts[2])
-        return m.scores_of(row, deff)["nps"]
+            counts = [total - c for total, c in zip(self._totals, counts, strict=True)]
+        return _nps_of(counts, deff)
+
+    def nps_of_groups(
+        self, members: np.ndarray, deff: dict | None = None
+    ) -> list[tuple[m.Score, m.Score]]:
+        """:meth:`nps` of each row of ``members`` (groups × customer codes) and of everyone
+        else, with one product for every group."""
+        counts = (members.astype(np.float64) @ self._stacked.T).astype(np.int64).tolist()
+        out = []
+        for mine in counts:
+            rest = [total - c for total, c in zip(self._totals, mine, strict=True)]
+            out.append((_nps_of(mine, deff), _nps_of(rest, deff)))
+        return out
+
+
+def _nps_of(counts: list[int], deff: dict | None) -> m.Score:
+    """NPS of (answers, promoters, detractors)."""
+    row = dict.fromkeys(m.CORE_COLUMNS, 0)
+    row.update(n_nps=int(counts[0]), promoters=int(counts[1]), detractors=int(counts[2]))
+    return m.scores_of(row, deff)["nps"]
 
 
 def _difference(a: m.Score, b: m.Score, min_n: int) -> m.Change | None:
@@ -122,24 +153,43 @@ def compare_group(
     else. NPS is over the answers in view (``counts``); churn is the share of the customers in
     view (``seen``) who left in the period (``left``). Differences are not yet judged: see
     :func:`judged`."""
+    return compare_groups([moment], members[None, :], counts, seen, left, min_n, deff)[0]
+
+
+def compare_groups(
+    moments: list[str],
+    members: np.ndarray,
+    counts: AnswerCounts,
+    seen: np.ndarray,
+    left: np.ndarray,
+    min_n: int = m.MIN_N,
+    deff: dict | None = None,
+) -> list[GroupResult]:
+    """:func:`compare_group` of every moment at once: ``members`` holds one row per moment
+    (a mask over customer codes each)."""
     group, others = members & seen, ~members & seen
-    group_nps = counts.nps(members, deff=deff)
-    others_nps = counts.nps(members, others=True, deff=deff)
-    churn = m.proportion_score("churn", int((group & left).sum()), int(group.sum()))
-    others_churn = m.proportion_score("churn", int((others & left).sum()), int(others.sum()))
-    # Enough answers and enough customers on both sides: many answers from a handful of
-    # customers are not a comparison.
-    enough = min(int(group.sum()), int(others.sum())) >= min_n
-    return GroupResult(
-        moment,
-        int(group.sum()),
-        group_nps,
-        churn,
-        others_nps,
-        others_churn,
-        _difference(group_nps, others_nps, min_n) if enough else None,
-        _difference(churn, others_churn, min_n),
-    )
+    sizes, other_sizes = group.sum(axis=1).tolist(), others.sum(axis=1).tolist()
+    gone, others_gone = (group & left).sum(axis=1).tolist(), (others & left).sum(axis=1).tolist()
+    out = []
+    for i, (group_nps, others_nps) in enumerate(counts.nps_of_groups(members, deff)):
+        churn = m.proportion_score("churn", gone[i], sizes[i])
+        others_churn = m.proportion_score("churn", others_gone[i], other_sizes[i])
+        # Enough answers and enough customers on both sides: many answers from a handful of
+        # customers are not a comparison.
+        enough = min(sizes[i], other_sizes[i]) >= min_n
+        out.append(
+            GroupResult(
+                moments[i],
+                sizes[i],
+                group_nps,
+                churn,
+                others_nps,
+                others_churn,
+                _difference(group_nps, others_nps, min_n) if enough else None,
+                _difference(churn, others_churn, min_n),
+            )
+        )
+    return out
 
 
 def findings_of(groups: list[GroupResult]) -> list[Finding]:
@@ -265,7 +315,7 @@ def groups(
     in_view = ds.answers_in_view(f)
     counts = AnswerCounts.of_groups(in_view, size)
     seen = np.zeros(size, dtype=bool)
-    seen[in_view["cust"].to_numpy()] = True
+    seen[ds.customers_in(f)] = True
     left = m.left_in_period(arrays, start, end)
 
     events = ds.answers(f.start, f.end)  # every stage and channel of the period
@@ -282,14 +332,17 @@ def groups(
     repeat = np.zeros(size, dtype=bool)
     repeat[period_contacts.filter(pl.col("repeat_contact"))["cust"].to_numpy()] = True
     complained = np.zeros(size, dtype=bool)
-    complained[events.filter(pl.col("complaints") > 0)["cust"].to_numpy()] = True
+    complained[
+        events.select("cust", "complaints").filter(pl.col("complaints") > 0)["cust"].to_numpy()
+    ] = True
     cases = cases if cases is not None and cases.height else None
     if cases is not None:
-        opened = cases.filter(pl.col("opened_on").is_between(start, end)).select(
-            pl.col("customer_id").cast(ds.customers["customer_id"].dtype)
-        )
-        codes = opened.join(ds.customers.select("customer_id", "cust"), on="customer_id")
-        complained[codes["cust"].to_numpy()] = True
+        opened = cases.filter(pl.col("opened_on").is_between(start, end))
+        if "cust" not in opened.columns:  # cases as stored, not yet prepared
+            opened = opened.select(
+                pl.col("customer_id").cast(ds.customers["customer_id"].dtype)
+            ).join(ds.customers.select("customer_id", "cust"), on="customer_id")
+        complained[opened["cust"].to_numpy()] = True
 
     moments = []
     if contacts.height:
@@ -306,10 +359,15 @@ def groups(
         for sid in ds.journey.stage_order
     ]
     return judged(
-        [
-            compare_group(name, members, counts, seen, left, min_n, ds.design_effect)
-            for name, members in moments
-        ]
+        compare_groups(
+            [name for name, _ in moments],
+            np.stack([mask for _, mask in moments]),
+            counts,
+            seen,
+            left,
+            min_n,
+            ds.design_effect,
+        )
     )
 
 

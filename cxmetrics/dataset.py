@@ -26,9 +26,12 @@ from cxmetrics.behaviour import flag_repeat_contacts
 from cxmetrics.filters import Filters
 from cxmetrics.inference import design_effects
 from cxmetrics.journey import Journey
+from cxmetrics.memo import Memo
 from cxmetrics.metrics import (
+    ChurnRates,
     CustomerArrays,
     Facts,
+    detractor_churn_rate,
     response_stats,
 )
 from cxmetrics.registry import MIN_N
@@ -38,6 +41,8 @@ Progress = Callable[[float, str], None]
 #: Periods whose customer-level answers a dataset keeps at once
 ANSWER_PERIODS = 16
 _ANSWERS_LOCK = threading.Lock()
+#: Intermediate results of views (an overview, a view's customers) a dataset keeps at once
+VIEW_ENTRIES = 32
 
 STAT_DIMENSIONS = ["responded_on", "touchpoint_id", "stage_id", "channel", "segment", "region"]
 
@@ -65,6 +70,42 @@ class Dataset:
     #: the queries the database answers when the responses are not held
     database: InDatabase | None = None
     sources: tuple[str, ...] = ()  # where the responses come from (survey, complaint…)
+    #: preparations per data version and loaded frame (:meth:`prepared`)
+    _prepared: Memo = field(
+        default_factory=lambda: Memo(8, ttl_seconds=float("inf")),
+        init=False,
+        compare=False,
+        repr=False,
+    )
+    #: per-view results computed once and read by several parts of a page (:meth:`view`);
+    #: a dataset made from this one (``scoped``, ``dataclasses.replace``) starts empty
+    _views: Memo = field(
+        default_factory=lambda: Memo(VIEW_ENTRIES, ttl_seconds=float("inf")),
+        init=False,
+        compare=False,
+        repr=False,
+    )
+
+    def view(self, what: str, key, compute: Callable[[], object]):
+        """``compute()``, run once for this dataset and ``(what, key)`` while it is among the
+        :data:`VIEW_ENTRIES` latest asked for. Sessions share a dataset, so the key must hold
+        everything the result depends on besides the dataset (usually the filters), and the
+        result is read-only. Thread-safe: a second caller of a key being computed waits."""
+        return self._views.get((what, key), compute)
+
+    def prepared(self, what: str, source: object, compute: Callable[[], object]):
+        """``compute()``, run once for this dataset and ``source`` (a frame loaded with it,
+        such as the contacts; None for the dataset alone): a preparation that depends on
+        the data version, not on a view (:meth:`forget_views` keeps it). Read-only."""
+        key = ("prepared", what, id(source))
+        held, value = self._prepared.get(key, lambda: (source, compute()))
+        if held is not source:  # another frame now has that id: prepare this one
+            return compute()
+        return value
+
+    def forget_views(self) -> None:
+        """Drop every result :meth:`view` keeps (a benchmark measuring a view cold)."""
+        self._views.clear()
 
     @property
     def facts(self) -> Facts:
@@ -185,6 +226,22 @@ class Dataset:
             return self.database.case_sources()
         return self.responses.select("response_id", "source")
 
+    def detractor_rates(self, f: Filters) -> ChurnRates:
+        """Annual churn of detractors and of everyone else among the customers of the
+        view's segments and regions, over all the data's dates
+        (:func:`metrics.detractor_churn_rate`); once per segments and regions."""
+        return self.view(
+            "detractor_rates",
+            (f.segments, f.regions),
+            lambda: detractor_churn_rate(
+                self.latest_nps,
+                self.customer_arrays,
+                self.customer_mask(f),
+                self.first_day,
+                self.last_day,
+            ),
+        )
+
     def answers(self, start: dt.date | None, end: dt.date | None) -> pl.DataFrame:
         """Each customer's answers in [start, end] per stage and channel
         (:mod:`cxmetrics.answers`), kept per period once computed."""
@@ -208,15 +265,35 @@ class Dataset:
             self.answers(f.start, f.end), self.stage_ids(f), f.channels, self.customer_mask(f)
         )
 
+    def _answers_key(self, f: Filters) -> tuple:
+        """What :meth:`answers_in_view` reads of the filters."""
+        return (f.start, f.end, self.stage_ids(f), f.channels, f.segments, f.regions)
+
+    def customers_in(self, f: Filters) -> np.ndarray:
+        """The distinct customer codes with an answer in view, ascending; once per view."""
+        return self.view(
+            "customers_in",
+            self._answers_key(f),
+            lambda: answers.customers(self.answers_in_view(f)),
+        )
+
+    def latest_answers(self, f: Filters, score: str = "nps") -> tuple[np.ndarray, np.ndarray]:
+        """Each customer's latest ``score`` answer in view: (customer codes ascending, their
+        answers); once per view and score."""
+
+        def compute():
+            last = answers.latest(self.answers_in_view(f), score)
+            return last["cust"].to_numpy(), last[score].to_numpy()
+
+        return self.view("latest_answers", (*self._answers_key(f), score), compute)
+
     def customer_view(self, f: Filters, *, latest: bool = True) -> CustomerView:
         """The customers in view and each one's latest NPS answer in view (left empty with
-        ``latest=False``)."""
-        frame = self.answers_in_view(f)
-        in_view = answers.customers(frame)
+        ``latest=False``); computed once per view (:meth:`view`)."""
+        in_view = self.customers_in(f)
         if not latest:  # only the customers in view were asked for
             return CustomerView(in_view, in_view[:0], np.zeros(0, np.int8))
-        last = answers.latest(frame)
-        return CustomerView(in_view, last["cust"].to_numpy(), last["nps"].to_numpy())
+        return CustomerView(in_view, *self.latest_answers(f, "nps"))
 
 
 def date_slice(frame: pl.DataFrame, date_col: str, start, end) -> pl.DataFrame:

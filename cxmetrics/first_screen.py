@@ -324,27 +324,41 @@ def owners_text(ds: Dataset, stage_ids: tuple[str, ...], named: tuple[str, ...])
 
 
 def scorecards(
-    ds: Dataset, kpis: pl.DataFrame | None, departments: tuple[str, ...], start, end
+    ds: Dataset,
+    kpis: pl.DataFrame | None,
+    departments: tuple[str, ...],
+    start,
+    end,
+    per_department: dict[str, tuple[int, int]] | None = None,
 ) -> tuple[Scorecard, ...]:
-    """Each department's own KPIs over the period (none without KPIs)."""
+    """Each department's own KPIs over the period (none without KPIs).
+    ``per_department``: :func:`kpi_weeks` of the same KPIs and period, when already known."""
     if kpis is None or kpis.height == 0:
         return ()
-    weeks = accountability.kpis_in_period(kpis, start, end)
+    counted = per_department if per_department is not None else kpi_weeks(kpis, start, end)
     out = []
     for d in departments:
-        mine = weeks.filter(pl.col("department_id") == d)
-        if mine.height == 0:
+        if d not in counted:
             continue
-        hits = int(mine["on_target"].sum())
+        hits, weeks = counted[d]
         out.append(
             Scorecard(
                 ds.journey.department_name(d),
                 hits,
-                mine.height,
-                accountability.is_green(hits, mine.height),
+                weeks,
+                accountability.is_green(hits, weeks),
             )
         )
     return tuple(out)
+
+
+def kpi_weeks(kpis: pl.DataFrame, start, end) -> dict[str, tuple[int, int]]:
+    """Per department: (KPI-weeks on target, KPI-weeks) in the period."""
+    weeks = accountability.kpis_in_period(kpis, start, end)
+    per = weeks.group_by("department_id").agg(
+        pl.col("on_target").sum().alias("hits"), pl.len().alias("weeks")
+    )
+    return {str(d): (int(h), int(n)) for d, h, n in per.iter_rows()}
 
 
 def costs(ds: Dataset, risk: pl.DataFrame, stage_ids: tuple[str, ...]) -> tuple[Cost, ...]:
@@ -430,6 +444,8 @@ def build(
         affected = ds.journey.stages_of_departments(f.departments)
         shown = [s for s in shown if s in affected]
     headlines: list[Headline] = []
+    has_kpis = kpis is not None and kpis.height > 0
+    counted = kpi_weeks(kpis, report.start, report.end) if has_kpis else None
     for item in rank(report.findings, limit):
         stage_ids = stages_concerned(ds, item, shown)
         named = item.departments or tuple(
@@ -443,7 +459,7 @@ def build(
                 stage_ids,
                 named,
                 owners_text(ds, stage_ids, item.departments),
-                scorecards(ds, kpis, named, report.start, report.end),
+                scorecards(ds, kpis, named, report.start, report.end, counted),
                 costs(ds, ev.risk_by_stage, stage_ids)
                 or ((ev.whole_view,) if not stage_ids and ev.whole_view else ()),
                 action_lines(listing, stage_ids, today),

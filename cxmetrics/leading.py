@@ -43,7 +43,7 @@ import polars as pl
 
 from cxmetrics import findings
 from cxmetrics import metrics as m
-from cxmetrics.dataset import Dataset, date_slice
+from cxmetrics.dataset import Dataset
 from cxmetrics.filters import Filters
 from cxmetrics.findings import Finding
 from cxmetrics.inference import Z95
@@ -86,49 +86,89 @@ def weekly(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = m.MIN_N
     }
     if span is None or not stages:
         return pl.DataFrame(schema=schema)
-    lo, hi = span[0], span[1] + dt.timedelta(days=6)
-    mask = ds.customer_mask(f)
-    c = date_slice(contacts, "contacted_on", lo, hi)  # contacts are in date order
+    # Sums per stage, week, segment and region, prepared once per data version: the view's
+    # weeks, stages, segments and regions are a cut of them.
+    cut = pl.col("week").is_between(span[0], span[1])
     if stage_ids is not None:
-        c = c.filter(pl.col("stage_id").is_in(stages))
-    if mask is not None:
-        c = c.filter(pl.Series(mask).gather(c["cust"]))
-    per_week = (
-        c.group_by("stage_id", pl.col("contacted_on").dt.truncate("1w").alias("week"))
-        .agg(
-            pl.len().cast(pl.Int64).alias("contacts"),
-            pl.col("repeat_contact").sum().cast(pl.Int64).alias("repeat_contacts"),
-        )
-        .with_columns(pl.col("stage_id").cast(pl.String))
+        cut &= pl.col("stage_id").cast(pl.String).is_in(stages)
+    if f.segments:
+        cut &= pl.col("segment").cast(pl.String).is_in(list(f.segments))
+    if f.regions:
+        cut &= pl.col("region").cast(pl.String).is_in(list(f.regions))
+    weeks = pl.date_range(span[0], span[1], "1w", eager=True)
+    order = sorted(stages)  # the frame comes sorted by stage id, then week
+    where = {sid: i for i, sid in enumerate(order)}
+    cells = len(order) * weeks.len()
+
+    def summed(frame: pl.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
+        """``columns`` of the rows in view summed per (stage, week) cell of the grid."""
+        part = frame.filter(cut)
+        row = np.array([where[s] for s in part["stage_id"].cast(pl.String).to_list()], np.int64)
+        col = (part["week"] - span[0]).dt.total_days().to_numpy() // 7
+        cell = row * weeks.len() + col
+        return [
+            np.bincount(cell, part[c].to_numpy().astype(np.float64), cells).astype(np.int64)
+            for c in columns
+        ]
+
+    n_contacts, n_repeat = summed(_contacts_by_week(ds, contacts), ("contacts", "repeat_contacts"))
+    n_nps, promoters, detractors = summed(
+        _answers_by_week(ds), ("n_nps", "promoters", "detractors")
     )
-    survey_view = Filters(
-        start=lo, end=hi, stages=tuple(stages), segments=f.segments, regions=f.regions
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(n_contacts > 0, 100 * n_repeat / n_contacts, np.nan)
+        nps = 100 * (promoters / n_nps - detractors / n_nps)  # as metrics.nps_expr
+    nps = np.where(n_nps >= max(min_n, 1), nps, np.nan)
+    return pl.DataFrame(
+        {
+            "stage_id": np.repeat(order, weeks.len()).tolist(),
+            "week": pl.concat([weeks] * len(order)) if order else weeks.clear(),
+            "contacts": n_contacts,
+            "repeat_contacts": n_repeat,
+            "repeat_rate": pl.Series(rate, dtype=pl.Float64, nan_to_null=True),
+            "n_nps": n_nps,
+            "nps": pl.Series(nps, dtype=pl.Float64, nan_to_null=True),
+        },
+        schema=schema,
     )
-    nps = (
-        m.sums(
-            ds.slice_stats(survey_view), ["stage_id", "week"], ("n_nps", "promoters", "detractors")
+
+
+def _contacts_by_week(ds: Dataset, contacts: pl.DataFrame) -> pl.DataFrame:
+    """Contacts and repeat contacts per stage, week (Monday), segment and region of the
+    customer; once per dataset and contacts frame (``Dataset.prepared``)."""
+
+    def build() -> pl.DataFrame:
+        codes = contacts["cust"]
+        return (
+            contacts.select(
+                "stage_id",
+                pl.col("contacted_on").dt.truncate("1w").alias("week"),
+                "repeat_contact",
+                ds.customers["segment"].gather(codes).alias("segment"),
+                ds.customers["region"].gather(codes).alias("region"),
+            )
+            .group_by("stage_id", "week", "segment", "region")
+            .agg(
+                pl.len().cast(pl.Int64).alias("contacts"),
+                pl.col("repeat_contact").sum().cast(pl.Int64).alias("repeat_contacts"),
+            )
+            .sort("week", "stage_id")
         )
-        .with_columns(pl.col("stage_id").cast(pl.String), m.nps_expr().alias("nps"))
-        .select("stage_id", "week", "n_nps", "nps")
-    )
-    grid = pl.DataFrame({"stage_id": stages}).join(
-        pl.DataFrame({"week": pl.date_range(span[0], span[1], "1w", eager=True)}), how="cross"
-    )
-    return (
-        grid.join(per_week, on=["stage_id", "week"], how="left")
-        .join(nps, on=["stage_id", "week"], how="left")
-        .with_columns(
-            pl.col("contacts", "repeat_contacts", "n_nps").fill_null(0).cast(pl.Int64),
-        )
-        .with_columns(
-            pl.when(pl.col("contacts") > 0)
-            .then(100 * pl.col("repeat_contacts") / pl.col("contacts"))
-            .otherwise(None)
-            .alias("repeat_rate"),
-            pl.when(pl.col("n_nps") >= min_n).then(pl.col("nps")).otherwise(None).alias("nps"),
-        )
-        .select(list(schema))
-        .sort("stage_id", "week")
+
+    return ds.prepared("contacts_by_week", contacts, build)
+
+
+def _answers_by_week(ds: Dataset) -> pl.DataFrame:
+    """NPS answers, promoters and detractors per stage, week, segment and region; once per
+    dataset (``Dataset.prepared``)."""
+    return ds.prepared(
+        "answers_by_week",
+        None,
+        lambda: m.sums(
+            ds.stats,
+            ["stage_id", "week", "segment", "region"],
+            ("n_nps", "promoters", "detractors"),
+        ).sort("week", "stage_id"),
     )
 
 
@@ -294,16 +334,15 @@ def signal(stage_id: str, contacts: np.ndarray, nps: np.ndarray) -> Signal:
 
 def signals(per_week: pl.DataFrame) -> list[Signal]:
     """One signal per stage of :func:`weekly`, tested but not yet judged (see :func:`judge`)."""
+    stages = np.asarray(per_week["stage_id"].cast(pl.String).to_list(), dtype=object)
+    weeks = per_week["week"].to_numpy()
+    contacts = per_week["contacts"].to_numpy().astype(np.float64)
+    nps = per_week["nps"].cast(pl.Float64).to_numpy()  # NaN where null
     out = []
-    for (stage,), part in per_week.group_by(["stage_id"], maintain_order=True):
-        part = part.sort("week")
-        out.append(
-            signal(
-                str(stage),
-                part["contacts"].cast(pl.Float64).to_numpy(),
-                part["nps"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
-            )
-        )
+    for stage in dict.fromkeys(stages.tolist()):  # in the order the stages come
+        rows = np.flatnonzero(stages == stage)
+        rows = rows[np.argsort(weeks[rows], kind="stable")]
+        out.append(signal(str(stage), contacts[rows], nps[rows]))
     return out
 
 
@@ -359,7 +398,19 @@ def candidates(ds: Dataset, contacts: pl.DataFrame, f: Filters) -> list[Finding]
     """The view's family of lead tests, unadjusted (p set, q None): one per stage in view
     with at least ``MIN_WEEKS`` pairs of weeks. ``contacts`` from
     :func:`dataset.load_contacts`."""
-    return findings_of(signals(weekly(ds, contacts, f)), ds.journey)
+    # The test reads the weekly series only: the stages, segments and regions in view and the
+    # weeks up to the view's end. Views that share them (another start date, another channel)
+    # share one test, kept by the dataset as a result of a view (``Dataset.view``).
+    end = f.end or ds.last_day
+    reads = (id(contacts), ds.stage_ids(f), f.segments, f.regions, window(ds.first_day, end))
+    held, found = ds.view(
+        "lead_candidates",
+        reads,
+        lambda: (contacts, findings_of(signals(weekly(ds, contacts, f)), ds.journey)),
+    )
+    if held is not contacts:  # another contacts frame now has that id
+        return findings_of(signals(weekly(ds, contacts, f)), ds.journey)
+    return list(found)
 
 
 def family_caption(tested: int) -> str:

@@ -111,17 +111,7 @@ def customers_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
     """One row per customer with a response in view: segment, region, annual revenue, cost
     to serve, influence, latest NPS and CSAT answer in view (null if none), and whether they
     left during the period."""
-    start, end = f.start or ds.first_day, f.end or ds.last_day
-    size = ds.customer_arrays.size
-    frame = ds.answers_in_view(f)
-    latest = {}
-    for score in answers.SCORES:
-        last = answers.latest(frame, score)
-        latest[score] = np.full(size, -1, dtype=np.int16)
-        latest[score][last["cust"].to_numpy()] = last[score].to_numpy()
-    nps, csat = latest["nps"], latest["csat"]
-    left = m.left_in_period(ds.customer_arrays, start, end)
-    ids = answers.customers(frame)
+    ids, nps, csat, left = _latest_in_view(ds, f)
     base = ds.customers[ids]
     return base.select(
         pl.Series("cust", ids),
@@ -135,6 +125,20 @@ def customers_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
         pl.Series("csat", csat[ids]).replace(-1, None),
         pl.Series("left", left[ids]),
     )
+
+
+def _latest_in_view(ds: Dataset, f: Filters):
+    """The customers in view (codes, ascending) and, over every customer code, the latest
+    NPS and CSAT answer in view (-1 for none) and whether they left in the period."""
+    start, end = f.start or ds.first_day, f.end or ds.last_day
+    size = ds.customer_arrays.size
+    latest = {}
+    for score in answers.SCORES:
+        who, values = ds.latest_answers(f, score)
+        latest[score] = np.full(size, -1, dtype=np.int16)
+        latest[score][who] = values
+    left = m.left_in_period(ds.customer_arrays, start, end)
+    return ds.customers_in(f), latest["nps"], latest["csat"], left
 
 
 def nps_group() -> pl.Expr:
@@ -271,9 +275,14 @@ def at_risk_tests(counts: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
 
 def candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
     """The family of at-risk tests (one per segment) for the filtered view ``f`` of ``ds``."""
-    customers = customers_in_view(ds, f)
-    satisfied = customers.filter(pl.col("csat") >= 4).with_columns(
-        ((pl.col("nps") <= 8).fill_null(False) | pl.col("left")).alias("at_risk")
+    ids, nps, csat, left = _latest_in_view(ds, f)
+    who = ids[csat[ids] >= 4]  # satisfied: latest CSAT in view 4-5
+    satisfied = pl.DataFrame(
+        {
+            "segment": ds.customers["segment"].gather(who),
+            "at_risk": ((nps[who] >= 0) & (nps[who] <= 8)) | left[who],
+            "left": left[who],
+        }
     )
     counts = satisfied.group_by("segment").agg(
         pl.len().alias("satisfied"),
@@ -286,11 +295,7 @@ def candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
 def latest_by_stage(ds: Dataset, f: Filters) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each customer's latest NPS answer at each stage in view: stage id -> (customer codes,
     answers)."""
-    last = answers.latest(ds.answers_in_view(f), "nps", ("stage_id", "cust"))
-    return {
-        str(sid[0]): (part["cust"].to_numpy(), part["nps"].to_numpy())
-        for sid, part in last.partition_by("stage_id", as_dict=True).items()
-    }
+    return answers.latest_per(ds.answers_in_view(f), "stage_id", "nps")
 
 
 def revenue_at_risk_by(
@@ -304,16 +309,17 @@ def revenue_at_risk_by(
     detractor churn of that segment)."""
     end = f.end or ds.last_day
     arrays = ds.customer_arrays
-    parts: list[tuple[str, np.ndarray, np.ndarray, np.ndarray | None]] = []
+    # (label, customers, their latest answers, the churn rates that apply to them)
+    parts: list[tuple[str, np.ndarray, np.ndarray, m.ChurnRates]] = []
     if dimension == "stage":
         by_stage = by_stage if by_stage is not None else latest_by_stage(ds, f)
         shown = ds.stage_ids(f)
-        mask = ds.customer_mask(f)
+        rates = ds.detractor_rates(f)  # every stage: the customers of the view's segments
         for sid in ds.journey.stage_order:
             if shown is not None and sid not in shown:
                 continue
             who_here, latest_here = by_stage.get(sid, (np.zeros(0, np.int64), np.zeros(0, np.int8)))
-            parts.append((ds.journey.stage_name(sid), who_here, latest_here, mask))
+            parts.append((ds.journey.stage_name(sid), who_here, latest_here, rates))
     else:
         view = ds.customer_view(f)
         segments = ds.customers["segment"]
@@ -322,10 +328,10 @@ def revenue_at_risk_by(
         for seg in f.segments or tuple(ds.options("segment")):
             mine = codes == categories.index(seg)
             here = mine[view.latest_who]
-            parts.append((seg, view.latest_who[here], view.latest_nps[here], mine))
+            rates = m.detractor_churn_rate(ds.latest_nps, arrays, mine, ds.first_day, ds.last_day)
+            parts.append((seg, view.latest_who[here], view.latest_nps[here], rates))
     out = []
-    for label, who_here, latest_here, mask in parts:
-        rates = m.detractor_churn_rate(ds.latest_nps, arrays, mask, ds.first_day, ds.last_day)
+    for label, who_here, latest_here, rates in parts:
         risk = m.revenue_at_risk(who_here, latest_here, arrays, rates, end)
         out.append(
             {
@@ -422,13 +428,7 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
         return pl.DataFrame(schema=INFLUENCER_STAGE_SCHEMA)
     influencer = (ds.customers["influence"] >= cut).fill_null(False).to_numpy()
     frame = ds.answers_in_view(f)
-    counts = {
-        (str(row["stage_id"]), row["influencer"]): row
-        for row in frame.with_columns(pl.Series("influencer", influencer[frame["cust"].to_numpy()]))
-        .group_by("stage_id", "influencer")
-        .agg(pl.col("n_nps", "promoters", "detractors").sum())
-        .iter_rows(named=True)
-    }
+    counts = _sums_by_stage_and(frame, influencer[frame["cust"].to_numpy()])
     out = []
     for position, sid in enumerate(ds.journey.stage_order):
         for is_influencer in (False, True):
@@ -452,6 +452,28 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
                 }
             )
     return pl.DataFrame(out, schema=INFLUENCER_STAGE_SCHEMA)
+
+
+def _sums_by_stage_and(frame: pl.DataFrame, flag: np.ndarray) -> dict[tuple[str, bool], dict]:
+    """NPS answers, promoters and detractors of ``frame`` (customer-level answers) per stage
+    and value of ``flag`` (one per row): one counting pass."""
+    stage = frame["stage_id"]
+    if isinstance(stage.dtype, pl.Enum):
+        names = stage.dtype.categories.to_list()
+        codes = stage.to_physical().to_numpy().astype(np.int64)
+    else:
+        names, codes = np.unique(stage.cast(pl.String).to_numpy(), return_inverse=True)
+    key = codes * 2 + flag.astype(np.int64)
+    size = 2 * len(names)
+    sums = {
+        c: np.bincount(key, frame[c].to_numpy().astype(np.float64), size).astype(np.int64)
+        for c in ("n_nps", "promoters", "detractors")
+    }
+    present = np.bincount(key, minlength=size) > 0
+    return {
+        (str(names[k // 2]), bool(k % 2)): {c: int(sums[c][k]) for c in sums}
+        for k in np.flatnonzero(present)
+    }
 
 
 def influencer_candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:

@@ -87,7 +87,13 @@ class Overview:
 
 
 def compute(ds: Dataset, f: Filters, min_n: int = MIN_N) -> Overview:
-    """Everything on the overview for the filtered view ``f``."""
+    """Everything on the overview for the filtered view ``f``; computed once per dataset,
+    view and ``min_n`` (``Dataset.view``), so the page, its findings and the first screen
+    read one overview. Read-only."""
+    return ds.view("overview", (f, min_n), lambda: _compute(ds, f, min_n))
+
+
+def _compute(ds: Dataset, f: Filters, min_n: int) -> Overview:
     start = f.start or ds.first_day
     end = f.end or ds.last_day
     prev = f.previous_period()
@@ -271,10 +277,7 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
     no_churn = ds.facts.unknown_text("churn")
     if no_churn:  # nobody's churn date is known: not 0%, unknown
         churn, churn_change, prev_churn = m.Score("churn", None, churn.n), None, None
-    rates = m.detractor_churn_rate(
-        ds.latest_nps, arrays, ds.customer_mask(f), ds.first_day, ds.last_day
-    )
-    risk = m.revenue_at_risk(now.latest_who, now.latest_nps, arrays, rates, end)
+    risk = m.revenue_at_risk(now.latest_who, now.latest_nps, arrays, ds.detractor_rates(f), end)
     return {
         "churn": Tile("churn", churn, churn_change, m.STATUS_NONE, None, unknown=no_churn),
         "revenue_at_risk": Tile(
@@ -496,6 +499,9 @@ class Trends:
     periods: list[dt.date]
     scores: dict[str, list[float | None]]  # "nps", "csat", "ces"
     stages: dict[str, list[float | None]]  # stage id -> NPS
+    #: "nps", "csat", "ces": each point's 95% interval (low, high), the point ± the margin
+    #: its tile would show for that period (design effect included); None where no point
+    bands: dict[str, list[tuple[float, float] | None]] = field(default_factory=dict)
 
 
 def trends(ds: Dataset, f: Filters, min_n: int = MIN_N, periods: int = TREND_PERIODS) -> Trends:
@@ -504,17 +510,25 @@ def trends(ds: Dataset, f: Filters, min_n: int = MIN_N, periods: int = TREND_PER
     back = dt.timedelta(days=(7 if unit == "week" else 31) * periods)
     view = replace(f, start=max(end - back, ds.first_day), end=end)
     stats = ds.slice_stats(view).rename({unit: "bucket"})
-    per = m.totals(stats, ["bucket"], m.CORE_COLUMNS).sort("bucket").tail(periods)
+    counts = m.sums(stats, ["bucket"], m.CORE_COLUMNS).sort("bucket").tail(periods)
+    per = m.with_scores(counts)
     scores = {
         key: [v if n >= min_n else None for v, n in zip(per[key], per[f"n_{key}"], strict=True)]
         for key in ("nps", "csat", "ces")
     }
+    margins = [m.scores_of(row, ds.design_effect) for row in counts.iter_rows(named=True)]
+    bands = {
+        key: [
+            None if v is None else (v - score[key].moe, v + score[key].moe)
+            for v, score in zip(values, margins, strict=True)
+        ]
+        for key, values in scores.items()
+    }
     shown = set(per["bucket"].to_list())
     by_stage = m.totals(stats, ["stage_id", "bucket"], m.CORE_COLUMNS).sort("bucket")
     stages: dict[str, list[float | None]] = {}
-    for (stage,), part in by_stage.group_by(["stage_id"], maintain_order=True):
-        part = part.filter(pl.col("bucket").is_in(list(shown)))
-        stages[str(stage)] = [
-            v if n >= min_n else None for v, n in zip(part["nps"], part["n_nps"], strict=True)
-        ]
-    return Trends(unit, per["bucket"].to_list(), scores, stages)
+    for stage, bucket, v, n in by_stage.select("stage_id", "bucket", "nps", "n_nps").iter_rows():
+        points = stages.setdefault(str(stage), [])  # stages in the order they first come
+        if bucket in shown:
+            points.append(v if n >= min_n else None)
+    return Trends(unit, per["bucket"].to_list(), scores, stages, bands)

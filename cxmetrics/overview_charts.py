@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -122,3 +124,50 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
     fig.update_xaxes(title="NPS (points)", range=[lo, hi])
     fig.update_layout(showlegend=True, bargap=0.4)
     return fig
+
+
+def sparkline_svg(
+    values: list[float | None],
+    bands: list[tuple[float, float] | None] | None,
+    color: str,
+    title: str,
+    height: int = 44,
+) -> str | None:
+    """A tile's small trend as inline SVG: the line of its points (a period without one is
+    skipped, as the line joins its neighbours) over a light band of their 95% intervals in
+    the line's colour; no axes, no legend. Stretches to the width it is given. None with
+    fewer than two points."""
+    points = [(i, v, bands[i] if bands else None) for i, v in enumerate(values) if v is not None]
+    if len(points) < 2:
+        return None
+    highs = [b[1] if b else v for _, v, b in points]
+    lows = [b[0] if b else v for _, v, b in points]
+    top, bottom = max(highs), min(lows)
+    span = (top - bottom) or 1.0
+    width, pad = 100.0, 3.0  # x in 0-100 (stretched); y keeps a stroke's room top and bottom
+
+    def x(i: int) -> float:
+        return width * i / max(len(values) - 1, 1)
+
+    def y(v: float) -> float:
+        return pad + (height - 2 * pad) * (top - v) / span
+
+    line = " ".join(f"{x(i):.2f},{y(v):.2f}" for i, v, _ in points)
+    band = ""
+    if bands and all(b is not None for _, _, b in points):
+        upper = [f"{x(i):.2f},{y(b[1]):.2f}" for i, _, b in points]
+        lower = [f"{x(i):.2f},{y(b[0]):.2f}" for i, _, b in reversed(points)]
+        band = (
+            f'<polygon points="{" ".join(upper + lower)}" fill="{color}" fill-opacity="0.16" '
+            'stroke="none"/>'
+        )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" '
+        f'role="img" aria-label="{escape(title)}" viewBox="0 0 {width:g} {height}" '
+        f'preserveAspectRatio="none" width="100%" height="{height}" '
+        'style="display:block;overflow:visible">'
+        f"<title>{escape(title)}</title>{band}"
+        f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="2" '
+        'stroke-linejoin="round" stroke-linecap="round" vector-effect="non-scaling-stroke"/>'
+        "</svg>"
+    )

@@ -27,6 +27,8 @@ for col, key in zip(
             previous,
             ds.settings.currency_symbol,
             trends.scores.get(key),
+            trends.bands.get(key),
+            trends.unit,
             link=overview_links.tile("", key, view)[1],
         )
 
@@ -41,8 +43,8 @@ first_fold.show(fs, ds.money)
 
 trend_words = (
     f"The small lines: each score by {trends.unit} over the last {len(trends.periods)} "
-    f"{trends.unit}s up to {ov.end:%d %b %Y} (a {trends.unit} with fewer than {ov.min_n} "
-    "answers is left out)."
+    f"{trends.unit}s up to {ov.end:%d %b %Y}, on the tiles shaded with each {trends.unit}'s "
+    f"95% interval (a {trends.unit} with fewer than {ov.min_n} answers is left out)."
 )
 if previous:
     st.caption(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import replace
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -228,3 +230,99 @@ def test_no_previous_period_without_dates():
     ov = overview.compute(tiny_dataset(), Filters(), min_n=1)
     assert ov.previous is None and ov.tiles["nps"].change is None
     assert ov.changes[0].startswith("No previous period")
+
+
+# --- the tiles' small trends and their bands ----------------------------------------------
+
+
+def _wilson_np(share: float, n: float, z: float = 1.96) -> tuple[float, float]:
+    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(centre - half, 0.0), min(centre + half, 1.0)
+
+
+def _nps_band(scores: np.ndarray, deff: float) -> tuple[float, float]:
+    """The NPS of the answers ± the tile's margin, from the raw answers (the registry's
+    formula at n / design effect, never narrower than the shares' Wilson intervals)."""
+    n = scores.size
+    p, d = np.mean(scores >= 9), np.mean(scores <= 6)
+    value = 100 * (p - d)
+    eff = n / max(deff, 1.0)
+    half = 196 * np.sqrt((p + d - (p - d) ** 2) / eff)
+    (p_lo, p_hi), (d_lo, d_hi) = _wilson_np(p, eff), _wilson_np(d, eff)
+    half = max(half, 100 * max(p - p_lo, p_hi - p, d - d_lo, d_hi - d))
+    low, high = max(value - half, -100.0), min(value + half, 100.0)
+    margin = max(value - low, high - value)
+    return value - margin, value + margin
+
+
+def _csat_band(scores: np.ndarray, deff: float) -> tuple[float, float]:
+    n = scores.size
+    share = np.mean(scores >= 4)
+    eff = n / max(deff, 1.0)
+    lo, hi = _wilson_np(share, eff)
+    se = max(np.sqrt(share * (1 - share) / eff), max(share - lo, hi - share) / 1.96)
+    return 100 * share - 196 * se, 100 * share + 196 * se
+
+
+def _ces_band(scores: np.ndarray, deff: float) -> tuple[float, float]:
+    se = np.sqrt(max(deff, 1.0) * np.var(scores, ddof=1) / scores.size)
+    return scores.mean() - 1.96 * se, scores.mean() + 1.96 * se
+
+
+def test_tile_trend_bands_are_each_weeks_score_with_its_tile_margin(loaded, sample_data):
+    """Each point's band is the point ± the margin its tile would show for that week (design
+    effect included), worked out from the raw answers of that week."""
+    ds = loaded
+    view = Filters(start=ds.last_day - dt.timedelta(days=89), end=ds.last_day)
+    trends = overview.trends(ds, view)
+    assert trends.unit == "week" and len(trends.periods) == overview.TREND_PERIODS
+    raw = sample_data.responses
+    for i in (3, 8):  # weeks wholly inside the last 12
+        week = trends.periods[i]
+        rows = raw.filter(pl.col("responded_on").is_between(week, week + dt.timedelta(days=6)))
+        for key, band_of in (("nps", _nps_band), ("csat", _csat_band), ("ces", _ces_band)):
+            scores = rows[key].drop_nulls().to_numpy().astype(float)
+            assert scores.size >= 30
+            low, high = band_of(scores, ds.design_effect[key])
+            assert trends.bands[key][i] == pytest.approx((low, high), abs=1e-9), (key, week)
+            mid = (low + high) / 2  # the line runs through the middle of its band
+            assert trends.scores[key][i] == pytest.approx(mid, abs=1e-9)
+
+
+def test_tile_trend_leaves_out_weeks_with_too_few_answers(loaded):
+    ds = loaded
+    view = Filters(start=ds.last_day - dt.timedelta(days=89), end=ds.last_day)
+    counts = overview.trends(ds, view, min_n=1)
+    # a minimum above the smallest week's CSAT answers leaves that week out, with its band
+    per_week = m.totals(
+        ds.slice_stats(replace(view, start=ds.last_day - dt.timedelta(days=84))).rename(
+            {"week": "bucket"}
+        ),
+        ["bucket"],
+        m.CORE_COLUMNS,
+    ).sort("bucket")
+    smallest = int(per_week.tail(12)["n_csat"].min())
+    cut = overview.trends(ds, view, min_n=smallest + 1)
+    gone = [i for i, v in enumerate(cut.scores["csat"]) if v is None]
+    assert gone and all(cut.bands["csat"][i] is None for i in gone)
+    kept = [i for i in range(len(cut.periods)) if i not in gone]
+    assert all(cut.bands["csat"][i] == counts.bands["csat"][i] for i in kept)
+
+
+def test_sparkline_draws_the_band_behind_the_line_and_skips_missing_points():
+    from cxmetrics.overview_charts import sparkline_svg
+
+    svg = sparkline_svg([10.0, None, 20.0], [(5.0, 15.0), None, (15.0, 25.0)], "#808495", "t")
+    assert svg.index("<polygon") < svg.index("<polyline")  # the band is drawn first
+    line = re.search(r'<polyline points="([^"]+)"', svg).group(1).split()
+    assert len(line) == 2  # the missing week is skipped, its neighbours joined
+    band = re.search(r'<polygon points="([^"]+)"', svg).group(1).split()
+    ys = {p: float(p.split(",")[1]) for p in band}
+    # each point sits halfway between its band's edges, in drawing units
+    (x0, y0), (x1, y1) = (tuple(map(float, p.split(","))) for p in line)
+    assert (x0, x1) == (0.0, 100.0)
+    top0, top1, bottom1, bottom0 = (ys[p] for p in band)
+    assert y0 == pytest.approx((top0 + bottom0) / 2, abs=0.01)
+    assert y1 == pytest.approx((top1 + bottom1) / 2, abs=0.01)
+    assert sparkline_svg([10.0, None], None, "#808495", "t") is None  # one point: no line
