@@ -140,7 +140,7 @@ def _content(
     journey,
     public_url: str,
 ) -> dict:
-    page = links.page_of(f.kind, f.stages)
+    page = links.page_of(f.kind, f.stages, f.family)
     departments = f.departments or ((department,) if department else ())
     view = Filters(start=start, end=end, stages=f.stages, departments=departments)
     return {

@@ -413,7 +413,7 @@ def link_for(
 ) -> tuple[str, str]:
     """The page that explains a finding and the link to it, with the view's filters and
     the finding's stage or department."""
-    page = links.page_of(item.kind, item.stages)
+    page = links.page_of(item.kind, item.stages, item.family)
     if page == "overview":  # a score of the whole view: its course over time
         page = "loyalty"
     if item.departments:

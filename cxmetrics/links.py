@@ -58,10 +58,27 @@ PAGE_OF_KIND = {
 }
 
 
-def page_of(kind: str, stages: Sequence[str] = ()) -> str:
-    """The page that explains a finding of ``kind`` on ``stages``."""
+#: An overview tile (and a finding about the whole view's score of that metric) → the page
+#: that explains it: NPS over time and by loyalty group on Loyalty & value; CSAT, effort and
+#: where the answers come from by stage and touchpoint on Journey; churn and revenue at risk
+#: on Loyalty & value.
+TILE_PAGES = {
+    "nps": "loyalty",
+    "csat": "journey",
+    "ces": "journey",
+    "responses": "journey",
+    "churn": "loyalty",
+    "revenue_at_risk": "loyalty",
+}
+
+
+def page_of(kind: str, stages: Sequence[str] = (), metric: str | None = None) -> str:
+    """The page that explains a finding of ``kind`` on ``stages`` (about ``metric``, the
+    family of a change: a change of the whole view opens the page its tile opens)."""
     if kind in ("change", "target") and stages:
         return "journey"
+    if kind == "change" and metric in TILE_PAGES:
+        return TILE_PAGES[metric]
     return PAGE_OF_KIND.get(kind, "overview")
 
 

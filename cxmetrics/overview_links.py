@@ -15,17 +15,7 @@ from cxmetrics import first_screen, links
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
 
-#: Tile → the page that explains it: NPS over time and by loyalty group on Loyalty & value;
-#: CSAT, effort and where the answers come from by stage and touchpoint on Journey; churn and
-#: revenue at risk on Loyalty & value.
-TILE_PAGES = {
-    "nps": "loyalty",
-    "csat": "journey",
-    "ces": "journey",
-    "responses": "journey",
-    "churn": "loyalty",
-    "revenue_at_risk": "loyalty",
-}
+TILE_PAGES = links.TILE_PAGES
 #: Chart of the overview → the page that explains it (both are broken down by touchpoint on
 #: the Journey page).
 CHART_PAGES = {"fig_stage_nps": "journey", "fig_worst_moments": "journey"}
@@ -62,8 +52,6 @@ def change(base_url: str, item: fx.Finding, f: Filters) -> tuple[str, str]:
     """The page and link of a "What changed" line: a stage's change opens the Journey page
     on that stage (as the first fold links it); a change of the whole view, the page its
     tile opens."""
-    if not item.stages and item.family in TILE_PAGES:
-        return tile(base_url, item.family, f)
     return first_screen.link_for(base_url, item, f, item.stages)
 
 

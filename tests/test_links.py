@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -104,3 +105,26 @@ def test_a_link_cannot_reach_past_a_managers_scope(users):
     assert any("'department' has no 'claims'" in w for w in warnings), warnings
     assert at.sidebar.multiselect(key="department").value == ["service"]
     assert at.sidebar.multiselect(key="stage").value == ["claim"]
+
+
+@pytest.mark.parametrize(
+    "family, stages, page",
+    [
+        ("csat", (), "journey"),  # a change of the whole view: the page its tile opens
+        ("ces", (), "journey"),
+        ("nps", (), "loyalty"),
+        ("nps", ("claim",), "journey"),  # a stage's change: the Journey page on it
+    ],
+)
+def test_a_change_opens_the_same_page_from_the_first_fold_the_changes_and_an_alert(
+    family, stages, page
+):
+    from cxmetrics import findings, first_screen, overview_links
+
+    item = findings.Finding("change", "moved", 1.0, (0.5, 1.5), 500, 0.01, 0.02, stages=stages)
+    item = dataclasses.replace(item, family=family)
+    view = Filters(start=dt.date(2025, 1, 1), end=dt.date(2025, 3, 31))
+    expected = links.view_url("", page, dataclasses.replace(view, stages=stages))
+    assert first_screen.link_for("", item, view, stages) == (page, expected)
+    assert overview_links.change("", item, view) == (page, expected)
+    assert links.page_of("change", stages, family) == page
