@@ -75,16 +75,23 @@ def _gather(values: pl.Series, places: pl.Series) -> pl.Series:
     return pl.select(pl.when(found).then(picked)).to_series()
 
 
-def select(start: dt.date | None, end: dt.date | None) -> sa.Select:
+def select(
+    start: dt.date | None,
+    end: dt.date | None,
+    first_customer: str | None = None,
+    after_customers: str | None = None,
+) -> sa.Select:
     """The same aggregate as a query the database runs (any SQLAlchemy dialect with window
     functions): one row per customer, stage and channel, keyed by the customer's id;
-    :func:`placed` turns the ids into codes."""
+    :func:`placed` turns the ids into codes. ``first_customer`` and ``after_customers``
+    (the first id not included) keep one range of customer ids, in the database's order."""
     r, t, c = schema.responses, schema.touchpoints, schema.customers
     where = []
     if start is not None:
         where.append(r.c.responded_on >= start)
     if end is not None:
         where.append(r.c.responded_on <= end)
+    where += store.id_range(r.c.customer_id, first_customer, after_customers)
     keys = (r.c.customer_id, t.c.stage_id, r.c.channel)
     rows = (
         sa.select(
@@ -215,7 +222,19 @@ def customers(frame: pl.DataFrame) -> np.ndarray:
 
 
 def load(
-    engine: sa.Engine, start, end, customers: pl.DataFrame, types: Mapping[str, pl.DataType]
+    engine: sa.Engine,
+    start,
+    end,
+    customers: pl.DataFrame,
+    types: Mapping[str, pl.DataType],
+    cuts: tuple[str, ...] = (),
 ) -> pl.DataFrame:
-    """:func:`select` run by the database, in the shape of :func:`from_rows`."""
-    return placed(store.read_select(engine, select(start, end)), customers, types)
+    """:func:`select` run by the database, in the shape of :func:`from_rows`. ``cuts``
+    (``store.customer_cuts``) split it into one query per range of customers, each placed
+    before the next is read: a customer's answers are all in one range, so the parts
+    together are the whole, and the memory the reading takes is that of one part."""
+    parts = [
+        placed(store.read_select(engine, select(start, end, low, high)), customers, types)
+        for low, high in store.ranges(cuts)
+    ]
+    return parts[0] if len(parts) == 1 else pl.concat(parts).sort(ORDER)
