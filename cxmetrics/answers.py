@@ -33,9 +33,28 @@ SCORES = ("nps", "csat")
 ORDER = ("cust", "nps_at")
 
 
-def from_rows(rows: pl.DataFrame) -> pl.DataFrame:
+def from_rows(rows: pl.DataFrame, part: int | None = None) -> pl.DataFrame:
     """The aggregate of response rows in (date, response id) order, as the dataset holds
-    them (columns cust, stage_id, channel, source, nps, csat)."""
+    them (columns cust, stage_id, channel, source, nps, csat). Summed for one range of
+    customers at a time, of about ``part`` rows each (default ``store.SUM_PART``): every
+    answer of a customer is in one range, and the memory the grouping takes is that of
+    one range."""
+    part = part or store.SUM_PART
+    if rows.height <= part:
+        return _from_rows(rows)
+    per = np.bincount(rows["cust"].to_numpy(), minlength=1)
+    before = np.cumsum(per) - per  # rows of the customers before each one
+    starts = np.flatnonzero(np.diff(before // part, prepend=0) > 0)
+    bounds = [0, *starts.tolist(), per.size]
+    cust = pl.col("cust")
+    parts = [
+        _from_rows(rows.filter((cust >= low) & (cust < high)))
+        for low, high in zip(bounds, bounds[1:], strict=False)
+    ]
+    return pl.concat(parts)  # ranges in customer order: the whole is in ORDER too
+
+
+def _from_rows(rows: pl.DataFrame) -> pl.DataFrame:
     nps, place = pl.col("nps"), pl.int_range(pl.len(), dtype=pl.UInt32)
     source = rows["source"]
     complaint = (

@@ -349,8 +349,7 @@ def build(
         ]
     ).sort("responded_on", "response_id")
     del combined
-    types = {c: enriched.schema[c] for c in STAT_DIMENSIONS[1:] if c != "stage_id"}
-    types["stage_id"] = enriched.schema["stage_id"]
+    types = {c: enriched.schema[c] for c in STAT_DIMENSIONS[1:]}
     days = enriched.group_by("responded_on").agg(pl.len().alias("responses"))
     stats = _by_date(
         compact_parts(

@@ -573,7 +573,7 @@ def load_customers(engine: sa.Engine) -> pl.DataFrame:
     return load_table(engine, schema.customers)
 
 
-RESPONSE_CHUNK = 250_000  # rows of responses per read; bounds memory while loading
+RESPONSE_CHUNK = 100_000  # rows of responses per read; bounds memory while loading
 #: Responses summed per query when the database computes an aggregate in parts (the daily
 #: statistics by dates, the customer-level answers by customers): what a part costs in
 #: memory, the engine's own (an in-process DuckDB) and the frame read, grows with it

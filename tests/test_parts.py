@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from test_answers import comparable
 
-from cxmetrics import dataset, metrics, store
+from cxmetrics import answers, dataset, metrics, store
 
 D = dt.date
 PERIODS = [(None, None), (D(2026, 7, 3), D(2026, 9, 30)), (D(2025, 11, 1), D(2026, 2, 28))]
@@ -113,8 +113,18 @@ def test_statistics_summed_in_parts_equal_one_sum_of_the_rows(in_parts, loaded):
 
 @pytest.mark.parametrize("period", PERIODS)
 def test_customer_level_answers_in_parts_equal_the_rows(in_parts, loaded, period):
-    _rows, held = in_parts
-    assert comparable(held.answers(*period)).equals(comparable(loaded.answers(*period)))
+    rows, held = in_parts
+    want = comparable(loaded.answers(*period))
+    assert comparable(held.answers(*period)).equals(want)
+    assert comparable(rows.answers(*period)).equals(want)
+
+
+def test_answers_summed_per_range_of_customers_equal_one_sum(loaded):
+    whole = answers.from_rows(loaded.responses, part=loaded.responses.height)
+    split = answers.from_rows(loaded.responses, part=1_000)
+    assert split.height == whole.height
+    assert split.select("cust", "nps_at").equals(split.sort(answers.ORDER).select(*answers.ORDER))
+    assert comparable(split).equals(comparable(whole))
 
 
 def test_latest_answers_and_design_effects_in_parts_equal_the_rows(in_parts, loaded):
