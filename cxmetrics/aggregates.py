@@ -37,10 +37,15 @@ class InDatabase:
     def scoped(self, stage_ids: tuple[str, ...]) -> InDatabase:
         return replace(self, stage_ids=tuple(stage_ids))
 
-    def answers(self, start: dt.date | None, end: dt.date | None) -> pl.DataFrame:
-        frame = answers.load(
-            self.engine, start, end, self.customers, self.types, self.customer_cuts
-        )
+    def answers(
+        self, start: dt.date | None, end: dt.date | None, responses: int | None = None
+    ) -> pl.DataFrame:
+        """Each customer's answers in [start, end] (:mod:`cxmetrics.answers`), in parts by
+        ranges of customers as many as the period's ``responses`` need (None: all)."""
+        cuts = self.customer_cuts
+        if responses is not None:
+            cuts = store.fewer_cuts(cuts, responses)
+        frame = answers.load(self.engine, start, end, self.customers, self.types, cuts)
         if self.stage_ids is not None:
             frame = answers.in_view(frame, self.stage_ids)
         return frame

@@ -197,7 +197,8 @@ class Dataset:
         frame = self._answers.get(key)
         if frame is None:
             if self.database is not None:
-                frame = self.database.answers(start, end)
+                in_period = date_slice(self.stats, "responded_on", start, end)["responses"]
+                frame = self.database.answers(start, end, int(in_period.sum()))
             else:
                 frame = answers.from_rows(date_slice(self.responses, "responded_on", start, end))
             with _ANSWERS_LOCK:  # sessions share a dataset

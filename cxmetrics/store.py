@@ -637,6 +637,15 @@ def customer_cuts(engine: sa.Engine, size: int | None = None) -> tuple[str, ...]
     return tuple(per.filter(part > part.shift(1, fill_value=0))["customer_id"].cast(pl.String))
 
 
+def fewer_cuts(cuts: tuple[str, ...], responses: int, size: int | None = None) -> tuple:
+    """Every k-th of ``cuts`` (made for all the responses), so that a query of ``responses``
+    of them (a period's) runs in parts of about ``size`` (default :data:`SUM_PART`), taking
+    a period's responses as spread evenly over the customers: a short period is one query."""
+    parts = max(1, -(-responses // (size or SUM_PART)))
+    step = -(-(len(cuts) + 1) // parts)
+    return cuts[step - 1 :: step]
+
+
 def ranges(cuts: tuple[str, ...]) -> list[tuple[str | None, str | None]]:
     """The ranges [low, high) that ``cuts`` make; the first and last are open."""
     bounds = [None, *cuts, None]

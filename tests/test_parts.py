@@ -52,6 +52,17 @@ def test_ranges_and_id_range_cover_every_id_once():
     assert seen == [["C1"], ["C2", "C3", "C4"], ["C5", "C6", "C7"]]
 
 
+def test_a_period_with_fewer_responses_is_read_in_fewer_parts():
+    cuts = tuple(f"C{i}" for i in range(1, 10))  # 10 ranges of about 100 responses each
+    assert store.fewer_cuts(cuts, 1_000, 100) == cuts
+    assert store.fewer_cuts(cuts, 5_000, 100) == cuts
+    assert store.fewer_cuts(cuts, 450, 100) == ("C2", "C4", "C6", "C8")  # 5 parts
+    assert store.fewer_cuts(cuts, 150, 100) == ("C5",)  # 2 parts
+    assert store.fewer_cuts(cuts, 100, 100) == ()  # one query
+    assert store.fewer_cuts(cuts, 0, 100) == ()
+    assert store.fewer_cuts((), 10_000, 100) == ()
+
+
 def test_customer_cuts_make_ranges_of_about_the_size_asked(sample_url):
     engine = store.make_engine(sample_url)
     try:
