@@ -167,7 +167,10 @@ def _duckdb_finish(dbapi_connection, _record=None) -> None:
 
 def _duckdb_lake_engine(parsed, folder: Path) -> sa.Engine:
     """An in-memory DuckDB whose every connection has one view per table of the lake."""
-    # the URL keeps naming the folder (messages, the data version); DuckDB opens in memory
+    # the URL keeps naming the folder (messages, the data version); DuckDB opens in memory,
+    # a database of its own per connection, closed when the connection is given back: the
+    # memory DuckDB took for a query (hash tables, sorts, its results) is freed with it,
+    # where a pooled one kept it for the process's life
     engine = sa.create_engine(
         parsed, connect_args={"database": ":memory:"}, poolclass=sa.pool.NullPool
     )
