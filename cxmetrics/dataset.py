@@ -147,7 +147,7 @@ class Dataset:
                 self.database.engine,
                 self.customers,
                 journey.stage_order,
-                self.database.customer_cuts,
+                store.per_customer_cuts(self.database.engine, self.database.customer_cuts),
             )
             cache = {}
         return Dataset(
@@ -468,7 +468,8 @@ def build_in_database(
     cuts = store.customer_cuts(engine)
     database = InDatabase(engine, customers, types, None, cuts)
     progress(0.5, "Each customer's latest answer, in the database")
-    latest = aggregates.latest_nps(engine, customers, None, cuts)
+    whole = store.per_customer_cuts(engine, cuts)
+    latest = aggregates.latest_nps(engine, customers, None, whole)
     progress(0.8, "Design effects, in the database")
     return Dataset(
         journey,
@@ -478,7 +479,7 @@ def build_in_database(
         CustomerArrays.from_frame(customers, settings.churn_recorded),
         latest,
         None,
-        aggregates.design_effects(engine, cuts),
+        aggregates.design_effects(engine, whole),
         settings,
         {},
         database,

@@ -640,6 +640,18 @@ def customer_cuts(engine: sa.Engine, size: int | None = None) -> tuple[str, ...]
     return tuple(per.filter(part > part.shift(1, fill_value=0))["customer_id"].cast(pl.String))
 
 
+#: Engines that run their queries inside the dashboard's process: the memory a query takes
+#: is the dashboard's own (a server's, Spark's JVM's is not)
+IN_PROCESS = ("sqlite", "duckdb")
+
+
+def per_customer_cuts(engine: sa.Engine, cuts: tuple[str, ...]) -> tuple[str, ...]:
+    """The cuts for a query over all responses that returns a row per customer (each one's
+    latest answer, their sums): parts where the engine works in this process; one query
+    elsewhere, where only its result (a row per customer) comes here."""
+    return cuts if engine.dialect.name in IN_PROCESS else ()
+
+
 def fewer_cuts(cuts: tuple[str, ...], responses: int, size: int | None = None) -> tuple:
     """Every k-th of ``cuts`` (made for all the responses), so that a query of ``responses``
     of them (a period's) runs in parts of about ``size`` (default :data:`SUM_PART`), taking
