@@ -44,7 +44,7 @@ class InDatabase:
         ranges of customers as many as the period's ``responses`` need (None: all)."""
         cuts = self.customer_cuts
         if responses is not None:
-            cuts = store.fewer_cuts(cuts, responses)
+            cuts = store.fewer_cuts(cuts, responses, store.part_size(self.engine))
         frame = answers.load(self.engine, start, end, self.customers, self.types, cuts)
         if self.stage_ids is not None:
             frame = answers.in_view(frame, self.stage_ids)

@@ -456,7 +456,7 @@ def build_in_database(
         "segment": customers.schema["segment"],
         "region": customers.schema["region"],
     }
-    parts = date_parts(store.responses_per_day(engine))
+    parts = date_parts(store.responses_per_day(engine), store.part_size(engine))
 
     def summed():
         for i, (start, end) in enumerate(parts):

@@ -645,6 +645,13 @@ def customer_cuts(engine: sa.Engine, size: int | None = None) -> tuple[str, ...]
 IN_PROCESS = ("sqlite", "duckdb")
 
 
+def part_size(engine: sa.Engine) -> int:
+    """Responses per part of an aggregate read in parts: :data:`SUM_PART` where the engine
+    works in this process; four times that elsewhere, where a part costs this process only
+    its result and each query costs a round trip (a Spark job, a new connectorx read)."""
+    return SUM_PART if engine.dialect.name in IN_PROCESS else 4 * SUM_PART
+
+
 def per_customer_cuts(engine: sa.Engine, cuts: tuple[str, ...]) -> tuple[str, ...]:
     """The cuts for a query over all responses that returns a row per customer (each one's
     latest answer, their sums): parts where the engine works in this process; one query
