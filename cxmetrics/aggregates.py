@@ -11,7 +11,7 @@ it in its own dialect.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import polars as pl
@@ -31,12 +31,21 @@ class InDatabase:
         str, pl.DataType
     ]  # cust, stage_id, channel, touchpoint_id as the dataset types them
     stage_ids: tuple[str, ...] | None = None  # a manager's stages; None: every stage
+    #: where the queries about each customer are cut into parts (store.customer_cuts)
+    customer_cuts: tuple[str, ...] = ()
 
     def scoped(self, stage_ids: tuple[str, ...]) -> InDatabase:
-        return InDatabase(self.engine, self.customers, self.types, tuple(stage_ids))
+        return replace(self, stage_ids=tuple(stage_ids))
 
-    def answers(self, start: dt.date | None, end: dt.date | None) -> pl.DataFrame:
-        frame = answers.load(self.engine, start, end, self.customers, self.types)
+    def answers(
+        self, start: dt.date | None, end: dt.date | None, responses: int | None = None
+    ) -> pl.DataFrame:
+        """Each customer's answers in [start, end] (:mod:`cxmetrics.answers`), in parts by
+        ranges of customers as many as the period's ``responses`` need (None: all)."""
+        cuts = self.customer_cuts
+        if responses is not None:
+            cuts = store.fewer_cuts(cuts, responses, store.part_size(self.engine))
+        frame = answers.load(self.engine, start, end, self.customers, self.types, cuts)
         if self.stage_ids is not None:
             frame = answers.in_view(frame, self.stage_ids)
         return frame
@@ -75,8 +84,9 @@ def sources(engine: sa.Engine) -> tuple[str, ...]:
     return tuple(sorted(store.read_select(engine, stmt)["source"].cast(pl.String).to_list()))
 
 
-def design_effects(engine: sa.Engine) -> dict[str, float]:
-    """``inference.design_effects`` from one ``GROUP BY customer`` in the database."""
+def design_effects(engine: sa.Engine, cuts: tuple[str, ...] = ()) -> dict[str, float]:
+    """``inference.design_effects`` from a ``GROUP BY customer`` in the database, one query
+    per range of customers that ``cuts`` make (``store.customer_cuts``)."""
     r = schema.responses
     nps, csat, ces = r.c.nps, r.c.csat, r.c.ces
 
@@ -103,8 +113,12 @@ def design_effects(engine: sa.Engine) -> dict[str, float]:
         c, r.c.customer_id == c.c.customer_id
     )  # the answers a dataset can place: known touchpoint and customer
     stmt = sa.select(r.c.customer_id, *cols).select_from(placed).group_by(r.c.customer_id)
+    parts = [
+        store.read_select(engine, stmt.where(*store.id_range(r.c.customer_id, low, high)))
+        for low, high in store.ranges(cuts)
+    ]
     # in customer order, as the in-memory computation sums them (the same bits)
-    per = store.read_select(engine, stmt).sort(pl.col("customer_id").cast(pl.String))
+    per = pl.concat(parts).sort(pl.col("customer_id").cast(pl.String))
     sums = {}
     for metric in scored:
         k = per[f"{metric}_k"].cast(pl.Float64).to_numpy()
@@ -118,12 +132,28 @@ def design_effects(engine: sa.Engine) -> dict[str, float]:
 
 
 def latest_nps(
-    engine: sa.Engine, customers: pl.DataFrame, stage_ids: tuple[str, ...] | None = None
+    engine: sa.Engine,
+    customers: pl.DataFrame,
+    stage_ids: tuple[str, ...] | None = None,
+    cuts: tuple[str, ...] = (),
 ) -> np.ndarray:
     """Each customer's latest NPS answer on any date (-1 for none), at the given stages
-    (None: every stage), from one query that returns a row per customer."""
+    (None: every stage), from a query that returns a row per customer, run once per range
+    of customers that ``cuts`` make (``store.customer_cuts``)."""
+    latest = np.full(customers.height, -1, dtype=np.int8)
+    for low, high in store.ranges(cuts):
+        last = store.read_select(engine, _latest_select(stage_ids, low, high)).join(
+            customers.select("customer_id", "cust"),
+            left_on=pl.col("customer_id").cast(pl.String),
+            right_on="customer_id",
+        )
+        latest[last["cust"].to_numpy()] = last["nps"].to_numpy()
+    return latest
+
+
+def _latest_select(stage_ids, low: str | None, high: str | None) -> sa.Select:
     r, t = schema.responses, schema.touchpoints
-    where = [r.c.nps.is_not(None)]
+    where = [r.c.nps.is_not(None), *store.id_range(r.c.customer_id, low, high)]
     if stage_ids is not None:
         where.append(t.c.stage_id.in_(list(stage_ids)))
     ranked = (
@@ -141,15 +171,7 @@ def latest_nps(
         .where(*where)
         .subquery("ranked")
     )
-    stmt = sa.select(ranked.c.customer_id, ranked.c.nps).where(ranked.c.newest == 1)
-    last = store.read_select(engine, stmt).join(
-        customers.select("customer_id", "cust"),
-        left_on=pl.col("customer_id").cast(pl.String),
-        right_on="customer_id",
-    )
-    latest = np.full(customers.height, -1, dtype=np.int8)
-    latest[last["cust"].to_numpy()] = last["nps"].to_numpy()
-    return latest
+    return sa.select(ranked.c.customer_id, ranked.c.nps).where(ranked.c.newest == 1)
 
 
 def latest_everywhere(everything: pl.DataFrame, size: int) -> np.ndarray:

@@ -33,9 +33,28 @@ SCORES = ("nps", "csat")
 ORDER = ("cust", "nps_at")
 
 
-def from_rows(rows: pl.DataFrame) -> pl.DataFrame:
+def from_rows(rows: pl.DataFrame, part: int | None = None) -> pl.DataFrame:
     """The aggregate of response rows in (date, response id) order, as the dataset holds
-    them (columns cust, stage_id, channel, source, nps, csat)."""
+    them (columns cust, stage_id, channel, source, nps, csat). Summed for one range of
+    customers at a time, of about ``part`` rows each (default ``store.SUM_PART``): every
+    answer of a customer is in one range, and the memory the grouping takes is that of
+    one range."""
+    part = part or store.SUM_PART
+    if rows.height <= part:
+        return _from_rows(rows)
+    per = np.bincount(rows["cust"].to_numpy(), minlength=1)
+    before = np.cumsum(per) - per  # rows of the customers before each one
+    starts = np.flatnonzero(np.diff(before // part, prepend=0) > 0)
+    bounds = [0, *starts.tolist(), per.size]
+    cust = pl.col("cust")
+    parts = [
+        _from_rows(rows.filter((cust >= low) & (cust < high)))
+        for low, high in zip(bounds, bounds[1:], strict=False)
+    ]
+    return pl.concat(parts)  # ranges in customer order: the whole is in ORDER too
+
+
+def _from_rows(rows: pl.DataFrame) -> pl.DataFrame:
     nps, place = pl.col("nps"), pl.int_range(pl.len(), dtype=pl.UInt32)
     source = rows["source"]
     complaint = (
@@ -75,16 +94,23 @@ def _gather(values: pl.Series, places: pl.Series) -> pl.Series:
     return pl.select(pl.when(found).then(picked)).to_series()
 
 
-def select(start: dt.date | None, end: dt.date | None) -> sa.Select:
+def select(
+    start: dt.date | None,
+    end: dt.date | None,
+    first_customer: str | None = None,
+    after_customers: str | None = None,
+) -> sa.Select:
     """The same aggregate as a query the database runs (any SQLAlchemy dialect with window
     functions): one row per customer, stage and channel, keyed by the customer's id;
-    :func:`placed` turns the ids into codes."""
+    :func:`placed` turns the ids into codes. ``first_customer`` and ``after_customers``
+    (the first id not included) keep one range of customer ids, in the database's order."""
     r, t, c = schema.responses, schema.touchpoints, schema.customers
     where = []
     if start is not None:
         where.append(r.c.responded_on >= start)
     if end is not None:
         where.append(r.c.responded_on <= end)
+    where += store.id_range(r.c.customer_id, first_customer, after_customers)
     keys = (r.c.customer_id, t.c.stage_id, r.c.channel)
     rows = (
         sa.select(
@@ -291,7 +317,19 @@ def customers(frame: pl.DataFrame) -> np.ndarray:
 
 
 def load(
-    engine: sa.Engine, start, end, customers: pl.DataFrame, types: Mapping[str, pl.DataType]
+    engine: sa.Engine,
+    start,
+    end,
+    customers: pl.DataFrame,
+    types: Mapping[str, pl.DataType],
+    cuts: tuple[str, ...] = (),
 ) -> pl.DataFrame:
-    """:func:`select` run by the database, in the shape of :func:`from_rows`."""
-    return placed(store.read_select(engine, select(start, end)), customers, types)
+    """:func:`select` run by the database, in the shape of :func:`from_rows`. ``cuts``
+    (``store.customer_cuts``) split it into one query per range of customers, each placed
+    before the next is read: a customer's answers are all in one range, so the parts
+    together are the whole, and the memory the reading takes is that of one part."""
+    parts = [
+        placed(store.read_select(engine, select(start, end, low, high)), customers, types)
+        for low, high in store.ranges(cuts)
+    ]
+    return parts[0] if len(parts) == 1 else pl.concat(parts).sort(ORDER)

@@ -28,6 +28,7 @@ from cxmetrics.inference import design_effects
 from cxmetrics.journey import Journey
 from cxmetrics.memo import Memo
 from cxmetrics.metrics import (
+    STAT_COLUMNS,
     ChurnRates,
     CustomerArrays,
     Facts,
@@ -45,6 +46,7 @@ _ANSWERS_LOCK = threading.Lock()
 VIEW_ENTRIES = 32
 
 STAT_DIMENSIONS = ["responded_on", "touchpoint_id", "stage_id", "channel", "segment", "region"]
+_INT16 = (-(2**15), 2**15 - 1)
 
 
 class EmptyDataError(store.StoreError):
@@ -183,7 +185,10 @@ class Dataset:
             cache = {(None, None): everything}
         else:  # one query a row per customer, not the answers of all data
             latest = aggregates.latest_nps(
-                self.database.engine, self.customers, journey.stage_order
+                self.database.engine,
+                self.customers,
+                journey.stage_order,
+                store.per_customer_cuts(self.database.engine, self.database.customer_cuts),
             )
             cache = {}
         return Dataset(
@@ -249,7 +254,8 @@ class Dataset:
         frame = self._answers.get(key)
         if frame is None:
             if self.database is not None:
-                frame = self.database.answers(start, end)
+                in_period = date_slice(self.stats, "responded_on", start, end)["responses"]
+                frame = self.database.answers(start, end, int(in_period.sum()))
             else:
                 frame = answers.from_rows(date_slice(self.responses, "responded_on", start, end))
             with _ANSWERS_LOCK:  # sessions share a dataset
@@ -421,7 +427,17 @@ def build(
         ]
     ).sort("responded_on", "response_id")
     del combined
-    stats = _by_date(response_stats(enriched, STAT_DIMENSIONS))
+    types = {c: enriched.schema[c] for c in STAT_DIMENSIONS[1:]}
+    days = enriched.group_by("responded_on").agg(pl.len().alias("responses"))
+    stats = _by_date(
+        compact_parts(
+            (
+                response_stats(date_slice(enriched, "responded_on", start, end), STAT_DIMENSIONS)
+                for start, end in date_parts(days)
+            ),
+            types,
+        )
+    )
     arrays = CustomerArrays.from_frame(customers, settings.churn_recorded)
     everything = answers.from_rows(enriched)
     return Dataset(
@@ -438,6 +454,54 @@ def build(
         None,
         tuple(sorted(enriched["source"].cast(pl.String).unique().drop_nulls())),
     )
+
+
+def date_parts(
+    days: pl.DataFrame, size: int | None = None
+) -> list[tuple[dt.date | None, dt.date | None]]:
+    """Consecutive date ranges [start, end] of about ``size`` responses each (default
+    ``store.SUM_PART``), from the responses per day (columns responded_on, responses); the
+    first starts and the last ends open, so together they cover every date. The daily
+    statistics are summed one range at a time, each part made compact before the next is
+    summed, so what a load needs beside the result stays bounded."""
+    size = size or store.SUM_PART
+    days = days.sort("responded_on")
+    part = (days["responses"].cum_sum() - days["responses"]) // size
+    firsts = days.filter(part > part.shift(1, fill_value=0))["responded_on"].to_list()
+    starts = [None, *firsts]
+    ends = [d - dt.timedelta(days=1) for d in firsts] + [None]
+    return list(zip(starts, ends, strict=True))
+
+
+def compact_stats(stats: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Daily statistics in the shape a dataset holds them: each dimension of ``types``
+    (a row whose value is outside the type is left out; ``channel``, when ``types`` lacks
+    it, as text), each count or sum as Int16 where all its values fit, else Int64 (Polars
+    sums Int16 as Int64, so a roll-up never overflows)."""
+
+    def fits(column: str) -> bool:
+        low, high = stats[column].min(), stats[column].max()
+        return low is None or (_INT16[0] <= low and high <= _INT16[1])
+
+    dims = [c for c in STAT_DIMENSIONS[1:] if c in types]
+    return stats.select(
+        # a copy: the column as read may share its memory with the whole part an engine
+        # handed over (Arrow), which would then be kept as long as the statistics
+        pl.col("responded_on").cast(pl.Int64).cast(pl.Date),
+        *[pl.col(c).cast(pl.String).cast(types[c], strict=False) for c in dims],
+        *[pl.col(c).cast(pl.String) for c in STAT_DIMENSIONS[1:] if c not in types],
+        *[pl.col(c).cast(pl.Int16 if fits(c) else pl.Int64) for c in STAT_COLUMNS],
+    ).drop_nulls(dims)
+
+
+def compact_parts(parts: Iterable[pl.DataFrame], types: dict[str, pl.DataType]) -> pl.DataFrame:
+    """:func:`compact_stats` of each part as it comes, then one frame (a count held as Int64
+    in any part is Int64 in all); ``channel`` left as text becomes an Enum of its values."""
+    frame = pl.concat([compact_stats(part, types) for part in parts], how="vertical_relaxed")
+    if frame.schema["channel"] == pl.String:
+        channels = sorted(frame["channel"].unique().drop_nulls())
+        frame = frame.with_columns(pl.col("channel").cast(pl.Enum(channels)))
+    return frame.select(*STAT_DIMENSIONS, *STAT_COLUMNS)
 
 
 def _by_date(stats: pl.DataFrame) -> pl.DataFrame:
@@ -463,23 +527,26 @@ def build_in_database(
     settings = settings or company.Settings()
     customers = prepare_customers(customers)
     progress(0.2, "Summing responses per day in the database")
-    raw = store.load_stats_sql(engine, Filters(), None, STAT_DIMENSIONS)
     types = {
         "touchpoint_id": pl.Enum(sorted(journey.touchpoints["touchpoint_id"].to_list())),
         "stage_id": pl.Enum(sorted(journey.stages["stage_id"].to_list())),
-        "channel": pl.Enum(sorted(raw["channel"].cast(pl.String).unique().drop_nulls())),
         "segment": customers.schema["segment"],
         "region": customers.schema["region"],
-        "cust": customers.schema["cust"],
     }
-    stats = _by_date(
-        raw.with_columns(
-            pl.col(c).cast(pl.String).cast(types[c], strict=False) for c in STAT_DIMENSIONS[1:]
-        ).drop_nulls(STAT_DIMENSIONS[1:])
-    )
-    database = InDatabase(engine, customers, types)
+    parts = date_parts(store.responses_per_day(engine), store.part_size(engine))
+
+    def summed():
+        for i, (start, end) in enumerate(parts):
+            progress(0.2 + 0.3 * i / len(parts), "Summing responses per day in the database")
+            yield store.load_stats_sql(engine, Filters(start=start, end=end), None, STAT_DIMENSIONS)
+
+    stats = _by_date(compact_parts(summed(), types))
+    types |= {"channel": stats.schema["channel"], "cust": customers.schema["cust"]}
+    cuts = store.customer_cuts(engine)
+    database = InDatabase(engine, customers, types, None, cuts)
     progress(0.5, "Each customer's latest answer, in the database")
-    latest = aggregates.latest_nps(engine, customers)
+    whole = store.per_customer_cuts(engine, cuts)
+    latest = aggregates.latest_nps(engine, customers, None, whole)
     progress(0.8, "Design effects, in the database")
     return Dataset(
         journey,
@@ -489,7 +556,7 @@ def build_in_database(
         CustomerArrays.from_frame(customers, settings.churn_recorded),
         latest,
         None,
-        aggregates.design_effects(engine),
+        aggregates.design_effects(engine, whole),
         settings,
         {},
         database,

@@ -167,8 +167,13 @@ def _duckdb_finish(dbapi_connection, _record=None) -> None:
 
 def _duckdb_lake_engine(parsed, folder: Path) -> sa.Engine:
     """An in-memory DuckDB whose every connection has one view per table of the lake."""
-    # the URL keeps naming the folder (messages, the data version); DuckDB opens in memory
-    engine = sa.create_engine(parsed, connect_args={"database": ":memory:"})
+    # the URL keeps naming the folder (messages, the data version); DuckDB opens in memory,
+    # a database of its own per connection, closed when the connection is given back: the
+    # memory DuckDB took for a query (hash tables, sorts, its results) is freed with it,
+    # where a pooled one kept it for the process's life
+    engine = sa.create_engine(
+        parsed, connect_args={"database": ":memory:"}, poolclass=sa.pool.NullPool
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _views(dbapi_connection, _record) -> None:
@@ -492,7 +497,8 @@ def _connectorx_uri(engine: sa.Engine) -> str | None:
 
 
 #: Engines read through Arrow: the statement compiled with its values inline, the result
-#: fetched as one Arrow table (DuckDB ``.arrow()``, Spark ``toArrow()``), never row by row.
+#: fetched as Arrow (DuckDB's Arrow stream read by Polars itself, without pyarrow; Spark
+#: ``toArrow()``), never row by row.
 ARROW_DIALECTS = ("duckdb", "spark")
 
 
@@ -505,7 +511,9 @@ def _read_arrow(engine: sa.Engine, stmt: sa.Select) -> pl.DataFrame:
                 table = raw.spark.sql(sql).toArrow()
             else:
                 _duckdb_finish(raw)
-                table = raw.sql(sql).arrow().read_all()
+                # the Arrow C stream interface: batches go straight into Polars (no
+                # pyarrow table in between, nor pyarrow's memory in the process)
+                return pl.DataFrame(raw.sql(sql))
     except sa.exc.DBAPIError as exc:
         raise StoreError(f"cannot read from {safe_url(str(engine.url))}: {exc.orig}") from exc
     except Exception as exc:  # the engines' own errors (a broken Parquet file, a lost session)
@@ -568,7 +576,11 @@ def load_customers(engine: sa.Engine) -> pl.DataFrame:
     return load_table(engine, schema.customers)
 
 
-RESPONSE_CHUNK = 250_000  # rows of responses per read; bounds memory while loading
+RESPONSE_CHUNK = 100_000  # rows of responses per read; bounds memory while loading
+#: Responses summed per query when the database computes an aggregate in parts (the daily
+#: statistics by dates, the customer-level answers by customers): what a part costs in
+#: memory, the engine's own (an in-process DuckDB) and the frame read, grows with it
+SUM_PART = 100_000
 
 
 #: Columns of responses read with the comments only, not into the dataset.
@@ -608,6 +620,66 @@ def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[p
         if high is not None:
             stmt = stmt.where(r.c.response_id < high)
         yield read_select(engine, stmt)
+
+
+def customer_cuts(engine: sa.Engine, size: int | None = None) -> tuple[str, ...]:
+    """Customer ids, in the database's own order of ids, that cut the responses into
+    ranges of customers with about ``size`` responses each (default :data:`SUM_PART`): a
+    query whose every row is about one customer (each one's latest answer, answers per
+    customer) runs once per range (:func:`ranges`, :func:`id_range`) and the parts together
+    are the whole."""
+    size = size or SUM_PART
+    r = schema.responses
+    stmt = (
+        sa.select(r.c.customer_id, sa.type_coerce(sa.func.count(), sa.BigInteger).label("n"))
+        .group_by(r.c.customer_id)
+        .order_by(r.c.customer_id)
+    )
+    per = read_select(engine, stmt)
+    part = (per["n"].cum_sum() - per["n"]) // size
+    return tuple(per.filter(part > part.shift(1, fill_value=0))["customer_id"].cast(pl.String))
+
+
+#: Engines that run their queries inside the dashboard's process: the memory a query takes
+#: is the dashboard's own (a server's, Spark's JVM's is not)
+IN_PROCESS = ("sqlite", "duckdb")
+
+
+def part_size(engine: sa.Engine) -> int:
+    """Responses per part of an aggregate read in parts: :data:`SUM_PART` where the engine
+    works in this process; four times that elsewhere, where a part costs this process only
+    its result and each query costs a round trip (a Spark job, a new connectorx read)."""
+    return SUM_PART if engine.dialect.name in IN_PROCESS else 4 * SUM_PART
+
+
+def per_customer_cuts(engine: sa.Engine, cuts: tuple[str, ...]) -> tuple[str, ...]:
+    """The cuts for a query over all responses that returns a row per customer (each one's
+    latest answer, their sums): parts where the engine works in this process; one query
+    elsewhere, where only its result (a row per customer) comes here."""
+    return cuts if engine.dialect.name in IN_PROCESS else ()
+
+
+def fewer_cuts(cuts: tuple[str, ...], responses: int, size: int | None = None) -> tuple:
+    """Every k-th of ``cuts`` (made for all the responses), so that a query of ``responses``
+    of them (a period's) runs in parts of about ``size`` (default :data:`SUM_PART`), taking
+    a period's responses as spread evenly over the customers: a short period is one query."""
+    parts = max(1, -(-responses // (size or SUM_PART)))
+    step = -(-(len(cuts) + 1) // parts)
+    return cuts[step - 1 :: step]
+
+
+def ranges(cuts: tuple[str, ...]) -> list[tuple[str | None, str | None]]:
+    """The ranges [low, high) that ``cuts`` make; the first and last are open."""
+    bounds = [None, *cuts, None]
+    return list(zip(bounds, bounds[1:], strict=False))
+
+
+def id_range(column: sa.ColumnElement, low: str | None, high: str | None) -> list:
+    """WHERE clauses keeping the ids of ``column`` in [low, high) (None: no bound)."""
+    return [
+        *([] if low is None else [column >= low]),
+        *([] if high is None else [column < high]),
+    ]
 
 
 def load_contacts(engine: sa.Engine) -> pl.DataFrame:
@@ -777,6 +849,14 @@ def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.D
     return frame.with_columns(
         [pl.col(col).cast(pl.Int64) for col in frame.columns if col not in by]
     )
+
+
+def responses_per_day(engine: sa.Engine) -> pl.DataFrame:
+    """How many responses each date has (responded_on, responses): where to cut a long
+    read into parts of about equal size."""
+    r = schema.responses
+    count = sa.type_coerce(sa.func.count(), sa.BigInteger).label("responses")
+    return read_select(engine, sa.select(r.c.responded_on, count).group_by(r.c.responded_on))
 
 
 def data_version(engine: sa.Engine) -> tuple:
