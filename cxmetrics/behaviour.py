@@ -103,21 +103,12 @@ class AnswerCounts:
     def _totals(self) -> list[int]:
         return [int(a.sum()) for a in (self.answers, self.promoters, self.detractors)]
 
-    def nps(
-        self, members: np.ndarray, *, others: bool = False, deff: dict | None = None
-    ) -> m.Score:
-        """NPS of the answers given by ``members`` (a mask over codes), or by everyone else."""
-        # one product for the three counts; float64 sums of counts are exact below 2**53
-        counts = [int(c) for c in self._stacked @ members.astype(np.float64)]
-        if others:
-            counts = [total - c for total, c in zip(self._totals, counts, strict=True)]
-        return _nps_of(counts, deff)
-
     def nps_of_groups(
         self, members: np.ndarray, deff: dict | None = None
     ) -> list[tuple[m.Score, m.Score]]:
-        """:meth:`nps` of each row of ``members`` (groups × customer codes) and of everyone
-        else, with one product for every group."""
+        """NPS of the answers given by each row of ``members`` (groups × customer codes,
+        masks) and by everyone else, with one product for every group (float64 sums of
+        counts are exact below 2**53)."""
         counts = (members.astype(np.float64) @ self._stacked.T).astype(np.int64).tolist()
         out = []
         for mine in counts:

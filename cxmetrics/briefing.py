@@ -184,7 +184,7 @@ def build(
             note=METRICS["nps"].definition,
             link=link("overview"),
             # each number, as its tile on the overview links it
-            line_links=tuple(link(overview_links.TILE_PAGES[key]) for key in TILE_KEYS),
+            line_links=tuple(link(links.TILE_PAGES[key]) for key in TILE_KEYS),
         )
     )
 

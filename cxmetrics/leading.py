@@ -117,8 +117,7 @@ def weekly(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = m.MIN_N
     )
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = np.where(n_contacts > 0, 100 * n_repeat / n_contacts, np.nan)
-        nps = 100 * (promoters / n_nps - detractors / n_nps)  # as metrics.nps_expr
-    nps = np.where(n_nps >= max(min_n, 1), nps, np.nan)
+    nps = np.where(n_nps >= max(min_n, 1), m.nps_values(promoters, detractors, n_nps), np.nan)
     return pl.DataFrame(
         {
             "stage_id": np.repeat(order, weeks.len()).tolist(),

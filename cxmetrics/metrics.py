@@ -149,6 +149,15 @@ def _ratios(frame: pl.DataFrame, num: str, den: str, scale: float = 1.0) -> np.n
     return np.where(n > 0, values, np.nan)
 
 
+def nps_values(promoters: np.ndarray, detractors: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """NPS in points of counts per element, as :func:`nps_expr` computes it; NaN where n is
+    0 (arrays: for frames of a few rows and for grids of counts)."""
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nps = 100 * (np.asarray(promoters, np.float64) / n - np.asarray(detractors, np.float64) / n)
+    return np.where(n > 0, nps, np.nan)
+
+
 def with_scores(frame: pl.DataFrame, deff: dict[str, float] | None = None) -> pl.DataFrame:
     """Add NPS (and margin), CSAT, CSAT top box, CES and CES-easy; null where n is 0.
 
@@ -160,7 +169,7 @@ def with_scores(frame: pl.DataFrame, deff: dict[str, float] | None = None) -> pl
     def column(name: str, values: np.ndarray) -> pl.Series:
         return pl.Series(name, values, pl.Float64, nan_to_null=True)
 
-    nps = 100 * (_ratios(frame, "promoters", "n_nps") - _ratios(frame, "detractors", "n_nps"))
+    nps = nps_values(*(_floats(frame, c) for c in ("promoters", "detractors", "n_nps")))
     return frame.with_columns(
         column("nps", nps),
         _nps_margins(frame, deff),

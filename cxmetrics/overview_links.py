@@ -15,7 +15,6 @@ from cxmetrics import first_screen, links
 from cxmetrics.filters import Filters
 from cxmetrics.journey import Journey
 
-TILE_PAGES = links.TILE_PAGES
 #: Chart of the overview → the page that explains it (both are broken down by touchpoint on
 #: the Journey page).
 CHART_PAGES = {"fig_stage_nps": "journey", "fig_worst_moments": "journey"}
@@ -33,7 +32,7 @@ def markdown(page: str, url: str) -> str:
 
 def tile(base_url: str, key: str, f: Filters) -> tuple[str, str]:
     """The page and link that explain the tile ``key`` in the view ``f``."""
-    page = TILE_PAGES[key]
+    page = links.TILE_PAGES[key]
     return page, links.view_url(base_url, page, f)
 
 
