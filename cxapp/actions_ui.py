@@ -137,7 +137,9 @@ def late_section(
             f"Measured effect: {r['effect_note'] or '–'}"
         )
         if view is not None:
-            url = overview_links.action("", r["stage_id"], r["department_id"], view, ds.journey)
+            url = overview_links.action(
+                ui.site_root(), r["stage_id"], r["department_id"], view, ds.journey
+            )
             line += " · " + overview_links.markdown("accountability", url)
         lines.append(line)
     st.markdown("\n".join(lines))

@@ -32,6 +32,14 @@ _NO_TABLE_DOWNLOAD = (
 )
 
 
+def site_root() -> str:
+    """Where the dashboard's pages start on this server, for the links between its pages:
+    "" at the site's root, "/cx" when Streamlit serves it under ``server.baseUrlPath = "cx"``
+    (a reverse proxy's sub-path)."""
+    path = (st.get_option("server.baseUrlPath") or "").strip("/")
+    return "/" + path if path else ""
+
+
 def status_badge(status: str) -> None:
     """A coloured badge: "On target", "Near target", "Below target", "Too few responses"."""
     st.badge(status[0].upper() + status[1:], color=BADGE_COLORS[status])

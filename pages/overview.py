@@ -10,6 +10,7 @@ router.ensure()  # a first visit by a shared link goes through the router
 
 ds = data.get_dataset()
 view = sidebar.filters(ds)
+root = ui.site_root()  # links between pages start where the dashboard is served
 ui.page_start("Customer experience overview", ds, view, compact=True)
 ov = data.shared(overview.compute, data.DATASET, view)
 ui.stop_if_empty(ov.empty, ov.start, ov.end, ds)
@@ -29,7 +30,7 @@ for col, key in zip(
             trends.scores.get(key),
             trends.bands.get(key),
             trends.unit,
-            link=overview_links.tile("", key, view)[1],
+            link=overview_links.tile(root, key, view)[1],
         )
 
 evidence = data.shared(
@@ -37,7 +38,14 @@ evidence = data.shared(
 )
 listed = actions_ui.listed(ds)
 fs = data.shared(
-    first_screen.build, data.DATASET, view, evidence, data.KPIS, listed, actions_ui.today()
+    first_screen.build,
+    data.DATASET,
+    view,
+    evidence,
+    data.KPIS,
+    listed,
+    actions_ui.today(),
+    root,
 )
 first_fold.show(fs, ds.money)
 
@@ -62,7 +70,7 @@ ui.stage_strip(
     ov.stages,
     ov.min_n,
     trends.stages,
-    links={s.stage_id: overview_links.stage("", s.stage_id, view) for s in ov.stages},
+    links={s.stage_id: overview_links.stage(root, s.stage_id, view) for s in ov.stages},
 )
 
 left, right = st.columns(2)
@@ -71,7 +79,7 @@ with left:
         data.figure(overview_charts.fig_stage_nps, ov.stages, ov.min_n),
         f"{METRICS['nps'].definition} Black ticks: each stage's NPS target.",
         key="fig_stage_nps",
-        link=overview_links.markdown(*overview_links.chart("", "fig_stage_nps", view)),
+        link=overview_links.markdown(*overview_links.chart(root, "fig_stage_nps", view)),
     )
 with right:
     ui.chart(
@@ -79,14 +87,14 @@ with right:
         "Moments of truth declared in the journey definition, ranked by NPS; only those "
         f"with at least {ov.min_n} answers. Black ticks: the stage's NPS target.",
         key="fig_worst_moments",
-        link=overview_links.markdown(*overview_links.chart("", "fig_worst_moments", view)),
+        link=overview_links.markdown(*overview_links.chart(root, "fig_worst_moments", view)),
     )
 
 st.subheader("What changed")
 st.markdown(
     "\n".join(
         f"- {ui.md(line)}" + (f" · {overview_links.markdown(page, url)}" if url else "")
-        for line, page, url in overview_links.changes("", ov.changes, ov.findings, view)
+        for line, page, url in overview_links.changes(root, ov.changes, ov.findings, view)
     )
 )
 

@@ -39,7 +39,9 @@ def start(
             ],
             cwd=REPO, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
+    # under a sub-path (``STREAMLIT_SERVER_BASE_URL_PATH``) every address starts with it
+    path = env.get("STREAMLIT_SERVER_BASE_URL_PATH", "").strip("/")
+    base = f"http://127.0.0.1:{port}" + (f"/{path}" if path else "")
     deadline = time.monotonic() + timeout
     while True:  # wait for the health endpoint, bounded
         try:

@@ -381,14 +381,31 @@ def _opened(page, link) -> object:
 
 
 @pytest.mark.browser
-def test_a_stage_and_a_tile_open_their_view_in_the_browser(sample_url, raw_sql, browser, tmp_path):
+@pytest.mark.parametrize("sub_path", ["", "cx"], ids=["site root", "under /cx"])
+def test_a_stage_and_a_tile_open_their_view_in_the_browser(
+    sample_url, raw_sql, browser, tmp_path, sub_path
+):
+    """Also with the dashboard served under a sub-path (``server.baseUrlPath``, as behind a
+    proxy's ``location /cx/``): every link between pages starts with it."""
     from test_browser import streamlit_server, wait_ready
 
     start, end = period(raw_sql)
-    with streamlit_server(sample_url, tmp_path / "server.log") as base:
+    env = {"STREAMLIT_SERVER_BASE_URL_PATH": sub_path} if sub_path else {}
+    with streamlit_server(sample_url, tmp_path / "server.log", env) as base:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.goto(base)
+        page.goto(base + "/")
         wait_ready(page)
+        page.get_by_role("link", name="5. File a claim", exact=True).wait_for(timeout=60_000)
+        hrefs = page.locator("[data-testid='stMain'] a").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"
+        )
+        inside = [h for h in hrefs if h and not h.startswith(("http:", "https:", "#"))]
+        # tiles, stages, charts, changes, first fold: each a page of this dashboard
+        assert len(inside) >= 10, hrefs
+        prefix = f"/{sub_path}/" if sub_path else "/"
+        assert all(h.startswith(prefix) for h in inside), inside
+        pages_named = {h[len(prefix) :].split("?")[0] for h in inside}
+        assert pages_named <= set(links.PAGES.values()), pages_named
 
         journey = _opened(page, page.get_by_role("link", name="5. File a claim", exact=True))
         sidebar = journey.locator("[data-testid='stSidebar']")
