@@ -8,6 +8,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from cxmetrics import metrics as m
+from cxmetrics import point_labels
 from cxmetrics.accountability import GREEN_SILO, stage_weekly_nps
 from cxmetrics.chart_style import (
     INK,
@@ -78,6 +79,11 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
     return fig
 
 
+#: The silo chart's plot area in pixels at its narrowest (half a 1400 px page), for placing
+#: the departments' names: wider screens only move them further apart.
+PLOT_PX = (560.0, 330.0)
+
+
 def fig_silo_quadrant(verdicts: list) -> go.Figure:
     """Own KPIs on target (x) against the customer's experience of the department's stages
     (y); false positives sit bottom right."""
@@ -98,12 +104,15 @@ def fig_silo_quadrant(verdicts: list) -> go.Figure:
     )
     fig.add_vline(x=100 * GREEN_SILO, line=dict(color="#9AA5B1", dash="dot"))
     fig.add_hline(y=0, line=dict(color="#9AA5B1", dash="dot"))
+    xs = [100 * v.silo_score for v in usable]
+    ys = [v.experience_gap for v in usable]
+    lo, hi = min(ys), max(ys)
+    y_range = (min(lo, -10) - 8, max(hi, 10) + 8)
+    x_range = (min(xs) - 8, 103)
     fig.add_scatter(
-        x=[100 * v.silo_score for v in usable],
-        y=[v.experience_gap for v in usable],
-        mode="markers+text",
-        text=[v.name for v in usable],
-        textposition=["top center" if i % 2 == 0 else "bottom center" for i in range(len(usable))],
+        x=xs,
+        y=ys,
+        mode="markers",
         marker=dict(
             size=14,
             color=[
@@ -115,16 +124,28 @@ def fig_silo_quadrant(verdicts: list) -> go.Figure:
         hoverinfo="text",
         showlegend=False,
     )
-    lo = min(v.experience_gap for v in usable)
-    hi = max(v.experience_gap for v in usable)
-    fig.update_yaxes(
-        title="Its stages' NPS − target (pts)",
-        range=[min(lo, -10) - 8, max(hi, 10) + 8],
-    )
-    fig.update_xaxes(
-        title="Own KPI-weeks on target (%)",
-        range=[min(100 * v.silo_score for v in usable) - 8, 103],
-    )
+    fig.update_yaxes(title="Its stages' NPS − target (pts)", range=list(y_range))
+    fig.update_xaxes(title="Own KPI-weeks on target (%)", range=list(x_range))
+    # names beside their points, none over another (departments often sit close together)
+    for label in point_labels.place(
+        xs, ys, [v.name for v in usable], x_range, y_range, PLOT_PX[0], PLOT_PX[1]
+    ):
+        fig.add_annotation(
+            x=label.x,
+            y=label.y,
+            text=label.text,
+            showarrow=False,
+            xanchor=label.xanchor,
+            yanchor=label.yanchor,
+            xshift=label.xshift,
+            yshift=label.yshift,
+            align="left"
+            if label.xanchor == "left"
+            else "right"
+            if label.xanchor == "right"
+            else "center",
+            font=dict(size=12, color=INK),
+        )
     fig.add_annotation(
         x=101,
         y=min(lo, -10) - 4,
