@@ -342,24 +342,33 @@ def is_shared_figure(fig) -> bool:
     return _FIGURES.get(id(fig)) is fig
 
 
-_TABLES: dict[int, tuple[weakref.ref, object]] = {}  # id of a Polars frame -> its pandas form
+_TABLES: dict[tuple, tuple[weakref.ref, object]] = {}  # (id of a frame, signed) -> pandas form
 _TABLES_LOCK = threading.RLock()  # reentrant: a frame may die (and its entry leave) inside
 
 
-def table_frame(frame):
+def table_frame(frame, signed: tuple[tuple[str, int], ...] = ()):
     """What ``st.dataframe`` draws of a Polars frame, made as Streamlit makes it (its pandas
     form, then that as an Arrow table; the index hidden as Streamlit hides it), once per
     frame object while that object lives: a frame of a shared result is converted once for
     every session, one made on each run each run. Shared: never change it. Anything other
-    than a Polars frame is returned as it is."""
+    than a Polars frame is returned as it is.
+
+    ``signed``: (column, decimals) shown with a sign (``%+.0f``): rounded to what is shown,
+    so that -0.3 reads 0, never "-0"."""
     if not isinstance(frame, pl.DataFrame):
         return frame
-    key = id(frame)
+    key = (id(frame), signed)
     with _TABLES_LOCK:
         entry = _TABLES.get(key)
         if entry is not None and entry[0]() is frame:
             return entry[1]
-    shown = frame.to_pandas()
+    rounded = [
+        # -0.0 == 0: written as a plain 0.0
+        pl.when(pl.col(c).round(d) == 0).then(0.0).otherwise(pl.col(c).round(d)).alias(c)
+        for c, d in signed
+        if c in frame.columns and frame.schema[c].is_float()
+    ]
+    shown = (frame.with_columns(rounded) if rounded else frame).to_pandas()
     # a column Arrow cannot take as it is stays pandas: Streamlit adjusts it itself
     with contextlib.suppress(
         pa.ArrowTypeError, pa.ArrowInvalid, pa.ArrowNotImplementedError, OverflowError

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import functools
 import html
+import re
 
 import streamlit as st
 
@@ -56,7 +57,7 @@ def delta_text(key: str, change: m.Change | None) -> str | None:
     spec = METRICS[key]
     unit = {"nps": " pts", "csat": " pts", "churn": " pts"}.get(key, "")
     if key == "responses":
-        return f"{change.delta:+,.0f}"
+        return f"{change.delta:+z,.0f}"
     return f"{change.delta:+.{spec.decimals}f}{unit}"
 
 
@@ -188,7 +189,8 @@ def table(frame, name: str, export=None, **kwargs) -> None:
     paged table exports every page), either a frame or a function that reads it only when
     a download is asked for."""
     kwargs.setdefault("hide_index", True)  # as Streamlit does for a Polars frame
-    st.dataframe(data.table_frame(frame), **kwargs)  # a shared frame is converted once
+    shown = data.table_frame(frame, _signed(kwargs.get("column_config")))
+    st.dataframe(shown, **kwargs)  # a shared frame is converted once
     if not auth.current_user().can_export:
         return
     order = kwargs.get("column_order")
@@ -204,6 +206,19 @@ def table(frame, name: str, export=None, **kwargs) -> None:
                 key=f"table_{exports.slug(name)}_{fmt}",
                 on_click="ignore",
             )
+
+
+_SIGNED = re.compile(r"%\+\.(\d)f")
+
+
+def _signed(config) -> tuple[tuple[str, int], ...]:
+    """The columns ``config`` shows with a sign, with their decimals (``%+.1f`` → 1)."""
+    found = []
+    for column, spec in (config or {}).items():
+        fmt = spec.get("type_config", {}).get("format") if isinstance(spec, dict) else None
+        if fmt and (match := _SIGNED.fullmatch(fmt)):
+            found.append((column, int(match.group(1))))
+    return tuple(sorted(found))
 
 
 def _table_bytes(source, order, fmt: str) -> bytes:

@@ -214,7 +214,7 @@ _UNITS = {"%": " percentage points", "1-7": " on the 1-7 scale"}
 
 
 def _number(x: float) -> str:
-    return f"{x:+.1f}" if abs(x) >= 10 else f"{x:+.2f}"
+    return f"{x:+z.1f}" if abs(x) >= 10 else f"{x:+z.2f}"
 
 
 def _evidence(c: dict) -> str:

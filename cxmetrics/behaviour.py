@@ -201,8 +201,8 @@ def _tests(groups: list[GroupResult]) -> list[tuple[int, str, Finding]]:
             se = abs(change.delta / change.z) if change.z else 0.0
             if what == "NPS":
                 said = (
-                    f"{g.moment}: NPS {a.value:+.0f} (n = {a.n:,} answers) against "
-                    f"{b.value:+.0f} for everyone else (n = {b.n:,})."
+                    f"{g.moment}: NPS {a.value:+z.0f} (n = {a.n:,} answers) against "
+                    f"{b.value:+z.0f} for everyone else (n = {b.n:,})."
                 )
             else:
                 said = (

@@ -118,6 +118,18 @@ def add_target_ticks(fig: go.Figure, categories: list, targets: list, name: str 
     return fig
 
 
+def legend_below(fig: go.Figure, space: int = 50) -> go.Figure:
+    """The legend under the chart from the figure's left edge, the figure ``space`` pixels
+    taller for it: above the plot it starts after long category names and runs into the
+    title."""
+    fig.update_layout(
+        height=(fig.layout.height or 450) + space,
+        margin=dict(b=40 + space),
+        legend=dict(xref="container", x=0, yref="container", y=0, yanchor="bottom"),
+    )
+    return fig
+
+
 def wrap(label: str, width: int = 12) -> str:
     """Break a label into lines of about ``width`` characters for axis ticks."""
     lines, current = [], ""

@@ -287,7 +287,7 @@ def _sentence(name: str, r: dict, rest_gap: float, effect: float, ci, period: st
     confirmed = 100 * int(r["confirmed"]) / opened
     gap = closure - confirmed
     when = f" opened {period}" if period else ""
-    diff = f"{effect:+.0f} points, 95% CI {ci[0]:+.0f} to {ci[1]:+.0f}"
+    diff = f"{effect:+z.0f} points, 95% CI {ci[0]:+z.0f} to {ci[1]:+z.0f}"
     if effect > 0:
         text = (
             f"**{name}** closed {closure:.0f}% of the {opened:,} cases{when}, but customers "

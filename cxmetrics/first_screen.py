@@ -402,7 +402,8 @@ def action_lines(
         effect = r["verdict"] or "not measured"
         if r.get("effect") is not None:
             effect += (
-                f" ({r['effect']:+.2f}, 95% CI {r['effect_low']:+.2f} to {r['effect_high']:+.2f})"
+                f" ({r['effect']:+z.2f}, 95% CI {r['effect_low']:+z.2f} to "
+                f"{r['effect_high']:+z.2f})"
             )
         out.append(f"{r['title']} ({r['department']}, {due}); measured effect: {effect}")
     return tuple(out)

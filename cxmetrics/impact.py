@@ -109,8 +109,8 @@ def _moments_of(frame: pl.DataFrame, deff: dict | None, min_n: int) -> list[Find
         out.append(
             Finding(
                 "moment",
-                f"{r['touchpoint']} ({r['stage']}): NPS {nps:+.0f} (n = {n:,}), "
-                f"{abs(diff):.0f} points {where} the rest of the stage ({rest:+.0f}, "
+                f"{r['touchpoint']} ({r['stage']}): NPS {nps:+z.0f} (n = {n:,}), "
+                f"{abs(diff):.0f} points {where} the rest of the stage ({rest:+z.0f}, "
                 f"n = {n_rest:,}){stake}.",
                 diff,
                 (diff - Z95 * se, diff + Z95 * se),

@@ -8,7 +8,14 @@ import polars as pl
 
 from cxmetrics import impact
 from cxmetrics import metrics as m
-from cxmetrics.chart_style import INK, STATUS_COLORS, TEMPLATE, _empty, labelled_heatmap
+from cxmetrics.chart_style import (
+    INK,
+    STATUS_COLORS,
+    TEMPLATE,
+    _empty,
+    labelled_heatmap,
+    legend_below,
+)
 
 VERDICT_COLORS = {
     impact.VERDICT_CONFIRMED: "#C62828",
@@ -38,13 +45,13 @@ def fig_impact(ranking: pl.DataFrame, top: int = 12) -> go.Figure:
             orientation="h",
             marker_color=color,
             name=verdict,
-            text=[f"{p:.1f}" for p in part["points"]],
+            text=[f"{p:z.1f}" for p in part["points"]],
             textposition="outside",
             cliponaxis=False,
             hovertext=[
-                f"<b>{t}</b> ({s})<br>{p:.2f} NPS points at stake<br>NPS {a:+.0f} "
-                f"(n = {na:,}) vs rest of stage {b:+.0f} (n = {nb:,})<br>difference "
-                f"{d:+.1f} (95% CI {lo:+.1f} to {hi:+.1f}), q = {q:.3f}"
+                f"<b>{t}</b> ({s})<br>{p:.2f} NPS points at stake<br>NPS {a:+z.0f} "
+                f"(n = {na:,}) vs rest of stage {b:+z.0f} (n = {nb:,})<br>difference "
+                f"{d:+z.1f} (95% CI {lo:+z.1f} to {hi:+z.1f}), q = {q:.3f}"
                 for t, s, p, a, na, b, nb, d, lo, hi, q in part.select(
                     "touchpoint",
                     "stage",
@@ -63,12 +70,9 @@ def fig_impact(ranking: pl.DataFrame, top: int = 12) -> go.Figure:
         )
     order = [f"{t} ({s})" for t, s in zip(frame["touchpoint"], frame["stage"], strict=True)]
     fig.update_yaxes(categoryorder="array", categoryarray=order)
-    fig.update_xaxes(
-        title="NPS points at stake (overall NPS points that go with the touchpoint falling "
-        "short of its stage)"
-    )
+    fig.update_xaxes(title="Overall NPS points at stake")
     fig.update_layout(barmode="overlay", bargap=0.3)
-    return fig
+    return legend_below(fig)
 
 
 def fig_channel_heatmap(cells: pl.DataFrame, metric_label: str) -> go.Figure:
@@ -141,29 +145,38 @@ def fig_behaviour(groups: list, min_n: int) -> go.Figure:
         error_x=dict(array=[g.others_nps.moe for g in usable][::-1], color="#90A4AE"),
         hovertemplate="everyone else: NPS %{x:+.0f}<extra></extra>",
     )
-    fig.add_scatter(
-        y=names,
-        x=[g.nps.value for g in usable][::-1],
-        mode="markers",
-        name="These customers",
-        marker=dict(
-            size=13,
-            color=[
-                STATUS_COLORS[m.STATUS_BELOW]
-                if g.change and g.change.significant and g.change.delta < 0
-                else STATUS_COLORS[m.STATUS_ON]
-                if g.change and g.change.significant
-                else INK
-                for g in usable
-            ][::-1],
-        ),
-        error_x=dict(array=[g.nps.moe for g in usable][::-1], color="#52606D"),
-        hovertext=[
-            f"{g.moment}: NPS {g.nps.value:+.0f} ± {g.nps.moe:.1f} (n = {g.nps.n:,} "
-            f"answers, {g.customers:,} customers)"
-            for g in usable
-        ][::-1],
-        hoverinfo="text",
-    )
+
+    # one colour meaning: red lower than everyone else, green higher, black no difference
+    # found; one legend entry each, drawn only when some group has it
+    def verdict(g) -> str:
+        if g.change and g.change.significant:
+            return m.STATUS_BELOW if g.change.delta < 0 else m.STATUS_ON
+        return m.STATUS_NONE
+
+    meanings = {
+        m.STATUS_BELOW: ("Lower than everyone else", STATUS_COLORS[m.STATUS_BELOW]),
+        m.STATUS_ON: ("Higher than everyone else", STATUS_COLORS[m.STATUS_ON]),
+        m.STATUS_NONE: ("No difference found", INK),
+    }
+    for status, (label, color) in meanings.items():
+        shown = [g for g in usable if verdict(g) == status][::-1]
+        if not shown:
+            continue
+        fig.add_scatter(
+            y=[g.moment for g in shown],
+            x=[g.nps.value for g in shown],
+            mode="markers",
+            name=label,
+            marker=dict(size=13, color=color),
+            error_x=dict(array=[g.nps.moe for g in shown], color="#52606D"),
+            hovertext=[
+                f"{g.moment}: NPS {g.nps.value:+z.0f} ± {g.nps.moe:.1f} (n = {g.nps.n:,} "
+                f"answers, {g.customers:,} customers)"
+                for g in shown
+            ],
+            hoverinfo="text",
+        )
+    fig.update_yaxes(categoryorder="array", categoryarray=names)
+    legend_below(fig)
     fig.update_xaxes(title="NPS (points)")
     return fig

@@ -113,7 +113,7 @@ def fig_theme_stage(cells: pl.DataFrame, themes: list[str], stages: list[str]) -
             row_t.append(f"{count:,}" if count else "")
             nps = r["nps"] if r else None
             nps_text = (
-                f"NPS {nps:+.0f} (n = {r['n_nps']:,})"
+                f"NPS {nps:+z.0f} (n = {r['n_nps']:,})"
                 if r and nps is not None and r["n_nps"] >= m.MIN_N
                 else "NPS: too few answers"
             )
@@ -262,7 +262,7 @@ def fig_leading(weeks: pl.DataFrame, stage_name: str, signal: Signal | None) -> 
     )
     if signal is not None and signal.leads:
         fig.add_annotation(
-            text=f"contacts lead NPS by {signal.best_lag} weeks (r = {signal.best_r:+.2f})",
+            text=f"contacts lead NPS by {signal.best_lag} weeks (r = {signal.best_r:+z.2f})",
             xref="paper",
             yref="paper",
             x=1,

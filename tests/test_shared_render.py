@@ -15,6 +15,7 @@ import plotly.io
 import polars as pl
 import pyarrow as pa
 import pytest
+import streamlit as st
 from conftest import REPO
 from pandas.testing import assert_frame_equal
 from streamlit.testing.v1 import AppTest
@@ -202,3 +203,26 @@ def test_a_frame_is_converted_for_the_table_once_while_it_lives():
     gc.collect()
     assert gone() is None and len(data._TABLES) == held  # nothing kept for a dead frame
     assert data.table_frame("not a frame") == "not a frame"
+
+
+def test_a_signed_column_never_reads_minus_zero():
+    """-0.3 shown as %+.0f would read "-0": the column is rounded to what is shown first."""
+    import math
+
+    from cxapp import ui
+
+    frame = pl.DataFrame({"nps": [-0.3, -0.6, 0.2, None], "moe": [-0.04, 1.26, 2.0, 3.0]})
+    config = {
+        "nps": st.column_config.NumberColumn("NPS", format="%+.0f"),
+        "moe": st.column_config.NumberColumn("±", format="%+.1f"),
+        "other": st.column_config.NumberColumn("n", format="%d"),
+    }
+    signed = ui._signed(config)
+    assert signed == (("moe", 1), ("nps", 0))
+    shown = data.table_frame(frame, signed).to_pandas()
+    # by hand: -0.3 → 0 (sign cleared), -0.6 → -1, 0.2 → 0; -0.04 → 0.0, 1.26 → 1.3
+    assert [math.copysign(1, v) for v in shown["nps"][:3]] == [1, -1, 1]
+    assert list(shown["nps"][:3]) == [0, -1, 0] and math.isnan(shown["nps"][3])
+    assert list(shown["moe"]) == [0.0, 1.3, 2.0, 3.0]
+    assert math.copysign(1, shown["moe"][0]) == 1
+    assert data.table_frame(frame) is not data.table_frame(frame, signed)  # kept apart

@@ -1,0 +1,156 @@
+"""Charts as Chromium lays them out: no name covers another on the silo chart, no legend runs
+into its title, one colour meaning per chart."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from cxmetrics import dataset, journey_charts, journey_view, point_labels, store
+from cxmetrics.accountability_charts import fig_silo_quadrant
+from cxmetrics.chart_style import STATUS_COLORS
+from cxmetrics.filters import Filters
+
+
+def _dept(name: str, silo: float, gap: float, false_positive: bool = False):
+    return SimpleNamespace(
+        name=name,
+        silo_score=silo,
+        experience_gap=gap,
+        false_positive=false_positive,
+        sentence=name,
+    )
+
+
+#: As on the default sample: three departments on one point of the scorecard (50% of their
+#: KPI-weeks on target, their stages 2.5 points apart), two more close by, one false positive.
+CROWDED = [
+    _dept("Billing & Finance", 0.417, -0.2),
+    _dept("Customer Service", 0.458, -11.3),
+    _dept("IT & Digital", 0.50, 1.5),
+    _dept("Marketing", 0.50, -0.2),
+    _dept("Product & Pricing", 0.50, -2.6),
+    _dept("Sales", 0.667, 1.4),
+    _dept("Underwriting", 0.75, -29.4),
+    _dept("Claims", 1.0, -58.9, false_positive=True),
+]
+
+
+def test_points_on_top_of_each_other_share_one_label_in_their_order():
+    # 6.6 px per point of NPS: A and B 11 px apart, B and C 8.6 px (under 14 px), D far
+    labels = point_labels.place(
+        [50, 50, 50, 90],
+        [1.5, -1.5, -0.2, -30],
+        ["A", "C", "B", "D"],
+        (40, 100),
+        (-40, 10),
+        560,
+        330,
+    )
+    texts = sorted(label.text for label in labels)
+    assert texts == ["A<br>B<br>C", "D"]  # top to bottom as the points are
+    shared = next(label for label in labels if label.text.startswith("A"))
+    assert shared.y == pytest.approx((1.5 - 1.5 - 0.2) / 3)
+
+
+def test_points_far_apart_keep_their_own_label_above_them():
+    labels = point_labels.place([10, 90], [0, 0], ["Left", "Right"], (0, 100), (-10, 10), 560, 330)
+    assert [(lab.text, lab.x, lab.yanchor) for lab in labels] == [
+        ("Left", 10, "bottom"),
+        ("Right", 90, "bottom"),
+    ]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [560, 700, 1000])
+def test_no_name_covers_another_in_the_browser(browser, tmp_path, width):
+    """The chart drawn by plotly.js in Chromium at a half-page, a wider and a whole-page
+    width: each department named once, no two texts overlapping."""
+    page_file = tmp_path / "chart.html"
+    fig_silo_quadrant(CROWDED).write_html(
+        page_file, include_plotlyjs=True, full_html=True, default_width=width
+    )
+    page = browser.new_page(viewport={"width": width + 40, "height": 600})
+    page.goto(page_file.as_uri())
+    page.wait_for_selector("g.annotation text", timeout=30_000)
+    boxes = page.locator("g.annotation text").evaluate_all(
+        "ts => ts.map(t => { const r = t.getBoundingClientRect();"
+        " return [t.textContent, r.left, r.top, r.right, r.bottom]; })"
+    )
+    named = " ".join(b[0] for b in boxes)
+    for dept in CROWDED:
+        assert named.count(dept.name) == 1, (dept.name, named)
+    for i, a in enumerate(boxes):
+        for b in boxes[:i]:
+            overlap_x = min(a[3], b[3]) - max(a[1], b[1])
+            overlap_y = min(a[4], b[4]) - max(a[2], b[2])
+            assert overlap_x <= 0 or overlap_y <= 0, (a, b)
+    page.close()
+
+
+def _boxes(page, selector: str) -> list[list]:
+    return page.locator(selector).evaluate_all(
+        "es => es.map(e => { const r = e.getBoundingClientRect();"
+        " return [e.textContent, r.left, r.top, r.right, r.bottom]; })"
+    )
+
+
+def _drawn(browser, tmp_path, fig, width: int):
+    page_file = tmp_path / f"chart-{width}.html"
+    fig.write_html(page_file, include_plotlyjs=True, full_html=True, default_width=width)
+    page = browser.new_page(viewport={"width": width + 40, "height": 1200})
+    page.goto(page_file.as_uri())
+    page.wait_for_selector("g.legend", timeout=30_000)
+    return page
+
+
+@pytest.fixture(scope="module")
+def journey_figures(loaded, sample_url):
+    engine = store.make_engine(sample_url)
+    try:
+        contacts = dataset.load_contacts(engine, loaded)
+    finally:
+        engine.dispose()
+    jv = journey_view.compute(loaded, contacts, Filters())
+    return jv, {
+        "impact": journey_charts.fig_impact(jv.ranking),
+        "behaviour": journey_charts.fig_behaviour(jv.behaviour, jv.min_n),
+    }
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [560, 930])
+@pytest.mark.parametrize("name", ["impact", "behaviour"])
+def test_a_legend_never_runs_into_its_title(browser, tmp_path, journey_figures, name, width):
+    page = _drawn(browser, tmp_path, journey_figures[1][name], width)
+    (title,) = _boxes(page, "g.g-gtitle text")
+    legend = _boxes(page, "g.legend g.traces")
+    assert legend
+    for entry in legend:
+        assert entry[2] >= title[4] or entry[4] <= title[2], (entry, title)  # above or below
+    page.close()
+
+
+def test_behaviour_colours_mean_one_thing_each(journey_figures):
+    """Each legend entry of the behavioural chart holds exactly the groups its name says,
+    read from each group's own test."""
+    jv, figs = journey_figures
+    usable = [g for g in jv.behaviour if g.nps.n >= jv.min_n and g.others_nps.n >= jv.min_n]
+    lower = {g.moment for g in usable if g.change and g.change.significant and g.change.delta < 0}
+    higher = {g.moment for g in usable if g.change and g.change.significant and g.change.delta > 0}
+    expected = {
+        "Lower than everyone else": (lower, STATUS_COLORS["below target"]),
+        "Higher than everyone else": (higher, STATUS_COLORS["on target"]),
+        "No difference found": ({g.moment for g in usable} - lower - higher, None),
+    }
+    traces = {t.name: t for t in figs["behaviour"].data}
+    assert set(traces["Everyone else"].y) == {g.moment for g in usable}
+    for name, (moments, color) in expected.items():
+        if not moments:
+            assert name not in traces
+            continue
+        assert set(traces[name].y) == moments
+        if color:
+            assert traces[name].marker.color == color
+    assert lower or higher  # the sample's stories give the chart something to colour
