@@ -58,9 +58,9 @@ def columns() -> dict:
         ),
         "effect_low": st.column_config.NumberColumn("95% low", format="%+.2f"),
         "effect_high": st.column_config.NumberColumn("95% high", format="%+.2f"),
-        "n_after": st.column_config.NumberColumn("n after", format="%d"),
+        "n_after": st.column_config.NumberColumn("n after", format="%,d"),
         "n_needed": st.column_config.NumberColumn(
-            "n needed", format="%d", help="Answers after the start needed for a verdict"
+            "n needed", format="%,d", help="Answers after the start needed for a verdict"
         ),
         "effect_note": st.column_config.TextColumn("How it was judged", width="large"),
     }

@@ -249,11 +249,11 @@ def score_columns() -> dict:
         ),
         "nps": _num("NPS", "nps", "%+.0f"),
         "nps_moe": _num("±", None, "%.1f", "95% margin of error of the NPS, in points"),
-        "n_nps": _num("n (NPS)", None, "%d", n),
+        "n_nps": _num("n (NPS)", None, "%,d", n),
         "csat": _num("CSAT %", "csat", "%.1f"),
-        "n_csat": _num("n (CSAT)", None, "%d", n),
+        "n_csat": _num("n (CSAT)", None, "%,d", n),
         "ces": _num("CES", "ces", "%.2f"),
-        "n_ces": _num("n (CES)", None, "%d", n),
+        "n_ces": _num("n (CES)", None, "%,d", n),
     }
 
 
@@ -285,11 +285,11 @@ def impact_columns() -> dict:
             "its stage (an association, not a promised gain)",
         ),
         "nps": _num("NPS", None, "%+.0f", "NPS of the answers at this touchpoint"),
-        "n_nps": _num("n", None, "%d"),
+        "n_nps": _num("n", None, "%,d"),
         "nps_rest": _num(
             "NPS rest of stage", None, "%+.0f", "NPS of the stage's other touchpoints"
         ),
-        "n_rest": _num("n rest", None, "%d"),
+        "n_rest": _num("n rest", None, "%,d"),
         "difference": _num("Difference", None, "%+.1f", "Touchpoint − rest of stage, points"),
         "ci_low": _num("95% CI from", None, "%+.1f"),
         "ci_high": _num("to", None, "%+.1f"),
@@ -301,9 +301,9 @@ def behaviour_columns() -> dict:
     kept = "Kept by Benjamini-Hochberg over every NPS and churn test of the table"
     return {
         "moment": st.column_config.TextColumn("Customers who…", width="medium"),
-        "customers": _num("Customers", None, "%d", "Customers in view with this behaviour"),
+        "customers": _num("Customers", None, "%,d", "Customers in view with this behaviour"),
         "nps": _num("Their NPS", "nps", "%+.0f"),
-        "n_nps": _num("n", None, "%d", "Their NPS answers in view"),
+        "n_nps": _num("n", None, "%,d", "Their NPS answers in view"),
         "others_nps": _num("Everyone else", "nps", "%+.0f"),
         "difference": _num("Difference", None, "%+.0f", "Their NPS − everyone else's"),
         "significant": st.column_config.CheckboxColumn("NPS differs", help=kept),
@@ -450,7 +450,7 @@ def verdict_columns() -> dict:
             "%+.0f",
             "Role-weighted NPS gap to target of the stages it affects",
         ),
-        "kpi_weeks": _num("KPI-weeks", None, "%d", "n behind the silo score"),
+        "kpi_weeks": _num("KPI-weeks", None, "%,d", "n behind the silo score"),
         "q": _num(
             "q",
             None,
@@ -478,13 +478,13 @@ def incentive_columns() -> dict:
 def at_risk_columns(symbol: str) -> dict:
     return {
         "segment": st.column_config.TextColumn("Segment"),
-        "satisfied": _num("Satisfied", None, "%d", "Customers whose latest CSAT is 4-5"),
-        "at_risk": _num("At risk", None, "%d", "…whose latest NPS is 0-8, or who left"),
+        "satisfied": _num("Satisfied", None, "%,d", "Customers whose latest CSAT is 4-5"),
+        "at_risk": _num("At risk", None, "%,d", "…whose latest NPS is 0-8, or who left"),
         "share": _num("Share at risk", None, "%.0f%%"),
-        "left": _num("Left", None, "%d", "Satisfied customers who left in the period"),
+        "left": _num("Left", None, "%,d", "Satisfied customers who left in the period"),
         "churn": _num("Churn %", None, "%.1f", "Of the satisfied customers"),
         "revenue": _num(
-            "Revenue at risk", None, f"{symbol}%.0f", "Σ annual revenue of those at risk"
+            "Revenue at risk", None, f"{symbol}%,.0f", "Σ annual revenue of those at risk"
         ),
         "q": _num(
             "q",
@@ -507,7 +507,7 @@ def influencer_columns(symbol: str) -> dict:
         "region": st.column_config.TextColumn("Region"),
         "influence": _num("Influence", None, "%.1f", "Influence score, 0-100"),
         "nps": _num("Latest NPS", None, "%d", "Their latest answer at this stage"),
-        "annual_revenue": _num("Annual revenue", None, f"{symbol}%.0f"),
+        "annual_revenue": _num("Annual revenue", None, f"{symbol}%,.0f"),
     }
 
 
@@ -529,7 +529,7 @@ def closed_loop_columns() -> dict:
     return {
         "department": st.column_config.TextColumn("Department"),
         "stage": st.column_config.TextColumn("Stage"),
-        "opened": _num("Opened", None, "%d", "Cases opened in the period (n)"),
+        "opened": _num("Opened", None, "%,d", "Cases opened in the period (n)"),
         "closure_rate": _num(METRICS["closure_rate"].short, "closure_rate", "%.0f%%"),
         "confirmed_rate": _num(METRICS["confirmed_rate"].short, "confirmed_rate", "%.0f%%"),
         "gap": _num("Gap (pts)", "closure_gap", "%.0f"),
@@ -580,13 +580,13 @@ def process_columns(unit: str) -> dict:
         "stage": st.column_config.TextColumn("Stage"),
         "touchpoint": st.column_config.TextColumn("Process (touchpoint)"),
         "root_cause": st.column_config.TextColumn("Root cause", width="medium"),
-        "volume": _num("Volume", None, "%d", "Cases opened plus complaints without a case (n)"),
-        "cases": _num("Cases", None, "%d"),
-        "complaints": _num("Complaints", None, "%d", "Of the volume, those from a complaint"),
+        "volume": _num("Volume", None, "%,d", "Cases opened plus complaints without a case (n)"),
+        "cases": _num("Cases", None, "%,d"),
+        "complaints": _num("Complaints", None, "%,d", "Of the volume, those from a complaint"),
         "confirmed_rate": _num(
             "Confirmed", None, "%.0f%%", "Share of its cases the customer confirmed resolved"
         ),
-        "previous": _num("Previous period", None, "%d"),
+        "previous": _num("Previous period", None, "%,d"),
         "change": _num("Change (%)", None, "%+.0f", "Volume against the previous period, in %"),
         "departments": st.column_config.TextColumn("Departments", width="medium"),
         "trend": st.column_config.LineChartColumn(f"Per {unit}", y_min=0),
@@ -596,10 +596,10 @@ def process_columns(unit: str) -> dict:
 def theme_columns() -> dict:
     return {
         "theme": st.column_config.TextColumn("Theme", help=METRICS["theme"].help()),
-        "comments": _num("Comments", None, "%d"),
+        "comments": _num("Comments", None, "%,d"),
         "share": _num("Share", None, "%.1f%%", "Of the comments in view"),
         "nps": _num("NPS", "nps", "%+.0f"),
-        "n_nps": _num("n (NPS)", None, "%d", "NPS answers given with these comments"),
+        "n_nps": _num("n (NPS)", None, "%,d", "NPS answers given with these comments"),
         "sentiment": _num("Mean sentiment", "sentiment", "%+.2f"),
         "negative": _num("Negative", None, "%.0f%%", "Share of the theme's comments"),
     }

@@ -146,6 +146,7 @@ def fig_revenue_at_risk(frame: pl.DataFrame, key: str, symbol: str) -> go.Figure
         x=ordered["value"].to_list(),
         orientation="h",
         marker_color=STATUS_COLORS[m.STATUS_BELOW],
+        showlegend=False,  # the title says what the bars are
         error_x=dict(
             type="data",
             symmetric=False,
@@ -153,18 +154,6 @@ def fig_revenue_at_risk(frame: pl.DataFrame, key: str, symbol: str) -> go.Figure
             arrayminus=(ordered["value"] - ordered["low"]).to_list(),
             color="#52606D",
         ),
-        text=[
-            f"{fmt(lo)} – {fmt(hi)}" if m.revenue_range_only(row) else fmt(v)
-            for row, v, lo, hi in zip(
-                ordered.iter_rows(named=True),
-                ordered["value"],
-                ordered["low"],
-                ordered["high"],
-                strict=True,
-            )
-        ],
-        textposition="outside",
-        cliponaxis=False,
         hovertext=[
             f"{r[key]}: {fmt(r['value'])} (95% range {fmt(r['low'])} – {fmt(r['high'])}) = "
             f"{fmt(r['detractor_revenue'])} annual revenue of {r['detractors']:,} active "
@@ -176,13 +165,41 @@ def fig_revenue_at_risk(frame: pl.DataFrame, key: str, symbol: str) -> go.Figure
         ],
         hoverinfo="text",
     )
-    fig.update_xaxes(title=f"Revenue at risk ({symbol.strip()} a year)", tickprefix=symbol)
+    # each figure written past the end of its range, where no error bar crosses it
+    labels = [
+        f"{fmt(lo)} – {fmt(hi)}" if m.revenue_range_only(row) else fmt(v)
+        for row, v, lo, hi in zip(
+            ordered.iter_rows(named=True),
+            ordered["value"],
+            ordered["low"],
+            ordered["high"],
+            strict=True,
+        )
+    ]
+    ends = [max(v or 0, h or 0) for v, h in zip(ordered["value"], ordered["high"], strict=True)]
+    fig.add_scatter(
+        y=ordered[key].to_list(),
+        x=ends,
+        mode="text",
+        text=["  " + t for t in labels],  # clear of the error bar's cap
+        textposition="middle right",
+        cliponaxis=False,
+        hoverinfo="skip",
+        showlegend=False,
+    )
+    widest = max(len(t) for t in labels)
+    room = 1 + 0.025 * widest  # the longest label fits right of the longest range
+    fig.update_xaxes(
+        title=f"Revenue at risk ({symbol.strip()} a year)",
+        tickprefix=symbol,
+        range=[0, max(ends + [1]) * room],
+    )
     return fig
 
 
 def fig_profit(profit: pl.DataFrame, symbol: str) -> go.Figure:
     """Distribution of customer profit (annual revenue − cost to serve), in ``symbol``."""
-    title = "Customer profitability (annual revenue − cost to serve)"
+    title = "Profit per customer a year"
     if profit.height == 0:
         return _empty(title, "No customers in view")
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=320))

@@ -171,7 +171,7 @@ else:
     with left:
         ui.chart(
             data.figure(loyalty_charts.fig_profit, value["profit"], symbol),
-            "Red line: break-even.",
+            "Profit: annual revenue − cost to serve. Red line: break-even.",
             key="fig_profit",
         )
     with right:

@@ -154,3 +154,29 @@ def test_behaviour_colours_mean_one_thing_each(journey_figures):
         if color:
             assert traces[name].marker.color == color
     assert lower or higher  # the sample's stories give the chart something to colour
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("dimension", ["stage", "segment"])
+def test_revenue_figures_sit_clear_of_their_ranges(browser, tmp_path, loaded, dimension):
+    """Each bar's figure is written right of its 95% range (no error bar through it) and the
+    chart has no legend entry (a lone series named by its title)."""
+    from cxmetrics import loyalty, loyalty_charts
+
+    frame = loyalty.revenue_at_risk_by(loaded, Filters(), dimension)
+    fig = loyalty_charts.fig_revenue_at_risk(frame, dimension, "£")
+    page_file = tmp_path / "revenue.html"
+    fig.write_html(page_file, include_plotlyjs=True, full_html=True, default_width=480)
+    page = browser.new_page(viewport={"width": 520, "height": 800})
+    page.goto(page_file.as_uri())
+    page.wait_for_selector("g.textpoint text", timeout=30_000)
+    assert not page.locator("g.legend").count()
+    texts = _boxes(page, "g.textpoint text")
+    bars = _boxes(page, "g.errorbar path")
+    assert len(texts) == frame.height == len(bars)
+    for text in texts:
+        # the error bar drawn on the same row: vertical overlap with the text's box
+        (row,) = [b for b in bars if b[2] < text[4] and b[4] > text[2]]
+        assert text[1] >= row[3], (text, row)
+        assert text[3] <= 520, text  # and inside the figure
+    page.close()
