@@ -8,7 +8,7 @@ import polars as pl
 from plotly.subplots import make_subplots
 
 from cxmetrics import metrics as m
-from cxmetrics import point_labels
+from cxmetrics import point_labels, wording
 from cxmetrics.accountability import GREEN_SILO, stage_weekly_nps
 from cxmetrics.chart_style import (
     INK,
@@ -167,7 +167,7 @@ def fig_kpis_against_stage(
 ) -> go.Figure:
     """A stage's weekly NPS (top) beside each of a department's own KPIs and targets."""
     names = sorted(kpis["kpi"].unique().to_list())
-    title = f"{department}'s own KPIs next to customers' NPS for {stage_name}"
+    title = f"{wording.possessive(department)} own KPIs next to customers' NPS for {stage_name}"
     fig = make_subplots(
         rows=1 + len(names),
         cols=1,

@@ -40,6 +40,11 @@ def with_article(name: str) -> str:
     return f"{'an' if name[:1].lower() in 'aeiou' and name[:1] else 'a'} {name}"
 
 
+def possessive(name: str) -> str:
+    """A name with its possessive: "Sales'", "Claims'", "Marketing's"."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def tile_caption(
     t: Tile, min_n: int, previous_label: str | None, symbol: str, short: bool = False
 ) -> str:

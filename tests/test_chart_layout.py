@@ -180,3 +180,11 @@ def test_revenue_figures_sit_clear_of_their_ranges(browser, tmp_path, loaded, di
         assert text[1] >= row[3], (text, row)
         assert text[3] <= 520, text  # and inside the figure
     page.close()
+
+
+def test_a_department_name_ending_in_s_takes_an_apostrophe_alone():
+    from cxmetrics import wording
+
+    assert wording.possessive("Claims") == "Claims'"
+    assert wording.possessive("Sales") == "Sales'"
+    assert wording.possessive("Marketing") == "Marketing's"
