@@ -36,35 +36,33 @@ chosen = st.selectbox(
     format_func=ds.journey.stage_name,
     bind="query-params",
 )
-left, right = st.columns([3, 2])
-with left:
-    st.markdown("**Touchpoints**")
-    ui.table(
-        data.shared(journey_view.touchpoint_table, data.DATASET, jv, chosen),
-        "touchpoints",
-        hide_index=True,
-        column_order=[
-            "touchpoint",
-            "declared",
-            "nps",
-            "nps_moe",
-            "n_nps",
-            "csat",
-            "n_csat",
-            "ces",
-            "n_ces",
-        ],
-        column_config=ui.score_columns(),
-    )
-with right:
-    st.markdown("**Channels**")
-    ui.table(
-        data.shared(journey_view.channel_table, jv, chosen),
-        "channels",
-        hide_index=True,
-        column_order=["channel", "nps", "n_nps", "csat", "n_csat", "ces", "n_ces"],
-        column_config=ui.score_columns(),
-    )
+# one under the other, full width: side by side, each would scroll sideways
+st.markdown("**Touchpoints**")
+ui.table(
+    data.shared(journey_view.touchpoint_table, data.DATASET, jv, chosen),
+    "touchpoints",
+    hide_index=True,
+    column_order=[
+        "touchpoint",
+        "declared",
+        "nps",
+        "nps_moe",
+        "n_nps",
+        "csat",
+        "n_csat",
+        "ces",
+        "n_ces",
+    ],
+    column_config=ui.score_columns(),
+)
+st.markdown("**Channels**")
+ui.table(
+    data.shared(journey_view.channel_table, jv, chosen),
+    "channels",
+    hide_index=True,
+    column_order=["channel", "nps", "n_nps", "csat", "n_csat", "ces", "n_ces"],
+    column_config=ui.score_columns(),
+)
 actions_ui.stage_section(ds, chosen, "drill-actions")
 st.markdown(
     ui.md(
