@@ -207,7 +207,17 @@ class Dataset:
         )
 
     def slice_stats(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
-        return _slice(self.stats, f, self.stage_ids(f), with_dates)[0]
+        """The statistics in view; a cut beyond the dates is made once per view (:meth:`view`),
+        as every part of a page reads it."""
+        stage_ids = self.stage_ids(f)
+        if stage_ids is None and not (f.channels or f.segments or f.regions):
+            return _slice(self.stats, f, stage_ids, with_dates)[0]  # a slice: no copy
+        dates = (f.start, f.end) if with_dates else (None, None)
+        return self.view(
+            "slice_stats",
+            (*dates, stage_ids, f.channels, f.segments, f.regions),
+            lambda: _slice(self.stats, f, stage_ids, with_dates)[0],
+        )
 
     def slice_responses(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
         """The response rows in view (a dataset that holds them: tests and scripts)."""
@@ -266,9 +276,13 @@ class Dataset:
 
     def answers_in_view(self, f: Filters) -> pl.DataFrame:
         """:meth:`answers` of the view's period, cut to its stages, channels, segments and
-        regions."""
-        return answers.in_view(
-            self.answers(f.start, f.end), self.stage_ids(f), f.channels, self.customer_mask(f)
+        regions; once per view (:meth:`view`), as every part of a page reads it."""
+        return self.view(
+            "answers_in_view",
+            self._answers_key(f),
+            lambda: answers.in_view(
+                self.answers(f.start, f.end), self.stage_ids(f), f.channels, self.customer_mask(f)
+            ),
         )
 
     def _answers_key(self, f: Filters) -> tuple:

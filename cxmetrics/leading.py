@@ -319,11 +319,15 @@ class Signal:
         return bool(self.kept and self.best_r is not None and self.best_r < 0)
 
 
-def signal(stage_id: str, contacts: np.ndarray, nps: np.ndarray) -> Signal:
-    """One stage's whitened correlations and its test (not yet judged with the others)."""
+def signal(
+    stage_id: str, contacts: np.ndarray, nps: np.ndarray, correlations: bool = True
+) -> Signal:
+    """One stage's whitened correlations and its test (not yet judged with the others).
+    Without ``correlations`` (the findings read the test only) the chart's correlations at
+    every lag are left empty."""
     ex = prewhiten(np.asarray(contacts, dtype=float))
     ey = prewhiten(np.asarray(nps, dtype=float))
-    corr = lagged_correlations(ex, ey)
+    corr = lagged_correlations(ex, ey) if correlations else []
     test = max_lag_test(ex, ey)
     if test is None:
         return Signal(stage_id, corr, None, None, 0)
@@ -331,8 +335,9 @@ def signal(stage_id: str, contacts: np.ndarray, nps: np.ndarray) -> Signal:
     return Signal(stage_id, corr, lag, r, pairs, p)
 
 
-def signals(per_week: pl.DataFrame) -> list[Signal]:
-    """One signal per stage of :func:`weekly`, tested but not yet judged (see :func:`judge`)."""
+def signals(per_week: pl.DataFrame, correlations: bool = True) -> list[Signal]:
+    """One signal per stage of :func:`weekly`, tested but not yet judged (see :func:`judge`);
+    ``correlations``: as :func:`signal`."""
     stages = np.asarray(per_week["stage_id"].cast(pl.String).to_list(), dtype=object)
     weeks = per_week["week"].to_numpy()
     contacts = per_week["contacts"].to_numpy().astype(np.float64)
@@ -341,7 +346,7 @@ def signals(per_week: pl.DataFrame) -> list[Signal]:
     for stage in dict.fromkeys(stages.tolist()):  # in the order the stages come
         rows = np.flatnonzero(stages == stage)
         rows = rows[np.argsort(weeks[rows], kind="stable")]
-        out.append(signal(str(stage), contacts[rows], nps[rows]))
+        out.append(signal(str(stage), contacts[rows], nps[rows], correlations))
     return out
 
 
@@ -405,10 +410,10 @@ def candidates(ds: Dataset, contacts: pl.DataFrame, f: Filters) -> list[Finding]
     held, found = ds.view(
         "lead_candidates",
         reads,
-        lambda: (contacts, findings_of(signals(weekly(ds, contacts, f)), ds.journey)),
+        lambda: (contacts, findings_of(signals(weekly(ds, contacts, f), False), ds.journey)),
     )
     if held is not contacts:  # another contacts frame now has that id
-        return findings_of(signals(weekly(ds, contacts, f)), ds.journey)
+        return findings_of(signals(weekly(ds, contacts, f), False), ds.journey)
     return list(found)
 
 
