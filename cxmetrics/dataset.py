@@ -34,6 +34,7 @@ from cxmetrics.metrics import (
     Facts,
     detractor_churn_rate,
     response_stats,
+    sums,
 )
 from cxmetrics.registry import MIN_N
 
@@ -219,6 +220,25 @@ class Dataset:
             lambda: _slice(self.stats, f, stage_ids, with_dates)[0],
         )
 
+    def cell_sums(self, f: Filters, unit: str | None = None) -> pl.DataFrame:
+        """The statistics in view summed per stage, touchpoint and channel (and ``unit``:
+        week, month or quarter, when given): :data:`CELL_KEYS` (+ ``unit``) and every
+        statistic as Int64, a row per group with statistics in view, as :func:`metrics.sums`
+        of :meth:`slice_stats` gives them. Without a segment or region filter it is read
+        from the running totals per day prepared once per data version
+        (:class:`DailySums`); with one, summed from the rows in view once per view."""
+        stage_ids = self.stage_ids(f)
+        if not (f.segments or f.regions):
+            daily = self.prepared("daily_sums", None, lambda: DailySums.of(self.stats))
+            if daily is not None:
+                return daily.sums(f.start, f.end, stage_ids, f.channels, unit)
+        by = [*CELL_KEYS, unit] if unit else list(CELL_KEYS)
+        return self.view(
+            "cell_sums",
+            (f.start, f.end, stage_ids, f.channels, f.segments, f.regions, unit),
+            lambda: sums(self.slice_stats(f), by, STAT_COLUMNS),
+        )
+
     def slice_responses(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
         """The response rows in view (a dataset that holds them: tests and scripts)."""
         if self.responses is None:
@@ -329,6 +349,108 @@ class CustomerView:
     in_view: np.ndarray  # distinct customer codes, ascending
     latest_who: np.ndarray  # customer codes with an NPS answer in view
     latest_nps: np.ndarray  # their latest answer in view
+
+
+#: The cells :meth:`Dataset.cell_sums` sums the statistics in (the stage follows from the
+#: touchpoint).
+CELL_KEYS = ("stage_id", "touchpoint_id", "channel")
+#: The calendar buckets of the statistics (``stats_frame``), as their first day.
+BUCKETS = {"week": "1w", "month": "1mo", "quarter": "1q"}
+
+
+@dataclass(frozen=True)
+class DailySums:
+    """Running totals of the statistics per (stage, touchpoint, channel) cell over the data's
+    days, every segment and region together: the sums of any range of days are one
+    difference, whatever the range (:meth:`sums`). Integer sums, so exactly those of the
+    rows. Size: (days + 1) × cells × (statistics + 1) integers."""
+
+    first: dt.date
+    keys: pl.DataFrame  # one row per cell: CELL_KEYS with the statistics' dtypes
+    stages: np.ndarray  # each cell's stage id (str)
+    channels: np.ndarray  # each cell's channel (str)
+    running: np.ndarray  # (days + 1, cells, statistics + rows): totals of the days before
+    buckets: dict[str, np.ndarray]  # unit -> each day's bucket (its first day, as a Date's days)
+
+    @classmethod
+    def of(cls, stats: pl.DataFrame) -> DailySums | None:
+        """From the statistics frame (sorted by date); None when a cell key is missing."""
+        if stats.height == 0 or any(stats[c].null_count() for c in CELL_KEYS):
+            return None
+        first, last = stats["responded_on"].min(), stats["responded_on"].max()
+        days = (last - first).days + 1
+        codes = stats.select(CELL_KEYS)
+        combined = np.zeros(stats.height, dtype=np.int64)
+        for c in CELL_KEYS:  # one integer per distinct (stage, touchpoint, channel)
+            part = codes[c].to_physical().cast(pl.Int64).to_numpy()
+            combined = combined * (int(part.max()) + 1) + part
+        _, first_row, cell = np.unique(combined, return_index=True, return_inverse=True)
+        cells = first_row.size
+        keys = codes[first_row]
+        day = (stats["responded_on"] - first).dt.total_days().to_numpy().astype(np.int64)
+        at = day * cells + cell.reshape(-1)
+        columns = [
+            np.bincount(at, stats[c].to_numpy().astype(np.float64), days * cells)
+            for c in STAT_COLUMNS
+        ] + [np.bincount(at, minlength=days * cells).astype(np.float64)]
+        running = np.zeros((days + 1, cells, len(columns)), dtype=np.int64)
+        np.cumsum(
+            np.stack(columns, axis=1).astype(np.int64).reshape(days, cells, len(columns)),
+            axis=0,
+            out=running[1:],
+        )
+        calendar = pl.date_range(first, last, "1d", eager=True)
+        return cls(
+            first,
+            keys,
+            np.asarray(keys["stage_id"].cast(pl.String).to_list(), dtype=object),
+            np.asarray(keys["channel"].cast(pl.String).to_list(), dtype=object),
+            running,
+            {
+                unit: calendar.dt.truncate(every).to_physical().to_numpy()
+                for unit, every in BUCKETS.items()
+            },
+        )
+
+    def sums(
+        self,
+        start: dt.date | None,
+        end: dt.date | None,
+        stage_ids: tuple[str, ...] | None,
+        channels: tuple[str, ...],
+        unit: str | None = None,
+    ) -> pl.DataFrame:
+        """:meth:`Dataset.cell_sums` of the days [start, end] (open sides: the data's), the
+        stages (None: every one) and channels (empty: every one)."""
+        days = self.running.shape[0] - 1
+        lo = 0 if start is None else max((start - self.first).days, 0)
+        hi = days - 1 if end is None else min((end - self.first).days, days - 1)
+        keep = np.ones(self.stages.size, dtype=bool)
+        if stage_ids is not None:
+            keep &= np.isin(self.stages, list(stage_ids))
+        if channels:
+            keep &= np.isin(self.channels, list(channels))
+        cells = np.flatnonzero(keep)
+        if lo > hi:  # no day in view
+            bounds, labels = np.zeros(0, np.int64), pl.Series(unit or "", [], dtype=pl.Date)
+        elif unit is None:
+            bounds, labels = np.array([lo, hi + 1]), None
+        else:
+            label = self.buckets[unit][lo : hi + 1]
+            starts = np.flatnonzero(np.append(True, label[1:] != label[:-1]))
+            bounds = np.append(starts + lo, hi + 1)
+            labels = pl.Series(unit, label[starts]).cast(pl.Date)
+        parts = self.running[bounds[1:]][:, cells] - self.running[bounds[:-1]][:, cells]
+        periods = max(bounds.size - 1, 0)
+        flat = parts.reshape(periods * cells.size, self.running.shape[2])
+        present = flat[:, -1] > 0
+        frame = self.keys[np.tile(cells, periods)[present]]
+        if unit is not None:
+            dates = labels.gather(np.repeat(np.arange(periods), cells.size)[present])
+            frame = frame.with_columns(dates.alias(unit))
+        return frame.with_columns(
+            pl.Series(c, flat[present, j], dtype=pl.Int64) for j, c in enumerate(STAT_COLUMNS)
+        )
 
 
 def _slice(frame: pl.DataFrame, f: Filters, stage_ids, with_dates: bool):

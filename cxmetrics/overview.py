@@ -102,11 +102,9 @@ def _compute(ds: Dataset, f: Filters, min_n: int) -> Overview:
     journey = ds.journey
     stage_ids = ds.stage_ids(f)
     # One pass over the rows in view per period: by touchpoint; the rest is summed from it.
-    per_tp = m.sums(ds.slice_stats(f), ["stage_id", "touchpoint_id"], m.CORE_COLUMNS)
+    per_tp = m.sums(ds.cell_sums(f), ["stage_id", "touchpoint_id"], m.CORE_COLUMNS)
     prev_tp = (
-        m.sums(ds.slice_stats(prev), ["stage_id", "touchpoint_id"], m.CORE_COLUMNS)
-        if prev
-        else None
+        m.sums(ds.cell_sums(prev), ["stage_id", "touchpoint_id"], m.CORE_COLUMNS) if prev else None
     )
     target_stage = stage_ids[0] if stage_ids is not None and len(stage_ids) == 1 else None
 
@@ -509,7 +507,7 @@ def trends(ds: Dataset, f: Filters, min_n: int = MIN_N, periods: int = TREND_PER
     unit = trend_unit(f.start or ds.first_day, end)
     back = dt.timedelta(days=(7 if unit == "week" else 31) * periods)
     view = replace(f, start=max(end - back, ds.first_day), end=end)
-    stats = ds.slice_stats(view).rename({unit: "bucket"})
+    stats = ds.cell_sums(view, unit).rename({unit: "bucket"})
     counts = m.sums(stats, ["bucket"], m.CORE_COLUMNS).sort("bucket").tail(periods)
     per = m.with_scores(counts)
     scores = {
