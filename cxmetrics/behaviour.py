@@ -91,9 +91,16 @@ class AnswerCounts:
                 return np.bincount(codes, weights=weights, minlength=size).astype(np.int64)
 
             return cls(*(per(c) for c in columns))
-        out = np.zeros((size, len(columns)), dtype=np.int64)
-        out[who] = np.add.reduceat(groups.select(columns).to_numpy().astype(np.int64), starts)
-        return cls(*(np.ascontiguousarray(out[:, i]) for i in range(len(columns))))
+        last = np.append(starts[1:], codes.size) - 1  # each run's last row
+
+        def per(column: str) -> np.ndarray:  # each run's sum: a difference of running totals
+            out = np.zeros(size, dtype=np.int64)
+            out[who] = np.diff(
+                np.cumsum(groups[column].to_numpy(), dtype=np.int64)[last], prepend=0
+            )
+            return out
+
+        return cls(*(per(c) for c in columns))
 
     @cached_property
     def _stacked(self) -> np.ndarray:
