@@ -328,11 +328,10 @@ def groups(
         period_contacts["cust"].to_numpy(), stage_codes(period_contacts), n_codes, size
     )
     repeat = np.zeros(size, dtype=bool)
-    repeat[period_contacts.filter(pl.col("repeat_contact"))["cust"].to_numpy()] = True
+    flagged = period_contacts["repeat_contact"].fill_null(False).to_numpy()
+    repeat[period_contacts["cust"].to_numpy()[flagged]] = True
     complained = np.zeros(size, dtype=bool)
-    complained[
-        events.select("cust", "complaints").filter(pl.col("complaints") > 0)["cust"].to_numpy()
-    ] = True
+    complained[events["cust"].to_numpy()[events["complaints"].to_numpy() > 0]] = True
     cases = cases if cases is not None and cases.height else None
     if cases is not None:
         opened = cases.filter(pl.col("opened_on").is_between(start, end))

@@ -231,7 +231,11 @@ class Dataset:
         if not (f.segments or f.regions):
             daily = self.prepared("daily_sums", None, lambda: DailySums.of(self.stats))
             if daily is not None:
-                return daily.sums(f.start, f.end, stage_ids, f.channels, unit)
+                return self.view(
+                    "cell_sums",
+                    (f.start, f.end, stage_ids, f.channels, unit),
+                    lambda: daily.sums(f.start, f.end, stage_ids, f.channels, unit),
+                )
         by = [*CELL_KEYS, unit] if unit else list(CELL_KEYS)
         return self.view(
             "cell_sums",
@@ -444,13 +448,13 @@ class DailySums:
         periods = max(bounds.size - 1, 0)
         flat = parts.reshape(periods * cells.size, self.running.shape[2])
         present = flat[:, -1] > 0
-        frame = self.keys[np.tile(cells, periods)[present]]
+        parts = [self.keys[np.tile(cells, periods)[present]]]
         if unit is not None:
             dates = labels.gather(np.repeat(np.arange(periods), cells.size)[present])
-            frame = frame.with_columns(dates.alias(unit))
-        return frame.with_columns(
-            pl.Series(c, flat[present, j], dtype=pl.Int64) for j, c in enumerate(STAT_COLUMNS)
-        )
+            parts.append(dates.alias(unit).to_frame())
+        values = np.ascontiguousarray(flat[present, : len(STAT_COLUMNS)].T)
+        parts.append(pl.DataFrame(dict(zip(STAT_COLUMNS, values, strict=True))))
+        return pl.concat(parts, how="horizontal")
 
 
 def _slice(frame: pl.DataFrame, f: Filters, stage_ids, with_dates: bool):
