@@ -103,7 +103,12 @@ def weekly(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = m.MIN_N
     def summed(frame: pl.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
         """``columns`` of the rows in view summed per (stage, week) cell of the grid."""
         part = frame.filter(cut)
-        row = np.array([where[s] for s in part["stage_id"].cast(pl.String).to_list()], np.int64)
+        stage = part["stage_id"]
+        if isinstance(stage.dtype, pl.Enum):  # each code's row of the grid, looked up once
+            lookup = np.array([where.get(c, -1) for c in stage.dtype.categories], np.int64)
+            row = lookup[stage.to_physical().to_numpy()]
+        else:
+            row = np.array([where[s] for s in stage.cast(pl.String).to_list()], np.int64)
         col = (part["week"] - span[0]).dt.total_days().to_numpy() // 7
         cell = row * weeks.len() + col
         return [
