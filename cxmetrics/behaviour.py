@@ -166,8 +166,12 @@ def compare_groups(
     """:func:`compare_group` of every moment at once: ``members`` holds one row per moment
     (a mask over customer codes each)."""
     group, others = members & seen, ~members & seen
-    sizes, other_sizes = group.sum(axis=1).tolist(), others.sum(axis=1).tolist()
-    gone, others_gone = (group & left).sum(axis=1).tolist(), (others & left).sum(axis=1).tolist()
+
+    def count(mask: np.ndarray) -> list[int]:
+        return np.count_nonzero(mask, axis=1).tolist()
+
+    sizes, other_sizes = count(group), count(others)
+    gone, others_gone = count(group & left), count(others & left)
     out = []
     for i, (group_nps, others_nps) in enumerate(counts.nps_of_groups(members, deff)):
         churn = m.proportion_score("churn", gone[i], sizes[i])
@@ -257,8 +261,9 @@ def presence(codes: np.ndarray, groups: np.ndarray, n_groups: int, size: int) ->
     """A (n_groups × customers) mask: which customers have at least one row in each group."""
     if not codes.size:
         return np.zeros((n_groups, size), dtype=bool)
-    key = groups.astype(np.int64) * size + codes
-    return np.bincount(key, minlength=n_groups * size).reshape(n_groups, size).astype(bool)
+    mask = np.zeros(n_groups * size, dtype=bool)
+    mask[groups.astype(np.int64) * size + codes] = True
+    return mask.reshape(n_groups, size)
 
 
 def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
