@@ -493,9 +493,12 @@ def influencer_candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list
     """One test per stage: influencers' NPS against everyone else's (z-test with margins
     that allow for repeated answers; both sides need ``min_n`` answers)."""
     per = influencer_nps_by_stage(ds, f, min_n).filter(pl.col("nps").is_not_null())
+    by_stage: dict[str, dict[bool, dict]] = {}
+    for r in per.to_dicts():  # each stage's rows, in their order
+        by_stage.setdefault(r["stage_id"], {})[r["influencer"]] = r
     out = []
     for sid in ds.journey.stage_order:
-        part = {r["influencer"]: r for r in per.filter(pl.col("stage_id") == sid).to_dicts()}
+        part = by_stage.get(sid, {})
         if True not in part or False not in part:
             continue
         inf, rest = part[True], part[False]
