@@ -44,7 +44,7 @@ Progress = Callable[[float, str], None]
 ANSWER_PERIODS = 16
 _ANSWERS_LOCK = threading.Lock()
 #: Intermediate results of views (an overview, a view's customers) a dataset keeps at once
-VIEW_ENTRIES = 32
+VIEW_ENTRIES = 48
 
 STAT_DIMENSIONS = ["responded_on", "touchpoint_id", "stage_id", "channel", "segment", "region"]
 _INT16 = (-(2**15), 2**15 - 1)
@@ -75,7 +75,7 @@ class Dataset:
     sources: tuple[str, ...] = ()  # where the responses come from (survey, complaint…)
     #: preparations per data version and loaded frame (:meth:`prepared`)
     _prepared: Memo = field(
-        default_factory=lambda: Memo(8, ttl_seconds=float("inf")),
+        default_factory=lambda: Memo(16, ttl_seconds=float("inf")),
         init=False,
         compare=False,
         repr=False,
@@ -159,6 +159,9 @@ class Dataset:
         """Customers in the chosen segments and regions (None: every customer)."""
         if not f.segments and not f.regions:
             return None
+        return self.view("customer_mask", (f.segments, f.regions), lambda: self._mask(f))
+
+    def _mask(self, f: Filters) -> np.ndarray:
         cond = pl.lit(True)
         if f.segments:
             cond &= pl.col("segment").is_in(list(f.segments))

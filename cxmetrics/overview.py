@@ -299,25 +299,11 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
 def worst_moments(ds: Dataset, stats: pl.DataFrame, min_n: int, limit: int = 5):
     """The moments of truth with the lowest NPS (at least ``min_n`` answers), worst first.
     ``stats``: statistics in view at any grain that has touchpoint_id."""
-    tp = ds.journey.touchpoints.filter(pl.col("moment_of_truth"))
     by_tp = m.with_scores(
         m.sums(stats, ["touchpoint_id"], m.CORE_COLUMNS), ds.design_effect
     ).with_columns(pl.col("touchpoint_id").cast(pl.String))
-    # Each stage's own NPS target, else the company-wide one (as the journey strip reads them).
-    targets = pl.DataFrame(
-        {
-            "stage_id": ds.journey.stage_order,
-            "nps_target": [ds.journey.target("nps", s) for s in ds.journey.stage_order],
-        },
-        schema={"stage_id": pl.String, "nps_target": pl.Float64},
-    )
     return (
-        by_tp.join(
-            tp.select("touchpoint_id", "stage_id", pl.col("name").alias("touchpoint")),
-            on="touchpoint_id",
-        )
-        .join(ds.journey.stages.select("stage_id", pl.col("name").alias("stage")), on="stage_id")
-        .join(targets, on="stage_id", how="left")
+        by_tp.join(ds.prepared("moments_of_truth", None, lambda: _moments(ds)), on="touchpoint_id")
         .filter(pl.col("n_nps") >= min_n)
         .sort("nps")
         .head(limit)
@@ -336,6 +322,25 @@ def worst_moments(ds: Dataset, stats: pl.DataFrame, min_n: int, limit: int = 5):
             "ces",
             "n_ces",
         )
+    )
+
+
+def _moments(ds: Dataset) -> pl.DataFrame:
+    """The declared moments of truth with their touchpoint's and stage's names and the
+    stage's NPS target: each stage's own, else the company-wide one (as the journey strip
+    reads them); once per dataset."""
+    tp = ds.journey.touchpoints.filter(pl.col("moment_of_truth"))
+    targets = pl.DataFrame(
+        {
+            "stage_id": ds.journey.stage_order,
+            "nps_target": [ds.journey.target("nps", s) for s in ds.journey.stage_order],
+        },
+        schema={"stage_id": pl.String, "nps_target": pl.Float64},
+    )
+    return (
+        tp.select("touchpoint_id", "stage_id", pl.col("name").alias("touchpoint"))
+        .join(ds.journey.stages.select("stage_id", pl.col("name").alias("stage")), on="stage_id")
+        .join(targets, on="stage_id", how="left")
     )
 
 
