@@ -361,8 +361,11 @@ class CustomerView:
 #: The cells :meth:`Dataset.cell_sums` sums the statistics in (the stage follows from the
 #: touchpoint).
 CELL_KEYS = ("stage_id", "touchpoint_id", "channel")
-#: The calendar buckets of the statistics (``stats_frame``), as their first day.
+#: The calendar buckets of the statistics (their week, month and quarter), as their first day.
 BUCKETS = {"week": "1w", "month": "1mo", "quarter": "1q"}
+#: Running totals are kept up to this many integers (days × cells × statistics, 8 bytes
+#: each); a larger journey or span sums the rows in view instead (once per view).
+DAILY_SUMS_MAX = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -381,8 +384,10 @@ class DailySums:
 
     @classmethod
     def of(cls, stats: pl.DataFrame) -> DailySums | None:
-        """From the statistics frame (sorted by date); None when a cell key is missing."""
-        if stats.height == 0 or any(stats[c].null_count() for c in CELL_KEYS):
+        """From the statistics frame (sorted by date); None when a cell key or a statistic
+        is missing, or when the totals would exceed :data:`DAILY_SUMS_MAX` integers."""
+        columns = (*CELL_KEYS, *STAT_COLUMNS)
+        if stats.height == 0 or any(stats[c].null_count() for c in columns):
             return None
         first, last = stats["responded_on"].min(), stats["responded_on"].max()
         days = (last - first).days + 1
@@ -393,19 +398,17 @@ class DailySums:
             combined = combined * (int(part.max()) + 1) + part
         _, first_row, cell = np.unique(combined, return_index=True, return_inverse=True)
         cells = first_row.size
+        if (days + 1) * cells * (len(STAT_COLUMNS) + 1) > DAILY_SUMS_MAX:
+            return None
         keys = codes[first_row]
         day = (stats["responded_on"] - first).dt.total_days().to_numpy().astype(np.int64)
         at = day * cells + cell.reshape(-1)
-        columns = [
-            np.bincount(at, stats[c].to_numpy().astype(np.float64), days * cells)
-            for c in STAT_COLUMNS
-        ] + [np.bincount(at, minlength=days * cells).astype(np.float64)]
-        running = np.zeros((days + 1, cells, len(columns)), dtype=np.int64)
-        np.cumsum(
-            np.stack(columns, axis=1).astype(np.int64).reshape(days, cells, len(columns)),
-            axis=0,
-            out=running[1:],
-        )
+        running = np.zeros((days + 1, cells, len(STAT_COLUMNS) + 1), dtype=np.int64)
+        for j, c in enumerate((*STAT_COLUMNS, None)):  # the last: rows, to know who is there
+            # per day and cell (float sums of small integers are exact), then running totals
+            weights = None if c is None else stats[c].to_numpy().astype(np.float64)
+            per_day = np.bincount(at, weights, days * cells).astype(np.int64)
+            np.cumsum(per_day.reshape(days, cells), axis=0, out=running[1:, :, j])
         calendar = pl.date_range(first, last, "1d", eager=True)
         return cls(
             first,
@@ -447,17 +450,17 @@ class DailySums:
             starts = np.flatnonzero(np.append(True, label[1:] != label[:-1]))
             bounds = np.append(starts + lo, hi + 1)
             labels = pl.Series(unit, label[starts]).cast(pl.Date)
-        parts = self.running[bounds[1:]][:, cells] - self.running[bounds[:-1]][:, cells]
+        totals = self.running[bounds[1:]][:, cells] - self.running[bounds[:-1]][:, cells]
         periods = max(bounds.size - 1, 0)
-        flat = parts.reshape(periods * cells.size, self.running.shape[2])
-        present = flat[:, -1] > 0
-        parts = [self.keys[np.tile(cells, periods)[present]]]
+        flat = totals.reshape(periods * cells.size, self.running.shape[2])
+        present = flat[:, -1] > 0  # a group with rows in view, as a group-by gives
+        frames = [self.keys[np.tile(cells, periods)[present]]]
         if unit is not None:
             dates = labels.gather(np.repeat(np.arange(periods), cells.size)[present])
-            parts.append(dates.alias(unit).to_frame())
+            frames.append(dates.alias(unit).to_frame())
         values = np.ascontiguousarray(flat[present, : len(STAT_COLUMNS)].T)
-        parts.append(pl.DataFrame(dict(zip(STAT_COLUMNS, values, strict=True))))
-        return pl.concat(parts, how="horizontal")
+        frames.append(pl.DataFrame(dict(zip(STAT_COLUMNS, values, strict=True))))
+        return pl.concat(frames, how="horizontal")
 
 
 def _slice(frame: pl.DataFrame, f: Filters, stage_ids, with_dates: bool):
