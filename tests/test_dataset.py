@@ -116,3 +116,19 @@ def test_cell_sums_equal_a_group_by_of_the_rows(loaded, view, unit):
         }
 
     assert table(got) == table(want)
+
+
+def test_cell_sums_beyond_the_size_of_running_totals_sum_the_rows(loaded, monkeypatch):
+    """Without room for running totals, the same sums come from the rows in view."""
+    import dataclasses
+
+    from cxmetrics import dataset
+
+    view = Filters(start=D(2026, 4, 1), end=D(2026, 9, 30), channels=("web",))
+    kept = loaded.cell_sums(view, "month")
+    monkeypatch.setattr(dataset, "DAILY_SUMS_MAX", 0)
+    fresh = dataclasses.replace(loaded)  # nothing prepared yet
+    summed = fresh.cell_sums(view, "month")
+    assert fresh.prepared("daily_sums", None, lambda: "built") is None
+    keys = ["stage_id", "touchpoint_id", "channel", "month"]
+    assert summed.sort(keys).equals(kept.sort(keys).select(summed.columns))
