@@ -389,6 +389,8 @@ class DailySums:
         columns = (*CELL_KEYS, *STAT_COLUMNS)
         if stats.height == 0 or any(stats[c].null_count() for c in columns):
             return None
+        if not all(isinstance(stats[c].dtype, pl.Enum | pl.Categorical) for c in CELL_KEYS):
+            return None  # keys without integer codes: the rows in view are summed instead
         first, last = stats["responded_on"].min(), stats["responded_on"].max()
         days = (last - first).days + 1
         codes = stats.select(CELL_KEYS)
