@@ -502,7 +502,7 @@ def _view(ds, kpis: pl.DataFrame, f, min_n: int):
 
     start, end = f.start or ds.first_day, f.end or ds.last_day
     whole = f.with_stages(()).with_departments(())
-    sums = m.sums(ds.slice_stats(whole), ["stage_id"], m.CORE_COLUMNS)
+    sums = m.sums(ds.cell_sums(whole), ["stage_id"], m.CORE_COLUMNS)
     by_stage = scores_by(sums, "stage_id", ds.design_effect)
     rows = stage_rows(ds, by_stage, None, min_n)
     period = kpis_in_period(kpis, start, end)

@@ -91,9 +91,16 @@ class AnswerCounts:
                 return np.bincount(codes, weights=weights, minlength=size).astype(np.int64)
 
             return cls(*(per(c) for c in columns))
-        out = np.zeros((size, len(columns)), dtype=np.int64)
-        out[who] = np.add.reduceat(groups.select(columns).to_numpy().astype(np.int64), starts)
-        return cls(*(np.ascontiguousarray(out[:, i]) for i in range(len(columns))))
+        last = np.append(starts[1:], codes.size) - 1  # each run's last row
+
+        def per(column: str) -> np.ndarray:  # each run's sum: a difference of running totals
+            out = np.zeros(size, dtype=np.int64)
+            out[who] = np.diff(
+                np.cumsum(groups[column].to_numpy(), dtype=np.int64)[last], prepend=0
+            )
+            return out
+
+        return cls(*(per(c) for c in columns))
 
     @cached_property
     def _stacked(self) -> np.ndarray:
@@ -159,8 +166,12 @@ def compare_groups(
     """:func:`compare_group` of every moment at once: ``members`` holds one row per moment
     (a mask over customer codes each)."""
     group, others = members & seen, ~members & seen
-    sizes, other_sizes = group.sum(axis=1).tolist(), others.sum(axis=1).tolist()
-    gone, others_gone = (group & left).sum(axis=1).tolist(), (others & left).sum(axis=1).tolist()
+
+    def count(mask: np.ndarray) -> list[int]:
+        return np.count_nonzero(mask, axis=1).tolist()
+
+    sizes, other_sizes = count(group), count(others)
+    gone, others_gone = count(group & left), count(others & left)
     out = []
     for i, (group_nps, others_nps) in enumerate(counts.nps_of_groups(members, deff)):
         churn = m.proportion_score("churn", gone[i], sizes[i])
@@ -250,8 +261,9 @@ def presence(codes: np.ndarray, groups: np.ndarray, n_groups: int, size: int) ->
     """A (n_groups × customers) mask: which customers have at least one row in each group."""
     if not codes.size:
         return np.zeros((n_groups, size), dtype=bool)
-    key = groups.astype(np.int64) * size + codes
-    return np.bincount(key, minlength=n_groups * size).reshape(n_groups, size).astype(bool)
+    mask = np.zeros(n_groups * size, dtype=bool)
+    mask[groups.astype(np.int64) * size + codes] = True
+    return mask.reshape(n_groups, size)
 
 
 def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
@@ -321,11 +333,10 @@ def groups(
         period_contacts["cust"].to_numpy(), stage_codes(period_contacts), n_codes, size
     )
     repeat = np.zeros(size, dtype=bool)
-    repeat[period_contacts.filter(pl.col("repeat_contact"))["cust"].to_numpy()] = True
+    flagged = period_contacts["repeat_contact"].fill_null(False).to_numpy()
+    repeat[period_contacts["cust"].to_numpy()[flagged]] = True
     complained = np.zeros(size, dtype=bool)
-    complained[
-        events.select("cust", "complaints").filter(pl.col("complaints") > 0)["cust"].to_numpy()
-    ] = True
+    complained[events["cust"].to_numpy()[events["complaints"].to_numpy() > 0]] = True
     cases = cases if cases is not None and cases.height else None
     if cases is not None:
         opened = cases.filter(pl.col("opened_on").is_between(start, end))

@@ -163,7 +163,7 @@ def findings_of(gaps: list[dict]) -> list[Finding]:
 
 def candidates(ds, f, metric: str = "ces", min_n: int = m.MIN_N) -> list[Finding]:
     """The family of channel-pair tests for the filtered view ``f`` of ``ds``."""
-    return findings_of(pairs(ds.slice_stats(f), metric, min_n, ds.design_effect))
+    return findings_of(pairs(ds.cell_sums(f), metric, min_n, ds.design_effect))
 
 
 def headline(

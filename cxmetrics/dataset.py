@@ -34,6 +34,7 @@ from cxmetrics.metrics import (
     Facts,
     detractor_churn_rate,
     response_stats,
+    sums,
 )
 from cxmetrics.registry import MIN_N
 
@@ -43,7 +44,7 @@ Progress = Callable[[float, str], None]
 ANSWER_PERIODS = 16
 _ANSWERS_LOCK = threading.Lock()
 #: Intermediate results of views (an overview, a view's customers) a dataset keeps at once
-VIEW_ENTRIES = 32
+VIEW_ENTRIES = 48
 
 STAT_DIMENSIONS = ["responded_on", "touchpoint_id", "stage_id", "channel", "segment", "region"]
 _INT16 = (-(2**15), 2**15 - 1)
@@ -74,7 +75,7 @@ class Dataset:
     sources: tuple[str, ...] = ()  # where the responses come from (survey, complaint…)
     #: preparations per data version and loaded frame (:meth:`prepared`)
     _prepared: Memo = field(
-        default_factory=lambda: Memo(8, ttl_seconds=float("inf")),
+        default_factory=lambda: Memo(16, ttl_seconds=float("inf")),
         init=False,
         compare=False,
         repr=False,
@@ -158,6 +159,9 @@ class Dataset:
         """Customers in the chosen segments and regions (None: every customer)."""
         if not f.segments and not f.regions:
             return None
+        return self.view("customer_mask", (f.segments, f.regions), lambda: self._mask(f))
+
+    def _mask(self, f: Filters) -> np.ndarray:
         cond = pl.lit(True)
         if f.segments:
             cond &= pl.col("segment").is_in(list(f.segments))
@@ -207,7 +211,40 @@ class Dataset:
         )
 
     def slice_stats(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
-        return _slice(self.stats, f, self.stage_ids(f), with_dates)[0]
+        """The statistics in view; a cut beyond the dates is made once per view (:meth:`view`),
+        as every part of a page reads it."""
+        stage_ids = self.stage_ids(f)
+        if stage_ids is None and not (f.channels or f.segments or f.regions):
+            return _slice(self.stats, f, stage_ids, with_dates)[0]  # a slice: no copy
+        dates = (f.start, f.end) if with_dates else (None, None)
+        return self.view(
+            "slice_stats",
+            (*dates, stage_ids, f.channels, f.segments, f.regions),
+            lambda: _slice(self.stats, f, stage_ids, with_dates)[0],
+        )
+
+    def cell_sums(self, f: Filters, unit: str | None = None) -> pl.DataFrame:
+        """The statistics in view summed per stage, touchpoint and channel (and ``unit``:
+        week, month or quarter, when given): :data:`CELL_KEYS` (+ ``unit``) and every
+        statistic as Int64, a row per group with statistics in view, as :func:`metrics.sums`
+        of :meth:`slice_stats` gives them. Without a segment or region filter it is read
+        from the running totals per day prepared once per data version
+        (:class:`DailySums`); with one, summed from the rows in view once per view."""
+        stage_ids = self.stage_ids(f)
+        if not (f.segments or f.regions):
+            daily = self.prepared("daily_sums", None, lambda: DailySums.of(self.stats))
+            if daily is not None:
+                return self.view(
+                    "cell_sums",
+                    (f.start, f.end, stage_ids, f.channels, unit),
+                    lambda: daily.sums(f.start, f.end, stage_ids, f.channels, unit),
+                )
+        by = [*CELL_KEYS, unit] if unit else list(CELL_KEYS)
+        return self.view(
+            "cell_sums",
+            (f.start, f.end, stage_ids, f.channels, f.segments, f.regions, unit),
+            lambda: sums(self.slice_stats(f), by, STAT_COLUMNS),
+        )
 
     def slice_responses(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
         """The response rows in view (a dataset that holds them: tests and scripts)."""
@@ -266,9 +303,13 @@ class Dataset:
 
     def answers_in_view(self, f: Filters) -> pl.DataFrame:
         """:meth:`answers` of the view's period, cut to its stages, channels, segments and
-        regions."""
-        return answers.in_view(
-            self.answers(f.start, f.end), self.stage_ids(f), f.channels, self.customer_mask(f)
+        regions; once per view (:meth:`view`), as every part of a page reads it."""
+        return self.view(
+            "answers_in_view",
+            self._answers_key(f),
+            lambda: answers.in_view(
+                self.answers(f.start, f.end), self.stage_ids(f), f.channels, self.customer_mask(f)
+            ),
         )
 
     def _answers_key(self, f: Filters) -> tuple:
@@ -315,6 +356,113 @@ class CustomerView:
     in_view: np.ndarray  # distinct customer codes, ascending
     latest_who: np.ndarray  # customer codes with an NPS answer in view
     latest_nps: np.ndarray  # their latest answer in view
+
+
+#: The cells :meth:`Dataset.cell_sums` sums the statistics in (the stage follows from the
+#: touchpoint).
+CELL_KEYS = ("stage_id", "touchpoint_id", "channel")
+#: The calendar buckets of the statistics (their week, month and quarter), as their first day.
+BUCKETS = {"week": "1w", "month": "1mo", "quarter": "1q"}
+#: Running totals are kept up to this many integers (days × cells × statistics, 8 bytes
+#: each); a larger journey or span sums the rows in view instead (once per view).
+DAILY_SUMS_MAX = 4_000_000
+
+
+@dataclass(frozen=True)
+class DailySums:
+    """Running totals of the statistics per (stage, touchpoint, channel) cell over the data's
+    days, every segment and region together: the sums of any range of days are one
+    difference, whatever the range (:meth:`sums`). Integer sums, so exactly those of the
+    rows. Size: (days + 1) × cells × (statistics + 1) integers."""
+
+    first: dt.date
+    keys: pl.DataFrame  # one row per cell: CELL_KEYS with the statistics' dtypes
+    stages: np.ndarray  # each cell's stage id (str)
+    channels: np.ndarray  # each cell's channel (str)
+    running: np.ndarray  # (days + 1, cells, statistics + rows): totals of the days before
+    buckets: dict[str, np.ndarray]  # unit -> each day's bucket (its first day, as a Date's days)
+
+    @classmethod
+    def of(cls, stats: pl.DataFrame) -> DailySums | None:
+        """From the statistics frame (sorted by date); None when a cell key or a statistic
+        is missing, or when the totals would exceed :data:`DAILY_SUMS_MAX` integers."""
+        columns = (*CELL_KEYS, *STAT_COLUMNS)
+        if stats.height == 0 or any(stats[c].null_count() for c in columns):
+            return None
+        if not all(isinstance(stats[c].dtype, pl.Enum | pl.Categorical) for c in CELL_KEYS):
+            return None  # keys without integer codes: the rows in view are summed instead
+        first, last = stats["responded_on"].min(), stats["responded_on"].max()
+        days = (last - first).days + 1
+        codes = stats.select(CELL_KEYS)
+        combined = np.zeros(stats.height, dtype=np.int64)
+        for c in CELL_KEYS:  # one integer per distinct (stage, touchpoint, channel)
+            part = codes[c].to_physical().cast(pl.Int64).to_numpy()
+            combined = combined * (int(part.max()) + 1) + part
+        _, first_row, cell = np.unique(combined, return_index=True, return_inverse=True)
+        cells = first_row.size
+        if (days + 1) * cells * (len(STAT_COLUMNS) + 1) > DAILY_SUMS_MAX:
+            return None
+        keys = codes[first_row]
+        day = (stats["responded_on"] - first).dt.total_days().to_numpy().astype(np.int64)
+        at = day * cells + cell.reshape(-1)
+        running = np.zeros((days + 1, cells, len(STAT_COLUMNS) + 1), dtype=np.int64)
+        for j, c in enumerate((*STAT_COLUMNS, None)):  # the last: rows, to know who is there
+            # per day and cell (float sums of small integers are exact), then running totals
+            weights = None if c is None else stats[c].to_numpy().astype(np.float64)
+            per_day = np.bincount(at, weights, days * cells).astype(np.int64)
+            np.cumsum(per_day.reshape(days, cells), axis=0, out=running[1:, :, j])
+        calendar = pl.date_range(first, last, "1d", eager=True)
+        return cls(
+            first,
+            keys,
+            np.asarray(keys["stage_id"].cast(pl.String).to_list(), dtype=object),
+            np.asarray(keys["channel"].cast(pl.String).to_list(), dtype=object),
+            running,
+            {
+                unit: calendar.dt.truncate(every).to_physical().to_numpy()
+                for unit, every in BUCKETS.items()
+            },
+        )
+
+    def sums(
+        self,
+        start: dt.date | None,
+        end: dt.date | None,
+        stage_ids: tuple[str, ...] | None,
+        channels: tuple[str, ...],
+        unit: str | None = None,
+    ) -> pl.DataFrame:
+        """:meth:`Dataset.cell_sums` of the days [start, end] (open sides: the data's), the
+        stages (None: every one) and channels (empty: every one)."""
+        days = self.running.shape[0] - 1
+        lo = 0 if start is None else max((start - self.first).days, 0)
+        hi = days - 1 if end is None else min((end - self.first).days, days - 1)
+        keep = np.ones(self.stages.size, dtype=bool)
+        if stage_ids is not None:
+            keep &= np.isin(self.stages, list(stage_ids))
+        if channels:
+            keep &= np.isin(self.channels, list(channels))
+        cells = np.flatnonzero(keep)
+        if lo > hi:  # no day in view
+            bounds, labels = np.zeros(0, np.int64), pl.Series(unit or "", [], dtype=pl.Date)
+        elif unit is None:
+            bounds, labels = np.array([lo, hi + 1]), None
+        else:
+            label = self.buckets[unit][lo : hi + 1]
+            starts = np.flatnonzero(np.append(True, label[1:] != label[:-1]))
+            bounds = np.append(starts + lo, hi + 1)
+            labels = pl.Series(unit, label[starts]).cast(pl.Date)
+        totals = self.running[bounds[1:]][:, cells] - self.running[bounds[:-1]][:, cells]
+        periods = max(bounds.size - 1, 0)
+        flat = totals.reshape(periods * cells.size, self.running.shape[2])
+        present = flat[:, -1] > 0  # a group with rows in view, as a group-by gives
+        frames = [self.keys[np.tile(cells, periods)[present]]]
+        if unit is not None:
+            dates = labels.gather(np.repeat(np.arange(periods), cells.size)[present])
+            frames.append(dates.alias(unit).to_frame())
+        values = np.ascontiguousarray(flat[present, : len(STAT_COLUMNS)].T)
+        frames.append(pl.DataFrame(dict(zip(STAT_COLUMNS, values, strict=True))))
+        return pl.concat(frames, how="horizontal")
 
 
 def _slice(frame: pl.DataFrame, f: Filters, stage_ids, with_dates: bool):

@@ -45,7 +45,7 @@ class Report:
 
 def trend_candidates(ds: Dataset, f: Filters, unit: str, min_n: int = MIN_N) -> list[fx.Finding]:
     """Every point of the view's NPS trend against the one before it."""
-    t = loyalty.trend(ds.slice_stats(f), unit, None, min_n, ds.design_effect)
+    t = loyalty.trend(ds.cell_sums(f, unit), unit, None, min_n, ds.design_effect)
     out = []
     for row in t.filter(t["p"].is_not_null()).iter_rows(named=True):
         verb = "rose" if row["change"] > 0 else "fell"

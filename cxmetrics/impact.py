@@ -127,7 +127,7 @@ def _moments_of(frame: pl.DataFrame, deff: dict | None, min_n: int) -> list[Find
 
 def candidates(ds, f, min_n: int = m.MIN_N) -> list[Finding]:
     """The family of moment tests for the filtered view ``f`` of ``ds``."""
-    return moments(ds.slice_stats(f), ds.journey, ds.design_effect, min_n)
+    return moments(ds.cell_sums(f), ds.journey, ds.design_effect, min_n)
 
 
 def ranking(

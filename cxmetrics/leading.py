@@ -103,7 +103,12 @@ def weekly(ds: Dataset, contacts: pl.DataFrame, f: Filters, min_n: int = m.MIN_N
     def summed(frame: pl.DataFrame, columns: tuple[str, ...]) -> list[np.ndarray]:
         """``columns`` of the rows in view summed per (stage, week) cell of the grid."""
         part = frame.filter(cut)
-        row = np.array([where[s] for s in part["stage_id"].cast(pl.String).to_list()], np.int64)
+        stage = part["stage_id"]
+        if isinstance(stage.dtype, pl.Enum):  # each code's row of the grid, looked up once
+            lookup = np.array([where.get(c, -1) for c in stage.dtype.categories], np.int64)
+            row = lookup[stage.to_physical().to_numpy()]
+        else:
+            row = np.array([where[s] for s in stage.cast(pl.String).to_list()], np.int64)
         col = (part["week"] - span[0]).dt.total_days().to_numpy() // 7
         cell = row * weeks.len() + col
         return [
@@ -319,11 +324,15 @@ class Signal:
         return bool(self.kept and self.best_r is not None and self.best_r < 0)
 
 
-def signal(stage_id: str, contacts: np.ndarray, nps: np.ndarray) -> Signal:
-    """One stage's whitened correlations and its test (not yet judged with the others)."""
+def signal(
+    stage_id: str, contacts: np.ndarray, nps: np.ndarray, correlations: bool = True
+) -> Signal:
+    """One stage's whitened correlations and its test (not yet judged with the others).
+    Without ``correlations`` (the findings read the test only) the chart's correlations at
+    every lag are left empty."""
     ex = prewhiten(np.asarray(contacts, dtype=float))
     ey = prewhiten(np.asarray(nps, dtype=float))
-    corr = lagged_correlations(ex, ey)
+    corr = lagged_correlations(ex, ey) if correlations else []
     test = max_lag_test(ex, ey)
     if test is None:
         return Signal(stage_id, corr, None, None, 0)
@@ -331,8 +340,9 @@ def signal(stage_id: str, contacts: np.ndarray, nps: np.ndarray) -> Signal:
     return Signal(stage_id, corr, lag, r, pairs, p)
 
 
-def signals(per_week: pl.DataFrame) -> list[Signal]:
-    """One signal per stage of :func:`weekly`, tested but not yet judged (see :func:`judge`)."""
+def signals(per_week: pl.DataFrame, correlations: bool = True) -> list[Signal]:
+    """One signal per stage of :func:`weekly`, tested but not yet judged (see :func:`judge`);
+    ``correlations``: as :func:`signal`."""
     stages = np.asarray(per_week["stage_id"].cast(pl.String).to_list(), dtype=object)
     weeks = per_week["week"].to_numpy()
     contacts = per_week["contacts"].to_numpy().astype(np.float64)
@@ -341,7 +351,7 @@ def signals(per_week: pl.DataFrame) -> list[Signal]:
     for stage in dict.fromkeys(stages.tolist()):  # in the order the stages come
         rows = np.flatnonzero(stages == stage)
         rows = rows[np.argsort(weeks[rows], kind="stable")]
-        out.append(signal(str(stage), contacts[rows], nps[rows]))
+        out.append(signal(str(stage), contacts[rows], nps[rows], correlations))
     return out
 
 
@@ -405,10 +415,10 @@ def candidates(ds: Dataset, contacts: pl.DataFrame, f: Filters) -> list[Finding]
     held, found = ds.view(
         "lead_candidates",
         reads,
-        lambda: (contacts, findings_of(signals(weekly(ds, contacts, f)), ds.journey)),
+        lambda: (contacts, findings_of(signals(weekly(ds, contacts, f), False), ds.journey)),
     )
     if held is not contacts:  # another contacts frame now has that id
-        return findings_of(signals(weekly(ds, contacts, f)), ds.journey)
+        return findings_of(signals(weekly(ds, contacts, f), False), ds.journey)
     return list(found)
 
 

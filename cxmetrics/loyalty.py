@@ -406,7 +406,20 @@ def influencer_cut(ds: Dataset) -> float | None:
     """The influence score of the top decile; None when no influence is recorded."""
     if not ds.facts.influence:
         return None
-    return float(ds.customers["influence"].quantile(INFLUENCER_QUANTILE))
+    return ds.prepared(
+        "influencer_cut",
+        None,
+        lambda: float(ds.customers["influence"].quantile(INFLUENCER_QUANTILE)),
+    )
+
+
+def _influencers(ds: Dataset, cut: float) -> np.ndarray:
+    """A mask over customer codes: the top-decile influencers (once per data version)."""
+    return ds.prepared(
+        "influencers",
+        None,
+        lambda: (ds.customers["influence"] >= cut).fill_null(False).to_numpy(),
+    )
 
 
 INFLUENCER_STAGE_SCHEMA = {
@@ -426,7 +439,7 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
     cut = influencer_cut(ds)
     if cut is None:
         return pl.DataFrame(schema=INFLUENCER_STAGE_SCHEMA)
-    influencer = (ds.customers["influence"] >= cut).fill_null(False).to_numpy()
+    influencer = _influencers(ds, cut)
     frame = ds.answers_in_view(f)
     counts = _sums_by_stage_and(frame, influencer[frame["cust"].to_numpy()])
     out = []
@@ -480,9 +493,12 @@ def influencer_candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list
     """One test per stage: influencers' NPS against everyone else's (z-test with margins
     that allow for repeated answers; both sides need ``min_n`` answers)."""
     per = influencer_nps_by_stage(ds, f, min_n).filter(pl.col("nps").is_not_null())
+    by_stage: dict[str, dict[bool, dict]] = {}
+    for r in per.to_dicts():  # each stage's rows, in their order
+        by_stage.setdefault(r["stage_id"], {})[r["influencer"]] = r
     out = []
     for sid in ds.journey.stage_order:
-        part = {r["influencer"]: r for r in per.filter(pl.col("stage_id") == sid).to_dicts()}
+        part = by_stage.get(sid, {})
         if True not in part or False not in part:
             continue
         inf, rest = part[True], part[False]

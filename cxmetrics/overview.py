@@ -102,11 +102,9 @@ def _compute(ds: Dataset, f: Filters, min_n: int) -> Overview:
     journey = ds.journey
     stage_ids = ds.stage_ids(f)
     # One pass over the rows in view per period: by touchpoint; the rest is summed from it.
-    per_tp = m.sums(ds.slice_stats(f), ["stage_id", "touchpoint_id"], m.CORE_COLUMNS)
+    per_tp = m.sums(ds.cell_sums(f), ["stage_id", "touchpoint_id"], m.CORE_COLUMNS)
     prev_tp = (
-        m.sums(ds.slice_stats(prev), ["stage_id", "touchpoint_id"], m.CORE_COLUMNS)
-        if prev
-        else None
+        m.sums(ds.cell_sums(prev), ["stage_id", "touchpoint_id"], m.CORE_COLUMNS) if prev else None
     )
     target_stage = stage_ids[0] if stage_ids is not None and len(stage_ids) == 1 else None
 
@@ -301,25 +299,11 @@ def _loyalty_tiles(ds: Dataset, f: Filters, prev: Filters | None, start, end, mi
 def worst_moments(ds: Dataset, stats: pl.DataFrame, min_n: int, limit: int = 5):
     """The moments of truth with the lowest NPS (at least ``min_n`` answers), worst first.
     ``stats``: statistics in view at any grain that has touchpoint_id."""
-    tp = ds.journey.touchpoints.filter(pl.col("moment_of_truth"))
     by_tp = m.with_scores(
         m.sums(stats, ["touchpoint_id"], m.CORE_COLUMNS), ds.design_effect
     ).with_columns(pl.col("touchpoint_id").cast(pl.String))
-    # Each stage's own NPS target, else the company-wide one (as the journey strip reads them).
-    targets = pl.DataFrame(
-        {
-            "stage_id": ds.journey.stage_order,
-            "nps_target": [ds.journey.target("nps", s) for s in ds.journey.stage_order],
-        },
-        schema={"stage_id": pl.String, "nps_target": pl.Float64},
-    )
     return (
-        by_tp.join(
-            tp.select("touchpoint_id", "stage_id", pl.col("name").alias("touchpoint")),
-            on="touchpoint_id",
-        )
-        .join(ds.journey.stages.select("stage_id", pl.col("name").alias("stage")), on="stage_id")
-        .join(targets, on="stage_id", how="left")
+        by_tp.join(ds.prepared("moments_of_truth", None, lambda: _moments(ds)), on="touchpoint_id")
         .filter(pl.col("n_nps") >= min_n)
         .sort("nps")
         .head(limit)
@@ -338,6 +322,25 @@ def worst_moments(ds: Dataset, stats: pl.DataFrame, min_n: int, limit: int = 5):
             "ces",
             "n_ces",
         )
+    )
+
+
+def _moments(ds: Dataset) -> pl.DataFrame:
+    """The declared moments of truth with their touchpoint's and stage's names and the
+    stage's NPS target: each stage's own, else the company-wide one (as the journey strip
+    reads them); once per dataset."""
+    tp = ds.journey.touchpoints.filter(pl.col("moment_of_truth"))
+    targets = pl.DataFrame(
+        {
+            "stage_id": ds.journey.stage_order,
+            "nps_target": [ds.journey.target("nps", s) for s in ds.journey.stage_order],
+        },
+        schema={"stage_id": pl.String, "nps_target": pl.Float64},
+    )
+    return (
+        tp.select("touchpoint_id", "stage_id", pl.col("name").alias("touchpoint"))
+        .join(ds.journey.stages.select("stage_id", pl.col("name").alias("stage")), on="stage_id")
+        .join(targets, on="stage_id", how="left")
     )
 
 
@@ -509,7 +512,7 @@ def trends(ds: Dataset, f: Filters, min_n: int = MIN_N, periods: int = TREND_PER
     unit = trend_unit(f.start or ds.first_day, end)
     back = dt.timedelta(days=(7 if unit == "week" else 31) * periods)
     view = replace(f, start=max(end - back, ds.first_day), end=end)
-    stats = ds.slice_stats(view).rename({unit: "bucket"})
+    stats = ds.cell_sums(view, unit).rename({unit: "bucket"})
     counts = m.sums(stats, ["bucket"], m.CORE_COLUMNS).sort("bucket").tail(periods)
     per = m.with_scores(counts)
     scores = {

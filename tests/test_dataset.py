@@ -71,3 +71,64 @@ def test_slicing_by_date_keeps_exactly_the_days_in_range(loaded):
             pl.col("responded_on").is_between(D(2026, 2, 1), D(2026, 2, 28))
         ).height
     )
+
+
+@pytest.mark.parametrize("unit", [None, "week", "month"])
+@pytest.mark.parametrize(
+    "view",
+    [
+        Filters(),
+        Filters(start=D(2026, 7, 3), end=D(2026, 9, 30)),
+        Filters(start=D(2025, 3, 5), end=D(2025, 3, 5)),
+        Filters(end=D(2025, 6, 30), channels=("web", "agent")),
+        Filters(start=D(2026, 4, 1), end=D(2026, 6, 30), stages=("claim", "pay")),
+        Filters(start=D(2026, 1, 1), end=D(2026, 3, 31), segments=("Small business",)),
+        Filters(start=D(2030, 1, 1)),  # no day in view
+    ],
+)
+def test_cell_sums_equal_a_group_by_of_the_rows(loaded, view, unit):
+    """The statistics per stage, touchpoint and channel (and week or month) of a view, read
+    from running totals per day, against the response rows counted here."""
+    rows = loaded.slice_responses(view)
+    keys = ["stage_id", "touchpoint_id", "channel"]
+    if unit is not None:
+        keys.append(unit)
+        rows = rows.with_columns(
+            pl.col("responded_on").dt.truncate({"week": "1w", "month": "1mo"}[unit]).alias(unit)
+        )
+    nps, csat = pl.col("nps"), pl.col("csat")
+    want = rows.group_by(keys).agg(
+        pl.len().alias("responses"),
+        nps.is_not_null().sum().alias("n_nps"),
+        (nps >= 9).sum().alias("promoters"),
+        (nps <= 6).sum().alias("detractors"),
+        (nps.is_not_null() & (csat <= 3)).sum().alias("n_poor"),
+        pl.col("ces").cast(pl.Int64).sum().alias("ces_sum"),
+    )
+    got = loaded.cell_sums(view, unit)
+    assert got.height == want.height
+    columns = ["responses", "n_nps", "promoters", "detractors", "n_poor", "ces_sum"]
+
+    def table(frame: pl.DataFrame) -> dict:
+        return {
+            tuple(str(k) for k in r[: len(keys)]): tuple(int(v) for v in r[len(keys) :])
+            for r in frame.select(*keys, *columns).iter_rows()
+        }
+
+    assert table(got) == table(want)
+
+
+def test_cell_sums_beyond_the_size_of_running_totals_sum_the_rows(loaded, monkeypatch):
+    """Without room for running totals, the same sums come from the rows in view."""
+    import dataclasses
+
+    from cxmetrics import dataset
+
+    view = Filters(start=D(2026, 4, 1), end=D(2026, 9, 30), channels=("web",))
+    kept = loaded.cell_sums(view, "month")
+    monkeypatch.setattr(dataset, "DAILY_SUMS_MAX", 0)
+    fresh = dataclasses.replace(loaded)  # nothing prepared yet
+    summed = fresh.cell_sums(view, "month")
+    assert fresh.prepared("daily_sums", None, lambda: "built") is None
+    keys = ["stage_id", "touchpoint_id", "channel", "month"]
+    assert summed.sort(keys).equals(kept.sort(keys).select(summed.columns))

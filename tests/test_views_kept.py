@@ -91,7 +91,9 @@ def test_views_that_read_the_same_weeks_share_one_lead_test(loaded, contacts, mo
     ds = loaded
     tested = []
     real = leading.signals
-    monkeypatch.setattr(leading, "signals", lambda frame: tested.append(1) or real(frame))
+    monkeypatch.setattr(
+        leading, "signals", lambda frame, *rest: tested.append(1) or real(frame, *rest)
+    )
     ds.forget_views()
     end = ds.last_day
     quarter = Filters(start=end - dt.timedelta(days=89), end=end)
