@@ -524,6 +524,34 @@ def _read_arrow(engine: sa.Engine, stmt: sa.Select) -> pl.DataFrame:
 
 READ_PARTITIONS = 4  # parallel range reads of a large table on an integer column
 
+#: Rows the SQLite ADBC driver reads before it fixes a column's type (its default, 1,024,
+#: would type a column null in its first rows as an integer and refuse text after them)
+ADBC_SQLITE_BATCH_ROWS = 1 << 20
+
+
+def _read_sqlite_adbc(path: Path, sql: str) -> pl.DataFrame | None:
+    """A query on a SQLite file through its ADBC driver, read by Polars from the Arrow C
+    stream: no pyarrow nor connectorx in the process (about 60 MB less), and faster than
+    connectorx. None when the driver cannot (a column whose type changes after the rows it
+    typed it by): the caller reads it another way."""
+    import adbc_driver_manager as adbc
+    import adbc_driver_sqlite
+
+    try:
+        database = adbc_driver_sqlite.connect(str(path))
+    except adbc.Error:
+        return None
+    try:
+        with adbc.AdbcConnection(database) as conn, adbc.AdbcStatement(conn) as statement:
+            statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ADBC_SQLITE_BATCH_ROWS)})
+            statement.set_sql_query(sql)
+            stream, _rows = statement.execute_query()
+            return pl.DataFrame(stream)
+    except Exception:  # the driver's own errors and Polars' while it reads the stream
+        return None
+    finally:
+        database.close()
+
 
 def read_select(
     engine: sa.Engine, stmt: sa.Select, partition_on: str | None = None
@@ -539,6 +567,10 @@ def read_select(
         frame = _read_arrow(engine, stmt)
     elif uri is not None:
         sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+        path = sqlite_path(str(engine.url))
+        if path is not None:
+            frame = _read_sqlite_adbc(path, sql)
+    if frame is None and uri is not None:
         parts = (
             {"partition_on": partition_on, "partition_num": READ_PARTITIONS} if partition_on else {}
         )
