@@ -478,6 +478,8 @@ def _conform(frame: pl.DataFrame, columns: list[sa.Column]) -> pl.DataFrame:
             expr = expr.str.slice(0, 10).str.to_date("%Y-%m-%d")
         elif want == pl.Date and have == pl.Datetime:
             expr = expr.dt.date()
+        elif want == pl.Boolean and have == pl.String:  # Postgres' CSV: t and f
+            expr = expr.str.to_lowercase().is_in(["t", "true", "1"])
         elif want == pl.Datetime and have == pl.String:  # SQLite keeps date-times as text
             expr = expr.str.to_datetime(time_unit="us", strict=False)
         elif have != want:
@@ -520,6 +522,39 @@ def _read_arrow(engine: sa.Engine, stmt: sa.Select) -> pl.DataFrame:
         where = safe_url(str(engine.url))
         raise StoreError(f"cannot read from {where}: {describe_error(exc)}") from exc
     return pl.from_arrow(table, rechunk=False)
+
+
+#: Types Polars parses from Postgres' CSV as they are; other columns are read as text and
+#: given their type by :func:`_conform` (booleans are t and f there)
+_CSV_TYPES = (pl.Int16, pl.Int64, pl.Float64, pl.Date, pl.String)
+
+
+def _read_postgres_copy(
+    engine: sa.Engine, sql: str, columns: list[sa.ColumnElement]
+) -> pl.DataFrame | None:
+    """A query on Postgres through ``COPY (query) TO STDOUT`` as CSV, parsed by Polars: no
+    pyarrow nor connectorx in the process (about 60 MB less). Every value is quoted, so an
+    empty text stays empty and only a null is unquoted; floats are written to round-trip
+    exactly. None when it cannot (the caller reads the query another way)."""
+    names = [c.name for c in columns]
+    if len(set(names)) != len(names):
+        return None
+    types = {c.name: t if (t := _polars_type(c)) in _CSV_TYPES else pl.String for c in columns}
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            out = io.BytesIO()
+            with (
+                raw.cursor() as cur,
+                cur.copy(
+                    f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true, FORCE_QUOTE *)"
+                ) as copy,
+            ):
+                for block in copy:
+                    out.write(block)
+        return pl.read_csv(out.getvalue(), schema=types, has_header=True)
+    except Exception:  # the driver's errors and a value Polars cannot parse as its type
+        return None
 
 
 READ_PARTITIONS = 4  # parallel range reads of a large table on an integer column
@@ -570,6 +605,8 @@ def read_select(
         path = sqlite_path(str(engine.url))
         if path is not None:
             frame = _read_sqlite_adbc(path, sql)
+        elif engine.dialect.name == "postgresql":
+            frame = _read_postgres_copy(engine, sql, columns)
     if frame is None and uri is not None:
         parts = (
             {"partition_on": partition_on, "partition_num": READ_PARTITIONS} if partition_on else {}
