@@ -411,7 +411,7 @@ def build(
     chunks = [responses] if isinstance(responses, pl.DataFrame) else responses
     parts = [compact(chunk, journey, customers) for chunk in chunks]
     combined = (
-        pl.concat(parts, rechunk=False)  # the sort below makes the one copy
+        pl.concat(parts, rechunk=True)
         if parts
         else compact(
             pl.DataFrame(schema=store.polars_schema(schema.responses, store.COMMENT_COLUMNS)),
@@ -420,20 +420,13 @@ def build(
         )
     )
     del parts
-    enriched = (
-        combined.lazy()
-        .with_columns(
-            *[
-                pl.col(c).cast(pl.Enum(sorted(combined[c].unique().drop_nulls().cast(pl.String))))
-                for c in ("channel", "source")
-            ]
-        )
-        .sort("responded_on", "response_id")
-        .collect()
-    )
+    enriched = combined.with_columns(
+        *[
+            pl.col(c).cast(pl.Enum(sorted(combined[c].unique().drop_nulls().cast(pl.String))))
+            for c in ("channel", "source")
+        ]
+    ).sort("responded_on", "response_id")
     del combined
-    if enriched.n_chunks() > 1:
-        enriched = enriched.rechunk()
     types = {c: enriched.schema[c] for c in STAT_DIMENSIONS[1:]}
     days = enriched.group_by("responded_on").agg(pl.len().alias("responses"))
     stats = _by_date(
