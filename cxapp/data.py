@@ -19,7 +19,6 @@ import time
 import weakref
 
 import polars as pl
-import pyarrow as pa
 import sqlalchemy as sa
 import streamlit as st
 
@@ -359,6 +358,8 @@ def table_frame(frame):
         entry = _TABLES.get(key)
         if entry is not None and entry[0]() is frame:
             return entry[1]
+    import pyarrow as pa  # loaded by the first table shown, not by every process
+
     shown = frame.to_pandas()
     # a column Arrow cannot take as it is stays pandas: Streamlit adjusts it itself
     with contextlib.suppress(

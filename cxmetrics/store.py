@@ -3,8 +3,9 @@
 Engines: a SQLite file (the default), Postgres, DuckDB (a ``.duckdb`` file, or a folder of
 Parquet files read in place: ``duckdb:///FOLDER``), Apache Spark (``spark://local?path=FOLDER``
 in this process, ``sc://host:port`` through Spark Connect; ``cxmetrics.spark_dialect``) and any
-other SQLAlchemy engine. Bulk reads take a fast path: connectorx for SQLite files and
-Postgres, Arrow for DuckDB and Spark; other engines go through SQLAlchemy. Bulk writes go
+other SQLAlchemy engine. Bulk reads take a fast path: the ADBC driver for SQLite files and
+COPY for Postgres (neither loads pyarrow; connectorx when they cannot), Arrow for DuckDB and
+Spark; other engines go through SQLAlchemy. Bulk writes go
 through ADBC (SQLite), COPY (Postgres) or Arrow (DuckDB); Parquet folders and Spark are
 read only.
 Every failure a user can cause is raised as ``StoreError`` with a message that names the
@@ -717,7 +718,7 @@ IN_PROCESS = ("sqlite", "duckdb")
 def part_size(engine: sa.Engine) -> int:
     """Responses per part of an aggregate read in parts: :data:`SUM_PART` where the engine
     works in this process; four times that elsewhere, where a part costs this process only
-    its result and each query costs a round trip (a Spark job, a new connectorx read)."""
+    its result and each query costs a round trip (a Spark job, a server's query)."""
     return SUM_PART if engine.dialect.name in IN_PROCESS else 4 * SUM_PART
 
 
@@ -874,7 +875,7 @@ def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.D
     """Additive statistics computed by the database with one GROUP BY.
 
     A second implementation of ``metrics.response_stats`` used to check it; any SQLAlchemy
-    dialect compiles it, and the fast reader (connectorx) fetches it where it can.
+    dialect compiles it, and the fast reader of each engine fetches it.
     """
     r, c, t = schema.responses, schema.customers, schema.touchpoints
     dims = {
