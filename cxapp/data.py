@@ -19,7 +19,6 @@ import time
 import weakref
 
 import polars as pl
-import pyarrow as pa
 import sqlalchemy as sa
 import streamlit as st
 
@@ -362,6 +361,8 @@ def table_frame(frame, signed: tuple[tuple[str, int], ...] = ()):
         entry = _TABLES.get(key)
         if entry is not None and entry[0]() is frame:
             return entry[1]
+    import pyarrow as pa  # loaded by the first table shown, not by every process
+
     rounded = [
         # -0.0 == 0: written as a plain 0.0
         pl.when(pl.col(c).round(d) == 0).then(0.0).otherwise(pl.col(c).round(d)).alias(c)

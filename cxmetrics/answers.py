@@ -40,6 +40,7 @@ def from_rows(rows: pl.DataFrame, part: int | None = None) -> pl.DataFrame:
     answer of a customer is in one range, and the memory the grouping takes is that of
     one range."""
     part = part or store.SUM_PART
+    rows = rows.select(*KEYS, "source", *SCORES)  # what a part copies: the columns it reads
     if rows.height <= part:
         return _from_rows(rows)
     per = np.bincount(rows["cust"].to_numpy(), minlength=1)

@@ -600,7 +600,7 @@ def build(
         settings,
         {(None, None): everything},
         None,
-        tuple(sorted(enriched["source"].cast(pl.String).unique().drop_nulls())),
+        tuple(sorted(enriched["source"].unique().drop_nulls().cast(pl.String))),
     )
 
 

@@ -92,8 +92,11 @@ def design_effects(responses: pl.DataFrame, customer: str = "cust") -> dict[str,
     for metric, value in scored.items():
         if metric not in responses.columns:
             continue
-        rows = responses.filter(pl.col(metric).is_not_null()).select(
-            pl.col(customer), value.alias("y")
+        # the two columns first: a filter copies every column it is given
+        rows = (
+            responses.select(customer, metric)
+            .filter(pl.col(metric).is_not_null())
+            .select(pl.col(customer), value.alias("y"))
         )
         per = (
             rows.group_by(customer)

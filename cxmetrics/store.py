@@ -3,8 +3,9 @@
 Engines: a SQLite file (the default), Postgres, DuckDB (a ``.duckdb`` file, or a folder of
 Parquet files read in place: ``duckdb:///FOLDER``), Apache Spark (``spark://local?path=FOLDER``
 in this process, ``sc://host:port`` through Spark Connect; ``cxmetrics.spark_dialect``) and any
-other SQLAlchemy engine. Bulk reads take a fast path: connectorx for SQLite files and
-Postgres, Arrow for DuckDB and Spark; other engines go through SQLAlchemy. Bulk writes go
+other SQLAlchemy engine. Bulk reads take a fast path: the ADBC driver for SQLite files and
+COPY for Postgres (neither loads pyarrow; connectorx when they cannot), Arrow for DuckDB and
+Spark; other engines go through SQLAlchemy. Bulk writes go
 through ADBC (SQLite), COPY (Postgres) or Arrow (DuckDB); Parquet folders and Spark are
 read only.
 Every failure a user can cause is raised as ``StoreError`` with a message that names the
@@ -478,6 +479,8 @@ def _conform(frame: pl.DataFrame, columns: list[sa.Column]) -> pl.DataFrame:
             expr = expr.str.slice(0, 10).str.to_date("%Y-%m-%d")
         elif want == pl.Date and have == pl.Datetime:
             expr = expr.dt.date()
+        elif want == pl.Boolean and have == pl.String:  # Postgres' CSV: t and f
+            expr = expr.str.to_lowercase().is_in(["t", "true", "1"])
         elif want == pl.Datetime and have == pl.String:  # SQLite keeps date-times as text
             expr = expr.str.to_datetime(time_unit="us", strict=False)
         elif have != want:
@@ -522,7 +525,68 @@ def _read_arrow(engine: sa.Engine, stmt: sa.Select) -> pl.DataFrame:
     return pl.from_arrow(table, rechunk=False)
 
 
+#: Types Polars parses from Postgres' CSV as they are; other columns are read as text and
+#: given their type by :func:`_conform` (booleans are t and f there)
+_CSV_TYPES = (pl.Int16, pl.Int64, pl.Float64, pl.Date, pl.String)
+
+
+def _read_postgres_copy(
+    engine: sa.Engine, sql: str, columns: list[sa.ColumnElement]
+) -> pl.DataFrame | None:
+    """A query on Postgres through ``COPY (query) TO STDOUT`` as CSV, parsed by Polars: no
+    pyarrow nor connectorx in the process (about 60 MB less). Every value is quoted, so an
+    empty text stays empty and only a null is unquoted; floats are written to round-trip
+    exactly. None when it cannot (the caller reads the query another way)."""
+    names = [c.name for c in columns]
+    if len(set(names)) != len(names):
+        return None
+    types = {c.name: t if (t := _polars_type(c)) in _CSV_TYPES else pl.String for c in columns}
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            out = io.BytesIO()
+            with (
+                raw.cursor() as cur,
+                cur.copy(
+                    f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true, FORCE_QUOTE *)"
+                ) as copy,
+            ):
+                for block in copy:
+                    out.write(block)
+        return pl.read_csv(out.getvalue(), schema=types, has_header=True)
+    except Exception:  # the driver's errors and a value Polars cannot parse as its type
+        return None
+
+
 READ_PARTITIONS = 4  # parallel range reads of a large table on an integer column
+
+#: Rows the SQLite ADBC driver reads before it fixes a column's type (its default, 1,024,
+#: would type a column null in its first rows as an integer and refuse text after them)
+ADBC_SQLITE_BATCH_ROWS = 1 << 20
+
+
+def _read_sqlite_adbc(path: Path, sql: str) -> pl.DataFrame | None:
+    """A query on a SQLite file through its ADBC driver, read by Polars from the Arrow C
+    stream: no pyarrow nor connectorx in the process (about 60 MB less), and faster than
+    connectorx. None when the driver cannot (a column whose type changes after the rows it
+    typed it by): the caller reads it another way."""
+    import adbc_driver_manager as adbc
+    import adbc_driver_sqlite
+
+    try:
+        database = adbc_driver_sqlite.connect(str(path))
+    except adbc.Error:
+        return None
+    try:
+        with adbc.AdbcConnection(database) as conn, adbc.AdbcStatement(conn) as statement:
+            statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ADBC_SQLITE_BATCH_ROWS)})
+            statement.set_sql_query(sql)
+            stream, _rows = statement.execute_query()
+            return pl.DataFrame(stream)
+    except Exception:  # the driver's own errors and Polars' while it reads the stream
+        return None
+    finally:
+        database.close()
 
 
 def read_select(
@@ -539,6 +603,12 @@ def read_select(
         frame = _read_arrow(engine, stmt)
     elif uri is not None:
         sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
+        path = sqlite_path(str(engine.url))
+        if path is not None:
+            frame = _read_sqlite_adbc(path, sql)
+        elif engine.dialect.name == "postgresql":
+            frame = _read_postgres_copy(engine, sql, columns)
+    if frame is None and uri is not None:
         parts = (
             {"partition_on": partition_on, "partition_num": READ_PARTITIONS} if partition_on else {}
         )
@@ -648,7 +718,7 @@ IN_PROCESS = ("sqlite", "duckdb")
 def part_size(engine: sa.Engine) -> int:
     """Responses per part of an aggregate read in parts: :data:`SUM_PART` where the engine
     works in this process; four times that elsewhere, where a part costs this process only
-    its result and each query costs a round trip (a Spark job, a new connectorx read)."""
+    its result and each query costs a round trip (a Spark job, a server's query)."""
     return SUM_PART if engine.dialect.name in IN_PROCESS else 4 * SUM_PART
 
 
@@ -805,7 +875,7 @@ def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.D
     """Additive statistics computed by the database with one GROUP BY.
 
     A second implementation of ``metrics.response_stats`` used to check it; any SQLAlchemy
-    dialect compiles it, and the fast reader (connectorx) fetches it where it can.
+    dialect compiles it, and the fast reader of each engine fetches it.
     """
     r, c, t = schema.responses, schema.customers, schema.touchpoints
     dims = {
