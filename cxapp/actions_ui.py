@@ -1,8 +1,8 @@
 """Action plans on the pages: the lists beside a stage, the late ones, and the editor.
 
 The rules (who may edit, what a valid action is, the change log) live in
-``cxmetrics.actions``; the measured effect in ``cxmetrics.action_effect``. The editor saves in
-button callbacks, so the lists drawn after them already show the change."""
+``cxmetrics.contract.actions``; the measured effect in ``cxmetrics.findings.action_effect``. The
+editor saves in button callbacks, so the lists drawn after them already show the change."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ import polars as pl
 import streamlit as st
 
 from cxapp import auth, data, ui
-from cxmetrics import action_effect, actions, overview_links
-from cxmetrics.dataset import Dataset
-from cxmetrics.filters import Filters
+from cxmetrics.contract import actions
+from cxmetrics.findings import action_effect
+from cxmetrics.stats.dataset import Dataset
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import overview_links
 
 NEW = "__new__"
 ORDER = [

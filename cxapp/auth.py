@@ -1,6 +1,6 @@
 """Sign-in for the dashboard: who is looking, and the sign-in screen when nobody is yet.
 
-The rules (users file, roles, password checks, rate limit) live in ``cxmetrics.access``;
+The rules (users file, roles, password checks, rate limit) live in ``cxmetrics.contract.access``;
 this module only asks the person, the proxy's header or the identity provider. The data
 layer (``cxapp.data``) asks :func:`current_user` before it hands out any data, so a page
 cannot forget to check.
@@ -15,9 +15,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from cxmetrics import access
-from cxmetrics.access import User
-from cxmetrics.wording import inert
+from cxmetrics.contract import access
+from cxmetrics.contract.access import User
+from cxmetrics.views.wording import inert
 
 _SESSION_KEY = "_signed_in_email"
 

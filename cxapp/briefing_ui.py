@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from cxapp import data
-from cxmetrics import briefing, exports
+from cxmetrics.reports import briefing, exports
 
 
 def button(ds, view) -> None:

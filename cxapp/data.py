@@ -4,7 +4,7 @@ Every Streamlit session shares them (``st.cache_resource``), so data is read onc
 server, not once per user. A failure is shown as a clear message and stops the page.
 
 Every getter first asks who is signed in (``cxapp.auth``): a manager gets the data of their
-departments only (``Dataset.scoped`` and ``cxmetrics.scope``), cut here, once per data
+departments only (``Dataset.scoped`` and ``cxmetrics.stats.scope``), cut here, once per data
 version and scope and shared by every manager with that scope, so no page, export or
 briefing built on these getters can show more.
 """
@@ -24,9 +24,12 @@ import streamlit as st
 
 from cxapp import auth
 from cxapp.memo import Memo
-from cxmetrics import chart_style, closed_loop, comment_queries, dataset, scope, store
-from cxmetrics.dataset import Dataset
-from cxmetrics.text import mask_pii_column
+from cxmetrics.charts import chart_style
+from cxmetrics.contract import store
+from cxmetrics.contract.text import mask_pii_column
+from cxmetrics.findings import closed_loop
+from cxmetrics.stats import comment_queries, dataset, scope
+from cxmetrics.stats.dataset import Dataset
 
 VERSION_TTL_SECONDS = 60
 log = logging.getLogger("cxdashboard.data")
@@ -188,7 +191,7 @@ def get_cases() -> pl.DataFrame:
 def _comments_for(url: str, version: tuple, departments: tuple[str, ...] | None):
     """The comments of the database within the user's stages: queried a statistic or a
     page at a time, never read whole (their sentiment and themes are stored once per
-    comment, see ``cxmetrics/comment_analysis.py``)."""
+    comment, see ``cxmetrics/contract/comment_analysis.py``)."""
     texts = comment_queries.Comments(_engine(url))
     if departments is None:
         return texts
@@ -391,7 +394,7 @@ def get_actions(ds: Dataset) -> pl.DataFrame:
     every run one cheap query reads the actions' change marker (``actions.change_marker``),
     and the table is read again, once for every session, only when the marker has changed.
     The frame is shared: pages must not change it."""
-    from cxmetrics import actions
+    from cxmetrics.contract import actions
 
     url = store.database_url()
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from cxapp import auth, data
-from cxmetrics import alert_log
+from cxmetrics.reports import alert_log
 
 
 def history(limit: int = 1000) -> pl.DataFrame:

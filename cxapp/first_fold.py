@@ -1,13 +1,13 @@
 """The overview's first fold: the top findings of the view, who owns each, what it costs and
 what is being done, each with a link to the page that explains it (the content is made by
-``cxmetrics.first_screen``; this only draws it, compactly enough to read at 1400 × 900)."""
+``cxmetrics.views.first_screen``; this only draws it, compactly enough to read at 1400 × 900)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from cxmetrics import first_screen
-from cxmetrics.wording import inert
+from cxmetrics.views import first_screen
+from cxmetrics.views.wording import inert
 
 KEY = "first_fold"
 # Compact enough that the tiles and five findings read at 1400 × 900 without scrolling.

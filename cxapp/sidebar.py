@@ -13,11 +13,11 @@ import datetime as dt
 import streamlit as st
 
 from cxapp import data
-from cxmetrics import links
-from cxmetrics.dataset import Dataset
-from cxmetrics.filters import Filters
-from cxmetrics.periods import PRESETS, preset_range
-from cxmetrics.wording import inert
+from cxmetrics.contract.periods import PRESETS, preset_range
+from cxmetrics.stats.dataset import Dataset
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import links
+from cxmetrics.views.wording import inert
 
 KEYS = ("period", "dates", "stage", "department", "channel", "segment", "region")
 _WIDGET = dict(bind="query-params", persist_state="session")

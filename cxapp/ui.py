@@ -10,10 +10,12 @@ import re
 import streamlit as st
 
 from cxapp import auth, briefing_ui, data
-from cxmetrics import chart_style, exports, overview_charts, wording
-from cxmetrics import metrics as m
-from cxmetrics.overview import Tile
-from cxmetrics.registry import METRICS
+from cxmetrics.charts import chart_style, overview_charts
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.reports import exports
+from cxmetrics.stats import metrics as m
+from cxmetrics.views import wording
+from cxmetrics.views.overview import Tile
 
 BADGE_COLORS = {
     m.STATUS_ON: "green",

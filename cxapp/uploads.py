@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from cxapp import auth, data
-from cxmetrics import importer, journey_import, mapping, store
+from cxmetrics.contract import importer, journey_import, mapping, store
 
 _folder: Path | None = None
 _folder_lock = threading.Lock()

@@ -13,33 +13,26 @@ import os
 import sys
 from pathlib import Path
 
-from cxmetrics import (
+from cxmetrics.contract import (
     access,
-    alert_log,
-    alerts,
-    briefing,
-    briefing_mail,
     comment_analysis,
-    dataset,
-    delivery,
-    exports,
-    finder,
     importer,
     journey_import,
     mapping,
     migrate,
-    overview,
     sample,
     schema,
-    scope,
     store,
 )
-from cxmetrics import settings as company
-from cxmetrics.filters import FilterError, Filters
-from cxmetrics.journey import JourneyError
-from cxmetrics.mapping import MappingError
-from cxmetrics.periods import DEFAULT_PRESET, PRESETS, preset_range
-from cxmetrics.registry import METRICS, MIN_N
+from cxmetrics.contract import settings as company
+from cxmetrics.contract.journey import JourneyError
+from cxmetrics.contract.mapping import MappingError
+from cxmetrics.contract.periods import DEFAULT_PRESET, PRESETS, preset_range
+from cxmetrics.contract.registry import METRICS, MIN_N
+from cxmetrics.reports import alert_log, alerts, briefing, briefing_mail, delivery, exports
+from cxmetrics.stats import dataset, scope
+from cxmetrics.stats.filters import FilterError, Filters
+from cxmetrics.views import finder, overview
 
 EXIT_USAGE = 2
 EXIT_DATA = 1

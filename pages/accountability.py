@@ -3,8 +3,10 @@
 import streamlit as st
 
 from cxapp import actions_ui, data, router, sidebar, ui
-from cxmetrics import accountability, accountability_charts, action_effect
-from cxmetrics.registry import METRICS
+from cxmetrics.charts import accountability_charts
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.findings import action_effect
+from cxmetrics.views import accountability
 
 router.ensure()  # a first visit by a shared link goes through the router
 

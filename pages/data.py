@@ -6,9 +6,9 @@ from pathlib import Path
 import streamlit as st
 
 from cxapp import auth, deliveries, router, uploads
-from cxmetrics import importer, mapping, schema, store
-from cxmetrics.journey import JourneyError
-from cxmetrics.wording import inert
+from cxmetrics.contract import importer, mapping, schema, store
+from cxmetrics.contract.journey import JourneyError
+from cxmetrics.views.wording import inert
 
 router.ensure()  # a first visit by a shared link goes through the router
 

@@ -3,9 +3,9 @@
 import streamlit as st
 
 from cxapp import auth, data, router, sidebar
-from cxmetrics.findings import KINDS
-from cxmetrics.inference import FDR
-from cxmetrics.registry import METRICS, MIN_N
+from cxmetrics.contract.registry import METRICS, MIN_N
+from cxmetrics.findings.findings import KINDS
+from cxmetrics.stats.inference import FDR
 
 router.ensure()  # a first visit by a shared link goes through the router
 

@@ -3,8 +3,10 @@
 import streamlit as st
 
 from cxapp import actions_ui, data, router, sidebar, ui
-from cxmetrics import behaviour, channels, findings, impact, journey_charts, journey_view
-from cxmetrics.registry import METRICS
+from cxmetrics.charts import journey_charts
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.findings import behaviour, channels, findings, impact
+from cxmetrics.views import journey_view
 
 router.ensure()  # a first visit by a shared link goes through the router
 

@@ -3,8 +3,10 @@
 import streamlit as st
 
 from cxapp import data, router, sidebar, ui
-from cxmetrics import findings, loyalty, loyalty_charts
-from cxmetrics.registry import METRICS, MIN_N
+from cxmetrics.charts import loyalty_charts
+from cxmetrics.contract.registry import METRICS, MIN_N
+from cxmetrics.findings import findings
+from cxmetrics.views import loyalty
 
 router.ensure()  # a first visit by a shared link goes through the router
 

@@ -3,8 +3,9 @@
 import streamlit as st
 
 from cxapp import actions_ui, data, first_fold, router, sidebar, ui
-from cxmetrics import first_screen, overview, overview_charts, overview_links
-from cxmetrics.registry import METRICS
+from cxmetrics.charts import overview_charts
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.views import first_screen, overview, overview_links
 
 router.ensure()  # a first visit by a shared link goes through the router
 

@@ -4,8 +4,11 @@ and sentiment, and every comment, searchable."""
 import streamlit as st
 
 from cxapp import data, router, sidebar, ui
-from cxmetrics import comment_queries, complaints, leading, voc, voc_charts, voc_view
-from cxmetrics.registry import METRICS
+from cxmetrics.charts import voc_charts
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.findings import leading
+from cxmetrics.stats import comment_queries, complaints, voc
+from cxmetrics.views import voc_view
 
 router.ensure()  # a first visit by a shared link goes through the router
 

@@ -20,7 +20,10 @@ from playwright.sync_api import sync_playwright
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from cxmetrics import access, alerts, dataset, finder, store  # noqa: E402
+from cxmetrics.contract import access, store  # noqa: E402
+from cxmetrics.reports import alerts  # noqa: E402
+from cxmetrics.stats import dataset  # noqa: E402
+from cxmetrics.views import finder  # noqa: E402
 from scripts.screenshots import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 

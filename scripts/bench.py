@@ -34,14 +34,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from cxmetrics import sample
+from cxmetrics.contract import sample
 
 RESPONSES_PER_CUSTOMER = 8.1  # measured: 203,005 responses from 25,000 customers
 
 
 def _views(first: dt.date, last: dt.date):
-    from cxmetrics.filters import Filters
-    from cxmetrics.periods import preset_range
+    from cxmetrics.contract.periods import preset_range
+    from cxmetrics.stats.filters import Filters
 
     def period(p, **kw):
         start, end = preset_range(p, first, last)
@@ -64,20 +64,15 @@ def _views(first: dt.date, last: dt.date):
 
 def measure_load_and_compute(url: str, repeats: int) -> dict:
     """Run in a fresh process: first load, then recompute per view; peak RSS."""
-    from cxmetrics import (
+    from cxmetrics.contract import actions, store
+    from cxmetrics.findings import action_effect, closed_loop, leading
+    from cxmetrics.stats import comment_queries, dataset, voc
+    from cxmetrics.views import (
         accountability,
-        action_effect,
-        actions,
-        closed_loop,
-        comment_queries,
-        dataset,
         first_screen,
         journey_view,
-        leading,
         loyalty,
         overview,
-        store,
-        voc,
         voc_view,
     )
 
@@ -199,7 +194,7 @@ def bench_size(responses: int, folder: Path, repeats: int) -> dict:
     url = f"sqlite:///{path}"
     out: dict = {"target_responses": responses, "customers": customers}
     if not path.exists():
-        from cxmetrics import store
+        from cxmetrics.contract import store
 
         t0 = time.perf_counter()
         data = sample.generate(customers)

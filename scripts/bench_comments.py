@@ -24,15 +24,16 @@ from pathlib import Path
 
 import polars as pl
 
-from cxmetrics import store
+from cxmetrics.contract import store
 
 
 def first_render(url: str, way: str) -> dict:
     """Run in a fresh process: load what the page needs and compute both tabs once."""
     import datetime as dt
 
-    from cxmetrics import comment_queries, dataset, voc, voc_view
-    from cxmetrics.filters import Filters
+    from cxmetrics.stats import comment_queries, dataset, voc
+    from cxmetrics.stats.filters import Filters
+    from cxmetrics.views import voc_view
 
     engine = store.make_engine(url)
     ds = dataset.load(engine)  # the page needs it either way; not counted

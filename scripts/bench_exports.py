@@ -13,9 +13,10 @@ import argparse
 import json
 import time
 
-from cxmetrics import briefing, exports, store
-from cxmetrics.filters import Filters
-from cxmetrics.periods import DEFAULT_PRESET, preset_range
+from cxmetrics.contract import store
+from cxmetrics.contract.periods import DEFAULT_PRESET, preset_range
+from cxmetrics.reports import briefing, exports
+from cxmetrics.stats.filters import Filters
 
 
 def main() -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from cxmetrics import importer, mapping, sample, store
+from cxmetrics.contract import importer, mapping, sample, store
 
 RESPONSES_PER_CUSTOMER = 8.1
 

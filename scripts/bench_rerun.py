@@ -21,7 +21,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from cxmetrics import store
+from cxmetrics.contract import store
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = ("overview", "journey", "loyalty", "accountability", "voice", "glossary")

@@ -4,7 +4,7 @@ and Spark local, at a chosen size.
     python3 -m scripts.bench_scale --engine sqlite --engine duckdb --responses 200000 \
         [--keep DIR] [--repeats 5]
 
-For each size it builds the sample company once (``cxmetrics.sample``, about 8.1 responses
+For each size it builds the sample company once (``cxmetrics.contract.sample``, about 8.1 responses
 per customer) into a SQLite file and a Parquet folder exported from it, both kept in
 ``--keep`` (default ``bench-results/scale``) and reused by later runs; Postgres is loaded
 into a throwaway server (tests/pg_server.py) for the run. Then, per engine, a fresh child
@@ -91,9 +91,11 @@ def _peak_rss_mb() -> int:
 
 def measure(url: str, repeats: int) -> dict:
     """In the child process: first overview, filter changes, peak memory."""
-    from cxmetrics import dataset, overview, store
-    from cxmetrics.filters import Filters
-    from cxmetrics.periods import preset_range
+    from cxmetrics.contract import store
+    from cxmetrics.contract.periods import preset_range
+    from cxmetrics.stats import dataset
+    from cxmetrics.stats.filters import Filters
+    from cxmetrics.views import overview
     from scripts.bench import _views
 
     t0 = time.perf_counter()
@@ -128,7 +130,7 @@ def measure(url: str, repeats: int) -> dict:
 
 def prepare(responses: int, folder: Path) -> tuple[str, Path]:
     """The SQLite file and the Parquet folder of this size, built once and kept."""
-    from cxmetrics import sample, store
+    from cxmetrics.contract import sample, store
 
     db, lake = folder / f"cx-{responses}.db", folder / f"lake-{responses}"
     if not db.exists():
@@ -179,7 +181,7 @@ def _postgres(sqlite_url: str, repeats: int) -> dict:
     import sqlalchemy as sa
     from pg_server import PostgresServer
 
-    from cxmetrics import store
+    from cxmetrics.contract import store
 
     with tempfile.TemporaryDirectory() as tmp:
         pg = PostgresServer(Path(tmp) / "pg")

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import polars as pl
 
-from cxmetrics import text_analytics
-from cxmetrics.text import mask_pii, mask_pii_column
+from cxmetrics.contract import text_analytics
+from cxmetrics.contract.text import mask_pii, mask_pii_column
 
 REALDATA = Path(__file__).resolve().parents[2] / "shared" / "realdata"
 

@@ -10,9 +10,11 @@ import datetime as dt
 
 import polars as pl
 
-from cxmetrics import closed_loop, dataset, sample
-from cxmetrics import metrics as m
-from cxmetrics.filters import Filters
+from cxmetrics.contract import sample
+from cxmetrics.findings import closed_loop
+from cxmetrics.stats import dataset
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.filters import Filters
 
 
 def main() -> None:

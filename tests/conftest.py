@@ -10,7 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cxmetrics import dataset, sample, store
+from cxmetrics.contract import sample, store
+from cxmetrics.stats import dataset
 
 REPO = Path(__file__).resolve().parent.parent
 # Page errors reach AppTest's ``at.exception`` instead of the users' error-id message.

@@ -19,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from cxmetrics import cli, sample, store
+from cxmetrics import cli
+from cxmetrics.contract import sample, store
 
 #: Small enough for Spark's many little queries, big enough for every page to have data.
 ENGINE_CUSTOMERS = 1_500

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import polars as pl
 from hypothesis import strategies as st
 
-from cxmetrics import schema
+from cxmetrics.contract import schema
 
 #: The contract's id type: text, as a CRM writes it.
 ID_TYPE = pl.String

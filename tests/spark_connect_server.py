@@ -17,7 +17,7 @@ def main(port: int, folder: Path) -> None:
     sys.path.insert(0, str(REPO))
     from pyspark.sql import SparkSession
 
-    from cxmetrics import lake
+    from cxmetrics.contract import lake
 
     spark = (
         SparkSession.builder.master("local[2]")

@@ -11,7 +11,7 @@ import pytest
 from argon2 import PasswordHasher
 from conftest import REPO
 
-from cxmetrics import access
+from cxmetrics.contract import access
 
 
 class Clock:

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 from test_browser import streamlit_server
 
-from cxmetrics import access, store
+from cxmetrics.contract import access, store
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"

@@ -10,12 +10,13 @@ from statistics import NormalDist
 import polars as pl
 import pytest
 
-from cxmetrics import accountability as acc
-from cxmetrics import closed_loop, dataset
-from cxmetrics import metrics as m
-from cxmetrics.filters import Filters
-from cxmetrics.journey import Journey
-from cxmetrics.overview import StageRow
+from cxmetrics.contract.journey import Journey
+from cxmetrics.findings import closed_loop
+from cxmetrics.stats import dataset
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import accountability as acc
+from cxmetrics.views.overview import StageRow
 
 D = dt.date
 
@@ -345,8 +346,8 @@ def test_scorecard_lists_every_department_of_the_stage_lead_first(story):
 
 
 def test_the_registry_states_the_detectors_thresholds():
-    from cxmetrics.findings import KINDS
-    from cxmetrics.registry import METRICS
+    from cxmetrics.contract.registry import METRICS
+    from cxmetrics.findings.findings import KINDS
 
     formula = METRICS["false_positive"].formula
     assert f"lower bound > {100 * acc.GREEN_SILO:.0f}%" in formula

@@ -12,9 +12,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import action_effect, dataset, sample
-from cxmetrics.action_effect import IMPROVED, JUDGED, NO_EFFECT, TOO_EARLY
-from cxmetrics.inference import FDR
+from cxmetrics.contract import sample
+from cxmetrics.findings import action_effect
+from cxmetrics.findings.action_effect import IMPROVED, JUDGED, NO_EFFECT, TOO_EARLY
+from cxmetrics.stats import dataset
+from cxmetrics.stats.inference import FDR
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +155,7 @@ def test_the_planted_effect_is_found_at_other_seeds(seed):
 
 
 def test_the_briefing_lists_the_actions_with_their_effect(story):
-    from cxmetrics import briefing
+    from cxmetrics.reports import briefing
 
     data, ds, effects = story
     today = ds.last_day + dt.timedelta(days=1)

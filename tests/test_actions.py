@@ -13,8 +13,8 @@ import pytest
 import sqlalchemy as sa
 from test_cli import run
 
-from cxmetrics import actions, importer, schema, store
-from cxmetrics.access import ANALYST, EXECUTIVE, MANAGER, NOBODY, User
+from cxmetrics.contract import actions, importer, schema, store
+from cxmetrics.contract.access import ANALYST, EXECUTIVE, MANAGER, NOBODY, User
 
 D = dt.date
 DANA = User("dana@example.com", MANAGER, "Dana", ("digital",))

@@ -12,7 +12,7 @@ import pytest
 from conftest import REPO
 from streamlit.testing.v1 import AppTest
 
-from cxmetrics import access, store
+from cxmetrics.contract import access, store
 
 TIMEOUT = 120
 PASSWORD = "correct horse battery"

@@ -13,7 +13,7 @@ from playwright.sync_api import TimeoutError
 from test_access_browser import wait_done
 from test_browser import streamlit_server
 
-from cxmetrics import access
+from cxmetrics.contract import access
 
 pytestmark = pytest.mark.browser
 PASSWORD = "correct horse battery"

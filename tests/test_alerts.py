@@ -14,8 +14,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from mail_servers import free_port, smtp_server, webhook_server
 
-from cxmetrics import access, alerts, cli, dataset, delivery, finder, store
-from cxmetrics.filters import Filters
+from cxmetrics import cli
+from cxmetrics.contract import access, store
+from cxmetrics.reports import alerts, delivery
+from cxmetrics.stats import dataset
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import finder
 
 SINCE = "2026-07-01"  # a quarter of the test company: stage, department and company findings
 USERS = {
@@ -354,7 +358,7 @@ def test_a_start_outside_the_data_is_named(env, capsys):
 
 
 def test_webhook_text_cannot_carry_slack_commands():
-    from cxmetrics.alert_log import Delivery
+    from cxmetrics.reports.alert_log import Delivery
 
     content = {
         "sentence": "Concentrated in <!channel> & <http://evil|here>: 44% at risk",
@@ -371,7 +375,8 @@ def test_webhook_text_cannot_carry_slack_commands():
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_the_record_works_on_sqlite_and_postgres(backend, tmp_path, request):
-    from cxmetrics import alert_log, schema
+    from cxmetrics.contract import schema
+    from cxmetrics.reports import alert_log
 
     if backend == "postgres":
         url = request.getfixturevalue("pg_server").create_database("alerts_record")

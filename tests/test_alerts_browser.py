@@ -7,7 +7,10 @@ import datetime as dt
 import pytest
 from test_browser import streamlit_server
 
-from cxmetrics import access, alerts, dataset, finder, store
+from cxmetrics.contract import access, store
+from cxmetrics.reports import alerts
+from cxmetrics.stats import dataset
+from cxmetrics.views import finder
 
 pytestmark = pytest.mark.browser
 

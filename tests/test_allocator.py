@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import cxmetrics
-from cxmetrics import store
+from cxmetrics.contract import store
 
 # 200 frames of 1 MB (each below jemalloc's threshold for a dedicated arena) freed; then
 # small allocations (the allocator gives memory back as it is used) for up to 2 seconds,

@@ -8,7 +8,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from cxmetrics import answers, store
+from cxmetrics.contract import store
+from cxmetrics.stats import answers
 
 D = dt.date
 PERIODS = [(None, None), (D(2026, 7, 1), D(2026, 9, 30)), (D(2025, 1, 1), D(2025, 3, 31))]

@@ -9,8 +9,8 @@ import pytest
 from conftest import REPO
 from streamlit.testing.v1 import AppTest
 
-from cxmetrics import schema, store
-from cxmetrics.registry import METRICS
+from cxmetrics.contract import schema, store
+from cxmetrics.contract.registry import METRICS
 
 TIMEOUT = 120
 

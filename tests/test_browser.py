@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
-from cxmetrics import sample
+from cxmetrics.contract import sample
 from scripts import serve
 
 pytestmark = pytest.mark.browser

@@ -8,8 +8,10 @@ answers after the start), so that "not significant" is a test that could have fa
 
 from __future__ import annotations
 
-from cxmetrics import action_effect, dataset, sample
-from cxmetrics.action_effect import JUDGED
+from cxmetrics.contract import sample
+from cxmetrics.findings import action_effect
+from cxmetrics.findings.action_effect import JUDGED
+from cxmetrics.stats import dataset
 
 ALLOWED = 0.10
 

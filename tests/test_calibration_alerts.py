@@ -17,7 +17,9 @@ import datetime as dt
 import pytest
 from test_calibration_change import IMPOSSIBLE, shuffled_dates, targets_at_truth
 
-from cxmetrics import access, alerts, finder
+from cxmetrics.contract import access
+from cxmetrics.reports import alerts
+from cxmetrics.views import finder
 
 SEEDS = range(101, 113)
 USERS = {
@@ -57,7 +59,7 @@ def test_null_data_sends_no_alert_that_cannot_be_true(null_datasets):
 def test_the_planted_claims_decline_is_alerted_to_claims(story_data):
     """Power: on the sample with its stories, the last quarter's fall at File a claim
     reaches the Claims manager as lead and the Customer Service manager as contributor."""
-    from cxmetrics import dataset
+    from cxmetrics.stats import dataset
 
     ds = dataset.build(story_data.journey, story_data.customers, story_data.responses)
     start, end = alerts.period(ds, ds.last_day - dt.timedelta(days=90))

@@ -19,10 +19,13 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import dataset, finder, findings, loyalty, overview, sample
-from cxmetrics import metrics as m
-from cxmetrics.filters import Filters
-from cxmetrics.periods import preset_range
+from cxmetrics.contract import sample
+from cxmetrics.contract.periods import preset_range
+from cxmetrics.findings import findings
+from cxmetrics.stats import dataset
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import finder, loyalty, overview
 
 SEEDS = range(101, 121)
 CUSTOMERS = 4000

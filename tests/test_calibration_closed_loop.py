@@ -11,8 +11,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import closed_loop, dataset, findings, sample
-from cxmetrics.filters import Filters
+from cxmetrics.contract import sample
+from cxmetrics.findings import closed_loop, findings
+from cxmetrics.stats import dataset
+from cxmetrics.stats.filters import Filters
 
 CUSTOMERS = 4_000
 NULL_SEEDS = range(200, 215)  # no-stories companies

@@ -11,9 +11,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import accountability as acc
-from cxmetrics import dataset, findings, sample
-from cxmetrics.filters import Filters
+from cxmetrics.contract import sample
+from cxmetrics.findings import findings
+from cxmetrics.stats import dataset
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import accountability as acc
 
 CUSTOMERS = 4_000
 NULL_SEEDS = range(100, 115)  # no-stories companies

@@ -24,8 +24,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import dataset, findings, leading, sample
-from cxmetrics.filters import Filters
+from cxmetrics.contract import sample
+from cxmetrics.findings import findings, leading
+from cxmetrics.stats import dataset
+from cxmetrics.stats.filters import Filters
 
 NULL_CUSTOMERS = 6_000
 NO_STORY_SEEDS = range(1, 21)

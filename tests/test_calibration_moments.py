@@ -19,8 +19,11 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from cxmetrics import behaviour, channels, dataset, findings, impact, loyalty, sample
-from cxmetrics.filters import Filters
+from cxmetrics.contract import sample
+from cxmetrics.findings import behaviour, channels, findings, impact
+from cxmetrics.stats import dataset
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import loyalty
 
 CUSTOMERS = 3_000
 NULL_DATASETS = 40

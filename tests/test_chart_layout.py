@@ -7,10 +7,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from cxmetrics import dataset, journey_charts, journey_view, point_labels, store
-from cxmetrics.accountability_charts import fig_silo_quadrant
-from cxmetrics.chart_style import STATUS_COLORS
-from cxmetrics.filters import Filters
+from cxmetrics.charts import journey_charts, point_labels
+from cxmetrics.charts.accountability_charts import fig_silo_quadrant
+from cxmetrics.charts.chart_style import STATUS_COLORS
+from cxmetrics.contract import store
+from cxmetrics.stats import dataset
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import journey_view
 
 
 def _dept(name: str, silo: float, gap: float, false_positive: bool = False):
@@ -161,7 +164,8 @@ def test_behaviour_colours_mean_one_thing_each(journey_figures):
 def test_revenue_figures_sit_clear_of_their_ranges(browser, tmp_path, loaded, dimension):
     """Each bar's figure is written right of its 95% range (no error bar through it) and the
     chart has no legend entry (a lone series named by its title)."""
-    from cxmetrics import loyalty, loyalty_charts
+    from cxmetrics.charts import loyalty_charts
+    from cxmetrics.views import loyalty
 
     frame = loyalty.revenue_at_risk_by(loaded, Filters(), dimension)
     fig = loyalty_charts.fig_revenue_at_risk(frame, dimension, "£")
@@ -183,7 +187,7 @@ def test_revenue_figures_sit_clear_of_their_ranges(browser, tmp_path, loaded, di
 
 
 def test_a_department_name_ending_in_s_takes_an_apostrophe_alone():
-    from cxmetrics import wording
+    from cxmetrics.views import wording
 
     assert wording.possessive("Claims") == "Claims'"
     assert wording.possessive("Sales") == "Sales'"

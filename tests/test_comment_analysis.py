@@ -15,19 +15,12 @@ import pytest
 import sqlalchemy as sa
 from test_app import start
 
-from cxmetrics import (
-    cli,
-    comment_analysis,
-    comment_queries,
-    importer,
-    mapping,
-    schema,
-    store,
-    voc,
-    voc_view,
-)
-from cxmetrics.filters import Filters
-from cxmetrics.text import mask_pii_column
+from cxmetrics import cli
+from cxmetrics.contract import comment_analysis, importer, mapping, schema, store
+from cxmetrics.contract.text import mask_pii_column
+from cxmetrics.stats import comment_queries, voc
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import voc_view
 
 D = dt.date
 _names = (f"cmt{i}" for i in itertools.count())

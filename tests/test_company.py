@@ -16,9 +16,11 @@ from conftest import REPO
 from streamlit.testing.v1 import AppTest
 from test_cli import run
 
-from cxmetrics import dataset, loyalty, overview, periods, settings, store
-from cxmetrics import metrics as m
-from cxmetrics.filters import Filters
+from cxmetrics.contract import periods, settings, store
+from cxmetrics.stats import dataset
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import loyalty, overview
 
 D = dt.date
 TIMEOUT = 120
@@ -352,7 +354,7 @@ def test_odd_text_ids_survive_bulk_writes_and_chunked_reads(odd_url):
 
 
 def test_the_briefing_says_not_recorded_and_uses_the_currency(tmp_path, sample_data):
-    from cxmetrics import briefing
+    from cxmetrics.reports import briefing
 
     url = write_db(
         tmp_path / "bare.db",
@@ -392,7 +394,7 @@ def test_a_changed_setting_changes_the_data_version(pg_server, sample_data):
 
 
 def test_customers_without_revenue_and_with_crm_ids_import(tmp_path, sample_db):
-    from cxmetrics import importer
+    from cxmetrics.contract import importer
 
     db = tmp_path / "cx.db"
     db.write_bytes(sample_db.read_bytes())

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics.filters import Filters
+from cxmetrics.stats.filters import Filters
 
 D = dt.date
 
@@ -122,7 +122,7 @@ def test_cell_sums_beyond_the_size_of_running_totals_sum_the_rows(loaded, monkey
     """Without room for running totals, the same sums come from the rows in view."""
     import dataclasses
 
-    from cxmetrics import dataset
+    from cxmetrics.stats import dataset
 
     view = Filters(start=D(2026, 4, 1), end=D(2026, 9, 30), channels=("web",))
     kept = loaded.cell_sums(view, "month")

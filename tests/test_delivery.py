@@ -11,8 +11,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from mail_servers import smtp_server
 
-from cxmetrics import access, briefing_mail, cli, delivery
-from cxmetrics.filters import Filters
+from cxmetrics import cli
+from cxmetrics.contract import access
+from cxmetrics.reports import briefing_mail, delivery
+from cxmetrics.stats.filters import Filters
 
 USERS = {
     "dana@example.com": ("manager", ["claims"]),

@@ -20,8 +20,10 @@ from engines import Engines, build, engine_of, need, run_cli
 from playwright.sync_api import expect
 from streamlit.testing.v1 import AppTest
 
-from cxmetrics import cli, dataset, lake, schema, spark_dialect, store
-from cxmetrics.registry import METRICS
+from cxmetrics import cli
+from cxmetrics.contract import lake, schema, spark_dialect, store
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.stats import dataset
 
 ENGINES = ("duckdb-folder", "duckdb-file", "spark")
 PAGES = ("journey", "loyalty", "accountability", "voice", "data", "glossary")
@@ -78,7 +80,7 @@ def test_the_command_line_reports_the_same_numbers_as_sqlite(
 
 def test_the_group_by_statistics_are_the_same_as_sqlite(engine_url, engines):
     """The additive statistics computed by each engine's own GROUP BY (store.load_stats_sql)."""
-    from cxmetrics.filters import Filters
+    from cxmetrics.stats.filters import Filters
 
     view = Filters(start=dt.date(2025, 7, 1), end=dt.date(2026, 6, 30), channels=("web", "agent"))
     by = ["stage_id", "channel", "segment"]

@@ -9,7 +9,7 @@ from conftest import REPO
 from streamlit.testing.v1 import AppTest
 
 from cxapp import errors
-from cxmetrics import overview
+from cxmetrics.views import overview
 
 
 def test_an_unexpected_error_shows_an_id_and_logs_the_traceback(app_env, monkeypatch, caplog):

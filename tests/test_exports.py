@@ -16,9 +16,11 @@ import pytest
 from test_app import sql_nps
 from test_cli import run
 
-from cxmetrics import briefing, exports, findings, leading, store
-from cxmetrics.filters import Filters
-from cxmetrics.registry import METRICS
+from cxmetrics.contract import store
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.findings import findings, leading
+from cxmetrics.reports import briefing, exports
+from cxmetrics.stats.filters import Filters
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "+1+2", "-3", "@SUM(A1)", "\tcmd", "\rcmd", "plain", None]
 

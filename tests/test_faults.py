@@ -20,7 +20,7 @@ from pg_server import PostgresServer
 from streamlit.testing.v1 import AppTest
 from test_browser import streamlit_server
 
-from cxmetrics import importer, schema, store
+from cxmetrics.contract import importer, schema, store
 
 
 @pytest.fixture

@@ -7,8 +7,8 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from cxmetrics.filters import FilterError, Filters
-from cxmetrics.periods import PRESETS, preset_range
+from cxmetrics.contract.periods import PRESETS, preset_range
+from cxmetrics.stats.filters import FilterError, Filters
 
 D = dt.date
 OWNERS = {"claims": ["claim"], "service": ["buy", "help", "claim"], "billing": ["pay"]}

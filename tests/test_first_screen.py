@@ -13,9 +13,10 @@ import pytest
 from conftest import REPO, TEST_CUSTOMERS, TEST_SEED
 from streamlit.testing.v1 import AppTest
 
-from cxmetrics import findings as fx
-from cxmetrics import first_screen, sample, store
-from cxmetrics.filters import Filters
+from cxmetrics.contract import sample, store
+from cxmetrics.findings import findings as fx
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import first_screen
 
 TIMEOUT = 180
 PERIOD_DAYS = 90  # the sample company's default period ("Last 90 days")
@@ -235,7 +236,7 @@ def test_the_briefing_opens_with_the_same_story(app_env, sample_url, raw_sql):
     from pptx import Presentation
     from pypdf import PdfReader
 
-    from cxmetrics import briefing
+    from cxmetrics.reports import briefing
 
     shown = [re.sub(r"\\", "", t.split("\n")[0]).replace("**", "") for t in fold(overview())[1:]]
     engine = store.make_engine(sample_url)

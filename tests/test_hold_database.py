@@ -13,8 +13,10 @@ import pytest
 from test_answers import comparable
 from test_cli import run
 
-from cxmetrics import dataset, finder, overview, store
-from cxmetrics.filters import Filters
+from cxmetrics.contract import store
+from cxmetrics.stats import dataset
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import finder, overview
 
 D = dt.date
 VIEWS = [

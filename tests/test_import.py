@@ -14,9 +14,9 @@ import pytest
 import sqlalchemy as sa
 from conftest import REPO
 
-from cxmetrics import importer, journey_import, limits, mapping, schema, store
-from cxmetrics.journey import JourneyError
-from cxmetrics.registry import METRICS
+from cxmetrics.contract import importer, journey_import, limits, mapping, schema, store
+from cxmetrics.contract.journey import JourneyError
+from cxmetrics.contract.registry import METRICS
 
 D = dt.date
 

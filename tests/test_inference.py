@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from cxmetrics import findings, inference
+from cxmetrics.findings import findings
+from cxmetrics.stats import inference
 
 
 def test_bh_qvalues_match_scipy():

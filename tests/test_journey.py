@@ -12,10 +12,12 @@ import polars as pl
 import pytest
 from test_overview import tiny_journey
 
-from cxmetrics import behaviour, channels, dataset, findings, impact, journey_view
-from cxmetrics import metrics as m
-from cxmetrics.filters import Filters
-from cxmetrics.text import mask_pii
+from cxmetrics.contract.text import mask_pii
+from cxmetrics.findings import behaviour, channels, findings, impact
+from cxmetrics.stats import dataset
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import journey_view
 
 D = dt.date
 

@@ -10,8 +10,8 @@ from conftest import REPO
 from streamlit.testing.v1 import AppTest
 from test_roles_app import users as roles_users
 
-from cxmetrics import links
-from cxmetrics.filters import Filters
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import links
 
 D = dt.date
 CHOICES = links.Choices(
@@ -119,7 +119,8 @@ def test_a_link_cannot_reach_past_a_managers_scope(users):
 def test_a_change_opens_the_same_page_from_the_first_fold_the_changes_and_an_alert(
     family, stages, page
 ):
-    from cxmetrics import findings, first_screen, overview_links
+    from cxmetrics.findings import findings
+    from cxmetrics.views import first_screen, overview_links
 
     item = findings.Finding("change", "moved", 1.0, (0.5, 1.5), 500, 0.01, 0.02, stages=stages)
     item = dataclasses.replace(item, family=family)

@@ -9,9 +9,10 @@ import math
 import polars as pl
 import pytest
 
-from cxmetrics import dataset, loyalty
-from cxmetrics import metrics as m
-from cxmetrics.filters import Filters
+from cxmetrics.stats import dataset
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import loyalty
 
 D = dt.date
 

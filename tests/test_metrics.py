@@ -9,8 +9,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import answers, inference
-from cxmetrics import metrics as m
+from cxmetrics.stats import answers, inference
+from cxmetrics.stats import metrics as m
 
 
 def raw(nps=(), csat=(), ces=()) -> pl.DataFrame:

@@ -10,7 +10,8 @@ import pytest
 import sqlalchemy as sa
 from test_cli import run
 
-from cxmetrics import dataset, migrate, schema, store
+from cxmetrics.contract import migrate, schema, store
+from cxmetrics.stats import dataset
 
 D = dt.date
 #: The earlier contract's id columns and their integer types.

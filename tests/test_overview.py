@@ -11,11 +11,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import dataset, overview, wording
-from cxmetrics import metrics as m
-from cxmetrics.filters import Filters
-from cxmetrics.journey import Journey
-from cxmetrics.registry import METRICS
+from cxmetrics.contract.journey import Journey
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.stats import dataset
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import overview, wording
 
 D = dt.date
 
@@ -311,7 +312,7 @@ def test_tile_trend_leaves_out_weeks_with_too_few_answers(loaded):
 
 
 def test_sparkline_draws_the_band_behind_the_line_and_skips_missing_points():
-    from cxmetrics.overview_charts import sparkline_svg
+    from cxmetrics.charts.overview_charts import sparkline_svg
 
     svg = sparkline_svg([10.0, None, 20.0], [(5.0, 15.0), None, (15.0, 25.0)], "#808495", "t")
     assert svg.index("<polygon") < svg.index("<polyline")  # the band is drawn first

@@ -20,8 +20,11 @@ from conftest import REPO
 from hypothesis import HealthCheck, Phase, example, given, settings
 from streamlit.testing.v1 import AppTest
 
-from cxmetrics import briefing, cli, store, voc_view
-from cxmetrics.filters import Filters
+from cxmetrics import cli
+from cxmetrics.contract import store
+from cxmetrics.reports import briefing
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import voc_view
 
 TIMEOUT = 120
 PAGES = (
@@ -40,7 +43,7 @@ VOICE_TABS = (
     "Themes & sentiment",
     "Verbatims",
 )
-PERIODS = ("30d", "all", "year")  # keys of cxmetrics.periods.PRESETS
+PERIODS = ("30d", "all", "year")  # keys of cxmetrics.contract.periods.PRESETS
 
 
 @contextlib.contextmanager

@@ -10,21 +10,14 @@ import numpy as np
 import polars as pl
 import shapes
 
-from cxmetrics import (
-    accountability,
-    behaviour,
-    chart_style,
-    closed_loop,
-    dataset,
-    findings,
-    overview,
-    overview_charts,
-    store,
-    wording,
-)
-from cxmetrics import metrics as m
-from cxmetrics.filters import Filters
-from cxmetrics.journey import Journey
+from cxmetrics.charts import chart_style, overview_charts
+from cxmetrics.contract import store
+from cxmetrics.contract.journey import Journey
+from cxmetrics.findings import behaviour, closed_loop, findings
+from cxmetrics.stats import dataset
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import accountability, overview, wording
 
 JOURNEY_TABLES = ("stages", "touchpoints", "departments", "stage_owners", "targets", "incentives")
 

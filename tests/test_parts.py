@@ -12,7 +12,8 @@ import pytest
 import sqlalchemy as sa
 from test_answers import comparable
 
-from cxmetrics import answers, dataset, metrics, store
+from cxmetrics.contract import store
+from cxmetrics.stats import answers, dataset, metrics
 
 D = dt.date
 PERIODS = [(None, None), (D(2026, 7, 3), D(2026, 9, 30)), (D(2025, 11, 1), D(2026, 2, 28))]

@@ -9,9 +9,11 @@ import polars as pl
 import pytest
 from test_cli import run
 
-from cxmetrics import dataset, overview, store
-from cxmetrics import metrics as m
-from cxmetrics.filters import Filters
+from cxmetrics.contract import store
+from cxmetrics.stats import dataset
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import overview
 
 VIEWS = [
     Filters(),

@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from cxmetrics import schema, store
+from cxmetrics.contract import schema, store
 
 REPO = store.REPO_DIR
 
@@ -107,8 +107,10 @@ def _modules_after_load(url: str, hold: str) -> dict:
     :data:`HEAVY` were imported, and the response count."""
     code = f"""
 import json, sys
-from cxmetrics import dataset, overview, store
-from cxmetrics.filters import Filters
+from cxmetrics.contract import store
+from cxmetrics.stats import dataset
+from cxmetrics.views import overview
+from cxmetrics.stats.filters import Filters
 engine = store.make_engine({url!r})
 ds = dataset.load(engine, hold={hold!r})
 overview.compute(ds, Filters())

@@ -10,8 +10,8 @@ import pytest
 from conftest import REPO
 from streamlit.testing.v1 import AppTest
 
-from cxmetrics import access
-from cxmetrics.registry import METRICS
+from cxmetrics.contract import access
+from cxmetrics.contract.registry import METRICS
 
 TIMEOUT = 120
 PASSWORD = "correct horse battery"

@@ -1,5 +1,5 @@
 """The sample company holds its stories. Each is checked with plain Polars written here,
-independently of ``cxmetrics.metrics``, on the default-sized generated data."""
+independently of ``cxmetrics.stats.metrics``, on the default-sized generated data."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import sample
+from cxmetrics.contract import sample
 
 END = sample.DEFAULT_END
 

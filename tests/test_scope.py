@@ -8,8 +8,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import closed_loop, dataset, overview, scope, store, voc
-from cxmetrics.filters import Filters
+from cxmetrics.contract import store
+from cxmetrics.findings import closed_loop
+from cxmetrics.stats import dataset, scope, voc
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import overview
 
 SERVICE = ("service",)
 

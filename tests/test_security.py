@@ -17,10 +17,12 @@ from conftest import REPO
 from streamlit.testing.v1 import AppTest
 from test_cli import run
 
-from cxmetrics import chart_style, schema, store, voc
-from cxmetrics.filters import Filters
-from cxmetrics.registry import METRICS
-from cxmetrics.wording import inert
+from cxmetrics.charts import chart_style
+from cxmetrics.contract import schema, store
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.stats import voc
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views.wording import inert
 
 SQL_ATTEMPTS = (
     "x' OR '1'='1",
@@ -203,7 +205,7 @@ def _masked_by_reference(text: str) -> str:
 def test_masking_agrees_with_the_plain_patterns_on_short_texts():
     import random
 
-    from cxmetrics.text import mask_pii
+    from cxmetrics.contract.text import mask_pii
 
     rng = random.Random(16)
     alphabet = "ab1.@-+ _x(9)é"
@@ -264,7 +266,7 @@ HOSTILE_SEGMENT = "Gold <a href='https://evil.example/f'>click</a> \\[x\\](//evi
 
 @pytest.mark.browser
 def test_an_exported_html_chart_draws_the_footnote_as_text(browser, tmp_path):
-    from cxmetrics import exports
+    from cxmetrics.reports import exports
 
     path = tmp_path / "chart.html"
     fig = go.Figure(go.Bar(x=["a", "b"], y=[3, 1]), layout=dict(title="NPS"))
@@ -286,7 +288,7 @@ def test_xlsx_export_writes_links_as_plain_text():
     import io as _io
     import zipfile
 
-    from cxmetrics import exports
+    from cxmetrics.reports import exports
 
     texts = [
         "external:\\\\attacker.example\\share\\x",
@@ -368,8 +370,8 @@ YAML_BOMB = "\n".join(
 def test_a_yaml_mapping_or_journey_with_aliases_is_refused(tmp_path):
     import tracemalloc
 
-    from cxmetrics import journey_import, mapping
-    from cxmetrics.journey import JourneyError
+    from cxmetrics.contract import journey_import, mapping
+    from cxmetrics.contract.journey import JourneyError
 
     assert len(YAML_BOMB) < 600  # nine levels of nine: 9**9 = 387M strings if unfolded
     tracemalloc.start()
@@ -393,7 +395,7 @@ def test_files_beyond_the_row_column_or_unpacked_limits_are_refused_before_readi
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from cxmetrics import importer
+    from cxmetrics.contract import importer
 
     # Parquet: 30M equal values compress to a few kilobytes
     bomb = tmp_path / "bomb.parquet"
@@ -454,7 +456,7 @@ def test_the_server_takes_uploads_no_larger_than_imports_need_and_binds_loopback
     }
     assert shown == {"maxUploadSize": "100", "address": '"127.0.0.1"'}, done.stdout[-2000:]
     # a CSV of a million responses of the sample company fits, with room to spare
-    from cxmetrics import sample
+    from cxmetrics.contract import sample
 
     rows = sample.generate(customers=1_000, seed=3).responses.head(5_000)
     per_million_mb = len(rows.write_csv().encode("utf-8")) / rows.height * 1e6 / 2**20
@@ -465,7 +467,7 @@ def test_the_server_takes_uploads_no_larger_than_imports_need_and_binds_loopback
 
 
 def test_a_manager_is_offered_only_options_from_their_scope(sample_data, tmp_path):
-    from cxmetrics import dataset, scope
+    from cxmetrics.stats import dataset, scope
 
     tables = sample_data.tables()
     journey = tables["stage_owners"]

@@ -22,18 +22,12 @@ from streamlit.testing.v1 import AppTest
 
 from cxapp import data, sidebar
 from cxapp.memo import Memo
-from cxmetrics import (
-    action_effect,
-    actions,
-    chart_style,
-    exports,
-    loyalty,
-    loyalty_charts,
-    overview,
-    overview_charts,
-    store,
-)
-from cxmetrics.access import ANALYST, User
+from cxmetrics.charts import chart_style, loyalty_charts, overview_charts
+from cxmetrics.contract import actions, store
+from cxmetrics.contract.access import ANALYST, User
+from cxmetrics.findings import action_effect
+from cxmetrics.reports import exports
+from cxmetrics.views import loyalty, overview
 
 TIMEOUT = 120
 

@@ -15,9 +15,10 @@ from streamlit.testing.v1 import AppTest
 
 from cxapp import data
 from cxapp.memo import Memo
-from cxmetrics import overview, store, wording
-from cxmetrics.filters import Filters
-from cxmetrics.registry import METRICS
+from cxmetrics.contract import store
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import overview, wording
 
 
 class Counting:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from engines import build, need, run_cli
 
-from cxmetrics import spark_dialect
+from cxmetrics.contract import spark_dialect
 from scripts.serve import free_port
 
 SERVER = Path(__file__).resolve().parent / "spark_connect_server.py"

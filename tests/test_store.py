@@ -9,9 +9,10 @@ import polars as pl
 import pytest
 import sqlalchemy as sa
 
-from cxmetrics import dataset, schema, store
-from cxmetrics import metrics as m
-from cxmetrics.filters import Filters
+from cxmetrics.contract import schema, store
+from cxmetrics.stats import dataset
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.filters import Filters
 
 
 def test_every_contract_table_is_created(sample_url):

@@ -14,9 +14,11 @@ import pytest
 from conftest import REPO
 from streamlit.testing.v1 import AppTest
 
-from cxmetrics import exports, links, overview_links, store
-from cxmetrics import findings as fx
-from cxmetrics.filters import Filters
+from cxmetrics.contract import store
+from cxmetrics.findings import findings as fx
+from cxmetrics.reports import exports
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import links, overview_links
 
 TIMEOUT = 120
 PUBLIC = "https://cx.example.com"
@@ -236,7 +238,7 @@ FINDING_PAGES = {
 
 @pytest.fixture(scope="module")
 def briefing_inputs(sample_url):
-    from cxmetrics import briefing
+    from cxmetrics.reports import briefing
 
     engine = store.make_engine(sample_url)
     try:
@@ -248,7 +250,7 @@ def briefing_inputs(sample_url):
 def files(inputs, start, end):
     """The briefing of the default period, in both formats (charts left out: the pages and
     their links are what is tested)."""
-    from cxmetrics import briefing
+    from cxmetrics.reports import briefing
 
     b = briefing.build(**inputs, f=Filters(start=start, end=end))
     pictures = [None] * len(b.slides)
@@ -287,7 +289,7 @@ def pdf_links(data: bytes) -> list[list[str]]:
 def test_the_briefing_links_each_page_and_finding_to_its_view(
     briefing_inputs, raw_sql, monkeypatch
 ):
-    from cxmetrics import first_screen
+    from cxmetrics.views import first_screen
 
     monkeypatch.setenv("CX_PUBLIC_URL", PUBLIC + "/")
     start, end = period(raw_sql)

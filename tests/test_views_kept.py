@@ -10,8 +10,11 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from cxmetrics import dataset, leading, overview, store
-from cxmetrics.filters import Filters
+from cxmetrics.contract import store
+from cxmetrics.findings import leading
+from cxmetrics.stats import dataset
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import overview
 
 
 @pytest.fixture(scope="module")

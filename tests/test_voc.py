@@ -11,18 +11,11 @@ import numpy as np
 import polars as pl
 import pytest
 
-from cxmetrics import (
-    closed_loop,
-    complaints,
-    dataset,
-    findings,
-    leading,
-    sample,
-    text_analytics,
-    voc,
-)
-from cxmetrics.filters import Filters
-from cxmetrics.journey import Journey
+from cxmetrics.contract import sample, text_analytics
+from cxmetrics.contract.journey import Journey
+from cxmetrics.findings import closed_loop, findings, leading
+from cxmetrics.stats import complaints, dataset, voc
+from cxmetrics.stats.filters import Filters
 
 D = dt.date
 

@@ -10,9 +10,11 @@ import pytest
 from conftest import HOSTILE_COMMENTS
 from test_app import last_day, start
 
-from cxmetrics import dataset, findings, leading, store
-from cxmetrics.filters import Filters
-from cxmetrics.registry import METRICS
+from cxmetrics.contract import store
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.findings import findings, leading
+from cxmetrics.stats import dataset
+from cxmetrics.stats.filters import Filters
 
 
 def open_voice(tab: str | None = None):

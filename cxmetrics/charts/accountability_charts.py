@@ -1,0 +1,231 @@
+"""Figures of the accountability page: who affects each stage, the silo scorecard against
+the customer's experience, and a department's own KPIs next to a stage's NPS."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+from plotly.subplots import make_subplots
+
+from cxmetrics.charts import point_labels
+from cxmetrics.charts.chart_style import (
+    INK,
+    STATUS_COLORS,
+    TARGET_COLOR,
+    TEMPLATE,
+    _empty,
+    labelled_heatmap,
+    wrap,
+)
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.stats import metrics as m
+from cxmetrics.views import wording
+from cxmetrics.views.accountability import GREEN_SILO, stage_weekly_nps
+
+
+def fig_ownership(cells: pl.DataFrame) -> go.Figure:
+    """Stage × department: who affects each stage (lead / contributor), coloured by the
+    stage's NPS against its target."""
+    title = "Who affects each stage, coloured by the stage's NPS against target"
+    if cells.height == 0:
+        return _empty(title, "No stage in view")
+    if cells.filter(pl.col("role").is_not_null())["gap"].is_null().all():
+        return _empty(title, "No stage in view has enough NPS answers against a target")
+    stages = cells.select("stage", "position").unique().sort("position")["stage"].to_list()
+    depts = sorted(cells["department"].unique().to_list())
+    look = {(r["stage"], r["department"]): r for r in cells.iter_rows(named=True)}
+    z, text, hover = [], [], []
+    for d in depts:
+        zr, tr, hr = [], [], []
+        for s in stages:
+            r = look.get((s, d))
+            role = r["role"] if r else None
+            zr.append(r["gap"] if role else None)
+            tr.append(
+                ""
+                if not role
+                else f"{'Lead' if role == 'lead' else 'Contrib.'}<br>"
+                f"{METRICS['nps'].format(r['nps']) if r['nps'] is not None else '–'}"
+            )
+            hr.append(
+                f"{d} · {s}<br>"
+                + (
+                    f"{role}<br>NPS {METRICS['nps'].format(r['nps'])} vs target "
+                    f"{METRICS['nps'].format(r['target'])}"
+                    if role and r["nps"] is not None
+                    else (role or "does not affect this stage")
+                )
+            )
+        z.append(zr)
+        text.append(tr)
+        hover.append(hr)
+    fig = labelled_heatmap(
+        title,
+        110 + 44 * len(depts),
+        [wrap(s) for s in stages],
+        depts,
+        z,
+        text,
+        hover,
+        gap=3,
+        colorscale="RdYlGn",
+        zmid=0,
+        zmin=-40,
+        zmax=40,
+        colorbar=dict(title=dict(text="NPS − target"), thickness=12),
+    )
+    fig.update_yaxes(autorange="reversed")
+    fig.update_xaxes(side="top")
+    fig.update_layout(margin=dict(t=120))
+    return fig
+
+
+#: The silo chart's plot area in pixels at its narrowest (half a 1400 px page), for placing
+#: the departments' names: wider screens only move them further apart.
+PLOT_PX = (560.0, 330.0)
+
+
+def fig_silo_quadrant(verdicts: list) -> go.Figure:
+    """Own KPIs on target (x) against the customer's experience of the department's stages
+    (y); false positives sit bottom right."""
+    title = "Silo scorecard against the customer's experience"
+    usable = [v for v in verdicts if v.silo_score is not None and v.experience_gap is not None]
+    if not usable:
+        return _empty(title, "No department has KPIs and judged stages in this view")
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=460))
+    fig.add_shape(
+        type="rect",
+        x0=100 * GREEN_SILO,
+        x1=102,
+        y0=-100,
+        y1=0,
+        line_width=0,
+        fillcolor="rgba(198,40,40,0.07)",
+        layer="below",
+    )
+    fig.add_vline(x=100 * GREEN_SILO, line=dict(color="#9AA5B1", dash="dot"))
+    fig.add_hline(y=0, line=dict(color="#9AA5B1", dash="dot"))
+    xs = [100 * v.silo_score for v in usable]
+    ys = [v.experience_gap for v in usable]
+    lo, hi = min(ys), max(ys)
+    y_range = (min(lo, -10) - 8, max(hi, 10) + 8)
+    x_range = (min(xs) - 8, 103)
+    fig.add_scatter(
+        x=xs,
+        y=ys,
+        mode="markers",
+        marker=dict(
+            size=14,
+            color=[
+                STATUS_COLORS[m.STATUS_BELOW] if v.false_positive else STATUS_COLORS[m.STATUS_NONE]
+                for v in usable
+            ],
+        ),
+        hovertext=[v.sentence for v in usable],
+        hoverinfo="text",
+        showlegend=False,
+    )
+    fig.update_yaxes(title="Its stages' NPS − target (pts)", range=list(y_range))
+    fig.update_xaxes(title="Own KPI-weeks on target (%)", range=list(x_range))
+    # names beside their points, none over another (departments often sit close together)
+    for label in point_labels.place(
+        xs, ys, [v.name for v in usable], x_range, y_range, PLOT_PX[0], PLOT_PX[1]
+    ):
+        fig.add_annotation(
+            x=label.x,
+            y=label.y,
+            text=label.text,
+            showarrow=False,
+            xanchor=label.xanchor,
+            yanchor=label.yanchor,
+            xshift=label.xshift,
+            yshift=label.yshift,
+            align="left"
+            if label.xanchor == "left"
+            else "right"
+            if label.xanchor == "right"
+            else "center",
+            font=dict(size=12, color=INK),
+        )
+    fig.add_annotation(
+        x=101,
+        y=min(lo, -10) - 4,
+        xanchor="right",
+        showarrow=False,
+        text="false positives: green scorecard, red experience",
+        font=dict(color=STATUS_COLORS[m.STATUS_BELOW], size=12),
+    )
+    return fig
+
+
+def fig_kpis_against_stage(
+    stage_name: str,
+    weekly: pl.DataFrame,
+    target: float | None,
+    kpis: pl.DataFrame,
+    department: str,
+    min_n: int,
+) -> go.Figure:
+    """A stage's weekly NPS (top) beside each of a department's own KPIs and targets."""
+    names = sorted(kpis["kpi"].unique().to_list())
+    title = f"{wording.possessive(department)} own KPIs next to customers' NPS for {stage_name}"
+    fig = make_subplots(
+        rows=1 + len(names),
+        cols=1,
+        shared_xaxes=True,
+        vertical_spacing=0.06,
+        subplot_titles=[f"{stage_name}: NPS (weeks with n ≥ {min_n})", *names],
+    )
+    shown = weekly.filter(pl.col("n_nps") >= min_n)
+    fig.add_scatter(
+        x=shown["week"].to_list(),
+        y=shown["nps"].to_list(),
+        mode="lines+markers",
+        name="NPS",
+        line=dict(color=INK),
+        row=1,
+        col=1,
+        customdata=shown["n_nps"].to_list(),
+        hovertemplate="%{x}: NPS %{y:+.0f} (n = %{customdata:,})<extra></extra>",
+    )
+    if target is not None:
+        fig.add_hline(y=target, line=dict(color=TARGET_COLOR, dash="dash"), row=1, col=1)
+    for i, name in enumerate(names, start=2):
+        part = kpis.filter(pl.col("kpi") == name).sort("week")
+        colors = [
+            STATUS_COLORS[m.STATUS_ON] if ok else STATUS_COLORS[m.STATUS_BELOW]
+            for ok in part["on_target"]
+        ]
+        fig.add_scatter(
+            x=part["week"].to_list(),
+            y=part["value"].to_list(),
+            mode="lines+markers",
+            name=name,
+            line=dict(color="#90A4AE"),
+            marker=dict(color=colors, size=7),
+            row=i,
+            col=1,
+            hovertemplate="%{x}: %{y}<extra></extra>",
+        )
+        if part.height:
+            fig.add_hline(
+                y=part["target"][-1], line=dict(color=TARGET_COLOR, dash="dash"), row=i, col=1
+            )
+    fig.update_layout(
+        template=TEMPLATE, title=title, height=260 + 170 * len(names), showlegend=False
+    )
+    return fig
+
+
+def fig_department_at_stage(ds, f, av, stage_id: str, department_id: str) -> go.Figure:
+    """:func:`fig_kpis_against_stage` of one stage of the accountability view ``av`` (of the
+    filters ``f`` on ``ds``) and one department affecting it."""
+    row = next(s for s in av.stages if s.stage_id == stage_id)
+    return fig_kpis_against_stage(
+        row.name,
+        stage_weekly_nps(ds, f, stage_id),
+        row.targets["nps"],
+        av.kpis.filter(av.kpis["department_id"] == department_id),
+        ds.journey.department_name(department_id),
+        av.min_n,
+    )

@@ -1,0 +1,267 @@
+"""Figures of the loyalty page: NPS over time and its mix, churn by group, revenue at risk,
+customer profit, value × loyalty, and influencers."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import polars as pl
+
+from cxmetrics.charts.chart_style import (
+    INK,
+    SERIES_COLORS,
+    STATUS_COLORS,
+    TEMPLATE,
+    _empty,
+    labelled_heatmap,
+    wrap,
+)
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.stats import metrics as m
+
+
+def fig_nps_trend(trend: pl.DataFrame, unit: str) -> go.Figure:
+    """NPS per period with its 95% band; significant changes from the previous period marked."""
+    title = f"NPS by {unit} with 95% confidence band"
+    if trend.filter(pl.col("nps").is_not_null()).height == 0:
+        return _empty(title, "Too few answers per period")
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=420))
+    for i, (group,) in enumerate(trend.select("group").unique(maintain_order=True).iter_rows()):
+        part = trend.filter((pl.col("group") == group) & pl.col("nps").is_not_null())
+        color = SERIES_COLORS[i % len(SERIES_COLORS)]
+        x = part["period"].to_list()
+        upper = (part["nps"] + part["moe"]).to_list()
+        lower = (part["nps"] - part["moe"]).to_list()
+        fig.add_scatter(
+            x=x + x[::-1],
+            y=upper + lower[::-1],
+            fill="toself",
+            mode="lines",
+            line=dict(width=0),
+            fillcolor=color,
+            opacity=0.15,
+            hoverinfo="skip",
+            showlegend=False,
+            legendgroup=str(group),
+        )
+        fig.add_scatter(
+            x=x,
+            y=part["nps"].to_list(),
+            mode="lines+markers",
+            name=str(group),
+            line=dict(color=color, width=2),
+            legendgroup=str(group),
+            customdata=list(zip(part["moe"], part["n_nps"], strict=True)),
+            hovertemplate=f"{group} %{{x}}: NPS %{{y:+.1f}} ± %{{customdata[0]:.1f}}"
+            " (n = %{customdata[1]:,})<extra></extra>",
+        )
+        sig = part.filter(pl.col("significant"))
+        if sig.height:
+            fig.add_scatter(
+                x=sig["period"].to_list(),
+                y=sig["nps"].to_list(),
+                mode="markers",
+                marker=dict(
+                    symbol=["triangle-up" if c > 0 else "triangle-down" for c in sig["change"]],
+                    size=14,
+                    color=[
+                        STATUS_COLORS[m.STATUS_ON] if c > 0 else STATUS_COLORS[m.STATUS_BELOW]
+                        for c in sig["change"]
+                    ],
+                    line=dict(color="white", width=1),
+                ),
+                name="significant change",
+                legendgroup="sig",
+                showlegend=i == 0,
+                customdata=sig["change"].to_list(),
+                hovertemplate="significant change: %{customdata:+.1f} points<extra></extra>",
+            )
+    fig.update_yaxes(title="NPS (points)")
+    return fig
+
+
+def fig_nps_mix(trend: pl.DataFrame, unit: str) -> go.Figure:
+    """Promoter, passive and detractor shares per period (all answers in view)."""
+    title = f"Promoters, passives and detractors by {unit}"
+    part = trend.filter(pl.col("n_nps") > 0)
+    if part.height == 0:
+        return _empty(title, "No NPS answers in this view")
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=320, barmode="stack"))
+    for col, name, color in (
+        ("detractors_pct", "Detractors (0-6)", STATUS_COLORS[m.STATUS_BELOW]),
+        ("passives_pct", "Passives (7-8)", "#B0BEC5"),
+        ("promoters_pct", "Promoters (9-10)", STATUS_COLORS[m.STATUS_ON]),
+    ):
+        fig.add_bar(
+            x=part["period"].to_list(),
+            y=part[col].to_list(),
+            name=name,
+            marker_color=color,
+            customdata=part["n_nps"].to_list(),
+            hovertemplate=f"{name} %{{x}}: %{{y:.1f}}% of %{{customdata:,}}<extra></extra>",
+        )
+    fig.update_yaxes(title="% of NPS answers", range=[0, 100])
+    return fig
+
+
+def fig_churn_by(frame: pl.DataFrame, key: str, title: str, label: str) -> go.Figure:
+    """Churn in the period per group, with 95% margins; each group's n under its name."""
+    if frame.height == 0:
+        return _empty(title, "No customers in view")
+    labels = [f"{v}<br>n = {n:,}" for v, n in zip(frame[key], frame["customers"], strict=True)]
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=340))
+    fig.add_bar(
+        x=labels,
+        y=frame["churn"].to_list(),
+        marker_color=INK,
+        error_y=dict(type="data", array=frame["moe"].to_list(), color="#9AA5B1"),
+        text=[f"{c:.1f}%" if c is not None else "too few" for c in frame["churn"]],
+        textposition="inside",
+        insidetextanchor="start",
+        textfont=dict(color="white"),
+        hovertemplate="%{x}: %{y:.1f}% left in the period<extra></extra>",
+    )
+    fig.update_xaxes(title=label, type="category")
+    fig.update_yaxes(title="Churn in the period (%)", rangemode="tozero")
+    return fig
+
+
+def _rate(pct: float | None) -> str:
+    return "unknown" if pct is None else f"{pct:.1f}%"
+
+
+def fig_revenue_at_risk(frame: pl.DataFrame, key: str, symbol: str) -> go.Figure:
+    """Revenue at risk per stage or segment; the calculation in the hover. ``symbol``: the
+    company's currency symbol."""
+    title = f"Revenue at risk by {key}"
+    if frame.height == 0:
+        return _empty(title, "Nothing in view")
+    ordered = frame.sort("value")
+
+    def fmt(value: float | None) -> str:
+        return METRICS["revenue_at_risk"].format(value, symbol)
+
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=120 + 40 * ordered.height))
+    fig.add_bar(
+        y=ordered[key].to_list(),
+        x=ordered["value"].to_list(),
+        orientation="h",
+        marker_color=STATUS_COLORS[m.STATUS_BELOW],
+        showlegend=False,  # the title says what the bars are
+        error_x=dict(
+            type="data",
+            symmetric=False,
+            array=(ordered["high"] - ordered["value"]).to_list(),
+            arrayminus=(ordered["value"] - ordered["low"]).to_list(),
+            color="#52606D",
+        ),
+        hovertext=[
+            f"{r[key]}: {fmt(r['value'])} (95% range {fmt(r['low'])} – {fmt(r['high'])}) = "
+            f"{fmt(r['detractor_revenue'])} annual revenue of {r['detractors']:,} active "
+            f"detractors × {r['churn_rate']:.1f}% a year attributable churn<br>"
+            f"= detractors' annual churn {_rate(r['detractor_churn'])} (n = {r['history_n']:,}) "
+            f"− everyone else's {_rate(r['other_churn'])} (n = {r['others_n']:,}), "
+            "floored at 0"
+            for r in ordered.iter_rows(named=True)
+        ],
+        hoverinfo="text",
+    )
+    # each figure written past the end of its range, where no error bar crosses it
+    labels = [
+        f"{fmt(lo)} – {fmt(hi)}" if m.revenue_range_only(row) else fmt(v)
+        for row, v, lo, hi in zip(
+            ordered.iter_rows(named=True),
+            ordered["value"],
+            ordered["low"],
+            ordered["high"],
+            strict=True,
+        )
+    ]
+    ends = [max(v or 0, h or 0) for v, h in zip(ordered["value"], ordered["high"], strict=True)]
+    fig.add_scatter(
+        y=ordered[key].to_list(),
+        x=ends,
+        mode="text",
+        text=["  " + t for t in labels],  # clear of the error bar's cap
+        textposition="middle right",
+        cliponaxis=False,
+        hoverinfo="skip",
+        showlegend=False,
+    )
+    widest = max(len(t) for t in labels)
+    room = 1 + 0.025 * widest  # the longest label fits right of the longest range
+    fig.update_xaxes(
+        title=f"Revenue at risk ({symbol.strip()} a year)",
+        tickprefix=symbol,
+        range=[0, max(ends + [1]) * room],
+    )
+    return fig
+
+
+def fig_profit(profit: pl.DataFrame, symbol: str) -> go.Figure:
+    """Distribution of customer profit (annual revenue − cost to serve), in ``symbol``."""
+    title = "Profit per customer a year"
+    if profit.height == 0:
+        return _empty(title, "No customers in view")
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=320))
+    values = profit["profit"]
+    lo, hi = values.quantile(0.01), values.quantile(0.99)
+    fig.add_histogram(
+        x=values.clip(lo, hi).to_list(),
+        nbinsx=60,
+        marker_color="#546E7A",
+        hovertemplate=symbol + "%{x}: %{y:,} customers<extra></extra>",
+    )
+    fig.add_vline(x=0, line=dict(color=STATUS_COLORS[m.STATUS_BELOW], dash="dash"))
+    fig.update_xaxes(title=f"{symbol.strip()} a year (1st to 99th percentile)", tickprefix=symbol)
+    fig.update_yaxes(title="customers")
+    return fig
+
+
+def fig_value_quadrant(grid: pl.DataFrame, symbol: str) -> go.Figure:
+    """Customers by value (profitable or not) and loyalty group; profit in ``symbol``."""
+    title = "Value × loyalty: customers in each quadrant"
+    if grid.height == 0:
+        return _empty(title, "No NPS answers in view")
+    groups = ["Detractors", "Passives", "Promoters"]
+    values = ["Unprofitable", "Profitable"]
+    look = {(r["value"], r["group"]): r for r in grid.iter_rows(named=True)}
+    z = [[look.get((v, g), {}).get("customers", 0) for g in groups] for v in values]
+    text = [
+        [
+            f"{look[(v, g)]['customers']:,} customers<br>"
+            f"{METRICS['revenue_at_risk'].format(look[(v, g)]['profit'], symbol)} profit"
+            if (v, g) in look
+            else ""
+            for g in groups
+        ]
+        for v in values
+    ]
+    return labelled_heatmap(
+        title, 300, groups, values, z, text, gap=3, colorscale="Blues", showscale=False
+    )
+
+
+def fig_influencers(frame: pl.DataFrame, stage_names: dict[str, str]) -> go.Figure:
+    """NPS of top-decile influencers against everyone else, stage by stage."""
+    title = "Influencers (top 10% by influence) against everyone else, by stage"
+    shown = frame.filter(pl.col("nps").is_not_null())
+    if shown.height == 0:
+        return _empty(title, "Too few answers")
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=360))
+    for flag, name, color in (
+        (False, "Everyone else", "#90A4AE"),
+        (True, "Influencers", STATUS_COLORS[m.STATUS_BELOW]),
+    ):
+        part = shown.filter(pl.col("influencer") == flag)
+        fig.add_scatter(
+            x=[wrap(stage_names.get(s, s)) for s in part["stage_id"]],
+            y=part["nps"].to_list(),
+            mode="markers",
+            name=name,
+            marker=dict(size=13, color=color),
+            error_y=dict(type="data", array=part["moe"].to_list(), color=color),
+            customdata=part["n_nps"].to_list(),
+            hovertemplate=f"{name}: NPS %{{y:+.0f}} (n = %{{customdata:,}})<extra></extra>",
+        )
+    fig.update_yaxes(title="NPS (points)")
+    return fig

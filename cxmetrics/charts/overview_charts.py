@@ -1,0 +1,173 @@
+"""Figures of the overview page: NPS by journey stage and the worst moments of truth."""
+
+from __future__ import annotations
+
+from html import escape
+
+import plotly.graph_objects as go
+import polars as pl
+
+from cxmetrics.charts.chart_style import STATUS_COLORS, TEMPLATE, _empty, add_target_ticks
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.stats import metrics as m
+
+
+def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
+    """NPS by journey stage in customer order (first at the top), horizontal bars so the
+    stage names read as written, with 95% margins and each stage's target.
+
+    ``stages``: ``overview.StageRow`` items. Stages under ``min_n`` answers show no bar.
+    """
+    title = "NPS by journey stage against target"
+    if not stages:
+        return _empty(title, "No stage in view")
+    if not any(s.scores["nps"].n for s in stages):
+        return _empty(title, "No NPS answers in this view")
+    names, values, moes, colors, hovers, targets = [], [], [], [], [], []
+    for s in reversed(stages):  # Plotly draws the first category at the bottom
+        score = s.scores["nps"]
+        shown = score.shown(min_n)
+        names.append(
+            f"<b>{s.position}. {s.name}</b><br><span style='color:#616E7C'>n = {score.n:,}</span>"
+        )
+        values.append(shown)
+        moes.append(score.moe if shown is not None else None)
+        colors.append(STATUS_COLORS[s.statuses["nps"]])
+        targets.append(s.targets["nps"])
+        hovers.append(
+            f"<b>{s.name}</b><br>NPS {METRICS['nps'].format(shown)}"
+            + (
+                f" ± {score.moe:.1f}"
+                if shown is not None
+                else " (no data)"
+                if score.n == 0
+                else " (too few responses)"
+            )
+            + f"<br>n = {score.n:,}<br>target {METRICS['nps'].format(s.targets['nps'])}"
+            + f"<br>{s.statuses['nps']}"
+        )
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=110 + 52 * len(names)))
+    fig.add_bar(
+        y=names,
+        x=values,
+        orientation="h",
+        marker_color=colors,
+        name="NPS",
+        showlegend=False,  # the title says what the bars are
+        error_x=dict(type="data", array=moes, color="#52606D", thickness=1.2, width=5),
+        hovertext=hovers,
+        hoverinfo="text",
+        text=[METRICS["nps"].format(v) if v is not None else "too few" for v in values],
+        textposition="inside",
+        insidetextanchor="middle",
+        textfont=dict(color="white", size=15),
+        cliponaxis=False,
+    )
+    add_target_ticks(fig, names, targets)
+    known = [v for v in [*values, *targets] if v is not None]
+    fig.update_xaxes(
+        title="NPS (points, −100 to 100)", range=[min([*known, 0]) - 12, max([*known, 0]) + 12]
+    )
+    fig.update_layout(showlegend=True, bargap=0.4)
+    return fig
+
+
+def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
+    """The moments of truth with the lowest NPS, worst at the top, with margins and targets."""
+    title = "Five worst moments of truth by NPS"
+    if worst.height == 0:
+        return _empty(title, "No moment of truth has enough responses in this view")
+    frame = worst.reverse()  # Plotly draws the first category at the bottom
+    labels = [
+        f"<b>{t}</b><br><span style='color:#616E7C'>{s} · n = {n:,}</span>"
+        for t, s, n in frame.select("touchpoint", "stage", "n_nps").iter_rows()
+    ]
+    colors = [  # judged as a stage's status is: below only when the whole interval is below
+        STATUS_COLORS[m.STATUS_NONE]
+        if gap is None
+        else STATUS_COLORS[m.STATUS_ON]
+        if gap >= 0
+        else STATUS_COLORS[m.STATUS_NEAR]
+        if -gap <= (moe or 0.0)
+        else STATUS_COLORS[m.STATUS_BELOW]
+        for gap, moe in zip(frame["gap"], frame["nps_moe"], strict=True)
+    ]
+    hovers = [
+        f"<b>{t}</b> ({s})<br>NPS {METRICS['nps'].format(v)} ± {e:.1f}<br>n = {n:,}"
+        f"<br>stage target {METRICS['nps'].format(tg)}"
+        for t, s, v, e, n, tg in frame.select(
+            "touchpoint", "stage", "nps", "nps_moe", "n_nps", "nps_target"
+        ).iter_rows()
+    ]
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=110 + 52 * frame.height))
+    fig.add_bar(
+        y=labels,
+        x=frame["nps"].to_list(),
+        orientation="h",
+        marker_color=colors,
+        error_x=dict(
+            type="data", array=frame["nps_moe"].to_list(), color="#52606D", thickness=1.2, width=5
+        ),
+        hovertext=hovers,
+        hoverinfo="text",
+        name="NPS",
+        showlegend=False,  # the title says what the bars are
+        text=[METRICS["nps"].format(v) for v in frame["nps"]],
+        textposition="inside",
+        insidetextanchor="middle",
+        textfont=dict(color="white", size=15),
+        cliponaxis=False,
+    )
+    add_target_ticks(fig, labels, frame["nps_target"].to_list(), "Stage target")
+    lo = min([*frame["nps"].to_list(), *frame["nps_target"].drop_nulls().to_list(), 0]) - 12
+    hi = max([*frame["nps"].to_list(), *frame["nps_target"].drop_nulls().to_list(), 0]) + 12
+    fig.update_xaxes(title="NPS (points)", range=[lo, hi])
+    fig.update_layout(showlegend=True, bargap=0.4)
+    return fig
+
+
+def sparkline_svg(
+    values: list[float | None],
+    bands: list[tuple[float, float] | None] | None,
+    color: str,
+    title: str,
+    height: int = 44,
+) -> str | None:
+    """A tile's small trend as inline SVG: the line of its points (a period without one is
+    skipped, as the line joins its neighbours) over a light band of their 95% intervals in
+    the line's colour; no axes, no legend. Stretches to the width it is given. None with
+    fewer than two points."""
+    points = [(i, v, bands[i] if bands else None) for i, v in enumerate(values) if v is not None]
+    if len(points) < 2:
+        return None
+    highs = [b[1] if b else v for _, v, b in points]
+    lows = [b[0] if b else v for _, v, b in points]
+    top, bottom = max(highs), min(lows)
+    span = (top - bottom) or 1.0
+    width, pad = 100.0, 3.0  # x in 0-100 (stretched); y keeps a stroke's room top and bottom
+
+    def x(i: int) -> float:
+        return width * i / max(len(values) - 1, 1)
+
+    def y(v: float) -> float:
+        return pad + (height - 2 * pad) * (top - v) / span
+
+    line = " ".join(f"{x(i):.2f},{y(v):.2f}" for i, v, _ in points)
+    band = ""
+    if bands and all(b is not None for _, _, b in points):
+        upper = [f"{x(i):.2f},{y(b[1]):.2f}" for i, _, b in points]
+        lower = [f"{x(i):.2f},{y(b[0]):.2f}" for i, _, b in reversed(points)]
+        band = (
+            f'<polygon points="{" ".join(upper + lower)}" fill="{color}" fill-opacity="0.16" '
+            'stroke="none"/>'
+        )
+    return (
+        '<svg xmlns="http://www.w3.org/2000/svg" '
+        f'role="img" aria-label="{escape(title)}" viewBox="0 0 {width:g} {height}" '
+        f'preserveAspectRatio="none" width="100%" height="{height}" '
+        'style="display:block;overflow:visible">'
+        f"<title>{escape(title)}</title>{band}"
+        f'<polyline points="{line}" fill="none" stroke="{color}" stroke-width="2" '
+        'stroke-linejoin="round" stroke-linecap="round" vector-effect="non-scaling-stroke"/>'
+        "</svg>"
+    )

@@ -1,0 +1,837 @@
+"""Import a CSV, TSV, XLSX or Parquet file into one table of the data contract.
+
+    read -> map columns (``mapping.py``) -> validate row by row -> upsert by id
+
+Rows that fail the mapping's ``[where]`` conditions are left out before mapping and counted.
+Validation names the row, column, value and reason of every problem: types, ranges,
+allowed values, required fields, text too long, unparseable dates, unknown references
+(stage, touchpoint, customer, department, response), duplicate ids in the file and broken
+encodings. By default an import is all or nothing: any problem and nothing is written.
+``accept_valid`` writes the valid rows and reports the rest. Ids taken from numbers in
+scientific notation or with decimals are warned about, naming the column. Rows are upserted
+by their id in one transaction, so importing the same file twice changes nothing. Writes are
+bulk: ADBC into a staging table on SQLite, COPY on Postgres, then one ``INSERT … ON CONFLICT``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import html
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+from cxmetrics.contract import limits, schema, store
+from cxmetrics.contract.mapping import OTHERS, Condition, Mapping, identity
+
+Progress = Callable[[float, str], None]
+ROW = "__row"  # the source row number: the header is row 1, the first data row row 2
+FORMATS = (".csv", ".txt", ".tsv", ".xlsx", ".xls", ".parquet")
+TRUE = {"true", "t", "yes", "y", "1"}
+FALSE = {"false", "f", "no", "n", "0"}
+PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
+ORDINAL = r"(?i)\b(\d{1,2})(?:st|nd|rd|th)\b"  # "19th March" -> "19 March", before strptime
+SCIENTIFIC = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"  # 5.70306E+17
+DECIMAL = r"^[+-]?\d*\.\d+$"  # 12.5, 12.0
+TAG = re.compile(r"<[^>]{1,200}>")  # an HTML tag inside scraped text
+BLANK = "__blank_"  # + an [ids] column: the names of its source columns that are blank
+
+
+class ImportError_(ValueError):
+    """The file as a whole cannot be imported (unreadable, wrong format, missing columns)."""
+
+
+def _quiet(_f: float, _m: str) -> None:
+    return None
+
+
+# --- reading ---------------------------------------------------------------------------
+
+
+def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
+    """Every cell as text, with the source row number in ``__row``. Cells of CSV lines that
+    are not valid ``encoding`` hold U+FFFD, which validation reports."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in FORMATS:
+        raise ImportError_(
+            f"{path.name}: unknown file type {suffix or '(none)'}; use CSV, TSV, XLSX or Parquet"
+        )
+    try:
+        limits.check_source(path)  # before reading: a small file can unpack to gigabytes
+    except limits.TooLarge as exc:
+        raise ImportError_(f"{path.name} is too large to import: {exc}") from exc
+    except OSError:
+        pass  # reading it below names the problem
+    try:
+        if suffix in (".csv", ".txt", ".tsv"):
+            raw = path.read_bytes()
+            text = raw.decode(encoding, errors="replace")
+            separator = "\t" if suffix == ".tsv" else ","
+            frame = pl.read_csv(text.encode("utf-8"), separator=separator, infer_schema_length=0)
+        elif suffix in (".xlsx", ".xls"):
+            frame = pl.read_excel(path, infer_schema_length=0)
+        else:
+            frame = pl.read_parquet(path)
+    except OSError as exc:
+        raise ImportError_(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except Exception as exc:  # the parser's own message names the line
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ImportError_(
+            f"{path.name} cannot be read as {suffix.lstrip('.').upper()}: {first}"
+        ) from exc
+    try:
+        limits.check_frame(frame.height, frame.width)
+    except limits.TooLarge as exc:
+        raise ImportError_(f"{path.name} is too large to import: {exc}") from exc
+    if ROW in frame.columns:
+        raise ImportError_(f"{path.name} has a column named {ROW}, which is reserved")
+    frame = frame.with_columns(pl.all().cast(pl.String))
+    return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+# --- mapping ---------------------------------------------------------------------------
+
+
+#: Bits of a hashed id: customer ids were 32-bit integers and the others 64-bit in earlier
+#: versions of the contract; the same widths keep re-imports of old files on the same ids.
+HASHED_ID_BITS = {"customer_id": 31}
+
+
+def _stable_id(values: list[str | None], bits: int) -> list[int | None]:
+    out = []
+    for v in values:
+        if v is None:
+            out.append(None)
+            continue
+        digest = hashlib.blake2b(v.encode("utf-8"), digest_size=8).digest()
+        out.append(int.from_bytes(digest, "big") & ((1 << bits) - 1))
+    return out
+
+
+def check_columns(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> None:
+    """Every column the mapping names is in the file, or an error names the missing ones."""
+    missing = sorted(m.source_columns() - set(source.columns))
+    if missing:
+        raise ImportError_(
+            f"{file_name} has no column {', '.join(repr(c) for c in missing)} named in the "
+            f"mapping (its columns: {', '.join(c for c in source.columns if c != ROW)})"
+        )
+
+
+def _passes(c: Condition) -> pl.Expr:
+    cell = pl.col(c.column).str.strip_chars().fill_null("")
+    if c.blank is not None:
+        return (cell == "") if c.blank else (cell != "")
+    hit = cell.is_in(list(c.values))
+    return ~hit if c.negate else hit
+
+
+def filter_rows(source: pl.DataFrame, m: Mapping) -> pl.DataFrame:
+    """The source rows that pass every ``[where]`` condition of the mapping."""
+    if not m.where:
+        return source
+    cond = pl.lit(True)
+    for c in m.where:
+        cond &= _passes(c)
+    return source.filter(cond)
+
+
+def id_warnings(source: pl.DataFrame, m: Mapping) -> list[str]:
+    """Warnings, naming the file's column, about ids read from numbers in scientific
+    notation or with decimals: digits are lost there, so different ids collide."""
+    used: dict[str, list[str]] = {}  # source column -> contract id columns it feeds
+    for contract, src in m.columns.items():
+        if contract.endswith("_id"):
+            used.setdefault(src, []).append(contract)
+    for contract, sources in m.ids.items():
+        for src in sources:
+            if src in source.columns:
+                used.setdefault(src, []).append(contract)
+    out = []
+    for src, contracts in used.items():
+        if src not in source.columns:
+            continue
+        cell = pl.col(src).str.strip_chars()
+        for pattern, what, why in (
+            (
+                SCIENTIFIC,
+                "numbers in scientific notation",
+                "digits were lost when the file was saved, so different ids collide",
+            ),
+            (
+                DECIMAL,
+                "numbers with decimals",
+                "an id is a code, not a quantity; rounded or float ids collide",
+            ),
+        ):
+            hits = source.filter(cell.str.contains(pattern).fill_null(False))
+            if hits.height:
+                first = hits.row(0, named=True)
+                out.append(
+                    f"column {src!r} (→ {', '.join(contracts)}) holds {what} as ids "
+                    f"({hits.height:,} rows, e.g. {first[src].strip()!r} in row {first[ROW]}): "
+                    f"{why}. Export the column as text, or build the id from other columns "
+                    "with [ids]."
+                )
+    return out
+
+
+def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> pl.DataFrame:
+    """The contract's columns (as text) from the source's, plus ``__row``."""
+    check_columns(source, m, file_name)
+    frame = source
+    key_name = None
+    if m.unpivot:
+        u = m.unpivot
+        keep = [c for c in frame.columns if c not in u.columns]
+        frame = frame.unpivot(
+            on=list(u.columns), index=keep, variable_name="__key", value_name="__value"
+        ).filter(
+            pl.col("__value").is_not_null()
+            & ~pl.col("__value").str.strip_chars().is_in(["", *u.skip])
+        )
+        frame = frame.with_columns(pl.col("__key").replace_strict(u.columns)).sort(ROW, "__key")
+        key_name = u.key
+    exprs = [pl.col(ROW)]
+    for contract, src in m.columns.items():
+        exprs.append(pl.col(src).alias(contract))
+    if m.unpivot:
+        exprs += [pl.col("__key").alias(m.unpivot.key), pl.col("__value").alias(m.unpivot.value)]
+    for contract, value in m.constants.items():
+        exprs.append(pl.lit(None if value is None else str(value), dtype=pl.String).alias(contract))
+    out = frame.select(exprs)
+    for contract, sources in m.ids.items():
+        parts = [pl.col("__key") if s == key_name else pl.col(s) for s in sources]
+        joined = frame.select(pl.concat_str(parts, separator="\x1f").alias("k"))["k"].to_list()
+        bits = HASHED_ID_BITS.get(contract, 63)
+        blank = [  # which source columns left the id unbuilt, for the report
+            pl.when(pl.col(s).is_null()).then(pl.lit(repr(s))) for s in sources if s != key_name
+        ]
+        out = out.with_columns(
+            pl.Series(contract, _stable_id(joined, bits), dtype=pl.Int64).cast(pl.String),
+            frame.select(
+                pl.concat_str(blank, separator=", ", ignore_nulls=True).replace("", None)
+                if blank
+                else pl.lit(None, dtype=pl.String)
+            )
+            .to_series()
+            .alias(BLANK + contract),
+        )
+    for contract, table_map in m.values.items():
+        if contract in out.columns:
+            cell = pl.col(contract).str.strip_chars()
+            if "" in table_map:  # a rule for blank cells
+                cell = cell.fill_null("")
+            listed = {k: v for k, v in table_map.items() if k != OTHERS}
+            if OTHERS in table_map:  # every value not listed (blank too, unless listed)
+                cell = cell.fill_null("")
+                mapped = cell.replace_strict(
+                    listed, default=pl.lit(table_map[OTHERS]), return_dtype=pl.String
+                )
+            else:
+                mapped = cell.replace(listed)
+            out = out.with_columns(mapped.alias(contract))
+    for contract in m.html:
+        if contract in out.columns:
+            out = out.with_columns(
+                pl.col(contract).map_elements(_plain_text, return_dtype=pl.String)
+            )
+    for contract in m.unquote:
+        if contract in out.columns:
+            out = out.with_columns(
+                pl.col(contract)
+                .str.strip_chars()
+                .str.replace(r'(?s)^"(.*)"$', "${1}")
+                .str.strip_chars()
+                .alias(contract)
+            )
+    return out
+
+
+def _plain_text(text: str) -> str:
+    """Text scraped from a web page as a reader sees it: entities decoded, tags removed."""
+    return html.unescape(TAG.sub(" ", text)).strip()
+
+
+# --- validation ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Validated:
+    valid: pl.DataFrame  # typed contract columns of the rows without problems
+    problems: pl.DataFrame  # row, column, value, reason
+    rows: int  # contract rows checked
+    dropped: pl.DataFrame | None = None  # row, column, value, reason: keep-first's duplicates
+
+
+def _problem(
+    frame: pl.DataFrame, bad: pl.Expr, column: str, value: pl.Expr, reason
+) -> pl.DataFrame:
+    reason_expr = reason if isinstance(reason, pl.Expr) else pl.lit(reason)
+    return frame.filter(bad).select(
+        pl.col(ROW).alias("row"),
+        pl.lit(column).alias("column"),
+        value.cast(pl.String).alias("value"),
+        reason_expr.cast(pl.String).alias("reason"),
+    )
+
+
+def _parse(column: sa.Column, text: pl.Expr, m: Mapping) -> tuple[pl.Expr, str]:
+    """The typed expression of one column and what a failure to parse is called."""
+    kind = column.type
+    if isinstance(kind, sa.Date):
+        formats = m.dates.get(column.name, ("%Y-%m-%d",))
+        plain = text.str.replace_all(ORDINAL, "${1}")
+        parsed = pl.coalesce([plain.str.strptime(pl.Date, f, strict=False) for f in formats])
+        if len(formats) == 1:
+            return parsed, f"not a date in the form {formats[0]}"
+        return parsed, f"not a date in any of the forms {', '.join(formats)}"
+    if isinstance(kind, sa.Boolean):
+        lower = text.str.to_lowercase()
+        return (
+            pl.when(lower.is_in(list(TRUE))).then(True).when(lower.is_in(list(FALSE))).then(False),
+            "not true/false (or yes/no, 1/0)",
+        )
+    if isinstance(kind, sa.Integer):
+        number = _rescaled(text.cast(pl.Float64, strict=False), m.rescale.get(column.name))
+        if column.name in m.rescale:
+            number = number.round(0)
+        whole = pl.when(number == number.round(0)).then(number)
+        return whole.cast(pl.Int64, strict=False), "not a whole number" + (
+            f" from {m.rescale[column.name].low:g} to {m.rescale[column.name].high:g}"
+            if column.name in m.rescale
+            else ""
+        )
+    if isinstance(kind, sa.Float):
+        number = _rescaled(text.cast(pl.Float64, strict=False), m.rescale.get(column.name))
+        return number, "not a number"
+    return text, ""
+
+
+def _rescaled(number: pl.Expr, r) -> pl.Expr:
+    """Linear from [low, high] onto [to_low, to_high]; outside [low, high] gives null."""
+    if r is None:
+        return number
+    scaled = r.to_low + (number - r.low) * (r.to_high - r.to_low) / (r.high - r.low)
+    return pl.when(number.is_between(r.low, r.high)).then(scaled)
+
+
+#: In ``references``: each touchpoint with its stage, "touchpoint|stage" (actions only).
+TOUCHPOINT_STAGE = "__touchpoint_stage"
+
+
+def references(engine: sa.Engine, table: sa.Table) -> dict[str, pl.Series]:
+    """For each foreign-key column of ``table``: the keys that exist in the database. For
+    actions also every touchpoint with its stage, so that a touchpoint of another stage is
+    refused."""
+    out = {}
+    with engine.connect() as conn:
+        for fk in table.foreign_keys:
+            target = fk.column
+            rows = conn.execute(sa.select(target).distinct()).scalars().all()
+            out[fk.parent.name] = pl.Series([str(r) for r in rows], dtype=pl.String)
+        if table.name == "actions":
+            t = schema.touchpoints
+            pairs = conn.execute(sa.select(t.c.touchpoint_id, t.c.stage_id)).all()
+            out[TOUCHPOINT_STAGE] = pl.Series([f"{a}|{b}" for a, b in pairs], dtype=pl.String)
+    return out
+
+
+def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Validated:
+    """Check every row of a mapped frame; ``known`` from :func:`references`."""
+    table = schema.metadata.tables[m.table]
+    problems = []
+    text_cols = {}
+    for column in table.columns:
+        if column.name in frame.columns:
+            raw = pl.col(column.name)
+            clean = pl.when(raw.str.strip_chars() != "").then(raw.str.strip_chars())
+            text_cols[column.name] = clean
+    present = frame.select(ROW, *[e.alias(n) for n, e in text_cols.items()])
+    for c in (c for c in table.columns if schema.required(c)):
+        if c.name not in present.columns:
+            raise ImportError_(
+                f"the mapping gives no value for {c.name}, which {table.name} requires "
+                "(map a column to it, or give it a constant)"
+            )
+    typed_exprs = [pl.col(ROW)]
+    for column in table.columns:
+        if column.name not in present.columns:
+            continue
+        text = pl.col(column.name)
+        parsed, reason = _parse(column, text, m)
+        typed_exprs.append(parsed.alias(column.name))
+        # broken encodings
+        problems.append(
+            _problem(
+                present,
+                text.str.contains("\ufffd", literal=True).fill_null(False),
+                column.name,
+                text,
+                f"broken encoding: bytes that are not valid {m.encoding} text",
+            )
+        )
+        if reason:
+            problems.append(
+                _problem(present, text.is_not_null() & parsed.is_null(), column.name, text, reason)
+            )
+        if schema.required(column) and BLANK + column.name in frame.columns:
+            problems.append(  # an id from [ids]: name the blank source column(s)
+                _problem(
+                    frame,
+                    pl.col(BLANK + column.name).is_not_null(),
+                    column.name,
+                    pl.lit(""),
+                    pl.format(
+                        "cannot build the id: blank source column(s) {}",
+                        pl.col(BLANK + column.name),
+                    ),
+                )
+            )
+        elif schema.required(column):
+            problems.append(
+                _problem(present, text.is_null(), column.name, pl.lit(""), "required but empty")
+            )
+        length = limits.text_length(table.name, column.name, getattr(column.type, "length", None))
+        if length and isinstance(column.type, sa.String):
+            problems.append(
+                _problem(
+                    present,
+                    text.str.len_chars() > length,
+                    column.name,
+                    text,
+                    f"longer than {length} characters",
+                )
+            )
+    typed = present.select(typed_exprs)
+    for name, (low, high) in schema.RANGES.get(table.name, {}).items():
+        if name in typed.columns:
+            value = pl.col(name)
+            bad = value.is_not_null() & (
+                (value < low if low is not None else pl.lit(False))
+                | (value > high if high is not None else pl.lit(False))
+            )
+            span = f"{low} to {high}" if high is not None else f"at least {low}"
+            problems.append(_problem(typed, bad, name, value, f"out of range ({span})"))
+    for name, allowed in schema.ALLOWED.get(table.name, {}).items():
+        if name in typed.columns:
+            bad = pl.col(name).is_not_null() & ~pl.col(name).is_in(list(allowed))
+            problems.append(
+                _problem(typed, bad, name, pl.col(name), f"not one of {', '.join(allowed)}")
+            )
+    if table.name == "cases" and {"opened_on", "closed_on"} <= set(typed.columns):
+        bad = pl.col("closed_on") < pl.col("opened_on")
+        problems.append(
+            _problem(
+                typed, bad.fill_null(False), "closed_on", pl.col("closed_on"), "before opened_on"
+            )
+        )
+    if table.name == "actions" and {"start_on", "due_on"} <= set(typed.columns):
+        bad = pl.col("due_on") < pl.col("start_on")
+        problems.append(
+            _problem(typed, bad.fill_null(False), "due_on", pl.col("due_on"), "before start_on")
+        )
+    pairs = known.get(TOUCHPOINT_STAGE)
+    if pairs is not None and {"touchpoint_id", "stage_id"} <= set(typed.columns):
+        tp = pl.col("touchpoint_id").cast(pl.String)
+        pair = pl.concat_str([tp, pl.col("stage_id").cast(pl.String)], separator="|")
+        bad = (
+            tp.is_not_null()
+            & pl.col("stage_id").is_not_null()
+            & tp.is_in(pairs.str.split("|").list.first().implode())
+            & ~pair.is_in(pairs.implode())
+        )
+        problems.append(
+            _problem(
+                typed,
+                bad,
+                "touchpoint_id",
+                tp,
+                pl.format("not a touchpoint of stage {}", pl.col("stage_id")),
+            )
+        )
+    for name, keys in known.items():
+        if name in typed.columns:
+            target = next(fk.column for fk in table.c[name].foreign_keys)
+            as_text = pl.col(name).cast(pl.String)
+            bad = as_text.is_not_null() & ~as_text.is_in(keys.implode())
+            problems.append(
+                _problem(
+                    typed,
+                    bad,
+                    name,
+                    as_text,
+                    f"unknown {target.table.name[:-1]} (not in {target.table.name})",
+                )
+            )
+    keys = [c.name for c in table.primary_key.columns if c.name in typed.columns]
+    dropped = pl.DataFrame(schema=PROBLEM_SCHEMA)
+    if keys and len(keys) == len(table.primary_key.columns):
+        first = typed.group_by(keys).agg(pl.col(ROW).min().alias("__first"))
+        dup = typed.join(first, on=keys, how="left").filter(pl.col(ROW) != pl.col("__first"))
+        if m.duplicates == "keep-first":  # asked for: later rows of an id are not imported
+            typed = typed.join(dup.select(ROW), on=ROW, how="anti")
+            dropped = dup.select(
+                pl.col(ROW).alias("row"),
+                pl.lit("+".join(keys)).alias("column"),
+                pl.concat_str([pl.col(k).cast(pl.String) for k in keys], separator=", ").alias(
+                    "value"
+                ),
+                pl.format(
+                    "duplicate id, left out (duplicates = keep-first; first at row {})",
+                    pl.col("__first"),
+                ).alias("reason"),
+            ).sort("row")
+        elif dup.height:
+            problems.append(
+                dup.select(
+                    pl.col(ROW).alias("row"),
+                    pl.lit("+".join(keys)).alias("column"),
+                    pl.concat_str([pl.col(k).cast(pl.String) for k in keys], separator=", ").alias(
+                        "value"
+                    ),
+                    pl.format(
+                        "duplicate id in the file (first at row {})", pl.col("__first")
+                    ).alias("reason"),
+                )
+            )
+    report = (
+        (
+            pl.concat([p.cast(PROBLEM_SCHEMA) for p in problems], how="vertical")
+            if problems
+            else pl.DataFrame(schema=PROBLEM_SCHEMA)
+        )
+        .unique(maintain_order=True)
+        .sort("row", "column")
+    )
+    bad_rows = report["row"].unique()
+    valid = typed.filter(~pl.col(ROW).is_in(bad_rows.implode()))
+    return Validated(valid, report, typed.height, dropped.cast(PROBLEM_SCHEMA))
+
+
+# --- writing ---------------------------------------------------------------------------
+
+
+def _upsert_sql(table: sa.Table, columns: list[str], staging: str, dialect: str) -> str:
+    keys = [c.name for c in table.primary_key.columns]
+    cols = ", ".join(f'"{c}"' for c in columns)
+    updates = [c for c in columns if c not in keys]
+    action = (
+        "DO UPDATE SET " + ", ".join(f'"{c}" = excluded."{c}"' for c in updates)
+        if updates
+        else "DO NOTHING"
+    )
+    where = " WHERE true" if dialect == "sqlite" else ""  # SQLite's upsert-from-SELECT rule
+    return (
+        f'INSERT INTO "{table.name}" ({cols}) SELECT {cols} FROM {staging}{where} '
+        f"ON CONFLICT ({', '.join(keys)}) {action}"
+    )
+
+
+def upsert(
+    engine: sa.Engine,
+    table_name: str,
+    frame: pl.DataFrame,
+    log: tuple[str, pl.DataFrame] | None = None,
+) -> int:
+    """Insert or update ``frame``'s rows by primary key, in one transaction, in bulk.
+    ``log``: a table and rows appended to it in the same transaction (an audit trail)."""
+    table = schema.metadata.tables[table_name]
+    frame = frame.select([c.name for c in table.columns if c.name in frame.columns])
+    if frame.height == 0:
+        return 0
+    schema.create_all(engine)
+    path = store.sqlite_path(str(engine.url))
+    if path is not None:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        conn = adbc.connect(str(path))
+        try:
+            with conn.cursor() as cur:
+                cur.adbc_ingest(
+                    "import_staging",
+                    store.for_sqlite(frame).to_arrow(),
+                    mode="replace",
+                    temporary=True,
+                )
+                cur.execute(_upsert_sql(table, frame.columns, "import_staging", "sqlite"))
+                cur.execute("DROP TABLE import_staging")
+                if log is not None and log[1].height:
+                    cur.adbc_ingest(log[0], store.for_sqlite(log[1]).to_arrow(), mode="append")
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        finally:
+            conn.close()
+        return frame.height
+    with engine.begin() as conn:
+        staging = f"import_staging_{table.name}"
+        conn.exec_driver_sql(
+            f'CREATE TEMP TABLE {staging} (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
+        )
+        store.copy_into(conn, staging, frame)
+        dropped = _drop_foreign_keys(conn, table.name) if frame.height >= BULK_ROWS else []
+        conn.exec_driver_sql(_upsert_sql(table, frame.columns, staging, "postgresql"))
+        for name, definition in dropped:  # checked again, all rows at once
+            conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" {definition}')
+        if log is not None and log[1].height:
+            store.copy_into(conn, log[0], log[1])
+    return frame.height
+
+
+BULK_ROWS = 50_000  # from this many rows, Postgres checks foreign keys once, not per row
+
+
+def _drop_foreign_keys(conn: sa.Connection, table_name: str) -> list[tuple[str, str]]:
+    """Drop a table's foreign keys inside the import's transaction, to add them back after
+    the insert (PostgreSQL's advice for bulk loads: one check of all rows instead of one
+    per row; the rows were validated already). Needs the table's owner; without that
+    right, the keys stay and are checked row by row. Returns (name, definition) pairs."""
+    keys = conn.exec_driver_sql(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+        "WHERE conrelid = %(t)s::regclass AND contype = 'f'",
+        {"t": table_name},
+    ).all()
+    try:
+        with conn.begin_nested():
+            for name, _definition in keys:
+                conn.exec_driver_sql(f'ALTER TABLE "{table_name}" DROP CONSTRAINT "{name}"')
+    except sa.exc.DBAPIError:
+        return []
+    return [(name, definition) for name, definition in keys]
+
+
+# --- the whole import ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Report:
+    table: str
+    file: str
+    source_rows: int
+    checked_rows: int
+    problems: pl.DataFrame
+    rejected_source_rows: int
+    written: int
+    dry_run: bool
+    accept_valid: bool
+    report_path: Path | None = None
+    rejected_path: Path | None = None
+    filtered_rows: int = 0  # source rows left out by the mapping's [where]
+    where: str = ""  # the [where] conditions in words
+    duplicates: pl.DataFrame | None = None  # keep-first's left-out rows (also in the report)
+    warnings: tuple[str, ...] = ()  # e.g. ids from numbers in scientific notation
+
+    @property
+    def duplicates_dropped(self) -> int:
+        return 0 if self.duplicates is None else self.duplicates.height
+
+    @property
+    def ok(self) -> bool:
+        """Nothing was refused, or the caller chose to accept the valid rows."""
+        return self.problems.height == 0 or self.accept_valid
+
+    def summary(self) -> str:
+        verb = "would write" if self.dry_run else "wrote"
+        head = (
+            f"{self.file} → {self.table}: {self.source_rows:,} rows read, "
+            f"{self.checked_rows:,} checked, {self.problems.height:,} problems in "
+            f"{self.rejected_source_rows:,} rows; {verb} {self.written:,} rows"
+        )
+        if self.filtered_rows:
+            head += f"; {self.filtered_rows:,} rows left out by the filter ({self.where})"
+        if self.duplicates_dropped:
+            head += (
+                f"; {self.duplicates_dropped:,} duplicate rows left out (keep-first; "
+                "listed in the report)"
+            )
+        if self.problems.height and not self.accept_valid:
+            head += (
+                " (nothing written: the import is all or nothing; fix the rows or accept "
+                "the valid ones)"
+            )
+        return head
+
+
+def run(
+    engine: sa.Engine,
+    table: str,
+    path: Path,
+    m: Mapping | None,
+    *,
+    dry_run: bool = False,
+    accept_valid: bool = False,
+    report_dir: Path | None = None,
+    file_name: str | None = None,
+    progress: Progress = _quiet,
+) -> Report:
+    """Read, map, validate and (unless ``dry_run``, or problems without ``accept_valid``)
+    upsert. A report of the problems and the rejected source rows are written to
+    ``report_dir`` (default: beside the file) when there are problems. Without a mapping,
+    the file's columns named like the table's map to themselves."""
+    path = Path(path)
+    name = file_name or path.name
+    if table not in schema.IMPORTABLE:
+        raise ImportError_(
+            f"{table!r} is not a table files are imported into; use one of "
+            + ", ".join(schema.IMPORTABLE)
+        )
+    if m is not None and m.table != table:
+        raise ImportError_(f"the mapping is for {m.table}, not {table}")
+    if not dry_run:
+        store.require_importable(engine)
+    progress(0.05, f"Reading {name}")
+    source = read_source(path, m.encoding if m is not None else "utf-8")
+    m = m if m is not None else identity(table, source.columns)
+    progress(0.25, f"Mapping {source.height:,} rows")
+    check_columns(source, m, name)
+    kept = filter_rows(source, m)
+    warnings = id_warnings(kept, m)
+    mapped = apply_mapping(kept, m, name)
+    progress(0.35, "Checking every row")
+    result = validate(mapped, m, references(engine, schema.metadata.tables[table]))
+    bad_rows = result.problems["row"].unique()
+    report_path = rejected_path = None
+    if result.problems.height or result.dropped.height:
+        folder = Path(report_dir) if report_dir else path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = Path(name).stem
+        report_path = folder / f"{stem}.report.csv"
+        pl.concat(
+            [
+                result.problems.with_columns(pl.lit("rejected").alias("outcome")),
+                result.dropped.with_columns(pl.lit("left out").alias("outcome")),
+            ]
+        ).sort("row", "column").write_csv(report_path)
+    if result.problems.height:
+        rejected_path = folder / f"{stem}.rejected.csv"
+        source.filter(pl.col(ROW).is_in(bad_rows.implode())).rename({ROW: "row"}).write_csv(
+            rejected_path
+        )
+    written = 0
+    if not dry_run and (result.problems.height == 0 or accept_valid):
+        progress(0.6, f"Writing {result.valid.height:,} rows")
+        rows = result.valid.drop(ROW)
+        written = upsert(engine, table, rows, _audit(table, rows, name))
+        log_import(engine, table, name, source.height, written, bad_rows.len())
+        if table == "responses" and "comment" in result.valid.columns and written:
+            progress(0.8, "Finding the comments' sentiment and themes")
+            warnings.extend(_analyse_comments(engine, result.valid))
+    elif dry_run:
+        written = result.valid.height if (result.problems.height == 0 or accept_valid) else 0
+    progress(1.0, "Done")
+    return Report(
+        table,
+        name,
+        source.height,
+        result.rows,
+        result.problems,
+        bad_rows.len(),
+        written,
+        dry_run,
+        accept_valid,
+        report_path,
+        rejected_path,
+        source.height - kept.height,
+        "; ".join(c.describe() for c in m.where),
+        result.dropped,
+        tuple(warnings),
+    )
+
+
+def _analyse_comments(engine: sa.Engine, written: pl.DataFrame) -> list[str]:
+    """Analyse the comments just written (new ones, and those whose text changed); a
+    failure leaves the import in place and says how to finish the analysis."""
+    from cxmetrics.contract import comment_analysis
+
+    ids = written.filter(pl.col("comment").is_not_null())["response_id"].cast(pl.String)
+    try:
+        comment_analysis.analyse(engine, changed=ids.to_list())
+    except Exception as exc:  # the rows are written; the analysis can be run again
+        return [
+            "the comments were written but not analysed "
+            f"({store.describe_error(exc)}); run `python3 -m cxmetrics analyse-comments`"
+        ]
+    return []
+
+
+def _audit(table: str, rows: pl.DataFrame, file_name: str) -> tuple[str, pl.DataFrame] | None:
+    """Imported actions are changes too: one line each in ``action_changes``."""
+    if table != "actions" or rows.height == 0:
+        return None
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
+    return (
+        schema.action_changes.name,
+        rows.select(
+            pl.col("action_id"),
+            pl.lit(now).alias("changed_at"),
+            pl.lit(f"import of {file_name}"[:254]).alias("changed_by"),
+            pl.lit("imported (created or replaced from the file)").alias("change"),
+        ),
+    )
+
+
+def log_import(
+    engine: sa.Engine, table: str, file_name: str, read: int, written: int, rejected: int
+) -> None:
+    schema.imports.create(engine, checkfirst=True)
+    with engine.begin() as conn:
+        conn.execute(
+            schema.imports.insert().values(
+                table_name=table,
+                file_name=file_name[:400],
+                imported_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
+                rows_read=read,
+                rows_written=written,
+                rows_rejected=rejected,
+            )
+        )
+
+
+def table_status(engine: sa.Engine) -> pl.DataFrame:
+    """Rows per contract table, the dates each covers, and its last import."""
+    dates = {
+        "responses": "responded_on",
+        "contacts": "contacted_on",
+        "cases": "opened_on",
+        "kpis": "week",
+        "actions": "start_on",
+    }
+    rows = []
+    schema.imports.create(engine, checkfirst=True)
+    with engine.connect() as conn:
+        last = {
+            r.table_name: r
+            for r in conn.execute(sa.select(schema.imports).order_by(schema.imports.c.import_id))
+        }
+        present = set(sa.inspect(conn).get_table_names())
+        names = [*schema.TABLE_NAMES, *(n for n in ("actions",) if n in present)]
+        for name in names:
+            t = schema.metadata.tables[name]
+            count = conn.execute(sa.select(sa.func.count()).select_from(t)).scalar()
+            first = latest = None
+            if name in dates:
+                first, latest = conn.execute(
+                    sa.select(sa.func.min(t.c[dates[name]]), sa.func.max(t.c[dates[name]]))
+                ).one()
+            imp = last.get(name)
+            rows.append(
+                {
+                    "table": name,
+                    "rows": int(count),
+                    "from": str(first) if first else None,
+                    "to": str(latest) if latest else None,
+                    "last_import": f"{imp.imported_at:%Y-%m-%d %H:%M} UTC · {imp.file_name} · "
+                    f"{imp.rows_written:,} written, {imp.rows_rejected:,} rejected"
+                    if imp
+                    else None,
+                }
+            )
+    return pl.DataFrame(rows)

@@ -1,0 +1,111 @@
+"""A lake: a folder of Parquet files, one per table of the contract, read in place.
+
+``FOLDER/responses.parquet`` or ``FOLDER/responses/*.parquet`` (a folder of part files, as
+Spark and most lake tools write them) holds the ``responses`` table, and so on for every
+table of ``cxmetrics/contract/schema.py``. DuckDB (``duckdb:///FOLDER``) and Spark
+(``spark://local?path=FOLDER``) put one view per table over these files; the dashboard
+only reads them. ``python -m cxmetrics export-parquet FOLDER`` writes such a folder from
+any database of the contract.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import polars as pl
+import sqlalchemy as sa
+
+#: Tables a lake must hold: the journey, the customers and their answers.
+REQUIRED = ("stages", "touchpoints", "departments", "stage_owners", "customers", "responses")
+#: Tables a company may lack; an absent one is read as an empty table of the contract.
+OPTIONAL = (
+    "targets",
+    "contacts",
+    "cases",
+    "kpis",
+    "incentives",
+    "settings",
+    "comment_analysis",
+    "comment_models",
+    "actions",
+    "action_changes",
+)
+TABLES = (*REQUIRED, *OPTIONAL)
+
+
+class LakeError(ValueError):
+    """The folder cannot be read as a lake; the message names the folder and what is wrong."""
+
+
+def table_files(folder: Path) -> dict[str, Path]:
+    """The Parquet file or folder of part files behind each table present in ``folder``."""
+    found: dict[str, Path] = {}
+    for name in TABLES:
+        file, parts = folder / f"{name}.parquet", folder / name
+        if file.is_file():
+            found[name] = file
+        elif parts.is_dir() and any(parts.rglob("*.parquet")):
+            found[name] = parts
+    return found
+
+
+def check(folder: Path) -> dict[str, Path]:
+    """The tables of ``folder``; a ``LakeError`` naming the required tables it lacks."""
+    if not folder.is_dir():
+        raise LakeError(f"the Parquet folder {folder} does not exist")
+    found = table_files(folder)
+    missing = [name for name in REQUIRED if name not in found]
+    if missing:
+        raise LakeError(
+            f"the Parquet folder {folder} lacks the table(s) {', '.join(missing)}: each needs "
+            f"{folder}/TABLE.parquet or a folder {folder}/TABLE/ of Parquet files (write one "
+            "from any database with `python -m cxmetrics export-parquet FOLDER`)"
+        )
+    return found
+
+
+def parquet_glob(path: Path) -> str:
+    """The path or glob a reader takes for one table's file or folder of part files."""
+    return str(path) if path.is_file() else str(path / "**" / "*.parquet")
+
+
+def empty_select(table: sa.Table) -> sa.Select:
+    """A query for no rows with the table's columns and types: an absent optional table."""
+    cols = [sa.cast(sa.null(), c.type).label(c.name) for c in table.columns]
+    return sa.select(*cols).where(sa.false())
+
+
+def version(folder: Path) -> tuple[int, int]:
+    """A fingerprint that changes when any Parquet file of the folder is written."""
+    files = [p for p in folder.rglob("*.parquet") if p.is_file()]
+    return len(files), max((p.stat().st_mtime_ns for p in files), default=0)
+
+
+def export(
+    tables: Iterable[tuple[str, pl.DataFrame]], folder: Path, *, replace: bool = False
+) -> list[str]:
+    """Write each frame as ``FOLDER/name.parquet``, one at a time (a generator of frames
+    holds one table in memory), all or nothing: the files are written into a new folder
+    beside ``folder`` and moved into place when every one is written. Returns the names."""
+    folder = folder.resolve()
+    if folder.exists() and any(folder.iterdir()) and not replace:
+        raise LakeError(f"{folder} is not empty; pass --replace to overwrite it")
+    if not folder.parent.is_dir():
+        raise LakeError(f"the folder {folder.parent} does not exist")
+    partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    try:
+        written = []
+        for name, frame in tables:
+            frame.write_parquet(partial / f"{name}.parquet")
+            written.append(name)
+        if folder.exists():
+            shutil.rmtree(folder)
+        os.replace(partial, folder)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    return written

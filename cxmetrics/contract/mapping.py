@@ -1,0 +1,451 @@
+"""Column mappings: how a source file's columns become the data contract's columns.
+
+A mapping is a small TOML or YAML file, reusable for next month's file::
+
+    table = "responses"
+    encoding = "utf-8"            # or "latin-1", "cp1252"…
+    duplicates = "reject"         # or "keep-first": later rows with an id already seen are
+                                  # skipped (e.g. one customer row per reviewer)
+
+    [columns]                     # contract column = source column
+    response_id = "ResponseID"
+    customer_id = "Customer"
+    responded_on = "Date"
+    nps = "Likelihood to recommend"
+
+    [constants]                   # contract column = the same value on every row
+    channel = "web"
+    source = "survey"
+
+    [dates]                       # strptime formats (ISO 8601 when not given); a list is
+    responded_on = ["%d/%m/%Y", "%d %B %Y"]   # tried in order, the first that reads wins.
+                                  # Ordinal suffixes are dropped first ("1st", "22nd",
+                                  # "19th March 2025" reads as "%d %B %Y")
+
+    [where]                       # keep only the rows that pass every condition; rows
+    negativereason = "not empty"  # left out are counted in the report, not rejected.
+    airline = ["United", "Delta"] # A file's column = "text" (equal, after trimming),
+    channel = { not = "test" }    # ["a", "b"] (one of these), "empty", "not empty",
+                                  # { not = "a" } or { not = ["a", "b"] } (none of these;
+                                  # blank passes). A list is literal: ["empty"] is the word.
+
+    [values.touchpoint_id]        # value maps, applied before parsing ("" = a blank cell)
+    "Billing" = "pay_first_bill"
+    "*" = "other"                 # optional: every value not listed (blank too, unless
+                                  # "" is listed); without it, other values pass unchanged
+
+    [rescale.csat]                # linear, then rounded: 1-10 stars onto 1-5
+    from = [1, 10]
+    to = [1, 5]
+
+    [ids]                         # a stable id from text columns (hashed, as digits); a
+    customer_id = ["Reviewer"]    # row whose source column is blank is rejected, naming it
+
+    [unpivot]                     # wide to long: each listed column becomes a row
+    key = "touchpoint_id"         # contract column that receives the mapped name
+    value = "csat"                # contract column that receives the cell
+    columns = { "Comfort" = "lounge_comfort", "Food" = "lounge_food" }
+    skip = ["0"]                  # cells that mean "not rated": no row
+
+Names on the right of ``[columns]`` and in ``[ids]`` and ``[unpivot]``, and the names in
+``[where]``, are the file's; names on the left are the contract's (see
+``cxmetrics/contract/schema.py``).
+
+A source's own sentiment label goes to ``sentiment_label`` on responses (``[columns]``, with
+``[values.sentiment_label]`` when the file says it in other words): where a comment has one
+(positive, neutral or negative), it is used instead of the lexicon's score.
+
+With ``duplicates = "keep-first"`` the report counts the rows left out and lists them in the
+report file. The import warns, naming the column, when ids come from numbers in scientific
+notation ("5.70306E+17": digits are lost, different ids collide) or with decimals.
+
+Text scraped from web pages (``&#039;``, ``&amp;``, ``<br/>``) is made plain by naming its
+contract columns in ``html = ["comment"]`` (top level): entities decoded, tags removed.
+``unquote = ["comment"]`` (top level) takes off one pair of double quotes that encloses a
+whole cell (files that store every text as ``"..."`` inside the field).
+
+Syntax errors of either format name their line and column.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from cxmetrics.contract import limits, schema
+
+
+class MappingError(ValueError):
+    """The mapping file is unreadable or names something that does not exist."""
+
+
+@dataclass(frozen=True)
+class Rescale:
+    low: float
+    high: float
+    to_low: float
+    to_high: float
+
+
+@dataclass(frozen=True)
+class Unpivot:
+    key: str
+    value: str
+    columns: dict[str, str]  # source column -> value written to ``key``
+    skip: tuple[str, ...] = ()  # cell values that mean "not answered": no row is made
+
+
+EMPTY, NOT_EMPTY = "empty", "not empty"
+OTHERS = "*"  # in a value map: every value not listed
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One ``[where]`` condition on a file's column: a blank cell counts as ``""``."""
+
+    column: str
+    values: tuple[str, ...] = ()  # the cell is one of these (trimmed)...
+    negate: bool = False  # ...or, when set, none of these
+    blank: bool | None = None  # "empty" (True) or "not empty" (False) instead of values
+
+    def describe(self) -> str:
+        if self.blank is not None:
+            return f"{self.column} is {EMPTY if self.blank else NOT_EMPTY}"
+        listed = ", ".join(repr(v) for v in self.values)
+        if len(self.values) == 1:
+            return f"{self.column} {'is not' if self.negate else 'is'} {listed}"
+        return f"{self.column} {'is none of' if self.negate else 'is one of'} {listed}"
+
+
+@dataclass(frozen=True)
+class Mapping:
+    table: str
+    columns: dict[str, str] = field(default_factory=dict)
+    constants: dict[str, object] = field(default_factory=dict)
+    dates: dict[str, tuple[str, ...]] = field(default_factory=dict)  # formats, tried in order
+    values: dict[str, dict[str, str]] = field(default_factory=dict)
+    rescale: dict[str, Rescale] = field(default_factory=dict)
+    ids: dict[str, list[str]] = field(default_factory=dict)
+    unpivot: Unpivot | None = None
+    encoding: str = "utf-8"
+    duplicates: str = "reject"  # or "keep-first": later rows with the same id are skipped
+    where: tuple[Condition, ...] = ()  # rows that fail one are left out before mapping
+    html: tuple[str, ...] = ()  # contract text columns made plain (entities, tags)
+    unquote: tuple[str, ...] = ()  # contract text columns whose enclosing quotes go
+
+    def source_columns(self) -> set[str]:
+        """Every column of the file this mapping reads."""
+        used = set(self.columns.values()) | {c.column for c in self.where}
+        for sources in self.ids.values():
+            used |= set(sources)
+        if self.unpivot:  # an id may be built from the unpivot's key, which is not the file's
+            used = (used - {self.unpivot.key}) | set(self.unpivot.columns)
+        return used
+
+    def to_toml(self) -> str:
+        """The mapping as a TOML file (what the Data page saves)."""
+
+        def q(value) -> str:
+            if isinstance(value, bool):
+                return "true" if value else "false"
+            if isinstance(value, int | float):
+                return repr(value)
+            text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+            return f'"{text}"'
+
+        lines = [f"table = {q(self.table)}", f"encoding = {q(self.encoding)}"]
+        if self.duplicates != "reject":
+            lines.append(f"duplicates = {q(self.duplicates)}")
+        for key, names in (("html", self.html), ("unquote", self.unquote)):
+            if names:
+                lines.append(f"{key} = [{', '.join(q(c) for c in names)}]")
+        for title, items in (("columns", self.columns), ("constants", self.constants)):
+            if items:
+                lines += ["", f"[{title}]", *[f"{k} = {q(v)}" for k, v in items.items()]]
+        if self.dates:
+            lines += ["", "[dates]"]
+            for k, formats in self.dates.items():
+                one = q(formats[0]) if len(formats) == 1 else None
+                lines.append(f"{k} = {one or '[' + ', '.join(q(f) for f in formats) + ']'}")
+        if self.where:
+            lines += ["", "[where]"]
+            for c in self.where:
+                if c.blank is not None:
+                    rule = q(EMPTY if c.blank else NOT_EMPTY)
+                else:
+                    rule = "[" + ", ".join(q(v) for v in c.values) + "]"
+                    rule = f"{{ not = {rule} }}" if c.negate else rule
+                lines.append(f"{q(c.column)} = {rule}")
+        for column, table in self.values.items():
+            lines += ["", f"[values.{column}]", *[f"{q(k)} = {q(v)}" for k, v in table.items()]]
+        for column, r in self.rescale.items():
+            lines += [
+                "",
+                f"[rescale.{column}]",
+                f"from = [{r.low!r}, {r.high!r}]",
+                f"to = [{r.to_low!r}, {r.to_high!r}]",
+            ]
+        if self.ids:
+            lines += ["", "[ids]"]
+            lines += [f"{k} = [{', '.join(q(s) for s in v)}]" for k, v in self.ids.items()]
+        if self.unpivot:
+            u = self.unpivot
+            pairs = ", ".join(f"{q(k)} = {q(v)}" for k, v in u.columns.items())
+            lines += ["", "[unpivot]", f"key = {q(u.key)}", f"value = {q(u.value)}"]
+            lines += [f"columns = {{ {pairs} }}"]
+            if u.skip:
+                lines += [f"skip = [{', '.join(q(v) for v in u.skip)}]"]
+        return "\n".join(lines) + "\n"
+
+
+def _table(data: dict, name: str) -> dict:
+    value = data.get(name, {})
+    if not isinstance(value, dict):
+        raise MappingError(f"[{name}] must be a table of name = value pairs")
+    return value
+
+
+def parse(data: dict, table: str | None = None, where: str = "the mapping") -> Mapping:
+    """Check a mapping read from TOML or YAML against the contract."""
+    if not isinstance(data, dict):
+        raise MappingError(f"{where} must be a table of settings")
+    name = table or data.get("table")
+    if name is None:
+        raise MappingError(f"{where} does not say which table it fills (table = …)")
+    if data.get("table") not in (None, name):
+        raise MappingError(f"{where} is for table {data['table']!r}, not {name!r}")
+    if name not in schema.IMPORTABLE:
+        raise MappingError(
+            f"{where}: {name!r} cannot be imported; importable tables: "
+            f"{', '.join(schema.IMPORTABLE)}"
+        )
+    contract = {c.name for c in schema.metadata.tables[name].columns}
+    known = {"table", "columns", "constants", "dates", "values", "rescale", "ids", "unpivot"}
+    known |= {"where"}
+    unknown = set(data) - known - {"encoding", "duplicates", "html", "unquote"}
+    if unknown:
+        raise MappingError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}")
+
+    def check(section: str, names) -> None:
+        wrong = sorted(set(names) - contract)
+        if wrong:
+            raise MappingError(
+                f"{where}: [{section}] names {', '.join(wrong)}, not column(s) of {name} "
+                f"(its columns: {', '.join(sorted(contract))})"
+            )
+
+    columns = {str(k): str(v) for k, v in _table(data, "columns").items()}
+    constants = dict(_table(data, "constants"))
+    dates = {}
+    for column, formats in _table(data, "dates").items():
+        formats = [formats] if isinstance(formats, str) else formats
+        if (
+            not isinstance(formats, list)
+            or not formats
+            or not all(isinstance(f, str) and f.strip() for f in formats)
+        ):
+            raise MappingError(
+                f"{where}: [dates] {column} must be a format or a list of formats, "
+                f'e.g. ["%d/%m/%Y", "%d %B %Y"]'
+            )
+        dates[str(column)] = tuple(formats)
+    conditions = tuple(_condition(str(k), v, where) for k, v in _table(data, "where").items())
+    values = {
+        str(k): {str(a): str(b) for a, b in v.items()}
+        for k, v in _table(data, "values").items()
+        if isinstance(v, dict)
+    }
+    rescale = {}
+    for column, spec in _table(data, "rescale").items():
+        try:
+            (low, high), (to_low, to_high) = spec["from"], spec["to"]
+            rescale[column] = Rescale(float(low), float(high), float(to_low), float(to_high))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MappingError(
+                f"{where}: [rescale.{column}] needs from = [low, high] and to = [low, high]"
+            ) from exc
+        if low == high:
+            raise MappingError(f"{where}: [rescale.{column}] from = [{low}, {high}] is empty")
+    ids = {}
+    for column, sources in _table(data, "ids").items():
+        sources = [sources] if isinstance(sources, str) else list(sources)
+        if not sources:
+            raise MappingError(f"{where}: [ids] {column} lists no source column")
+        ids[str(column)] = [str(s) for s in sources]
+    unpivot = None
+    if "unpivot" in data:
+        u = _table(data, "unpivot")
+        try:
+            unpivot = Unpivot(
+                str(u["key"]),
+                str(u["value"]),
+                {str(k): str(v) for k, v in u["columns"].items()},
+                tuple(str(v) for v in u.get("skip", [])),
+            )
+        except (KeyError, AttributeError) as exc:
+            raise MappingError(f"{where}: [unpivot] needs key, value and columns") from exc
+        check("unpivot", [unpivot.key, unpivot.value])
+    for section, names in (
+        ("columns", columns),
+        ("constants", constants),
+        ("dates", dates),
+        ("values", values),
+        ("rescale", rescale),
+        ("ids", ids),
+    ):
+        check(section, names)
+    encoding = str(data.get("encoding", "utf-8"))
+    try:
+        "".encode(encoding)
+    except LookupError as exc:
+        raise MappingError(f"{where}: unknown encoding {encoding!r}") from exc
+    text_rules = {}
+    for key in ("html", "unquote"):
+        names = data.get(key, [])
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
+            raise MappingError(
+                f'{where}: {key} must be a list of columns, e.g. {key} = ["comment"]'
+            )
+        check(key, names)
+        text_rules[key] = tuple(names)
+    duplicates = str(data.get("duplicates", "reject"))
+    if duplicates not in ("reject", "keep-first"):
+        raise MappingError(f"{where}: duplicates must be reject or keep-first, not {duplicates!r}")
+    return Mapping(
+        name,
+        columns,
+        constants,
+        dates,
+        values,
+        rescale,
+        ids,
+        unpivot,
+        encoding,
+        duplicates,
+        conditions,
+        text_rules["html"],
+        text_rules["unquote"],
+    )
+
+
+def _condition(column: str, rule, where: str) -> Condition:
+    """A ``[where]`` rule: "text", ["a", "b"], "empty", "not empty" or {not = …}."""
+
+    def texts(value) -> tuple[str, ...] | None:
+        if isinstance(value, str | int | float) and not isinstance(value, bool):
+            return (str(value).strip(),)
+        if (
+            isinstance(value, list)
+            and value
+            and all(isinstance(v, str | int | float) and not isinstance(v, bool) for v in value)
+        ):
+            return tuple(str(v).strip() for v in value)
+        return None
+
+    if isinstance(rule, str) and rule.strip().lower() in (EMPTY, NOT_EMPTY):
+        return Condition(column, blank=rule.strip().lower() == EMPTY)
+    if isinstance(rule, dict) and set(rule) == {"not"} and texts(rule["not"]):
+        return Condition(column, texts(rule["not"]), negate=True)
+    if texts(rule):
+        return Condition(column, texts(rule))
+    raise MappingError(
+        f'{where}: [where] {column} = {rule!r} is not a condition; use "text", '
+        '["a", "b"], "empty", "not empty" or { not = "text" }'
+    )
+
+
+def load(path: Path, table: str | None = None) -> Mapping:
+    """Read a ``.toml``, ``.yaml`` or ``.yml`` mapping file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MappingError(f"cannot read the mapping {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise MappingError(f"the mapping {path} is not UTF-8 text") from exc
+    return loads(text, path.suffix.lower(), table, str(path))
+
+
+def loads(text: str, suffix: str, table: str | None = None, where: str = "the mapping") -> Mapping:
+    yaml_file = suffix in (".yaml", ".yml")
+    try:
+        data = (limits.yaml_load(text) or {}) if yaml_file else tomllib.loads(text)  # no aliases
+    except Exception as exc:  # a syntax error of either format
+        raise MappingError(
+            f"{where} is not valid {'YAML' if yaml_file else 'TOML'}: {syntax_error(exc)}"
+        ) from exc
+    return parse(data, table, where)
+
+
+_TOML_AT = re.compile(r"\s*\(at line (\d+), column (\d+)\)\s*$")
+
+
+def syntax_error(exc: Exception) -> str:
+    """A TOML or YAML syntax error as "line L, column C: what is wrong" (1-based)."""
+    text = str(exc).strip()
+    at = _TOML_AT.search(text)
+    if at:  # tomllib: "Expected ']' … (at line 3, column 9)"
+        return f"line {at[1]}, column {at[2]}: {text[: at.start()]}"
+    mark = getattr(exc, "problem_mark", None)  # PyYAML's MarkedYAMLError
+    if mark is not None:
+        what = getattr(exc, "problem", None) or type(exc).__name__
+        context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and start is not None:
+            what += f" ({context} from line {start.line + 1}, column {start.column + 1})"
+        return f"line {mark.line + 1}, column {mark.column + 1}: {what}"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def identity(table: str, source_columns: list[str]) -> Mapping:
+    """The file's columns that carry the table's column names, each to itself."""
+    contract = {c.name for c in schema.metadata.tables[table].columns}
+    return Mapping(table, {c: c for c in source_columns if c in contract})
+
+
+def _simple(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+def guess(table: str, source_columns: list[str], base: Mapping | None = None) -> Mapping:
+    """A starting mapping for a file: ``base``'s choices where it has them, else each
+    contract column from the source column of the same name (ignoring case, spaces and
+    punctuation)."""
+    base = base or Mapping(table)
+    by_name = {_simple(c): c for c in source_columns}
+    columns = dict(base.columns)
+    taken = set(base.constants) | set(base.ids) | set(columns)
+    if base.unpivot:
+        taken |= {base.unpivot.key, base.unpivot.value}
+    for column in schema.metadata.tables[table].columns:
+        if column.name not in taken and _simple(column.name) in by_name:
+            columns[column.name] = by_name[_simple(column.name)]
+    return replace(base, table=table, columns=columns)
+
+
+@dataclass(frozen=True)
+class Field:
+    """One contract column as a mapping form shows it."""
+
+    name: str
+    required: bool
+    is_date: bool
+
+
+def form_fields(m: Mapping) -> list[Field]:
+    """The table's columns a form maps by hand: not those the mapping builds itself (ids,
+    and the unpivot's key and value)."""
+    built = set(m.ids) | ({m.unpivot.key, m.unpivot.value} if m.unpivot else set())
+    return [
+        Field(
+            c.name,
+            schema.required(c),
+            isinstance(c.type, sa.Date),
+        )
+        for c in schema.metadata.tables[m.table].columns
+        if c.name not in built
+    ]

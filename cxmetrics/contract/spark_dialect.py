@@ -1,0 +1,473 @@
+"""A small SQLAlchemy dialect for Apache Spark SQL, so the Core queries of the project run on
+Spark unchanged.
+
+URLs:
+
+- ``spark://local?path=/data/cx-lake`` starts Spark in local mode inside this process (PyPI's
+  ``pyspark`` and a Java 17 runtime) and puts one temporary view per table of the contract
+  over the Parquet folder (``cxmetrics.contract.lake``). Options: ``cores`` (default 2),
+  ``memory`` (driver memory, default ``1g``), ``partitions`` (shuffle partitions, default 4).
+- ``sc://host:15002`` (Spark Connect) and ``sc://host:443/;token=…`` reach a cluster whose
+  catalog holds the contract's tables; ``?database=cx`` chooses their database.
+
+The DB-API part is a thin shim: a cursor runs ``spark.sql(sql, args)`` with named
+parameters (``:name``, SQLAlchemy's own style) and fetches the rows. ``store.read_select``
+does not go through it: it compiles the statement and fetches Arrow (``toArrow()``).
+One Spark session per URL serves every connection of the process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import registry
+from sqlalchemy.engine import default
+from sqlalchemy.sql import compiler
+
+# --- DB-API shim ---------------------------------------------------------------------------
+
+apilevel = "2.0"
+threadsafety = 1
+paramstyle = "named"
+
+
+class Error(Exception):
+    pass
+
+
+class Warning(Exception):  # noqa: A001 - the name DB-API asks for
+    pass
+
+
+class InterfaceError(Error):
+    pass
+
+
+class DatabaseError(Error):
+    pass
+
+
+class OperationalError(DatabaseError):
+    pass
+
+
+class ProgrammingError(DatabaseError):
+    pass
+
+
+class IntegrityError(DatabaseError):
+    pass
+
+
+class DataError(DatabaseError):
+    pass
+
+
+class InternalError(DatabaseError):
+    pass
+
+
+class NotSupportedError(DatabaseError):
+    pass
+
+
+_sessions: dict[tuple, Any] = {}
+_lock = threading.Lock()
+
+#: Local-mode settings: small enough for a shared machine, one executor thread per core.
+LOCAL_DEFAULTS = {"cores": "2", "memory": "1g", "partitions": "4"}
+
+
+def session(spec: tuple):
+    """The Spark session for a connection spec, started once per process."""
+    with _lock:
+        spark = _sessions.get(spec)
+        if spark is not None and not _stopped(spark):
+            return spark
+        kind, target, options = spec[0], spec[1], dict(spec[2])
+        try:
+            from pyspark.sql import SparkSession
+        except ImportError as exc:
+            raise OperationalError(
+                "pyspark is not installed: `python3 -m pip install -r requirements-engines.txt`"
+            ) from exc
+        try:
+            if kind == "local":
+                spark = _local_session(SparkSession, options)
+                spark.sparkContext.setLogLevel("ERROR")
+                _create_views(spark, Path(target))
+            else:
+                spark = SparkSession.builder.remote(target).getOrCreate()
+                if options.get("database"):
+                    spark.catalog.setCurrentDatabase(options["database"])
+        except Error:
+            raise
+        except Exception as exc:  # Java missing, a refused connection, a bad folder
+            raise OperationalError(_first_line(exc)) from exc
+        _sessions[spec] = spark
+        return spark
+
+
+def stop_all() -> None:
+    """Stop every Spark session this process started (the JVM of local mode ends too)."""
+    with _lock:
+        for spark in _sessions.values():
+            with contextlib.suppress(Exception):
+                spark.stop()
+        _sessions.clear()
+
+
+def _stopped(spark) -> bool:
+    """True when a local session was stopped (a Spark Connect session has no context here:
+    the server keeps it)."""
+    try:
+        return spark.sparkContext._jsc is None
+    except Exception:  # Spark Connect: no sparkContext on the client
+        return False
+
+
+def _local_session(builder_cls, options: dict[str, str]):
+    """A session of the process's local Spark: the first starts it (with these options);
+    each later folder gets a session of its own (its own temporary views) on the same
+    Spark context."""
+    for spec, spark in _sessions.items():
+        if spec[0] == "local" and not _stopped(spark):
+            return spark.newSession()
+    opts = {**LOCAL_DEFAULTS, **options}
+    return (
+        builder_cls.builder.master(f"local[{int(opts['cores'])}]")
+        .appName("cx-dashboard")
+        .config("spark.driver.memory", opts["memory"])
+        .config("spark.sql.shuffle.partitions", str(int(opts["partitions"])))
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.ui.showConsoleProgress", "false")
+        .getOrCreate()
+    )
+
+
+def _create_views(spark, folder: Path) -> None:
+    """One temporary view per table of the lake; an empty one for an absent optional table."""
+    from cxmetrics.contract import lake, schema
+
+    try:
+        found = lake.check(folder)
+    except lake.LakeError as exc:
+        raise OperationalError(str(exc)) from exc
+    dialect = SparkDialect()
+    for name in lake.TABLES:
+        if name in found:
+            reader = spark.read
+            ddl = _parquet_ddl(found[name])
+            if ddl is not None:  # the footer read here: no Spark job to infer the schema
+                reader = reader.schema(ddl)
+            frame = reader.parquet(lake.parquet_glob(found[name]))
+        else:
+            empty = lake.empty_select(schema.metadata.tables[name])
+            frame = spark.sql(
+                str(empty.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+            )
+        frame.createOrReplaceTempView(name)
+
+
+_ARROW_TO_SPARK = {
+    "int8": "TINYINT",
+    "int16": "SMALLINT",
+    "int32": "INT",
+    "int64": "BIGINT",
+    "float": "FLOAT",
+    "double": "DOUBLE",
+    "bool": "BOOLEAN",
+    "string": "STRING",
+    "large_string": "STRING",
+    "string_view": "STRING",
+    "date32[day]": "DATE",
+}
+
+
+def _parquet_ddl(path: Path) -> str | None:
+    """The Spark schema of a local Parquet table, from one file's footer (pyarrow), or None
+    when a column has a type outside the contract's (Spark then infers it)."""
+    import pyarrow.parquet as pq
+
+    file = path if path.is_file() else next(iter(sorted(path.rglob("*.parquet"))), None)
+    if file is None:
+        return None
+    columns = []
+    for field in pq.read_schema(file):
+        spark_type = _ARROW_TO_SPARK.get(str(field.type))
+        if spark_type is None:
+            return None
+        columns.append(f"`{field.name}` {spark_type}")
+    return ", ".join(columns)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Cursor:
+    arraysize = 1000
+
+    def __init__(self, connection: Connection):
+        self.connection = connection
+        self.description = None
+        self.rowcount = -1
+        self._rows: list[tuple] = []
+        self._at = 0
+
+    def execute(self, operation: str, parameters=None):
+        spark = self.connection.spark
+        try:
+            frame = spark.sql(operation, args=dict(parameters) if parameters else None)
+            fields = frame.schema.fields
+            rows = [tuple(r) for r in frame.collect()] if fields else []
+        except Exception as exc:
+            raise DatabaseError(_first_line(exc)) from exc
+        self.description = (
+            [(f.name, f.dataType.simpleString(), None, None, None, None, True) for f in fields]
+            if fields
+            else None
+        )
+        self._rows, self._at, self.rowcount = rows, 0, len(rows)
+        return self
+
+    def executemany(self, operation: str, seq_of_parameters):
+        for parameters in seq_of_parameters:
+            self.execute(operation, parameters)
+
+    def fetchone(self):
+        if self._at >= len(self._rows):
+            return None
+        self._at += 1
+        return self._rows[self._at - 1]
+
+    def fetchmany(self, size: int | None = None):
+        size = size or self.arraysize
+        out = self._rows[self._at : self._at + size]
+        self._at += len(out)
+        return out
+
+    def fetchall(self):
+        out = self._rows[self._at :]
+        self._at = len(self._rows)
+        return out
+
+    def close(self):
+        self._rows = []
+
+    def setinputsizes(self, *args):
+        pass
+
+    def setoutputsize(self, *args):
+        pass
+
+
+class Connection:
+    """A DB-API connection over the process's Spark session (closing it keeps the session)."""
+
+    def __init__(self, spec: tuple):
+        self.spark = session(spec)
+
+    def cursor(self) -> Cursor:
+        return Cursor(self)
+
+    def commit(self):
+        pass
+
+    def rollback(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def connect(spec: tuple) -> Connection:
+    return Connection(spec)
+
+
+# --- dialect -------------------------------------------------------------------------------
+
+
+class SparkIdentifierPreparer(compiler.IdentifierPreparer):
+    def __init__(self, dialect):
+        super().__init__(dialect, initial_quote="`", escape_quote="`")
+
+
+class SparkTypeCompiler(compiler.GenericTypeCompiler):
+    def visit_string(self, type_, **kw):
+        return "STRING"
+
+    visit_VARCHAR = visit_NVARCHAR = visit_CHAR = visit_NCHAR = visit_string
+    visit_text = visit_TEXT = visit_unicode = visit_unicode_text = visit_string
+
+    def visit_small_integer(self, type_, **kw):
+        return "SMALLINT"
+
+    def visit_integer(self, type_, **kw):
+        return "INT"
+
+    def visit_big_integer(self, type_, **kw):
+        return "BIGINT"
+
+    def visit_float(self, type_, **kw):
+        return "DOUBLE"
+
+    visit_FLOAT = visit_REAL = visit_DOUBLE = visit_double = visit_float
+
+    def visit_boolean(self, type_, **kw):
+        return "BOOLEAN"
+
+    def visit_datetime(self, type_, **kw):
+        return "TIMESTAMP"
+
+
+class SparkCompiler(compiler.SQLCompiler):
+    def limit_clause(self, select, **kw):
+        text = ""
+        if select._limit_clause is not None:
+            text += "\n LIMIT " + self.process(select._limit_clause, **kw)
+        if select._offset_clause is not None:
+            text += " OFFSET " + self.process(select._offset_clause, **kw)
+        return text
+
+
+_SPARK_TYPES = {
+    "string": sa.String,
+    "varchar": sa.String,
+    "char": sa.String,
+    "smallint": sa.SmallInteger,
+    "tinyint": sa.SmallInteger,
+    "int": sa.Integer,
+    "bigint": sa.BigInteger,
+    "double": sa.Float,
+    "float": sa.Float,
+    "boolean": sa.Boolean,
+    "date": sa.Date,
+    "timestamp": sa.DateTime,
+    "timestamp_ntz": sa.DateTime,
+}
+
+
+class SparkDialect(default.DefaultDialect):
+    name = "spark"
+    driver = "pyspark"
+    statement_compiler = SparkCompiler
+    type_compiler_cls = SparkTypeCompiler
+    preparer = SparkIdentifierPreparer
+    default_paramstyle = "named"
+    supports_statement_cache = True
+    supports_native_boolean = True
+    supports_native_decimal = True
+    supports_sane_rowcount = False
+    supports_sane_multi_rowcount = False
+    supports_alter = False
+    supports_sequences = False
+    postfetch_lastrowid = False
+    max_identifier_length = 255
+
+    @classmethod
+    def import_dbapi(cls):
+        return sys.modules[__name__]
+
+    def create_connect_args(self, url):
+        options = tuple(sorted((k, str(v)) for k, v in url.query.items() if k != "path"))
+        if url.drivername == "spark":
+            if (url.host or "local") != "local":
+                raise sa.exc.ArgumentError(
+                    f"spark://{url.host} is not a local session: use spark://local?path=FOLDER "
+                    "for Spark inside this process, or sc://HOST:PORT for Spark Connect"
+                )
+            path = url.query.get("path")
+            if not path:
+                raise sa.exc.ArgumentError(
+                    "spark://local needs the Parquet folder: spark://local?path=/data/cx-lake"
+                )
+            return [], {"spec": ("local", str(Path(path).resolve()), options)}
+        remote = f"sc://{url.host}" + (f":{url.port}" if url.port else "")
+        if url.database:
+            remote += f"/{url.database}"  # Spark Connect's own ";key=value" parameters
+        return [], {"spec": ("connect", remote, options)}
+
+    def connect(self, *cargs, **cparams):
+        return connect(**cparams)
+
+    def get_default_isolation_level(self, dbapi_conn):
+        return None
+
+    def _get_server_version_info(self, connection):
+        return None
+
+    def _get_default_schema_name(self, connection):
+        return None
+
+    def do_rollback(self, dbapi_connection):
+        pass
+
+    def do_commit(self, dbapi_connection):
+        pass
+
+    def do_ping(self, dbapi_connection):
+        dbapi_connection.spark.sql("SELECT 1").collect()
+        return True
+
+    def get_table_names(self, connection, schema=None, **kw):
+        sql = "SHOW TABLES" + (f" IN {self.identifier_preparer.quote(schema)}" if schema else "")
+        rows = connection.exec_driver_sql(sql).all()
+        return [row[1] for row in rows]  # namespace, tableName, isTemporary
+
+    def get_view_names(self, connection, schema=None, **kw):
+        return []
+
+    def has_table(self, connection, table_name, schema=None, **kw):
+        return table_name in self.get_table_names(connection, schema)
+
+    def get_columns(self, connection, table_name, schema=None, **kw):
+        name = self.identifier_preparer.quote(table_name)
+        if schema:
+            name = f"{self.identifier_preparer.quote(schema)}.{name}"
+        columns = []
+        for col_name, data_type, *_ in connection.exec_driver_sql(f"DESCRIBE TABLE {name}"):
+            if not col_name or col_name.startswith("#"):
+                break  # partition information follows the columns
+            base = data_type.split("(")[0].lower()
+            columns.append(
+                {
+                    "name": col_name,
+                    "type": _SPARK_TYPES.get(base, sa.String)(),
+                    "nullable": True,
+                    "default": None,
+                }
+            )
+        return columns
+
+    def get_pk_constraint(self, connection, table_name, schema=None, **kw):
+        return {"constrained_columns": [], "name": None}
+
+    def get_foreign_keys(self, connection, table_name, schema=None, **kw):
+        return []
+
+    def get_indexes(self, connection, table_name, schema=None, **kw):
+        return []
+
+
+def spark_session(engine: sa.Engine):
+    """The Spark session behind an engine of this dialect."""
+    with engine.connect() as conn:
+        return conn.connection.driver_connection.spark
+
+
+def register() -> None:
+    """Make ``spark://`` and ``sc://`` URLs open this dialect."""
+    registry.register("spark", __name__, "SparkDialect")
+    registry.register("sc", __name__, "SparkDialect")
+
+
+register()

@@ -1,0 +1,380 @@
+"""Moments of truth from behaviour rather than surveys: customers defined by what they did
+(contacted us three times in a month, filed a claim, reached renewal, complained) against
+everyone else, on loyalty (NPS of their answers in view) and churn.
+
+Each moment gives two tests, each only when both sides have the minimum n: NPS of the
+group's answers against everyone else's (z-test, standard errors allowing for customers
+answering more than once) and churn in the period of the group's customers against everyone
+else's (two-proportion z-test). Benjamini-Hochberg runs over every test of the view; a
+difference is called significant only when its test is kept."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cached_property
+
+import numpy as np
+import polars as pl
+
+from cxmetrics.findings.findings import Finding, adjust
+from cxmetrics.stats import metrics as m
+from cxmetrics.stats.inference import FDR, Z95, p_two_sided
+
+REPEAT_CONTACTS = 3
+REPEAT_WINDOW_DAYS = 30
+
+
+def flag_repeat_contacts(contacts: pl.DataFrame) -> pl.DataFrame:
+    """Add ``repeat_contact``: this contact is at least the third by the same customer within
+    30 days (``cust``, ``contacted_on``). Returns the frame sorted by date."""
+    back = REPEAT_CONTACTS - 1
+    by_customer = contacts.sort("cust", "contacted_on", "contact_id")
+    flagged = by_customer.with_columns(
+        (
+            (pl.col("cust") == pl.col("cust").shift(back))
+            & (
+                (pl.col("contacted_on") - pl.col("contacted_on").shift(back)).dt.total_days()
+                <= REPEAT_WINDOW_DAYS - 1
+            )
+        )
+        .fill_null(False)
+        .alias("repeat_contact")
+    )
+    return flagged.sort("contacted_on", "contact_id")
+
+
+@dataclass(frozen=True)
+class GroupResult:
+    moment: str
+    customers: int
+    nps: m.Score
+    churn: m.Score
+    others_nps: m.Score
+    others_churn: m.Score
+    change: m.Change | None  # NPS of the group against everyone else (significant: kept)
+    churn_change: m.Change | None = None  # churn of the group against everyone else
+
+
+@dataclass(frozen=True)
+class AnswerCounts:
+    """NPS answers in view per customer code: answers, promoters, detractors."""
+
+    answers: np.ndarray
+    promoters: np.ndarray
+    detractors: np.ndarray
+
+    # NPS -1 (blank), 0-10 -> class: 0 detractor, 1 passive, 2 promoter, 3 blank
+    _CLASS = np.array([3, 0, 0, 0, 0, 0, 0, 0, 1, 1, 2, 2], dtype=np.int64)
+
+    @classmethod
+    def of(cls, codes: np.ndarray, nps: np.ndarray, size: int) -> AnswerCounts:
+        """From answer rows (customer codes, NPS with -1 for blank): one counting pass."""
+        key = codes.astype(np.int64) * 4 + cls._CLASS[nps.astype(np.int64) + 1]
+        per = np.bincount(key, minlength=4 * size).reshape(size, 4)
+        return cls(per[:, :3].sum(axis=1), per[:, 2], per[:, 0])
+
+    @classmethod
+    def of_groups(cls, groups: pl.DataFrame, size: int) -> AnswerCounts:
+        """From a customer-level aggregate (:mod:`cxmetrics.stats.answers`): its counts summed
+        per customer."""
+        codes = groups["cust"].to_numpy()
+        runs = codes.size > 0 and bool((codes[1:] >= codes[:-1]).all())
+        if runs:  # rows in customer order (as the aggregate keeps them): sum each run
+            starts = np.flatnonzero(np.append(True, codes[1:] != codes[:-1]))
+            who = codes[starts]
+
+        columns = ("n_nps", "promoters", "detractors")
+        if not runs:
+
+            def per(column: str) -> np.ndarray:
+                weights = groups[column].to_numpy().astype(np.int64)
+                return np.bincount(codes, weights=weights, minlength=size).astype(np.int64)
+
+            return cls(*(per(c) for c in columns))
+        last = np.append(starts[1:], codes.size) - 1  # each run's last row
+
+        def per(column: str) -> np.ndarray:  # each run's sum: a difference of running totals
+            out = np.zeros(size, dtype=np.int64)
+            out[who] = np.diff(
+                np.cumsum(groups[column].to_numpy(), dtype=np.int64)[last], prepend=0
+            )
+            return out
+
+        return cls(*(per(c) for c in columns))
+
+    @cached_property
+    def _stacked(self) -> np.ndarray:
+        return np.stack([self.answers, self.promoters, self.detractors]).astype(np.float64)
+
+    @cached_property
+    def _totals(self) -> list[int]:
+        return [int(a.sum()) for a in (self.answers, self.promoters, self.detractors)]
+
+    def nps_of_groups(
+        self, members: np.ndarray, deff: dict | None = None
+    ) -> list[tuple[m.Score, m.Score]]:
+        """NPS of the answers given by each row of ``members`` (groups × customer codes,
+        masks) and by everyone else, with one product for every group (float64 sums of
+        counts are exact below 2**53)."""
+        counts = (members.astype(np.float64) @ self._stacked.T).astype(np.int64).tolist()
+        out = []
+        for mine in counts:
+            rest = [total - c for total, c in zip(self._totals, mine, strict=True)]
+            out.append((_nps_of(mine, deff), _nps_of(rest, deff)))
+        return out
+
+
+def _nps_of(counts: list[int], deff: dict | None) -> m.Score:
+    """NPS of (answers, promoters, detractors)."""
+    row = dict.fromkeys(m.CORE_COLUMNS, 0)
+    row.update(n_nps=int(counts[0]), promoters=int(counts[1]), detractors=int(counts[2]))
+    return m.scores_of(row, deff)["nps"]
+
+
+def _difference(a: m.Score, b: m.Score, min_n: int) -> m.Change | None:
+    """a − b with its z (not yet judged: ``significant`` False); None when either side has
+    fewer than ``min_n``."""
+    change = m.compare(a, b, min_n)
+    return None if change is None else m.Change(change.delta, change.z, False)
+
+
+def compare_group(
+    moment: str,
+    members: np.ndarray,
+    counts: AnswerCounts,
+    seen: np.ndarray,
+    left: np.ndarray,
+    min_n: int = m.MIN_N,
+    deff: dict | None = None,
+) -> GroupResult:
+    """Customers with a behaviour (``members``, a mask over customer codes) against everyone
+    else. NPS is over the answers in view (``counts``); churn is the share of the customers in
+    view (``seen``) who left in the period (``left``). Differences are not yet judged: see
+    :func:`judged`."""
+    return compare_groups([moment], members[None, :], counts, seen, left, min_n, deff)[0]
+
+
+def compare_groups(
+    moments: list[str],
+    members: np.ndarray,
+    counts: AnswerCounts,
+    seen: np.ndarray,
+    left: np.ndarray,
+    min_n: int = m.MIN_N,
+    deff: dict | None = None,
+) -> list[GroupResult]:
+    """:func:`compare_group` of every moment at once: ``members`` holds one row per moment
+    (a mask over customer codes each)."""
+    group, others = members & seen, ~members & seen
+
+    def count(mask: np.ndarray) -> list[int]:
+        return np.count_nonzero(mask, axis=1).tolist()
+
+    sizes, other_sizes = count(group), count(others)
+    gone, others_gone = count(group & left), count(others & left)
+    out = []
+    for i, (group_nps, others_nps) in enumerate(counts.nps_of_groups(members, deff)):
+        churn = m.proportion_score("churn", gone[i], sizes[i])
+        others_churn = m.proportion_score("churn", others_gone[i], other_sizes[i])
+        # Enough answers and enough customers on both sides: many answers from a handful of
+        # customers are not a comparison.
+        enough = min(sizes[i], other_sizes[i]) >= min_n
+        out.append(
+            GroupResult(
+                moments[i],
+                sizes[i],
+                group_nps,
+                churn,
+                others_nps,
+                others_churn,
+                _difference(group_nps, others_nps, min_n) if enough else None,
+                _difference(churn, others_churn, min_n),
+            )
+        )
+    return out
+
+
+def findings_of(groups: list[GroupResult]) -> list[Finding]:
+    """Unadjusted tests (kind ``behaviour``): NPS and churn of each group against everyone
+    else, where both sides have the minimum n."""
+    return [t for _, _, t in _tests(groups)]
+
+
+def _tests(groups: list[GroupResult]) -> list[tuple[int, str, Finding]]:
+    out = []
+    for i, g in enumerate(groups):
+        for what, change, a, b, unit in (
+            ("NPS", g.change, g.nps, g.others_nps, "points"),
+            ("churn", g.churn_change, g.churn, g.others_churn, "%"),
+        ):
+            if change is None or change.z is None:
+                continue
+            se = abs(change.delta / change.z) if change.z else 0.0
+            if what == "NPS":
+                said = (
+                    f"{g.moment}: NPS {a.value:+z.0f} (n = {a.n:,} answers) against "
+                    f"{b.value:+z.0f} for everyone else (n = {b.n:,})."
+                )
+            else:
+                said = (
+                    f"{g.moment}: {a.value:.1f}% left in the period (n = {a.n:,} customers) "
+                    f"against {b.value:.1f}% of everyone else (n = {b.n:,})."
+                )
+            out.append(
+                (
+                    i,
+                    what,
+                    Finding(
+                        "behaviour",
+                        said,
+                        change.delta,
+                        (change.delta - Z95 * se, change.delta + Z95 * se),
+                        a.n + b.n,
+                        p_two_sided(change.z),
+                        unit=unit,
+                        family="behaviour",
+                    ),
+                )
+            )
+    return out
+
+
+def judged(groups: list[GroupResult]) -> list[GroupResult]:
+    """The groups with ``significant`` set on each difference whose test is kept by
+    Benjamini-Hochberg over every test of the groups given."""
+    tests = _tests(groups)
+    adjusted = adjust([t for _, _, t in tests])
+    kept = {(i, what) for (i, what, _), t in zip(tests, adjusted, strict=True) if t.q <= FDR}
+    out = []
+    for i, g in enumerate(groups):
+
+        def mark(change: m.Change | None, what: str, i=i) -> m.Change | None:
+            return None if change is None else replace(change, significant=(i, what) in kept)
+
+        out.append(
+            replace(g, change=mark(g.change, "NPS"), churn_change=mark(g.churn_change, "churn"))
+        )
+    return out
+
+
+def presence(codes: np.ndarray, groups: np.ndarray, n_groups: int, size: int) -> np.ndarray:
+    """A (n_groups × customers) mask: which customers have at least one row in each group."""
+    if not codes.size:
+        return np.zeros((n_groups, size), dtype=bool)
+    mask = np.zeros(n_groups * size, dtype=bool)
+    mask[groups.astype(np.int64) * size + codes] = True
+    return mask.reshape(n_groups, size)
+
+
+def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
+    """One row per behavioural moment: customers, NPS and churn against everyone else;
+    a score is blank below ``min_n`` on its side, a difference blank unless both sides
+    have it."""
+
+    def shown(score: m.Score) -> float | None:
+        return score.shown(min_n)
+
+    return pl.DataFrame(
+        {
+            "moment": [g.moment for g in groups],
+            "customers": [g.customers for g in groups],
+            "nps": [shown(g.nps) for g in groups],
+            "n_nps": [g.nps.n for g in groups],
+            "others_nps": [shown(g.others_nps) for g in groups],
+            "difference": [g.change.delta if g.change else None for g in groups],
+            "significant": [bool(g.change and g.change.significant) for g in groups],
+            "churn": [shown(g.churn) for g in groups],
+            "others_churn": [shown(g.others_churn) for g in groups],
+            "churn_difference": [g.churn_change.delta if g.churn_change else None for g in groups],
+            "churn_significant": [
+                bool(g.churn_change and g.churn_change.significant) for g in groups
+            ],
+        },
+        schema_overrides={
+            "nps": pl.Float64,
+            "others_nps": pl.Float64,
+            "difference": pl.Float64,
+            "churn": pl.Float64,
+            "others_churn": pl.Float64,
+            "churn_difference": pl.Float64,
+        },
+    )
+
+
+def groups(
+    ds, contacts: pl.DataFrame, f, min_n: int = m.MIN_N, cases: pl.DataFrame | None = None
+) -> list[GroupResult]:
+    """Customers defined by what they did in the period, against everyone else in view,
+    judged over the view's family of tests. ``contacts`` from ``dataset.load_contacts``.
+    Complaining is a complaint response or a case opened in the period. A behaviour whose
+    source was never imported (no contacts; no complaints and no cases) is left out rather
+    than shown as nobody."""
+    from cxmetrics.stats.dataset import date_slice  # dataset imports this module
+    from cxmetrics.views.wording import with_article
+
+    start, end = f.start or ds.first_day, f.end or ds.last_day
+    arrays = ds.customer_arrays
+    size = arrays.size
+    in_view = ds.answers_in_view(f)
+    counts = AnswerCounts.of_groups(in_view, size)
+    seen = np.zeros(size, dtype=bool)
+    seen[ds.customers_in(f)] = True
+    left = m.left_in_period(arrays, start, end)
+
+    events = ds.answers(f.start, f.end)  # every stage and channel of the period
+    period_contacts = date_slice(contacts, "contacted_on", start, end)
+    stage_enum = events["stage_id"].dtype
+
+    def stage_codes(frame: pl.DataFrame) -> np.ndarray:
+        return frame["stage_id"].cast(stage_enum).to_physical().to_numpy()
+
+    n_codes = len(stage_enum.categories)
+    at_stage = presence(events["cust"].to_numpy(), stage_codes(events), n_codes, size) | presence(
+        period_contacts["cust"].to_numpy(), stage_codes(period_contacts), n_codes, size
+    )
+    repeat = np.zeros(size, dtype=bool)
+    flagged = period_contacts["repeat_contact"].fill_null(False).to_numpy()
+    repeat[period_contacts["cust"].to_numpy()[flagged]] = True
+    complained = np.zeros(size, dtype=bool)
+    complained[events["cust"].to_numpy()[events["complaints"].to_numpy() > 0]] = True
+    cases = cases if cases is not None and cases.height else None
+    if cases is not None:
+        opened = cases.filter(pl.col("opened_on").is_between(start, end))
+        if "cust" not in opened.columns:  # cases as stored, not yet prepared
+            opened = opened.select(
+                pl.col("customer_id").cast(ds.customers["customer_id"].dtype)
+            ).join(ds.customers.select("customer_id", "cust"), on="customer_id")
+        complained[opened["cust"].to_numpy()] = True
+
+    moments = []
+    if contacts.height:
+        moments.append(
+            (f"Contacted us {REPEAT_CONTACTS}+ times within {REPEAT_WINDOW_DAYS} days", repeat)
+        )
+    if cases is not None or "complaint" in ds.options("source"):
+        moments.append(("Made a complaint", complained))
+    moments += [
+        (
+            f"Had {with_article(ds.journey.stage_name(sid))} moment",
+            at_stage[list(stage_enum.categories).index(sid)],
+        )
+        for sid in ds.journey.stage_order
+    ]
+    return judged(
+        compare_groups(
+            [name for name, _ in moments],
+            np.stack([mask for _, mask in moments]),
+            counts,
+            seen,
+            left,
+            min_n,
+            ds.design_effect,
+        )
+    )
+
+
+def candidates(
+    ds, f, contacts: pl.DataFrame, min_n: int = m.MIN_N, cases: pl.DataFrame | None = None
+) -> list[Finding]:
+    """The family of behaviour tests for the filtered view ``f`` of ``ds``."""
+    return findings_of(groups(ds, contacts, f, min_n, cases))

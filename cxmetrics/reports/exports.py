@@ -1,0 +1,215 @@
+"""Charts and tables out of the dashboard: PNG, SVG, HTML; CSV, XLSX, Parquet.
+
+Images are drawn by Kaleido in the system's Chromium. One Kaleido server is started on first
+use and kept alive for the process, so every export after the first is quick. Exported
+images carry the chart's title and, in a footnote, the filters and the date range.
+
+Text cells that a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``,
+``@``, a tab or a carriage return) are neutralised in CSV and XLSX with a leading
+apostrophe, as OWASP advises against CSV injection.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import re
+import shutil
+import threading
+from pathlib import Path
+
+import plotly.graph_objects as go
+import polars as pl
+
+from cxmetrics.charts import chart_style
+
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
+IMAGE_FORMATS = ("png", "svg")
+TABLE_FORMATS = ("csv", "xlsx", "parquet")
+PNG_SCALE = 2  # high resolution: twice the on-screen size
+DEFAULT_SIZE = (1200, 650)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+MIME = {
+    "png": "image/png",
+    "svg": "image/svg+xml",
+    "html": "text/html",
+    "pdf": "application/pdf",
+    "csv": "text/csv",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "parquet": "application/vnd.apache.parquet",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+}
+
+
+class ExportError(RuntimeError):
+    """An export cannot be made (for example, no Chromium to draw images)."""
+
+
+# --- file names ----------------------------------------------------------------------
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "export"
+
+
+def file_name(what: str, view: str, ext: str, day: dt.date | None = None) -> str:
+    """``<what>_<view>_<date>.<ext>``: the view and the date travel with the file."""
+    day = day or dt.date.today()
+    view = re.sub(r"[^a-z0-9_-]+", "-", view.lower()).strip("-")[:120] or "all"
+    return f"{slug(what)}_{view}_{day:%Y-%m-%d}.{ext}"
+
+
+def id_slug(identifier: str) -> str:
+    """A department's or stage's id as it goes into a file name. Ids are unique where names
+    are not ("Claims (UK)" and "Claims UK" read the same as a file name, "営業" and "経理"
+    both as nothing), so the name comes from the id; an id that does not survive as a file
+    name as it is gets a short hash of itself, so two ids never meet."""
+    if re.fullmatch(r"[a-z0-9_-]{1,40}", identifier):
+        return identifier
+    digest = hashlib.blake2b(identifier.encode("utf-8"), digest_size=4).hexdigest()
+    return f"{slug(identifier)[:40]}-{digest}".removeprefix("export-")
+
+
+def view_slug(view) -> str:
+    """A short name of a filtered view for file names: the ids of its departments and
+    stages, or "all"."""
+    return "-".join(id_slug(x) for x in (*view.departments, *view.stages)) or "all"
+
+
+# --- tables ----------------------------------------------------------------------------
+
+
+def neutralise(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text cells a spreadsheet would treat as a formula get a leading apostrophe."""
+    return frame.with_columns(
+        pl.when(pl.col(name).str.contains(r"^[=+\-@\t\r]"))
+        .then(pl.lit("'") + pl.col(name))
+        .otherwise(pl.col(name))
+        .alias(name)
+        for name, dtype in frame.schema.items()
+        if dtype == pl.String
+    )
+
+
+def _flat(frame: pl.DataFrame) -> pl.DataFrame:
+    """Lists (sparklines) become text; enums and categoricals become plain text."""
+    return frame.with_columns(
+        pl.col(pl.List(pl.Int64), pl.List(pl.Float64), pl.List(pl.Int32), pl.List(pl.String))
+        .cast(pl.List(pl.String))
+        .list.join(" "),
+        pl.col(pl.Enum, pl.Categorical).cast(pl.String),
+    )
+
+
+def table_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
+    """A table as CSV, XLSX or Parquet (CSV and XLSX neutralised against formulas)."""
+    if fmt not in TABLE_FORMATS:
+        raise ExportError(f"unknown table format {fmt!r}; use {', '.join(TABLE_FORMATS)}")
+    buffer = io.BytesIO()
+    if fmt == "parquet":
+        frame.write_parquet(buffer)
+        return buffer.getvalue()
+    flat = neutralise(_flat(frame))
+    if fmt == "csv":
+        flat.write_csv(buffer)
+    else:
+        # strings are written as strings: xlsxwriter must turn neither "=…" into a formula
+        # nor "http…", "mailto:…" or "external:\\host\share" into a link
+        import xlsxwriter
+
+        options = {"strings_to_urls": False, "strings_to_formulas": False, "in_memory": True}
+        with xlsxwriter.Workbook(buffer, options) as book:
+            flat.write_excel(book, worksheet="data", autofit=True, include_header=True)
+    return buffer.getvalue()
+
+
+# --- charts ----------------------------------------------------------------------------
+
+
+def with_footnote(fig: go.Figure, footnote: str) -> go.Figure:
+    """A copy of the figure with its footnote (filters and period) under the plot. The
+    footnote names things from the data, so Plotly's tags in it are drawn as text."""
+    out = go.Figure(fig)
+    bottom = max(out.layout.margin.b or 0, 90)
+    out.update_layout(margin=dict(b=bottom))
+    out.add_annotation(
+        text=footnote.replace("&", "&amp;").replace("<", "&lt;"),
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=0,
+        yshift=-bottom + 12,
+        xanchor="left",
+        yanchor="bottom",
+        showarrow=False,
+        align="left",
+        font=dict(size=11, color="#616E7C"),
+    )
+    return out
+
+
+def chromium_path() -> str:
+    """The system's Chromium (``CX_CHROMIUM`` or ``BROWSER_PATH`` win), or ExportError."""
+    for candidate in (os.environ.get("CX_CHROMIUM"), os.environ.get("BROWSER_PATH")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    for candidate in CHROMIUM_CANDIDATES:
+        if Path(candidate).exists():
+            return candidate
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    raise ExportError(
+        "images need Chromium, which is not installed here; install Debian's `chromium` "
+        "package (HTML and table exports work without it)"
+    )
+
+
+_server_lock = threading.Lock()
+_server_started = False
+
+
+def _kaleido():
+    """Kaleido with one server started on first use and kept for the process."""
+    global _server_started
+    os.environ["BROWSER_PATH"] = chromium_path()
+    import kaleido
+
+    with _server_lock:
+        if not _server_started:
+            kaleido.start_sync_server(silence_warnings=True)
+            _server_started = True
+    return kaleido
+
+
+def image_bytes(
+    fig: go.Figure, fmt: str, footnote: str = "", size: tuple[int, int] = DEFAULT_SIZE
+) -> bytes:
+    """The figure as PNG (at twice the size given) or SVG, with its footnote."""
+    if fmt not in IMAGE_FORMATS:
+        raise ExportError(f"unknown image format {fmt!r}; use {', '.join(IMAGE_FORMATS)}")
+    figure = with_footnote(fig, footnote) if footnote else fig
+    height = int(figure.layout.height or size[1]) + (60 if footnote else 0)
+    scale = PNG_SCALE if fmt == "png" else 1  # a vector image keeps its nominal size
+    opts = {"format": fmt, "width": size[0], "height": height, "scale": scale}
+    kaleido = _kaleido()
+    with _server_lock:  # one image at a time through the one browser
+        try:
+            return kaleido.calc_fig_sync(figure, opts=opts)
+        except Exception as exc:  # Kaleido's own errors come in several types
+            raise ExportError(f"the chart could not be drawn: {exc}") from exc
+
+
+def html_bytes(fig: go.Figure, footnote: str = "") -> bytes:
+    """A standalone interactive page: plotly.js is inside the file, it works offline."""
+    figure = with_footnote(fig, footnote) if footnote else fig
+    return figure.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
+
+
+def chart_bytes(fig: go.Figure, fmt: str, footnote: str = "") -> bytes:
+    # names from the data drawn as written, in files too; on a copy: the figure shown on the
+    # page may be shared by every session
+    fig = chart_style.literal(go.Figure(fig))
+    return html_bytes(fig, footnote) if fmt == "html" else image_bytes(fig, fmt, footnote)

@@ -1,0 +1,184 @@
+"""What the database computes for a dataset that holds only aggregates.
+
+A dataset in this mode never reads the responses themselves: the daily statistics
+(``store.load_stats_sql``), each period's customer-level answers (:mod:`cxmetrics.stats.answers`),
+the per-customer sums behind the design effects, and the few rows a page lists (complaints
+in view, the source of the response that opened each case) are ``GROUP BY`` or filtered
+queries the database answers. Every statement is SQLAlchemy Core, so each engine compiles
+it in its own dialect.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+
+from cxmetrics.contract import schema, store
+from cxmetrics.stats import answers
+from cxmetrics.stats.inference import design_effects_of_sums
+
+
+@dataclass(frozen=True)
+class InDatabase:
+    """The responses, left where they are: the queries a dataset asks of them."""
+
+    engine: sa.Engine
+    customers: pl.DataFrame  # as dataset.prepare_customers makes them
+    types: dict[
+        str, pl.DataType
+    ]  # cust, stage_id, channel, touchpoint_id as the dataset types them
+    stage_ids: tuple[str, ...] | None = None  # a manager's stages; None: every stage
+    #: where the queries about each customer are cut into parts (store.customer_cuts)
+    customer_cuts: tuple[str, ...] = ()
+
+    def scoped(self, stage_ids: tuple[str, ...]) -> InDatabase:
+        return replace(self, stage_ids=tuple(stage_ids))
+
+    def answers(
+        self, start: dt.date | None, end: dt.date | None, responses: int | None = None
+    ) -> pl.DataFrame:
+        """Each customer's answers in [start, end] (:mod:`cxmetrics.stats.answers`), in parts by
+        ranges of customers as many as the period's ``responses`` need (None: all)."""
+        cuts = self.customer_cuts
+        if responses is not None:
+            cuts = store.fewer_cuts(cuts, responses, store.part_size(self.engine))
+        frame = answers.load(self.engine, start, end, self.customers, self.types, cuts)
+        if self.stage_ids is not None:
+            frame = answers.in_view(frame, self.stage_ids)
+        return frame
+
+    def complaints(self, filters, stage_ids) -> pl.DataFrame:
+        """Complaint responses in view: response_id, stage_id, touchpoint_id, responded_on."""
+        if self.stage_ids is not None:
+            stage_ids = tuple(s for s in self.stage_ids if stage_ids is None or s in stage_ids)
+        r, t = schema.responses, schema.touchpoints
+        joined, where = store.responses_in_view(filters, stage_ids)
+        stmt = (
+            sa.select(r.c.response_id, t.c.stage_id, r.c.touchpoint_id, r.c.responded_on)
+            .select_from(joined)
+            .where(r.c.source == "complaint", *where)
+            .order_by(r.c.responded_on, r.c.response_id)
+        )
+        return store.read_select(self.engine, stmt).with_columns(
+            pl.col(c).cast(self.types[c], strict=False) for c in ("stage_id", "touchpoint_id")
+        )
+
+    def case_sources(self) -> pl.DataFrame:
+        """The source of the response that opened each case: response_id, source."""
+        r, c = schema.responses, schema.cases
+        stmt = (
+            sa.select(r.c.response_id, r.c.source)
+            .select_from(r.join(c, c.c.response_id == r.c.response_id))
+            .distinct()
+        )
+        return store.read_select(self.engine, stmt)
+
+
+def sources(engine: sa.Engine) -> tuple[str, ...]:
+    """The sources the responses come from (survey, complaint…), sorted."""
+    r = schema.responses
+    stmt = sa.select(r.c.source).where(r.c.source.is_not(None)).distinct()
+    return tuple(sorted(store.read_select(engine, stmt)["source"].cast(pl.String).to_list()))
+
+
+def design_effects(engine: sa.Engine, cuts: tuple[str, ...] = ()) -> dict[str, float]:
+    """``inference.design_effects`` from a ``GROUP BY customer`` in the database, one query
+    per range of customers that ``cuts`` make (``store.customer_cuts``)."""
+    r = schema.responses
+    nps, csat, ces = r.c.nps, r.c.csat, r.c.ces
+
+    def total(expr) -> sa.ColumnElement:
+        return sa.type_coerce(sa.func.coalesce(sa.func.sum(expr), 0), sa.BigInteger)
+
+    def flag(cond) -> sa.ColumnElement:
+        return sa.case((cond, 1), else_=0)
+
+    scored = {
+        "nps": (nps, flag(nps >= 9) - flag(nps <= 6), flag(nps >= 9) + flag(nps <= 6)),
+        "csat": (csat, flag(csat >= 4), flag(csat >= 4)),
+        "ces": (ces, ces, ces * ces),
+    }
+    cols = []
+    for metric, (column, value, square) in scored.items():
+        cols += [
+            sa.type_coerce(sa.func.count(column), sa.BigInteger).label(f"{metric}_k"),
+            total(value).label(f"{metric}_u"),
+            total(square).label(f"{metric}_sq"),
+        ]
+    t, c = schema.touchpoints, schema.customers
+    placed = r.join(t, r.c.touchpoint_id == t.c.touchpoint_id).join(
+        c, r.c.customer_id == c.c.customer_id
+    )  # the answers a dataset can place: known touchpoint and customer
+    stmt = sa.select(r.c.customer_id, *cols).select_from(placed).group_by(r.c.customer_id)
+    parts = [
+        store.read_select(engine, stmt.where(*store.id_range(r.c.customer_id, low, high)))
+        for low, high in store.ranges(cuts)
+    ]
+    # in customer order, as the in-memory computation sums them (the same bits)
+    per = pl.concat(parts).sort(pl.col("customer_id").cast(pl.String))
+    sums = {}
+    for metric in scored:
+        k = per[f"{metric}_k"].cast(pl.Float64).to_numpy()
+        answered = k > 0
+        sums[metric] = (
+            per[f"{metric}_u"].cast(pl.Float64).to_numpy()[answered],
+            k[answered],
+            float(per[f"{metric}_sq"].sum()),
+        )
+    return design_effects_of_sums(sums)
+
+
+def latest_nps(
+    engine: sa.Engine,
+    customers: pl.DataFrame,
+    stage_ids: tuple[str, ...] | None = None,
+    cuts: tuple[str, ...] = (),
+) -> np.ndarray:
+    """Each customer's latest NPS answer on any date (-1 for none), at the given stages
+    (None: every stage), from a query that returns a row per customer, run once per range
+    of customers that ``cuts`` make (``store.customer_cuts``)."""
+    latest = np.full(customers.height, -1, dtype=np.int8)
+    for low, high in store.ranges(cuts):
+        last = store.read_select(engine, _latest_select(stage_ids, low, high)).join(
+            customers.select("customer_id", "cust"),
+            left_on=pl.col("customer_id").cast(pl.String),
+            right_on="customer_id",
+        )
+        latest[last["cust"].to_numpy()] = last["nps"].to_numpy()
+    return latest
+
+
+def _latest_select(stage_ids, low: str | None, high: str | None) -> sa.Select:
+    r, t = schema.responses, schema.touchpoints
+    where = [r.c.nps.is_not(None), *store.id_range(r.c.customer_id, low, high)]
+    if stage_ids is not None:
+        where.append(t.c.stage_id.in_(list(stage_ids)))
+    ranked = (
+        sa.select(
+            r.c.customer_id,
+            r.c.nps,
+            sa.func.row_number()
+            .over(
+                partition_by=r.c.customer_id,
+                order_by=(r.c.responded_on.desc(), r.c.response_id.desc()),
+            )
+            .label("newest"),
+        )
+        .select_from(r.join(t, r.c.touchpoint_id == t.c.touchpoint_id))
+        .where(*where)
+        .subquery("ranked")
+    )
+    return sa.select(ranked.c.customer_id, ranked.c.nps).where(ranked.c.newest == 1)
+
+
+def latest_everywhere(everything: pl.DataFrame, size: int) -> np.ndarray:
+    """Each customer's latest NPS answer on any date (-1 for none) from the answers of all
+    data."""
+    last = answers.latest(everything)
+    latest = np.full(size, -1, dtype=np.int8)
+    latest[last["cust"].to_numpy()] = last["nps"].to_numpy()
+    return latest

@@ -1,0 +1,336 @@
+"""Each customer's answers in a period, per stage and channel: the customer-level aggregate.
+
+The pages that count customers rather than answers (customers in view, each one's latest
+NPS or CSAT answer, answers per customer, who answered at which stage, who complained) read
+this frame instead of the answers themselves. Its size is set by the customers and the
+stages and channels they answered at, not by how many answers they gave, and the database
+can compute it with one ``GROUP BY`` (:func:`select`); :func:`from_rows` is the same
+aggregate summed from rows already in memory.
+
+Columns: ``cust`` (customer code), ``stage_id``, ``channel``, ``responses``, ``n_nps``,
+``promoters``, ``detractors``, ``complaints`` (answers from the complaint source),
+``nps`` and ``csat`` (the latest answer in the group; null if none) with ``nps_at`` and
+``csat_at``: the answer's place in the customer's answers of the period (date, then response
+id), so a customer's latest answer over several groups is the one with the largest ``*_at``
+(places are compared within one customer only). Rows are sorted by customer, then
+``nps_at`` (:data:`ORDER`), so a customer's latest NPS answer is their last answered row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+
+from cxmetrics.contract import schema, store
+
+KEYS = ("cust", "stage_id", "channel")
+COUNTS = ("responses", "n_nps", "promoters", "detractors", "complaints")
+SCORES = ("nps", "csat")
+ORDER = ("cust", "nps_at")
+
+
+def from_rows(rows: pl.DataFrame, part: int | None = None) -> pl.DataFrame:
+    """The aggregate of response rows in (date, response id) order, as the dataset holds
+    them (columns cust, stage_id, channel, source, nps, csat). Summed for one range of
+    customers at a time, of about ``part`` rows each (default ``store.SUM_PART``): every
+    answer of a customer is in one range, and the memory the grouping takes is that of
+    one range."""
+    part = part or store.SUM_PART
+    rows = rows.select(*KEYS, "source", *SCORES)  # what a part copies: the columns it reads
+    if rows.height <= part:
+        return _from_rows(rows)
+    per = np.bincount(rows["cust"].to_numpy(), minlength=1)
+    before = np.cumsum(per) - per  # rows of the customers before each one
+    starts = np.flatnonzero(np.diff(before // part, prepend=0) > 0)
+    bounds = [0, *starts.tolist(), per.size]
+    cust = pl.col("cust")
+    parts = [
+        _from_rows(rows.filter((cust >= low) & (cust < high)))
+        for low, high in zip(bounds, bounds[1:], strict=False)
+    ]
+    return pl.concat(parts)  # ranges in customer order: the whole is in ORDER too
+
+
+def _from_rows(rows: pl.DataFrame) -> pl.DataFrame:
+    nps, place = pl.col("nps"), pl.int_range(pl.len(), dtype=pl.UInt32)
+    source = rows["source"]
+    complaint = (
+        (source == "complaint")
+        if "complaint" in getattr(source.dtype, "categories", ["complaint"])
+        else pl.repeat(False, rows.height, eager=True)
+    )
+    flags = rows.select(
+        *KEYS,
+        nps.is_not_null().cast(pl.Int32).alias("n_nps"),
+        (nps >= 9).fill_null(False).cast(pl.Int32).alias("promoters"),
+        (nps <= 6).fill_null(False).cast(pl.Int32).alias("detractors"),
+        pl.lit(complaint).fill_null(False).cast(pl.Int32).alias("complaints"),
+        *[
+            pl.when(pl.col(score).is_not_null()).then(place).alias(f"{score}_at")
+            for score in SCORES
+        ],
+    )
+    out = flags.group_by(KEYS).agg(
+        pl.len().cast(pl.Int32).alias("responses"),
+        *[pl.col(c).sum() for c in COUNTS[1:]],
+        *[pl.col(f"{score}_at").max() for score in SCORES],
+    )
+    return (
+        out.with_columns(
+            pl.Series(score, _gather(rows[score], out[f"{score}_at"])) for score in SCORES
+        )
+        .select(*KEYS, *COUNTS, *[c for score in SCORES for c in (score, f"{score}_at")])
+        .sort(ORDER)
+    )
+
+
+def _gather(values: pl.Series, places: pl.Series) -> pl.Series:
+    """``values`` at ``places`` (null where the place is null)."""
+    found = places.is_not_null()
+    picked = values.gather(places.fill_null(0)) if values.len() else values.clear(places.len())
+    return pl.select(pl.when(found).then(picked)).to_series()
+
+
+def select(
+    start: dt.date | None,
+    end: dt.date | None,
+    first_customer: str | None = None,
+    after_customers: str | None = None,
+) -> sa.Select:
+    """The same aggregate as a query the database runs (any SQLAlchemy dialect with window
+    functions): one row per customer, stage and channel, keyed by the customer's id;
+    :func:`placed` turns the ids into codes. ``first_customer`` and ``after_customers``
+    (the first id not included) keep one range of customer ids, in the database's order."""
+    r, t, c = schema.responses, schema.touchpoints, schema.customers
+    where = []
+    if start is not None:
+        where.append(r.c.responded_on >= start)
+    if end is not None:
+        where.append(r.c.responded_on <= end)
+    where += store.id_range(r.c.customer_id, first_customer, after_customers)
+    keys = (r.c.customer_id, t.c.stage_id, r.c.channel)
+    rows = (
+        sa.select(
+            r.c.customer_id,
+            t.c.stage_id,
+            r.c.channel,
+            r.c.source,
+            r.c.responded_on,
+            r.c.response_id,
+            r.c.nps,
+            r.c.csat,
+            sa.func.row_number()
+            .over(partition_by=r.c.customer_id, order_by=(r.c.responded_on, r.c.response_id))
+            .label("place"),
+            *[
+                sa.func.row_number()
+                .over(
+                    partition_by=keys,
+                    order_by=(
+                        sa.case((r.c[score].is_(None), 1), else_=0),
+                        r.c.responded_on.desc(),
+                        r.c.response_id.desc(),
+                    ),
+                )
+                .label(f"{score}_rank")
+                for score in SCORES
+            ],
+        )
+        .select_from(
+            r.join(t, r.c.touchpoint_id == t.c.touchpoint_id).join(
+                c, r.c.customer_id == c.c.customer_id
+            )
+        )
+        .where(*where)
+        .subquery("ranked")
+    )
+
+    def count(cond) -> sa.ColumnElement:
+        return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+
+    def latest(score: str, column: sa.ColumnElement) -> sa.ColumnElement:
+        first = (rows.c[f"{score}_rank"] == 1) & rows.c[score].is_not(None)
+        return sa.func.max(sa.case((first, column), else_=None))
+
+    k = rows.c
+    return sa.select(
+        k.customer_id,
+        k.stage_id,
+        k.channel,
+        sa.type_coerce(sa.func.count(), sa.Integer).label("responses"),
+        sa.type_coerce(sa.func.count(k.nps), sa.Integer).label("n_nps"),
+        sa.type_coerce(count(k.nps >= 9), sa.Integer).label("promoters"),
+        sa.type_coerce(count(k.nps <= 6), sa.Integer).label("detractors"),
+        sa.type_coerce(count(k.source == "complaint"), sa.Integer).label("complaints"),
+        *[
+            col
+            for score in SCORES
+            for col in (
+                sa.type_coerce(latest(score, k[score]), sa.SmallInteger).label(score),
+                sa.type_coerce(latest(score, k.place), sa.Integer).label(f"{score}_at"),
+            )
+        ],
+    ).group_by(k.customer_id, k.stage_id, k.channel)
+
+
+def placed(
+    frame: pl.DataFrame, customers: pl.DataFrame, types: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    """A frame from :func:`select` in the shape :func:`from_rows` gives: customer ids as
+    codes (``customers`` as ``dataset.prepare_customers`` makes them), stages and channels
+    of the ``types`` the dataset gives them (a value outside them is left out)."""
+    out = frame.join(
+        customers.select("customer_id", "cust"),
+        left_on=pl.col("customer_id").cast(pl.String),
+        right_on="customer_id",
+        how="inner",
+    )
+    return (
+        out.select(
+            pl.col("cust").cast(types["cust"]),
+            *[pl.col(k).cast(pl.String).cast(types[k], strict=False) for k in KEYS[1:]],
+            *[pl.col(c).cast(pl.Int32) for c in COUNTS],
+            *[
+                e
+                for score in SCORES
+                for e in (pl.col(score).cast(pl.Int8), pl.col(f"{score}_at").cast(pl.UInt32))
+            ],
+        )
+        .drop_nulls(list(KEYS))
+        .sort(ORDER)
+    )
+
+
+def in_view(
+    frame: pl.DataFrame,
+    stage_ids: tuple[str, ...] | None,
+    channels: tuple[str, ...] = (),
+    customer_mask: np.ndarray | None = None,
+) -> pl.DataFrame:
+    """The groups of the stages and channels in view, of the customers the mask keeps."""
+    keep = np.ones(frame.height, dtype=bool)
+    if stage_ids is not None:
+        keep &= _among(frame["stage_id"], stage_ids)
+    if channels:
+        keep &= _among(frame["channel"], channels)
+    if customer_mask is not None:
+        kept = customer_mask[frame["cust"].to_numpy()]
+        keep &= kept if kept.dtype == bool else (kept == True)  # noqa: E712 (None: not kept)
+    if keep.all():
+        return frame
+    return frame.filter(pl.Series(keep))
+
+
+def _among(column: pl.Series, values: tuple[str, ...]) -> np.ndarray:
+    """Which rows of a stage or channel column hold one of ``values`` (null: none); an
+    Enum's codes are compared, not its strings."""
+    if isinstance(column.dtype, pl.Enum):
+        wanted = set(values)
+        codes = [i for i, name in enumerate(column.dtype.categories) if name in wanted]
+        return np.isin(column.to_physical().to_numpy(), codes)  # a null (NaN) is none of them
+    return column.cast(pl.String).is_in(list(values)).fill_null(False).to_numpy()
+
+
+def latest(frame: pl.DataFrame, score: str = "nps", by: tuple[str, ...] = ("cust",)):
+    """Each customer's (or each ``by`` group's, ``by`` ending with the customer) latest
+    ``score`` answer among the groups of ``frame``, in customer order."""
+    if tuple(by) == ("cust",):
+        answered = frame.select("cust", score, f"{score}_at").filter(pl.col(score).is_not_null())
+        pick = _latest_rows(answered["cust"].to_numpy(), answered[f"{score}_at"].to_numpy())
+        if pick is not None:  # one row per customer: no grouping needed
+            return answered.filter(pl.Series(pick, dtype=pl.Boolean)).select("cust", score)
+    answered = frame.filter(pl.col(score).is_not_null())
+    if f"{score}_at" != ORDER[1]:  # rows are in NPS order within a customer
+        answered = answered.sort("cust", f"{score}_at")
+    return answered.group_by(list(by), maintain_order=True).agg(pl.col(score).last())
+
+
+def _latest_rows(cust: np.ndarray, at: np.ndarray) -> np.ndarray | None:
+    """A mask of each customer's row with the largest place ``at``, in one pass over rows
+    whose customers come in runs (the frame's order, :data:`ORDER`); None when they do not
+    (the caller then groups)."""
+    if cust.size == 0:
+        return np.zeros(0, dtype=bool)
+    new = np.empty(cust.size, dtype=bool)
+    new[0] = True
+    np.not_equal(cust[1:], cust[:-1], out=new[1:])
+    if (cust[1:] < cust[:-1]).any():
+        return None
+    last = np.append(new[1:], True)  # the last row of each customer's run
+    if not ((at[1:] <= at[:-1]) & ~new[1:]).any():  # places rise within each run (ORDER)
+        return last
+    starts = np.flatnonzero(new)
+    top = np.maximum.reduceat(at.astype(np.int64), starts)
+    pick = at == np.repeat(top, np.diff(np.append(starts, cust.size)))
+    return pick if int(pick.sum()) == starts.size else None  # places are unique per customer
+
+
+def latest_per(
+    frame: pl.DataFrame, column: str = "stage_id", score: str = "nps"
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Each customer's latest ``score`` answer per value of ``column`` (an Enum, such as
+    the stage): value -> (customer codes ascending, answers); values without an answer are
+    left out. The same as :func:`latest` by (``column``, cust), without grouping."""
+    answered = frame.select(column, "cust", score, f"{score}_at").filter(
+        pl.col(score).is_not_null()
+    )
+    series = answered[column]
+    if isinstance(series.dtype, pl.Enum) and answered.height:
+        codes = series.to_physical().to_numpy()
+        cust = answered["cust"].to_numpy()
+        order = np.argsort(codes, kind="stable")  # by value, each customer's rows in turn
+        codes = codes[order]
+        key = codes.astype(np.int64) * (int(cust.max()) + 1) + cust[order]
+        pick = _latest_rows(key, answered[f"{score}_at"].to_numpy()[order])
+        if pick is not None:
+            rows = order[pick]
+            codes, cust, values = codes[pick], cust[rows], answered[score].to_numpy()[rows]
+            names = series.dtype.categories
+            bounds = np.flatnonzero(np.diff(codes)) + 1
+            return {
+                str(names[int(part[0])]): (c, v)
+                for part, c, v in zip(
+                    np.split(codes, bounds),
+                    np.split(cust, bounds),
+                    np.split(values, bounds),
+                    strict=True,
+                )
+            }
+    last = latest(frame, score, (column, "cust"))
+    return {
+        str(value[0]): (part["cust"].to_numpy(), part[score].to_numpy())
+        for value, part in last.partition_by(column, as_dict=True).items()
+    }
+
+
+def customers(frame: pl.DataFrame) -> np.ndarray:
+    """The distinct customer codes of ``frame`` (rows in customer order), ascending."""
+    codes = frame["cust"].to_numpy()
+    if not codes.size:
+        return codes.astype(np.int64)
+    first = np.ones(codes.size, dtype=bool)
+    first[1:] = codes[1:] != codes[:-1]
+    return codes[first].astype(np.int64)
+
+
+def load(
+    engine: sa.Engine,
+    start,
+    end,
+    customers: pl.DataFrame,
+    types: Mapping[str, pl.DataType],
+    cuts: tuple[str, ...] = (),
+) -> pl.DataFrame:
+    """:func:`select` run by the database, in the shape of :func:`from_rows`. ``cuts``
+    (``store.customer_cuts``) split it into one query per range of customers, each placed
+    before the next is read: a customer's answers are all in one range, so the parts
+    together are the whole, and the memory the reading takes is that of one part."""
+    parts = [
+        placed(store.read_select(engine, select(start, end, low, high)), customers, types)
+        for low, high in store.ranges(cuts)
+    ]
+    return parts[0] if len(parts) == 1 else pl.concat(parts).sort(ORDER)

@@ -1,0 +1,785 @@
+"""The data a dashboard session slices: loaded once per data version, then filtered in memory.
+
+``Dataset`` holds the journey, customers, responses (without comment text) and the daily
+additive statistics per touchpoint × channel × segment × region built from them. Filters
+slice these frames; no per-widget query reaches the database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import os
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+import sqlalchemy as sa
+
+from cxmetrics.contract import periods, schema, store
+from cxmetrics.contract import settings as company
+from cxmetrics.contract.journey import Journey
+from cxmetrics.contract.registry import MIN_N
+from cxmetrics.findings.behaviour import flag_repeat_contacts
+from cxmetrics.stats import aggregates, answers
+from cxmetrics.stats.aggregates import InDatabase, latest_everywhere
+from cxmetrics.stats.filters import Filters
+from cxmetrics.stats.inference import design_effects
+from cxmetrics.stats.memo import Memo
+from cxmetrics.stats.metrics import (
+    STAT_COLUMNS,
+    ChurnRates,
+    CustomerArrays,
+    Facts,
+    detractor_churn_rate,
+    response_stats,
+    sums,
+)
+
+Progress = Callable[[float, str], None]
+
+#: Periods whose customer-level answers a dataset keeps at once
+ANSWER_PERIODS = 16
+_ANSWERS_LOCK = threading.Lock()
+#: Intermediate results of views (an overview, a view's customers) a dataset keeps at once
+VIEW_ENTRIES = 48
+
+STAT_DIMENSIONS = ["responded_on", "touchpoint_id", "stage_id", "channel", "segment", "region"]
+_INT16 = (-(2**15), 2**15 - 1)
+
+
+class EmptyDataError(store.StoreError):
+    """The database has the tables but no responses to show."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    journey: Journey
+    customers: pl.DataFrame  # sorted by customer_id; row i is customer code i
+    #: sorted by responded_on; with cust (code), stage, segment, region. None when the
+    #: dataset holds only aggregates and the database answers the rest (``database``)
+    responses: pl.DataFrame | None
+    stats: pl.DataFrame  # daily additive statistics by STAT_DIMENSIONS
+    customer_arrays: CustomerArrays
+    latest_nps: np.ndarray  # each customer's latest NPS answer on any date; -1 for none
+    scope: tuple[str, ...] | None = None  # a manager's departments; None: the whole company
+    #: Design effect of repeated answers by one customer, per metric (inference.design_effects)
+    design_effect: dict = field(default_factory=dict)
+    settings: company.Settings = company.Settings()
+    #: answers.from_rows per period (start, end), computed when a view first asks
+    _answers: dict = field(default_factory=dict, compare=False, repr=False)
+    #: the queries the database answers when the responses are not held
+    database: InDatabase | None = None
+    sources: tuple[str, ...] = ()  # where the responses come from (survey, complaint…)
+    #: preparations per data version and loaded frame (:meth:`prepared`)
+    _prepared: Memo = field(
+        default_factory=lambda: Memo(16, ttl_seconds=float("inf")),
+        init=False,
+        compare=False,
+        repr=False,
+    )
+    #: per-view results computed once and read by several parts of a page (:meth:`view`);
+    #: a dataset made from this one (``scoped``, ``dataclasses.replace``) starts empty
+    _views: Memo = field(
+        default_factory=lambda: Memo(VIEW_ENTRIES, ttl_seconds=float("inf")),
+        init=False,
+        compare=False,
+        repr=False,
+    )
+
+    def view(self, what: str, key, compute: Callable[[], object]):
+        """``compute()``, run once for this dataset and ``(what, key)`` while it is among the
+        :data:`VIEW_ENTRIES` latest asked for. Sessions share a dataset, so the key must hold
+        everything the result depends on besides the dataset (usually the filters), and the
+        result is read-only. Thread-safe: a second caller of a key being computed waits."""
+        return self._views.get((what, key), compute)
+
+    def prepared(self, what: str, source: object, compute: Callable[[], object]):
+        """``compute()``, run once for this dataset and ``source`` (a frame loaded with it,
+        such as the contacts; None for the dataset alone): a preparation that depends on
+        the data version, not on a view (:meth:`forget_views` keeps it). Read-only."""
+        key = ("prepared", what, id(source))
+        held, value = self._prepared.get(key, lambda: (source, compute()))
+        if held is not source:  # another frame now has that id: prepare this one
+            return compute()
+        return value
+
+    def forget_views(self) -> None:
+        """Drop every result :meth:`view` keeps (a benchmark measuring a view cold)."""
+        self._views.clear()
+
+    @property
+    def facts(self) -> Facts:
+        """Which optional customer facts (revenue, cost, influence, churn) are recorded."""
+        return self.customer_arrays.facts
+
+    def default_period(self, min_n: int = MIN_N) -> tuple[str, str]:
+        """The period preset a view opens on and why (:func:`periods.default_preset`): the
+        company's setting, else the shortest preset with ``min_n`` NPS answers in view of
+        this dataset (a manager's dataset counts their stages)."""
+        dates, n_nps = self.stats["responded_on"], self.stats["n_nps"]
+
+        def answers(start: dt.date, end: dt.date) -> int:
+            lo = int(dates.search_sorted(start, side="left"))
+            hi = int(dates.search_sorted(end, side="right"))
+            return int(n_nps.slice(lo, max(hi - lo, 0)).sum())
+
+        return periods.default_preset(
+            self.first_day, self.last_day, answers, min_n, self.settings.default_period
+        )
+
+    def money(self, value: float | None) -> str:
+        """An amount in the company's currency."""
+        return self.settings.money(value)
+
+    @property
+    def first_day(self) -> dt.date:
+        return self.stats["responded_on"].min()
+
+    @property
+    def last_day(self) -> dt.date:
+        return self.stats["responded_on"].max()
+
+    @property
+    def n_responses(self) -> int:
+        return int(self.stats["responses"].sum())
+
+    def options(self, column: str) -> list[str]:
+        """Values a filter can take, sorted. A manager's dataset offers only the segments
+        and regions of customers who answered at the stages in scope."""
+        if column == "source":
+            return list(self.sources)
+        by_customer = column in ("segment", "region") and self.scope is None
+        source = self.customers if by_customer else self.stats
+        return sorted(source[column].cast(pl.String).unique().drop_nulls().to_list())
+
+    def customer_mask(self, f: Filters) -> np.ndarray | None:
+        """Customers in the chosen segments and regions (None: every customer)."""
+        if not f.segments and not f.regions:
+            return None
+        return self.view("customer_mask", (f.segments, f.regions), lambda: self._mask(f))
+
+    def _mask(self, f: Filters) -> np.ndarray:
+        cond = pl.lit(True)
+        if f.segments:
+            cond &= pl.col("segment").is_in(list(f.segments))
+        if f.regions:
+            cond &= pl.col("region").is_in(list(f.regions))
+        return self.customers.select(cond.alias("keep"))["keep"].to_numpy()
+
+    def stage_ids(self, f: Filters) -> tuple[str, ...] | None:
+        """Stages in view (None: every stage). A scoped dataset never answers None and
+        never names a stage outside its scope, whatever the filters ask for."""
+        chosen = f.effective_stages(self.journey.stages_of_departments)
+        if self.scope is None:
+            return chosen
+        return tuple(s for s in self.journey.stage_order if chosen is None or s in chosen)
+
+    def scoped(self, department_ids: tuple[str, ...]) -> Dataset:
+        """The data a manager of these departments may see: statistics and answers of the
+        stages they affect (latest answers rebuilt on those), and the journey cut to those
+        stages and departments (:meth:`Journey.scoped`)."""
+        journey = self.journey.scoped(tuple(department_ids))
+        keep = pl.col("stage_id").is_in(journey.stage_order)
+        if self.database is None:
+            everything = answers.in_view(self.answers(None, None), journey.stage_order)
+            latest = latest_everywhere(everything, self.customer_arrays.size)
+            cache = {(None, None): everything}
+        else:  # one query a row per customer, not the answers of all data
+            latest = aggregates.latest_nps(
+                self.database.engine,
+                self.customers,
+                journey.stage_order,
+                store.per_customer_cuts(self.database.engine, self.database.customer_cuts),
+            )
+            cache = {}
+        return Dataset(
+            journey,
+            self.customers,
+            None if self.responses is None else self.responses.filter(keep),
+            self.stats.filter(keep),
+            self.customer_arrays,
+            latest,
+            tuple(department_ids),
+            self.design_effect,
+            self.settings,
+            cache,
+            None if self.database is None else self.database.scoped(journey.stage_order),
+            self.sources,
+        )
+
+    def slice_stats(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
+        """The statistics in view; a cut beyond the dates is made once per view (:meth:`view`),
+        as every part of a page reads it."""
+        stage_ids = self.stage_ids(f)
+        if stage_ids is None and not (f.channels or f.segments or f.regions):
+            return _slice(self.stats, f, stage_ids, with_dates)[0]  # a slice: no copy
+        dates = (f.start, f.end) if with_dates else (None, None)
+        return self.view(
+            "slice_stats",
+            (*dates, stage_ids, f.channels, f.segments, f.regions),
+            lambda: _slice(self.stats, f, stage_ids, with_dates)[0],
+        )
+
+    def cell_sums(self, f: Filters, unit: str | None = None) -> pl.DataFrame:
+        """The statistics in view summed per stage, touchpoint and channel (and ``unit``:
+        week, month or quarter, when given): :data:`CELL_KEYS` (+ ``unit``) and every
+        statistic as Int64, a row per group with statistics in view, as :func:`metrics.sums`
+        of :meth:`slice_stats` gives them. Without a segment or region filter it is read
+        from the running totals per day prepared once per data version
+        (:class:`DailySums`); with one, summed from the rows in view once per view."""
+        stage_ids = self.stage_ids(f)
+        if not (f.segments or f.regions):
+            daily = self.prepared("daily_sums", None, lambda: DailySums.of(self.stats))
+            if daily is not None:
+                return self.view(
+                    "cell_sums",
+                    (f.start, f.end, stage_ids, f.channels, unit),
+                    lambda: daily.sums(f.start, f.end, stage_ids, f.channels, unit),
+                )
+        by = [*CELL_KEYS, unit] if unit else list(CELL_KEYS)
+        return self.view(
+            "cell_sums",
+            (f.start, f.end, stage_ids, f.channels, f.segments, f.regions, unit),
+            lambda: sums(self.slice_stats(f), by, STAT_COLUMNS),
+        )
+
+    def slice_responses(self, f: Filters, *, with_dates: bool = True) -> pl.DataFrame:
+        """The response rows in view (a dataset that holds them: tests and scripts)."""
+        if self.responses is None:
+            raise ValueError("this dataset holds aggregates only; its rows stay in the database")
+        return _slice(self.responses, f, self.stage_ids(f), with_dates)[0]
+
+    def complaints(self, f: Filters) -> pl.DataFrame:
+        """Complaint responses in view: response_id, stage_id, touchpoint_id, responded_on."""
+        if self.database is not None:
+            return self.database.complaints(f, self.stage_ids(f))
+        return (
+            self.slice_responses(f)
+            .filter(pl.col("source") == "complaint")
+            .select("response_id", "stage_id", "touchpoint_id", "responded_on")
+        )
+
+    def case_sources(self) -> pl.DataFrame:
+        """The source of each response (response_id, source) a case may point at."""
+        if self.database is not None:
+            return self.database.case_sources()
+        return self.responses.select("response_id", "source")
+
+    def detractor_rates(self, f: Filters) -> ChurnRates:
+        """Annual churn of detractors and of everyone else among the customers of the
+        view's segments and regions, over all the data's dates
+        (:func:`metrics.detractor_churn_rate`); once per segments and regions."""
+        return self.view(
+            "detractor_rates",
+            (f.segments, f.regions),
+            lambda: detractor_churn_rate(
+                self.latest_nps,
+                self.customer_arrays,
+                self.customer_mask(f),
+                self.first_day,
+                self.last_day,
+            ),
+        )
+
+    def answers(self, start: dt.date | None, end: dt.date | None) -> pl.DataFrame:
+        """Each customer's answers in [start, end] per stage and channel
+        (:mod:`cxmetrics.stats.answers`), kept per period once computed."""
+        key = (start, end)
+        frame = self._answers.get(key)
+        if frame is None:
+            if self.database is not None:
+                in_period = date_slice(self.stats, "responded_on", start, end)["responses"]
+                frame = self.database.answers(start, end, int(in_period.sum()))
+            else:
+                frame = answers.from_rows(date_slice(self.responses, "responded_on", start, end))
+            with _ANSWERS_LOCK:  # sessions share a dataset
+                while len(self._answers) >= ANSWER_PERIODS:  # the oldest period leaves first
+                    self._answers.pop(next(iter(self._answers)))
+                self._answers[key] = frame
+        return frame
+
+    def answers_in_view(self, f: Filters) -> pl.DataFrame:
+        """:meth:`answers` of the view's period, cut to its stages, channels, segments and
+        regions; once per view (:meth:`view`), as every part of a page reads it."""
+        return self.view(
+            "answers_in_view",
+            self._answers_key(f),
+            lambda: answers.in_view(
+                self.answers(f.start, f.end), self.stage_ids(f), f.channels, self.customer_mask(f)
+            ),
+        )
+
+    def _answers_key(self, f: Filters) -> tuple:
+        """What :meth:`answers_in_view` reads of the filters."""
+        return (f.start, f.end, self.stage_ids(f), f.channels, f.segments, f.regions)
+
+    def customers_in(self, f: Filters) -> np.ndarray:
+        """The distinct customer codes with an answer in view, ascending; once per view."""
+        return self.view(
+            "customers_in",
+            self._answers_key(f),
+            lambda: answers.customers(self.answers_in_view(f)),
+        )
+
+    def latest_answers(self, f: Filters, score: str = "nps") -> tuple[np.ndarray, np.ndarray]:
+        """Each customer's latest ``score`` answer in view: (customer codes ascending, their
+        answers); once per view and score."""
+
+        def compute():
+            last = answers.latest(self.answers_in_view(f), score)
+            return last["cust"].to_numpy(), last[score].to_numpy()
+
+        return self.view("latest_answers", (*self._answers_key(f), score), compute)
+
+    def customer_view(self, f: Filters, *, latest: bool = True) -> CustomerView:
+        """The customers in view and each one's latest NPS answer in view (left empty with
+        ``latest=False``); computed once per view (:meth:`view`)."""
+        in_view = self.customers_in(f)
+        if not latest:  # only the customers in view were asked for
+            return CustomerView(in_view, in_view[:0], np.zeros(0, np.int8))
+        return CustomerView(in_view, *self.latest_answers(f, "nps"))
+
+
+def date_slice(frame: pl.DataFrame, date_col: str, start, end) -> pl.DataFrame:
+    """Rows of a frame sorted by ``date_col`` within [start, end], by binary search."""
+    dates = frame[date_col]
+    lo = 0 if start is None else int(dates.search_sorted(start, side="left"))
+    hi = frame.height if end is None else int(dates.search_sorted(end, side="right"))
+    return frame.slice(lo, max(hi - lo, 0))
+
+
+@dataclass(frozen=True)
+class CustomerView:
+    in_view: np.ndarray  # distinct customer codes, ascending
+    latest_who: np.ndarray  # customer codes with an NPS answer in view
+    latest_nps: np.ndarray  # their latest answer in view
+
+
+#: The cells :meth:`Dataset.cell_sums` sums the statistics in (the stage follows from the
+#: touchpoint).
+CELL_KEYS = ("stage_id", "touchpoint_id", "channel")
+#: The calendar buckets of the statistics (their week, month and quarter), as their first day.
+BUCKETS = {"week": "1w", "month": "1mo", "quarter": "1q"}
+#: Running totals are kept up to this many integers (days × cells × statistics, 8 bytes
+#: each); a larger journey or span sums the rows in view instead (once per view).
+DAILY_SUMS_MAX = 4_000_000
+
+
+@dataclass(frozen=True)
+class DailySums:
+    """Running totals of the statistics per (stage, touchpoint, channel) cell over the data's
+    days, every segment and region together: the sums of any range of days are one
+    difference, whatever the range (:meth:`sums`). Integer sums, so exactly those of the
+    rows. Size: (days + 1) × cells × (statistics + 1) integers."""
+
+    first: dt.date
+    keys: pl.DataFrame  # one row per cell: CELL_KEYS with the statistics' dtypes
+    stages: np.ndarray  # each cell's stage id (str)
+    channels: np.ndarray  # each cell's channel (str)
+    running: np.ndarray  # (days + 1, cells, statistics + rows): totals of the days before
+    buckets: dict[str, np.ndarray]  # unit -> each day's bucket (its first day, as a Date's days)
+
+    @classmethod
+    def of(cls, stats: pl.DataFrame) -> DailySums | None:
+        """From the statistics frame (sorted by date); None when a cell key or a statistic
+        is missing, or when the totals would exceed :data:`DAILY_SUMS_MAX` integers."""
+        columns = (*CELL_KEYS, *STAT_COLUMNS)
+        if stats.height == 0 or any(stats[c].null_count() for c in columns):
+            return None
+        if not all(isinstance(stats[c].dtype, pl.Enum | pl.Categorical) for c in CELL_KEYS):
+            return None  # keys without integer codes: the rows in view are summed instead
+        first, last = stats["responded_on"].min(), stats["responded_on"].max()
+        days = (last - first).days + 1
+        codes = stats.select(CELL_KEYS)
+        combined = np.zeros(stats.height, dtype=np.int64)
+        for c in CELL_KEYS:  # one integer per distinct (stage, touchpoint, channel)
+            part = codes[c].to_physical().cast(pl.Int64).to_numpy()
+            combined = combined * (int(part.max()) + 1) + part
+        _, first_row, cell = np.unique(combined, return_index=True, return_inverse=True)
+        cells = first_row.size
+        if (days + 1) * cells * (len(STAT_COLUMNS) + 1) > DAILY_SUMS_MAX:
+            return None
+        keys = codes[first_row]
+        day = (stats["responded_on"] - first).dt.total_days().to_numpy().astype(np.int64)
+        at = day * cells + cell.reshape(-1)
+        running = np.zeros((days + 1, cells, len(STAT_COLUMNS) + 1), dtype=np.int64)
+        for j, c in enumerate((*STAT_COLUMNS, None)):  # the last: rows, to know who is there
+            # per day and cell (float sums of small integers are exact), then running totals
+            weights = None if c is None else stats[c].to_numpy().astype(np.float64)
+            per_day = np.bincount(at, weights, days * cells).astype(np.int64)
+            np.cumsum(per_day.reshape(days, cells), axis=0, out=running[1:, :, j])
+        calendar = pl.date_range(first, last, "1d", eager=True)
+        return cls(
+            first,
+            keys,
+            np.asarray(keys["stage_id"].cast(pl.String).to_list(), dtype=object),
+            np.asarray(keys["channel"].cast(pl.String).to_list(), dtype=object),
+            running,
+            {
+                unit: calendar.dt.truncate(every).to_physical().to_numpy()
+                for unit, every in BUCKETS.items()
+            },
+        )
+
+    def sums(
+        self,
+        start: dt.date | None,
+        end: dt.date | None,
+        stage_ids: tuple[str, ...] | None,
+        channels: tuple[str, ...],
+        unit: str | None = None,
+    ) -> pl.DataFrame:
+        """:meth:`Dataset.cell_sums` of the days [start, end] (open sides: the data's), the
+        stages (None: every one) and channels (empty: every one)."""
+        days = self.running.shape[0] - 1
+        lo = 0 if start is None else max((start - self.first).days, 0)
+        hi = days - 1 if end is None else min((end - self.first).days, days - 1)
+        keep = np.ones(self.stages.size, dtype=bool)
+        if stage_ids is not None:
+            keep &= np.isin(self.stages, list(stage_ids))
+        if channels:
+            keep &= np.isin(self.channels, list(channels))
+        cells = np.flatnonzero(keep)
+        if lo > hi:  # no day in view
+            bounds, labels = np.zeros(0, np.int64), pl.Series(unit or "", [], dtype=pl.Date)
+        elif unit is None:
+            bounds, labels = np.array([lo, hi + 1]), None
+        else:
+            label = self.buckets[unit][lo : hi + 1]
+            starts = np.flatnonzero(np.append(True, label[1:] != label[:-1]))
+            bounds = np.append(starts + lo, hi + 1)
+            labels = pl.Series(unit, label[starts]).cast(pl.Date)
+        totals = self.running[bounds[1:]][:, cells] - self.running[bounds[:-1]][:, cells]
+        periods = max(bounds.size - 1, 0)
+        flat = totals.reshape(periods * cells.size, self.running.shape[2])
+        present = flat[:, -1] > 0  # a group with rows in view, as a group-by gives
+        frames = [self.keys[np.tile(cells, periods)[present]]]
+        if unit is not None:
+            dates = labels.gather(np.repeat(np.arange(periods), cells.size)[present])
+            frames.append(dates.alias(unit).to_frame())
+        values = np.ascontiguousarray(flat[present, : len(STAT_COLUMNS)].T)
+        frames.append(pl.DataFrame(dict(zip(STAT_COLUMNS, values, strict=True))))
+        return pl.concat(frames, how="horizontal")
+
+
+def _slice(frame: pl.DataFrame, f: Filters, stage_ids, with_dates: bool):
+    """Rows of a frame sorted by responded_on: the date range by binary search, then the rest.
+    Returns the rows and the range [lo, hi) of positions the dates cover."""
+    lo, hi = 0, frame.height
+    if with_dates and (f.start is not None or f.end is not None):
+        dates = frame["responded_on"]
+        lo = 0 if f.start is None else int(dates.search_sorted(f.start, side="left"))
+        hi = frame.height if f.end is None else int(dates.search_sorted(f.end, side="right"))
+        frame = frame.slice(lo, max(hi - lo, 0))
+    if stage_ids is None and not (f.channels or f.segments or f.regions):
+        return frame, lo, hi  # nothing else to cut: no copy
+    cond = f.expression(date_col="responded_on", stage_ids=stage_ids, with_dates=False)
+    return frame.filter(cond), lo, hi
+
+
+def prepare_customers(customers: pl.DataFrame) -> pl.DataFrame:
+    """Customers sorted by id, with their dense code ``cust`` (the row number)."""
+    return (
+        customers.with_columns(pl.col("customer_id").cast(pl.String))
+        .sort("customer_id")
+        .with_columns(
+            pl.int_range(pl.len(), dtype=pl.Int32).alias("cust"),
+            pl.col("segment").cast(pl.Enum(sorted(customers["segment"].unique().drop_nulls()))),
+            pl.col("region").cast(pl.Enum(sorted(customers["region"].unique().drop_nulls()))),
+        )
+    )
+
+
+def compact(chunk: pl.DataFrame, journey: Journey, customers: pl.DataFrame) -> pl.DataFrame:
+    """One chunk of raw responses in the in-memory shape: stage, customer code, segment and
+    region added; scores as Int8; ids as Enum; free text as Categorical. Responses whose
+    touchpoint or customer is unknown are left out (they cannot be placed in the journey)."""
+    tp_enum = pl.Enum(sorted(journey.touchpoints["touchpoint_id"].to_list()))
+    stage_enum = pl.Enum(sorted(journey.stages["stage_id"].to_list()))
+    stage_of = journey.touchpoints.select(
+        pl.col("touchpoint_id").cast(tp_enum), pl.col("stage_id").cast(stage_enum)
+    )
+    return (
+        chunk.with_columns(
+            pl.col("customer_id").cast(pl.String),
+            pl.col("response_id").cast(pl.String),
+            pl.col("touchpoint_id").cast(tp_enum, strict=False),
+            *[pl.col(c).cast(pl.Int8) for c in ("nps", "csat", "ces")],
+            pl.col("channel").cast(pl.Categorical),
+            pl.col("source").cast(pl.Categorical),
+        )
+        .join(stage_of, on="touchpoint_id", how="inner")
+        .join(
+            customers.select("customer_id", "cust", "segment", "region"),
+            on="customer_id",
+            how="inner",
+        )
+        .drop("customer_id")
+    )
+
+
+def load_contacts(engine: sa.Engine, ds: Dataset) -> pl.DataFrame:
+    """Contacts, prepared for the pages that read them (loaded only when one asks)."""
+    return compact_contacts(store.load_contacts(engine), ds.journey, ds.customers)
+
+
+def compact_contacts(
+    contacts: pl.DataFrame, journey: Journey, customers: pl.DataFrame
+) -> pl.DataFrame:
+    """Contacts with customer code and stage, in date order, repeat contacts flagged.
+    ``customers`` as prepared by :func:`prepare_customers`."""
+    stage_enum = pl.Enum(sorted(journey.stages["stage_id"].to_list()))
+    stage_of = journey.touchpoints.select("touchpoint_id", pl.col("stage_id").cast(stage_enum))
+    frame = (
+        contacts.select(
+            pl.col("contact_id").cast(pl.String),
+            pl.col("customer_id").cast(pl.String),
+            "touchpoint_id",
+            "contacted_on",
+        )
+        .join(stage_of, on="touchpoint_id", how="inner")
+        .join(customers.select("customer_id", "cust"), on="customer_id", how="inner")
+        .select("contact_id", "cust", "stage_id", "contacted_on")
+    )
+    return flag_repeat_contacts(frame)
+
+
+def build(
+    journey: Journey,
+    customers: pl.DataFrame,
+    responses: pl.DataFrame | Iterable[pl.DataFrame],
+    settings: company.Settings | None = None,
+) -> Dataset:
+    """Compact responses (one frame or chunks of it), sort them by date, build statistics."""
+    settings = settings or company.Settings()
+    customers = prepare_customers(customers)
+    chunks = [responses] if isinstance(responses, pl.DataFrame) else responses
+    parts = [compact(chunk, journey, customers) for chunk in chunks]
+    combined = (
+        pl.concat(parts, rechunk=True)
+        if parts
+        else compact(
+            pl.DataFrame(schema=store.polars_schema(schema.responses, store.COMMENT_COLUMNS)),
+            journey,
+            customers,
+        )
+    )
+    del parts
+    enriched = combined.with_columns(
+        *[
+            pl.col(c).cast(pl.Enum(sorted(combined[c].unique().drop_nulls().cast(pl.String))))
+            for c in ("channel", "source")
+        ]
+    ).sort("responded_on", "response_id")
+    del combined
+    types = {c: enriched.schema[c] for c in STAT_DIMENSIONS[1:]}
+    days = enriched.group_by("responded_on").agg(pl.len().alias("responses"))
+    stats = _by_date(
+        compact_parts(
+            (
+                response_stats(date_slice(enriched, "responded_on", start, end), STAT_DIMENSIONS)
+                for start, end in date_parts(days)
+            ),
+            types,
+        )
+    )
+    arrays = CustomerArrays.from_frame(customers, settings.churn_recorded)
+    everything = answers.from_rows(enriched)
+    return Dataset(
+        journey,
+        customers,
+        enriched,
+        stats,
+        arrays,
+        latest_everywhere(everything, arrays.size),
+        None,
+        design_effects(enriched),
+        settings,
+        {(None, None): everything},
+        None,
+        tuple(sorted(enriched["source"].unique().drop_nulls().cast(pl.String))),
+    )
+
+
+def date_parts(
+    days: pl.DataFrame, size: int | None = None
+) -> list[tuple[dt.date | None, dt.date | None]]:
+    """Consecutive date ranges [start, end] of about ``size`` responses each (default
+    ``store.SUM_PART``), from the responses per day (columns responded_on, responses); the
+    first starts and the last ends open, so together they cover every date. The daily
+    statistics are summed one range at a time, each part made compact before the next is
+    summed, so what a load needs beside the result stays bounded."""
+    size = size or store.SUM_PART
+    days = days.sort("responded_on")
+    part = (days["responses"].cum_sum() - days["responses"]) // size
+    firsts = days.filter(part > part.shift(1, fill_value=0))["responded_on"].to_list()
+    starts = [None, *firsts]
+    ends = [d - dt.timedelta(days=1) for d in firsts] + [None]
+    return list(zip(starts, ends, strict=True))
+
+
+def compact_stats(stats: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Daily statistics in the shape a dataset holds them: each dimension of ``types``
+    (a row whose value is outside the type is left out; ``channel``, when ``types`` lacks
+    it, as text), each count or sum as Int16 where all its values fit, else Int64 (Polars
+    sums Int16 as Int64, so a roll-up never overflows)."""
+
+    def fits(column: str) -> bool:
+        low, high = stats[column].min(), stats[column].max()
+        return low is None or (_INT16[0] <= low and high <= _INT16[1])
+
+    dims = [c for c in STAT_DIMENSIONS[1:] if c in types]
+    return stats.select(
+        # a copy: the column as read may share its memory with the whole part an engine
+        # handed over (Arrow), which would then be kept as long as the statistics
+        pl.col("responded_on").cast(pl.Int64).cast(pl.Date),
+        *[pl.col(c).cast(pl.String).cast(types[c], strict=False) for c in dims],
+        *[pl.col(c).cast(pl.String) for c in STAT_DIMENSIONS[1:] if c not in types],
+        *[pl.col(c).cast(pl.Int16 if fits(c) else pl.Int64) for c in STAT_COLUMNS],
+    ).drop_nulls(dims)
+
+
+def compact_parts(parts: Iterable[pl.DataFrame], types: dict[str, pl.DataType]) -> pl.DataFrame:
+    """:func:`compact_stats` of each part as it comes, then one frame (a count held as Int64
+    in any part is Int64 in all); ``channel`` left as text becomes an Enum of its values."""
+    frame = pl.concat([compact_stats(part, types) for part in parts], how="vertical_relaxed")
+    if frame.schema["channel"] == pl.String:
+        channels = sorted(frame["channel"].unique().drop_nulls())
+        frame = frame.with_columns(pl.col("channel").cast(pl.Enum(channels)))
+    return frame.select(*STAT_DIMENSIONS, *STAT_COLUMNS)
+
+
+def _by_date(stats: pl.DataFrame) -> pl.DataFrame:
+    return stats.sort("responded_on").with_columns(  # the date order slicing relies on
+        # trend buckets, so a trend is a group-by without date arithmetic
+        pl.col("responded_on").dt.truncate("1w").alias("week"),
+        pl.col("responded_on").dt.truncate("1mo").alias("month"),
+        pl.col("responded_on").dt.truncate("1q").alias("quarter"),
+    )
+
+
+def build_in_database(
+    engine: sa.Engine,
+    journey: Journey,
+    customers: pl.DataFrame,
+    settings: company.Settings | None = None,
+    progress: Progress = lambda f, m: None,
+) -> Dataset:
+    """A dataset that holds only aggregates: the daily statistics, the customers and each
+    customer's answers per stage and channel of the periods asked for, all computed by the
+    database (:mod:`cxmetrics.stats.aggregates`); the responses stay where they are. The same
+    numbers as :func:`build` on the same rows."""
+    settings = settings or company.Settings()
+    customers = prepare_customers(customers)
+    progress(0.2, "Summing responses per day in the database")
+    types = {
+        "touchpoint_id": pl.Enum(sorted(journey.touchpoints["touchpoint_id"].to_list())),
+        "stage_id": pl.Enum(sorted(journey.stages["stage_id"].to_list())),
+        "segment": customers.schema["segment"],
+        "region": customers.schema["region"],
+    }
+    parts = date_parts(store.responses_per_day(engine), store.part_size(engine))
+
+    def summed():
+        for i, (start, end) in enumerate(parts):
+            progress(0.2 + 0.3 * i / len(parts), "Summing responses per day in the database")
+            yield store.load_stats_sql(engine, Filters(start=start, end=end), None, STAT_DIMENSIONS)
+
+    stats = _by_date(compact_parts(summed(), types))
+    types |= {"channel": stats.schema["channel"], "cust": customers.schema["cust"]}
+    cuts = store.customer_cuts(engine)
+    database = InDatabase(engine, customers, types, None, cuts)
+    progress(0.5, "Each customer's latest answer, in the database")
+    whole = store.per_customer_cuts(engine, cuts)
+    latest = aggregates.latest_nps(engine, customers, None, whole)
+    progress(0.8, "Design effects, in the database")
+    return Dataset(
+        journey,
+        customers,
+        None,
+        stats,
+        CustomerArrays.from_frame(customers, settings.churn_recorded),
+        latest,
+        None,
+        aggregates.design_effects(engine, whole),
+        settings,
+        {},
+        database,
+        aggregates.sources(engine),
+    )
+
+
+#: Where a dataset's responses are summed: "rows" read them into memory (fast filter
+#: changes; memory grows with the responses), "database" leaves them in the database and
+#: holds aggregates only. SQLite files hold rows; every other engine, the database.
+HOLD_CHOICES = ("rows", "database")
+
+
+def hold_for(engine: sa.Engine) -> str:
+    """``CX_HOLD`` when set, else rows for a SQLite file and the database for the rest."""
+    chosen = os.environ.get("CX_HOLD", "").strip().lower()
+    if chosen:
+        if chosen not in HOLD_CHOICES:
+            raise store.StoreError(f"CX_HOLD={chosen!r} is not one of {', '.join(HOLD_CHOICES)}")
+        return chosen
+    return "rows" if engine.url.get_backend_name() == "sqlite" else "database"
+
+
+def load(
+    engine: sa.Engine, progress: Progress = lambda f, m: None, hold: str | None = None
+) -> Dataset:
+    """Load and prepare everything the dashboard slices; raise StoreError if unusable.
+    ``hold``: rows or database (:data:`HOLD_CHOICES`; default :func:`hold_for`)."""
+    store.check(engine)
+    progress(0.05, "Reading the journey definition")
+    journey = store.load_journey(engine)
+    try:
+        settings = company.load(engine)
+    except company.SettingsError as exc:
+        raise store.StoreError(
+            f"the settings of {store.safe_url(str(engine.url))} cannot be used: {exc}; fix "
+            "them with `python -m cxmetrics settings set KEY VALUE`"
+        ) from exc
+    total = store.count_rows(engine, "responses")
+    missing = [
+        what
+        for what, empty in (
+            ("journey stages", journey.stages.height == 0),
+            ("responses", total == 0),
+        )
+        if empty
+    ]
+    if missing:
+        raise EmptyDataError(
+            f"the database {store.safe_url(str(engine.url))} has no {' and no '.join(missing)} "
+            "yet; import them, or generate the sample company with `python -m cxmetrics sample`"
+        )
+    if (hold or hold_for(engine)) == "database":
+        data = build_in_database(engine, journey, store.load_customers(engine), settings, progress)
+        progress(1.0, "Ready")
+        return data
+    progress(0.10, "Reading customers and responses")
+
+    def chunks():
+        done = 0
+        for chunk in store.iter_responses(engine):
+            done += chunk.height
+            progress(
+                0.15 + 0.65 * min(done / total, 1.0), f"Reading responses ({done:,} of {total:,})"
+            )
+            yield chunk
+
+    # Customers are read on a second thread while the first responses arrive.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(store.load_customers, engine)
+        responses = chunks()
+        first = next(responses, None)
+        customers = pending.result()
+    head = [] if first is None else [first]
+    data = build(journey, customers, itertools.chain(head, responses), settings)
+    progress(1.0, "Ready")
+    return data

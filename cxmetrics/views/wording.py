@@ -1,0 +1,109 @@
+"""Numbers in words: how a score, a tile and its caption read, on a page or in a briefing."""
+
+from __future__ import annotations
+
+import re
+
+from cxmetrics.contract.registry import METRICS
+from cxmetrics.stats import metrics as m
+from cxmetrics.views.overview import Tile
+
+NOT_RECORDED = "Not recorded"
+
+
+def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) -> str:
+    """The number to show, "No data" without a single answer, or "Too few responses" below
+    the minimum n. Money needs the company's currency ``symbol``."""
+    spec = METRICS[key]
+    if key == "revenue_at_risk" and score.se is not None and score.value is not None:
+        half = m.Z95 * score.se
+        if m.range_only(score.value, half):
+            return (
+                f"{spec.format(max(score.value - half, 0.0), symbol)} – "
+                f"{spec.format(score.value + half, symbol)}"
+            )
+    if key in ("responses", "revenue_at_risk"):
+        return spec.format(score.value, symbol)
+    if score.n == 0:
+        return "No data"
+    shown = score.shown(min_n)
+    return spec.format(shown, symbol) if shown is not None else "Too few responses"
+
+
+def tile_value(t: Tile, min_n: int, symbol: str) -> str:
+    """A tile's value: "Not recorded" when a fact it needs is not recorded, never 0."""
+    return NOT_RECORDED if t.unknown else value_text(t.key, t.score, min_n, symbol)
+
+
+def with_article(name: str) -> str:
+    """ "a" or "an" before a name, by its first letter: "an Airport & departure", "a Claim"."""
+    return f"{'an' if name[:1].lower() in 'aeiou' and name[:1] else 'a'} {name}"
+
+
+def possessive(name: str) -> str:
+    """A name with its possessive: "Sales'", "Claims'", "Marketing's"."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
+def tile_caption(
+    t: Tile, min_n: int, previous_label: str | None, symbol: str, short: bool = False
+) -> str:
+    """What a tile says under its value. ``short``: the few words a tile on a screen keeps
+    (margin, n, target; for revenue at risk the detractors and the attributable churn), the
+    rest going to its tooltip."""
+    s = t.score
+    if t.unknown:
+        return t.unknown
+    if t.key == "revenue_at_risk" and short:
+        d = t.detail
+        return (
+            f"n = {d['detractors']:,} active detractors · {100 * d['churn_rate']:.1f}% a year "
+            "attributable churn"
+        )
+    if t.key == "revenue_at_risk":
+        d = t.detail
+        rate = "unknown" if d["detractor_churn"] is None else f"{100 * d['detractor_churn']:.1f}%"
+        other = "unknown" if d["other_churn"] is None else f"{100 * d['other_churn']:.1f}%"
+        partial = (
+            f" · {d['unknown_revenue']:,} with no revenue recorded"
+            if d.get("unknown_revenue")
+            else ""
+        )
+        return (
+            f"{d['detractors']:,} active detractors · "
+            f"{METRICS['revenue_at_risk'].format(d['detractor_revenue'], symbol)} revenue × "
+            f"{100 * d['churn_rate']:.1f}% a year attributable churn (detractors {rate} "
+            f"a year, n = {d['history_n']:,}, against {other}, n = {d['others_n']:,}){partial}"
+        )
+    parts = []
+    if s.moe is not None and not s.too_few(min_n) and t.key != "responses":
+        unit = " pts" if t.key in ("nps", "csat", "churn") else ""
+        parts.append(f"± {s.moe:.{1 if t.key != 'ces' else 2}f}{unit}")
+    noun = {"churn": "customers", "responses": "responses"}.get(t.key, "answers")
+    parts.append(f"n = {s.n:,} {noun}" if t.key != "responses" else "all sources")
+    if t.target is not None:
+        parts.append(f"target {METRICS[t.key].format(t.target, symbol)}")
+    if short:
+        return " · ".join(parts)
+    if previous_label is None:
+        parts.append("no previous period")
+    elif t.change is None:
+        parts.append("change not tested")
+    elif not t.change.significant:
+        parts.append("no significant change")
+    return " · ".join(parts)
+
+
+_MARKUP = re.compile(r"([\\\[\]<>])")
+_AUTOLINK = re.compile(r"(?i)\b(https?|ftp|mailto)(?=:)|\b(www)(?=\.)|(?=@)")
+_JOINER = "\u2060"  # an invisible word joiner: "https⁠://…" no longer reads as a link
+
+
+def inert(text: str) -> str:
+    """Markdown in which text from the data cannot become a link, an image or HTML:
+    backslashes, brackets and angle brackets are escaped (a backslash from the data would
+    otherwise cancel the escape of the bracket after it), and URLs and e-mail addresses
+    are kept from linking themselves by an invisible joiner. Our own bold and italics still
+    work, and it all reads the same on screen."""
+    escaped = _MARKUP.sub(r"\\\1", text)
+    return _AUTOLINK.sub(lambda m: (m.group(0) or "") + _JOINER, escaped)
