@@ -14,6 +14,7 @@ from test_overview import tiny_journey
 
 from cxmetrics.contract.text import mask_pii
 from cxmetrics.findings import behaviour, channels, findings, impact
+from cxmetrics.stats import contacts as contacts_module
 from cxmetrics.stats import dataset
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.filters import Filters
@@ -185,7 +186,7 @@ def test_repeat_contacts_are_the_third_within_30_days():
             ],
         }
     )
-    flagged = behaviour.flag_repeat_contacts(contacts)
+    flagged = contacts_module.flag_repeat_contacts(contacts)
     got = dict(zip(flagged["contact_id"], flagged["repeat_contact"], strict=True))
     # customer 0: 1 Jan, 10 Jan, 30 Jan -> third inside 30 days (29 days apart);
     # 15 Feb: 10 Jan..15 Feb is 36 days -> not. Customer 1: 1 Jan .. 1 Feb is 31 days -> not.

@@ -24,17 +24,6 @@ ROOT = "root"  # cli, __main__: on top of every layer
 RANK = {**{layer: i for i, layer in enumerate(LAYERS)}, ROOT: len(LAYERS)}
 ROOT_MODULES = {"__init__", "__main__", "cli"}
 
-#: The few imports that go against the flow, each with its reason. Keep this list short:
-#: a new entry means a function sits in the wrong layer.
-EXCEPTIONS = {
-    # The dataset flags repeat contacts (the third in 30 days) when it loads the contacts;
-    # the function lives beside the behavioural moments of truth it serves.
-    ("stats.dataset", "findings.behaviour"),
-    # The behavioural findings' sentences put "a" or "an" before a stage's name with the
-    # wording module's helper (imported inside the function that writes them).
-    ("findings.behaviour", "views.wording"),
-}
-
 
 def module_name(path: Path) -> str:
     """``stats.dataset`` for cxmetrics/stats/dataset.py, ``cli`` for cxmetrics/cli.py."""
@@ -99,7 +88,7 @@ def edges() -> set[tuple[str, str]]:
 def test_no_layer_imports_a_later_one(path):
     importer = module_name(path)
     imported = cxmetrics_imports(path.read_text(encoding="utf-8"), importer)
-    wrong = against_the_flow(importer, imported) - EXCEPTIONS
+    wrong = against_the_flow(importer, imported)
     assert not wrong, f"{importer} imports later layers: {sorted(t for _, t in wrong)}"
 
 
@@ -113,16 +102,6 @@ def test_every_module_sits_in_a_layer():
     for layer in LAYERS:
         assert (PACKAGE / layer / "__init__.py").is_file()
         assert list((PACKAGE / layer).glob("[!_]*.py")), f"{layer} holds no module"
-
-
-def test_each_exception_is_still_real():
-    """An exception the code no longer needs is removed, so the list cannot hide a new one."""
-    found = edges()
-    for importer, target in EXCEPTIONS:
-        assert any(i == importer and n.startswith(target) for i, n in found), (
-            importer,
-            target,
-        )
 
 
 def test_cxmetrics_never_imports_the_app_layer():

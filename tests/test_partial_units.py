@@ -11,7 +11,7 @@ import polars as pl
 import shapes
 
 from cxmetrics.charts import chart_style, overview_charts
-from cxmetrics.contract import store
+from cxmetrics.contract import store, text
 from cxmetrics.contract.journey import Journey
 from cxmetrics.findings import behaviour, closed_loop, findings
 from cxmetrics.stats import dataset
@@ -87,10 +87,10 @@ def test_worst_moments_use_the_stage_target_else_the_company_one():
 
 
 def test_a_stage_name_takes_a_or_an():
-    assert wording.with_article("Airport & departure") == "an Airport & departure"
-    assert wording.with_article("Claims") == "a Claims"
-    assert wording.with_article("über") == "a über"  # by letter only; no crash on umlauts
-    assert wording.with_article("") == "a "
+    assert text.with_article("Airport & departure") == "an Airport & departure"
+    assert text.with_article("Claims") == "a Claims"
+    assert text.with_article("über") == "a über"  # by letter only; no crash on umlauts
+    assert text.with_article("") == "a "
 
 
 def test_cases_count_as_complaints_and_missing_sources_are_left_out():

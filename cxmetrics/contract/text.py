@@ -1,4 +1,4 @@
-"""Free text shown to people: personal details masked before display.
+"""Free text shown to people: personal details masked before display; "a" or "an" before a name.
 
 Masking takes time in proportion to the text's length, whatever the text: a comment is
 written by anybody, and a pattern that backtracks over a long run of letters would hold the
@@ -57,3 +57,8 @@ def mask_pii_column(texts: pl.Series) -> pl.Series:
         .join(masked, on="raw", how="left", maintain_order="left")["masked"]
         .rename(texts.name)
     )
+
+
+def with_article(name: str) -> str:
+    """ "a" or "an" before a name, by its first letter: "an Airport & departure", "a Claim"."""
+    return f"{'an' if name[:1].lower() in 'aeiou' and name[:1] else 'a'} {name}"

@@ -18,29 +18,8 @@ import polars as pl
 
 from cxmetrics.findings.findings import Finding, adjust
 from cxmetrics.stats import metrics as m
+from cxmetrics.stats.contacts import REPEAT_CONTACTS, REPEAT_WINDOW_DAYS
 from cxmetrics.stats.inference import FDR, Z95, p_two_sided
-
-REPEAT_CONTACTS = 3
-REPEAT_WINDOW_DAYS = 30
-
-
-def flag_repeat_contacts(contacts: pl.DataFrame) -> pl.DataFrame:
-    """Add ``repeat_contact``: this contact is at least the third by the same customer within
-    30 days (``cust``, ``contacted_on``). Returns the frame sorted by date."""
-    back = REPEAT_CONTACTS - 1
-    by_customer = contacts.sort("cust", "contacted_on", "contact_id")
-    flagged = by_customer.with_columns(
-        (
-            (pl.col("cust") == pl.col("cust").shift(back))
-            & (
-                (pl.col("contacted_on") - pl.col("contacted_on").shift(back)).dt.total_days()
-                <= REPEAT_WINDOW_DAYS - 1
-            )
-        )
-        .fill_null(False)
-        .alias("repeat_contact")
-    )
-    return flagged.sort("contacted_on", "contact_id")
 
 
 @dataclass(frozen=True)
@@ -309,8 +288,8 @@ def groups(
     Complaining is a complaint response or a case opened in the period. A behaviour whose
     source was never imported (no contacts; no complaints and no cases) is left out rather
     than shown as nobody."""
+    from cxmetrics.contract.text import with_article
     from cxmetrics.stats.dataset import date_slice  # dataset imports this module
-    from cxmetrics.views.wording import with_article
 
     start, end = f.start or ds.first_day, f.end or ds.last_day
     arrays = ds.customer_arrays

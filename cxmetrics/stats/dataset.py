@@ -23,9 +23,9 @@ from cxmetrics.contract import periods, schema, store
 from cxmetrics.contract import settings as company
 from cxmetrics.contract.journey import Journey
 from cxmetrics.contract.registry import MIN_N
-from cxmetrics.findings.behaviour import flag_repeat_contacts
 from cxmetrics.stats import aggregates, answers
 from cxmetrics.stats.aggregates import InDatabase, latest_everywhere
+from cxmetrics.stats.contacts import flag_repeat_contacts
 from cxmetrics.stats.filters import Filters
 from cxmetrics.stats.inference import design_effects
 from cxmetrics.stats.memo import Memo

@@ -35,11 +35,6 @@ def tile_value(t: Tile, min_n: int, symbol: str) -> str:
     return NOT_RECORDED if t.unknown else value_text(t.key, t.score, min_n, symbol)
 
 
-def with_article(name: str) -> str:
-    """ "a" or "an" before a name, by its first letter: "an Airport & departure", "a Claim"."""
-    return f"{'an' if name[:1].lower() in 'aeiou' and name[:1] else 'a'} {name}"
-
-
 def possessive(name: str) -> str:
     """A name with its possessive: "Sales'", "Claims'", "Marketing's"."""
     return f"{name}'" if name.endswith("s") else f"{name}'s"
