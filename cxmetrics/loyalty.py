@@ -294,8 +294,20 @@ def candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
 
 def latest_by_stage(ds: Dataset, f: Filters) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each customer's latest NPS answer at each stage in view: stage id -> (customer codes,
-    answers)."""
-    return answers.latest_per(ds.answers_in_view(f), "stage_id", "nps")
+    answers). Without a channel filter each stage's latest answers are those of the period
+    (once per period, :meth:`Dataset.of_period`) cut to the view's stages and customers."""
+    if f.channels:
+        return answers.latest_per(ds.answers_in_view(f), "stage_id", "nps")
+    every = ds.of_period("latest_by_stage", f.start, f.end, answers.latest_per)
+    shown = ds.stage_ids(f)
+    out = {}
+    for sid, (who, values) in every.items():
+        if shown is not None and sid not in shown:
+            continue
+        keep = ds.kept(f, who)
+        if who[keep].size:  # a stage without answers in view is left out
+            out[sid] = (who[keep], values[keep])
+    return out
 
 
 def revenue_at_risk_by(
