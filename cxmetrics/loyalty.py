@@ -452,8 +452,19 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
     if cut is None:
         return pl.DataFrame(schema=INFLUENCER_STAGE_SCHEMA)
     influencer = _influencers(ds, cut)
-    frame = ds.answers_in_view(f)
-    counts = _sums_by_stage_and(frame, influencer[frame["cust"].to_numpy()])
+
+    def summed(frame: pl.DataFrame) -> dict[tuple[str, bool], dict]:
+        return _sums_by_stage_and(frame, influencer[frame["cust"].to_numpy()])
+
+    if f.channels or ds.customer_mask(f) is not None:
+        counts = summed(ds.answers_in_view(f))
+    else:  # the period's sums (once per period), of the stages in view
+        shown = ds.stage_ids(f)
+        counts = {
+            key: sums
+            for key, sums in ds.of_period("influencer_sums", f.start, f.end, summed).items()
+            if shown is None or key[0] in shown
+        }
     out = []
     for position, sid in enumerate(ds.journey.stage_order):
         for is_influencer in (False, True):
