@@ -319,6 +319,12 @@ class Dataset:
             return held[1]
         value = compute(frame)
         with _ANSWERS_LOCK:
+            # what belongs to answers no longer kept (another dataset made from this one shares
+            # them and may have dropped them) leaves with them
+            for key in [
+                k for k, v in self._period_parts.items() if self._answers.get(k[1:]) is not v[0]
+            ]:
+                del self._period_parts[key]
             if self._answers.get((start, end)) is frame:
                 self._period_parts[(what, start, end)] = (frame, value)
         return value
