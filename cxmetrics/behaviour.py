@@ -321,11 +321,11 @@ def groups(
     seen = np.zeros(size, dtype=bool)
     seen[ds.customers_in(f)] = True
     if ds.stage_ids(f) is None and not f.channels:  # whole customers: the period's counts
-        counts = ds.of_period(
-            "answer_counts", f.start, f.end, partial(AnswerCounts.of_groups, size=size)
+        held = ds.of_period("answer_counts", f.start, f.end, partial(_counts, size=size))
+        mask = None if ds.customer_mask(f) is None else seen
+        counts = AnswerCounts(
+            *((c if mask is None else np.where(mask, c, 0)).astype(np.int64) for c in held)
         )
-        if ds.customer_mask(f) is not None:
-            counts = AnswerCounts(*(np.where(seen, c, 0) for c in counts.arrays()))
     else:
         counts = AnswerCounts.of_groups(ds.answers_in_view(f), size)
     left = m.left_in_period(arrays, start, end)
@@ -380,6 +380,12 @@ def groups(
             ds.design_effect,
         )
     )
+
+
+def _counts(frame: pl.DataFrame, size: int) -> tuple[np.ndarray, ...]:
+    """:meth:`AnswerCounts.of_groups` of a period's answers, held as int32 (counts of one
+    customer's answers)."""
+    return tuple(c.astype(np.int32) for c in AnswerCounts.of_groups(frame, size).arrays())
 
 
 def _events(events: pl.DataFrame, size: int) -> tuple[pl.DataType, np.ndarray, np.ndarray]:
