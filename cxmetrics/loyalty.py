@@ -305,8 +305,9 @@ def latest_by_stage(ds: Dataset, f: Filters) -> dict[str, tuple[np.ndarray, np.n
         if shown is not None and sid not in shown:
             continue
         keep = ds.kept(f, who)
-        if who[keep].size:  # a stage without answers in view is left out
-            out[sid] = (who[keep], values[keep])
+        who, values = who[keep], values[keep]
+        if who.size:  # a stage without answers in view is left out
+            out[sid] = (who, values)
     return out
 
 
