@@ -334,6 +334,8 @@ def groups(
     stage_enum, answered_at, complained = ds.of_period(
         "behaviour_events", f.start, f.end, partial(_events, size=size)
     )
+    answered_at = np.unpackbits(answered_at, axis=1, count=size).view(bool)
+    complained = np.unpackbits(complained, count=size).view(bool)
     period_contacts = date_slice(contacts, "contacted_on", start, end)
     n_codes = len(stage_enum.categories)
     at_stage = answered_at | presence(
@@ -345,7 +347,6 @@ def groups(
     repeat = np.zeros(size, dtype=bool)
     flagged = period_contacts["repeat_contact"].fill_null(False).to_numpy()
     repeat[period_contacts["cust"].to_numpy()[flagged]] = True
-    complained = complained.copy()
     cases = cases if cases is not None and cases.height else None
     if cases is not None:
         opened = cases.filter(pl.col("opened_on").is_between(start, end))
@@ -383,21 +384,23 @@ def groups(
 
 
 def _counts(frame: pl.DataFrame, size: int) -> tuple[np.ndarray, ...]:
-    """:meth:`AnswerCounts.of_groups` of a period's answers, held as int32 (counts of one
-    customer's answers)."""
-    return tuple(c.astype(np.int32) for c in AnswerCounts.of_groups(frame, size).arrays())
+    """:meth:`AnswerCounts.of_groups` of a period's answers, held in the smallest unsigned
+    integer type that holds them (counts of one customer's answers)."""
+    counts = AnswerCounts.of_groups(frame, size).arrays()
+    held = np.min_scalar_type(max((int(c.max(initial=0)) for c in counts), default=0))
+    return tuple(c.astype(held) for c in counts)
 
 
 def _events(events: pl.DataFrame, size: int) -> tuple[pl.DataType, np.ndarray, np.ndarray]:
     """Of a period's customer-level answers (every stage and channel): the stage type, a
     (stage codes × customers) mask of who answered at each stage, and a mask of who
-    complained."""
+    complained, both packed eight customers a byte (``np.packbits``)."""
     stage_enum = events["stage_id"].dtype
     codes = events["stage_id"].cast(stage_enum).to_physical().to_numpy()
     answered_at = presence(events["cust"].to_numpy(), codes, len(stage_enum.categories), size)
     complained = np.zeros(size, dtype=bool)
     complained[events["cust"].to_numpy()[events["complaints"].to_numpy() > 0]] = True
-    return stage_enum, answered_at, complained
+    return stage_enum, np.packbits(answered_at, axis=1), np.packbits(complained)
 
 
 def candidates(

@@ -355,8 +355,10 @@ class Dataset:
         def compute():
             if not self._whole_period(f):
                 return answers.customers(self.answers_in_view(f))
-            everyone = self.of_period("customers", f.start, f.end, answers.customers)
-            return everyone[self.kept(f, everyone)]
+            everyone = self.of_period(  # held as int32: half the memory
+                "customers", f.start, f.end, lambda frame: answers.customers(frame).astype(np.int32)
+            )
+            return everyone[self.kept(f, everyone)].astype(np.int64)
 
         return self.view("customers_in", self._answers_key(f), compute)
 
