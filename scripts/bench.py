@@ -12,9 +12,11 @@ and trends <= 100 ms at 1M (issue "The executive's first screen"). Text analysis
 distinct comments: ``python -m scripts.bench_text``.
 
 Every timed run is a filter change to a view not seen before: each page runs once untimed
-(reading the period's customer-level answers, which the dataset keeps per period, and the
-preparations it keeps per data version, such as the weekly contacts), then before every timed
-run the dataset forgets every result it keeps per view or per part of a view's filters
+(reading the period's customer-level answers, which the dataset keeps per period with what
+depends on them alone, such as each customer's latest answer in the period
+(``Dataset.of_period``), and the preparations it keeps per data version, such as the weekly
+contacts), then before every timed run the dataset forgets every result it keeps per view
+or per part of a view's filters
 (``Dataset.forget_views``: overviews, customers in view and their latest answers, churn
 rates of the view's segments, the lead test of its stages, segments, regions and weeks), so
 no repeat reads what the one before it computed for that view, nor what another view with

@@ -111,3 +111,88 @@ def test_views_that_read_the_same_weeks_share_one_lead_test(loaded, contacts, mo
     # and what is kept is what the test gives
     direct = leading.findings_of(real(leading.weekly(ds, contacts, quarter)), ds.journey)
     assert first == direct
+
+
+def test_a_periods_result_is_computed_once_and_leaves_with_its_answers(loaded, monkeypatch):
+    ds = dataclasses.replace(loaded, _answers={})
+    end = ds.last_day
+    month = (end - dt.timedelta(days=29), end)
+    runs = []
+
+    def compute(frame):
+        runs.append(frame)
+        return len(runs)
+
+    assert ds.of_period("test", *month, compute) == 1
+    assert runs[0] is ds.answers(*month)  # computed of the period's answers
+    ds.forget_views()
+    assert ds.of_period("test", *month, compute) == 1  # kept as the answers are
+    assert ds.of_period("test", None, None, compute) == 2  # another period
+    monkeypatch.setattr(dataset, "ANSWER_PERIODS", 2)
+    ds.answers(end - dt.timedelta(days=6), end)  # the month's answers leave, and with them…
+    assert ("test", *month) not in ds._period_parts
+    assert ds.of_period("test", *month, compute) == 3  # …what was computed of them
+
+
+def _latest_by_hand(rows: pl.DataFrame, score: str, by: list[str]) -> dict:
+    """Each ``by`` group's last answered ``score`` by (date, response id), from raw rows."""
+    last = (
+        rows.filter(pl.col(score).is_not_null())
+        .sort("responded_on", "response_id")
+        .group_by(by)
+        .agg(pl.col(score).last())
+    )
+    return {tuple(r[:-1]): r[-1] for r in last.rows()}
+
+
+@pytest.mark.parametrize(
+    "cut",
+    [{}, {"regions": 0}, {"segments": 0, "regions": 1}, {"stages": ("claim", "pay")}],
+)
+def test_latest_answers_and_customers_of_a_view_are_those_of_its_raw_rows(loaded, cut):
+    """The view's latest answers, customers, each stage's latest NPS and the influencers'
+    sums, read from its period's (segment, region and stage cuts) against the raw rows."""
+    from cxmetrics import loyalty
+
+    ds = loaded
+    end = ds.last_day
+    chosen = {k: (v if k == "stages" else (ds.options(k[:-1])[v],)) for k, v in cut.items()}
+    f = Filters(start=end - dt.timedelta(days=89), end=end, **chosen)
+    ds.forget_views()
+    rows = ds.responses.filter(pl.col("responded_on").is_between(f.start, f.end))
+    for column in ("segments", "regions", "stages"):
+        if column in chosen:
+            name = "stage_id" if column == "stages" else column[:-1]
+            rows = rows.filter(pl.col(name).cast(pl.String).is_in(list(chosen[column])))
+    assert ds.customers_in(f).tolist() == sorted(rows["cust"].unique().to_list())
+    for score in ("nps", "csat"):
+        who, values = ds.latest_answers(f, score)
+        assert dict(zip([(c,) for c in who.tolist()], values.tolist(), strict=True)) == (
+            _latest_by_hand(rows, score, ["cust"])
+        )
+    got = {
+        (sid, c): v
+        for sid, (who, values) in loyalty.latest_by_stage(ds, f).items()
+        for c, v in zip(who.tolist(), values.tolist(), strict=True)
+    }
+    by_hand = _latest_by_hand(
+        rows.with_columns(pl.col("stage_id").cast(pl.String)), "nps", ["stage_id", "cust"]
+    )
+    assert got == by_hand and got
+    cut_at = ds.customers["influence"].quantile(loyalty.INFLUENCER_QUANTILE)
+    per = loyalty.influencer_nps_by_stage(ds, f, min_n=1)
+    counted = (
+        rows.filter(pl.col("nps").is_not_null())
+        .with_columns(
+            (pl.col("stage_id").cast(pl.String)),
+            (
+                ds.customers["influence"].gather(rows.filter(pl.col("nps").is_not_null())["cust"])
+                >= cut_at
+            )
+            .fill_null(False)
+            .alias("influencer"),
+        )
+        .group_by("stage_id", "influencer")
+        .len()
+    )
+    assert sorted(per.select("stage_id", "influencer", "n_nps").rows()) == sorted(counted.rows())

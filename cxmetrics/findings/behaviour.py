@@ -11,7 +11,7 @@ difference is called significant only when its test is kept."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import cached_property
+from functools import cached_property, partial
 
 import numpy as np
 import polars as pl
@@ -80,6 +80,9 @@ class AnswerCounts:
             return out
 
         return cls(*(per(c) for c in columns))
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self.answers, self.promoters, self.detractors
 
     @cached_property
     def _stacked(self) -> np.ndarray:
@@ -294,28 +297,35 @@ def groups(
     start, end = f.start or ds.first_day, f.end or ds.last_day
     arrays = ds.customer_arrays
     size = arrays.size
-    in_view = ds.answers_in_view(f)
-    counts = AnswerCounts.of_groups(in_view, size)
     seen = np.zeros(size, dtype=bool)
     seen[ds.customers_in(f)] = True
+    if ds.stage_ids(f) is None and not f.channels:  # whole customers: the period's counts
+        held = ds.of_period("answer_counts", f.start, f.end, partial(_counts, size=size))
+        mask = None if ds.customer_mask(f) is None else seen
+        counts = AnswerCounts(
+            *((c if mask is None else np.where(mask, c, 0)).astype(np.int64) for c in held)
+        )
+    else:
+        counts = AnswerCounts.of_groups(ds.answers_in_view(f), size)
     left = m.left_in_period(arrays, start, end)
 
-    events = ds.answers(f.start, f.end)  # every stage and channel of the period
+    # every stage and channel of the period: who answered at each stage, who complained
+    stage_enum, answered_at, complained = ds.of_period(
+        "behaviour_events", f.start, f.end, partial(_events, size=size)
+    )
+    answered_at = np.unpackbits(answered_at, axis=1, count=size).view(bool)
+    complained = np.unpackbits(complained, count=size).view(bool)
     period_contacts = date_slice(contacts, "contacted_on", start, end)
-    stage_enum = events["stage_id"].dtype
-
-    def stage_codes(frame: pl.DataFrame) -> np.ndarray:
-        return frame["stage_id"].cast(stage_enum).to_physical().to_numpy()
-
     n_codes = len(stage_enum.categories)
-    at_stage = presence(events["cust"].to_numpy(), stage_codes(events), n_codes, size) | presence(
-        period_contacts["cust"].to_numpy(), stage_codes(period_contacts), n_codes, size
+    at_stage = answered_at | presence(
+        period_contacts["cust"].to_numpy(),
+        period_contacts["stage_id"].cast(stage_enum).to_physical().to_numpy(),
+        n_codes,
+        size,
     )
     repeat = np.zeros(size, dtype=bool)
     flagged = period_contacts["repeat_contact"].fill_null(False).to_numpy()
     repeat[period_contacts["cust"].to_numpy()[flagged]] = True
-    complained = np.zeros(size, dtype=bool)
-    complained[events["cust"].to_numpy()[events["complaints"].to_numpy() > 0]] = True
     cases = cases if cases is not None and cases.height else None
     if cases is not None:
         opened = cases.filter(pl.col("opened_on").is_between(start, end))
@@ -350,6 +360,26 @@ def groups(
             ds.design_effect,
         )
     )
+
+
+def _counts(frame: pl.DataFrame, size: int) -> tuple[np.ndarray, ...]:
+    """:meth:`AnswerCounts.of_groups` of a period's answers, held in the smallest unsigned
+    integer type that holds them (counts of one customer's answers)."""
+    counts = AnswerCounts.of_groups(frame, size).arrays()
+    held = np.min_scalar_type(max((int(c.max(initial=0)) for c in counts), default=0))
+    return tuple(c.astype(held) for c in counts)
+
+
+def _events(events: pl.DataFrame, size: int) -> tuple[pl.DataType, np.ndarray, np.ndarray]:
+    """Of a period's customer-level answers (every stage and channel): the stage type, a
+    (stage codes × customers) mask of who answered at each stage, and a mask of who
+    complained, both packed eight customers a byte (``np.packbits``)."""
+    stage_enum = events["stage_id"].dtype
+    codes = events["stage_id"].cast(stage_enum).to_physical().to_numpy()
+    answered_at = presence(events["cust"].to_numpy(), codes, len(stage_enum.categories), size)
+    complained = np.zeros(size, dtype=bool)
+    complained[events["cust"].to_numpy()[events["complaints"].to_numpy() > 0]] = True
+    return stage_enum, np.packbits(answered_at, axis=1), np.packbits(complained)
 
 
 def candidates(

@@ -90,6 +90,10 @@ class Dataset:
         repr=False,
     )
 
+    #: results that depend on a period's customer-level answers alone (:meth:`of_period`),
+    #: kept and dropped with that period's answers: (what, start, end) -> (answers, result)
+    _period_parts: dict = field(default_factory=dict, init=False, compare=False, repr=False)
+
     def view(self, what: str, key, compute: Callable[[], object]):
         """``compute()``, run once for this dataset and ``(what, key)`` while it is among the
         :data:`VIEW_ENTRIES` latest asked for. Sessions share a dataset, so the key must hold
@@ -298,9 +302,38 @@ class Dataset:
                 frame = answers.from_rows(date_slice(self.responses, "responded_on", start, end))
             with _ANSWERS_LOCK:  # sessions share a dataset
                 while len(self._answers) >= ANSWER_PERIODS:  # the oldest period leaves first
-                    self._answers.pop(next(iter(self._answers)))
+                    gone = next(iter(self._answers))
+                    self._answers.pop(gone)
+                    for part in [k for k in self._period_parts if k[1:] == gone]:
+                        del self._period_parts[part]
                 self._answers[key] = frame
         return frame
+
+    def of_period(self, what: str, start, end, compute: Callable[[pl.DataFrame], object]):
+        """``compute(answers)`` of the period's customer-level answers (:meth:`answers`), run
+        once per period while those answers are kept: work every view of the period shares,
+        whatever its stages, channels, segments and regions (:meth:`forget_views` keeps it,
+        as it keeps the answers). Read-only."""
+        frame = self.answers(start, end)
+        held = self._period_parts.get((what, start, end))
+        if held is not None and held[0] is frame:
+            return held[1]
+        value = compute(frame)
+        with _ANSWERS_LOCK:
+            # what belongs to answers no longer kept (another dataset made from this one shares
+            # them and may have dropped them) leaves with them
+            for key in [
+                k for k, v in self._period_parts.items() if self._answers.get(k[1:]) is not v[0]
+            ]:
+                del self._period_parts[key]
+            if self._answers.get((start, end)) is frame:
+                self._period_parts[(what, start, end)] = (frame, value)
+        return value
+
+    def _whole_period(self, f: Filters) -> bool:
+        """Whether the view's answers are whole customers' answers of its period: no stage
+        or channel cut (segments and regions keep or drop a customer as a whole)."""
+        return self.stage_ids(f) is None and not f.channels
 
     def answers_in_view(self, f: Filters) -> pl.DataFrame:
         """:meth:`answers` of the view's period, cut to its stages, channels, segments and
@@ -319,19 +352,40 @@ class Dataset:
 
     def customers_in(self, f: Filters) -> np.ndarray:
         """The distinct customer codes with an answer in view, ascending; once per view."""
-        return self.view(
-            "customers_in",
-            self._answers_key(f),
-            lambda: answers.customers(self.answers_in_view(f)),
-        )
+
+        def compute():
+            if not self._whole_period(f):
+                return answers.customers(self.answers_in_view(f))
+            everyone = self.of_period(  # held as int32: half the memory
+                "customers", f.start, f.end, lambda frame: answers.customers(frame).astype(np.int32)
+            )
+            return everyone[self.kept(f, everyone)].astype(np.int64)
+
+        return self.view("customers_in", self._answers_key(f), compute)
+
+    def kept(self, f: Filters, codes: np.ndarray) -> slice | np.ndarray:
+        """Which of these customer codes the view's segments and regions keep: an index
+        (every one without such a filter)."""
+        mask = self.customer_mask(f)
+        if mask is None:
+            return slice(None)
+        kept = mask[codes]
+        return kept if kept.dtype == bool else (kept == True)  # noqa: E712 (None: not kept)
 
     def latest_answers(self, f: Filters, score: str = "nps") -> tuple[np.ndarray, np.ndarray]:
         """Each customer's latest ``score`` answer in view: (customer codes ascending, their
         answers); once per view and score."""
 
-        def compute():
-            last = answers.latest(self.answers_in_view(f), score)
+        def latest(frame: pl.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+            last = answers.latest(frame, score)
             return last["cust"].to_numpy(), last[score].to_numpy()
+
+        def compute():
+            if not self._whole_period(f):
+                return latest(self.answers_in_view(f))
+            who, values = self.of_period(f"latest_{score}", f.start, f.end, latest)
+            keep = self.kept(f, who)
+            return who[keep], values[keep]
 
         return self.view("latest_answers", (*self._answers_key(f), score), compute)
 

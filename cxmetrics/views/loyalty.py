@@ -294,8 +294,21 @@ def candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
 
 def latest_by_stage(ds: Dataset, f: Filters) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Each customer's latest NPS answer at each stage in view: stage id -> (customer codes,
-    answers)."""
-    return answers.latest_per(ds.answers_in_view(f), "stage_id", "nps")
+    answers). Without a channel filter each stage's latest answers are those of the period
+    (once per period, :meth:`Dataset.of_period`) cut to the view's stages and customers."""
+    if f.channels:
+        return answers.latest_per(ds.answers_in_view(f), "stage_id", "nps")
+    every = ds.of_period("latest_by_stage", f.start, f.end, answers.latest_per)
+    shown = ds.stage_ids(f)
+    out = {}
+    for sid, (who, values) in every.items():
+        if shown is not None and sid not in shown:
+            continue
+        keep = ds.kept(f, who)
+        who, values = who[keep], values[keep]
+        if who.size:  # a stage without answers in view is left out
+            out[sid] = (who, values)
+    return out
 
 
 def revenue_at_risk_by(
@@ -440,8 +453,19 @@ def influencer_nps_by_stage(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> pl
     if cut is None:
         return pl.DataFrame(schema=INFLUENCER_STAGE_SCHEMA)
     influencer = _influencers(ds, cut)
-    frame = ds.answers_in_view(f)
-    counts = _sums_by_stage_and(frame, influencer[frame["cust"].to_numpy()])
+
+    def summed(frame: pl.DataFrame) -> dict[tuple[str, bool], dict]:
+        return _sums_by_stage_and(frame, influencer[frame["cust"].to_numpy()])
+
+    if f.channels or ds.customer_mask(f) is not None:
+        counts = summed(ds.answers_in_view(f))
+    else:  # the period's sums (once per period), of the stages in view
+        shown = ds.stage_ids(f)
+        counts = {
+            key: sums
+            for key, sums in ds.of_period("influencer_sums", f.start, f.end, summed).items()
+            if shown is None or key[0] in shown
+        }
     out = []
     for position, sid in enumerate(ds.journey.stage_order):
         for is_influencer in (False, True):
