@@ -152,7 +152,7 @@ def _latest_by_hand(rows: pl.DataFrame, score: str, by: list[str]) -> dict:
 def test_latest_answers_and_customers_of_a_view_are_those_of_its_raw_rows(loaded, cut):
     """The view's latest answers, customers, each stage's latest NPS and the influencers'
     sums, read from its period's (segment, region and stage cuts) against the raw rows."""
-    from cxmetrics import loyalty
+    from cxmetrics.views import loyalty
 
     ds = loaded
     end = ds.last_day
