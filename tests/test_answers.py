@@ -71,3 +71,15 @@ def test_counts_by_hand_on_a_few_rows():
     ]  # fmt: skip
     last = answers.latest(got)
     assert last.rows() == [(0, 7), (1, 9)]  # 0's latest answer is at b (row 3)
+
+
+@pytest.mark.parametrize("with_null", [False, True])
+def test_rows_of_chosen_stages_are_picked_by_code(with_null):
+    """Enum stage column, with and without a null: the rows picked are those whose name is
+    one of the chosen, row by row in plain Python."""
+    names = ["shop", "buy", "pay", "help", "claim", "renew"]
+    raw = [names[i % 6] for i in range(50)] + ([None] if with_null else [])
+    column = pl.Series("stage_id", raw, dtype=pl.Enum(names))
+    chosen = ("pay", "claim", "nowhere")
+    got = answers._among(column, chosen)
+    assert got.tolist() == [v in chosen for v in raw]

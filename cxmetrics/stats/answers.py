@@ -230,8 +230,14 @@ def _among(column: pl.Series, values: tuple[str, ...]) -> np.ndarray:
     Enum's codes are compared, not its strings."""
     if isinstance(column.dtype, pl.Enum):
         wanted = set(values)
-        codes = [i for i, name in enumerate(column.dtype.categories) if name in wanted]
-        return np.isin(column.to_physical().to_numpy(), codes)  # a null (NaN) is none of them
+        categories = column.dtype.categories
+        codes = [i for i, name in enumerate(categories) if name in wanted]
+        physical = column.to_physical()
+        if physical.null_count():
+            return np.isin(physical.to_numpy(), codes)  # a null (NaN) is none of them
+        wanted_code = np.zeros(len(categories), dtype=bool)  # code -> wanted, looked up
+        wanted_code[codes] = True
+        return wanted_code[physical.to_numpy()]
     return column.cast(pl.String).is_in(list(values)).fill_null(False).to_numpy()
 
 
