@@ -212,7 +212,7 @@ def test_behavioural_group_against_everyone_else_by_hand():
     seen = np.array([True, True, True, True])
     left = m.left_in_period(customers, D(2026, 1, 1), D(2026, 3, 31))
     assert left.tolist() == [True, False, False, False]
-    result = behaviour.compare_group("x", members, counts, seen, left, min_n=1)
+    result = behaviour.compare_groups(["x"], members[None, :], counts, seen, left, min_n=1)[0]
     assert result.customers == 2
     assert result.nps.value == pytest.approx(100 * (1 - 2) / 3)  # 10, 2, 0
     assert result.others_nps.value == pytest.approx(100.0)  # 9, 9
@@ -221,7 +221,7 @@ def test_behavioural_group_against_everyone_else_by_hand():
     assert result.change.delta == pytest.approx(-100 / 3 - 100.0)
     assert result.churn_change.delta == pytest.approx(50.0)
     # below the minimum n on either side there is no difference and no test
-    small = behaviour.compare_group("x", members, counts, seen, left, min_n=3)
+    small = behaviour.compare_groups(["x"], members[None, :], counts, seen, left, min_n=3)[0]
     assert small.change is None and small.churn_change is None  # 2 answers / customers
     assert behaviour.findings_of([small]) == []
     tests = behaviour.findings_of([result])

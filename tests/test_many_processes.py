@@ -27,7 +27,7 @@ def nginx_binary() -> str:
         (p for p in ("/usr/sbin/nginx",) if os.access(p, os.X_OK)), None
     )
     if found is None:
-        if os.environ.get("CI"):
+        if os.environ.get("CI") == "true":  # as tests/engines.py: on CI a missing part fails
             pytest.fail("nginx is missing: scripts/install-system-deps.sh installs nginx-light")
         pytest.skip("nginx is not installed (scripts/install-system-deps.sh installs it)")
     return found

@@ -129,16 +129,20 @@ def clustered_counts(group_customers: int, answers_each: int, others: int):
 def test_a_difference_needs_enough_customers_on_both_sides():
     # 3 customers giving 60 answers: enough answers, too few people to compare
     members, counts, seen, left = clustered_counts(3, 20, 200)
-    few = behaviour.compare_group("few", members, counts, seen, left, 30)
+    few = behaviour.compare_groups(["few"], members[None, :], counts, seen, left, 30)[0]
     assert few.nps.n == 60 and few.customers == 3 and few.nps.value == 50.0
     assert few.change is None
     # answers from 40 customers: a real, significant difference (+50 against -50)
     members, counts, seen, left = clustered_counts(40, 4, 200)
-    many = behaviour.judged([behaviour.compare_group("many", members, counts, seen, left, 30)])[0]
+    many = behaviour.judged(
+        [behaviour.compare_groups(["many"], members[None, :], counts, seen, left, 30)[0]]
+    )[0]
     assert many.change is not None and many.change.significant and many.change.delta == 100
     # and the other side counts too: everyone else is 12 customers
     members, counts, seen, left = clustered_counts(40, 4, 12)
-    assert behaviour.compare_group("x", members, counts, seen, left, 30).change is None
+    assert (
+        behaviour.compare_groups(["x"], members[None, :], counts, seen, left, 30)[0].change is None
+    )
 
 
 def test_no_kpis_and_no_incentives_judge_nobody(loaded):

@@ -120,22 +120,6 @@ def _difference(a: m.Score, b: m.Score, min_n: int) -> m.Change | None:
     return None if change is None else m.Change(change.delta, change.z, False)
 
 
-def compare_group(
-    moment: str,
-    members: np.ndarray,
-    counts: AnswerCounts,
-    seen: np.ndarray,
-    left: np.ndarray,
-    min_n: int = m.MIN_N,
-    deff: dict | None = None,
-) -> GroupResult:
-    """Customers with a behaviour (``members``, a mask over customer codes) against everyone
-    else. NPS is over the answers in view (``counts``); churn is the share of the customers in
-    view (``seen``) who left in the period (``left``). Differences are not yet judged: see
-    :func:`judged`."""
-    return compare_groups([moment], members[None, :], counts, seen, left, min_n, deff)[0]
-
-
 def compare_groups(
     moments: list[str],
     members: np.ndarray,
@@ -145,8 +129,10 @@ def compare_groups(
     min_n: int = m.MIN_N,
     deff: dict | None = None,
 ) -> list[GroupResult]:
-    """:func:`compare_group` of every moment at once: ``members`` holds one row per moment
-    (a mask over customer codes each)."""
+    """Customers with each behaviour (``members``: one row per moment, a mask over customer
+    codes each) against everyone else. NPS is over the answers in view (``counts``); churn is
+    the share of the customers in view (``seen``) who left in the period (``left``).
+    Differences are not yet judged: see :func:`judged`."""
     group, others = members & seen, ~members & seen
 
     def count(mask: np.ndarray) -> list[int]:
