@@ -62,3 +62,47 @@ def test_a_setting_of_the_user_wins():
     found = _run("dirty_decay_ms:10000,muzzy_decay_ms:10000")
     assert cxmetrics.ALLOCATOR not in found["conf"]
     assert found["after"] - found["before"] > 150  # kept for reuse, as the user asked
+
+
+# A 24 MB array freed, then a 16 MB one made, written and freed with small blocks made
+# after it: where glibc's threshold moved up to 24 MB, the second came from its heap, below
+# the small blocks, and stays the process's
+NUMPY = """
+import json, sys
+if sys.argv[1] == "package":
+    import cxmetrics
+import numpy as np
+
+def rss():
+    status = open("/proc/self/status").read().split("VmRSS:")[1]
+    return int(status.split()[0]) // 1024
+
+before = rss()
+first = np.ones(3_000_000)
+del first
+second = np.ones(2_000_000)
+pinned = [bytearray(4000) for _ in range(200)]  # small blocks after it: the heap cannot shrink
+held = rss()
+del second
+print(json.dumps({"before": before, "held": held, "after": rss()}))
+"""
+
+
+def _numpy(mode: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
+    out = subprocess.run(
+        [sys.executable, "-c", NUMPY, mode],
+        capture_output=True,
+        text=True,
+        cwd=store.REPO_DIR,
+        env=env,
+        check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_memory_numpy_frees_goes_back_at_once():
+    plain, fixed = _numpy("plain"), _numpy("package")
+    assert plain["held"] - plain["before"] > 12 and fixed["held"] - fixed["before"] > 12
+    assert plain["after"] - plain["before"] > 12  # glibc left to itself keeps the 16 MB
+    assert fixed["after"] - fixed["before"] < 5  # with the package's threshold, given back
