@@ -83,3 +83,42 @@ def test_rows_of_chosen_stages_are_picked_by_code(with_null):
     chosen = ("pay", "claim", "nowhere")
     got = answers._among(column, chosen)
     assert got.tolist() == [v in chosen for v in raw]
+
+
+def _part(cust: list[int], **counts) -> pl.DataFrame:
+    n = len(cust)
+    return answers.narrow(
+        pl.DataFrame(
+            {
+                "cust": pl.Series(cust, dtype=pl.Int32),
+                "stage_id": ["a"] * n,
+                "channel": ["web"] * n,
+                **{c: pl.Series(counts.get(c, [1] * n), dtype=pl.Int32) for c in answers.COUNTS},
+                "nps": pl.Series([9] * n, dtype=pl.Int8),
+                "nps_at": pl.Series(range(n), dtype=pl.UInt32),
+                "csat": pl.Series([None] * n, dtype=pl.Int8),
+                "csat_at": pl.Series([None] * n, dtype=pl.UInt32),
+            }
+        )
+    )
+
+
+def test_counts_are_held_narrow_where_they_fit_and_parts_keep_every_value():
+    small, big = _part([0, 1]), _part([2, 3], responses=[40_000, 2])  # 40,000 > Int16
+    assert small.schema["responses"] == pl.Int16 and big.schema["responses"] == pl.Int32
+    assert big.schema["n_nps"] == pl.Int16  # the other counts of that part fit
+    whole = answers.in_order([big, small])
+    assert whole.schema["responses"] == pl.Int32
+    assert whole["responses"].to_list() == [1, 1, 40_000, 2]
+    assert whole["responses"].sum() == 40_004  # summed wider than the type held
+
+
+def test_parts_whose_customers_interleave_are_sorted_and_others_only_put_together():
+    # a collation that orders ids differently from Polars puts customers of one part among
+    # those of another: the whole is then sorted
+    apart = answers.in_order([_part([5, 6]), _part([0, 2])])
+    assert apart["cust"].to_list() == [0, 2, 5, 6]
+    mixed = answers.in_order([_part([0, 5]), _part([2, 6])])
+    assert mixed["cust"].to_list() == [0, 2, 5, 6]
+    assert mixed.equals(mixed.sort(answers.ORDER))
+    assert answers.in_order([_part([]), _part([1])])["cust"].to_list() == [1]

@@ -252,6 +252,10 @@ def test_latest_answer_is_the_most_recent_non_blank():
     last = answers.latest(everything)
     assert last["cust"].to_list() == WHO.tolist()
     assert last["nps"].to_list() == LATEST.tolist()
+    # the same from the rows alone, for six customer codes (the last never answered)
+    expected = np.full(6, -1, dtype=np.int8)
+    expected[WHO] = LATEST
+    assert answers.latest_of_rows(rows, 6).tolist() == expected.tolist()
 
 
 def test_churn_counts_distinct_customers_leaving_in_the_period():

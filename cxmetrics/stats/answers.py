@@ -8,7 +8,8 @@ can compute it with one ``GROUP BY`` (:func:`select`); :func:`from_rows` is the 
 aggregate summed from rows already in memory.
 
 Columns: ``cust`` (customer code), ``stage_id``, ``channel``, ``responses``, ``n_nps``,
-``promoters``, ``detractors``, ``complaints`` (answers from the complaint source),
+``promoters``, ``detractors``, ``complaints`` (answers from the complaint source; these
+five counts as Int16 where they fit, :func:`narrow`),
 ``nps`` and ``csat`` (the latest answer in the group; null if none) with ``nps_at`` and
 ``csat_at``: the answer's place in the customer's answers of the period (date, then response
 id), so a customer's latest answer over several groups is the one with the largest ``*_at``
@@ -52,7 +53,8 @@ def from_rows(rows: pl.DataFrame, part: int | None = None) -> pl.DataFrame:
         _from_rows(rows.filter((cust >= low) & (cust < high)))
         for low, high in zip(bounds, bounds[1:], strict=False)
     ]
-    return pl.concat(parts)  # ranges in customer order: the whole is in ORDER too
+    # ranges in customer order: the whole is in ORDER too
+    return pl.concat(parts, how="vertical_relaxed")
 
 
 def _from_rows(rows: pl.DataFrame) -> pl.DataFrame:
@@ -85,7 +87,16 @@ def _from_rows(rows: pl.DataFrame) -> pl.DataFrame:
         )
         .select(*KEYS, *COUNTS, *[c for score in SCORES for c in (score, f"{score}_at")])
         .sort(ORDER)
+        .pipe(narrow)
     )
+
+
+def narrow(frame: pl.DataFrame) -> pl.DataFrame:
+    """Each count held as Int16 where all its values fit, else Int32: ten bytes a row less
+    (a third of the frame). Readers sum them as Int64 (Polars' sums, ``np.bincount``,
+    ``np.cumsum(dtype=np.int64)``); parts put together take the wider type of the two."""
+    fits = [c for c in COUNTS if frame[c].max() is None or frame[c].max() <= 2**15 - 1]
+    return frame.with_columns(pl.col(c).cast(pl.Int16) for c in fits)
 
 
 def _gather(values: pl.Series, places: pl.Series) -> pl.Series:
@@ -105,46 +116,28 @@ def select(
     functions): one row per customer, stage and channel, keyed by the customer's id;
     :func:`placed` turns the ids into codes. ``first_customer`` and ``after_customers``
     (the first id not included) keep one range of customer ids, in the database's order."""
-    r, t, c = schema.responses, schema.touchpoints, schema.customers
+    r, t = schema.responses, schema.touchpoints
     where = []
     if start is not None:
         where.append(r.c.responded_on >= start)
     if end is not None:
         where.append(r.c.responded_on <= end)
     where += store.id_range(r.c.customer_id, first_customer, after_customers)
-    keys = (r.c.customer_id, t.c.stage_id, r.c.channel)
     rows = (
         sa.select(
             r.c.customer_id,
             t.c.stage_id,
             r.c.channel,
             r.c.source,
-            r.c.responded_on,
-            r.c.response_id,
             r.c.nps,
             r.c.csat,
             sa.func.row_number()
             .over(partition_by=r.c.customer_id, order_by=(r.c.responded_on, r.c.response_id))
             .label("place"),
-            *[
-                sa.func.row_number()
-                .over(
-                    partition_by=keys,
-                    order_by=(
-                        sa.case((r.c[score].is_(None), 1), else_=0),
-                        r.c.responded_on.desc(),
-                        r.c.response_id.desc(),
-                    ),
-                )
-                .label(f"{score}_rank")
-                for score in SCORES
-            ],
         )
-        .select_from(
-            r.join(t, r.c.touchpoint_id == t.c.touchpoint_id).join(
-                c, r.c.customer_id == c.c.customer_id
-            )
-        )
+        # customers the dataset does not know are left out by :func:`placed`, not by a join
+        # here (a hash table of every customer id, in the engine's memory)
+        .select_from(r.join(t, r.c.touchpoint_id == t.c.touchpoint_id))
         .where(*where)
         .subquery("ranked")
     )
@@ -152,9 +145,11 @@ def select(
     def count(cond) -> sa.ColumnElement:
         return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
 
-    def latest(score: str, column: sa.ColumnElement) -> sa.ColumnElement:
-        first = (rows.c[f"{score}_rank"] == 1) & rows.c[score].is_not(None)
-        return sa.func.max(sa.case((first, column), else_=None))
+    def latest(score: str) -> sa.ColumnElement:
+        # the answer at the group's last place with an answer, in one number: place and
+        # answer together (:func:`placed` takes them apart), so one window, not one per score
+        key = sa.cast(k.place, sa.BigInteger) * _SHIFT + (k[score] + _OFFSET)
+        return sa.func.max(sa.case((k[score].is_not(None), key), else_=None))
 
     k = rows.c
     return sa.select(
@@ -166,15 +161,14 @@ def select(
         sa.type_coerce(count(k.nps >= 9), sa.Integer).label("promoters"),
         sa.type_coerce(count(k.nps <= 6), sa.Integer).label("detractors"),
         sa.type_coerce(count(k.source == "complaint"), sa.Integer).label("complaints"),
-        *[
-            col
-            for score in SCORES
-            for col in (
-                sa.type_coerce(latest(score, k[score]), sa.SmallInteger).label(score),
-                sa.type_coerce(latest(score, k.place), sa.Integer).label(f"{score}_at"),
-            )
-        ],
+        *[sa.type_coerce(latest(score), sa.BigInteger).label(f"{score}_key") for score in SCORES],
     ).group_by(k.customer_id, k.stage_id, k.channel)
+
+
+#: :func:`select` writes a group's latest answer and its place as place × _SHIFT + answer +
+#: _OFFSET: any small integer answer fits below _SHIFT, and a place (at most 2³¹) times
+#: _SHIFT stays within 64 bits
+_SHIFT, _OFFSET = 65_536, 32_768
 
 
 def placed(
@@ -197,11 +191,16 @@ def placed(
             *[
                 e
                 for score in SCORES
-                for e in (pl.col(score).cast(pl.Int8), pl.col(f"{score}_at").cast(pl.UInt32))
+                for key in [pl.col(f"{score}_key").cast(pl.Int64)]
+                for e in (
+                    (key % _SHIFT - _OFFSET).cast(pl.Int8).alias(score),
+                    (key // _SHIFT).cast(pl.UInt32).alias(f"{score}_at"),
+                )
             ],
         )
         .drop_nulls(list(KEYS))
         .sort(ORDER)
+        .pipe(narrow)
     )
 
 
@@ -313,6 +312,20 @@ def latest_per(
     }
 
 
+def latest_of_rows(rows: pl.DataFrame, size: int, score: str = "nps") -> np.ndarray:
+    """Each customer's latest ``score`` answer on any date (-1 for none), an array of
+    ``size`` customer codes, from response rows in (date, response id) order as the dataset
+    holds them: each customer's last answered row. The same as :func:`latest` of the rows'
+    aggregate, without making it (a few bytes a row)."""
+    answered = rows[score].is_not_null().to_numpy()
+    who = rows["cust"].to_numpy()[answered][::-1]  # newest first
+    values = rows[score].fill_null(-1).cast(pl.Int8).to_numpy()[answered][::-1]
+    codes, newest = np.unique(who, return_index=True)  # each customer's first row, newest first
+    latest = np.full(size, -1, dtype=np.int8)
+    latest[codes] = values[newest]
+    return latest
+
+
 def customers(frame: pl.DataFrame) -> np.ndarray:
     """The distinct customer codes of ``frame`` (rows in customer order), ascending."""
     codes = frame["cust"].to_numpy()
@@ -339,4 +352,18 @@ def load(
         placed(store.read_select(engine, select(start, end, low, high)), customers, types)
         for low, high in store.ranges(cuts)
     ]
-    return parts[0] if len(parts) == 1 else pl.concat(parts).sort(ORDER)
+    return in_order(parts)
+
+
+def in_order(parts: list[pl.DataFrame]) -> pl.DataFrame:
+    """Parts each in :data:`ORDER`, as one frame in that order. Each part holds a range of
+    customer ids in the database's order of ids, the codes follow Polars' order of them:
+    where the two agree (most collations) the parts' code ranges do not overlap and are put
+    one after another; otherwise the whole is sorted (memory for a second copy)."""
+    parts = [p for p in parts if p.height] or parts[:1]
+    if len(parts) == 1:
+        return parts[0]
+    parts.sort(key=lambda p: p["cust"][0])
+    if all(a["cust"][-1] < b["cust"][0] for a, b in zip(parts, parts[1:], strict=False)):
+        return pl.concat(parts, how="vertical_relaxed", rechunk=False)
+    return pl.concat(parts, how="vertical_relaxed").sort(ORDER)
