@@ -132,3 +132,29 @@ def test_cell_sums_beyond_the_size_of_running_totals_sum_the_rows(loaded, monkey
     assert fresh.prepared("daily_sums", None, lambda: "built") is None
     keys = ["stage_id", "touchpoint_id", "channel", "month"]
     assert summed.sort(keys).equals(kept.sort(keys).select(summed.columns))
+
+
+def test_rows_put_in_order_a_column_at_a_time_are_those_of_a_sort():
+    from cxmetrics.stats import dataset
+
+    frame = pl.DataFrame(
+        {"d": [3, 1, 2, 1, 3], "id": ["b", "z", "a", "a", "a"], "v": [1, 2, 3, 4, 5]}
+    )
+    order = frame.select(pl.arg_sort_by("d", "id", maintain_order=True)).to_series()
+    columns = frame.get_columns()
+    got = dataset.gathered(columns, order)
+    assert columns == []  # each column let go once its copy was made
+    assert got.rows() == [(1, "a", 4), (1, "z", 2), (2, "a", 3), (3, "a", 5), (3, "b", 1)]
+
+
+@pytest.mark.parametrize("dates", [[D(2026, 1, 1), D(2026, 1, 8)], [D(2026, 1, 8), D(2026, 1, 1)]])
+def test_statistics_come_out_in_date_order_with_their_buckets(dates):
+    from cxmetrics.stats import dataset
+
+    stats = pl.DataFrame({"responded_on": dates, "responses": [1, 2]})
+    got = dataset._by_date(stats)
+    assert got["responded_on"].to_list() == [D(2026, 1, 1), D(2026, 1, 8)]
+    assert got["responses"].to_list() == ([1, 2] if dates[0] < dates[1] else [2, 1])
+    # 1 and 8 January 2026 are a Thursday: their weeks start on Monday 29 December and 5 January
+    assert got["week"].to_list() == [D(2025, 12, 29), D(2026, 1, 5)]
+    assert got["month"].to_list() == [D(2026, 1, 1), D(2026, 1, 1)]

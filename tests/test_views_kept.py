@@ -134,6 +134,37 @@ def test_a_periods_result_is_computed_once_and_leaves_with_its_answers(loaded, m
     assert ds.of_period("test", *month, compute) == 3  # …what was computed of them
 
 
+def test_answers_kept_fit_their_memory_and_make_room_before_a_new_period(loaded, monkeypatch):
+    ds = dataclasses.replace(loaded, _answers={})
+    end = ds.last_day
+    month, week = (end - dt.timedelta(days=29), end), (end - dt.timedelta(days=6), end)
+    held_when_computed = []
+    from_rows = dataset.answers.from_rows
+
+    def recording(rows):
+        held_when_computed.append(list(ds._answers))
+        return from_rows(rows)
+
+    monkeypatch.setattr(dataset.answers, "from_rows", recording)
+    monkeypatch.setenv("CX_ANSWERS_MB", "1000")
+    ds.answers(*month), ds.answers(*week)
+    assert list(ds._answers) == [month, week]  # both fit
+    both = sum(f.estimated_size() for f in ds._answers.values())
+    # less room than the week alone takes: the month, asked for again, makes the week leave…
+    monkeypatch.setenv("CX_ANSWERS_MB", str(ds._answers[week].estimated_size() / 2 / 2**20))
+    ds._answers.pop(month)
+    ds.answers(*month)
+    assert held_when_computed[-1] == []  # …before the month's answers were computed
+    assert list(ds._answers) == [month]  # kept alone, larger than the room
+    monkeypatch.setenv("CX_ANSWERS_MB", "0")  # no room at all: the last one asked is kept
+    ds.answers(*week)
+    assert list(ds._answers) == [week]
+    assert both > ds._answers[week].estimated_size() > 0
+    monkeypatch.setenv("CX_ANSWERS_MB", "lots")
+    with pytest.raises(store.StoreError, match="CX_ANSWERS_MB='lots'"):
+        ds.answers(None, None)
+
+
 def _latest_by_hand(rows: pl.DataFrame, score: str, by: list[str]) -> dict:
     """Each ``by`` group's last answered ``score`` by (date, response id), from raw rows."""
     last = (

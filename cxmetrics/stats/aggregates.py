@@ -45,7 +45,7 @@ class InDatabase:
         ranges of customers as many as the period's ``responses`` need (None: all)."""
         cuts = self.customer_cuts
         if responses is not None:
-            cuts = store.fewer_cuts(cuts, responses, store.part_size(self.engine))
+            cuts = store.fewer_cuts(cuts, responses, store.SUM_PART)
         frame = answers.load(self.engine, start, end, self.customers, self.types, cuts)
         if self.stage_ids is not None:
             frame = answers.in_view(frame, self.stage_ids)
@@ -173,12 +173,3 @@ def _latest_select(stage_ids, low: str | None, high: str | None) -> sa.Select:
         .subquery("ranked")
     )
     return sa.select(ranked.c.customer_id, ranked.c.nps).where(ranked.c.newest == 1)
-
-
-def latest_everywhere(everything: pl.DataFrame, size: int) -> np.ndarray:
-    """Each customer's latest NPS answer on any date (-1 for none) from the answers of all
-    data."""
-    last = answers.latest(everything)
-    latest = np.full(size, -1, dtype=np.int8)
-    latest[last["cust"].to_numpy()] = last["nps"].to_numpy()
-    return latest

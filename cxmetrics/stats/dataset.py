@@ -24,7 +24,7 @@ from cxmetrics.contract import settings as company
 from cxmetrics.contract.journey import Journey
 from cxmetrics.contract.registry import MIN_N
 from cxmetrics.stats import aggregates, answers
-from cxmetrics.stats.aggregates import InDatabase, latest_everywhere
+from cxmetrics.stats.aggregates import InDatabase
 from cxmetrics.stats.contacts import flag_repeat_contacts
 from cxmetrics.stats.filters import Filters
 from cxmetrics.stats.inference import design_effects
@@ -43,6 +43,11 @@ Progress = Callable[[float, str], None]
 
 #: Periods whose customer-level answers a dataset keeps at once
 ANSWER_PERIODS = 16
+#: Memory the customer-level answers of the periods kept may take together (bytes, as
+#: Polars estimates them): the oldest period leaves first, before a new period's answers
+#: are computed, and is computed again when asked for; a period larger than this alone is
+#: kept alone. ``CX_ANSWERS_MB`` sets it.
+ANSWER_BYTES = 16 * 2**20
 _ANSWERS_LOCK = threading.Lock()
 #: Intermediate results of views (an overview, a view's customers) a dataset keeps at once
 VIEW_ENTRIES = 48
@@ -189,9 +194,8 @@ class Dataset:
         journey = self.journey.scoped(tuple(department_ids))
         keep = pl.col("stage_id").is_in(journey.stage_order)
         if self.database is None:
-            everything = answers.in_view(self.answers(None, None), journey.stage_order)
-            latest = latest_everywhere(everything, self.customer_arrays.size)
-            cache = {(None, None): everything}
+            responses = self.responses.filter(keep)
+            latest = answers.latest_of_rows(responses, self.customer_arrays.size)
         else:  # one query a row per customer, not the answers of all data
             latest = aggregates.latest_nps(
                 self.database.engine,
@@ -199,18 +203,18 @@ class Dataset:
                 journey.stage_order,
                 store.per_customer_cuts(self.database.engine, self.database.customer_cuts),
             )
-            cache = {}
+            responses = None
         return Dataset(
             journey,
             self.customers,
-            None if self.responses is None else self.responses.filter(keep),
+            responses,
             self.stats.filter(keep),
             self.customer_arrays,
             latest,
             tuple(department_ids),
             self.design_effect,
             self.settings,
-            cache,
+            {},
             None if self.database is None else self.database.scoped(journey.stage_order),
             self.sources,
         )
@@ -291,23 +295,44 @@ class Dataset:
 
     def answers(self, start: dt.date | None, end: dt.date | None) -> pl.DataFrame:
         """Each customer's answers in [start, end] per stage and channel
-        (:mod:`cxmetrics.stats.answers`), kept per period once computed."""
+        (:mod:`cxmetrics.stats.answers`), kept per period once computed, as many periods as
+        :data:`ANSWER_PERIODS` and :func:`answer_bytes` allow (the oldest leaves first)."""
         key = (start, end)
         frame = self._answers.get(key)
         if frame is None:
+            responses = self._responses_in(start, end)
+            self._let_go(self._bytes_per_response() * responses)  # room before the new one
             if self.database is not None:
-                in_period = date_slice(self.stats, "responded_on", start, end)["responses"]
-                frame = self.database.answers(start, end, int(in_period.sum()))
+                frame = self.database.answers(start, end, responses)
             else:
                 frame = answers.from_rows(date_slice(self.responses, "responded_on", start, end))
+            self._let_go(frame.estimated_size())
             with _ANSWERS_LOCK:  # sessions share a dataset
-                while len(self._answers) >= ANSWER_PERIODS:  # the oldest period leaves first
-                    gone = next(iter(self._answers))
-                    self._answers.pop(gone)
-                    for part in [k for k in self._period_parts if k[1:] == gone]:
-                        del self._period_parts[part]
                 self._answers[key] = frame
         return frame
+
+    def _responses_in(self, start: dt.date | None, end: dt.date | None) -> int:
+        return int(date_slice(self.stats, "responded_on", start, end)["responses"].sum())
+
+    def _bytes_per_response(self) -> float:
+        """What the answers held take per response of their periods (0 with none held)."""
+        held = list(self._answers.items())
+        responses = sum(self._responses_in(*key) for key, _ in held)
+        return sum(f.estimated_size() for _, f in held) / responses if responses else 0.0
+
+    def _let_go(self, coming: float) -> None:
+        """Drop the oldest periods' answers (and what was computed of them) until one more
+        period, of ``coming`` bytes, fits :data:`ANSWER_PERIODS` and :func:`answer_bytes`."""
+        budget = answer_bytes()
+        with _ANSWERS_LOCK:
+            while self._answers and (
+                len(self._answers) >= ANSWER_PERIODS
+                or sum(f.estimated_size() for f in self._answers.values()) + coming > budget
+            ):
+                gone = next(iter(self._answers))
+                self._answers.pop(gone)
+                for part in [k for k in self._period_parts if k[1:] == gone]:
+                    del self._period_parts[part]
 
     def of_period(self, what: str, start, end, compute: Callable[[pl.DataFrame], object]):
         """``compute(answers)`` of the period's customer-level answers (:meth:`answers`), run
@@ -396,6 +421,20 @@ class Dataset:
         if not latest:  # only the customers in view were asked for
             return CustomerView(in_view, in_view[:0], np.zeros(0, np.int8))
         return CustomerView(in_view, *self.latest_answers(f, "nps"))
+
+
+def answer_bytes() -> int:
+    """:data:`ANSWER_BYTES`, or ``CX_ANSWERS_MB`` megabytes when set."""
+    chosen = os.environ.get("CX_ANSWERS_MB", "").strip()
+    if not chosen:
+        return ANSWER_BYTES
+    try:
+        megabytes = float(chosen)
+    except ValueError:
+        megabytes = -1.0
+    if megabytes < 0:
+        raise store.StoreError(f"CX_ANSWERS_MB={chosen!r} is not a number of megabytes (0 or more)")
+    return int(megabytes * 2**20)
 
 
 def date_slice(frame: pl.DataFrame, date_col: str, start, end) -> pl.DataFrame:
@@ -614,7 +653,7 @@ def build(
     chunks = [responses] if isinstance(responses, pl.DataFrame) else responses
     parts = [compact(chunk, journey, customers) for chunk in chunks]
     combined = (
-        pl.concat(parts, rechunk=True)
+        pl.concat(parts, rechunk=False)  # the sort below makes the one copy
         if parts
         else compact(
             pl.DataFrame(schema=store.polars_schema(schema.responses, store.COMMENT_COLUMNS)),
@@ -623,13 +662,18 @@ def build(
         )
     )
     del parts
-    enriched = combined.with_columns(
+    combined = combined.with_columns(
         *[
             pl.col(c).cast(pl.Enum(sorted(combined[c].unique().drop_nulls().cast(pl.String))))
             for c in ("channel", "source")
         ]
-    ).sort("responded_on", "response_id")
+    )
+    order = combined.select(
+        pl.arg_sort_by("responded_on", "response_id", maintain_order=True)
+    ).to_series()
+    columns = combined.get_columns()
     del combined
+    enriched = gathered(columns, order)
     types = {c: enriched.schema[c] for c in STAT_DIMENSIONS[1:]}
     days = enriched.group_by("responded_on").agg(pl.len().alias("responses"))
     stats = _by_date(
@@ -642,21 +686,31 @@ def build(
         )
     )
     arrays = CustomerArrays.from_frame(customers, settings.churn_recorded)
-    everything = answers.from_rows(enriched)
     return Dataset(
         journey,
         customers,
         enriched,
         stats,
         arrays,
-        latest_everywhere(everything, arrays.size),
+        # the answers of all data are made when a view of all data asks for them
+        answers.latest_of_rows(enriched, arrays.size),
         None,
         design_effects(enriched),
         settings,
-        {(None, None): everything},
+        {},
         None,
         tuple(sorted(enriched["source"].unique().drop_nulls().cast(pl.String))),
     )
+
+
+def gathered(columns: list[pl.Series], order: pl.Series) -> pl.DataFrame:
+    """The frame of ``columns`` with their rows in ``order``, made one column at a time:
+    each column leaves the list once its copy in order is made (and memory, when nothing
+    else holds it), so this needs one column's copy beside them, not a second frame."""
+    done = []
+    while columns:
+        done.append(columns.pop(0).gather(order))
+    return pl.DataFrame(done)
 
 
 def date_parts(
@@ -694,7 +748,7 @@ def compact_stats(stats: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.Data
         *[pl.col(c).cast(pl.String).cast(types[c], strict=False) for c in dims],
         *[pl.col(c).cast(pl.String) for c in STAT_DIMENSIONS[1:] if c not in types],
         *[pl.col(c).cast(pl.Int16 if fits(c) else pl.Int64) for c in STAT_COLUMNS],
-    ).drop_nulls(dims)
+    ).drop_nulls(dims).sort("responded_on")
 
 
 def compact_parts(parts: Iterable[pl.DataFrame], types: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -708,8 +762,14 @@ def compact_parts(parts: Iterable[pl.DataFrame], types: dict[str, pl.DataType]) 
 
 
 def _by_date(stats: pl.DataFrame) -> pl.DataFrame:
-    return stats.sort("responded_on").with_columns(  # the date order slicing relies on
-        # trend buckets, so a trend is a group-by without date arithmetic
+    """The statistics in date order, which slicing relies on (sorted only when they are
+    not: parts summed one date range after another come in it, and a sort would copy
+    them), with their trend buckets, so a trend is a group-by without date arithmetic."""
+    days = stats["responded_on"]
+    ordered = not days.null_count() and not (np.diff(days.to_physical().to_numpy()) < 0).any()
+    if not ordered:
+        stats = stats.sort("responded_on")
+    return stats.with_columns(
         pl.col("responded_on").dt.truncate("1w").alias("week"),
         pl.col("responded_on").dt.truncate("1mo").alias("month"),
         pl.col("responded_on").dt.truncate("1q").alias("quarter"),
@@ -736,7 +796,7 @@ def build_in_database(
         "segment": customers.schema["segment"],
         "region": customers.schema["region"],
     }
-    parts = date_parts(store.responses_per_day(engine), store.part_size(engine))
+    parts = date_parts(store.responses_per_day(engine))
 
     def summed():
         for i, (start, end) in enumerate(parts):
