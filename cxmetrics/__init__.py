@@ -19,26 +19,3 @@ ALLOCATOR = "dirty_decay_ms:100,muzzy_decay_ms:0"
 if "polars" not in sys.modules:  # read once, when Polars' library first allocates
     os.environ.setdefault(ALLOCATOR_ENV, ALLOCATOR)
 
-#: glibc's malloc (NumPy's arrays, Python's objects) gives a block of this size or more a
-#: mapping of its own, handed back to the system when freed. Left to itself, glibc raises
-#: the threshold to the size of the first such block freed (up to 32 MB) and keeps later
-#: blocks below it in its heap, where memory freed stays the process's: fixed here, about
-#: 25 MB less at the peak of 1M responses. ``MALLOC_MMAP_THRESHOLD_`` set by the user wins.
-MMAP_THRESHOLD = 128 * 1024
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter number in glibc's malloc.h
-
-
-def _fix_mmap_threshold() -> bool:
-    """Fix glibc's threshold (:data:`MMAP_THRESHOLD`); False where there is no glibc."""
-    if "MALLOC_MMAP_THRESHOLD_" in os.environ or not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    return mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD) == 1
-
-
-_fix_mmap_threshold()

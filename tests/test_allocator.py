@@ -66,25 +66,37 @@ def test_a_setting_of_the_user_wins():
 
 # A 24 MB array freed, then a 16 MB one made, written and freed with small blocks made
 # after it: where glibc's threshold moved up to 24 MB, the second came from its heap, below
-# the small blocks, and stays the process's
+# the small blocks, and stays the process's until the heap is trimmed
 NUMPY = """
 import json, sys
-if sys.argv[1] == "package":
-    import cxmetrics
+from cxmetrics.contract import memory
 import numpy as np
 
 def rss():
     status = open("/proc/self/status").read().split("VmRSS:")[1]
     return int(status.split()[0]) // 1024
 
+def steps():
+    first = np.ones(3_000_000)
+    del first
+    second = np.ones(2_000_000)
+    pinned = [bytearray(4000) for _ in range(200)]  # small blocks after it
+    held = rss()
+    del second
+    return held, pinned
+
 before = rss()
-first = np.ones(3_000_000)
-del first
-second = np.ones(2_000_000)
-pinned = [bytearray(4000) for _ in range(200)]  # small blocks after it: the heap cannot shrink
-held = rss()
-del second
-print(json.dumps({"before": before, "held": held, "after": rss()}))
+if sys.argv[1] == "loading":
+    with memory.loading():
+        held, pinned = steps()
+        after = rss()
+else:
+    held, pinned = steps()
+    after = rss()
+    if sys.argv[1] == "given back":
+        memory.give_back()
+        after = rss()
+print(json.dumps({"before": before, "held": held, "after": after}))
 """
 
 
@@ -101,8 +113,10 @@ def _numpy(mode: str) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def test_memory_numpy_frees_goes_back_at_once():
-    plain, fixed = _numpy("plain"), _numpy("package")
-    assert plain["held"] - plain["before"] > 12 and fixed["held"] - fixed["before"] > 12
-    assert plain["after"] - plain["before"] > 12  # glibc left to itself keeps the 16 MB
-    assert fixed["after"] - fixed["before"] < 5  # with the package's threshold, given back
+def test_memory_numpy_frees_goes_back_in_a_load_or_when_given_back():
+    plain, loading, given = _numpy("plain"), _numpy("loading"), _numpy("given back")
+    for run in (plain, loading, given):
+        assert run["held"] - run["before"] > 12  # the 16 MB were there
+    assert plain["after"] - plain["before"] > 12  # glibc left to itself keeps them
+    assert loading["after"] - loading["before"] < 5  # a load's threshold: given back at once
+    assert given["after"] - given["before"] < 5  # a trimmed heap: given back

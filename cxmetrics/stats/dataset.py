@@ -19,7 +19,7 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics.contract import periods, schema, store
+from cxmetrics.contract import memory, periods, schema, store
 from cxmetrics.contract import settings as company
 from cxmetrics.contract.journey import Journey
 from cxmetrics.contract.registry import MIN_N
@@ -47,7 +47,7 @@ ANSWER_PERIODS = 16
 #: Polars estimates them): the oldest period leaves first, before a new period's answers
 #: are computed, and is computed again when asked for; a period larger than this alone is
 #: kept alone. ``CX_ANSWERS_MB`` sets it.
-ANSWER_BYTES = 16 * 2**20
+ANSWER_BYTES = 24 * 2**20
 _ANSWERS_LOCK = threading.Lock()
 #: Intermediate results of views (an overview, a view's customers) a dataset keeps at once
 VIEW_ENTRIES = 48
@@ -309,6 +309,7 @@ class Dataset:
             self._let_go(frame.estimated_size())
             with _ANSWERS_LOCK:  # sessions share a dataset
                 self._answers[key] = frame
+            memory.give_back()  # what making them freed
         return frame
 
     def _responses_in(self, start: dt.date | None, end: dt.date | None) -> int:
@@ -848,6 +849,11 @@ def load(
 ) -> Dataset:
     """Load and prepare everything the dashboard slices; raise StoreError if unusable.
     ``hold``: rows or database (:data:`HOLD_CHOICES`; default :func:`hold_for`)."""
+    with memory.loading():
+        return _load(engine, progress, hold)
+
+
+def _load(engine: sa.Engine, progress: Progress, hold: str | None) -> Dataset:
     store.check(engine)
     progress(0.05, "Reading the journey definition")
     journey = store.load_journey(engine)
