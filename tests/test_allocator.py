@@ -1,5 +1,7 @@
 """Polars' allocator as the package starts it: memory freed goes back to the system soon
-(``cxmetrics.ALLOCATOR``), unless the user set ``_RJEM_MALLOC_CONF`` themselves."""
+(``cxmetrics.ALLOCATOR``), unless the user set ``_RJEM_MALLOC_CONF`` themselves; glibc's,
+which holds NumPy's arrays, as a load and the dashboard set it
+(``cxmetrics.contract.memory``)."""
 
 from __future__ import annotations
 
@@ -36,12 +38,10 @@ print(json.dumps({"before": before, "held": held, "after": rss(),
 """
 
 
-def _run(conf: str | None) -> dict:
-    env = {k: v for k, v in os.environ.items() if k != cxmetrics.ALLOCATOR_ENV}
-    if conf is not None:
-        env[cxmetrics.ALLOCATOR_ENV] = conf
+def _child(code: str, env: dict, *args: str) -> dict:
+    """What a fresh interpreter running ``code`` prints as JSON on its last line."""
     out = subprocess.run(
-        [sys.executable, "-c", CODE],
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         cwd=store.REPO_DIR,
@@ -49,6 +49,13 @@ def _run(conf: str | None) -> dict:
         check=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _run(conf: str | None) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != cxmetrics.ALLOCATOR_ENV}
+    if conf is not None:
+        env[cxmetrics.ALLOCATOR_ENV] = conf
+    return _child(CODE, env)
 
 
 def test_memory_polars_frees_goes_back_soon():
@@ -102,15 +109,7 @@ print(json.dumps({"before": before, "held": held, "after": after}))
 
 def _numpy(mode: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_")}
-    out = subprocess.run(
-        [sys.executable, "-c", NUMPY, mode],
-        capture_output=True,
-        text=True,
-        cwd=store.REPO_DIR,
-        env=env,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return _child(NUMPY, env, mode)
 
 
 def test_memory_numpy_frees_goes_back_in_a_load_or_when_given_back():
