@@ -18,4 +18,3 @@ ALLOCATOR = "dirty_decay_ms:100,muzzy_decay_ms:0"
 
 if "polars" not in sys.modules:  # read once, when Polars' library first allocates
     os.environ.setdefault(ALLOCATOR_ENV, ALLOCATOR)
-

@@ -21,6 +21,11 @@ CANDIDATES = ("30d", "90d", "quarter", "year", "all")
 WEEKLY_UP_TO_DAYS = 120  # longer periods trend by month
 
 
+#: The calendar buckets a trend is drawn in, as Polars truncates a date to its bucket's
+#: first day.
+BUCKETS = {"week": "1w", "month": "1mo", "quarter": "1q"}
+
+
 def trend_unit(start: dt.date, end: dt.date) -> str:
     """ "week" for periods shorter than WEEKLY_UP_TO_DAYS, else "month"."""
     return "week" if (end - start).days < WEEKLY_UP_TO_DAYS else "month"

@@ -95,7 +95,8 @@ def narrow(frame: pl.DataFrame) -> pl.DataFrame:
     """Each count held as Int16 where all its values fit, else Int32: ten bytes a row less
     (a third of the frame). Readers sum them as Int64 (Polars' sums, ``np.bincount``,
     ``np.cumsum(dtype=np.int64)``); parts put together take the wider type of the two."""
-    fits = [c for c in COUNTS if frame[c].max() is None or frame[c].max() <= 2**15 - 1]
+    highest = frame.select(pl.col(COUNTS).max()).row(0)
+    fits = [c for c, top in zip(COUNTS, highest, strict=True) if top is None or top < 2**15]
     return frame.with_columns(pl.col(c).cast(pl.Int16) for c in fits)
 
 

@@ -14,7 +14,7 @@ import datetime as dt
 import polars as pl
 
 from cxmetrics.contract.journey import Journey
-from cxmetrics.contract.periods import trend_unit
+from cxmetrics.contract.periods import BUCKETS, trend_unit
 
 NO_CASE = "No case opened"
 UNKNOWN_CAUSE = "Root cause not recorded"
@@ -74,7 +74,7 @@ def broken_processes(
     before = _events(previous_cases, previous_complaints)
     keys = ["stage_id", "touchpoint_id", "root_cause"]
     unit = trend_unit(start, end)
-    every = {"week": "1w", "month": "1mo"}[unit]
+    every = BUCKETS[unit]
     buckets = (
         pl.date_range(start, end, "1d", eager=True).dt.truncate(every).unique().sort().to_list()
     )

@@ -74,7 +74,7 @@ class Dataset:
     #: Design effect of repeated answers by one customer, per metric (inference.design_effects)
     design_effect: dict = field(default_factory=dict)
     settings: company.Settings = company.Settings()
-    #: answers.from_rows per period (start, end), computed when a view first asks
+    #: each period's customer-level answers by (start, end), as :meth:`answers` keeps them
     _answers: dict = field(default_factory=dict, compare=False, repr=False)
     #: the queries the database answers when the responses are not held
     database: InDatabase | None = None
@@ -129,15 +129,12 @@ class Dataset:
         """The period preset a view opens on and why (:func:`periods.default_preset`): the
         company's setting, else the shortest preset with ``min_n`` NPS answers in view of
         this dataset (a manager's dataset counts their stages)."""
-        dates, n_nps = self.stats["responded_on"], self.stats["n_nps"]
-
-        def answers(start: dt.date, end: dt.date) -> int:
-            lo = int(dates.search_sorted(start, side="left"))
-            hi = int(dates.search_sorted(end, side="right"))
-            return int(n_nps.slice(lo, max(hi - lo, 0)).sum())
-
         return periods.default_preset(
-            self.first_day, self.last_day, answers, min_n, self.settings.default_period
+            self.first_day,
+            self.last_day,
+            lambda start, end: self._total("n_nps", start, end),
+            min_n,
+            self.settings.default_period,
         )
 
     def money(self, value: float | None) -> str:
@@ -300,7 +297,7 @@ class Dataset:
         key = (start, end)
         frame = self._answers.get(key)
         if frame is None:
-            responses = self._responses_in(start, end)
+            responses = self._total("responses", start, end)
             self._let_go(self._bytes_per_response() * responses)  # room before the new one
             if self.database is not None:
                 frame = self.database.answers(start, end, responses)
@@ -312,13 +309,14 @@ class Dataset:
             memory.give_back()  # what making them freed
         return frame
 
-    def _responses_in(self, start: dt.date | None, end: dt.date | None) -> int:
-        return int(date_slice(self.stats, "responded_on", start, end)["responses"].sum())
+    def _total(self, statistic: str, start: dt.date | None, end: dt.date | None) -> int:
+        """A statistic summed over the days [start, end]."""
+        return int(date_slice(self.stats, "responded_on", start, end)[statistic].sum())
 
     def _bytes_per_response(self) -> float:
         """What the answers held take per response of their periods (0 with none held)."""
         held = list(self._answers.items())
-        responses = sum(self._responses_in(*key) for key, _ in held)
+        responses = sum(self._total("responses", *key) for key, _ in held)
         return sum(f.estimated_size() for _, f in held) / responses if responses else 0.0
 
     def _let_go(self, coming: float) -> None:
@@ -456,8 +454,6 @@ class CustomerView:
 #: The cells :meth:`Dataset.cell_sums` sums the statistics in (the stage follows from the
 #: touchpoint).
 CELL_KEYS = ("stage_id", "touchpoint_id", "channel")
-#: The calendar buckets of the statistics (their week, month and quarter), as their first day.
-BUCKETS = {"week": "1w", "month": "1mo", "quarter": "1q"}
 #: Running totals are kept up to this many integers (days × cells × statistics, 8 bytes
 #: each); a larger journey or span sums the rows in view instead (once per view).
 DAILY_SUMS_MAX = 4_000_000
@@ -515,7 +511,7 @@ class DailySums:
             running,
             {
                 unit: calendar.dt.truncate(every).to_physical().to_numpy()
-                for unit, every in BUCKETS.items()
+                for unit, every in periods.BUCKETS.items()
             },
         )
 
@@ -742,14 +738,18 @@ def compact_stats(stats: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.Data
         return low is None or (_INT16[0] <= low and high <= _INT16[1])
 
     dims = [c for c in STAT_DIMENSIONS[1:] if c in types]
-    return stats.select(
-        # a copy: the column as read may share its memory with the whole part an engine
-        # handed over (Arrow), which would then be kept as long as the statistics
-        pl.col("responded_on").cast(pl.Int64).cast(pl.Date),
-        *[pl.col(c).cast(pl.String).cast(types[c], strict=False) for c in dims],
-        *[pl.col(c).cast(pl.String) for c in STAT_DIMENSIONS[1:] if c not in types],
-        *[pl.col(c).cast(pl.Int16 if fits(c) else pl.Int64) for c in STAT_COLUMNS],
-    ).drop_nulls(dims).sort("responded_on")
+    return (
+        stats.select(
+            # a copy: the column as read may share its memory with the whole part an engine
+            # handed over (Arrow), which would then be kept as long as the statistics
+            pl.col("responded_on").cast(pl.Int64).cast(pl.Date),
+            *[pl.col(c).cast(pl.String).cast(types[c], strict=False) for c in dims],
+            *[pl.col(c).cast(pl.String) for c in STAT_DIMENSIONS[1:] if c not in types],
+            *[pl.col(c).cast(pl.Int16 if fits(c) else pl.Int64) for c in STAT_COLUMNS],
+        )
+        .drop_nulls(dims)
+        .sort("responded_on")
+    )
 
 
 def compact_parts(parts: Iterable[pl.DataFrame], types: dict[str, pl.DataType]) -> pl.DataFrame:
@@ -770,11 +770,15 @@ def _by_date(stats: pl.DataFrame) -> pl.DataFrame:
     ordered = not days.null_count() and not (np.diff(days.to_physical().to_numpy()) < 0).any()
     if not ordered:
         stats = stats.sort("responded_on")
-    return stats.with_columns(
-        pl.col("responded_on").dt.truncate("1w").alias("week"),
-        pl.col("responded_on").dt.truncate("1mo").alias("month"),
-        pl.col("responded_on").dt.truncate("1q").alias("quarter"),
-    )
+    return stats.with_columns(bucket_columns("responded_on"))
+
+
+def bucket_columns(date_col: str) -> list[pl.Expr]:
+    """The week, month and quarter of ``date_col`` (:data:`periods.BUCKETS`), each as the
+    bucket's first day in a column named after it."""
+    return [
+        pl.col(date_col).dt.truncate(every).alias(unit) for unit, every in periods.BUCKETS.items()
+    ]
 
 
 def build_in_database(

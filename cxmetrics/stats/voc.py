@@ -19,10 +19,10 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from cxmetrics.contract import text_analytics
+from cxmetrics.contract import periods, text_analytics
 from cxmetrics.contract.text import mask_pii_column
 from cxmetrics.stats import metrics as m
-from cxmetrics.stats.dataset import Dataset, date_slice
+from cxmetrics.stats.dataset import Dataset, bucket_columns, date_slice
 from cxmetrics.stats.filters import Filters
 
 SCORE_BANDS = ("promoter", "passive", "detractor", "no NPS")
@@ -111,11 +111,8 @@ def build(
     frame = (
         placed.drop("label")
         .join(analysis.per_comment, on="response_id", how="left", maintain_order="left")
-        .with_columns(  # trend buckets, so a trend is a group-by without date arithmetic
-            pl.col("responded_on").dt.truncate("1w").alias("week"),
-            pl.col("responded_on").dt.truncate("1mo").alias("month"),
-            pl.col("responded_on").dt.truncate("1q").alias("quarter"),
-        )
+        # trend buckets, so a trend is a group-by without date arithmetic
+        .with_columns(bucket_columns("responded_on"))
     )
     return Verbatims(frame, analysis.themes)
 
@@ -305,9 +302,6 @@ def theme_by_stage(frame: pl.DataFrame, journey) -> pl.DataFrame:
     )
 
 
-BUCKETS = {"week": "1w", "month": "1mo", "quarter": "1q"}
-
-
 def theme_trend(frame: pl.DataFrame, unit: str, start=None, end=None) -> pl.DataFrame:
     """Comments per theme per ``unit`` ("week", "month" or "quarter") bucket. With ``start``
     and ``end``, buckets that the period cuts short are left out (unless none is whole)."""
@@ -318,7 +312,9 @@ def theme_trend(frame: pl.DataFrame, unit: str, start=None, end=None) -> pl.Data
         if whole.height:
             stats = whole
     return (
-        stats.group_by(pl.col("responded_on").dt.truncate(BUCKETS[unit]).alias("period"), "theme")
+        stats.group_by(
+            pl.col("responded_on").dt.truncate(periods.BUCKETS[unit]).alias("period"), "theme"
+        )
         .agg(pl.col("comments").sum().cast(pl.UInt32))
         .with_columns(pl.col("theme").cast(pl.String))
         .sort("period", "theme")
@@ -327,7 +323,7 @@ def theme_trend(frame: pl.DataFrame, unit: str, start=None, end=None) -> pl.Data
 
 def _whole_buckets(unit: str, start: dt.date, end: dt.date) -> tuple[dt.date, dt.date]:
     """The first and last days of the whole ``unit`` buckets within [start, end]."""
-    every = BUCKETS[unit]
+    every = periods.BUCKETS[unit]
     days = pl.Series([start, end + dt.timedelta(days=1)])
     first, after = days.dt.truncate(every).to_list()
     first = start if first == start else pl.Series([first]).dt.offset_by(every)[0]
