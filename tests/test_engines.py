@@ -10,9 +10,13 @@ SQL on that file (sqlite3), independent of the project.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 import sqlite3
+import subprocess
+import sys
 
+import polars as pl
 import pyarrow.parquet as pq
 import pytest
 from conftest import REPO
@@ -151,6 +155,61 @@ def test_a_folder_of_part_files_and_absent_optional_tables_are_read(engines, tmp
         assert store.data_version(engine)[0] == table.num_rows
     finally:
         engine.dispose()
+
+
+def test_spark_results_come_as_spark_s_own_arrow_gives_them(engines):
+    """A local session's results go through Parquet files (no pyarrow in the dashboard's
+    process); the same queries fetched with Spark's ``toArrow()`` (the second way, here in
+    the test's process) give the same frames: types, nulls, order, an empty result."""
+    need("spark")
+    engine = store.make_engine(engines.url("spark"))
+    queries = (
+        # many rows in order across the shuffle's partitions
+        "SELECT response_id, responded_on, nps FROM responses "
+        "ORDER BY responded_on DESC, response_id",
+        "SELECT customer_id, count(*) AS n, avg(nps) AS mean FROM responses "
+        "GROUP BY customer_id ORDER BY n DESC, customer_id",
+        "SELECT NULL AS nothing, CAST(NULL AS DATE) AS no_day, CAST(2.5 AS DECIMAL(10, 2)) "
+        "AS money, TIMESTAMP '2026-03-01 10:30:00' AS at, true AS yes, '' AS empty",
+        "SELECT * FROM customers WHERE 1 = 0",
+    )
+    with sqlite3.connect(engines.sqlite_file) as conn:
+        days = sorted(r[0] for r in conn.execute("SELECT responded_on FROM responses"))
+    try:
+        with engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            for sql in queries:
+                got = raw.frame(sql)
+                arrow = pl.from_arrow(raw.spark.sql(sql).toArrow())
+                assert got.schema == arrow.schema, sql
+                assert got.equals(arrow), sql
+            # in order for real: the first query's days against the SQLite file's, by hand
+            newest_first = raw.frame(queries[0])["responded_on"].cast(pl.String).to_list()
+    finally:
+        engine.dispose()
+    assert len(days) > 1000
+    assert newest_first == days[::-1]
+
+
+def test_a_spark_process_loads_neither_pandas_nor_pyarrow(engines):
+    """pyspark's NumPy converters would import its test helpers (pandas, gRPC) and
+    ``toArrow()`` pyarrow, about 95 MB of the dashboard's process together."""
+    need("spark")
+    code = f"""
+import json, sys
+from cxmetrics.contract import store
+from cxmetrics.stats import dataset
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import overview
+ds = dataset.load(store.make_engine({engines.url("spark")!r}))
+overview.compute(ds, Filters())
+print(json.dumps([m for m in ("pandas", "pyarrow", "grpc") if m in sys.modules]))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=TIMEOUT
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 
 
 def test_a_folder_without_a_required_table_names_it(engines, tmp_path):

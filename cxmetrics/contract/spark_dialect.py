@@ -12,18 +12,22 @@ URLs:
 
 The DB-API part is a thin shim: a cursor runs ``spark.sql(sql, args)`` with named
 parameters (``:name``, SQLAlchemy's own style) and fetches the rows. ``store.read_select``
-does not go through it: it compiles the statement and fetches Arrow (``toArrow()``).
-One Spark session per URL serves every connection of the process.
+does not go through it: it compiles the statement and takes the result as a Polars frame
+(:meth:`Connection.frame`). One Spark session per URL serves every connection of the
+process.
 """
 
 from __future__ import annotations
 
 import contextlib
+import shutil
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
+import polars as pl
 import sqlalchemy as sa
 from sqlalchemy.dialects import registry
 from sqlalchemy.engine import default
@@ -98,8 +102,11 @@ def session(spec: tuple):
             ) from exc
         try:
             if kind == "local":
+                _light_numpy_converters()
                 spark = _local_session(SparkSession, options)
                 spark.sparkContext.setLogLevel("ERROR")
+                # Parquet's standard timestamps (not Spark's INT96) for :func:`_through_parquet`
+                spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
                 _create_views(spark, Path(target))
             else:
                 spark = SparkSession.builder.remote(target).getOrCreate()
@@ -129,6 +136,22 @@ def _stopped(spark) -> bool:
         return spark.sparkContext._jsc is None
     except Exception:  # Spark Connect: no sparkContext on the client
         return False
+
+
+def _light_numpy_converters() -> None:
+    """pyspark's two NumPy converters of a local session's Java calls import
+    ``pyspark.testing.utils`` at their first call, only to learn whether NumPy is installed;
+    that module imports pandas and gRPC, about 55 MB of the dashboard's process. NumPy is
+    one of the dashboard's requirements, so they are given the same test without it."""
+    import numpy as np
+    from py4j import protocol
+    from pyspark.sql import types
+
+    for converter in protocol.INPUT_CONVERTER:
+        if isinstance(converter, getattr(types, "NumpyArrayConverter", ())):
+            converter.can_convert = lambda obj: isinstance(obj, np.ndarray) and obj.ndim == 1
+        elif isinstance(converter, getattr(types, "NumpyScalarConverter", ())):
+            converter.can_convert = lambda obj: isinstance(obj, np.generic)
 
 
 def _local_session(builder_cls, options: dict[str, str]):
@@ -176,36 +199,55 @@ def _create_views(spark, folder: Path) -> None:
         frame.createOrReplaceTempView(name)
 
 
-_ARROW_TO_SPARK = {
-    "int8": "TINYINT",
-    "int16": "SMALLINT",
-    "int32": "INT",
-    "int64": "BIGINT",
-    "float": "FLOAT",
-    "double": "DOUBLE",
-    "bool": "BOOLEAN",
-    "string": "STRING",
-    "large_string": "STRING",
-    "string_view": "STRING",
-    "date32[day]": "DATE",
+_POLARS_TO_SPARK = {
+    pl.Int8: "TINYINT",
+    pl.Int16: "SMALLINT",
+    pl.Int32: "INT",
+    pl.Int64: "BIGINT",
+    pl.Float32: "FLOAT",
+    pl.Float64: "DOUBLE",
+    pl.Boolean: "BOOLEAN",
+    pl.String: "STRING",
+    pl.Date: "DATE",
 }
 
 
 def _parquet_ddl(path: Path) -> str | None:
-    """The Spark schema of a local Parquet table, from one file's footer (pyarrow), or None
-    when a column has a type outside the contract's (Spark then infers it)."""
-    import pyarrow.parquet as pq
-
+    """The Spark schema of a local Parquet table, from one file's footer, or None when a
+    column has a type outside the contract's (Spark then infers it)."""
     file = path if path.is_file() else next(iter(sorted(path.rglob("*.parquet"))), None)
     if file is None:
         return None
     columns = []
-    for field in pq.read_schema(file):
-        spark_type = _ARROW_TO_SPARK.get(str(field.type))
+    for name, dtype in pl.read_parquet_schema(file).items():
+        spark_type = next((t for d, t in _POLARS_TO_SPARK.items() if dtype == d), None)
         if spark_type is None:
             return None
-        columns.append(f"`{field.name}` {spark_type}")
+        columns.append(f"`{name}` {spark_type}")
     return ", ".join(columns)
+
+
+def _through_parquet(result) -> pl.DataFrame:
+    """A local session's query result as a Polars frame: Spark writes it as Parquet files in
+    a temporary folder, Polars reads them in the order of the result's partitions (so an
+    ordered result stays in order), and the folder is removed. ``toArrow()`` would need
+    pyarrow in the dashboard's process, about 40 MB of it."""
+    from pyspark.sql.types import NullType, StringType
+
+    # Parquet has no column of nulls only: written as text, given back as nulls
+    void = [f.name for f in result.schema.fields if isinstance(f.dataType, NullType)]
+    for name in void:
+        result = result.withColumn(name, result[name].cast(StringType()))
+    folder = Path(tempfile.mkdtemp(prefix="cx-spark-"))
+    try:
+        result.write.parquet(str(folder / "result"))
+        files = sorted((folder / "result").glob("part-*.parquet"))
+        if not files:
+            raise OperationalError("Spark wrote no file for a query's result")
+        frame = pl.concat([pl.read_parquet(f) for f in files], rechunk=False)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return frame.with_columns(pl.col(void).cast(pl.Null)) if void else frame
 
 
 def _first_line(exc: BaseException) -> str:
@@ -275,6 +317,16 @@ class Connection:
 
     def __init__(self, spec: tuple):
         self.spark = session(spec)
+        self.local = spec[0] == "local"
+
+    def frame(self, sql: str) -> pl.DataFrame:
+        """The result of ``sql`` as a Polars frame: through Parquet files in local mode
+        (:func:`_through_parquet`), as Arrow from Spark Connect (whose client needs pyarrow
+        anyway)."""
+        result = self.spark.sql(sql)
+        if self.local:
+            return _through_parquet(result)
+        return pl.from_arrow(result.toArrow(), rechunk=False)
 
     def cursor(self) -> Cursor:
         return Cursor(self)

@@ -499,9 +499,9 @@ def _connectorx_uri(engine: sa.Engine) -> str | None:
     return None
 
 
-#: Engines read through Arrow: the statement compiled with its values inline, the result
-#: fetched as Arrow (DuckDB's Arrow stream read by Polars itself, without pyarrow; Spark
-#: ``toArrow()``), never row by row.
+#: Engines read as columns: the statement compiled with its values inline, the result fetched
+#: whole (DuckDB's Arrow stream read by Polars itself, without pyarrow; Spark's through
+#: ``spark_dialect.Connection.frame``), never row by row.
 ARROW_DIALECTS = ("duckdb", "spark")
 
 
@@ -511,18 +511,16 @@ def _read_arrow(engine: sa.Engine, stmt: sa.Select) -> pl.DataFrame:
         with engine.connect() as conn:
             raw = conn.connection.driver_connection
             if engine.dialect.name == "spark":
-                table = raw.spark.sql(sql).toArrow()
-            else:
-                _duckdb_finish(raw)
-                # the Arrow C stream interface: batches go straight into Polars (no
-                # pyarrow table in between, nor pyarrow's memory in the process)
-                return pl.DataFrame(raw.sql(sql))
+                return raw.frame(sql)
+            _duckdb_finish(raw)
+            # the Arrow C stream interface: batches go straight into Polars (no pyarrow
+            # table in between, nor pyarrow's memory in the process)
+            return pl.DataFrame(raw.sql(sql))
     except sa.exc.DBAPIError as exc:
         raise StoreError(f"cannot read from {safe_url(str(engine.url))}: {exc.orig}") from exc
     except Exception as exc:  # the engines' own errors (a broken Parquet file, a lost session)
         where = safe_url(str(engine.url))
         raise StoreError(f"cannot read from {where}: {describe_error(exc)}") from exc
-    return pl.from_arrow(table, rechunk=False)
 
 
 #: Types Polars parses from Postgres' CSV as they are; other columns are read as text and
