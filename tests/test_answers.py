@@ -122,3 +122,42 @@ def test_parts_whose_customers_interleave_are_sorted_and_others_only_put_togethe
     assert mixed["cust"].to_list() == [0, 2, 5, 6]
     assert mixed.equals(mixed.sort(answers.ORDER))
     assert answers.in_order([_part([]), _part([1])])["cust"].to_list() == [1]
+
+
+def test_a_database_s_groups_are_placed_by_hand_and_unknown_customers_left_out():
+    customers = pl.DataFrame({"customer_id": ["A1", "B2", "C3"]}).with_columns(
+        pl.int_range(3, dtype=pl.Int32).alias("cust")
+    )
+    types = {"cust": pl.Int32, "stage_id": pl.Enum(["buy", "claim"]), "channel": pl.Enum(["web"])}
+    shift, offset = 65_536, 32_768  # place × 65,536 + answer + 32,768, as the query writes it
+    frame = pl.DataFrame(
+        {
+            "customer_id": ["C3", "ZZ", "A1", "A1", "B2"],  # ZZ: not a known customer
+            "stage_id": ["buy", "buy", "claim", "buy", "nowhere"],  # nowhere: not a stage
+            "channel": ["web"] * 5,
+            "responses": [2, 1, 1, 3, 1],
+            "n_nps": [1, 1, 0, 2, 1],
+            "promoters": [1, 0, 0, 1, 0],
+            "detractors": [0, 1, 0, 1, 1],
+            "complaints": [0, 0, 1, 0, 0],
+            "nps_key": [
+                4 * shift + 9 + offset,
+                shift + 2 + offset,
+                None,
+                7 * shift + offset,
+                shift + 3 + offset,
+            ],
+            "csat_key": [None, None, 2 * shift + 5 + offset, 3 * shift + 4 + offset, None],
+        }
+    )
+    out = answers.placed(frame, customers, types)
+    # in answers.ORDER: by customer code, then by the place of the latest NPS (none first)
+    assert out.select("cust", pl.col("stage_id").cast(pl.String)).rows() == [
+        (0, "claim"),
+        (0, "buy"),
+        (2, "buy"),
+    ]
+    assert out["responses"].to_list() == [1, 3, 2]
+    assert out["nps"].to_list() == [None, 0, 9] and out["nps_at"].to_list() == [None, 7, 4]
+    assert out["csat"].to_list() == [5, 4, None] and out["csat_at"].to_list() == [2, 3, None]
+    assert out.schema["responses"] == pl.Int16 and out.schema["cust"] == pl.Int32

@@ -178,14 +178,21 @@ def placed(
     """A frame from :func:`select` in the shape :func:`from_rows` gives: customer ids as
     codes (``customers`` as ``dataset.prepare_customers`` makes them), stages and channels
     of the ``types`` the dataset gives them (a value outside them is left out)."""
-    out = frame.join(
-        customers.select("customer_id", "cust"),
-        left_on=pl.col("customer_id").cast(pl.String),
-        right_on="customer_id",
-        how="inner",
+    # the codes alone are joined (a join of the frame would copy every column of it), then
+    # the output is made narrow before it is sorted: a part's reading takes less memory
+    codes = (
+        frame.select(pl.col("customer_id").cast(pl.String))
+        .join(
+            customers.select("customer_id", "cust"),
+            on="customer_id",
+            how="left",
+            maintain_order="left",
+        )
+        .get_column("cust")
     )
     return (
-        out.select(
+        frame.with_columns(codes)
+        .select(
             pl.col("cust").cast(types["cust"]),
             *[pl.col(k).cast(pl.String).cast(types[k], strict=False) for k in KEYS[1:]],
             *[pl.col(c).cast(pl.Int32) for c in COUNTS],
@@ -200,8 +207,8 @@ def placed(
             ],
         )
         .drop_nulls(list(KEYS))
-        .sort(ORDER)
         .pipe(narrow)
+        .sort(ORDER)
     )
 
 
