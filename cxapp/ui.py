@@ -25,6 +25,9 @@ BADGE_COLORS = {
     m.STATUS_NONE: "gray",
     m.STATUS_NO_DATA: "gray",
 }
+#: What a table shows in a cell without a value (a comment without an NPS answer, a case
+#: not closed), where Streamlit would write "None"
+MISSING = "–"
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 VIEW_ONLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]}
 # Streamlit's own table toolbar offers a CSV download; for those who may not export, it is
@@ -191,6 +194,7 @@ def table(frame, name: str, export=None, **kwargs) -> None:
     paged table exports every page), either a frame or a function that reads it only when
     a download is asked for."""
     kwargs.setdefault("hide_index", True)  # as Streamlit does for a Polars frame
+    kwargs.setdefault("placeholder", MISSING)
     shown = data.table_frame(frame, _signed(kwargs.get("column_config")))
     st.dataframe(shown, **kwargs)  # a shared frame is converted once
     if not auth.current_user().can_export:
@@ -265,7 +269,7 @@ def comment_columns() -> dict:
         "touchpoint": st.column_config.TextColumn("Touchpoint"),
         "channel": st.column_config.TextColumn("Channel"),
         "source": st.column_config.TextColumn("Source"),
-        "nps": _num("NPS answer", None, "%d", "0-10; blank if not asked or not answered"),
+        "nps": _num("NPS answer", None, "%d", "0-10; – if not asked or not answered"),
         "csat": _num("CSAT answer", None, "%d", "1-5"),
         "ces": _num("CES answer", None, "%d", "1-7"),
         "comment": st.column_config.TextColumn("Comment", width="large"),

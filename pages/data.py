@@ -5,7 +5,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from cxapp import auth, deliveries, router, uploads
+from cxapp import auth, deliveries, router, ui, uploads
 from cxmetrics.contract import importer, mapping, schema, store
 from cxmetrics.contract.journey import JourneyError
 from cxmetrics.views.wording import inert
@@ -36,8 +36,9 @@ except Exception as exc:  # an unreachable or foreign database: say so, no trace
 # --- what is there -----------------------------------------------------------------------
 st.subheader("What the dashboard holds")
 st.dataframe(
-    holdings.fill_null("–"),
+    holdings,
     hide_index=True,
+    placeholder=ui.MISSING,
     height=38 + 35 * holdings.height,
     column_config={
         "table": "Table",
@@ -65,6 +66,7 @@ else:
     st.dataframe(
         sent,
         hide_index=True,
+        placeholder=ui.MISSING,
         column_config={
             "updated_at": st.column_config.DatetimeColumn("Last attempt (UTC)"),
             "recipient": "Recipient",
@@ -120,7 +122,7 @@ columns = [c for c in source.columns if c != importer.ROW]
 st.markdown(
     f"**{inert(uploaded.name)}**: {source.height:,} rows, {len(columns)} columns. First rows:"
 )
-st.dataframe(source.head(10).drop(importer.ROW), hide_index=True)
+st.dataframe(source.head(10).drop(importer.ROW), hide_index=True, placeholder=ui.MISSING)
 
 # --- the mapping -------------------------------------------------------------------------
 guess = mapping.guess(table, columns, base)
@@ -213,6 +215,7 @@ if do_check or do_import:
         st.dataframe(
             report.problems.head(1000),
             hide_index=True,
+            placeholder=ui.MISSING,
             column_config={
                 "row": st.column_config.NumberColumn("Row", format="%d"),
                 "column": "Column",

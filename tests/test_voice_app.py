@@ -233,3 +233,21 @@ def test_the_search_box_suggests_a_word_of_the_data(app_env, raw_sql):
         "SELECT count(*) FROM responses WHERE lower(comment) LIKE ?", (f"%{word}%",)
     ).fetchone()
     assert found > 0
+
+
+def test_cells_without_a_value_show_a_dash_not_none(app_env, raw_sql):
+    """A comment without an NPS answer (most comments here) and a table without a last
+    import: Streamlit writes "None" unless told what to show."""
+    at = open_voice("Verbatims")
+    (without,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM responses WHERE comment IS NOT NULL AND comment != '' "
+        "AND nps IS NULL"
+    ).fetchone()
+    assert without > 0
+    (element,) = [d for d in at.dataframe if "comment" in d.value.columns]
+    assert element.value["nps"].isna().any()
+    assert element.proto.placeholder == "–"
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert at.dataframe and {d.proto.placeholder for d in at.dataframe} == {"–"}
+    assert at.dataframe[0].value["last_import"].isna().any()  # nothing imported yet
