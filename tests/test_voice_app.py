@@ -240,8 +240,7 @@ def test_cells_without_a_value_show_a_dash_not_none(app_env, raw_sql):
     import: Streamlit writes "None" unless told what to show."""
     at = open_voice("Verbatims")
     (without,) = raw_sql.execute(
-        "SELECT COUNT(*) FROM responses WHERE comment IS NOT NULL AND comment != '' "
-        "AND nps IS NULL"
+        "SELECT COUNT(*) FROM responses WHERE comment IS NOT NULL AND comment != '' AND nps IS NULL"
     ).fetchone()
     assert without > 0
     (element,) = [d for d in at.dataframe if "comment" in d.value.columns]
