@@ -223,6 +223,16 @@ def test_display_rows_show_names_and_the_masked_text_by_default(tiny_verbatims, 
     )
     tp = row["touchpoint_id"].cast(pl.String)[0]
     assert shown["touchpoint"][0] == loaded.journey.touchpoint_name(tp) != tp
+    # what a reader reads first, before the columns a narrow screen scrolls to
+    assert shown.columns[:7] == [
+        "responded_on",
+        "stage",
+        "touchpoint",
+        "comment",
+        "nps",
+        "sentiment",
+        "theme",
+    ]
 
 
 def test_rising_themes_by_hand():

@@ -201,7 +201,8 @@ def page(frame: pl.DataFrame, number: int, size: int = PAGE_SIZE) -> tuple[pl.Da
 
 def display_rows(frame: pl.DataFrame, journey, *, unmasked: bool = False) -> pl.DataFrame:
     """The columns a reader sees, with names instead of ids; the comment masked unless
-    ``unmasked``."""
+    ``unmasked``. The comment's NPS answer, sentiment and theme come right after it: on a
+    screen too narrow for every column they are the first ones scrolled to."""
     return frame.select(
         "responded_on",
         pl.col("stage_id").cast(pl.String).replace(journey.labels).alias("stage"),
@@ -211,10 +212,10 @@ def display_rows(frame: pl.DataFrame, journey, *, unmasked: bool = False) -> pl.
         .alias("touchpoint"),
         pl.col("raw" if unmasked else "comment").alias("comment"),
         "nps",
-        "csat",
-        "ces",
         "sentiment",
         pl.col("theme").cast(pl.String),
+        "csat",
+        "ces",
         pl.col("source").cast(pl.String),
         pl.col("channel").cast(pl.String),
     )
