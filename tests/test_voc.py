@@ -619,6 +619,33 @@ def test_permutation_test_is_calibrated_on_unrelated_smooth_series():
     assert 2 <= below <= 18, f"{below} of 200 unrelated pairs at p <= 0.05 (expected about 10)"
 
 
+def test_a_test_stops_early_only_where_its_p_value_is_far_above_any_kept(monkeypatch):
+    """The two-stage test against the test of all 999 reorderings at once (the first stage
+    as long as the whole): the same lag, r and pairs; the same p below 0.11; an early stop
+    only where the whole test's p is above 0.05 too. Planted leads stay exact."""
+    rng = np.random.default_rng(11)
+    pairs = []
+    for i in range(120):
+        contacts = 150 + _ar1(rng, 104, 0.7, 10.0)
+        nps = 20 + _ar1(rng, 104, 0.5, 5.0)
+        if i % 4 == 0:  # a lead of three weeks
+            nps[3:] -= 0.3 * (contacts[:-3] - 150)
+        pairs.append((leading.prewhiten(contacts), leading.prewhiten(nps)))
+    staged = [leading.max_lag_test(x, y) for x, y in pairs]
+    monkeypatch.setattr(leading, "FIRST_PERMUTATIONS", leading.PERMUTATIONS)
+    whole = [leading.max_lag_test(x, y) for x, y in pairs]
+    stopped = 0
+    for two, one in zip(staged, whole, strict=True):
+        assert two[:3] == one[:3]
+        if two[3] < 0.11:
+            assert two[3] == one[3]
+        else:
+            stopped += two[3] != one[3]
+            assert one[3] > 0.05 and two[3] >= (1 + leading.STOP_EXCEEDING) / 100
+    leads = sum(p < 0.11 for *_, p in staged)
+    assert stopped > 60 and leads >= 30  # both stages were taken
+
+
 def test_fisher_interval_by_hand():
     lo, hi = leading.fisher_interval(-0.5, 90)
     half = 1.96 / np.sqrt(87)

@@ -54,6 +54,11 @@ HISTORY_WEEKS = 104
 MIN_WEEKS = 26  # pairs of weeks a correlation needs before it is shown or tested
 MAX_AR_ORDER = 3
 PERMUTATIONS = 999
+#: A test stops after its first FIRST_PERMUTATIONS reorderings when at least STOP_EXCEEDING
+#: of them already reach the observed statistic: its p-value, (1 + those) / (1 + 99), is then
+#: at least 0.11, above any p-value a finding can be kept with (a 5% false discovery rate)
+FIRST_PERMUTATIONS = 99
+STOP_EXCEEDING = 10
 
 
 def _monday(day: dt.date) -> dt.date:
@@ -259,7 +264,13 @@ def max_lag_test(
     """On two already whitened series: (lag, r, pairs, p) of the strongest |r| over ``lags``
     and its permutation p-value (contacts residuals reordered, maximum over the lags taken
     on every reordering). None when a lag has fewer than ``MIN_WEEKS`` pairs or a series
-    is constant."""
+    is constant.
+
+    Two stages: the first :data:`FIRST_PERMUTATIONS` reorderings, and the rest only when
+    fewer than :data:`STOP_EXCEEDING` of those reached the observed statistic (else p is
+    theirs, at least 0.11). The reorderings are the same as drawn at once, so for any level
+    below 0.11 the test rejects exactly when the test of all ``permutations`` does: it keeps
+    its level, and most stages without a lead cost a tenth of the work."""
     x, y = np.asarray(contacts, dtype=float), np.asarray(nps, dtype=float)
     known = np.flatnonzero(~np.isnan(x))
     index = [pairs_at(x, y, lag) for lag in lags]
@@ -277,21 +288,29 @@ def max_lag_test(
     for j, (lag, t) in enumerate(zip(lags, index, strict=True)):
         c = y[t + lag] - y[t + lag].mean()
         weights[position[t], j] = c / math.sqrt(t.size * float(c @ c))
-    rng = np.random.default_rng(_seed(x, y))
-    shuffled = np.empty((permutations + 1, known.size))
-    shuffled[0] = z
-    shuffled[1:] = rng.permuted(np.broadcast_to(z, (permutations, known.size)), axis=1)
     # einsum's own loops, not BLAS: a threaded BLAS is slower on a product this small.
-    stats = np.einsum("bk,kl->bl", shuffled, weights)
-    observed = stats[0]
+    observed = np.einsum("bk,kl->bl", z[np.newaxis], weights)[0]
     j = int(np.argmax(np.abs(observed)))  # the first (shortest) lag on a tie
-    peak = np.abs(stats[1:]).max(axis=1)
-    exceed = int((peak >= abs(observed[j]) - 1e-12).sum())
+    bound = abs(observed[j]) - 1e-12
+    rng = np.random.default_rng(_seed(x, y))
+
+    def exceeding(count: int) -> int:
+        """Of ``count`` more reorderings, how many reach the observed statistic."""
+        shuffled = rng.permuted(np.broadcast_to(z, (count, known.size)), axis=1)
+        stats = np.einsum("bk,kl->bl", shuffled, weights)
+        return int((np.abs(stats).max(axis=1) >= bound).sum())
+
+    first = min(FIRST_PERMUTATIONS, permutations)
+    exceed = exceeding(first)
+    if exceed >= STOP_EXCEEDING or first == permutations:
+        p = (1 + exceed) / (1 + first)
+    else:
+        p = (1 + exceed + exceeding(permutations - first)) / (1 + permutations)
     t = index[j]
     r = pearson(x[t], y[t + lags[j]])
     if r is None:
         return None
-    return lags[j], r, int(t.size), (1 + exceed) / (1 + permutations)
+    return lags[j], r, int(t.size), p
 
 
 def fisher_interval(r: float, n: int, z: float = Z95) -> tuple[float, float] | None:
