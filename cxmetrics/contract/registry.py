@@ -296,7 +296,8 @@ METRICS: dict[str, Metric] = {
             "Benjamini-Hochberg over the stages tested keeps the false discovery rate at 5%. "
             "Contacts lead NPS when that finding is kept and r is negative.",
             "r(lag) = correlation(e_contacts(t), e_NPS(t + lag)), e = residual of an AR(p) "
-            "with trend, lag 1-8; p = share of 999 reorderings with max |r| as large",
+            "with trend, lag 1-8; p = share of 999 reorderings with max |r| as large (of "
+            "the first 99 when 10 of them already are: p >= 0.11)",
             "weeks",
             None,
             0,
