@@ -632,6 +632,8 @@ def test_a_test_stops_early_only_where_its_p_value_is_far_above_any_kept(monkeyp
             nps[3:] -= 0.3 * (contacts[:-3] - 150)
         pairs.append((leading.prewhiten(contacts), leading.prewhiten(nps)))
     staged = [leading.max_lag_test(x, y) for x, y in pairs]
+    # an early stop's p-value is never one a finding could be kept with
+    assert (1 + leading.STOP_EXCEEDING) / (1 + leading.FIRST_PERMUTATIONS) > findings.FDR
     monkeypatch.setattr(leading, "FIRST_PERMUTATIONS", leading.PERMUTATIONS)
     whole = [leading.max_lag_test(x, y) for x, y in pairs]
     stopped = 0
