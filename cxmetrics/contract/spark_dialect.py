@@ -220,7 +220,7 @@ def _parquet_ddl(path: Path) -> str | None:
         return None
     columns = []
     for name, dtype in pl.read_parquet_schema(file).items():
-        spark_type = next((t for d, t in _POLARS_TO_SPARK.items() if dtype == d), None)
+        spark_type = _POLARS_TO_SPARK.get(dtype.base_type())
         if spark_type is None:
             return None
         columns.append(f"`{name}` {spark_type}")

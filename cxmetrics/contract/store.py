@@ -502,10 +502,10 @@ def _connectorx_uri(engine: sa.Engine) -> str | None:
 #: Engines read as columns: the statement compiled with its values inline, the result fetched
 #: whole (DuckDB's Arrow stream read by Polars itself, without pyarrow; Spark's through
 #: ``spark_dialect.Connection.frame``), never row by row.
-ARROW_DIALECTS = ("duckdb", "spark")
+FRAME_DIALECTS = ("duckdb", "spark")
 
 
-def _read_arrow(engine: sa.Engine, stmt: sa.Select) -> pl.DataFrame:
+def _read_frame(engine: sa.Engine, stmt: sa.Select) -> pl.DataFrame:
     sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
     try:
         with engine.connect() as conn:
@@ -597,8 +597,8 @@ def read_select(
     columns = [c for c in stmt.selected_columns]
     uri = _connectorx_uri(engine)
     frame = None
-    if engine.dialect.name in ARROW_DIALECTS:
-        frame = _read_arrow(engine, stmt)
+    if engine.dialect.name in FRAME_DIALECTS:
+        frame = _read_frame(engine, stmt)
     elif uri is not None:
         sql = str(stmt.compile(engine, compile_kwargs={"literal_binds": True}))
         path = sqlite_path(str(engine.url))
