@@ -81,15 +81,17 @@ if said is not None:
             said,
             "comments",
             hide_index=True,
+            # the comment and its answers first: at 1400 px the channel and source are
+            # the columns past the edge, not the comment
             column_order=[
                 "responded_on",
                 "touchpoint",
-                "channel",
-                "source",
+                "comment",
                 "nps",
                 "csat",
                 "ces",
-                "comment",
+                "channel",
+                "source",
             ],
             column_config=ui.comment_columns(),
         )

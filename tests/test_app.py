@@ -219,6 +219,13 @@ def test_journey_page_drills_into_a_stage(app_env, raw_sql):
     said = at.dataframe[2].value
     assert len(said) > 0 and set(said["touchpoint"]) <= pay_names
     assert not said["comment"].str.contains("@example.com").any()
+    # the comment right after where it was said: the part a narrow screen keeps in view
+    assert list(at.dataframe[2].proto.column_order)[:4] == [
+        "responded_on",
+        "touchpoint",
+        "comment",
+        "nps",
+    ]
     text = " ".join(md.value for md in at.markdown)
     assert "Mobile CES is" in text and "Strong but undeclared" in text
     assert len(at.get("plotly_chart")) == 3
