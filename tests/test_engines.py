@@ -17,6 +17,7 @@ import subprocess
 import sys
 
 import polars as pl
+import sqlalchemy as sa
 import pyarrow.parquet as pq
 import pytest
 from conftest import REPO
@@ -222,6 +223,29 @@ def test_a_folder_without_a_required_table_names_it(engines, tmp_path):
             store.make_engine(url)
         assert "lacks the table(s) stages, customers" in str(err.value)
         assert str(folder) in str(err.value)
+
+
+def test_duckdb_gives_memory_back_after_each_task_and_takes_settings_from_the_url(
+    engines, capsys
+):
+    need("duckdb")
+    ask = sa.text(
+        "SELECT current_setting('allocator_flush_threshold'), current_setting('threads')"
+    )
+    for where in (engines.lake, engines.duckdb_file):
+        engine = store.make_engine(f"duckdb:///{where}")
+        with engine.connect() as conn:  # DuckDB's own default is 128 MB
+            assert conn.execute(ask).one()[0] == "1MB"
+        engine.dispose()
+        engine = store.make_engine(f"duckdb:///{where}?threads=1&allocator_flush_threshold=2MB")
+        with engine.connect() as conn:  # the URL's settings win over the defaults
+            assert tuple(conn.execute(ask).one()) == ("2MB", 1)
+        engine.dispose()
+    url = f"duckdb:///{engines.lake}?threadz=1"
+    assert cli.main(["summary", "--url", url]) != 0
+    message = capsys.readouterr().err
+    assert 'unrecognized configuration parameter "threadz"' in message
+    assert message.count("\n") == 1  # one line, no traceback
 
 
 def test_imports_into_a_lake_are_refused_with_the_reason(engines, tmp_path, capsys):

@@ -142,7 +142,7 @@ def make_engine(url: str) -> sa.Engine:
             engine = (
                 _duckdb_lake_engine(parsed, folder)
                 if folder is not None
-                else sa.create_engine(parsed)
+                else sa.create_engine(parsed, connect_args={"config": dict(DUCKDB_CONFIG)})
             )
             sa.event.listen(engine, "checkin", _duckdb_finish)
             return engine
@@ -159,6 +159,18 @@ def make_engine(url: str) -> sa.Engine:
         raise StoreError(f"the database URL {safe_url(url)!r} cannot be used: {exc}") from exc
 
 
+#: DuckDB's settings for each database it opens; a setting in the URL's query
+#: (``duckdb:///FOLDER?threads=1&memory_limit=500MB``) is applied after them. DuckDB's
+#: allocator gives freed memory back to the system only after a task that took 128 MB, or
+#: a free of 512 MB at once: its queries here take less, so what each one freed stayed the
+#: process's while the next ran (about 15-20 MB more at the peak of 1M responses,
+#: ``scripts.bench_scale``); with 1 MB it is given back after each task, at no measured cost
+DUCKDB_CONFIG = {
+    "allocator_flush_threshold": "1MB",
+    "allocator_bulk_deallocation_flush_threshold": "1MB",
+}
+
+
 def _duckdb_finish(dbapi_connection, _record=None) -> None:
     """Drop a result a query left unread (SQLAlchemy stops reading after ``scalar()``);
     DuckDB refuses Arrow reads and registrations on a connection that still holds one."""
@@ -173,7 +185,9 @@ def _duckdb_lake_engine(parsed, folder: Path) -> sa.Engine:
     # memory DuckDB took for a query (hash tables, sorts, its results) is freed with it,
     # where a pooled one kept it for the process's life
     engine = sa.create_engine(
-        parsed, connect_args={"database": ":memory:"}, poolclass=sa.pool.NullPool
+        parsed,
+        connect_args={"database": ":memory:", "config": dict(DUCKDB_CONFIG)},
+        poolclass=sa.pool.NullPool,
     )
 
     @sa.event.listens_for(engine, "connect")
