@@ -238,9 +238,15 @@ def _export_view() -> tuple[str, str]:
     return st.session_state.get("_export_view", ("", "all"))
 
 
-def _num(label: str, key: str | None = None, fmt: str = "%.1f", help_text: str | None = None):
+def _num(
+    label: str,
+    key: str | None = None,
+    fmt: str = "%.1f",
+    help_text: str | None = None,
+    width: int | None = None,
+):
     return st.column_config.NumberColumn(
-        label, format=fmt, help=help_text or (METRICS[key].help() if key else None)
+        label, format=fmt, help=help_text or (METRICS[key].help() if key else None), width=width
     )
 
 
@@ -263,13 +269,16 @@ def score_columns() -> dict:
     }
 
 
+NPS_ANSWER_HELP = "0-10; – if not asked or not answered"
+
+
 def comment_columns() -> dict:
     return {
         "responded_on": st.column_config.DateColumn("Date", format="YYYY-MM-DD"),
         "touchpoint": st.column_config.TextColumn("Touchpoint"),
         "channel": st.column_config.TextColumn("Channel"),
         "source": st.column_config.TextColumn("Source"),
-        "nps": _num("NPS answer", None, "%d", "0-10; – if not asked or not answered"),
+        "nps": _num("NPS answer", None, "%d", NPS_ANSWER_HELP),
         "csat": _num("CSAT answer", None, "%d", "1-5"),
         "ces": _num("CES answer", None, "%d", "1-7"),
         "comment": st.column_config.TextColumn("Comment", width="large"),
@@ -612,9 +621,15 @@ def theme_columns() -> dict:
 
 
 def verbatim_columns() -> dict:
+    # widths that fit the date through the theme on a 1,400 px screen (about 940 px beside
+    # the sidebar); a longer comment or theme is cut, shown whole when its cell is clicked
     return {
         **comment_columns(),
-        "stage": st.column_config.TextColumn("Stage"),
-        "sentiment": _num("Sentiment", "sentiment", "%+.2f"),
-        "theme": st.column_config.TextColumn("Theme"),
+        "responded_on": st.column_config.DateColumn("Date", format="YYYY-MM-DD", width=84),
+        "stage": st.column_config.TextColumn("Stage", width=100),
+        "touchpoint": st.column_config.TextColumn("Touchpoint", width=160),
+        "comment": st.column_config.TextColumn("Comment", width=310),
+        "nps": _num("NPS answer", None, "%d", NPS_ANSWER_HELP, width=84),
+        "sentiment": _num("Sentiment", "sentiment", "%+.2f", width=76),
+        "theme": st.column_config.TextColumn("Theme", width=120),
     }

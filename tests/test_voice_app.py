@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from statistics import NormalDist
 
@@ -250,3 +251,21 @@ def test_cells_without_a_value_show_a_dash_not_none(app_env, raw_sql):
     assert not at.exception, at.exception
     assert at.dataframe and {d.proto.placeholder for d in at.dataframe} == {"–"}
     assert at.dataframe[0].value["last_import"].isna().any()  # nothing imported yet
+
+
+#: The width of the page's main column beside the sidebar on a 1,400 px screen, measured in
+#: Chromium (the verbatims table spans x = 380 to 1,320 px)
+MAIN_COLUMN_AT_1400 = 940
+
+
+def test_verbatims_show_the_date_through_the_theme_on_a_1400_px_screen(app_env):
+    """Every column up to the comment's theme has a width, and together they fit."""
+    at = open_voice("Verbatims")
+    (element,) = [d for d in at.dataframe if "comment" in d.value.columns]
+    config = json.loads(element.proto.columns)
+    shown = list(element.value.columns)
+    first = shown[: shown.index("theme") + 1]
+    assert first == ["responded_on", "stage", "touchpoint", "comment", "nps", "sentiment", "theme"]
+    widths = [config[column].get("width") for column in first]
+    assert all(isinstance(w, int) for w in widths), dict(zip(first, widths, strict=True))
+    assert sum(widths) <= MAIN_COLUMN_AT_1400
