@@ -17,9 +17,9 @@ import subprocess
 import sys
 
 import polars as pl
-import sqlalchemy as sa
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 from conftest import REPO
 from engines import Engines, build, engine_of, need, run_cli
 from playwright.sync_api import expect
