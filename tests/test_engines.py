@@ -225,13 +225,9 @@ def test_a_folder_without_a_required_table_names_it(engines, tmp_path):
         assert str(folder) in str(err.value)
 
 
-def test_duckdb_gives_memory_back_after_each_task_and_takes_settings_from_the_url(
-    engines, capsys
-):
+def test_duckdb_gives_memory_back_after_each_task_and_takes_settings_from_the_url(engines, capsys):
     need("duckdb")
-    ask = sa.text(
-        "SELECT current_setting('allocator_flush_threshold'), current_setting('threads')"
-    )
+    ask = sa.text("SELECT current_setting('allocator_flush_threshold'), current_setting('threads')")
     for where in (engines.lake, engines.duckdb_file):
         engine = store.make_engine(f"duckdb:///{where}")
         with engine.connect() as conn:  # DuckDB's own default is 128 MB
