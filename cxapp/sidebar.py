@@ -1,8 +1,14 @@
 """The shared sidebar filters: the same keyed widgets on every page, bound to the URL.
 
 Every page calls :func:`filters` itself, so it works under ``st.navigation`` and in
-``AppTest`` alike. Each widget is bound to a query parameter (a filtered view can be
-shared and reopened) and kept for the whole session (it survives page switches).
+``AppTest`` alike. Each widget keeps its value for the whole session (it survives page
+switches), and every run writes the filters into the address (:func:`_show_in_url`), so the
+view in the address bar is the one on screen and can be shared and reopened; an address
+is read once, when a session opens on it (:func:`_open_link`).
+
+The widgets are not bound to the URL by Streamlit (``bind="query-params"``): a value the
+session starts with from the address, or one set by the code (a link, Reset), did not
+reach the address of the next page, so a view passed on from there opened unfiltered.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from cxmetrics.views import links
 from cxmetrics.views.wording import inert
 
 KEYS = ("period", "dates", "stage", "department", "channel", "segment", "region")
-_WIDGET = dict(bind="query-params", persist_state="session")
+_WIDGET = dict(persist_state="session")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,13 +62,13 @@ def choices(ds: Dataset) -> Choices:
 def filters(ds: Dataset) -> Filters:
     """Draw the sidebar filters and return the view they describe."""
     journey = ds.journey
+    offered = data.shared(choices, data.DATASET)
     _open_link(ds)
-    for key in KEYS:  # keep each filter's value when the page changes under it
+    for key in KEYS:  # keep a value the code set (a link, Reset) when the page changes
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
     sb = st.sidebar
     sb.header("Filters")
-    offered = data.shared(choices, data.DATASET)
     default, why = offered.default, offered.why
     first_day, last_day = offered.first_day, offered.last_day
     period = sb.selectbox(
@@ -120,8 +126,10 @@ def filters(ds: Dataset) -> Filters:
     regions = sb.multiselect(
         "Region", list(offered.regions), key="region", placeholder="All regions", **_WIDGET
     )
-    sb.button("Reset filters", on_click=_reset, icon=":material/restart_alt:")
-    return Filters(
+    sb.button(
+        "Reset filters", on_click=_reset, args=(default,), icon=":material/restart_alt:"
+    )
+    view = Filters(
         start=start,
         end=end,
         stages=tuple(stages),
@@ -130,6 +138,8 @@ def filters(ds: Dataset) -> Filters:
         segments=tuple(segments),
         regions=tuple(regions),
     )
+    _show_in_url(ds, period, default, view)
+    return view
 
 
 def link_choices(ds: Dataset) -> links.Choices:
@@ -147,13 +157,15 @@ def link_choices(ds: Dataset) -> links.Choices:
 
 
 def _open_link(ds: Dataset) -> None:
-    """Once per session: the filters a link (``links.view_url``) carries become the initial
-    filters; a parameter that cannot be used is named in a warning and left out."""
+    """Once per session: the filters its address carries become the initial filters, in
+    either form: a link's (``links.view_url``: ids, start and end) or the address bar's
+    (names, period, dates). A parameter that cannot be used is named in a warning and left
+    out."""
     if st.session_state.get("_link_opened"):
         return
     st.session_state["_link_opened"] = True
     params = {k: st.query_params.get_all(k) for k in st.query_params}
-    if not any(k in params for k in ("start", "end", *links.LISTS)):
+    if not any(k in params for k in ("start", "end", *KEYS)):
         return
     view = links.parse_query(params, link_choices(ds))
     for problem in view.problems:
@@ -161,17 +173,39 @@ def _open_link(ds: Dataset) -> None:
     if view.start or view.end:
         st.session_state["period"] = "custom"
         st.session_state["dates"] = (view.start or ds.first_day, view.end or ds.last_day)
+    elif view.period and view.period != "custom":  # custom without its dates: the default
+        st.session_state["period"] = view.period
     for param, ids in view.lists.items():
         st.session_state[param] = list(ids)
-    for name in ("start", "end"):  # read once; the sidebar's own parameters take over
-        if name in st.query_params:
-            del st.query_params[name]
 
 
-def _reset() -> None:
-    for key in KEYS:
-        if key in st.session_state:
-            del st.session_state[key]
+def _show_in_url(ds: Dataset, period: str, default: str, view: Filters) -> None:
+    """The filters on screen as the address's parameters (names, as people read them; a
+    filter left at its default is not written), so the address can be passed on."""
+    journey = ds.journey
+    want: dict[str, list[str]] = {}
+    if period != default:
+        want["period"] = [PRESETS[period]]
+    if period == "custom":
+        want["dates"] = [view.start.isoformat(), view.end.isoformat()]
+    names = {"stage": journey.stage_name, "department": journey.department_name}
+    for param, attr in links.LISTS.items():
+        name = names.get(param, str)
+        if getattr(view, attr):
+            want[param] = [name(v) for v in getattr(view, attr)]
+    for key in ("start", "end", *KEYS):
+        if key in want and st.query_params.get_all(key) != want[key]:
+            st.query_params[key] = want[key]
+        elif key not in want and key in st.query_params:
+            del st.query_params[key]
+
+
+def _reset(default_period: str) -> None:
+    """Every filter back to the view a page opens on (the address follows)."""
+    st.session_state["period"] = default_period
+    for key in KEYS[2:]:
+        st.session_state[key] = []
+    st.session_state.pop("dates", None)
 
 
 def _date_pair(picked, first_day: dt.date, last_day: dt.date) -> tuple[dt.date, dt.date]:

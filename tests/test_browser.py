@@ -102,6 +102,29 @@ def test_a_shared_link_reopens_the_filtered_view(server, browser):
     page.close()
 
 
+def test_a_link_s_filters_stay_in_the_address_on_every_page_until_reset(server, browser):
+    """A link's filters (ids, start and end) show in the address by name, the address of
+    the next page keeps them (a view passed on from there opens filtered), and Reset
+    clears them from the sidebar and the address alike."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1000})
+    page.goto(f"{server}/?start=2026-07-06&end=2026-07-12&stage=claim")
+    wait_ready(page)
+    shown = ("period=Custom+range", "dates=2026-07-06&dates=2026-07-12", "stage=File+a+claim")
+    page.wait_for_url(lambda url: all(part in url for part in shown), timeout=30_000)
+    page.get_by_role("navigation").get_by_role("link", name="Journey").click()
+    expect(page.get_by_role("heading", name="Customer journey")).to_be_visible(timeout=60_000)
+    page.wait_for_url(
+        lambda url: "/journey?" in url and all(part in url for part in shown), timeout=30_000
+    )
+    stage_filter = page.locator("[data-testid='stMultiSelect']").filter(has_text="Journey stage")
+    expect(stage_filter).to_contain_text("File a claim")
+    page.get_by_role("button", name="Reset filters").click()
+    page.wait_for_url(lambda url: url.rstrip("/").endswith("/journey"), timeout=30_000)
+    expect(stage_filter).not_to_contain_text("File a claim", timeout=30_000)
+    assert not page.locator("[data-testid='stException']").count()
+    page.close()
+
+
 def test_the_journey_page_renders_in_the_browser(server, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     page.goto(server)

@@ -10,6 +10,7 @@ from conftest import REPO
 from streamlit.testing.v1 import AppTest
 from test_roles_app import users as roles_users
 
+from cxmetrics.contract.periods import PRESETS
 from cxmetrics.stats.filters import Filters
 from cxmetrics.views import links
 
@@ -61,6 +62,28 @@ def test_parse_query_reads_ids_and_names_and_names_every_bad_parameter():
     assert swapped.start is None and "is after" in swapped.problems[0]
 
 
+def test_parse_query_reads_the_address_bar_s_own_period_and_dates():
+    """What the sidebar writes in the address (names, ``period``, ``dates``) reads back."""
+    shown = links.parse_query(
+        {"period": "Custom range", "dates": ["2026-02-01", "2026-02-28"], "stage": "File a claim"},
+        CHOICES,
+    )
+    assert (shown.period, shown.start, shown.end, shown.lists, shown.problems) == (
+        "custom", D(2026, 2, 1), D(2026, 2, 28), {"stage": ("claim",)}, ()
+    )
+    assert links.parse_query({"period": "Last 30 days"}, CHOICES).period == "30d"
+    assert links.parse_query({"period": "30d"}, CHOICES).period == "30d"
+    bad = links.parse_query({"period": "Fortnight", "dates": ["2026-09-30", "2026-01-01"]}, CHOICES)
+    assert bad.period is None and bad.start is None and bad.end is None
+    assert bad.problems == (
+        "'dates=2026-09-30' is after 'dates=2026-01-01'",
+        "'period=Fortnight' is not a period (known: " + ", ".join(PRESETS.values()) + ")",
+    )
+    early = links.parse_query({"dates": ["2020-01-01", "2026-01-01"]}, CHOICES)
+    assert early.start is None and early.end == D(2026, 1, 1)
+    assert early.problems == ("'dates=2020-01-01' lies outside the data (2024-10-03 to 2026-09-30)",)
+
+
 def open_link(query: dict[str, str | list[str]]) -> AppTest:
     at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120)
     for key, value in query.items():
@@ -91,6 +114,71 @@ def test_a_bad_link_is_a_warning_naming_the_parameter(app_env):
     assert any("'stage' has no 'nowhere'" in w for w in warnings), warnings
     assert at.sidebar.multiselect(key="stage").value == ["claim"]
     assert at.sidebar.selectbox(key="period").value != "custom"
+
+
+def address(at) -> dict[str, list[str]]:
+    """AppTest's query parameters, each as a list (a single value is kept as a string)."""
+    return {k: [v] if isinstance(v, str) else list(v) for k, v in at.query_params.items()}
+
+
+def test_the_address_shows_a_link_s_filters_by_name_on_every_page(app_env):
+    """A link's ids and dates become the address bar's own parameters, which another page
+    keeps, so the view on screen can be passed on from anywhere."""
+    at = open_link({"start": "2026-07-06", "end": "2026-07-12", "stage": "claim"})
+    shown = {
+        "period": ["Custom range"],
+        "dates": ["2026-07-06", "2026-07-12"],
+        "stage": ["File a claim"],
+    }
+    assert address(at) == shown
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception, at.exception
+    assert address(at) == shown
+    assert at.sidebar.multiselect(key="stage").value == ["claim"]
+    reopened = open_link(shown)  # the address as copied from the bar
+    assert reopened.sidebar.date_input(key="dates").value == (D(2026, 7, 6), D(2026, 7, 12))
+    assert reopened.sidebar.multiselect(key="stage").value == ["claim"]
+    assert not reopened.warning
+
+
+def test_reset_clears_every_filter_and_the_address(app_env):
+    at = open_link({"start": "2026-07-06", "end": "2026-07-12", "stage": "claim"})
+    at.sidebar.multiselect(key="department").set_value(["claims"]).run()
+    assert address(at)["department"] == ["Claims"]
+    at.sidebar.button[0].click().run()
+    assert not at.exception, at.exception
+    default = at.sidebar.selectbox(key="period").value
+    assert default != "custom"
+    for key in ("stage", "department", "channel", "segment", "region"):
+        assert at.sidebar.multiselect(key=key).value == []
+    assert address(at) == {}
+    at.run()  # nothing brings the old filters back
+    assert at.sidebar.multiselect(key="stage").value == []
+    assert at.sidebar.selectbox(key="period").value == default
+
+
+@pytest.mark.parametrize(
+    ("dates", "problem", "start"),
+    [
+        (["2026-07-12", "2026-07-06"], "'dates=2026-07-12' is after 'dates=2026-07-06'", None),
+        (["July"], "'dates=July' is not a date", None),
+        # the start is used, up to the data's last day, as a link's start alone is
+        (["2026-07-06", "2031-01-01"], "'dates=2031-01-01' lies outside the data", D(2026, 7, 6)),
+    ],
+)
+def test_dates_in_the_address_that_cannot_be_used_are_a_warning(
+    app_env, raw_sql, dates, problem, start
+):
+    at = open_link({"period": "Custom range", "dates": dates})
+    assert any(problem in w.value for w in at.warning), [w.value for w in at.warning]
+    period = at.sidebar.selectbox(key="period").value
+    if start is None:
+        assert period != "custom"  # the company's default period
+    else:
+        (last,) = raw_sql.execute("SELECT MAX(responded_on) FROM responses").fetchone()
+        assert period == "custom"
+        assert at.sidebar.date_input(key="dates").value == (start, D.fromisoformat(last))
+    assert at.get("plotly_chart")  # the page is drawn
 
 
 users = roles_users  # the signed-in roles' users file (a fixture)

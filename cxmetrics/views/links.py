@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
+from cxmetrics.contract.periods import PRESETS
 from cxmetrics.stats.filters import Filters
 
 #: Where the dashboard is served for people outside it (mails, briefing files).
@@ -142,10 +143,11 @@ class LinkView:
     end: dt.date | None = None
     lists: dict[str, tuple[str, ...]] = field(default_factory=dict)  # parameter → ids
     problems: tuple[str, ...] = ()  # one sentence per parameter that could not be used
+    period: str | None = None  # a period preset's key (``periods.PRESETS``), by key or name
 
     @property
     def empty(self) -> bool:
-        return self.start is None and self.end is None and not self.lists
+        return self.start is None and self.end is None and not self.lists and not self.period
 
 
 def parse_query(params: Mapping[str, Sequence[str] | str], choices: Choices) -> LinkView:
@@ -159,27 +161,42 @@ def parse_query(params: Mapping[str, Sequence[str] | str], choices: Choices) -> 
         return [raw] if isinstance(raw, str) else list(raw)
 
     problems: list[str] = []
+    # dates as a link writes them (start, end) or as the sidebar shows them in the address
+    # bar (dates=START&dates=END, with period=Custom range)
+    given = {name: [v for v in values(name) if v.strip()] for name in ("start", "end")}
+    named = {"start": "start", "end": "end"}
+    pair = [v for v in values("dates") if v.strip()]
+    if pair and not (given["start"] or given["end"]):
+        given = {"start": pair[:1], "end": pair[-1:]}
+        named = {"start": "dates", "end": "dates"}
     days: dict[str, dt.date | None] = {}
     for name in ("start", "end"):
-        got = [v for v in values(name) if v.strip()]
+        got, shown = given[name], named[name]
         days[name] = None
         if not got:
             continue
         try:
             day = dt.date.fromisoformat(got[-1].strip())
         except ValueError:
-            problems.append(f"'{name}={got[-1]}' is not a date in YYYY-MM-DD form")
+            problems.append(f"'{shown}={got[-1]}' is not a date in YYYY-MM-DD form")
             continue
         if not choices.first_day <= day <= choices.last_day:
             problems.append(
-                f"'{name}={day}' lies outside the data ({choices.first_day} to {choices.last_day})"
+                f"'{shown}={day}' lies outside the data ({choices.first_day} to {choices.last_day})"
             )
             continue
         days[name] = day
     start, end = days["start"], days["end"]
     if start and end and start > end:
-        problems.append(f"'start={start}' is after 'end={end}'")
+        problems.append(f"'{named['start']}={start}' is after '{named['end']}={end}'")
         start = end = None
+
+    period = None
+    for v in values("period")[-1:]:
+        by_name = {name: key for key, name in PRESETS.items()}
+        period = v if v in PRESETS else by_name.get(v)
+        if period is None:
+            problems.append(f"'period={v}' is not a period (known: {', '.join(PRESETS.values())})")
 
     lists: dict[str, tuple[str, ...]] = {}
     for param in LISTS:
@@ -200,4 +217,4 @@ def parse_query(params: Mapping[str, Sequence[str] | str], choices: Choices) -> 
             )
         if kept:
             lists[param] = tuple(kept)
-    return LinkView(start, end, lists, tuple(problems))
+    return LinkView(start, end, lists, tuple(problems), period)
