@@ -81,7 +81,9 @@ def test_parse_query_reads_the_address_bar_s_own_period_and_dates():
     )
     early = links.parse_query({"dates": ["2020-01-01", "2026-01-01"]}, CHOICES)
     assert early.start is None and early.end == D(2026, 1, 1)
-    assert early.problems == ("'dates=2020-01-01' lies outside the data (2024-10-03 to 2026-09-30)",)
+    assert early.problems == (
+        "'dates=2020-01-01' lies outside the data (2024-10-03 to 2026-09-30)",
+    )
 
 
 def open_link(query: dict[str, str | list[str]]) -> AppTest:
