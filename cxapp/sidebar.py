@@ -126,9 +126,7 @@ def filters(ds: Dataset) -> Filters:
     regions = sb.multiselect(
         "Region", list(offered.regions), key="region", placeholder="All regions", **_WIDGET
     )
-    sb.button(
-        "Reset filters", on_click=_reset, args=(default,), icon=":material/restart_alt:"
-    )
+    sb.button("Reset filters", on_click=_reset, args=(default,), icon=":material/restart_alt:")
     view = Filters(
         start=start,
         end=end,

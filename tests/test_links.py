@@ -69,7 +69,11 @@ def test_parse_query_reads_the_address_bar_s_own_period_and_dates():
         CHOICES,
     )
     assert (shown.period, shown.start, shown.end, shown.lists, shown.problems) == (
-        "custom", D(2026, 2, 1), D(2026, 2, 28), {"stage": ("claim",)}, ()
+        "custom",
+        D(2026, 2, 1),
+        D(2026, 2, 28),
+        {"stage": ("claim",)},
+        (),
     )
     assert links.parse_query({"period": "Last 30 days"}, CHOICES).period == "30d"
     assert links.parse_query({"period": "30d"}, CHOICES).period == "30d"
