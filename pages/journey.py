@@ -27,13 +27,10 @@ ui.stage_strip(jv.stages, jv.min_n, jv.trends)
 # --- drill-down -------------------------------------------------------------------------
 st.subheader("Drill into a stage")
 options = [s.stage_id for s in jv.stages]
-worst = min(
-    jv.stages, key=lambda s: (s.scores["nps"].shown(jv.min_n) or 0) - (s.targets["nps"] or 0)
-)
 chosen = st.selectbox(
     "Stage",
     options,
-    index=options.index(worst.stage_id),
+    index=options.index(journey_view.drill_stage(jv.stages, jv.min_n)),
     key="drill",
     format_func=ds.journey.stage_name,
     bind="query-params",

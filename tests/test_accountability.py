@@ -10,6 +10,7 @@ from statistics import NormalDist
 import polars as pl
 import pytest
 
+from cxmetrics.charts import accountability_charts
 from cxmetrics.contract.journey import Journey
 from cxmetrics.findings import closed_loop
 from cxmetrics.stats import dataset
@@ -383,3 +384,21 @@ def test_stages_are_judged_with_margins_that_allow_for_repeated_answers(story, s
     assert claim.scores["nps"].n == n
     assert claim.scores["nps"].value == pytest.approx(100 * (p - d))
     assert claim.scores["nps"].se == pytest.approx(se)
+
+
+def test_the_ownership_map_shows_no_score_below_30_answers():
+    """A stage with 29 NPS answers is neither given a number nor coloured (its gap is
+    unknown), as everywhere else a score is shown; one with 30 is."""
+    journey = journey_of([("a", "x", "lead"), ("b", "x", "lead")], {"x": 0.5})
+    cells = acc.matrix(journey, [stage("a", -30, 30, n=29), stage("b", 10, 30, n=30)])
+    got = {
+        r["stage_id"]: r for r in cells.filter(pl.col("role").is_not_null()).iter_rows(named=True)
+    }
+    assert (got["a"]["nps"], got["a"]["gap"], got["a"]["n_nps"]) == (None, None, 29)
+    assert (got["b"]["nps"], got["b"]["gap"], got["b"]["n_nps"]) == (10, 10 - 30, 30)
+    figure = accountability_charts.fig_ownership(cells)
+    (heat,) = [t for t in figure.data if t.type == "heatmap"]
+    column = list(heat.x).index("A")
+    assert heat.z[0][column] is None
+    assert "too few NPS answers to show a score (n = 29)" in heat.hovertext[0][column]
+    assert "Lead<br>–" in heat.text[0][column]

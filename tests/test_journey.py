@@ -19,6 +19,7 @@ from cxmetrics.stats import dataset
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.filters import Filters
 from cxmetrics.views import journey_view
+from cxmetrics.views.overview import StageRow
 
 D = dt.date
 
@@ -294,3 +295,27 @@ def test_trends_cover_the_period_by_week(story_ds, story_contacts):
     claim = [v for v in view.trends["claim"] if v is not None]
     assert 12 <= len(view.trends["claim"]) <= 15
     assert np.mean(claim[-4:]) < np.mean(claim[:4])  # File a claim keeps falling
+
+
+def _stage(stage_id: str, nps: float | None, n: int, target: float | None) -> StageRow:
+    score = m.Score("nps", nps, n, 1.0)
+    return StageRow(stage_id, stage_id, 1, {"nps": score}, {"nps": target}, {}, [])
+
+
+def test_the_drill_down_opens_on_a_stage_with_enough_answers_furthest_below_target():
+    """A stage with too few answers is never the worst, however high its target; among
+    those shown, the gap to target decides; without targets, the lowest NPS; without any
+    stage shown, the one with the most answers."""
+    stages = [
+        _stage("empty", None, 0, 80),  # no answers, the highest target
+        _stage("few", -50, 29, 30),  # too few answers to show
+        _stage("short", 10, 500, 30),  # 20 below target
+        _stage("shorter", 40, 400, 65),  # 25 below target: the worst
+        _stage("untargeted", -20, 300, None),
+    ]
+    assert journey_view.drill_stage(stages, 30) == "shorter"
+    untargeted = [_stage("a", 15, 300, None), _stage("b", -5, 200, None), stages[1]]
+    assert journey_view.drill_stage(untargeted, 30) == "b"
+    sparse = [_stage("a", None, 0, 30), _stage("b", 100, 3, 30), _stage("c", 0, 2, 30)]
+    assert journey_view.drill_stage(sparse, 30) == "b"
+    assert journey_view.drill_stage([], 30) is None

@@ -47,15 +47,16 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
                 else f"{'Lead' if role == 'lead' else 'Contrib.'}<br>"
                 f"{METRICS['nps'].format(r['nps']) if r['nps'] is not None else '–'}"
             )
-            hr.append(
-                f"{d} · {s}<br>"
-                + (
-                    f"{role}<br>NPS {METRICS['nps'].format(r['nps'])} vs target "
-                    f"{METRICS['nps'].format(r['target'])}"
-                    if role and r["nps"] is not None
-                    else (role or "does not affect this stage")
+            if not role:
+                said = "does not affect this stage"
+            elif r["nps"] is None:
+                said = f"{role}<br>too few NPS answers to show a score (n = {r['n_nps']:,})"
+            else:
+                said = (
+                    f"{role}<br>NPS {METRICS['nps'].format(r['nps'])} (n = {r['n_nps']:,}) "
+                    f"vs target {METRICS['nps'].format(r['target'])}"
                 )
-            )
+            hr.append(f"{d} · {s}<br>{said}")
         z.append(zr)
         text.append(tr)
         hover.append(hr)

@@ -364,9 +364,10 @@ def incentive_callouts(verdicts: list[DepartmentVerdict], journey: Journey) -> l
     return out
 
 
-def matrix(journey: Journey, stages: list[StageRow]) -> pl.DataFrame:
+def matrix(journey: Journey, stages: list[StageRow], min_n: int = m.MIN_N) -> pl.DataFrame:
     """Stage × department in long form: role (None where it does not affect the stage), the
-    stage's NPS, target, gap and status."""
+    stage's NPS (None below ``min_n`` answers, as everywhere a score is shown), its answers,
+    target, gap and status."""
     rows = []
     by_stage = {s.stage_id: s for s in stages}
     roles = {
@@ -377,7 +378,7 @@ def matrix(journey: Journey, stages: list[StageRow]) -> pl.DataFrame:
         if sid not in by_stage:
             continue
         s = by_stage[sid]
-        nps, target = s.scores["nps"].value, s.targets["nps"]
+        nps, target = s.scores["nps"].shown(min_n), s.targets["nps"]
         for dept in journey.departments.iter_rows(named=True):
             role = roles.get((sid, dept["department_id"]))
             rows.append(
@@ -389,6 +390,7 @@ def matrix(journey: Journey, stages: list[StageRow]) -> pl.DataFrame:
                     "department": dept["name"],
                     "role": role,
                     "nps": nps if role else None,
+                    "n_nps": s.scores["nps"].n,
                     "target": target,
                     "gap": (nps - target)
                     if role and nps is not None and target is not None
@@ -406,6 +408,7 @@ def matrix(journey: Journey, stages: list[StageRow]) -> pl.DataFrame:
             "department": pl.String,
             "role": pl.String,
             "nps": pl.Float64,
+            "n_nps": pl.Int64,
             "target": pl.Float64,
             "gap": pl.Float64,
             "status": pl.String,
@@ -543,7 +546,7 @@ def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityVi
         end,
         rows,
         verdicts,
-        matrix(ds.journey, visible),
+        matrix(ds.journey, visible, min_n),
         period,
         kpi_summary(period),
         incentive_callouts(verdicts, ds.journey),

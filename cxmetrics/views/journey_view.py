@@ -70,6 +70,18 @@ def compute(
     )
 
 
+def drill_stage(stages: list[StageRow], min_n: int = MIN_N) -> str | None:
+    """The stage the drill-down opens on: of the stages with a score shown (``min_n`` NPS
+    answers), the one furthest below its NPS target (the lowest NPS where none has a
+    target); where no stage has enough answers, the one with the most. None: no stage."""
+    shown = [s for s in stages if s.scores["nps"].shown(min_n) is not None]
+    if not shown:
+        most = max(stages, key=lambda s: s.scores["nps"].n, default=None)  # first on a tie
+        return most.stage_id if most else None
+    pool = [s for s in shown if s.targets["nps"] is not None] or shown
+    return min(pool, key=lambda s: s.scores["nps"].value - (s.targets["nps"] or 0)).stage_id
+
+
 def stage_trends(in_view: pl.DataFrame, unit: str, min_n: int) -> dict[str, list]:
     """NPS per stage per week or month, oldest first; None where too few answers."""
     per = m.totals(in_view.rename({unit: "bucket"}), ["stage_id", "bucket"], m.CORE_COLUMNS).sort(
