@@ -703,6 +703,7 @@ def _view(args, with_inputs: bool = False):
             engine.dispose()
     filters = _filters(args, args.start, args.end)
     _check_known(ds, filters)
+    _check_not_empty(ds, filters, args.min_n)
     return (ds, filters, inputs) if with_inputs else (ds, filters)
 
 
@@ -743,6 +744,27 @@ def _filters(args, start, end) -> Filters:
         segments=_values(args.segment),
         regions=_values(args.region),
     )
+
+
+def _check_not_empty(ds: dataset.Dataset, f: Filters, min_n: int) -> None:
+    """A view without responses is refused, as the dashboard refuses to draw it: no zero
+    for a cost nothing measured, no finding of another period."""
+    if f.start is not None and f.start > ds.last_day:
+        raise CliError(f"--start {f.start} is after the data's last day ({ds.last_day})")
+    if f.end is not None and f.end < ds.first_day:
+        raise CliError(f"--end {f.end} is before the data's first day ({ds.first_day})")
+    stage_ids = ds.stage_ids(f)
+    if stage_ids is not None and not stage_ids:
+        names = ", ".join(ds.journey.department_name(d) for d in f.departments)
+        raise CliError(
+            f"no stage matches these filters: {names} does not affect the chosen stage(s); "
+            "leave out --stage or --department"
+        )
+    if overview.compute(ds, f, min_n=min_n).empty:  # kept by the dataset for the command
+        raise CliError(
+            f"no responses between {f.start or ds.first_day} and {f.end or ds.last_day} for "
+            f"these filters; the data covers {ds.first_day} to {ds.last_day}"
+        )
 
 
 def _check_known(ds: dataset.Dataset, f: Filters) -> None:

@@ -255,3 +255,35 @@ def test_an_interrupt_ends_quietly_with_130(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_summary", interrupted)
     assert cli.main(["summary"]) == 130
     assert capsys.readouterr().err.strip() == "interrupted"
+
+
+def test_a_view_without_responses_is_refused_not_reported_as_zero(sample_url, raw_sql):
+    """Nothing measured gives no £0 cost and no finding of another period: each command
+    says why the view is empty, on one line, and writes nothing to standard output."""
+    first, last = raw_sql.execute(
+        "SELECT MIN(responded_on), MAX(responded_on) FROM responses"
+    ).fetchone()
+    (help_by_agent,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM responses r JOIN touchpoints t USING (touchpoint_id) "
+        "WHERE t.stage_id = 'help' AND r.channel = 'agent'"
+    ).fetchone()
+    assert help_by_agent == 0  # the sample offers no agent channel at Get help
+    cases = [
+        (("--start", "2030-01-01"), f"--start 2030-01-01 is after the data's last day ({last})"),
+        (("--end", "2020-01-01"), f"--end 2020-01-01 is before the data's first day ({first})"),
+        (
+            ("--stage", "shop", "--department", "claims"),
+            "no stage matches these filters: Claims does not affect the chosen stage(s)",
+        ),
+        (
+            ("--stage", "help", "--channel", "agent"),
+            f"no responses between {first} and {last} for these filters",
+        ),
+    ]
+    for command in ("summary", "findings"):
+        for args, message in cases:
+            out = run(command, "--json", *args, url=sample_url)
+            assert out.returncode == 1, (command, args, out.stderr)
+            assert out.stdout == ""
+            assert out.stderr == f"error: {message}" + out.stderr[len(message) + 7 :]
+            assert message in out.stderr and out.stderr.count("\n") == 1
