@@ -598,15 +598,28 @@ def import_skytrax(engine, tmp_path) -> dict[str, importer.Report]:
 
 def expected_skytrax() -> dict:
     """The overall rows a careful reader of the CSV would keep, computed with plain Polars."""
-    raw = pl.read_csv(REALDATA, infer_schema_length=0).with_row_index("line", offset=2)
-    first = raw.unique(["link", "author", "date", "lounge_name"], keep="first", maintain_order=True)
+    raw = pl.read_csv(REALDATA, infer_schema_length=0)
+    first = raw.unique(keep="first", maintain_order=True)  # only a review repeated whole
     rating = first["overall_rating"].str.strip_chars().replace("", None).cast(pl.Float64)
     kept = first.filter(rating.is_null() | (rating.is_between(1, 5) & (rating == rating.round(0))))
+    ratings = first.select(RATING_COLUMNS).unpivot()["value"].str.strip_chars()
     return {
         "reviewers": raw["author"].n_unique(),
         "overall": kept.height,
         "recommend": int((kept["recommended"] == "1").sum()),
+        "ratings": int((ratings.is_not_null() & ~ratings.is_in(["", "0", "0.0"])).sum()),
     }
+
+
+RATING_COLUMNS = [
+    "comfort_rating",
+    "cleanliness_rating",
+    "bar_beverages_rating",
+    "catering_rating",
+    "washrooms_rating",
+    "wifi_connectivity_rating",
+    "staff_service_rating",
+]
 
 
 def test_the_real_skytrax_reviews_import(empty_engine, tmp_path):
@@ -623,11 +636,39 @@ def test_the_real_skytrax_reviews_import(empty_engine, tmp_path):
             sa.select(sa.func.count()).where(r.c.touchpoint_id == "lounge_overall", r.c.nps == 10)
         ).scalar()
     assert recommend == want["recommend"]
+    assert reports["ratings"].written == want["ratings"]
     reasons = set(reports["overall"].problems["reason"])
-    assert "out of range (1 to 5)" in reasons  # the reviews on a 1-10 scale
-    assert {x for x in reasons if x != "out of range (1 to 5)"} == {
-        x for x in reasons if x.startswith("duplicate id in the file")
-    }
+    assert reasons == {"out of range (1 to 5)"}  # the reviews on a 1-10 scale, no duplicates
+    assert reports["ratings"].problems.height == 0
+
+
+def test_two_skytrax_reviews_by_one_author_on_one_day_are_two_responses(empty_engine, tmp_path):
+    """Rows 17 and 18 of the real file: Alan Wan reviewed Aer Lingus's lounges in Dublin and
+    at Heathrow on 2012-09-10, under the same generic lounge_name."""
+    if not REALDATA.exists():
+        pytest.fail(f"{REALDATA} is missing: set CX_REALDATA to the realdata folder")
+    records = pl.read_csv(REALDATA, infer_schema_length=0, n_rows=17).tail(2)
+    assert records["author"].to_list() == ["Alan Wan", "Alan Wan"]
+    assert records["date"].n_unique() == 1 and records["lounge_name"].n_unique() == 1
+    assert records["airport"].to_list() == ["Dublin Airport", "London Heathrow Airport"]
+    path = tmp_path / "two.csv"  # rows 17 and 18, then row 17 again: a review repeated whole
+    pl.concat([records, records.head(1)]).write_csv(path)
+    engine = empty_engine
+    journey_import.write(engine, journey_import.read(SKYTRAX / "journey.yaml"))
+    importer.run(engine, "customers", path, mapping.load(SKYTRAX / "customers.toml"))
+    report = importer.run(
+        engine, "responses", path, mapping.load(SKYTRAX / "overall.toml"), accept_valid=True
+    )
+    assert report.written == 2
+    assert report.problems.select("row", "reason").rows() == [
+        (4, "duplicate id in the file (first at row 2)")
+    ]
+    ratings = importer.run(
+        engine, "responses", path, mapping.load(SKYTRAX / "ratings.toml"), accept_valid=True
+    )
+    rated = records.select(RATING_COLUMNS).unpivot()["value"]
+    assert ratings.written == int((~rated.is_in(["0", "0.0"]) & rated.is_not_null()).sum())
+    assert set(ratings.problems["row"]) == {4}
 
 
 def test_the_dashboard_renders_the_skytrax_data(tmp_path, monkeypatch):
