@@ -434,6 +434,7 @@ def _import(args) -> int:
             dry_run=args.dry_run,
             accept_valid=args.accept_valid,
             report_dir=args.report_dir,
+            report_name=args.mapping.stem if args.mapping else None,
             progress=_progress,
         )
     finally:
@@ -442,9 +443,9 @@ def _import(args) -> int:
     for warning in report.warnings:
         print(f"warning: {warning}")
     if report.report_path:
-        print(f"report: {report.report_path}")
+        print(f"report written to {report.report_path.resolve()}")
     if report.rejected_path:
-        print(f"rejected rows: {report.rejected_path}")
+        print(f"rejected rows written to {report.rejected_path.resolve()}")
         for r in report.problems.head(10).iter_rows(named=True):
             print(f"  row {r['row']}, {r['column']} = {r['value']!r}: {r['reason']}")
         if report.problems.height > 10:

@@ -773,7 +773,10 @@ def test_the_import_command(tmp_path, sample_db):
     assert refused.returncode == 1
     assert "4 rows read, 4 checked, 1 problems in 1 rows; wrote 0 rows" in refused.stdout
     assert "row 5, nps = 'x': not a whole number" in refused.stdout
-    assert (tmp_path / "file.report.csv").exists() and (tmp_path / "file.rejected.csv").exists()
+    report, rejected = tmp_path / "file.rules.report.csv", tmp_path / "file.rules.rejected.csv"
+    assert f"report written to {report}\n" in refused.stdout
+    assert f"rejected rows written to {rejected}\n" in refused.stdout
+    assert pl.read_csv(report)["row"].to_list() == [5] and rejected.exists()
     dry = run(*args, "--accept-valid", "--dry-run")
     assert dry.returncode == 0 and "would write 3 rows" in dry.stdout
     done = run(*args, "--accept-valid")
@@ -797,6 +800,38 @@ def test_the_import_command(tmp_path, sample_db):
     assert wrong.returncode == 1 and "colour, not column(s) of responses" in wrong.stderr
     journey = run("import-journey", str(REPO / "sample_data"), "--url", url)
     assert journey.returncode == 0 and "6 stages, 25 touchpoints" in journey.stdout
+
+
+def test_imports_of_one_file_through_several_mappings_keep_their_own_reports(tmp_path, sample_db):
+    from test_cli import run
+
+    db = tmp_path / "cx.db"
+    db.write_bytes(sample_db.read_bytes())
+    url = f"sqlite:///{db}"
+    path = write(tmp_path, GOOD + "9000010,1,Billing,01/09/2026,x,5,web,survey,\n")
+    (tmp_path / "overall.toml").write_text(MAPPING)
+    (tmp_path / "stars.toml").write_text(MAPPING.replace('csat = "Stars"\n', 'csat = "Date"\n'))
+    for name in ("overall", "stars"):
+        args = ["import", "responses", str(path), "--mapping", str(tmp_path / f"{name}.toml")]
+        done = run(*args, "--dry-run", "--url", url)
+        assert f"report written to {tmp_path / f'file.{name}.report.csv'}" in done.stdout
+    overall = pl.read_csv(tmp_path / "file.overall.report.csv")  # still there
+    assert overall.select("row", "column").rows() == [(5, "nps")]
+    stars = pl.read_csv(tmp_path / "file.stars.report.csv")
+    assert stars.select("row", "column").rows() == [
+        (2, "csat"),
+        (3, "csat"),
+        (4, "csat"),
+        (5, "csat"),
+        (5, "nps"),
+    ]
+    plain = tmp_path / "plain.csv"  # no mapping: the table names the report
+    plain.write_text(
+        "response_id,customer_id,touchpoint_id,channel,responded_on,source\n"
+        "9000020,1,pay_first_bill,web,yesterday,survey\n"
+    )
+    bare = run("import", "responses", str(plain), "--dry-run", "--url", url)
+    assert f"report written to {tmp_path / 'plain.responses.report.csv'}" in bare.stdout
 
 
 SQL_ATTEMPTS = (

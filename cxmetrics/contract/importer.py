@@ -670,12 +670,16 @@ def run(
     accept_valid: bool = False,
     report_dir: Path | None = None,
     file_name: str | None = None,
+    report_name: str | None = None,
     progress: Progress = _quiet,
 ) -> Report:
     """Read, map, validate and (unless ``dry_run``, or problems without ``accept_valid``)
     upsert. A report of the problems and the rejected source rows are written to
-    ``report_dir`` (default: beside the file) when there are problems. Without a mapping,
-    the file's columns named like the table's map to themselves."""
+    ``report_dir`` (default: beside the file) when there are problems, as
+    ``FILE.NAME.report.csv`` and ``FILE.NAME.rejected.csv``, NAME being ``report_name``
+    (the mapping's name, say) or the table: imports of one file through several mappings
+    keep their own reports. Without a mapping, the file's columns named like the table's
+    map to themselves."""
     path = Path(path)
     name = file_name or path.name
     if table not in schema.IMPORTABLE:
@@ -702,7 +706,7 @@ def run(
     if result.problems.height or result.dropped.height:
         folder = Path(report_dir) if report_dir else path.parent
         folder.mkdir(parents=True, exist_ok=True)
-        stem = Path(name).stem
+        stem = f"{Path(name).stem}.{report_name or table}"
         report_path = folder / f"{stem}.report.csv"
         pl.concat(
             [
