@@ -223,6 +223,77 @@ def test_xlsx_and_parquet_read_like_csv(tmp_path):
         assert got.select(want.columns).equals(want), name
 
 
+def _typed_dates(kind):
+    """Two responses whose responded_on is a typed date (or date and time) cell."""
+    when = [dt.datetime(2026, 1, 10), dt.datetime(2026, 1, 11, 14, 30)]
+    return pl.DataFrame(
+        {
+            "response_id": ["9000101", "9000102"],
+            "customer_id": ["1", "2"],
+            "touchpoint_id": ["pay_first_bill"] * 2,
+            "channel": ["web"] * 2,
+            "responded_on": [w.date() for w in when] if kind is dt.date else when,
+            "source": ["survey"] * 2,
+            "nps": [9, 3],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "suffix,kind", [(".xlsx", dt.datetime), (".parquet", dt.datetime), (".parquet", dt.date)]
+)
+@pytest.mark.parametrize("rules", [None, '[dates]\nresponded_on = "%d/%m/%Y"\n'])
+def test_typed_date_cells_of_xlsx_and_parquet_are_dates(engine, tmp_path, suffix, kind, rules):
+    """Excel's date cells and Parquet's date or datetime columns are dates whatever the
+    mapping's text formats; a time of day is left out. A mapping with only [dates] reads
+    the other columns from the file's columns of the same name."""
+    frame = _typed_dates(kind)
+    path = tmp_path / f"resp{suffix}"
+    frame.write_excel(path) if suffix == ".xlsx" else frame.write_parquet(path)
+    m = mapping.loads(rules, ".toml", "responses") if rules else None
+    report = importer.run(engine, "responses", path, m)
+    assert report.problems.height == 0 and report.written == 2
+    got = rows_by_id(engine, ["9000101", "9000102"])
+    assert got["9000101"]["responded_on"] == D(2026, 1, 10)
+    assert got["9000102"]["responded_on"] == D(2026, 1, 11)
+    assert (got["9000101"]["nps"], got["9000102"]["customer_id"]) == (9, "2")
+
+
+def test_a_date_mapping_alone_reads_the_other_columns_by_name(engine, tmp_path):
+    path = tmp_path / "resp.csv"
+    path.write_text(
+        "response_id,customer_id,touchpoint_id,channel,responded_on,source,comment\n"
+        "9000201,3,pay_first_bill,phone,25/12/2026,survey,Late\n"
+        "9000202,1,pay_first_bill,web,2026-12-24,survey,\n"  # ISO reads too
+    )
+    m = mapping.loads('[dates]\nresponded_on = "%d/%m/%Y"\n', ".toml", "responses")
+    report = importer.run(engine, "responses", path, m)
+    assert report.problems.height == 0
+    got = rows_by_id(engine, ["9000201", "9000202"])
+    assert got["9000201"]["responded_on"] == D(2026, 12, 25)
+    assert got["9000202"]["responded_on"] == D(2026, 12, 24)
+    assert (got["9000201"]["customer_id"], got["9000201"]["channel"]) == ("3", "phone")
+    assert got["9000201"]["comment"] == "Late"
+    named = mapping.loads(
+        '[columns]\ncomment = "channel"\n[dates]\nresponded_on = "%d/%m/%Y"\n', ".toml", "responses"
+    )
+    importer.run(engine, "responses", path, named)  # a column named in [columns] wins
+    assert rows_by_id(engine, ["9000202"])["9000202"]["comment"] == "web"
+
+
+def test_an_import_without_the_required_columns_names_them_all(engine, tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_text("Customer ID,Joined,segment\nC-1,2026-01-01,Retail\n")
+    with pytest.raises(importer.ImportError_) as error:
+        importer.run(engine, "customers", path, None)
+    assert str(error.value) == (
+        "crm.csv gives no value for customer_id, region, joined_on, which customers requires "
+        "(its columns: Customer ID, Joined, segment); name the file's column for each in a "
+        "mapping's [columns] (customer_id = 'Customer ID'), or give a constant, and pass "
+        "it with --mapping"
+    )
+
+
 def test_unreadable_files_and_unknown_columns_are_named(tmp_path):
     m = mapping.loads(MAPPING, ".toml")
     with pytest.raises(importer.ImportError_, match="unknown file type .json"):

@@ -27,7 +27,14 @@ import polars as pl
 import sqlalchemy as sa
 
 from cxmetrics.contract import limits, schema, store
-from cxmetrics.contract.mapping import OTHERS, Condition, Mapping, identity
+from cxmetrics.contract.mapping import (
+    OTHERS,
+    Condition,
+    Mapping,
+    look_alike,
+    missing_required,
+    with_same_names,
+)
 
 Progress = Callable[[float, str], None]
 ROW = "__row"  # the source row number: the header is row 1, the first data row row 2
@@ -38,6 +45,8 @@ PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "rea
 ORDINAL = r"(?i)\b(\d{1,2})(?:st|nd|rd|th)\b"  # "19th March" -> "19 March", before strptime
 SCIENTIFIC = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"  # 5.70306E+17
 DECIMAL = r"^[+-]?\d*\.\d+$"  # 12.5, 12.0
+#: An ISO date, or date and time (as typed date cells of XLSX and Parquet read): always a date
+ISO_STAMP = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
 TAG = re.compile(r"<[^>]{1,200}>")  # an HTML tag inside scraped text
 BLANK = "__blank_"  # + an [ids] column: the names of its source columns that are blank
 
@@ -91,7 +100,10 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
         raise ImportError_(f"{path.name} is too large to import: {exc}") from exc
     if ROW in frame.columns:
         raise ImportError_(f"{path.name} has a column named {ROW}, which is reserved")
-    frame = frame.with_columns(pl.all().cast(pl.String))
+    frame = frame.with_columns(
+        pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
+        pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S"),
+    ).with_columns(pl.all().cast(pl.String))
     return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
 
 
@@ -122,6 +134,23 @@ def check_columns(source: pl.DataFrame, m: Mapping, file_name: str = "the file")
             f"{file_name} has no column {', '.join(repr(c) for c in missing)} named in the "
             f"mapping (its columns: {', '.join(c for c in source.columns if c != ROW)})"
         )
+
+
+def check_required(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> None:
+    """Every column the table requires has a value, or an error names all that lack one,
+    the file's own columns and how to map them."""
+    missing = missing_required(m)
+    if not missing:
+        return
+    columns = [c for c in source.columns if c != ROW]
+    alike = [(c, look_alike(c, columns)) for c in missing]
+    hint = "; ".join(f"{c} = {a!r}" for c, a in alike if a)
+    example = f" ({hint})" if hint else f' (e.g. {missing[0]} = "Your column")'
+    raise ImportError_(
+        f"{file_name} gives no value for {', '.join(missing)}, which {m.table} requires "
+        f"(its columns: {', '.join(columns)}); name the file's column for each in a "
+        f"mapping's [columns]{example}, or give a constant, and pass it with --mapping"
+    )
 
 
 def _passes(c: Condition) -> pl.Expr:
@@ -288,7 +317,14 @@ def _parse(column: sa.Column, text: pl.Expr, m: Mapping) -> tuple[pl.Expr, str]:
     if isinstance(kind, sa.Date):
         formats = m.dates.get(column.name, ("%Y-%m-%d",))
         plain = text.str.replace_all(ORDINAL, "${1}")
-        parsed = pl.coalesce([plain.str.strptime(pl.Date, f, strict=False) for f in formats])
+        parsed = pl.coalesce(
+            [
+                *(plain.str.strptime(pl.Date, f, strict=False) for f in formats),
+                pl.when(text.str.contains(ISO_STAMP)).then(
+                    text.str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+                ),
+            ]
+        )
         if len(formats) == 1:
             return parsed, f"not a date in the form {formats[0]}"
         return parsed, f"not a date in any of the forms {', '.join(formats)}"
@@ -693,9 +729,10 @@ def run(
         store.require_importable(engine)
     progress(0.05, f"Reading {name}")
     source = read_source(path, m.encoding if m is not None else "utf-8")
-    m = m if m is not None else identity(table, source.columns)
+    m = with_same_names(m if m is not None else Mapping(table), source.columns)
     progress(0.25, f"Mapping {source.height:,} rows")
     check_columns(source, m, name)
+    check_required(source, m, name)
     kept = filter_rows(source, m)
     warnings = id_warnings(kept, m)
     mapped = apply_mapping(kept, m, name)
