@@ -118,11 +118,11 @@ try:
 except importer.ImportError_ as exc:
     st.error(f"**The file cannot be read.** {inert(str(exc))}", icon=":material/error:")
     st.stop()
-columns = [c for c in source.columns if c != importer.ROW]
+columns = importer.file_columns(source)
 st.markdown(
     f"**{inert(uploaded.name)}**: {source.height:,} rows, {len(columns)} columns. First rows:"
 )
-st.dataframe(source.head(10).drop(importer.ROW), hide_index=True, placeholder=ui.MISSING)
+st.dataframe(source.head(10).select(columns), hide_index=True, placeholder=ui.MISSING)
 
 # --- the mapping -------------------------------------------------------------------------
 guess = mapping.guess(table, columns, base)

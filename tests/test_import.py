@@ -294,6 +294,55 @@ def test_an_import_without_the_required_columns_names_them_all(engine, tmp_path)
     )
 
 
+MULTILINE = '9000004,1,Billing,04/09/2026,5,5,web,survey,"two\nlines"\n'  # lines 5-6, row 5
+
+
+def test_a_row_with_extra_fields_is_named_and_accept_valid_takes_the_rest(engine, tmp_path):
+    extra = "9000005,2,Billing,05/09/2026,5,5,web,survey,ok,again,\n"  # line 7, row 6
+    path = write(tmp_path, GOOD + MULTILINE + extra)
+    m = mapping.loads(MAPPING, ".toml")
+    refused = importer.run(engine, "responses", path, m)
+    assert refused.problems.rows() == [
+        (
+            6,
+            "(the whole row)",
+            "",
+            "line 7 has 11 fields, the header 9 (extra: 'again', ''); put quotes around a "
+            "value that holds the separator, or remove the extra fields",
+        )
+    ]
+    assert refused.written == 0 and count(engine) == 100
+    taken = importer.run(engine, "responses", path, m, accept_valid=True)
+    assert taken.written == 4 and taken.rejected_source_rows == 1
+    got = rows_by_id(engine, [f"900000{i}" for i in range(1, 6)])
+    assert sorted(got) == ["9000001", "9000002", "9000003", "9000004"]
+    assert got["9000004"]["comment"] == "two\nlines"
+    rejected = pl.read_csv(taken.rejected_path, infer_schema_length=0)
+    assert rejected.row(0) == (
+        "6",
+        "9000005",
+        "2",
+        "Billing",
+        "05/09/2026",
+        "5",
+        "5",
+        "web",
+        "survey",
+        "ok",
+    )
+
+
+def test_an_unclosed_quote_names_the_line_it_opens_on(engine, tmp_path):
+    broken = '9000005,2,Billing,05/09/2026,5,5,web,survey,"never closed\n9000006,3,x\n'
+    path = write(tmp_path, GOOD + MULTILINE + broken)
+    with pytest.raises(importer.ImportError_) as error:
+        importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    assert str(error.value) == (
+        'file.csv cannot be read as CSV: line 7: a quoted value opens (") and never closes; '
+        "close the quote or remove the stray quote on that line"
+    )
+
+
 def test_unreadable_files_and_unknown_columns_are_named(tmp_path):
     m = mapping.loads(MAPPING, ".toml")
     with pytest.raises(importer.ImportError_, match="unknown file type .json"):

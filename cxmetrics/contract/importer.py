@@ -20,13 +20,13 @@ import hashlib
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics.contract import limits, schema, store
+from cxmetrics.contract import csv_rows, limits, schema, store
 from cxmetrics.contract.mapping import (
     OTHERS,
     Condition,
@@ -82,13 +82,17 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
             raw = path.read_bytes()
             text = raw.decode(encoding, errors="replace")
             separator = "\t" if suffix == ".tsv" else ","
-            frame = pl.read_csv(text.encode("utf-8"), separator=separator, infer_schema_length=0)
+            frame, shapes = _read_csv(text, separator, path.name)
         elif suffix in (".xlsx", ".xls"):
+            shapes = None
             frame = pl.read_excel(path, infer_schema_length=0)
         else:
+            shapes = None
             frame = pl.read_parquet(path)
     except OSError as exc:
         raise ImportError_(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except ImportError_:
+        raise
     except Exception as exc:  # the parser's own message names the line
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImportError_(
@@ -98,13 +102,48 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
         limits.check_frame(frame.height, frame.width)
     except limits.TooLarge as exc:
         raise ImportError_(f"{path.name} is too large to import: {exc}") from exc
-    if ROW in frame.columns:
-        raise ImportError_(f"{path.name} has a column named {ROW}, which is reserved")
+    for reserved in (ROW, csv_rows.SHAPE):
+        if reserved in frame.columns:
+            raise ImportError_(f"{path.name} has a column named {reserved}, which is reserved")
+    if shapes and any(shapes):
+        frame = frame.with_columns(pl.Series(csv_rows.SHAPE, shapes, dtype=pl.String))
     frame = frame.with_columns(
         pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
         pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S"),
     ).with_columns(pl.all().cast(pl.String))
     return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _read_csv(text: str, separator: str, file_name: str) -> tuple[pl.DataFrame, list | None]:
+    """The fast reader; when it refuses the text, the record-by-record one, which names the
+    line of a malformed record and keeps the well-formed ones (see ``csv_rows.read``)."""
+    try:
+        frame = pl.read_csv(text.encode("utf-8"), separator=separator, infer_schema_length=0)
+        return frame, None
+    except pl.exceptions.PolarsError as exc:
+        try:
+            return csv_rows.read(text, separator)
+        except csv_rows.CsvError as bad:
+            raise ImportError_(f"{file_name} cannot be read as CSV: {bad}") from bad
+        except Exception:
+            raise exc from None
+
+
+def file_columns(source: pl.DataFrame) -> list[str]:
+    """The file's own columns of a frame from :func:`read_source`."""
+    return [c for c in source.columns if c not in (ROW, csv_rows.SHAPE)]
+
+
+def shape_problems(source: pl.DataFrame) -> pl.DataFrame:
+    """The rows whose record did not fit the header, as problems of the report."""
+    if csv_rows.SHAPE not in source.columns:
+        return pl.DataFrame(schema=PROBLEM_SCHEMA)
+    return source.filter(pl.col(csv_rows.SHAPE).is_not_null()).select(
+        pl.col(ROW).alias("row"),
+        pl.lit("(the whole row)").alias("column"),
+        pl.lit("").alias("value"),
+        pl.col(csv_rows.SHAPE).alias("reason"),
+    )
 
 
 # --- mapping ---------------------------------------------------------------------------
@@ -132,7 +171,7 @@ def check_columns(source: pl.DataFrame, m: Mapping, file_name: str = "the file")
     if missing:
         raise ImportError_(
             f"{file_name} has no column {', '.join(repr(c) for c in missing)} named in the "
-            f"mapping (its columns: {', '.join(c for c in source.columns if c != ROW)})"
+            f"mapping (its columns: {', '.join(file_columns(source))})"
         )
 
 
@@ -142,7 +181,7 @@ def check_required(source: pl.DataFrame, m: Mapping, file_name: str = "the file"
     missing = missing_required(m)
     if not missing:
         return
-    columns = [c for c in source.columns if c != ROW]
+    columns = file_columns(source)
     alike = [(c, look_alike(c, columns)) for c in missing]
     hint = "; ".join(f"{c} = {a!r}" for c, a in alike if a)
     example = f" ({hint})" if hint else f' (e.g. {missing[0]} = "Your column")'
@@ -729,15 +768,21 @@ def run(
         store.require_importable(engine)
     progress(0.05, f"Reading {name}")
     source = read_source(path, m.encoding if m is not None else "utf-8")
+    misshapen = shape_problems(source)
+    source = source.drop(csv_rows.SHAPE, strict=False)
     m = with_same_names(m if m is not None else Mapping(table), source.columns)
     progress(0.25, f"Mapping {source.height:,} rows")
     check_columns(source, m, name)
     check_required(source, m, name)
-    kept = filter_rows(source, m)
+    usable = source.filter(~pl.col(ROW).is_in(misshapen["row"].implode()))
+    kept = filter_rows(usable, m)
     warnings = id_warnings(kept, m)
     mapped = apply_mapping(kept, m, name)
     progress(0.35, "Checking every row")
     result = validate(mapped, m, references(engine, schema.metadata.tables[table]))
+    if misshapen.height:
+        problems = pl.concat([misshapen, result.problems]).sort("row", "column")
+        result = replace(result, problems=problems)
     bad_rows = result.problems["row"].unique()
     report_path = rejected_path = None
     if result.problems.height or result.dropped.height:
@@ -780,7 +825,7 @@ def run(
         accept_valid,
         report_path,
         rejected_path,
-        source.height - kept.height,
+        usable.height - kept.height,
         "; ".join(c.describe() for c in m.where),
         result.dropped,
         tuple(warnings),
