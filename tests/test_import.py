@@ -694,6 +694,43 @@ def test_the_journey_folder_format_reads_the_sample(tmp_path):
     assert j.stages.height == 6 and journey_import.problems(j) == []
 
 
+def test_a_journey_value_of_the_wrong_kind_names_its_row_field_and_accepted_values(tmp_path):
+    yaml_text = (SKYTRAX / "journey.yaml").read_text()
+    catering = "name: Catering, moment_of_truth: false"
+    assert yaml_text.count(catering) == 1  # the fifth touchpoint
+    yaml_file = tmp_path / "journey.yaml"
+    yaml_file.write_text(yaml_text.replace(catering, "name: Catering, moment_of_truth: maybe"))
+    with pytest.raises(JourneyError) as error:
+        journey_import.read(yaml_file)
+    assert str(error.value) == (
+        f"{yaml_file}: touchpoints: row 5 (touchpoint_id 'lounge_catering'): "
+        "moment_of_truth = 'maybe' is not true, false, 1 or 0"
+    )
+    folder = tmp_path / "journey"
+    folder.mkdir()
+    for name in ("stages", "departments", "stage_owners", "targets", "incentives"):
+        (folder / f"{name}.csv").write_bytes((REPO / "sample_data" / f"{name}.csv").read_bytes())
+    (folder / "touchpoints.csv").write_text(
+        "touchpoint_id,stage_id,name,moment_of_truth,description\n"
+        "shop_quote,shop,Quote,true,\n"
+        "shop_compare,shop,Compare,maybe,\n"
+    )
+    (folder / "stages.csv").write_text("stage_id,name,position,description\nshop,Shop,first,\n")
+    with pytest.raises(JourneyError) as error:
+        journey_import.read(folder)
+    assert str(error.value) == (
+        f"{folder / 'stages.csv'}: row 2 (stage_id 'shop'): position = 'first' is not a "
+        "whole number"
+    )
+    (folder / "stages.csv").write_text("stage_id,name,position,description\nshop,Shop,1,\n")
+    with pytest.raises(JourneyError) as error:
+        journey_import.read(folder)
+    assert str(error.value) == (
+        f"{folder / 'touchpoints.csv'}: row 3 (touchpoint_id 'shop_compare'): "
+        "moment_of_truth = 'maybe' is not true, false, 1 or 0"
+    )
+
+
 # --- the real Skytrax lounge reviews ---------------------------------------------------
 
 
