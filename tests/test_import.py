@@ -168,7 +168,13 @@ def test_every_rejection_reason_is_named_and_nothing_is_written(engine, tmp_path
         (12, "response_id", "duplicate id in the file (first at row 2)"),
         (13, "source", "not one of survey, contact_center, social, complaint"),
         (14, "csat", "not a whole number from 1 to 10"),
-        (15, "comment", "broken encoding: bytes that are not valid utf-8 text"),
+        (
+            15,
+            "comment",
+            "broken encoding: bytes that are not valid utf-8 text; if the file is in another "
+            'encoding, name it in the mapping: encoding = "cp1252" (Excel on Windows) or '
+            '"latin-1"',
+        ),
     }
     values = {(r["row"], r["column"]): r["value"] for r in report.problems.iter_rows(named=True)}
     assert values[(5, "nps")] == "x" and values[(10, "touchpoint_id")] == "Nowhere"
@@ -178,6 +184,14 @@ def test_every_rejection_reason_is_named_and_nothing_is_written(engine, tmp_path
     rejected = pl.read_csv(report.rejected_path, infer_schema_length=0)
     assert rejected["row"].cast(int).to_list() == list(range(5, 16))
     assert rejected["ID"][0] == "9000010"
+
+
+def test_the_encoding_the_broken_encoding_hint_names_reads_the_file(engine, tmp_path):
+    raw = HEADER.encode() + "9000019,1,Billing,01/09/2026,7,5,web,survey,café\n".encode("cp1252")
+    path = write(tmp_path, "", encoding=raw)
+    latin = mapping.loads('encoding = "cp1252"\n' + MAPPING, ".toml")
+    assert importer.run(engine, "responses", path, latin).written == 1
+    assert rows_by_id(engine, ["9000019"])["9000019"]["comment"] == "café"
 
 
 def test_accept_valid_writes_the_good_rows_only(engine, tmp_path):

@@ -449,7 +449,9 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
                 text.str.contains("\ufffd", literal=True).fill_null(False),
                 column.name,
                 text,
-                f"broken encoding: bytes that are not valid {m.encoding} text",
+                f"broken encoding: bytes that are not valid {m.encoding} text; if the file "
+                'is in another encoding, name it in the mapping: encoding = "cp1252" (Excel '
+                'on Windows) or "latin-1"',
             )
         )
         if reason:
