@@ -29,6 +29,7 @@ from cxmetrics.contract.journey import JourneyError
 from cxmetrics.contract.mapping import MappingError
 from cxmetrics.contract.periods import DEFAULT_PRESET, PRESETS, preset_range
 from cxmetrics.contract.registry import METRICS, MIN_N
+from cxmetrics.contract.text import counted
 from cxmetrics.reports import alert_log, alerts, briefing, briefing_mail, delivery, exports
 from cxmetrics.stats import dataset, scope
 from cxmetrics.stats.filters import FilterError, Filters
@@ -481,7 +482,7 @@ def _import_journey(args) -> int:
         engine.dispose()
     print(
         f"imported the journey from {args.path} into {store.safe_url(url)}: "
-        + ", ".join(f"{n:,} {name}" for name, n in counts.items())
+        + ", ".join(counted(n, name[:-1], name) for name, n in counts.items())
     )
     return 0
 

@@ -942,12 +942,13 @@ def test_the_import_command(tmp_path, sample_db):
     args = ["import", "responses", str(path), "--mapping", str(rules), "--url", url]
     refused = run(*args)
     assert refused.returncode == 1
-    assert "4 rows read, 4 checked, 1 problems in 1 rows; wrote 0 rows" in refused.stdout
+    assert "4 rows read, 4 checked, 1 problem in 1 row; wrote 0 rows" in refused.stdout
     assert "row 5, nps = 'x': not a whole number" in refused.stdout
     report, rejected = tmp_path / "file.rules.report.csv", tmp_path / "file.rules.rejected.csv"
     assert f"report written to {report}\n" in refused.stdout
     assert f"rejected rows written to {rejected}\n" in refused.stdout
     assert pl.read_csv(report)["row"].to_list() == [5] and rejected.exists()
+    assert report.read_bytes().endswith(b"\n") and rejected.read_bytes().endswith(b"\n")
     dry = run(*args, "--accept-valid", "--dry-run")
     assert dry.returncode == 0 and "would write 3 rows" in dry.stdout
     done = run(*args, "--accept-valid")
@@ -1003,6 +1004,27 @@ def test_imports_of_one_file_through_several_mappings_keep_their_own_reports(tmp
     )
     bare = run("import", "responses", str(plain), "--dry-run", "--url", url)
     assert f"report written to {tmp_path / 'plain.responses.report.csv'}" in bare.stdout
+
+
+def test_counts_of_one_are_singular(tmp_path, sample_db):
+    from test_cli import run
+
+    db = tmp_path / "cx.db"
+    db.write_bytes(sample_db.read_bytes())
+    url = f"sqlite:///{db}"
+    rules = tmp_path / "rules.toml"
+    rules.write_text(MAPPING)
+    path = write(tmp_path, "9000010,1,Billing,01/09/2026,x,5,web,survey,\n")
+    one = run("import", "responses", str(path), "--mapping", str(rules), "--url", url)
+    assert "file.csv → responses: 1 row read, 1 checked, 1 problem in 1 row; wrote 0 rows (" in (
+        one.stdout
+    )
+    sky = f"sqlite:///{tmp_path / 'sky.db'}"
+    assert run("init-db", "--url", sky).returncode == 0
+    journey = run("import-journey", str(SKYTRAX / "journey.yaml"), "--url", sky)
+    assert journey.stdout.strip().endswith(
+        ": 1 stage, 8 touchpoints, 3 departments, 3 stage_owners, 3 incentives, 3 targets"
+    )
 
 
 SQL_ATTEMPTS = (

@@ -35,6 +35,7 @@ from cxmetrics.contract.mapping import (
     missing_required,
     with_same_names,
 )
+from cxmetrics.contract.text import counted
 
 Progress = Callable[[float, str], None]
 ROW = "__row"  # the source row number: the header is row 1, the first data row row 2
@@ -243,7 +244,8 @@ def id_warnings(source: pl.DataFrame, m: Mapping) -> list[str]:
                 first = hits.row(0, named=True)
                 out.append(
                     f"column {src!r} (→ {', '.join(contracts)}) holds {what} as ids "
-                    f"({hits.height:,} rows, e.g. {first[src].strip()!r} in row {first[ROW]}): "
+                    f"({counted(hits.height, 'row')}, e.g. {first[src].strip()!r} "
+                    f"in row {first[ROW]}): "
                     f"{why}. Export the column as text, or build the id from other columns "
                     "with [ids]."
                 )
@@ -718,15 +720,15 @@ class Report:
     def summary(self) -> str:
         verb = "would write" if self.dry_run else "wrote"
         head = (
-            f"{self.file} → {self.table}: {self.source_rows:,} rows read, "
-            f"{self.checked_rows:,} checked, {self.problems.height:,} problems in "
-            f"{self.rejected_source_rows:,} rows; {verb} {self.written:,} rows"
+            f"{self.file} → {self.table}: {counted(self.source_rows, 'row')} read, "
+            f"{self.checked_rows:,} checked, {counted(self.problems.height, 'problem')} in "
+            f"{counted(self.rejected_source_rows, 'row')}; {verb} {counted(self.written, 'row')}"
         )
         if self.filtered_rows:
-            head += f"; {self.filtered_rows:,} rows left out by the filter ({self.where})"
+            head += f"; {counted(self.filtered_rows, 'row')} left out by the filter ({self.where})"
         if self.duplicates_dropped:
             head += (
-                f"; {self.duplicates_dropped:,} duplicate rows left out (keep-first; "
+                f"; {counted(self.duplicates_dropped, 'duplicate row')} left out (keep-first; "
                 "listed in the report)"
             )
         if self.problems.height and not self.accept_valid:
@@ -773,7 +775,7 @@ def run(
     misshapen = shape_problems(source)
     source = source.drop(csv_rows.SHAPE, strict=False)
     m = with_same_names(m if m is not None else Mapping(table), source.columns)
-    progress(0.25, f"Mapping {source.height:,} rows")
+    progress(0.25, f"Mapping {counted(source.height, 'row')}")
     check_columns(source, m, name)
     check_required(source, m, name)
     usable = source.filter(~pl.col(ROW).is_in(misshapen["row"].implode()))
@@ -805,7 +807,7 @@ def run(
         )
     written = 0
     if not dry_run and (result.problems.height == 0 or accept_valid):
-        progress(0.6, f"Writing {result.valid.height:,} rows")
+        progress(0.6, f"Writing {counted(result.valid.height, 'row')}")
         rows = result.valid.drop(ROW)
         written = upsert(engine, table, rows, _audit(table, rows, name))
         log_import(engine, table, name, source.height, written, bad_rows.len())
