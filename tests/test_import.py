@@ -597,7 +597,7 @@ def test_ids_in_scientific_notation_or_with_decimals_are_warned_about(engine, tm
         "column 'ID' (→ response_id) holds numbers in scientific notation as ids "
         "(2 rows, e.g. '5.70306E+17' in row 2)"
     )
-    assert dec.startswith("column 'ID' (→ response_id) holds numbers with decimals as ids (1 rows")
+    assert dec.startswith("column 'ID' (→ response_id) holds numbers with decimals as ids (1 row,")
     clean = importer.run(engine, "responses", write(tmp_path, GOOD), m, dry_run=True)
     assert clean.warnings == ()
     # an id hashed from such a column collides just the same
