@@ -29,6 +29,7 @@ from cxmetrics.contract.journey import JourneyError
 from cxmetrics.contract.mapping import MappingError
 from cxmetrics.contract.periods import DEFAULT_PRESET, PRESETS, preset_range
 from cxmetrics.contract.registry import METRICS, MIN_N
+from cxmetrics.contract.text import counted
 from cxmetrics.reports import alert_log, alerts, briefing, briefing_mail, delivery, exports
 from cxmetrics.stats import dataset, scope
 from cxmetrics.stats.filters import FilterError, Filters
@@ -434,6 +435,7 @@ def _import(args) -> int:
             dry_run=args.dry_run,
             accept_valid=args.accept_valid,
             report_dir=args.report_dir,
+            report_name=args.mapping.stem if args.mapping else None,
             progress=_progress,
         )
     finally:
@@ -442,9 +444,9 @@ def _import(args) -> int:
     for warning in report.warnings:
         print(f"warning: {warning}")
     if report.report_path:
-        print(f"report: {report.report_path}")
+        print(f"report written to {report.report_path.resolve()}")
     if report.rejected_path:
-        print(f"rejected rows: {report.rejected_path}")
+        print(f"rejected rows written to {report.rejected_path.resolve()}")
         for r in report.problems.head(10).iter_rows(named=True):
             print(f"  row {r['row']}, {r['column']} = {r['value']!r}: {r['reason']}")
         if report.problems.height > 10:
@@ -480,7 +482,7 @@ def _import_journey(args) -> int:
         engine.dispose()
     print(
         f"imported the journey from {args.path} into {store.safe_url(url)}: "
-        + ", ".join(f"{n:,} {name}" for name, n in counts.items())
+        + ", ".join(counted(n, name[:-1], name) for name, n in counts.items())
     )
     return 0
 

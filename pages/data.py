@@ -8,6 +8,7 @@ import streamlit as st
 from cxapp import auth, deliveries, router, ui, uploads
 from cxmetrics.contract import importer, mapping, schema, store
 from cxmetrics.contract.journey import JourneyError
+from cxmetrics.contract.text import counted
 from cxmetrics.views.wording import inert
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -118,11 +119,11 @@ try:
 except importer.ImportError_ as exc:
     st.error(f"**The file cannot be read.** {inert(str(exc))}", icon=":material/error:")
     st.stop()
-columns = [c for c in source.columns if c != importer.ROW]
+columns = importer.file_columns(source)
 st.markdown(
     f"**{inert(uploaded.name)}**: {source.height:,} rows, {len(columns)} columns. First rows:"
 )
-st.dataframe(source.head(10).drop(importer.ROW), hide_index=True, placeholder=ui.MISSING)
+st.dataframe(source.head(10).select(columns), hide_index=True, placeholder=ui.MISSING)
 
 # --- the mapping -------------------------------------------------------------------------
 guess = mapping.guess(table, columns, base)
@@ -209,7 +210,8 @@ if do_check or do_import:
         st.warning(inert(warning), icon=":material/warning:")
     if report.problems.height:
         st.markdown(
-            f"**{report.problems.height:,} problems in {report.rejected_source_rows:,} rows** "
+            f"**{counted(report.problems.height, 'problem')} in "
+            f"{counted(report.rejected_source_rows, 'row')}** "
             "(row 1 is the header)"
         )
         st.dataframe(
@@ -225,8 +227,8 @@ if do_check or do_import:
         )
     if report.duplicates_dropped:
         st.markdown(
-            f"**{report.duplicates_dropped:,} duplicate rows left out** (keep-first: a later row "
-            "with an id already seen); they are listed in the report."
+            f"**{counted(report.duplicates_dropped, 'duplicate row')} left out** (keep-first: "
+            "a later row with an id already seen); they are listed in the report."
         )
     if report.report_path:
         d1, d2 = st.columns(2)

@@ -219,12 +219,12 @@ def test_the_data_page_imports_an_uploaded_file(sample_db, browser, tmp_path):
         )
         expect(page.get_by_text("september.csv: 2 rows, 5 columns")).to_be_visible(timeout=60_000)
         page.get_by_role("button", name="Check every row").click()
-        expect(page.get_by_text("1 problems in 1 rows", exact=True)).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("1 problem in 1 row", exact=True)).to_be_visible(timeout=60_000)
         with sqlite3.connect(db) as conn:
             assert conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0] == before
         page.get_by_text("Import the valid rows, report the rest").click()
         page.get_by_role("button", name="Import", exact=True).click()
-        expect(page.get_by_text("wrote 1 rows")).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("wrote 1 row")).to_be_visible(timeout=60_000)
         assert not page.locator("[data-testid='stException']").count()
         page.wait_for_selector(
             "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000

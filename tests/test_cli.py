@@ -287,3 +287,19 @@ def test_a_view_without_responses_is_refused_not_reported_as_zero(sample_url, ra
             assert out.stdout == ""
             assert out.stderr == f"error: {message}" + out.stderr[len(message) + 7 :]
             assert message in out.stderr and out.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("replace", [[], ["--replace"]])
+def test_export_parquet_onto_a_file_is_refused_naming_it(tmp_path, sample_url, capsys, replace):
+    from cxmetrics import cli
+
+    target = tmp_path / "afile"
+    target.write_text("mine\n")
+    assert cli.main(["export-parquet", str(target), "--url", sample_url, *replace]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {target} is a file, not a folder") and err.count("\n") == 1
+    inside = tmp_path / "afile" / "lake"
+    assert cli.main(["export-parquet", str(inside), "--url", sample_url, *replace]) == 1
+    assert capsys.readouterr().err == f"error: {target} is a file, not a folder\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["afile"]  # nothing written beside it
+    assert target.read_text() == "mine\n"

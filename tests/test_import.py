@@ -168,7 +168,13 @@ def test_every_rejection_reason_is_named_and_nothing_is_written(engine, tmp_path
         (12, "response_id", "duplicate id in the file (first at row 2)"),
         (13, "source", "not one of survey, contact_center, social, complaint"),
         (14, "csat", "not a whole number from 1 to 10"),
-        (15, "comment", "broken encoding: bytes that are not valid utf-8 text"),
+        (
+            15,
+            "comment",
+            "broken encoding: bytes that are not valid utf-8 text; if the file is in another "
+            'encoding, name it in the mapping: encoding = "cp1252" (Excel on Windows) or '
+            '"latin-1"',
+        ),
     }
     values = {(r["row"], r["column"]): r["value"] for r in report.problems.iter_rows(named=True)}
     assert values[(5, "nps")] == "x" and values[(10, "touchpoint_id")] == "Nowhere"
@@ -178,6 +184,14 @@ def test_every_rejection_reason_is_named_and_nothing_is_written(engine, tmp_path
     rejected = pl.read_csv(report.rejected_path, infer_schema_length=0)
     assert rejected["row"].cast(int).to_list() == list(range(5, 16))
     assert rejected["ID"][0] == "9000010"
+
+
+def test_the_encoding_the_broken_encoding_hint_names_reads_the_file(engine, tmp_path):
+    raw = HEADER.encode() + "9000019,1,Billing,01/09/2026,7,5,web,survey,café\n".encode("cp1252")
+    path = write(tmp_path, "", encoding=raw)
+    latin = mapping.loads('encoding = "cp1252"\n' + MAPPING, ".toml")
+    assert importer.run(engine, "responses", path, latin).written == 1
+    assert rows_by_id(engine, ["9000019"])["9000019"]["comment"] == "café"
 
 
 def test_accept_valid_writes_the_good_rows_only(engine, tmp_path):
@@ -221,6 +235,126 @@ def test_xlsx_and_parquet_read_like_csv(tmp_path):
     for name in ("file.xlsx", "file.parquet"):
         got = importer.read_source(tmp_path / name)
         assert got.select(want.columns).equals(want), name
+
+
+def _typed_dates(kind):
+    """Two responses whose responded_on is a typed date (or date and time) cell."""
+    when = [dt.datetime(2026, 1, 10), dt.datetime(2026, 1, 11, 14, 30)]
+    return pl.DataFrame(
+        {
+            "response_id": ["9000101", "9000102"],
+            "customer_id": ["1", "2"],
+            "touchpoint_id": ["pay_first_bill"] * 2,
+            "channel": ["web"] * 2,
+            "responded_on": [w.date() for w in when] if kind is dt.date else when,
+            "source": ["survey"] * 2,
+            "nps": [9, 3],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "suffix,kind", [(".xlsx", dt.datetime), (".parquet", dt.datetime), (".parquet", dt.date)]
+)
+@pytest.mark.parametrize("rules", [None, '[dates]\nresponded_on = "%d/%m/%Y"\n'])
+def test_typed_date_cells_of_xlsx_and_parquet_are_dates(engine, tmp_path, suffix, kind, rules):
+    """Excel's date cells and Parquet's date or datetime columns are dates whatever the
+    mapping's text formats; a time of day is left out. A mapping with only [dates] reads
+    the other columns from the file's columns of the same name."""
+    frame = _typed_dates(kind)
+    path = tmp_path / f"resp{suffix}"
+    frame.write_excel(path) if suffix == ".xlsx" else frame.write_parquet(path)
+    m = mapping.loads(rules, ".toml", "responses") if rules else None
+    report = importer.run(engine, "responses", path, m)
+    assert report.problems.height == 0 and report.written == 2
+    got = rows_by_id(engine, ["9000101", "9000102"])
+    assert got["9000101"]["responded_on"] == D(2026, 1, 10)
+    assert got["9000102"]["responded_on"] == D(2026, 1, 11)
+    assert (got["9000101"]["nps"], got["9000102"]["customer_id"]) == (9, "2")
+
+
+def test_a_date_mapping_alone_reads_the_other_columns_by_name(engine, tmp_path):
+    path = tmp_path / "resp.csv"
+    path.write_text(
+        "response_id,customer_id,touchpoint_id,channel,responded_on,source,comment\n"
+        "9000201,3,pay_first_bill,phone,25/12/2026,survey,Late\n"
+        "9000202,1,pay_first_bill,web,2026-12-24,survey,\n"  # ISO reads too
+    )
+    m = mapping.loads('[dates]\nresponded_on = "%d/%m/%Y"\n', ".toml", "responses")
+    report = importer.run(engine, "responses", path, m)
+    assert report.problems.height == 0
+    got = rows_by_id(engine, ["9000201", "9000202"])
+    assert got["9000201"]["responded_on"] == D(2026, 12, 25)
+    assert got["9000202"]["responded_on"] == D(2026, 12, 24)
+    assert (got["9000201"]["customer_id"], got["9000201"]["channel"]) == ("3", "phone")
+    assert got["9000201"]["comment"] == "Late"
+    named = mapping.loads(
+        '[columns]\ncomment = "channel"\n[dates]\nresponded_on = "%d/%m/%Y"\n', ".toml", "responses"
+    )
+    importer.run(engine, "responses", path, named)  # a column named in [columns] wins
+    assert rows_by_id(engine, ["9000202"])["9000202"]["comment"] == "web"
+
+
+def test_an_import_without_the_required_columns_names_them_all(engine, tmp_path):
+    path = tmp_path / "crm.csv"
+    path.write_text("Customer ID,Joined,segment\nC-1,2026-01-01,Retail\n")
+    with pytest.raises(importer.ImportError_) as error:
+        importer.run(engine, "customers", path, None)
+    assert str(error.value) == (
+        "crm.csv gives no value for customer_id, region, joined_on, which customers requires "
+        "(its columns: Customer ID, Joined, segment); name the file's column for each in a "
+        "mapping's [columns] (customer_id = 'Customer ID'), or give a constant, and pass "
+        "it with --mapping"
+    )
+
+
+MULTILINE = '9000004,1,Billing,04/09/2026,5,5,web,survey,"two\nlines"\n'  # lines 5-6, row 5
+
+
+def test_a_row_with_extra_fields_is_named_and_accept_valid_takes_the_rest(engine, tmp_path):
+    extra = "9000005,2,Billing,05/09/2026,5,5,web,survey,ok,again,\n"  # line 7, row 6
+    path = write(tmp_path, GOOD + MULTILINE + extra)
+    m = mapping.loads(MAPPING, ".toml")
+    refused = importer.run(engine, "responses", path, m)
+    assert refused.problems.rows() == [
+        (
+            6,
+            "(the whole row)",
+            "",
+            "line 7 has 11 fields, the header 9 (extra: 'again', ''); put quotes around a "
+            "value that holds the separator, or remove the extra fields",
+        )
+    ]
+    assert refused.written == 0 and count(engine) == 100
+    taken = importer.run(engine, "responses", path, m, accept_valid=True)
+    assert taken.written == 4 and taken.rejected_source_rows == 1
+    got = rows_by_id(engine, [f"900000{i}" for i in range(1, 6)])
+    assert sorted(got) == ["9000001", "9000002", "9000003", "9000004"]
+    assert got["9000004"]["comment"] == "two\nlines"
+    rejected = pl.read_csv(taken.rejected_path, infer_schema_length=0)
+    assert rejected.row(0) == (
+        "6",
+        "9000005",
+        "2",
+        "Billing",
+        "05/09/2026",
+        "5",
+        "5",
+        "web",
+        "survey",
+        "ok",
+    )
+
+
+def test_an_unclosed_quote_names_the_line_it_opens_on(engine, tmp_path):
+    broken = '9000005,2,Billing,05/09/2026,5,5,web,survey,"never closed\n9000006,3,x\n'
+    path = write(tmp_path, GOOD + MULTILINE + broken)
+    with pytest.raises(importer.ImportError_) as error:
+        importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    assert str(error.value) == (
+        'file.csv cannot be read as CSV: line 7: a quoted value opens (") and never closes; '
+        "close the quote or remove the stray quote on that line"
+    )
 
 
 def test_unreadable_files_and_unknown_columns_are_named(tmp_path):
@@ -463,7 +597,7 @@ def test_ids_in_scientific_notation_or_with_decimals_are_warned_about(engine, tm
         "column 'ID' (→ response_id) holds numbers in scientific notation as ids "
         "(2 rows, e.g. '5.70306E+17' in row 2)"
     )
-    assert dec.startswith("column 'ID' (→ response_id) holds numbers with decimals as ids (1 rows")
+    assert dec.startswith("column 'ID' (→ response_id) holds numbers with decimals as ids (1 row,")
     clean = importer.run(engine, "responses", write(tmp_path, GOOD), m, dry_run=True)
     assert clean.warnings == ()
     # an id hashed from such a column collides just the same
@@ -574,6 +708,43 @@ def test_the_journey_folder_format_reads_the_sample(tmp_path):
     assert j.stages.height == 6 and journey_import.problems(j) == []
 
 
+def test_a_journey_value_of_the_wrong_kind_names_its_row_field_and_accepted_values(tmp_path):
+    yaml_text = (SKYTRAX / "journey.yaml").read_text()
+    catering = "name: Catering, moment_of_truth: false"
+    assert yaml_text.count(catering) == 1  # the fifth touchpoint
+    yaml_file = tmp_path / "journey.yaml"
+    yaml_file.write_text(yaml_text.replace(catering, "name: Catering, moment_of_truth: maybe"))
+    with pytest.raises(JourneyError) as error:
+        journey_import.read(yaml_file)
+    assert str(error.value) == (
+        f"{yaml_file}: touchpoints: row 5 (touchpoint_id 'lounge_catering'): "
+        "moment_of_truth = 'maybe' is not true, false, 1 or 0"
+    )
+    folder = tmp_path / "journey"
+    folder.mkdir()
+    for name in ("stages", "departments", "stage_owners", "targets", "incentives"):
+        (folder / f"{name}.csv").write_bytes((REPO / "sample_data" / f"{name}.csv").read_bytes())
+    (folder / "touchpoints.csv").write_text(
+        "touchpoint_id,stage_id,name,moment_of_truth,description\n"
+        "shop_quote,shop,Quote,true,\n"
+        "shop_compare,shop,Compare,maybe,\n"
+    )
+    (folder / "stages.csv").write_text("stage_id,name,position,description\nshop,Shop,first,\n")
+    with pytest.raises(JourneyError) as error:
+        journey_import.read(folder)
+    assert str(error.value) == (
+        f"{folder / 'stages.csv'}: row 2 (stage_id 'shop'): position = 'first' is not a "
+        "whole number"
+    )
+    (folder / "stages.csv").write_text("stage_id,name,position,description\nshop,Shop,1,\n")
+    with pytest.raises(JourneyError) as error:
+        journey_import.read(folder)
+    assert str(error.value) == (
+        f"{folder / 'touchpoints.csv'}: row 3 (touchpoint_id 'shop_compare'): "
+        "moment_of_truth = 'maybe' is not true, false, 1 or 0"
+    )
+
+
 # --- the real Skytrax lounge reviews ---------------------------------------------------
 
 
@@ -598,15 +769,28 @@ def import_skytrax(engine, tmp_path) -> dict[str, importer.Report]:
 
 def expected_skytrax() -> dict:
     """The overall rows a careful reader of the CSV would keep, computed with plain Polars."""
-    raw = pl.read_csv(REALDATA, infer_schema_length=0).with_row_index("line", offset=2)
-    first = raw.unique(["link", "author", "date", "lounge_name"], keep="first", maintain_order=True)
+    raw = pl.read_csv(REALDATA, infer_schema_length=0)
+    first = raw.unique(keep="first", maintain_order=True)  # only a review repeated whole
     rating = first["overall_rating"].str.strip_chars().replace("", None).cast(pl.Float64)
     kept = first.filter(rating.is_null() | (rating.is_between(1, 5) & (rating == rating.round(0))))
+    ratings = first.select(RATING_COLUMNS).unpivot()["value"].str.strip_chars()
     return {
         "reviewers": raw["author"].n_unique(),
         "overall": kept.height,
         "recommend": int((kept["recommended"] == "1").sum()),
+        "ratings": int((ratings.is_not_null() & ~ratings.is_in(["", "0", "0.0"])).sum()),
     }
+
+
+RATING_COLUMNS = [
+    "comfort_rating",
+    "cleanliness_rating",
+    "bar_beverages_rating",
+    "catering_rating",
+    "washrooms_rating",
+    "wifi_connectivity_rating",
+    "staff_service_rating",
+]
 
 
 def test_the_real_skytrax_reviews_import(empty_engine, tmp_path):
@@ -623,11 +807,39 @@ def test_the_real_skytrax_reviews_import(empty_engine, tmp_path):
             sa.select(sa.func.count()).where(r.c.touchpoint_id == "lounge_overall", r.c.nps == 10)
         ).scalar()
     assert recommend == want["recommend"]
+    assert reports["ratings"].written == want["ratings"]
     reasons = set(reports["overall"].problems["reason"])
-    assert "out of range (1 to 5)" in reasons  # the reviews on a 1-10 scale
-    assert {x for x in reasons if x != "out of range (1 to 5)"} == {
-        x for x in reasons if x.startswith("duplicate id in the file")
-    }
+    assert reasons == {"out of range (1 to 5)"}  # the reviews on a 1-10 scale, no duplicates
+    assert reports["ratings"].problems.height == 0
+
+
+def test_two_skytrax_reviews_by_one_author_on_one_day_are_two_responses(empty_engine, tmp_path):
+    """Rows 17 and 18 of the real file: Alan Wan reviewed Aer Lingus's lounges in Dublin and
+    at Heathrow on 2012-09-10, under the same generic lounge_name."""
+    if not REALDATA.exists():
+        pytest.fail(f"{REALDATA} is missing: set CX_REALDATA to the realdata folder")
+    records = pl.read_csv(REALDATA, infer_schema_length=0, n_rows=17).tail(2)
+    assert records["author"].to_list() == ["Alan Wan", "Alan Wan"]
+    assert records["date"].n_unique() == 1 and records["lounge_name"].n_unique() == 1
+    assert records["airport"].to_list() == ["Dublin Airport", "London Heathrow Airport"]
+    path = tmp_path / "two.csv"  # rows 17 and 18, then row 17 again: a review repeated whole
+    pl.concat([records, records.head(1)]).write_csv(path)
+    engine = empty_engine
+    journey_import.write(engine, journey_import.read(SKYTRAX / "journey.yaml"))
+    importer.run(engine, "customers", path, mapping.load(SKYTRAX / "customers.toml"))
+    report = importer.run(
+        engine, "responses", path, mapping.load(SKYTRAX / "overall.toml"), accept_valid=True
+    )
+    assert report.written == 2
+    assert report.problems.select("row", "reason").rows() == [
+        (4, "duplicate id in the file (first at row 2)")
+    ]
+    ratings = importer.run(
+        engine, "responses", path, mapping.load(SKYTRAX / "ratings.toml"), accept_valid=True
+    )
+    rated = records.select(RATING_COLUMNS).unpivot()["value"]
+    assert ratings.written == int((~rated.is_in(["0", "0.0"]) & rated.is_not_null()).sum())
+    assert set(ratings.problems["row"]) == {4}
 
 
 def test_the_dashboard_renders_the_skytrax_data(tmp_path, monkeypatch):
@@ -730,9 +942,13 @@ def test_the_import_command(tmp_path, sample_db):
     args = ["import", "responses", str(path), "--mapping", str(rules), "--url", url]
     refused = run(*args)
     assert refused.returncode == 1
-    assert "4 rows read, 4 checked, 1 problems in 1 rows; wrote 0 rows" in refused.stdout
+    assert "4 rows read, 4 checked, 1 problem in 1 row; wrote 0 rows" in refused.stdout
     assert "row 5, nps = 'x': not a whole number" in refused.stdout
-    assert (tmp_path / "file.report.csv").exists() and (tmp_path / "file.rejected.csv").exists()
+    report, rejected = tmp_path / "file.rules.report.csv", tmp_path / "file.rules.rejected.csv"
+    assert f"report written to {report}\n" in refused.stdout
+    assert f"rejected rows written to {rejected}\n" in refused.stdout
+    assert pl.read_csv(report)["row"].to_list() == [5] and rejected.exists()
+    assert report.read_bytes().endswith(b"\n") and rejected.read_bytes().endswith(b"\n")
     dry = run(*args, "--accept-valid", "--dry-run")
     assert dry.returncode == 0 and "would write 3 rows" in dry.stdout
     done = run(*args, "--accept-valid")
@@ -756,6 +972,59 @@ def test_the_import_command(tmp_path, sample_db):
     assert wrong.returncode == 1 and "colour, not column(s) of responses" in wrong.stderr
     journey = run("import-journey", str(REPO / "sample_data"), "--url", url)
     assert journey.returncode == 0 and "6 stages, 25 touchpoints" in journey.stdout
+
+
+def test_imports_of_one_file_through_several_mappings_keep_their_own_reports(tmp_path, sample_db):
+    from test_cli import run
+
+    db = tmp_path / "cx.db"
+    db.write_bytes(sample_db.read_bytes())
+    url = f"sqlite:///{db}"
+    path = write(tmp_path, GOOD + "9000010,1,Billing,01/09/2026,x,5,web,survey,\n")
+    (tmp_path / "overall.toml").write_text(MAPPING)
+    (tmp_path / "stars.toml").write_text(MAPPING.replace('csat = "Stars"\n', 'csat = "Date"\n'))
+    for name in ("overall", "stars"):
+        args = ["import", "responses", str(path), "--mapping", str(tmp_path / f"{name}.toml")]
+        done = run(*args, "--dry-run", "--url", url)
+        assert f"report written to {tmp_path / f'file.{name}.report.csv'}" in done.stdout
+    overall = pl.read_csv(tmp_path / "file.overall.report.csv")  # still there
+    assert overall.select("row", "column").rows() == [(5, "nps")]
+    stars = pl.read_csv(tmp_path / "file.stars.report.csv")
+    assert stars.select("row", "column").rows() == [
+        (2, "csat"),
+        (3, "csat"),
+        (4, "csat"),
+        (5, "csat"),
+        (5, "nps"),
+    ]
+    plain = tmp_path / "plain.csv"  # no mapping: the table names the report
+    plain.write_text(
+        "response_id,customer_id,touchpoint_id,channel,responded_on,source\n"
+        "9000020,1,pay_first_bill,web,yesterday,survey\n"
+    )
+    bare = run("import", "responses", str(plain), "--dry-run", "--url", url)
+    assert f"report written to {tmp_path / 'plain.responses.report.csv'}" in bare.stdout
+
+
+def test_counts_of_one_are_singular(tmp_path, sample_db):
+    from test_cli import run
+
+    db = tmp_path / "cx.db"
+    db.write_bytes(sample_db.read_bytes())
+    url = f"sqlite:///{db}"
+    rules = tmp_path / "rules.toml"
+    rules.write_text(MAPPING)
+    path = write(tmp_path, "9000010,1,Billing,01/09/2026,x,5,web,survey,\n")
+    one = run("import", "responses", str(path), "--mapping", str(rules), "--url", url)
+    assert "file.csv → responses: 1 row read, 1 checked, 1 problem in 1 row; wrote 0 rows (" in (
+        one.stdout
+    )
+    sky = f"sqlite:///{tmp_path / 'sky.db'}"
+    assert run("init-db", "--url", sky).returncode == 0
+    journey = run("import-journey", str(SKYTRAX / "journey.yaml"), "--url", sky)
+    assert journey.stdout.strip().endswith(
+        ": 1 stage, 8 touchpoints, 3 departments, 3 stage_owners, 3 incentives, 3 targets"
+    )
 
 
 SQL_ATTEMPTS = (

@@ -123,8 +123,9 @@ def test_the_import_report_matches_the_files(drug_db, expected, drugreview_files
         n, bad = expected["rows"][name], expected["rejected"][name]
         for table in ("customers", "responses"):
             assert (
-                f"{name} → {table}: {n:,} rows read, {n:,} checked, {bad:,} problems in "
-                f"{bad:,} rows; wrote {n - bad:,} rows"
+                f"{name} → {table}: {n:,} rows read, {n:,} checked, {bad:,} "
+                f"problem{'' if bad == 1 else 's'} in {bad:,} row{'' if bad == 1 else 's'}; "
+                f"wrote {n - bad:,} rows"
             ) in out[f"{table} {name}"]
             assert "left out" not in out[f"{table} {name}"]  # no filter, no duplicates
     conn = sqlite3.connect(url.removeprefix("sqlite:///"))

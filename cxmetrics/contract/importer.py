@@ -20,14 +20,22 @@ import hashlib
 import html
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics.contract import limits, schema, store
-from cxmetrics.contract.mapping import OTHERS, Condition, Mapping, identity
+from cxmetrics.contract import csv_rows, limits, schema, store
+from cxmetrics.contract.mapping import (
+    OTHERS,
+    Condition,
+    Mapping,
+    look_alike,
+    missing_required,
+    with_same_names,
+)
+from cxmetrics.contract.text import counted
 
 Progress = Callable[[float, str], None]
 ROW = "__row"  # the source row number: the header is row 1, the first data row row 2
@@ -38,6 +46,8 @@ PROBLEM_SCHEMA = {"row": pl.Int64, "column": pl.String, "value": pl.String, "rea
 ORDINAL = r"(?i)\b(\d{1,2})(?:st|nd|rd|th)\b"  # "19th March" -> "19 March", before strptime
 SCIENTIFIC = r"^[+-]?\d+(?:\.\d+)?[eE][+-]?\d+$"  # 5.70306E+17
 DECIMAL = r"^[+-]?\d*\.\d+$"  # 12.5, 12.0
+#: An ISO date, or date and time (as typed date cells of XLSX and Parquet read): always a date
+ISO_STAMP = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$"
 TAG = re.compile(r"<[^>]{1,200}>")  # an HTML tag inside scraped text
 BLANK = "__blank_"  # + an [ids] column: the names of its source columns that are blank
 
@@ -73,13 +83,17 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
             raw = path.read_bytes()
             text = raw.decode(encoding, errors="replace")
             separator = "\t" if suffix == ".tsv" else ","
-            frame = pl.read_csv(text.encode("utf-8"), separator=separator, infer_schema_length=0)
+            frame, shapes = _read_csv(text, separator, path.name)
         elif suffix in (".xlsx", ".xls"):
+            shapes = None
             frame = pl.read_excel(path, infer_schema_length=0)
         else:
+            shapes = None
             frame = pl.read_parquet(path)
     except OSError as exc:
         raise ImportError_(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except ImportError_:
+        raise
     except Exception as exc:  # the parser's own message names the line
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ImportError_(
@@ -89,10 +103,48 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
         limits.check_frame(frame.height, frame.width)
     except limits.TooLarge as exc:
         raise ImportError_(f"{path.name} is too large to import: {exc}") from exc
-    if ROW in frame.columns:
-        raise ImportError_(f"{path.name} has a column named {ROW}, which is reserved")
-    frame = frame.with_columns(pl.all().cast(pl.String))
+    for reserved in (ROW, csv_rows.SHAPE):
+        if reserved in frame.columns:
+            raise ImportError_(f"{path.name} has a column named {reserved}, which is reserved")
+    if shapes and any(shapes):
+        frame = frame.with_columns(pl.Series(csv_rows.SHAPE, shapes, dtype=pl.String))
+    frame = frame.with_columns(
+        pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
+        pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S"),
+    ).with_columns(pl.all().cast(pl.String))
     return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+
+
+def _read_csv(text: str, separator: str, file_name: str) -> tuple[pl.DataFrame, list | None]:
+    """The fast reader; when it refuses the text, the record-by-record one, which names the
+    line of a malformed record and keeps the well-formed ones (see ``csv_rows.read``)."""
+    try:
+        frame = pl.read_csv(text.encode("utf-8"), separator=separator, infer_schema_length=0)
+        return frame, None
+    except pl.exceptions.PolarsError as exc:
+        try:
+            return csv_rows.read(text, separator)
+        except csv_rows.CsvError as bad:
+            raise ImportError_(f"{file_name} cannot be read as CSV: {bad}") from bad
+        except Exception:
+            raise exc from None
+
+
+def file_columns(source: pl.DataFrame) -> list[str]:
+    """The file's own columns of a frame from :func:`read_source`."""
+    return [c for c in source.columns if c not in (ROW, csv_rows.SHAPE)]
+
+
+def shape_problems(source: pl.DataFrame) -> pl.DataFrame:
+    """The rows whose record did not fit the header, as problems of the report."""
+    if csv_rows.SHAPE not in source.columns:
+        return pl.DataFrame(schema=PROBLEM_SCHEMA)
+    return source.filter(pl.col(csv_rows.SHAPE).is_not_null()).select(
+        pl.col(ROW).alias("row"),
+        pl.lit("(the whole row)").alias("column"),
+        pl.lit("").alias("value"),
+        pl.col(csv_rows.SHAPE).alias("reason"),
+    )
 
 
 # --- mapping ---------------------------------------------------------------------------
@@ -120,8 +172,25 @@ def check_columns(source: pl.DataFrame, m: Mapping, file_name: str = "the file")
     if missing:
         raise ImportError_(
             f"{file_name} has no column {', '.join(repr(c) for c in missing)} named in the "
-            f"mapping (its columns: {', '.join(c for c in source.columns if c != ROW)})"
+            f"mapping (its columns: {', '.join(file_columns(source))})"
         )
+
+
+def check_required(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> None:
+    """Every column the table requires has a value, or an error names all that lack one,
+    the file's own columns and how to map them."""
+    missing = missing_required(m)
+    if not missing:
+        return
+    columns = file_columns(source)
+    alike = [(c, look_alike(c, columns)) for c in missing]
+    hint = "; ".join(f"{c} = {a!r}" for c, a in alike if a)
+    example = f" ({hint})" if hint else f' (e.g. {missing[0]} = "Your column")'
+    raise ImportError_(
+        f"{file_name} gives no value for {', '.join(missing)}, which {m.table} requires "
+        f"(its columns: {', '.join(columns)}); name the file's column for each in a "
+        f"mapping's [columns]{example}, or give a constant, and pass it with --mapping"
+    )
 
 
 def _passes(c: Condition) -> pl.Expr:
@@ -175,7 +244,8 @@ def id_warnings(source: pl.DataFrame, m: Mapping) -> list[str]:
                 first = hits.row(0, named=True)
                 out.append(
                     f"column {src!r} (→ {', '.join(contracts)}) holds {what} as ids "
-                    f"({hits.height:,} rows, e.g. {first[src].strip()!r} in row {first[ROW]}): "
+                    f"({counted(hits.height, 'row')}, e.g. {first[src].strip()!r} "
+                    f"in row {first[ROW]}): "
                     f"{why}. Export the column as text, or build the id from other columns "
                     "with [ids]."
                 )
@@ -288,7 +358,14 @@ def _parse(column: sa.Column, text: pl.Expr, m: Mapping) -> tuple[pl.Expr, str]:
     if isinstance(kind, sa.Date):
         formats = m.dates.get(column.name, ("%Y-%m-%d",))
         plain = text.str.replace_all(ORDINAL, "${1}")
-        parsed = pl.coalesce([plain.str.strptime(pl.Date, f, strict=False) for f in formats])
+        parsed = pl.coalesce(
+            [
+                *(plain.str.strptime(pl.Date, f, strict=False) for f in formats),
+                pl.when(text.str.contains(ISO_STAMP)).then(
+                    text.str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+                ),
+            ]
+        )
         if len(formats) == 1:
             return parsed, f"not a date in the form {formats[0]}"
         return parsed, f"not a date in any of the forms {', '.join(formats)}"
@@ -374,7 +451,9 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
                 text.str.contains("\ufffd", literal=True).fill_null(False),
                 column.name,
                 text,
-                f"broken encoding: bytes that are not valid {m.encoding} text",
+                f"broken encoding: bytes that are not valid {m.encoding} text; if the file "
+                'is in another encoding, name it in the mapping: encoding = "cp1252" (Excel '
+                'on Windows) or "latin-1"',
             )
         )
         if reason:
@@ -641,15 +720,15 @@ class Report:
     def summary(self) -> str:
         verb = "would write" if self.dry_run else "wrote"
         head = (
-            f"{self.file} → {self.table}: {self.source_rows:,} rows read, "
-            f"{self.checked_rows:,} checked, {self.problems.height:,} problems in "
-            f"{self.rejected_source_rows:,} rows; {verb} {self.written:,} rows"
+            f"{self.file} → {self.table}: {counted(self.source_rows, 'row')} read, "
+            f"{self.checked_rows:,} checked, {counted(self.problems.height, 'problem')} in "
+            f"{counted(self.rejected_source_rows, 'row')}; {verb} {counted(self.written, 'row')}"
         )
         if self.filtered_rows:
-            head += f"; {self.filtered_rows:,} rows left out by the filter ({self.where})"
+            head += f"; {counted(self.filtered_rows, 'row')} left out by the filter ({self.where})"
         if self.duplicates_dropped:
             head += (
-                f"; {self.duplicates_dropped:,} duplicate rows left out (keep-first; "
+                f"; {counted(self.duplicates_dropped, 'duplicate row')} left out (keep-first; "
                 "listed in the report)"
             )
         if self.problems.height and not self.accept_valid:
@@ -670,12 +749,16 @@ def run(
     accept_valid: bool = False,
     report_dir: Path | None = None,
     file_name: str | None = None,
+    report_name: str | None = None,
     progress: Progress = _quiet,
 ) -> Report:
     """Read, map, validate and (unless ``dry_run``, or problems without ``accept_valid``)
     upsert. A report of the problems and the rejected source rows are written to
-    ``report_dir`` (default: beside the file) when there are problems. Without a mapping,
-    the file's columns named like the table's map to themselves."""
+    ``report_dir`` (default: beside the file) when there are problems, as
+    ``FILE.NAME.report.csv`` and ``FILE.NAME.rejected.csv``, NAME being ``report_name``
+    (the mapping's name, say) or the table: imports of one file through several mappings
+    keep their own reports. Without a mapping, the file's columns named like the table's
+    map to themselves."""
     path = Path(path)
     name = file_name or path.name
     if table not in schema.IMPORTABLE:
@@ -689,20 +772,27 @@ def run(
         store.require_importable(engine)
     progress(0.05, f"Reading {name}")
     source = read_source(path, m.encoding if m is not None else "utf-8")
-    m = m if m is not None else identity(table, source.columns)
-    progress(0.25, f"Mapping {source.height:,} rows")
+    misshapen = shape_problems(source)
+    source = source.drop(csv_rows.SHAPE, strict=False)
+    m = with_same_names(m if m is not None else Mapping(table), source.columns)
+    progress(0.25, f"Mapping {counted(source.height, 'row')}")
     check_columns(source, m, name)
-    kept = filter_rows(source, m)
+    check_required(source, m, name)
+    usable = source.filter(~pl.col(ROW).is_in(misshapen["row"].implode()))
+    kept = filter_rows(usable, m)
     warnings = id_warnings(kept, m)
     mapped = apply_mapping(kept, m, name)
     progress(0.35, "Checking every row")
     result = validate(mapped, m, references(engine, schema.metadata.tables[table]))
+    if misshapen.height:
+        problems = pl.concat([misshapen, result.problems]).sort("row", "column")
+        result = replace(result, problems=problems)
     bad_rows = result.problems["row"].unique()
     report_path = rejected_path = None
     if result.problems.height or result.dropped.height:
         folder = Path(report_dir) if report_dir else path.parent
         folder.mkdir(parents=True, exist_ok=True)
-        stem = Path(name).stem
+        stem = f"{Path(name).stem}.{report_name or table}"
         report_path = folder / f"{stem}.report.csv"
         pl.concat(
             [
@@ -717,7 +807,7 @@ def run(
         )
     written = 0
     if not dry_run and (result.problems.height == 0 or accept_valid):
-        progress(0.6, f"Writing {result.valid.height:,} rows")
+        progress(0.6, f"Writing {counted(result.valid.height, 'row')}")
         rows = result.valid.drop(ROW)
         written = upsert(engine, table, rows, _audit(table, rows, name))
         log_import(engine, table, name, source.height, written, bad_rows.len())
@@ -739,7 +829,7 @@ def run(
         accept_valid,
         report_path,
         rejected_path,
-        source.height - kept.height,
+        usable.height - kept.height,
         "; ".join(c.describe() for c in m.where),
         result.dropped,
         tuple(warnings),

@@ -39,6 +39,63 @@ class JourneyError(ValueError):
     """A journey definition file is missing or malformed."""
 
 
+_BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
+_ACCEPTED = {
+    pl.Boolean: "true, false, 1 or 0",
+    pl.Int32: "a whole number",
+    pl.Float64: "a number",
+    pl.String: "text",
+}
+_INVALID = object()
+
+
+def coerce(value, dtype):
+    """A journey cell as its column's type (None stays None), or ``_INVALID``."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    text = value.strip() if isinstance(value, str) else value
+    if dtype == pl.Boolean:
+        if isinstance(text, bool):
+            return text
+        return _BOOLEANS.get(str(text).lower(), _INVALID)
+    if isinstance(text, dict | list):
+        return _INVALID
+    if dtype == pl.String:
+        return str(text).lower() if isinstance(text, bool) else str(text)
+    if isinstance(text, bool):
+        return _INVALID
+    try:
+        number = float(text)
+    except (TypeError, ValueError):
+        return _INVALID
+    if dtype == pl.Int32:
+        return int(number) if number.is_integer() else _INVALID
+    return number
+
+
+def typed_rows(rows: list[dict], dtypes: dict, where: str, first: int = 1) -> list[dict]:
+    """``rows`` with each cell as its column's type; a ``JourneyError`` naming the row
+    (numbered from ``first``), its id, the field, the value and the accepted values of
+    every cell that is not."""
+    out, wrong = [], []
+    key = next(iter(dtypes))
+    for number, row in enumerate(rows, start=first):
+        typed = {}
+        for column, dtype in dtypes.items():
+            value = coerce(row.get(column), dtype)
+            if value is _INVALID:
+                wrong.append(
+                    f"row {number} ({key} {row.get(key)!r}): {column} = {row.get(column)!r} "
+                    f"is not {_ACCEPTED[dtype]}"
+                )
+            typed[column] = value
+        out.append(typed)
+    if wrong:
+        more = f" (and {len(wrong) - 5} more)" if len(wrong) > 5 else ""
+        raise JourneyError(f"{where}: {'; '.join(wrong[:5])}{more}")
+    return out
+
+
 @dataclass(frozen=True)
 class Journey:
     """Small frames that describe the company's journey and who owns each stage."""
@@ -158,20 +215,8 @@ def read_journey_dir(folder: Path = SAMPLE_DIR) -> tuple[Journey, pl.DataFrame]:
         absent = [c for c in dtypes if c not in raw.columns]
         if absent:
             raise JourneyError(f"{path}: missing column(s) {', '.join(absent)}")
-        casts = []
-        for col, dtype in dtypes.items():
-            expr = pl.col(col).str.strip_chars()
-            if dtype == pl.Boolean:
-                expr = expr.str.to_lowercase().replace_strict(
-                    {"true": True, "false": False, "1": True, "0": False}, return_dtype=pl.Boolean
-                )
-            elif dtype != pl.String:
-                expr = expr.cast(dtype)
-            casts.append(expr.alias(col))
-        try:
-            frames[name] = raw.select(casts)
-        except pl.exceptions.PolarsError as exc:
-            raise JourneyError(f"{path}: a value does not fit its column ({exc})") from exc
+        rows = typed_rows(raw.select(list(dtypes)).to_dicts(), dtypes, str(path), first=2)
+        frames[name] = pl.DataFrame(rows, schema=dtypes, orient="row")
         if name == "touchpoints" and "channels" in raw.columns:
             channels = raw.select(
                 "touchpoint_id", pl.col("channels").str.split("|").alias("channels")

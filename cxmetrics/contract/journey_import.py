@@ -26,7 +26,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cxmetrics.contract import importer, limits, schema, store
-from cxmetrics.contract.journey import _FILES, Journey, JourneyError, read_journey_dir
+from cxmetrics.contract.journey import (
+    _FILES,
+    Journey,
+    JourneyError,
+    read_journey_dir,
+    typed_rows,
+)
 
 
 def read(path: Path) -> Journey:
@@ -52,14 +58,8 @@ def read(path: Path) -> Journey:
         unknown = sorted({k for r in rows for k in r} - set(dtypes) - {"channels"})
         if unknown:
             raise JourneyError(f"{path}: {name} has unknown column(s) {', '.join(unknown)}")
-        try:
-            frames[name] = pl.DataFrame(
-                [{c: r.get(c) for c in dtypes} for r in rows], schema=dtypes, strict=False
-            )
-        except (TypeError, ValueError, pl.exceptions.PolarsError) as exc:
-            raise JourneyError(
-                f"{path}: a value of {name} does not fit its column ({exc})"
-            ) from exc
+        typed = typed_rows(rows, dtypes, f"{path}: {name}")
+        frames[name] = pl.DataFrame(typed, schema=dtypes, orient="row")
     return Journey(**frames)
 
 

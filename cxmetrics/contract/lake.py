@@ -92,8 +92,15 @@ def export(
     holds one table in memory), all or nothing: the files are written into a new folder
     beside ``folder`` and moved into place when every one is written. Returns the names."""
     folder = folder.resolve()
+    if folder.exists() and not folder.is_dir():
+        raise LakeError(
+            f"{folder} is a file, not a folder: name a new or empty folder for the Parquet "
+            "files (--replace overwrites a folder only)"
+        )
     if folder.exists() and any(folder.iterdir()) and not replace:
         raise LakeError(f"{folder} is not empty; pass --replace to overwrite it")
+    if folder.parent.exists() and not folder.parent.is_dir():
+        raise LakeError(f"{folder.parent} is a file, not a folder")
     if not folder.parent.is_dir():
         raise LakeError(f"the folder {folder.parent} does not exist")
     partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))

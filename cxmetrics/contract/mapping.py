@@ -47,6 +47,14 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
     columns = { "Comfort" = "lounge_comfort", "Food" = "lounge_food" }
     skip = ["0"]                  # cells that mean "not rated": no row
 
+A contract column the mapping does not fill (in ``[columns]``, ``[constants]``, ``[ids]``
+or ``[unpivot]``) is read from the file's column of the same name, as without a mapping: a
+mapping may hold only what differs from the contract, e.g. only a ``[dates]`` section.
+
+Dates: besides the ``[dates]`` formats, a cell written as an ISO date or date and time
+("2026-01-10", "2026-01-10 13:45:00") is read as that date, time of day left out: that is
+how typed date cells of XLSX and Parquet files arrive.
+
 Names on the right of ``[columns]`` and in ``[ids]`` and ``[unpivot]``, and the names in
 ``[where]``, are the file's; names on the left are the contract's (see
 ``cxmetrics/contract/schema.py``).
@@ -403,8 +411,38 @@ def syntax_error(exc: Exception) -> str:
 
 def identity(table: str, source_columns: list[str]) -> Mapping:
     """The file's columns that carry the table's column names, each to itself."""
-    contract = {c.name for c in schema.metadata.tables[table].columns}
-    return Mapping(table, {c: c for c in source_columns if c in contract})
+    return with_same_names(Mapping(table), source_columns)
+
+
+def filled(m: Mapping) -> set[str]:
+    """The contract columns a mapping gives a value: mapped, constant, built or unpivoted."""
+    out = set(m.columns) | set(m.constants) | set(m.ids)
+    if m.unpivot:
+        out |= {m.unpivot.key, m.unpivot.value}
+    return out
+
+
+def with_same_names(m: Mapping, source_columns: list[str]) -> Mapping:
+    """``m`` with each contract column it does not fill read from the file's column of the
+    same name, when the file has one (the unpivot's source columns excepted)."""
+    contract = [c.name for c in schema.metadata.tables[m.table].columns]
+    taken = filled(m) | (set(m.unpivot.columns) if m.unpivot else set())
+    present = set(source_columns)
+    extra = {c: c for c in contract if c not in taken and c in present}
+    return replace(m, columns={**m.columns, **extra}) if extra else m
+
+
+def missing_required(m: Mapping) -> list[str]:
+    """The table's required columns the mapping gives no value, in the table's order."""
+    given = filled(m)
+    table = schema.metadata.tables[m.table]
+    return [c.name for c in table.columns if schema.required(c) and c.name not in given]
+
+
+def look_alike(name: str, source_columns: list[str]) -> str | None:
+    """The file's column named like a contract column but for case, spaces and punctuation
+    ("Customer ID" for customer_id)."""
+    return next((c for c in source_columns if _simple(c) == _simple(name)), None)
 
 
 def _simple(name: str) -> str:

@@ -1,4 +1,5 @@
-"""Free text shown to people: personal details masked before display; "a" or "an" before a name.
+"""Free text shown to people: personal details masked before display; "a" or "an" before a
+name; "1 row" and "2 rows".
 
 Masking takes time in proportion to the text's length, whatever the text: a comment is
 written by anybody, and a pattern that backtracks over a long run of letters would hold the
@@ -62,3 +63,8 @@ def mask_pii_column(texts: pl.Series) -> pl.Series:
 def with_article(name: str) -> str:
     """ "a" or "an" before a name, by its first letter: "an Airport & departure", "a Claim"."""
     return f"{'an' if name[:1].lower() in 'aeiou' and name[:1] else 'a'} {name}"
+
+
+def counted(n: int, one: str, many: str | None = None) -> str:
+    """``n`` with the noun in the number it takes: "1 row", "0 rows", "2,264 rows"."""
+    return f"{n:,} {one if n == 1 else (many or one + 's')}"

@@ -1,0 +1,65 @@
+"""CSV files the fast reader refuses, read again record by record to say where and why.
+
+Polars stops at the first malformed record with a message that names neither its line nor
+what to fix ("found more fields than defined in 'Schema'"). Python's ``csv`` module reads
+the same text one record at a time, so:
+
+- a record with more fields than the header is kept apart, named by its line, and becomes
+  a problem of that row (the rest of the file can still be imported with accept-valid);
+- a quote that opens and never closes stops the reading, naming the line it opens on.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import polars as pl
+
+#: The importer's column for why a record does not fit the header (null when it fits).
+SHAPE = "__shape"
+
+
+class CsvError(ValueError):
+    """The text cannot be split into records; the message names the line and the fix."""
+
+
+def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None]]:
+    """The records of ``text`` as text columns named by its header (blank cells null), in
+    file order, and for each record why it does not fit the header (naming its line) or
+    None. A record with more fields than the header holds its first fields; it is never to
+    be imported."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
+    records, shapes = [], []
+    header: list[str] | None = None
+    start = 1  # the line the next record begins on
+    try:
+        for record in reader:
+            if header is None:
+                header = record
+            else:
+                width = len(header)
+                shapes.append(_shape(record, width, start))
+                cells = (record + [""] * width)[:width]
+                records.append([c if c != "" else None for c in cells])
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        if "end of data" in str(exc) or "field larger" in str(exc):
+            raise CsvError(
+                f'line {start}: a quoted value opens (") and never closes; close the quote '
+                "or remove the stray quote on that line"
+            ) from exc
+        raise CsvError(f"line {reader.line_num}: {exc}") from exc
+    if header is None:
+        return pl.DataFrame(), []
+    return pl.DataFrame(records, schema=[(h, pl.String) for h in header], orient="row"), shapes
+
+
+def _shape(record: list[str], width: int, line: int) -> str | None:
+    if len(record) <= width:
+        return None  # fewer fields: the missing cells are blank, as the fast reader has them
+    extra = ", ".join(repr(v) for v in record[width:])
+    return (
+        f"line {line} has {len(record)} fields, the header {width} (extra: {extra[:80]}); "
+        "put quotes around a value that holds the separator, or remove the extra fields"
+    )
