@@ -186,6 +186,45 @@ def test_every_rejection_reason_is_named_and_nothing_is_written(engine, tmp_path
     assert rejected["ID"][0] == "9000010"
 
 
+def test_implausible_dates_are_rejected_naming_the_span(engine, tmp_path):
+    """A typo of a year (2099, 1899) would move every period preset to it; tomorrow is
+    still taken (a time zone ahead), the day after is not."""
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    after = tomorrow + dt.timedelta(days=1)
+    body = (
+        "9000001,1,Billing,31/12/2099,9,5,web,survey,\n"
+        "9000002,1,Billing,31/12/1899,9,5,web,survey,\n"
+        f"9000003,1,Billing,{after:%d/%m/%Y},9,5,web,survey,\n"
+        f"9000004,1,Billing,{tomorrow:%d/%m/%Y},9,5,web,survey,\n"
+        "9000005,1,Billing,01/01/1990,9,5,web,survey,\n"
+    )
+    report = importer.run(
+        engine,
+        "responses",
+        write(tmp_path, body),
+        mapping.loads(MAPPING, ".toml"),
+        accept_valid=True,
+    )
+    span = f"not a plausible date (1990-01-01 to {tomorrow})"
+    got = {(r["row"], r["column"], r["reason"]) for r in report.problems.iter_rows(named=True)}
+    assert got == {(2, "responded_on", span), (3, "responded_on", span), (4, "responded_on", span)}
+    assert report.written == 2
+    assert set(rows_by_id(engine, ["9000004", "9000005"])) == {"9000004", "9000005"}
+
+
+def test_a_customer_who_left_before_joining_is_rejected(engine, tmp_path):
+    path = tmp_path / "customers.csv"
+    path.write_text(
+        "customer_id,segment,region,joined_on,churned_on\n"
+        "C-1,Personal,North,2025-03-01,2025-02-28\n"
+        "C-2,Personal,North,2025-03-01,2025-03-01\n"
+    )
+    report = importer.run(engine, "customers", path, None, accept_valid=True)
+    got = [(r["row"], r["column"], r["reason"]) for r in report.problems.iter_rows(named=True)]
+    assert got == [(2, "churned_on", "before joined_on")]
+    assert report.written == 1
+
+
 def test_the_encoding_the_broken_encoding_hint_names_reads_the_file(engine, tmp_path):
     raw = HEADER.encode() + "9000019,1,Billing,01/09/2026,7,5,web,survey,café\n".encode("cp1252")
     path = write(tmp_path, "", encoding=raw)
@@ -688,10 +727,18 @@ def test_the_journey_imports_from_yaml_and_bad_journeys_are_refused(engine, tmp_
         "stage_owners: [{stage_id: a, department_id: d, role: lead},"
         " {stage_id: a, department_id: e, role: lead}]\n"
     )
+    bad.write_text(
+        bad.read_text()
+        + "targets: [{metric: nps, stage_id: a, target: 500}, {metric: csat, target: -1},"
+        " {metric: ces, stage_id: a, target: 7}]\n"
+    )
     with pytest.raises(JourneyError) as err:
         journey_import.write(engine, journey_import.read(bad))
     assert "touchpoints: unknown stage 'nowhere'" in str(err.value)
     assert "stage 'a' has 2 leads" in str(err.value)
+    assert "targets: the nps target of stage 'a' is 500, outside -100 to 100" in str(err.value)
+    assert "targets: the csat target of the company is -1, outside 0 to 100" in str(err.value)
+    assert "ces target" not in str(err.value)  # 7 is the top of its scale
     assert count(engine, "stages") == 7
     same = tmp_path / "same.yaml"  # a stage and a department with one id: refused, named
     same.write_text(

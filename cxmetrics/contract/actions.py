@@ -28,8 +28,7 @@ from cxmetrics.contract.journey import Journey
 STATUSES = schema.ACTION_STATUSES
 OPEN_STATUSES = ("planned", "in progress")
 CLOSED_STATUSES = ("done", "dropped")
-#: The values a target may take, per metric (NPS points, CSAT %, CES on its 1-7 scale).
-TARGET_RANGES = {"nps": (-100.0, 100.0), "csat": (0.0, 100.0), "ces": (1.0, 7.0)}
+TARGET_RANGES = schema.TARGET_RANGES
 FIELDS = (
     "department_id",
     "stage_id",

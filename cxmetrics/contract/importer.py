@@ -498,6 +498,13 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
             )
             span = f"{low} to {high}" if high is not None else f"at least {low}"
             problems.append(_problem(typed, bad, name, value, f"out of range ({span})"))
+    latest = dt.date.today() + dt.timedelta(days=1)
+    for name in schema.EVENT_DATES.get(table.name, ()):
+        if name in typed.columns:
+            day = pl.col(name)
+            bad = day.is_not_null() & ((day < schema.EARLIEST_DATE) | (day > latest))
+            span = f"{schema.EARLIEST_DATE} to {latest}"
+            problems.append(_problem(typed, bad, name, day, f"not a plausible date ({span})"))
     for name, allowed in schema.ALLOWED.get(table.name, {}).items():
         if name in typed.columns:
             bad = pl.col(name).is_not_null() & ~pl.col(name).is_in(list(allowed))
@@ -509,6 +516,13 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
         problems.append(
             _problem(
                 typed, bad.fill_null(False), "closed_on", pl.col("closed_on"), "before opened_on"
+            )
+        )
+    if table.name == "customers" and {"joined_on", "churned_on"} <= set(typed.columns):
+        bad = pl.col("churned_on") < pl.col("joined_on")
+        problems.append(
+            _problem(
+                typed, bad.fill_null(False), "churned_on", pl.col("churned_on"), "before joined_on"
             )
         )
     if table.name == "actions" and {"start_on", "due_on"} <= set(typed.columns):

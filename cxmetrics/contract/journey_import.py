@@ -112,6 +112,14 @@ def problems(j: Journey) -> list[str]:
     metrics = set(j.targets["metric"].drop_nulls().to_list()) - set(schema.TARGET_METRICS)
     if metrics:
         out.append(f"targets: unknown metric(s) {', '.join(sorted(metrics))}")
+    for r in j.targets.drop_nulls(["metric", "target"]).iter_rows(named=True):
+        low, high = schema.TARGET_RANGES.get(r["metric"], (None, None))
+        if low is not None and not low <= r["target"] <= high:
+            where = f"stage {r['stage_id']!r}" if r["stage_id"] else "the company"
+            out.append(
+                f"targets: the {r['metric']} target of {where} is {r['target']:g}, "
+                f"outside {low:g} to {high:g}"
+            )
     share = j.incentives.filter(~pl.col("cx_share").is_between(0, 1))
     if share.height:
         out.append("incentives: cx_share must be between 0 and 1")

@@ -7,6 +7,8 @@ other module spells a column name of the database.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -14,6 +16,8 @@ metadata = sa.MetaData()
 SOURCES = ("survey", "contact_center", "social", "complaint")
 OWNER_ROLES = ("lead", "contributor")
 TARGET_METRICS = ("nps", "csat", "ces")
+#: The values a target may take, per metric (NPS points, CSAT %, CES on its 1-7 scale).
+TARGET_RANGES = {"nps": (-100.0, 100.0), "csat": (0.0, 100.0), "ces": (1.0, 7.0)}
 ACTION_STATUSES = ("planned", "in progress", "done", "dropped")
 
 
@@ -28,6 +32,17 @@ RANGES = {
     "customers": {"influence": (0, 100), "annual_revenue": (0, None), "cost_to_serve": (0, None)},
     "incentives": {"cx_share": (0, 1)},
 }
+#: Dates of what happened (a response, a contact, a case, a KPI's week, a customer joining
+#: or leaving): an import refuses one before EARLIEST_DATE or after tomorrow (a time zone
+#: ahead), a typo that would otherwise move every period preset to 2099 or 1899
+EVENT_DATES = {
+    "responses": ("responded_on",),
+    "contacts": ("contacted_on",),
+    "cases": ("opened_on", "closed_on"),
+    "kpis": ("week",),
+    "customers": ("joined_on", "churned_on"),
+}
+EARLIEST_DATE = dt.date(1990, 1, 1)
 #: Columns limited to a list of values; the tables' checks are made from them.
 ALLOWED = {
     "responses": {"source": SOURCES},
