@@ -719,7 +719,7 @@ def _findings(args) -> int:
     tested = ", ".join(f"{k} {v}" for k, v in report.tested.items())
     print(f"Tests made: {tested}; false discovery rate 5% per family.")
     for item in report.findings:
-        print(f"  [{item.kind}] {item.sentence} (q = {item.q:.3g})")
+        print(f"  [{item.kind}] {item.text} (q = {item.q:.3g})")
     if not report.findings:
         print("  Nothing in this view passes its test.")
     return 0

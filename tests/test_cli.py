@@ -303,3 +303,15 @@ def test_export_parquet_onto_a_file_is_refused_naming_it(tmp_path, sample_url, c
     assert capsys.readouterr().err == f"error: {target} is a file, not a folder\n"
     assert [p.name for p in tmp_path.iterdir()] == ["afile"]  # nothing written beside it
     assert target.read_text() == "mine\n"
+
+
+def test_findings_are_plain_text_on_the_command_line_and_in_json(sample_url):
+    """The pages bold a department's name in the closed-loop finding; the command line and
+    its JSON (read by scripts and mail) carry no Markdown."""
+    out = run("findings", "--json", url=sample_url)
+    assert out.returncode == 0, out.stderr
+    sentences = {f["kind"]: f["sentence"] for f in json.loads(out.stdout)["findings"]}
+    assert sentences["closed_loop"].startswith("Customer Service closed ")
+    assert not [s for s in sentences.values() if "**" in s]
+    text = run("findings", url=sample_url)
+    assert "[closed_loop] Customer Service closed " in text.stdout and "**" not in text.stdout

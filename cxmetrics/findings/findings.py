@@ -120,13 +120,19 @@ class Finding:
     def significant(self) -> bool:
         return self.q is not None and self.q <= FDR
 
+    @property
+    def text(self) -> str:
+        """The sentence as plain text, without the pages' bold marks: the command line, its
+        JSON and e-mail say it without Markdown."""
+        return self.sentence.replace("**", "")
+
     def as_dict(self) -> dict:
         def num(x):
             return None if x is None else round(float(x), 6)
 
         return {
             "kind": self.kind,
-            "sentence": self.sentence,
+            "sentence": self.text,
             "effect": num(self.effect),
             "ci": None if self.ci is None else [num(self.ci[0]), num(self.ci[1])],
             "unit": self.unit,

@@ -110,11 +110,6 @@ def in_scope(f: Finding, departments: tuple[str, ...], journey) -> bool:
     return set(f.stages) <= stages and set(f.departments) <= set(departments)
 
 
-def plain(sentence: str) -> str:
-    """The sentence without the page's bold marks."""
-    return sentence.replace("**", "")
-
-
 def describe_role(role: str, department: str | None, f: Finding, journey) -> str:
     name = journey.department_name(department) if department else ""
     stages = ", ".join(journey.stage_name(s) for s in f.stages)
@@ -146,7 +141,7 @@ def _content(
     view = Filters(start=start, end=end, stages=f.stages, departments=departments)
     return {
         **f.as_dict(),
-        "sentence": plain(f.sentence),
+        "sentence": f.text,
         "period": {"start": start.isoformat(), "end": end.isoformat()},
         "role": role,
         "department": department,
