@@ -279,7 +279,9 @@ METRICS: dict[str, Metric] = {
             "words, factorised into themes by non-negative matrix factorisation (NMF). A "
             "theme is named by its three strongest words; each comment belongs to its "
             "strongest theme. @handles, links, numbers and the company's own account names "
-            "are left out; a hashtag counts as its word. Recomputed when the data changes.",
+            "are left out; a hashtag counts as its word. Fitted once, on the first comments a "
+            "database receives; later comments are placed in the stored themes "
+            "(`analyse-comments --all` fits them anew).",
             "theme = argmax over themes of the comment's NMF weights",
             "label",
             None,
