@@ -315,3 +315,26 @@ def test_findings_are_plain_text_on_the_command_line_and_in_json(sample_url):
     assert not [s for s in sentences.values() if "**" in s]
     text = run("findings", url=sample_url)
     assert "[closed_loop] Customer Service closed " in text.stdout and "**" not in text.stdout
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_export_parquet_gives_the_lake_the_mode_of_any_new_folder(tmp_path, sample_url, umask):
+    """Not the private 0700 of the temporary folder it is written in: a service running as
+    another user (DuckDB's, Spark's) reads the lake as it reads its files."""
+    lake_dir = tmp_path / "lake"
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import os, sys; os.umask({umask}); from cxmetrics import cli; "
+            f"sys.exit(cli.main(['export-parquet', {str(lake_dir)!r}, '--url', {sample_url!r}]))",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr
+    assert lake_dir.stat().st_mode & 0o777 == 0o777 & ~umask
+    for file in lake_dir.iterdir():
+        assert file.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -10,6 +10,7 @@ any database of the contract.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -85,6 +86,16 @@ def version(folder: Path) -> tuple[int, int]:
     return len(files), max((p.stat().st_mtime_ns for p in files), default=0)
 
 
+def _umask() -> int:
+    """The process's umask, read without setting it (``os.umask`` sets it, for every
+    thread, while it reads); 0o022 where the system does not say."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    return 0o022
+
+
 def export(
     tables: Iterable[tuple[str, pl.DataFrame]], folder: Path, *, replace: bool = False
 ) -> list[str]:
@@ -105,6 +116,9 @@ def export(
         raise LakeError(f"the folder {folder.parent} does not exist")
     partial = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
+        # mkdtemp makes it private (0700); the lake gets the mode any new folder gets here
+        # (the umask's), so the services that read it (DuckDB, Spark) can, as for its files
+        partial.chmod(0o777 & ~_umask())
         written = []
         for name, frame in tables:
             frame.write_parquet(partial / f"{name}.parquet")
