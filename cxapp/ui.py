@@ -27,7 +27,7 @@ BADGE_COLORS = {
 }
 #: What a table shows in a cell without a value (a comment without an NPS answer, a case
 #: not closed), where Streamlit would write "None"
-MISSING = "–"
+MISSING = wording.NO_FIGURE
 PLOTLY_CONFIG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 VIEW_ONLY_CONFIG = {"displaylogo": False, "modeBarButtonsToRemove": ["toImage"]}
 # Streamlit's own table toolbar offers a CSV download; for those who may not export, it is
@@ -101,6 +101,7 @@ def tile(
         "interval of each"
     )
     line = overview_charts.sparkline_svg(trend or [], band, _trend_color(t), title)
+    value = wording.tile_value(t, min_n, symbol)
     with st.container(border=True, height="stretch"):
         with st.container(gap=None, key=f"tile_{t.key}"):
             if link:  # a linked name, with its tooltip, in place of the metric's own label
@@ -108,7 +109,7 @@ def tile(
                 st.markdown(f":small[[{spec.short}]({link})]", help=help_text)
             st.metric(
                 spec.short,
-                wording.tile_value(t, min_n, symbol),
+                wording.figure(value),
                 delta_text(t.key, t.change),
                 delta_color=color,
                 help=help_text,
@@ -121,9 +122,13 @@ def tile(
                 f"alt='{html.escape(title, quote=True)}' title='{html.escape(title, quote=True)}' "
                 "style='display:block;width:100%;height:44px'>"
             )
-        st.caption(wording.tile_caption(t, min_n, previous_label, symbol, short=True))
-        if t.key in ("nps", "csat", "ces"):
-            status_badge(t.status)
+        caption = wording.tile_caption(t, min_n, previous_label, symbol, short=True)
+        if value in (wording.NO_DATA, wording.TOO_FEW):  # the tile shows a dash: say why,
+            st.caption(f"{value} · {caption}")  # in place of a badge a tile's width cuts
+        else:
+            st.caption(caption)
+            if t.key in ("nps", "csat", "ces"):
+                status_badge(t.status)
 
 
 #: A tile's trend line: its change's colour when a change is shown, else grey (as the
@@ -347,7 +352,7 @@ def stage_strip(
             trend = [v for v in (trends or {}).get(stage.stage_id, []) if v is not None]
             st.metric(
                 "NPS",
-                value_text("nps", nps, min_n),
+                wording.figure(value_text("nps", nps, min_n)),
                 help=METRICS["nps"].help(),
                 chart_data=trend if len(trend) > 1 else None,
                 chart_type="line",

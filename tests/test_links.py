@@ -223,3 +223,20 @@ def test_a_change_opens_the_same_page_from_the_first_fold_the_changes_and_an_ale
     assert first_screen.link_for("", item, view, stages) == (page, expected)
     assert overview_links.change("", item, view) == (page, expected)
     assert links.page_of("change", stages, family) == page
+
+
+def test_a_tile_with_too_few_answers_shows_a_dash_and_says_why(app_env, raw_sql):
+    """A word is cut on one of six tiles ("Too few", "Not reco"): the tile shows a dash and
+    its caption begins with the reason and n, counted here in plain SQL."""
+    (n,) = raw_sql.execute(
+        "SELECT COUNT(r.nps) FROM responses r JOIN touchpoints t USING (touchpoint_id) "
+        "WHERE t.stage_id = 'claim' AND r.responded_on BETWEEN '2026-07-06' AND '2026-07-08'"
+    ).fetchone()
+    assert 0 < n < 30
+    at = open_link({"start": "2026-07-06", "end": "2026-07-08", "stage": "claim"})
+    at.switch_page("pages/overview.py").run()
+    assert not at.exception, at.exception
+    nps = next(t for t in at.metric if t.label == "NPS" or t.value == "–")
+    assert nps.value == "–"
+    captions = [c.value for c in at.caption]
+    assert any(c.startswith(f"Too few responses · n = {n:,} answers") for c in captions), captions

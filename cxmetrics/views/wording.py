@@ -9,6 +9,10 @@ from cxmetrics.stats import metrics as m
 from cxmetrics.views.overview import Tile
 
 NOT_RECORDED = "Not recorded"
+NO_DATA, TOO_FEW = "No data", "Too few responses"
+#: A tile's or stage card's value where it is a word: six to a row (1,400 px) cut a word
+#: ("Not reco", "Too few"), so they show a dash and their caption and status say it whole
+NO_FIGURE = "–"
 
 
 def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) -> str:
@@ -25,14 +29,20 @@ def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) 
     if key in ("responses", "revenue_at_risk"):
         return spec.format(score.value, symbol)
     if score.n == 0:
-        return "No data"
+        return NO_DATA
     shown = score.shown(min_n)
-    return spec.format(shown, symbol) if shown is not None else "Too few responses"
+    return spec.format(shown, symbol) if shown is not None else TOO_FEW
 
 
 def tile_value(t: Tile, min_n: int, symbol: str) -> str:
     """A tile's value: "Not recorded" when a fact it needs is not recorded, never 0."""
     return NOT_RECORDED if t.unknown else value_text(t.key, t.score, min_n, symbol)
+
+
+def figure(text: str) -> str:
+    """A value as a tile or a stage card shows it: the number, or :data:`NO_FIGURE` where
+    :func:`value_text` or :func:`tile_value` gave a word."""
+    return NO_FIGURE if text in (NOT_RECORDED, NO_DATA, TOO_FEW) else text
 
 
 def possessive(name: str) -> str:
