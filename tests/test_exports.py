@@ -152,6 +152,58 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
         assert "Benjamini-Hochberg" in leads[0].note
 
 
+@pytest.fixture(scope="module")
+def partial_inputs(partial_url):
+    engine = store.make_engine(partial_url)
+    try:
+        return briefing.load_inputs(engine)
+    finally:
+        engine.dispose()
+
+
+def deck(content: bytes) -> dict[str, tuple[list[str], int]]:
+    """Each slide after the title, by its title: the text of its boxes after the title and
+    how many pictures it holds."""
+    from pptx import Presentation
+
+    out = {}
+    for slide in list(Presentation(io.BytesIO(content)).slides)[1:]:
+        texts = [shape.text_frame.text for shape in slide.shapes if shape.has_text_frame]
+        out[texts[0]] = (texts[1:], sum(1 for sh in slide.shapes if sh.shape_type == 13))
+    return out
+
+
+def partial_briefing(partial_inputs, monkeypatch, formats=("pptx",)):
+    monkeypatch.delenv("CX_PUBLIC_URL", raising=False)
+    ds = partial_inputs["ds"]
+    view = Filters(start=ds.last_day - dt.timedelta(days=89), end=ds.last_day)
+    b = briefing.build(**partial_inputs, f=view)
+    return b, briefing.render(b, formats)
+
+
+def test_a_briefing_without_kpis_or_cases_says_so_without_a_chart(partial_inputs, monkeypatch):
+    from pypdf import PdfReader
+
+    from cxmetrics.views import accountability, voc_view
+
+    assert partial_inputs["kpis"].height == 0 and partial_inputs["cases"].height == 0
+    b, files = partial_briefing(partial_inputs, monkeypatch, ("pptx", "pdf"))
+    slides = deck(files["pptx"])
+    # the sentence that says what to import, and nothing drawn
+    assert slides["Green scorecards, red experiences"] == ([accountability.NO_KPIS], 0)
+    assert slides["Closed is not resolved"] == ([voc_view.NO_CASES], 0)
+    assert slides["The journey, stage by stage"][1] == 1  # a chart that was measured is drawn
+    pages = PdfReader(io.BytesIO(files["pdf"])).pages[1:]
+    assert len(pages) == len(b.slides)
+    for slide, page in zip(b.slides, pages, strict=True):
+        text = page.extract_text()
+        if slide.title in ("Green scorecards, red experiences", "Closed is not resolved"):
+            assert len(page.images) == 0, slide.title
+            assert "KPI-weeks" not in text and "cases opened" not in text, slide.title
+        elif slide.title == "The journey, stage by stage":
+            assert len(page.images) == 1
+
+
 def test_briefing_per_department_writes_each_departments_numbers(sample_url, tmp_path, raw_sql):
     end = dt.date.fromisoformat(
         raw_sql.execute("SELECT MAX(responded_on) FROM responses").fetchone()[0]

@@ -241,16 +241,25 @@ def build(
     # accountability
     av = accountability.compute(ds, kpis, view, min_n)
     flagged = [v.sentence for v in av.verdicts if v.false_positive]
-    slides.append(
-        Slide(
-            "Green scorecards, red experiences",
-            flagged or [av.unjudged_reason or accountability.NO_FALSE_POSITIVE],
-            accountability_charts.fig_silo_quadrant(av.verdicts),
-            f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks. "
-            f"{accountability.family_caption(av.verdicts)}",
-            link=link("accountability"),
+    if av.unjudged_reason:  # no KPIs or departments (in view): nothing to plot, say why
+        slides.append(
+            Slide(
+                "Green scorecards, red experiences",
+                [av.unjudged_reason],
+                link=link("accountability"),
+            )
         )
-    )
+    else:
+        slides.append(
+            Slide(
+                "Green scorecards, red experiences",
+                flagged or [accountability.NO_FALSE_POSITIVE],
+                accountability_charts.fig_silo_quadrant(av.verdicts),
+                f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks. "
+                f"{accountability.family_caption(av.verdicts)}",
+                link=link("accountability"),
+            )
+        )
 
     # loyalty and money
     stats = ds.slice_stats(view)
@@ -304,16 +313,20 @@ def build(
 
     # the closed loop and leading indicators
     vv = voc_view.compute(ds, comments, cases, contacts, view, min_n)
-    slides.append(
-        Slide(
-            "Closed is not resolved",
-            [closed_loop_line(vv.headline) if cases.height else voc_view.NO_CASES],
-            voc_charts.fig_closed_vs_confirmed(vv.per_department, min_n),
-            f"{METRICS['confirmed_rate'].definition} {METRICS['false_closure_rate'].definition} "
-            f"{vv.loop_window} n = {vv.loop_cases.height:,} cases opened.",
-            link=link("voice"),
+    if cases.height == 0:  # never imported: what to import, and no empty chart
+        slides.append(Slide("Closed is not resolved", [voc_view.NO_CASES], link=link("voice")))
+    else:
+        slides.append(
+            Slide(
+                "Closed is not resolved",
+                [closed_loop_line(vv.headline)],
+                voc_charts.fig_closed_vs_confirmed(vv.per_department, min_n),
+                f"{METRICS['confirmed_rate'].definition} "
+                f"{METRICS['false_closure_rate'].definition} "
+                f"{vv.loop_window} n = {vv.loop_cases.height:,} cases opened.",
+                link=link("voice"),
+            )
         )
-    )
     if vv.lead_warnings:  # only a lead the findings engine kept
         lead = vv.lead_warnings[0]
         stage = lead.stages[0]
