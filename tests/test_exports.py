@@ -193,6 +193,15 @@ def test_a_briefing_without_kpis_or_cases_says_so_without_a_chart(partial_inputs
     assert slides["Green scorecards, red experiences"] == ([accountability.NO_KPIS], 0)
     assert slides["Closed is not resolved"] == ([voc_view.NO_CASES], 0)
     assert slides["The journey, stage by stage"][1] == 1  # a chart that was measured is drawn
+    # "what changed" once, on its own slide; the moments of truth say what their chart shows
+    changes = slides["What changed"][0][0].split("\n")
+    assert changes == [s.lines for s in b.slides if s.title == "What changed"][0]
+    for title, (texts, _) in slides.items():
+        if title not in ("What changed", briefing.WHAT_TO_KNOW):
+            assert not any(c in t for c in changes for t in texts), title
+    assert slides["The weakest moments of truth"][0][0].startswith(
+        tuple(f"{t} (" for t in partial_inputs["ds"].journey.touchpoints["name"])
+    )
     pages = PdfReader(io.BytesIO(files["pdf"])).pages[1:]
     assert len(pages) == len(b.slides)
     for slide, page in zip(b.slides, pages, strict=True):
@@ -202,6 +211,36 @@ def test_a_briefing_without_kpis_or_cases_says_so_without_a_chart(partial_inputs
             assert "KPI-weeks" not in text and "cases opened" not in text, slide.title
         elif slide.title == "The journey, stage by stage":
             assert len(page.images) == 1
+
+
+def test_the_weakest_moments_slide_says_what_its_chart_shows(inputs, raw_sql, monkeypatch):
+    from cxmetrics.views import overview
+
+    monkeypatch.delenv("CX_PUBLIC_URL", raising=False)
+    end = inputs["ds"].last_day
+    view = Filters(start=end - dt.timedelta(days=89), end=end)
+    b = briefing.build(**inputs, f=view)
+    slides = {s.title: s for s in b.slides}
+    # by hand: each declared moment of truth with 30+ NPS answers in the period, worst 5
+    worst = raw_sql.execute(
+        "SELECT t.name, s.name, 100.0 * (SUM(r.nps >= 9) - SUM(r.nps <= 6)) / COUNT(r.nps), "
+        "COUNT(r.nps) FROM responses r JOIN touchpoints t USING (touchpoint_id) "
+        "JOIN stages s ON s.stage_id = t.stage_id "
+        "WHERE t.moment_of_truth AND r.responded_on BETWEEN ? AND ? "
+        "GROUP BY t.touchpoint_id HAVING COUNT(r.nps) >= 30 ORDER BY 3 LIMIT 5",
+        (view.start.isoformat(), end.isoformat()),
+    ).fetchall()
+    moments = slides["The weakest moments of truth"]
+    assert moments.figure is not None and len(moments.lines) == len(worst) > 0
+    for line, (touchpoint, stage, nps, n) in zip(moments.lines, worst, strict=True):
+        assert line.startswith(f"{touchpoint} ({stage}): NPS {METRICS['nps'].format(nps)} ± ")
+        assert f"(n = {n:,} answers) · " in line and "target" in line
+    # what changed: on its own slide, once, and nowhere else but among the top findings
+    changes = overview.compute(inputs["ds"], view).changes
+    assert changes and slides["What changed"].lines == changes
+    for slide in b.slides:
+        if slide.title not in ("What changed", briefing.WHAT_TO_KNOW):
+            assert not set(slide.lines) & set(changes), slide.title
 
 
 def test_briefing_per_department_writes_each_departments_numbers(sample_url, tmp_path, raw_sql):
