@@ -144,13 +144,16 @@ else:
         "Department", owners, key="acc_department", format_func=journey.department_name
     )
     row = next(s for s in av.stages if s.stage_id == stage)
-    ui.chart(  # with no KPIs imported the chart still shows the stage's weekly NPS
-        data.figure(
-            accountability_charts.fig_department_at_stage, data.DATASET, view, av, stage, dept
-        ),
-        "Dashed lines: targets. KPI points are green on target, red off target.",
-        key="fig_kpis_against_stage",
-    )
+    if not av.has_kpis:  # no department's own KPIs to set beside the stage's NPS
+        ui.not_recorded(accountability.NO_KPIS_AT_STAGE)
+    else:
+        ui.chart(
+            data.figure(
+                accountability_charts.fig_department_at_stage, data.DATASET, view, av, stage, dept
+            ),
+            "Dashed lines: targets. KPI points are green on target, red off target.",
+            key="fig_kpis_against_stage",
+        )
 
     # --- shared stage scorecard ----------------------------------------------------------------
     st.subheader(ui.md(f"Shared scorecard: {row.name}"))

@@ -60,6 +60,29 @@ def sample_url(sample_db) -> str:
     return f"sqlite:///{sample_db}"
 
 
+# What a company that imported only its journey, customers and responses lacks.
+NOT_IMPORTED = ("contacts", "cases", "kpis", "incentives", "actions", "action_changes")
+
+
+@pytest.fixture(scope="session")
+def partial_url(tmp_path_factory, sample_data) -> str:
+    """The test company with only its journey, customers and responses imported: no
+    contacts, cases, KPIs, incentives or action plans, and no customer's revenue, cost,
+    influence or churn."""
+    tables = sample_data.tables()
+    for name in NOT_IMPORTED:
+        tables[name] = tables[name].clear()
+    facts = ("annual_revenue", "cost_to_serve", "influence")
+    tables["customers"] = (
+        tables["customers"]
+        .with_columns(pl.lit(None, dtype=pl.Float64).alias(c) for c in facts)
+        .with_columns(pl.lit(None, dtype=pl.Date).alias("churned_on"))
+    )
+    path = tmp_path_factory.mktemp("partial") / "cx.db"
+    store.write_tables(f"sqlite:///{path}", tables)
+    return f"sqlite:///{path}"
+
+
 @pytest.fixture(scope="session")
 def loaded(sample_url) -> dataset.Dataset:
     engine = store.make_engine(sample_url)

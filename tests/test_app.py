@@ -299,3 +299,22 @@ def test_loyalty_page_follows_filters_and_shows_its_sections(app_env, raw_sql):
     ).fetchone()[0]
     assert any(c.value.endswith(f"of {satisfied:,} satisfied customers") for c in at.caption)
     assert len(at.get("plotly_chart")) == 9
+
+
+def test_accountability_without_kpis_says_so_instead_of_empty_kpi_axes(partial_url, monkeypatch):
+    import json
+
+    from cxmetrics.views import accountability
+
+    monkeypatch.setenv(store.URL_ENV, partial_url)
+    monkeypatch.chdir(REPO)
+    at = start()
+    at.switch_page("pages/accountability.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="acc_stage").value  # the stage × department section is shown
+    titles = [
+        json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "")
+        for c in at.get("plotly_chart")
+    ]
+    assert titles and not any("own KPIs next to customers' NPS" in t for t in titles), titles
+    assert accountability.NO_KPIS_AT_STAGE in [i.value for i in at.info]

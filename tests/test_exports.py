@@ -152,6 +152,97 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
         assert "Benjamini-Hochberg" in leads[0].note
 
 
+@pytest.fixture(scope="module")
+def partial_inputs(partial_url):
+    engine = store.make_engine(partial_url)
+    try:
+        return briefing.load_inputs(engine)
+    finally:
+        engine.dispose()
+
+
+def deck(content: bytes) -> dict[str, tuple[list[str], int]]:
+    """Each slide after the title, by its title: the text of its boxes after the title and
+    how many pictures it holds."""
+    from pptx import Presentation
+
+    out = {}
+    for slide in list(Presentation(io.BytesIO(content)).slides)[1:]:
+        texts = [shape.text_frame.text for shape in slide.shapes if shape.has_text_frame]
+        out[texts[0]] = (texts[1:], sum(1 for sh in slide.shapes if sh.shape_type == 13))
+    return out
+
+
+def partial_briefing(partial_inputs, monkeypatch, formats=("pptx",)):
+    monkeypatch.delenv("CX_PUBLIC_URL", raising=False)
+    ds = partial_inputs["ds"]
+    view = Filters(start=ds.last_day - dt.timedelta(days=89), end=ds.last_day)
+    b = briefing.build(**partial_inputs, f=view)
+    return b, briefing.render(b, formats)
+
+
+def test_a_briefing_without_kpis_or_cases_says_so_without_a_chart(partial_inputs, monkeypatch):
+    from pypdf import PdfReader
+
+    from cxmetrics.views import accountability, voc_view
+
+    assert partial_inputs["kpis"].height == 0 and partial_inputs["cases"].height == 0
+    b, files = partial_briefing(partial_inputs, monkeypatch, ("pptx", "pdf"))
+    slides = deck(files["pptx"])
+    # the sentence that says what to import, and nothing drawn
+    assert slides["Green scorecards, red experiences"] == ([accountability.NO_KPIS], 0)
+    assert slides["Closed is not resolved"] == ([voc_view.NO_CASES], 0)
+    assert slides["The journey, stage by stage"][1] == 1  # a chart that was measured is drawn
+    # "what changed" once, on its own slide; the moments of truth say what their chart shows
+    changes = slides["What changed"][0][0].split("\n")
+    assert changes == [s.lines for s in b.slides if s.title == "What changed"][0]
+    for title, (texts, _) in slides.items():
+        if title not in ("What changed", briefing.WHAT_TO_KNOW):
+            assert not any(c in t for c in changes for t in texts), title
+    assert slides["The weakest moments of truth"][0][0].startswith(
+        tuple(f"{t} (" for t in partial_inputs["ds"].journey.touchpoints["name"])
+    )
+    pages = PdfReader(io.BytesIO(files["pdf"])).pages[1:]
+    assert len(pages) == len(b.slides)
+    for slide, page in zip(b.slides, pages, strict=True):
+        text = page.extract_text()
+        if slide.title in ("Green scorecards, red experiences", "Closed is not resolved"):
+            assert len(page.images) == 0, slide.title
+            assert "KPI-weeks" not in text and "cases opened" not in text, slide.title
+        elif slide.title == "The journey, stage by stage":
+            assert len(page.images) == 1
+
+
+def test_the_weakest_moments_slide_says_what_its_chart_shows(inputs, raw_sql, monkeypatch):
+    from cxmetrics.views import overview
+
+    monkeypatch.delenv("CX_PUBLIC_URL", raising=False)
+    end = inputs["ds"].last_day
+    view = Filters(start=end - dt.timedelta(days=89), end=end)
+    b = briefing.build(**inputs, f=view)
+    slides = {s.title: s for s in b.slides}
+    # by hand: each declared moment of truth with 30+ NPS answers in the period, worst 5
+    worst = raw_sql.execute(
+        "SELECT t.name, s.name, 100.0 * (SUM(r.nps >= 9) - SUM(r.nps <= 6)) / COUNT(r.nps), "
+        "COUNT(r.nps) FROM responses r JOIN touchpoints t USING (touchpoint_id) "
+        "JOIN stages s ON s.stage_id = t.stage_id "
+        "WHERE t.moment_of_truth AND r.responded_on BETWEEN ? AND ? "
+        "GROUP BY t.touchpoint_id HAVING COUNT(r.nps) >= 30 ORDER BY 3 LIMIT 5",
+        (view.start.isoformat(), end.isoformat()),
+    ).fetchall()
+    moments = slides["The weakest moments of truth"]
+    assert moments.figure is not None and len(moments.lines) == len(worst) > 0
+    for line, (touchpoint, stage, nps, n) in zip(moments.lines, worst, strict=True):
+        assert line.startswith(f"{touchpoint} ({stage}): NPS {METRICS['nps'].format(nps)} ± ")
+        assert f"(n = {n:,} answers) · " in line and "target" in line
+    # what changed: on its own slide, once, and nowhere else but among the top findings
+    changes = overview.compute(inputs["ds"], view).changes
+    assert changes and slides["What changed"].lines == changes
+    for slide in b.slides:
+        if slide.title not in ("What changed", briefing.WHAT_TO_KNOW):
+            assert not set(slide.lines) & set(changes), slide.title
+
+
 def test_briefing_per_department_writes_each_departments_numbers(sample_url, tmp_path, raw_sql):
     end = dt.date.fromisoformat(
         raw_sql.execute("SELECT MAX(responded_on) FROM responses").fetchone()[0]

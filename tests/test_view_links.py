@@ -214,6 +214,7 @@ BRIEFING_PAGES = {
     "Headline numbers": "overview",
     "The journey, stage by stage": "journey",
     "The weakest moments of truth": "journey",
+    "What changed": "overview",
     "Where loyalty is won and lost": "journey",
     "Green scorecards, red experiences": "accountability",
     "Does loyalty predict who leaves?": "loyalty",
@@ -336,7 +337,7 @@ def test_the_briefing_links_each_page_and_finding_to_its_view(
             tiles = [line.split(":")[0] for line in slide.lines]
             assert tiles == list(TILE_PAGES)
             assert addresses == [own, *[url(PUBLIC, TILE_PAGES[t], start, end) for t in tiles]]
-        elif title == "The weakest moments of truth":  # with what changed, each linked
+        elif title == "What changed":  # each change, as the overview's "What changed" links it
             changes = [change_link(PUBLIC, line, names, start, end) for line in slide.lines]
             assert any(changes)
             assert addresses == [own, *[c for c in changes if c]]

@@ -4,9 +4,11 @@
 (so the briefing and the page agree); ``to_pptx`` and ``to_pdf`` lay them out. Every chart
 slide carries its definition and n. Slides, in order: title (period and filters), what to
 know (the overview's first screen: top findings, owners, cost, actions), KPI tiles, the
-journey strip, moments of truth, impact, accountability and false positives, loyalty trend,
-churn by loyalty, revenue at risk, the closed-loop gap, leading indicators, action plans with
-their measured effect, and a few representative comments (personal details masked).
+journey strip, moments of truth, what changed, impact, accountability and false positives,
+loyalty trend, churn by loyalty, revenue at risk, the closed-loop gap, leading indicators,
+action plans with their measured effect, and a few representative comments (personal details
+masked). A slide whose inputs were never imported (KPIs, cases, churn, revenue) carries the
+sentence that says what to import, and no chart.
 
 When the dashboard's public address is known (``CX_PUBLIC_URL``), every page after the title
 and every finding of "What to know" carries a link to the dashboard's page and filtered view
@@ -60,6 +62,10 @@ TILE_KEYS = ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk")
 SLIDE_SIZE = (1280, 620)  # chart pixels on a 16:9 slide
 VERBATIMS = 4
 WHAT_TO_KNOW = "What to know"
+NO_MOMENTS = (
+    "The journey declares no moment of truth. Mark the touchpoints that matter most as "
+    "moments of truth in the journey definition to see them here."
+)
 _NUMBERED = re.compile(r"\d+\. ")  # a finding's first line on a dense slide
 LINK_COLOR = "1F4E79"  # the dashboard's primary colour
 
@@ -208,14 +214,25 @@ def build(
     slides.append(
         Slide(
             "The weakest moments of truth",
-            ov.changes[:4],
-            overview_charts.fig_worst_moments(ov.worst_moments),
+            moment_lines(ov.worst_moments, ds, min_n),
+            overview_charts.fig_worst_moments(ov.worst_moments)
+            if ov.worst_moments.height
+            else None,
             f"Declared moments of truth with at least {min_n} answers, by NPS.",
             link=link("journey"),
-            line_links=tuple(  # each change, as the overview's "What changed" links it
+        )
+    )
+    # what changed against the previous period, as the overview says and links it
+    slides.append(
+        Slide(
+            "What changed",
+            ov.changes,
+            note=changes_note(previous, ov.tested.get("change", 0)),
+            link=link("overview"),
+            line_links=tuple(
                 Link(first_screen.PAGE_TITLES[page], url) if url else None
                 for _line, page, url in overview_links.changes(
-                    public_url, ov.changes[:4], ov.findings, view
+                    public_url, ov.changes, ov.findings, view
                 )
             )
             if public_url
@@ -241,16 +258,25 @@ def build(
     # accountability
     av = accountability.compute(ds, kpis, view, min_n)
     flagged = [v.sentence for v in av.verdicts if v.false_positive]
-    slides.append(
-        Slide(
-            "Green scorecards, red experiences",
-            flagged or [av.unjudged_reason or accountability.NO_FALSE_POSITIVE],
-            accountability_charts.fig_silo_quadrant(av.verdicts),
-            f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks. "
-            f"{accountability.family_caption(av.verdicts)}",
-            link=link("accountability"),
+    if av.unjudged_reason:  # no KPIs or departments (in view): nothing to plot, say why
+        slides.append(
+            Slide(
+                "Green scorecards, red experiences",
+                [av.unjudged_reason],
+                link=link("accountability"),
+            )
         )
-    )
+    else:
+        slides.append(
+            Slide(
+                "Green scorecards, red experiences",
+                flagged or [accountability.NO_FALSE_POSITIVE],
+                accountability_charts.fig_silo_quadrant(av.verdicts),
+                f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks. "
+                f"{accountability.family_caption(av.verdicts)}",
+                link=link("accountability"),
+            )
+        )
 
     # loyalty and money
     stats = ds.slice_stats(view)
@@ -304,16 +330,20 @@ def build(
 
     # the closed loop and leading indicators
     vv = voc_view.compute(ds, comments, cases, contacts, view, min_n)
-    slides.append(
-        Slide(
-            "Closed is not resolved",
-            [closed_loop_line(vv.headline) if cases.height else voc_view.NO_CASES],
-            voc_charts.fig_closed_vs_confirmed(vv.per_department, min_n),
-            f"{METRICS['confirmed_rate'].definition} {METRICS['false_closure_rate'].definition} "
-            f"{vv.loop_window} n = {vv.loop_cases.height:,} cases opened.",
-            link=link("voice"),
+    if cases.height == 0:  # never imported: what to import, and no empty chart
+        slides.append(Slide("Closed is not resolved", [voc_view.NO_CASES], link=link("voice")))
+    else:
+        slides.append(
+            Slide(
+                "Closed is not resolved",
+                [closed_loop_line(vv.headline)],
+                voc_charts.fig_closed_vs_confirmed(vv.per_department, min_n),
+                f"{METRICS['confirmed_rate'].definition} "
+                f"{METRICS['false_closure_rate'].definition} "
+                f"{vv.loop_window} n = {vv.loop_cases.height:,} cases opened.",
+                link=link("voice"),
+            )
         )
-    )
     if vv.lead_warnings:  # only a lead the findings engine kept
         lead = vv.lead_warnings[0]
         stage = lead.stages[0]
@@ -359,6 +389,40 @@ def build(
         view_name,
         slides,
         made_on,
+    )
+
+
+def moment_lines(worst: pl.DataFrame, ds: Dataset, min_n: int) -> list[str]:
+    """What the weakest-moments chart shows, one line per moment of truth, worst first: its
+    NPS with the 95% margin, n and status against its stage's target."""
+    if worst.height == 0:
+        if not ds.journey.touchpoints["moment_of_truth"].any():
+            return [NO_MOMENTS]
+        return [f"No declared moment of truth has {min_n} or more NPS answers in this view."]
+    lines = []
+    for r in worst.iter_rows(named=True):
+        se = None if r["nps_moe"] is None else r["nps_moe"] / m.Z95
+        score = m.Score("nps", r["nps"], r["n_nps"], se)  # judged as the chart colours it
+        target = r["nps_target"]
+        status = m.status(score, target, min_n)
+        margin = "" if r["nps_moe"] is None else f" ± {r['nps_moe']:.1f}"
+        against = "" if target is None else f" (stage target {METRICS['nps'].format(target)})"
+        lines.append(
+            f"{r['touchpoint']} ({r['stage']}): NPS {METRICS['nps'].format(r['nps'])}"
+            f"{margin} (n = {r['n_nps']:,} answers) · {status}{against}"
+        )
+    return lines
+
+
+def changes_note(previous: str | None, tested: int) -> str:
+    """Under "What changed": against what, and how a change is tested (as on the overview)."""
+    if previous is None:
+        return ""
+    return (
+        f"Changes are against the previous period, {previous}. A change is shown only when it "
+        f"holds after testing all {tested} comparisons in view together (Benjamini-Hochberg, "
+        "false discovery rate 5%), with margins that allow for customers who answer more "
+        "than once."
     )
 
 

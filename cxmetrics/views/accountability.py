@@ -59,6 +59,11 @@ NO_KPIS = (
     "positive. Import the kpis table (department, KPI, week, value, target) to compare each "
     "department's own scorecard with the customer's experience."
 )
+NO_KPIS_AT_STAGE = (
+    "No department KPIs have been imported, so no department's own KPIs can be set beside "
+    "the customers' NPS of a stage. Import the kpis table (department, KPI, week, value, "
+    "target) to see them."
+)
 NO_KPIS_IN_PERIOD = (
     "No department in view has KPIs in this period, so none can be judged; choose a longer "
     "period to compare their own scorecards with the experience."
