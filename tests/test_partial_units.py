@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 import polars as pl
+import pytest
 import shapes
 
 from cxmetrics.charts import chart_style, overview_charts
@@ -175,3 +176,32 @@ def test_the_closed_loop_headline_survives_cases_never_closed(loaded, sample_url
     assert per["opened"].max() >= 30 and per["closed"].sum() == 0
     found = findings.decide(closed_loop.candidates(loaded, Filters(), prepared))
     assert closed_loop.headline(found) is None
+
+
+def test_a_short_bar_s_value_stands_level_beyond_its_margin_and_its_target():
+    """Labels never turn on their side nor sit under the margin's line: "−8" was drawn
+    turned inside its bar with the margin's line through it, and read as "8"."""
+    frame = pl.DataFrame(
+        {
+            "touchpoint": ["long", "struck", "short"],
+            "stage": ["S"] * 3,
+            "nps": [-42.0, -19.0, 8.0],
+            "nps_moe": [9.0, 13.0, 5.0],
+            "n_nps": [500, 600, 900],
+            "nps_target": [30.0, 30.0, 15.0],
+        }
+    ).with_columns((pl.col("nps") - pl.col("nps_target")).alias("gap"))
+    fig = overview_charts.fig_worst_moments(frame)
+    bars = next(t for t in fig.data if t.type == "bar")
+    span = fig.layout.xaxis.range[1] - fig.layout.xaxis.range[0]
+    assert span == (30 + 12) - (-42 - 12)  # the axis: values, targets and 0, 12 points out
+    assert bars.textangle == 0
+    # drawn bottom-up: short, struck, long. Inside only where 42 - 9 >= 12% of 96 points
+    assert list(bars.text) == ["", "", "-42"]
+    (labels,) = [t for t in fig.data if t.type == "scatter" and t.mode == "text"]
+    got = dict(zip(labels.text, zip(labels.x, labels.textposition, strict=True), strict=True))
+    pad = 0.01 * span
+    # -19: its margin reaches -6, past the middle of the bar: beyond its far end, -32
+    assert got["-19"] == (pytest.approx(-19 - 13 - pad), "middle left")
+    # +8: beyond the margin at 13 the text would cover the target tick at 15: past it
+    assert got["+8"] == (pytest.approx(15 + pad), "middle right")

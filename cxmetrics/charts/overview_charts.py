@@ -57,18 +57,72 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
         error_x=dict(type="data", array=moes, color="#52606D", thickness=1.2, width=5),
         hovertext=hovers,
         hoverinfo="text",
-        text=[METRICS["nps"].format(v) if v is not None else "too few" for v in values],
-        textposition="inside",
-        insidetextanchor="middle",
-        textfont=dict(color="white", size=15),
         cliponaxis=False,
     )
     add_target_ticks(fig, names, targets)
     known = [v for v in [*values, *targets] if v is not None]
-    fig.update_xaxes(
-        title="NPS (points, −100 to 100)", range=[min([*known, 0]) - 12, max([*known, 0]) + 12]
-    )
+    low, high = min([*known, 0]) - 12, max([*known, 0]) + 12
+    value_labels(fig, names, values, moes, high - low, targets)
+    fig.update_xaxes(title="NPS (points, −100 to 100)", range=[low, high])
     fig.update_layout(showlegend=True, bargap=0.4)
+    return fig
+
+
+#: A bar holds its value inside when the part of it its margin's line leaves clear spans this
+#: share of the axis at least (a label of three or four characters on half a 1,400 px page);
+#: else the value stands beyond the end of the margin (and beyond a target tick there)
+INSIDE_SHARE = 0.12
+LABEL_SHARE = 0.09  # the room such a label takes beside a bar, as a share of the axis
+LABEL_COLOR, TOO_FEW_COLOR = "#1F2933", "#616E7C"
+
+
+def value_labels(
+    fig: go.Figure, names: list, values: list, moes: list, span: float, targets: list
+) -> go.Figure:
+    """Each horizontal bar's NPS, level: in white inside the bar, at its base, where the part
+    its margin's line leaves clear holds it; else in dark text beyond the end of the margin
+    (and beyond the bar's target tick when that stands where the text would), so that a
+    short bar's label is neither turned on its side nor struck through ("−8" read as "8");
+    "too few answers" where a bar has no value. ``span``: the axis's range."""
+    fmt = METRICS["nps"].format
+    inside = [
+        fmt(v) if v is not None and abs(v) - (moe or 0.0) >= INSIDE_SHARE * span else ""
+        for v, moe in zip(values, moes, strict=True)
+    ]
+    fig.update_traces(
+        selector=dict(type="bar"),
+        text=inside,
+        textposition="inside",
+        insidetextanchor="start",
+        textangle=0,
+        textfont=dict(color="white", size=15),
+    )
+    pad, room = 0.01 * span, LABEL_SHARE * span
+    ys, xs, texts, places, colors = [], [], [], [], []
+    for name, v, moe, target, shown in zip(names, values, moes, targets, inside, strict=True):
+        if shown:
+            continue
+        side = 1.0 if v is None or v >= 0 else -1.0
+        x = 0.0 if v is None else v + side * ((moe or 0.0) + pad)
+        if target is not None and v is not None and 0 <= side * (target - x) <= room:
+            x = target + side * pad  # the text would cover the target's tick: past it
+        ys.append(name)
+        xs.append(x)
+        texts.append("too few answers" if v is None else fmt(v))
+        places.append("middle right" if side > 0 else "middle left")
+        colors.append(TOO_FEW_COLOR if v is None else LABEL_COLOR)
+    if xs:
+        fig.add_scatter(
+            y=ys,
+            x=xs,
+            text=texts,
+            textposition=places,
+            textfont=dict(color=colors, size=15),
+            mode="text",
+            showlegend=False,
+            hoverinfo="skip",
+            cliponaxis=False,
+        )
     return fig
 
 
@@ -112,15 +166,19 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
         hoverinfo="text",
         name="NPS",
         showlegend=False,  # the title says what the bars are
-        text=[METRICS["nps"].format(v) for v in frame["nps"]],
-        textposition="inside",
-        insidetextanchor="middle",
-        textfont=dict(color="white", size=15),
         cliponaxis=False,
     )
     add_target_ticks(fig, labels, frame["nps_target"].to_list(), "Stage target")
     lo = min([*frame["nps"].to_list(), *frame["nps_target"].drop_nulls().to_list(), 0]) - 12
     hi = max([*frame["nps"].to_list(), *frame["nps_target"].drop_nulls().to_list(), 0]) + 12
+    value_labels(
+        fig,
+        labels,
+        frame["nps"].to_list(),
+        frame["nps_moe"].to_list(),
+        hi - lo,
+        frame["nps_target"].to_list(),
+    )
     fig.update_xaxes(title="NPS (points)", range=[lo, hi])
     fig.update_layout(showlegend=True, bargap=0.4)
     return fig
