@@ -46,6 +46,8 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
             + f"<br>n = {score.n:,}<br>target {METRICS['nps'].format(s.targets['nps'])}"
             + f"<br>{s.statuses['nps']}"
         )
+    known = [v for v in [*values, *targets] if v is not None]
+    low, high = min([*known, 0]) - 12, max([*known, 0]) + 12
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=110 + 52 * len(names)))
     fig.add_bar(
         y=names,
@@ -57,12 +59,12 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
         error_x=dict(type="data", array=moes, color="#52606D", thickness=1.2, width=5),
         hovertext=hovers,
         hoverinfo="text",
+        text=inside_labels(values, moes, high - low),
+        **INSIDE_TEXT,
         cliponaxis=False,
     )
     add_target_ticks(fig, names, targets)
-    known = [v for v in [*values, *targets] if v is not None]
-    low, high = min([*known, 0]) - 12, max([*known, 0]) + 12
-    value_labels(fig, names, values, moes, high - low, targets)
+    beyond_labels(fig, names, values, moes, high - low, targets)
     fig.update_xaxes(title="NPS (points, −100 to 100)", range=[low, high])
     fig.update_layout(showlegend=True, bargap=0.4)
     return fig
@@ -76,29 +78,37 @@ LABEL_SHARE = 0.09  # the room such a label takes beside a bar, as a share of th
 LABEL_COLOR, TOO_FEW_COLOR = "#1F2933", "#616E7C"
 
 
-def value_labels(
-    fig: go.Figure, names: list, values: list, moes: list, span: float, targets: list
-) -> go.Figure:
-    """Each horizontal bar's NPS, level: in white inside the bar, at its base, where the part
-    its margin's line leaves clear holds it; else in dark text beyond the end of the margin
-    (and beyond the bar's target tick when that stands where the text would), so that a
-    short bar's label is neither turned on its side nor struck through ("−8" read as "8");
-    "too few answers" where a bar has no value. ``span``: the axis's range."""
+def inside_labels(values: list, moes: list, span: float) -> list[str]:
+    """The value each horizontal bar shows inside it: where the part its margin's line
+    leaves clear holds the text; else "" (:func:`beyond_labels` writes it). ``span``: the
+    axis's range."""
     fmt = METRICS["nps"].format
-    inside = [
+    return [
         fmt(v) if v is not None and abs(v) - (moe or 0.0) >= INSIDE_SHARE * span else ""
         for v, moe in zip(values, moes, strict=True)
     ]
-    fig.update_traces(
-        selector=dict(type="bar"),
-        text=inside,
-        textposition="inside",
-        insidetextanchor="start",
-        textangle=0,
-        textfont=dict(color="white", size=15),
-    )
+
+
+#: How the bars write :func:`inside_labels`: level, in white, at the bar's base
+INSIDE_TEXT = dict(
+    textposition="inside",
+    insidetextanchor="start",
+    textangle=0,
+    textfont=dict(color="white", size=15),
+)
+
+
+def beyond_labels(
+    fig: go.Figure, names: list, values: list, moes: list, span: float, targets: list
+) -> go.Figure:
+    """The values :func:`inside_labels` left out, level, in dark text beyond the end of the
+    bar's margin (and beyond its target tick when that stands where the text would), so
+    that a short bar's label is neither turned on its side nor struck through by the
+    margin's line ("−8" read as "8"); "too few answers" where a bar has no value."""
+    fmt = METRICS["nps"].format
     pad, room = 0.01 * span, LABEL_SHARE * span
     ys, xs, texts, places, colors = [], [], [], [], []
+    inside = inside_labels(values, moes, span)
     for name, v, moe, target, shown in zip(names, values, moes, targets, inside, strict=True):
         if shown:
             continue
@@ -153,32 +163,26 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
             "touchpoint", "stage", "nps", "nps_moe", "n_nps", "nps_target"
         ).iter_rows()
     ]
+    values, moes, targets = (frame[c].to_list() for c in ("nps", "nps_moe", "nps_target"))
+    lo = min([*values, *frame["nps_target"].drop_nulls().to_list(), 0]) - 12
+    hi = max([*values, *frame["nps_target"].drop_nulls().to_list(), 0]) + 12
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=110 + 52 * frame.height))
     fig.add_bar(
         y=labels,
-        x=frame["nps"].to_list(),
+        x=values,
         orientation="h",
         marker_color=colors,
-        error_x=dict(
-            type="data", array=frame["nps_moe"].to_list(), color="#52606D", thickness=1.2, width=5
-        ),
+        error_x=dict(type="data", array=moes, color="#52606D", thickness=1.2, width=5),
         hovertext=hovers,
         hoverinfo="text",
         name="NPS",
         showlegend=False,  # the title says what the bars are
+        text=inside_labels(values, moes, hi - lo),
+        **INSIDE_TEXT,
         cliponaxis=False,
     )
-    add_target_ticks(fig, labels, frame["nps_target"].to_list(), "Stage target")
-    lo = min([*frame["nps"].to_list(), *frame["nps_target"].drop_nulls().to_list(), 0]) - 12
-    hi = max([*frame["nps"].to_list(), *frame["nps_target"].drop_nulls().to_list(), 0]) + 12
-    value_labels(
-        fig,
-        labels,
-        frame["nps"].to_list(),
-        frame["nps_moe"].to_list(),
-        hi - lo,
-        frame["nps_target"].to_list(),
-    )
+    add_target_ticks(fig, labels, targets, "Stage target")
+    beyond_labels(fig, labels, values, moes, hi - lo, targets)
     fig.update_xaxes(title="NPS (points)", range=[lo, hi])
     fig.update_layout(showlegend=True, bargap=0.4)
     return fig
