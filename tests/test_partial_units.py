@@ -5,13 +5,14 @@ cases, comparisons that need enough customers on both sides, and verdicts withou
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import polars as pl
 import pytest
 import shapes
 
-from cxmetrics.charts import chart_style, overview_charts
+from cxmetrics.charts import chart_style, loyalty_charts, overview_charts
 from cxmetrics.contract import store, text
 from cxmetrics.contract.journey import Journey
 from cxmetrics.findings import behaviour, closed_loop, findings
@@ -205,3 +206,30 @@ def test_a_short_bar_s_value_stands_level_beyond_its_margin_and_its_target():
     assert got["-19"] == (pytest.approx(-19 - 13 - pad), "middle left")
     # +8: beyond the margin at 13 the text would cover the target tick at 15: past it
     assert got["+8"] == (pytest.approx(15 + pad), "middle right")
+
+
+def test_a_single_week_s_trend_reads_as_a_date_not_a_time_of_day():
+    week = dt.date(2026, 1, 5)
+    trend = pl.DataFrame(
+        {
+            "period": [week],
+            "group": ["All"],
+            "nps": [12.0],
+            "moe": [20.0],
+            "n_nps": [40],
+            "significant": [False],
+            "change": [None],
+            "detractors_pct": [30.0],
+            "passives_pct": [28.0],
+            "promoters_pct": [42.0],
+        },
+        schema_overrides={"change": pl.Float64},
+    )
+    for fig in (
+        loyalty_charts.fig_nps_trend(trend, "week"),
+        loyalty_charts.fig_nps_mix(trend, "week"),
+    ):
+        assert fig.layout.xaxis.tickformat == "%d %b %Y"  # "05 Jan 2026", not "00:00:00"
+        assert list(fig.layout.xaxis.tickvals) == [week]
+    months = loyalty_charts.fig_nps_mix(trend, "month")
+    assert months.layout.xaxis.tickformat == "%b %Y"

@@ -164,6 +164,20 @@ def labelled_heatmap(
     return fig
 
 
+#: How a trend's periods read on its axis: a week by the day it starts, a month by its name
+PERIOD_FORMATS = {"week": "%d %b %Y", "month": "%b %Y"}
+
+
+def period_axis(fig: go.Figure, periods: list, unit: str) -> go.Figure:
+    """Dates on the x axis as periods, never as times of day ("00:00:00 Jan 5, 2026", which
+    Plotly writes for a single week); with few periods, a tick at each one only."""
+    fig.update_xaxes(tickformat=PERIOD_FORMATS.get(unit, "%d %b %Y"))
+    distinct = sorted(set(periods))
+    if len(distinct) <= 3:
+        fig.update_xaxes(tickvals=distinct)
+    return fig
+
+
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=240))
     fig.add_annotation(text=message, showarrow=False, font=dict(size=15, color="#616E7C"))

@@ -13,6 +13,7 @@ from cxmetrics.charts.chart_style import (
     TEMPLATE,
     _empty,
     labelled_heatmap,
+    period_axis,
     wrap,
 )
 from cxmetrics.contract.registry import METRICS
@@ -76,7 +77,7 @@ def fig_nps_trend(trend: pl.DataFrame, unit: str) -> go.Figure:
                 hovertemplate="significant change: %{customdata:+.1f} points<extra></extra>",
             )
     fig.update_yaxes(title="NPS (points)")
-    return fig
+    return period_axis(fig, trend.filter(pl.col("nps").is_not_null())["period"].to_list(), unit)
 
 
 def fig_nps_mix(trend: pl.DataFrame, unit: str) -> go.Figure:
@@ -100,7 +101,7 @@ def fig_nps_mix(trend: pl.DataFrame, unit: str) -> go.Figure:
             hovertemplate=f"{name} %{{x}}: %{{y:.1f}}% of %{{customdata:,}}<extra></extra>",
         )
     fig.update_yaxes(title="% of NPS answers", range=[0, 100])
-    return fig
+    return period_axis(fig, part["period"].to_list(), unit)
 
 
 def fig_churn_by(frame: pl.DataFrame, key: str, title: str, label: str) -> go.Figure:
