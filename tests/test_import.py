@@ -985,16 +985,26 @@ def test_the_import_command(tmp_path, sample_db):
     url = f"sqlite:///{db}"
     rules = tmp_path / "rules.toml"
     rules.write_text(MAPPING)
-    path = write(tmp_path, GOOD + "9000010,1,Billing,01/09/2026,x,5,web,survey,\n")
+    long_channel = "w" * 6_000  # printed cut, whole in the report
+    path = write(
+        tmp_path,
+        GOOD
+        + "9000010,1,Billing,01/09/2026,x,5,web,survey,\n"
+        + f"9000011,1,Billing,01/09/2026,7,5,{long_channel},survey,\n",
+    )
     args = ["import", "responses", str(path), "--mapping", str(rules), "--url", url]
     refused = run(*args)
     assert refused.returncode == 1
-    assert "4 rows read, 4 checked, 1 problem in 1 row; wrote 0 rows" in refused.stdout
+    assert "5 rows read, 5 checked, 2 problems in 2 rows; wrote 0 rows" in refused.stdout
     assert "row 5, nps = 'x': not a whole number" in refused.stdout
+    assert f"row 6, channel = '{'w' * 79}… (6,000 characters)': longer than" in refused.stdout
+    assert max(len(line) for line in refused.stdout.splitlines()) < 200
     report, rejected = tmp_path / "file.rules.report.csv", tmp_path / "file.rules.rejected.csv"
     assert f"report written to {report}\n" in refused.stdout
     assert f"rejected rows written to {rejected}\n" in refused.stdout
-    assert pl.read_csv(report)["row"].to_list() == [5] and rejected.exists()
+    written = pl.read_csv(report)
+    assert written["row"].to_list() == [5, 6] and rejected.exists()
+    assert written.filter(pl.col("row") == 6)["value"].item() == long_channel
     assert report.read_bytes().endswith(b"\n") and rejected.read_bytes().endswith(b"\n")
     dry = run(*args, "--accept-valid", "--dry-run")
     assert dry.returncode == 0 and "would write 3 rows" in dry.stdout
