@@ -189,7 +189,8 @@ def check_required(source: pl.DataFrame, m: Mapping, file_name: str = "the file"
     raise ImportError_(
         f"{file_name} gives no value for {', '.join(missing)}, which {m.table} requires "
         f"(its columns: {', '.join(columns)}); name the file's column for each in a "
-        f"mapping's [columns]{example}, or give a constant, and pass it with --mapping"
+        f"mapping's [columns]{example}, or give a constant (the mapping: --mapping FILE on "
+        "the command line, the column choices on the Data page)"
     )
 
 
