@@ -22,6 +22,10 @@ from cxmetrics.stats import metrics as m
 from cxmetrics.views import wording
 from cxmetrics.views.accountability import GREEN_SILO, stage_weekly_nps
 
+#: The ownership map's height: its margins (the stages' names on top, 120 px, and the axis
+#: below) and a row per department that holds two lines of text ("Contrib." and the NPS)
+HEAT_MARGINS, HEAT_ROW = 170, 44
+
 
 def fig_ownership(cells: pl.DataFrame) -> go.Figure:
     """Stage × department: who affects each stage (lead / contributor), coloured by the
@@ -62,7 +66,7 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
         hover.append(hr)
     fig = labelled_heatmap(
         title,
-        110 + 44 * len(depts),
+        HEAT_MARGINS + HEAT_ROW * len(depts),
         [wrap(s) for s in stages],
         depts,
         z,
