@@ -91,13 +91,17 @@ def test_html_is_standalone_and_interactive():
 # --- the briefing ------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def inputs(sample_url):
-    engine = store.make_engine(sample_url)
+def briefing_inputs(url: str):
+    engine = store.make_engine(url)
     try:
         return briefing.load_inputs(engine)
     finally:
         engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def inputs(sample_url):
+    return briefing_inputs(sample_url)
 
 
 def pptx_texts(content: bytes) -> list[list[str]]:
@@ -154,11 +158,7 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
 
 @pytest.fixture(scope="module")
 def partial_inputs(partial_url):
-    engine = store.make_engine(partial_url)
-    try:
-        return briefing.load_inputs(engine)
-    finally:
-        engine.dispose()
+    return briefing_inputs(partial_url)
 
 
 def deck(content: bytes) -> dict[str, tuple[list[str], int]]:
