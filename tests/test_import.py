@@ -316,22 +316,36 @@ def test_a_date_mapping_alone_reads_the_other_columns_by_name(engine, tmp_path):
     path = tmp_path / "resp.csv"
     path.write_text(
         "response_id,customer_id,touchpoint_id,channel,responded_on,source,comment\n"
-        "9000201,3,pay_first_bill,phone,25/12/2026,survey,Late\n"
-        "9000202,1,pay_first_bill,web,2026-12-24,survey,\n"  # ISO reads too
+        "9000201,3,pay_first_bill,phone,25/08/2026,survey,Late\n"
+        "9000202,1,pay_first_bill,web,2026-08-24,survey,\n"  # ISO reads too
     )
     m = mapping.loads('[dates]\nresponded_on = "%d/%m/%Y"\n', ".toml", "responses")
     report = importer.run(engine, "responses", path, m)
     assert report.problems.height == 0
     got = rows_by_id(engine, ["9000201", "9000202"])
-    assert got["9000201"]["responded_on"] == D(2026, 12, 25)
-    assert got["9000202"]["responded_on"] == D(2026, 12, 24)
+    assert got["9000201"]["responded_on"] == D(2026, 8, 25)
+    assert got["9000202"]["responded_on"] == D(2026, 8, 24)
     assert (got["9000201"]["customer_id"], got["9000201"]["channel"]) == ("3", "phone")
     assert got["9000201"]["comment"] == "Late"
+    # a mapping with [columns] reads exactly what it names: a column left out stays out
     named = mapping.loads(
-        '[columns]\ncomment = "channel"\n[dates]\nresponded_on = "%d/%m/%Y"\n', ".toml", "responses"
+        "[columns]\nresponse_id = 'response_id'\ncustomer_id = 'customer_id'\n"
+        "touchpoint_id = 'touchpoint_id'\nchannel = 'channel'\nresponded_on = 'responded_on'\n"
+        "source = 'source'\n[dates]\nresponded_on = '%d/%m/%Y'\n",
+        ".toml",
+        "responses",
     )
-    importer.run(engine, "responses", path, named)  # a column named in [columns] wins
-    assert rows_by_id(engine, ["9000202"])["9000202"]["comment"] == "web"
+    again = tmp_path / "resp2.csv"
+    again.write_text(path.read_text().replace("90002", "90003"))
+    assert importer.run(engine, "responses", again, named).problems.height == 0
+    assert rows_by_id(engine, ["9000301"])["9000301"]["comment"] is None  # left out
+    with pytest.raises(importer.ImportError_, match="gives no value for response_id, customer_id"):
+        importer.run(
+            engine,
+            "responses",
+            path,
+            mapping.loads("[columns]\ncomment = 'channel'\n", ".toml", "responses"),
+        )
 
 
 def test_an_import_without_the_required_columns_names_them_all(engine, tmp_path):

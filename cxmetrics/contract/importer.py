@@ -789,7 +789,8 @@ def run(
     source = read_source(path, m.encoding if m is not None else "utf-8")
     misshapen = shape_problems(source)
     source = source.drop(csv_rows.SHAPE, strict=False)
-    m = with_same_names(m if m is not None else Mapping(table), source.columns)
+    if m is None or not m.columns:  # [columns] names every column read, else by name
+        m = with_same_names(m if m is not None else Mapping(table), source.columns)
     progress(0.25, f"Mapping {counted(source.height, 'row')}")
     check_columns(source, m, name)
     check_required(source, m, name)
