@@ -399,6 +399,15 @@ def test_a_row_with_extra_fields_is_named_and_accept_valid_takes_the_rest(engine
     )
 
 
+def test_a_byte_order_mark_is_not_part_of_the_first_column_s_name(engine, tmp_path):
+    """Excel's "CSV UTF-8" starts with one; the record-by-record reader (a ragged line sent
+    the file to it) leaves it out, as the fast reader does."""
+    extra = "9000005,2,Billing,05/09/2026,5,5,web,survey,ok,again\n"  # line 5, row 5
+    path = write(tmp_path, "", encoding=("\ufeff" + HEADER + GOOD + extra).encode("utf-8"))
+    report = importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    assert [(r[0], r[1]) for r in report.problems.rows()] == [(5, "(the whole row)")]
+
+
 def test_an_unclosed_quote_names_the_line_it_opens_on(engine, tmp_path):
     broken = '9000005,2,Billing,05/09/2026,5,5,web,survey,"never closed\n9000006,3,x\n'
     path = write(tmp_path, GOOD + MULTILINE + broken)

@@ -24,12 +24,26 @@ class CsvError(ValueError):
     """The text cannot be split into records; the message names the line and the fix."""
 
 
+class TooLarge(ValueError):
+    """The text is too large to read record by record."""
+
+
+#: The largest text read record by record (a Python list per record takes many times the
+#: text's size): a larger file the fast reader refused is refused with its message
+MAX_CHARS = 50_000_000
+
+
 def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None]]:
     """The records of ``text`` as text columns named by its header (blank cells null), in
     file order, and for each record why it does not fit the header (naming its line) or
     None. A record with more fields than the header holds its first fields; it is never to
-    be imported."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator, strict=True)
+    be imported. A byte-order mark before the header is left out, as the fast reader does."""
+    if len(text) > MAX_CHARS:
+        raise TooLarge(f"{len(text):,} characters, more than {MAX_CHARS:,}")
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # one field may be all
+    reader = csv.reader(
+        io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=separator, strict=True
+    )
     records, shapes = [], []
     header: list[str] | None = None
     start = 1  # the line the next record begins on
@@ -44,7 +58,7 @@ def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None
                 records.append([c if c != "" else None for c in cells])
             start = reader.line_num + 1
     except csv.Error as exc:
-        if "end of data" in str(exc) or "field larger" in str(exc):
+        if "end of data" in str(exc):
             raise CsvError(
                 f'line {start}: a quoted value opens (") and never closes; close the quote '
                 "or remove the stray quote on that line"
