@@ -218,11 +218,17 @@ def test_a_customer_who_left_before_joining_is_rejected(engine, tmp_path):
         "customer_id,segment,region,joined_on,churned_on\n"
         "C-1,Personal,North,2025-03-01,2025-02-28\n"
         "C-2,Personal,North,2025-03-01,2025-03-01\n"
+        "C-3,Personal,North,1985-06-01,\n"  # a customer for forty years: taken
+        "C-4,Personal,North,2099-01-01,\n"
     )
     report = importer.run(engine, "customers", path, None, accept_valid=True)
     got = [(r["row"], r["column"], r["reason"]) for r in report.problems.iter_rows(named=True)]
-    assert got == [(2, "churned_on", "before joined_on")]
-    assert report.written == 1
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    assert got == [
+        (2, "churned_on", "before joined_on"),
+        (5, "joined_on", f"in the future (after {tomorrow})"),
+    ]
+    assert report.written == 2
 
 
 def test_the_encoding_the_broken_encoding_hint_names_reads_the_file(engine, tmp_path):

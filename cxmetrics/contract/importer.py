@@ -500,12 +500,14 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
             span = f"{low} to {high}" if high is not None else f"at least {low}"
             problems.append(_problem(typed, bad, name, value, f"out of range ({span})"))
     latest = dt.date.today() + dt.timedelta(days=1)
+    earliest = None if table.name in schema.NO_EARLIEST else schema.EARLIEST_DATE
     for name in schema.EVENT_DATES.get(table.name, ()):
         if name in typed.columns:
             day = pl.col(name)
-            bad = day.is_not_null() & ((day < schema.EARLIEST_DATE) | (day > latest))
-            span = f"{schema.EARLIEST_DATE} to {latest}"
-            problems.append(_problem(typed, bad, name, day, f"not a plausible date ({span})"))
+            wrong = day > latest if earliest is None else (day < earliest) | (day > latest)
+            span = f"after {latest}" if earliest is None else f"{earliest} to {latest}"
+            reason = f"not a plausible date ({span})" if earliest else f"in the future ({span})"
+            problems.append(_problem(typed, day.is_not_null() & wrong, name, day, reason))
     for name, allowed in schema.ALLOWED.get(table.name, {}).items():
         if name in typed.columns:
             bad = pl.col(name).is_not_null() & ~pl.col(name).is_in(list(allowed))

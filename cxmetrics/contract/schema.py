@@ -33,8 +33,9 @@ RANGES = {
     "incentives": {"cx_share": (0, 1)},
 }
 #: Dates of what happened (a response, a contact, a case, a KPI's week, a customer joining
-#: or leaving): an import refuses one before EARLIEST_DATE or after tomorrow (a time zone
-#: ahead), a typo that would otherwise move every period preset to 2099 or 1899
+#: or leaving): an import refuses one after tomorrow (a time zone ahead), and, but for a
+#: customer's (one may have joined in 1985), one before EARLIEST_DATE: a typo that would
+#: otherwise move every period preset to 2099 or 1899
 EVENT_DATES = {
     "responses": ("responded_on",),
     "contacts": ("contacted_on",),
@@ -43,6 +44,7 @@ EVENT_DATES = {
     "customers": ("joined_on", "churned_on"),
 }
 EARLIEST_DATE = dt.date(1990, 1, 1)
+NO_EARLIEST = ("customers",)
 #: Columns limited to a list of values; the tables' checks are made from them.
 ALLOWED = {
     "responses": {"source": SOURCES},
