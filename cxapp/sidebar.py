@@ -136,7 +136,7 @@ def filters(ds: Dataset) -> Filters:
         segments=tuple(segments),
         regions=tuple(regions),
     )
-    _show_in_url(ds, period, default, view)
+    _show_in_url(ds, period, view)
     return view
 
 
@@ -177,13 +177,12 @@ def _open_link(ds: Dataset) -> None:
         st.session_state[param] = list(ids)
 
 
-def _show_in_url(ds: Dataset, period: str, default: str, view: Filters) -> None:
-    """The filters on screen as the address's parameters (names, as people read them; a
-    filter left at its default is not written), so the address can be passed on."""
+def _show_in_url(ds: Dataset, period: str, view: Filters) -> None:
+    """The filters on screen as the address's parameters (names, as people read them; the
+    period always, a list filter when it is set), so the address can be passed on."""
     journey = ds.journey
     want: dict[str, list[str]] = {}
-    if period != default:
-        want["period"] = [PRESETS[period]]
+    want["period"] = [PRESETS[period]]  # the default too: it depends on the data and scope
     if period == "custom":
         want["dates"] = [view.start.isoformat(), view.end.isoformat()]
     names = {"stage": journey.stage_name, "department": journey.department_name}
