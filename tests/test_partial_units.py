@@ -195,7 +195,8 @@ def test_a_short_bar_s_value_stands_level_beyond_its_margin_and_its_target():
     fig = overview_charts.fig_worst_moments(frame)
     bars = next(t for t in fig.data if t.type == "bar")
     span = fig.layout.xaxis.range[1] - fig.layout.xaxis.range[0]
-    assert span == (30 + 12) - (-42 - 12)  # the axis: values, targets and 0, 12 points out
+    # the axis: every bar with its margin, every target and 0, and 12 points beyond
+    assert tuple(fig.layout.xaxis.range) == (-42 - 9 - 12, 30 + 12)
     assert bars.textangle == 0
     # drawn bottom-up: short, struck, long. Inside only where 42 - 9 >= 12% of 96 points
     assert list(bars.text) == ["", "", "-42"]
@@ -206,6 +207,8 @@ def test_a_short_bar_s_value_stands_level_beyond_its_margin_and_its_target():
     assert got["-19"] == (pytest.approx(-19 - 13 - pad), "middle left")
     # +8: beyond the margin at 13 the text would cover the target tick at 15: past it
     assert got["+8"] == (pytest.approx(15 + pad), "middle right")
+    low, high = fig.layout.xaxis.range
+    assert all(low + 0.09 * span <= x <= high - 0.09 * span for x in labels.x)  # room to write
 
 
 def test_a_single_week_s_trend_reads_as_a_date_not_a_time_of_day():

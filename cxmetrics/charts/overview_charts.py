@@ -46,8 +46,7 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
             + f"<br>n = {score.n:,}<br>target {METRICS['nps'].format(s.targets['nps'])}"
             + f"<br>{s.statuses['nps']}"
         )
-    known = [v for v in [*values, *targets] if v is not None]
-    low, high = min([*known, 0]) - 12, max([*known, 0]) + 12
+    low, high = axis_range(values, moes, targets)
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=110 + 52 * len(names)))
     fig.add_bar(
         y=names,
@@ -64,7 +63,8 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
         cliponaxis=False,
     )
     add_target_ticks(fig, names, targets)
-    beyond_labels(fig, names, values, moes, high - low, targets)
+    unknown = ["no data" if s.scores["nps"].n == 0 else "too few answers" for s in stages]
+    beyond_labels(fig, names, values, moes, high - low, targets, unknown[::-1])
     fig.update_xaxes(title="NPS (points, −100 to 100)", range=[low, high])
     fig.update_layout(showlegend=True, bargap=0.4)
     return fig
@@ -98,18 +98,37 @@ INSIDE_TEXT = dict(
 )
 
 
+def axis_range(values: list, moes: list, targets: list) -> tuple[float, float]:
+    """An NPS bar chart's axis: 0, every bar with its margin and every target, with room
+    beside them for a value written beyond a margin's end (:func:`beyond_labels`)."""
+    ends = [0.0, *(t for t in targets if t is not None)]
+    for v, moe in zip(values, moes, strict=True):
+        if v is not None:
+            ends += [v - (moe or 0.0), v + (moe or 0.0)]
+    return min(ends) - 12, max(ends) + 12
+
+
 def beyond_labels(
-    fig: go.Figure, names: list, values: list, moes: list, span: float, targets: list
+    fig: go.Figure,
+    names: list,
+    values: list,
+    moes: list,
+    span: float,
+    targets: list,
+    unknown: list | None = None,
 ) -> go.Figure:
     """The values :func:`inside_labels` left out, level, in dark text beyond the end of the
     bar's margin (and beyond its target tick when that stands where the text would), so
     that a short bar's label is neither turned on its side nor struck through by the
-    margin's line ("−8" read as "8"); "too few answers" where a bar has no value."""
+    margin's line ("−8" read as "8"); where a bar has no value, its ``unknown`` text ("no
+    data", "too few answers"; the latter without it)."""
     fmt = METRICS["nps"].format
     pad, room = 0.01 * span, LABEL_SHARE * span
     ys, xs, texts, places, colors = [], [], [], [], []
     inside = inside_labels(values, moes, span)
-    for name, v, moe, target, shown in zip(names, values, moes, targets, inside, strict=True):
+    unknown = unknown or ["too few answers"] * len(values)
+    rows = zip(names, values, moes, targets, inside, unknown, strict=True)
+    for name, v, moe, target, shown, none_text in rows:
         if shown:
             continue
         side = 1.0 if v is None or v >= 0 else -1.0
@@ -118,7 +137,7 @@ def beyond_labels(
             x = target + side * pad  # the text would cover the target's tick: past it
         ys.append(name)
         xs.append(x)
-        texts.append("too few answers" if v is None else fmt(v))
+        texts.append(none_text if v is None else fmt(v))
         places.append("middle right" if side > 0 else "middle left")
         colors.append(TOO_FEW_COLOR if v is None else LABEL_COLOR)
     if xs:
@@ -164,8 +183,7 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
         ).iter_rows()
     ]
     values, moes, targets = (frame[c].to_list() for c in ("nps", "nps_moe", "nps_target"))
-    lo = min([*values, *frame["nps_target"].drop_nulls().to_list(), 0]) - 12
-    hi = max([*values, *frame["nps_target"].drop_nulls().to_list(), 0]) + 12
+    lo, hi = axis_range(values, moes, targets)
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=110 + 52 * frame.height))
     fig.add_bar(
         y=labels,
