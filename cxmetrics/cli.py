@@ -768,10 +768,8 @@ def _check_not_empty(ds: dataset.Dataset, f: Filters, min_n: int) -> None:
     stage_ids = ds.stage_ids(f)
     if stage_ids is not None and not stage_ids:
         names = ", ".join(ds.journey.department_name(d) for d in f.departments)
-        raise CliError(
-            f"no stage matches these filters: {names} does not affect the chosen stage(s); "
-            "leave out --stage or --department"
-        )
+        why = f": {names} does not affect the chosen stage(s)" if names else ""
+        raise CliError(f"no stage matches these filters{why}; leave out --stage or --department")
     if overview.compute(ds, f, min_n=min_n).empty:  # kept by the dataset for the command
         raise CliError(
             f"no responses between {f.start or ds.first_day} and {f.end or ds.last_day} for "
