@@ -318,6 +318,17 @@ def test_typed_date_cells_of_xlsx_and_parquet_are_dates(engine, tmp_path, suffix
     assert (got["9000101"]["nps"], got["9000102"]["customer_id"]) == (9, "2")
 
 
+def test_an_id_built_from_a_typed_time_keeps_its_microseconds(engine, tmp_path):
+    """Two events in one second are two ids, as they were before typed dates were read."""
+    frame = _typed_dates(dt.datetime).drop("response_id")
+    at = [dt.datetime(2026, 1, 10, 13, 45, 0, 1), dt.datetime(2026, 1, 10, 13, 45, 0, 2)]
+    path = tmp_path / "events.parquet"
+    frame.with_columns(pl.Series("at", at)).write_parquet(path)
+    m = mapping.loads('[ids]\nresponse_id = ["at"]\n', ".toml", "responses")
+    report = importer.run(engine, "responses", path, m)
+    assert report.problems.height == 0 and report.written == 2
+
+
 def test_a_date_mapping_alone_reads_the_other_columns_by_name(engine, tmp_path):
     path = tmp_path / "resp.csv"
     path.write_text(

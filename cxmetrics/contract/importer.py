@@ -108,10 +108,10 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
             raise ImportError_(f"{path.name} has a column named {reserved}, which is reserved")
     if shapes and any(shapes):
         frame = frame.with_columns(pl.Series(csv_rows.SHAPE, shapes, dtype=pl.String))
-    frame = frame.with_columns(
-        pl.col(pl.Date).dt.strftime("%Y-%m-%d"),
-        pl.col(pl.Datetime).dt.strftime("%Y-%m-%d %H:%M:%S"),
-    ).with_columns(pl.all().cast(pl.String))
+    # typed cells as their ISO text ("2026-01-10", "2026-01-10 13:45:00.123456", to the
+    # microsecond, as before: an id built from a time stays the same), read as dates by
+    # ISO_STAMP whatever the mapping's date formats
+    frame = frame.with_columns(pl.all().cast(pl.String))
     return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
 
 

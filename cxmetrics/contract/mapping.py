@@ -47,9 +47,10 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
     columns = { "Comfort" = "lounge_comfort", "Food" = "lounge_food" }
     skip = ["0"]                  # cells that mean "not rated": no row
 
-A contract column the mapping does not fill (in ``[columns]``, ``[constants]``, ``[ids]``
-or ``[unpivot]``) is read from the file's column of the same name, as without a mapping: a
-mapping may hold only what differs from the contract, e.g. only a ``[dates]`` section.
+A mapping without ``[columns]`` reads each contract column it does not fill (in
+``[constants]``, ``[ids]`` or ``[unpivot]``) from the file's column of the same name, as
+without a mapping: it may hold only what differs from the contract, e.g. only a ``[dates]``
+section. A mapping with ``[columns]`` reads exactly the columns it names.
 
 Dates: besides the ``[dates]`` formats, a cell written as an ISO date or date and time
 ("2026-01-10", "2026-01-10 13:45:00") is read as that date, time of day left out: that is
