@@ -77,6 +77,9 @@ def test_parse_query_reads_the_address_bar_s_own_period_and_dates():
     )
     assert links.parse_query({"period": "Last 30 days"}, CHOICES).period == "30d"
     assert links.parse_query({"period": "30d"}, CHOICES).period == "30d"
+    undated = links.parse_query({"period": "Custom range"}, CHOICES)
+    assert undated.period is None
+    assert undated.problems == ("'period=Custom range' has no dates (dates=START&dates=END)",)
     bad = links.parse_query({"period": "Fortnight", "dates": ["2026-09-30", "2026-01-01"]}, CHOICES)
     assert bad.period is None and bad.start is None and bad.end is None
     assert bad.problems == (

@@ -197,6 +197,9 @@ def parse_query(params: Mapping[str, Sequence[str] | str], choices: Choices) -> 
         period = v if v in PRESETS else by_name.get(v)
         if period is None:
             problems.append(f"'period={v}' is not a period (known: {', '.join(PRESETS.values())})")
+        elif period == "custom" and not (given["start"] or given["end"]):
+            problems.append(f"'period={v}' has no dates (dates=START&dates=END)")
+            period = None
 
     lists: dict[str, tuple[str, ...]] = {}
     for param in LISTS:
