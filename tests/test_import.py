@@ -795,15 +795,20 @@ def test_the_journey_folder_format_reads_the_sample(tmp_path):
     assert j.stages.height == 6 and journey_import.problems(j) == []
 
 
+def journey_refusal(path) -> str:
+    """Why ``journey_import.read`` refuses ``path``."""
+    with pytest.raises(JourneyError) as error:
+        journey_import.read(path)
+    return str(error.value)
+
+
 def test_a_journey_value_of_the_wrong_kind_names_its_row_field_and_accepted_values(tmp_path):
     yaml_text = (SKYTRAX / "journey.yaml").read_text()
     catering = "name: Catering, moment_of_truth: false"
     assert yaml_text.count(catering) == 1  # the fifth touchpoint
     yaml_file = tmp_path / "journey.yaml"
     yaml_file.write_text(yaml_text.replace(catering, "name: Catering, moment_of_truth: maybe"))
-    with pytest.raises(JourneyError) as error:
-        journey_import.read(yaml_file)
-    assert str(error.value) == (
+    assert journey_refusal(yaml_file) == (
         f"{yaml_file}: touchpoints: row 5 (touchpoint_id 'lounge_catering'): "
         "moment_of_truth = 'maybe' is not true, false, 1 or 0"
     )
@@ -817,16 +822,12 @@ def test_a_journey_value_of_the_wrong_kind_names_its_row_field_and_accepted_valu
         "shop_compare,shop,Compare,maybe,\n"
     )
     (folder / "stages.csv").write_text("stage_id,name,position,description\nshop,Shop,first,\n")
-    with pytest.raises(JourneyError) as error:
-        journey_import.read(folder)
-    assert str(error.value) == (
+    assert journey_refusal(folder) == (
         f"{folder / 'stages.csv'}: row 2 (stage_id 'shop'): position = 'first' is not a "
         "whole number"
     )
     (folder / "stages.csv").write_text("stage_id,name,position,description\nshop,Shop,1,\n")
-    with pytest.raises(JourneyError) as error:
-        journey_import.read(folder)
-    assert str(error.value) == (
+    assert journey_refusal(folder) == (
         f"{folder / 'touchpoints.csv'}: row 3 (touchpoint_id 'shop_compare'): "
         "moment_of_truth = 'maybe' is not true, false, 1 or 0"
     )
@@ -1017,14 +1018,19 @@ def test_a_bulk_postgres_import_keeps_its_foreign_keys(
     engine.dispose()
 
 
+def command_setup(tmp_path: Path, sample_db: Path) -> tuple[str, Path]:
+    """A copy of the sample database to import into, and the test mapping as a file."""
+    db = tmp_path / "cx.db"
+    db.write_bytes(sample_db.read_bytes())
+    rules = tmp_path / "rules.toml"
+    rules.write_text(MAPPING)
+    return f"sqlite:///{db}", rules
+
+
 def test_the_import_command(tmp_path, sample_db):
     from test_cli import run
 
-    db = tmp_path / "cx.db"
-    db.write_bytes(sample_db.read_bytes())
-    url = f"sqlite:///{db}"
-    rules = tmp_path / "rules.toml"
-    rules.write_text(MAPPING)
+    url, rules = command_setup(tmp_path, sample_db)
     long_channel = "w" * 6_000  # printed cut, whole in the report
     path = write(
         tmp_path,
@@ -1106,11 +1112,7 @@ def test_imports_of_one_file_through_several_mappings_keep_their_own_reports(tmp
 def test_counts_of_one_are_singular(tmp_path, sample_db):
     from test_cli import run
 
-    db = tmp_path / "cx.db"
-    db.write_bytes(sample_db.read_bytes())
-    url = f"sqlite:///{db}"
-    rules = tmp_path / "rules.toml"
-    rules.write_text(MAPPING)
+    url, rules = command_setup(tmp_path, sample_db)
     path = write(tmp_path, "9000010,1,Billing,01/09/2026,x,5,web,survey,\n")
     one = run("import", "responses", str(path), "--mapping", str(rules), "--url", url)
     assert "file.csv → responses: 1 row read, 1 checked, 1 problem in 1 row; wrote 0 rows (" in (

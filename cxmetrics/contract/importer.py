@@ -432,12 +432,6 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
             clean = pl.when(raw.str.strip_chars() != "").then(raw.str.strip_chars())
             text_cols[column.name] = clean
     present = frame.select(ROW, *[e.alias(n) for n, e in text_cols.items()])
-    for c in (c for c in table.columns if schema.required(c)):
-        if c.name not in present.columns:
-            raise ImportError_(
-                f"the mapping gives no value for {c.name}, which {table.name} requires "
-                "(map a column to it, or give it a constant)"
-            )
     typed_exprs = [pl.col(ROW)]
     for column in table.columns:
         if column.name not in present.columns:
@@ -514,25 +508,10 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
             problems.append(
                 _problem(typed, bad, name, pl.col(name), f"not one of {', '.join(allowed)}")
             )
-    if table.name == "cases" and {"opened_on", "closed_on"} <= set(typed.columns):
-        bad = pl.col("closed_on") < pl.col("opened_on")
-        problems.append(
-            _problem(
-                typed, bad.fill_null(False), "closed_on", pl.col("closed_on"), "before opened_on"
-            )
-        )
-    if table.name == "customers" and {"joined_on", "churned_on"} <= set(typed.columns):
-        bad = pl.col("churned_on") < pl.col("joined_on")
-        problems.append(
-            _problem(
-                typed, bad.fill_null(False), "churned_on", pl.col("churned_on"), "before joined_on"
-            )
-        )
-    if table.name == "actions" and {"start_on", "due_on"} <= set(typed.columns):
-        bad = pl.col("due_on") < pl.col("start_on")
-        problems.append(
-            _problem(typed, bad.fill_null(False), "due_on", pl.col("due_on"), "before start_on")
-        )
+    for first, then in schema.DATE_ORDER.get(table.name, ()):
+        if {first, then} <= set(typed.columns):
+            bad = (pl.col(then) < pl.col(first)).fill_null(False)
+            problems.append(_problem(typed, bad, then, pl.col(then), f"before {first}"))
     pairs = known.get(TOUCHPOINT_STAGE)
     if pairs is not None and {"touchpoint_id", "stage_id"} <= set(typed.columns):
         tp = pl.col("touchpoint_id").cast(pl.String)
@@ -791,8 +770,7 @@ def run(
     source = read_source(path, m.encoding if m is not None else "utf-8")
     misshapen = shape_problems(source)
     source = source.drop(csv_rows.SHAPE, strict=False)
-    if m is None or not m.columns:  # [columns] names every column read, else by name
-        m = with_same_names(m if m is not None else Mapping(table), source.columns)
+    m = with_same_names(m if m is not None else Mapping(table), source.columns)
     progress(0.25, f"Mapping {counted(source.height, 'row')}")
     check_columns(source, m, name)
     check_required(source, m, name)

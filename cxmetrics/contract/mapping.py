@@ -425,9 +425,11 @@ def filled(m: Mapping) -> set[str]:
 
 def with_same_names(m: Mapping, source_columns: list[str]) -> Mapping:
     """``m`` with each contract column it does not fill read from the file's column of the
-    same name, when the file has one (the unpivot's source columns excepted). The importer
-    does this for a mapping without ``[columns]`` only: one with it names every column
-    read, so a column left out of it (the Data page's "not in file") stays out."""
+    same name, when the file has one (the unpivot's source columns excepted); ``m`` as it is
+    when it has ``[columns]``, which names every column read, so a column left out of it
+    (the Data page's "not in file") stays out."""
+    if m.columns:
+        return m
     contract = [c.name for c in schema.metadata.tables[m.table].columns]
     taken = filled(m) | (set(m.unpivot.columns) if m.unpivot else set())
     present = set(source_columns)

@@ -45,6 +45,12 @@ EVENT_DATES = {
 }
 EARLIEST_DATE = dt.date(1990, 1, 1)
 NO_EARLIEST = ("customers",)
+#: Dates in order within a row: the second, when given, not before the first.
+DATE_ORDER = {
+    "cases": (("opened_on", "closed_on"),),
+    "customers": (("joined_on", "churned_on"),),
+    "actions": (("start_on", "due_on"),),
+}
 #: Columns limited to a list of values; the tables' checks are made from them.
 ALLOWED = {
     "responses": {"source": SOURCES},
