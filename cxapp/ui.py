@@ -46,9 +46,15 @@ def site_root() -> str:
     return "/" + path if path else ""
 
 
-def status_badge(status: str) -> None:
-    """A coloured badge: "On target", "Near target", "Below target", "Too few responses"."""
-    st.badge(status[0].upper() + status[1:], color=BADGE_COLORS[status])
+#: A badge's words where a stage card is too narrow for the status's own
+_SHORT_STATUS = {m.STATUS_TOO_FEW: "Too few"}
+
+
+def status_badge(status: str, short: bool = False) -> None:
+    """A coloured badge: "On target", "Near target", "Below target", "Too few responses".
+    ``short``: the words a stage card holds ("Too few"; its n stands beside it)."""
+    text = _SHORT_STATUS.get(status, status) if short else status
+    st.badge(text[0].upper() + text[1:], color=BADGE_COLORS[status])
 
 
 value_text = wording.value_text  # one wording of a score, on pages and in briefings
@@ -361,12 +367,12 @@ def stage_strip(
             st.caption(f"{moe}n = {nps.n:,} · target {METRICS['nps'].format(stage.targets['nps'])}")
             csat, ces = stage.scores["csat"], stage.scores["ces"]
             st.markdown(
-                f"CSAT **{value_text('csat', csat, min_n)}** · "
-                f"CES **{value_text('ces', ces, min_n)}**",
+                f"CSAT **{wording.figure(value_text('csat', csat, min_n))}** · "
+                f"CES **{wording.figure(value_text('ces', ces, min_n))}**",
                 help=f"{METRICS['csat'].help()}\n\n{METRICS['ces'].help()}",
             )
             st.caption(f"n = {csat.n:,} · {ces.n:,}")
-            status_badge(stage.status)
+            status_badge(stage.status, short=True)
             if stage.owners:
                 others = f" · with {', '.join(stage.owners[1:])}" if len(stage.owners) > 1 else ""
                 st.caption(md(f"Lead: {stage.owners[0]}{others}"))

@@ -186,6 +186,37 @@ def test_revenue_figures_sit_clear_of_their_ranges(browser, tmp_path, loaded, di
     page.close()
 
 
+@pytest.mark.browser
+@pytest.mark.parametrize("group", ["churn_by_loyalty", "churn_by_csat"])
+def test_churn_figures_sit_above_their_margins(browser, tmp_path, loaded, group):
+    """Each churn bar's figure is written above the top of its 95% margin's line, so that
+    the line never strikes it through (inside a short bar it did)."""
+    from cxmetrics.charts import loyalty_charts
+    from cxmetrics.views import loyalty
+
+    customers = loyalty.customers_in_view(loaded, Filters())
+    frame = getattr(loyalty, group)(customers)
+    key = {"churn_by_loyalty": "group", "churn_by_csat": "csat"}[group]
+    fig = loyalty_charts.fig_churn_by(frame, key, "Churn", "Group")
+    page_file = tmp_path / "churn.html"
+    fig.write_html(page_file, include_plotlyjs=True, full_html=True, default_width=600)
+    page = browser.new_page(viewport={"width": 640, "height": 600})
+    page.goto(page_file.as_uri())
+    page.wait_for_selector("g.textpoint text", timeout=30_000)
+    texts = _boxes(page, "g.textpoint text")
+    lines = _boxes(page, "g.errorbar path")
+    valued = [c for c in frame["churn"] if c is not None]
+    assert len(texts) == frame.height and len(lines) == len(valued) > 0
+    expected = {f"{c:.1f}%" for c in valued}
+    assert {t[0] for t in texts} >= expected
+    for text in texts:
+        # the margin's line in the same column: horizontal overlap with the text's box
+        column = [b for b in lines if b[1] < text[3] and b[3] > text[1]]
+        assert all(text[4] <= line[2] + 1 for line in column), (text, column)
+        assert text[2] >= 0, text  # and inside the figure
+    page.close()
+
+
 def test_a_department_name_ending_in_s_takes_an_apostrophe_alone():
     from cxmetrics.views import wording
 

@@ -243,3 +243,22 @@ def test_a_tile_with_too_few_answers_shows_a_dash_and_says_why(app_env, raw_sql)
     assert nps.value == "–"
     captions = [c.value for c in at.caption]
     assert any(c.startswith(f"Too few responses · n = {n:,} answers") for c in captions), captions
+
+
+def test_a_stage_card_with_too_few_answers_keeps_its_words_whole(app_env, raw_sql):
+    """Six stage cards to a row cut "Too few responses" in a badge and ran "CSAT Too few
+    responses · CES Too few responses" over four lines: a card's badge says "Too few", its
+    CSAT and CES a dash, and the n of each stays beside them (counted here in plain SQL)."""
+    (n_csat,) = raw_sql.execute(
+        "SELECT COUNT(r.csat) FROM responses r JOIN touchpoints t USING (touchpoint_id) "
+        "WHERE t.stage_id = 'claim' AND r.responded_on BETWEEN '2026-07-06' AND '2026-07-08'"
+    ).fetchone()
+    assert 0 < n_csat < 30
+    at = open_link({"start": "2026-07-06", "end": "2026-07-08"})
+    texts = [e.value for e in at.markdown]
+    assert not any("CSAT **Too few" in t for t in texts), texts
+    assert "CSAT **–** · CES **–**" in texts
+    badges = [t for t in texts if "-badge[" in t]
+    assert badges and all("Too few responses" not in t for t in badges), badges
+    assert any(t.endswith("-badge[Too few]") for t in badges), badges
+    assert any(c.value.startswith(f"n = {n_csat:,} · ") for c in at.caption)

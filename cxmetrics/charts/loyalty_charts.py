@@ -105,25 +105,40 @@ def fig_nps_mix(trend: pl.DataFrame, unit: str) -> go.Figure:
 
 
 def fig_churn_by(frame: pl.DataFrame, key: str, title: str, label: str) -> go.Figure:
-    """Churn in the period per group, with 95% margins; each group's n under its name."""
+    """Churn in the period per group, with 95% margins; each group's n under its name. The
+    value stands above the end of its margin's line, which would strike it through inside a
+    short bar; a group with too few customers says so at the axis."""
     if frame.height == 0:
         return _empty(title, "No customers in view")
     labels = [f"{v}<br>n = {n:,}" for v, n in zip(frame[key], frame["customers"], strict=True)]
-    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=340))
+    churn, moe = frame["churn"].to_list(), frame["moe"].to_list()
+    fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=340, showlegend=False))
     fig.add_bar(
         x=labels,
-        y=frame["churn"].to_list(),
+        y=churn,
         marker_color=INK,
-        error_y=dict(type="data", array=frame["moe"].to_list(), color="#9AA5B1"),
-        text=[f"{c:.1f}%" if c is not None else "too few" for c in frame["churn"]],
-        textposition="inside",
-        insidetextanchor="start",
-        textfont=dict(color="white"),
+        error_y=dict(type="data", array=moe, color="#9AA5B1"),
         hovertemplate="%{x}: %{y:.1f}% left in the period<extra></extra>",
     )
+    tops = churn_label_heights(churn, moe)
+    fig.add_scatter(
+        x=labels,
+        y=tops,
+        mode="text",
+        text=[f"{c:.1f}%" if c is not None else "too few" for c in churn],
+        textposition="top center",
+        textfont=dict(color=INK),
+        hoverinfo="skip",
+    )
     fig.update_xaxes(title=label, type="category")
-    fig.update_yaxes(title="Churn in the period (%)", rangemode="tozero")
+    fig.update_yaxes(title="Churn in the period (%)", range=[0, 1.18 * max(tops) or 1.0])
     return fig
+
+
+def churn_label_heights(churn: list, moe: list) -> list[float]:
+    """Where each churn bar's value is written: the top of its margin's line (the bar's top
+    without a margin; 0 for a group without a value)."""
+    return [0.0 if c is None else c + (m or 0.0) for c, m in zip(churn, moe, strict=True)]
 
 
 def _rate(pct: float | None) -> str:
