@@ -86,6 +86,11 @@ def test_parse_query_reads_the_address_bar_s_own_period_and_dates():
         "'dates=2026-09-30' is after 'dates=2026-01-01'",
         "'period=Fortnight' is not a period (known: " + ", ".join(PRESETS.values()) + ")",
     )
+    mixed = links.parse_query(
+        {"start": "2026-02-01", "dates": ["2026-03-01", "2026-03-31"]}, CHOICES
+    )
+    assert (mixed.start, mixed.end) == (D(2026, 2, 1), None)
+    assert mixed.problems == ("'dates' is left out: the link also has 'start', which is used",)
     early = links.parse_query({"dates": ["2020-01-01", "2026-01-01"]}, CHOICES)
     assert early.start is None and early.end == D(2026, 1, 1)
     assert early.problems == (

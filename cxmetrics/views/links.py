@@ -169,6 +169,12 @@ def parse_query(params: Mapping[str, Sequence[str] | str], choices: Choices) -> 
     if pair and not (given["start"] or given["end"]):
         given = {"start": pair[:1], "end": pair[-1:]}
         named = {"start": "dates", "end": "dates"}
+    elif pair:
+        used = [f"'{name}'" for name in ("start", "end") if given[name]]
+        verb = "are" if len(used) > 1 else "is"
+        problems.append(
+            f"'dates' is left out: the link also has {' and '.join(used)}, which {verb} used"
+        )
     days: dict[str, dt.date | None] = {}
     for name in ("start", "end"):
         got, shown = given[name], named[name]
