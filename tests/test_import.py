@@ -822,14 +822,31 @@ def test_a_journey_value_of_the_wrong_kind_names_its_row_field_and_accepted_valu
         "shop_compare,shop,Compare,maybe,\n"
     )
     (folder / "stages.csv").write_text("stage_id,name,position,description\nshop,Shop,first,\n")
+    whole = "is not a whole number from -2,147,483,648 to 2,147,483,647"
     assert journey_refusal(folder) == (
-        f"{folder / 'stages.csv'}: row 2 (stage_id 'shop'): position = 'first' is not a "
-        "whole number"
+        f"{folder / 'stages.csv'}: row 2 (stage_id 'shop'): position = 'first' {whole}"
     )
     (folder / "stages.csv").write_text("stage_id,name,position,description\nshop,Shop,1,\n")
     assert journey_refusal(folder) == (
         f"{folder / 'touchpoints.csv'}: row 3 (touchpoint_id 'shop_compare'): "
         "moment_of_truth = 'maybe' is not true, false, 1 or 0"
+    )
+    (folder / "touchpoints.csv").write_text(
+        "touchpoint_id,stage_id,name,moment_of_truth,description\nshop_quote,shop,Quote,true,\n"
+    )
+    # beyond 32 bits, or not finite: named as any other wrong value, not left to Polars
+    (folder / "stages.csv").write_text(
+        "stage_id,name,position,description\nshop,Shop,2147483648,\n"
+    )
+    assert journey_refusal(folder) == (
+        f"{folder / 'stages.csv'}: row 2 (stage_id 'shop'): position = '2147483648' {whole}"
+    )
+    (folder / "stages.csv").write_text(
+        "stage_id,name,position,description\nshop,Shop,-2147483648,\n"
+    )
+    (folder / "targets.csv").write_text("metric,stage_id,target\nnps,shop,nan\n")
+    assert journey_refusal(folder) == (
+        f"{folder / 'targets.csv'}: row 2 (metric 'nps'): target = 'nan' is not a number"
     )
 
 

@@ -6,6 +6,7 @@ the same shapes back from the database (``store.load_journey``).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -42,7 +43,7 @@ class JourneyError(ValueError):
 _BOOLEANS = {"true": True, "false": False, "1": True, "0": False}
 _ACCEPTED = {
     pl.Boolean: "true, false, 1 or 0",
-    pl.Int32: "a whole number",
+    pl.Int32: f"a whole number from {-(2**31):,} to {2**31 - 1:,}",
     pl.Float64: "a number",
     pl.String: "text",
 }
@@ -68,8 +69,11 @@ def coerce(value, dtype):
         number = float(text)
     except (TypeError, ValueError):
         return _INVALID
+    if not math.isfinite(number):  # "nan", "inf": not a position, a target or a share
+        return _INVALID
     if dtype == pl.Int32:
-        return int(number) if number.is_integer() else _INVALID
+        fits = number.is_integer() and -(2**31) <= number < 2**31
+        return int(number) if fits else _INVALID
     return number
 
 
