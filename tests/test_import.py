@@ -390,7 +390,7 @@ def test_a_row_with_extra_fields_is_named_and_accept_valid_takes_the_rest(engine
         (
             6,
             "(the whole row)",
-            "",
+            "again,",  # the extra fields whole, as CSV text
             "line 7 has 11 fields, the header 9 (extra: 'again', ''); put quotes around a "
             "value that holds the separator, or remove the extra fields",
         )
@@ -414,6 +414,31 @@ def test_a_row_with_extra_fields_is_named_and_accept_valid_takes_the_rest(engine
         "survey",
         "ok",
     )
+
+
+def test_a_ragged_line_s_extra_fields_reach_the_report_whole(engine, tmp_path):
+    """The reason cuts the extra fields at 80 characters; the report's value holds them all,
+    quoted where a field holds the separator, so nothing of the line is lost."""
+    tail = "x" * 150
+    extra = f'9000005,2,Billing,05/09/2026,5,5,web,survey,ok,"a, b",{tail}\n'  # line 5, row 5
+    path = write(tmp_path, GOOD + extra)
+    report = importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    ((row, column, value, reason),) = report.problems.rows()
+    assert (row, column, value) == (5, "(the whole row)", f'"a, b",{tail}')
+    assert len(reason) < len(value) + 100 and tail not in reason
+    written = pl.read_csv(report.report_path, infer_schema_length=0)
+    assert written["value"].to_list() == [f'"a, b",{tail}']
+
+
+def test_a_header_with_the_reserved_extra_column_is_refused(engine, tmp_path):
+    """Whichever reader takes the file: the fast one (every line fits), or the record by
+    record one (a ragged line), which adds a column of that name itself."""
+    header = HEADER.rstrip("\n") + ",__extra\n"
+    first = GOOD.splitlines()[0]
+    for body in (f"{first},x\n", f"{first},x,y\n"):
+        path = write(tmp_path, "", encoding=(header + body).encode())
+        with pytest.raises(importer.ImportError_, match="__extra, which is reserved"):
+            importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_column_s_name(engine, tmp_path):

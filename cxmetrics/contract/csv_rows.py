@@ -5,7 +5,8 @@ what to fix ("found more fields than defined in 'Schema'"). Python's ``csv`` mod
 the same text one record at a time, so:
 
 - a record with more fields than the header is kept apart, named by its line, and becomes
-  a problem of that row (the rest of the file can still be imported with accept-valid);
+  a problem of that row (the rest of the file can still be imported with accept-valid),
+  its extra fields kept whole for the import's report;
 - a quote that opens and never closes stops the reading, naming the line it opens on.
 """
 
@@ -18,6 +19,9 @@ import polars as pl
 
 #: The importer's column for why a record does not fit the header (null when it fits).
 SHAPE = "__shape"
+#: The column of a record's fields beyond the header's, whole, as CSV text (null when it
+#: fits); present only when a record has more fields than the header
+EXTRA = "__extra"
 
 
 class CsvError(ValueError):
@@ -36,24 +40,30 @@ MAX_CHARS = 50_000_000
 def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None]]:
     """The records of ``text`` as text columns named by its header (blank cells null), in
     file order, and for each record why it does not fit the header (naming its line) or
-    None. A record with more fields than the header holds its first fields; it is never to
-    be imported. A byte-order mark before the header is left out, as the fast reader does."""
+    None. A record with more fields than the header holds its first fields, and the rest in
+    :data:`EXTRA`; it is never to be imported. A byte-order mark before the header is left
+    out, as the fast reader does."""
     if len(text) > MAX_CHARS:
         raise TooLarge(f"{len(text):,} characters, more than {MAX_CHARS:,}")
     csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # one field may be all
     reader = csv.reader(
         io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=separator, strict=True
     )
-    records, shapes = [], []
+    records, shapes, extras = [], [], []
     header: list[str] | None = None
     start = 1  # the line the next record begins on
     try:
         for record in reader:
             if header is None:
                 header = record
+                if EXTRA in header:
+                    raise CsvError(
+                        f"line 1: the header has a column named {EXTRA}, which is reserved"
+                    )
             else:
                 width = len(header)
                 shapes.append(_shape(record, width, start))
+                extras.append(_joined(record[width:], separator) if record[width:] else None)
                 cells = (record + [""] * width)[:width]
                 records.append([c if c != "" else None for c in cells])
             start = reader.line_num + 1
@@ -66,7 +76,17 @@ def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None
         raise CsvError(f"line {reader.line_num}: {exc}") from exc
     if header is None:
         return pl.DataFrame(), []
-    return pl.DataFrame(records, schema=[(h, pl.String) for h in header], orient="row"), shapes
+    frame = pl.DataFrame(records, schema=[(h, pl.String) for h in header], orient="row")
+    if any(extras):
+        frame = frame.with_columns(pl.Series(EXTRA, extras, dtype=pl.String))
+    return frame, shapes
+
+
+def _joined(fields: list[str], separator: str) -> str:
+    """Fields as one CSV line's text, quoted where they need it."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=separator, lineterminator="").writerow(fields)
+    return out.getvalue()
 
 
 def _shape(record: list[str], width: int, line: int) -> str | None:

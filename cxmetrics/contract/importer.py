@@ -103,7 +103,8 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
         limits.check_frame(frame.height, frame.width)
     except limits.TooLarge as exc:
         raise ImportError_(f"{path.name} is too large to import: {exc}") from exc
-    for reserved in (ROW, csv_rows.SHAPE):
+    # the record-by-record reader adds EXTRA itself, and refuses a header that has it
+    for reserved in (ROW, csv_rows.SHAPE, *([] if shapes else [csv_rows.EXTRA])):
         if reserved in frame.columns:
             raise ImportError_(f"{path.name} has a column named {reserved}, which is reserved")
     if shapes and any(shapes):
@@ -132,7 +133,7 @@ def _read_csv(text: str, separator: str, file_name: str) -> tuple[pl.DataFrame, 
 
 def file_columns(source: pl.DataFrame) -> list[str]:
     """The file's own columns of a frame from :func:`read_source`."""
-    return [c for c in source.columns if c not in (ROW, csv_rows.SHAPE)]
+    return [c for c in source.columns if c not in (ROW, csv_rows.SHAPE, csv_rows.EXTRA)]
 
 
 def shape_problems(source: pl.DataFrame) -> pl.DataFrame:
@@ -142,7 +143,8 @@ def shape_problems(source: pl.DataFrame) -> pl.DataFrame:
     return source.filter(pl.col(csv_rows.SHAPE).is_not_null()).select(
         pl.col(ROW).alias("row"),
         pl.lit("(the whole row)").alias("column"),
-        pl.lit("").alias("value"),
+        # the extra fields whole (the reason cuts them at 80 characters)
+        pl.col(csv_rows.EXTRA).fill_null("").alias("value"),
         pl.col(csv_rows.SHAPE).alias("reason"),
     )
 
@@ -769,7 +771,7 @@ def run(
     progress(0.05, f"Reading {name}")
     source = read_source(path, m.encoding if m is not None else "utf-8")
     misshapen = shape_problems(source)
-    source = source.drop(csv_rows.SHAPE, strict=False)
+    source = source.drop(csv_rows.SHAPE, csv_rows.EXTRA, strict=False)
     m = with_same_names(m if m is not None else Mapping(table), source.columns)
     progress(0.25, f"Mapping {counted(source.height, 'row')}")
     check_columns(source, m, name)
