@@ -54,13 +54,12 @@ def test_a_scoped_dataset_holds_only_the_stages_its_departments_affect(service, 
     assert set(service.journey.incentives["department_id"]) == {"service"}
 
 
-def test_each_customers_latest_answer_is_their_latest_on_the_scoped_stages(service, raw_sql):
-    stages = sorted(sql_stages(raw_sql, SERVICE))
+def test_each_customers_latest_answer_is_the_company_s_for_the_churn_rates(service, raw_sql):
+    """Detractors' annual churn and everyone else's are figures of the customer base, one
+    for every reader: a customer's latest answer on any stage, as plain SQL finds it."""
     rows = raw_sql.execute(
-        "SELECT customer_id, nps FROM responses JOIN touchpoints USING (touchpoint_id) "
-        f"WHERE nps IS NOT NULL AND stage_id IN ({','.join('?' * len(stages))}) "
-        "ORDER BY responded_on, response_id",
-        stages,
+        "SELECT customer_id, nps FROM responses WHERE nps IS NOT NULL "
+        "ORDER BY responded_on, response_id"
     ).fetchall()
     latest = dict(rows)  # later rows overwrite earlier ones
     codes = dict(zip(service.customers["customer_id"], service.customers["cust"], strict=True))
@@ -68,6 +67,19 @@ def test_each_customers_latest_answer_is_their_latest_on_the_scoped_stages(servi
     for customer, nps in latest.items():
         expected[codes[customer]] = nps
     assert np.array_equal(service.latest_nps, expected)
+
+
+@pytest.mark.parametrize("days", [90, 365])
+def test_a_manager_sees_the_executive_s_numbers_of_the_same_view(loaded, service, days):
+    """A manager of a department and an executive who filters on it see one revenue at
+    risk, churn and NPS (the manager's had used churn rates of the scoped stages alone)."""
+    end = loaded.last_day
+    view = Filters(start=end - dt.timedelta(days=days - 1), end=end)
+    mine = overview.compute(service, view)
+    theirs = overview.compute(loaded, Filters(view.start, view.end, departments=SERVICE))
+    for key in ("revenue_at_risk", "churn", "nps", "responses"):
+        assert mine.tiles[key].score == theirs.tiles[key].score, key
+    assert mine.tiles["revenue_at_risk"].score.value > 0
 
 
 def test_filters_cannot_reach_outside_the_scope(service, raw_sql):

@@ -133,17 +133,14 @@ def design_effects(engine: sa.Engine, cuts: tuple[str, ...] = ()) -> dict[str, f
 
 
 def latest_nps(
-    engine: sa.Engine,
-    customers: pl.DataFrame,
-    stage_ids: tuple[str, ...] | None = None,
-    cuts: tuple[str, ...] = (),
+    engine: sa.Engine, customers: pl.DataFrame, cuts: tuple[str, ...] = ()
 ) -> np.ndarray:
-    """Each customer's latest NPS answer on any date (-1 for none), at the given stages
-    (None: every stage), from a query that returns a row per customer, run once per range
-    of customers that ``cuts`` make (``store.customer_cuts``)."""
+    """Each customer's latest NPS answer on any date and stage (-1 for none), from a query
+    that returns a row per customer, run once per range of customers that ``cuts`` make
+    (``store.customer_cuts``)."""
     latest = np.full(customers.height, -1, dtype=np.int8)
     for low, high in store.ranges(cuts):
-        last = store.read_select(engine, _latest_select(stage_ids, low, high)).join(
+        last = store.read_select(engine, _latest_select(low, high)).join(
             customers.select("customer_id", "cust"),
             left_on=pl.col("customer_id").cast(pl.String),
             right_on="customer_id",
@@ -152,11 +149,9 @@ def latest_nps(
     return latest
 
 
-def _latest_select(stage_ids, low: str | None, high: str | None) -> sa.Select:
+def _latest_select(low: str | None, high: str | None) -> sa.Select:
     r, t = schema.responses, schema.touchpoints
     where = [r.c.nps.is_not(None), *store.id_range(r.c.customer_id, low, high)]
-    if stage_ids is not None:
-        where.append(t.c.stage_id.in_(list(stage_ids)))
     ranked = (
         sa.select(
             r.c.customer_id,

@@ -186,28 +186,20 @@ class Dataset:
 
     def scoped(self, department_ids: tuple[str, ...]) -> Dataset:
         """The data a manager of these departments may see: statistics and answers of the
-        stages they affect (latest answers rebuilt on those), and the journey cut to those
-        stages and departments (:meth:`Journey.scoped`)."""
+        stages they affect, and the journey cut to those stages and departments
+        (:meth:`Journey.scoped`). Each customer's latest answer on any stage is kept: it
+        only gives the annual churn of detractors and of everyone else, figures of the
+        customer base that a manager's revenue at risk shares with an executive's view of
+        the same departments (one number for one view)."""
         journey = self.journey.scoped(tuple(department_ids))
         keep = pl.col("stage_id").is_in(journey.stage_order)
-        if self.database is None:
-            responses = self.responses.filter(keep)
-            latest = answers.latest_of_rows(responses, self.customer_arrays.size)
-        else:  # one query a row per customer, not the answers of all data
-            latest = aggregates.latest_nps(
-                self.database.engine,
-                self.customers,
-                journey.stage_order,
-                store.per_customer_cuts(self.database.engine, self.database.customer_cuts),
-            )
-            responses = None
         return Dataset(
             journey,
             self.customers,
-            responses,
+            None if self.responses is None else self.responses.filter(keep),
             self.stats.filter(keep),
             self.customer_arrays,
-            latest,
+            self.latest_nps,
             tuple(department_ids),
             self.design_effect,
             self.settings,
@@ -814,7 +806,7 @@ def build_in_database(
     database = InDatabase(engine, customers, types, None, cuts)
     progress(0.5, "Each customer's latest answer, in the database")
     whole = store.per_customer_cuts(engine, cuts)
-    latest = aggregates.latest_nps(engine, customers, None, whole)
+    latest = aggregates.latest_nps(engine, customers, whole)
     progress(0.8, "Design effects, in the database")
     return Dataset(
         journey,
