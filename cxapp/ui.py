@@ -396,7 +396,7 @@ def page_start(title: str, ds, view, compact: bool = False) -> None:
     described = view.describe(ds.journey.labels, scope=ds.scope)
     company = ds.settings.company_name
     st.caption(md(f"{company} · {described}" if company else described))
-    st.session_state["_export_view"] = (described, exports.view_slug(view))
+    st.session_state["_export_view"] = (described, exports.view_slug(view, ds.scope))
     user = auth.current_user()
     if not user.can_export:
         st.html(_NO_TABLE_DOWNLOAD)

@@ -156,6 +156,24 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
         assert "Benjamini-Hochberg" in leads[0].note
 
 
+def test_a_manager_s_briefing_names_their_departments_not_the_whole_company(inputs):
+    """A manager's briefing (their scope, no filter chosen) said "all stages · all
+    departments" on its title slide and was named ``_all_``: forwarded, it read as the
+    company's numbers."""
+    from cxmetrics.stats import scope
+
+    mine = scope.inputs(inputs, ("claims",))
+    end = mine["ds"].last_day
+    b = briefing.build(**mine, f=Filters(start=end - dt.timedelta(days=89), end=end))
+    assert b.filters == Filters().describe(
+        mine["ds"].journey.labels, with_period=False, scope=("claims",)
+    )
+    assert "all your stages · Claims ·" in b.filters and "all departments" not in b.filters
+    assert b.view_name == "claims"
+    title = "\n".join(pptx_texts(briefing.render(b, formats=("pptx",))["pptx"])[0])
+    assert "all your stages · Claims" in title and "all departments" not in title
+
+
 @pytest.fixture(scope="module")
 def partial_inputs(partial_url):
     return briefing_inputs(partial_url)

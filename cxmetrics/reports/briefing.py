@@ -149,7 +149,7 @@ def build(
     ov = overview.compute(ds, f, min_n)
     view = Filters(ov.start, ov.end, f.stages, f.departments, f.channels, f.segments, f.regions)
     stage_ids = ds.stage_ids(view)
-    filters_text = view.describe(labels, with_period=False)
+    filters_text = view.describe(labels, with_period=False, scope=ds.scope)
     previous = _period(ov.previous.start, ov.previous.end) if ov.previous is not None else None
     slides: list[Slide] = []
     symbol = ds.settings.currency_symbol
@@ -380,7 +380,7 @@ def build(
             link=link("voice"),
         )
     )
-    view_name = exports.view_slug(view)
+    view_name = exports.view_slug(view, ds.scope)
     company = ds.settings.company_name
     return Briefing(
         f"{company}: customer experience briefing" if company else "Customer experience briefing",

@@ -72,10 +72,12 @@ def id_slug(identifier: str) -> str:
     return f"{slug(identifier)[:40]}-{digest}".removeprefix("export-")
 
 
-def view_slug(view) -> str:
+def view_slug(view, scope: tuple[str, ...] | None = None) -> str:
     """A short name of a filtered view for file names: the ids of its departments and
-    stages, or "all"."""
-    return "-".join(id_slug(x) for x in (*view.departments, *view.stages)) or "all"
+    stages; with none chosen, a manager's departments (``scope``), else "all" (a file
+    forwarded from a manager's view must not read as the whole company's)."""
+    departments = view.departments or scope or ()
+    return "-".join(id_slug(x) for x in (*departments, *view.stages)) or "all"
 
 
 # --- tables ----------------------------------------------------------------------------
