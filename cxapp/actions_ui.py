@@ -184,7 +184,8 @@ def _close(ds: Dataset, pick: str, status: str) -> None:
     st.session_state["_action_message"] = ("success", f"{pick} marked {status}.")
     for f in actions.FIELDS:  # the form shows the action as it now is
         st.session_state.pop(f"act_{f}_{pick}", None)
-    st.session_state.pop(f"act_close_note_{pick}", None)
+    # emptied, not dropped: a dropped key leaves the browser's text, sent with the next close
+    st.session_state[f"act_close_note_{pick}"] = ""
 
 
 def editor(ds: Dataset) -> None:

@@ -109,6 +109,34 @@ def test_a_manager_edits_only_their_departments_actions_and_every_change_is_logg
     assert actions.history(engine, theirs)["changed_by"].to_list() == ["ceo@example.com"] * 2
 
 
+def test_a_form_sent_twice_makes_one_action_and_a_close_sent_twice_one_note(engine, sample_data):
+    """A double click on "Create action" sent the form twice: two identical actions, each
+    logged. A close sent twice added its note twice."""
+    journey = sample_data.journey
+    at = dt.datetime(2026, 10, 1, 9, 30)
+    first = actions.save(engine, DANA, fields(), journey, now=at)
+    again = actions.save(engine, DANA, fields(), journey, now=at + dt.timedelta(seconds=1))
+    assert again == first and count(engine, "actions") == 1
+    assert count(engine, "action_changes") == 1
+    # the same action made again later, or by someone else, is refused and named
+    later = at + dt.timedelta(seconds=actions.RESUBMIT_SECONDS)
+    for who, when in ((DANA, later), (BOSS, at)):
+        with pytest.raises(actions.ActionError, match=f"{first} is already this action"):
+            actions.save(engine, who, fields(), journey, now=when)
+    assert count(engine, "actions") == 1
+    assert actions.save(engine, DANA, fields(target=86), journey, now=at) == "A-0002"
+    for _ in range(2):
+        actions.close(engine, DANA, first, journey, "done", "Clôturé — ça marche", now=at)
+    actions.close(engine, DANA, first, journey, "dropped", "Clôturé — ça marche", now=at)
+    row = actions.load(engine).filter(pl.col("action_id") == first).row(0, named=True)
+    assert (row["status"], row["notes"]) == ("dropped", "Clôturé — ça marche")
+    assert actions.history(engine, first)["change"].to_list() == [
+        "status: done → dropped",
+        "status: planned → done; notes: – → Clôturé — ça marche",
+        "created: Answer chats within a minute (planned, due 2026-08-01)",
+    ]
+
+
 @pytest.mark.parametrize(
     ("over", "message"),
     [

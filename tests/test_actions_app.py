@@ -108,6 +108,8 @@ def test_a_manager_creates_edits_and_closes_an_action_of_their_department(env):
     assert log[1][1] == ("title: Fix the app's log-in loop → Fix the app's log-in loop on Android")
     assert log[2][1] == "status: in progress → done; notes: – → Released in 4.2"
     assert all(r[2] for r in log)  # every change has its time
+    # the closing note is emptied once used: a second close does not send it again
+    assert at.text_input(key="act_close_note_A-0004").value == ""
 
 
 def test_an_executive_sees_late_actions_on_the_overview(env):

@@ -234,6 +234,35 @@ def _next_id(conn: sa.Connection) -> str:
     return f"{ID_PREFIX}{max(numbers, default=0) + 1:04d}"
 
 
+#: A create that repeats one the same user made this recently is the same form sent twice
+RESUBMIT_SECONDS = 60
+
+
+def _same_action(conn: sa.Connection, fields: Mapping) -> str | None:
+    """The id of an action whose every field equals ``fields``, or None."""
+    a = schema.actions
+    stmt = sa.select(a).where(a.c.title == fields["title"], a.c.stage_id == fields["stage_id"])
+    for row in conn.execute(stmt).mappings():
+        if all(_as_date(row[f]) == fields[f] for f in FIELDS):
+            return row["action_id"]
+    return None
+
+
+def _just_created(conn: sa.Connection, action_id: str, who: str, when: dt.datetime) -> bool:
+    """Whether ``who`` created ``action_id`` less than :data:`RESUBMIT_SECONDS` ago."""
+    log = schema.action_changes
+    stmt = sa.select(log.c.changed_at).where(
+        log.c.action_id == action_id,
+        log.c.changed_by == who,
+        log.c.change.startswith("created:"),
+    )
+    for at in conn.execute(stmt).scalars():
+        at = dt.datetime.fromisoformat(at) if isinstance(at, str) else at
+        if abs((when - at).total_seconds()) < RESUBMIT_SECONDS:
+            return True
+    return False
+
+
 def _who(user: User) -> str:
     return user.email or "everyone (sign-in off)"
 
@@ -265,6 +294,14 @@ def save(
     a, log = schema.actions, schema.action_changes
     with engine.begin() as conn:
         if action_id is None:
+            twin = _same_action(conn, fields)
+            if twin is not None:
+                if _just_created(conn, twin, _who(user), when):
+                    return twin  # the same form sent twice (a double click): one action
+                raise ActionError(
+                    f"{twin} is already this action (the same department, stage, touchpoint, "
+                    "title, target, dates, status and notes); change that one instead"
+                )
             action_id = _next_id(conn)
             conn.execute(a.insert().values(action_id=action_id, **fields))
             what = f"created: {fields['title']} ({fields['status']}, due {fields['due_on']})"
@@ -321,6 +358,7 @@ def close(
         raise ActionError(f"there is no action {action_id!r}")
     values = {k: _as_date(old[k]) for k in FIELDS}
     values["status"] = status
-    if note.strip():
-        values["notes"] = "\n".join(x for x in (old["notes"], note.strip()) if x)
+    added = note.strip()
+    if added and not (old["notes"] or "").endswith(added):  # a close sent twice adds it once
+        values["notes"] = "\n".join(x for x in (old["notes"], added) if x)
     save(engine, user, values, journey, action_id, now)
