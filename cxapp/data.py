@@ -441,14 +441,14 @@ def get_dataset() -> Dataset:
             f"the embedded sample data. This page tries again every {RETRY_SECONDS} seconds."
         )
         _retry_when_back(url, version)
-        st.stop()
+        _stop()
     except Exception as exc:  # a driver or file error we did not foresee: no traceback
         st.error(
             f"**The dashboard cannot load its data** from {store.safe_url(url)}: "
             f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
             icon=":material/error:",
         )
-        st.stop()
+        _stop()
     if departments is not None and ds.journey.stages.height == 0:
         st.error(
             "**Nothing to show for your departments.** None of "
@@ -456,8 +456,15 @@ def get_dataset() -> Dataset:
             "dashboard's administrator to check your departments in the users file.",
             icon=":material/lock:",
         )
-        st.stop()
+        _stop()
     return ds
+
+
+def _stop() -> None:
+    """Stop the page where it cannot show data, keeping who is signed in and Sign out in
+    the sidebar (a user whose data cannot be shown could not sign out)."""
+    auth.sidebar(auth.current_user())
+    st.stop()
 
 
 @st.cache_data(ttl=300, max_entries=64, show_spinner=False)

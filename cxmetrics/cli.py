@@ -13,6 +13,8 @@ import os
 import sys
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from cxmetrics.contract import (
     access,
     comment_analysis,
@@ -374,7 +376,34 @@ def _user(args) -> int:
     )
     scope = ", ".join(user.departments) or "every department"
     print(f"{user.email}: {user.role}, {scope}, written to {path}")
+    _warn_unknown_departments(user.departments)
     return 0
+
+
+def _warn_unknown_departments(departments: tuple[str, ...]) -> None:
+    """Say on stderr which of a manager's departments the database does not know: signed
+    in, they would see nothing. Silent when the database cannot be read (it may not be
+    set up yet)."""
+    if not departments:
+        return
+    url = store.database_url()
+    if store.sample_missing(url):
+        return
+    engine = store.make_engine(url)
+    try:
+        known = sorted(store.load_journey(engine).departments["department_id"].to_list())
+    except (store.StoreError, sa.exc.SQLAlchemyError):
+        return
+    finally:
+        engine.dispose()
+    unknown = [d for d in departments if d not in known]
+    if unknown:
+        print(
+            f"warning: {store.safe_url(url)} has no department {', '.join(unknown)} "
+            f"(its departments: {', '.join(known) or 'none'}); until it has, this person "
+            "sees nothing when signed in",
+            file=sys.stderr,
+        )
 
 
 def _sample(args) -> int:

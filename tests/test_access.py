@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 import sys
 import tomllib
@@ -322,6 +323,44 @@ def test_cli_adds_and_lists_users_without_printing_hashes(tmp_path):
     assert "a manager needs at least one department" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert access.password_matches(access.load_users(path)["dana@example.com"], "a long secret")
+
+
+def test_cli_warns_of_a_department_the_database_does_not_know(tmp_path, sample_url, raw_sql):
+    """Signed in, a manager of departments the database lacks sees nothing: ``user add``
+    says so when it writes them (it still writes: the data may come later)."""
+    path = tmp_path / "users.toml"
+    env = {**os.environ, "CX_DATABASE_URL": sample_url}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "cxmetrics",
+            "user",
+            "add",
+            "lost@example.com",
+            "--role",
+            "manager",
+            "--department",
+            "claims,nonexistent",
+            "--no-password",
+            "--file",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    known = ", ".join(
+        r[0] for r in raw_sql.execute("SELECT department_id FROM departments ORDER BY 1")
+    )
+    assert done.stderr.strip().endswith(
+        f"has no department nonexistent (its departments: {known}); until it has, this person "
+        "sees nothing when signed in"
+    )
+    assert "claims" not in done.stderr.split("(")[0]
+    assert access.load_users(path)["lost@example.com"].departments == ("claims", "nonexistent")
 
 
 # --- header mode: only from the proxy ------------------------------------------------------

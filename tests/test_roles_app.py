@@ -122,6 +122,17 @@ def test_an_executive_sees_every_stage_and_signs_out(users, raw_sql):
     assert not at.metric and [t.label for t in at.text_input][0] == "E-mail address"
 
 
+def test_a_manager_of_no_known_department_is_told_so_and_can_sign_out(users):
+    access.add_user(users, "lost@example.com", "manager", PASSWORD, ("nonexistent",), "Lost")
+    at = sign_in("lost@example.com")
+    assert [e.value for e in at.error][0].startswith("**Nothing to show for your departments.**")
+    assert not at.metric
+    signed = [c.value for c in at.sidebar.caption if c.value.startswith("Signed in")]
+    assert signed == ["Signed in as **Lost** · manager · nonexistent"]
+    at.sidebar.button[-1].click().run()  # Sign out: it was missing, the page stopped before
+    assert [t.label for t in at.text_input][0] == "E-mail address"
+
+
 def test_a_managers_pages_hold_only_their_departments_whatever_the_url_asks(users, raw_sql):
     # a shared link to another department's stage and the whole company's departments
     at = sign_in("dana@example.com", {"stage": "shop", "department": ["claims", "sales"]})
