@@ -81,6 +81,13 @@ _LINKED_NAME = (
 )
 
 
+# A range on a tile ("£6.2k – £30k") in a smaller type than a single figure.
+_RANGE_VALUE = (
+    "<style>.st-key-tile_{key} [data-testid='stMetricValue']"
+    "{{font-size:1.45rem;padding-top:0.55rem;padding-bottom:0.55rem}}</style>"
+)
+
+
 def tile(
     t: Tile,
     min_n: int,
@@ -108,14 +115,17 @@ def tile(
     )
     line = overview_charts.sparkline_svg(trend or [], band, _trend_color(t), title)
     value = wording.tile_value(t, min_n, symbol)
+    figure = wording.tile_figure(t, min_n, symbol)
     with st.container(border=True, height="stretch"):
+        if " – " in figure:  # a range: smaller, so that both ends stay on the tile's line
+            st.html(_RANGE_VALUE.format(key=t.key))
         with st.container(gap=None, key=f"tile_{t.key}"):
             if link:  # a linked name, with its tooltip, in place of the metric's own label
                 st.html(_LINKED_NAME)
                 st.markdown(f":small[[{spec.short}]({link})]", help=help_text)
             st.metric(
                 spec.short,
-                wording.figure(value),
+                figure,
                 delta_text(t.key, t.change),
                 delta_color=color,
                 help=help_text,

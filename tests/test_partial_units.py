@@ -236,3 +236,24 @@ def test_a_single_week_s_trend_reads_as_a_date_not_a_time_of_day():
         assert list(fig.layout.xaxis.tickvals) == [week]
     months = loyalty_charts.fig_nps_mix(trend, "month")
     assert months.layout.xaxis.tickformat == "%b %Y"
+
+
+def test_a_tile_s_range_of_revenue_at_risk_is_short_and_whole():
+    """ "£6,243 – £30k" was cut to "£6,243 -" on a tile and read as a point: the tile writes
+    both ends short (the briefing keeps them whole)."""
+    from cxmetrics.contract.registry import short_money
+
+    cases = [
+        (0, "£0"), (950, "£950"), (6_243, "£6.2k"), (30_000, "£30k"), (123_456, "£123k"),
+        (1_234_567, "£1.2m"), (15e6, "£15m"), (2.5e9, "£2.5bn"), (-6_243, "−£6.2k"),
+    ]  # fmt: skip
+    assert [short_money(v, "£") for v, _ in cases] == [text for _, text in cases]
+    # value 18,000 with a standard error making the 95% half-width 12,000: a range (> 25%)
+    se = 12_000 / m.Z95
+    tile = overview.Tile("revenue_at_risk", m.Score("revenue_at_risk", 18_000.0, 1_282, se))
+    assert wording.tile_figure(tile, 30, "£") == "£6.0k – £30k"
+    assert wording.tile_value(tile, 30, "£") == "£6,000 – £30k"
+    point = dataclasses.replace(tile, score=m.Score("revenue_at_risk", 18_000.0, 1_282, 1.0))
+    assert wording.tile_figure(point, 30, "£") == "£18k"
+    few = overview.Tile("nps", m.Score("nps", 12.0, 5, 3.0))
+    assert wording.tile_figure(few, 30, "£") == wording.NO_FIGURE

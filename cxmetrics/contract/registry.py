@@ -56,6 +56,19 @@ def format_money(value: float | None, symbol: str) -> str:
     return f"{sign}{symbol}{v:,.0f}"
 
 
+def short_money(value: float, symbol: str) -> str:
+    """An amount in few characters, for a range on a tile's narrow line: £950, £6.2k, £30k,
+    £1.2m, £15m."""
+    sign = "−" if value < 0 else ""
+    v = abs(value)
+    for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
+        if v >= size:
+            scaled = v / size
+            digits = 1 if scaled < 10 else 0
+            return f"{sign}{symbol}{scaled:,.{digits}f}{suffix}"
+    return f"{sign}{symbol}{v:,.0f}"
+
+
 METRICS: dict[str, Metric] = {
     m.key: m
     for m in (

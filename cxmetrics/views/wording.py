@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from cxmetrics.contract.registry import METRICS
+from cxmetrics.contract.registry import METRICS, short_money
 from cxmetrics.stats import metrics as m
 from cxmetrics.views.overview import Tile
 
@@ -37,6 +37,19 @@ def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) 
 def tile_value(t: Tile, min_n: int, symbol: str) -> str:
     """A tile's value: "Not recorded" when a fact it needs is not recorded, never 0."""
     return NOT_RECORDED if t.unknown else value_text(t.key, t.score, min_n, symbol)
+
+
+def tile_figure(t: Tile, min_n: int, symbol: str) -> str:
+    """A tile's value as its narrow line holds it: :func:`tile_value`, with a dash for a
+    word (:func:`figure`) and a range of revenue at risk in short amounts ("£6.2k – £30k",
+    where "£6,243 – £30k" was cut to "£6,243 -" and read as a point)."""
+    s = t.score
+    if not t.unknown and t.key == "revenue_at_risk" and s.se is not None and s.value is not None:
+        half = m.Z95 * s.se
+        if m.range_only(s.value, half):
+            low, high = max(s.value - half, 0.0), s.value + half
+            return f"{short_money(low, symbol)} – {short_money(high, symbol)}"
+    return figure(tile_value(t, min_n, symbol))
 
 
 def figure(text: str) -> str:
