@@ -155,3 +155,20 @@ def test_cases_kpis_contacts_and_comments_are_cut_to_the_scope(
     counted = mine.comments.group_by("theme").len()
     for theme, count in zip(counted["theme"], counted["len"], strict=True):
         assert mine.themes.filter(pl.col("theme") == theme)["comments"].item() == count
+
+
+def test_a_manager_s_first_screen_names_the_team_of_their_stages(loaded, service, raw_sql):
+    """The departments that share a manager's stages are named as the stage's team, as for
+    an executive (the first screen had named only the lead)."""
+    from cxmetrics.views import first_screen
+
+    for stage in service.journey.stage_order:
+        owners = raw_sql.execute(
+            "SELECT d.name FROM stage_owners o JOIN departments d USING (department_id) "
+            "WHERE o.stage_id = ?",
+            (stage,),
+        ).fetchall()
+        mine = first_screen.owners_text(service, (stage,), ())
+        assert mine == first_screen.owners_text(loaded, (stage,), ())
+        assert all(name in mine for (name,) in owners), (mine, owners)
+        assert len(owners) > 1 or stage != service.journey.stage_order[0]

@@ -306,8 +306,9 @@ def stages_concerned(ds: Dataset, item: fx.Finding, shown: list[str]) -> tuple[s
 
 def owners_text(ds: Dataset, stage_ids: tuple[str, ...], named: tuple[str, ...]) -> str:
     """Who owns the stages concerned: the lead and the contributors, from the journey. A
-    manager's view (``ds.scope``) names other departments only as a stage's lead, as the
-    rest of a manager's pages and briefing do."""
+    manager's view names them too: the departments that share a manager's stages are the
+    stage's team, as the journey's cards and the README say (no other department is in a
+    manager's journey, :meth:`Journey.scoped`)."""
     j = ds.journey
     if not stage_ids:
         if named:
@@ -316,7 +317,7 @@ def owners_text(ds: Dataset, stage_ids: tuple[str, ...], named: tuple[str, ...])
     parts = []
     for sid in stage_ids:
         lead = j.lead_department(sid)
-        others = [d for d in j.owners_of(sid) if d != lead and (ds.scope is None or d in ds.scope)]
+        others = [d for d in j.owners_of(sid) if d != lead]
         text = f"{j.stage_name(sid)}: lead {j.department_name(lead) if lead else 'none named'}"
         if others:
             text += ", with " + ", ".join(j.department_name(d) for d in others)
