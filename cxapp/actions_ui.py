@@ -13,6 +13,7 @@ import streamlit as st
 
 from cxapp import auth, data, ui
 from cxmetrics.contract import actions
+from cxmetrics.contract.text import day_text
 from cxmetrics.findings import action_effect
 from cxmetrics.stats.dataset import Dataset
 from cxmetrics.stats.filters import Filters
@@ -135,7 +136,7 @@ def late_section(
         days = (today() - r["due_on"]).days
         line = "- :material/schedule: " + ui.md(
             f"**{r['title']}** ({r['action_id']}) — {r['department']}, {where}: due "
-            f"{r['due_on']:%d %b %Y}, {days} days late, {r['status']}. "
+            f"{day_text(r['due_on'])}, {days} days late, {r['status']}. "
             f"Measured effect: {r['effect_note'] or '–'}"
         )
         if view is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cxmetrics.contract.text import day_text
 from cxmetrics.views import first_screen
 from cxmetrics.views.wording import inert
 
@@ -49,7 +50,7 @@ def show(fs: first_screen.FirstScreen, money) -> None:
     st.html(STYLE)
     with st.container(border=True, key=KEY):
         st.markdown(
-            f":material/flag: **What to know** · {fs.start:%d %b %Y} – {fs.end:%d %b %Y} · "
+            f":material/flag: **What to know** · {day_text(fs.start)} – {day_text(fs.end)} · "
             "the findings that "
             f"hold after {fs.tested:,} tests (false discovery rate 5%), with who owns them"
         )

@@ -20,6 +20,7 @@ import streamlit as st
 
 from cxapp import data
 from cxmetrics.contract.periods import PRESETS, preset_range
+from cxmetrics.contract.text import day_text
 from cxmetrics.stats.dataset import Dataset
 from cxmetrics.stats.filters import Filters
 from cxmetrics.views import links
@@ -216,5 +217,4 @@ def _date_pair(picked, first_day: dt.date, last_day: dt.date) -> tuple[dt.date, 
     return picked, picked
 
 
-def _fmt(day: dt.date) -> str:
-    return f"{day.day} {day:%b %Y}"
+_fmt = day_text

@@ -12,6 +12,7 @@ import streamlit as st
 from cxapp import auth, briefing_ui, data
 from cxmetrics.charts import chart_style, overview_charts
 from cxmetrics.contract.registry import METRICS
+from cxmetrics.contract.text import day_text
 from cxmetrics.reports import exports
 from cxmetrics.stats import metrics as m
 from cxmetrics.views import wording
@@ -436,9 +437,9 @@ def stop_if_empty(empty: bool, start, end, ds) -> None:
     """Stop with a message when the view has no responses."""
     if empty:
         st.warning(
-            f"No responses between {start:%d %b %Y} and {end:%d %b %Y} for these "
-            f"filters. The data covers {ds.first_day:%d %b %Y} to "
-            f"{ds.last_day:%d %b %Y}.",
+            f"No responses between {day_text(start)} and {day_text(end)} for these "
+            f"filters. The data covers {day_text(ds.first_day)} to "
+            f"{day_text(ds.last_day)}.",
             icon=":material/search_off:",
         )
         st.stop()

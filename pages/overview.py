@@ -5,6 +5,7 @@ import streamlit as st
 from cxapp import actions_ui, data, first_fold, router, sidebar, ui
 from cxmetrics.charts import overview_charts
 from cxmetrics.contract.registry import METRICS
+from cxmetrics.contract.text import day_text
 from cxmetrics.views import first_screen, overview, overview_links
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -17,7 +18,7 @@ ov = data.shared(overview.compute, data.DATASET, view)
 ui.stop_if_empty(ov.empty, ov.start, ov.end, ds)
 
 trends = data.shared(overview.trends, data.DATASET, view)
-previous = f"{ov.previous.start:%d %b %Y} – {ov.previous.end:%d %b %Y}" if ov.previous else None
+previous = f"{day_text(ov.previous.start)} – {day_text(ov.previous.end)}" if ov.previous else None
 cols = st.columns(6)
 for col, key in zip(
     cols, ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk"), strict=True
@@ -52,7 +53,7 @@ first_fold.show(fs, ds.money)
 
 trend_words = (
     f"The small lines: each score by {trends.unit} over the last {len(trends.periods)} "
-    f"{trends.unit}s up to {ov.end:%d %b %Y}, on the tiles shaded with each {trends.unit}'s "
+    f"{trends.unit}s up to {day_text(ov.end)}, on the tiles shaded with each {trends.unit}'s "
     f"95% interval (a {trends.unit} with fewer than {ov.min_n} answers is left out)."
 )
 if previous:

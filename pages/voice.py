@@ -6,6 +6,7 @@ import streamlit as st
 from cxapp import data, router, sidebar, ui
 from cxmetrics.charts import voc_charts
 from cxmetrics.contract.registry import METRICS
+from cxmetrics.contract.text import day_text
 from cxmetrics.findings import leading
 from cxmetrics.stats import comment_queries, complaints, voc
 from cxmetrics.views import voc_view
@@ -40,7 +41,7 @@ loop_tab, lead_tab, process_tab, theme_tab, verbatim_tab = st.tabs(
 if loop_tab.open is not False:
     with loop_tab:
         st.caption(
-            f"Cases opened {vv.start:%d %b %Y} – {vv.end:%d %b %Y} on the stages in view, by "
+            f"Cases opened {day_text(vv.start)} – {day_text(vv.end)} on the stages in view, by "
             "the department that handled them (cases have no channel; the channel filter does "
             f"not apply). {vv.loop_window} {METRICS['false_closure_rate'].definition} "
             f"{vv.loop_caption}"
@@ -81,7 +82,7 @@ if loop_tab.open is not False:
 if lead_tab.open is not False:
     with lead_tab:
         st.caption(
-            f"{METRICS['contact_lead'].definition} Full weeks up to {vv.end:%d %b %Y}, at most "
+            f"{METRICS['contact_lead'].definition} Full weeks up to {day_text(vv.end)}, at most "
             f"{leading.HISTORY_WEEKS} of them, whatever the period's start: a correlation needs "
             "many weeks. Segment and region filters apply; the channel filter does not. "
             + vv.lead_caption

@@ -83,6 +83,8 @@ def test_the_first_fold_names_the_stories_with_their_owners(app_env, raw_sql):
     lines = fold(at)
     assert 4 <= len(lines) <= 6  # the title and three to five findings
     start, end = period(raw_sql)
+    # dates as the page's own header writes them: "3 Jul 2026", not "03 Jul 2026"
+    assert f"**What to know** · {start.day} {start:%b %Y} – {end.day} {end:%b %Y} · " in lines[0]
 
     # Claims: green scorecard, red experience, with its owners and its own KPI-weeks.
     fp = headline(lines, "False positive: Claims")
@@ -116,7 +118,7 @@ def test_the_first_fold_names_the_stories_with_their_owners(app_env, raw_sql):
     ).fetchone()
     assert owner_line(raw_sql, led) in cl
     m = re.search(
-        r"closed (\d+)% of the ([\d,]+) cases opened (\d\d \w+ \d{4}) – (\d\d \w+ \d{4}), "
+        r"closed (\d+)% of the ([\d,]+) cases opened (\d\d? \w+ \d{4}) – (\d\d? \w+ \d{4}), "
         r"but customers confirmed only (\d+)% resolved",
         cl,
     )

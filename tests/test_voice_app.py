@@ -112,7 +112,7 @@ def test_voice_page_shows_every_section(app_env, raw_sql):
         assert row.said_no_rate == pytest.approx(100 * said_no / closed)
         assert row.not_asked_rate == pytest.approx(100 * not_asked / closed)
     captions = " ".join(c.value for c in at.caption)
-    assert f"Only cases opened up to {until:%d %b %Y} count" in captions
+    assert f"Only cases opened up to {until.day} {until:%b %Y} count" in captions
     assert "tests of a department's closed-versus-confirmed gap" in captions
     assert METRICS["false_closure_rate"].definition in " ".join(c.value for c in at.caption)
 

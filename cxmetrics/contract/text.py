@@ -68,3 +68,8 @@ def with_article(name: str) -> str:
 def counted(n: int, one: str, many: str | None = None) -> str:
     """``n`` with the noun in the number it takes: "1 row", "0 rows", "2,264 rows"."""
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
+
+
+def day_text(day) -> str:
+    """A date as every page, briefing and message writes it: "3 Jul 2026"."""
+    return f"{day.day} {day:%b %Y}"

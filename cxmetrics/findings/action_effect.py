@@ -37,6 +37,7 @@ import polars as pl
 
 from cxmetrics.contract import actions as actions_mod
 from cxmetrics.contract.registry import MIN_N
+from cxmetrics.contract.text import day_text
 from cxmetrics.findings import findings
 from cxmetrics.findings.findings import Finding
 from cxmetrics.stats.dataset import Dataset
@@ -200,7 +201,7 @@ def measure_one(ds: Dataset, action: dict, actions: list[dict], as_of: dt.date) 
             metric,
             NOT_STARTED,
             NOT_STARTED,
-            f"Starts on {start:%d %b %Y}: nothing to measure yet.",
+            f"Starts on {day_text(start)}: nothing to measure yet.",
         )
     first = ds.first_day
     w = min(WINDOW_DAYS, (as_of - start).days + 1, (start - first).days)

@@ -25,6 +25,7 @@ import math
 import polars as pl
 
 from cxmetrics.contract.journey import Journey
+from cxmetrics.contract.text import day_text
 from cxmetrics.findings.findings import Finding
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.filters import Filters
@@ -151,11 +152,11 @@ def window_text(start: dt.date, as_of: dt.date) -> str:
             f"No case opened in this period is old enough to count: cases count once "
             f"{MATURE_DAYS} days have passed since they were opened ({CLOSE_WINDOW_DAYS} to "
             f"close, then {REPEAT_WINDOW_DAYS} for a repeat contact); the data ends "
-            f"{as_of:%d %b %Y}."
+            f"{day_text(as_of)}."
         )
     return (
-        f"Only cases opened up to {until:%d %b %Y} count: {MATURE_DAYS} days before the data "
-        f"ends ({as_of:%d %b %Y}), time to close ({CLOSE_WINDOW_DAYS} days) and to have had "
+        f"Only cases opened up to {day_text(until)} count: {MATURE_DAYS} days before the data "
+        f"ends ({day_text(as_of)}), time to close ({CLOSE_WINDOW_DAYS} days) and to have had "
         f"{REPEAT_WINDOW_DAYS} days for a repeat contact. Not asked (or no answer) is shown "
         "apart from said no."
     )
@@ -277,7 +278,7 @@ def mature_candidates(ds, f: Filters, shown: pl.DataFrame, min_n: int = m.MIN_N)
     """:func:`candidates` on cases already cut to the view and to :func:`mature` ones."""
     start = f.start or ds.first_day
     end = min(f.end or ds.last_day, mature_until(ds.last_day))
-    period = f"{start:%d %b %Y} – {end:%d %b %Y}" if end >= start else ""
+    period = f"{day_text(start)} – {day_text(end)}" if end >= start else ""
     return department_candidates(shown, ds.journey, min_n, period)
 
 

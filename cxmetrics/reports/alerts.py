@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 
 from cxmetrics.contract import access
+from cxmetrics.contract.text import day_text
 from cxmetrics.findings.findings import Finding
 from cxmetrics.reports.alert_log import Delivery
 from cxmetrics.stats.dataset import Dataset
@@ -196,8 +197,7 @@ class Message:
 
 
 def _day(text: str) -> str:
-    d = dt.date.fromisoformat(text)
-    return f"{d.day} {d:%b %Y}"
+    return day_text(dt.date.fromisoformat(text))
 
 
 def _span(items: list[Delivery]) -> str:

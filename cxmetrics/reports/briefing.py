@@ -38,6 +38,7 @@ from cxmetrics.charts import (
 )
 from cxmetrics.contract.periods import trend_unit
 from cxmetrics.contract.registry import METRICS, MIN_N
+from cxmetrics.contract.text import day_text
 from cxmetrics.findings import action_effect, closed_loop, findings
 from cxmetrics.findings import impact as impact_mod
 from cxmetrics.reports import exports
@@ -112,7 +113,7 @@ class Briefing:
 
 
 def _period(start: dt.date, end: dt.date) -> str:
-    return f"{start.day} {start:%b %Y} – {end.day} {end:%b %Y}"
+    return f"{day_text(start)} – {day_text(end)}"
 
 
 def representative_comments(comments: Comments, f: Filters, stage_ids, k: int = VERBATIMS):
@@ -371,7 +372,7 @@ def build(
             "In customers' words",
             [
                 f"“{r['comment']}” — {labels.get(str(r['stage_id']), str(r['stage_id']))}, "
-                f"{r['responded_on']:%d %b %Y}, {r['source']}"
+                f"{day_text(r['responded_on'])}, {r['source']}"
                 for r in said
             ]
             or ["No comments in view."],
@@ -448,7 +449,7 @@ def action_lines(listing: pl.DataFrame, limit: int = ACTION_LINES) -> list[str]:
         late = "LATE, " if r["late"] else ""
         lines.append(
             f"{r['action_id']} {r['title']} — {r['department']}, {where}; due "
-            f"{r['due_on']:%d %b %Y} ({late}{r['status']}). Effect: {r['effect_note']}"
+            f"{day_text(r['due_on'])} ({late}{r['status']}). Effect: {r['effect_note']}"
         )
     if len(lines) > limit:
         return [*lines[:limit], f"… and {len(lines) - limit} more on the Accountability page."]
@@ -515,7 +516,7 @@ def to_pptx(b: Briefing, pictures: list[bytes | None]) -> bytes:
     title_layout, blank = deck.slide_layouts[0], deck.slide_layouts[6]
     first = deck.slides.add_slide(title_layout)
     first.shapes.title.text = b.title
-    first.placeholders[1].text = f"{b.period}\n{b.filters}\nMade on {b.made_on:%d %b %Y}"
+    first.placeholders[1].text = f"{b.period}\n{b.filters}\nMade on {day_text(b.made_on)}"
 
     def text_box(slide, left, top, width, height, lines, size):
         box = slide.shapes.add_textbox(left, top, width, height)
@@ -617,7 +618,7 @@ def to_pdf(b: Briefing, pictures: list[bytes | None]) -> bytes:
         Paragraph(escape(b.title), styles["Title"]),
         Paragraph(escape(b.period), styles["Heading2"]),
         Paragraph(escape(b.filters), styles["Normal"]),
-        Paragraph(f"Made on {b.made_on:%d %b %Y}", styles["Normal"]),
+        Paragraph(f"Made on {day_text(b.made_on)}", styles["Normal"]),
     ]
     width = page[0] - 3 * cm
     for slide, picture in zip(b.slides, pictures, strict=True):

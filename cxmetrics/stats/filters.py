@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 import polars as pl
 import sqlalchemy as sa
 
+from cxmetrics.contract.text import day_text
+
 
 class FilterError(ValueError):
     """A filter value is impossible (for example, a start after the end)."""
@@ -115,7 +117,7 @@ class Filters:
             return ", ".join(names.get(v, v) for v in values) if values else every
 
         def day(d: dt.date | None, missing: str) -> str:
-            return f"{d.day} {d:%b %Y}" if d else missing
+            return day_text(d) if d else missing
 
         period = (
             f"{day(self.start, 'first day')} – {day(self.end, 'last day')}"

@@ -13,6 +13,7 @@ import polars as pl
 
 from cxmetrics.contract.periods import trend_unit
 from cxmetrics.contract.registry import MIN_N
+from cxmetrics.contract.text import day_text
 from cxmetrics.findings import behaviour, channels, closed_loop, impact, leading
 from cxmetrics.findings import findings as fx
 from cxmetrics.stats.dataset import Dataset
@@ -46,7 +47,7 @@ def trend_candidates(ds: Dataset, f: Filters, unit: str, min_n: int = MIN_N) -> 
             fx.Finding(
                 "trend",
                 f"NPS {verb} {abs(row['change']):.0f} points in the {unit} of "
-                f"{row['period']:%d %b %Y} (n = {row['n_nps']:,}).",
+                f"{day_text(row['period'])} (n = {row['n_nps']:,}).",
                 row["change"],
                 (row["change"] - half, row["change"] + half),
                 row["n_nps"],

@@ -29,6 +29,7 @@ import polars as pl
 
 from cxmetrics.contract import actions
 from cxmetrics.contract.registry import METRICS, MIN_N
+from cxmetrics.contract.text import day_text
 from cxmetrics.findings import findings as fx
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.dataset import Dataset
@@ -398,7 +399,7 @@ def action_lines(
     ).sort(["late", "due_on"], descending=[True, False], nulls_last=True)
     out = []
     for r in mine.iter_rows(named=True):
-        due = f"due {r['due_on']:%d %b %Y}"
+        due = f"due {day_text(r['due_on'])}"
         if r["late"]:
             due += f", {(today - r['due_on']).days} days late"
         effect = r["verdict"] or "not measured"
