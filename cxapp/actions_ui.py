@@ -13,6 +13,7 @@ import streamlit as st
 
 from cxapp import auth, data, ui
 from cxmetrics.contract import actions
+from cxmetrics.contract.registry import METRICS
 from cxmetrics.contract.text import day_text
 from cxmetrics.findings import action_effect
 from cxmetrics.stats.dataset import Dataset
@@ -49,7 +50,9 @@ def columns() -> dict:
         "department": "Owner",
         "stage": "Stage",
         "touchpoint": "Touchpoint",
-        "metric": st.column_config.TextColumn("Metric", help="What the action should move"),
+        "metric": st.column_config.TextColumn(
+            "Metric", help="What the action should move, and the unit of its target and effect"
+        ),
         "target": st.column_config.NumberColumn("Target", format="%.1f"),
         "start_on": st.column_config.DateColumn("Start"),
         "due_on": st.column_config.DateColumn("Due"),
@@ -57,7 +60,7 @@ def columns() -> dict:
         "late": st.column_config.CheckboxColumn("Late", help="Due date passed, not done"),
         "verdict": st.column_config.TextColumn("Measured effect", help=action_effect.METHOD),
         "effect": st.column_config.NumberColumn(
-            "Effect", format="%+.2f", help="Difference-in-differences, in the metric's points"
+            "Effect", format="%+.2f", help="Difference-in-differences, in the metric's unit"
         ),
         "effect_low": st.column_config.NumberColumn("95% low", format="%+.2f"),
         "effect_high": st.column_config.NumberColumn("95% high", format="%+.2f"),
@@ -79,9 +82,20 @@ def listed(ds: Dataset) -> pl.DataFrame:
     return data.shared(action_effect.listing, data.DATASET, data.get_actions(ds), today())
 
 
+def metric_label(metric: str) -> str:
+    """A metric as an action's row names it, with the unit its target and effect are in:
+    "NPS (points)", "CSAT (%)", "CES (1-7)"."""
+    spec = METRICS.get(metric)
+    return f"{spec.short} ({spec.unit})" if spec else metric
+
+
 def shown_columns(frame: pl.DataFrame) -> pl.DataFrame:
-    """The columns a list of actions shows, in their order."""
-    return frame.select([c for c in ORDER if c in frame.columns])
+    """The columns a list of actions shows, in their order; the metric with its unit."""
+    shown = frame.select([c for c in ORDER if c in frame.columns])
+    if "metric" not in shown.columns:
+        return shown
+    labels = {m: metric_label(m) for m in shown["metric"].unique().drop_nulls().to_list()}
+    return shown.with_columns(pl.col("metric").replace(labels))
 
 
 def show(frame: pl.DataFrame, key: str, empty_text: str) -> None:

@@ -89,6 +89,13 @@ def test_a_manager_creates_edits_and_closes_an_action_of_their_department(env):
     ]
 
     assert at.selectbox(key="act_pick").value == "A-0004"  # the new action is now in the editor
+    # the lists name the metric with the unit of its target and effect
+    listed = [d.value for d in at.dataframe if "action_id" in d.value.columns]
+    assert any("A-0004" in set(frame["action_id"]) for frame in listed)
+    for frame in listed:
+        units = dict(zip(frame["action_id"], frame["metric"], strict=True))
+        assert units.get("A-0004", "CSAT (%)") == "CSAT (%)", units
+        assert set(units.values()) <= {"NPS (points)", "CSAT (%)", "CES (1-7)"}, units
     at.text_input(key="act_title_A-0004").input("Fix the app's log-in loop on Android")
     at.button(key="FormSubmitter:action_form_A-0004-Save changes").click().run()
     assert [s.value for s in at.success][-1] == "Saved A-0004."
