@@ -179,7 +179,7 @@ def _save(ds: Dataset, pick: str) -> None:
     try:
         saved = actions.save(data.engine(), user, values, ds.journey, None if pick == NEW else pick)
     except actions.ActionError as exc:
-        ss["_action_message"] = ("error", f"Not saved: {exc}.")
+        ss["_action_message"] = ("error", f"Not saved: {form_words(str(exc), ds)}.")
         return
     verb = "Created" if pick == NEW else "Saved"
     ss["_action_message"] = ("success", f"{verb} {saved}.")
@@ -187,6 +187,33 @@ def _save(ds: Dataset, pick: str) -> None:
         for f in actions.FIELDS:
             ss.pop(f"act_{f}_{NEW}", None)
     ss["act_pick"] = saved
+
+
+#: The form's names of an action's fields, for messages that name a field by its id
+FORM_LABELS = {
+    "department_id": "Owner department",
+    "stage_id": "Stage",
+    "touchpoint_id": "Touchpoint",
+    "title": "Title",
+    "metric": "Metric",
+    "target": "Target",
+    "start_on": "Start",
+    "due_on": "Due",
+    "status": "Status",
+    "notes": "Notes",
+}
+
+
+def form_words(message: str, ds: Dataset) -> str:
+    """A message of :func:`actions.clean` in the form's words: its field's label for the
+    field's id, a touchpoint's name for its id."""
+    field, sep, rest = message.partition(": ")
+    if not sep or field not in FORM_LABELS:
+        return message
+    if field == "touchpoint_id":
+        for tp in ds.journey.touchpoints["touchpoint_id"]:
+            rest = rest.replace(repr(tp), repr(ds.journey.touchpoint_name(tp)))
+    return f"{FORM_LABELS[field]}: {rest}"
 
 
 def _close(ds: Dataset, pick: str, status: str) -> None:

@@ -135,3 +135,19 @@ def test_an_executive_sees_late_actions_on_the_overview(env):
     assert len(shown) == len(late)
     for action_id, title in late:
         assert any(f"**{title}** ({action_id})" in w for w in shown)
+
+
+def test_a_refused_action_is_named_in_the_form_s_words(env):
+    """The form's labels and the touchpoint's name, not the contract's ids
+    ("touchpoint_id: 'claim_report'")."""
+    at = signed_in("ceo@example.com", "accountability.py")
+    (tp_name,) = rows(env, "SELECT name FROM touchpoints WHERE touchpoint_id = 'claim_report'")[0]
+    (stage_name,) = rows(env, "SELECT name FROM stages WHERE stage_id = 'buy'")[0]
+    at.text_input(key="act_title___new__").input("Call back within a day")
+    at.selectbox(key="act_stage_id___new__").set_value("buy")
+    at.selectbox(key="act_touchpoint_id___new__").set_value("claim_report")
+    at.button(key="FormSubmitter:action_form___new__-Create action").click().run()
+    assert not at.exception, at.exception
+    assert [e.value for e in at.error][-1] == (
+        f"Not saved: Touchpoint: '{tp_name}' is not a touchpoint of {stage_name}."
+    )
