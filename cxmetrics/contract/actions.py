@@ -225,6 +225,9 @@ def _described(field: str, before, after) -> str:
     def show(v):
         return "–" if v is None or v == "" else str(v)
 
+    if field == "notes" and before and isinstance(after, str) and after.startswith(before):
+        # a note added (a close): the log keeps what was added, not the notes twice over
+        return f"notes: added {after[len(before) :].strip()}"
     return f"{field}: {show(before)} → {show(after)}"
 
 
