@@ -624,8 +624,12 @@ def read_select(
         parts = (
             {"partition_on": partition_on, "partition_num": READ_PARTITIONS} if partition_on else {}
         )
-        with contextlib.suppress(Exception):  # fall back to SQLAlchemy below
+        try:
             frame = pl.read_database_uri(sql, uri, engine="connectorx", **parts)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:  # noqa: BLE001 (connectorx's Rust panics are not Exceptions)
+            frame = None  # fall back to SQLAlchemy below
     if frame is None:
         try:
             with engine.connect() as conn:

@@ -32,6 +32,10 @@ NO_TABLE = (
 )
 
 
+#: A limit that keeps every row (the largest a Spark LIMIT takes)
+_ALL_ROWS = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Status:
     comments: int  # non-blank comments in the database
@@ -245,10 +249,14 @@ class Comments:
             .select_from(joined)
             .where(*where)
             .order_by(r.c.responded_on.desc(), r.c.response_id.desc())
-            .offset(offset)
         )
-        if limit is not None:
-            stmt = stmt.limit(limit)
+        # an offset, even 0, without a limit compiles for SQLite to "LIMIT ? OFFSET n", a
+        # parameter the column readers leave unfilled (the comments' export read nothing):
+        # an offset only when there is one, with a limit every engine takes
+        if limit is not None or offset:
+            stmt = stmt.limit(limit if limit is not None else _ALL_ROWS)
+        if offset:
+            stmt = stmt.offset(offset)
         return _conform_rows(store.read_select(self.engine, stmt))
 
     def page(
