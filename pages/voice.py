@@ -221,7 +221,7 @@ if theme_tab.open is not False:
                     "significantly more (95%); green: significantly less; grey: not significant.",
                     key="fig_rising",
                 )
-            ui.table(vv.themes, "themes", hide_index=True, column_config=ui.theme_columns())
+            ui.table(vv.themes_shown, "themes", hide_index=True, column_config=ui.theme_columns())
 
 
 # --- verbatims ---------------------------------------------------------------------------

@@ -182,6 +182,32 @@ def test_the_voice_view_of_the_page_equals_the_in_memory_computation(loaded, eng
     same(vv.theme_trend, trend, ["period", "theme"], ["comments"])
 
 
+def test_the_themes_table_shows_no_nps_below_the_minimum_n(loaded, engine, raw_sql):
+    """A theme's NPS on 5 answers was shown ("+40, n 5"): below the minimum n it is blank,
+    as every score; the n stays. Counted here in plain SQL."""
+    f = Filters(D(2026, 7, 3), D(2026, 9, 30), segments=("Premier",), regions=("South",))
+    vv = voc_view.compute(
+        loaded, comment_queries.Comments(engine), pl.DataFrame(), pl.DataFrame(), f
+    )
+    got = {r["theme"]: (r["nps"], r["n_nps"]) for r in vv.themes_shown.iter_rows(named=True)}
+    counted = raw_sql.execute(
+        "SELECT a.theme, SUM(r.nps >= 9), SUM(r.nps <= 6), COUNT(r.nps) FROM responses r "
+        "JOIN comment_analysis a USING (response_id) JOIN customers c USING (customer_id) "
+        "WHERE r.responded_on BETWEEN '2026-07-03' AND '2026-09-30' AND c.segment = 'Premier' "
+        "AND c.region = 'South' AND r.comment IS NOT NULL AND TRIM(r.comment) != '' "
+        "GROUP BY a.theme"
+    ).fetchall()
+    few = [theme for theme, _p, _d, n in counted if 0 < n < vv.min_n]
+    assert few, "the view must hold a theme with too few answers"
+    for theme, promoters, detractors, n in counted:
+        nps, shown_n = got[theme]
+        assert shown_n == n, theme
+        if n >= vv.min_n:
+            assert nps == pytest.approx(100 * (promoters - detractors) / n), theme
+        else:
+            assert nps is None, theme
+
+
 # --- paging ----------------------------------------------------------------------------------
 
 

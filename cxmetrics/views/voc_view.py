@@ -187,6 +187,13 @@ class VocView:
         return voc.theme_summary(self.comment_stats)
 
     @cached_property
+    def themes_shown(self) -> pl.DataFrame:
+        """:attr:`themes` as the page's table shows them: a theme's NPS only on at least
+        the minimum n of answers (null, shown blank, below it), as every score."""
+        enough = pl.col("n_nps") >= self.min_n
+        return self.themes.with_columns(pl.when(enough).then(pl.col("nps")).alias("nps"))
+
+    @cached_property
     def rising(self) -> pl.DataFrame:
         prev = self.previous
         before = self.texts.stats(prev, self.stage_ids) if prev else self.comment_stats.head(0)
