@@ -49,13 +49,19 @@ def show(fs: first_screen.FirstScreen, money) -> None:
     """The block: headlines, or that there is nothing significant; what to import."""
     st.html(STYLE)
     with st.container(border=True, key=KEY):
+        tested = (
+            f"the findings that hold after {fs.tested:,} tests (false discovery rate 5%), "
+            "with who owns them"
+            if fs.tested
+            else "too few answers in this view to test anything"
+        )
         st.markdown(
             f":material/flag: **What to know** · {day_text(fs.start)} – {day_text(fs.end)} · "
-            "the findings that "
-            f"hold after {fs.tested:,} tests (false discovery rate 5%), with who owns them"
+            + tested
         )
         if fs.nothing:
-            st.markdown(f":material/check_circle: {inert(fs.nothing)}")
+            icon = ":material/check_circle:" if fs.tested else ":material/info:"
+            st.markdown(f"{icon} {inert(fs.nothing)}")
         for i, h in enumerate(fs.headlines, start=1):
             st.markdown(headline_markdown(i, h, money))
         if fs.import_line:

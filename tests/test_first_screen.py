@@ -262,3 +262,27 @@ def test_the_briefing_opens_with_the_same_story(app_env, sample_url, raw_sql):
         assert positions == sorted(positions)  # in the same order
         assert owner_line(raw_sql, "claim") in flat
         assert "green scorecard, red experience" in flat
+
+
+def test_a_view_too_small_to_test_says_so_not_that_nothing_fell(app_env, raw_sql):
+    """ "Nothing significant … no score fell … (0 tests)" was said of a view where nothing
+    could be compared: fewer answers in all than one comparison needs (plain SQL)."""
+    (n,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM responses r JOIN touchpoints t USING (touchpoint_id) "
+        "JOIN customers c USING (customer_id) WHERE t.stage_id = 'claim' AND r.channel = 'phone' "
+        "AND c.segment = 'Premier' AND c.region = 'North' "
+        "AND r.responded_on BETWEEN '2026-08-01' AND '2026-09-30'"
+    ).fetchone()
+    assert 0 < n < first_screen.MIN_N
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
+    at.query_params.update(
+        {"period": "Custom range", "dates": ["2026-08-01", "2026-09-30"], "stage": "claim",
+         "channel": "phone", "segment": "Premier", "region": "North"}
+    )  # fmt: skip
+    at.run()
+    assert not at.exception, at.exception
+    texts = [m.value for m in at.markdown]
+    (title,) = [t for t in texts if t.startswith(":material/flag: **What to know**")]
+    assert title.endswith("too few answers in this view to test anything")
+    assert f":material/info: {first_screen.UNTESTED.format(min_n=first_screen.MIN_N)}" in texts
+    assert not any("no score fell" in t for t in texts)

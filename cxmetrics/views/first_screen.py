@@ -66,6 +66,11 @@ NOTHING = (
     "leading indicator or concentration of risk holds after testing ({tested} tests, false "
     "discovery rate 5%). Scores against target and the touchpoints that differ are below."
 )
+UNTESTED = (
+    "Nothing could be tested in this view: every comparison needs at least {min_n} answers "
+    "(or cases) on each side, and none has them here. Widen the period or the filters to "
+    "see what changed; the scores with enough answers are below."
+)
 NOTE = (
     "The findings that hold after testing every comparison of their kind in view "
     "(Benjamini-Hochberg, false discovery rate 5%), department-level ones first. Owners: the "
@@ -167,7 +172,11 @@ class FirstScreen:
     @property
     def nothing(self) -> str | None:
         """The sentence shown instead of headlines, None when there are some."""
-        return None if self.headlines else NOTHING.format(tested=f"{self.tested:,}")
+        if self.headlines:
+            return None
+        if not self.tested:  # not "nothing fell": nothing could be compared
+            return UNTESTED.format(min_n=MIN_N)
+        return NOTHING.format(tested=f"{self.tested:,}")
 
     def lines(self, money) -> list[str]:
         """The first screen as plain lines (the briefing's "What to know")."""
