@@ -169,7 +169,8 @@ def test_a_manager_s_briefing_names_their_departments_not_the_whole_company(inpu
         mine["ds"].journey.labels, with_period=False, scope=("claims",)
     )
     assert "all your stages · Claims ·" in b.filters and "all departments" not in b.filters
-    assert b.view_name == "claims"
+    start = end - dt.timedelta(days=89)
+    assert b.view_name == f"claims_{start:%Y%m%d}-{end:%Y%m%d}"
     title = "\n".join(pptx_texts(briefing.render(b, formats=("pptx",))["pptx"])[0])
     assert "all your stages · Claims" in title and "all departments" not in title
 
@@ -308,6 +309,27 @@ def test_department_briefing_names_come_from_ids_and_never_collide(tmp_path):
     assert all(re.fullmatch(r"cx-briefing_[a-z0-9_-]+_\d{4}-\d{2}-\d{2}\.pdf", n) for n in names)
     assert exports.view_slug(Filters(departments=("claims",))) == "claims"  # plain ids stay
     assert exports.view_slug(Filters()) == "all"
+
+
+def test_a_file_name_carries_every_filter_and_the_view_s_dates():
+    """Two analysts exporting two segments on one day got the same name ("themes_all_…")."""
+    period = dict(start=dt.date(2026, 7, 3), end=dt.date(2026, 9, 30))
+    every = Filters(
+        **period, stages=("claim",), departments=("claims",), channels=("phone",),
+        segments=("Small business",), regions=("North",),
+    )  # fmt: skip
+    assert exports.view_slug(every) == "claims-claim-phone-small-business-north_20260703-20260930"
+    assert exports.view_slug(Filters(**period)) == "all_20260703-20260930"
+    assert exports.view_slug(Filters(**period), scope=("service",)) == "service_20260703-20260930"
+    names = {
+        exports.file_name("Themes", exports.view_slug(Filters(**period, segments=(s,))), "csv")
+        for s in ("Premier", "Personal")
+    }
+    assert len(names) == 2
+    many = Filters(**period, regions=tuple(f"Region {i:02d}" for i in range(40)))
+    fewer = Filters(**period, regions=tuple(f"Region {i:02d}" for i in range(39)))
+    long_names = {exports.view_slug(many), exports.view_slug(fewer)}
+    assert len(long_names) == 2 and all(len(n) <= exports.VIEW_CHARS + 18 for n in long_names)
 
     def one(view_name: str, filters: str) -> briefing.Briefing:
         return briefing.Briefing("t", "p", filters, view_name, [], dt.date(2026, 9, 30))

@@ -74,10 +74,27 @@ def id_slug(identifier: str) -> str:
 
 def view_slug(view, scope: tuple[str, ...] | None = None) -> str:
     """A short name of a filtered view for file names: the ids of its departments and
-    stages; with none chosen, a manager's departments (``scope``), else "all" (a file
-    forwarded from a manager's view must not read as the whole company's)."""
+    stages and its channels, segments and regions, or "all" (with none chosen, a manager's
+    departments, ``scope``: a file forwarded from a manager's view must not read as the
+    whole company's), then its dates: two exports of different views on one day differ."""
     departments = view.departments or scope or ()
-    return "-".join(id_slug(x) for x in (*departments, *view.stages)) or "all"
+    chosen = "-".join(
+        [
+            *(id_slug(x) for x in (*departments, *view.stages)),
+            *(slug(x) for x in (*view.channels, *view.segments, *view.regions)),
+        ]
+    )
+    if len(chosen) > VIEW_CHARS:  # cut, with a hash of the whole: two views never meet
+        digest = hashlib.blake2b(chosen.encode("utf-8"), digest_size=4).hexdigest()
+        chosen = f"{chosen[: VIEW_CHARS - 9]}-{digest}"
+    chosen = chosen or "all"
+    if view.start is not None and view.end is not None:
+        return f"{chosen}_{view.start:%Y%m%d}-{view.end:%Y%m%d}"
+    return chosen
+
+
+#: The longest a view's filters take in a file name
+VIEW_CHARS = 80
 
 
 # --- tables ----------------------------------------------------------------------------
