@@ -63,6 +63,12 @@ class StageRow:
             return m.STATUS_TOO_FEW
         return min(judged, key=_STATUS_RANK.__getitem__)
 
+    @property
+    def status_metrics(self) -> list[str]:
+        """The metrics (keys, in NPS, CSAT, CES order) whose status is the stage's own: what
+        a "Below target" beside the stage's NPS is about (its CES, say)."""
+        return [k for k in SCORE_KEYS if self.statuses.get(k) == self.status]
+
 
 @dataclass(frozen=True)
 class Overview:
