@@ -48,18 +48,13 @@ def site_root() -> str:
 
 
 #: A badge's words where a stage card is too narrow for the status's own
-_SHORT_STATUS = {m.STATUS_TOO_FEW: "Too few", m.STATUS_BELOW: "Below", m.STATUS_NEAR: "Near"}
+_SHORT_STATUS = {m.STATUS_TOO_FEW: "Too few"}
 
 
-def status_badge(status: str, short: bool = False, metrics: list[str] | None = None) -> None:
+def status_badge(status: str, short: bool = False) -> None:
     """A coloured badge: "On target", "Near target", "Below target", "Too few responses".
-    ``short``: the words a stage card holds ("Too few"; its n stands beside it), and with
-    ``metrics`` below or near target, which they are ("Below: CES")."""
+    ``short``: the words a stage card holds ("Too few"; its n stands beside it)."""
     text = _SHORT_STATUS.get(status, status) if short else status
-    if short and metrics and status in (m.STATUS_BELOW, m.STATUS_NEAR):
-        text += ": " + ", ".join(METRICS[k].short for k in metrics)
-    elif short and status in (m.STATUS_BELOW, m.STATUS_NEAR):
-        text = status
     st.badge(text[0].upper() + text[1:], color=BADGE_COLORS[status])
 
 
@@ -388,7 +383,9 @@ def stage_strip(
                 help=f"{METRICS['csat'].help()}\n\n{METRICS['ces'].help()}",
             )
             st.caption(f"n = {csat.n:,} · {ces.n:,}")
-            status_badge(stage.status, short=True, metrics=stage.status_metrics)
+            status_badge(stage.status, short=True)
+            if stage.status in (m.STATUS_BELOW, m.STATUS_NEAR):  # which of the three it is
+                st.caption("on " + ", ".join(METRICS[k].short for k in stage.status_metrics))
             if stage.owners:
                 others = f" · with {', '.join(stage.owners[1:])}" if len(stage.owners) > 1 else ""
                 st.caption(md(f"Lead: {stage.owners[0]}{others}"))
