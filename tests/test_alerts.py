@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import socket
 import sqlite3
+from email.message import EmailMessage
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -242,6 +244,29 @@ def test_backoff_doubles_between_attempts():
     attempts, error = delivery.with_retries(failing, delivery.Retry(4, 0.5), waits.append)
     assert (attempts, error, len(calls)) == (4, "connection refused", 4)
     assert waits == [0.5, 1.0, 2.0]
+
+
+def test_an_smtp_server_that_cannot_be_reached_is_named(unused_port):
+    """ "connection refused; kept as owed" did not say which server refused."""
+    smtp = delivery.smtp_settings(
+        {"CX_SMTP_URL": f"smtp://127.0.0.1:{unused_port}", "CX_MAIL_FROM": "cx@corp"}
+    )
+    msg = EmailMessage()
+    msg["To"], msg["From"], msg["Subject"] = "a@corp", "cx@corp", "x"
+    attempts, error = delivery.with_retries(
+        lambda: delivery.send_mail(smtp, msg), delivery.Retry(1, 0.0)
+    )
+    assert (attempts, error) == (
+        1, f"SMTP server 127.0.0.1:{unused_port} unreachable: connection refused"
+    )  # fmt: skip
+
+
+@pytest.fixture
+def unused_port() -> int:
+    """A port nothing listens on (bound, then closed)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def test_smtp_url_is_read_and_bad_ones_are_named():

@@ -154,13 +154,24 @@ def mail(
     return msg
 
 
+class Unreachable(OSError):
+    """The SMTP server could not be reached; the message names it (host and port)."""
+
+
 def send_mail(smtp: Smtp, msg: EmailMessage) -> None:
-    """Hand one message to the SMTP server; raises on any refusal or broken connection."""
+    """Hand one message to the SMTP server; raises on any refusal or broken connection,
+    :class:`Unreachable` naming the server when it cannot be reached."""
     context = smtp.tls()
-    if smtp.implicit_tls:
-        client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
-    else:
-        client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+    try:
+        if smtp.implicit_tls:
+            client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
+        else:
+            client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
+    except smtplib.SMTPException:
+        raise
+    except OSError as exc:  # refused, timed out, no such host: say which server
+        where = f"{smtp.host}:{smtp.port}"
+        raise Unreachable(f"SMTP server {where} unreachable: {describe(exc)}") from exc
     with client:
         client.ehlo()
         if not smtp.implicit_tls and client.has_extn("starttls"):
@@ -200,6 +211,8 @@ def describe(exc: BaseException) -> str:
         return f"webhook unreachable: {exc.reason}"
     if isinstance(exc, smtplib.SMTPServerDisconnected):
         return f"SMTP server closed the connection ({exc or 'no reason given'})"
+    if isinstance(exc, Unreachable):
+        return str(exc)
     if isinstance(exc, ConnectionRefusedError):
         return "connection refused"
     return f"{type(exc).__name__}: {exc}"
