@@ -257,3 +257,13 @@ def test_a_tile_s_range_of_revenue_at_risk_is_short_and_whole():
     assert wording.tile_figure(point, 30, "£") == "£18k"
     few = overview.Tile("nps", m.Score("nps", 12.0, 5, 3.0))
     assert wording.tile_figure(few, 30, "£") == wording.NO_FIGURE
+
+
+def test_the_theme_trend_writes_its_periods_level_on_one_line():
+    """Its weeks read "Jul 12" over "2026" on a second line, which ran under the legend."""
+    from cxmetrics.charts import voc_charts
+
+    weeks = [dt.date(2026, 7, 6) + dt.timedelta(weeks=i) for i in range(12)]
+    trend = pl.DataFrame({"period": weeks, "theme": ["a"] * 12, "comments": list(range(12))})
+    fig = voc_charts.fig_theme_trend(trend, ["a"], "week")
+    assert fig.layout.xaxis.tickformat == "%d %b %Y" and fig.layout.xaxis.tickangle == 0

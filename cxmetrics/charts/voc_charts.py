@@ -13,6 +13,7 @@ from cxmetrics.charts.chart_style import (
     TEMPLATE,
     _empty,
     labelled_heatmap,
+    period_axis,
     wrap,
 )
 from cxmetrics.findings.leading import Signal
@@ -154,8 +155,11 @@ def fig_theme_trend(trend: pl.DataFrame, themes: list[str], unit: str) -> go.Fig
             hovertemplate=f"{theme} %{{x}}: %{{y:,}} comments<extra></extra>",
         )
     fig.update_yaxes(title=f"Comments per {unit}", rangemode="tozero")
+    # the periods level on one line ("1 Jul 2026"): a year on a second line ran under the
+    # legend below them
     fig.update_layout(legend=dict(orientation="h", yanchor="top", y=-0.15, x=0))
-    return fig
+    period_axis(fig, part["period"].to_list(), unit)
+    return fig.update_xaxes(tickangle=0, nticks=5)
 
 
 def fig_rising(rising: pl.DataFrame, top: int = 8) -> go.Figure:
@@ -189,7 +193,7 @@ def fig_rising(rising: pl.DataFrame, top: int = 8) -> go.Figure:
         "%{customdata[1]:.1f}%<br>comments %{customdata[2]:,} → %{customdata[3]:,}"
         "<extra></extra>",
     )
-    fig.update_xaxes(title="Change in share of comments (points)")
+    fig.update_xaxes(title="Change (points)")  # the title says of what; long, it was cut
     return fig
 
 
