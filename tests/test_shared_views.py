@@ -204,7 +204,7 @@ def test_two_sessions_on_the_overview_compute_it_once(monkeypatch, sample_url):
     keys = ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk")
     symbol = ds.settings.currency_symbol
     expected = [
-        (METRICS[k].short, wording.tile_value(direct.tiles[k], direct.min_n, symbol)) for k in keys
+        (METRICS[k].short, wording.tile_figure(direct.tiles[k], direct.min_n, symbol)) for k in keys
     ]
     assert tiles[0] == expected
 
