@@ -16,6 +16,7 @@ import pytest
 from test_app import sql_nps
 from test_cli import run
 
+from cxmetrics.charts import chart_style
 from cxmetrics.contract import store
 from cxmetrics.contract.registry import METRICS
 from cxmetrics.findings import findings, leading
@@ -79,6 +80,14 @@ def test_svg_is_valid_and_carries_title_and_footnote():
     assert root.tag.endswith("svg") and float(root.get("width")) == 800
     text = content.decode("utf-8")
     assert "Test chart" in text and "File a claim" in text
+
+
+def test_an_exported_chart_s_title_keeps_clear_of_the_left_edge():
+    """The page pads a chart, a file does not: the title touched the image's edge (x = 0)."""
+    fig = go.Figure(FIG, layout=dict(template=chart_style.TEMPLATE))
+    root = ET.fromstring(exports.chart_bytes(fig, "svg", FOOTNOTE))
+    (title,) = [t for t in root.iter() if t.tag.endswith("text") and t.text == "Test chart"]
+    assert float(title.get("x")) >= exports.EXPORT_TITLE_PAD > 0
 
 
 def test_html_is_standalone_and_interactive():

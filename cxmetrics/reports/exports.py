@@ -231,4 +231,10 @@ def chart_bytes(fig: go.Figure, fmt: str, footnote: str = "") -> bytes:
     # names from the data drawn as written, in files too; on a copy: the figure shown on the
     # page may be shared by every session
     fig = chart_style.literal(go.Figure(fig))
+    # the page pads a chart; a file does not: its title would touch the image's left edge
+    fig.update_layout(title_pad_l=EXPORT_TITLE_PAD)
     return html_bytes(fig, footnote) if fmt == "html" else image_bytes(fig, fmt, footnote)
+
+
+#: Pixels between an exported chart's left edge and its title
+EXPORT_TITLE_PAD = 16
