@@ -463,7 +463,7 @@ def test_only_cases_old_enough_count():
         D(2026, 3, 1),
     ]
     text = closed_loop.window_text(D(2026, 1, 1), D(2026, 4, 30))
-    assert text.startswith("Only cases opened up to 01 Mar 2026 count")
+    assert text.startswith("Only cases opened up to 1 Mar 2026 count")
     assert "30 days for a repeat contact" in text
     assert "not old enough" not in text
     late = closed_loop.window_text(D(2026, 3, 15), D(2026, 4, 30))
