@@ -94,7 +94,10 @@ def filters(ds: Dataset) -> Filters:
         start, end = _date_pair(picked, first_day, last_day)
     else:
         start, end = preset_range(period, first_day, last_day)
-    sb.caption(f"{_fmt(start)} – {_fmt(end)} · data covers {_fmt(first_day)} – {_fmt(last_day)}")
+    sb.caption(
+        f"{day_text(start)} – {day_text(end)} · data covers {day_text(first_day)} – "
+        f"{day_text(last_day)}"
+    )
     if period == default:
         sb.caption(why)
 
@@ -215,6 +218,3 @@ def _date_pair(picked, first_day: dt.date, last_day: dt.date) -> tuple[dt.date, 
             return picked[0], picked[0]
         return first_day, last_day
     return picked, picked
-
-
-_fmt = day_text
