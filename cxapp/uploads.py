@@ -134,3 +134,8 @@ def status():
 
 def safe_url() -> str:
     return store.safe_url(store.database_url())
+
+
+def read_only_reason() -> str | None:
+    """Why files cannot be imported into this database (a lake, Spark), or None."""
+    return store.read_only_reason(data.engine())

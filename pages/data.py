@@ -88,6 +88,11 @@ else:
 if not user.can_import:
     st.info("Importing files is for analysts.", icon=":material/lock:")
     st.stop()
+read_only = uploads.read_only_reason()
+if read_only is not None:  # a lake, Spark: say so before a file is chosen, not after
+    st.subheader("Import a file")
+    st.info(f"**Nothing is imported here.** {inert(read_only)}.", icon=":material/lock:")
+    st.stop()
 st.subheader("Import a file")
 st.caption(
     "CSV, TSV, XLSX or Parquet. Map the file's columns onto the table's, check every row, then "

@@ -134,6 +134,31 @@ def test_every_page_renders_the_same_numbers_as_sqlite(
     assert shown["overview"][0][0] == METRICS["nps"].format(nps)
 
 
+@pytest.mark.parametrize("name", ["duckdb-folder", "spark"])
+def test_the_data_page_of_a_read_only_engine_shows_its_tables_and_why_nothing_is_imported(
+    engines, monkeypatch, name
+):
+    """On a lake the page said only "Table with name imports does not exist!": a lake has no
+    import log. It shows each table's rows, as SQLite counts them, and says why files are
+    not imported there."""
+    need(engine_of(name))
+    monkeypatch.setenv(store.URL_ENV, engines.url(name))
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/data.py").run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    (holdings,) = [d.value for d in at.dataframe if "table" in d.value.columns]
+    rows = dict(zip(holdings["table"], holdings["rows"], strict=True))
+    with sqlite3.connect(engines.sqlite_file) as conn:
+        for table in ("customers", "responses", "cases", "kpis"):
+            (n,) = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()
+            assert rows[table] == n, table
+    (said,) = [i.value for i in at.info if "Nothing is imported here" in i.value]
+    assert "export-parquet" in said
+    assert not at.get("file_uploader")
+
+
 def test_a_folder_of_part_files_and_absent_optional_tables_are_read(engines, tmp_path):
     need("duckdb")
     folder = tmp_path / "lake"

@@ -15,6 +15,7 @@ bulk: ADBC into a staging table on SQLite, COPY on Postgres, then one ``INSERT â
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import html
@@ -883,9 +884,19 @@ def log_import(
         )
 
 
+def _names_present(conn: sa.Connection) -> set[str]:
+    """The tables and views of the database (a lake's tables are views)."""
+    inspector = sa.inspect(conn)
+    names = set(inspector.get_table_names())
+    with contextlib.suppress(NotImplementedError):  # a dialect without views
+        names |= set(inspector.get_view_names())
+    return names
+
+
 def table_status(engine: sa.Engine) -> pl.DataFrame:
     """Rows per contract table, the dates each covers, and its last import."""
     dates = {
+        "customers": "joined_on",
         "responses": "responded_on",
         "contacts": "contacted_on",
         "cases": "opened_on",
@@ -893,13 +904,18 @@ def table_status(engine: sa.Engine) -> pl.DataFrame:
         "actions": "start_on",
     }
     rows = []
-    schema.imports.create(engine, checkfirst=True)
+    if store.read_only_reason(engine) is None:  # a lake or Spark is not written to
+        schema.imports.create(engine, checkfirst=True)
     with engine.connect() as conn:
-        last = {
-            r.table_name: r
-            for r in conn.execute(sa.select(schema.imports).order_by(schema.imports.c.import_id))
-        }
-        present = set(sa.inspect(conn).get_table_names())
+        present = _names_present(conn)
+        last = {}
+        if schema.imports.name in present:  # a lake has no import log
+            last = {
+                r.table_name: r
+                for r in conn.execute(
+                    sa.select(schema.imports).order_by(schema.imports.c.import_id)
+                )
+            }
         names = [*schema.TABLE_NAMES, *(n for n in ("actions",) if n in present)]
         for name in names:
             t = schema.metadata.tables[name]
