@@ -5,8 +5,8 @@ import streamlit as st
 from cxapp import actions_ui, data, router, sidebar, ui
 from cxmetrics.charts import accountability_charts
 from cxmetrics.contract.registry import METRICS
-from cxmetrics.findings import action_effect
-from cxmetrics.views import accountability
+from cxmetrics.findings import action_effect, closed_loop
+from cxmetrics.views import accountability, wording
 
 router.ensure()  # a first visit by a shared link goes through the router
 
@@ -50,7 +50,9 @@ if len(view.departments) == 1:
             (c3, "false_closure_rate", cases["false_closures"]),
         ):
             col.metric(
-                METRICS[key].short, ui.value_text("churn", score, 1), help=METRICS[key].help()
+                METRICS[key].short,
+                wording.NO_FIGURE if score is None else ui.value_text("churn", score, 1),
+                help=METRICS[key].help(),
             )
         c4.metric(
             "Median days to close",
@@ -68,9 +70,10 @@ if len(view.departments) == 1:
             help="Closed cases with no answer from the customer either way (not asked, or no "
             "answer)",
         )
+        unknown = closed_loop.NO_REPEATS + " " if cases["false_closures"] is None else ""
         st.caption(
             f"n = {cases['judged']:,} cases old enough to count · "
-            f"{cases['false_closures'].n:,} of them closed. {cases['window']} "
+            f"{cases['closed_n']:,} of them closed. {cases['window']} {unknown}"
             "The Voice of the customer page compares every department's closed loop."
         )
         ui.table(

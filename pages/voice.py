@@ -7,7 +7,7 @@ from cxapp import data, router, sidebar, ui
 from cxmetrics.charts import voc_charts
 from cxmetrics.contract.registry import METRICS
 from cxmetrics.contract.text import day_text
-from cxmetrics.findings import leading
+from cxmetrics.findings import closed_loop, leading
 from cxmetrics.stats import comment_queries, complaints, voc
 from cxmetrics.views import voc_view
 
@@ -55,6 +55,8 @@ if loop_tab.open is not False:
                     "confirmation and false-closure rates cannot be computed yet.",
                     icon=":material/info:",
                 )
+            if vv.contacts.height == 0:  # repeat contacts unknown: not shown as 0%
+                ui.not_recorded(closed_loop.NO_REPEATS)
             ui.chart(
                 data.figure(voc_charts.fig_closed_vs_confirmed, vv.per_department, vv.min_n),
                 f"Grey: {METRICS['closure_rate'].definition} Green: "

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from cxmetrics import cli
 from cxmetrics.contract import store
+from cxmetrics.findings import closed_loop
 from cxmetrics.reports import briefing
 from cxmetrics.stats.filters import Filters
 from cxmetrics.views import voc_view
@@ -167,6 +168,13 @@ def check_voice_tab(at: AppTest, tab: str, shape: shapes.Shape, period: str) -> 
     if tab == "Closed loop" and not (shape.cases and shape.departments):
         assert "No cases have been imported" in infos(at), where
         assert not any("closed" in e.value and "%" in e.value for e in at.error), where
+    if tab == "Closed loop" and shape.cases and shape.departments and not shape.contacts:
+        # whether customers came back is unknown: said so, and no rate of it shown as 0%
+        tables = [d.value for d in at.dataframe if "repeat_rate" in d.value.columns]
+        assert all(t["repeat_rate"].isna().all() for t in tables), where
+        assert all(t["false_closure_rate"].isna().all() for t in tables), where
+        if tables and len(tables[0]):
+            assert closed_loop.NO_REPEATS in infos(at), where
     if tab == "Leading indicators" and not shape.contacts:
         assert "No contacts have been imported" in infos(at), where
     if tab == "Themes & sentiment" and not shape.comments:
@@ -267,6 +275,30 @@ def run_cli(*argv: str) -> tuple[int, str]:
         complaints=True,
         kpis=True,
         incentives=True,
+        targets=True,
+        owners=True,
+    )
+)
+@example(  # cases closed and confirmed, but no contact imported: repeat contacts unknown
+    shape=shapes.Shape(
+        seed=5,
+        stages=3,
+        channels=2,
+        departments=2,
+        customers=150,
+        responses=1_500,
+        years=1,
+        ended_long_ago=False,
+        odd_names=False,
+        empty_stage=False,
+        scores=("nps", "csat"),
+        comments=False,
+        contacts=False,
+        cases=True,
+        cases_closed=True,
+        complaints=False,
+        kpis=False,
+        incentives=False,
         targets=True,
         owners=True,
     )

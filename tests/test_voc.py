@@ -281,7 +281,7 @@ def tiny_journey() -> Journey:
     )
 
 
-def tiny_cases():
+def tiny_cases(contacts_recorded: bool = True):
     j = tiny_journey()
     customers = dataset.prepare_customers(
         pl.DataFrame(
@@ -326,6 +326,8 @@ def tiny_cases():
         }
     )
     compact = dataset.compact_contacts(contacts, j, customers)
+    if not contacts_recorded:
+        compact = compact.clear()
     return closed_loop.prepare(cases, compact, customers, j), j
 
 
@@ -352,6 +354,25 @@ def test_false_closure_and_confirmed_rates_by_hand():
     # Beta has 1 case: too few to compare with, so nothing is tested and nothing is said
     assert closed_loop.department_candidates(cases, j, min_n=5) == []
     assert closed_loop.headline(findings.decide([])) is None
+
+
+def test_without_any_contact_repeat_contacts_are_unknown_not_zero():
+    """With no contact imported, "Repeat contact 0%" was shown for every department: whether
+    a customer came back is unknown, so a false closure is known only where the customer
+    did not confirm, and neither count nor rate is given (by hand, the cases above)."""
+    cases, j = tiny_cases(contacts_recorded=False)
+    flags = dict(zip(cases["case_id"], cases["false_closure"], strict=True))
+    # 1, 2, 6: confirmed, and whether they came back is unknown. 3: said no. 4: not asked.
+    assert flags == {1: None, 2: None, 3: True, 4: True, 5: None, 6: None}
+    assert cases.filter(pl.col("closed_on").is_not_null())["repeat_after_close"].null_count() == 5
+    per = closed_loop.by_department(cases, j)
+    for row in per.iter_rows(named=True):
+        assert row["repeats"] is None and row["repeat_rate"] is None
+        assert row["false_closures"] is None and row["false_closure_rate"] is None
+    a = per.filter(pl.col("department_id") == "a").row(0, named=True)
+    assert (a["opened"], a["closed"], a["confirmed"], a["gap"]) == (5, 4, 2, pytest.approx(40.0))
+    text = closed_loop._sentence("Alpha", a, 0.0, 40.0, (1.0, 79.0), "")
+    assert text.endswith("(not asked, or no answer).") and "were false" not in text
 
 
 def loop_cases(spec: dict[str, tuple[int, int, int, int]]) -> pl.DataFrame:

@@ -47,7 +47,13 @@ def fig_closed_vs_confirmed(per_department: pl.DataFrame, min_n: int) -> go.Figu
             hoverinfo="skip",
             showlegend=False,
         )
-    custom = list(zip(shown["gap"], shown["false_closure_rate"], strict=True))
+    false = [
+        "false closures not counted (no contacts)"
+        if f is None
+        else f"false closures {f:.0f}% of closed"
+        for f in shown["false_closure_rate"]
+    ]
+    custom = list(zip(shown["gap"], false, strict=True))
     fig.add_scatter(
         x=shown["confirmed_rate"].to_list(),
         y=names,
@@ -56,7 +62,7 @@ def fig_closed_vs_confirmed(per_department: pl.DataFrame, min_n: int) -> go.Figu
         marker=dict(color=CONFIRMED_COLOR, size=14),
         customdata=custom,
         hovertemplate="%{y}<br>confirmed %{x:.0f}% · gap %{customdata[0]:.0f} pts"
-        "<br>false closures %{customdata[1]:.0f}% of closed<extra></extra>",
+        "<br>%{customdata[1]}<extra></extra>",
     )
     fig.add_scatter(
         x=shown["closure_rate"].to_list(),

@@ -36,6 +36,13 @@ CLOSE_WINDOW_DAYS = 30
 MATURE_DAYS = CLOSE_WINDOW_DAYS + REPEAT_WINDOW_DAYS
 
 
+#: What the pages say where no contact was ever imported
+NO_REPEATS = (
+    "Repeat contacts are not recorded (no contacts imported), so false closures and repeat "
+    "contacts are not counted: import contacts to count them."
+)
+
+
 def prepare(
     cases: pl.DataFrame,
     contacts: pl.DataFrame,
@@ -44,7 +51,9 @@ def prepare(
     sources: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """Cases with stage, customer code, segment, region, the source of the response that
-    opened them, days to close, ``repeat_after_close`` and ``false_closure``.
+    opened them, days to close, ``repeat_after_close`` and ``false_closure`` (of closed
+    cases; with no contact recorded at all, ``repeat_after_close`` is null, unknown, and so
+    is ``false_closure`` where the customer confirmed).
 
     ``contacts`` as from :func:`dataset.compact_contacts` (cust, stage_id, contacted_on);
     ``customers`` as from :func:`dataset.prepare_customers`; ``sources`` maps response_id to
@@ -87,12 +96,17 @@ def prepare(
         .with_columns(pl.lit(True).alias("repeat_after_close"))
     )
     is_closed = pl.col("closed_on").is_not_null()
+    # without any contact recorded, whether a customer came back is not known (null), not
+    # "no": a false closure is then known only where the customer did not confirm
+    came_back = (
+        pl.col("repeat_after_close").fill_null(False)
+        if contacts.height
+        else pl.lit(None, dtype=pl.Boolean)
+    )
     return (
         frame.join(repeated, on="case_id", how="left")
         .with_columns(
-            pl.when(is_closed)
-            .then(pl.col("repeat_after_close").fill_null(False))
-            .alias("repeat_after_close"),
+            pl.when(is_closed).then(came_back).alias("repeat_after_close"),
             (is_closed & pl.col("customer_confirmed").fill_null(False))
             .fill_null(False)
             .alias("confirmed"),
@@ -182,9 +196,16 @@ def summarise(cases: pl.DataFrame, by: list[str]) -> pl.DataFrame:
         .alias("not_asked"),
         pl.col("false_closure").sum().cast(pl.Int64).alias("false_closures"),
         pl.col("repeat_after_close").sum().cast(pl.Int64).alias("repeats"),
+        (is_closed & pl.col("repeat_after_close").is_null()).sum().alias("_unknown"),
         pl.col("days_to_close").median().cast(pl.Float64).alias("median_days"),
     ]
     grouped = cases.group_by(by).agg(aggs) if by else cases.select(aggs)
+    # repeat contacts not recorded (no contacts imported): neither they nor false closures
+    # are counted, rather than shown as 0
+    known = pl.col("_unknown") == 0
+    grouped = grouped.with_columns(
+        pl.when(known).then(pl.col(c)).alias(c) for c in ("false_closures", "repeats")
+    ).drop("_unknown")
 
     def pct(num: str, den: str) -> pl.Expr:
         return pl.when(pl.col(den) > 0).then(100 * pl.col(num) / pl.col(den)).otherwise(None)
@@ -305,10 +326,16 @@ def _sentence(name: str, r: dict, rest_gap: float, effect: float, ci, period: st
         text += (
             f" Of its {closed:,} closures, customers said {100 * int(r['said_no']) / closed:.0f}% "
             f"were not resolved and {100 * int(r['not_asked']) / closed:.0f}% were never "
-            f"confirmed either way (not asked, or no answer); "
-            f"{100 * int(r['false_closures']) / closed:.0f}% were false (not confirmed, or "
-            f"the customer came back about the same stage within {REPEAT_WINDOW_DAYS} days)."
+            f"confirmed either way (not asked, or no answer)"
         )
+        if r["false_closures"] is None:  # no contacts recorded: repeat contacts unknown
+            text += "."
+        else:
+            text += (
+                f"; {100 * int(r['false_closures']) / closed:.0f}% were false (not confirmed, "
+                f"or the customer came back about the same stage within {REPEAT_WINDOW_DAYS} "
+                "days)."
+            )
     return text
 
 

@@ -458,7 +458,11 @@ def case_summary(
         "confirmed": m.proportion_score("churn", row["confirmed"], row["opened"]),
         "said_no": m.proportion_score("churn", row["said_no"], row["closed"]),
         "not_asked": m.proportion_score("churn", row["not_asked"], row["closed"]),
-        "false_closures": m.proportion_score("churn", row["false_closures"], row["closed"]),
+        # None when repeat contacts are not recorded (no contacts imported)
+        "false_closures": None
+        if row["false_closures"] is None
+        else m.proportion_score("churn", row["false_closures"], row["closed"]),
+        "closed_n": row["closed"],
         "median_days": row["median_days"],
         "open_cases": mine.filter(pl.col("closed_on").is_null())
         .join(
