@@ -441,6 +441,23 @@ def test_a_header_with_the_reserved_extra_column_is_refused(engine, tmp_path):
             importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
 
 
+def test_a_semicolon_file_is_split_on_its_semicolons_and_blank_lines_are_no_rows(engine, tmp_path):
+    """Excel's CSV where the decimal mark is a comma uses ";": it was read as one column
+    ("no column 'Customer'"). Blank lines at the end were rows of empty, rejected cells, so
+    an all-or-nothing import wrote nothing."""
+    body = GOOD.replace(",", ";").replace('"Charged twice; again"', '"Charged twice, again"')
+    path = write(tmp_path, "", encoding=(HEADER.replace(",", ";") + body + "\n\n").encode())
+    report = importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    lines = [line for line in GOOD.splitlines() if line]
+    assert report.problems.height == 0 and report.written == len(lines)
+    got = rows_by_id(engine, [line.split(",")[0] for line in lines])
+    assert got["9000002"]["comment"] == "Charged twice, again"
+    # the same file with commas, and blank lines between rows: rows keep their line numbers
+    gaps = GOOD.replace("\n", "\n\n", 1)
+    source = importer.read_source(write(tmp_path, gaps + "\n", name="gaps.csv"))
+    assert source["__row"].to_list() == [2, 4, 5]
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_column_s_name(engine, tmp_path):
     """Excel's "CSV UTF-8" starts with one; the record-by-record reader (a ragged line sent
     the file to it) leaves it out, as the fast reader does."""

@@ -83,8 +83,7 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
         if suffix in (".csv", ".txt", ".tsv"):
             raw = path.read_bytes()
             text = raw.decode(encoding, errors="replace")
-            separator = "\t" if suffix == ".tsv" else ","
-            frame, shapes = _read_csv(text, separator, path.name)
+            frame, shapes = _read_csv(text, _separator(text, suffix), path.name)
         elif suffix in (".xlsx", ".xls"):
             shapes = None
             frame = pl.read_excel(path, infer_schema_length=0)
@@ -114,7 +113,25 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     # microsecond, as before: an id built from a time stays the same), read as dates by
     # ISO_STAMP whatever the mapping's date formats
     frame = frame.with_columns(pl.all().cast(pl.String))
-    return frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    frame = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
+    # a blank line (trailing ones, often) is no row: not a row of empty, rejected cells
+    cells = [c for c in frame.columns if c not in (ROW, csv_rows.SHAPE, csv_rows.EXTRA)]
+    if not cells:
+        return frame
+    return frame.filter(~pl.all_horizontal(pl.col(cells).is_null()))
+
+
+#: Separators a text file may use, in the order they are tried on its header
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def _separator(text: str, suffix: str) -> str:
+    """A TSV's tab; else the first of :data:`SEPARATORS` found in the header line (Excel
+    writes ";" where the decimal mark is a comma), else a comma."""
+    if suffix == ".tsv":
+        return "\t"
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    return next((s for s in SEPARATORS if s in header), ",")
 
 
 def _read_csv(text: str, separator: str, file_name: str) -> tuple[pl.DataFrame, list | None]:
