@@ -100,13 +100,20 @@ if av.unjudged_reason == accountability.NO_KPIS_IN_PERIOD:
     st.info(av.unjudged_reason, icon=":material/info:")
 elif av.unjudged_reason:
     ui.not_recorded(av.unjudged_reason)
+elif not accountability.tested(av.verdicts):  # no verdict where nothing was tested
+    st.info(
+        accountability.NONE_TESTED.format(weeks=accountability.MIN_KPI_WEEKS),
+        icon=":material/info:",
+    )
 elif not flagged:
     st.success(accountability.NO_FALSE_POSITIVE, icon=":material/check_circle:")
 if av.has_kpis:
     ui.chart(
         data.figure(accountability_charts.fig_silo_quadrant, av.verdicts),
         "Each dot is a department. Right: its own KPIs are mostly on target. Below the line: "
-        "customers rate the stages it affects under target.",
+        "customers rate the stages it affects under target. Hollow: not tested (too few "
+        f"KPI-weeks, fewer than {accountability.MIN_KPI_WEEKS}, or no stage with enough "
+        "answers), wherever it stands.",
         key="fig_silo_quadrant",
     )
     ui.table(

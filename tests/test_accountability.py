@@ -162,6 +162,31 @@ def test_too_few_kpi_weeks_are_not_judged():
     assert "on too few KPI-weeks to judge (12 of the 13 needed)" in got.sentence
 
 
+def test_an_untested_department_is_drawn_hollow_and_no_verdict_is_given(app_env):
+    """A department with 4 KPI-weeks stood, filled, in the false positives' corner, beside
+    "No department … is a false positive" when nothing had been tested."""
+    red = [stage("a", -20, 30), stage("b", 40, 30)]
+    few = verdicts(red, kpi_weeks("x", 12, 0))["x"]
+    enough = verdicts(red, kpi_weeks("x", 30, 0))["x"]
+    fig = accountability_charts.fig_silo_quadrant([few])
+    assert list(fig.data[0].marker.symbol) == ["circle-open"]
+    assert fig.data[0].hovertext[0].endswith("Not tested.")
+    fig = accountability_charts.fig_silo_quadrant([enough])
+    assert list(fig.data[0].marker.symbol) == ["circle"]
+    assert acc.tested([few]) == 0 and acc.tested([few, enough]) == 1
+    # the page, on 30 days of the test company: fewer KPI-weeks than any test needs
+    from conftest import REPO
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=120)
+    at.query_params.update({"period": "Last 30 days"})
+    at.switch_page("pages/accountability.py")
+    at.run()
+    assert not at.exception, at.exception
+    assert acc.NONE_TESTED.format(weeks=acc.MIN_KPI_WEEKS) in [i.value for i in at.info]
+    assert acc.NO_FALSE_POSITIVE not in [x.value for x in at.success]
+
+
 def test_exposure_of_exactly_half_is_not_red():
     # y: a (contributor 0.5, red), b (lead 1, green), c (contributor 0.5, red) -> 1 / 2 = 50%
     stages = [stage("a", -20, 30), stage("b", 40, 30), stage("c", 0, 30)]

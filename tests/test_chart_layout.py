@@ -23,6 +23,7 @@ def _dept(name: str, silo: float, gap: float, false_positive: bool = False):
         experience_gap=gap,
         false_positive=false_positive,
         sentence=name,
+        finding=object(),  # tested
     )
 
 

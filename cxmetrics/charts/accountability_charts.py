@@ -115,18 +115,25 @@ def fig_silo_quadrant(verdicts: list) -> go.Figure:
     lo, hi = min(ys), max(ys)
     y_range = (min(lo, -10) - 8, max(hi, 10) + 8)
     x_range = (min(xs) - 8, 103)
+    # a department not tested (too few KPI-weeks, no stage with enough answers) is hollow:
+    # where it stands is no verdict, even inside the false positives' corner
+    colors = [
+        STATUS_COLORS[m.STATUS_BELOW] if v.false_positive else STATUS_COLORS[m.STATUS_NONE]
+        for v in usable
+    ]
     fig.add_scatter(
         x=xs,
         y=ys,
         mode="markers",
         marker=dict(
             size=14,
-            color=[
-                STATUS_COLORS[m.STATUS_BELOW] if v.false_positive else STATUS_COLORS[m.STATUS_NONE]
-                for v in usable
-            ],
+            color=colors,
+            symbol=["circle" if v.finding is not None else "circle-open" for v in usable],
+            line=dict(width=2, color=colors),
         ),
-        hovertext=[v.sentence for v in usable],
+        hovertext=[
+            v.sentence if v.finding is not None else f"{v.sentence} Not tested." for v in usable
+        ],
         hoverinfo="text",
         showlegend=False,
     )

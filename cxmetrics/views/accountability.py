@@ -69,6 +69,10 @@ NO_KPIS_IN_PERIOD = (
     "period to compare their own scorecards with the experience."
 )
 NO_FALSE_POSITIVE = "No department in view with KPIs in this period is a false positive."
+NONE_TESTED = (
+    "No department in view could be tested: each needs at least {weeks} KPI-weeks in the "
+    "period and a stage with enough answers. Choose a longer period to judge them."
+)
 NO_INCENTIVES = (
     "No incentives have been imported, so nothing is known of anyone's pay. Import the "
     "incentives table (department, CX share of variable pay) to set each department's CX "
@@ -587,11 +591,16 @@ def stage_weekly_nps(ds, f, stage_id: str) -> pl.DataFrame:
     )
 
 
+def tested(verdicts: list[DepartmentVerdict]) -> int:
+    """How many departments were tested for a false positive (the others had too few
+    KPI-weeks, or no stage with enough answers)."""
+    return sum(v.finding is not None for v in verdicts)
+
+
 def family_caption(verdicts: list[DepartmentVerdict]) -> str:
     """What was tested for the false positives in view, and how it was corrected."""
-    tested = sum(v.finding is not None for v in verdicts)
     return findings.caption(
-        tested,
+        tested(verdicts),
         f"a false positive (departments with at least {MIN_KPI_WEEKS} KPI-weeks and a stage "
         "with enough answers)",
     )
