@@ -37,12 +37,17 @@ split = (
 trend = data.shared(loyalty.trend_in_view, data.DATASET, view, unit, loyalty.SPLITS[split], MIN_N)
 if split == "stage":
     trend = data.shared(loyalty.with_group_names, trend, journey.labels)
+tested = int(trend["z"].is_not_null().sum())
+marks = (
+    f"Triangles: a change from the previous {unit} that holds after testing all {tested} "
+    "changes on the chart together (Benjamini-Hochberg, false discovery rate 5%)"
+    if tested
+    else f"No change could be tested: that needs two {unit}s in a row with enough answers each"
+)
 ui.chart(
     data.figure(loyalty_charts.fig_nps_trend, trend, unit),
-    f"{METRICS['nps'].definition} Triangles: a change from the previous {unit} that holds "
-    f"after testing all {int(trend['z'].is_not_null().sum())} changes on the chart together "
-    "(Benjamini-Hochberg, false discovery rate 5%); bands and tests allow for customers "
-    "who answer more than once.",
+    f"{METRICS['nps'].definition} {marks}; bands and tests allow for customers who answer "
+    "more than once.",
     key="fig_nps_trend",
 )
 ui.chart(

@@ -58,10 +58,15 @@ trend_words = (
 )
 if previous:
     st.caption(
-        f"Changes are against the previous period, {previous}. A change is shown only when "
-        f"it holds after testing all {ov.tested.get('change', 0)} comparisons in view together "
-        "(Benjamini-Hochberg, false discovery rate 5%), with margins that allow for customers "
-        "who answer more than once. 'Below target' means the whole 95% interval is below it. "
+        f"Changes are against the previous period, {previous}. "
+        + (
+            f"A change is shown only when it holds after testing all {ov.tested['change']} "
+            "comparisons in view together (Benjamini-Hochberg, false discovery rate 5%), with "
+            "margins that allow for customers who answer more than once. "
+            if ov.tested.get("change")
+            else "No change could be tested: each needs enough answers in both periods. "
+        )
+        + "'Below target' means the whole 95% interval is below it. "
         + trend_words
     )
 else:

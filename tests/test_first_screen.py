@@ -286,3 +286,11 @@ def test_a_view_too_small_to_test_says_so_not_that_nothing_fell(app_env, raw_sql
     assert title.endswith("too few answers in this view to test anything")
     assert f":material/info: {first_screen.UNTESTED.format(min_n=first_screen.MIN_N)}" in texts
     assert not any("no score fell" in t for t in texts)
+    captions = [c.value for c in at.caption]
+    assert any("No change could be tested" in c for c in captions)
+    assert not any("after testing all 0" in c for c in captions)
+    at.switch_page("pages/loyalty.py").run()
+    assert not at.exception, at.exception
+    captions = [c.value for c in at.caption]
+    assert any("No change could be tested" in c for c in captions)
+    assert not any("after testing all 0" in c for c in captions)
