@@ -901,6 +901,10 @@ def log_import(
         )
 
 
+#: The tables a journey definition fills (``import-journey``, the Data page)
+JOURNEY_TABLES = ("stages", "touchpoints", "departments", "stage_owners", "targets", "incentives")
+
+
 def _names_present(conn: sa.Connection) -> set[str]:
     """The tables and views of the database (a lake's tables are views)."""
     inspector = sa.inspect(conn)
@@ -942,7 +946,9 @@ def table_status(engine: sa.Engine) -> pl.DataFrame:
                 first, latest = conn.execute(
                     sa.select(sa.func.min(t.c[dates[name]]), sa.func.max(t.c[dates[name]]))
                 ).one()
-            imp = last.get(name)
+            # the journey's tables come in together, logged as "journey"
+            logged = [last.get(name), last.get("journey") if name in JOURNEY_TABLES else None]
+            imp = max((i for i in logged if i), key=lambda i: i.import_id, default=None)
             rows.append(
                 {
                     "table": name,
