@@ -138,7 +138,8 @@ st.markdown("**Map the columns**")
 if guess.unpivot or guess.ids or guess.values or guess.rescale or guess.where:
     st.caption(
         "The saved mapping also turns columns into rows, builds ids, maps values, rescales "
-        "ratings or filters rows; those settings are kept as they are."
+        "ratings or filters rows; those settings are kept as they are (a rating's scale "
+        "can be changed below)."
     )
 if guess.where:
     st.caption(
@@ -147,6 +148,8 @@ if guess.where:
 chosen: dict[str, str] = {}
 constants: dict[str, str] = dict(guess.constants)
 dates: dict[str, tuple[str, ...]] = dict(guess.dates)
+rescale = dict(guess.rescale)
+bad_scales: list[str] = []
 grid = st.columns(3)
 for i, field in enumerate(mapping.form_fields(guess)):
     with grid[i % 3].container(border=True):
@@ -182,7 +185,27 @@ for i, field in enumerate(mapping.form_fields(guess)):
             )
             formats = tuple(f.strip() for f in typed.split("|") if f.strip())
             dates[field.name] = formats or ("%Y-%m-%d",)
-m = replace(guess, columns=chosen, constants=constants, dates=dates, encoding=encoding)
+        if field.scale is not None and pick != NOT_IN_FILE:
+            low, high = field.scale
+            typed = st.text_input(
+                "scale in the file",
+                value=mapping.scale_text(guess, field),
+                key=f"scale_{version}_{field.name}",
+                help=f"Lowest-highest, as 1-10: rescaled onto {low:g}-{high:g}, then rounded.",
+            )
+            try:
+                scale = mapping.scale_of(field, typed)
+            except mapping.MappingError as exc:
+                bad_scales.append(str(exc))
+                scale = guess.rescale.get(field.name)
+            rescale.pop(field.name, None)
+            if scale is not None:
+                rescale[field.name] = scale
+for problem in bad_scales:
+    st.warning(inert(problem), icon=":material/warning:")
+m = replace(
+    guess, columns=chosen, constants=constants, dates=dates, rescale=rescale, encoding=encoding
+)
 st.download_button(
     "Save this mapping (TOML)",
     m.to_toml(),
@@ -199,8 +222,11 @@ mode = st.radio(
 )
 accept_valid = mode.startswith("Import the valid")
 check, run = st.columns(2)
-do_check = check.button("Check every row", icon=":material/fact_check:")
-do_import = run.button("Import", type="primary", icon=":material/database_upload:")
+# a scale that cannot be read is not imported with another one in its place
+do_check = check.button("Check every row", icon=":material/fact_check:", disabled=bool(bad_scales))
+do_import = run.button(
+    "Import", type="primary", icon=":material/database_upload:", disabled=bool(bad_scales)
+)
 if do_check or do_import:
     bar = st.progress(0.0, text="Starting…")
     try:

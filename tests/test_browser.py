@@ -245,6 +245,49 @@ def test_the_data_page_imports_an_uploaded_file(sample_db, browser, tmp_path):
         )
 
 
+def test_the_data_page_rescales_a_rating_on_its_own_scale(sample_db, browser, tmp_path):
+    """A CSAT on 1-10 and no saved mapping: the field's "scale in the file" rescales it onto
+    1-5 (linear, then rounded: 1 + (x - 1) × 4 / 9), where every 6-10 was refused."""
+    db = tmp_path / "cx.db"
+    shutil.copy(sample_db, db)
+    upload = tmp_path / "stars.csv"
+    stars = {9000001: 1, 9000002: 6, 9000003: 10}
+    upload.write_text(
+        "response_id,customer_id,touchpoint_id,responded_on,csat,channel,source\n"
+        + "".join(
+            f"{rid},1,pay_first_bill,2026-09-0{i + 1},{x},web,survey\n"
+            for i, (rid, x) in enumerate(stars.items())
+        )
+    )
+    with streamlit_server(f"sqlite:///{db}", tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": 1500, "height": 1200})
+        page.goto(f"{base}/data")
+        expect(page.get_by_role("heading", name="What the dashboard holds")).to_be_visible(
+            timeout=60_000
+        )
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(0).set_input_files(
+            str(upload)
+        )
+        scale = page.get_by_label("scale in the file").nth(1)  # nps, then csat
+        expect(scale).to_have_value("1-5", timeout=60_000)
+        scale.fill("1-10")
+        scale.press("Enter")
+        page.wait_for_selector(
+            "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+        )
+        page.get_by_role("button", name="Import", exact=True).click()
+        expect(page.get_by_text("wrote 3 rows")).to_be_visible(timeout=60_000)
+        page.close()
+    with sqlite3.connect(db) as conn:
+        got = dict(
+            conn.execute(
+                "SELECT response_id, csat FROM responses WHERE response_id IN (?, ?, ?)",
+                tuple(stars),
+            ).fetchall()
+        )
+    assert got == {str(rid): round(1 + (x - 1) * 4 / 9) for rid, x in stars.items()}
+
+
 def test_a_chart_and_the_briefing_download_from_the_browser(server, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
     page.goto(server)

@@ -458,6 +458,22 @@ def test_a_semicolon_file_is_split_on_its_semicolons_and_blank_lines_are_no_rows
     assert source["__row"].to_list() == [2, 4, 5]
 
 
+def test_a_form_s_rating_scale_reads_as_a_rescale_onto_the_contract_s():
+    """The Data page could not rescale a 1-10 CSAT: every 6-10 was out of range."""
+    fields = {f.name: f for f in mapping.form_fields(mapping.Mapping("responses"))}
+    csat, nps = fields["csat"], fields["nps"]
+    assert (csat.scale, nps.scale, fields["channel"].scale) == ((1, 5), (0, 10), None)
+    assert mapping.scale_of(csat, "1-10") == mapping.Rescale(1.0, 10.0, 1.0, 5.0)
+    assert mapping.scale_of(csat, " 1 to 10 ") == mapping.Rescale(1.0, 10.0, 1.0, 5.0)
+    assert mapping.scale_of(csat, "1-5") is None  # the contract's own
+    assert mapping.scale_text(mapping.Mapping("responses"), csat) == "1-5"
+    rescaled = mapping.Mapping("responses", rescale={"csat": mapping.Rescale(0, 100, 1, 5)})
+    assert mapping.scale_text(rescaled, csat) == "0-100"
+    for bad in ("10-1", "ten", "1-", "5-5"):
+        with pytest.raises(mapping.MappingError, match="csat: the scale in the file"):
+            mapping.scale_of(csat, bad)
+
+
 def test_a_byte_order_mark_is_not_part_of_the_first_column_s_name(engine, tmp_path):
     """Excel's "CSV UTF-8" starts with one; the record-by-record reader (a ragged line sent
     the file to it) leaves it out, as the fast reader does."""

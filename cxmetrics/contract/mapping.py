@@ -477,6 +477,36 @@ class Field:
     name: str
     required: bool
     is_date: bool
+    #: the contract's scale of a rating (NPS 0-10, CSAT 1-5, CES 1-7): a file's own scale
+    #: is rescaled onto it (:func:`scale_of`); None for other columns
+    scale: tuple[float, float] | None = None
+
+
+def scale_text(m: Mapping, f: Field) -> str:
+    """A rating field's scale in the file as a form shows it: the mapping's rescale, else
+    the contract's ("1-10", "0-10")."""
+    r = m.rescale.get(f.name)
+    low, high = (r.low, r.high) if r else f.scale
+    return f"{low:g}-{high:g}"
+
+
+def scale_of(f: Field, text: str) -> Rescale | None:
+    """The rescale a form's "scale in the file" asks for ("1-10": 1 to 10 onto the
+    contract's scale), None when it is the contract's own; a :class:`MappingError` naming
+    the field when the text is not two numbers, lowest first."""
+    found = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(-?\d+(?:\.\d+)?)\s*", text)
+    if not found or float(found[1]) >= float(found[2]):
+        raise MappingError(
+            f"{f.name}: the scale in the file is written lowest-highest, as 1-10; not {text!r}"
+        )
+    low, high = float(found[1]), float(found[2])
+    if (low, high) == tuple(map(float, f.scale)):
+        return None
+    return Rescale(low, high, float(f.scale[0]), float(f.scale[1]))
+
+
+#: The ratings a form may rescale
+SCORES = ("nps", "csat", "ces")
 
 
 def form_fields(m: Mapping) -> list[Field]:
@@ -488,6 +518,7 @@ def form_fields(m: Mapping) -> list[Field]:
             c.name,
             schema.required(c),
             isinstance(c.type, sa.Date),
+            schema.RANGES.get(m.table, {}).get(c.name) if c.name in SCORES else None,
         )
         for c in schema.metadata.tables[m.table].columns
         if c.name not in built
