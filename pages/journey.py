@@ -19,8 +19,9 @@ ui.stop_if_empty(jv.empty, jv.start, jv.end, ds)
 # --- the journey map --------------------------------------------------------------------
 st.subheader("The journey map")
 st.caption(
-    f"NPS with its {jv.trend_unit}ly trend in the period; CSAT and CES; the departments "
-    "that affect each stage, lead first."
+    f"NPS with its {jv.trend_unit}ly trend in the period (a line where two {jv.trend_unit}s "
+    f"or more have {jv.min_n}+ answers); CSAT and CES; the departments that affect each "
+    "stage, lead first."
 )
 ui.stage_strip(jv.stages, jv.min_n, jv.trends)
 
