@@ -55,7 +55,7 @@ if loop_tab.open is not False:
                     "confirmation and false-closure rates cannot be computed yet.",
                     icon=":material/info:",
                 )
-            if vv.contacts.height == 0:  # repeat contacts unknown: not shown as 0%
+            if closed_loop.repeats_unknown(vv.loop_cases):  # unknown: not shown as 0%
                 ui.not_recorded(closed_loop.NO_REPEATS)
             ui.chart(
                 data.figure(voc_charts.fig_closed_vs_confirmed, vv.per_department, vv.min_n),

@@ -456,6 +456,13 @@ def test_a_semicolon_file_is_split_on_its_semicolons_and_blank_lines_are_no_rows
     gaps = GOOD.replace("\n", "\n\n", 1)
     source = importer.read_source(write(tmp_path, gaps + "\n", name="gaps.csv"))
     assert source["__row"].to_list() == [2, 4, 5]
+    # a ragged line whose fields under the header are all empty is no blank line: reported
+    ragged = importer.read_source(write(tmp_path, GOOD + ",,,,,,,,,x\n", name="ragged.csv"))
+    ((row, column, value, _reason),) = importer.shape_problems(ragged).rows()
+    assert (row, column, value) == (5, "(the whole row)", "x")
+    # a header read as CSV on each separator: a quoted name may hold another one
+    quoted = write(tmp_path, "", name="quoted.csv", encoding=b'"Score, 0-10";Date\n7;2026-01-02\n')
+    assert importer.file_columns(importer.read_source(quoted)) == ["Score, 0-10", "Date"]
 
 
 def test_a_form_s_rating_scale_reads_as_a_rescale_onto_the_contract_s():

@@ -281,7 +281,7 @@ def tiny_journey() -> Journey:
     )
 
 
-def tiny_cases(contacts_recorded: bool = True):
+def tiny_cases(contacts_recorded: bool = True, only_stage: str | None = None):
     j = tiny_journey()
     customers = dataset.prepare_customers(
         pl.DataFrame(
@@ -328,6 +328,8 @@ def tiny_cases(contacts_recorded: bool = True):
     compact = dataset.compact_contacts(contacts, j, customers)
     if not contacts_recorded:
         compact = compact.clear()
+    if only_stage is not None:
+        compact = compact.filter(pl.col("stage_id").cast(pl.String) == only_stage)
     return closed_loop.prepare(cases, compact, customers, j), j
 
 
@@ -373,6 +375,14 @@ def test_without_any_contact_repeat_contacts_are_unknown_not_zero():
     assert (a["opened"], a["closed"], a["confirmed"], a["gap"]) == (5, 4, 2, pytest.approx(40.0))
     text = closed_loop._sentence("Alpha", a, 0.0, 40.0, (1.0, 79.0), "")
     assert text.endswith("(not asked, or no answer).") and "were false" not in text
+    assert closed_loop.repeats_unknown(cases)
+    # contacts recorded at s2 only: its case 6 is known to have come back; s1's are unknown
+    cases, j = tiny_cases(only_stage="s2")
+    flags = dict(zip(cases["case_id"], cases["false_closure"], strict=True))
+    assert flags == {1: None, 2: None, 3: True, 4: True, 5: None, 6: True}
+    per = {r["department_id"]: r for r in closed_loop.by_department(cases, j).iter_rows(named=True)}
+    assert per["a"]["repeat_rate"] is None and per["b"]["repeat_rate"] == pytest.approx(100.0)
+    assert not closed_loop.repeats_unknown(tiny_cases()[0])
 
 
 def loop_cases(spec: dict[str, tuple[int, int, int, int]]) -> pl.DataFrame:

@@ -16,6 +16,7 @@ bulk: ADBC into a staging table on SQLite, COPY on Postgres, then one ``INSERT â
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime as dt
 import hashlib
 import html
@@ -114,11 +115,15 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     # ISO_STAMP whatever the mapping's date formats
     frame = frame.with_columns(pl.all().cast(pl.String))
     frame = frame.with_row_index(ROW, offset=2).with_columns(pl.col(ROW).cast(pl.Int64))
-    # a blank line (trailing ones, often) is no row: not a row of empty, rejected cells
+    # a blank line (trailing ones, often) is no row: not a row of empty, rejected cells; a
+    # ragged line whose first fields are empty stays, to be reported
     cells = [c for c in frame.columns if c not in (ROW, csv_rows.SHAPE, csv_rows.EXTRA)]
     if not cells:
         return frame
-    return frame.filter(~pl.all_horizontal(pl.col(cells).is_null()))
+    blank = pl.all_horizontal(pl.col(cells).is_null())
+    if csv_rows.SHAPE in frame.columns:
+        blank = blank & pl.col(csv_rows.SHAPE).is_null()
+    return frame.filter(~blank)
 
 
 #: Separators a text file may use, in the order they are tried on its header
@@ -126,12 +131,20 @@ SEPARATORS = (",", ";", "\t", "|")
 
 
 def _separator(text: str, suffix: str) -> str:
-    """A TSV's tab; else the first of :data:`SEPARATORS` found in the header line (Excel
-    writes ";" where the decimal mark is a comma), else a comma."""
+    """A TSV's tab; else the one of :data:`SEPARATORS` that splits the header line into
+    the most fields, read as CSV (quotes kept whole: "Score, 0-10";Date is two fields on
+    ";"), the first of them on a tie; Excel writes ";" where the decimal mark is a comma."""
     if suffix == ".tsv":
         return "\t"
     header = text.lstrip("\ufeff").split("\n", 1)[0]
-    return next((s for s in SEPARATORS if s in header), ",")
+
+    def fields(separator: str) -> int:
+        try:
+            return len(next(csv.reader([header], delimiter=separator), []))
+        except csv.Error:
+            return 0
+
+    return max(SEPARATORS, key=lambda s: (fields(s), -SEPARATORS.index(s)))
 
 
 def _read_csv(text: str, separator: str, file_name: str) -> tuple[pl.DataFrame, list | None]:

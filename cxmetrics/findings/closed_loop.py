@@ -36,11 +36,19 @@ CLOSE_WINDOW_DAYS = 30
 MATURE_DAYS = CLOSE_WINDOW_DAYS + REPEAT_WINDOW_DAYS
 
 
-#: What the pages say where no contact was ever imported
+#: What the pages say where a case's stage has no contact recorded
 NO_REPEATS = (
-    "Repeat contacts are not recorded (no contacts imported), so false closures and repeat "
-    "contacts are not counted: import contacts to count them."
+    "No contact is recorded at some stages of these cases, so whether customers came back "
+    "after a closure there is unknown: false closures and repeat contacts are not counted "
+    "where that is so. Import contacts to count them."
 )
+
+
+def repeats_unknown(cases: pl.DataFrame) -> bool:
+    """Whether a closed case among ``cases`` (from :func:`prepare`) is at a stage without
+    any contact recorded."""
+    closed = cases.filter(pl.col("closed_on").is_not_null())
+    return closed["repeat_after_close"].null_count() > 0
 
 
 def prepare(
@@ -52,8 +60,8 @@ def prepare(
 ) -> pl.DataFrame:
     """Cases with stage, customer code, segment, region, the source of the response that
     opened them, days to close, ``repeat_after_close`` and ``false_closure`` (of closed
-    cases; with no contact recorded at all, ``repeat_after_close`` is null, unknown, and so
-    is ``false_closure`` where the customer confirmed).
+    cases; at a stage with no contact recorded, ``repeat_after_close`` is null, unknown, and
+    so is ``false_closure`` where the customer confirmed).
 
     ``contacts`` as from :func:`dataset.compact_contacts` (cust, stage_id, contacted_on);
     ``customers`` as from :func:`dataset.prepare_customers`; ``sources`` maps response_id to
@@ -96,12 +104,15 @@ def prepare(
         .with_columns(pl.lit(True).alias("repeat_after_close"))
     )
     is_closed = pl.col("closed_on").is_not_null()
-    # without any contact recorded, whether a customer came back is not known (null), not
-    # "no": a false closure is then known only where the customer did not confirm
+    # at a stage without any contact recorded, whether a customer came back is not known
+    # (null), not "no": a false closure is then known only where the customer did not
+    # confirm. Per stage, so a manager (whose contacts are their stages') and an executive
+    # filtering on the same department count the same
+    recorded = contacts["stage_id"].unique().implode()
     came_back = (
-        pl.col("repeat_after_close").fill_null(False)
-        if contacts.height
-        else pl.lit(None, dtype=pl.Boolean)
+        pl.when(pl.col("stage_id").is_in(recorded))
+        .then(pl.col("repeat_after_close").fill_null(False))
+        .otherwise(pl.lit(None, dtype=pl.Boolean))
     )
     return (
         frame.join(repeated, on="case_id", how="left")
