@@ -387,9 +387,13 @@ def _warn_unknown_departments(departments: tuple[str, ...]) -> None:
     if not departments:
         return
     url = store.database_url()
-    if store.sample_missing(url):
+    path = store.sqlite_path(url)
+    if store.sample_missing(url) or (path is not None and not path.exists()):
+        return  # not set up yet: connecting would make an empty file
+    try:
+        engine = store.make_engine(url)
+    except store.StoreError:
         return
-    engine = store.make_engine(url)
     try:
         known = sorted(store.load_journey(engine).departments["department_id"].to_list())
     except (store.StoreError, sa.exc.SQLAlchemyError):

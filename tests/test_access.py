@@ -361,6 +361,15 @@ def test_cli_warns_of_a_department_the_database_does_not_know(tmp_path, sample_u
     )
     assert "claims" not in done.stderr.split("(")[0]
     assert access.load_users(path)["lost@example.com"].departments == ("claims", "nonexistent")
+    # a database not made yet is left alone: no empty file where the data will go
+    missing = tmp_path / "later.db"
+    later = subprocess.run(
+        [sys.executable, "-m", "cxmetrics", "user", "add", "b@example.com", "--role",
+         "manager", "--department", "claims", "--no-password", "--file", str(path)],
+        capture_output=True, text=True, cwd=REPO,
+        env={**os.environ, "CX_DATABASE_URL": f"sqlite:///{missing}"},
+    )  # fmt: skip
+    assert later.returncode == 0 and later.stderr == "" and not missing.exists()
 
 
 # --- header mode: only from the proxy ------------------------------------------------------

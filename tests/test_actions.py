@@ -129,11 +129,16 @@ def test_a_form_sent_twice_makes_one_action_and_a_close_sent_twice_one_note(engi
         actions.close(engine, DANA, first, journey, "done", "Clôturé — ça marche", now=at)
     actions.close(engine, DANA, first, journey, "dropped", "Clôturé — ça marche", now=at)
     actions.close(engine, DANA, first, journey, "dropped", "Rouvert en 2027", now=at)
+    actions.close(engine, DANA, first, journey, "dropped", "2027", now=at)  # a line of its own
     row = actions.load(engine).filter(pl.col("action_id") == first).row(0, named=True)
-    assert (row["status"], row["notes"]) == ("dropped", "Clôturé — ça marche\nRouvert en 2027")
+    assert (row["status"], row["notes"]) == (
+        "dropped",
+        "Clôturé — ça marche\nClôturé — ça marche\nRouvert en 2027\n2027",
+    )
     assert actions.history(engine, first)["change"].to_list() == [
-        "notes: added Rouvert en 2027",  # what was added, not the notes before and after
-        "status: done → dropped",
+        "notes: added 2027",  # what was added, not the notes before and after
+        "notes: added Rouvert en 2027",
+        "status: done → dropped; notes: added Clôturé — ça marche",
         "status: planned → done; notes: – → Clôturé — ça marche",
         "created: Answer chats within a minute (planned, due 2026-08-01)",
     ]

@@ -261,6 +261,25 @@ def test_an_smtp_server_that_cannot_be_reached_is_named(unused_port):
     )  # fmt: skip
 
 
+def test_an_smtp_server_s_tls_refusal_is_its_own_not_unreachable(monkeypatch):
+    """A certificate refused is said as such, not as a server that cannot be reached."""
+    import ssl
+
+    def refuse(*_args, **_kwargs):
+        raise ssl.SSLCertVerificationError("certificate verify failed")
+
+    monkeypatch.setattr(delivery.smtplib, "SMTP_SSL", refuse)
+    smtp = delivery.smtp_settings(
+        {"CX_SMTP_URL": "smtps://mail.corp:465", "CX_MAIL_FROM": "cx@corp"}
+    )
+    msg = EmailMessage()
+    msg["To"], msg["From"], msg["Subject"] = "a@corp", "cx@corp", "x"
+    _attempts, error = delivery.with_retries(
+        lambda: delivery.send_mail(smtp, msg), delivery.Retry(1, 0.0)
+    )
+    assert "certificate verify failed" in error and "unreachable" not in error
+
+
 @pytest.fixture
 def unused_port() -> int:
     """A port nothing listens on (bound, then closed)."""

@@ -327,7 +327,13 @@ def test_a_file_name_carries_every_filter_and_the_view_s_dates():
         **period, stages=("claim",), departments=("claims",), channels=("phone",),
         segments=("Small business",), regions=("North",),
     )  # fmt: skip
-    assert exports.view_slug(every) == "claims-claim-phone-small-business-north_20260703-20260930"
+    # a value that is not a plain id ("Small business") keeps a hash of itself: "SME+" and
+    # "SME" never meet
+    small = exports.id_slug("small business")
+    assert small.startswith("small-business-") and len(small) == len("small-business-") + 8
+    assert exports.view_slug(every) == f"claims-claim-phone-{small}-north_20260703-20260930"
+    plus, plain = (exports.view_slug(Filters(segments=(s,))) for s in ("SME+", "SME"))
+    assert plus != plain and plain == "sme"
     assert exports.view_slug(Filters(**period)) == "all_20260703-20260930"
     assert exports.view_slug(Filters(**period), scope=("service",)) == "service_20260703-20260930"
     names = {

@@ -246,6 +246,7 @@ def test_a_tile_s_range_of_revenue_at_risk_is_short_and_whole():
     cases = [
         (0, "£0"), (950, "£950"), (6_243, "£6.2k"), (30_000, "£30k"), (123_456, "£123k"),
         (1_234_567, "£1.2m"), (15e6, "£15m"), (2.5e9, "£2.5bn"), (-6_243, "−£6.2k"),
+        (9_960, "£10k"), (999_600, "£1.0m"),  # rounded before the unit is chosen
     ]  # fmt: skip
     assert [short_money(v, "£") for v, _ in cases] == [text for _, text in cases]
     # value 18,000 with a standard error making the 95% half-width 12,000: a range (> 25%)

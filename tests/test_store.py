@@ -214,3 +214,22 @@ def test_reading_in_chunks_gives_the_same_dataset(sample_url):
     assert one.responses.equals(many.responses)
     dims = dataset.STAT_DIMENSIONS
     assert one.stats.sort(dims).equals(many.stats.sort(dims))
+
+
+def test_a_reader_that_panics_falls_back_to_sqlalchemy(sample_url, monkeypatch):
+    """connectorx's Rust panics are not Exceptions: one had escaped the fallback (the
+    comments' export read nothing). The same rows come back through SQLAlchemy."""
+
+    class Panic(BaseException):  # as pyo3's PanicException
+        pass
+
+    def panic(*_args, **_kwargs):
+        raise Panic("called Result::unwrap() on an Err value")
+
+    engine = store.make_engine(sample_url)
+    stmt = sa.select(schema.stages.c.stage_id).order_by(schema.stages.c.stage_id)
+    want = store.read_select(engine, stmt)
+    monkeypatch.setattr(store, "_read_sqlite_adbc", lambda *_a: None)
+    monkeypatch.setattr(store.pl, "read_database_uri", panic)
+    assert store.read_select(engine, stmt).equals(want) and want.height > 0
+    engine.dispose()

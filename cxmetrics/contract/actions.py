@@ -225,9 +225,9 @@ def _described(field: str, before, after) -> str:
     def show(v):
         return "–" if v is None or v == "" else str(v)
 
-    if field == "notes" and before and isinstance(after, str) and after.startswith(before):
-        # a note added (a close): the log keeps what was added, not the notes twice over
-        return f"notes: added {after[len(before) :].strip()}"
+    if field == "notes" and before and isinstance(after, str) and after.startswith(before + "\n"):
+        # a note added on its own line (a close): the log keeps it, not the notes twice over
+        return f"notes: added {after[len(before) + 1 :]}"
     return f"{field}: {show(before)} → {show(after)}"
 
 
@@ -362,6 +362,8 @@ def close(
     values = {k: _as_date(old[k]) for k in FIELDS}
     values["status"] = status
     added = note.strip()
-    if added and not (old["notes"] or "").endswith(added):  # a close sent twice adds it once
+    lines = (old["notes"] or "").split("\n")
+    sent_twice = old["status"] == status and lines[-1] == added  # a close sent twice
+    if added and not sent_twice:
         values["notes"] = "\n".join(x for x in (old["notes"], added) if x)
     save(engine, user, values, journey, action_id, now)

@@ -62,9 +62,9 @@ def short_money(value: float, symbol: str) -> str:
     sign = "−" if value < 0 else ""
     v = abs(value)
     for size, suffix in ((1e9, "bn"), (1e6, "m"), (1e3, "k")):
-        if v >= size:
-            scaled = v / size
-            digits = 1 if scaled < 10 else 0
+        digits = 1 if v < 9.95 * size else 0  # rounded first: £999,600 is £1.0m, not £1,000k
+        scaled = round(v / size, digits)
+        if scaled >= 1:
             return f"{sign}{symbol}{scaled:,.{digits}f}{suffix}"
     return f"{sign}{symbol}{v:,.0f}"
 

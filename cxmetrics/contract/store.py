@@ -626,7 +626,7 @@ def read_select(
         )
         try:
             frame = pl.read_database_uri(sql, uri, engine="connectorx", **parts)
-        except (KeyboardInterrupt, SystemExit):
+        except (KeyboardInterrupt, SystemExit, GeneratorExit):
             raise
         except BaseException:  # noqa: BLE001 (connectorx's Rust panics are not Exceptions)
             frame = None  # fall back to SQLAlchemy below

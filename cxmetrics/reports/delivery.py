@@ -167,7 +167,7 @@ def send_mail(smtp: Smtp, msg: EmailMessage) -> None:
             client = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=context)
         else:
             client = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
-    except smtplib.SMTPException:
+    except (smtplib.SMTPException, ssl.SSLError):  # the server answered: its own words
         raise
     except OSError as exc:  # refused, timed out, no such host: say which server
         where = f"{smtp.host}:{smtp.port}"

@@ -81,7 +81,8 @@ def view_slug(view, scope: tuple[str, ...] | None = None) -> str:
     chosen = "-".join(
         [
             *(id_slug(x) for x in (*departments, *view.stages)),
-            *(slug(x) for x in (*view.channels, *view.segments, *view.regions)),
+            # values, as ids: a name that does not survive as it is gets a hash of itself
+            *(id_slug(x.lower()) for x in (*view.channels, *view.segments, *view.regions)),
         ]
     )
     if len(chosen) > VIEW_CHARS:  # cut, with a hash of the whole: two views never meet

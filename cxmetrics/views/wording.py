@@ -19,13 +19,10 @@ def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) 
     """The number to show, "No data" without a single answer, or "Too few responses" below
     the minimum n. Money needs the company's currency ``symbol``."""
     spec = METRICS[key]
-    if key == "revenue_at_risk" and score.se is not None and score.value is not None:
-        half = m.Z95 * score.se
-        if m.range_only(score.value, half):
-            return (
-                f"{spec.format(max(score.value - half, 0.0), symbol)} – "
-                f"{spec.format(score.value + half, symbol)}"
-            )
+    shown_range = revenue_range(score) if key == "revenue_at_risk" else None
+    if shown_range is not None:
+        low, high = shown_range
+        return f"{spec.format(low, symbol)} – {spec.format(high, symbol)}"
     if key in ("responses", "revenue_at_risk"):
         return spec.format(score.value, symbol)
     if score.n == 0:
@@ -43,13 +40,22 @@ def tile_figure(t: Tile, min_n: int, symbol: str) -> str:
     """A tile's value as its narrow line holds it: :func:`tile_value`, with a dash for a
     word (:func:`figure`) and a range of revenue at risk in short amounts ("£6.2k – £30k",
     where "£6,243 – £30k" was cut to "£6,243 -" and read as a point)."""
-    s = t.score
-    if not t.unknown and t.key == "revenue_at_risk" and s.se is not None and s.value is not None:
-        half = m.Z95 * s.se
-        if m.range_only(s.value, half):
-            low, high = max(s.value - half, 0.0), s.value + half
-            return f"{short_money(low, symbol)} – {short_money(high, symbol)}"
+    shown_range = revenue_range(t.score) if t.key == "revenue_at_risk" else None
+    if not t.unknown and shown_range is not None:
+        low, high = shown_range
+        return f"{short_money(low, symbol)} – {short_money(high, symbol)}"
     return figure(tile_value(t, min_n, symbol))
+
+
+def revenue_range(score: m.Score) -> tuple[float, float] | None:
+    """The 95% range revenue at risk is shown as, where it is too wide for a point to be
+    stated (:func:`metrics.range_only`); None where the point is shown."""
+    if score.se is None or score.value is None:
+        return None
+    half = m.Z95 * score.se
+    if not m.range_only(score.value, half):
+        return None
+    return max(score.value - half, 0.0), score.value + half
 
 
 def figure(text: str) -> str:
