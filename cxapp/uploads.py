@@ -136,6 +136,7 @@ def safe_url() -> str:
     return store.safe_url(store.database_url())
 
 
-def read_only_reason() -> str | None:
-    """Why files cannot be imported into this database (a lake, Spark), or None."""
-    return store.read_only_reason(data.engine())
+def import_refusal() -> str | None:
+    """Why files cannot be imported into this database (a lake, Spark, a DuckDB file), or
+    None."""
+    return store.import_refusal(data.engine(), "files")

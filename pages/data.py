@@ -88,10 +88,10 @@ else:
 if not user.can_import:
     st.info("Importing files is for analysts.", icon=":material/lock:")
     st.stop()
-read_only = uploads.read_only_reason()
-if read_only is not None:  # a lake, Spark: say so before a file is chosen, not after
+refused = uploads.import_refusal()
+if refused is not None:  # a lake, Spark, a DuckDB file: say so before a file is chosen
     st.subheader("Import a file")
-    st.info(f"**Nothing is imported here.** {inert(read_only)}.", icon=":material/lock:")
+    st.info(f"**Nothing is imported here.** {inert(refused)}.", icon=":material/lock:")
     st.stop()
 st.subheader("Import a file")
 st.caption(

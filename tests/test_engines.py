@@ -134,13 +134,14 @@ def test_every_page_renders_the_same_numbers_as_sqlite(
     assert shown["overview"][0][0] == METRICS["nps"].format(nps)
 
 
-@pytest.mark.parametrize("name", ["duckdb-folder", "spark"])
-def test_the_data_page_of_a_read_only_engine_shows_its_tables_and_why_nothing_is_imported(
+@pytest.mark.parametrize("name", ["duckdb-folder", "duckdb-file", "spark"])
+def test_the_data_page_where_files_are_not_imported_shows_its_tables_and_why(
     engines, monkeypatch, name
 ):
     """On a lake the page said only "Table with name imports does not exist!": a lake has no
     import log. It shows each table's rows, as SQLite counts them, and says why files are
-    not imported there."""
+    not imported there (a lake and Spark are read only; a DuckDB file is written whole, by
+    the sample's command), before any file is chosen."""
     need(engine_of(name))
     monkeypatch.setenv(store.URL_ENV, engines.url(name))
     monkeypatch.chdir(REPO)

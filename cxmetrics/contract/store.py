@@ -233,13 +233,25 @@ def require_writable(engine: sa.Engine, what: str = "imports") -> None:
 def require_importable(engine: sa.Engine, what: str = "imports") -> None:
     """A clear ``StoreError`` unless file imports can write to this database: they upsert
     in bulk into SQLite or Postgres (a DuckDB file is written whole, by ``sample``)."""
-    require_writable(engine, what)
+    reason = import_refusal(engine, what)
+    if reason is not None:
+        raise StoreError(reason)
+
+
+def import_refusal(engine: sa.Engine, what: str = "imports") -> str | None:
+    """Why files cannot be imported into this database (:func:`require_importable`'s
+    message), or None where they can."""
+    try:
+        require_writable(engine, what)
+    except StoreError as exc:
+        return str(exc)
     if engine.dialect.name not in ("sqlite", "postgresql"):
-        raise StoreError(
+        return (
             f"{what} cannot be written: file imports go into a SQLite or Postgres database, "
             f"not {engine.dialect.name} ({safe_url(str(engine.url))}); import there and "
             "write a lake from it with `python3 -m cxmetrics export-parquet FOLDER`"
         )
+    return None
 
 
 def check(engine: sa.Engine) -> None:
