@@ -101,12 +101,9 @@ if av.unjudged_reason == accountability.NO_KPIS_IN_PERIOD:
 elif av.unjudged_reason:
     ui.not_recorded(av.unjudged_reason)
 elif not accountability.tested(av.verdicts):  # no verdict where nothing was tested
-    st.info(
-        accountability.NONE_TESTED.format(weeks=accountability.MIN_KPI_WEEKS),
-        icon=":material/info:",
-    )
+    st.info(accountability.clear_words(av.verdicts), icon=":material/info:")
 elif not flagged:
-    st.success(accountability.NO_FALSE_POSITIVE, icon=":material/check_circle:")
+    st.success(accountability.clear_words(av.verdicts), icon=":material/check_circle:")
 if av.has_kpis:
     ui.chart(
         data.figure(accountability_charts.fig_silo_quadrant, av.verdicts),

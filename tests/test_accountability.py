@@ -3,6 +3,7 @@ then the sample company."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import math
 from statistics import NormalDist
@@ -184,7 +185,12 @@ def test_an_untested_department_is_drawn_hollow_and_no_verdict_is_given(app_env)
     at.run()
     assert not at.exception, at.exception
     assert acc.NONE_TESTED.format(weeks=acc.MIN_KPI_WEEKS) in [i.value for i in at.info]
-    assert acc.NO_FALSE_POSITIVE not in [x.value for x in at.success]
+    assert not [x.value for x in at.success if "false positive" in x.value]
+    # where some were tested, the verdict says how many, and how many could not be
+    assert acc.clear_words([few, dataclasses.replace(enough, false_positive=False)]) == (
+        "No department tested is a false positive: 1 tested; 1 more with KPIs could not be, "
+        "with fewer than 13 KPI-weeks or no stage with enough answers."
+    )
 
 
 def test_exposure_of_exactly_half_is_not_red():

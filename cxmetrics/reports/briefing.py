@@ -271,7 +271,7 @@ def build(
         slides.append(
             Slide(
                 "Green scorecards, red experiences",
-                flagged or [accountability.NO_FALSE_POSITIVE],
+                flagged or [accountability.clear_words(av.verdicts)],
                 accountability_charts.fig_silo_quadrant(av.verdicts),
                 f"{METRICS['false_positive'].definition} n = {int(av.kpis.height):,} KPI-weeks. "
                 f"{accountability.family_caption(av.verdicts)}",

@@ -68,7 +68,6 @@ NO_KPIS_IN_PERIOD = (
     "No department in view has KPIs in this period, so none can be judged; choose a longer "
     "period to compare their own scorecards with the experience."
 )
-NO_FALSE_POSITIVE = "No department in view with KPIs in this period is a false positive."
 NONE_TESTED = (
     "No department in view could be tested: each needs at least {weeks} KPI-weeks in the "
     "period and a stage with enough answers. Choose a longer period to judge them."
@@ -595,6 +594,22 @@ def tested(verdicts: list[DepartmentVerdict]) -> int:
     """How many departments were tested for a false positive (the others had too few
     KPI-weeks, or no stage with enough answers)."""
     return sum(v.finding is not None for v in verdicts)
+
+
+def clear_words(verdicts: list[DepartmentVerdict]) -> str:
+    """What is said where no department is flagged: that none could be tested, or how many
+    were tested and how many could not be (no verdict on those)."""
+    n = tested(verdicts)
+    if not n:
+        return NONE_TESTED.format(weeks=MIN_KPI_WEEKS)
+    untested = sum(v.silo_score is not None and v.finding is None for v in verdicts)
+    more = (
+        f"; {untested} more with KPIs could not be, with fewer than {MIN_KPI_WEEKS} KPI-weeks "
+        "or no stage with enough answers"
+        if untested
+        else ""
+    )
+    return f"No department tested is a false positive: {n} tested{more}."
 
 
 def family_caption(verdicts: list[DepartmentVerdict]) -> str:
