@@ -232,7 +232,7 @@ def test_a_single_week_s_trend_reads_as_a_date_not_a_time_of_day():
         loyalty_charts.fig_nps_trend(trend, "week"),
         loyalty_charts.fig_nps_mix(trend, "week"),
     ):
-        assert fig.layout.xaxis.tickformat == "%d %b %Y"  # "05 Jan 2026", not "00:00:00"
+        assert fig.layout.xaxis.tickformat == "%-d %b %Y"  # "5 Jan 2026", not "00:00:00"
         assert list(fig.layout.xaxis.tickvals) == [week]
     months = loyalty_charts.fig_nps_mix(trend, "month")
     assert months.layout.xaxis.tickformat == "%b %Y"
@@ -267,4 +267,4 @@ def test_the_theme_trend_writes_its_periods_level_on_one_line():
     weeks = [dt.date(2026, 7, 6) + dt.timedelta(weeks=i) for i in range(12)]
     trend = pl.DataFrame({"period": weeks, "theme": ["a"] * 12, "comments": list(range(12))})
     fig = voc_charts.fig_theme_trend(trend, ["a"], "week")
-    assert fig.layout.xaxis.tickformat == "%d %b %Y" and fig.layout.xaxis.tickangle == 0
+    assert fig.layout.xaxis.tickformat == "%-d %b %Y" and fig.layout.xaxis.tickangle == 0

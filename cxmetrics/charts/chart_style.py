@@ -165,13 +165,13 @@ def labelled_heatmap(
 
 
 #: How a trend's periods read on its axis: a week by the day it starts, a month by its name
-PERIOD_FORMATS = {"week": "%d %b %Y", "month": "%b %Y"}
+PERIOD_FORMATS = {"week": "%-d %b %Y", "month": "%b %Y"}  # "6 Jul 2026", as every date
 
 
 def period_axis(fig: go.Figure, periods: list, unit: str) -> go.Figure:
     """Dates on the x axis as periods, never as times of day ("00:00:00 Jan 5, 2026", which
     Plotly writes for a single week); with few periods, a tick at each one only."""
-    fig.update_xaxes(tickformat=PERIOD_FORMATS.get(unit, "%d %b %Y"))
+    fig.update_xaxes(tickformat=PERIOD_FORMATS.get(unit, PERIOD_FORMATS["week"]))
     distinct = sorted(set(periods))
     if len(distinct) <= 3:
         fig.update_xaxes(tickvals=distinct)

@@ -168,6 +168,7 @@ class FirstScreen:
     tested: int
     missing: list[str] = field(default_factory=list)  # what to import, as phrases
     currency: str = ""
+    min_n: int = MIN_N  # the answers a score needs, as the screen was computed with
 
     @property
     def nothing(self) -> str | None:
@@ -175,7 +176,7 @@ class FirstScreen:
         if self.headlines:
             return None
         if not self.tested:  # not "nothing fell": nothing could be compared
-            return UNTESTED.format(min_n=MIN_N)
+            return UNTESTED.format(min_n=self.min_n)
         return NOTHING.format(tested=f"{self.tested:,}")
 
     def lines(self, money) -> list[str]:
@@ -213,6 +214,7 @@ class Evidence:
     has_cases: bool
     has_kpis: bool
     whole_view: Cost | None = None  # the view's revenue at risk (its tile), for overall findings
+    min_n: int = MIN_N  # the answers a score needed
 
 
 def evidence(
@@ -250,7 +252,7 @@ def evidence(
             None if half is None else tile.score.value + half,
             int(tile.detail.get("detractors", 0)),
         )
-    return Evidence(report, risk, has["contacts"], has["cases"], has["kpis"], whole)
+    return Evidence(report, risk, has["contacts"], has["cases"], has["kpis"], whole, min_n)
 
 
 # --- choosing and wording the headlines ---------------------------------------------------
@@ -500,4 +502,4 @@ def build(
     if not ev.has_contacts:
         missing.append(IMPORT_CONTACTS)
     tested = sum(v for k, v in report.tested.items() if k in HEADLINE_KINDS)
-    return FirstScreen(report.start, report.end, headlines, tested, missing)
+    return FirstScreen(report.start, report.end, headlines, tested, missing, min_n=ev.min_n)
