@@ -186,6 +186,21 @@ def test_the_voice_page_renders_comments_as_text(server, browser):
     page.close()
 
 
+def data_page_with(browser, base: str, *files):
+    """The Data page in a new browser page, with ``files`` uploaded: the file to import,
+    then (optional) its saved mapping."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1200})
+    page.goto(f"{base}/data")
+    expect(page.get_by_role("heading", name="What the dashboard holds")).to_be_visible(
+        timeout=60_000
+    )
+    for i, path in enumerate(files):
+        page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(i).set_input_files(
+            str(path)
+        )
+    return page
+
+
 def test_the_data_page_imports_an_uploaded_file(sample_db, browser, tmp_path):
     """Upload a file and its mapping, see the report, import the valid rows, see the counts."""
     db = tmp_path / "cx.db"
@@ -209,17 +224,7 @@ def test_the_data_page_imports_an_uploaded_file(sample_db, browser, tmp_path):
     with streamlit_server(
         f"sqlite:///{db}", tmp_path / "server.log", {"TMPDIR": str(temp)}
     ) as base:
-        page = browser.new_page(viewport={"width": 1500, "height": 1200})
-        page.goto(f"{base}/data")
-        expect(page.get_by_role("heading", name="What the dashboard holds")).to_be_visible(
-            timeout=60_000
-        )
-        page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(0).set_input_files(
-            str(upload)
-        )
-        page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(1).set_input_files(
-            str(rules)
-        )
+        page = data_page_with(browser, base, upload, rules)
         expect(page.get_by_text("september.csv: 2 rows, 5 columns")).to_be_visible(timeout=60_000)
         page.get_by_role("button", name="Check every row").click()
         expect(page.get_by_text("1 problem in 1 row", exact=True)).to_be_visible(timeout=60_000)
@@ -260,14 +265,7 @@ def test_the_data_page_rescales_a_rating_on_its_own_scale(sample_db, browser, tm
         )
     )
     with streamlit_server(f"sqlite:///{db}", tmp_path / "server.log") as base:
-        page = browser.new_page(viewport={"width": 1500, "height": 1200})
-        page.goto(f"{base}/data")
-        expect(page.get_by_role("heading", name="What the dashboard holds")).to_be_visible(
-            timeout=60_000
-        )
-        page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(0).set_input_files(
-            str(upload)
-        )
+        page = data_page_with(browser, base, upload)
         scale = page.get_by_label("scale in the file").nth(1)  # nps, then csat
         expect(scale).to_have_value("1-5", timeout=60_000)
         scale.fill("1-10")
