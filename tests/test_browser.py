@@ -266,7 +266,7 @@ def test_the_data_page_rescales_a_rating_on_its_own_scale(sample_db, browser, tm
     )
     with streamlit_server(f"sqlite:///{db}", tmp_path / "server.log") as base:
         page = data_page_with(browser, base, upload)
-        scale = page.get_by_label("scale in the file").nth(1)  # nps, then csat
+        scale = page.get_by_role("textbox", name="scale in the file")  # csat's: no nps here
         expect(scale).to_have_value("1-5", timeout=60_000)
         scale.fill("1-10")
         scale.press("Enter")
