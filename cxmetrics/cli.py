@@ -388,8 +388,8 @@ def _warn_unknown_departments(departments: tuple[str, ...]) -> None:
         return
     url = store.database_url()
     path = store.sqlite_path(url)
-    if store.sample_missing(url) or (path is not None and not path.exists()):
-        return  # not set up yet: connecting would make an empty file
+    if path is not None and not path.exists():
+        return  # not set up yet (the sample's too): connecting would make an empty file
     try:
         engine = store.make_engine(url)
     except store.StoreError:

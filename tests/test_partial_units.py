@@ -14,14 +14,13 @@ import shapes
 
 from cxmetrics.charts import chart_style, loyalty_charts, overview_charts
 from cxmetrics.contract import store, text
+from cxmetrics.contract.journey import TABLES as JOURNEY_TABLES
 from cxmetrics.contract.journey import Journey
 from cxmetrics.findings import behaviour, closed_loop, findings
 from cxmetrics.stats import dataset
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.filters import Filters
 from cxmetrics.views import accountability, overview, wording
-
-JOURNEY_TABLES = ("stages", "touchpoints", "departments", "stage_owners", "targets", "incentives")
 
 
 def build(shape: shapes.Shape):

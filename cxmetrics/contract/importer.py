@@ -29,6 +29,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from cxmetrics.contract import csv_rows, limits, schema, store
+from cxmetrics.contract.journey import TABLES as JOURNEY_TABLES
 from cxmetrics.contract.mapping import (
     OTHERS,
     Condition,
@@ -912,10 +913,6 @@ def log_import(
                 rows_rejected=rejected,
             )
         )
-
-
-#: The tables a journey definition fills (``import-journey``, the Data page)
-JOURNEY_TABLES = ("stages", "touchpoints", "departments", "stage_owners", "targets", "incentives")
 
 
 def _names_present(conn: sa.Connection) -> set[str]:

@@ -35,6 +35,9 @@ _FILES = {
     "incentives": {"department_id": pl.String, "cx_share": pl.Float64},
 }
 
+#: The contract's tables a journey definition fills
+TABLES = tuple(_FILES)
+
 
 class JourneyError(ValueError):
     """A journey definition file is missing or malformed."""
