@@ -4,6 +4,7 @@ reviews. Every database test runs on SQLite and on a real Postgres server."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import itertools
 import os
@@ -863,6 +864,28 @@ def test_the_journey_imports_from_yaml_and_bad_journeys_are_refused(engine, tmp_
 def test_the_journey_folder_format_reads_the_sample(tmp_path):
     j = journey_import.read(REPO / "sample_data")
     assert j.stages.height == 6 and journey_import.problems(j) == []
+
+
+def test_a_journey_folder_saved_by_excel_reads_as_the_comma_one(tmp_path):
+    """Excel writes ";" where the decimal mark is a comma, and "CSV UTF-8" with a
+    byte-order mark: the same journey as the sample's comma files. A file in another
+    encoding is refused naming its line."""
+    sample = REPO / "sample_data"
+    folder = tmp_path / "excel"
+    folder.mkdir()
+    for path in sample.glob("*.csv"):
+        rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
+        text = "\r\n".join(";".join(f'"{v}"' if ";" in v else v for v in r) for r in rows)
+        (folder / path.name).write_bytes("\ufeff".encode() + text.encode("utf-8"))
+    assert (folder / "stages.csv").read_bytes().count(b";") > 0
+    ours, theirs = journey_import.read(sample), journey_import.read(folder)
+    for name in ("stages", "touchpoints", "departments", "stage_owners", "targets", "incentives"):
+        assert getattr(theirs, name).equals(getattr(ours, name)), name
+    latin = folder / "departments.csv"
+    latin.write_bytes(b"department_id;name\nops;Op\xe9rations\n")  # \xe9: byte 26
+    assert journey_refusal(folder) == (
+        f"{latin}: line 2 is not UTF-8 text (byte 26); save the file as CSV UTF-8"
+    )
 
 
 def journey_refusal(path) -> str:

@@ -8,6 +8,9 @@ the same text one record at a time, so:
   a problem of that row (the rest of the file can still be imported with accept-valid),
   its extra fields kept whole for the import's report;
 - a quote that opens and never closes stops the reading, naming the line it opens on.
+
+:func:`separator` tells which separator a text file uses, for every CSV reader of the
+project (data files and journey folders).
 """
 
 from __future__ import annotations
@@ -35,6 +38,27 @@ class TooLarge(ValueError):
 #: The largest text read record by record (a Python list per record takes many times the
 #: text's size): a larger file the fast reader refused is refused with its message
 MAX_CHARS = 50_000_000
+
+
+#: Separators a text file may use, in the order they are tried on its header
+SEPARATORS = (",", ";", "\t", "|")
+
+
+def separator(text: str, suffix: str = ".csv") -> str:
+    """A TSV's tab; else the one of :data:`SEPARATORS` that splits the header line into
+    the most fields, read as CSV (quotes kept whole: "Score, 0-10";Date is two fields on
+    ";"), the first of them on a tie; Excel writes ";" where the decimal mark is a comma."""
+    if suffix == ".tsv":
+        return "\t"
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+
+    def fields(candidate: str) -> int:
+        try:
+            return len(next(csv.reader([header], delimiter=candidate), []))
+        except csv.Error:
+            return 0
+
+    return max(SEPARATORS, key=lambda s: (fields(s), -SEPARATORS.index(s)))
 
 
 def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None]]:

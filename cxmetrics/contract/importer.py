@@ -16,7 +16,6 @@ bulk: ADBC into a staging table on SQLite, COPY on Postgres, then one ``INSERT â
 from __future__ import annotations
 
 import contextlib
-import csv
 import datetime as dt
 import hashlib
 import html
@@ -85,7 +84,7 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
         if suffix in (".csv", ".txt", ".tsv"):
             raw = path.read_bytes()
             text = raw.decode(encoding, errors="replace")
-            frame, shapes = _read_csv(text, _separator(text, suffix), path.name)
+            frame, shapes = _read_csv(text, csv_rows.separator(text, suffix), path.name)
         elif suffix in (".xlsx", ".xls"):
             shapes = None
             frame = pl.read_excel(path, infer_schema_length=0)
@@ -125,27 +124,6 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     if csv_rows.SHAPE in frame.columns:
         blank = blank & pl.col(csv_rows.SHAPE).is_null()
     return frame.filter(~blank)
-
-
-#: Separators a text file may use, in the order they are tried on its header
-SEPARATORS = (",", ";", "\t", "|")
-
-
-def _separator(text: str, suffix: str) -> str:
-    """A TSV's tab; else the one of :data:`SEPARATORS` that splits the header line into
-    the most fields, read as CSV (quotes kept whole: "Score, 0-10";Date is two fields on
-    ";"), the first of them on a tie; Excel writes ";" where the decimal mark is a comma."""
-    if suffix == ".tsv":
-        return "\t"
-    header = text.lstrip("\ufeff").split("\n", 1)[0]
-
-    def fields(separator: str) -> int:
-        try:
-            return len(next(csv.reader([header], delimiter=separator), []))
-        except csv.Error:
-            return 0
-
-    return max(SEPARATORS, key=lambda s: (fields(s), -SEPARATORS.index(s)))
 
 
 def _read_csv(text: str, separator: str, file_name: str) -> tuple[pl.DataFrame, list | None]:

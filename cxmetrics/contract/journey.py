@@ -13,6 +13,8 @@ from pathlib import Path
 
 import polars as pl
 
+from cxmetrics.contract.csv_rows import separator
+
 SAMPLE_DIR = Path(__file__).resolve().parent.parent.parent / "sample_data"
 
 _FILES = {
@@ -207,6 +209,25 @@ class Journey:
         return self._targets.get((metric, None))
 
 
+def _read_csv(path: Path) -> pl.DataFrame:
+    """One journey file, every cell as text: UTF-8 (a byte-order mark is dropped), split on
+    the separator its header uses (``csv_rows.separator``: a comma, or Excel's ";")."""
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise JourneyError(
+            f"{path}: line {line} is not UTF-8 text (byte {exc.start + 1}); save the file "
+            "as CSV UTF-8"
+        ) from exc
+    try:
+        return pl.read_csv(text.encode("utf-8"), infer_schema=False, separator=separator(text))
+    except pl.exceptions.PolarsError as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise JourneyError(f"{path}: cannot be read as CSV ({first})") from exc
+
+
 def read_journey_dir(folder: Path = SAMPLE_DIR) -> tuple[Journey, pl.DataFrame]:
     """Read a journey folder; return the journey and the touchpoints' allowed channels."""
     frames: dict[str, pl.DataFrame] = {}
@@ -215,10 +236,7 @@ def read_journey_dir(folder: Path = SAMPLE_DIR) -> tuple[Journey, pl.DataFrame]:
         path = folder / f"{name}.csv"
         if not path.exists():
             raise JourneyError(f"journey file missing: {path}")
-        try:
-            raw = pl.read_csv(path, infer_schema=False)
-        except pl.exceptions.PolarsError as exc:
-            raise JourneyError(f"{path}: cannot be read as CSV ({exc})") from exc
+        raw = _read_csv(path)
         absent = [c for c in dtypes if c not in raw.columns]
         if absent:
             raise JourneyError(f"{path}: missing column(s) {', '.join(absent)}")
