@@ -196,6 +196,14 @@ def check_briefing(url: str, shape: shapes.Shape) -> None:
         assert "is a false positive" not in text, where
     if not (shape.cases and shape.departments):
         assert voc_view.NO_CASES in text, where
+    elif not shape.contacts:
+        # a closed case old enough to count, whose sequel is unknown without contacts: said
+        old_enough = ds.last_day - dt.timedelta(days=closed_loop.MATURE_DAYS)
+        c = inputs["cases"]
+        closed = c.filter(
+            c["opened_on"].is_between(ds.first_day, old_enough) & c["closed_on"].is_not_null()
+        )
+        assert (closed_loop.NO_REPEATS in text) == (closed.height > 0), where
     if shape.empty_stage and shape.stages > 1:
         assert "NPS No data (n = 0)" in text, where
     every = Filters(ds.first_day, ds.last_day)

@@ -337,7 +337,15 @@ def build(
         slides.append(
             Slide(
                 "Closed is not resolved",
-                [closed_loop_line(vv.headline)],
+                [
+                    closed_loop_line(vv.headline),
+                    # whether customers came back is unknown there: said, not counted as none
+                    *(
+                        [closed_loop.NO_REPEATS]
+                        if closed_loop.repeats_unknown(vv.loop_cases)
+                        else []
+                    ),
+                ],
                 voc_charts.fig_closed_vs_confirmed(vv.per_department, min_n),
                 f"{METRICS['confirmed_rate'].definition} "
                 f"{METRICS['false_closure_rate'].definition} "
