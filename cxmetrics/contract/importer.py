@@ -934,7 +934,7 @@ def table_status(engine: sa.Engine) -> pl.DataFrame:
                 first, latest = conn.execute(
                     sa.select(sa.func.min(t.c[dates[name]]), sa.func.max(t.c[dates[name]]))
                 ).one()
-            # the journey's tables come in together, logged as "journey"
+            # earlier versions logged the journey's tables together, as "journey"
             logged = [last.get(name), last.get("journey") if name in JOURNEY_TABLES else None]
             imp = max((i for i in logged if i), key=lambda i: i.import_id, default=None)
             rows.append(
