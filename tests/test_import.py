@@ -262,14 +262,27 @@ def test_dry_run_checks_but_writes_nothing(engine, tmp_path):
 def test_reimporting_the_same_file_changes_nothing_and_a_new_value_updates(engine, tmp_path):
     m = mapping.loads(MAPPING, ".toml")
     path = write(tmp_path, GOOD)
-    importer.run(engine, "responses", path, m)
+    done = importer.run(engine, "responses", path, m)
+    assert done.summary().endswith("wrote 3 rows (3 new)")
     first = rows_by_id(engine, ["9000001", "9000002", "9000003"])
     total = count(engine)
-    importer.run(engine, "responses", path, m)
+    again = importer.run(engine, "responses", path, m)
     assert count(engine) == total and rows_by_id(engine, ["9000001", "9000002", "9000003"]) == first
-    write(tmp_path, GOOD.replace(",9,10,web", ",3,10,web"))  # the same id, a new answer
-    importer.run(engine, "responses", path, m)
-    assert count(engine) == total and rows_by_id(engine, ["9000001"])["9000001"]["nps"] == 3
+    # the report says the rows were there already: a re-import is not new data
+    assert again.summary().endswith("wrote 3 rows (0 new; 3 already there, updated)")
+    # the same id with a new answer, and one new id
+    write(
+        tmp_path,
+        GOOD.replace(",9,10,web", ",3,10,web") + "9000004,4,Billing,04/09/2026,7,,web,survey,\n",
+    )
+    changed = importer.run(engine, "responses", path, m)
+    assert count(engine) == total + 1 and rows_by_id(engine, ["9000001"])["9000001"]["nps"] == 3
+    assert changed.summary().endswith("wrote 4 rows (1 new; 3 already there, updated)")
+    assert (
+        importer.run(engine, "responses", path, m, dry_run=True)
+        .summary()
+        .endswith("would write 4 rows")
+    )
 
 
 def test_xlsx_and_parquet_read_like_csv(tmp_path):

@@ -621,18 +621,32 @@ def _upsert_sql(table: sa.Table, columns: list[str], staging: str, dialect: str)
     )
 
 
+def _present_sql(table: sa.Table, staging: str) -> str:
+    """How many rows of the staging table have an id the table holds already (an update)."""
+    on = " AND ".join(f's."{c.name}" = t."{c.name}"' for c in table.primary_key.columns)
+    return f'SELECT COUNT(*) FROM {staging} s JOIN "{table.name}" t ON {on}'
+
+
+@dataclass(frozen=True)
+class Written:
+    """Rows an upsert wrote: ``rows`` in all, ``updated`` of them had their id there already."""
+
+    rows: int = 0
+    updated: int = 0
+
+
 def upsert(
     engine: sa.Engine,
     table_name: str,
     frame: pl.DataFrame,
     log: tuple[str, pl.DataFrame] | None = None,
-) -> int:
+) -> Written:
     """Insert or update ``frame``'s rows by primary key, in one transaction, in bulk.
     ``log``: a table and rows appended to it in the same transaction (an audit trail)."""
     table = schema.metadata.tables[table_name]
     frame = frame.select([c.name for c in table.columns if c.name in frame.columns])
     if frame.height == 0:
-        return 0
+        return Written()
     schema.create_all(engine)
     path = store.sqlite_path(str(engine.url))
     if path is not None:
@@ -647,6 +661,8 @@ def upsert(
                     mode="replace",
                     temporary=True,
                 )
+                cur.execute(_present_sql(table, "import_staging"))
+                updated = cur.fetchone()[0]
                 cur.execute(_upsert_sql(table, frame.columns, "import_staging", "sqlite"))
                 cur.execute("DROP TABLE import_staging")
                 if log is not None and log[1].height:
@@ -657,20 +673,21 @@ def upsert(
             raise
         finally:
             conn.close()
-        return frame.height
+        return Written(frame.height, int(updated))
     with engine.begin() as conn:
         staging = f"import_staging_{table.name}"
         conn.exec_driver_sql(
             f'CREATE TEMP TABLE {staging} (LIKE "{table.name}" INCLUDING DEFAULTS) ON COMMIT DROP'
         )
         store.copy_into(conn, staging, frame)
+        updated = conn.exec_driver_sql(_present_sql(table, staging)).scalar_one()
         dropped = _drop_foreign_keys(conn, table.name) if frame.height >= BULK_ROWS else []
         conn.exec_driver_sql(_upsert_sql(table, frame.columns, staging, "postgresql"))
         for name, definition in dropped:  # checked again, all rows at once
             conn.exec_driver_sql(f'ALTER TABLE "{table.name}" ADD CONSTRAINT "{name}" {definition}')
         if log is not None and log[1].height:
             store.copy_into(conn, log[0], log[1])
-    return frame.height
+    return Written(frame.height, int(updated))
 
 
 BULK_ROWS = 50_000  # from this many rows, Postgres checks foreign keys once, not per row
@@ -715,6 +732,8 @@ class Report:
     where: str = ""  # the [where] conditions in words
     duplicates: pl.DataFrame | None = None  # keep-first's left-out rows (also in the report)
     warnings: tuple[str, ...] = ()  # e.g. ids from numbers in scientific notation
+    #: rows written whose id the table held already (None: nothing written, or a dry run)
+    updated: int | None = None
 
     @property
     def duplicates_dropped(self) -> int:
@@ -732,6 +751,9 @@ class Report:
             f"{self.checked_rows:,} checked, {counted(self.problems.height, 'problem')} in "
             f"{counted(self.rejected_source_rows, 'row')}; {verb} {counted(self.written, 'row')}"
         )
+        if self.updated is not None and self.written:  # a re-import is not new data
+            head += f" ({self.written - self.updated:,} new"
+            head += f"; {self.updated:,} already there, updated)" if self.updated else ")"
         if self.filtered_rows:
             head += f"; {counted(self.filtered_rows, 'row')} left out by the filter ({self.where})"
         if self.duplicates_dropped:
@@ -813,11 +835,12 @@ def run(
         source.filter(pl.col(ROW).is_in(bad_rows.implode())).rename({ROW: "row"}).write_csv(
             rejected_path
         )
-    written = 0
+    written, updated = 0, None
     if not dry_run and (result.problems.height == 0 or accept_valid):
         progress(0.6, f"Writing {counted(result.valid.height, 'row')}")
         rows = result.valid.drop(ROW)
-        written = upsert(engine, table, rows, _audit(table, rows, name))
+        done = upsert(engine, table, rows, _audit(table, rows, name))
+        written, updated = done.rows, done.updated
         log_import(engine, table, name, source.height, written, bad_rows.len())
         if table == "responses" and "comment" in result.valid.columns and written:
             progress(0.8, "Finding the comments' sentiment and themes")
@@ -841,6 +864,7 @@ def run(
         "; ".join(c.describe() for c in m.where),
         result.dropped,
         tuple(warnings),
+        updated if written else None,
     )
 
 
