@@ -12,14 +12,20 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import streamlit as st
+import streamlit.components.v1 as components
 
-from cxmetrics.contract import access
+from cxmetrics.contract import access, session_cookie
 from cxmetrics.contract.access import User
 from cxmetrics.views.wording import inert
 
 _SESSION_KEY = "_signed_in_email"
+_COOKIE_AT = "_session_cookie_issued"  # when this tab last set the sign-in cookie
+#: this tab signed out, or its session ended: the cookie its request came with is not used
+_SIGNED_OUT = "_signed_out"
+_CLEAR_COOKIE = "_clear_session_cookie"  # the sign-in screen removes the cookie
 
 
 def _log_to_stderr() -> None:
@@ -68,6 +74,12 @@ def _limits() -> access.SignInLimits:
 def _password_sign_in(path: str, mtime: float) -> access.PasswordSignIn:
     """One per users file (and version of it), sharing the server's rate limits."""
     return access.PasswordSignIn(_users(path, mtime), limits=_limits())
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _cookie_key(users_file: str) -> bytes:
+    """The key signing sign-in cookies, read or made once per server and users file."""
+    return session_cookie.server_key(Path(users_file))
 
 
 def _refuse(message: str):
@@ -131,6 +143,18 @@ def _identify(cfg: access.Config, users: dict[str, User]) -> User | None:
             users, access.verified_email(st.user.to_dict()), "the identity provider"
         )
     signed = st.session_state.get(_SESSION_KEY)
+    if not signed and not st.session_state.get(_SIGNED_OUT):
+        # a sign-in of another tab of this browser, or before a reload
+        signed = session_cookie.session_of(
+            st.context.cookies.get(session_cookie.COOKIE),
+            time.time(),
+            _cookie_key(str(cfg.users_file)),
+            cfg.idle_minutes,
+        )
+        if signed:
+            st.session_state[_COOKIE_AT] = signed["seen"]
+            st.session_state[_SESSION_KEY] = signed
+            access.log.info("signed in by the cookie of an earlier sign-in: %s", signed["email"])
     if not signed:
         return None
     user = users.get(signed["email"])  # None also when removed since
@@ -138,6 +162,7 @@ def _identify(cfg: access.Config, users: dict[str, User]) -> User | None:
     if ended:
         st.session_state.pop(_SESSION_KEY, None)
         st.session_state["_sign_in_refused"] = ended
+        st.session_state[_SIGNED_OUT] = st.session_state[_CLEAR_COOKIE] = True
         return None
     signed["seen"] = time.time()
     return user
@@ -162,6 +187,8 @@ def _password_screen(signer: access.PasswordSignIn):
         refused = st.session_state.pop("_sign_in_refused", None)
         if refused:
             st.error(refused, icon=":material/lock:")
+    if st.session_state.pop(_CLEAR_COOKIE, False):  # signed out: new tabs ask again too
+        components.html(session_cookie.clear_script(), height=0)
     st.stop()
 
 
@@ -181,6 +208,8 @@ def _submit(signer: access.PasswordSignIn) -> None:
         st.session_state["_sign_in_refused"] = str(exc)
     else:
         st.session_state[_SESSION_KEY] = access.session_for(user, time.time())
+        for key in (_SIGNED_OUT, _CLEAR_COOKIE, _COOKIE_AT):  # the sidebar sets a new cookie
+            st.session_state.pop(key, None)
 
 
 def _oidc_screen():
@@ -203,10 +232,28 @@ def sidebar(user: User, department_name: Callable[[str], str] = str) -> None:
             what = ", ".join(inert(department_name(d)) for d in user.scope)
         st.caption(f"Signed in as **{inert(user.label)}** · {user.role} · {what}")
         if cfg.mode == "password":
+            _keep_cookie(cfg)
             st.button("Sign out", on_click=_sign_out, icon=":material/logout:")
         elif cfg.mode == "oidc":
             st.button("Sign out", on_click=st.logout, icon=":material/logout:")
 
 
+def _keep_cookie(cfg: access.Config) -> None:
+    """Set the sign-in cookie after a sign-in, and again while the person keeps clicking
+    (``session_cookie.due``), so new tabs and reloads stay signed in."""
+    signed = st.session_state.get(_SESSION_KEY)
+    now = time.time()
+    if not signed or not session_cookie.due(
+        st.session_state.get(_COOKIE_AT), now, cfg.idle_minutes
+    ):
+        return
+    value = session_cookie.token(signed, now, _cookie_key(str(cfg.users_file)))
+    life = session_cookie.life_seconds(cfg.idle_minutes)
+    components.html(session_cookie.set_script(value, life), height=0)
+    st.session_state[_COOKIE_AT] = now
+
+
 def _sign_out() -> None:
     st.session_state.pop(_SESSION_KEY, None)
+    st.session_state.pop(_COOKIE_AT, None)
+    st.session_state[_SIGNED_OUT] = st.session_state[_CLEAR_COOKIE] = True

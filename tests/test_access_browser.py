@@ -4,6 +4,7 @@ a manager's shared links, and a company whose every name is hostile markup."""
 from __future__ import annotations
 
 import re
+import time
 
 import polars as pl
 import pytest
@@ -90,6 +91,61 @@ def test_password_sign_in_rate_limit_and_log(sample_url, users_file, browser, tm
     assert "sign-in refused for 'dana@example.com'" in text
     assert "signed in: ceo@example.com (executive)" in text
     assert "guess-" not in text and PASSWORD not in text and "$argon2" not in text
+
+
+def test_a_password_sign_in_holds_in_new_tabs_and_reloads_until_sign_out(
+    sample_url, users_file, browser, tmp_path
+):
+    """The dashboard opens its links in new tabs: a signed cookie keeps the sign-in there
+    and across a reload; signing out ends it for new tabs too; a forged cookie is refused."""
+    log = tmp_path / "server.log"
+    with streamlit_server(sample_url, log, {"CX_USERS_FILE": str(users_file)}) as base:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        page = context.new_page()
+        page.goto(f"{base}/journey")
+        wait_done(page, "input[type='password']")
+        sign_in(page, "dana@example.com")
+        sidebar = page.locator("[data-testid='stSidebar']")
+        expect(sidebar).to_contain_text("Signed in as Dana", timeout=90_000)
+        page.wait_for_function("() => document.cookie.includes('cx_session=')", timeout=30_000)
+        cookie = next(c for c in context.cookies() if c["name"] == "cx_session")
+        assert cookie["sameSite"] == "Strict" and not cookie["secure"]  # plain HTTP here
+        assert 3500 < cookie["expires"] - time.time() <= 3600  # CX_IDLE_MINUTES: 60
+        assert "dana" not in cookie["value"]  # base64 and a signature, not the address itself
+
+        tab = context.new_page()  # a link the dashboard opens in a new tab
+        tab.goto(f"{base}/loyalty?stage=claim")
+        wait_done(tab)
+        expect(tab.locator("[data-testid='stSidebar']")).to_contain_text(
+            "Signed in as Dana · manager", timeout=60_000
+        )
+        assert tab.locator("input[type='password']").count() == 0
+        page.reload()
+        wait_done(page, "[data-testid='stSidebar']")
+        expect(sidebar).to_contain_text("Signed in as Dana", timeout=60_000)
+
+        page.get_by_role("button", name="Sign out").click()
+        wait_done(page, "input[type='password']")
+        expect(page.locator("input[type='password']")).to_be_visible()
+        page.wait_for_function("() => !document.cookie.includes('cx_session=')", timeout=30_000)
+        after = context.new_page()
+        after.goto(f"{base}/journey")
+        wait_done(after, "input[type='password']")
+        assert after.locator("[data-testid='stMetricValue']").count() == 0
+
+        # a cookie made up by someone without the server's key: the sign-in screen
+        forged = browser.new_context()
+        forged.add_cookies(
+            [{"name": "cx_session", "value": cookie["value"][:-4] + "AAAA", "url": base}]
+        )
+        stranger = forged.new_page()
+        stranger.goto(f"{base}/journey")
+        wait_done(stranger, "input[type='password']")
+        assert stranger.locator("[data-testid='stMetricValue']").count() == 0
+        context.close()
+        forged.close()
+    text = log.read_text()
+    assert text.count("signed in by the cookie of an earlier sign-in: dana@example.com") == 2
 
 
 def test_a_proxy_header_signs_in_and_scopes_a_shared_link(
