@@ -285,6 +285,36 @@ def test_reimporting_the_same_file_changes_nothing_and_a_new_value_updates(engin
     )
 
 
+def test_blank_invalid_leaves_a_wrong_optional_value_empty_and_keeps_its_row(engine, tmp_path):
+    m = mapping.loads('blank_invalid = ["csat"]\n' + MAPPING, ".toml")
+    path = write(
+        tmp_path,
+        "9000001,1,Billing,01/09/2026,9,42,web,survey,\n"  # Stars 42: off the 1-10 scale
+        "9000002,2,Billing,02/09/2026,11,42,web,survey,\n"  # and NPS 11: the row is rejected
+        "9000003,3,Billing,03/09/2026,3,10,web,survey,\n",
+    )
+    report = importer.run(engine, "responses", path, m, accept_valid=True)
+    assert report.written == 2
+    assert report.blanked.select("row", "column", "value").rows() == [(2, "csat", "42")]
+    # a rejected row keeps every problem it has, the blank-able one too
+    assert report.problems.select("row", "column").rows() == [(3, "csat"), (3, "nps")]
+    got = rows_by_id(engine, ["9000001", "9000003"])
+    assert (got["9000001"]["nps"], got["9000001"]["csat"]) == (9, None)
+    assert got["9000003"]["csat"] == 5  # 10 of 10, rescaled
+    outcomes = pl.read_csv(report.report_path).select("row", "column", "outcome").rows()
+    assert sorted(outcomes) == [
+        (2, "csat", "left empty"),
+        (3, "csat", "rejected"),
+        (3, "nps", "rejected"),
+    ]
+    assert (
+        "1 wrong value left empty (csat: blank_invalid; listed in the report)" in report.summary()
+    )
+    with pytest.raises(mapping.MappingError, match="blank_invalid names responded_on, which every"):
+        mapping.loads('blank_invalid = ["responded_on"]\n' + MAPPING, ".toml")
+    assert 'blank_invalid = ["csat"]' in m.to_toml()
+
+
 def test_xlsx_and_parquet_read_like_csv(tmp_path):
     csv = write(tmp_path, GOOD)
     frame = pl.read_csv(csv, infer_schema_length=0)
@@ -984,12 +1014,15 @@ def expected_skytrax() -> dict:
     raw = pl.read_csv(REALDATA, infer_schema_length=0)
     first = raw.unique(keep="first", maintain_order=True)  # only a review repeated whole
     rating = first["overall_rating"].str.strip_chars().replace("", None).cast(pl.Float64)
-    kept = first.filter(rating.is_null() | (rating.is_between(1, 5) & (rating == rating.round(0))))
+    on_scale = rating.is_between(1, 5) & (rating == rating.round(0))
     ratings = first.select(RATING_COLUMNS).unpivot()["value"].str.strip_chars()
     return {
         "reviewers": raw["author"].n_unique(),
-        "overall": kept.height,
-        "recommend": int((kept["recommended"] == "1").sum()),
+        # every review, its rating left empty where it is not on the 1-5 scale
+        "overall": first.height,
+        "off_scale": int((rating.is_not_null() & ~on_scale).sum()),
+        "csat": int(on_scale.sum()),
+        "recommend": int((first["recommended"] == "1").sum()),
         "ratings": int((ratings.is_not_null() & ~ratings.is_in(["", "0", "0.0"])).sum()),
     }
 
@@ -1018,10 +1051,20 @@ def test_the_real_skytrax_reviews_import(empty_engine, tmp_path):
         recommend = conn.execute(
             sa.select(sa.func.count()).where(r.c.touchpoint_id == "lounge_overall", r.c.nps == 10)
         ).scalar()
-    assert recommend == want["recommend"]
+        rated = conn.execute(
+            sa.select(sa.func.count(r.c.csat)).where(r.c.touchpoint_id == "lounge_overall")
+        ).scalar()
+    assert recommend == want["recommend"] and rated == want["csat"]
     assert reports["ratings"].written == want["ratings"]
-    reasons = set(reports["overall"].problems["reason"])
-    assert reasons == {"out of range (1 to 5)"}  # the reviews on a 1-10 scale, no duplicates
+    # the reviews rated on a 1-10 scale are imported, their rating left empty and listed
+    overall = reports["overall"]
+    assert overall.problems.height == 0  # nothing rejected, no duplicates
+    assert overall.blanked.height == want["off_scale"] > 50
+    assert set(overall.blanked["reason"]) == {"out of range (1 to 5)"}
+    assert set(overall.blanked["column"]) == {"csat"}
+    assert f"{want['off_scale']} wrong values left empty (csat: blank_invalid" in overall.summary()
+    listed = pl.read_csv(overall.report_path, infer_schema_length=0)
+    assert listed["outcome"].to_list() == ["left empty"] * want["off_scale"]
     assert reports["ratings"].problems.height == 0
 
 

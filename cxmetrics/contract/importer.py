@@ -351,6 +351,8 @@ class Validated:
     problems: pl.DataFrame  # row, column, value, reason
     rows: int  # contract rows checked
     dropped: pl.DataFrame | None = None  # row, column, value, reason: keep-first's duplicates
+    #: row, column, value, reason: wrong values left empty (the mapping's blank_invalid)
+    blanked: pl.DataFrame | None = None
 
 
 def _problem(
@@ -597,9 +599,29 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
         .unique(maintain_order=True)
         .sort("row", "column")
     )
+    report, blanked, typed = _blank_invalid(report, typed, m.blank_invalid)
     bad_rows = report["row"].unique()
     valid = typed.filter(~pl.col(ROW).is_in(bad_rows.implode()))
-    return Validated(valid, report, typed.height, dropped.cast(PROBLEM_SCHEMA))
+    return Validated(valid, report, typed.height, dropped.cast(PROBLEM_SCHEMA), blanked)
+
+
+def _blank_invalid(
+    report: pl.DataFrame, typed: pl.DataFrame, columns: tuple[str, ...]
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The problems of ``columns`` taken out of ``report``, but in rows rejected for another
+    problem: their cells are left empty in ``typed`` and listed apart (the problems left,
+    the cells left empty, the rows)."""
+    of_columns = pl.col("column").is_in(list(columns))
+    rejected = report.filter(~of_columns)["row"].unique()
+    blank = report.filter(of_columns & ~pl.col("row").is_in(rejected.implode()))
+    if not blank.height:
+        return report, blank, typed
+    cells = {c: blank.filter(pl.col("column") == c)["row"] for c in blank["column"].unique()}
+    typed = typed.with_columns(
+        pl.when(pl.col(ROW).is_in(rows.implode())).then(None).otherwise(pl.col(c)).alias(c)
+        for c, rows in cells.items()
+    )
+    return report.join(blank, on=["row", "column"], how="anti"), blank, typed
 
 
 # --- writing ---------------------------------------------------------------------------
@@ -734,6 +756,7 @@ class Report:
     warnings: tuple[str, ...] = ()  # e.g. ids from numbers in scientific notation
     #: rows written whose id the table held already (None: nothing written, or a dry run)
     updated: int | None = None
+    blanked: pl.DataFrame | None = None  # wrong values left empty (the mapping's blank_invalid)
 
     @property
     def duplicates_dropped(self) -> int:
@@ -754,6 +777,12 @@ class Report:
         if self.updated is not None and self.written:  # a re-import is not new data
             head += f" ({self.written - self.updated:,} new"
             head += f"; {self.updated:,} already there, updated)" if self.updated else ")"
+        if self.blanked is not None and self.blanked.height:
+            columns = ", ".join(self.blanked["column"].unique(maintain_order=True))
+            head += (
+                f"; {counted(self.blanked.height, 'wrong value')} left empty ({columns}: "
+                "blank_invalid; listed in the report)"
+            )
         if self.filtered_rows:
             head += f"; {counted(self.filtered_rows, 'row')} left out by the filter ({self.where})"
         if self.duplicates_dropped:
@@ -819,7 +848,7 @@ def run(
         result = replace(result, problems=problems)
     bad_rows = result.problems["row"].unique()
     report_path = rejected_path = None
-    if result.problems.height or result.dropped.height:
+    if result.problems.height or result.dropped.height or result.blanked.height:
         folder = Path(report_dir) if report_dir else path.parent
         folder.mkdir(parents=True, exist_ok=True)
         stem = f"{Path(name).stem}.{report_name or table}"
@@ -828,6 +857,7 @@ def run(
             [
                 result.problems.with_columns(pl.lit("rejected").alias("outcome")),
                 result.dropped.with_columns(pl.lit("left out").alias("outcome")),
+                result.blanked.with_columns(pl.lit("left empty").alias("outcome")),
             ]
         ).sort("row", "column").write_csv(report_path)
     if result.problems.height:
@@ -865,6 +895,7 @@ def run(
         result.dropped,
         tuple(warnings),
         updated if written else None,
+        result.blanked,
     )
 
 

@@ -73,6 +73,11 @@ contract columns in ``html = ["comment"]`` (top level): entities decoded, tags r
 ``unquote = ["comment"]`` (top level) takes off one pair of double quotes that encloses a
 whole cell (files that store every text as ``"..."`` inside the field).
 
+``blank_invalid = ["csat"]`` (top level; columns that may be empty) leaves a wrong value of
+those columns empty instead of rejecting its row: a review whose rating is on another scale
+keeps its other answers. Each cell left empty is listed in the report ("left empty") and
+counted in the summary.
+
 Syntax errors of either format name their line and column.
 """
 
@@ -145,6 +150,8 @@ class Mapping:
     where: tuple[Condition, ...] = ()  # rows that fail one are left out before mapping
     html: tuple[str, ...] = ()  # contract text columns made plain (entities, tags)
     unquote: tuple[str, ...] = ()  # contract text columns whose enclosing quotes go
+    #: optional contract columns whose wrong values are left empty, not their rows rejected
+    blank_invalid: tuple[str, ...] = ()
 
     def source_columns(self) -> set[str]:
         """Every column of the file this mapping reads."""
@@ -169,7 +176,11 @@ class Mapping:
         lines = [f"table = {q(self.table)}", f"encoding = {q(self.encoding)}"]
         if self.duplicates != "reject":
             lines.append(f"duplicates = {q(self.duplicates)}")
-        for key, names in (("html", self.html), ("unquote", self.unquote)):
+        for key, names in (
+            ("html", self.html),
+            ("unquote", self.unquote),
+            ("blank_invalid", self.blank_invalid),
+        ):
             if names:
                 lines.append(f"{key} = [{', '.join(q(c) for c in names)}]")
         for title, items in (("columns", self.columns), ("constants", self.constants)):
@@ -235,7 +246,7 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
     contract = {c.name for c in schema.metadata.tables[name].columns}
     known = {"table", "columns", "constants", "dates", "values", "rescale", "ids", "unpivot"}
     known |= {"where"}
-    unknown = set(data) - known - {"encoding", "duplicates", "html", "unquote"}
+    unknown = set(data) - known - {"encoding", "duplicates", "html", "unquote", "blank_invalid"}
     if unknown:
         raise MappingError(f"{where}: unknown section(s) {', '.join(sorted(unknown))}")
 
@@ -313,7 +324,7 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
     except LookupError as exc:
         raise MappingError(f"{where}: unknown encoding {encoding!r}") from exc
     text_rules = {}
-    for key in ("html", "unquote"):
+    for key in ("html", "unquote", "blank_invalid"):
         names = data.get(key, [])
         names = [names] if isinstance(names, str) else names
         if not isinstance(names, list) or not all(isinstance(c, str) for c in names):
@@ -322,6 +333,15 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
             )
         check(key, names)
         text_rules[key] = tuple(names)
+    table = schema.metadata.tables[name]
+    required = sorted(
+        c for c in text_rules["blank_invalid"] if not table.c[c].nullable or table.c[c].primary_key
+    )
+    if required:
+        raise MappingError(
+            f"{where}: blank_invalid names {', '.join(required)}, which every row of {name} "
+            "must have: a wrong value there rejects its row"
+        )
     duplicates = str(data.get("duplicates", "reject"))
     if duplicates not in ("reject", "keep-first"):
         raise MappingError(f"{where}: duplicates must be reject or keep-first, not {duplicates!r}")
@@ -339,6 +359,7 @@ def parse(data: dict, table: str | None = None, where: str = "the mapping") -> M
         conditions,
         text_rules["html"],
         text_rules["unquote"],
+        text_rules["blank_invalid"],
     )
 
 
