@@ -144,6 +144,9 @@ def check_page(at: AppTest, page: str, shape: shapes.Shape, period: str) -> None
             if not shape.contacts:
                 assert not any(n.startswith("Contacted us") for n in names), where
             assert not any(n.startswith("Had a A") for n in names), where
+            if "churn" not in shape.facts:  # nobody's churn is known: no rate, not 0%
+                for column in ("churn", "others_churn", "churn_difference"):
+                    assert moments[column].isna().all(), (where, column)
 
 
 def complainers(shape: shapes.Shape) -> int:

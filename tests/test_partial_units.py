@@ -111,6 +111,28 @@ def test_cases_count_as_complaints_and_missing_sources_are_left_out():
     assert "Made a complaint" not in {g.moment for g in without}  # nothing to count from
 
 
+def test_a_behaviours_churn_is_unknown_where_no_churn_is_recorded():
+    """With churn dates imported, a moment's churn is a share of its customers; without
+    any, it is no value and no test: never 0%."""
+    t, ds = build(BASE)
+    f = Filters(ds.first_day, ds.last_day)
+    no_contacts = dataset.compact_contacts(t["contacts"], ds.journey, ds.customers)
+    known = behaviour.groups(ds, no_contacts, f, 30, None)
+    assert ds.facts.churn and any(g.churn.value is not None for g in known)
+    arrays = m.CustomerArrays.from_frame(ds.customers, churn_recorded=False)  # the setting
+    unknown_ds = dataclasses.replace(ds, customer_arrays=arrays)
+    assert not unknown_ds.facts.churn
+    groups = behaviour.groups(unknown_ds, no_contacts, f, 30, None)
+    assert [g.customers for g in groups] == [g.customers for g in known]
+    assert all(g.churn.value is None and g.others_churn.value is None for g in groups)
+    assert all(g.churn_change is None for g in groups)
+    table = behaviour.table(groups, 30)
+    assert table.select("churn", "others_churn", "churn_difference").null_count().row(0) == (
+        (table.height,) * 3
+    )
+    assert not any("left in the period" in f.sentence for f in behaviour.findings_of(groups))
+
+
 def clustered_counts(group_customers: int, answers_each: int, others: int):
     """Group customers answer 10, 10, 10, 0, … (NPS +50); everyone else answers once,
     0, 0, 0, 10, … (NPS -50)."""

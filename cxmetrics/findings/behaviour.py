@@ -128,10 +128,12 @@ def compare_groups(
     left: np.ndarray,
     min_n: int = m.MIN_N,
     deff: dict | None = None,
+    churn_known: bool = True,
 ) -> list[GroupResult]:
     """Customers with each behaviour (``members``: one row per moment, a mask over customer
     codes each) against everyone else. NPS is over the answers in view (``counts``); churn is
-    the share of the customers in view (``seen``) who left in the period (``left``).
+    the share of the customers in view (``seen``) who left in the period (``left``), unknown
+    (no value, no test) where no churn is recorded (``churn_known``).
     Differences are not yet judged: see :func:`judged`."""
     group, others = members & seen, ~members & seen
 
@@ -144,6 +146,9 @@ def compare_groups(
     for i, (group_nps, others_nps) in enumerate(counts.nps_of_groups(members, deff)):
         churn = m.proportion_score("churn", gone[i], sizes[i])
         others_churn = m.proportion_score("churn", others_gone[i], other_sizes[i])
+        if not churn_known:  # nobody's churn date is recorded: unknown, not 0%
+            churn = m.Score("churn", None, sizes[i])
+            others_churn = m.Score("churn", None, other_sizes[i])
         # Enough answers and enough customers on both sides: many answers from a handful of
         # customers are not a comparison.
         enough = min(sizes[i], other_sizes[i]) >= min_n
@@ -156,7 +161,7 @@ def compare_groups(
                 others_nps,
                 others_churn,
                 _difference(group_nps, others_nps, min_n) if enough else None,
-                _difference(churn, others_churn, min_n),
+                _difference(churn, others_churn, min_n) if churn_known else None,
             )
         )
     return out
@@ -344,6 +349,7 @@ def groups(
             left,
             min_n,
             ds.design_effect,
+            ds.facts.churn,
         )
     )
 
