@@ -133,6 +133,30 @@ def test_a_behaviours_churn_is_unknown_where_no_churn_is_recorded():
     assert not any("left in the period" in f.sentence for f in behaviour.findings_of(groups))
 
 
+def test_a_score_never_imported_draws_no_empty_heat_map():
+    from cxmetrics.charts import journey_charts
+    from cxmetrics.findings import channels
+
+    _t, ds = build(dataclasses.replace(BASE, scores=("nps", "csat")))
+    cells = m.sums(
+        ds.slice_stats(Filters(ds.first_day, ds.last_day)), ["stage_id", "touchpoint_id", "channel"]
+    )
+    matrix = channels.matrix(cells, ds.journey, "ces", 30)
+    assert matrix.height > 0 and matrix["n"].sum() == 0  # touchpoints and channels, no CES
+    fig = journey_charts.fig_channel_heatmap(matrix, "CES (1-7)")
+    assert [t.type for t in fig.data] == []
+    assert [a.text for a in fig.layout.annotations] == ["No CES answers in this view"]
+    _t, with_ces = build(BASE)
+    cells = m.sums(
+        with_ces.slice_stats(Filters(with_ces.first_day, with_ces.last_day)),
+        ["stage_id", "touchpoint_id", "channel"],
+    )
+    drawn = journey_charts.fig_channel_heatmap(
+        channels.matrix(cells, with_ces.journey, "ces", 30), "CES (1-7)"
+    )
+    assert [t.type for t in drawn.data] == ["heatmap"]
+
+
 def clustered_counts(group_customers: int, answers_each: int, others: int):
     """Group customers answer 10, 10, 10, 0, … (NPS +50); everyone else answers once,
     0, 0, 0, 10, … (NPS -50)."""

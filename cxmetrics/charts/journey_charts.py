@@ -78,8 +78,8 @@ def fig_impact(ranking: pl.DataFrame, top: int = 12) -> go.Figure:
 def fig_channel_heatmap(cells: pl.DataFrame, metric_label: str) -> go.Figure:
     """Touchpoint × channel heat map of a score; blank where too few answers."""
     title = f"{metric_label} by touchpoint and channel"
-    if cells.height == 0:
-        return _empty(title, "No answers in this view")
+    if cells.height == 0 or not cells["n"].sum():  # none asked, or the score never imported
+        return _empty(title, f"No {metric_label.split(' (')[0]} answers in this view")
     order = cells.select("touchpoint", "stage", "position").unique().sort("position", "touchpoint")
     rows = [f"{t} ({s})" for t, s in zip(order["touchpoint"], order["stage"], strict=True)]
     cols = sorted(cells["channel"].unique().to_list())
