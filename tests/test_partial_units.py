@@ -283,6 +283,30 @@ def test_a_single_week_s_trend_reads_as_a_date_not_a_time_of_day():
     assert months.layout.xaxis.tickformat == "%b %Y"
 
 
+def test_an_nps_band_or_error_bar_stops_at_the_scale_s_ends():
+    """-100 ± 3.4 (every answer a detractor, the Wilson floor) is drawn down to -100, not
+    below: NPS has no value there."""
+    from cxmetrics.views.overview import StageRow
+
+    weeks = [dt.date(2026, 1, 5), dt.date(2026, 1, 12), dt.date(2026, 1, 19)]
+    trend = pl.DataFrame(
+        {
+            "period": weeks,
+            "group": ["All"] * 3,
+            "nps": [-100.0, 98.0, 10.0],
+            "moe": [3.4, 5.0, 20.0],
+            "n_nps": [173, 120, 40],
+            "significant": [False] * 3,
+        }
+    )
+    band = loyalty_charts.fig_nps_trend(trend, "week").data[0]
+    assert list(band.y) == [-96.6, 100.0, 30.0, -10.0, 93.0, -100.0]  # upper, then lower back
+    score = m.Score("nps", -100.0, 173, 3.4 / m.Z95)
+    row = StageRow("claim", "Claims", 1, {"nps": score}, {"nps": None}, {"nps": m.STATUS_NONE}, [])
+    bars = overview_charts.fig_stage_nps([row], 30).data[0]
+    assert bars.error_x.arrayminus == (0.0,) and bars.error_x.array[0] == pytest.approx(3.4)
+
+
 def test_a_tile_s_range_of_revenue_at_risk_is_short_and_whole():
     """ "£6,243 – £30k" was cut to "£6,243 -" on a tile and read as a point: the tile writes
     both ends short (the briefing keeps them whole)."""

@@ -178,6 +178,23 @@ def period_axis(fig: go.Figure, periods: list, unit: str) -> go.Figure:
     return fig
 
 
+#: The ends of the NPS scale: a 95% band or error bar is cut there (a symmetric margin
+#: around -100 would reach below it)
+NPS_SCALE = (-100.0, 100.0)
+
+
+def clipped(values: list, moes: list, scale: tuple[float, float] = NPS_SCALE) -> dict:
+    """Error-bar arrays of ``values`` ± ``moes`` that stop at the scale's ends, as Plotly's
+    ``array`` (up) and ``arrayminus`` (down); None where a value or margin is."""
+    low, high = scale
+    up, down = [], []
+    for v, moe in zip(values, moes, strict=True):
+        known = v is not None and moe is not None
+        up.append(min(moe, high - v) if known else None)
+        down.append(min(moe, v - low) if known else None)
+    return {"array": up, "arrayminus": down}
+
+
 def _empty(title: str, message: str) -> go.Figure:
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=240))
     fig.add_annotation(text=message, showarrow=False, font=dict(size=15, color="#616E7C"))

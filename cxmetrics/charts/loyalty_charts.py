@@ -8,10 +8,12 @@ import polars as pl
 
 from cxmetrics.charts.chart_style import (
     INK,
+    NPS_SCALE,
     SERIES_COLORS,
     STATUS_COLORS,
     TEMPLATE,
     _empty,
+    clipped,
     labelled_heatmap,
     period_axis,
     wrap,
@@ -30,8 +32,9 @@ def fig_nps_trend(trend: pl.DataFrame, unit: str) -> go.Figure:
         part = trend.filter((pl.col("group") == group) & pl.col("nps").is_not_null())
         color = SERIES_COLORS[i % len(SERIES_COLORS)]
         x = part["period"].to_list()
-        upper = (part["nps"] + part["moe"]).to_list()
-        lower = (part["nps"] - part["moe"]).to_list()
+        low, high = NPS_SCALE  # the band stops at the scale's ends
+        upper = (part["nps"] + part["moe"]).clip(upper_bound=high).to_list()
+        lower = (part["nps"] - part["moe"]).clip(lower_bound=low).to_list()
         fig.add_scatter(
             x=x + x[::-1],
             y=upper + lower[::-1],
@@ -275,7 +278,9 @@ def fig_influencers(frame: pl.DataFrame, stage_names: dict[str, str]) -> go.Figu
             mode="markers",
             name=name,
             marker=dict(size=13, color=color),
-            error_y=dict(type="data", array=part["moe"].to_list(), color=color),
+            error_y=dict(
+                type="data", **clipped(part["nps"].to_list(), part["moe"].to_list()), color=color
+            ),
             customdata=part["n_nps"].to_list(),
             hovertemplate=f"{name}: NPS %{{y:+.0f}} (n = %{{customdata:,}})<extra></extra>",
         )

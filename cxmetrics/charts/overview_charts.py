@@ -7,7 +7,13 @@ from html import escape
 import plotly.graph_objects as go
 import polars as pl
 
-from cxmetrics.charts.chart_style import STATUS_COLORS, TEMPLATE, _empty, add_target_ticks
+from cxmetrics.charts.chart_style import (
+    STATUS_COLORS,
+    TEMPLATE,
+    _empty,
+    add_target_ticks,
+    clipped,
+)
 from cxmetrics.contract.registry import METRICS
 from cxmetrics.stats import metrics as m
 
@@ -55,7 +61,7 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
         marker_color=colors,
         name="NPS",
         showlegend=False,  # the title says what the bars are
-        error_x=dict(type="data", array=moes, color="#52606D", thickness=1.2, width=5),
+        error_x=dict(type="data", **clipped(values, moes), color="#52606D", thickness=1.2, width=5),
         hovertext=hovers,
         hoverinfo="text",
         text=inside_labels(values, moes, high - low),
@@ -190,7 +196,7 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
         x=values,
         orientation="h",
         marker_color=colors,
-        error_x=dict(type="data", array=moes, color="#52606D", thickness=1.2, width=5),
+        error_x=dict(type="data", **clipped(values, moes), color="#52606D", thickness=1.2, width=5),
         hovertext=hovers,
         hoverinfo="text",
         name="NPS",
