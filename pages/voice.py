@@ -217,7 +217,7 @@ if theme_tab.open is not False:
                 )
             with right:
                 ui.chart(
-                    data.figure(voc_charts.fig_rising, vv.rising),
+                    data.figure(voc_charts.fig_rising, vv.rising, 8, vv.rising_empty),
                     "Share of comments now against the previous period of the same length (themes "
                     "only, not unclassified comments). Red: "
                     "significantly more (95%); green: significantly less; grey: not significant.",

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from test_app import start
 
 from cxmetrics import cli
+from cxmetrics.charts import voc_charts
 from cxmetrics.contract import comment_analysis, importer, mapping, schema, store
 from cxmetrics.contract.text import mask_pii_column
 from cxmetrics.stats import comment_queries, voc
@@ -180,6 +181,31 @@ def test_the_voice_view_of_the_page_equals_the_in_memory_computation(loaded, eng
     )
     trend = voc.theme_trend(now, vv.trend_unit, vv.start, vv.end)
     same(vv.theme_trend, trend, ["period", "theme"], ["comments"])
+
+
+def test_the_rising_themes_chart_says_why_it_is_empty(loaded, engine, in_memory):
+    """Only "no previous period" where there is none: a view whose themes are all small
+    says that instead, computed from the comments themselves."""
+    comments = comment_queries.Comments(engine)
+
+    def view(f: Filters):
+        return voc_view.compute(loaded, comments, pl.DataFrame(), pl.DataFrame(), f)
+
+    everything = view(Filters())  # all the data: the period before it is before the data
+    assert everything.rising_empty == "No comments in the previous period"
+    first = in_memory.comments["responded_on"].min()
+    opening = view(Filters(first, first + dt.timedelta(days=6)))
+    assert opening.rising_empty == "No comments in the previous period"
+    f = Filters(D(2026, 3, 1), D(2026, 3, 3))  # three days: comments both sides, few a theme
+    small = view(f)
+    stage_ids = loaded.stage_ids(f)
+    now = voc.in_view(in_memory, f, stage_ids)
+    before = voc.in_view(in_memory, f.previous_period(), stage_ids)
+    assert now.height and before.height
+    assert small.rising.height == 0
+    assert small.rising_empty == f"No theme has {small.min_n} comments in either period"
+    fig = voc_charts.fig_rising(small.rising, 8, small.rising_empty)
+    assert [a.text for a in fig.layout.annotations] == [small.rising_empty]
 
 
 def test_the_themes_table_shows_no_nps_below_the_minimum_n(loaded, engine, raw_sql):

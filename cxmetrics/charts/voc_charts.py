@@ -168,12 +168,15 @@ def fig_theme_trend(trend: pl.DataFrame, themes: list[str], unit: str) -> go.Fig
     return fig.update_xaxes(tickangle=0, nticks=5)
 
 
-def fig_rising(rising: pl.DataFrame, top: int = 8) -> go.Figure:
-    """Change in each theme's share of comments against the previous period."""
+def fig_rising(
+    rising: pl.DataFrame, top: int = 8, empty: str = "No previous period to compare with"
+) -> go.Figure:
+    """Change in each theme's share of comments against the previous period; ``empty``
+    says why no theme is drawn (``VocView.rising_empty``)."""
     title = "Themes rising fastest (change in share of comments)"
     shown = rising.head(top).sort("change")
     if shown.height == 0:
-        return _empty(title, "No previous period to compare with")
+        return _empty(title, empty)
     colors = [
         (STATUS_COLORS[m.STATUS_BELOW] if c > 0 else STATUS_COLORS[m.STATUS_ON])
         if sig

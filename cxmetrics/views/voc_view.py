@@ -194,11 +194,27 @@ class VocView:
         return self.themes.with_columns(pl.when(enough).then(pl.col("nps")).alias("nps"))
 
     @cached_property
-    def rising(self) -> pl.DataFrame:
+    def comment_stats_before(self) -> pl.DataFrame | None:
+        """Statistics of the comments of the previous period (None: no previous period)."""
         prev = self.previous
-        before = self.texts.stats(prev, self.stage_ids) if prev else self.comment_stats.head(0)
+        return self.texts.stats(prev, self.stage_ids) if prev else None
+
+    @cached_property
+    def rising(self) -> pl.DataFrame:
+        before = self.comment_stats_before
+        before = self.comment_stats.head(0) if before is None else before
         out = voc.rising(self.comment_stats, before, self.min_n, self.themes)
         return out.filter(pl.col("theme") != NO_THEME)
+
+    @property
+    def rising_empty(self) -> str:
+        """What the chart of rising themes says when it has no theme to draw."""
+        before = self.comment_stats_before
+        if before is None:
+            return "No previous period to compare with"
+        if not voc.total(before) or not self.comment_count:
+            return "No comments in " + ("the previous period" if self.comment_count else "view")
+        return f"No theme has {self.min_n} comments in either period"
 
     @cached_property
     def theme_stage(self) -> pl.DataFrame:
