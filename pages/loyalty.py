@@ -5,6 +5,7 @@ import streamlit as st
 from cxapp import data, router, sidebar, ui
 from cxmetrics.charts import loyalty_charts
 from cxmetrics.contract.registry import METRICS, MIN_N
+from cxmetrics.contract.text import tested_together
 from cxmetrics.findings import findings
 from cxmetrics.views import loyalty
 
@@ -39,8 +40,9 @@ if split == "stage":
     trend = data.shared(loyalty.with_group_names, trend, journey.labels)
 tested = int(trend["z"].is_not_null().sum())
 marks = (
-    f"Triangles: a change from the previous {unit} that holds after testing all {tested} "
-    "changes on the chart together (Benjamini-Hochberg, false discovery rate 5%)"
+    f"Triangles: a change from the previous {unit} that holds after testing "
+    f"{tested_together(tested, 'change', 'on the chart')} (Benjamini-Hochberg, false "
+    "discovery rate 5%)"
     if tested
     else f"No change could be tested: that needs two {unit}s in a row with enough answers each"
 )

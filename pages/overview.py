@@ -5,7 +5,7 @@ import streamlit as st
 from cxapp import actions_ui, data, first_fold, router, sidebar, ui
 from cxmetrics.charts import overview_charts
 from cxmetrics.contract.registry import METRICS
-from cxmetrics.contract.text import day_text
+from cxmetrics.contract.text import day_text, tested_together
 from cxmetrics.views import first_screen, overview, overview_links
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -60,9 +60,10 @@ if previous:
     st.caption(
         f"Changes are against the previous period, {previous}. "
         + (
-            f"A change is shown only when it holds after testing all {ov.tested['change']} "
-            "comparisons in view together (Benjamini-Hochberg, false discovery rate 5%), with "
-            "margins that allow for customers who answer more than once. "
+            "A change is shown only when it holds after testing "
+            f"{tested_together(ov.tested['change'], 'comparison', 'in view')} "
+            "(Benjamini-Hochberg, false discovery rate 5%), with margins that allow for "
+            "customers who answer more than once. "
             if ov.tested.get("change")
             else "No change could be tested: each needs enough answers in both periods. "
         )

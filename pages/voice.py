@@ -40,15 +40,15 @@ loop_tab, lead_tab, process_tab, theme_tab, verbatim_tab = st.tabs(
 # --- closed loop ------------------------------------------------------------------------
 if loop_tab.open is not False:
     with loop_tab:
-        st.caption(
-            f"Cases opened {day_text(vv.start)} – {day_text(vv.end)} on the stages in view, by "
-            "the department that handled them (cases have no channel; the channel filter does "
-            f"not apply). {vv.loop_window} {METRICS['false_closure_rate'].definition} "
-            f"{vv.loop_caption}"
-        )
-        if vv.all_cases.height == 0:
+        if vv.all_cases.height == 0:  # no window of cases to explain: what to import
             ui.not_recorded(voc_view.NO_CASES)
         else:
+            st.caption(
+                f"Cases opened {day_text(vv.start)} – {day_text(vv.end)} on the stages in "
+                "view, by the department that handled them (cases have no channel; the "
+                f"channel filter does not apply). {vv.loop_window} "
+                f"{METRICS['false_closure_rate'].definition} {vv.loop_caption}"
+            )
             if vv.all_cases["closed_on"].null_count() == vv.all_cases.height:
                 st.info(
                     "None of the imported cases has a closing date (closed_on), so closure, "

@@ -87,6 +87,24 @@ def test_worst_moments_use_the_stage_target_else_the_company_one():
         assert target == own.get(stage, 20.0)
 
 
+def test_one_test_is_not_written_as_tests():
+    """ "after testing all 1 comparisons together", "(1 comparisons tested)", "1 tests of":
+    one test reads as one."""
+    from cxmetrics.reports import briefing
+
+    assert text.tested_together(1, "comparison", "in view") == "the 1 comparison in view"
+    assert text.tested_together(5, "change", "on the chart") == (
+        "all 5 changes on the chart together"
+    )
+    assert "testing the 1 comparison in view (" in briefing.changes_note("May", 1)
+    assert findings.caption(1, "x").startswith("1 test of x;")
+    assert findings.caption(2, "x").startswith("2 tests of x;")
+    prev = Filters(dt.date(2026, 6, 1), dt.date(2026, 6, 30))
+    assert overview.change_sentences([], prev, 1) == [
+        "No score moved significantly against 1 Jun 2026 – 30 Jun 2026 (1 comparison tested)."
+    ]
+
+
 def test_a_stage_name_takes_a_or_an():
     assert text.with_article("Airport & departure") == "an Airport & departure"
     assert text.with_article("Claims") == "a Claims"

@@ -70,6 +70,14 @@ def counted(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
+def tested_together(n: int, one: str, where: str) -> str:
+    """What a family of tests held: "all 5 comparisons in view together", or "the 1
+    comparison in view" (no "all", no "together", for one)."""
+    if n == 1:
+        return f"the 1 {one} {where}"
+    return f"all {counted(n, one)} {where} together"
+
+
 def day_text(day) -> str:
     """A date as every page, briefing and message writes it: "3 Jul 2026"."""
     return f"{day.day} {day:%b %Y}"

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
+from cxmetrics.contract.text import counted
 from cxmetrics.stats.inference import FDR, bh_qvalues
 
 #: Every kind of finding, with the test behind it (the glossary shows these).
@@ -169,7 +170,7 @@ def caption(family_size: int, what: str) -> str:
     if family_size <= 0:
         return f"Nothing was tested: {what}."
     return (
-        f"{family_size} tests of {what}; claims shown only where the false discovery rate "
-        f"(Benjamini-Hochberg) stays at {FDR:.0%}, with margins that allow for customers "
-        "answering more than once."
+        f"{counted(family_size, 'test')} of {what}; claims shown only where the false "
+        f"discovery rate (Benjamini-Hochberg) stays at {FDR:.0%}, with margins that allow for "
+        "customers answering more than once."
     )

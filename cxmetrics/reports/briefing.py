@@ -38,7 +38,7 @@ from cxmetrics.charts import (
 )
 from cxmetrics.contract.periods import trend_unit
 from cxmetrics.contract.registry import METRICS, MIN_N
-from cxmetrics.contract.text import day_text
+from cxmetrics.contract.text import day_text, tested_together
 from cxmetrics.findings import action_effect, closed_loop, findings
 from cxmetrics.findings import impact as impact_mod
 from cxmetrics.reports import exports
@@ -429,9 +429,9 @@ def changes_note(previous: str | None, tested: int) -> str:
         return ""
     return (
         f"Changes are against the previous period, {previous}. A change is shown only when it "
-        f"holds after testing all {tested} comparisons in view together (Benjamini-Hochberg, "
-        "false discovery rate 5%), with margins that allow for customers who answer more "
-        "than once."
+        f"holds after testing {tested_together(tested, 'comparison', 'in view')} "
+        "(Benjamini-Hochberg, false discovery rate 5%), with margins that allow for customers "
+        "who answer more than once."
     )
 
 

@@ -29,7 +29,7 @@ import polars as pl
 
 from cxmetrics.contract import actions
 from cxmetrics.contract.registry import METRICS, MIN_N
-from cxmetrics.contract.text import day_text
+from cxmetrics.contract.text import counted, day_text
 from cxmetrics.findings import findings as fx
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.dataset import Dataset
@@ -63,7 +63,7 @@ PAGE_TITLES = {
 NOTHING = (
     "Nothing significant to report in this view: no score fell against the previous period, "
     "no department's green scorecard hides a red stage, and no closed-versus-confirmed gap, "
-    "leading indicator or concentration of risk holds after testing ({tested} tests, false "
+    "leading indicator or concentration of risk holds after testing ({tested}, false "
     "discovery rate 5%). Scores against target and the touchpoints that differ are below."
 )
 UNTESTED = (
@@ -177,7 +177,7 @@ class FirstScreen:
             return None
         if not self.tested:  # not "nothing fell": nothing could be compared
             return UNTESTED.format(min_n=self.min_n)
-        return NOTHING.format(tested=f"{self.tested:,}")
+        return NOTHING.format(tested=counted(self.tested, "test"))
 
     def lines(self, money) -> list[str]:
         """The first screen as plain lines (the briefing's "What to know")."""
