@@ -58,7 +58,8 @@ ui.chart(
         data.shared(loyalty.trend_in_view, data.DATASET, view, unit, None, MIN_N),
         unit,
     ),
-    "Share of NPS answers in each group; hover for n.",
+    f"Share of NPS answers in each group; hover for n. A {unit} with fewer than {MIN_N} "
+    "answers has no bar.",
     key="fig_nps_mix",
 )
 

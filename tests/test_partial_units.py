@@ -325,6 +325,26 @@ def test_an_nps_band_or_error_bar_stops_at_the_scale_s_ends():
     assert bars.error_x.arrayminus == (0.0,) and bars.error_x.array[0] == pytest.approx(3.4)
 
 
+def test_the_nps_mix_leaves_out_periods_with_too_few_answers():
+    weeks = [dt.date(2026, 1, 5), dt.date(2026, 1, 12)]
+    trend = pl.DataFrame(
+        {
+            "period": weeks,
+            "group": ["All"] * 2,
+            "nps": [None, 10.0],  # one answer in the first week: too few, no NPS
+            "n_nps": [1, 40],
+            "detractors_pct": [100.0, 30.0],
+            "passives_pct": [0.0, 30.0],
+            "promoters_pct": [0.0, 40.0],
+        },
+        schema_overrides={"nps": pl.Float64},
+    )
+    fig = loyalty_charts.fig_nps_mix(trend, "week")
+    assert [list(bar.x) for bar in fig.data] == [[weeks[1]]] * 3
+    few = loyalty_charts.fig_nps_mix(trend.head(1), "week")
+    assert [a.text for a in few.layout.annotations] == ["Too few answers per period"]
+
+
 def test_a_tile_s_range_of_revenue_at_risk_is_short_and_whole():
     """ "£6,243 – £30k" was cut to "£6,243 -" on a tile and read as a point: the tile writes
     both ends short (the briefing keeps them whole)."""

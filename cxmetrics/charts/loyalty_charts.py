@@ -84,11 +84,15 @@ def fig_nps_trend(trend: pl.DataFrame, unit: str) -> go.Figure:
 
 
 def fig_nps_mix(trend: pl.DataFrame, unit: str) -> go.Figure:
-    """Promoter, passive and detractor shares per period (all answers in view)."""
+    """Promoter, passive and detractor shares per period (all answers in view), for the
+    periods whose NPS is shown (``nps`` null: too few answers, as on the NPS line): a bar
+    of 100% detractors from one answer is no share."""
     title = f"Promoters, passives and detractors by {unit}"
-    part = trend.filter(pl.col("n_nps") > 0)
-    if part.height == 0:
+    if trend.filter(pl.col("n_nps") > 0).height == 0:
         return _empty(title, "No NPS answers in this view")
+    part = trend.filter(pl.col("nps").is_not_null())
+    if part.height == 0:
+        return _empty(title, "Too few answers per period")
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=320, barmode="stack"))
     for col, name, color in (
         ("detractors_pct", "Detractors (0-6)", STATUS_COLORS[m.STATUS_BELOW]),
