@@ -72,10 +72,11 @@ def filters(ds: Dataset) -> Filters:
     sb.header("Filters")
     default, why = offered.default, offered.why
     first_day, last_day = offered.first_day, offered.last_day
+    # the default through the session's state, not index=: a widget given both warns
+    st.session_state.setdefault("period", default)
     period = sb.selectbox(
         "Period",
         list(PRESETS),
-        index=list(PRESETS).index(default),
         key="period",
         format_func=PRESETS.get,
         help="Quarters and years end on the latest day with data.",

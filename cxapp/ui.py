@@ -382,7 +382,7 @@ def stage_strip(
                 f"CES **{wording.figure(value_text('ces', ces, min_n))}**",
                 help=f"{METRICS['csat'].help()}\n\n{METRICS['ces'].help()}",
             )
-            st.caption(f"n = {csat.n:,} · {ces.n:,}")
+            st.caption(f"n = {csat.n:,} CSAT · {ces.n:,} CES")  # which n is which
             status_badge(stage.status, short=True)
             if stage.status in (m.STATUS_BELOW, m.STATUS_NEAR):  # which of the three it is
                 st.caption("on " + ", ".join(METRICS[k].short for k in stage.status_metrics))
