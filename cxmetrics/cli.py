@@ -368,8 +368,15 @@ def _user(args) -> int:
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     elif not args.no_password:
-        password = getpass.getpass(f"Password for {args.email}: ")
-        if getpass.getpass("The same password again: ") != password:
+        try:
+            password = getpass.getpass(f"Password for {args.email}: ")
+            again = getpass.getpass("The same password again: ")
+        except EOFError:  # no terminal, and nothing on standard input
+            raise CliError(
+                "no password was typed (no terminal to ask on); give it on standard input "
+                "with --password-stdin; nothing was written"
+            ) from None
+        if again != password:
             raise CliError("the two passwords differ; nothing was written")
     user = access.add_user(
         path, args.email, args.role, password, tuple(_values(args.department)), args.name

@@ -323,6 +323,21 @@ def test_cli_adds_and_lists_users_without_printing_hashes(tmp_path):
     assert "a manager needs at least one department" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert access.password_matches(access.load_users(path)["dana@example.com"], "a long secret")
+    # no terminal and nothing on standard input (a script, cron): said, nothing written
+    before = path.read_bytes()
+    blind = subprocess.run(
+        [sys.executable, "-m", "cxmetrics", "user", "add", "x@example.com", "--role", "analyst"]
+        + ["--file", str(path)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        start_new_session=True,  # no controlling terminal for getpass to open
+    )
+    assert blind.returncode == 1, blind.stderr
+    assert "no password was typed (no terminal to ask on)" in blind.stderr
+    assert "--password-stdin" in blind.stderr and "EOFError" not in blind.stderr
+    assert path.read_bytes() == before
 
 
 def test_cli_warns_of_a_department_the_database_does_not_know(tmp_path, sample_url, raw_sql):
