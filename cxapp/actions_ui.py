@@ -121,8 +121,10 @@ def stage_section(ds: Dataset, stage_id: str, key: str) -> None:
         st.caption(action_effect.METHOD)
 
 
-def late_only(frame: pl.DataFrame) -> pl.DataFrame:
-    return frame.filter(pl.col("late"))
+def late_only(frame: pl.DataFrame, stage_ids: tuple[str, ...] | None = None) -> pl.DataFrame:
+    """The late actions of ``frame`` on the stages in view (None: every stage)."""
+    late = frame.filter(pl.col("late"))
+    return late if stage_ids is None else late.filter(pl.col("stage_id").is_in(stage_ids))
 
 
 def late_section(
@@ -132,7 +134,7 @@ def late_section(
     ``frame``: :func:`listed`, when the page already has it; ``view``: the page's filters,
     which each action's link to the Accountability page keeps (on its stage and owner)."""
     frame = listed(ds) if frame is None else frame
-    late = data.shared(late_only, frame)
+    late = data.shared(late_only, frame, None if view is None else ds.stage_ids(view))
     st.subheader(f"Late actions ({late.height})" if late.height else "Late actions")
     if frame.height == 0:
         ui.not_recorded(
@@ -140,10 +142,11 @@ def late_section(
             "the Accountability page, and the late ones show here."
         )
         return
+    on = "" if view is None or ds.stage_ids(view) is None else " on the stages in view"
     if late.height == 0:
-        st.caption("No action plan is past its due date.")
+        st.caption(f"No action plan{on} is past its due date.")
         return
-    st.caption("Due date passed, neither done nor dropped; each with its measured effect.")
+    st.caption(f"Due date passed, neither done nor dropped{on}; each with its measured effect.")
     lines = []
     for r in late.iter_rows(named=True):
         where = r["stage"] + (f" · {r['touchpoint']}" if r["touchpoint"] else "")

@@ -135,6 +135,21 @@ def test_an_executive_sees_late_actions_on_the_overview(env):
     assert len(shown) == len(late)
     for action_id, title in late:
         assert any(f"**{title}** ({action_id})" in w for w in shown)
+    # a stage filter keeps the late actions on that stage only (counted in SQL)
+    (stage,) = rows(env, f"SELECT stage_id FROM actions WHERE action_id = '{late[0][0]}'")[0]
+    other = rows(env, "SELECT stage_id FROM stages WHERE stage_id <> ? LIMIT 1", (stage,))[0][0]
+    for chosen in (stage, other):
+        on = rows(
+            env,
+            "SELECT action_id FROM actions WHERE due_on < ? AND status IN "
+            "('planned', 'in progress') AND stage_id = ?",
+            (today.isoformat(), chosen),
+        )
+        at.sidebar.multiselect(key="stage").set_value([chosen]).run()
+        heading = f"Late actions ({len(on)})" if on else "Late actions"
+        assert [s.value for s in at.subheader][-1] == heading, chosen
+        listed = "".join(m.value for m in at.markdown if "days late" in m.value)
+        assert sorted(a for a, _ in late if f"({a})" in listed) == sorted(a for (a,) in on)
 
 
 def test_a_refused_action_is_named_in_the_form_s_words(env):
