@@ -145,6 +145,15 @@ def test_channel_gap_is_compared_within_touchpoints_by_hand():
     # every pair is oriented with the easier channel first
     (pair,) = channels.pairs(stats_of(rows), "ces", min_n=2)
     assert (pair["better"], pair["worse"]) == ("web", "mobile")
+    # the gap's stages are those of the touchpoints compared (claim_call, web only, is not):
+    # a manager's first screen names their owners, not "every stage's team"
+    staged = stats_of(rows).with_columns(
+        pl.col("touchpoint_id").str.split("_").list.first().alias("stage_id")
+    )
+    (pair,) = channels.pairs(staged, "ces", min_n=2)
+    assert pair["touchpoint_ids"] == ("buy_web", "claim_pay")
+    assert pair["stages"] == ("buy", "claim")
+    assert channels.findings_of([pair])[0].stages == ("buy", "claim")
 
 
 def test_a_worse_phone_channel_is_found():

@@ -98,6 +98,7 @@ def _compare(
         "worse": worse,
         "metric": metric,
         "touchpoints": len(shared),
+        "touchpoint_ids": tuple(shared),
         "value_better": pooled[better][0] / pooled[better][1],
         "n_better": pooled[better][1],
         "value_worse": pooled[worse][0] / pooled[worse][1],
@@ -131,6 +132,11 @@ def pairs(
     scores = _scores(stats, metric, deff)
     names = sorted({ch for _, ch in scores})
     lower_is_better = METRICS[metric].higher_is_better is False
+    stage_of = (
+        dict(stats.select(pl.col("touchpoint_id", "stage_id").cast(pl.String)).unique().iter_rows())
+        if "stage_id" in stats.columns
+        else {}
+    )
     out = []
     for a, b in itertools.combinations(names, 2):
         g = _compare(scores, a, b, metric, min_n)
@@ -138,6 +144,8 @@ def pairs(
             continue
         if (g["difference"] < 0) != lower_is_better:
             g = _compare(scores, b, a, metric, min_n)
+        # the stages of the touchpoints compared: who owns the gap
+        g["stages"] = tuple(sorted({stage_of[t] for t in g["touchpoint_ids"] if t in stage_of}))
         out.append(g)
     return out
 
@@ -151,6 +159,7 @@ def _finding(g: dict) -> Finding:
         g["ci"],
         g["n_better"] + g["n_worse"],
         g["p"],
+        stages=g.get("stages", ()),
         unit=spec.unit,
         family="channel",
     )
