@@ -433,3 +433,6 @@ def test_the_ownership_map_shows_no_score_below_30_answers():
     assert heat.z[0][column] is None
     assert "too few NPS answers to show a score (n = 29)" in heat.hovertext[0][column]
     assert "Lead<br>–" in heat.text[0][column]
+    # a cell's number is the one its colour shows, as the colour bar says: NPS − target
+    assert heat.text[0][list(heat.x).index("B")] == "Lead<br>-20 vs target"
+    assert heat.colorbar.title.text == "NPS − target"

@@ -45,12 +45,16 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
             r = look.get((s, d))
             role = r["role"] if r else None
             zr.append(r["gap"] if role else None)
-            tr.append(
-                ""
-                if not role
-                else f"{'Lead' if role == 'lead' else 'Contrib.'}<br>"
-                f"{METRICS['nps'].format(r['nps']) if r['nps'] is not None else '–'}"
-            )
+            # the number the colour shows: the NPS against target (the NPS alone without one)
+            if not role:
+                figure = ""
+            elif r["gap"] is not None:
+                figure = f"{METRICS['nps'].format(r['gap'])} vs target"
+            elif r["nps"] is not None:
+                figure = f"NPS {METRICS['nps'].format(r['nps'])}"
+            else:
+                figure = "–"
+            tr.append(f"{'Lead' if role == 'lead' else 'Contrib.'}<br>{figure}" if role else "")
             if not role:
                 said = "does not affect this stage"
             elif r["nps"] is None:
