@@ -15,6 +15,7 @@ import time
 import polars as pl
 import psycopg
 import pytest
+import sqlalchemy as sa
 from conftest import REPO
 from pg_server import PostgresServer
 from streamlit.testing.v1 import AppTest
@@ -50,6 +51,25 @@ def test_a_database_down_at_start_is_named_and_the_page_recovers_by_itself(
         # no click, no reload: the page finds the database back on its own
         page.wait_for_selector("[data-testid='stMetricValue']", timeout=90_000)
         assert page.get_by_text("The dashboard cannot load its data.").count() == 0
+
+
+def test_a_stopped_postgres_is_named_without_trying_every_reader(own_pg, monkeypatch):
+    """The COPY reader cannot connect: the server is down, which connectorx (and its
+    library's log lines, and pyarrow in memory) would only find again."""
+    url = own_pg.create_database("stopped")
+    engine = store.make_engine(url)
+    own_pg.stop()
+
+    def other_reader(*_args, **_kwargs):
+        raise AssertionError("another reader was tried against a server that is down")
+
+    monkeypatch.setattr(pl, "read_database_uri", other_reader)
+    monkeypatch.setattr(pl, "read_database", other_reader)
+    with pytest.raises(store.StoreError) as refused:
+        store.read_select(engine, sa.select(schema.stages.c.stage_id))
+    assert str(refused.value).startswith(f"cannot read from {store.safe_url(url)}: ")
+    assert "Connection refused" in str(refused.value) or "connect" in str(refused.value)
+    engine.dispose()
 
 
 @pytest.mark.browser

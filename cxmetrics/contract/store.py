@@ -566,7 +566,11 @@ def _read_postgres_copy(
         return None
     types = {c.name: t if (t := _polars_type(c)) in _CSV_TYPES else pl.String for c in columns}
     try:
-        with engine.connect() as conn:
+        conn = engine.connect()
+    except sa.exc.DBAPIError as exc:  # the server is down: no other reader will do better
+        raise StoreError(f"cannot read from {safe_url(str(engine.url))}: {exc.orig}") from exc
+    try:
+        with conn:
             raw = conn.connection.driver_connection
             out = io.BytesIO()
             with (
