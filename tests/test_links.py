@@ -266,7 +266,7 @@ def test_a_stage_card_with_too_few_answers_keeps_its_words_whole(app_env, raw_sq
     badges = [t for t in texts if "-badge[" in t]
     assert badges and all("Too few responses" not in t for t in badges), badges
     assert any(t.endswith("-badge[Too few]") for t in badges), badges
-    assert any(c.value.startswith(f"n = {n_csat:,} · ") for c in at.caption)
+    assert any(c.value.startswith(f"n = {n_csat:,} CSAT · ") for c in at.caption)
 
 
 def test_a_stage_card_names_the_metrics_below_or_near_target(app_env, loaded):
