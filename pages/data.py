@@ -91,7 +91,10 @@ if not user.can_import:
 refused = uploads.import_refusal()
 if refused is not None:  # a lake, Spark, a DuckDB file: say so before a file is chosen
     st.subheader("Import a file")
-    st.info(f"**Nothing is imported here.** {inert(refused)}.", icon=":material/lock:")
+    st.info(
+        f"**Nothing is imported here.** {inert(refused[:1].upper() + refused[1:])}.",
+        icon=":material/lock:",
+    )
     st.stop()
 st.subheader("Import a file")
 st.caption(

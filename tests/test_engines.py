@@ -157,6 +157,7 @@ def test_the_data_page_where_files_are_not_imported_shows_its_tables_and_why(
             assert rows[table] == n, table
     (said,) = [i.value for i in at.info if "Nothing is imported here" in i.value]
     assert "export-parquet" in said
+    assert "here.** Files cannot be written: " in said  # a sentence starts with a capital
     assert not at.get("file_uploader")
 
 

@@ -345,6 +345,20 @@ def test_the_nps_mix_leaves_out_periods_with_too_few_answers():
     assert [a.text for a in few.layout.annotations] == ["Too few answers per period"]
 
 
+def test_a_quadrant_that_loses_money_says_loss():
+    grid = pl.DataFrame(
+        {
+            "value": ["Unprofitable", "Profitable"],
+            "group": ["Detractors", "Promoters"],
+            "customers": [40, 60],
+            "profit": [-186_000.0, 52_000.0],
+        }
+    )
+    fig = loyalty_charts.fig_value_quadrant(grid, "£")
+    cells = [t for row in fig.data[0].text for t in row if t]
+    assert cells == ["40 customers<br>£186k loss", "60 customers<br>£52k profit"]
+
+
 def test_a_tile_s_range_of_revenue_at_risk_is_short_and_whole():
     """ "£6,243 – £30k" was cut to "£6,243 -" on a tile and read as a point: the tile writes
     both ends short (the briefing keeps them whole)."""

@@ -240,6 +240,14 @@ def fig_profit(profit: pl.DataFrame, symbol: str) -> go.Figure:
     return fig
 
 
+def _profit_text(cell: dict, symbol: str) -> str:
+    """A quadrant's profit, or its loss as a loss (not "−£186k profit")."""
+    amount = cell["profit"]
+    if amount is not None and amount < 0:
+        return f"{METRICS['revenue_at_risk'].format(-amount, symbol)} loss"
+    return f"{METRICS['revenue_at_risk'].format(amount, symbol)} profit"
+
+
 def fig_value_quadrant(grid: pl.DataFrame, symbol: str) -> go.Figure:
     """Customers by value (profitable or not) and loyalty group; profit in ``symbol``."""
     title = "Value × loyalty: customers in each quadrant"
@@ -251,8 +259,7 @@ def fig_value_quadrant(grid: pl.DataFrame, symbol: str) -> go.Figure:
     z = [[look.get((v, g), {}).get("customers", 0) for g in groups] for v in values]
     text = [
         [
-            f"{look[(v, g)]['customers']:,} customers<br>"
-            f"{METRICS['revenue_at_risk'].format(look[(v, g)]['profit'], symbol)} profit"
+            f"{look[(v, g)]['customers']:,} customers<br>{_profit_text(look[(v, g)], symbol)}"
             if (v, g) in look
             else ""
             for g in groups

@@ -48,6 +48,8 @@ from threading import BoundedSemaphore, Lock
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from cxmetrics.contract.text import counted
+
 EXECUTIVE, MANAGER, ANALYST = "executive", "manager", "analyst"
 ROLES = (EXECUTIVE, MANAGER, ANALYST)
 MODES = ("off", "password", "header", "oidc")
@@ -441,8 +443,8 @@ class SignInLimits:
 
 def _wait_text(seconds: float) -> str:
     if seconds < 90:
-        return f"{max(1, round(seconds))} second(s)"
-    return f"{max(1, round(seconds / 60))} minute(s)"
+        return counted(max(1, round(seconds)), "second")
+    return counted(max(1, round(seconds / 60)), "minute")
 
 
 class PasswordSignIn:
