@@ -197,9 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--users", type=Path, help="the users file (default: CX_USERS_FILE)")
     p.add_argument("--url", help="database URL (default: CX_DATABASE_URL or the sample file)")
 
-    p = sub.add_parser("user", help="add a person to the sign-in users file, or list it")
-    p.add_argument("action", choices=["add", "list"])
-    p.add_argument("email", nargs="?", help="the person's e-mail address (for add)")
+    p = sub.add_parser(
+        "user", help="add (or change) a person in the sign-in users file, remove one, or list it"
+    )
+    p.add_argument("action", choices=["add", "remove", "list"])
+    p.add_argument("email", nargs="?", help="the person's e-mail address (for add, remove)")
     p.add_argument("--file", type=Path, help="the users file (default: CX_USERS_FILE)")
     p.add_argument("--role", choices=access.ROLES, help="executive, manager or analyst")
     p.add_argument(
@@ -361,6 +363,14 @@ def _user(args) -> int:
     if args.action == "list":
         for u in access.load_users(path).values():
             print(f"{u.email}\t{u.role}\t{','.join(u.departments) or 'all departments'}")
+        return 0
+    if args.action == "remove":
+        if not args.email:
+            raise CliError("user remove needs an e-mail address")
+        gone = access.remove_user(path, args.email)
+        print(
+            f"{gone.email}: removed from {path}; signed in, they are signed out at their next click"
+        )
         return 0
     if not args.email or not args.role:
         raise CliError("user add needs an e-mail address and --role")

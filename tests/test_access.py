@@ -323,6 +323,14 @@ def test_cli_adds_and_lists_users_without_printing_hashes(tmp_path):
     assert "a manager needs at least one department" in refused.stderr
     assert "Traceback" not in refused.stderr
     assert access.password_matches(access.load_users(path)["dana@example.com"], "a long secret")
+    # a person removed: gone from the file and the list; an unknown one is named
+    cli("add", "ali@example.com", "--role", "analyst", "--password-stdin", stdin="another one\n")
+    removed = cli("remove", "Ali@Example.com")
+    assert removed.returncode == 0 and "ali@example.com: removed from" in removed.stdout
+    assert set(access.load_users(path)) == {"dana@example.com"}
+    missing = cli("remove", "nobody@example.com")
+    assert missing.returncode != 0 and "has no user 'nobody@example.com'" in missing.stderr
+    assert "Traceback" not in missing.stderr
     # no terminal and nothing on standard input (a script, cron): said, nothing written
     before = path.read_bytes()
     blind = subprocess.run(

@@ -582,14 +582,31 @@ def add_user(
         entry["password"] = hash_password(password)
     user = _user({k: v for k, v in entry.items() if v not in ("", [])}, f"{path}, new user")
     users[user.email.lower()] = user
+    _write_users(path, users)
+    return user
+
+
+def remove_user(path: Path, email: str) -> User:
+    """Take one person out of the users file; their sessions end at their next click
+    (``session_end``). An ``AccessError`` when the file does not have them."""
+    path = Path(path)
+    users = load_users(path)
+    user = users.pop(email.strip().lower(), None)
+    if user is None:
+        raise AccessError(f"{path} has no user {email!r}; `user list` shows who it has")
+    _write_users(path, users)
+    return user
+
+
+def _write_users(path: Path, users: dict[str, User]) -> None:
+    """The users file written whole, private from its first byte, then moved into place."""
     tmp = path.with_name(path.name + ".tmp")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()  # a leftover (or planted) file is not written through
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:  # private from the first byte
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(_to_toml(users.values()))
     tmp.replace(path)
-    return user
 
 
 def _to_toml(users) -> str:
