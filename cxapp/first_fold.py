@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cxmetrics.contract.text import day_text
+from cxmetrics.contract.text import counted, day_text
 from cxmetrics.views import first_screen
 from cxmetrics.views.wording import inert
 
@@ -50,8 +50,8 @@ def show(fs: first_screen.FirstScreen, money) -> None:
     st.html(STYLE)
     with st.container(border=True, key=KEY):
         tested = (
-            f"the findings that hold after {fs.tested:,} tests (false discovery rate 5%), "
-            "with who owns them"
+            f"the findings that hold after {counted(fs.tested, 'test')} (false discovery rate "
+            "5%), with who owns them"
             if fs.tested
             else "too few answers in this view to test anything"
         )
@@ -64,5 +64,7 @@ def show(fs: first_screen.FirstScreen, money) -> None:
             st.markdown(f"{icon} {inert(fs.nothing)}")
         for i, h in enumerate(fs.headlines, start=1):
             st.markdown(headline_markdown(i, h, money))
+        if fs.channel_note:
+            st.caption(":material/info: " + fs.channel_note)
         if fs.import_line:
             st.caption(":material/database_off: " + inert(fs.import_line))

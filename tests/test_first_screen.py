@@ -144,6 +144,12 @@ def test_the_first_fold_names_the_stories_with_their_owners(app_env, raw_sql):
     # Same owners, cost and actions as the false positive on the same stage, said once.
     assert re.search(r"as in \d", drop) or owner_line(raw_sql, "claim") in drop
     assert "/journey?" in drop and "stage=claim" in drop
+    assert first_screen.NO_CHANNEL not in " ".join(c.value for c in at.caption)
+    # a channel filter leaves the cases' and KPIs' findings whole, and the screen says so
+    at.sidebar.multiselect(key="channel").set_value(["mobile"]).run()
+    lines = fold(at)
+    assert any("False positive: Claims" in line for line in lines)
+    assert first_screen.NO_CHANNEL in " ".join(c.value for c in at.caption)
 
 
 def _run_on(tables, tmp_path, monkeypatch) -> AppTest:

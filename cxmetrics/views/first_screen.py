@@ -49,6 +49,10 @@ HEADLINE_KINDS = (
     "at_risk",
     "channel",
 )
+#: Findings of facts without a channel (cases, department KPIs): a channel filter does not
+#: narrow them, and the first screen says so
+CHANNEL_BLIND = ("false_positive", "closed_loop")
+NO_CHANNEL = "Cases and department KPIs have no channel: the findings on them cover every channel."
 #: Tiers of the ranking: findings that name a department, then what fell, then the rest.
 TIERS = {"false_positive": 0, "closed_loop": 0, "change": 1, "trend": 1, "lead": 1}
 #: A revenue-at-risk range is shown when it reaches this share of the value either side.
@@ -169,6 +173,8 @@ class FirstScreen:
     missing: list[str] = field(default_factory=list)  # what to import, as phrases
     currency: str = ""
     min_n: int = MIN_N  # the answers a score needs, as the screen was computed with
+    #: said under a channel filter when a finding is of cases or KPIs, which have no channel
+    channel_note: str | None = None
 
     @property
     def nothing(self) -> str | None:
@@ -192,6 +198,8 @@ class FirstScreen:
                 owner += " (green scorecard, red experience)"
             out.append(owner)
             out.append(" · ".join(t for t in (h.cost_text(money), h.doing_text()) if t))
+        if self.channel_note:
+            out.append(self.channel_note)
         if self.import_line:
             out.append(self.import_line)
         return out
@@ -502,4 +510,13 @@ def build(
     if not ev.has_contacts:
         missing.append(IMPORT_CONTACTS)
     tested = sum(v for k, v in report.tested.items() if k in HEADLINE_KINDS)
-    return FirstScreen(report.start, report.end, headlines, tested, missing, min_n=ev.min_n)
+    blind = f.channels and any(h.finding.kind in CHANNEL_BLIND for h in headlines)
+    return FirstScreen(
+        report.start,
+        report.end,
+        headlines,
+        tested,
+        missing,
+        min_n=ev.min_n,
+        channel_note=NO_CHANNEL if blind else None,
+    )
