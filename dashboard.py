@@ -1,5 +1,7 @@
 """Entry point: page config and the router. Each page in pages/ renders itself."""
 
+from urllib.parse import urlparse
+
 import streamlit as st
 
 from cxapp import auth, errors
@@ -18,6 +20,15 @@ pages = [
 ]
 if user is not None and user.scope is not None:  # managers: no whole-database page
     pages = [p for p in pages if p.title != "Data"]
+    asked = urlparse(st.context.url or "").path.rstrip("/")
+    if asked.endswith("/data") and not st.session_state.get("_data_refused"):
+        st.session_state["_data_refused"] = True  # said once: the address now is the overview's
+        st.toast(
+            "The Data page shows the whole database, so it is for executives and analysts; "
+            "here is your overview.",
+            icon=":material/lock:",
+            duration="long",
+        )
 router = st.navigation(pages, position="sidebar" if user is not None else "hidden")
 with errors.guard():  # no traceback for users: an error id, the details in the log
     router.run()

@@ -185,6 +185,13 @@ def test_a_proxy_header_signs_in_and_scopes_a_shared_link(
         assert names["shop"] not in body
         for stage in service:
             assert names[stage] in body
+        # the Data page's address: the overview, and a word why (not a silent landing)
+        page.goto(f"{base}/data")
+        wait_done(page)
+        expect(page.get_by_text("The Data page shows the whole database")).to_be_visible(
+            timeout=30_000
+        )
+        assert page.get_by_role("heading", name="Data", exact=True).count() == 0
         context.close()
 
 
