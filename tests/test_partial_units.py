@@ -43,6 +43,9 @@ def test_no_answers_is_no_data_not_too_few():
     assert m.status(few, 10.0) == m.STATUS_TOO_FEW
     assert wording.value_text("nps", none, 30) == "No data"
     assert wording.value_text("nps", few, 30) == "Too few responses"
+    few_left = m.Score("churn", 10.0, 10, 3.0)  # churn counts customers: said so
+    assert wording.value_text("churn", few_left, 30) == "Too few customers"
+    assert wording.figure("Too few customers") == wording.NO_FIGURE
 
 
 def test_a_stage_with_answers_but_no_target_reads_no_target():

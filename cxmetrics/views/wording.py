@@ -10,6 +10,7 @@ from cxmetrics.views.overview import Tile
 
 NOT_RECORDED = "Not recorded"
 NO_DATA, TOO_FEW = "No data", "Too few responses"
+TOO_FEW_CUSTOMERS = "Too few customers"  # churn counts customers, not answers
 #: A tile's or stage card's value where it is a word: six to a row (1,400 px) cut a word
 #: ("Not reco", "Too few"), so they show a dash and their caption and status say it whole
 NO_FIGURE = "–"
@@ -28,7 +29,9 @@ def value_text(key: str, score: m.Score, min_n: int, symbol: str | None = None) 
     if score.n == 0:
         return NO_DATA
     shown = score.shown(min_n)
-    return spec.format(shown, symbol) if shown is not None else TOO_FEW
+    if shown is not None:
+        return spec.format(shown, symbol)
+    return TOO_FEW_CUSTOMERS if key == "churn" else TOO_FEW
 
 
 def tile_value(t: Tile, min_n: int, symbol: str) -> str:
@@ -61,7 +64,7 @@ def revenue_range(score: m.Score) -> tuple[float, float] | None:
 def figure(text: str) -> str:
     """A value as a tile or a stage card shows it: the number, or :data:`NO_FIGURE` where
     :func:`value_text` or :func:`tile_value` gave a word."""
-    return NO_FIGURE if text in (NOT_RECORDED, NO_DATA, TOO_FEW) else text
+    return NO_FIGURE if text in (NOT_RECORDED, NO_DATA, TOO_FEW, TOO_FEW_CUSTOMERS) else text
 
 
 def possessive(name: str) -> str:
