@@ -78,8 +78,22 @@ def _password_sign_in(path: str, mtime: float) -> access.PasswordSignIn:
 
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _cookie_key(users_file: str) -> bytes:
-    """The key signing sign-in cookies, read or made once per server and users file."""
+    """The key signing sign-in cookies, read or made once per server and users file (a new
+    key takes a restart)."""
     return session_cookie.server_key(Path(users_file))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _sign_outs(users_file: str) -> session_cookie.SignOuts:
+    """When each person last signed out, shared by every process of the users file."""
+    return session_cookie.SignOuts(Path(users_file))
+
+
+def _key(cfg: access.Config) -> bytes:
+    try:
+        return _cookie_key(str(cfg.users_file))
+    except session_cookie.KeyError_ as exc:
+        _refuse(f"**Sign-in is misconfigured.** {exc}.")
 
 
 def _refuse(message: str):
@@ -142,29 +156,31 @@ def _identify(cfg: access.Config, users: dict[str, User]) -> User | None:
         return access.known_user(
             users, access.verified_email(st.user.to_dict()), "the identity provider"
         )
+    now = time.time()
     signed = st.session_state.get(_SESSION_KEY)
+    from_cookie = False
     if not signed and not st.session_state.get(_SIGNED_OUT):
         # a sign-in of another tab of this browser, or before a reload
-        signed = session_cookie.session_of(
-            st.context.cookies.get(session_cookie.COOKIE),
-            time.time(),
-            _cookie_key(str(cfg.users_file)),
-            cfg.idle_minutes,
-        )
-        if signed:
-            st.session_state[_COOKIE_AT] = signed["seen"]
-            st.session_state[_SESSION_KEY] = signed
-            access.log.info("signed in by the cookie of an earlier sign-in: %s", signed["email"])
+        cookie = st.context.cookies.get(session_cookie.COOKIE)
+        signed = session_cookie.session_of(cookie, now, _key(cfg), cfg.idle_minutes)
+        from_cookie = signed is not None
     if not signed:
         return None
     user = users.get(signed["email"])  # None also when removed since
-    ended = access.session_end(user, signed, time.time(), cfg.idle_minutes)
+    signed_out = _sign_outs(str(cfg.users_file)).last(signed["email"])
+    ended = access.session_end(user, signed, now, cfg.idle_minutes, signed_out)
     if ended:
         st.session_state.pop(_SESSION_KEY, None)
         st.session_state["_sign_in_refused"] = ended
-        st.session_state[_SIGNED_OUT] = st.session_state[_CLEAR_COOKIE] = True
+        # the cookie this tab came with is not used again; the browser's may be newer
+        # (another tab still signed in renews it), so it is left to its own checks
+        st.session_state[_SIGNED_OUT] = True
         return None
-    signed["seen"] = time.time()
+    if from_cookie:
+        st.session_state[_COOKIE_AT] = signed["seen"]
+        st.session_state[_SESSION_KEY] = signed
+        access.log.info("signed in by the cookie of an earlier sign-in: %s", signed["email"])
+    signed["seen"] = now
     return user
 
 
@@ -247,13 +263,23 @@ def _keep_cookie(cfg: access.Config) -> None:
         st.session_state.get(_COOKIE_AT), now, cfg.idle_minutes
     ):
         return
-    value = session_cookie.token(signed, now, _cookie_key(str(cfg.users_file)))
-    life = session_cookie.life_seconds(cfg.idle_minutes)
-    components.html(session_cookie.set_script(value, life), height=0)
+    value = session_cookie.token(signed, now, _key(cfg))
+    components.html(session_cookie.set_script(value), height=0)
     st.session_state[_COOKIE_AT] = now
 
 
 def _sign_out() -> None:
-    st.session_state.pop(_SESSION_KEY, None)
+    """Sign this person out everywhere: this tab, their other tabs and browsers at their
+    next click, and every cookie they hold (``session_cookie.SignOuts``)."""
+    signed = st.session_state.pop(_SESSION_KEY, None)
     st.session_state.pop(_COOKIE_AT, None)
     st.session_state[_SIGNED_OUT] = st.session_state[_CLEAR_COOKIE] = True
+    if signed:
+        try:
+            _sign_outs(str(_config().users_file)).sign_out(signed["email"], time.time())
+        except OSError as exc:
+            logging.getLogger("cxdashboard.access").error(
+                "sign-out of %s not recorded (%s): their other tabs stay signed in",
+                signed["email"],
+                exc,
+            )

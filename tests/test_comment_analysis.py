@@ -202,6 +202,10 @@ def test_the_rising_themes_chart_says_why_it_is_empty(loaded, engine, in_memory)
     now = voc.in_view(in_memory, f, stage_ids)
     before = voc.in_view(in_memory, f.previous_period(), stage_ids)
     assert now.height and before.height
+    # counted here: no theme (unclassified aside) has the minimum n on either side
+    for side in (now, before):
+        themed = side.filter(pl.col("theme").cast(pl.String) != "Unclassified")
+        assert themed.group_by("theme").len()["len"].max() < small.min_n
     assert small.rising.height == 0
     assert small.rising_empty == f"No theme has {small.min_n} comments in either period"
     fig = voc_charts.fig_rising(small.rising, 8, small.rising_empty)

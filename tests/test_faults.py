@@ -71,7 +71,7 @@ def test_a_stopped_postgres_is_named_without_trying_every_reader(own_pg, monkeyp
         store.read_select(engine, sa.select(schema.stages.c.stage_id))
     assert tried == []
     assert str(refused.value).startswith(f"cannot read from {store.safe_url(url)}: ")
-    assert "Connection refused" in str(refused.value) or "connect" in str(refused.value)
+    assert "Connection refused" in str(refused.value)
     engine.dispose()
 
 

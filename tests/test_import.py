@@ -8,6 +8,7 @@ import csv
 import datetime as dt
 import itertools
 import os
+import re
 from pathlib import Path
 
 import polars as pl
@@ -313,6 +314,18 @@ def test_blank_invalid_leaves_a_wrong_optional_value_empty_and_keeps_its_row(eng
     with pytest.raises(mapping.MappingError, match="blank_invalid names responded_on, which every"):
         mapping.loads('blank_invalid = ["responded_on"]\n' + MAPPING, ".toml")
     assert 'blank_invalid = ["csat"]' in m.to_toml()
+    # a later duplicate left out (keep-first) is no cell left empty: it is not written
+    first = mapping.loads(
+        'blank_invalid = ["csat"]\nduplicates = "keep-first"\n' + MAPPING, ".toml"
+    )
+    twice = write(
+        tmp_path,
+        "9000011,1,Billing,01/09/2026,9,4,web,survey,\n9000011,1,Billing,01/09/2026,9,42,web,survey,\n",
+        name="twice.csv",
+    )
+    kept = importer.run(engine, "responses", twice, first)
+    assert kept.written == 1 and kept.duplicates_dropped == 1
+    assert kept.blanked.height == 0 and "left empty" not in kept.summary()
 
 
 def test_xlsx_and_parquet_read_like_csv(tmp_path):
@@ -919,9 +932,14 @@ def test_a_journey_folder_saved_by_excel_reads_as_the_comma_one(tmp_path):
     folder.mkdir()
     for path in sample.glob("*.csv"):
         rows = list(csv.reader(path.read_text(encoding="utf-8").splitlines()))
-        text = "\r\n".join(";".join(f'"{v}"' if ";" in v else v for v in r) for r in rows)
+        # and, where the decimal mark is a comma, a decimal with a comma ("0,05")
+        comma = [
+            [v.replace(".", ",") if re.fullmatch(r"-?\d+\.\d+", v) else v for v in r] for r in rows
+        ]
+        text = "\r\n".join(";".join(f'"{v}"' if ";" in v else v for v in r) for r in comma)
         (folder / path.name).write_bytes("\ufeff".encode() + text.encode("utf-8"))
     assert (folder / "stages.csv").read_bytes().count(b";") > 0
+    assert re.search(rb";-?\d+,\d+", (folder / "incentives.csv").read_bytes())
     ours, theirs = journey_import.read(sample), journey_import.read(folder)
     for name in ("stages", "touchpoints", "departments", "stage_owners", "targets", "incentives"):
         assert getattr(theirs, name).equals(getattr(ours, name)), name
@@ -1289,7 +1307,7 @@ def test_counts_of_one_are_singular(tmp_path, sample_db):
     assert run("init-db", "--url", sky).returncode == 0
     journey = run("import-journey", str(SKYTRAX / "journey.yaml"), "--url", sky)
     assert journey.stdout.strip().endswith(
-        ": 1 stage, 8 touchpoints, 3 departments, 3 stage_owners, 3 incentives, 3 targets"
+        ": 1 stage, 8 touchpoints, 3 departments, 3 stage_owners, 0 incentives, 3 targets"
     )
 
 

@@ -324,8 +324,11 @@ def test_an_nps_band_or_error_bar_stops_at_the_scale_s_ends():
     assert list(band.y) == [-96.6, 100.0, 30.0, -10.0, 93.0, -100.0]  # upper, then lower back
     score = m.Score("nps", -100.0, 173, 3.4 / m.Z95)
     row = StageRow("claim", "Claims", 1, {"nps": score}, {"nps": None}, {"nps": m.STATUS_NONE}, [])
-    bars = overview_charts.fig_stage_nps([row], 30).data[0]
+    fig = overview_charts.fig_stage_nps([row], 30)
+    bars = fig.data[0]
     assert bars.error_x.arrayminus == (0.0,) and bars.error_x.array[0] == pytest.approx(3.4)
+    # the axis and the value's label stop at the drawn margin too: -100 - 12, not -115.4
+    assert fig.layout.xaxis.range[0] == pytest.approx(-112.0)
 
 
 def test_the_nps_mix_leaves_out_periods_with_too_few_answers():

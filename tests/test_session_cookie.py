@@ -1,5 +1,6 @@
 """The cookie that keeps a password sign-in across tabs: signed, bounded in time, tied to
-the password, and its key shared by the processes of one installation."""
+the password and to the person's last sign-out, and its key private and shared by the
+processes of one installation."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import hmac
 import json
 import stat
 import threading
+
+import pytest
 
 from cxmetrics.contract import access, session_cookie
 
@@ -23,19 +26,23 @@ def dana(tmp_path, password="first secret"):
 
 def test_a_cookie_carries_the_session_it_was_issued_for(tmp_path):
     _path, users = dana(tmp_path)
-    session = access.session_for(users["dana@example.com"], 1000.0)
-    value = session_cookie.token(session, 5000.0, KEY)
-    back = session_cookie.session_of(value, 5000.0 + 59 * 60, KEY, 60)
-    assert back == {"email": "dana@example.com", "stamp": session["stamp"], "seen": 5000.0}
-    assert access.session_end(users["dana@example.com"], back, 5000.0 + 59 * 60, 60) is None
+    session = access.session_for(users["dana@example.com"], 1000.25)
+    value = session_cookie.token(session, 5000.5, KEY)
+    back = session_cookie.session_of(value, 5000.5 + 59 * 60, KEY, 60)
+    assert back == {
+        "email": "dana@example.com",
+        "stamp": session["stamp"],
+        "since": 1000.25,
+        "seen": 5000.5,
+    }
+    assert access.session_end(users["dana@example.com"], back, 5000.5 + 59 * 60, 60) is None
     # the signature is HMAC-SHA256 of the payload under the key (a second implementation)
     payload, signature = value.split(".")
     digest = hmac.new(KEY, payload.encode(), hashlib.sha256).digest()
     assert base64.urlsafe_b64encode(digest).decode().rstrip("=") == signature
-    assert json.loads(base64.urlsafe_b64decode(payload + "==="))["e"] == "dana@example.com"
 
 
-def test_an_altered_foreign_or_old_cookie_is_no_session(tmp_path):
+def test_an_altered_foreign_malformed_or_old_cookie_is_no_session(tmp_path):
     _path, users = dana(tmp_path)
     session = access.session_for(users["dana@example.com"], 1000.0)
     value = session_cookie.token(session, 5000.0, KEY)
@@ -51,23 +58,56 @@ def test_an_altered_foreign_or_old_cookie_is_no_session(tmp_path):
         "no-dot",
         "a.b.c",
         "x" * 3000 + "." + signature,
+        "Ã©.abc",  # UTF-8 read as Latin-1, as a header arrives: no crash, no session
+        f"{payload}.é{signature[1:]}",
     ):
         assert session_cookie.session_of(bad, 5001.0, KEY, 60) is None, bad
     # past its life: the idle time, or 12 hours when sessions never end for idleness
     assert session_cookie.session_of(value, 5000.0 + 3601, KEY, 60) is None
     assert session_cookie.session_of(value, 5000.0 + 11 * 3600, KEY, 0) is not None
     assert session_cookie.session_of(value, 5000.0 + 12 * 3600 + 1, KEY, 0) is None
-    assert session_cookie.session_of(value, 4000.0, KEY, 60) is None  # issued in the future
+    # another process's clock a little behind is allowed; a cookie from the future is not
+    assert session_cookie.session_of(value, 5000.0 - 30, KEY, 60) is not None
+    assert session_cookie.session_of(value, 5000.0 - 120, KEY, 60) is None
 
 
-def test_a_cookie_ends_with_the_password_or_the_person(tmp_path):
+def test_a_cookie_ends_with_the_password_the_person_or_a_sign_out(tmp_path):
     path, users = dana(tmp_path)
-    value = session_cookie.token(access.session_for(users["dana@example.com"], 1000.0), 1000, KEY)
+    session = access.session_for(users["dana@example.com"], 1000.0)
+    value = session_cookie.token(session, 1000.0, KEY)
+    back = session_cookie.session_of(value, 1001.0, KEY, 60)
+    signed_out = session_cookie.SignOuts(path)
+    assert signed_out.last("dana@example.com") is None
+    signed_out.sign_out("Dana@Example.com", 1000.5)  # in another tab, after this sign-in
+    # every process reads the same record
+    assert session_cookie.SignOuts(path).last("dana@example.com") == 1000.5
+    said = access.session_end(users["dana@example.com"], back, 1001.0, 60, 1000.5)
+    assert said.startswith("You have been signed out (Sign out")
+    # a sign-in after the sign-out holds
+    again = access.session_for(users["dana@example.com"], 1002.0)
+    renewed = session_cookie.session_of(session_cookie.token(again, 1002.0, KEY), 1003, KEY, 60)
+    assert access.session_end(users["dana@example.com"], renewed, 1003.0, 60, 1000.5) is None
+    assert stat.S_IMODE(signed_out.path.stat().st_mode) == 0o600
     access.add_user(path, "dana@example.com", "manager", "second secret", ("claims",))
     changed = access.load_users(path)["dana@example.com"]
-    back = session_cookie.session_of(value, 1001.0, KEY, 60)
     assert "password was changed" in access.session_end(changed, back, 1001.0, 60)
     assert "no longer in the users file" in access.session_end(None, back, 1001.0, 60)
+
+
+def test_sign_outs_from_many_processes_are_all_kept(tmp_path):
+    path, _users = dana(tmp_path)
+    threads = [
+        threading.Thread(
+            target=lambda i=i: session_cookie.SignOuts(path).sign_out(f"p{i}@example.com", i)
+        )
+        for i in range(1, 9)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    record = session_cookie.SignOuts(path)
+    assert [record.last(f"p{i}@example.com") for i in range(1, 9)] == list(range(1, 9))
 
 
 def test_an_active_session_renews_its_cookie_at_a_quarter_of_its_life():
@@ -95,23 +135,46 @@ def test_the_key_is_made_once_private_and_shared(tmp_path):
     assert len(keys[0]) == 32
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert sorted(p.name for p in tmp_path.iterdir()) == ["users.toml", path.name]
-    # a secret in the environment wins, the same for every process given it
-    given = {session_cookie.KEY_ENV: "an installation's secret"}
-    assert (
-        session_cookie.server_key(users, given)
-        == hashlib.sha256(b"an installation's secret").digest()
-    )
-    # a key file that cannot be read (here a folder): a key of this process, the same at
-    # each call, with a warning in the log
-    other = tmp_path / "other" / "users.toml"
-    session_cookie.key_file(other).mkdir(parents=True)
-    first = session_cookie.server_key(other, {})
-    assert len(first) == 32 and first != keys[0]
-    assert session_cookie.server_key(other, {}) == first
+    # a secret in the environment wins, the same for every process given it; a short one
+    # is refused, naming how to make one
+    secret = "an installation's secret of 32+ chars"
+    given = {session_cookie.KEY_ENV: secret}
+    assert session_cookie.server_key(users, given) == hashlib.sha256(secret.encode()).digest()
+    with pytest.raises(session_cookie.KeyError_, match="at least 32 random ones"):
+        session_cookie.server_key(users, {session_cookie.KEY_ENV: "short"})
 
 
-def test_the_page_script_sets_a_strict_cookie_secure_over_https():
-    script = session_cookie.set_script("abc.def", 3600)
-    assert '"cx_session=abc.def; Path=/; Max-Age=3600; SameSite=Strict"' in script
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda p: p.mkdir(),  # not a file
+        lambda p: (p.write_text("ab" * 32), p.chmod(0o644)),  # others may read it
+        lambda p: p.write_bytes(b"\xef\xbb\xbf" + b"ab" * 32),  # an editor's byte-order mark
+        lambda p: p.write_text("not hex at all"),
+        lambda p: (p.with_name("elsewhere").write_text("ab" * 32), p.symlink_to("elsewhere")),
+    ],
+    ids=["folder", "readable", "bom", "not-hex", "link"],
+)
+def test_a_key_file_that_cannot_be_trusted_is_not_used(tmp_path, spoil, caplog, request):
+    """A key file others may read, a link, or one that is not a key: the process signs with
+    a key of its own (cookies last that process), says why in the log, and never crashes."""
+    users = tmp_path / "users.toml"
+    users.write_text("")
+    path = session_cookie.key_file(users)
+    spoil(path)
+    if request.node.callspec.id != "readable" and path.is_file() and not path.is_symlink():
+        path.chmod(0o600)  # private: refused for what it holds, not for its mode
+    if request.node.callspec.id == "link":
+        path.with_name("elsewhere").chmod(0o600)
+    with caplog.at_level("ERROR", logger="cxdashboard.access"):
+        key = session_cookie.server_key(users, {})
+    assert len(key) == 32 and key != bytes.fromhex("ab" * 32)
+    assert session_cookie.server_key(users, {}) == key  # the same for this process
+    assert "cannot be used" in caplog.text
+
+
+def test_the_page_script_sets_a_strict_session_cookie_secure_over_https():
+    script = session_cookie.set_script("abc.def")
+    assert '"cx_session=abc.def; Path=/; SameSite=Strict"' in script  # no Max-Age: a session
     assert "'https:' ? '; Secure'" in script
     assert "cx_session=; Path=/; Max-Age=0" in session_cookie.clear_script()

@@ -108,9 +108,10 @@ def axis_range(values: list, moes: list, targets: list) -> tuple[float, float]:
     """An NPS bar chart's axis: 0, every bar with its margin and every target, with room
     beside them for a value written beyond a margin's end (:func:`beyond_labels`)."""
     ends = [0.0, *(t for t in targets if t is not None)]
-    for v, moe in zip(values, moes, strict=True):
+    bars = clipped(values, moes)  # margins stop at the scale's ends, as they are drawn
+    for v, up, down in zip(values, bars["array"], bars["arrayminus"], strict=True):
         if v is not None:
-            ends += [v - (moe or 0.0), v + (moe or 0.0)]
+            ends += [v - (down or 0.0), v + (up or 0.0)]
     return min(ends) - 12, max(ends) + 12
 
 
@@ -138,7 +139,8 @@ def beyond_labels(
         if shown:
             continue
         side = 1.0 if v is None or v >= 0 else -1.0
-        x = 0.0 if v is None else v + side * ((moe or 0.0) + pad)
+        reach = 0.0 if v is None else min(moe or 0.0, 100.0 - side * v)  # the drawn margin
+        x = 0.0 if v is None else v + side * (reach + pad)
         if target is not None and v is not None and 0 <= side * (target - x) <= room:
             x = target + side * pad  # the text would cover the target's tick: past it
         ys.append(name)

@@ -536,17 +536,27 @@ def _password_stamp(user: User) -> str:
 
 
 def session_for(user: User, now: float) -> dict:
-    """What a signed-in session keeps: who, which password, when last active."""
-    return {"email": user.email.lower(), "stamp": _password_stamp(user), "seen": now}
+    """What a signed-in session keeps: who, which password, when they signed in, when last
+    active."""
+    return {"email": user.email.lower(), "stamp": _password_stamp(user), "since": now, "seen": now}
 
 
-def session_end(user: User | None, session: dict, now: float, idle_minutes: float) -> str | None:
+def session_end(
+    user: User | None,
+    session: dict,
+    now: float,
+    idle_minutes: float,
+    signed_out: float | None = None,
+) -> str | None:
     """Why a password session is over (None: it is not): the person was removed, their
-    password changed since they signed in, or nothing happened for ``idle_minutes``."""
+    password changed since they signed in, they signed out since (``signed_out``: when they
+    last did, in any tab or browser), or nothing happened for ``idle_minutes``."""
     if user is None:
         return "You have been signed out: your account is no longer in the users file."
     if session.get("stamp") != _password_stamp(user):
         return "You have been signed out because your password was changed. Sign in again."
+    if signed_out is not None and session.get("since", 0.0) <= signed_out:
+        return "You have been signed out (Sign out, in this or another tab). Sign in again."
     if idle_minutes > 0 and now - session.get("seen", 0) > idle_minutes * 60:
         return f"You have been signed out after {idle_minutes:g} minutes without activity."
     return None

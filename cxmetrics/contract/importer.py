@@ -599,6 +599,8 @@ def validate(frame: pl.DataFrame, m: Mapping, known: dict[str, pl.Series]) -> Va
         .unique(maintain_order=True)
         .sort("row", "column")
     )
+    if dropped.height:  # a row left out (keep-first) is not written: not refused either
+        report = report.filter(~pl.col("row").is_in(dropped["row"].implode()))
     report, blanked, typed = _blank_invalid(report, typed, m.blank_invalid)
     bad_rows = report["row"].unique()
     valid = typed.filter(~pl.col(ROW).is_in(bad_rows.implode()))

@@ -221,11 +221,23 @@ def _read_csv(path: Path) -> pl.DataFrame:
             f"{path}: line {line} is not UTF-8 text (byte {exc.start + 1}); save the file "
             "as CSV UTF-8"
         ) from exc
+    sep = separator(text)
     try:
-        return pl.read_csv(text.encode("utf-8"), infer_schema=False, separator=separator(text))
+        frame = pl.read_csv(text.encode("utf-8"), infer_schema=False, separator=sep)
     except pl.exceptions.PolarsError as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise JourneyError(f"{path}: cannot be read as CSV ({first})") from exc
+    if sep != ";":
+        return frame
+    # Excel writes ";" where the decimal mark is a comma: "0,05" is 0.05 there
+    decimal = r"^\s*-?\d+,\d+\s*$"
+    return frame.with_columns(
+        pl.when(pl.col(c).str.contains(decimal))
+        .then(pl.col(c).str.replace(",", ".", literal=True))
+        .otherwise(pl.col(c))
+        .alias(c)
+        for c in frame.columns
+    )
 
 
 def read_journey_dir(folder: Path = SAMPLE_DIR) -> tuple[Journey, pl.DataFrame]:
