@@ -101,6 +101,16 @@ def test_nothing_is_shown_before_signing_in(users):
     assert at.error[0].value.startswith("The e-mail address or the password is wrong. 4 more")
 
 
+def test_a_short_session_secret_is_a_configuration_error_not_a_crash(users, monkeypatch):
+    monkeypatch.setenv("CX_SESSION_SECRET", "too short")
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    (said,) = [e.value for e in at.error]
+    assert said.startswith("**Sign-in is misconfigured.** CX_SESSION_SECRET has 9 characters")
+    assert not at.text_input and not at.metric  # no sign-in form, nothing shown
+
+
 def test_no_page_draws_a_file_widget_before_signing_in(users):
     at = open_app()
     for page in ("data.py", "voice.py", "journey.py"):
