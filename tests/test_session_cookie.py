@@ -8,6 +8,7 @@ import base64
 import hashlib
 import hmac
 import json
+import logging
 import stat
 import threading
 
@@ -166,8 +167,13 @@ def test_a_key_file_that_cannot_be_trusted_is_not_used(tmp_path, spoil, caplog, 
         path.chmod(0o600)  # private: refused for what it holds, not for its mode
     if request.node.callspec.id == "link":
         path.with_name("elsewhere").chmod(0o600)
-    with caplog.at_level("ERROR", logger="cxdashboard.access"):
-        key = session_cookie.server_key(users, {})
+    logger = logging.getLogger("cxdashboard.access")  # the dashboard stops its propagation
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level("ERROR", logger="cxdashboard.access"):
+            key = session_cookie.server_key(users, {})
+    finally:
+        logger.removeHandler(caplog.handler)
     assert len(key) == 32 and key != bytes.fromhex("ab" * 32)
     assert session_cookie.server_key(users, {}) == key  # the same for this process
     assert "cannot be used" in caplog.text
