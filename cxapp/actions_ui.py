@@ -134,7 +134,8 @@ def late_section(
     ``frame``: :func:`listed`, when the page already has it; ``view``: the page's filters,
     which each action's link to the Accountability page keeps (on its stage and owner)."""
     frame = listed(ds) if frame is None else frame
-    late = data.shared(late_only, frame, None if view is None else ds.stage_ids(view))
+    stage_ids = None if view is None else ds.stage_ids(view)
+    late = data.shared(late_only, frame, stage_ids)
     st.subheader(f"Late actions ({late.height})" if late.height else "Late actions")
     if frame.height == 0:
         ui.not_recorded(
@@ -142,7 +143,7 @@ def late_section(
             "the Accountability page, and the late ones show here."
         )
         return
-    on = "" if view is None or ds.stage_ids(view) is None else " on the stages in view"
+    on = "" if stage_ids is None else " on the stages in view"
     if late.height == 0:
         st.caption(f"No action plan{on} is past its due date.")
         return

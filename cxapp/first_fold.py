@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cxmetrics.contract.text import counted, day_text
+from cxmetrics.contract.text import counted, period_text
 from cxmetrics.views import first_screen
 from cxmetrics.views.wording import inert
 
@@ -56,8 +56,7 @@ def show(fs: first_screen.FirstScreen, money) -> None:
             else "too few answers in this view to test anything"
         )
         st.markdown(
-            f":material/flag: **What to know** · {day_text(fs.start)} – {day_text(fs.end)} · "
-            + tested
+            f":material/flag: **What to know** · {period_text(fs.start, fs.end)} · " + tested
         )
         if fs.nothing:
             icon = ":material/check_circle:" if fs.tested else ":material/info:"

@@ -20,7 +20,7 @@ import streamlit as st
 
 from cxapp import data
 from cxmetrics.contract.periods import PRESETS, preset_range
-from cxmetrics.contract.text import day_text
+from cxmetrics.contract.text import period_text
 from cxmetrics.stats.dataset import Dataset
 from cxmetrics.stats.filters import Filters
 from cxmetrics.views import links
@@ -95,10 +95,7 @@ def filters(ds: Dataset) -> Filters:
         start, end = _date_pair(picked, first_day, last_day)
     else:
         start, end = preset_range(period, first_day, last_day)
-    sb.caption(
-        f"{day_text(start)} – {day_text(end)} · data covers {day_text(first_day)} – "
-        f"{day_text(last_day)}"
-    )
+    sb.caption(f"{period_text(start, end)} · data covers {period_text(first_day, last_day)}")
     if period == default:
         sb.caption(why)
 

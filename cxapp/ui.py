@@ -140,8 +140,8 @@ def tile(
                 "style='display:block;width:100%;height:44px'>"
             )
         caption = wording.tile_caption(t, min_n, previous_label, symbol, short=True)
-        if value in (wording.NO_DATA, wording.TOO_FEW, wording.TOO_FEW_CUSTOMERS):  # a dash: why,
-            st.caption(f"{value} · {caption}")  # in place of a badge a tile's width cuts
+        if value in wording.SCARCE:  # the tile shows a dash: say why, in place of a badge
+            st.caption(f"{value} · {caption}")  # a tile's width cuts
         else:
             st.caption(caption)
             if t.key in ("nps", "csat", "ces"):

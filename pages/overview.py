@@ -5,7 +5,7 @@ import streamlit as st
 from cxapp import actions_ui, data, first_fold, router, sidebar, ui
 from cxmetrics.charts import overview_charts
 from cxmetrics.contract.registry import METRICS
-from cxmetrics.contract.text import day_text, tested_together
+from cxmetrics.contract.text import day_text, period_text, tested_together
 from cxmetrics.views import first_screen, overview, overview_links
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -18,7 +18,7 @@ ov = data.shared(overview.compute, data.DATASET, view)
 ui.stop_if_empty(ov.empty, ov.start, ov.end, ds)
 
 trends = data.shared(overview.trends, data.DATASET, view)
-previous = f"{day_text(ov.previous.start)} – {day_text(ov.previous.end)}" if ov.previous else None
+previous = period_text(ov.previous.start, ov.previous.end) if ov.previous else None
 cols = st.columns(6)
 for col, key in zip(
     cols, ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk"), strict=True

@@ -6,7 +6,7 @@ import streamlit as st
 from cxapp import data, router, sidebar, ui
 from cxmetrics.charts import voc_charts
 from cxmetrics.contract.registry import METRICS
-from cxmetrics.contract.text import day_text
+from cxmetrics.contract.text import day_text, period_text
 from cxmetrics.findings import closed_loop, leading
 from cxmetrics.stats import comment_queries, complaints, voc
 from cxmetrics.views import voc_view
@@ -44,7 +44,7 @@ if loop_tab.open is not False:
             ui.not_recorded(voc_view.NO_CASES)
         else:
             st.caption(
-                f"Cases opened {day_text(vv.start)} – {day_text(vv.end)} on the stages in "
+                f"Cases opened {period_text(vv.start, vv.end)} on the stages in "
                 "view, by the department that handled them (cases have no channel; the "
                 f"channel filter does not apply). {vv.loop_window} "
                 f"{METRICS['false_closure_rate'].definition} {vv.loop_caption}"

@@ -8,7 +8,6 @@ import polars as pl
 
 from cxmetrics.charts.chart_style import (
     INK,
-    NPS_SCALE,
     SERIES_COLORS,
     STATUS_COLORS,
     TEMPLATE,
@@ -32,9 +31,10 @@ def fig_nps_trend(trend: pl.DataFrame, unit: str) -> go.Figure:
         part = trend.filter((pl.col("group") == group) & pl.col("nps").is_not_null())
         color = SERIES_COLORS[i % len(SERIES_COLORS)]
         x = part["period"].to_list()
-        low, high = NPS_SCALE  # the band stops at the scale's ends
-        upper = (part["nps"] + part["moe"]).clip(upper_bound=high).to_list()
-        lower = (part["nps"] - part["moe"]).clip(lower_bound=low).to_list()
+        nps = part["nps"].to_list()
+        band = clipped(nps, part["moe"].to_list())  # it stops at the scale's ends
+        upper = [v + up for v, up in zip(nps, band["array"], strict=True)]
+        lower = [v - down for v, down in zip(nps, band["arrayminus"], strict=True)]
         fig.add_scatter(
             x=x + x[::-1],
             y=upper + lower[::-1],

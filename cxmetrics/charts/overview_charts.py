@@ -134,12 +134,14 @@ def beyond_labels(
     ys, xs, texts, places, colors = [], [], [], [], []
     inside = inside_labels(values, moes, span)
     unknown = unknown or ["too few answers"] * len(values)
-    rows = zip(names, values, moes, targets, inside, unknown, strict=True)
-    for name, v, moe, target, shown, none_text in rows:
+    drawn = clipped(values, moes)  # the margins as drawn, stopped at the scale's ends
+    reaches = zip(drawn["array"], drawn["arrayminus"], strict=True)
+    rows = zip(names, values, reaches, targets, inside, unknown, strict=True)
+    for name, v, (up, down), target, shown, none_text in rows:
         if shown:
             continue
         side = 1.0 if v is None or v >= 0 else -1.0
-        reach = 0.0 if v is None else min(moe or 0.0, 100.0 - side * v)  # the drawn margin
+        reach = (up if side > 0 else down) or 0.0
         x = 0.0 if v is None else v + side * (reach + pad)
         if target is not None and v is not None and 0 <= side * (target - x) <= room:
             x = target + side * pad  # the text would cover the target's tick: past it

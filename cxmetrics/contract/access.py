@@ -609,13 +609,18 @@ def remove_user(path: Path, email: str) -> User:
 
 
 def _write_users(path: Path, users: dict[str, User]) -> None:
-    """The users file written whole, private from its first byte, then moved into place."""
+    write_private(path, _to_toml(users.values()))
+
+
+def write_private(path: Path, text: str) -> None:
+    """``text`` written whole to ``path``, private (mode 600) from its first byte, then
+    moved into place: a reader sees the old file or the new one, never half of it."""
     tmp = path.with_name(path.name + ".tmp")
     with contextlib.suppress(FileNotFoundError):
         tmp.unlink()  # a leftover (or planted) file is not written through
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(_to_toml(users.values()))
+        f.write(text)
     tmp.replace(path)
 
 

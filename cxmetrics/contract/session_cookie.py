@@ -35,6 +35,8 @@ import secrets
 import stat
 from pathlib import Path
 
+from cxmetrics.contract import access
+
 COOKIE = "cx_session"
 #: The key signing the cookies of every process of one installation, when set
 KEY_ENV = "CX_SESSION_SECRET"
@@ -156,13 +158,7 @@ class SignOuts:
             fcntl.flock(fd, fcntl.LOCK_EX)
             times = dict(self._read(force=True))
             times[email.lower()] = max(when, times.get(email.lower(), 0.0))
-            temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            with contextlib.suppress(FileNotFoundError):
-                temporary.unlink()
-            out = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-            with os.fdopen(out, "w", encoding="utf-8") as f:
-                json.dump(times, f)
-            temporary.replace(self.path)
+            access.write_private(self.path, json.dumps(times))  # one writer: the lock's
             self._seen = (-1.0, {})
         finally:
             os.close(fd)  # and the lock with it

@@ -81,3 +81,8 @@ def tested_together(n: int, one: str, where: str) -> str:
 def day_text(day) -> str:
     """A date as every page, briefing and message writes it: "3 Jul 2026"."""
     return f"{day.day} {day:%b %Y}"
+
+
+def period_text(start, end) -> str:
+    """A period as every page writes it: "3 Jul 2026 – 30 Sep 2026"."""
+    return f"{day_text(start)} – {day_text(end)}"

@@ -25,7 +25,7 @@ import math
 import polars as pl
 
 from cxmetrics.contract.journey import Journey
-from cxmetrics.contract.text import day_text
+from cxmetrics.contract.text import day_text, period_text
 from cxmetrics.findings.findings import Finding
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.filters import Filters
@@ -310,7 +310,7 @@ def mature_candidates(ds, f: Filters, shown: pl.DataFrame, min_n: int = m.MIN_N)
     """:func:`candidates` on cases already cut to the view and to :func:`mature` ones."""
     start = f.start or ds.first_day
     end = min(f.end or ds.last_day, mature_until(ds.last_day))
-    period = f"{day_text(start)} – {day_text(end)}" if end >= start else ""
+    period = period_text(start, end) if end >= start else ""
     return department_candidates(shown, ds.journey, min_n, period)
 
 

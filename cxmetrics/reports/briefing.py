@@ -38,7 +38,7 @@ from cxmetrics.charts import (
 )
 from cxmetrics.contract.periods import trend_unit
 from cxmetrics.contract.registry import METRICS, MIN_N
-from cxmetrics.contract.text import day_text, tested_together
+from cxmetrics.contract.text import day_text, period_text, tested_together
 from cxmetrics.findings import action_effect, closed_loop, findings
 from cxmetrics.findings import impact as impact_mod
 from cxmetrics.reports import exports
@@ -113,7 +113,7 @@ class Briefing:
 
 
 def _period(start: dt.date, end: dt.date) -> str:
-    return f"{day_text(start)} – {day_text(end)}"
+    return period_text(start, end)
 
 
 def representative_comments(comments: Comments, f: Filters, stage_ids, k: int = VERBATIMS):

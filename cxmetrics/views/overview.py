@@ -11,7 +11,7 @@ import polars as pl
 
 from cxmetrics.contract.periods import trend_unit
 from cxmetrics.contract.registry import METRICS, MIN_N
-from cxmetrics.contract.text import counted, day_text
+from cxmetrics.contract.text import counted, period_text
 from cxmetrics.findings import findings as fx
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.dataset import Dataset
@@ -442,8 +442,8 @@ def change_sentences(kept: list[fx.Finding], prev: Filters | None, tested: int) 
         ]
     if not kept:
         return [
-            f"No score moved significantly against {day_text(prev.start)} – "
-            f"{day_text(prev.end)} ({counted(tested, 'comparison')} tested)."
+            f"No score moved significantly against {period_text(prev.start, prev.end)} "
+            f"({counted(tested, 'comparison')} tested)."
         ]
     return [c.sentence for c in kept[:6]]
 

@@ -11,6 +11,8 @@ from cxmetrics.views.overview import Tile
 NOT_RECORDED = "Not recorded"
 NO_DATA, TOO_FEW = "No data", "Too few responses"
 TOO_FEW_CUSTOMERS = "Too few customers"  # churn counts customers, not answers
+#: The words a score shows where it has no number to show: no answers, or too few
+SCARCE = (NO_DATA, TOO_FEW, TOO_FEW_CUSTOMERS)
 #: A tile's or stage card's value where it is a word: six to a row (1,400 px) cut a word
 #: ("Not reco", "Too few"), so they show a dash and their caption and status say it whole
 NO_FIGURE = "–"
@@ -64,7 +66,7 @@ def revenue_range(score: m.Score) -> tuple[float, float] | None:
 def figure(text: str) -> str:
     """A value as a tile or a stage card shows it: the number, or :data:`NO_FIGURE` where
     :func:`value_text` or :func:`tile_value` gave a word."""
-    return NO_FIGURE if text in (NOT_RECORDED, NO_DATA, TOO_FEW, TOO_FEW_CUSTOMERS) else text
+    return NO_FIGURE if text == NOT_RECORDED or text in SCARCE else text
 
 
 def possessive(name: str) -> str:
