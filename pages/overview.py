@@ -5,7 +5,7 @@ import streamlit as st
 from cxapp import actions_ui, data, first_fold, router, sidebar, ui
 from cxmetrics.charts import overview_charts
 from cxmetrics.contract.registry import METRICS
-from cxmetrics.contract.text import day_text, period_text, tested_together
+from cxmetrics.contract.text import day_text, period_text
 from cxmetrics.views import first_screen, overview, overview_links
 
 router.ensure()  # a first visit by a shared link goes through the router
@@ -58,16 +58,8 @@ trend_words = (
 )
 if previous:
     st.caption(
-        f"Changes are against the previous period, {previous}. "
-        + (
-            "A change is shown only when it holds after testing "
-            f"{tested_together(ov.tested['change'], 'comparison', 'in view')} "
-            "(Benjamini-Hochberg, false discovery rate 5%), with margins that allow for "
-            "customers who answer more than once. "
-            if ov.tested.get("change")
-            else "No change could be tested: each needs enough answers in both periods. "
-        )
-        + "'Below target' means the whole 95% interval is below it. "
+        overview.changes_note(previous, ov.tested.get("change", 0))
+        + " 'Below target' means the whole 95% interval is below it. "
         + trend_words
     )
 else:

@@ -93,13 +93,16 @@ def test_worst_moments_use_the_stage_target_else_the_company_one():
 def test_one_test_is_not_written_as_tests():
     """ "after testing all 1 comparisons together", "(1 comparisons tested)", "1 tests of":
     one test reads as one."""
-    from cxmetrics.reports import briefing
 
     assert text.tested_together(1, "comparison", "in view") == "the 1 comparison in view"
     assert text.tested_together(5, "change", "on the chart") == (
         "all 5 changes on the chart together"
     )
-    assert "testing the 1 comparison in view (" in briefing.changes_note("May", 1)
+    assert "testing the 1 comparison in view (" in overview.changes_note("May", 1)
+    # none tested: said, in the briefing as on the page, not "after testing all 0"
+    assert overview.changes_note("May", 0).endswith(
+        "No change could be tested: each needs enough answers in both periods."
+    )
     assert findings.caption(1, "x").startswith("1 test of x;")
     assert findings.caption(2, "x").startswith("2 tests of x;")
     prev = Filters(dt.date(2026, 6, 1), dt.date(2026, 6, 30))

@@ -38,7 +38,7 @@ from cxmetrics.charts import (
 )
 from cxmetrics.contract.periods import trend_unit
 from cxmetrics.contract.registry import METRICS, MIN_N
-from cxmetrics.contract.text import day_text, period_text, tested_together
+from cxmetrics.contract.text import day_text, period_text
 from cxmetrics.findings import action_effect, closed_loop, findings
 from cxmetrics.findings import impact as impact_mod
 from cxmetrics.reports import exports
@@ -228,7 +228,7 @@ def build(
         Slide(
             "What changed",
             ov.changes,
-            note=changes_note(previous, ov.tested.get("change", 0)),
+            note=overview.changes_note(previous, ov.tested.get("change", 0)),
             link=link("overview"),
             line_links=tuple(
                 Link(first_screen.PAGE_TITLES[page], url) if url else None
@@ -421,18 +421,6 @@ def moment_lines(worst: pl.DataFrame, ds: Dataset, min_n: int) -> list[str]:
             f"{margin} (n = {r['n_nps']:,} answers) · {status}{against}"
         )
     return lines
-
-
-def changes_note(previous: str | None, tested: int) -> str:
-    """Under "What changed": against what, and how a change is tested (as on the overview)."""
-    if previous is None:
-        return ""
-    return (
-        f"Changes are against the previous period, {previous}. A change is shown only when it "
-        f"holds after testing {tested_together(tested, 'comparison', 'in view')} "
-        "(Benjamini-Hochberg, false discovery rate 5%), with margins that allow for customers "
-        "who answer more than once."
-    )
 
 
 def headline_links(known: first_screen.FirstScreen, lines: list[str]) -> tuple[Link | None, ...]:

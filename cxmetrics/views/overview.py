@@ -11,7 +11,7 @@ import polars as pl
 
 from cxmetrics.contract.periods import trend_unit
 from cxmetrics.contract.registry import METRICS, MIN_N
-from cxmetrics.contract.text import counted, period_text
+from cxmetrics.contract.text import counted, period_text, tested_together
 from cxmetrics.findings import findings as fx
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.dataset import Dataset
@@ -431,6 +431,21 @@ def target_candidates(items, min_n: int) -> list[fx.Finding]:
             )
         )
     return out
+
+
+def changes_note(previous: str | None, tested: int) -> str:
+    """Under "What changed", on the overview and in the briefing: against what, and how a
+    change is tested, or that none could be ("" without a previous period)."""
+    if previous is None:
+        return ""
+    how = (
+        "A change is shown only when it holds after testing "
+        f"{tested_together(tested, 'comparison', 'in view')} (Benjamini-Hochberg, false "
+        "discovery rate 5%), with margins that allow for customers who answer more than once."
+        if tested
+        else "No change could be tested: each needs enough answers in both periods."
+    )
+    return f"Changes are against the previous period, {previous}. {how}"
 
 
 def change_sentences(kept: list[fx.Finding], prev: Filters | None, tested: int) -> list[str]:
