@@ -143,9 +143,6 @@ def select(
         .subquery("ranked")
     )
 
-    def count(cond) -> sa.ColumnElement:
-        return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
-
     def latest(score: str) -> sa.ColumnElement:
         # the answer at the group's last place with an answer, in one number: place and
         # answer together (:func:`placed` takes them apart), so one window, not one per score
@@ -159,9 +156,9 @@ def select(
         k.channel,
         sa.type_coerce(sa.func.count(), sa.Integer).label("responses"),
         sa.type_coerce(sa.func.count(k.nps), sa.Integer).label("n_nps"),
-        sa.type_coerce(count(k.nps >= 9), sa.Integer).label("promoters"),
-        sa.type_coerce(count(k.nps <= 6), sa.Integer).label("detractors"),
-        sa.type_coerce(count(k.source == "complaint"), sa.Integer).label("complaints"),
+        sa.type_coerce(store.count_where(k.nps >= 9), sa.Integer).label("promoters"),
+        sa.type_coerce(store.count_where(k.nps <= 6), sa.Integer).label("detractors"),
+        sa.type_coerce(store.count_where(k.source == "complaint"), sa.Integer).label("complaints"),
         *[sa.type_coerce(latest(score), sa.BigInteger).label(f"{score}_key") for score in SCORES],
     ).group_by(k.customer_id, k.stage_id, k.channel)
 

@@ -109,16 +109,13 @@ class Comments:
             return _empty_stats()
         joined, where = self._joined(f, stage_ids)
 
-        def count(cond) -> sa.ColumnElement:
-            return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
-
         stmt = (
             sa.select(
                 *keys,
                 sa.func.count().label("comments"),
                 sa.func.count(r.c.nps).label("n_nps"),
-                count(r.c.nps >= 9).label("promoters"),
-                count(r.c.nps <= 6).label("detractors"),
+                store.count_where(r.c.nps >= 9).label("promoters"),
+                store.count_where(r.c.nps <= 6).label("detractors"),
                 sa.func.sum(a.c.sentiment).label("sentiment_sum"),
                 sa.func.count(a.c.sentiment).label("n_sentiment"),
             )
