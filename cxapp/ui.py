@@ -523,7 +523,11 @@ def at_risk_columns(symbol: str) -> dict:
         "left": _num("Left", None, "%,d", "Satisfied customers who left in the period"),
         "churn": _num("Churn %", None, "%.1f", "Of the satisfied customers"),
         "revenue": _num(
-            "Revenue at risk", None, f"{symbol}%,.0f", "Σ annual revenue of those at risk"
+            "Their annual revenue",
+            None,
+            f"{symbol}%,.0f",
+            "Σ annual revenue of the customers at risk: all of it, not the expected loss "
+            "that the section Revenue at risk counts",
         ),
         "q": _num(
             "q",

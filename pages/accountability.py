@@ -14,6 +14,7 @@ ds = data.get_dataset()
 view = sidebar.filters(ds)
 ui.page_start("Accountability across silos", ds, view)
 av = data.shared(accountability.compute, data.DATASET, data.KPIS, view)
+ui.stop_if_empty(av.empty, av.start, av.end, ds)
 journey = ds.journey
 
 # --- manager view ---------------------------------------------------------------------

@@ -22,6 +22,7 @@ from cxmetrics.contract.registry import METRICS
 from cxmetrics.findings import findings, leading
 from cxmetrics.reports import briefing, exports
 from cxmetrics.stats.filters import Filters
+from cxmetrics.views import overview
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "+1+2", "-3", "@SUM(A1)", "\tcmd", "\rcmd", "plain", None]
 
@@ -155,6 +156,19 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
     assert period in text and METRICS["nps"].format(nps) in text
     assert "Closed is not resolved" in text and "In customers' words" in text
     assert briefing.WHAT_TO_KNOW in pdf.pages[1].extract_text()
+    # each stage's status on the journey slide names the metric it is about: a stage whose
+    # NPS meets its target is never said to be below or near target on NPS
+    ov = overview.compute(ds, view)
+    strip = next(s for s in b.slides if s.title == "The journey, stage by stage").lines
+    judged = 0
+    for stage, line in zip(ov.stages, strip, strict=True):
+        score, target = stage.scores["nps"], stage.targets["nps"]
+        said = re.search(r"· (below|near) target on ([A-Z, ]+) ·", line)
+        assert said or " target on " not in line, line
+        if said and target is not None and score.value >= target:
+            judged += 1
+            assert "NPS" not in said.group(2).split(", "), line
+    assert judged  # the sample's view has such a stage (its CES below target)
     # a lead slide exactly when the findings engine kept a lead (contacts up, NPS down)
     tested = leading.candidates(ds, inputs["contacts"], view)
     kept = [k for k in findings.decide(tested) if k.effect < 0]

@@ -327,3 +327,24 @@ def test_sparkline_draws_the_band_behind_the_line_and_skips_missing_points():
     assert y0 == pytest.approx((top0 + bottom0) / 2, abs=0.01)
     assert y1 == pytest.approx((top1 + bottom1) / 2, abs=0.01)
     assert sparkline_svg([10.0, None], None, "#808495", "t") is None  # one point: no line
+
+
+def test_a_stage_s_status_words_name_the_metric_it_is_about():
+    """The briefing wrote "Shop & quote: NPS +37 · below target" for a stage whose NPS was
+    above its target and whose CES was below: the status now names its metric."""
+
+    def row(nps: str, csat: str, ces: str) -> overview.StageRow:
+        scores = {k: m.Score(k, 1.0, 500, 0.1) for k in ("nps", "csat", "ces")}
+        statuses = {"nps": nps, "csat": csat, "ces": ces}
+        return overview.StageRow("shop", "Shop & quote", 1, scores, {}, statuses, [])
+
+    assert row(m.STATUS_ON, m.STATUS_ON, m.STATUS_BELOW).status_words == "below target on CES"
+    assert (
+        row(m.STATUS_BELOW, m.STATUS_ON, m.STATUS_BELOW).status_words == "below target on NPS, CES"
+    )
+    assert row(m.STATUS_ON, m.STATUS_NEAR, m.STATUS_ON).status_words == "near target on CSAT"
+    assert row(m.STATUS_ON, m.STATUS_ON, m.STATUS_NONE).status_words == "on target"
+    assert row(m.STATUS_NONE, m.STATUS_NONE, m.STATUS_NONE).status_words == "no target"
+    assert row(m.STATUS_TOO_FEW, m.STATUS_NO_DATA, m.STATUS_NO_DATA).status_words == (
+        "too few responses"
+    )

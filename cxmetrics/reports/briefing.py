@@ -200,7 +200,7 @@ def build(
     for s in ov.stages:
         nps = wording.value_text("nps", s.scores["nps"], min_n)
         strip.append(
-            f"{s.name}: NPS {nps} (n = {s.scores['nps'].n:,}) · {s.status} · lead "
+            f"{s.name}: NPS {nps} (n = {s.scores['nps'].n:,}) · {s.status_words} · lead "
             f"{s.owners[0] if s.owners else '–'}"
         )
     slides.append(

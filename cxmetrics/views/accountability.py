@@ -492,6 +492,14 @@ class AccountabilityView:
     min_n: int
     has_kpis: bool = True  # any KPI imported at all (in any period)
     has_incentives: bool = True  # any department's CX share of pay imported
+    #: responses in view with every filter (the stage and department ones included): none,
+    #: and the page says so as the other pages do, rather than judging departments on
+    #: their other stages
+    responses: int = 0
+
+    @property
+    def empty(self) -> bool:
+        return self.responses == 0
 
     @property
     def judged(self) -> list[DepartmentVerdict]:
@@ -565,6 +573,7 @@ def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityVi
         min_n,
         kpis.height > 0,
         ds.journey.incentives.height > 0,
+        int(ds.cell_sums(f)["responses"].sum()),
     )
 
 

@@ -70,6 +70,15 @@ class StageRow:
         a "Below target" beside the stage's NPS is about (its CES, say)."""
         return [k for k in SCORE_KEYS if self.statuses.get(k) == self.status]
 
+    @property
+    def status_words(self) -> str:
+        """The status with the metrics it is about, where it is a judgement against target
+        ("Below target on CES"): a line that shows the stage's NPS must not let a CES
+        below target read as the NPS's."""
+        if self.status not in (m.STATUS_BELOW, m.STATUS_NEAR):
+            return self.status
+        return f"{self.status} on " + ", ".join(METRICS[k].short for k in self.status_metrics)
+
 
 @dataclass(frozen=True)
 class Overview:
