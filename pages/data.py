@@ -135,6 +135,7 @@ st.dataframe(source.head(10).select(columns), hide_index=True, placeholder=ui.MI
 
 # --- the mapping -------------------------------------------------------------------------
 guess = mapping.guess(table, columns, base)
+absent = guess.absent_from(columns)
 # Widgets start again from the guess whenever another file or saved mapping is chosen.
 version = f"{table}_{path.parent.name}_{uploads.digest(saved_mapping)}"
 st.markdown("**Map the columns**")
@@ -147,6 +148,16 @@ if guess.unpivot or guess.ids or guess.values or guess.rescale or guess.where:
 if guess.where:
     st.caption(
         "Only rows where " + inert("; ".join(c.describe() for c in guess.where)) + " are imported."
+    )
+if absent:
+    st.warning(
+        f"**The saved mapping names {counted(len(absent), 'column')} that "
+        f"{inert(uploaded.name)} does not have:** "
+        + inert("; ".join(f"{field} = {col!r}" for field, col in absent.items()))
+        + ". Those fields show “"
+        + NOT_IN_FILE.strip("— ")
+        + "” below and are not imported unless you choose a column for them.",
+        icon=":material/warning:",
     )
 chosen: dict[str, str] = {}
 constants: dict[str, str] = dict(guess.constants)

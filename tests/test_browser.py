@@ -250,6 +250,29 @@ def test_the_data_page_imports_an_uploaded_file(sample_db, browser, tmp_path):
         )
 
 
+def test_the_data_page_names_a_saved_mapping_s_columns_the_file_lacks(sample_db, browser, tmp_path):
+    """A saved mapping naming a column the file lacks was dropped without a word (the
+    field showed "not in the file"), where the command line refuses it: the page names it."""
+    db = tmp_path / "cx.db"
+    shutil.copy(sample_db, db)
+    upload = tmp_path / "october.csv"
+    upload.write_text("ID,Customer,Touchpoint,Date\n9000001,1,pay_first_bill,2026-09-01\n")
+    rules = tmp_path / "october.toml"
+    rules.write_text(
+        'table = "responses"\n[columns]\nresponse_id = "ID"\ncustomer_id = "Customer"\n'
+        'touchpoint_id = "Touchpoint"\nresponded_on = "Date"\nnps = "would_recommend"\n'
+        '[constants]\nchannel = "web"\nsource = "survey"\n'
+    )
+    with streamlit_server(f"sqlite:///{db}", tmp_path / "server.log") as base:
+        page = data_page_with(browser, base, upload, rules)
+        expect(
+            page.get_by_text("The saved mapping names 1 column that october.csv does not have")
+        ).to_be_visible(timeout=60_000)
+        expect(page.get_by_text("nps = 'would_recommend'", exact=False)).to_be_visible()
+        assert not page.locator("[data-testid='stException']").count()
+        page.close()
+
+
 def test_the_data_page_rescales_a_rating_on_its_own_scale(sample_db, browser, tmp_path):
     """A CSAT on 1-10 and no saved mapping: the field's "scale in the file" rescales it onto
     1-5 (linear, then rounded: 1 + (x - 1) × 4 / 9), where every 6-10 was refused."""

@@ -1417,3 +1417,12 @@ def test_tsv_files_catch_all_values_and_scraped_text(tmp_path):
         mapping.loads('table = "responses"\nhtml = 3\n', ".toml")
     with pytest.raises(mapping.MappingError, match=r"\[html\] names colour"):
         mapping.loads('table = "responses"\nhtml = ["colour"]\n', ".toml")
+
+
+def test_a_mapping_names_the_columns_a_file_lacks():
+    m = mapping.Mapping(
+        "responses",
+        columns={"response_id": "ID", "nps": "would_recommend", "csat": "Stars"},
+    )
+    assert m.absent_from(["ID", "Stars", "Other"]) == {"nps": "would_recommend"}
+    assert m.absent_from(["ID", "would_recommend", "Stars"]) == {}

@@ -162,6 +162,12 @@ class Mapping:
             used = (used - {self.unpivot.key}) | set(self.unpivot.columns)
         return used
 
+    def absent_from(self, file_columns: list[str]) -> dict[str, str]:
+        """The contract columns this mapping takes from a column the file does not have:
+        contract column -> the file's column it names (what a form can no longer offer)."""
+        have = set(file_columns)
+        return {field: col for field, col in self.columns.items() if col not in have}
+
     def to_toml(self) -> str:
         """The mapping as a TOML file (what the Data page saves)."""
 
