@@ -6,7 +6,7 @@ from cxapp import actions_ui, data, router, sidebar, ui
 from cxmetrics.charts import accountability_charts
 from cxmetrics.contract.registry import METRICS
 from cxmetrics.findings import action_effect, closed_loop
-from cxmetrics.views import accountability, wording
+from cxmetrics.views import accountability, voc_view, wording
 
 router.ensure()  # a first visit by a shared link goes through the router
 
@@ -43,52 +43,56 @@ if len(view.departments) == 1:
             av.end,
             ds.last_day,
         )
-        st.markdown(f"**My cases opened in the period: {cases['opened']:,}**")
-        c1, c2, c3, c4 = st.columns(4)
-        for col, key, score in (
-            (c1, "closure_rate", cases["closed"]),
-            (c2, "confirmed_rate", cases["confirmed"]),
-            (c3, "false_closure_rate", cases["false_closures"]),
-        ):
-            col.metric(
-                METRICS[key].short,
-                wording.NO_FIGURE if score is None else ui.value_text("churn", score, 1),
-                help=METRICS[key].help(),
+        if not cases["imported"]:  # never imported: not a count of 0
+            st.markdown("**My cases**")
+            ui.not_recorded(voc_view.NO_CASES)
+        else:
+            st.markdown(f"**My cases opened in the period: {cases['opened']:,}**")
+            c1, c2, c3, c4 = st.columns(4)
+            for col, key, score in (
+                (c1, "closure_rate", cases["closed"]),
+                (c2, "confirmed_rate", cases["confirmed"]),
+                (c3, "false_closure_rate", cases["false_closures"]),
+            ):
+                col.metric(
+                    METRICS[key].short,
+                    wording.NO_FIGURE if score is None else ui.value_text("churn", score, 1),
+                    help=METRICS[key].help(),
+                )
+            c4.metric(
+                "Median days to close",
+                "–" if cases["median_days"] is None else f"{cases['median_days']:.0f}",
             )
-        c4.metric(
-            "Median days to close",
-            "–" if cases["median_days"] is None else f"{cases['median_days']:.0f}",
-        )
-        c5, c6 = st.columns(2)
-        c5.metric(
-            "Said no",
-            ui.value_text("churn", cases["said_no"], 1),
-            help="Closed cases the customer said were not resolved",
-        )
-        c6.metric(
-            "Not asked",
-            ui.value_text("churn", cases["not_asked"], 1),
-            help="Closed cases with no answer from the customer either way (not asked, or no "
-            "answer)",
-        )
-        unknown = closed_loop.NO_REPEATS + " " if cases["false_closures"] is None else ""
-        st.caption(
-            f"n = {cases['judged']:,} cases old enough to count · "
-            f"{cases['closed_n']:,} of them closed. {cases['window']} {unknown}"
-            "The Voice of the customer page compares every department's closed loop."
-        )
-        ui.table(
-            cases["open_cases"],
-            "my-open-cases",
-            hide_index=True,
-            height=220,
-            column_config={
-                "case_id": st.column_config.TextColumn("Case"),
-                "opened_on": st.column_config.DateColumn("Opened"),
-                "touchpoint": "Touchpoint",
-                "root_cause": "Root cause",
-            },
-        )
+            c5, c6 = st.columns(2)
+            c5.metric(
+                "Said no",
+                ui.value_text("churn", cases["said_no"], 1),
+                help="Closed cases the customer said were not resolved",
+            )
+            c6.metric(
+                "Not asked",
+                ui.value_text("churn", cases["not_asked"], 1),
+                help="Closed cases with no answer from the customer either way (not asked, or no "
+                "answer)",
+            )
+            unknown = closed_loop.NO_REPEATS + " " if cases["false_closures"] is None else ""
+            st.caption(
+                f"n = {cases['judged']:,} cases old enough to count · "
+                f"{cases['closed_n']:,} of them closed. {cases['window']} {unknown}"
+                "The Voice of the customer page compares every department's closed loop."
+            )
+            ui.table(
+                cases["open_cases"],
+                "my-open-cases",
+                hide_index=True,
+                height=220,
+                column_config={
+                    "case_id": st.column_config.TextColumn("Case"),
+                    "opened_on": st.column_config.DateColumn("Opened"),
+                    "touchpoint": "Touchpoint",
+                    "root_cause": "Root cause",
+                },
+            )
 
 # --- silo vs experience ----------------------------------------------------------------
 st.subheader("Silo scorecards against the customer's experience")

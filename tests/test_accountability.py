@@ -436,3 +436,13 @@ def test_the_ownership_map_shows_no_score_below_30_answers():
     # a cell's number is the one its colour shows, as the colour bar says: NPS − target
     assert heat.text[0][list(heat.x).index("B")] == "Lead<br>-20 vs target"
     assert heat.colorbar.title.text == "NPS − target"
+
+
+def test_a_department_whose_stages_cannot_be_judged_is_not_said_to_be_fine():
+    """ "None of the stages it affects is below its NPS target" was said of a department
+    whose only stages had no NPS answers: nothing was judged, and the sentence says so."""
+    got = verdicts([stage("a", 10, 30, n=0), stage("b", 40, 30, n=10)], kpi_weeks("x", 30, 0))
+    assert "none of the stages it affects has enough NPS answers" in got["x"].sentence
+    assert "is below its NPS target" not in got["x"].sentence
+    judged = verdicts([stage("a", 35, 30), stage("b", 40, 30)], kpi_weeks("x", 30, 0))
+    assert judged["x"].sentence.endswith("none of the stages it affects is below its NPS target.")

@@ -120,6 +120,10 @@ def check_page(at: AppTest, page: str, shape: shapes.Shape, period: str) -> None
             assert "is a false positive" not in successes(at), where
             if departments and shape.owners:
                 assert "No department KPIs have been imported" in infos(at), where
+        if period.endswith("department d1"):  # the manager's view of their cases
+            assert ("My cases opened in the period" in text) == shape.cases, where
+            if not shape.cases:
+                assert voc_view.NO_CASES in infos(at), where
         if not shape.incentives:
             assert "has no CX share" not in text, where
             assert "No incentives have been imported" in infos(at), where

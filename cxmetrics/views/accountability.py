@@ -342,6 +342,11 @@ def _sentence(name, silo_score, weeks, below, roles, judged, journey, flagged) -
     else:
         own = f"met {100 * silo_score:.0f}% of its own targets ({weeks} KPI-weeks)"
     if not below:
+        if not any(s in judged for s in roles):
+            return (
+                f"{name} {own}; none of the stages it affects has enough NPS answers, with "
+                "a target, to judge against."
+            )
         return f"{name} {own}; none of the stages it affects is below its NPS target."
     worst = _worst(below, roles, judged)
     row = judged[worst]
@@ -454,6 +459,7 @@ def case_summary(
     judged = mine if as_of is None else closed_loop.mature(mine, as_of)
     row = closed_loop.summarise(judged, []).row(0, named=True)
     return {
+        "imported": cases.height > 0,  # any case at all, of any department or date
         "opened": mine.height,
         "judged": row["opened"],
         "window": "" if as_of is None else closed_loop.window_text(start, as_of),
