@@ -224,3 +224,42 @@ def test_a_department_name_ending_in_s_takes_an_apostrophe_alone():
     assert wording.possessive("Claims") == "Claims'"
     assert wording.possessive("Sales") == "Sales'"
     assert wording.possessive("Marketing") == "Marketing's"
+
+
+def test_behavioural_moments_and_churn_margins_stop_at_their_scales():
+    """ "Made a complaint" at NPS -91.9 ± 12 drew its margin down to -104, and a churn of
+    0.8% ± 1.2 below 0%: each bar stops at the end of its scale."""
+    from cxmetrics.charts import loyalty_charts
+    from cxmetrics.findings.behaviour import GroupResult
+    from cxmetrics.stats import metrics as m
+
+    def group(name: str, nps: float, others: float) -> GroupResult:
+        se = 12 / m.Z95  # a 12-point margin on each side
+        return GroupResult(
+            name,
+            99,
+            m.Score("nps", nps, 99, se),
+            m.Score("churn", None, 0),
+            m.Score("nps", others, 900, se),
+            m.Score("churn", None, 0),
+            None,
+        )
+
+    fig = journey_charts.fig_behaviour([group("Made a complaint", -91.9, 95.0)], 30)
+    for trace in fig.data:
+        (x,) = trace.x
+        low, high = x - trace.error_x.arrayminus[0], x + trace.error_x.array[0]
+        assert -100 <= low and high <= 100, (trace.name, low, high)
+    assert {round(x - trace.error_x.arrayminus[0], 6) for trace in fig.data for x in trace.x} == {
+        -100.0,
+        83.0,
+    }
+    import polars as pl
+
+    churn = pl.DataFrame(
+        {"segment": ["Personal"], "customers": [400], "churn": [0.8], "moe": [1.2]}
+    )
+    fig = loyalty_charts.fig_churn_by(churn, "segment", "Churn", "Churn")
+    bar = fig.data[0]
+    assert bar.y[0] - bar.error_y.arrayminus[0] == 0.0
+    assert bar.y[0] + bar.error_y.array[0] == pytest.approx(2.0)

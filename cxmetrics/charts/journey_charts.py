@@ -11,6 +11,7 @@ from cxmetrics.charts.chart_style import (
     STATUS_COLORS,
     TEMPLATE,
     _empty,
+    clipped,
     labelled_heatmap,
     legend_below,
 )
@@ -142,7 +143,13 @@ def fig_behaviour(groups: list, min_n: int) -> go.Figure:
         mode="markers",
         name="Everyone else",
         marker=dict(color="#90A4AE", size=12),
-        error_x=dict(array=[g.others_nps.moe for g in usable][::-1], color="#90A4AE"),
+        error_x=dict(
+            **clipped(
+                [g.others_nps.value for g in usable][::-1],
+                [g.others_nps.moe for g in usable][::-1],
+            ),
+            color="#90A4AE",
+        ),
         hovertemplate="everyone else: NPS %{x:+.0f}<extra></extra>",
     )
 
@@ -168,7 +175,10 @@ def fig_behaviour(groups: list, min_n: int) -> go.Figure:
             mode="markers",
             name=label,
             marker=dict(size=13, color=color),
-            error_x=dict(array=[g.nps.moe for g in shown], color="#52606D"),
+            error_x=dict(
+                **clipped([g.nps.value for g in shown], [g.nps.moe for g in shown]),
+                color="#52606D",
+            ),
             hovertext=[
                 f"{g.moment}: NPS {g.nps.value:+z.0f} ± {g.nps.moe:.1f} (n = {g.nps.n:,} "
                 f"answers, {g.customers:,} customers)"

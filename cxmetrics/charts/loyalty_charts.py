@@ -124,7 +124,7 @@ def fig_churn_by(frame: pl.DataFrame, key: str, title: str, label: str) -> go.Fi
         x=labels,
         y=churn,
         marker_color=INK,
-        error_y=dict(type="data", array=moe, color="#9AA5B1"),
+        error_y=dict(type="data", **clipped(churn, moe, (0.0, 100.0)), color="#9AA5B1"),
         hovertemplate="%{x}: %{y:.1f}% left in the period<extra></extra>",
     )
     tops = churn_label_heights(churn, moe)
@@ -280,7 +280,7 @@ def fig_influencers(frame: pl.DataFrame, stage_names: dict[str, str]) -> go.Figu
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=360))
     for flag, name, color in (
         (False, "Everyone else", "#90A4AE"),
-        (True, "Influencers", STATUS_COLORS[m.STATUS_BELOW]),
+        (True, "Influencers", SERIES_COLORS[0]),  # not red: red means below target
     ):
         part = shown.filter(pl.col("influencer") == flag)
         fig.add_scatter(
