@@ -249,7 +249,7 @@ def test_behavioural_moments_and_churn_margins_stop_at_their_scales():
     for trace in fig.data:
         (x,) = trace.x
         low, high = x - trace.error_x.arrayminus[0], x + trace.error_x.array[0]
-        assert -100 <= low and high <= 100, (trace.name, low, high)
+        assert low >= -100 and high <= 100, (trace.name, low, high)
     assert {round(x - trace.error_x.arrayminus[0], 6) for trace in fig.data for x in trace.x} == {
         -100.0,
         83.0,
