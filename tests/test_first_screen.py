@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from cxmetrics.contract import sample, store
 from cxmetrics.findings import findings as fx
+from cxmetrics.stats import dataset
 from cxmetrics.stats.filters import Filters
 from cxmetrics.views import first_screen
 
@@ -300,3 +301,47 @@ def test_a_view_too_small_to_test_says_so_not_that_nothing_fell(app_env, raw_sql
     captions = [c.value for c in at.caption]
     assert any("No change could be tested" in c for c in captions)
     assert not any("after testing all 0" in c for c in captions)
+
+
+def test_a_finding_over_several_stages_names_each_lead_once(sample_url):
+    """A finding over the whole journey listed Sales' scorecard twice (it leads two stages)."""
+    engine = store.make_engine(sample_url)
+    ds = dataset.load(engine)
+    with sqlite3.connect(store.sqlite_path(sample_url)) as raw:
+        lead_of = dict(
+            raw.execute("SELECT stage_id, department_id FROM stage_owners WHERE role = 'lead'")
+        )
+    stages = tuple(ds.journey.stage_order)
+    expected = []
+    for s in stages:
+        if lead_of.get(s) and lead_of[s] not in expected:
+            expected.append(lead_of[s])
+    assert len(expected) < len([s for s in stages if s in lead_of])  # one leads two stages
+    assert first_screen.leads(ds, stages) == tuple(expected)
+
+
+def test_an_action_s_measured_effect_carries_its_unit():
+    """ "(-2.18, 95% CI -14.14 to +9.79)" said no unit: the effect is in its metric's points."""
+    import polars as pl
+
+    listing = pl.DataFrame(
+        {
+            "stage_id": ["pay", "pay"],
+            "status": ["in progress", "planned"],
+            "late": [False, True],
+            "due_on": [dt.date(2026, 12, 1), dt.date(2026, 11, 1)],
+            "title": ["Fix bills", "Call back"],
+            "department": ["Billing", "Service"],
+            "verdict": ["no change found", None],
+            "metric": ["csat", "nps"],
+            "effect": [-2.18, None],
+            "effect_low": [-14.14, None],
+            "effect_high": [9.79, None],
+        }
+    )
+    got = first_screen.action_lines(listing, ("pay",), dt.date(2026, 11, 20))
+    assert got == (
+        "Call back (Service, due 1 Nov 2026, 19 days late); measured effect: not measured",
+        "Fix bills (Billing, due 1 Dec 2026); measured effect: no change found "
+        "(-2.2 CSAT points, 95% CI -14.1 to +9.8)",
+    )

@@ -30,6 +30,7 @@ import polars as pl
 from cxmetrics.contract import actions
 from cxmetrics.contract.registry import METRICS, MIN_N
 from cxmetrics.contract.text import counted, day_text
+from cxmetrics.findings import action_effect
 from cxmetrics.findings import findings as fx
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.dataset import Dataset
@@ -345,6 +346,12 @@ def owners_text(ds: Dataset, stage_ids: tuple[str, ...], named: tuple[str, ...])
     return " · ".join(parts)
 
 
+def leads(ds: Dataset, stage_ids: tuple[str, ...]) -> tuple[str, ...]:
+    """The departments that lead the stages, each once, in stage order: one that leads two
+    of them has one scorecard, not two."""
+    return tuple(dict.fromkeys(d for d in (ds.journey.lead_department(s) for s in stage_ids) if d))
+
+
 def scorecards(
     ds: Dataset,
     kpis: pl.DataFrame | None,
@@ -423,9 +430,10 @@ def action_lines(
             due += f", {(today - r['due_on']).days} days late"
         effect = r["verdict"] or "not measured"
         if r.get("effect") is not None:
+            unit = action_effect.UNITS.get(r.get("metric"), "points")
             effect += (
-                f" ({r['effect']:+z.2f}, 95% CI {r['effect_low']:+z.2f} to "
-                f"{r['effect_high']:+z.2f})"
+                f" ({r['effect']:+z.1f} {unit}, 95% CI {r['effect_low']:+z.1f} to "
+                f"{r['effect_high']:+z.1f})"
             )
         out.append(f"{r['title']} ({r['department']}, {due}); measured effect: {effect}")
     return tuple(out)
@@ -471,9 +479,7 @@ def build(
     counted = kpi_weeks(kpis, report.start, report.end) if has_kpis else None
     for item in rank(report.findings, limit):
         stage_ids = stages_concerned(ds, item, shown)
-        named = item.departments or tuple(
-            d for d in (ds.journey.lead_department(s) for s in stage_ids) if d
-        )
+        named = item.departments or leads(ds, stage_ids)
         page, url = link_for(base_url, item, f, stage_ids)
         headlines.append(
             Headline(
