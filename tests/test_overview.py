@@ -348,3 +348,12 @@ def test_a_stage_s_status_words_name_the_metric_it_is_about():
     assert row(m.STATUS_TOO_FEW, m.STATUS_NO_DATA, m.STATUS_NO_DATA).status_words == (
         "too few responses"
     )
+
+
+def test_the_churn_tile_says_it_is_of_the_period():
+    """A churn of 2.3% over 90 days and 0.8% over 30, beside "3.4% a year attributable
+    churn", read as a yearly rate: its caption says it is of the period."""
+    tile = overview.Tile("churn", m.Score("churn", 2.3, 9_876, 0.2))
+    assert wording.tile_caption(tile, 30, None, "£", short=True) == (
+        f"left in the period · ± {m.Z95 * 0.2:.1f} pts · n = 9,876 customers"
+    )

@@ -104,7 +104,8 @@ def tile_caption(
             f"{100 * d['churn_rate']:.1f}% a year attributable churn (detractors {rate} "
             f"a year, n = {d['history_n']:,}, against {other}, n = {d['others_n']:,}){partial}"
         )
-    parts = []
+    # churn is of the period in view, not a year's: the tile beside it speaks of a year
+    parts = ["left in the period"] if t.key == "churn" else []
     if s.moe is not None and not s.too_few(min_n) and t.key != "responses":
         unit = " pts" if t.key in ("nps", "csat", "churn") else ""
         parts.append(f"± {s.moe:.{1 if t.key != 'ces' else 2}f}{unit}")
