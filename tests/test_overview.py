@@ -357,3 +357,26 @@ def test_the_churn_tile_says_it_is_of_the_period():
     assert wording.tile_caption(tile, 30, None, "£", short=True) == (
         f"left in the period · ± {m.Z95 * 0.2:.1f} pts · n = 9,876 customers"
     )
+
+
+def test_a_change_sentence_adds_up_as_it_reads():
+    """ "CSAT fell 16.2 points to 56.2% (was 72.5%)": the gap of the unrounded scores. The
+    words now give the gap of the numbers they show (the test is on the unrounded ones)."""
+
+    def scores(nps: float, csat: float, ces: float) -> dict[str, m.Score]:
+        return {
+            "nps": m.Score("nps", nps, 2_000, 2.0),
+            "csat": m.Score("csat", csat, 2_000, 1.0),
+            "ces": m.Score("ces", ces, 2_000, 0.02),
+        }
+
+    found = overview.change_candidates(
+        [("Overall", (), scores(20.4, 56.24, 5.254), scores(30.6, 72.46, 5.126))], 30
+    )
+    said = {f.family: f.sentence for f in found}
+    assert said["csat"] == (
+        "Overall CSAT fell 16.3 points to 56.2% (n = 2,000; was 72.5%, n = 2,000)."
+    )
+    assert said["nps"].startswith("Overall NPS fell 11 points to +20 ")  # 31 - 20, not 10.2
+    assert said["ces"].startswith("Overall CES rose 0.12 to 5.25 ")  # 5.25 - 5.13
+    assert [f.effect for f in found] == pytest.approx([20.4 - 30.6, 56.24 - 72.46, 0.128])

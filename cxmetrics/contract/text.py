@@ -86,3 +86,10 @@ def day_text(day) -> str:
 def period_text(start, end) -> str:
     """A period as every page writes it: "3 Jul 2026 – 30 Sep 2026"."""
     return f"{day_text(start)} – {day_text(end)}"
+
+
+def shown_gap(a: float, b: float, decimals: int = 0) -> float:
+    """``a - b`` as the two numbers read when each is written with ``decimals``: a sentence
+    that says "fell 16.3 points to 56.2% (was 72.5%)" adds up for its reader, where the
+    unrounded gap (16.2) did not. Tests use the unrounded numbers; only the words use this."""
+    return float(f"{a:.{decimals}f}") - float(f"{b:.{decimals}f}")

@@ -25,7 +25,7 @@ import math
 import polars as pl
 
 from cxmetrics.contract.journey import Journey
-from cxmetrics.contract.text import day_text, period_text
+from cxmetrics.contract.text import day_text, period_text, shown_gap
 from cxmetrics.findings.findings import Finding
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.filters import Filters
@@ -318,7 +318,7 @@ def _sentence(name: str, r: dict, rest_gap: float, effect: float, ci, period: st
     opened, closed = int(r["opened"]), int(r["closed"])
     closure = 100 * closed / opened
     confirmed = 100 * int(r["confirmed"]) / opened
-    gap = closure - confirmed
+    gap = shown_gap(closure, confirmed)
     when = f" opened {period}" if period else ""
     diff = f"{effect:+z.0f} points, 95% CI {ci[0]:+z.0f} to {ci[1]:+z.0f}"
     if effect > 0:
