@@ -398,3 +398,13 @@ def test_the_theme_trend_writes_its_periods_level_on_one_line():
     trend = pl.DataFrame({"period": weeks, "theme": ["a"] * 12, "comments": list(range(12))})
     fig = voc_charts.fig_theme_trend(trend, ["a"], "week")
     assert fig.layout.xaxis.tickformat == "%-d %b %Y" and fig.layout.xaxis.tickangle == 0
+
+
+def test_a_trend_s_bucket_is_named_as_a_reader_names_it():
+    """ "NPS rose 82 points in the month of 1 Jun 2015": the month is June 2015."""
+    from cxmetrics.contract.text import bucket_text
+
+    assert bucket_text(dt.date(2015, 6, 1), "month") == "June 2015"
+    assert bucket_text(dt.date(2015, 4, 1), "quarter") == "Q2 2015"
+    assert bucket_text(dt.date(2015, 10, 1), "quarter") == "Q4 2015"
+    assert bucket_text(dt.date(2015, 6, 8), "week") == "the week of 8 Jun 2015"

@@ -83,6 +83,16 @@ def day_text(day) -> str:
     return f"{day.day} {day:%b %Y}"
 
 
+def bucket_text(first_day, unit: str) -> str:
+    """A trend's bucket by its first day, as a reader names it: "the week of 1 Jun 2015",
+    "June 2015", "Q2 2015"."""
+    if unit == "month":
+        return f"{first_day:%B %Y}"
+    if unit == "quarter":
+        return f"Q{(first_day.month - 1) // 3 + 1} {first_day.year}"
+    return f"the {unit} of {day_text(first_day)}"
+
+
 def period_text(start, end) -> str:
     """A period as every page writes it: "3 Jul 2026 – 30 Sep 2026"."""
     return f"{day_text(start)} – {day_text(end)}"

@@ -13,7 +13,7 @@ import polars as pl
 
 from cxmetrics.contract.periods import trend_unit
 from cxmetrics.contract.registry import MIN_N
-from cxmetrics.contract.text import day_text
+from cxmetrics.contract.text import bucket_text
 from cxmetrics.findings import behaviour, channels, closed_loop, impact, leading
 from cxmetrics.findings import findings as fx
 from cxmetrics.stats.dataset import Dataset
@@ -46,8 +46,8 @@ def trend_candidates(ds: Dataset, f: Filters, unit: str, min_n: int = MIN_N) -> 
         out.append(
             fx.Finding(
                 "trend",
-                f"NPS {verb} {abs(row['change']):.0f} points in the {unit} of "
-                f"{day_text(row['period'])} (n = {row['n_nps']:,}).",
+                f"NPS {verb} {abs(row['change']):.0f} points in "
+                f"{bucket_text(row['period'], unit)} (n = {row['n_nps']:,}).",
                 row["change"],
                 (row["change"] - half, row["change"] + half),
                 row["n_nps"],
