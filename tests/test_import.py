@@ -169,7 +169,7 @@ def test_every_rejection_reason_is_named_and_nothing_is_written(engine, tmp_path
         (11, "customer_id", "unknown customer (not in customers)"),
         (12, "response_id", "duplicate id in the file (first at row 2)"),
         (13, "source", "not one of survey, contact_center, social, complaint"),
-        (14, "csat", "not a whole number from 1 to 10"),
+        (14, "csat", "not a number on the file's scale, 1 to 10"),
         (
             15,
             "comment",

@@ -395,10 +395,13 @@ def _parse(column: sa.Column, text: pl.Expr, m: Mapping) -> tuple[pl.Expr, str]:
         if column.name in m.rescale:
             number = number.round(0)
         whole = pl.when(number == number.round(0)).then(number)
-        return whole.cast(pl.Int64, strict=False), "not a whole number" + (
-            f" from {m.rescale[column.name].low:g} to {m.rescale[column.name].high:g}"
-            if column.name in m.rescale
-            else ""
+        r = m.rescale.get(column.name)
+        # a rescaled rating is rounded onto the contract's scale: what fails is a value
+        # off the file's own scale (14 on 1-10), not one with decimals
+        return whole.cast(pl.Int64, strict=False), (
+            "not a whole number"
+            if r is None
+            else f"not a number on the file's scale, {r.low:g} to {r.high:g}"
         )
     if isinstance(kind, sa.Float):
         number = _rescaled(text.cast(pl.Float64, strict=False), m.rescale.get(column.name))
