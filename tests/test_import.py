@@ -1426,3 +1426,14 @@ def test_a_mapping_names_the_columns_a_file_lacks():
     )
     assert m.absent_from(["ID", "Stars", "Other"]) == {"nps": "would_recommend"}
     assert m.absent_from(["ID", "would_recommend", "Stars"]) == {}
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"\xef\xbb\xbf"])
+def test_an_empty_file_is_called_empty(engine, tmp_path, content):
+    """An empty file was refused as having "no column 'author', 'content' … (its columns: )"."""
+    path = tmp_path / "empty.csv"
+    path.write_bytes(content)
+    before = count(engine)
+    with pytest.raises(importer.ImportError_, match=r"^empty\.csv is empty: it has no header row"):
+        importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    assert count(engine) == before

@@ -100,6 +100,8 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
         raise ImportError_(
             f"{path.name} cannot be read as {suffix.lstrip('.').upper()}: {first}"
         ) from exc
+    if frame.width == 0:  # nothing at all, not even a header: say so, not "no column X"
+        raise ImportError_(f"{path.name} is empty: it has no header row and no rows")
     try:
         limits.check_frame(frame.height, frame.width)
     except limits.TooLarge as exc:
