@@ -200,10 +200,10 @@ if av.has_incentives:
         hide_index=True,
         column_config=ui.incentive_columns(),
     )
+    st.caption(
+        "Each department's share of its own variable pay tied to CX goals, beside the stages "
+        "it affects and leads. The benchmark above counts companies, not pay, and is not a "
+        "column of this table."
+    )
 else:
     ui.not_recorded(accountability.NO_INCENTIVES)
-st.caption(
-    "Each department's share of its own variable pay tied to CX goals, beside the stages it "
-    "affects and leads. The benchmark above counts companies, not pay, and is not a column "
-    "of this table."
-)

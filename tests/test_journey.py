@@ -328,3 +328,18 @@ def test_the_drill_down_opens_on_a_stage_with_enough_answers_furthest_below_targ
     sparse = [_stage("a", None, 0, 30), _stage("b", 100, 3, 30), _stage("c", 0, 2, 30)]
     assert journey_view.drill_stage(sparse, 30) == "b"
     assert journey_view.drill_stage([], 30) is None
+
+
+def test_an_empty_touchpoint_ranking_says_why():
+    """With every NPS answer at one touchpoint per stage (real review data) the chart said
+    "Too few answers" beside n = 1,224: the reason is that nothing is left to compare with."""
+    from cxmetrics.findings import impact
+
+    one_per_stage = pl.DataFrame({"n_nps": [1_224, 0, 0], "n_rest": [0, 1_224, 0]})
+    assert impact.unranked_reason(one_per_stage, 30).startswith(
+        "No touchpoint can be compared with the rest of its stage"
+    )
+    few = pl.DataFrame({"n_nps": [12, 9], "n_rest": [9, 12]})
+    assert impact.unranked_reason(few, 30) == (
+        "Too few NPS answers at the touchpoints to compare them with their stage"
+    )

@@ -33,7 +33,7 @@ def fig_impact(ranking: pl.DataFrame, top: int = 12) -> go.Figure:
     title = "Touchpoints ranked by NPS points at stake"
     ranked = ranking.filter(pl.col("rank").is_not_null()).head(top)
     if ranked.height == 0:
-        return _empty(title, "Too few answers to compare touchpoints with their stage")
+        return _empty(title, impact.unranked_reason(ranking))
     frame = ranked.reverse()
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=120 + 34 * frame.height))
     for verdict, color in VERDICT_COLORS.items():

@@ -130,6 +130,18 @@ def candidates(ds, f, min_n: int = m.MIN_N) -> list[Finding]:
     return moments(ds.cell_sums(f), ds.journey, ds.design_effect, min_n)
 
 
+def unranked_reason(ranking_frame: pl.DataFrame, min_n: int = m.MIN_N) -> str:
+    """Why no touchpoint of :func:`ranking` has a rank: too few answers at the touchpoints,
+    or (all answers at one touchpoint per stage) no rest of the stage to compare with."""
+    answered = ranking_frame.filter(pl.col("n_nps") >= min_n)
+    if answered.height and (answered["n_rest"].fill_null(0) < min_n).all():
+        return (
+            "No touchpoint can be compared with the rest of its stage: the NPS answers are "
+            f"at one touchpoint per stage (another needs {min_n} of them)"
+        )
+    return "Too few NPS answers at the touchpoints to compare them with their stage"
+
+
 def ranking(
     stats: pl.DataFrame, journey: Journey, min_n: int = m.MIN_N, deff: dict | None = None
 ) -> pl.DataFrame:
