@@ -333,8 +333,6 @@ def test_the_drill_down_opens_on_a_stage_with_enough_answers_furthest_below_targ
 def test_an_empty_touchpoint_ranking_says_why():
     """With every NPS answer at one touchpoint per stage (real review data) the chart said
     "Too few answers" beside n = 1,224: the reason is that nothing is left to compare with."""
-    from cxmetrics.findings import impact
-
     one_per_stage = pl.DataFrame({"n_nps": [1_224, 0, 0], "n_rest": [0, 1_224, 0]})
     assert impact.unranked_reason(one_per_stage, 30).startswith(
         "No touchpoint can be compared with the rest of its stage"
