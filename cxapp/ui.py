@@ -385,7 +385,7 @@ def stage_strip(
             st.caption(f"n = {csat.n:,} CSAT · {ces.n:,} CES")  # which n is which
             status_badge(stage.status, short=True)
             if stage.status in (m.STATUS_BELOW, m.STATUS_NEAR):  # which of the three it is
-                st.caption("on " + ", ".join(METRICS[k].short for k in stage.status_metrics))
+                st.caption("on " + stage.status_against)
             if stage.owners:
                 others = f" · with {', '.join(stage.owners[1:])}" if len(stage.owners) > 1 else ""
                 st.caption(md(f"Lead: {stage.owners[0]}{others}"))

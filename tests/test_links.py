@@ -278,12 +278,21 @@ def test_a_stage_card_names_the_metrics_below_or_near_target(app_env, loaded):
     at = open_link({"start": "2026-07-03", "end": "2026-09-30"})
     view = Filters(start=dt.date(2026, 7, 3), end=dt.date(2026, 9, 30))
     stages = overview.compute(loaded, view).stages
+    from cxmetrics.contract.registry import METRICS
+
+    # each metric with its score and the target it misses: "on CES 5.21, target 5.30"
     expected = [
-        "on " + ", ".join(k.upper() for k in ("nps", "csat", "ces") if s.statuses[k] == s.status)
+        "on "
+        + "; ".join(
+            f"{k.upper()} {METRICS[k].format(s.scores[k].value)}, "
+            f"target {METRICS[k].format(s.targets[k])}"
+            for k in ("nps", "csat", "ces")
+            if s.statuses[k] == s.status
+        )
         for s in stages
         if s.status in (m.STATUS_BELOW, m.STATUS_NEAR)
     ]
-    assert any(e.endswith(("CSAT", "CES")) for e in expected), expected  # not only NPS's
+    assert any(" target " in e and not e.startswith("on NPS") for e in expected), expected
     captions = [c.value for c in at.caption]
     for text in expected:
         assert text in captions, (text, captions)

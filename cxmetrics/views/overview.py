@@ -71,6 +71,17 @@ class StageRow:
         return [k for k in SCORE_KEYS if self.statuses.get(k) == self.status]
 
     @property
+    def status_against(self) -> str:
+        """Each metric the status is about with its score and target ("CES 5.21, target
+        5.30"): a card's "Below target" beside a CES that reads as good says which target."""
+        parts = []
+        for k in self.status_metrics:
+            spec, target = METRICS[k], self.targets.get(k)
+            part = f"{spec.short} {spec.format(self.scores[k].value)}"
+            parts.append(part if target is None else f"{part}, target {spec.format(target)}")
+        return "; ".join(parts)
+
+    @property
     def status_words(self) -> str:
         """The status with the metrics it is about, where it is a judgement against target
         ("Below target on CES"): a line that shows the stage's NPS must not let a CES
