@@ -362,3 +362,18 @@ def test_frame_margins_are_the_scores_margins(answers, deff):
     assert m.with_scores(stats, deff)["nps_moe"][0] == pytest.approx(
         m.scores_of(stats.row(0, named=True), deff)["nps"].moe
     )
+
+
+def test_a_value_that_rounds_to_zero_is_written_zero():
+    """The ownership map wrote "Lead −0 vs target": a value that rounds to 0 is "0"."""
+    from cxmetrics.contract.registry import METRICS
+
+    assert [METRICS["nps"].format(v) for v in (-0.3, 0.3, 0.0, 0.6, -0.6)] == [
+        "0",
+        "0",
+        "0",
+        "+1",
+        "-1",
+    ]
+    assert METRICS["csat"].format(-0.04) == "0.0%"
+    assert METRICS["ces"].format(-0.004) == "0.00"

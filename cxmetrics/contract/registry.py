@@ -31,10 +31,11 @@ class Metric:
             return format_money(value, symbol)
         if value is None:
             return "–"
-        text = f"{value:,.{self.decimals}f}"
+        # "z": a value that rounds to zero is "0", never "-0"; nor "+0" for an NPS
+        text = f"{value:z,.{self.decimals}f}"
         if self.unit == "%":
             return f"{text}%"
-        if self.key == "nps" and value > 0:
+        if self.key == "nps" and value > 0 and text.strip("0.,"):
             return f"+{text}"
         return text
 
