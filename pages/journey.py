@@ -138,24 +138,27 @@ with st.expander("The full ranking"):
 
 # --- behavioural moments --------------------------------------------------------------
 st.subheader("Moments of truth from behaviour")
-ui.chart(
-    data.figure(journey_charts.fig_behaviour, jv.behaviour, jv.min_n),
-    "NPS of all answers in view from customers who did this in the period, against "
-    "everyone else's; bars are 95% margins. Green: higher; red: lower; black: no "
-    "difference found. "
-    + findings.caption(
-        len(behaviour.findings_of(jv.behaviour)),
-        "NPS and churn of each group against everyone else "
-        f"(each side at least {jv.min_n} answers or customers)",
-    ),
-    key="fig_behaviour",
-)
-ui.table(
-    data.shared(behaviour.table, jv.behaviour, jv.min_n),
-    "behavioural-moments",
-    hide_index=True,
-    column_config=ui.behaviour_columns(),
-)
+if not jv.behaviour:
+    ui.not_recorded(behaviour.NOTHING_IMPORTED)
+else:
+    ui.chart(
+        data.figure(journey_charts.fig_behaviour, jv.behaviour, jv.min_n),
+        "NPS of all answers in view from customers who did this in the period, against "
+        "everyone else's; bars are 95% margins. Green: higher; red: lower; black: no "
+        "difference found. "
+        + findings.caption(
+            len(behaviour.findings_of(jv.behaviour)),
+            "NPS and churn of each group against everyone else "
+            f"(each side at least {jv.min_n} answers or customers)",
+        ),
+        key="fig_behaviour",
+    )
+    ui.table(
+        data.shared(behaviour.table, jv.behaviour, jv.min_n),
+        "behavioural-moments",
+        hide_index=True,
+        column_config=ui.behaviour_columns(),
+    )
 
 # --- channel consistency -------------------------------------------------------------
 st.subheader("Channel consistency")

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from cxmetrics import cli
 from cxmetrics.contract import store
-from cxmetrics.findings import closed_loop
+from cxmetrics.findings import behaviour, closed_loop
 from cxmetrics.reports import briefing
 from cxmetrics.stats.filters import Filters
 from cxmetrics.views import voc_view
@@ -135,6 +135,13 @@ def check_page(at: AppTest, page: str, shape: shapes.Shape, period: str) -> None
         assert "n = 0 · " in text, where  # and its card says why
     if page == "pages/journey.py" and period == "all":
         moments = next((d.value for d in at.dataframe if "moment" in d.value.columns), None)
+        t = shapes.tables(shape)
+        behaviour_imported = (
+            shape.contacts or t["cases"].height > 0 or "complaint" in set(t["responses"]["source"])
+        )
+        # no behaviour at all: the page says what to import, and draws no moments
+        assert (behaviour.NOTHING_IMPORTED in infos(at)) == (not behaviour_imported), where
+        assert (moments is None) == (not behaviour_imported), where
         if moments is not None:
             names = dict(zip(moments["moment"], moments["customers"], strict=True))
             t = shapes.tables(shape)
@@ -148,6 +155,8 @@ def check_page(at: AppTest, page: str, shape: shapes.Shape, period: str) -> None
             if not shape.contacts:
                 assert not any(n.startswith("Contacted us") for n in names), where
             assert not any(n.startswith("Had a A") for n in names), where
+            if not shape.contacts:  # who answered about a stage is not behaviour
+                assert not any(n.startswith("Had ") for n in names), where
             if "churn" not in shape.facts:  # nobody's churn is known: no rate, not 0%
                 for column in ("churn", "others_churn", "churn_difference"):
                     assert moments[column].isna().all(), (where, column)

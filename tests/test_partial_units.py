@@ -133,6 +133,31 @@ def test_cases_count_as_complaints_and_missing_sources_are_left_out():
     assert not any(name.startswith("Contacted us") for name in by_name)  # no contacts
     without = behaviour.groups(ds, no_contacts, f, 30, None)
     assert "Made a complaint" not in {g.moment for g in without}  # nothing to count from
+    # without contacts a stage's "moment" would be who answered there: none is made
+    assert not any(name.startswith("Had ") for name in by_name)
+    assert without == []
+
+
+def test_a_stage_s_moment_is_a_contact_there_or_an_answer_there():
+    """With contacts imported, each stage has its moment: its customers are those who
+    contacted us about the stage or answered there in the period (counted by hand)."""
+    t, ds = build(dataclasses.replace(BASE, contacts=True))
+    f = Filters(ds.first_day, ds.last_day)
+    contacts = dataset.compact_contacts(t["contacts"], ds.journey, ds.customers)
+    assert contacts.height > 0
+    groups = {g.moment: g.customers for g in behaviour.groups(ds, contacts, f, 30, None)}
+    r = t["responses"].join(
+        t["touchpoints"].select("touchpoint_id", "stage_id"), on="touchpoint_id"
+    )
+    c = t["contacts"].join(t["touchpoints"].select("touchpoint_id", "stage_id"), on="touchpoint_id")
+    answered = set(r["customer_id"])
+    in_period = pl.col("contacted_on").is_between(ds.first_day, ds.last_day)
+    for sid in ds.journey.stage_order:
+        who = set(r.filter(pl.col("stage_id") == sid)["customer_id"]) | set(
+            c.filter((pl.col("stage_id") == sid) & in_period)["customer_id"]
+        )
+        name = f"Had {text.with_article(ds.journey.stage_name(sid))} moment"
+        assert groups[name] == len(who & answered), name
 
 
 def test_a_behaviours_churn_is_unknown_where_no_churn_is_recorded():
@@ -141,12 +166,12 @@ def test_a_behaviours_churn_is_unknown_where_no_churn_is_recorded():
     t, ds = build(BASE)
     f = Filters(ds.first_day, ds.last_day)
     no_contacts = dataset.compact_contacts(t["contacts"], ds.journey, ds.customers)
-    known = behaviour.groups(ds, no_contacts, f, 30, None)
+    known = behaviour.groups(ds, no_contacts, f, 30, t["cases"])
     assert ds.facts.churn and any(g.churn.value is not None for g in known)
     arrays = m.CustomerArrays.from_frame(ds.customers, churn_recorded=False)  # the setting
     unknown_ds = dataclasses.replace(ds, customer_arrays=arrays)
     assert not unknown_ds.facts.churn
-    groups = behaviour.groups(unknown_ds, no_contacts, f, 30, None)
+    groups = behaviour.groups(unknown_ds, no_contacts, f, 30, t["cases"])
     assert [g.customers for g in groups] == [g.customers for g in known]
     assert all(g.churn.value is None and g.others_churn.value is None for g in groups)
     assert all(g.churn_change is None for g in groups)

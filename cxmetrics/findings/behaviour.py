@@ -21,6 +21,11 @@ from cxmetrics.stats import metrics as m
 from cxmetrics.stats.contacts import REPEAT_CONTACTS, REPEAT_WINDOW_DAYS
 from cxmetrics.stats.inference import FDR, Z95, p_two_sided
 
+NOTHING_IMPORTED = (
+    "No behaviour has been imported: contacts (who contacted us, when, about which stage), "
+    "complaints or cases. Import them to compare customers by what they did."
+)
+
 
 @dataclass(frozen=True)
 class GroupResult:
@@ -281,7 +286,9 @@ def groups(
     judged over the view's family of tests. ``contacts`` from ``dataset.load_contacts``.
     Complaining is a complaint response or a case opened in the period. A behaviour whose
     source was never imported (no contacts; no complaints and no cases) is left out rather
-    than shown as nobody."""
+    than shown as nobody. A stage's moment (a contact about the stage, or an answer there)
+    needs the contacts: from the survey alone it would only say who answered about the
+    stage (which optional questions a review form filled in), not what they did."""
     from cxmetrics.contract.text import with_article
     from cxmetrics.stats.dataset import date_slice  # dataset imports this module
 
@@ -333,13 +340,16 @@ def groups(
         )
     if cases is not None or "complaint" in ds.options("source"):
         moments.append(("Made a complaint", complained))
-    moments += [
-        (
-            f"Had {with_article(ds.journey.stage_name(sid))} moment",
-            at_stage[list(stage_enum.categories).index(sid)],
-        )
-        for sid in ds.journey.stage_order
-    ]
+    if contacts.height:  # without contacts, a stage's moment would be who answered there
+        moments += [
+            (
+                f"Had {with_article(ds.journey.stage_name(sid))} moment",
+                at_stage[list(stage_enum.categories).index(sid)],
+            )
+            for sid in ds.journey.stage_order
+        ]
+    if not moments:
+        return []
     return judged(
         compare_groups(
             [name for name, _ in moments],
