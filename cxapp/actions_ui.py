@@ -32,10 +32,10 @@ ORDER = [
     "due_on",
     "late",
     "verdict",
+    "metric",  # the unit of the effect beside it
     "effect",
     "effect_low",
     "effect_high",
-    "metric",
     "target",
     "touchpoint",
     "start_on",
