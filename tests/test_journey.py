@@ -335,9 +335,9 @@ def test_an_empty_touchpoint_ranking_says_why():
     "Too few answers" beside n = 1,224: the reason is that nothing is left to compare with."""
     one_per_stage = pl.DataFrame({"n_nps": [1_224, 0, 0], "n_rest": [0, 1_224, 0]})
     assert impact.unranked_reason(one_per_stage, 30).startswith(
-        "No touchpoint can be compared with the rest of its stage"
+        "Nothing to compare: each stage's NPS answers are at one touchpoint"
     )
     few = pl.DataFrame({"n_nps": [12, 9], "n_rest": [9, 12]})
     assert impact.unranked_reason(few, 30) == (
-        "Too few NPS answers at the touchpoints to compare them with their stage"
+        "Too few NPS answers at the touchpoints<br>to compare them with their stage"
     )

@@ -136,10 +136,10 @@ def unranked_reason(ranking_frame: pl.DataFrame, min_n: int = m.MIN_N) -> str:
     answered = ranking_frame.filter(pl.col("n_nps") >= min_n)
     if answered.height and (answered["n_rest"].fill_null(0) < min_n).all():
         return (
-            "No touchpoint can be compared with the rest of its stage: the NPS answers are "
-            f"at one touchpoint per stage (another needs {min_n} of them)"
+            "Nothing to compare: each stage's NPS answers are at one touchpoint<br>"
+            f"(a comparison needs {min_n} answers at another touchpoint of the stage)"
         )
-    return "Too few NPS answers at the touchpoints to compare them with their stage"
+    return "Too few NPS answers at the touchpoints<br>to compare them with their stage"
 
 
 def ranking(
