@@ -461,6 +461,9 @@ def kpi_columns() -> dict:
         "on_target_pct": _pct("Share on target", "KPI-weeks in the period that met target"),
         "latest": _num("Latest", None, "%.2f", "The latest week's value"),
         "target": _num("Target", None, "%.2f"),
+        "goal": st.column_config.TextColumn(
+            "Target", help="≥: the KPI is on target at or above it; ≤: at or below it"
+        ),
     }
 
 

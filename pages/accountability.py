@@ -31,7 +31,7 @@ if len(view.departments) == 1:
             "my-kpis",
             hide_index=True,
             column_config=ui.kpi_columns(),
-            column_order=["kpi", "weeks", "weeks_on_target", "on_target_pct", "latest", "target"],
+            column_order=["kpi", "weeks", "weeks_on_target", "on_target_pct", "latest", "goal"],
         )
     with right:
         cases = data.shared(
@@ -175,7 +175,7 @@ else:
         "stage-scorecard",
         hide_index=True,
         column_config=ui.kpi_columns(),
-        column_order=["department", "role", "kpi", "on_target_pct", "latest", "target", "weeks"],
+        column_order=["department", "role", "kpi", "on_target_pct", "latest", "goal", "weeks"],
     )
     actions_ui.stage_section(ds, stage, "stage-actions")
 

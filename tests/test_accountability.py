@@ -446,3 +446,24 @@ def test_a_department_whose_stages_cannot_be_judged_is_not_said_to_be_fine():
     assert "is below its NPS target" not in got["x"].sentence
     judged = verdicts([stage("a", 35, 30), stage("b", 40, 30)], kpi_weeks("x", 30, 0))
     assert judged["x"].sentence.endswith("none of the stages it affects is below its NPS target.")
+
+
+def test_a_kpi_s_target_says_which_way_is_good():
+    """ "Latest 13.80 / Target 14.00" did not say that lower is better: the target does."""
+    weeks = pl.DataFrame(
+        {
+            "department_id": ["x", "x", "x"],
+            "kpi": ["Handling days", "Handling days", "Within SLA %"],
+            "week": [D(2026, 1, 5), D(2026, 1, 12), D(2026, 1, 5)],
+            "value": [15.0, 13.8, 96.0],
+            "target": [14.0, 14.0, 95.0],
+            "higher_is_better": [False, False, True],
+        }
+    )
+    summary = acc.kpi_summary(acc.kpis_in_period(weeks, None, None))
+    got = dict(zip(summary["kpi"], summary["goal"], strict=True))
+    assert got == {"Handling days": "≤ 14", "Within SLA %": "≥ 95"}
+    assert dict(zip(summary["kpi"], summary["weeks_on_target"], strict=True)) == {
+        "Handling days": 1,  # 13.8 ≤ 14; 15 is not
+        "Within SLA %": 1,
+    }

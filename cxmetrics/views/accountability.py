@@ -107,6 +107,14 @@ def kpi_summary(kpis: pl.DataFrame) -> pl.DataFrame:
             pl.col("target").last().alias("target"),
             pl.col("higher_is_better").last(),
         )
+        .with_columns(
+            # the target with its direction: "≤ 14" for a KPI where lower is better
+            pl.format(
+                "{} {}",
+                pl.when(pl.col("higher_is_better")).then(pl.lit("≥")).otherwise(pl.lit("≤")),
+                pl.col("target").round(2).cast(pl.String).str.replace(r"\.0$", ""),
+            ).alias("goal")
+        )
         .sort("department_id", "kpi")
     )
 
