@@ -136,7 +136,11 @@ ui.table(by_segment, "satisfied-at-risk", hide_index=True, column_config=ui.at_r
 
 # --- revenue at risk ---------------------------------------------------------------------
 st.subheader("Revenue at risk")
-st.caption(METRICS["revenue_at_risk"].definition + " A customer can count at several stages.")
+st.caption(
+    METRICS["revenue_at_risk"].definition
+    + " A customer can count at several stages. Each segment is costed at its own "
+    "detractors' extra churn, so the segments need not add up to the company's figure."
+)
 if facts.missing("revenue", "churn"):
     ui.not_recorded(facts.unknown_text("revenue", "churn"))
 else:

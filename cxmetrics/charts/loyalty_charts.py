@@ -211,7 +211,7 @@ def fig_revenue_at_risk(frame: pl.DataFrame, key: str, symbol: str) -> go.Figure
         showlegend=False,
     )
     widest = max(len(t) for t in labels)
-    room = 1 + 0.025 * widest  # the longest label fits right of the longest range
+    room = 1 + 0.035 * widest  # the longest label fits right of the longest range, half width
     fig.update_xaxes(
         title=f"Revenue at risk ({symbol.strip()} a year)",
         tickprefix=symbol,
