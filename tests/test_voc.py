@@ -445,7 +445,10 @@ def test_the_headline_names_a_department_only_when_its_gap_differs():
     assert found["b"].p == 1.0  # a smaller gap is never claimed
     line = closed_loop.headline(findings.decide(found.values()))
     assert line.startswith("**Alpha** closed 90% of the 100 cases, but customers confirmed")
-    assert "only 50% resolved: a gap of 40 points against 10 for the other departments" in line
+    assert (
+        "only 50% resolved: a gap of 40 points against 10 for the other departments on these "
+        "stages" in line
+    )
     assert "customers said 33% were not resolved and 11% were never confirmed" in line
     # the same departments with gaps 22 and 20 points: no difference worth a headline
     close = loop_cases({"a": (100, 90, 68, 10), "b": (200, 160, 120, 20)})

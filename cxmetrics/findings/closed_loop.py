@@ -325,13 +325,13 @@ def _sentence(name: str, r: dict, rest_gap: float, effect: float, ci, period: st
         text = (
             f"**{name}** closed {closure:.0f}% of the {opened:,} cases{when}, but customers "
             f"confirmed only {confirmed:.0f}% resolved: a gap of {gap:.0f} points against "
-            f"{rest_gap:.0f} for the other departments ({diff})."
+            f"{rest_gap:.0f} for the other departments on these stages ({diff})."
         )
     else:
         text = (
             f"**{name}** closed {closure:.0f}% of the {opened:,} cases{when} and customers "
             f"confirmed {confirmed:.0f}% resolved: a gap of {gap:.0f} points, smaller than "
-            f"the other departments' {rest_gap:.0f} ({diff})."
+            f"the other departments' {rest_gap:.0f} on these stages ({diff})."
         )
     if closed:
         text += (
