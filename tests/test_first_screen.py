@@ -327,22 +327,25 @@ def test_an_action_s_measured_effect_carries_its_unit():
 
     listing = pl.DataFrame(
         {
-            "stage_id": ["pay", "pay"],
-            "status": ["in progress", "planned"],
-            "late": [False, True],
-            "due_on": [dt.date(2026, 12, 1), dt.date(2026, 11, 1)],
-            "title": ["Fix bills", "Call back"],
-            "department": ["Billing", "Service"],
-            "verdict": ["no change found", None],
-            "metric": ["csat", "nps"],
-            "effect": [-2.18, None],
-            "effect_low": [-14.14, None],
-            "effect_high": [9.79, None],
+            "stage_id": ["pay", "pay", "pay"],
+            "status": ["in progress", "planned", "done"],
+            "late": [False, True, False],
+            "due_on": [dt.date(2026, 12, 1), dt.date(2026, 11, 1), dt.date(2026, 12, 2)],
+            "title": ["Fix bills", "Call back", "Simpler form"],
+            "department": ["Billing", "Service", "Digital"],
+            "verdict": ["no change found", None, "improved"],
+            "metric": ["csat", "nps", "ces"],
+            "effect": [-2.18, None, 0.04],
+            "effect_low": [-14.14, None, 0.01],
+            "effect_high": [9.79, None, 0.07],
         }
     )
     got = first_screen.action_lines(listing, ("pay",), dt.date(2026, 11, 20))
-    assert got == (
+    assert got == (  # the done action is not open: not listed
         "Call back (Service, due 1 Nov 2026, 19 days late); measured effect: not measured",
         "Fix bills (Billing, due 1 Dec 2026); measured effect: no change found "
         "(-2.2 CSAT points, 95% CI -14.1 to +9.8)",
     )
+    listing = listing.with_columns(pl.lit("in progress").alias("status"))
+    (*_, ces) = first_screen.action_lines(listing, ("pay",), dt.date(2026, 11, 20))
+    assert ces.endswith("improved (+0.04 CES points, 95% CI +0.01 to +0.07)")  # two decimals

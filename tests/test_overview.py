@@ -380,3 +380,12 @@ def test_a_change_sentence_adds_up_as_it_reads():
     assert said["nps"].startswith("Overall NPS fell 11 points to +20 ")  # 31 - 20, not 10.2
     assert said["ces"].startswith("Overall CES rose 0.12 to 5.25 ")  # 5.25 - 5.13
     assert [f.effect for f in found] == pytest.approx([20.4 - 30.6, 56.24 - 72.46, 0.128])
+    # a change the rounding hides (both "+30") is written unrounded, not "rose 0 points"
+    big = {k: replace(v, n=500_000, se=0.1) for k, v in scores(30.4, 60.0, 5.0).items()}
+    small = {k: replace(v, n=500_000, se=0.1) for k, v in scores(29.6, 60.0, 5.0).items()}
+    (rise,) = [
+        f
+        for f in overview.change_candidates([("Overall", (), big, small)], 30)
+        if f.family == "nps"
+    ]
+    assert rise.sentence.startswith("Overall NPS rose 0.8 points to +30 ")

@@ -433,3 +433,11 @@ def test_a_trend_s_bucket_is_named_as_a_reader_names_it():
     assert bucket_text(dt.date(2015, 4, 1), "quarter") == "Q2 2015"
     assert bucket_text(dt.date(2015, 10, 1), "quarter") == "Q4 2015"
     assert bucket_text(dt.date(2015, 6, 8), "week") == "the week of 8 Jun 2015"
+
+
+def test_a_gap_is_written_as_the_numbers_shown_read():
+    assert text.gap_text(72.46, 56.24, 1) == "16.3"  # 72.5 - 56.2, as written
+    assert text.gap_text(56.24, 72.46, 1) == "16.3"
+    assert text.gap_text(94.4, 53.6, 0) == "40"  # 94 - 54, where 40.8 read "41"
+    assert text.gap_text(30.4, 29.6, 0) == "0.8"  # both "+30": unrounded, never "0"
+    assert text.gap_text(30.0, 30.0, 0) == "0"

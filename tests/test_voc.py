@@ -445,10 +445,7 @@ def test_the_headline_names_a_department_only_when_its_gap_differs():
     assert found["b"].p == 1.0  # a smaller gap is never claimed
     line = closed_loop.headline(findings.decide(found.values()))
     assert line.startswith("**Alpha** closed 90% of the 100 cases, but customers confirmed")
-    assert (
-        "only 50% resolved: a gap of 40 points against 10 for the other departments on these "
-        "stages" in line
-    )
+    assert "only 50% resolved: a gap of 40 points against 10 for the other departments (" in line
     assert "customers said 33% were not resolved and 11% were never confirmed" in line
     # the same departments with gaps 22 and 20 points: no difference worth a headline
     close = loop_cases({"a": (100, 90, 68, 10), "b": (200, 160, 120, 20)})
@@ -722,6 +719,21 @@ def test_customer_service_shows_the_closed_versus_confirmed_gap(story):
     assert service["gap"] >= 30
     others = per.filter(pl.col("department_id") != "service")
     assert (others["gap"] < service["gap"] - 10).all()
+
+
+def test_the_closed_loop_sentence_names_the_others_it_compares_with(story):
+    """Under a stage filter the other departments are those with cases on the stages in
+    view, and the sentence says so; with no filter it speaks of the other departments."""
+    ds, _, cases, _ = story
+    f = Filters(start=ds.last_day - dt.timedelta(days=179), end=ds.last_day)
+    whole = closed_loop.candidates(ds, f, cases)
+    assert whole and all(
+        "for the other departments (" in c.sentence or "other departments' " in c.sentence
+        for c in whole
+    )
+    assert not any("stages in view" in c.sentence for c in whole)
+    on_claim = closed_loop.candidates(ds, f.with_stages(("claim",)), cases)
+    assert on_claim and all("on the stages in view" in c.sentence for c in on_claim)
 
 
 def test_pay_contacts_lead_pay_nps(story):

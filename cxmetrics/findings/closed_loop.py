@@ -25,7 +25,7 @@ import math
 import polars as pl
 
 from cxmetrics.contract.journey import Journey
-from cxmetrics.contract.text import day_text, period_text, shown_gap
+from cxmetrics.contract.text import day_text, gap_text, period_text
 from cxmetrics.findings.findings import Finding
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.filters import Filters
@@ -253,7 +253,11 @@ def by_department_stage(cases: pl.DataFrame, journey: Journey) -> pl.DataFrame:
 
 
 def department_candidates(
-    cases: pl.DataFrame, journey: Journey, min_n: int = m.MIN_N, period: str = ""
+    cases: pl.DataFrame,
+    journey: Journey,
+    min_n: int = m.MIN_N,
+    period: str = "",
+    where: str = "",
 ) -> list[Finding]:
     """One test per department with at least ``min_n`` cases (and at least ``min_n`` for the
     other departments): is its closed-versus-confirmed gap (cases closed without the
@@ -263,7 +267,8 @@ def department_candidates(
     the gap is larger (both directions were looked at) and 1 when it is not, since only a
     larger gap is ever claimed; the interval of the difference uses each share's own
     standard error. ``cases``: mature
-    cases in view (see :func:`mature`); ``period`` names them in the sentence."""
+    cases in view (see :func:`mature`); ``period`` names them in the sentence, and
+    ``where`` the other departments' cases (" on the stages in view" under a filter)."""
     per = summarise(cases, ["department_id"]).sort("department_id")
     total_opened = int(per["opened"].sum()) if per.height else 0
     total_unconfirmed = int((per["closed"] - per["confirmed"]).sum()) if per.height else 0
@@ -286,7 +291,7 @@ def department_candidates(
         out.append(
             Finding(
                 "closed_loop",
-                _sentence(name, r, 100 * u2, effect, (effect - half, effect + half), period),
+                _sentence(name, r, 100 * u2, effect, (effect - half, effect + half), period, where),
                 effect,
                 (effect - half, effect + half),
                 n1,
@@ -311,27 +316,30 @@ def mature_candidates(ds, f: Filters, shown: pl.DataFrame, min_n: int = m.MIN_N)
     start = f.start or ds.first_day
     end = min(f.end or ds.last_day, mature_until(ds.last_day))
     period = period_text(start, end) if end >= start else ""
-    return department_candidates(shown, ds.journey, min_n, period)
+    where = " on the stages in view" if ds.stage_ids(f) is not None else ""
+    return department_candidates(shown, ds.journey, min_n, period, where)
 
 
-def _sentence(name: str, r: dict, rest_gap: float, effect: float, ci, period: str) -> str:
+def _sentence(
+    name: str, r: dict, rest_gap: float, effect: float, ci, period: str, where: str = ""
+) -> str:
     opened, closed = int(r["opened"]), int(r["closed"])
     closure = 100 * closed / opened
     confirmed = 100 * int(r["confirmed"]) / opened
-    gap = shown_gap(closure, confirmed)
+    gap = gap_text(closure, confirmed)  # as the two percentages written read
     when = f" opened {period}" if period else ""
     diff = f"{effect:+z.0f} points, 95% CI {ci[0]:+z.0f} to {ci[1]:+z.0f}"
     if effect > 0:
         text = (
             f"**{name}** closed {closure:.0f}% of the {opened:,} cases{when}, but customers "
-            f"confirmed only {confirmed:.0f}% resolved: a gap of {gap:.0f} points against "
-            f"{rest_gap:.0f} for the other departments on these stages ({diff})."
+            f"confirmed only {confirmed:.0f}% resolved: a gap of {gap} points against "
+            f"{rest_gap:.0f} for the other departments{where} ({diff})."
         )
     else:
         text = (
             f"**{name}** closed {closure:.0f}% of the {opened:,} cases{when} and customers "
-            f"confirmed {confirmed:.0f}% resolved: a gap of {gap:.0f} points, smaller than "
-            f"the other departments' {rest_gap:.0f} on these stages ({diff})."
+            f"confirmed {confirmed:.0f}% resolved: a gap of {gap} points, smaller than "
+            f"the other departments' {rest_gap:.0f}{where} ({diff})."
         )
     if closed:
         text += (

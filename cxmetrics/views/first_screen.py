@@ -430,10 +430,12 @@ def action_lines(
             due += f", {(today - r['due_on']).days} days late"
         effect = r["verdict"] or "not measured"
         if r.get("effect") is not None:
-            unit = action_effect.UNITS.get(r.get("metric"), "points")
+            metric = r.get("metric")
+            unit = action_effect.UNITS.get(metric, "points")
+            d = action_effect.DECIMALS.get(metric, 1)  # as the action tables write it
             effect += (
-                f" ({r['effect']:+z.1f} {unit}, 95% CI {r['effect_low']:+z.1f} to "
-                f"{r['effect_high']:+z.1f})"
+                f" ({r['effect']:+z.{d}f} {unit}, 95% CI {r['effect_low']:+z.{d}f} to "
+                f"{r['effect_high']:+z.{d}f})"
             )
         out.append(f"{r['title']} ({r['department']}, {due}); measured effect: {effect}")
     return tuple(out)

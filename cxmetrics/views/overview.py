@@ -11,7 +11,7 @@ import polars as pl
 
 from cxmetrics.contract.periods import trend_unit
 from cxmetrics.contract.registry import METRICS, MIN_N
-from cxmetrics.contract.text import counted, period_text, shown_gap, tested_together
+from cxmetrics.contract.text import counted, gap_text, period_text, tested_together
 from cxmetrics.findings import findings as fx
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.dataset import Dataset
@@ -384,11 +384,11 @@ def change_candidates(labelled, min_n: int) -> list[fx.Finding]:
             unit = " points" if key in ("nps", "csat") else ""
             verb = "rose" if change.delta > 0 else "fell"
             half = m.Z95 * ((cur[key].se or 0.0) ** 2 + (old[key].se or 0.0) ** 2) ** 0.5
-            shown = shown_gap(cur[key].value, old[key].value, spec.decimals)
             out.append(
                 fx.Finding(
                     "change",
-                    f"{label} {spec.short} {verb} {abs(shown):.{spec.decimals}f}{unit} "
+                    f"{label} {spec.short} {verb} "
+                    f"{gap_text(cur[key].value, old[key].value, spec.decimals)}{unit} "
                     f"to {spec.format(cur[key].value)} (n = {cur[key].n:,}; was "
                     f"{spec.format(old[key].value)}, n = {old[key].n:,}).",
                     change.delta,
@@ -412,7 +412,7 @@ def _churn_candidates(now: m.Score, before: m.Score | None, min_n: int) -> list[
     return [
         fx.Finding(
             "change",
-            f"Churn {verb} {abs(shown_gap(now.value, before.value, 1)):.1f} points to "
+            f"Churn {verb} {gap_text(now.value, before.value, 1)} points to "
             f"{now.value:.1f}% "
             f"(n = {now.n:,} customers; was {before.value:.1f}%, n = {before.n:,}).",
             change.delta,
