@@ -158,6 +158,12 @@ def test_a_stage_s_moment_is_a_contact_there_or_an_answer_there():
         )
         name = f"Had {text.with_article(ds.journey.stage_name(sid))} moment"
         assert groups[name] == len(who & answered), name
+    # contacts about one stage only: the other stages' "moments" would be survey answers
+    first = ds.journey.stage_order[0]
+    one_stage = contacts.filter(pl.col("stage_id") == first)
+    names = {g.moment for g in behaviour.groups(ds, one_stage, f, 30, None)}
+    stage_moments = {n for n in names if n.startswith("Had ")}
+    assert stage_moments == {f"Had {text.with_article(ds.journey.stage_name(first))} moment"}
 
 
 def test_a_behaviours_churn_is_unknown_where_no_churn_is_recorded():

@@ -287,8 +287,9 @@ def groups(
     Complaining is a complaint response or a case opened in the period. A behaviour whose
     source was never imported (no contacts; no complaints and no cases) is left out rather
     than shown as nobody. A stage's moment (a contact about the stage, or an answer there)
-    needs the contacts: from the survey alone it would only say who answered about the
-    stage (which optional questions a review form filled in), not what they did."""
+    is made only for a stage with contacts imported: from the survey alone it would only
+    say who answered about the stage (which optional questions a review form filled in),
+    not what they did."""
     from cxmetrics.contract.text import with_article
     from cxmetrics.stats.dataset import date_slice  # dataset imports this module
 
@@ -340,14 +341,17 @@ def groups(
         )
     if cases is not None or "complaint" in ds.options("source"):
         moments.append(("Made a complaint", complained))
-    if contacts.height:  # without contacts, a stage's moment would be who answered there
-        moments += [
-            (
-                f"Had {with_article(ds.journey.stage_name(sid))} moment",
-                at_stage[list(stage_enum.categories).index(sid)],
-            )
-            for sid in ds.journey.stage_order
-        ]
+    # a stage's moment needs contacts about that stage: without any, it would be only who
+    # answered there (which of a review form's optional questions were filled in)
+    contacted_stages = set(contacts["stage_id"].drop_nulls().cast(pl.String).unique())
+    moments += [
+        (
+            f"Had {with_article(ds.journey.stage_name(sid))} moment",
+            at_stage[list(stage_enum.categories).index(sid)],
+        )
+        for sid in ds.journey.stage_order
+        if sid in contacted_stages
+    ]
     if not moments:
         return []
     return judged(
