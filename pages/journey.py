@@ -100,7 +100,7 @@ st.caption(impact.METHOD)
 ranking = jv.ranking
 tested = int(ranking["p"].is_not_null().sum())
 ui.chart(
-    data.figure(journey_charts.fig_impact, ranking),
+    data.figure(journey_charts.fig_impact, ranking, min_n=jv.min_n),
     "Colour compares the data with the moments of truth declared in the journey "
     "definition; a touchpoint is strong only where its test is kept. "
     + findings.caption(tested, "a touchpoint's NPS against the rest of its stage")

@@ -334,9 +334,15 @@ def test_an_empty_touchpoint_ranking_says_why():
     """With every NPS answer at one touchpoint per stage (real review data) the chart said
     "Too few answers" beside n = 1,224: the reason is that nothing is left to compare with."""
     one_per_stage = pl.DataFrame({"n_nps": [1_224, 0, 0], "n_rest": [0, 1_224, 0]})
-    assert impact.unranked_reason(one_per_stage, 30).startswith(
-        "Nothing to compare: each stage's NPS answers are at one touchpoint"
+    short_rest = (
+        "No touchpoint can be compared: where one has 30 NPS answers,<br>the rest of its "
+        "stage has fewer than 30"
     )
+    assert impact.unranked_reason(one_per_stage, 30) == short_rest
+    # the rest of the stage spread thin over a second touchpoint: the same reason, true
+    mixed = pl.DataFrame({"n_nps": [1_224, 10], "n_rest": [10, 1_224]})
+    assert impact.unranked_reason(mixed, 30) == short_rest
+    assert "where one has 50 NPS answers" in impact.unranked_reason(one_per_stage, 50)
     few = pl.DataFrame({"n_nps": [12, 9], "n_rest": [9, 12]})
     assert impact.unranked_reason(few, 30) == (
         "Too few NPS answers at the touchpoints<br>to compare them with their stage"

@@ -27,13 +27,13 @@ VERDICT_COLORS = {
 }
 
 
-def fig_impact(ranking: pl.DataFrame, top: int = 12) -> go.Figure:
+def fig_impact(ranking: pl.DataFrame, top: int = 12, min_n: int = m.MIN_N) -> go.Figure:
     """Touchpoints ranked by NPS points at stake against the rest of their stage, coloured
     by how they compare with the declared moments of truth."""
     title = "Touchpoints ranked by NPS points at stake"
     ranked = ranking.filter(pl.col("rank").is_not_null()).head(top)
     if ranked.height == 0:
-        return _empty(title, impact.unranked_reason(ranking))
+        return _empty(title, impact.unranked_reason(ranking, min_n))
     frame = ranked.reverse()
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=120 + 34 * frame.height))
     for verdict, color in VERDICT_COLORS.items():

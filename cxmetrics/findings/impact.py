@@ -131,13 +131,13 @@ def candidates(ds, f, min_n: int = m.MIN_N) -> list[Finding]:
 
 
 def unranked_reason(ranking_frame: pl.DataFrame, min_n: int = m.MIN_N) -> str:
-    """Why no touchpoint of :func:`ranking` has a rank: too few answers at the touchpoints,
-    or (all answers at one touchpoint per stage) no rest of the stage to compare with."""
-    answered = ranking_frame.filter(pl.col("n_nps") >= min_n)
-    if answered.height and (answered["n_rest"].fill_null(0) < min_n).all():
+    """Why no touchpoint of :func:`ranking` (made with ``min_n``) has a rank: too few answers
+    at every touchpoint, or, where one has enough, too few at the rest of its stage (all of
+    a stage's answers at one touchpoint, as in reviews with one overall rating)."""
+    if (ranking_frame["n_nps"] >= min_n).any():  # unranked, so its stage's rest is short
         return (
-            "Nothing to compare: each stage's NPS answers are at one touchpoint<br>"
-            f"(a comparison needs {min_n} answers at another touchpoint of the stage)"
+            f"No touchpoint can be compared: where one has {min_n} NPS answers,<br>"
+            f"the rest of its stage has fewer than {min_n}"
         )
     return "Too few NPS answers at the touchpoints<br>to compare them with their stage"
 

@@ -246,7 +246,7 @@ def build(
         Slide(
             "Where loyalty is won and lost",
             [],
-            journey_charts.fig_impact(ranking),
+            journey_charts.fig_impact(ranking, min_n=min_n),
             f"{impact_mod.METHOD} n = {int(ranking['n_nps'].sum()):,} NPS answers. "
             + findings.caption(
                 int(ranking["p"].is_not_null().sum()),
