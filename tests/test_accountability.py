@@ -446,6 +446,18 @@ def test_a_department_whose_stages_cannot_be_judged_is_not_said_to_be_fine():
     assert "is below its NPS target" not in got["x"].sentence
     judged = verdicts([stage("a", 35, 30), stage("b", 40, 30)], kpi_weeks("x", 30, 0))
     assert judged["x"].sentence.endswith("none of the stages it affects is below its NPS target.")
+    # a department that affects no stage is said to, not to have stages without answers
+    journey = journey_of([*OWNERS, ("a", "z", "contributor")], {})
+    journey = dataclasses.replace(
+        journey,
+        stage_owners=journey.stage_owners.filter(pl.col("department_id") != "z"),
+    )
+    (alone,) = [
+        v
+        for v in acc.detect(journey, [stage("a", 35, 30)], kpi_weeks("z", 30, 0))
+        if v.department_id == "z"
+    ]
+    assert alone.sentence.endswith("; it affects no stage of the journey.")
 
 
 def test_a_kpi_s_target_says_which_way_is_good():
@@ -463,6 +475,13 @@ def test_a_kpi_s_target_says_which_way_is_good():
     summary = acc.kpi_summary(acc.kpis_in_period(weeks, None, None))
     got = dict(zip(summary["kpi"], summary["goal"], strict=True))
     assert got == {"Handling days": "≤ 14", "Within SLA %": "≥ 95"}
+    assert [acc.goal_text(t, True) for t in (0.004, -0.0001, 99.5, 1_250_000.0, 0.8)] == [
+        "≥ 0.004",
+        "≥ -0.0001",
+        "≥ 99.5",
+        "≥ 1,250,000",
+        "≥ 0.8",
+    ]
     assert dict(zip(summary["kpi"], summary["weeks_on_target"], strict=True)) == {
         "Handling days": 1,  # 13.8 ≤ 14; 15 is not
         "Within SLA %": 1,

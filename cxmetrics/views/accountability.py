@@ -108,15 +108,19 @@ def kpi_summary(kpis: pl.DataFrame) -> pl.DataFrame:
             pl.col("higher_is_better").last(),
         )
         .with_columns(
-            # the target with its direction: "≤ 14" for a KPI where lower is better
-            pl.format(
-                "{} {}",
-                pl.when(pl.col("higher_is_better")).then(pl.lit("≥")).otherwise(pl.lit("≤")),
-                pl.col("target").round(2).cast(pl.String).str.replace(r"\.0$", ""),
-            ).alias("goal")
+            pl.struct("target", "higher_is_better")
+            .map_elements(lambda r: goal_text(r["target"], r["higher_is_better"]), pl.String)
+            .alias("goal")
         )
         .sort("department_id", "kpi")
     )
+
+
+def goal_text(target: float, higher_is_better: bool) -> str:
+    """A KPI's target with the way that is good: "≤ 14", "≥ 99.5", "≥ 1,250,000"."""
+    small = abs(target) < 1  # 0.004, not 0
+    number = f"{target:z.3g}" if small else f"{target:z,.2f}".rstrip("0").rstrip(".")
+    return f"{'≥' if higher_is_better else '≤'} {number}"
 
 
 # --- the two tests behind a false positive ------------------------------------------------
@@ -350,6 +354,8 @@ def _sentence(name, silo_score, weeks, below, roles, judged, journey, flagged) -
     else:
         own = f"met {100 * silo_score:.0f}% of its own targets ({weeks} KPI-weeks)"
     if not below:
+        if not roles:
+            return f"{name} {own}; it affects no stage of the journey."
         if not any(s in judged for s in roles):
             return (
                 f"{name} {own}; none of the stages it affects has enough NPS answers, with "
@@ -571,7 +577,7 @@ def candidates(ds, f, kpis: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]
 def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityView:
     """Departments are judged on every stage they affect, whatever the stage or department
     filter; those filters choose which departments and stages are shown (and so the family
-    of tests)."""
+    of tests). A view with no responses at all (``empty``) is not shown: the page says so."""
     start, end, rows, period, departments, shown_stages = _view(ds, kpis, f, min_n)
     verdicts = detect(ds.journey, rows, period, min_n, set(departments))
     visible = [r for r in rows if shown_stages is None or r.stage_id in shown_stages]
