@@ -1437,3 +1437,24 @@ def test_an_empty_file_is_called_empty(engine, tmp_path, content):
     with pytest.raises(importer.ImportError_, match=r"^empty\.csv is empty: it has no header row"):
         importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
     assert count(engine) == before
+
+
+def test_the_readme_s_journey_example_imports_as_written(empty_engine, tmp_path):
+    """The README's journey file, copied as it is, imports (a bare `incentives:` did not)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    (block,) = re.findall(r"```yaml\n(stages:.*?)```", readme, re.S)
+    path = tmp_path / "journey.yaml"
+    path.write_text(block, encoding="utf-8")
+    journey_import.write(empty_engine, journey_import.read(path))
+    with empty_engine.connect() as conn:
+        got = {
+            t: conn.execute(sa.text(f"SELECT COUNT(*) FROM {t}")).scalar()
+            for t in ("stages", "touchpoints", "departments", "stage_owners", "targets")
+        }
+    assert got == {
+        "stages": 1,
+        "touchpoints": 1,
+        "departments": 1,
+        "stage_owners": 1,
+        "targets": 1,
+    }
