@@ -857,7 +857,7 @@ def _text(data: dict, ov: overview.Overview, labels: dict[str, str]) -> str:
     o = data["overall"]
     churn_unknown = ov.tiles["churn"].unknown
     risk_unknown = ov.tiles["revenue_at_risk"].unknown
-    churn = "not recorded" if churn_unknown else fmt("churn", o["churn"])
+    churn = "not recorded" if churn_unknown else f"{fmt('churn', o['churn'])} left in the period"
     risk = (
         f"unknown ({risk_unknown})"
         if risk_unknown
@@ -875,11 +875,11 @@ def _text(data: dict, ov: overview.Overview, labels: dict[str, str]) -> str:
         "",
         "Journey:",
     ]
-    for s in data["stages"]:
+    for s, row in zip(data["stages"], ov.stages, strict=True):
         lines.append(
             f"  {s['position']}. {s['name']:<16} NPS {fmt('nps', s['nps'])}; "
             f"CSAT {fmt('csat', s['csat'])}; CES {fmt('ces', s['ces'])} "
-            f"[{s['status']}]"
+            f"[{row.status_words}]"  # the metric a status is about, as the briefing says
         )
     lines += ["", "What changed:", *[f"  - {c}" for c in data["changes"]]]
     return "\n".join(lines)

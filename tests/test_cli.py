@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -137,6 +138,10 @@ def test_summary_text_names_every_stage(sample_url, raw_sql):
     for (name,) in raw_sql.execute("SELECT name FROM stages"):
         assert name in out.stdout
     assert "What changed" in out.stdout
+    # a stage's status names the metric it is about, as the page and the briefing do
+    statuses = re.findall(r"\[((?:below|near) target[^\]]*)\]", out.stdout)
+    assert statuses and all(re.fullmatch(r"(below|near) target on [A-Z, ]+", s) for s in statuses)
+    assert re.search(r"Churn +\S+.* left in the period", out.stdout)
 
 
 @pytest.mark.parametrize(

@@ -350,6 +350,18 @@ def test_a_stage_s_status_words_name_the_metric_it_is_about():
     )
 
 
+def test_a_stage_card_names_each_metric_with_its_score_and_target():
+    scores = {
+        "nps": m.Score("nps", -29.4, 500, 2.0),
+        "csat": m.Score("csat", 56.24, 500, 1.0),
+        "ces": m.Score("ces", 4.512, 500, 0.02),
+    }
+    targets = {"nps": 30.0, "csat": 80.0, "ces": 5.0}
+    statuses = {"nps": m.STATUS_BELOW, "csat": m.STATUS_BELOW, "ces": m.STATUS_ON}
+    row = overview.StageRow("claim", "File a claim", 5, scores, targets, statuses, [])
+    assert row.status_against == "NPS -29, target +30; CSAT 56.2%, target 80.0%"
+
+
 def test_the_churn_tile_says_it_is_of_the_period():
     """A churn of 2.3% over 90 days and 0.8% over 30, beside "3.4% a year attributable
     churn", read as a yearly rate: its caption says it is of the period."""

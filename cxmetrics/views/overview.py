@@ -74,12 +74,11 @@ class StageRow:
     def status_against(self) -> str:
         """Each metric the status is about with its score and target ("CES 5.21, target
         5.30"): a card's "Below target" beside a CES that reads as good says which target."""
-        parts = []
-        for k in self.status_metrics:
-            spec, target = METRICS[k], self.targets.get(k)
-            part = f"{spec.short} {spec.format(self.scores[k].value)}"
-            parts.append(part if target is None else f"{part}, target {spec.format(target)}")
-        return "; ".join(parts)
+        return "; ".join(  # below or near target: each of these metrics has a target
+            f"{METRICS[k].short} {METRICS[k].format(self.scores[k].value)}, target "
+            f"{METRICS[k].format(self.targets[k])}"
+            for k in self.status_metrics
+        )
 
     @property
     def status_words(self) -> str:
