@@ -153,10 +153,11 @@ if absent:
     st.warning(
         f"**The saved mapping names {counted(len(absent), 'column')} that "
         f"{inert(uploaded.name)} does not have:** "
-        + inert("; ".join(f"{field} = {col!r}" for field, col in absent.items()))
-        + ". Those fields show “"
+        + inert("; ".join(f"{field} = {col!r}" for field, col in absent))
+        + ". A field below shows “"
         + NOT_IN_FILE.strip("— ")
-        + "” below and are not imported unless you choose a column for them.",
+        + "” and is not imported unless you choose a column for it; an id, a condition "
+        "or a rating turned into rows that needs the column stops the import.",
         icon=":material/warning:",
     )
 chosen: dict[str, str] = {}

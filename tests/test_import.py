@@ -1424,11 +1424,24 @@ def test_a_mapping_names_the_columns_a_file_lacks():
         "responses",
         columns={"response_id": "ID", "nps": "would_recommend", "csat": "Stars"},
     )
-    assert m.absent_from(["ID", "Stars", "Other"]) == {"nps": "would_recommend"}
-    assert m.absent_from(["ID", "would_recommend", "Stars"]) == {}
+    assert m.absent_from(["ID", "Stars", "Other"]) == [("nps", "would_recommend")]
+    assert m.absent_from(["ID", "would_recommend", "Stars"]) == []
+    built = mapping.Mapping(
+        "responses",
+        columns={"nps": "Recommend"},
+        ids={"response_id": ("Author", "Date", "touchpoint_id")},
+        where=(mapping.Condition("Type", ("survey",)),),
+        unpivot=mapping.Unpivot("touchpoint_id", "csat", {"Seat": "seat", "Food": "food"}),
+    )
+    # the unpivot's key is made by the mapping, not read from the file
+    assert built.absent_from(["Recommend", "Author", "Seat"]) == [
+        ("response_id (id)", "Date"),
+        ("where", "Type"),
+        ("unpivot", "Food"),
+    ]
 
 
-@pytest.mark.parametrize("content", [b"", b"\n\n", b"\xef\xbb\xbf"])
+@pytest.mark.parametrize("content", [b"", b"\n\n", b"\xef\xbb\xbf", b" \n \n", b"\t\n"])
 def test_an_empty_file_is_called_empty(engine, tmp_path, content):
     """An empty file was refused as having "no column 'author', 'content' … (its columns: )"."""
     path = tmp_path / "empty.csv"

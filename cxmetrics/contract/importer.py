@@ -84,6 +84,8 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
         if suffix in (".csv", ".txt", ".tsv"):
             raw = path.read_bytes()
             text = raw.decode(encoding, errors="replace")
+            if not text.replace("\ufeff", "").strip():  # blank: spaces, tabs, a BOM
+                raise _empty_file(path.name)
             frame, shapes = _read_csv(text, csv_rows.separator(text, suffix), path.name)
         elif suffix in (".xlsx", ".xls"):
             shapes = None
@@ -100,8 +102,8 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
         raise ImportError_(
             f"{path.name} cannot be read as {suffix.lstrip('.').upper()}: {first}"
         ) from exc
-    if frame.width == 0:  # nothing at all, not even a header: say so, not "no column X"
-        raise ImportError_(f"{path.name} is empty: it has no header row and no rows")
+    if frame.width == 0:  # no header at all: say so, not "no column X"
+        raise _empty_file(path.name)
     try:
         limits.check_frame(frame.height, frame.width)
     except limits.TooLarge as exc:
@@ -126,6 +128,10 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     if csv_rows.SHAPE in frame.columns:
         blank = blank & pl.col(csv_rows.SHAPE).is_null()
     return frame.filter(~blank)
+
+
+def _empty_file(name: str) -> ImportError_:
+    return ImportError_(f"{name} is empty: it has no header row and no rows")
 
 
 def _read_csv(text: str, separator: str, file_name: str) -> tuple[pl.DataFrame, list | None]:

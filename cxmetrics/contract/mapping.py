@@ -162,11 +162,20 @@ class Mapping:
             used = (used - {self.unpivot.key}) | set(self.unpivot.columns)
         return used
 
-    def absent_from(self, file_columns: list[str]) -> dict[str, str]:
-        """The contract columns this mapping takes from a column the file does not have:
-        contract column -> the file's column it names (what a form can no longer offer)."""
+    def absent_from(self, file_columns: list[str]) -> list[tuple[str, str]]:
+        """What this mapping reads from a column the file does not have, as (where the
+        mapping names it, the column): a contract column ("nps"), an id built from it
+        ("response_id (id)"), a condition ("where") or a rating turned into rows
+        ("unpivot")."""
         have = set(file_columns)
-        return {field: col for field, col in self.columns.items() if col not in have}
+        named = list(self.columns.items())
+        for target, sources in self.ids.items():
+            named += [(f"{target} (id)", col) for col in sources]
+        named += [("where", c.column) for c in self.where]
+        if self.unpivot:
+            named = [(w, c) for w, c in named if c != self.unpivot.key]  # made, not read
+            named += [("unpivot", col) for col in self.unpivot.columns]
+        return [(where, col) for where, col in named if col not in have]
 
     def to_toml(self) -> str:
         """The mapping as a TOML file (what the Data page saves)."""
