@@ -467,6 +467,15 @@ def kpi_columns() -> dict:
     }
 
 
+def _exposure_column() -> st.column_config.NumberColumn:
+    """A department's role-weighted share of its stages below target: not a count."""
+    return _pct(
+        "Weighted share below NPS target",
+        "Share of the stages it affects whose NPS is below target, each stage weighted by the "
+        "department's role there (lead 1, contributor 0.5), so not a count of stages",
+    )
+
+
 def verdict_columns() -> dict:
     return {
         "department": st.column_config.TextColumn("Department"),
@@ -483,9 +492,7 @@ def verdict_columns() -> dict:
         "green": st.column_config.CheckboxColumn(
             "Green scorecard", help="At least 13 KPI-weeks and the 95% lower bound above 75%"
         ),
-        "exposure_below_pct": _pct(
-            "Stages below target", "Role-weighted share of the stages it affects below target"
-        ),
+        "exposure_below_pct": _exposure_column(),
         "experience_gap": _num(
             "NPS vs target",
             None,
@@ -510,9 +517,7 @@ def incentive_columns() -> dict:
         "cx_share_pct": _pct("CX share of variable pay", "Share of variable pay tied to CX goals"),
         "stages": _num("Stages affected", None, "%d"),
         "leads": st.column_config.TextColumn("Leads"),
-        "exposure_below_pct": _pct(
-            "Stages below target", "Role-weighted share of the stages it affects below target"
-        ),
+        "exposure_below_pct": _exposure_column(),
         "leads_below_target": st.column_config.TextColumn("Leads below target"),
     }
 
