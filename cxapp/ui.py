@@ -335,7 +335,7 @@ def impact_columns() -> dict:
 
 
 def behaviour_columns() -> dict:
-    kept = "Kept by Benjamini-Hochberg over every NPS and churn test of the table"
+    kept = "Kept by Benjamini-Hochberg over every NPS test of the table"
     return {
         "moment": st.column_config.TextColumn("Customers who…", width="medium"),
         "customers": _num("Customers", None, "%,d", "Customers in view with this behaviour"),
@@ -347,9 +347,12 @@ def behaviour_columns() -> dict:
         "churn": _num("Their churn %", "churn", "%.1f"),
         "others_churn": _num("Others' churn %", "churn", "%.1f"),
         "churn_difference": _num(
-            "Churn difference", None, "%+.1f", "Their churn − everyone else's, points"
+            "Churn difference",
+            None,
+            "%+.1f",
+            "Their churn − everyone else's, points; shown, not tested: who left early had "
+            "less time to do anything, so those who did leave less on any data",
         ),
-        "churn_significant": st.column_config.CheckboxColumn("Churn differs", help=kept),
     }
 
 

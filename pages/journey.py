@@ -144,12 +144,13 @@ else:
     ui.chart(
         data.figure(journey_charts.fig_behaviour, jv.behaviour, jv.min_n),
         "NPS of all answers in view from customers who did this in the period, against "
-        "everyone else's; bars are 95% margins. Green: higher; red: lower; black: no "
-        "difference found. "
+        "everyone else's (for a stage's moment, the answers at the other stages on both "
+        "sides); bars are 95% margins. Green: higher; red: lower; black: no difference "
+        "found. Cases opened to follow up a survey answer are not complaints. "
         + findings.caption(
             len(behaviour.findings_of(jv.behaviour)),
-            "NPS and churn of each group against everyone else "
-            f"(each side at least {jv.min_n} answers or customers)",
+            "NPS of each group against everyone else "
+            f"(each side at least {jv.min_n} answers and customers)",
         ),
         key="fig_behaviour",
     )

@@ -130,3 +130,34 @@ def test_small_businesses_are_satisfied_but_at_risk_at_three_seeds(seed):
     assert risk["concentrated"] is not None
     assert risk["concentrated"].family == "Small business"
     assert risk["concentrated"].ci[0] > 0
+
+
+STORY_FREE_SEEDS = range(10)
+
+
+def test_behaviour_makes_no_tautological_claims_on_companies_without_stories():
+    """The company without its stories (``stories=False``, full size) keeps the links a real
+    company has: who stays longer answers at more stages and is happier; a case is opened
+    after a low score. The behaviour family claimed 9 or 10 findings on each such company,
+    two kinds of them true by construction: "Made a complaint" picked by the low scores
+    that opened follow-up cases, and churn of those who "had" a moment (who left early had
+    less time to have it). Follow-up cases are no complaints now and churn is shown, not
+    tested: on ten such companies, seen through all dates or the last half-year in turn,
+    no complaint or churn claim is left, and the stage moments (compared on the other
+    stages' answers) claim a few points where the company's cohorts differ."""
+    from cxmetrics.findings import closed_loop
+
+    claims = []
+    for seed in STORY_FREE_SEEDS:
+        data = sample.generate(seed=100 + seed, stories=False)
+        ds = build(data)
+        contacts = dataset.compact_contacts(data.contacts, ds.journey, ds.customers)
+        cases = closed_loop.prepare_for(ds, data.cases, contacts)
+        tested = behaviour.candidates(ds, view(ds, seed), contacts, 30, cases)
+        assert all(t.unit == "points" for t in tested)  # NPS only: churn is not tested
+        claims += findings.decide(tested)
+    assert not [c.sentence for c in claims if c.sentence.startswith("Made a complaint")]
+    assert all(c.sentence.startswith("Had ") and abs(c.effect) < 5 for c in claims), [
+        c.sentence for c in claims
+    ]
+    print(f"behaviour without stories: {len(claims)} claims, {[c.sentence for c in claims]}")

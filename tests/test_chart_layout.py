@@ -157,7 +157,33 @@ def test_behaviour_colours_mean_one_thing_each(journey_figures):
         assert set(traces[name].y) == moments
         if color:
             assert traces[name].marker.color == color
-    assert lower or higher  # the sample's stories give the chart something to colour
+
+
+def test_behaviour_colours_by_hand():
+    """One group lower, one higher, one without a difference: three legend entries, each
+    with its own colour and group."""
+    from cxmetrics.findings.behaviour import GroupResult
+    from cxmetrics.stats import metrics as m
+
+    def group(name: str, nps: float, change: m.Change | None) -> GroupResult:
+        score = m.Score("nps", nps, 400, 2.0)
+        churn = m.Score("churn", None, 0)
+        return GroupResult(name, 100, score, churn, m.Score("nps", 20, 900, 1.0), churn, change)
+
+    fig = journey_charts.fig_behaviour(
+        [
+            group("Low", -10, m.Change(-30.0, -13.0, True)),
+            group("High", 45, m.Change(25.0, 11.0, True)),
+            group("Same", 21, m.Change(1.0, 0.4, False)),
+        ],
+        30,
+    )
+    traces = {t.name: t for t in fig.data}
+    assert set(traces["Lower than everyone else"].y) == {"Low"}
+    assert traces["Lower than everyone else"].marker.color == STATUS_COLORS["below target"]
+    assert set(traces["Higher than everyone else"].y) == {"High"}
+    assert traces["Higher than everyone else"].marker.color == STATUS_COLORS["on target"]
+    assert set(traces["No difference found"].y) == {"Same"}
 
 
 @pytest.mark.browser

@@ -2,11 +2,17 @@
 (contacted us three times in a month, filed a claim, reached renewal, complained) against
 everyone else, on loyalty (NPS of their answers in view) and churn.
 
-Each moment gives two tests, each only when both sides have the minimum n: NPS of the
-group's answers against everyone else's (z-test, standard errors allowing for customers
-answering more than once) and churn in the period of the group's customers against everyone
-else's (two-proportion z-test). Benjamini-Hochberg runs over every test of the view; a
-difference is called significant only when its test is kept."""
+Each moment gives one test, when both sides have the minimum n: NPS of the group's answers
+against everyone else's (z-test, standard errors allowing for customers answering more than
+once); a stage's moment compares the answers at the other stages on both sides, so that the
+stage's own level is not counted as the group's. Benjamini-Hochberg runs over every test of
+the view; a difference is called significant only when its test is kept. Churn in the
+period of the group's customers is shown beside everyone else's but not tested: having a
+behaviour in a period and leaving in it are tied by time (who left early had less time to
+do anything), so a difference would hold on data without any story.
+
+"Made a complaint" counts complaint answers and cases, except cases opened to follow up a
+survey answer: those customers were picked by a low score, the very thing compared."""
 
 from __future__ import annotations
 
@@ -125,6 +131,15 @@ def _difference(a: m.Score, b: m.Score, min_n: int) -> m.Change | None:
     return None if change is None else m.Change(change.delta, change.z, False)
 
 
+def _described(a: m.Score, b: m.Score, min_n: int) -> m.Change | None:
+    """a − b without a test (no z, never significant): a churn difference is shown, not
+    claimed. Who had a behaviour in the period and who left in it are tied by time: a
+    customer who left early had less time to contact us, complain or reach a stage, so
+    "those who did this left less" holds on data without any story."""
+    change = m.compare(a, b, min_n)
+    return None if change is None else m.Change(change.delta, None, False)
+
+
 def compare_groups(
     moments: list[str],
     members: np.ndarray,
@@ -166,54 +181,42 @@ def compare_groups(
                 others_nps,
                 others_churn,
                 _difference(group_nps, others_nps, min_n) if enough else None,
-                _difference(churn, others_churn, min_n) if churn_known else None,
+                _described(churn, others_churn, min_n) if churn_known else None,
             )
         )
     return out
 
 
 def findings_of(groups: list[GroupResult]) -> list[Finding]:
-    """Unadjusted tests (kind ``behaviour``): NPS and churn of each group against everyone
-    else, where both sides have the minimum n."""
+    """Unadjusted tests (kind ``behaviour``): NPS of each group against everyone else, where
+    both sides have the minimum n. Churn differences are shown, not tested
+    (:func:`_described`)."""
     return [t for _, _, t in _tests(groups)]
 
 
 def _tests(groups: list[GroupResult]) -> list[tuple[int, str, Finding]]:
     out = []
     for i, g in enumerate(groups):
-        for what, change, a, b, unit in (
-            ("NPS", g.change, g.nps, g.others_nps, "points"),
-            ("churn", g.churn_change, g.churn, g.others_churn, "%"),
-        ):
-            if change is None or change.z is None:
-                continue
-            se = abs(change.delta / change.z) if change.z else 0.0
-            if what == "NPS":
-                said = (
-                    f"{g.moment}: NPS {a.value:+z.0f} (n = {a.n:,} answers) against "
-                    f"{b.value:+z.0f} for everyone else (n = {b.n:,})."
-                )
-            else:
-                said = (
-                    f"{g.moment}: {a.value:.1f}% left in the period (n = {a.n:,} customers) "
-                    f"against {b.value:.1f}% of everyone else (n = {b.n:,})."
-                )
-            out.append(
-                (
-                    i,
-                    what,
-                    Finding(
-                        "behaviour",
-                        said,
-                        change.delta,
-                        (change.delta - Z95 * se, change.delta + Z95 * se),
-                        a.n + b.n,
-                        p_two_sided(change.z),
-                        unit=unit,
-                        family="behaviour",
-                    ),
-                )
-            )
+        change, a, b = g.change, g.nps, g.others_nps
+        if change is None or change.z is None:
+            continue
+        se = abs(change.delta / change.z) if change.z else 0.0
+        where = " at the other stages" if g.moment.startswith("Had ") else ""
+        said = (
+            f"{g.moment}: NPS {a.value:+z.0f}{where} (n = {a.n:,} answers) against "
+            f"{b.value:+z.0f} for everyone else (n = {b.n:,})."
+        )
+        finding = Finding(
+            "behaviour",
+            said,
+            change.delta,
+            (change.delta - Z95 * se, change.delta + Z95 * se),
+            a.n + b.n,
+            p_two_sided(change.z),
+            unit="points",
+            family="behaviour",
+        )
+        out.append((i, "NPS", finding))
     return out
 
 
@@ -229,9 +232,7 @@ def judged(groups: list[GroupResult]) -> list[GroupResult]:
         def mark(change: m.Change | None, what: str, i=i) -> m.Change | None:
             return None if change is None else replace(change, significant=(i, what) in kept)
 
-        out.append(
-            replace(g, change=mark(g.change, "NPS"), churn_change=mark(g.churn_change, "churn"))
-        )
+        out.append(replace(g, change=mark(g.change, "NPS")))
     return out
 
 
@@ -245,9 +246,9 @@ def presence(codes: np.ndarray, groups: np.ndarray, n_groups: int, size: int) ->
 
 
 def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
-    """One row per behavioural moment: customers, NPS and churn against everyone else;
-    a score is blank below ``min_n`` on its side, a difference blank unless both sides
-    have it."""
+    """One row per behavioural moment: customers, NPS (tested) and churn (described)
+    against everyone else; a score is blank below ``min_n`` on its side, a difference
+    blank unless both sides have it."""
 
     def shown(score: m.Score) -> float | None:
         return score.shown(min_n)
@@ -264,9 +265,6 @@ def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
             "churn": [shown(g.churn) for g in groups],
             "others_churn": [shown(g.others_churn) for g in groups],
             "churn_difference": [g.churn_change.delta if g.churn_change else None for g in groups],
-            "churn_significant": [
-                bool(g.churn_change and g.churn_change.significant) for g in groups
-            ],
         },
         schema_overrides={
             "nps": pl.Float64,
@@ -328,6 +326,16 @@ def groups(
     cases = cases if cases is not None and cases.height else None
     if cases is not None:
         opened = cases.filter(pl.col("opened_on").is_between(start, end))
+        if "source" not in opened.columns:  # cases as stored: the opening answer's source
+            sources = ds.case_sources().select(
+                pl.col("response_id").cast(pl.String), pl.col("source").cast(pl.String)
+            )
+            opened = opened.with_columns(pl.col("response_id").cast(pl.String)).join(
+                sources, on="response_id", how="left"
+            )
+        # a case opened to follow up a survey answer (a low score) is not a complaint: its
+        # customers would be picked by the very answers their NPS is compared on
+        opened = opened.filter(~pl.col("source").cast(pl.String).eq("survey").fill_null(False))
         if "cust" not in opened.columns:  # cases as stored, not yet prepared
             opened = opened.select(
                 pl.col("customer_id").cast(ds.customers["customer_id"].dtype)
@@ -341,31 +349,32 @@ def groups(
         )
     if cases is not None or "complaint" in ds.options("source"):
         moments.append(("Made a complaint", complained))
+
+    def compared(names: list[str], masks: list[np.ndarray], on: AnswerCounts) -> list:
+        return compare_groups(
+            names, np.stack(masks), on, seen, left, min_n, ds.design_effect, ds.facts.churn
+        )
+
+    results = compared(*zip(*moments, strict=True), counts) if moments else []
     # a stage's moment needs contacts about that stage: without any, it would be only who
-    # answered there (which of a review form's optional questions were filled in)
+    # answered there (which of a review form's optional questions were filled in). Its NPS
+    # is that of the answers at the other stages, on both sides: the stage's own answers
+    # (its own level) would otherwise be compared with the rest of the journey's
     contacted_stages = set(contacts["stage_id"].drop_nulls().cast(pl.String).unique())
-    moments += [
-        (
-            f"Had {with_article(ds.journey.stage_name(sid))} moment",
-            at_stage[list(stage_enum.categories).index(sid)],
+    in_view = None
+    for sid in ds.journey.stage_order:
+        if sid not in contacted_stages:
+            continue
+        if in_view is None:
+            in_view = ds.answers_in_view(f)
+        there = AnswerCounts.of_groups(in_view.filter(pl.col("stage_id") == sid), size)
+        elsewhere = AnswerCounts(
+            *(a - b for a, b in zip(counts.arrays(), there.arrays(), strict=True))
         )
-        for sid in ds.journey.stage_order
-        if sid in contacted_stages
-    ]
-    if not moments:
-        return []
-    return judged(
-        compare_groups(
-            [name for name, _ in moments],
-            np.stack([mask for _, mask in moments]),
-            counts,
-            seen,
-            left,
-            min_n,
-            ds.design_effect,
-            ds.facts.churn,
-        )
-    )
+        name = f"Had {with_article(ds.journey.stage_name(sid))} moment"
+        mask = at_stage[list(stage_enum.categories).index(sid)]
+        results += compared([name], [mask], elsewhere)
+    return judged(results)
 
 
 def _counts(frame: pl.DataFrame, size: int) -> tuple[np.ndarray, ...]:

@@ -65,10 +65,11 @@ KINDS: dict[str, str] = {
     ),
     "behaviour": (
         "Customers with a behavioural moment (three contacts in 30 days, a complaint, a "
-        "moment at a stage) answer or leave differently from everyone else in view: z-test "
-        "on NPS (standard errors allowing for repeated answers) and two-proportion z-test "
-        "on churn in the period, each only with the minimum n on both sides, "
-        "Benjamini-Hochberg over every NPS and churn test of the moments."
+        "moment at a stage) answer differently from everyone else in view: z-test on NPS "
+        "(standard errors allowing for repeated answers; for a stage's moment, the answers "
+        "at the other stages on both sides), only with the minimum n on both sides, "
+        "Benjamini-Hochberg over every test of the moments. Churn is shown beside it, not "
+        "tested: who left early had less time to do anything."
     ),
     "at_risk": (
         "Satisfied-but-at-risk customers (CSAT 4-5 yet NPS 0-8 or gone) concentrate in a "
