@@ -219,8 +219,9 @@ if theme_tab.open is not False:
                 ui.chart(
                     data.figure(voc_charts.fig_rising, vv.rising, 8, vv.rising_empty),
                     "Share of comments now against the previous period of the same length (themes "
-                    "only, not unclassified comments). Red: "
-                    "significantly more (95%); green: significantly less; grey: not significant.",
+                    "only, not unclassified comments). Red: more, green: less, each kept by "
+                    "Benjamini-Hochberg over the themes compared (false discovery rate 5%); "
+                    "grey: no change kept.",
                     key="fig_rising",
                 )
             ui.table(vv.themes_shown, "themes", hide_index=True, column_config=ui.theme_columns())

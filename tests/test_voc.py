@@ -257,8 +257,32 @@ def test_rising_themes_by_hand():
     assert billing["change"] == pytest.approx(40.0)
     pooled = 80 / 200
     se = 100 * (pooled * (1 - pooled) * (1 / 100 + 1 / 100)) ** 0.5
-    assert billing["significant"] == (1.96 * se < 40)
+    p = math.erfc(40 / se / math.sqrt(2))  # two-sided; claims has the same |z|
+    assert billing["q"] == pytest.approx(p)  # two equal p-values: q = p
+    assert billing["significant"] == (p <= 0.05)
     assert out["theme"].to_list() == ["billing", "claims"]
+    # one theme rising at 95% on its own, among three: Benjamini-Hochberg keeps none
+    now = frame({"a": 130, "b": 100, "c": 100, "d": 670})
+    before = frame({"a": 100, "b": 100, "c": 100, "d": 700})
+    out = voc.rising(now, before, min_n=30)
+    rows = {r["theme"]: r for r in out.iter_rows(named=True)}
+
+    def p_of(x_now: int, x_before: int) -> float:
+        pooled = (x_now + x_before) / 2000
+        se = (pooled * (1 - pooled) * (2 / 1000)) ** 0.5
+        return math.erfc(abs(x_now - x_before) / 1000 / se / math.sqrt(2))
+
+    ps = {"a": p_of(130, 100), "b": 1.0, "c": 1.0, "d": p_of(670, 700)}
+    assert ps["a"] < 0.05  # significant alone
+    ordered = sorted(ps.items(), key=lambda kv: kv[1])
+    q, running = {}, 1.0
+    for rank in range(len(ordered), 0, -1):  # BH by hand: step-up from the largest p
+        theme, pv = ordered[rank - 1]
+        running = min(running, pv * len(ordered) / rank)
+        q[theme] = running
+    for theme in ps:
+        assert rows[theme]["q"] == pytest.approx(q[theme]), theme
+    assert q["a"] > 0.05 and not rows["a"]["significant"]
 
 
 # --- closed loop -----------------------------------------------------------------------

@@ -14,6 +14,7 @@ figures are tested against, and a tool for small frames. The pages do not use it
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 
@@ -24,6 +25,7 @@ from cxmetrics.contract.text import mask_pii_column
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.dataset import Dataset, bucket_columns, date_slice
 from cxmetrics.stats.filters import Filters
+from cxmetrics.stats.inference import FDR, bh_qvalues, p_two_sided
 
 SCORE_BANDS = ("promoter", "passive", "detractor", "no NPS")
 PAGE_SIZE = 25
@@ -339,8 +341,10 @@ def rising(
 ) -> pl.DataFrame:
     """Themes whose share of comments grew most against the previous period.
 
-    ``change`` is in percentage points of share; ``significant`` applies a two-proportion
-    z-test at 95%. Themes with fewer than ``min_n`` comments in both periods are left out.
+    ``change`` is in percentage points of share; ``significant``: a two-proportion z-test
+    per theme, kept by Benjamini-Hochberg over the themes compared at the false discovery
+    rate every claim of the dashboard keeps (``q``). Themes with fewer than ``min_n``
+    comments in both periods are left out.
     """
     now = theme_summary(current) if current_summary is None else current_summary
     before = theme_summary(previous)
@@ -361,16 +365,22 @@ def rising(
     )
     if n_now == 0 or n_before == 0:
         return both.head(0).with_columns(
-            pl.lit(0.0).alias("change"), pl.lit(False).alias("significant")
+            pl.lit(0.0).alias("change"),
+            pl.lit(None, pl.Float64).alias("q"),
+            pl.lit(False).alias("significant"),
         )
     pooled = (pl.col("now") + pl.col("before")) / (n_now + n_before)
     se = 100 * (pooled * (1 - pooled) * (1 / n_now + 1 / n_before)).sqrt()
     change = pl.col("share_now") - pl.col("share_before")
-    return (
+    tested = (
         both.filter((pl.col("now") >= min_n) | (pl.col("before") >= min_n))
-        .with_columns(
-            change.alias("change"),
-            ((change.abs() > m.Z95 * se) & (se > 0)).alias("significant"),
-        )
+        .with_columns(change.alias("change"), (change / se).alias("z"))
         .sort("change", "theme", descending=[True, False])
+    )
+    z = tested["z"].to_list()
+    p = [p_two_sided(v) if v is not None and math.isfinite(v) else 1.0 for v in z]
+    q = bh_qvalues(p) if p else []
+    return tested.drop("z").with_columns(
+        pl.Series("q", q, dtype=pl.Float64),
+        pl.Series("significant", [qi <= FDR for qi in q], dtype=pl.Boolean),
     )
