@@ -160,4 +160,5 @@ def test_behaviour_makes_no_tautological_claims_on_companies_without_stories():
     assert all(c.sentence.startswith("Had ") and abs(c.effect) < 5 for c in claims), [
         c.sentence for c in claims
     ]
+    assert all(" at the other stages " in c.sentence for c in claims)  # what is compared
     print(f"behaviour without stories: {len(claims)} claims, {[c.sentence for c in claims]}")

@@ -43,6 +43,8 @@ class GroupResult:
     others_churn: m.Score
     change: m.Change | None  # NPS of the group against everyone else (significant: kept)
     churn_change: m.Change | None = None  # churn of the group against everyone else
+    #: the NPS on both sides is of the answers at the other stages (a stage's moment)
+    elsewhere: bool = False
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,7 @@ def _tests(groups: list[GroupResult]) -> list[tuple[int, str, Finding]]:
         if change is None or change.z is None:
             continue
         se = abs(change.delta / change.z) if change.z else 0.0
-        where = " at the other stages" if g.moment.startswith("Had ") else ""
+        where = " at the other stages" if g.elsewhere else ""
         said = (
             f"{g.moment}: NPS {a.value:+z.0f}{where} (n = {a.n:,} answers) against "
             f"{b.value:+z.0f} for everyone else (n = {b.n:,})."
@@ -282,7 +284,8 @@ def groups(
 ) -> list[GroupResult]:
     """Customers defined by what they did in the period, against everyone else in view,
     judged over the view's family of tests. ``contacts`` from ``dataset.load_contacts``.
-    Complaining is a complaint response or a case opened in the period. A behaviour whose
+    Complaining is a complaint response or a case opened in the period (not one opened to
+    follow up a survey answer). A behaviour whose
     source was never imported (no contacts; no complaints and no cases) is left out rather
     than shown as nobody. A stage's moment (a contact about the stage, or an answer there)
     is made only for a stage with contacts imported: from the survey alone it would only
@@ -373,7 +376,7 @@ def groups(
         )
         name = f"Had {with_article(ds.journey.stage_name(sid))} moment"
         mask = at_stage[list(stage_enum.categories).index(sid)]
-        results += compared([name], [mask], elsewhere)
+        results += [replace(r, elsewhere=True) for r in compared([name], [mask], elsewhere)]
     return judged(results)
 
 
