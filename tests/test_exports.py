@@ -22,7 +22,7 @@ from cxmetrics.contract.registry import METRICS
 from cxmetrics.findings import findings, leading
 from cxmetrics.reports import briefing, exports
 from cxmetrics.stats.filters import Filters
-from cxmetrics.views import overview
+from cxmetrics.views import accountability, overview
 
 HOSTILE = ['=HYPERLINK("http://x","y")', "+1+2", "-3", "@SUM(A1)", "\tcmd", "\rcmd", "plain", None]
 
@@ -177,6 +177,26 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
     if kept:
         assert leads[0].lines == [f"{kept[0].sentence}: when contacts rise, NPS falls later."]
         assert "Benjamini-Hochberg" in leads[0].note
+
+
+def test_a_briefing_of_a_view_without_responses_judges_no_department(inputs, raw_sql):
+    """The page says "No responses" for a stage and channel that never meet; the
+    briefing's accountability slide judged the departments on their other stages."""
+    (agent_at_help,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM responses r JOIN touchpoints t USING (touchpoint_id) "
+        "WHERE t.stage_id = 'help' AND r.channel = 'agent'"
+    ).fetchone()
+    assert agent_at_help == 0
+    ds = inputs["ds"]
+    view = Filters(
+        start=ds.last_day - dt.timedelta(days=89),
+        end=ds.last_day,
+        stages=("help",),
+        channels=("agent",),
+    )
+    b = briefing.build(**inputs, f=view)
+    (slide,) = [s for s in b.slides if s.title == "Green scorecards, red experiences"]
+    assert slide.lines == [accountability.NO_RESPONSES] and slide.figure is None
 
 
 def test_a_manager_s_briefing_names_their_departments_not_the_whole_company(inputs):

@@ -64,6 +64,10 @@ NO_KPIS_AT_STAGE = (
     "the customers' NPS of a stage. Import the kpis table (department, KPI, week, value, "
     "target) to see them."
 )
+NO_RESPONSES = (
+    "No responses in this view, so no department is judged: a filter that leaves none "
+    "shows nothing to compare a scorecard with."
+)
 NO_KPIS_IN_PERIOD = (
     "No department in view has KPIs in this period, so none can be judged; choose a longer "
     "period to compare their own scorecards with the experience."
@@ -529,6 +533,8 @@ class AccountabilityView:
     @property
     def unjudged_reason(self) -> str | None:
         """Why no department can be judged (one of the messages above), or None."""
+        if self.empty:  # as the page, which stops with "No responses between …"
+            return NO_RESPONSES
         if not self.verdicts:
             return NO_DEPARTMENTS
         if not self.has_kpis:
