@@ -153,29 +153,27 @@ class Mapping:
     #: optional contract columns whose wrong values are left empty, not their rows rejected
     blank_invalid: tuple[str, ...] = ()
 
-    def source_columns(self) -> set[str]:
-        """Every column of the file this mapping reads."""
-        used = set(self.columns.values()) | {c.column for c in self.where}
-        for sources in self.ids.values():
-            used |= set(sources)
-        if self.unpivot:  # an id may be built from the unpivot's key, which is not the file's
-            used = (used - {self.unpivot.key}) | set(self.unpivot.columns)
-        return used
-
-    def absent_from(self, file_columns: list[str]) -> list[tuple[str, str]]:
-        """What this mapping reads from a column the file does not have, as (where the
-        mapping names it, the column): a contract column ("nps"), an id built from it
-        ("response_id (id)"), a condition ("where") or a rating turned into rows
-        ("unpivot")."""
-        have = set(file_columns)
+    def reads(self) -> list[tuple[str, str]]:
+        """Every column of the file this mapping reads, as (where the mapping names it, the
+        column): a contract column ("nps"), an id built from it ("response_id (id)"), a
+        condition ("where") or a rating turned into rows ("unpivot")."""
         named = list(self.columns.items())
         for target, sources in self.ids.items():
             named += [(f"{target} (id)", col) for col in sources]
         named += [("where", c.column) for c in self.where]
-        if self.unpivot:
-            named = [(w, c) for w, c in named if c != self.unpivot.key]  # made, not read
+        if self.unpivot:  # an id may be built from the unpivot's key, which is not the file's
+            named = [(w, c) for w, c in named if c != self.unpivot.key]
             named += [("unpivot", col) for col in self.unpivot.columns]
-        return [(where, col) for where, col in named if col not in have]
+        return named
+
+    def source_columns(self) -> set[str]:
+        """Every column of the file this mapping reads."""
+        return {col for _, col in self.reads()}
+
+    def absent_from(self, file_columns: list[str]) -> list[tuple[str, str]]:
+        """What this mapping reads (:meth:`reads`) from a column the file does not have."""
+        have = set(file_columns)
+        return [(where, col) for where, col in self.reads() if col not in have]
 
     def to_toml(self) -> str:
         """The mapping as a TOML file (what the Data page saves)."""

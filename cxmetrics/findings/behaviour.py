@@ -97,6 +97,10 @@ class AnswerCounts:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         return self.answers, self.promoters, self.detractors
 
+    def without(self, part: AnswerCounts) -> AnswerCounts:
+        """These counts less ``part`` of them (a stage's answers, say)."""
+        return AnswerCounts(*(a - b for a, b in zip(self.arrays(), part.arrays(), strict=True)))
+
     @cached_property
     def _stacked(self) -> np.ndarray:
         return np.stack([self.answers, self.promoters, self.detractors]).astype(np.float64)
@@ -126,20 +130,16 @@ def _nps_of(counts: list[int], deff: dict | None) -> m.Score:
     return m.scores_of(row, deff)["nps"]
 
 
-def _difference(a: m.Score, b: m.Score, min_n: int) -> m.Change | None:
+def _difference(a: m.Score, b: m.Score, min_n: int, tested: bool = True) -> m.Change | None:
     """a − b with its z (not yet judged: ``significant`` False); None when either side has
-    fewer than ``min_n``."""
+    fewer than ``min_n``. Not ``tested``: without a z, never significant. A churn difference
+    is shown, not claimed: who had a behaviour in the period and who left in it are tied by
+    time (a customer who left early had less time to contact us, complain or reach a stage),
+    so "those who did this left less" holds on data without any story."""
     change = m.compare(a, b, min_n)
-    return None if change is None else m.Change(change.delta, change.z, False)
-
-
-def _described(a: m.Score, b: m.Score, min_n: int) -> m.Change | None:
-    """a − b without a test (no z, never significant): a churn difference is shown, not
-    claimed. Who had a behaviour in the period and who left in it are tied by time: a
-    customer who left early had less time to contact us, complain or reach a stage, so
-    "those who did this left less" holds on data without any story."""
-    change = m.compare(a, b, min_n)
-    return None if change is None else m.Change(change.delta, None, False)
+    if change is None:
+        return None
+    return m.Change(change.delta, change.z if tested else None, False)
 
 
 def compare_groups(
@@ -183,7 +183,7 @@ def compare_groups(
                 others_nps,
                 others_churn,
                 _difference(group_nps, others_nps, min_n) if enough else None,
-                _described(churn, others_churn, min_n) if churn_known else None,
+                _difference(churn, others_churn, min_n, tested=False) if churn_known else None,
             )
         )
     return out
@@ -192,7 +192,7 @@ def compare_groups(
 def findings_of(groups: list[GroupResult]) -> list[Finding]:
     """Unadjusted tests (kind ``behaviour``): NPS of each group against everyone else, where
     both sides have the minimum n. Churn differences are shown, not tested
-    (:func:`_described`)."""
+    (:func:`_difference`)."""
     return [t for _, _, t in _tests(groups)]
 
 
@@ -364,19 +364,18 @@ def groups(
     # is that of the answers at the other stages, on both sides: the stage's own answers
     # (its own level) would otherwise be compared with the rest of the journey's
     contacted_stages = set(contacts["stage_id"].drop_nulls().cast(pl.String).unique())
-    in_view = None
-    for sid in ds.journey.stage_order:
-        if sid not in contacted_stages:
-            continue
-        if in_view is None:
-            in_view = ds.answers_in_view(f)
-        there = AnswerCounts.of_groups(in_view.filter(pl.col("stage_id") == sid), size)
-        elsewhere = AnswerCounts(
-            *(a - b for a, b in zip(counts.arrays(), there.arrays(), strict=True))
+    stages = [s for s in ds.journey.stage_order if s in contacted_stages]
+    if stages:  # the view's answers split by stage once, in customer order within each
+        in_view = ds.answers_in_view(f)
+        by_stage = in_view.with_columns(pl.col("stage_id").cast(pl.String)).partition_by(
+            "stage_id", as_dict=True, maintain_order=True
         )
+    for sid in stages:
+        there = AnswerCounts.of_groups(by_stage.get((sid,), in_view.clear()), size)
         name = f"Had {with_article(ds.journey.stage_name(sid))} moment"
         mask = at_stage[list(stage_enum.categories).index(sid)]
-        results += [replace(r, elsewhere=True) for r in compared([name], [mask], elsewhere)]
+        moment = compared([name], [mask], counts.without(there))
+        results += [replace(r, elsewhere=True) for r in moment]
     return judged(results)
 
 
