@@ -141,8 +141,7 @@ def test_the_first_fold_names_the_stories_with_their_owners(app_env, raw_sql):
         raw_sql, "claim", start - dt.timedelta(days=PERIOD_DAYS), start - dt.timedelta(days=1)
     )
     assert f"to {nps:+.0f} (n = {n:,}; was {before[0]:+.0f}, n = {before[1]:,})" in drop
-    # the fall as the two whole numbers shown read: they add up
-    assert f"fell {int(f'{before[0]:.0f}') - int(f'{nps:.0f}')} points" in drop
+    assert f"fell {before[0] - nps:.0f} points" in drop
     # Same owners, cost and actions as the false positive on the same stage, said once.
     assert re.search(r"as in \d", drop) or owner_line(raw_sql, "claim") in drop
     assert "/journey?" in drop and "stage=claim" in drop

@@ -371,9 +371,10 @@ def test_the_churn_tile_says_it_is_of_the_period():
     )
 
 
-def test_a_change_sentence_adds_up_as_it_reads():
-    """ "CSAT fell 16.2 points to 56.2% (was 72.5%)": the gap of the unrounded scores. The
-    words now give the gap of the numbers they show (the test is on the unrounded ones)."""
+def test_a_change_sentence_gives_the_change_its_tile_and_charts_give():
+    """The sentence's change is the unrounded difference, as the tile's delta, the charts
+    and the tables beside it write it ("fell 16.2 points", with the tile's "-16.2 pts"),
+    and one that rounds to nothing gets a decimal more, never "rose 0 points"."""
 
     def scores(nps: float, csat: float, ces: float) -> dict[str, m.Score]:
         return {
@@ -387,17 +388,17 @@ def test_a_change_sentence_adds_up_as_it_reads():
     )
     said = {f.family: f.sentence for f in found}
     assert said["csat"] == (
-        "Overall CSAT fell 16.3 points to 56.2% (n = 2,000; was 72.5%, n = 2,000)."
+        "Overall CSAT fell 16.2 points to 56.2% (n = 2,000; was 72.5%, n = 2,000)."
     )
-    assert said["nps"].startswith("Overall NPS fell 11 points to +20 ")  # 31 - 20, not 10.2
-    assert said["ces"].startswith("Overall CES rose 0.12 to 5.25 ")  # 5.25 - 5.13
+    assert said["nps"].startswith("Overall NPS fell 10 points to +20 ")  # 30.6 - 20.4
+    assert said["ces"].startswith("Overall CES rose 0.13 to 5.25 ")  # 5.254 - 5.126
     assert [f.effect for f in found] == pytest.approx([20.4 - 30.6, 56.24 - 72.46, 0.128])
-    # a change the rounding hides (both "+30") is written unrounded, not "rose 0 points"
-    big = {k: replace(v, n=500_000, se=0.1) for k, v in scores(30.4, 60.0, 5.0).items()}
-    small = {k: replace(v, n=500_000, se=0.1) for k, v in scores(29.6, 60.0, 5.0).items()}
+    # a change that rounds to nothing (both "+30") gets one more decimal, not "rose 0"
+    big = {k: replace(v, n=500_000, se=0.1) for k, v in scores(30.2, 60.0, 5.0).items()}
+    small = {k: replace(v, n=500_000, se=0.1) for k, v in scores(29.9, 60.0, 5.0).items()}
     (rise,) = [
         f
         for f in overview.change_candidates([("Overall", (), big, small)], 30)
         if f.family == "nps"
     ]
-    assert rise.sentence.startswith("Overall NPS rose 0.8 points to +30 ")
+    assert rise.sentence.startswith("Overall NPS rose 0.3 points to +30 ")

@@ -441,9 +441,9 @@ def test_a_trend_s_bucket_is_named_as_a_reader_names_it():
     assert bucket_text(dt.date(2015, 6, 8), "week") == "the week of 8 Jun 2015"
 
 
-def test_a_gap_is_written_as_the_numbers_shown_read():
-    assert text.gap_text(72.46, 56.24, 1) == "16.3"  # 72.5 - 56.2, as written
-    assert text.gap_text(56.24, 72.46, 1) == "16.3"
-    assert text.gap_text(94.4, 53.6, 0) == "40"  # 94 - 54, where 40.8 read "41"
-    assert text.gap_text(30.4, 29.6, 0) == "0.8"  # both "+30": unrounded, never "0"
+def test_a_gap_is_written_as_the_charts_write_it_and_never_as_zero():
+    assert text.gap_text(72.46, 56.24, 1) == "16.2"  # as the tile and the charts write it
+    assert text.gap_text(56.24, 72.46, 1) == "16.2"
+    assert text.gap_text(94.4, 53.6, 0) == "41"  # the closed-loop chart's "gap 41 pts"
+    assert text.gap_text(30.2, 29.9, 0) == "0.3"  # rounds to nothing: a decimal more
     assert text.gap_text(30.0, 30.0, 0) == "0"

@@ -99,12 +99,12 @@ def period_text(start, end) -> str:
 
 
 def gap_text(a: float, b: float, decimals: int = 0) -> str:
-    """The size of ``a - b`` as the two numbers read when each is written with ``decimals``:
-    a sentence that says "fell 16.3 points to 56.2% (was 72.5%)" adds up for its reader,
-    where the unrounded gap (16.2) did not. A gap the rounding hides (+29.6 against +30.4,
-    both "+30") is written unrounded with one more decimal ("0.8"), never "0". Tests and
-    effects keep the unrounded numbers; only the words use this."""
-    shown = abs(float(f"{a:.{decimals}f}") - float(f"{b:.{decimals}f}"))
-    if shown == 0 and a != b:
-        return f"{abs(a - b):.{decimals + 1}f}"
-    return f"{shown:.{decimals}f}"
+    """The size of ``a - b`` with ``decimals``, as the tiles, charts and tables beside a
+    sentence write the same change (the unrounded difference; "fell 16.2 points to 56.2%,
+    was 72.5%" reads one point off the two rounded numbers, and the tile says 16.2 too). A
+    gap that rounds to nothing (+30.4 against +29.6) gets one more decimal ("0.8"), never
+    "0"."""
+    gap = abs(a - b)
+    if a != b and float(f"{gap:.{decimals}f}") == 0:
+        return f"{gap:.{decimals + 1}f}"
+    return f"{gap:.{decimals}f}"

@@ -326,7 +326,7 @@ def _sentence(
     opened, closed = int(r["opened"]), int(r["closed"])
     closure = 100 * closed / opened
     confirmed = 100 * int(r["confirmed"]) / opened
-    gap = gap_text(closure, confirmed)  # as the two percentages written read
+    gap = gap_text(closure, confirmed)  # as the chart and table beside it write it
     when = f" opened {period}" if period else ""
     diff = f"{effect:+z.0f} points, 95% CI {ci[0]:+z.0f} to {ci[1]:+z.0f}"
     if effect > 0:
