@@ -438,16 +438,22 @@ def not_recorded(text: str) -> None:
         st.page_link("pages/data.py", label="Import on the Data page", icon=":material/upload:")
 
 
-def stop_if_empty(empty: bool, start, end, ds) -> None:
-    """Stop with a message when the view has no responses."""
+def stop_if_empty(empty: bool, start, end, ds, warn: bool = True) -> None:
+    """Stop with a message when the view has no responses (``warn=False``: the page has
+    said it already, :func:`no_responses`)."""
     if empty:
-        st.warning(
-            f"No responses between {day_text(start)} and {day_text(end)} for these "
-            f"filters. The data covers {day_text(ds.first_day)} to "
-            f"{day_text(ds.last_day)}.",
-            icon=":material/search_off:",
-        )
+        if warn:
+            no_responses(start, end, ds)
         st.stop()
+
+
+def no_responses(start, end, ds) -> None:
+    """The message of a view without responses, and the dates the data covers."""
+    st.warning(
+        f"No responses between {day_text(start)} and {day_text(end)} for these "
+        f"filters. The data covers {day_text(ds.first_day)} to {day_text(ds.last_day)}.",
+        icon=":material/search_off:",
+    )
 
 
 def _pct(label: str, help_text: str) -> st.column_config.NumberColumn:

@@ -14,15 +14,21 @@ ds = data.get_dataset()
 view = sidebar.filters(ds)
 ui.page_start("Accountability across silos", ds, view)
 av = data.shared(accountability.compute, data.DATASET, data.KPIS, view)
-ui.stop_if_empty(av.empty, av.start, av.end, ds)
 journey = ds.journey
+manager = len(view.departments) == 1
+# a manager's own KPIs and cases do not depend on the survey filters: shown even where
+# those leave no responses to judge the department on
+ui.stop_if_empty(av.empty and not manager, av.start, av.end, ds)
 
 # --- manager view ---------------------------------------------------------------------
-if len(view.departments) == 1:
+if manager:
     mine = av.verdicts[0]
     st.subheader(ui.md(f"My accountability: {mine.name}"))
-    (st.error if mine.false_positive else st.info)(ui.md(mine.sentence))
-    ui.stage_strip([s for s in av.stages if s.stage_id in mine.stages], av.min_n)
+    if av.empty:
+        ui.no_responses(av.start, av.end, ds)
+    else:
+        (st.error if mine.false_positive else st.info)(ui.md(mine.sentence))
+        ui.stage_strip([s for s in av.stages if s.stage_id in mine.stages], av.min_n)
     left, right = st.columns(2)
     with left:
         st.markdown("**My KPIs in the period**")
@@ -93,6 +99,8 @@ if len(view.departments) == 1:
                     "root_cause": "Root cause",
                 },
             )
+
+    ui.stop_if_empty(av.empty, av.start, av.end, ds, warn=False)
 
 # --- silo vs experience ----------------------------------------------------------------
 st.subheader("Silo scorecards against the customer's experience")

@@ -281,6 +281,33 @@ def test_accountability_page_with_a_department_selected(app_env, raw_sql):
     assert len(at.get("plotly_chart")) == 3
 
 
+def test_a_manager_sees_their_kpis_and_cases_where_the_filters_leave_no_responses(app_env, raw_sql):
+    at = start()
+    at.sidebar.multiselect(key="department").set_value(["service"]).run()
+    at.sidebar.multiselect(key="stage").set_value(["help"]).run()
+    at.sidebar.multiselect(key="channel").set_value(["agent"]).run()  # none at "Get help"
+    at.switch_page("pages/accountability.py").run()
+    assert not at.exception
+    assert any("No responses between" in w.value for w in at.warning)
+    assert [s.value for s in at.subheader] == ["My accountability: Customer Service"]
+    assert not at.error and not at.info  # no verdict on the department without responses
+    end = last_day(raw_sql)
+    start_day = end - dt.timedelta(days=89)
+    (weeks,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM kpis WHERE department_id = 'service' AND week BETWEEN ? AND ?",
+        (start_day.isoformat(), end.isoformat()),
+    ).fetchone()
+    assert weeks > 0
+    assert at.dataframe[0].value["weeks"].sum() == weeks
+    (opened,) = raw_sql.execute(
+        "SELECT COUNT(*) FROM cases WHERE department_id = 'service' AND opened_on BETWEEN ? AND ?",
+        (start_day.isoformat(), end.isoformat()),
+    ).fetchone()
+    assert any(md.value == f"**My cases opened in the period: {opened:,}**" for md in at.markdown)
+    # and nothing of the company-wide sections below, judged on no responses
+    assert not at.get("plotly_chart")
+
+
 def test_loyalty_page_follows_filters_and_shows_its_sections(app_env, raw_sql):
     at = start()
     at.switch_page("pages/loyalty.py").run()
