@@ -714,9 +714,8 @@ def test_a_where_filter_leaves_rows_out_and_counts_them(engine, tmp_path):
         "9000001",
         "9000006",
     }
-    assert "4 rows left out by the filter (Comment is not empty; Channel is none of" in (
-        report.summary()
-    )
+    kept = "it keeps rows where Comment is not empty; Channel is none of"
+    assert f"4 rows left out by the filter ({kept}" in report.summary()
     # "empty" is a test for a blank cell; a list is literal, so ["empty"] is the word
     words = mapping.loads('table = "responses"\n[where]\nA = "empty"\nB = ["empty"]\n', ".toml")
     source = pl.DataFrame({"A": ["", None, "x", " "], "B": ["empty", "empty", "empty", "e"]})
@@ -726,6 +725,50 @@ def test_a_where_filter_leaves_rows_out_and_counts_them(engine, tmp_path):
     with pytest.raises(importer.ImportError_, match="no column 'Nope'"):
         bad = mapping.loads(MAPPING + '[where]\nNope = "x"\n', ".toml")
         importer.run(engine, "responses", write(tmp_path, body), bad, dry_run=True)
+
+
+def test_two_mappings_with_date_ranges_import_a_scale_that_changed_on_a_date(engine, tmp_path):
+    """Stars on 1-5 until 2 September 2026, then on 1-10: one mapping per range, the
+    file's dates read with the [dates] format of the column they fill."""
+    plain = MAPPING.replace("[rescale.csat]\nfrom = [1, 10]\nto = [1, 5]\n", "")
+    before = mapping.loads(plain + '[where]\nDate = { before = "2026-09-02" }\n', ".toml")
+    after = mapping.loads(MAPPING + "[where]\nDate = { from = 2026-09-02 }\n", ".toml")
+    for m in (before, after):
+        assert mapping.loads(m.to_toml(), ".toml") == m
+    body = (
+        "9000001,1,Billing,31/08/2026,9,4,web,survey,\n"  # 1-5: 4
+        "9000002,1,Billing,01/09/2026,9,5,web,survey,\n"  # 1-5: 5, the last day before
+        "9000003,1,Billing,02/09/2026,9,10,web,survey,\n"  # 1-10: 10 -> 5, the first day
+        "9000004,1,Billing,03/09/2026,9,4,web,survey,\n"  # 1-10: 4 -> 2.33 -> 2
+        "9000005,1,Billing,someday,9,4,web,survey,\n"  # not a date: in neither range
+    )
+    path = write(tmp_path, body)
+    first = importer.run(engine, "responses", path, before, accept_valid=True)
+    second = importer.run(engine, "responses", path, after, accept_valid=True)
+    assert (first.written, first.filtered_rows) == (2, 3)
+    assert (second.written, second.filtered_rows) == (2, 3)
+    got = rows_by_id(engine, [str(i) for i in range(9000001, 9000006)])
+    assert {k: v["csat"] for k, v in got.items()} == {
+        "9000001": 4,
+        "9000002": 5,
+        "9000003": 5,
+        "9000004": 2,
+    }
+    kept = "it keeps rows where Date before 2026-09-02"
+    assert f"3 rows left out by the filter ({kept})" in first.summary()
+    assert "(it keeps rows where Date on or after 2026-09-02)" in second.summary()
+    both = mapping.loads(
+        'table = "responses"\n[where]\nD = { from = 2026-01-01, before = "2026-02-01" }\n', ".toml"
+    )
+    days = pl.DataFrame({"D": ["2025-12-31", "2026-01-01", "2026-01-31", "2026-02-01", ""]})
+    assert importer.filter_rows(days, both)["D"].to_list() == ["2026-01-01", "2026-01-31"]
+    with pytest.raises(mapping.MappingError, match=r"D from = 'June' is not a date"):
+        mapping.loads('table = "responses"\n[where]\nD = { from = "June" }\n', ".toml")
+    with pytest.raises(mapping.MappingError, match=r"D keeps no date"):
+        mapping.loads(
+            'table = "responses"\n[where]\nD = { from = 2026-02-01, before = 2026-02-01 }\n',
+            ".toml",
+        )
 
 
 CUSTOMERS = """
@@ -1014,7 +1057,7 @@ def import_skytrax(engine, tmp_path) -> dict[str, importer.Report]:
     for table, name in (
         ("customers", "customers"),
         ("responses", "ratings"),
-        ("responses", "overall"),
+        *[("responses", name) for name in OVERALL],
     ):
         out[name] = importer.run(
             engine,
@@ -1027,20 +1070,34 @@ def import_skytrax(engine, tmp_path) -> dict[str, importer.Report]:
     return out
 
 
+#: The mappings of the overall rating, one per range of dates (sample_data/skytrax)
+OVERALL = ("overall_early", "overall", "overall_10")
+#: Skytrax asked "would you recommend?" from then on; the overall rating is out of 10 from
+TEN_POINT = dt.date(2015, 6, 9)
+RECOMMEND_ASKED = dt.date(2011, 11, 1)
+
+
 def expected_skytrax() -> dict:
     """The overall rows a careful reader of the CSV would keep, computed with plain Polars."""
     raw = pl.read_csv(REALDATA, infer_schema_length=0)
     first = raw.unique(keep="first", maintain_order=True)  # only a review repeated whole
+    day = first["date"].str.to_date("%Y-%m-%d")
     rating = first["overall_rating"].str.strip_chars().replace("", None).cast(pl.Float64)
-    on_scale = rating.is_between(1, 5) & (rating == rating.round(0))
+    top = pl.Series([10.0 if d >= TEN_POINT else 5.0 for d in day])
+    on_scale = (rating >= 1) & (rating <= top) & (rating == rating.round(0))
+    # 4 or 5 of 5; of 10, 7 and above: rounded to 4 or 5 on the 1-5 scale
+    satisfied = on_scale & (rating >= pl.Series([7.0 if t == 10 else 4.0 for t in top]))
+    asked = day >= RECOMMEND_ASKED
     ratings = first.select(RATING_COLUMNS).unpivot()["value"].str.strip_chars()
     return {
         "reviewers": raw["author"].n_unique(),
-        # every review, its rating left empty where it is not on the 1-5 scale
+        # every review, its rating left empty where it is not on its date's scale
         "overall": first.height,
         "off_scale": int((rating.is_not_null() & ~on_scale).sum()),
         "csat": int(on_scale.sum()),
-        "recommend": int((first["recommended"] == "1").sum()),
+        "satisfied": int(satisfied.sum()),
+        "nps_answers": int(asked.sum()),
+        "recommend": int((asked & (first["recommended"] == "1")).sum()),
         "ratings": int((ratings.is_not_null() & ~ratings.is_in(["", "0", "0.0"])).sum()),
     }
 
@@ -1063,26 +1120,29 @@ def test_the_real_skytrax_reviews_import(empty_engine, tmp_path):
     reports = import_skytrax(engine, tmp_path)
     want = expected_skytrax()
     assert reports["customers"].written == want["reviewers"]
-    assert reports["overall"].written == want["overall"]
+    # the three mappings of the overall rating share the reviews out by date: each review once
+    overall = [reports[name] for name in OVERALL]
+    assert sum(o.written for o in overall) == want["overall"]
+    for o in overall:
+        assert o.written + o.filtered_rows == want["overall"]
+        assert o.problems.height == 0  # nothing rejected, no duplicates
     r = schema.responses
+    at = r.c.touchpoint_id == "lounge_overall"
     with engine.connect() as conn:
-        recommend = conn.execute(
-            sa.select(sa.func.count()).where(r.c.touchpoint_id == "lounge_overall", r.c.nps == 10)
-        ).scalar()
-        rated = conn.execute(
-            sa.select(sa.func.count(r.c.csat)).where(r.c.touchpoint_id == "lounge_overall")
-        ).scalar()
-    assert recommend == want["recommend"] and rated == want["csat"]
+        recommend, nps_answers, rated, satisfied = conn.execute(
+            sa.select(
+                sa.func.count(sa.case((r.c.nps == 10, 1))),
+                sa.func.count(r.c.nps),
+                sa.func.count(r.c.csat),
+                sa.func.count(sa.case((r.c.csat >= 4, 1))),
+            ).where(at)
+        ).one()
+    # no NPS before Skytrax asked (its 0s were not answers), CSAT on each date's scale
+    assert (recommend, nps_answers) == (want["recommend"], want["nps_answers"])
+    assert want["nps_answers"] < want["overall"]
+    assert (rated, satisfied) == (want["csat"], want["satisfied"])
+    assert sum(o.blanked.height for o in overall) == want["off_scale"]
     assert reports["ratings"].written == want["ratings"]
-    # the reviews rated on a 1-10 scale are imported, their rating left empty and listed
-    overall = reports["overall"]
-    assert overall.problems.height == 0  # nothing rejected, no duplicates
-    assert overall.blanked.height == want["off_scale"] > 50
-    assert set(overall.blanked["reason"]) == {"out of range (1 to 5)"}
-    assert set(overall.blanked["column"]) == {"csat"}
-    assert f"{want['off_scale']} wrong values left empty (csat: blank_invalid" in overall.summary()
-    listed = pl.read_csv(overall.report_path, infer_schema_length=0)
-    assert listed["outcome"].to_list() == ["left empty"] * want["off_scale"]
     assert reports["ratings"].problems.height == 0
 
 
@@ -1132,9 +1192,9 @@ def test_the_dashboard_renders_the_skytrax_data(tmp_path, monkeypatch):
     at.run()
     at.sidebar.selectbox(key="period").set_value("all").run()
     assert not at.exception, at.exception
-    nps = 100 * (2 * want["recommend"] - want["overall"]) / want["overall"]
+    nps = 100 * (2 * want["recommend"] - want["nps_answers"]) / want["nps_answers"]
     assert at.metric[0].value == METRICS["nps"].format(nps)
-    assert any(f"n = {want['overall']:,} answers" in c.value for c in at.caption)
+    assert any(f"n = {want['nps_answers']:,} answers" in c.value for c in at.caption)
     strip = [md.value for md in at.markdown if md.value.startswith("[**1.")]  # linked titles
     assert [title.split("](")[0] for title in strip] == ["[**1. Airport lounge**"]
     for page in (

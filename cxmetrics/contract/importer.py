@@ -214,8 +214,16 @@ def check_required(source: pl.DataFrame, m: Mapping, file_name: str = "the file"
     )
 
 
-def _passes(c: Condition) -> pl.Expr:
+def _passes(c: Condition, m: Mapping) -> pl.Expr:
     cell = pl.col(c.column).str.strip_chars().fill_null("")
+    if c.dated:  # a cell that is not a date (blank too) is null here, and fails
+        day = _date(cell, _formats_of(c.column, m))
+        keep = pl.lit(True)
+        if c.since is not None:
+            keep &= day >= c.since
+        if c.before is not None:
+            keep &= day < c.before
+        return keep.fill_null(False)
     if c.blank is not None:
         return (cell == "") if c.blank else (cell != "")
     hit = cell.is_in(list(c.values))
@@ -228,7 +236,7 @@ def filter_rows(source: pl.DataFrame, m: Mapping) -> pl.DataFrame:
         return source
     cond = pl.lit(True)
     for c in m.where:
-        cond &= _passes(c)
+        cond &= _passes(c, m)
     return source.filter(cond)
 
 
@@ -375,20 +383,35 @@ def _problem(
     )
 
 
+ISO_DATE = ("%Y-%m-%d",)
+
+
+def _date(text: pl.Expr, formats: tuple[str, ...]) -> pl.Expr:
+    """Text read as a date with the first of ``formats`` that reads it (ordinal suffixes
+    dropped), or an ISO date and time; null where none does."""
+    plain = text.str.replace_all(ORDINAL, "${1}")
+    return pl.coalesce(
+        [
+            *(plain.str.strptime(pl.Date, f, strict=False) for f in formats),
+            pl.when(text.str.contains(ISO_STAMP)).then(
+                text.str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
+            ),
+        ]
+    )
+
+
+def _formats_of(source: str, m: Mapping) -> tuple[str, ...]:
+    """The ``[dates]`` formats of the contract column a file's column fills (ISO if none)."""
+    filled = [k for k, col in m.columns.items() if col == source] or [source]
+    return next((m.dates[k] for k in filled if k in m.dates), ISO_DATE)
+
+
 def _parse(column: sa.Column, text: pl.Expr, m: Mapping) -> tuple[pl.Expr, str]:
     """The typed expression of one column and what a failure to parse is called."""
     kind = column.type
     if isinstance(kind, sa.Date):
-        formats = m.dates.get(column.name, ("%Y-%m-%d",))
-        plain = text.str.replace_all(ORDINAL, "${1}")
-        parsed = pl.coalesce(
-            [
-                *(plain.str.strptime(pl.Date, f, strict=False) for f in formats),
-                pl.when(text.str.contains(ISO_STAMP)).then(
-                    text.str.slice(0, 10).str.strptime(pl.Date, "%Y-%m-%d", strict=False)
-                ),
-            ]
-        )
+        formats = m.dates.get(column.name, ISO_DATE)
+        parsed = _date(text, formats)
         if len(formats) == 1:
             return parsed, f"not a date in the form {formats[0]}"
         return parsed, f"not a date in any of the forms {', '.join(formats)}"
@@ -797,7 +820,10 @@ class Report:
                 "blank_invalid; listed in the report)"
             )
         if self.filtered_rows:
-            head += f"; {counted(self.filtered_rows, 'row')} left out by the filter ({self.where})"
+            head += (
+                f"; {counted(self.filtered_rows, 'row')} left out by the filter (it keeps "
+                f"rows where {self.where})"
+            )
         if self.duplicates_dropped:
             head += (
                 f"; {counted(self.duplicates_dropped, 'duplicate row')} left out (keep-first; "

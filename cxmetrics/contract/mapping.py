@@ -28,6 +28,12 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
     channel = { not = "test" }    # ["a", "b"] (one of these), "empty", "not empty",
                                   # { not = "a" } or { not = ["a", "b"] } (none of these;
                                   # blank passes). A list is literal: ["empty"] is the word.
+    Date = { from = 2015-06-09, before = 2016-01-01 }   # dates: on or after "from", before
+                                  # "before" (either alone); the cell read with the [dates]
+                                  # formats of the contract column it fills (else ISO); a
+                                  # cell that is not such a date fails it. Two mappings of one
+                                  # file with ranges that meet import it in two ways, e.g. a
+                                  # rating scale that changed on a date
 
     [values.touchpoint_id]        # value maps, applied before parsing ("" = a blank cell)
     "Billing" = "pay_first_bill"
@@ -83,6 +89,7 @@ Syntax errors of either format name their line and column.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import tomllib
 from dataclasses import dataclass, field, replace
@@ -125,8 +132,18 @@ class Condition:
     values: tuple[str, ...] = ()  # the cell is one of these (trimmed)...
     negate: bool = False  # ...or, when set, none of these
     blank: bool | None = None  # "empty" (True) or "not empty" (False) instead of values
+    since: dt.date | None = None  # a date on or after this one (with ``before``: instead
+    before: dt.date | None = None  # of values), and before this one
+
+    @property
+    def dated(self) -> bool:
+        return self.since is not None or self.before is not None
 
     def describe(self) -> str:
+        if self.dated:
+            bounds = [f"on or after {self.since}"] * (self.since is not None)
+            bounds += [f"before {self.before}"] * (self.before is not None)
+            return f"{self.column} {' and '.join(bounds)}"
         if self.blank is not None:
             return f"{self.column} is {EMPTY if self.blank else NOT_EMPTY}"
         listed = ", ".join(repr(v) for v in self.values)
@@ -207,7 +224,11 @@ class Mapping:
         if self.where:
             lines += ["", "[where]"]
             for c in self.where:
-                if c.blank is not None:
+                if c.dated:
+                    bounds = [f"from = {c.since}"] * (c.since is not None)
+                    bounds += [f"before = {c.before}"] * (c.before is not None)
+                    rule = "{ " + ", ".join(bounds) + " }"
+                elif c.blank is not None:
                     rule = q(EMPTY if c.blank else NOT_EMPTY)
                 else:
                     rule = "[" + ", ".join(q(v) for v in c.values) + "]"
@@ -392,14 +413,39 @@ def _condition(column: str, rule, where: str) -> Condition:
 
     if isinstance(rule, str) and rule.strip().lower() in (EMPTY, NOT_EMPTY):
         return Condition(column, blank=rule.strip().lower() == EMPTY)
+    if isinstance(rule, dict) and rule and set(rule) <= {"from", "before"}:
+        bounds = {key: _bound(column, key, value, where) for key, value in rule.items()}
+        since, before = bounds.get("from"), bounds.get("before")
+        if since is not None and before is not None and since >= before:
+            raise MappingError(
+                f"{where}: [where] {column} keeps no date: from = {since} is not before "
+                f"before = {before}"
+            )
+        return Condition(column, since=since, before=before)
     if isinstance(rule, dict) and set(rule) == {"not"} and texts(rule["not"]):
         return Condition(column, texts(rule["not"]), negate=True)
     if texts(rule):
         return Condition(column, texts(rule))
     raise MappingError(
         f'{where}: [where] {column} = {rule!r} is not a condition; use "text", '
-        '["a", "b"], "empty", "not empty" or { not = "text" }'
+        '["a", "b"], "empty", "not empty", { not = "text" } or, for dates, '
+        "{ from = 2015-06-09, before = 2016-01-01 }"
     )
+
+
+def _bound(column: str, key: str, value, where: str) -> dt.date:
+    """A date bound of a ``[where]`` condition: a TOML date or an ISO date as text."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value).strip())
+    except ValueError:
+        raise MappingError(
+            f"{where}: [where] {column} {key} = {value!r} is not a date; write it as "
+            "YYYY-MM-DD, e.g. 2015-06-09"
+        ) from None
 
 
 def load(path: Path, table: str | None = None) -> Mapping:
