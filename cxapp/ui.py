@@ -144,7 +144,7 @@ def tile(
             st.caption(f"{value} · {caption}")  # a tile's width cuts
         else:
             st.caption(caption)
-            if t.key in ("nps", "csat", "ces"):
+            if t.key in ("nps", "csat", "ces") and not t.unknown:
                 status_badge(t.status)
 
 

@@ -845,6 +845,8 @@ def _check_known(ds: dataset.Dataset, f: Filters) -> None:
 
 def _text(data: dict, ov: overview.Overview, labels: dict[str, str]) -> str:
     def fmt(key: str, score: dict) -> str:
+        if key in data["not_measured"]:  # never asked, in any period: not "no data"
+            return "not measured"
         if score["n"] == 0:
             return "no data"
         if score["value"] is None:

@@ -182,6 +182,26 @@ def test_cli_summary_says_churn_not_recorded(tmp_path, sample_data):
     assert "£0" not in text.stdout and "0.0%" not in text.stdout.split("Churn")[1].split("\n")[0]
 
 
+def test_a_score_never_asked_is_not_measured_where_one_without_answers_in_view_has_no_data(
+    tmp_path, sample_data
+):
+    responses = sample_data.responses.with_columns(pl.lit(None, dtype=pl.Int16).alias("ces"))
+    url = write_db(tmp_path / "no_ces.db", dataclasses.replace(sample_data, responses=responses))
+    data = json.loads(run("summary", "--url", url, "--json").stdout)
+    assert data["not_measured"] == ["ces"] and data["overall"]["ces"] == {"value": None, "n": 0}
+    text = run("summary", "--url", url).stdout
+    assert "  CES      not measured" in text and "CES no data" not in text
+    ds = dataset.build(sample_data.journey, sample_data.customers, responses)
+    assert ds.unmeasured("ces").startswith("CES is not measured: no response holds a ces answer")
+    assert ds.unmeasured("nps") is None and ds.unmeasured("csat") is None
+    assert overview.compute(ds, Filters()).tiles["ces"].unknown == ds.unmeasured("ces")
+    # the sample asks CES: a view with no answers in it has no data there, it is measured
+    whole = dataset.build(sample_data.journey, sample_data.customers, sample_data.responses)
+    empty = overview.compute(whole, Filters(stages=("help",), channels=("agent",)))
+    assert empty.tiles["ces"].score.n == 0 and empty.tiles["ces"].unknown is None
+    assert overview.summary_dict(empty)["not_measured"] == []
+
+
 def start(monkeypatch, url: str) -> AppTest:
     monkeypatch.setenv(store.URL_ENV, url)
     monkeypatch.chdir(REPO)

@@ -22,6 +22,7 @@ from streamlit.testing.v1 import AppTest
 
 from cxmetrics import cli
 from cxmetrics.contract import store
+from cxmetrics.contract.registry import METRICS
 from cxmetrics.findings import behaviour, closed_loop
 from cxmetrics.reports import briefing
 from cxmetrics.stats.filters import Filters
@@ -113,6 +114,10 @@ def check_page(at: AppTest, page: str, shape: shapes.Shape, period: str) -> None
         assert tiles.get("Revenue at risk", NO_FIGURE) in unknown, where
     if "revenue" not in shape.facts:
         assert "£0" not in text, where
+    if page == "pages/overview.py":  # a score never asked: not measured, not "No data"
+        for key in ("nps", "csat", "ces"):
+            said = f"{METRICS[key].short} is not measured: no response holds a {key} answer"
+            assert (said in text) == (key not in shape.scores), (where, key)
     if "influence" not in shape.facts and page == "pages/loyalty.py":
         assert "Influence is not recorded" in infos(at), where
     if page == "pages/accountability.py":

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from cxmetrics.contract import memory, periods, schema, store
 from cxmetrics.contract import settings as company
 from cxmetrics.contract.journey import Journey
-from cxmetrics.contract.registry import MIN_N
+from cxmetrics.contract.registry import METRICS, MIN_N
 from cxmetrics.stats import aggregates, answers
 from cxmetrics.stats.aggregates import InDatabase
 from cxmetrics.stats.contacts import flag_repeat_contacts
@@ -124,6 +124,22 @@ class Dataset:
     def facts(self) -> Facts:
         """Which optional customer facts (revenue, cost, influence, churn) are recorded."""
         return self.customer_arrays.facts
+
+    def unmeasured(self, key: str) -> str | None:
+        """What to import to see the score ``key`` (nps, csat, ces) where no response of
+        this dataset, on any date, holds an answer for it; None where one does: a score never
+        asked is not measured, where one with no answers in a view has no data there."""
+        counts = self.prepared(
+            "answers per score",
+            None,
+            lambda: self.stats.select(pl.col("^n_.*$").sum()).row(0, named=True),
+        )
+        if counts.get(f"n_{key}", 1):
+            return None
+        return (
+            f"{METRICS[key].short} is not measured: no response holds a {key} answer. Import "
+            f"responses with a {key} column to see it."
+        )
 
     def default_period(self, min_n: int = MIN_N) -> tuple[str, str]:
         """The period preset a view opens on and why (:func:`periods.default_preset`): the

@@ -193,7 +193,7 @@ def _compute(ds: Dataset, f: Filters, min_n: int) -> Overview:
     for key in SCORE_KEYS:
         t = tiles[key]
         status = judged(t.score, t.target, min_n, key in below)
-        tiles[key] = Tile(key, t.score, t.change, status, t.target)
+        tiles[key] = Tile(key, t.score, t.change, status, t.target, unknown=ds.unmeasured(key))
     # with one stage in view, the overall tiles repeat it: state the stage's findings once
     kept_targets = (kept_tiles if len(rows) != 1 else []) + kept_stages
     worst = worst_moments(ds, per_tp, min_n)
@@ -508,6 +508,8 @@ def summary_dict(ov: Overview) -> dict:
             if t["revenue_at_risk"].score.value is None
             else round(t["revenue_at_risk"].score.value, 2),
         },
+        # scores no response holds an answer for, on any date: their figures are null
+        "not_measured": [k for k in SCORE_KEYS if t[k].unknown],
         # optional facts the company does not record: their figures above are null
         "not_recorded": [
             m.FACT_COLUMNS[name]
