@@ -4,8 +4,11 @@ reviews. Every database test runs on SQLite and on a real Postgres server."""
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import csv
 import datetime as dt
+import io
 import itertools
 import os
 import re
@@ -16,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import REPO
 
+from cxmetrics import cli
 from cxmetrics.contract import importer, journey_import, limits, mapping, schema, store
 from cxmetrics.contract.journey import JourneyError
 from cxmetrics.contract.registry import METRICS
@@ -1509,6 +1513,48 @@ def test_an_empty_file_is_called_empty(engine, tmp_path, content):
     before = count(engine)
     with pytest.raises(importer.ImportError_, match=r"^empty\.csv is empty: it has no header row"):
         importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    assert count(engine) == before
+
+
+@pytest.mark.parametrize("bom", ["utf-16-le", "utf-16-be"])
+def test_a_utf16_file_with_its_byte_order_mark_imports_as_it_is(engine, tmp_path, bom):
+    """Excel's "Unicode Text": UTF-16 with a byte-order mark and Windows line ends. It
+    ended in "unexpected Error … please report it", a mapping naming utf-16 or not."""
+    text = (HEADER + "9000021,1,Billing,01/09/2026,7,5,web,survey,café\n").replace("\n", "\r\n")
+    path = tmp_path / "unicode.csv"
+    path.write_bytes(
+        (codecs.BOM_UTF16_LE if bom.endswith("le") else codecs.BOM_UTF16_BE) + text.encode(bom)
+    )
+    for m in (MAPPING, 'encoding = "utf-16"\n' + MAPPING):
+        report = importer.run(engine, "responses", path, mapping.loads(m, ".toml"))
+        assert report.written == 1
+        assert rows_by_id(engine, ["9000021"])["9000021"]["comment"] == "café"
+
+
+@pytest.mark.parametrize(
+    "content, said",
+    [
+        (b"PK\x03\x04" + b"\x00" * 40, "is an Excel workbook (XLSX) or another zip file"),
+        (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 40, "is an Excel 97-2003 workbook"),
+        (b"PAR1" + b"\x00" * 40, "is a Parquet file"),
+        (HEADER.encode("utf-16-le"), "holds NUL bytes, so it is not utf-8 text: UTF-16"),
+    ],
+    ids=["xlsx", "xls", "parquet", "utf16-without-bom"],
+)
+def test_a_file_that_is_not_the_text_its_name_says_is_refused_naming_what_it_is(
+    engine, tmp_path, content, said
+):
+    path = tmp_path / "export.csv"
+    path.write_bytes(content)
+    before = count(engine)
+    with pytest.raises(importer.ImportError_, match=rf"^export\.csv {re.escape(said)}"):
+        importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    assert count(engine) == before
+    url = engine.url.render_as_string(hide_password=False)
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.main(["import", "responses", str(path), "--url", url])
+    assert code == 1 and said in err.getvalue() and "please report it" not in err.getvalue()
     assert count(engine) == before
 
 

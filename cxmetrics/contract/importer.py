@@ -15,6 +15,7 @@ bulk: ADBC into a staging table on SQLite, COPY on Postgres, then one ``INSERT â
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime as dt
 import hashlib
@@ -65,6 +66,36 @@ def _quiet(_f: float, _m: str) -> None:
 # --- reading ---------------------------------------------------------------------------
 
 
+#: What a file is, by its first bytes, when it is not text
+_NOT_TEXT = {
+    b"PK\x03\x04": "an Excel workbook (XLSX) or another zip file, not text: save it as CSV "
+    "from Excel, or import it as a workbook under its own name (.xlsx)",
+    b"\xd0\xcf\x11\xe0": "an Excel 97-2003 workbook (XLS), not text: save it as CSV or XLSX "
+    "from Excel",
+    b"PAR1": "a Parquet file, not text: import it under its own name (.parquet)",
+}
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _text_encoding(raw: bytes, encoding: str, name: str) -> str:
+    """The encoding a text file is read in: the mapping's, unless the file's byte-order
+    mark says UTF-16 (Excel's "Unicode Text"); a file that is not text at all, or UTF-16
+    without a mark, is refused with what it is and what to do."""
+    for magic, what in _NOT_TEXT.items():
+        if raw.startswith(magic):
+            raise ImportError_(f"{name} is {what}")
+    if raw.startswith(_UTF16_BOMS):
+        return "utf-16"
+    wide = codecs.lookup(encoding).name.startswith(("utf-16", "utf-32"))
+    if not wide and b"\x00" in raw[:4096]:
+        raise ImportError_(
+            f"{name} holds NUL bytes, so it is not {encoding} text: UTF-16 without a "
+            "byte-order mark, most likely. Name its encoding in the mapping: encoding = "
+            '"utf-16-le" (or "utf-16-be")'
+        )
+    return encoding
+
+
 def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     """Every cell as text, with the source row number in ``__row``. Cells of CSV lines that
     are not valid ``encoding`` hold U+FFFD, which validation reports."""
@@ -83,7 +114,7 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     try:
         if suffix in (".csv", ".txt", ".tsv"):
             raw = path.read_bytes()
-            text = raw.decode(encoding, errors="replace")
+            text = raw.decode(_text_encoding(raw, encoding, path.name), errors="replace")
             if not text.replace("\ufeff", "").strip():  # blank: spaces, tabs, a BOM
                 raise _empty_file(path.name)
             frame, shapes = _read_csv(text, csv_rows.separator(text, suffix), path.name)

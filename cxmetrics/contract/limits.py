@@ -13,6 +13,7 @@ to raise it. The file limits can be changed by environment variables (whole numb
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import os
@@ -85,8 +86,12 @@ def _check_csv(path: Path, delimiter: str = ",") -> None:
             if lines == 0 and b"\n" not in header:
                 header += block.split(b"\n", 1)[0]
             lines += block.count(b"\n")
-    header_text = header.decode("utf-8", errors="replace")
-    columns = len(next(csv.reader(io.StringIO(header_text), delimiter=delimiter), []))
+    wide = header.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    header_text = header.decode("utf-16" if wide else "utf-8", errors="replace").rstrip("\r")
+    try:
+        columns = len(next(csv.reader(io.StringIO(header_text), delimiter=delimiter), []))
+    except csv.Error:  # a NUL byte, a stray line end: the reader names it; a bound here
+        columns = header_text.count(delimiter) + 1
     if columns > limit("CX_IMPORT_MAX_COLUMNS"):
         raise _over("its header names", columns, "CX_IMPORT_MAX_COLUMNS", " columns")
     if lines - 1 > limit("CX_IMPORT_MAX_ROWS"):  # a quoted line break counts too: a bound
