@@ -753,7 +753,10 @@ def _view(args, with_inputs: bool = False):
             ds = dataset.load(engine)
         finally:
             engine.dispose()
-    filters = _filters(args, args.start, args.end)
+    start, end = args.start, args.end
+    if start or end:  # one date given: the other is the data's, as the dashboard's would be
+        start, end = start or ds.first_day, end or ds.last_day
+    filters = _filters(args, start, end)
     _check_known(ds, filters)
     _check_not_empty(ds, filters, args.min_n)
     return (ds, filters, inputs) if with_inputs else (ds, filters)

@@ -229,6 +229,22 @@ def test_findings_json_states_the_claims_decline_as_computed_in_plain_sql(sample
     assert summary["changes"] == changes[:6]
 
 
+def test_one_date_given_makes_the_same_tests_as_both(sample_url, raw_sql):
+    """--start alone compared nothing: "No previous period", where --start and the data's
+    last day as --end tested every change."""
+    (last,) = raw_sql.execute("SELECT MAX(responded_on) FROM responses").fetchone()
+    alone = json.loads(run("findings", "--json", "--start", "2026-07-01", url=sample_url).stdout)
+    both = json.loads(
+        run("findings", "--json", "--start", "2026-07-01", "--end", last, url=sample_url).stdout
+    )
+    assert alone["period"] == both["period"] == {"start": "2026-07-01", "end": last}
+    assert alone["tested"]["change"] == both["tested"]["change"] > 0
+    assert alone["findings"] == both["findings"]
+    (first,) = raw_sql.execute("SELECT MIN(responded_on) FROM responses").fetchone()
+    ended = json.loads(run("summary", "--json", "--end", "2025-06-30", url=sample_url).stdout)
+    assert ended["period"] == {"start": first, "end": "2025-06-30"}
+
+
 def test_an_unexpected_error_is_one_line_with_its_kind_and_a_non_zero_exit(
     monkeypatch, capsys, sample_url
 ):
