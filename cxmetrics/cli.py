@@ -754,8 +754,12 @@ def _view(args, with_inputs: bool = False):
         finally:
             engine.dispose()
     start, end = args.start, args.end
-    if start or end:  # one date given: the other is the data's, as the dashboard's would be
-        start, end = start or ds.first_day, end or ds.last_day
+    # one date given: the other is the data's, as the dashboard's would be (a date outside
+    # the data is left alone, for _check_not_empty to say so)
+    if start and not end and start <= ds.last_day:
+        end = ds.last_day
+    if end and not start and end >= ds.first_day:
+        start = ds.first_day
     filters = _filters(args, start, end)
     _check_known(ds, filters)
     _check_not_empty(ds, filters, args.min_n)
