@@ -1516,6 +1516,21 @@ def test_an_empty_file_is_called_empty(engine, tmp_path, content):
     assert count(engine) == before
 
 
+@pytest.mark.parametrize("body", ["", "\n\n", ",,,,,,,,\n"])
+def test_a_file_with_a_header_and_no_rows_is_refused_and_not_recorded(engine, tmp_path, body):
+    path = write(tmp_path, body, name="nightly.csv")
+    with engine.connect() as conn:
+        imports = conn.execute(sa.select(sa.func.count()).select_from(schema.imports)).scalar()
+    before = count(engine)
+    with pytest.raises(importer.ImportError_, match=r"^nightly\.csv has a header but no rows"):
+        importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    assert count(engine) == before
+    with engine.connect() as conn:
+        assert conn.execute(sa.select(sa.func.count()).select_from(schema.imports)).scalar() == (
+            imports
+        )
+
+
 @pytest.mark.parametrize("bom", ["utf-16-le", "utf-16-be"])
 def test_a_utf16_file_with_its_byte_order_mark_imports_as_it_is(engine, tmp_path, bom):
     """Excel's "Unicode Text": UTF-16 with a byte-order mark and Windows line ends. It

@@ -153,12 +153,17 @@ def read_source(path: Path, encoding: str = "utf-8") -> pl.DataFrame:
     # a blank line (trailing ones, often) is no row: not a row of empty, rejected cells; a
     # ragged line whose first fields are empty stays, to be reported
     cells = [c for c in frame.columns if c not in (ROW, csv_rows.SHAPE, csv_rows.EXTRA)]
-    if not cells:
-        return frame
-    blank = pl.all_horizontal(pl.col(cells).is_null())
-    if csv_rows.SHAPE in frame.columns:
-        blank = blank & pl.col(csv_rows.SHAPE).is_null()
-    return frame.filter(~blank)
+    if cells:
+        blank = pl.all_horizontal(pl.col(cells).is_null())
+        if csv_rows.SHAPE in frame.columns:
+            blank = blank & pl.col(csv_rows.SHAPE).is_null()
+        frame = frame.filter(~blank)
+    if frame.height == 0:  # not an import of nothing, recorded as the table's last one
+        raise ImportError_(
+            f"{path.name} has a header but no rows: nothing to import (an export that "
+            "found nothing, or one cut short?)"
+        )
+    return frame
 
 
 def _empty_file(name: str) -> ImportError_:
