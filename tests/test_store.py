@@ -233,3 +233,42 @@ def test_a_reader_that_panics_falls_back_to_sqlalchemy(sample_url, monkeypatch):
     monkeypatch.setattr(store.pl, "read_database_uri", panic)
     assert store.read_select(engine, stmt).equals(want) and want.height > 0
     engine.dispose()
+
+
+@pytest.fixture
+def small_sample(monkeypatch, tmp_path):
+    """The embedded sample's path in a temporary folder, and a small company behind it."""
+    import functools
+
+    from cxmetrics.contract import sample
+
+    target = tmp_path / "cx.db"
+    monkeypatch.setattr(store, "DEFAULT_DB_PATH", target)
+    monkeypatch.setattr(sample, "generate", functools.partial(sample.generate, 300))
+    return target
+
+
+def responses_in(path) -> int:
+    return sqlite3.connect(path).execute("SELECT COUNT(*) FROM responses").fetchone()[0]
+
+
+def test_an_empty_file_at_the_sample_s_place_is_replaced_by_the_sample(small_sample):
+    """A page that read the URL before the sample existed left an empty file there (SQLite
+    makes one), taken for the sample: every page then said "no such table" for good."""
+    sa.create_engine(store.default_url()).connect().close()  # as the Data page's status did
+    assert small_sample.exists() and store.sample_missing(store.default_url())
+    assert store.ensure_sample_database(store.default_url())
+    assert responses_in(small_sample) > 0
+    assert not store.sample_missing(store.default_url())
+    assert not store.ensure_sample_database(store.default_url())
+
+
+def test_sessions_that_start_together_build_the_sample_once(small_sample):
+    from concurrent.futures import ThreadPoolExecutor
+
+    url = store.default_url()
+    with ThreadPoolExecutor(4) as pool:
+        built = list(pool.map(lambda _: store.ensure_sample_database(url), range(4)))
+    assert sorted(built) == [False, False, False, True]
+    assert responses_in(small_sample) > 0
+    assert not small_sample.with_name("cx.db.partial").exists()

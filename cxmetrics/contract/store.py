@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -275,22 +277,69 @@ def check(engine: sa.Engine) -> None:
 
 
 def sample_missing(url: str) -> bool:
-    """True when ``url`` is the embedded sample database and it has not been created yet."""
-    return url == default_url() and not DEFAULT_DB_PATH.exists()
+    """True when ``url`` is the embedded sample database and it has not been created yet:
+    no file, or a file without the responses table (SQLite makes an empty file when a page
+    reads the URL before the sample exists; it was taken for the sample, and every page
+    said "no such table" until the file was deleted by hand)."""
+    return url == default_url() and not _holds_responses(DEFAULT_DB_PATH)
+
+
+def _holds_responses(path: Path) -> bool:
+    if not path.exists():
+        return False
+    try:  # read only: this check must not make the file it looks for
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            found = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'responses'"
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return found is not None
+
+
+_SAMPLE_LOCK = threading.Lock()  # sessions of one process; the file lock: processes
+
+
+@contextlib.contextmanager
+def _building_sample() -> Iterator[None]:
+    """Held while the sample is built: one session or process builds it, the others wait
+    and then find it (they wrote the same partial file at once)."""
+    with _SAMPLE_LOCK:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: the sessions of one process are kept apart
+            yield
+            return
+        lock = DEFAULT_DB_PATH.with_name(DEFAULT_DB_PATH.name + ".lock")
+        with lock.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def ensure_sample_database(url: str | None = None, progress: Progress = _quiet) -> bool:
-    """Create the embedded sample database the first time it is needed.
+    """Create the embedded sample database the first time it is needed (or again, where
+    the file is there without it, :func:`sample_missing`).
 
-    Only for the default URL; returns True when it was created now.
+    Only for the default URL; returns True when it was created now, by this caller.
     """
     url = url or database_url()
     if not sample_missing(url):
         return False
     from cxmetrics.contract import sample
 
-    data = sample.generate(progress=lambda f, m: progress(0.7 * f, f"Generating {m}"))
-    write_tables(url, data.tables(), progress=lambda f, m: progress(0.7 + 0.3 * f, m))
+    with _building_sample():
+        if not sample_missing(url):  # built by another session while this one waited
+            return False
+        data = sample.generate(progress=lambda f, m: progress(0.7 * f, f"Generating {m}"))
+        write_tables(
+            url,
+            data.tables(),
+            replace=DEFAULT_DB_PATH.exists(),  # a file without the sample in it
+            progress=lambda f, m: progress(0.7 + 0.3 * f, m),
+        )
     return True
 
 
