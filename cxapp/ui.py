@@ -66,11 +66,7 @@ def delta_text(key: str, change: m.Change | None) -> str | None:
     """A delta for ``st.metric``, only when the change is significant."""
     if change is None or not change.significant:
         return None
-    spec = METRICS[key]
-    unit = {"nps": " pts", "csat": " pts", "churn": " pts"}.get(key, "")
-    if key == "responses":
-        return f"{change.delta:+z,.0f}"
-    return f"{change.delta:+.{spec.decimals}f}{unit}"
+    return wording.change_figure(key, change)
 
 
 # A tile's linked name keeps its tooltip icon beside it, as the metric's own label does.

@@ -147,6 +147,17 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
     assert slides[1][0] == briefing.WHAT_TO_KNOW  # the story first, then the detail
     headline = "\n".join(slides[2])
     assert f"NPS: {METRICS['nps'].format(nps)} (" in headline and f"n = {n:,} answers" in headline
+    # a significant fall is stated as its tile states it, with the status its badge shows: the
+    # slide said nothing of either, while calling the unchanged scores unchanged
+    before, _ = sql_nps(raw_sql, view.start - dt.timedelta(days=90), view.start - dt.timedelta(1))
+    (target,) = raw_sql.execute(
+        "SELECT target FROM targets WHERE metric = 'nps' AND stage_id IS NULL"
+    ).fetchone()
+    (nps_line,) = [line for line in headline.splitlines() if line.startswith("NPS: ")]
+    assert nps - before < -2 and nps < target  # the sample's fall, below its target
+    prior = f"{view.start - dt.timedelta(90):%-d %b %Y}"
+    assert f"· {nps - before:+.0f} pts against {prior}" in nps_line, nps_line
+    assert nps_line.endswith(", significant · below target)"), nps_line
     assert b.charts >= 8 and pictures(files["pptx"]) == b.charts
     from pypdf import PdfReader
 

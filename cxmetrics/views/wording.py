@@ -121,7 +121,19 @@ def tile_caption(
         parts.append("change not tested")
     elif not t.change.significant:
         parts.append("no significant change")
+    else:  # said as the tile's delta says it
+        parts.append(f"{change_figure(t.key, t.change)} against {previous_label}, significant")
+    if t.status in (m.STATUS_BELOW, m.STATUS_NEAR):  # what the tile's badge says
+        parts.append(t.status)
     return " · ".join(parts)
+
+
+def change_figure(key: str, change: m.Change) -> str:
+    """A change as a tile's delta shows it: "-4 pts", "+0.12", "+1,204"."""
+    if key == "responses":
+        return f"{change.delta:+z,.0f}"
+    unit = {"nps": " pts", "csat": " pts", "churn": " pts"}.get(key, "")
+    return f"{change.delta:+.{METRICS[key].decimals}f}{unit}"
 
 
 _MARKUP = re.compile(r"([\\\[\]<>])")
