@@ -51,10 +51,13 @@ def site_root() -> str:
 _SHORT_STATUS = {m.STATUS_TOO_FEW: "Too few"}
 
 
-def status_badge(status: str, short: bool = False) -> None:
+def status_badge(status: str, short: bool = False, metrics: tuple[str, ...] = ()) -> None:
     """A coloured badge: "On target", "Near target", "Below target", "Too few responses".
-    ``short``: the words a stage card holds ("Too few"; its n stands beside it)."""
+    ``short``: the words a stage card holds ("Too few"; its n stands beside it);
+    ``metrics``: the scores the status is about, named on it ("CES below target")."""
     text = _SHORT_STATUS.get(status, status) if short else status
+    if metrics:
+        text = f"{', '.join(METRICS[k].short for k in metrics)} {text}"
     st.badge(text[0].upper() + text[1:], color=BADGE_COLORS[status])
 
 
@@ -382,8 +385,10 @@ def stage_strip(
                 help=f"{METRICS['csat'].help()}\n\n{METRICS['ces'].help()}",
             )
             st.caption(f"n = {csat.n:,} CSAT · {ces.n:,} CES")  # which n is which
-            status_badge(stage.status, short=True)
-            if stage.status in (m.STATUS_BELOW, m.STATUS_NEAR):  # which of the three it is
+            # a badge beside the NPS reads as the NPS's: it names the scores it is about
+            missed = stage.status in (m.STATUS_BELOW, m.STATUS_NEAR)
+            status_badge(stage.status, True, tuple(stage.status_metrics) if missed else ())
+            if missed:  # each score with its target
                 st.caption("on " + stage.status_against)
             if stage.owners:
                 others = f" · with {', '.join(stage.owners[1:])}" if len(stage.owners) > 1 else ""
