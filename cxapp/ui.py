@@ -54,10 +54,13 @@ _SHORT_STATUS = {m.STATUS_TOO_FEW: "Too few"}
 def status_badge(status: str, short: bool = False, metrics: tuple[str, ...] = ()) -> None:
     """A coloured badge: "On target", "Near target", "Below target", "Too few responses".
     ``short``: the words a stage card holds ("Too few"; its n stands beside it);
-    ``metrics``: the scores the status is about, named on it ("CES below target")."""
+    ``metrics``: the scores the status is about, named on it ("CES below target"), or
+    counted where a card's width would cut their names ("3 below target")."""
     text = _SHORT_STATUS.get(status, status) if short else status
-    if metrics:
-        text = f"{', '.join(METRICS[k].short for k in metrics)} {text}"
+    if len(metrics) == 1:
+        text = f"{METRICS[metrics[0]].short} {text}"
+    elif metrics:
+        text = f"{len(metrics)} {text}"
     st.badge(text[0].upper() + text[1:], color=BADGE_COLORS[status])
 
 
@@ -81,10 +84,12 @@ _LINKED_NAME = (
 )
 
 
-# A range on a tile ("£6.2k – £30k") in a smaller type than a single figure.
+# A range on a tile ("£6.2k – £30k") in a smaller type than a single figure, on two lines
+# where the tile is too narrow for one (it was cut by a character at 1,400 px)
 _RANGE_VALUE = (
     "<style>.st-key-tile_{key} [data-testid='stMetricValue']"
-    "{{font-size:1.45rem;padding-top:0.55rem;padding-bottom:0.55rem}}</style>"
+    "{{font-size:1.45rem;padding-top:0.55rem;padding-bottom:0.55rem}}"
+    ".st-key-tile_{key} [data-testid='stMetricValue'] p{{white-space:normal}}</style>"
 )
 
 
@@ -355,13 +360,41 @@ def behaviour_columns() -> dict:
     }
 
 
+# Columns that go onto more rows where the page is narrow: six tiles on a 1,024 px laptop
+# with the sidebar open were 90 px each ("£13" for £134k, "74.!"). The container's own
+# width decides (a container query), not the window's: the sidebar takes its share.
+_WRAP = (
+    "<style>.st-key-{key}{{container-type:inline-size}}"
+    "@container (max-width:{narrow}px){{"
+    ".st-key-{key} [data-testid='stHorizontalBlock']{{flex-wrap:wrap}}"
+    ".st-key-{key} [data-testid='stColumn']{{min-width:calc({share}% - 1rem)}}}}</style>"
+)
+#: below this width (px) a row of cards or charts wraps: six tiles (or stage cards) stay on
+#: one row at 1,400 px with the sidebar open (about 940 px), three to a row at 1,024 (about
+#: 560), and two charts stand one above the other there
+NARROW = 800
+
+
+def wrapping_columns(spec, key: str, per_row: int = 1) -> list:
+    """``st.columns(spec)`` in a container keyed ``key`` (unique on the page); where that
+    container is narrower than :data:`NARROW`, ``per_row`` columns to a row, in order."""
+    st.html(_WRAP.format(key=key, narrow=NARROW, share=round(100 / per_row, 3)))
+    return st.container(key=key).columns(spec)
+
+
 def stage_strip(
-    stages: list, min_n: int, trends: dict | None = None, links: dict | None = None
+    stages: list,
+    min_n: int,
+    trends: dict | None = None,
+    links: dict | None = None,
+    key: str = "stage_strip",
 ) -> None:
     """Stages left to right in customer order: NPS (with a trend line when given), CSAT,
     CES, each with n; status; the departments that affect the stage, lead first.
-    ``links``: stage id → the view that explains the stage, which its title then opens."""
-    cols = st.columns(max(len(stages), 4))  # one stage keeps a card-sized column
+    ``links``: stage id → the view that explains the stage, which its title then opens;
+    ``key``: the strip's own, where a page shows two."""
+    # one stage keeps a card-sized column; on a narrow page the cards wrap, in order
+    cols = wrapping_columns(max(len(stages), 4), key, per_row=3)
     for col, stage in zip(cols, stages, strict=False):
         with col, st.container(border=True):
             name = md(f"**{stage.position}. {stage.name}**")

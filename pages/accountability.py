@@ -28,8 +28,10 @@ if manager:
         ui.no_responses(av.start, av.end, ds)
     else:
         (st.error if mine.false_positive else st.info)(ui.md(mine.sentence))
-        ui.stage_strip([s for s in av.stages if s.stage_id in mine.stages], av.min_n)
-    left, right = st.columns(2)
+        ui.stage_strip(
+            [s for s in av.stages if s.stage_id in mine.stages], av.min_n, key="my_stages"
+        )
+    left, right = ui.wrapping_columns(2, "my_kpis_and_cases")
     with left:
         st.markdown("**My KPIs in the period**")
         ui.table(
@@ -177,7 +179,7 @@ else:
 
     # --- shared stage scorecard ----------------------------------------------------------------
     st.subheader(ui.md(f"Shared scorecard: {row.name}"))
-    ui.stage_strip([row], av.min_n)
+    ui.stage_strip([row], av.min_n, key="scorecard_stage")
     ui.table(
         data.shared(accountability.scorecard, journey, stage, av.kpi_table),
         "stage-scorecard",

@@ -69,7 +69,7 @@ st.caption(f"{METRICS['churn'].definition} Customers are grouped by their latest
 if not facts.churn:
     ui.not_recorded(facts.unknown_text("churn"))
 else:
-    left, right = st.columns(2)
+    left, right = ui.wrapping_columns(2, "churn_charts")
     with left:
         ui.chart(
             data.figure(
@@ -144,7 +144,7 @@ st.caption(
 if facts.missing("revenue", "churn"):
     ui.not_recorded(facts.unknown_text("revenue", "churn"))
 else:
-    left, right = st.columns(2)
+    left, right = ui.wrapping_columns(2, "risk_charts")
     with left:
         ui.chart(
             data.figure(
@@ -181,7 +181,7 @@ else:
         f"**{ui.value_text('churn', value['unprofitable'], MIN_N)}** of the "
         f"{value['customers']:,} customers in view cost more to serve than they pay{unknown}."
     )
-    left, right = st.columns(2)
+    left, right = ui.wrapping_columns(2, "value_charts")
     with left:
         ui.chart(
             data.figure(loyalty_charts.fig_profit, value["profit"], symbol),

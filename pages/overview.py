@@ -19,7 +19,7 @@ ui.stop_if_empty(ov.empty, ov.start, ov.end, ds)
 
 trends = data.shared(overview.trends, data.DATASET, view)
 previous = period_text(ov.previous.start, ov.previous.end) if ov.previous else None
-cols = st.columns(6)
+cols = ui.wrapping_columns(6, "tiles", per_row=3)
 for col, key in zip(
     cols, ("nps", "csat", "ces", "responses", "churn", "revenue_at_risk"), strict=True
 ):
@@ -73,7 +73,7 @@ ui.stage_strip(
     links={s.stage_id: overview_links.stage(root, s.stage_id, view) for s in ov.stages},
 )
 
-left, right = st.columns(2)
+left, right = ui.wrapping_columns(2, "stage_charts")
 with left:
     ui.chart(
         data.figure(overview_charts.fig_stage_nps, ov.stages, ov.min_n),

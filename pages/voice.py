@@ -206,7 +206,7 @@ if theme_tab.open is not False:
                 "Colour: comments. Hover a cell for the NPS of the responses behind them.",
                 key="fig_theme_stage",
             )
-            left, right = st.columns(2)
+            left, right = ui.wrapping_columns(2, "theme_charts")
             with left:
                 ui.chart(
                     data.figure(

@@ -357,3 +357,27 @@ def test_a_shared_link_as_a_servers_first_visit_goes_through_the_router(
         expect(nav.get_by_role("link", name="voice", exact=True)).to_have_count(0)
         assert not page.locator("[data-testid='stException']").count()
         page.close()
+
+
+_METRIC_VALUES = """() => [...document.querySelectorAll('[data-testid=stMetricValue]')].map(e => [
+    e.innerText.trim(),
+    Math.round(e.getBoundingClientRect().top),
+    [e, ...e.querySelectorAll('*')].some(x => x.scrollWidth > x.clientWidth + 1),
+    !!e.closest('.st-key-tiles'),
+])"""
+
+
+@pytest.mark.parametrize("width, tile_rows", [(1024, 2), (1400, 1)])
+def test_no_headline_number_is_cut_on_a_laptop_or_a_desktop(server, browser, width, tile_rows):
+    """At 1,024 px with the sidebar open the six tiles were 49 px wide: "£13" for £134k,
+    "74.!" for 74.5%, and four stage cards' NPS as "+…". Rows wrap instead."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(server)
+    wait_ready(page)
+    page.wait_for_selector(".st-key-stage_strip [data-testid='stMetricValue']", timeout=60_000)
+    values = page.evaluate(_METRIC_VALUES)
+    page.close()
+    tiles = [v for v in values if v[3]]
+    assert len(tiles) == 6 and len(values) >= 12, values  # the tiles and the stage cards
+    assert not [v for v in values if v[2]], values  # every number shown whole
+    assert len({top for _, top, _, _ in tiles}) == tile_rows, tiles
