@@ -119,8 +119,8 @@ def test_the_first_fold_names_the_stories_with_their_owners(app_env, raw_sql):
     ).fetchone()
     assert owner_line(raw_sql, led) in cl
     m = re.search(
-        r"closed (\d+)% of the ([\d,]+) cases opened (\d\d? \w+ \d{4}) – (\d\d? \w+ \d{4}), "
-        r"but customers confirmed only (\d+)% resolved",
+        r"closed ([\d.]+)% of the ([\d,]+) cases opened (\d\d? \w+ \d{4}) – (\d\d? \w+ \d{4}), "
+        r"but customers confirmed only ([\d.]+)% resolved: a gap of (\d+) points",
         cl,
     )
     first, last = (dt.datetime.strptime(m.group(i), "%d %b %Y").date() for i in (3, 4))
@@ -130,8 +130,12 @@ def test_the_first_fold_names_the_stories_with_their_owners(app_env, raw_sql):
         (first.isoformat(), last.isoformat()),
     ).fetchone()
     assert int(m.group(2).replace(",", "")) == opened
-    assert int(m.group(1)) == round(100 * closed / opened)
-    assert int(m.group(5)) == round(100 * confirmed / opened)
+    decimals = len(m.group(1).partition(".")[2])  # one where whole numbers miss the gap
+    assert m.group(1) == f"{100 * closed / opened:.{decimals}f}"
+    assert m.group(5) == f"{100 * confirmed / opened:.{decimals}f}"
+    assert round(100 * (closed - confirmed) / opened) == int(m.group(6))
+    # the two rates, as written, subtract to the gap as written
+    assert round(float(m.group(1)) - float(m.group(5))) == int(m.group(6))
     assert "Customer Service's own KPIs: not green" in cl  # its scorecard, said either way
     assert "/accountability?" in cl and "department=service" in cl
 

@@ -387,11 +387,14 @@ def test_a_change_sentence_gives_the_change_its_tile_and_charts_give():
         [("Overall", (), scores(20.4, 56.24, 5.254), scores(30.6, 72.46, 5.126))], 30
     )
     said = {f.family: f.sentence for f in found}
+    # the two scores take a decimal more where, rounded, they would not subtract to it
+    # (72.5 - 56.2 = 16.3; +31 - +20 = 11)
     assert said["csat"] == (
-        "Overall CSAT fell 16.2 points to 56.2% (n = 2,000; was 72.5%, n = 2,000)."
+        "Overall CSAT fell 16.2 points to 56.24% (n = 2,000; was 72.46%, n = 2,000)."
     )
-    assert said["nps"].startswith("Overall NPS fell 10 points to +20 ")  # 30.6 - 20.4
-    assert said["ces"].startswith("Overall CES rose 0.13 to 5.25 ")  # 5.254 - 5.126
+    assert said["nps"].startswith("Overall NPS fell 10 points to +20.4 (")  # 30.6 - 20.4
+    assert "was +30.6, " in said["nps"]
+    assert said["ces"].startswith("Overall CES rose 0.13 to 5.254 (")  # 5.25 - 5.13 = 0.12
     assert [f.effect for f in found] == pytest.approx([20.4 - 30.6, 56.24 - 72.46, 0.128])
     # a change that rounds to nothing (both "+30") gets one more decimal, not "rose 0"
     big = {k: replace(v, n=500_000, se=0.1) for k, v in scores(30.2, 60.0, 5.0).items()}
@@ -401,4 +404,4 @@ def test_a_change_sentence_gives_the_change_its_tile_and_charts_give():
         for f in overview.change_candidates([("Overall", (), big, small)], 30)
         if f.family == "nps"
     ]
-    assert rise.sentence.startswith("Overall NPS rose 0.3 points to +30 ")
+    assert rise.sentence.startswith("Overall NPS rose 0.3 points to +30.2 (")

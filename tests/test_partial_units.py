@@ -447,3 +447,15 @@ def test_a_gap_is_written_as_the_charts_write_it_and_never_as_zero():
     assert text.gap_text(94.4, 53.6, 0) == "41"  # the closed-loop chart's "gap 41 pts"
     assert text.gap_text(30.2, 29.9, 0) == "0.3"  # rounds to nothing: a decimal more
     assert text.gap_text(30.0, 30.0, 0) == "0"
+
+
+def test_the_parts_beside_a_gap_subtract_to_it_as_written():
+    """ "closed 94% … confirmed only 54% resolved: a gap of 41 points" read as an error."""
+    assert text.part_decimals(94.4, 53.6, 0) == 1  # 94 - 54 = 40, not 41: 94.4 - 53.6
+    assert text.part_decimals(94.6, 53.8, 0) == 0  # 95 - 54 = 41, as 40.8 rounds: as written
+    assert text.part_decimals(72.46, 56.24, 1) == 2  # 72.5 - 56.2 = 16.3, not 16.2
+    assert text.part_decimals(19.2, 15.1, 0) == 0
+    for a, b, d in [(94.4, 53.6, 0), (72.46, 56.24, 1), (87.3, 40.4, 0), (-3.46, 8.51, 0)]:
+        k = text.part_decimals(a, b, d)
+        shown = abs(float(f"{a:.{k}f}") - float(f"{b:.{k}f}"))
+        assert f"{shown:.{d}f}" == text.gap_text(a, b, d), (a, b, d)

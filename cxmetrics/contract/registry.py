@@ -22,9 +22,12 @@ class Metric:
     decimals: int
     short: str = ""
 
-    def format(self, value: float | None, symbol: str | None = None) -> str:
+    def format(
+        self, value: float | None, symbol: str | None = None, decimals: int | None = None
+    ) -> str:
         """The value as shown; a money metric needs the company's currency ``symbol``
-        (``Settings.currency_symbol``)."""
+        (``Settings.currency_symbol``). ``decimals``: other than the metric's own, where a
+        sentence needs them (``text.part_decimals``)."""
         if self.unit == "money":
             if symbol is None:
                 raise TypeError(f"{self.key} is money: pass the company's currency symbol")
@@ -32,7 +35,7 @@ class Metric:
         if value is None:
             return "–"
         # "z": a value that rounds to zero is "0", never "-0"; nor "+0" for an NPS
-        text = f"{value:z,.{self.decimals}f}"
+        text = f"{value:z,.{self.decimals if decimals is None else decimals}f}"
         if self.unit == "%":
             return f"{text}%"
         if self.key == "nps" and value > 0 and text.strip("0.,"):

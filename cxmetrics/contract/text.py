@@ -108,3 +108,12 @@ def gap_text(a: float, b: float, decimals: int = 0) -> str:
     if a != b and float(f"{gap:.{decimals}f}") == 0:
         return f"{gap:.{decimals + 1}f}"
     return f"{gap:.{decimals}f}"
+
+
+def part_decimals(a: float, b: float, decimals: int = 0) -> int:
+    """The decimals to write ``a`` and ``b`` with beside their gap (:func:`gap_text`), so
+    that a reader who subtracts them finds it: ``decimals`` where the rounded numbers
+    already give it, else one more ("closed 94% … confirmed 54%: a gap of 41 points" read
+    as an error; "94.4% … 53.6%" subtracts to 40.8, 41)."""
+    shown = float(f"{a:.{decimals}f}") - float(f"{b:.{decimals}f}")
+    return decimals if f"{abs(shown):.{decimals}f}" == gap_text(a, b, decimals) else decimals + 1

@@ -25,7 +25,7 @@ import math
 import polars as pl
 
 from cxmetrics.contract.journey import Journey
-from cxmetrics.contract.text import day_text, gap_text, period_text
+from cxmetrics.contract.text import day_text, gap_text, part_decimals, period_text
 from cxmetrics.findings.findings import Finding
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.filters import Filters
@@ -327,18 +327,19 @@ def _sentence(
     closure = 100 * closed / opened
     confirmed = 100 * int(r["confirmed"]) / opened
     gap = gap_text(closure, confirmed)  # as the chart and table beside it write it
+    d = part_decimals(closure, confirmed)  # the two rates subtract to it as written
     when = f" opened {period}" if period else ""
     diff = f"{effect:+z.0f} points, 95% CI {ci[0]:+z.0f} to {ci[1]:+z.0f}"
     if effect > 0:
         text = (
-            f"**{name}** closed {closure:.0f}% of the {opened:,} cases{when}, but customers "
-            f"confirmed only {confirmed:.0f}% resolved: a gap of {gap} points against "
+            f"**{name}** closed {closure:.{d}f}% of the {opened:,} cases{when}, but customers "
+            f"confirmed only {confirmed:.{d}f}% resolved: a gap of {gap} points against "
             f"{rest_gap:.0f} for the other departments{where} ({diff})."
         )
     else:
         text = (
-            f"**{name}** closed {closure:.0f}% of the {opened:,} cases{when} and customers "
-            f"confirmed {confirmed:.0f}% resolved: a gap of {gap} points, smaller than "
+            f"**{name}** closed {closure:.{d}f}% of the {opened:,} cases{when} and customers "
+            f"confirmed {confirmed:.{d}f}% resolved: a gap of {gap} points, smaller than "
             f"the other departments' {rest_gap:.0f}{where} ({diff})."
         )
     if closed:

@@ -11,7 +11,7 @@ import polars as pl
 
 from cxmetrics.contract.periods import trend_unit
 from cxmetrics.contract.registry import METRICS, MIN_N
-from cxmetrics.contract.text import counted, gap_text, period_text, tested_together
+from cxmetrics.contract.text import counted, gap_text, part_decimals, period_text, tested_together
 from cxmetrics.findings import findings as fx
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.dataset import Dataset
@@ -383,13 +383,14 @@ def change_candidates(labelled, min_n: int) -> list[fx.Finding]:
             unit = " points" if key in ("nps", "csat") else ""
             verb = "rose" if change.delta > 0 else "fell"
             half = m.Z95 * ((cur[key].se or 0.0) ** 2 + (old[key].se or 0.0) ** 2) ** 0.5
+            now, was = cur[key].value, old[key].value
+            d = part_decimals(now, was, spec.decimals)  # "to +15 (was +19)" gives the 4
             out.append(
                 fx.Finding(
                     "change",
-                    f"{label} {spec.short} {verb} "
-                    f"{gap_text(cur[key].value, old[key].value, spec.decimals)}{unit} "
-                    f"to {spec.format(cur[key].value)} (n = {cur[key].n:,}; was "
-                    f"{spec.format(old[key].value)}, n = {old[key].n:,}).",
+                    f"{label} {spec.short} {verb} {gap_text(now, was, spec.decimals)}{unit} "
+                    f"to {spec.format(now, decimals=d)} (n = {cur[key].n:,}; was "
+                    f"{spec.format(was, decimals=d)}, n = {old[key].n:,}).",
                     change.delta,
                     (change.delta - half, change.delta + half),
                     cur[key].n + old[key].n,
@@ -408,12 +409,13 @@ def _churn_candidates(now: m.Score, before: m.Score | None, min_n: int) -> list[
         return []
     half = m.Z95 * ((now.se or 0.0) ** 2 + (before.se or 0.0) ** 2) ** 0.5
     verb = "rose" if change.delta > 0 else "fell"
+    d = part_decimals(now.value, before.value, 1)
     return [
         fx.Finding(
             "change",
             f"Churn {verb} {gap_text(now.value, before.value, 1)} points to "
-            f"{now.value:.1f}% "
-            f"(n = {now.n:,} customers; was {before.value:.1f}%, n = {before.n:,}).",
+            f"{now.value:.{d}f}% "
+            f"(n = {now.n:,} customers; was {before.value:.{d}f}%, n = {before.n:,}).",
             change.delta,
             (change.delta - half, change.delta + half),
             now.n + before.n,
