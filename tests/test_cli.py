@@ -152,6 +152,10 @@ def test_summary_text_names_every_stage(sample_url, raw_sql):
         (["summary"], "sqlite:////no/such/folder/cx.db", "does not exist"),
         (["summary"], "postgresql+psycopg://cx@127.0.0.1:9/cx", "cannot"),
         (["summary"], "mysql+nosuchdriver://x/y", "no database driver"),
+        # the scheme libpq and Heroku write: not "install a driver", but the scheme to write
+        (["summary"], "postgres://cx:secret@127.0.0.1:9/cx", "write postgresql+psycopg://"),
+        (["summary"], "/srv/cx/cx.db", "a SQLite file is sqlite:///relative/path.db or"),
+        (["summary"], "sqlite:////tmp", "/tmp is a folder, not a SQLite file"),
     ],
 )
 def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(sample_url, args, env_url, message):

@@ -125,10 +125,22 @@ def make_engine(url: str) -> sa.Engine:
     try:
         parsed = make_url(url)
     except sa.exc.ArgumentError as exc:
-        raise StoreError(f"the database URL {safe_url(url)!r} is not a valid URL") from exc
+        hint = (
+            " (a SQLite file is sqlite:///relative/path.db or sqlite:////absolute/path.db)"
+            if "://" not in url
+            else ""
+        )
+        raise StoreError(f"the database URL {safe_url(url)!r} is not a valid URL{hint}") from exc
+    if parsed.drivername.split("+")[0] == "postgres":  # Heroku's and libpq's scheme
+        raise StoreError(
+            f"the database URL {safe_url(url)!r} starts with postgres://, which SQLAlchemy "
+            "does not read: write postgresql+psycopg:// instead"
+        )
     path = sqlite_path(url)
     if path is not None and not path.parent.exists():
         raise StoreError(f"the folder for the SQLite file {path} does not exist")
+    if path is not None and path.is_dir():
+        raise StoreError(f"{path} is a folder, not a SQLite file: name the file in it")
     folder = lake_folder(url)
     if folder is not None:
         try:
