@@ -1516,6 +1516,28 @@ def test_an_empty_file_is_called_empty(engine, tmp_path, content):
     assert count(engine) == before
 
 
+def test_a_scale_whose_one_is_best_is_turned_round(engine, tmp_path):
+    """from = [5, 1] was accepted, then refused every row: "5: not a number on the file's
+    scale, 5 to 1"."""
+    reverse = MAPPING.replace("from = [1, 10]\nto = [1, 5]", "from = [5, 1]\nto = [1, 5]")
+    body = "".join(
+        f"90000{30 + i},1,Billing,01/09/2026,9,{stars},web,survey,\n"
+        for i, stars in enumerate(["1", "2", "5", "6"])
+    )
+    report = importer.run(
+        engine,
+        "responses",
+        write(tmp_path, body),
+        mapping.loads(reverse, ".toml"),
+        accept_valid=True,
+    )
+    got = rows_by_id(engine, [f"90000{30 + i}" for i in range(4)])
+    assert {k: v["csat"] for k, v in got.items()} == {"9000030": 5, "9000031": 4, "9000032": 1}
+    assert report.problems.select("row", "reason").rows() == [
+        (5, "not a number on the file's scale, 5 to 1")
+    ]
+
+
 @pytest.mark.parametrize("body", ["", "\n\n", ",,,,,,,,\n"])
 def test_a_file_with_a_header_and_no_rows_is_refused_and_not_recorded(engine, tmp_path, body):
     path = write(tmp_path, body, name="nightly.csv")

@@ -477,11 +477,12 @@ def _parse(column: sa.Column, text: pl.Expr, m: Mapping) -> tuple[pl.Expr, str]:
 
 
 def _rescaled(number: pl.Expr, r) -> pl.Expr:
-    """Linear from [low, high] onto [to_low, to_high]; outside [low, high] gives null."""
+    """Linear from [low, high] onto [to_low, to_high]; outside [low, high] gives null. A
+    scale written from its best end (from = [5, 1]: 1 is best) is turned round."""
     if r is None:
         return number
     scaled = r.to_low + (number - r.low) * (r.to_high - r.to_low) / (r.high - r.low)
-    return pl.when(number.is_between(r.low, r.high)).then(scaled)
+    return pl.when(number.is_between(min(r.low, r.high), max(r.low, r.high))).then(scaled)
 
 
 #: In ``references``: each touchpoint with its stage, "touchpoint|stage" (actions only).

@@ -40,8 +40,8 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
     "*" = "other"                 # optional: every value not listed (blank too, unless
                                   # "" is listed); without it, other values pass unchanged
 
-    [rescale.csat]                # linear, then rounded: 1-10 stars onto 1-5
-    from = [1, 10]
+    [rescale.csat]                # linear, then rounded: 1-10 stars onto 1-5; a scale
+    from = [1, 10]                # whose 1 is best is turned round with from = [5, 1]
     to = [1, 5]
 
     [ids]                         # a stable id from text columns (hashed, as digits); a
