@@ -1516,6 +1516,20 @@ def test_an_empty_file_is_called_empty(engine, tmp_path, content):
     assert count(engine) == before
 
 
+def test_a_column_named_twice_is_refused_where_it_is_read(engine, tmp_path):
+    """Two "Recommend" columns: the first was read without a word."""
+    header = HEADER.replace("Comment\n", "Comment,Recommend\n")
+    path = tmp_path / "twice.csv"
+    path.write_text(header + "9000040,1,Billing,01/09/2026,9,5,web,survey,Good,0\n")
+    before = count(engine)
+    with pytest.raises(importer.ImportError_, match=r"more than one column named 'Recommend'"):
+        importer.run(engine, "responses", path, mapping.loads(MAPPING, ".toml"))
+    assert count(engine) == before
+    # a column named twice that the import does not read is no matter
+    unread = MAPPING.replace('nps = "Recommend"\n', "")
+    assert importer.run(engine, "responses", path, mapping.loads(unread, ".toml")).written == 1
+
+
 def test_a_scale_whose_one_is_best_is_turned_round(engine, tmp_path):
     """from = [5, 1] was accepted, then refused every row: "5: not a number on the file's
     scale, 5 to 1"."""

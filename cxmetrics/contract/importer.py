@@ -250,6 +250,26 @@ def check_required(source: pl.DataFrame, m: Mapping, file_name: str = "the file"
     )
 
 
+#: How the CSV reader names a header's second column of one name ("nps_duplicated_0")
+_TWICE = re.compile(r"(.+)_duplicated_\d+")
+
+
+def check_twice_named(source: pl.DataFrame, m: Mapping, file_name: str) -> None:
+    """Refuse a file whose header names a column the mapping reads more than once: which
+    of them holds the answers cannot be told (the first was read, without a word)."""
+    have = set(source.columns)
+    twice = {
+        found[1] for c in source.columns if (found := _TWICE.fullmatch(c)) and found[1] in have
+    }
+    read = sorted(twice & m.source_columns())
+    if read:
+        names = ", ".join(repr(c) for c in read)
+        raise ImportError_(
+            f"{file_name} has more than one column named {names} in its header, and the "
+            "import reads it: rename the columns so that each name is used once"
+        )
+
+
 def _passes(c: Condition, m: Mapping) -> pl.Expr:
     cell = pl.col(c.column).str.strip_chars().fill_null("")
     if c.dated:  # a cell that is not a date (blank too) is null here, and fails
@@ -911,6 +931,7 @@ def run(
     source = source.drop(csv_rows.SHAPE, csv_rows.EXTRA, strict=False)
     m = with_same_names(m if m is not None else Mapping(table), source.columns)
     progress(0.25, f"Mapping {counted(source.height, 'row')}")
+    check_twice_named(source, m, name)
     check_columns(source, m, name)
     check_required(source, m, name)
     usable = source.filter(~pl.col(ROW).is_in(misshapen["row"].implode()))
