@@ -99,7 +99,9 @@ if refused is not None:  # a lake, Spark, a DuckDB file: say so before a file is
 st.subheader("Import a file")
 st.caption(
     "CSV, TSV, XLSX or Parquet. Map the file's columns onto the table's, check every row, then "
-    "import. Rows are matched on their id: importing the same file again changes nothing."
+    "import. Rows are matched on their id: importing the same file again changes nothing. "
+    f"Files up to {st.get_option('server.maxUploadSize'):,} MB here; a larger one imports "
+    "from the command line: `python3 -m cxmetrics import TABLE FILE --mapping MAPPING`."
 )
 c1, c2 = st.columns([1, 2])
 table = c1.selectbox("Into table", schema.IMPORTABLE, index=schema.IMPORTABLE.index("responses"))
@@ -121,7 +123,17 @@ except (mapping.MappingError, UnicodeDecodeError) as exc:
     st.error(f"**The mapping cannot be used.** {inert(str(exc))}", icon=":material/error:")
     st.stop()
 path = uploads.save(uploaded)
-encoding = base.encoding if base else "utf-8"
+# a file that is not UTF-8 (Excel on Windows writes cp1252) can be read without editing a
+# mapping by hand; a saved mapping's encoding is the default
+offered = mapping.offered_encodings(base.encoding if base else None)
+encoding = st.selectbox(
+    "Text encoding (CSV and TSV)",
+    offered,
+    index=offered.index(base.encoding) if base else 0,
+    help="UTF-8 unless the file says otherwise; cp1252 is what Excel on Windows writes. A "
+    "rejected row whose text is broken names the encoding to try.",
+    key="data_encoding",
+)
 try:
     source = uploads.read(str(path), encoding)
 except importer.ImportError_ as exc:

@@ -309,6 +309,35 @@ def test_the_data_page_rescales_a_rating_on_its_own_scale(sample_db, browser, tm
     assert got == {str(rid): round(1 + (x - 1) * 4 / 9) for rid, x in stars.items()}
 
 
+def test_the_data_page_reads_a_file_in_the_encoding_chosen(sample_db, browser, tmp_path):
+    """A cp1252 file (Excel on Windows): every row was rejected as broken text, and the page
+    offered no way to name the encoding short of editing a mapping by hand."""
+    db = tmp_path / "cx.db"
+    shutil.copy(sample_db, db)
+    upload = tmp_path / "excel.csv"
+    upload.write_bytes(
+        "response_id,customer_id,touchpoint_id,responded_on,nps,channel,source,comment\n"
+        '9000001,1,pay_first_bill,2026-09-01,9,web,survey,"Très bien, merci"\n'.encode("cp1252")
+    )
+    with streamlit_server(f"sqlite:///{db}", tmp_path / "server.log") as base:
+        page = data_page_with(browser, base, upload)
+        encoding = page.locator("[data-testid='stSelectbox']").filter(has_text="Text encoding")
+        expect(encoding).to_be_visible(timeout=60_000)
+        encoding.click()
+        page.get_by_role("option", name="cp1252").click()
+        page.wait_for_selector(
+            "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+        )
+        page.get_by_role("button", name="Import", exact=True).click()
+        expect(page.get_by_text("wrote 1 row")).to_be_visible(timeout=60_000)
+        page.close()
+    with sqlite3.connect(db) as conn:
+        (comment,) = conn.execute(
+            "SELECT comment FROM responses WHERE response_id = '9000001'"
+        ).fetchone()
+    assert comment == "Très bien, merci"
+
+
 def test_a_chart_and_the_briefing_download_from_the_browser(server, browser, tmp_path):
     page = browser.new_page(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
     page.goto(server)

@@ -99,6 +99,14 @@ import sqlalchemy as sa
 
 from cxmetrics.contract import limits, schema
 
+#: The encodings a form offers, most common first; a mapping may name any other
+ENCODINGS = ("utf-8", "cp1252", "latin-1", "utf-16")
+
+
+def offered_encodings(chosen: str | None = None) -> list[str]:
+    """:data:`ENCODINGS`, and a saved mapping's own ``chosen`` where it is another."""
+    return [*ENCODINGS, *([chosen] if chosen and chosen not in ENCODINGS else [])]
+
 
 class MappingError(ValueError):
     """The mapping file is unreadable or names something that does not exist."""
