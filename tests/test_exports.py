@@ -182,6 +182,12 @@ def test_the_briefing_matches_the_view(inputs, raw_sql):
     assert judged  # the sample's view has such a stage (its CES below target)
     # a lead slide exactly when the findings engine kept a lead (contacts up, NPS down)
     tested = leading.candidates(ds, inputs["contacts"], view)
+    # a lead holds over the weeks to the view's last full week, not over the view: said
+    sunday = end - dt.timedelta(days=(end.weekday() + 1) % 7)
+    assert tested and all(
+        re.search(rf"over the \d+ weeks to {sunday.day} {sunday:%b %Y}\)$", t.sentence)
+        for t in tested
+    ), [t.sentence for t in tested]
     kept = [k for k in findings.decide(tested) if k.effect < 0]
     leads = [s for s in b.slides if s.title == "Contacts warn before surveys do"]
     assert len(leads) == min(len(kept), 1)

@@ -41,6 +41,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import polars as pl
 
+from cxmetrics.contract.text import day_text
 from cxmetrics.findings import findings
 from cxmetrics.findings.findings import Finding
 from cxmetrics.stats import metrics as m
@@ -332,6 +333,9 @@ class Signal:
     p: float | None = None  # permutation p-value, maximum over lags 1-8
     q: float | None = None  # Benjamini-Hochberg over the stages tested in the view
     kept: bool = False  # a finding: q within the false discovery rate
+    #: the last day of the last week tested: a lead is a pattern of the weeks up to it,
+    #: which a one-day view still states (None: not known)
+    until: dt.date | None = None
 
     @property
     def significant(self) -> bool:
@@ -370,7 +374,8 @@ def signals(per_week: pl.DataFrame, correlations: bool = True) -> list[Signal]:
     for stage in dict.fromkeys(stages.tolist()):  # in the order the stages come
         rows = np.flatnonzero(stages == stage)
         rows = rows[np.argsort(weeks[rows], kind="stable")]
-        out.append(signal(str(stage), contacts[rows], nps[rows], correlations))
+        tested = signal(str(stage), contacts[rows], nps[rows], correlations)
+        out.append(replace(tested, until=_day(weeks[rows][-1]) + dt.timedelta(days=6)))
     return out
 
 
@@ -382,12 +387,19 @@ def _weeks(k: int) -> str:
     return "1 week" if k == 1 else f"{k} weeks"
 
 
+def _day(value) -> dt.date:
+    """A week's first day as a date (NumPy's datetime64 from a frame, or a date)."""
+    return value if isinstance(value, dt.date) else value.astype("datetime64[D]").item()
+
+
 def sentence(s: Signal, stage_name: str) -> str:
     if s.best_r is not None and s.best_r < 0:
         what = f"contacts lead NPS by {_weeks(s.best_lag)}"
     else:
         what = f"more contacts come before a higher NPS {_weeks(s.best_lag)} later"
-    return f"{stage_name}: {what} (r = {_minus(s.best_r)} over {s.pairs} weeks)"
+    # the span it holds over, which can be far longer than the view it is found in
+    span = f"the {s.pairs} weeks to {day_text(s.until)}" if s.until else f"{s.pairs} weeks"
+    return f"{stage_name}: {what} (r = {_minus(s.best_r)} over {span})"
 
 
 def findings_of(tested: list[Signal], journey) -> list[Finding]:
