@@ -483,9 +483,15 @@ def stop_if_empty(empty: bool, start, end, ds, warn: bool = True) -> None:
 
 def no_responses(start, end, ds) -> None:
     """The message of a view without responses, and the dates the data covers."""
+    inside = ds.first_day <= start and end <= ds.last_day
     st.warning(
-        f"No responses between {day_text(start)} and {day_text(end)} for these "
-        f"filters. The data covers {day_text(ds.first_day)} to {day_text(ds.last_day)}.",
+        f"No responses between {day_text(start)} and {day_text(end)} for these filters"
+        + (
+            ", though the data covers the period: widen the stage, department, channel, "
+            "segment or region chosen, or the period."
+            if inside
+            else f". The data covers {day_text(ds.first_day)} to {day_text(ds.last_day)}."
+        ),
         icon=":material/search_off:",
     )
 

@@ -128,6 +128,8 @@ def test_a_selection_without_responses_says_so(app_env, raw_sql):
     at.sidebar.multiselect(key="channel").set_value(["agent"]).run()
     assert not at.exception
     assert any("No responses between" in w.value for w in at.warning)
+    # the period is inside the data: the filters are what to widen, not the dates
+    assert any("though the data covers the period: widen the stage" in w.value for w in at.warning)
     assert not at.metric
     # every page says it, Accountability included: it judged the departments of "Get help"
     # on their other stages' agent answers, under a stage filter that leaves nothing
