@@ -73,6 +73,24 @@ def worst_colours(nps: list[float], targets: list[float | None]) -> list[str]:
     return list(fig.data[0].marker.color)[::-1]  # drawn bottom-up
 
 
+def test_the_worst_moments_title_counts_the_bars_it_draws():
+    """ "Five worst moments of truth" above four bars read as one missing."""
+    for n, title in [(4, "Four worst moments"), (1, "The worst moment "), (5, "Five worst")]:
+        frame = pl.DataFrame(
+            {
+                "touchpoint": [f"t{i}" for i in range(n)],
+                "stage": ["S"] * n,
+                "nps": [-10.0] * n,
+                "nps_moe": [5.0] * n,
+                "n_nps": [100] * n,
+                "nps_target": [0.0] * n,
+            }
+        ).with_columns((pl.col("nps") - pl.col("nps_target")).alias("gap"))
+        fig = overview_charts.fig_worst_moments(frame)
+        bars = next(t for t in fig.data if t.type == "bar")
+        assert len(bars.y) == n and fig.layout.title.text.startswith(title), fig.layout.title
+
+
 def test_a_moment_far_under_its_target_is_never_green():
     colours = worst_colours([-38.0, -3.0, 2.0, -38.0], [0.0, 0.0, 0.0, None])
     c = chart_style.STATUS_COLORS

@@ -167,8 +167,11 @@ def beyond_labels(
 
 def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
     """The moments of truth with the lowest NPS, worst at the top, with margins and targets."""
-    title = "Five worst moments of truth by NPS"
+    # as many as there are: "Five worst" above four bars read as one missing
+    count = {1: "The", 2: "Two", 3: "Three", 4: "Four"}.get(worst.height, "Five")
+    title = f"{count} worst moment{'s' if worst.height != 1 else ''} of truth by NPS"
     if worst.height == 0:
+        title = "Worst moments of truth by NPS"
         return _empty(title, "No moment of truth has enough responses in this view")
     frame = worst.reverse()  # Plotly draws the first category at the bottom
     labels = [
