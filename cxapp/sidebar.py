@@ -112,7 +112,8 @@ def filters(ds: Dataset) -> Filters:
         list(offered.department_ids),
         key="department",
         format_func=journey.department_name,
-        placeholder="All departments",
+        # a manager sees their own departments only: "All departments" read as the company's
+        placeholder="All departments" if ds.scope is None else "All your departments",
         help="Keeps the stages these departments affect, as lead or contributor.",
         **_WIDGET,
     )

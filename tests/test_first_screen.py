@@ -324,6 +324,17 @@ def test_a_finding_over_several_stages_names_each_lead_once(sample_url):
     assert first_screen.leads(ds, stages) == tuple(expected)
 
 
+def test_a_manager_s_whole_view_finding_is_owned_by_their_stages_teams(sample_url):
+    """A Claims manager, seeing one stage, read "Owner: every stage's team (a score of the
+    whole journey)" under a finding of their view as a whole."""
+    ds = dataset.load(store.make_engine(sample_url))
+    assert first_screen.owners_text(ds, (), ()).startswith("Owner: every stage's team")
+    mine = ds.scoped(("claims",))
+    assert first_screen.owners_text(mine, (), ()) == (
+        "Owner: the teams of your stages (a score of them all)"
+    )
+
+
 def test_an_action_s_measured_effect_carries_its_unit():
     """ "(-2.18, 95% CI -14.14 to +9.79)" said no unit: the effect is in its metric's points."""
     import polars as pl

@@ -158,6 +158,8 @@ def test_a_managers_pages_hold_only_their_departments_whatever_the_url_asks(user
     assert strip == service_stage_names(raw_sql)
     assert at.sidebar.multiselect(key="stage").options == service_stage_names(raw_sql)
     assert at.sidebar.multiselect(key="department").options == ["Customer Service"]
+    # an empty choice is their departments, not the company's "All departments"
+    assert at.sidebar.multiselect(key="department").placeholder == "All your departments"
 
     assert at.caption[0].value.endswith(
         "all your stages · Customer Service · all channels · all segments · all regions"

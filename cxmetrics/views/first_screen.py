@@ -334,6 +334,8 @@ def owners_text(ds: Dataset, stage_ids: tuple[str, ...], named: tuple[str, ...])
     if not stage_ids:
         if named:
             return "Owner: " + ", ".join(j.department_name(d) for d in named)
+        if ds.scope is not None:  # a manager's journey is their departments' stages
+            return "Owner: the teams of your stages (a score of them all)"
         return "Owner: every stage's team (a score of the whole journey)"
     parts = []
     for sid in stage_ids:
