@@ -228,11 +228,12 @@ def table(frame, name: str, export=None, **kwargs) -> None:
     order = kwargs.get("column_order")
     source = frame if export is None else export
     _, view_name = _export_view()
+    shown_as = _shown_as(kwargs.get("column_config"))
     with st.popover("Export table", icon=":material/download:"):
         for fmt, label in (("csv", "CSV"), ("xlsx", "Excel (XLSX)"), ("parquet", "Parquet")):
             st.download_button(
                 label,
-                data=functools.partial(_table_bytes, source, order, fmt),
+                data=functools.partial(_table_bytes, source, order, fmt, shown_as),
                 file_name=exports.file_name(name, view_name, fmt),
                 mime=exports.MIME[fmt],
                 key=f"table_{exports.slug(name)}_{fmt}",
@@ -253,10 +254,32 @@ def _signed(config) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(found))
 
 
-def _table_bytes(source, order, fmt: str) -> bytes:
+_DECIMALS = re.compile(r"%\+?\.(\d)f(%%)?|%d")
+
+
+def _shown_as(config) -> tuple[dict[str, str], dict[str, int]]:
+    """The headings ``config`` gives the columns, and the decimals it shows numbers with
+    ("%.1f", "%+.0f", "%.0f%%", "%d"): what a CSV or XLSX export writes, as on screen."""
+    labels, decimals = {}, {}
+    for column, spec in (config or {}).items():
+        if isinstance(spec, str):
+            labels[column] = spec
+            continue
+        if not isinstance(spec, dict):
+            continue
+        if spec.get("label"):
+            labels[column] = spec["label"]
+        fmt = spec.get("type_config", {}).get("format")
+        if fmt and (match := _DECIMALS.fullmatch(fmt)):
+            decimals[column] = int(match.group(1) or 0)
+    return labels, decimals
+
+
+def _table_bytes(source, order, fmt: str, shown_as=({}, {})) -> bytes:
     frame = source() if callable(source) else source
     shown = frame.select([c for c in order if c in frame.columns]) if order else frame
-    return exports.table_bytes(shown, fmt)
+    labels, decimals = shown_as
+    return exports.table_bytes(shown, fmt, labels, decimals)
 
 
 def _export_view() -> tuple[str, str]:

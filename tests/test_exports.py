@@ -35,6 +35,38 @@ def test_csv_neutralises_formulas_and_keeps_the_rest():
     assert back["n"].to_list() == [str(i) for i in range(len(HOSTILE))]  # numbers untouched
 
 
+def test_a_table_export_for_people_reads_as_the_screen_and_parquet_keeps_every_digit():
+    """A board pack got "share 51.351351351351354" and "q 7.89e-12" under the code's names."""
+    import streamlit as st
+
+    from cxapp import ui
+
+    config = {
+        "segment": "Segment",
+        "share": st.column_config.NumberColumn("Share at risk", format="%.1f%%"),
+        "nps": st.column_config.NumberColumn("NPS", format="%+.0f"),
+        "customers": st.column_config.NumberColumn("Customers", format="%d"),
+    }
+    labels, decimals = ui._shown_as(config)
+    assert labels == {
+        "segment": "Segment",
+        "share": "Share at risk",
+        "nps": "NPS",
+        "customers": "Customers",
+    }
+    assert decimals == {"share": 1, "nps": 0, "customers": 0}
+    frame = pl.DataFrame(
+        {"segment": ["Personal"], "share": [51.351351351351354], "nps": [-0.3], "q": [7.89e-12]}
+    )
+    back = pl.read_csv(io.BytesIO(exports.table_bytes(frame, "csv", labels, decimals)))
+    assert back.columns == ["Segment", "Share at risk", "NPS", "q"]
+    assert back.row(0) == ("Personal", 51.4, 0.0, 7.89e-12)  # no "-0.0"; q as it is
+    sheet = pl.read_excel(io.BytesIO(exports.table_bytes(frame, "xlsx", labels, decimals)))
+    assert sheet.columns == back.columns and sheet["Share at risk"].to_list() == [51.4]
+    raw = pl.read_parquet(io.BytesIO(exports.table_bytes(frame, "parquet", labels, decimals)))
+    assert raw.equals(frame)
+
+
 def test_xlsx_holds_no_formula_and_shows_the_text_literally():
     frame = pl.DataFrame({"text": HOSTILE, "n": list(range(len(HOSTILE)))})
     content = exports.table_bytes(frame, "xlsx")

@@ -123,14 +123,32 @@ def _flat(frame: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def table_bytes(frame: pl.DataFrame, fmt: str) -> bytes:
-    """A table as CSV, XLSX or Parquet (CSV and XLSX neutralised against formulas)."""
+def table_bytes(
+    frame: pl.DataFrame,
+    fmt: str,
+    labels: dict[str, str] | None = None,
+    decimals: dict[str, int] | None = None,
+) -> bytes:
+    """A table as CSV, XLSX or Parquet (CSV and XLSX neutralised against formulas). CSV
+    and XLSX are for people: columns headed by their ``labels`` and numbers rounded to
+    the ``decimals`` shown on screen (a board pack got "share 51.351351351351354"); Parquet,
+    for programs, keeps the names and every digit."""
     if fmt not in TABLE_FORMATS:
         raise ExportError(f"unknown table format {fmt!r}; use {', '.join(TABLE_FORMATS)}")
     buffer = io.BytesIO()
     if fmt == "parquet":
         frame.write_parquet(buffer)
         return buffer.getvalue()
+    rounded = [  # -0.3 shown as 0 is written 0, never "-0.0"
+        pl.when(pl.col(c).round(d) == 0).then(0.0).otherwise(pl.col(c).round(d)).alias(c)
+        for c, d in (decimals or {}).items()
+        if c in frame.columns and frame.schema[c].is_float()
+    ]
+    if rounded:
+        frame = frame.with_columns(rounded)
+    named = {c: label for c, label in (labels or {}).items() if c in frame.columns}
+    if named and len(set(named.values()) | (set(frame.columns) - set(named))) == frame.width:
+        frame = frame.rename(named)  # unless two columns would share a heading
     flat = neutralise(_flat(frame))
     if fmt == "csv":
         flat.write_csv(buffer)
