@@ -115,6 +115,29 @@ def test_svg_is_valid_and_carries_title_and_footnote():
     assert "Test chart" in text and "File a claim" in text
 
 
+def test_an_exported_footnote_sits_under_a_legend_drawn_below_the_chart():
+    """ "Touchpoints ranked by NPS points at stake" had its footnote printed over its legend,
+    in the export and in the briefing's image."""
+    fig = go.Figure(
+        [go.Bar(x=[1, 2], y=["a", "b"], orientation="h", name=n) for n in ("one", "two")]
+    )
+    chart_style.legend_below(fig)
+    height = int(fig.layout.height) + 60  # as image_bytes draws it
+    out = exports.with_footnote(fig, FOOTNOTE, height)
+    (note,) = [a for a in out.layout.annotations if a.text.startswith("1 Jul 2026")]
+    note_top = out.layout.margin.b + note.yshift + 11 * 1.4  # pixels above the bottom edge
+    legend_bottom = out.layout.legend.y * height
+    assert out.layout.legend.yref == "container" and note.yanchor == "bottom"
+    assert out.layout.margin.b + note.yshift >= 0 and note_top <= legend_bottom, (
+        note_top,
+        legend_bottom,
+    )
+    # a chart without a legend below keeps its footnote where it was
+    plain = exports.with_footnote(go.Figure(FIG), FOOTNOTE, 460)
+    (note,) = [a for a in plain.layout.annotations if a.text.startswith("1 Jul 2026")]
+    assert plain.layout.margin.b == 90 and note.yshift == -78
+
+
 def test_an_exported_chart_s_title_keeps_clear_of_the_left_edge():
     """The page pads a chart, a file does not: the title touched the image's edge (x = 0)."""
     fig = go.Figure(FIG, layout=dict(template=chart_style.TEMPLATE))

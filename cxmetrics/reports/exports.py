@@ -166,19 +166,35 @@ def table_bytes(
 # --- charts ----------------------------------------------------------------------------
 
 
-def with_footnote(fig: go.Figure, footnote: str) -> go.Figure:
+#: Pixels at the bottom of an exported chart for its footnote, under a legend drawn there
+FOOTNOTE_STRIP = 34
+
+
+def with_footnote(fig: go.Figure, footnote: str, height: int | None = None) -> go.Figure:
     """A copy of the figure with its footnote (filters and period) under the plot. The
-    footnote names things from the data, so Plotly's tags in it are drawn as text."""
+    footnote names things from the data, so Plotly's tags in it are drawn as text. A legend
+    at the figure's bottom edge (``chart_style.legend_below``) is lifted by
+    :data:`FOOTNOTE_STRIP` pixels of the ``height`` the figure is drawn at, and the footnote
+    goes under it: it was printed over the legend."""
     out = go.Figure(fig)
-    bottom = max(out.layout.margin.b or 0, 90)
-    out.update_layout(margin=dict(b=bottom))
+    legend = out.layout.legend
+    total = height or out.layout.height or 450
+    at_bottom = legend.yref == "container" and (legend.y or 0) * total < FOOTNOTE_STRIP
+    if at_bottom:
+        bottom = (out.layout.margin.b or 0) + FOOTNOTE_STRIP
+        out.update_layout(margin=dict(b=bottom), legend=dict(y=FOOTNOTE_STRIP / total))
+        shift = -bottom + 8
+    else:
+        bottom = max(out.layout.margin.b or 0, 90)
+        out.update_layout(margin=dict(b=bottom))
+        shift = -bottom + 12
     out.add_annotation(
         text=footnote.replace("&", "&amp;").replace("<", "&lt;"),
         xref="paper",
         yref="paper",
         x=0,
         y=0,
-        yshift=-bottom + 12,
+        yshift=shift,
         xanchor="left",
         yanchor="bottom",
         showarrow=False,
@@ -228,8 +244,8 @@ def image_bytes(
     """The figure as PNG (at twice the size given) or SVG, with its footnote."""
     if fmt not in IMAGE_FORMATS:
         raise ExportError(f"unknown image format {fmt!r}; use {', '.join(IMAGE_FORMATS)}")
-    figure = with_footnote(fig, footnote) if footnote else fig
-    height = int(figure.layout.height or size[1]) + (60 if footnote else 0)
+    height = int(fig.layout.height or size[1]) + (60 if footnote else 0)
+    figure = with_footnote(fig, footnote, height) if footnote else fig
     scale = PNG_SCALE if fmt == "png" else 1  # a vector image keeps its nominal size
     opts = {"format": fmt, "width": size[0], "height": height, "scale": scale}
     kaleido = _kaleido()
