@@ -141,15 +141,24 @@ def test_behaviour_colours_mean_one_thing_each(journey_figures):
     read from each group's own test."""
     jv, figs = journey_figures
     usable = [g for g in jv.behaviour if g.nps.n >= jv.min_n and g.others_nps.n >= jv.min_n]
-    lower = {g.moment for g in usable if g.change and g.change.significant and g.change.delta < 0}
-    higher = {g.moment for g in usable if g.change and g.change.significant and g.change.delta > 0}
+    # a stage's moment is named with where its NPS is read ("(NPS at the other stages)")
+    name = {
+        g.moment: g.moment + (" (NPS at the other stages)" if g.elsewhere else "") for g in usable
+    }
+    lower = {
+        name[g.moment] for g in usable if g.change and g.change.significant and g.change.delta < 0
+    }
+    higher = {
+        name[g.moment] for g in usable if g.change and g.change.significant and g.change.delta > 0
+    }
     expected = {
         "Lower than everyone else": (lower, STATUS_COLORS["below target"]),
         "Higher than everyone else": (higher, STATUS_COLORS["on target"]),
-        "No difference found": ({g.moment for g in usable} - lower - higher, None),
+        "No difference found": (set(name.values()) - lower - higher, None),
     }
     traces = {t.name: t for t in figs["behaviour"].data}
-    assert set(traces["Everyone else"].y) == {g.moment for g in usable}
+    assert set(traces["Everyone else"].y) == set(name.values())
+    assert any(g.elsewhere for g in usable)
     for name, (moments, color) in expected.items():
         if not moments:
             assert name not in traces

@@ -319,6 +319,10 @@ def test_a_stage_moment_compares_the_answers_at_the_other_stages(story_ds, story
     assert claim.nps.n == mine.height and claim.others_nps.n == rest.height
     assert claim.nps.value == pytest.approx(nps(mine))
     assert claim.others_nps.value == pytest.approx(nps(rest))
+    # the table and chart say so beside the name: +22 there read as the stage's own NPS
+    shown = behaviour.table(view.behaviour)
+    assert f"{claim.moment} (NPS at the other stages)" in shown["moment"].to_list()
+    assert "Made a complaint" in shown["moment"].to_list()  # not a stage's: as it is
 
 
 def test_trends_cover_the_period_by_week(story_ds, story_contacts):

@@ -15,7 +15,7 @@ from cxmetrics.charts.chart_style import (
     labelled_heatmap,
     legend_below,
 )
-from cxmetrics.findings import impact
+from cxmetrics.findings import behaviour, impact
 from cxmetrics.stats import metrics as m
 
 VERDICT_COLORS = {
@@ -135,7 +135,7 @@ def fig_behaviour(groups: list, min_n: int) -> go.Figure:
     usable = [g for g in groups if g.nps.n >= min_n and g.others_nps.n >= min_n]
     if not usable:
         return _empty(title, "Too few answers from customers with these behaviours")
-    names = [g.moment for g in usable][::-1]
+    names = [behaviour.label(g) for g in usable][::-1]
     fig = go.Figure(layout=dict(template=TEMPLATE, title=title, height=120 + 44 * len(usable)))
     fig.add_scatter(
         y=names,
@@ -170,7 +170,7 @@ def fig_behaviour(groups: list, min_n: int) -> go.Figure:
         if not shown:
             continue
         fig.add_scatter(
-            y=[g.moment for g in shown],
+            y=[behaviour.label(g) for g in shown],
             x=[g.nps.value for g in shown],
             mode="markers",
             name=label,

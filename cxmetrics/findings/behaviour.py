@@ -247,6 +247,17 @@ def presence(codes: np.ndarray, groups: np.ndarray, n_groups: int, size: int) ->
     return mask.reshape(n_groups, size)
 
 
+#: What a stage's moment says beside its name in the table and the chart
+ELSEWHERE_LABEL = " (NPS at the other stages)"
+
+
+def label(g: GroupResult) -> str:
+    """A moment's name as the table and the chart show it: a stage's moment is scored on
+    its customers' answers at the other stages, and says so ("Had a File a claim moment:
+    NPS +22" beside the stage's -29 read as a fault)."""
+    return g.moment + (ELSEWHERE_LABEL if g.elsewhere else "")
+
+
 def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
     """One row per behavioural moment: customers, NPS (tested) and churn (described)
     against everyone else; a score is blank below ``min_n`` on its side, a difference
@@ -257,7 +268,7 @@ def table(groups: list[GroupResult], min_n: int = m.MIN_N) -> pl.DataFrame:
 
     return pl.DataFrame(
         {
-            "moment": [g.moment for g in groups],
+            "moment": [label(g) for g in groups],
             "customers": [g.customers for g in groups],
             "nps": [shown(g.nps) for g in groups],
             "n_nps": [g.nps.n for g in groups],
