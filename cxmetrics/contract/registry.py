@@ -281,7 +281,10 @@ METRICS: dict[str, Metric] = {
             "The tone of a comment, scored by VADER (a lexicon- and rule-based model for "
             "short English texts) from −1 (most negative) to +1 (most positive). Positive "
             "from +0.05, negative from −0.05, neutral between. Where the source labelled the "
-            "comment itself (positive, neutral or negative), its label is used instead.",
+            "comment itself (positive, neutral or negative), its label is used instead. "
+            "It reads words of feeling: a factual complaint ('the debit was taken twice') "
+            "scores neutral, so a theme's NPS can be low with few negative comments; read "
+            "the NPS beside it for how customers rate what the comments describe.",
             "sentiment = +1 / 0 / −1 from the source's label if set, else the VADER compound "
             "score of the comment (masked text)",
             "−1 to +1",
