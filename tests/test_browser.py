@@ -403,7 +403,13 @@ def test_no_headline_number_is_cut_on_a_laptop_or_a_desktop(server, browser, wid
     page = browser.new_page(viewport={"width": width, "height": 900})
     page.goto(server)
     wait_ready(page)
-    page.wait_for_selector(".st-key-stage_strip [data-testid='stMetricValue']", timeout=60_000)
+    page.wait_for_function(  # all six tiles and every stage card drawn
+        "document.querySelectorAll('.st-key-tiles [data-testid=stMetricValue]').length === 6"
+        " && document.querySelectorAll('.st-key-stage_strip [data-testid=stMetricValue]')"
+        ".length >= 6",
+        timeout=60_000,
+    )
+    wait_ready(page)
     values = page.evaluate(_METRIC_VALUES)
     page.close()
     tiles = [v for v in values if v[3]]

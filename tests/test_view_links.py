@@ -343,7 +343,14 @@ def test_the_briefing_links_each_page_and_finding_to_its_view(
             assert addresses == [own, *[c for c in changes if c]]
         else:
             assert addresses == [own], title
-        assert annots == addresses, title  # the PDF links the same views, in the same order
+
+        # the PDF links the same views, in the same order (a line that wraps carries its
+        # link in one rectangle per line: runs of one address are compared as one)
+        def runs(links: list[str]) -> list[str]:
+            return [a for i, a in enumerate(links) if i == 0 or links[i - 1] != a]
+
+        assert runs(annots) == runs(addresses), title
+        assert len(annots) >= len(addresses), title
         assert all(text.endswith(" page ›") for text, _ in found)
 
 
