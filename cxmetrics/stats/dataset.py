@@ -44,10 +44,15 @@ Progress = Callable[[float, str], None]
 #: Periods whose customer-level answers a dataset keeps at once
 ANSWER_PERIODS = 16
 #: Memory the customer-level answers of the periods kept may take together (bytes, as
-#: Polars estimates them): the oldest period leaves first, before a new period's answers
-#: are computed, and is computed again when asked for; a period larger than this alone is
-#: kept alone. ``CX_ANSWERS_MB`` sets it.
+#: Polars estimates them): the period used longest ago leaves first, before a new period's
+#: answers are computed, and is computed again when asked for; the last
+#: :data:`ANSWER_PERIODS_KEPT` periods asked for are kept whatever they take.
+#: ``CX_ANSWERS_MB`` sets it.
 ANSWER_BYTES = 24 * 2**20
+#: Periods kept whatever their size: a view reads two, its own and the one before it (its
+#: changes). With one, at 10M responses each period evicted the other, and every filter
+#: change within one period read both again from the database (6 s a click on DuckDB)
+ANSWER_PERIODS_KEPT = 2
 _ANSWERS_LOCK = threading.Lock()
 #: Intermediate results of views (an overview, a view's customers) a dataset keeps at once
 VIEW_ENTRIES = 48
@@ -303,7 +308,10 @@ class Dataset:
         (:mod:`cxmetrics.stats.answers`), kept per period once computed, as many periods as
         :data:`ANSWER_PERIODS` and :func:`answer_bytes` allow (the oldest leaves first)."""
         key = (start, end)
-        frame = self._answers.get(key)
+        with _ANSWERS_LOCK:  # the last used goes to the end: the first leaves first
+            frame = self._answers.pop(key, None)
+            if frame is not None:
+                self._answers[key] = frame
         if frame is None:
             responses = self._total("responses", start, end)
             self._let_go(self._bytes_per_response() * responses)  # room before the new one
@@ -328,13 +336,17 @@ class Dataset:
         return sum(f.estimated_size() for _, f in held) / responses if responses else 0.0
 
     def _let_go(self, coming: float) -> None:
-        """Drop the oldest periods' answers (and what was computed of them) until one more
-        period, of ``coming`` bytes, fits :data:`ANSWER_PERIODS` and :func:`answer_bytes`."""
+        """Drop the answers of the periods used longest ago (and what was computed of them)
+        until one more period, of ``coming`` bytes, fits :data:`ANSWER_PERIODS` and
+        :func:`answer_bytes`, keeping the last :data:`ANSWER_PERIODS_KEPT` - 1 whatever."""
         budget = answer_bytes()
         with _ANSWERS_LOCK:
             while self._answers and (
                 len(self._answers) >= ANSWER_PERIODS
-                or sum(f.estimated_size() for f in self._answers.values()) + coming > budget
+                or (
+                    len(self._answers) >= ANSWER_PERIODS_KEPT
+                    and sum(f.estimated_size() for f in self._answers.values()) + coming > budget
+                )
             ):
                 gone = next(iter(self._answers))
                 self._answers.pop(gone)
