@@ -292,7 +292,10 @@ def test_imports_into_a_lake_are_refused_with_the_reason(engines, tmp_path, caps
     assert lake.version(engines.lake) == before
 
 
-def test_export_parquet_writes_every_table_and_refuses_a_full_folder(engines, tmp_path, capsys):
+def test_export_parquet_writes_every_table_and_refuses_a_full_folder(
+    engines, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr(lake, "ROW_GROUP", 2_000)  # several groups of the test company's rows
     target = tmp_path / "copy"
     assert cli.main(["export-parquet", str(target), "--url", engines.sqlite]) == 0
     with sqlite3.connect(engines.sqlite_file) as conn:
@@ -302,6 +305,20 @@ def test_export_parquet_writes_every_table_and_refuses_a_full_folder(engines, tm
     assert cli.main(["export-parquet", str(target), "--url", engines.sqlite]) != 0
     assert "is not empty; pass --replace" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["copy"]  # nothing half-written
+    # responses in customer order (as the database orders ids), in row groups a range of
+    # customers can be read from: each group's ids span a range of its own
+    responses = pq.ParquetFile(target / "responses.parquet")
+    with sqlite3.connect(engines.sqlite_file) as conn:
+        ids = [r[0] for r in conn.execute("SELECT customer_id FROM responses ORDER BY 1")]
+    assert responses.read(columns=["customer_id"])["customer_id"].to_pylist() == ids
+    groups = responses.metadata.num_row_groups
+    assert groups == -(-len(ids) // lake.ROW_GROUP) > 1
+    column = responses.schema_arrow.get_field_index("customer_id")
+    spans = [
+        (g.column(column).statistics.min, g.column(column).statistics.max)
+        for g in (responses.metadata.row_group(i) for i in range(groups))
+    ]
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
 
 
 def test_a_missing_engine_fails_on_ci_and_is_skipped_elsewhere(monkeypatch):

@@ -20,6 +20,9 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
+#: Rows per row group of the files :func:`export` writes: a row group is what a reader
+#: skips whole, by its statistics (min and max of each column)
+ROW_GROUP = 100_000
 #: Tables a lake must hold: the journey, the customers and their answers.
 REQUIRED = ("stages", "touchpoints", "departments", "stage_owners", "customers", "responses")
 #: Tables a company may lack; an absent one is read as an empty table of the contract.
@@ -121,7 +124,7 @@ def export(
         partial.chmod(0o777 & ~_umask())
         written = []
         for name, frame in tables:
-            frame.write_parquet(partial / f"{name}.parquet")
+            frame.write_parquet(partial / f"{name}.parquet", row_group_size=ROW_GROUP)
             written.append(name)
         if folder.exists():
             shutil.rmtree(folder)

@@ -923,6 +923,14 @@ def column_names(engine: sa.Engine, table_name: str) -> set[str]:
         return set(conn.execute(query).keys())
 
 
+#: The order of the responses in a lake: by customer (in the database's order of ids, as
+#: ``id_range`` compares them), so that each range of customers a customer-level query
+#: reads (``customer_cuts``) lies in a few row groups, whose statistics let DuckDB and
+#: Spark skip the rest. In date order every range read every row group of its period: at
+#: 10M responses, loading took 100 s and "all data" 60 s; in this order 52 s and 20 s.
+LAKE_ORDER = ("customer_id", "responded_on", "response_id")
+
+
 def export_parquet(engine: sa.Engine, folder: Path, *, replace: bool = False) -> list[str]:
     """Write every table of the contract (and the settings, action plans and comments'
     analysis, when the database has them) as ``FOLDER/table.parquet``: a lake that DuckDB
@@ -936,7 +944,10 @@ def export_parquet(engine: sa.Engine, folder: Path, *, replace: bool = False) ->
 
     def frames():
         for name in names:
-            yield name, load_table(engine, schema.metadata.tables[name])
+            frame = load_table(engine, schema.metadata.tables[name])
+            if name == "responses":  # see LAKE_ORDER
+                frame = frame.sort(*LAKE_ORDER)
+            yield name, frame
 
     try:
         return lake.export(frames(), folder, replace=replace)
