@@ -150,24 +150,27 @@ def test_answers_kept_fit_their_memory_and_make_room_before_a_new_period(loaded,
     ds.answers(*month), ds.answers(*week)
     assert list(ds._answers) == [month, week]  # both fit
     both = sum(f.estimated_size() for f in ds._answers.values())
-    # less room than the week alone takes: two periods are kept all the same (a view reads
-    # its own and the one before it); a third makes the one used longest ago leave…
+    # less room than the week alone takes: a new period makes the others leave…
     monkeypatch.setenv("CX_ANSWERS_MB", str(ds._answers[week].estimated_size() / 2 / 2**20))
     ten = (end - dt.timedelta(days=9), end)
-    ds.answers(*month)  # used again: now the latest
     ds.answers(*ten)
-    assert held_when_computed[-1] == [month]  # …before the new answers were computed
-    assert list(ds._answers) == [month, ten]
-    monkeypatch.setenv("CX_ANSWERS_MB", "0")  # no room at all: still the last two asked
-    ds.answers(*week)
-    assert list(ds._answers) == [ten, week]
-    assert held_when_computed[-1] == [ten]
-    assert both > ds._answers[week].estimated_size() > 0
-    # a view and the one before it, asked in turn, are read once each (not every time)
+    assert held_when_computed[-1] == []  # …before its answers are computed
+    assert list(ds._answers) == [ten]  # kept alone, larger than the room
+    # …but for the period just before it, which a view of it reads too (its changes): each
+    # keeps the other, whatever the room
+    before = (end - dt.timedelta(days=19), end - dt.timedelta(days=10))
+    assert dataset.partners(*ten)[0] == before and dataset.partners(*before)[1] == ten
+    monkeypatch.setenv("CX_ANSWERS_MB", "0")
+    ds.answers(*before)
+    assert held_when_computed[-1] == [ten] and list(ds._answers) == [ten, before]
     computed = len(held_when_computed)
-    for _ in range(3):
-        ds.answers(*ten), ds.answers(*week)
+    for _ in range(3):  # a view and the one before it, asked in turn: read once each
+        ds.answers(*ten), ds.answers(*before)
     assert len(held_when_computed) == computed
+    ds.answers(*week)  # another period: they leave (the week's partners are neither)
+    assert list(ds._answers) == [week]
+    assert both > ds._answers[week].estimated_size() > 0
+    assert dataset.partners(None, end) == ()  # all data: no period before it
     monkeypatch.setenv("CX_ANSWERS_MB", "lots")
     with pytest.raises(store.StoreError, match="CX_ANSWERS_MB='lots'"):
         ds.answers(None, None)

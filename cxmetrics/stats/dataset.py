@@ -45,14 +45,9 @@ Progress = Callable[[float, str], None]
 ANSWER_PERIODS = 16
 #: Memory the customer-level answers of the periods kept may take together (bytes, as
 #: Polars estimates them): the period used longest ago leaves first, before a new period's
-#: answers are computed, and is computed again when asked for; the last
-#: :data:`ANSWER_PERIODS_KEPT` periods asked for are kept whatever they take.
-#: ``CX_ANSWERS_MB`` sets it.
+#: answers are computed, and is computed again when asked for; a period larger than this
+#: alone is kept alone, but for its partner (:func:`partners`). ``CX_ANSWERS_MB`` sets it.
 ANSWER_BYTES = 24 * 2**20
-#: Periods kept whatever their size: a view reads two, its own and the one before it (its
-#: changes). With one, at 10M responses each period evicted the other, and every filter
-#: change within one period read both again from the database (6 s a click on DuckDB)
-ANSWER_PERIODS_KEPT = 2
 _ANSWERS_LOCK = threading.Lock()
 #: Intermediate results of views (an overview, a view's customers) a dataset keeps at once
 VIEW_ENTRIES = 48
@@ -314,12 +309,13 @@ class Dataset:
                 self._answers[key] = frame
         if frame is None:
             responses = self._total("responses", start, end)
-            self._let_go(self._bytes_per_response() * responses)  # room before the new one
+            spare = partners(start, end)
+            self._let_go(self._bytes_per_response() * responses, spare)  # room first
             if self.database is not None:
                 frame = self.database.answers(start, end, responses)
             else:
                 frame = answers.from_rows(date_slice(self.responses, "responded_on", start, end))
-            self._let_go(frame.estimated_size())
+            self._let_go(frame.estimated_size(), spare)
             with _ANSWERS_LOCK:  # sessions share a dataset
                 self._answers[key] = frame
             memory.give_back()  # what making them freed
@@ -335,20 +331,23 @@ class Dataset:
         responses = sum(self._total("responses", *key) for key, _ in held)
         return sum(f.estimated_size() for _, f in held) / responses if responses else 0.0
 
-    def _let_go(self, coming: float) -> None:
+    def _let_go(self, coming: float, spare: tuple = ()) -> None:
         """Drop the answers of the periods used longest ago (and what was computed of them)
         until one more period, of ``coming`` bytes, fits :data:`ANSWER_PERIODS` and
-        :func:`answer_bytes`, keeping the last :data:`ANSWER_PERIODS_KEPT` - 1 whatever."""
+        :func:`answer_bytes`; the periods in ``spare`` (the new one's partners) stay, unless
+        the count of periods is at its limit."""
         budget = answer_bytes()
         with _ANSWERS_LOCK:
-            while self._answers and (
-                len(self._answers) >= ANSWER_PERIODS
-                or (
-                    len(self._answers) >= ANSWER_PERIODS_KEPT
-                    and sum(f.estimated_size() for f in self._answers.values()) + coming > budget
-                )
-            ):
-                gone = next(iter(self._answers))
+            while self._answers:
+                full = len(self._answers) >= ANSWER_PERIODS
+                over = sum(f.estimated_size() for f in self._answers.values()) + coming > budget
+                others = [k for k in self._answers if k not in spare]
+                if full:
+                    gone = (others or list(self._answers))[0]
+                elif over and others:
+                    gone = others[0]
+                else:
+                    break
                 self._answers.pop(gone)
                 for part in [k for k in self._period_parts if k[1:] == gone]:
                     del self._period_parts[part]
@@ -440,6 +439,21 @@ class Dataset:
         if not latest:  # only the customers in view were asked for
             return CustomerView(in_view, in_view[:0], np.zeros(0, np.int8))
         return CustomerView(in_view, *self.latest_answers(f, "nps"))
+
+
+def partners(start: dt.date | None, end: dt.date | None) -> tuple:
+    """The periods of the same length just before and just after [start, end]: a view reads
+    its own period's answers and the one before it (its changes), so each keeps the other,
+    whatever the memory it takes (with the one alone, at 10M responses each evicted the
+    other, and every filter change within a period read both again: 6 s a click on DuckDB).
+    None for a period without both dates (all data has no period before it)."""
+    if start is None or end is None:
+        return ()
+    length = end - start + dt.timedelta(days=1)
+    return (
+        (start - length, start - dt.timedelta(days=1)),
+        (end + dt.timedelta(days=1), end + length),
+    )
 
 
 def answer_bytes() -> int:
