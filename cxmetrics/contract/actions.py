@@ -21,7 +21,7 @@ from collections.abc import Mapping
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics.contract import schema, store
+from cxmetrics.contract import periods, schema, store
 from cxmetrics.contract.access import ANALYST, EXECUTIVE, MANAGER, User
 from cxmetrics.contract.journey import Journey
 
@@ -156,12 +156,8 @@ def table(actions: pl.DataFrame, journey: Journey, today: dt.date) -> pl.DataFra
 
 
 def _date(value, field: str) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        return periods.as_date(value)
     except ValueError:
         raise ActionError(f"{field} must be a date (YYYY-MM-DD), not {value!r}") from None
 

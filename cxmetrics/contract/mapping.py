@@ -97,7 +97,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from cxmetrics.contract import limits, schema
+from cxmetrics.contract import limits, periods, schema
 
 #: The encodings a form offers, most common first; a mapping may name any other
 ENCODINGS = ("utf-8", "cp1252", "latin-1", "utf-16")
@@ -443,12 +443,8 @@ def _condition(column: str, rule, where: str) -> Condition:
 
 def _bound(column: str, key: str, value, where: str) -> dt.date:
     """A date bound of a ``[where]`` condition: a TOML date or an ISO date as text."""
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
     try:
-        return dt.date.fromisoformat(str(value).strip())
+        return periods.as_date(value)
     except ValueError:
         raise MappingError(
             f"{where}: [where] {column} {key} = {value!r} is not a date; write it as "

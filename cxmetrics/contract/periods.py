@@ -31,6 +31,16 @@ def trend_unit(start: dt.date, end: dt.date) -> str:
     return "week" if (end - start).days < WEEKLY_UP_TO_DAYS else "month"
 
 
+def as_date(value) -> dt.date:
+    """A date from a date, a date and time (its day) or ISO text ("2026-01-10"); a
+    ``ValueError`` for anything else."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value).strip())
+
+
 def preset_range(preset: str, first: dt.date, last: dt.date) -> tuple[dt.date, dt.date]:
     """The (start, end) of a preset for data covering ``first`` to ``last``.
 
