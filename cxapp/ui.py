@@ -364,7 +364,7 @@ def impact_columns() -> dict:
 def behaviour_columns() -> dict:
     kept = "Kept by Benjamini-Hochberg over every NPS test of the table"
     return {
-        "moment": st.column_config.TextColumn("Customers who…", width="medium"),
+        "moment": st.column_config.TextColumn("Customers who…", width="large"),
         "customers": _num("Customers", None, "%,d", "Customers in view with this behaviour"),
         "nps": _num("Their NPS", "nps", "%+.0f"),
         "n_nps": _num("n", None, "%,d", "Their NPS answers in view"),
