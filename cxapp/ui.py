@@ -221,19 +221,19 @@ def table(frame, name: str, export=None, **kwargs) -> None:
     a download is asked for."""
     kwargs.setdefault("hide_index", True)  # as Streamlit does for a Polars frame
     kwargs.setdefault("placeholder", MISSING)
-    shown = data.table_frame(frame, _signed(kwargs.get("column_config")))
+    labels, decimals, signed = _shown_as(kwargs.get("column_config"))
+    shown = data.table_frame(frame, signed)
     st.dataframe(shown, **kwargs)  # a shared frame is converted once
     if not auth.current_user().can_export:
         return
     order = kwargs.get("column_order")
     source = frame if export is None else export
     _, view_name = _export_view()
-    shown_as = _shown_as(kwargs.get("column_config"))
     with st.popover("Export table", icon=":material/download:"):
         for fmt, label in (("csv", "CSV"), ("xlsx", "Excel (XLSX)"), ("parquet", "Parquet")):
             st.download_button(
                 label,
-                data=functools.partial(_table_bytes, source, order, fmt, shown_as),
+                data=functools.partial(_table_bytes, source, order, fmt, labels, decimals),
                 file_name=exports.file_name(name, view_name, fmt),
                 mime=exports.MIME[fmt],
                 key=f"table_{exports.slug(name)}_{fmt}",
@@ -241,26 +241,16 @@ def table(frame, name: str, export=None, **kwargs) -> None:
             )
 
 
-_SIGNED = re.compile(r"%\+\.(\d)f")
+#: A number format of a column's config: "%.1f", "%+.0f" (signed), "%.0f%%", "%d"
+_FORMAT = re.compile(r"%(\+?)\.(\d)f(?:%%)?|%d")
 
 
-def _signed(config) -> tuple[tuple[str, int], ...]:
-    """The columns ``config`` shows with a sign, with their decimals (``%+.1f`` → 1)."""
-    found = []
-    for column, spec in (config or {}).items():
-        fmt = spec.get("type_config", {}).get("format") if isinstance(spec, dict) else None
-        if fmt and (match := _SIGNED.fullmatch(fmt)):
-            found.append((column, int(match.group(1))))
-    return tuple(sorted(found))
-
-
-_DECIMALS = re.compile(r"%\+?\.(\d)f(%%)?|%d")
-
-
-def _shown_as(config) -> tuple[dict[str, str], dict[str, int]]:
-    """The headings ``config`` gives the columns, and the decimals it shows numbers with
-    ("%.1f", "%+.0f", "%.0f%%", "%d"): what a CSV or XLSX export writes, as on screen."""
-    labels, decimals = {}, {}
+def _shown_as(config) -> tuple[dict[str, str], dict[str, int], tuple[tuple[str, int], ...]]:
+    """What ``config`` shows of each column: its heading, the decimals of its numbers, and
+    the columns shown with a sign with theirs (``%+.1f`` → 1). The table on screen rounds
+    the signed ones (never "-0"); CSV and XLSX exports write headings and decimals as on
+    screen."""
+    labels, decimals, signed = {}, {}, []
     for column, spec in (config or {}).items():
         if isinstance(spec, str):
             labels[column] = spec
@@ -270,15 +260,16 @@ def _shown_as(config) -> tuple[dict[str, str], dict[str, int]]:
         if spec.get("label"):
             labels[column] = spec["label"]
         fmt = spec.get("type_config", {}).get("format")
-        if fmt and (match := _DECIMALS.fullmatch(fmt)):
-            decimals[column] = int(match.group(1) or 0)
-    return labels, decimals
+        if fmt and (match := _FORMAT.fullmatch(fmt)):
+            decimals[column] = int(match.group(2) or 0)
+            if match.group(1):
+                signed.append((column, decimals[column]))
+    return labels, decimals, tuple(sorted(signed))
 
 
-def _table_bytes(source, order, fmt: str, shown_as=({}, {})) -> bytes:
+def _table_bytes(source, order, fmt: str, labels: dict, decimals: dict) -> bytes:
     frame = source() if callable(source) else source
     shown = frame.select([c for c in order if c in frame.columns]) if order else frame
-    labels, decimals = shown_as
     return exports.table_bytes(shown, fmt, labels, decimals)
 
 

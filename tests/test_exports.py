@@ -47,7 +47,7 @@ def test_a_table_export_for_people_reads_as_the_screen_and_parquet_keeps_every_d
         "nps": st.column_config.NumberColumn("NPS", format="%+.0f"),
         "customers": st.column_config.NumberColumn("Customers", format="%d"),
     }
-    labels, decimals = ui._shown_as(config)
+    labels, decimals, _ = ui._shown_as(config)
     assert labels == {
         "segment": "Segment",
         "share": "Share at risk",

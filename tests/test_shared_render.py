@@ -211,7 +211,7 @@ def test_a_signed_column_never_reads_minus_zero():
         "moe": st.column_config.NumberColumn("±", format="%+.1f"),
         "other": st.column_config.NumberColumn("n", format="%d"),
     }
-    signed = ui._signed(config)
+    signed = ui._shown_as(config)[2]
     assert signed == (("moe", 1), ("nps", 0))
     shown = data.table_frame(frame, signed).to_pandas()
     # by hand: -0.3 → 0 (sign cleared), -0.6 → -1, 0.2 → 0; -0.04 → 0.0, 1.26 → 1.3

@@ -193,10 +193,11 @@ def findings_of(groups: list[GroupResult]) -> list[Finding]:
     """Unadjusted tests (kind ``behaviour``): NPS of each group against everyone else, where
     both sides have the minimum n. Churn differences are shown, not tested
     (:func:`_difference`)."""
-    return [t for _, _, t in _tests(groups)]
+    return [t for _, t in _tests(groups)]
 
 
-def _tests(groups: list[GroupResult]) -> list[tuple[int, str, Finding]]:
+def _tests(groups: list[GroupResult]) -> list[tuple[int, Finding]]:
+    """Each group's NPS test, with the group's index."""
     out = []
     for i, g in enumerate(groups):
         change, a, b = g.change, g.nps, g.others_nps
@@ -218,7 +219,7 @@ def _tests(groups: list[GroupResult]) -> list[tuple[int, str, Finding]]:
             unit="points",
             family="behaviour",
         )
-        out.append((i, "NPS", finding))
+        out.append((i, finding))
     return out
 
 
@@ -226,16 +227,12 @@ def judged(groups: list[GroupResult]) -> list[GroupResult]:
     """The groups with ``significant`` set on each difference whose test is kept by
     Benjamini-Hochberg over every test of the groups given."""
     tests = _tests(groups)
-    adjusted = adjust([t for _, _, t in tests])
-    kept = {(i, what) for (i, what, _), t in zip(tests, adjusted, strict=True) if t.q <= FDR}
-    out = []
-    for i, g in enumerate(groups):
-
-        def mark(change: m.Change | None, what: str, i=i) -> m.Change | None:
-            return None if change is None else replace(change, significant=(i, what) in kept)
-
-        out.append(replace(g, change=mark(g.change, "NPS")))
-    return out
+    adjusted = adjust([t for _, t in tests])
+    kept = {i for (i, _), t in zip(tests, adjusted, strict=True) if t.q <= FDR}
+    return [
+        g if g.change is None else replace(g, change=replace(g.change, significant=i in kept))
+        for i, g in enumerate(groups)
+    ]
 
 
 def presence(codes: np.ndarray, groups: np.ndarray, n_groups: int, size: int) -> np.ndarray:

@@ -370,12 +370,15 @@ def signals(per_week: pl.DataFrame, correlations: bool = True) -> list[Signal]:
     weeks = per_week["week"].to_numpy()
     contacts = per_week["contacts"].to_numpy().astype(np.float64)
     nps = per_week["nps"].cast(pl.Float64).to_numpy()  # NaN where null
+    # every stage has the same grid of weeks (:func:`weekly`): the last one's Sunday
+    last = per_week["week"].max()
+    until = last + dt.timedelta(days=6) if last is not None else None
     out = []
     for stage in dict.fromkeys(stages.tolist()):  # in the order the stages come
         rows = np.flatnonzero(stages == stage)
         rows = rows[np.argsort(weeks[rows], kind="stable")]
         tested = signal(str(stage), contacts[rows], nps[rows], correlations)
-        out.append(replace(tested, until=_day(weeks[rows][-1]) + dt.timedelta(days=6)))
+        out.append(replace(tested, until=until))
     return out
 
 
@@ -385,11 +388,6 @@ def _minus(x: float, digits: int = 2) -> str:
 
 def _weeks(k: int) -> str:
     return "1 week" if k == 1 else f"{k} weeks"
-
-
-def _day(value) -> dt.date:
-    """A week's first day as a date (NumPy's datetime64 from a frame, or a date)."""
-    return value if isinstance(value, dt.date) else value.astype("datetime64[D]").item()
 
 
 def sentence(s: Signal, stage_name: str) -> str:

@@ -583,7 +583,8 @@ def candidates(ds, f, kpis: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]
 def compute(ds, kpis: pl.DataFrame, f, min_n: int = m.MIN_N) -> AccountabilityView:
     """Departments are judged on every stage they affect, whatever the stage or department
     filter; those filters choose which departments and stages are shown (and so the family
-    of tests). A view with no responses at all (``empty``) is not shown: the page says so."""
+    of tests). A view with no responses at all (``empty``) judges no department: the page
+    says so, and shows a manager only their own KPIs and cases."""
     start, end, rows, period, departments, shown_stages = _view(ds, kpis, f, min_n)
     verdicts = detect(ds.journey, rows, period, min_n, set(departments))
     visible = [r for r in rows if shown_stages is None or r.stage_id in shown_stages]
