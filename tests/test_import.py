@@ -856,6 +856,38 @@ def test_ids_in_scientific_notation_or_with_decimals_are_warned_about(engine, tm
     assert [w.split(" holds")[0] for w in report.warnings] == ["column 'Handle' (→ customer_id)"]
 
 
+def test_a_yes_no_column_read_as_nps_is_warned_about(engine, tmp_path):
+    """A 1/0 "would you recommend" column mapped straight onto NPS reads every answer as a
+    detractor: imported as it is, with a warning naming the column and the way to map it.
+    Answers spread over the scale, or a yes/no mapped with [values.nps], are not warned."""
+    m = mapping.loads(MAPPING, ".toml")
+    n = importer.LOWEST_TWO_FROM
+
+    def rows(scores) -> str:
+        return "".join(
+            f"{9000001 + i},1,Billing,01/09/2026,{s},10,web,survey,\n" for i, s in enumerate(scores)
+        )
+
+    yes_no = [i % 2 for i in range(n)]
+    report = importer.run(engine, "responses", write(tmp_path, rows(yes_no)), m, dry_run=True)
+    assert report.problems.height == 0 and report.written == n
+    [warning] = report.warnings
+    assert warning.startswith(
+        f"column 'Recommend' (→ nps) holds only 0 and 1 in its {n} answers, the two lowest "
+        "of nps's 0-10 scale"
+    )
+    assert "[values.nps]" in warning
+    # one answer fewer than the rule's floor, one answer off the two lowest: no warning
+    few = importer.run(engine, "responses", write(tmp_path, rows(yes_no[1:])), m, dry_run=True)
+    spread = importer.run(
+        engine, "responses", write(tmp_path, rows([*yes_no[1:], 2])), m, dry_run=True
+    )
+    assert few.warnings == () and spread.warnings == ()
+    mapped = mapping.loads(MAPPING + '[values.nps]\n"1" = "10"\n"0" = "0"\n', ".toml")
+    report = importer.run(engine, "responses", write(tmp_path, rows(yes_no)), mapped, dry_run=True)
+    assert report.problems.height == 0 and report.warnings == ()
+
+
 def test_a_sentiment_label_imports_and_reaches_the_comments(engine, tmp_path):
     m = mapping.loads(
         MAPPING.replace('comment = "Comment"', 'comment = "Comment"\nsentiment_label = "Tone"')
@@ -1371,7 +1403,7 @@ def test_counts_of_one_are_singular(tmp_path, sample_db):
     assert run("init-db", "--url", sky).returncode == 0
     journey = run("import-journey", str(SKYTRAX / "journey.yaml"), "--url", sky)
     assert journey.stdout.strip().endswith(
-        ": 1 stage, 8 touchpoints, 3 departments, 3 stage_owners, 0 incentives, 2 targets"
+        ": 1 stage, 8 touchpoints, 3 departments, 3 stage owners, 0 incentives, 2 targets"
     )
 
 

@@ -337,6 +337,35 @@ def id_warnings(source: pl.DataFrame, m: Mapping) -> list[str]:
     return out
 
 
+#: A score column whose answers all sit on the two lowest values of its scale is warned
+#: about from this many answers on: a yes/no column (1/0) read as 0-10 makes every customer
+#: a detractor
+LOWEST_TWO_FROM = 20
+
+
+def scale_warnings(valid: pl.DataFrame, table: str, m: Mapping) -> list[str]:
+    """Warnings, naming the file's column, about a score whose answers all sit on the two
+    lowest values of its scale (only 0 and 1 of NPS' 0-10): a yes/no answer read as the
+    worst scores. It is imported as it is; the warning says how to map it."""
+    out = []
+    for column, (low, high) in schema.RANGES.get(table, {}).items():
+        if column not in valid.columns or low is None or high is None or high - low < 4:
+            continue
+        answers = valid[column].drop_nulls()
+        if answers.len() < LOWEST_TWO_FROM or not answers.is_between(low, low + 1).all():
+            continue
+        source = m.columns.get(column, column)
+        out.append(
+            f"column {source!r} (→ {column}) holds only {low} and {low + 1} in its "
+            f"{answers.len():,} answers, the two lowest of {column}'s {low}-{high} scale: "
+            "every answer reads as one of the worst. If it is a yes/no answer, map its "
+            f"values with [values.{column}] (for NPS, 1 = 10 and 0 = 0, as the README's "
+            "worked example does), or give its scale with [rescale."
+            f"{column}]."
+        )
+    return out
+
+
 def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> pl.DataFrame:
     """The contract's columns (as text) from the source's, plus ``__row``."""
     check_columns(source, m, file_name)
@@ -940,6 +969,7 @@ def run(
     mapped = apply_mapping(kept, m, name)
     progress(0.35, "Checking every row")
     result = validate(mapped, m, references(engine, schema.metadata.tables[table]))
+    warnings += scale_warnings(result.valid, table, m)
     if misshapen.height:
         problems = pl.concat([misshapen, result.problems]).sort("row", "column")
         result = replace(result, problems=problems)
