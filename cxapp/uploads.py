@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from cxapp import auth, data
-from cxmetrics.contract import importer, journey_import, mapping, store
+from cxmetrics.contract import importer, journey_import, mapping, migrate, store
 
 _folder: Path | None = None
 _folder_lock = threading.Lock()
@@ -123,6 +123,26 @@ def _may_import() -> None:
     user = auth.current_user()
     if not user.can_import:
         raise PermissionError(f"{user.role}s cannot import data; ask an analyst")
+
+
+def setup_needed() -> str | None:
+    """What the database lacks before files can be imported into it (``store.setup_needed``),
+    or None; also None when it cannot be reached (:func:`status` says why)."""
+    try:
+        return store.setup_needed(data.engine())
+    except Exception:  # noqa: BLE001 (unreachable: the page's status read reports it)
+        return None
+
+
+def create_tables() -> list[str]:
+    """Create (or bring up to date) the contract's tables, as ``init-db`` does: the tables
+    made, by name. Analysts only."""
+    _may_import()
+    engine = data.engine()
+    store.require_writable(engine, "the tables")
+    changes = migrate.upgrade(engine)
+    data.refresh()
+    return [c.table for c in changes if c.what == "new table"]
 
 
 def status():

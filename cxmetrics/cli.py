@@ -31,7 +31,6 @@ from cxmetrics.contract.journey import JourneyError
 from cxmetrics.contract.mapping import MappingError
 from cxmetrics.contract.periods import DEFAULT_PRESET, PRESETS, preset_range
 from cxmetrics.contract.registry import METRICS, MIN_N
-from cxmetrics.contract.text import counted
 from cxmetrics.reports import alert_log, alerts, briefing, briefing_mail, delivery, exports
 from cxmetrics.stats import dataset, scope
 from cxmetrics.stats.filters import FilterError, Filters
@@ -465,7 +464,10 @@ def _init_db(args) -> int:
             print(f"created table {change.table}")
         else:
             print(f"upgraded {change}")
-    if any(c.what == "new table" for c in changes if c.table.startswith("comment_")):
+    made = {c.table for c in changes if c.what == "new table"}
+    # comments to analyse only where responses were there before (an upgrade), not in a
+    # database made just now
+    if "responses" not in made and any(t.startswith("comment_") for t in made):
         print("fill the comment analysis with `python3 -m cxmetrics analyse-comments`")
     print(f"the data contract's tables are ready on {store.safe_url(url)}")
     return 0
@@ -532,7 +534,7 @@ def _import_journey(args) -> int:
         engine.dispose()
     print(
         f"imported the journey from {args.path} into {store.safe_url(url)}: "
-        + ", ".join(counted(n, name[:-1], name) for name, n in counts.items())
+        + journey_import.described(counts)
     )
     return 0
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import streamlit as st
 
 from cxapp import auth, deliveries, router, ui, uploads
-from cxmetrics.contract import importer, mapping, schema, store
+from cxmetrics.contract import importer, journey_import, mapping, schema, store
 from cxmetrics.contract.journey import JourneyError
 from cxmetrics.contract.text import counted
 from cxmetrics.views.wording import inert
@@ -26,6 +26,32 @@ auth.sidebar(user)
 
 st.title("Data")
 st.caption(f"Database: {uploads.safe_url()}")
+needed = uploads.setup_needed()
+if needed is not None:  # a new database: say so before anything is read or made
+    st.warning(
+        f"**The database is not set up yet:** {inert(needed)}. Create the data contract's "
+        "tables here, or with `python3 -m cxmetrics init-db`; then import the journey "
+        "definition, the customers and the responses.",
+        icon=":material/database:",
+    )
+    if user.can_import and uploads.import_refusal() is None:
+        if st.button("Create the tables", key="create_tables", type="primary"):
+            try:
+                made = uploads.create_tables()
+            except Exception as exc:  # noqa: BLE001 (a folder that cannot be written, a lost server)
+                st.error(
+                    f"**The tables cannot be created** (nothing was changed): "
+                    f"{inert(store.describe_error(exc))}",
+                    icon=":material/error:",
+                )
+            else:
+                st.session_state["tables_created"] = counted(len(made), "table")
+                st.rerun()
+    else:
+        st.info("Creating the tables is for analysts.", icon=":material/lock:")
+    st.stop()
+if created := st.session_state.pop("tables_created", None):
+    st.success(f"Created {created}. Import the journey definition first.")
 try:
     holdings = uploads.status()
 except Exception as exc:  # an unreachable or foreign database: say so, no traceback
@@ -96,6 +122,23 @@ if refused is not None:  # a lake, Spark, a DuckDB file: say so before a file is
         icon=":material/lock:",
     )
     st.stop()
+
+# --- journey definition ------------------------------------------------------------------
+st.subheader("Import a journey definition")
+st.caption(
+    "A YAML file with stages, touchpoints, departments, stage owners, targets and "
+    "incentives (see sample_data/skytrax/journey.yaml). It is checked as a whole first. A new "
+    "database takes it before any file: the files' touchpoints are checked against it."
+)
+journey_file = st.file_uploader("Journey (YAML)", type=["yaml", "yml"], key="journey_file")
+if journey_file is not None and st.button("Import the journey", key="journey_import"):
+    try:
+        counts = uploads.import_journey(uploads.save(journey_file))
+    except (JourneyError, store.StoreError) as exc:
+        st.error(inert(str(exc)), icon=":material/error:")
+    else:
+        st.success(f"Imported {journey_import.described(counts)}.")
+
 st.subheader("Import a file")
 st.caption(
     "CSV, TSV, XLSX or Parquet. Map the file's columns onto the table's, check every row, then "
@@ -307,18 +350,3 @@ if do_check or do_import:
         st.caption("Every page now shows the new data.")
     if not report.dry_run:
         uploads.discard(path)  # the file and its report are in this page now, not on disk
-
-# --- journey definition ------------------------------------------------------------------
-st.subheader("Import a journey definition")
-st.caption(
-    "A YAML file with stages, touchpoints, departments, stage owners, targets and "
-    "incentives (see sample_data/skytrax/journey.yaml). It is checked as a whole first."
-)
-journey_file = st.file_uploader("Journey (YAML)", type=["yaml", "yml"], key="journey_file")
-if journey_file is not None and st.button("Import the journey", key="journey_import"):
-    try:
-        counts = uploads.import_journey(uploads.save(journey_file))
-    except (JourneyError, store.StoreError) as exc:
-        st.error(inert(str(exc)), icon=":material/error:")
-    else:
-        st.success("Imported " + ", ".join(f"{n:,} {t}" for t, n in counts.items()) + ".")

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+import subprocess
+import sys
 
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from conftest import REPO
 
 from cxmetrics.contract import schema, store
 from cxmetrics.stats import dataset
@@ -134,6 +137,29 @@ def test_unreachable_server_names_the_database_without_the_password():
         store.check(engine)
     assert "cannot" in str(info.value) and "127.0.0.1" in str(info.value)
     assert "s3cret" not in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["Zx9q@Kq7w:Lm7Secret", "Pq4x@Ss8y:W0rdZ9"],  # ":" and "@" not percent-encoded
+)
+def test_a_password_not_percent_encoded_is_refused_without_showing_any_of_it(password):
+    url = f"postgresql+psycopg://cx:{password}@127.0.0.1:8621/cx"
+    with pytest.raises(store.StoreError) as info:
+        store.make_engine(url)
+    said = str(info.value)
+    assert "percent-encode the user name and password" in said
+    pieces = password.replace("@", ":").split(":")  # none of them may be shown
+    assert not [p for p in pieces if p in said], said
+    assert info.value.__cause__ is None and info.value.__suppress_context__
+    done = subprocess.run(
+        [sys.executable, "-m", "cxmetrics", "summary", "--url", url],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert done.returncode == 1 and "percent-encode" in done.stderr
+    assert not [p for p in pieces if p in done.stderr], done.stderr
 
 
 @pytest.mark.parametrize("url", ["not a url", "nosuchdialect://x/y"])

@@ -33,6 +33,7 @@ from cxmetrics.contract.journey import (
     read_journey_dir,
     typed_rows,
 )
+from cxmetrics.contract.text import counted
 
 
 def read(path: Path) -> Journey:
@@ -128,6 +129,14 @@ def problems(j: Journey) -> list[str]:
 
 def _insert(dialect: str):
     return postgresql.insert if dialect == "postgresql" else sqlite.insert
+
+
+def described(counts: dict[str, int]) -> str:
+    """What :func:`write` wrote, in words: "1 stage, 4 touchpoints, 2 stage owners"."""
+    return ", ".join(
+        counted(n, name[:-1].replace("_", " "), name.replace("_", " "))
+        for name, n in counts.items()
+    )
 
 
 def write(engine: sa.Engine, j: Journey, source: str = "journey definition") -> dict[str, int]:

@@ -124,13 +124,18 @@ def make_engine(url: str) -> sa.Engine:
     temporary view per table (started on first use)."""
     try:
         parsed = make_url(url)
-    except sa.exc.ArgumentError as exc:
+    except (sa.exc.ArgumentError, ValueError) as exc:
+        # a ValueError is a part SQLAlchemy cannot read, such as a port that is not a number:
+        # a password with ":" or "@" not percent-encoded; its text would show the password
         hint = (
             " (a SQLite file is sqlite:///relative/path.db or sqlite:////absolute/path.db)"
             if "://" not in url
+            else ': percent-encode the user name and password ("@" as %40, ":" as %3A, '
+            '"/" as %2F, "%" as %25)'
+            if isinstance(exc, ValueError)
             else ""
         )
-        raise StoreError(f"the database URL {safe_url(url)!r} is not a valid URL{hint}") from exc
+        raise StoreError(f"the database URL {safe_url(url)!r} is not a valid URL{hint}") from None
     if parsed.drivername.split("+")[0] == "postgres":  # Heroku's and libpq's scheme
         raise StoreError(
             f"the database URL {safe_url(url)!r} starts with postgres://, which SQLAlchemy "
@@ -271,21 +276,32 @@ def import_refusal(engine: sa.Engine, what: str = "imports") -> str | None:
 def check(engine: sa.Engine) -> None:
     """Connect once and make sure every table of the contract is there."""
     where = safe_url(engine.url.render_as_string(hide_password=False))
-    path = sqlite_path(str(engine.url))
-    if path is not None and not path.exists():
-        raise StoreError(f"the SQLite file {path} does not exist")
     try:
-        missing = schema.missing_tables(engine)
+        needed = setup_needed(engine)
     except sa.exc.DatabaseError as exc:
         reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
         raise StoreError(f"cannot use the database {where}: {reason}") from exc
     except Exception as exc:  # drivers raise their own errors for refused connections
         raise StoreError(f"cannot connect to the database {where}: {exc}") from exc
-    if missing:
+    if needed is not None:
         raise StoreError(
-            f"the database {where} lacks the table(s) {', '.join(missing)}; create them with "
+            f"{needed}; create {'it' if needed.endswith('exist') else 'them'} with "
             "`python -m cxmetrics init-db` or point CX_DATABASE_URL at a CX database"
         )
+
+
+def setup_needed(engine: sa.Engine) -> str | None:
+    """What the database lacks before it can be used, in words (its SQLite file, or tables
+    of the contract: ``init-db`` makes both), or None. Looking makes no file. A database
+    that cannot be reached raises the driver's error."""
+    path = sqlite_path(str(engine.url))
+    if path is not None and not path.exists():
+        return f"the SQLite file {path} does not exist"
+    missing = schema.missing_tables(engine)
+    if missing:
+        where = safe_url(engine.url.render_as_string(hide_password=False))
+        return f"the database {where} lacks the table(s) {', '.join(missing)}"
+    return None
 
 
 def sample_missing(url: str) -> bool:
