@@ -477,3 +477,71 @@ def test_the_parts_beside_a_gap_subtract_to_it_as_written():
         k = text.part_decimals(a, b, d)
         shown = abs(float(f"{a:.{k}f}") - float(f"{b:.{k}f}"))
         assert f"{shown:.{d}f}" == text.gap_text(a, b, d), (a, b, d)
+
+
+def test_a_journey_without_nps_targets_is_drawn_without_target_ticks_nor_words():
+    """Targets the company never set are neither drawn (a "Target" legend above no tick)
+    nor named in titles, hovers and captions; one target set brings them all back."""
+    from cxmetrics.views.overview import StageRow, ticks_note
+
+    def row(sid: str, target: float | None) -> StageRow:
+        score = m.Score("nps", -10.0, 200, 3.0)
+        status = m.status(score, target)
+        return StageRow(sid, sid.upper(), 1, {"nps": score}, {"nps": target}, {"nps": status}, [])
+
+    bare = overview_charts.fig_stage_nps([row("a", None), row("b", None)], 30)
+    assert bare.layout.title.text == "NPS by journey stage"
+    assert [t.name for t in bare.data if t.type == "scatter" and t.mode == "markers"] == []
+    assert all("no target set" in h and "target -" not in h for h in bare.data[0].hovertext)
+    assert ticks_note([row("a", None)]).startswith("No NPS target is set for these stages")
+    one = overview_charts.fig_stage_nps([row("a", None), row("b", 20.0)], 30)
+    assert one.layout.title.text == "NPS by journey stage against target"
+    [ticks] = [t for t in one.data if t.type == "scatter" and t.mode == "markers"]
+    assert ticks.name == "Target" and list(ticks.x) == [20.0, None]  # drawn bottom-up
+    assert ticks_note([row("a", None), row("b", 20.0)]) == "Black ticks: each stage's NPS target."
+    frame = pl.DataFrame(
+        {
+            "touchpoint": ["t0", "t1"],
+            "stage": ["S", "S"],
+            "nps": [-10.0, 5.0],
+            "nps_moe": [5.0, 5.0],
+            "n_nps": [100, 100],
+            "nps_target": [None, None],
+        },
+        schema_overrides={"nps_target": pl.Float64},
+    ).with_columns((pl.col("nps") - pl.col("nps_target")).alias("gap"))
+    worst = overview_charts.fig_worst_moments(frame)
+    assert [t for t in worst.data if t.type == "scatter" and t.mode == "markers"] == []
+    assert all(h.endswith("stage no target set") for h in worst.data[0].hovertext)
+
+
+def test_the_ownership_map_names_a_missing_target_as_the_reason_it_is_empty():
+    from test_accountability import journey_of, stage
+
+    from cxmetrics.charts import accountability_charts
+    from cxmetrics.views import accountability as acc
+
+    journey = journey_of([("a", "x", "lead"), ("b", "x", "lead")], {"x": 0.5})
+
+    def message(*stages) -> str:
+        figure = accountability_charts.fig_ownership(acc.matrix(journey, list(stages)))
+        return figure.layout.annotations[0].text
+
+    untargeted = message(stage("a", -30, None, n=600), stage("b", 10, None, n=600))
+    assert untargeted.startswith("No stage in view has an NPS target")
+    too_few = message(stage("a", -30, 30, n=29), stage("b", 10, None, n=600))
+    assert too_few == "No stage in view with an NPS target has enough NPS answers"
+
+
+def test_what_changed_claims_no_stillness_where_nothing_was_compared():
+    from cxmetrics.stats.filters import Filters
+    from cxmetrics.views.overview import change_sentences
+
+    before = Filters(start=dt.date(2012, 5, 2), end=dt.date(2012, 8, 31))
+    [none] = change_sentences([], before, 0)
+    assert none.startswith("No score could be compared with 2 May 2012 – 31 Aug 2012")
+    assert "moved" not in none
+    [still] = change_sentences([], before, 3)
+    assert still == (
+        "No score moved significantly against 2 May 2012 – 31 Aug 2012 (3 comparisons tested)."
+    )

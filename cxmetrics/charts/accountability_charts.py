@@ -33,8 +33,13 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
     title = "Who affects each stage, coloured by the stage's NPS against target"
     if cells.height == 0:
         return _empty(title, "No stage in view")
-    if cells.filter(pl.col("role").is_not_null())["gap"].is_null().all():
-        return _empty(title, "No stage in view has enough NPS answers against a target")
+    owned = cells.filter(pl.col("role").is_not_null())
+    if owned["gap"].is_null().all():
+        if owned["target"].is_null().all():  # the reason is the target, not the answers
+            return _empty(
+                title, "No stage in view has an NPS target: targets come with the journey"
+            )
+        return _empty(title, "No stage in view with an NPS target has enough NPS answers")
     stages = cells.select("stage", "position").unique().sort("position")["stage"].to_list()
     depts = sorted(cells["department"].unique().to_list())
     look = {(r["stage"], r["department"]): r for r in cells.iter_rows(named=True)}

@@ -101,7 +101,10 @@ def _literal_axis(ax) -> None:
 
 def add_target_ticks(fig: go.Figure, categories: list, targets: list, name: str = "Target"):
     """Targets on a horizontal bar chart, drawn the same way on every chart: a short dark
-    vertical tick across each bar at its target (over time, a target is a dashed line)."""
+    vertical tick across each bar at its target (over time, a target is a dashed line).
+    Without any target, nothing is drawn: no legend entry for ticks that are not there."""
+    if all(t is None for t in targets):
+        return fig
     fig.add_scatter(
         y=categories,
         x=targets,

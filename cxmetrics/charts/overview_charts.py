@@ -24,7 +24,8 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
 
     ``stages``: ``overview.StageRow`` items. Stages under ``min_n`` answers show no bar.
     """
-    title = "NPS by journey stage against target"
+    targeted = any(s.targets["nps"] is not None for s in stages)
+    title = "NPS by journey stage" + (" against target" if targeted else "")
     if not stages:
         return _empty(title, "No stage in view")
     if not any(s.scores["nps"].n for s in stages):
@@ -49,7 +50,7 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
                 if score.n == 0
                 else " (too few responses)"
             )
-            + f"<br>n = {score.n:,}<br>target {METRICS['nps'].format(s.targets['nps'])}"
+            + f"<br>n = {score.n:,}<br>{_target_text(s.targets['nps'])}"
             + f"<br>{s.statuses['nps']}"
         )
     low, high = axis_range(values, moes, targets)
@@ -74,6 +75,10 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
     fig.update_xaxes(title="NPS (points, −100 to 100)", range=[low, high])
     fig.update_layout(showlegend=True, bargap=0.4)
     return fig
+
+
+def _target_text(target: float | None) -> str:
+    return "no target set" if target is None else f"target {METRICS['nps'].format(target)}"
 
 
 #: A bar holds its value inside when the part of it its margin's line leaves clear spans this
@@ -190,7 +195,7 @@ def fig_worst_moments(worst: pl.DataFrame) -> go.Figure:
     ]
     hovers = [
         f"<b>{t}</b> ({s})<br>NPS {METRICS['nps'].format(v)} ± {e:.1f}<br>n = {n:,}"
-        f"<br>stage target {METRICS['nps'].format(tg)}"
+        f"<br>stage {_target_text(tg)}"
         for t, s, v, e, n, tg in frame.select(
             "touchpoint", "stage", "nps", "nps_moe", "n_nps", "nps_target"
         ).iter_rows()

@@ -456,6 +456,14 @@ def target_candidates(items, min_n: int) -> list[fx.Finding]:
     return out
 
 
+def ticks_note(stages: list[StageRow], whose: str = "each stage's") -> str:
+    """What an NPS bar chart's black ticks are, or, where no stage in view has an NPS
+    target, that none is set (the chart then draws none)."""
+    if any(s.targets["nps"] is not None for s in stages):
+        return f"Black ticks: {whose} NPS target."
+    return "No NPS target is set for these stages (targets come with the journey definition)."
+
+
 def changes_note(previous: str | None, tested: int) -> str:
     """Under "What changed", on the overview and in the briefing: against what, and how a
     change is tested, or that none could be ("" without a previous period)."""
@@ -477,6 +485,11 @@ def change_sentences(kept: list[fx.Finding], prev: Filters | None, tested: int) 
         return [
             "No previous period to compare with: the period of the same length before this "
             "one is not wholly inside the data. Choose a later or shorter period."
+        ]
+    if not tested:  # nothing was compared: "no score moved" would claim what was not seen
+        return [
+            f"No score could be compared with {period_text(prev.start, prev.end)}: each "
+            "comparison needs enough answers in both periods."
         ]
     if not kept:
         return [
