@@ -173,3 +173,38 @@ def test_the_dashboard_works_through_the_proxy_on_one_process(proxied, browser):
     context.close()
     served = {upstream for r, upstream, _ in routed(log) if r == route}
     assert len(served) == 1 and served <= backends, served  # websocket and all on one process
+
+
+def test_the_documented_proxy_passes_the_real_client_address_not_the_one_it_was_sent(
+    tmp_path,
+):
+    """The sign-in rate limit counts by the address nginx passes on: a client that sends
+    its own X-Forwarded-For must not choose it (appended to, the header would carry the
+    client's choice first, and a client on a trusted network would be counted by it)."""
+    import http.server
+    import threading
+
+    class Echo(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's name)
+            body = (self.headers.get("X-Forwarded-For") or "").encode()
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args):
+            pass
+
+    backend = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=backend.serve_forever, daemon=True).start()
+    try:
+        listen = serve.free_port()
+        base = f"http://127.0.0.1:{listen}"
+        with nginx(proxy_config(tmp_path, listen, [backend.server_port]), base):
+            request = urllib.request.Request(
+                f"{base}/_stcore/health", headers={"X-Forwarded-For": "203.0.113.7"}
+            )
+            with urllib.request.urlopen(request, timeout=10) as r:
+                assert r.read().decode() == "127.0.0.1"
+    finally:
+        backend.shutdown()
