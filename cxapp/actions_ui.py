@@ -9,10 +9,11 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
+import sqlalchemy as sa
 import streamlit as st
 
-from cxapp import auth, data, ui
-from cxmetrics.contract import actions
+from cxapp import auth, data, errors, ui
+from cxmetrics.contract import actions, store
 from cxmetrics.contract.registry import METRICS
 from cxmetrics.contract.text import day_text
 from cxmetrics.findings import action_effect
@@ -78,10 +79,14 @@ def today() -> dt.date:
     return dt.date.today()
 
 
-def listed(ds: Dataset) -> pl.DataFrame:
+def listed(ds: Dataset) -> pl.DataFrame | None:
     """Every action the user may see, with names, lateness and measured effect; measured
-    once for every session with the same actions (shared: do not change it)."""
-    return data.shared(action_effect.listing, data.DATASET, data.get_actions(ds), today())
+    once for every session with the same actions (shared: do not change it). None when
+    the action plans cannot be read (``data.get_actions`` says so)."""
+    current = data.get_actions(ds)
+    if current is None:
+        return None
+    return data.shared(action_effect.listing, data.DATASET, current, today())
 
 
 def metric_label(metric: str) -> str:
@@ -100,8 +105,15 @@ def shown_columns(frame: pl.DataFrame) -> pl.DataFrame:
     return shown.with_columns(pl.col("metric").replace(labels))
 
 
-def show(frame: pl.DataFrame, key: str, empty_text: str) -> None:
-    """A list of actions; ``frame``: :func:`listed` or a shared part of it."""
+#: Said where a list of actions would be while they cannot be read
+UNREAD = "The action plans cannot be read right now; they show again when the database answers."
+
+
+def show(frame: pl.DataFrame | None, key: str, empty_text: str) -> None:
+    """A list of actions; ``frame``: :func:`listed` or a shared part of it (None: unread)."""
+    if frame is None:
+        st.caption(UNREAD)
+        return
     if frame.height == 0:
         st.caption(empty_text)
         return
@@ -117,9 +129,10 @@ def stage_section(ds: Dataset, stage_id: str, key: str) -> None:
     """The actions on one stage with their measured effect."""
     name = ds.journey.stage_name(stage_id)
     st.markdown(ui.md(f"**Actions on {name}**"))
-    frame = data.shared(actions.on_stage, listed(ds), stage_id)
+    every = listed(ds)
+    frame = None if every is None else data.shared(actions.on_stage, every, stage_id)
     show(frame, key, f"No action plan on {name}.")
-    if frame.height:
+    if frame is not None and frame.height:
         st.caption(action_effect.METHOD)
 
 
@@ -129,13 +142,14 @@ def late_only(frame: pl.DataFrame, stage_ids: tuple[str, ...] | None = None) -> 
     return late if stage_ids is None else late.filter(pl.col("stage_id").is_in(stage_ids))
 
 
-def late_section(
-    ds: Dataset, frame: pl.DataFrame | None = None, view: Filters | None = None
-) -> None:
+def late_section(ds: Dataset, frame: pl.DataFrame | None, view: Filters | None = None) -> None:
     """The overview's list of late actions: due date passed, neither done nor dropped.
-    ``frame``: :func:`listed`, when the page already has it; ``view``: the page's filters,
-    which each action's link to the Accountability page keeps (on its stage and owner)."""
-    frame = listed(ds) if frame is None else frame
+    ``frame``: :func:`listed` (None: unread); ``view``: the page's filters, which each
+    action's link to the Accountability page keeps (on its stage and owner)."""
+    if frame is None:
+        st.subheader("Late actions")
+        st.caption(UNREAD)
+        return
     stage_ids = None if view is None else ds.stage_ids(view)
     late = data.shared(late_only, frame, stage_ids)
     st.subheader(f"Late actions ({late.height})" if late.height else "Late actions")
@@ -177,6 +191,16 @@ def _state(key: str, default):
     return key
 
 
+def _not_written(exc: Exception) -> str:
+    """Why the database did not take a change (down, or an account that may only read),
+    in one line without secrets: nothing of the change was written."""
+    return (
+        f"the database did not take it ({store.describe_error(exc)}); nothing was changed. "
+        "Try again in a moment; if it keeps failing, tell the dashboard's administrator"
+    )
+
+
+@errors.callback
 def _save(ds: Dataset, pick: str) -> None:
     user = auth.current_user()
     ss = st.session_state
@@ -186,6 +210,9 @@ def _save(ds: Dataset, pick: str) -> None:
         saved = actions.save(data.engine(), user, values, ds.journey, None if pick == NEW else pick)
     except actions.ActionError as exc:
         ss["_action_message"] = ("error", f"Not saved: {form_words(str(exc), ds)}.")
+        return
+    except (sa.exc.SQLAlchemyError, store.StoreError) as exc:
+        ss["_action_message"] = ("error", f"Not saved: {_not_written(exc)}.")
         return
     verb = "Created" if pick == NEW else "Saved"
     ss["_action_message"] = ("success", f"{verb} {saved}.")
@@ -222,12 +249,16 @@ def form_words(message: str, ds: Dataset) -> str:
     return f"{FORM_LABELS[field]}: {rest}"
 
 
+@errors.callback
 def _close(ds: Dataset, pick: str, status: str) -> None:
     note = st.session_state.get(f"act_close_note_{pick}", "")
     try:
         actions.close(data.engine(), auth.current_user(), pick, ds.journey, status, note)
     except actions.ActionError as exc:
         st.session_state["_action_message"] = ("error", f"Not closed: {exc}.")
+        return
+    except (sa.exc.SQLAlchemyError, store.StoreError) as exc:
+        st.session_state["_action_message"] = ("error", f"Not closed: {_not_written(exc)}.")
         return
     st.session_state["_action_message"] = ("success", f"{pick} marked {status}.")
     for f in actions.FIELDS:  # the form shows the action as it now is
@@ -247,7 +278,14 @@ def editor(ds: Dataset) -> None:
     if not mine:
         st.caption("You may not edit action plans for any department in view.")
         return
+    read_only = store.read_only_reason(data.engine())
+    if read_only is not None:  # a lake, Spark: say so before a form is filled in for nothing
+        st.caption(ui.md(f"Action plans are only read here: {read_only}."))
+        return
     current = data.get_actions(ds)
+    if current is None:  # unread: a form over what is not known would overwrite it
+        st.caption("Action plans cannot be edited while they cannot be read.")
+        return
     editable = current.filter(pl.col("department_id").is_in(mine))
     rows = {r["action_id"]: r for r in editable.iter_rows(named=True)}
     options = [NEW, *rows]

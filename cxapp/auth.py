@@ -17,6 +17,7 @@ from pathlib import Path
 import streamlit as st
 import streamlit.components.v1 as components
 
+from cxapp import errors
 from cxmetrics.contract import access, session_cookie
 from cxmetrics.contract.access import User
 from cxmetrics.views.wording import inert
@@ -208,6 +209,7 @@ def _password_screen(signer: access.PasswordSignIn):
     st.stop()
 
 
+@errors.callback
 def _submit(signer: access.PasswordSignIn) -> None:
     email = st.session_state.get("_sign_in_email", "")
     password = st.session_state.get("_sign_in_password", "")
@@ -268,6 +270,7 @@ def _keep_cookie(cfg: access.Config) -> None:
     st.session_state[_COOKIE_AT] = now
 
 
+@errors.callback
 def _sign_out() -> None:
     """Sign this person out everywhere: this tab, their other tabs and browsers at their
     next click, and every cookie they hold (``session_cookie.SignOuts``)."""

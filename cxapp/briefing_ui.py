@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cxapp import data
+from cxapp import data, errors
 from cxmetrics.reports import briefing, exports
 
 
@@ -53,5 +53,6 @@ def button(ds, view) -> None:
             )
 
 
+@errors.callback
 def _want() -> None:
     st.session_state["_briefing_wanted"] = True

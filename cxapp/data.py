@@ -388,12 +388,13 @@ def engine():
     return _engine(store.database_url())
 
 
-def get_actions(ds: Dataset) -> pl.DataFrame:
+def get_actions(ds: Dataset) -> pl.DataFrame | None:
     """The action plans on the stages of ``ds``; for a manager only their departments'
-    own (``actions.visible``). An edit must show at once, in every session and process: on
-    every run one cheap query reads the actions' change marker (``actions.change_marker``),
-    and the table is read again, once for every session, only when the marker has changed.
-    The frame is shared: pages must not change it."""
+    own (``actions.visible``); None, with a warning, when they cannot be read. An edit must
+    show at once, in every session and process: on every run one cheap query reads the
+    actions' change marker (``actions.change_marker``), and the table is read again, once
+    for every session, only when the marker has changed. The frame is shared: pages must
+    not change it."""
     from cxmetrics.contract import actions
 
     url = store.database_url()
@@ -408,7 +409,7 @@ def get_actions(ds: Dataset) -> pl.DataFrame:
             f"Action plans cannot be read right now: {store.describe_error(exc)}",
             icon=":material/cloud_off:",
         )
-        return actions.empty()
+        return None
 
 
 def refresh() -> None:

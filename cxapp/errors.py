@@ -1,14 +1,17 @@
 """Unexpected errors: a short message with an error id on the page, the traceback in the log.
 
-Every page runs inside :func:`guard` (``dashboard.py`` wraps the router with it), so no user
-ever sees a traceback, server paths or the exception's text. The id on the page is the one
-logged with the traceback (``cxdashboard.errors`` on the server's stderr), so whoever runs
-the server can find the details of what a user reports.
+Every page runs inside :func:`guard` (``dashboard.py`` wraps the router with it), and every
+button's callback inside :func:`callback` (Streamlit runs callbacks before the page, outside
+its guard; the page then shows the message), so no user ever sees a traceback, server paths
+or the exception's text. The id on the page is the one logged with the traceback
+(``cxdashboard.errors`` on the server's stderr), so whoever runs the server can find the
+details of what a user reports.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
@@ -37,9 +40,42 @@ def guard():
             raise
         error_id = new_error_id()
         log.exception("error %s on a page", error_id)
-        st.error(
-            f"**Something went wrong on this page** (error id `{error_id}`). Try another "
-            "period or filter; if it happens again, give this id to the dashboard's "
-            "administrator, who will find the details in the server log.",
-            icon=":material/error:",
-        )
+        _message(error_id)
+
+
+def _message(error_id: str) -> None:
+    st.error(
+        f"**Something went wrong on this page** (error id `{error_id}`). Try another "
+        "period or filter; if it happens again, give this id to the dashboard's "
+        "administrator, who will find the details in the server log.",
+        icon=":material/error:",
+    )
+
+
+_CALLBACK_ERROR = "_callback_error_id"
+
+
+def callback(fn):
+    """A widget's callback run as :func:`guard` runs a page: an unexpected exception is
+    logged with an id, and the page that follows shows it (:func:`show_callback_error`)."""
+
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception:
+            if os.environ.get(RAISE_ENV):
+                raise
+            error_id = new_error_id()
+            log.exception("error %s in a button's callback", error_id)
+            st.session_state[_CALLBACK_ERROR] = error_id
+
+    return run
+
+
+def show_callback_error() -> None:
+    """The message of an error a callback met in this run, once (every page calls this
+    first, through ``router.ensure``)."""
+    error_id = st.session_state.pop(_CALLBACK_ERROR, None)
+    if error_id is not None:
+        _message(error_id)

@@ -12,8 +12,13 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
 
+from cxapp import errors
+
 
 def ensure() -> None:
+    """Rerun under the router where needed; then the message of an error a button's
+    callback met just before this run (:func:`errors.callback`)."""
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False  # what st.navigation itself sets
         st.rerun()
+    errors.show_callback_error()

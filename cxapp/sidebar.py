@@ -18,7 +18,7 @@ import datetime as dt
 
 import streamlit as st
 
-from cxapp import data
+from cxapp import data, errors
 from cxmetrics.contract.periods import PRESETS, preset_range
 from cxmetrics.contract.text import period_text
 from cxmetrics.stats.dataset import Dataset
@@ -200,6 +200,7 @@ def _show_in_url(ds: Dataset, period: str, view: Filters) -> None:
             del st.query_params[key]
 
 
+@errors.callback
 def _reset(default_period: str) -> None:
     """Every filter back to the view a page opens on (the address follows)."""
     st.session_state["period"] = default_period

@@ -48,6 +48,7 @@ fs = data.shared(
     listed,
     actions_ui.today(),
     root,
+    actions_read=listed is not None,
 )
 first_fold.show(fs, ds.money)
 
@@ -77,7 +78,7 @@ left, right = ui.wrapping_columns(2, "stage_charts")
 with left:
     ui.chart(
         data.figure(overview_charts.fig_stage_nps, ov.stages, ov.min_n),
-        f"{METRICS['nps'].definition} Black ticks: each stage's NPS target.",
+        f"{METRICS['nps'].definition} {overview.ticks_note(ov.stages)}",
         key="fig_stage_nps",
         link=overview_links.markdown(*overview_links.chart(root, "fig_stage_nps", view)),
     )
@@ -85,7 +86,7 @@ with right:
     ui.chart(
         data.figure(overview_charts.fig_worst_moments, ov.worst_moments),
         "Moments of truth declared in the journey definition, ranked by NPS; only those "
-        f"with at least {ov.min_n} answers. Black ticks: the stage's NPS target.",
+        f"with at least {ov.min_n} answers. " + overview.ticks_note(ov.stages, "the stage's"),
         key="fig_worst_moments",
         link=overview_links.markdown(*overview_links.chart(root, "fig_worst_moments", view)),
     )

@@ -166,3 +166,60 @@ def test_a_refused_action_is_named_in_the_form_s_words(env):
     assert [e.value for e in at.error][-1] == (
         f"Not saved: Touchpoint: '{tp_name}' is not a touchpoint of {stage_name}."
     )
+
+
+def test_a_change_the_database_refuses_is_not_saved_and_says_so_without_a_traceback(env):
+    """The database refuses a save (here a trigger refuses every write to the actions, as
+    an account that may only read, or a lost server, fails): the form says it was not
+    saved, nothing of it was written, and no traceback or file path reaches the page."""
+    at = signed_in("dana@example.com", "accountability.py")
+    before = rows(env, "SELECT * FROM actions ORDER BY action_id")
+    changes = rows(env, "SELECT * FROM action_changes")
+    with sqlite3.connect(env) as conn:
+        for event in ("INSERT", "UPDATE"):
+            conn.execute(
+                f"CREATE TRIGGER refuse_{event} BEFORE {event} ON actions "
+                "BEGIN SELECT RAISE(ABORT, 'permission denied for table actions'); END"
+            )
+    at.text_input(key="act_title___new__").input("Fix the app's log-in loop")
+    at.selectbox(key="act_stage_id___new__").set_value("buy")
+    at.selectbox(key="act_metric___new__").set_value("csat")
+    at.number_input(key="act_target___new__").set_value(80.0)
+    at.button(key="FormSubmitter:action_form___new__-Create action").click().run()
+    assert not at.exception, at.exception
+    [error] = [e.value for e in at.error]
+    assert error.startswith(
+        "Not saved: the database did not take it (IntegrityError: permission denied for table "
+        "actions); nothing was changed."
+    )
+    assert "Traceback" not in error and ".py" not in error
+    pick = at.selectbox(key="act_pick").options[1]  # the department's first action
+    at.selectbox(key="act_pick").set_value(pick).run()
+    action = pick.split(" · ")[0]
+    at.text_input(key=f"act_close_note_{action}").input("Released")
+    at.button(key=f"act_done_{action}").click().run()
+    assert not at.exception, at.exception
+    [error] = [e.value for e in at.error]
+    assert error.startswith("Not closed: the database did not take it (IntegrityError: ")
+    assert rows(env, "SELECT * FROM actions ORDER BY action_id") == before
+    assert rows(env, "SELECT * FROM action_changes") == changes
+
+
+def test_an_unexpected_error_in_a_button_s_callback_shows_an_error_id(env, monkeypatch):
+    """Streamlit runs a callback before the page, outside the page's guard: an unexpected
+    error there is shown as the guard shows one (an id, no traceback) and logged."""
+    from cxmetrics.contract import actions
+
+    monkeypatch.delenv("CX_RAISE_PAGE_ERRORS", raising=False)
+
+    def broken(*_args, **_kwargs):
+        raise RuntimeError("/srv/secret/path.py exploded")
+
+    at = signed_in("dana@example.com", "accountability.py")
+    monkeypatch.setattr(actions, "save", broken)
+    at.text_input(key="act_title___new__").input("Fix the app's log-in loop")
+    at.button(key="FormSubmitter:action_form___new__-Create action").click().run()
+    assert not at.exception, at.exception
+    [error] = [e.value for e in at.error]
+    assert error.startswith("**Something went wrong on this page** (error id `")
+    assert "exploded" not in error and "/srv" not in error

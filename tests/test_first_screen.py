@@ -363,3 +363,37 @@ def test_an_action_s_measured_effect_carries_its_unit():
     listing = listing.with_columns(pl.lit("in progress").alias("status"))
     (*_, ces) = first_screen.action_lines(listing, ("pay",), dt.date(2026, 11, 20))
     assert ces.endswith("improved (+0.04 CES points, 95% CI +0.01 to +0.07)")  # two decimals
+
+
+def test_action_plans_that_cannot_be_read_are_not_reported_as_none(app_env, monkeypatch):
+    """The database fails while the action plans are read (the rest of the data is held):
+    the first fold says what is being done is not known, never "no open action plan", and
+    does not ask to import what is there; the late list says it cannot be read."""
+    import sqlalchemy as sa
+
+    from cxmetrics.contract import actions
+
+    at = overview()
+    before = "\n".join(fold(at))
+    assert "Being done: " in before and "not known" not in before
+
+    def lost(*_args, **_kwargs):
+        raise sa.exc.OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(actions, "load", lost)
+    monkeypatch.setattr(actions, "change_marker", lambda _engine: ("lost",))
+    at.run()
+    assert not at.exception, at.exception
+    lines = fold(at)
+    shown = "\n".join(lines)
+    assert "no open action plan" not in shown
+    said = [t for t in lines[1:] if "Being done: " in t]
+    assert said and all(
+        "Being done: not known, the action plans cannot be read right now" in t for t in said
+    )
+    everything = " ".join(m.value for m in [*at.markdown, *at.caption, *at.info])
+    assert "import action plans" not in everything
+    assert [w.value for w in at.warning] == [
+        "Action plans cannot be read right now: ConnectionRefusedError: connection refused"
+    ]
+    assert "The action plans cannot be read right now" in " ".join(c.value for c in at.caption)

@@ -134,7 +134,7 @@ class Headline:
     owners: str  # "File a claim: lead Claims, with Customer Service, Underwriting"
     scorecards: tuple[Scorecard, ...]
     costs: tuple[Cost, ...]
-    actions: tuple[str, ...]  # open actions on its stages, late first
+    actions: tuple[str, ...] | None  # open actions on its stages, late first; None: unread
     page: str
     link: str
     same_as: int | None = None  # 1-based number of an earlier headline with the same owners
@@ -159,7 +159,10 @@ class Headline:
         return "Revenue at risk: not recorded for this stage"
 
     def doing_text(self) -> str:
-        """The open actions on its stages, or that there are none."""
+        """The open actions on its stages, that there are none, or that they could not be
+        read (the database failed: "none" would be a claim nobody checked)."""
+        if self.actions is None:
+            return "Being done: not known, the action plans cannot be read right now"
         if self.actions:
             return "Being done: " + "; ".join(self.actions)
         return "Being done: no open action plan on this stage" if self.stage_ids else ""
@@ -469,10 +472,12 @@ def build(
     today: dt.date,
     base_url: str = "",
     limit: int = MAX_HEADLINES,
+    actions_read: bool = True,
 ) -> FirstScreen:
     """The first screen of the view ``f``. ``listing``: :func:`action_effect.listing` of the
     actions the user may see; ``base_url``: where the dashboard is served ("" for links
-    relative to the site)."""
+    relative to the site); ``actions_read`` False: the action plans could not be read, so
+    what is being done is not known (neither "none" nor "import them")."""
     report = ev.report
     shown = [s for s in ds.journey.stage_order if not f.stages or s in f.stages]
     if f.departments:
@@ -495,7 +500,7 @@ def build(
                 scorecards(ds, kpis, named, report.start, report.end, counted),
                 costs(ds, ev.risk_by_stage, stage_ids)
                 or ((ev.whole_view,) if not stage_ids and ev.whole_view else ()),
-                action_lines(listing, stage_ids, today),
+                action_lines(listing, stage_ids, today) if actions_read else None,
                 page,
                 url,
                 next(
@@ -513,7 +518,7 @@ def build(
         missing.append(IMPORT_KPIS)
     if not ev.has_cases:
         missing.append(IMPORT_CASES)
-    if listing is None or listing.height == 0:
+    if actions_read and (listing is None or listing.height == 0):
         missing.append(IMPORT_ACTIONS)
     if ev.risk_by_stage.height == 0 or ev.risk_by_stage["value"].is_null().all():
         missing.append(IMPORT_REVENUE)
