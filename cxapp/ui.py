@@ -402,11 +402,14 @@ def stage_strip(
     trends: dict | None = None,
     links: dict | None = None,
     key: str = "stage_strip",
+    unmeasured: tuple[str, ...] = (),
 ) -> None:
     """Stages left to right in customer order: NPS (with a trend line when given), CSAT,
     CES, each with n; status; the departments that affect the stage, lead first.
     ``links``: stage id → the view that explains the stage, which its title then opens;
-    ``key``: the strip's own, where a page shows two."""
+    ``key``: the strip's own, where a page shows two; ``unmeasured``: the scores no
+    response ever holds (``Dataset.unmeasured_scores``), said once as not measured instead
+    of a "No data" and an n of 0 on every card."""
     # one stage keeps a card-sized column; on a narrow page the cards wrap, in order
     cols = wrapping_columns(max(len(stages), 4), key, per_row=3)
     for col, stage in zip(cols, stages, strict=False):
@@ -416,22 +419,40 @@ def stage_strip(
             st.markdown(f"[{name}]({link})" if link else name)
             nps = stage.scores["nps"]
             trend = [v for v in (trends or {}).get(stage.stage_id, []) if v is not None]
+            measured = "nps" not in unmeasured
             st.metric(
                 "NPS",
-                wording.figure(value_text("nps", nps, min_n)),
+                wording.figure(value_text("nps", nps, min_n)) if measured else "Not measured",
                 help=METRICS["nps"].help(),
                 chart_data=trend if len(trend) > 1 else None,
                 chart_type="line",
             )
-            moe = f"± {nps.moe:.1f} · " if nps.shown(min_n) is not None else ""
-            st.caption(f"{moe}n = {nps.n:,} · target {METRICS['nps'].format(stage.targets['nps'])}")
-            csat, ces = stage.scores["csat"], stage.scores["ces"]
-            st.markdown(
-                f"CSAT **{wording.figure(value_text('csat', csat, min_n))}** · "
-                f"CES **{wording.figure(value_text('ces', ces, min_n))}**",
-                help=f"{METRICS['csat'].help()}\n\n{METRICS['ces'].help()}",
-            )
-            st.caption(f"n = {csat.n:,} CSAT · {ces.n:,} CES")  # which n is which
+            if measured:
+                moe = f"± {nps.moe:.1f} · " if nps.shown(min_n) is not None else ""
+                target = stage.targets["nps"]
+                aim = (
+                    "no target set" if target is None else f"target {METRICS['nps'].format(target)}"
+                )
+                st.caption(f"{moe}n = {nps.n:,} · {aim}")
+            others = [k for k in ("csat", "ces") if k not in unmeasured]
+            if others:
+                st.markdown(
+                    " · ".join(
+                        f"{METRICS[k].short} "
+                        f"**{wording.figure(value_text(k, stage.scores[k], min_n))}**"
+                        for k in others
+                    ),
+                    help="\n\n".join(METRICS[k].help() for k in others),
+                )
+                # which n is which
+                st.caption(
+                    "n = " + " · ".join(f"{stage.scores[k].n:,} {METRICS[k].short}" for k in others)
+                )
+            if unmeasured:
+                names = " and ".join(
+                    METRICS[k].short for k in ("nps", "csat", "ces") if k in unmeasured
+                )
+                st.caption(f"{names} not measured")
             # a badge beside the NPS reads as the NPS's: it names the scores it is about
             missed = stage.status in (m.STATUS_BELOW, m.STATUS_NEAR)
             status_badge(stage.status, True, tuple(stage.status_metrics) if missed else ())
@@ -486,26 +507,40 @@ def not_recorded(text: str) -> None:
         st.page_link("pages/data.py", label="Import on the Data page", icon=":material/upload:")
 
 
-def stop_if_empty(empty: bool, start, end, ds, warn: bool = True) -> None:
+def stop_if_empty(empty: bool, start, end, ds, view=None, warn: bool = True) -> None:
     """Stop with a message when the view has no responses (``warn=False``: the page has
     said it already, :func:`no_responses`)."""
     if empty:
         if warn:
-            no_responses(start, end, ds)
+            no_responses(start, end, ds, view)
         st.stop()
 
 
-def no_responses(start, end, ds) -> None:
-    """The message of a view without responses, and the dates the data covers."""
+def no_responses(start, end, ds, view=None) -> None:
+    """The message of a view without responses, and the dates the data covers. ``view``:
+    the page's filters; where none but the period is chosen, the period itself is empty
+    (a gap in the data), and widening a filter would not help."""
     inside = ds.first_day <= start and end <= ds.last_day
-    st.warning(
-        f"No responses between {day_text(start)} and {day_text(end)} for these filters"
-        + (
+    chosen = view is None or any(
+        (view.stages, view.departments, view.channels, view.segments, view.regions)
+    )
+    if not inside:
+        why = f". The data covers {day_text(ds.first_day)} to {day_text(ds.last_day)}."
+    elif chosen:
+        why = (
             ", though the data covers the period: widen the stage, department, channel, "
             "segment or region chosen, or the period."
-            if inside
-            else f". The data covers {day_text(ds.first_day)} to {day_text(ds.last_day)}."
-        ),
+        )
+    else:
+        whose = "your departments' stages have" if ds.scope is not None else "the data has"
+        why = (
+            f": {whose} none in this period (the data covers {day_text(ds.first_day)} to "
+            f"{day_text(ds.last_day)}). Choose another period."
+        )
+    st.warning(
+        f"No responses between {day_text(start)} and {day_text(end)}"
+        + (" for these filters" if chosen else "")
+        + why,
         icon=":material/search_off:",
     )
 

@@ -18,18 +18,21 @@ journey = ds.journey
 manager = len(view.departments) == 1
 # a manager's own KPIs and cases do not depend on the survey filters: shown even where
 # those leave no responses to judge the department on
-ui.stop_if_empty(av.empty and not manager, av.start, av.end, ds)
+ui.stop_if_empty(av.empty and not manager, av.start, av.end, ds, view)
 
 # --- manager view ---------------------------------------------------------------------
 if manager:
     mine = av.verdicts[0]
     st.subheader(ui.md(f"My accountability: {mine.name}"))
     if av.empty:
-        ui.no_responses(av.start, av.end, ds)
+        ui.no_responses(av.start, av.end, ds, view)
     else:
         (st.error if mine.false_positive else st.info)(ui.md(mine.sentence))
         ui.stage_strip(
-            [s for s in av.stages if s.stage_id in mine.stages], av.min_n, key="my_stages"
+            [s for s in av.stages if s.stage_id in mine.stages],
+            av.min_n,
+            key="my_stages",
+            unmeasured=ds.unmeasured_scores(),
         )
     left, right = ui.wrapping_columns(2, "my_kpis_and_cases")
     with left:
@@ -102,7 +105,7 @@ if manager:
                 },
             )
 
-    ui.stop_if_empty(av.empty, av.start, av.end, ds, warn=False)
+    ui.stop_if_empty(av.empty, av.start, av.end, ds, view, warn=False)
 
 # --- silo vs experience ----------------------------------------------------------------
 st.subheader("Silo scorecards against the customer's experience")
@@ -179,7 +182,7 @@ else:
 
     # --- shared stage scorecard ----------------------------------------------------------------
     st.subheader(ui.md(f"Shared scorecard: {row.name}"))
-    ui.stage_strip([row], av.min_n, key="scorecard_stage")
+    ui.stage_strip([row], av.min_n, key="scorecard_stage", unmeasured=ds.unmeasured_scores())
     ui.table(
         data.shared(accountability.scorecard, journey, stage, av.kpi_table),
         "stage-scorecard",

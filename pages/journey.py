@@ -14,7 +14,7 @@ ds = data.get_dataset()
 view = sidebar.filters(ds)
 ui.page_start("Customer journey", ds, view)
 jv = data.shared(journey_view.compute, data.DATASET, data.CONTACTS, view, cases=data.CASES)
-ui.stop_if_empty(jv.empty, jv.start, jv.end, ds)
+ui.stop_if_empty(jv.empty, jv.start, jv.end, ds, view)
 
 # --- the journey map --------------------------------------------------------------------
 st.subheader("The journey map")
@@ -23,7 +23,7 @@ st.caption(
     f"or more have {jv.min_n}+ answers); CSAT and CES; the departments that affect each "
     "stage, lead first."
 )
-ui.stage_strip(jv.stages, jv.min_n, jv.trends)
+ui.stage_strip(jv.stages, jv.min_n, jv.trends, unmeasured=ds.unmeasured_scores())
 
 # --- drill-down -------------------------------------------------------------------------
 st.subheader("Drill into a stage")

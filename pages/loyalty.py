@@ -16,7 +16,7 @@ view = sidebar.filters(ds)
 ui.page_start("Loyalty and value", ds, view)
 customers = data.shared(loyalty.customers_in_view, data.DATASET, view)
 start, end = view.start or ds.first_day, view.end or ds.last_day
-ui.stop_if_empty(customers.height == 0, start, end, ds)
+ui.stop_if_empty(customers.height == 0, start, end, ds, view)
 journey = ds.journey
 facts, symbol = ds.facts, ds.settings.currency_symbol
 

@@ -15,7 +15,7 @@ view = sidebar.filters(ds)
 root = ui.site_root()  # links between pages start where the dashboard is served
 ui.page_start("Customer experience overview", ds, view, compact=True)
 ov = data.shared(overview.compute, data.DATASET, view)
-ui.stop_if_empty(ov.empty, ov.start, ov.end, ds)
+ui.stop_if_empty(ov.empty, ov.start, ov.end, ds, view)
 
 trends = data.shared(overview.trends, data.DATASET, view)
 previous = period_text(ov.previous.start, ov.previous.end) if ov.previous else None
@@ -72,6 +72,7 @@ ui.stage_strip(
     ov.min_n,
     trends.stages,
     links={s.stage_id: overview_links.stage(root, s.stage_id, view) for s in ov.stages},
+    unmeasured=ds.unmeasured_scores(),
 )
 
 left, right = ui.wrapping_columns(2, "stage_charts")

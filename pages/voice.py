@@ -21,7 +21,7 @@ journey = ds.journey
 vv = data.shared(
     voc_view.compute, data.DATASET, data.COMMENTS, data.CLOSED_LOOP, data.CONTACTS, view
 )
-ui.stop_if_empty(vv.empty, vv.start, vv.end, ds)
+ui.stop_if_empty(vv.empty, vv.start, vv.end, ds, view)
 
 # --- headlines ------------------------------------------------------------------------
 if vv.headline:

@@ -9,7 +9,7 @@ import pytest
 from conftest import REPO
 from streamlit.testing.v1 import AppTest
 
-from cxmetrics.contract import schema, store
+from cxmetrics.contract import schema, store, text
 from cxmetrics.contract.registry import METRICS
 
 TIMEOUT = 120
@@ -138,6 +138,37 @@ def test_a_selection_without_responses_says_so(app_env, raw_sql):
         assert not at.exception, page
         assert any("No responses between" in w.value for w in at.warning), page
         assert not any("false positive" in t.value for t in [*at.success, *at.error]), page
+
+
+def test_a_period_the_data_has_a_gap_in_says_so_not_to_widen_filters_never_chosen(
+    tmp_path, monkeypatch, sample_db
+):
+    """No filter but the period, and no response in it though the data runs before and
+    after (a gap, as real review data has): the period is what to change."""
+    import shutil
+
+    db = tmp_path / "gap.db"
+    shutil.copy(sample_db, db)
+    with sqlite3.connect(db) as conn:
+        first, last = conn.execute(
+            "SELECT MIN(responded_on), MAX(responded_on) FROM responses"
+        ).fetchone()
+        conn.execute(
+            "DELETE FROM responses WHERE responded_on BETWEEN '2025-03-01' AND '2025-03-31'"
+        )
+    monkeypatch.setenv(store.URL_ENV, f"sqlite:///{db}")
+    monkeypatch.chdir(REPO)
+    assert first < "2025-03-01" and last > "2025-03-31"
+    at = start()
+    at.sidebar.selectbox(key="period").set_value("custom").run()
+    at.sidebar.date_input(key="dates").set_value((dt.date(2025, 3, 1), dt.date(2025, 3, 31))).run()
+    assert not at.exception
+    [said] = [w.value for w in at.warning if w.value.startswith("No responses between")]
+    assert said == (
+        "No responses between 1 Mar 2025 and 31 Mar 2025: the data has none in this period "
+        f"(the data covers {text.day_text(dt.date.fromisoformat(first))} to "
+        f"{text.day_text(dt.date.fromisoformat(last))}). Choose another period."
+    )
 
 
 def test_custom_dates_outside_the_data_cannot_be_chosen(app_env, raw_sql):

@@ -10,6 +10,7 @@ import datetime as dt
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
@@ -133,8 +134,15 @@ def check_page(at: AppTest, page: str, shape: shapes.Shape, period: str) -> None
             assert "has no CX share" not in text, where
             assert "No incentives have been imported" in infos(at), where
             assert data_page_links(at) >= 1, where  # sign-in off: everyone may import
+    if page in ("pages/overview.py", "pages/journey.py"):  # the stage cards say it once
+        never = [METRICS[k].short for k in ("nps", "csat", "ces") if k not in shape.scores]
+        captions = [c.value for c in at.caption]
+        for short in never:
+            assert not [c for c in captions if re.search(rf"\b0 {short}\b", c)], (where, short)
+        if never and shape.stages:
+            assert f"{' and '.join(never)} not measured" in captions, where
     on_strip = page in ("pages/overview.py", "pages/journey.py") and period == "all"
-    if on_strip and shape.empty_stage and shape.stages > 1:
+    if on_strip and shape.empty_stage and shape.stages > 1 and "nps" in shape.scores:
         values = [m.value for m in at.metric if m.label == "NPS"]
         assert NO_FIGURE in values, where  # the stage nobody answered about: a dash,
         assert "n = 0 · " in text, where  # and its card says why

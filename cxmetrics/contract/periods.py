@@ -68,12 +68,13 @@ def default_preset(
     answers: Callable[[dt.date, dt.date], int],
     min_n: int,
     chosen: str | None = None,
+    what: str = "NPS answers",
 ) -> tuple[str, str]:
     """The period a view opens on, and why, in words.
 
     ``chosen``: the company's setting, used as it is. Otherwise the shortest preset (by the
-    days it spans on this data) in which ``answers(start, end)`` (NPS answers) reaches
-    ``min_n``; all data when none does."""
+    days it spans on this data) in which ``answers(start, end)`` (``what`` they count, NPS
+    answers unless the data has none) reaches ``min_n``; all data when none does."""
     if chosen:
         return chosen, f"{PRESETS[chosen]}: the company's default period."
 
@@ -87,9 +88,9 @@ def default_preset(
         if n >= min_n:
             return preset, (
                 f"{PRESETS[preset]} chosen as the default: the shortest period with at least "
-                f"{min_n} NPS answers ({n:,})."
+                f"{min_n} {what} ({n:,})."
             )
     n = answers(first, last)
     return "all", (
-        f"All data chosen as the default: it holds only {n:,} NPS answers, fewer than {min_n}."
+        f"All data chosen as the default: it holds only {n:,} {what}, fewer than {min_n}."
     )

@@ -141,16 +141,28 @@ class Dataset:
             f"responses with a {key} column to see it."
         )
 
+    def unmeasured_scores(self) -> tuple[str, ...]:
+        """The scores (of nps, csat, ces) :meth:`unmeasured`: never answered on any date."""
+        return tuple(k for k in ("nps", "csat", "ces") if self.unmeasured(k))
+
     def default_period(self, min_n: int = MIN_N) -> tuple[str, str]:
         """The period preset a view opens on and why (:func:`periods.default_preset`): the
         company's setting, else the shortest preset with ``min_n`` NPS answers in view of
-        this dataset (a manager's dataset counts their stages)."""
+        this dataset (a manager's dataset counts their stages); where NPS is not measured,
+        answers of the first score that is, else responses."""
+        measured = [k for k in ("nps", "csat", "ces") if not self.unmeasured(k)]
+        column, what = (
+            (f"n_{measured[0]}", f"{METRICS[measured[0]].short} answers")
+            if measured
+            else ("responses", "responses")
+        )
         return periods.default_preset(
             self.first_day,
             self.last_day,
-            lambda start, end: self._total("n_nps", start, end),
+            lambda start, end: self._total(column, start, end),
             min_n,
             self.settings.default_period,
+            what,
         )
 
     def money(self, value: float | None) -> str:
