@@ -95,8 +95,9 @@ METRICS: dict[str, Metric] = {
         Metric(
             "csat",
             "Customer satisfaction (CSAT)",
-            "Share of customers who answered 4 or 5 on the 1-5 satisfaction scale "
-            "(top-2-box). Blank answers are left out of n.",
+            "Share of answers of 4 or 5 on the 1-5 satisfaction scale (top-2-box). Each "
+            "answer counts: a customer who rates several touchpoints counts at each. Blank "
+            "answers are left out of n.",
             "CSAT = 100 × (answers of 4 or 5) / n",
             "%",
             True,
@@ -106,7 +107,7 @@ METRICS: dict[str, Metric] = {
         Metric(
             "csat_top1",
             "CSAT top box",
-            "Share of customers who answered 5 on the 1-5 satisfaction scale.",
+            "Share of answers of 5 on the 1-5 satisfaction scale; each answer counts.",
             "CSAT top box = 100 × (answers of 5) / n",
             "%",
             True,
@@ -221,7 +222,8 @@ METRICS: dict[str, Metric] = {
             "Satisfied but at risk",
             "Customers whose latest satisfaction answer in view is 4-5 but whose latest NPS "
             "answer is 0-8 (passive or detractor), or who left during the period; as a share "
-            "of the satisfied.",
+            "of the satisfied. Of several answers on a customer's last day, the one with the "
+            "last response id counts as the latest.",
             "at risk = 100 × satisfied customers (CSAT 4-5) with NPS 0-8 or gone / satisfied "
             "customers",
             "%",
