@@ -300,6 +300,10 @@ def main(argv: list[str] | None = None) -> int:
     ) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_DATA
+    except sa.exc.SQLAlchemyError as exc:  # a database down, a refused password, a lost table
+        url = store.safe_url(getattr(args, "url", None) or store.database_url())
+        print(f"error: the database {url} failed: {store.describe_error(exc)}", file=sys.stderr)
+        return EXIT_DATA
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
@@ -499,6 +503,7 @@ def _import(args) -> int:
         print(f"report written to {report.report_path.resolve()}")
     if report.rejected_path:
         print(f"rejected rows written to {report.rejected_path.resolve()}")
+        print("problems, by the file's line (row 1 is the header):")
         for r in report.problems.head(10).iter_rows(named=True):
             print(f"  row {r['row']}, {r['column']} = {_shortened(r['value'])!r}: {r['reason']}")
         if report.problems.height > 10:

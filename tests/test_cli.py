@@ -156,6 +156,12 @@ def test_summary_text_names_every_stage(sample_url, raw_sql):
         (["summary"], "postgres://cx:secret@127.0.0.1:9/cx", "write postgresql+psycopg://"),
         (["summary"], "/srv/cx/cx.db", "a SQLite file is sqlite:///relative/path.db or"),
         (["summary"], "sqlite:////tmp", "/tmp is a folder, not a SQLite file"),
+        # every command, not only those that check the database first
+        (
+            ["settings", "show"],
+            "postgresql+psycopg://cx:s3cret@127.0.0.1:9/cx",
+            "error: the database postgresql+psycopg://cx:***@127.0.0.1:9/cx failed: ",
+        ),
     ],
 )
 def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(sample_url, args, env_url, message):
@@ -163,7 +169,7 @@ def test_bad_input_gives_one_clear_line_and_a_non_zero_exit(sample_url, args, en
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], out.stderr
-    assert "Traceback" not in out.stderr
+    assert "Traceback" not in out.stderr and "s3cret" not in out.stderr
 
 
 def test_bad_date_is_a_usage_error():
@@ -185,7 +191,9 @@ def test_sample_then_summary_on_a_new_file(tmp_path):
     out = run("sample", "--customers", "300", "--seed", "5", "--url", url)
     assert out.returncode == 0, out.stderr
     assert "responses from 300 customers" in out.stdout
-    assert "%]" in out.stderr  # progress is visible
+    assert "%]" in out.stderr  # progress is visible, and never runs back
+    shown = [float(p) for p in re.findall(r"\[\s*([\d.]+)%\]", out.stderr)]
+    assert len(shown) > 3 and shown == sorted(shown), shown
     again = run("sample", "--customers", "300", "--url", url)
     assert again.returncode != 0 and "--replace" in again.stderr
     summary = run("summary", "--json", url=url)

@@ -1323,7 +1323,10 @@ def test_the_import_command(tmp_path, sample_db):
     refused = run(*args)
     assert refused.returncode == 1
     assert "5 rows read, 5 checked, 2 problems in 2 rows; wrote 0 rows" in refused.stdout
-    assert "row 5, nps = 'x': not a whole number" in refused.stdout
+    assert (
+        "problems, by the file's line (row 1 is the header):\n  row 5, nps = 'x': not a whole"
+        in (refused.stdout)
+    )
     assert f"row 6, channel = '{'w' * 79}… (6,000 characters)': longer than" in refused.stdout
     assert max(len(line) for line in refused.stdout.splitlines()) < 200
     report, rejected = tmp_path / "file.rules.report.csv", tmp_path / "file.rules.rejected.csv"
