@@ -401,15 +401,35 @@ def get_actions(ds: Dataset) -> pl.DataFrame | None:
     try:
         marker = actions.change_marker(_engine(url))
         key = (url, _current_version(url), ds.scope, "actions", marker)
-        return VIEWS.get(
+        found = VIEWS.get(
             key, lambda: actions.visible(actions.load(_engine(url)), ds.journey, ds.scope)
         )
+        log_failure("actions", None)
+        return found
     except (store.StoreError, sa.exc.SQLAlchemyError) as exc:
-        st.warning(
-            f"Action plans cannot be read right now: {store.describe_error(exc)}",
-            icon=":material/cloud_off:",
-        )
+        said = f"Action plans cannot be read right now: {store.describe_error(exc)}"
+        log_failure("actions", f"{said} ({store.safe_url(url)})")
+        st.warning(said, icon=":material/cloud_off:")
         return None
+
+
+_failures: dict[str, str] = {}  # what each part of the data last failed with, as logged
+_failures_lock = threading.Lock()
+
+
+def log_failure(part: str, message: str | None) -> None:
+    """Log a failure to read ``part`` of the data (the dashboard's data, its action plans)
+    for whoever runs the server, once while it lasts: every session's every run meets it,
+    the log gets it when it starts or changes. ``None``: read again, so the next is logged."""
+    with _failures_lock:
+        if message is None:
+            if _failures.pop(part, None) is not None:
+                log.info("%s: read again", part)
+            return
+        if _failures.get(part) == message:
+            return
+        _failures[part] = message
+    log.warning("%s", message)
 
 
 def refresh() -> None:
@@ -436,20 +456,26 @@ def get_dataset() -> Dataset:
         version = _current_version(url, warn=True)
         ds = _dataset_for(url, version, departments)
     except store.StoreError as exc:
+        log_failure("data", f"the dashboard cannot load its data: {exc}")
         st.error(f"**The dashboard cannot load its data.** {exc}", icon=":material/error:")
         st.caption(
-            "Set `CX_DATABASE_URL` to a SQLAlchemy URL of a CX database, or unset it to use "
-            f"the embedded sample data. This page tries again every {RETRY_SECONDS} seconds."
+            "The dashboard's administrator sets `CX_DATABASE_URL` to the CX database's "
+            "SQLAlchemy URL (without it, the dashboard shows a fictional sample company). "
+            f"This page tries again every {RETRY_SECONDS} seconds."
         )
         _retry_when_back(url, version)
         _stop()
     except Exception as exc:  # a driver or file error we did not foresee: no traceback
+        said = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        log_failure(
+            "data", f"the dashboard cannot load its data from {store.safe_url(url)}: {said}"
+        )
         st.error(
-            f"**The dashboard cannot load its data** from {store.safe_url(url)}: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+            f"**The dashboard cannot load its data** from {store.safe_url(url)}: {said}",
             icon=":material/error:",
         )
         _stop()
+    log_failure("data", None)  # loaded: the next failure is logged again
     if departments is not None and ds.journey.stages.height == 0:
         st.error(
             "**Nothing to show for your departments.** None of "

@@ -195,12 +195,29 @@ def test_custom_dates_outside_the_data_cannot_be_chosen(app_env, raw_sql):
 def test_an_unusable_database_is_a_message_not_a_traceback(
     monkeypatch, tmp_path, make_url, message
 ):
+    import logging
+
+    from cxapp import data
+
     monkeypatch.setenv(store.URL_ENV, make_url(tmp_path))
-    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+    data.log_failure("data", None)
+    logged = []
+    handler = logging.Handler()
+    handler.emit = logged.append
+    logging.getLogger("cxdashboard.data").addHandler(handler)
+    try:
+        at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT).run()
+        at.run()  # a second run, or a second session, meets the same failure
+    finally:
+        logging.getLogger("cxdashboard.data").removeHandler(handler)
     assert not at.exception
     errors = [e.value for e in at.error]
     assert errors and message in errors[0]
     assert "secret" not in errors[0]
+    # the server's log says it once, for whoever runs the server, without the password
+    said = [r.getMessage() for r in logged if r.levelname == "WARNING"]
+    assert len(said) == 1 and said[0].startswith("the dashboard cannot load its data")
+    assert message in said[0] and "secret" not in said[0]
 
 
 def test_a_database_without_responses_is_explained(monkeypatch, tmp_path):

@@ -161,6 +161,27 @@ def test_the_data_page_where_files_are_not_imported_shows_its_tables_and_why(
     assert not at.get("file_uploader")
 
 
+@pytest.mark.parametrize("name", ["duckdb-folder", "spark"])
+def test_the_action_editor_is_not_offered_where_action_plans_cannot_be_written(
+    engines, monkeypatch, name
+):
+    """A lake and Spark are read only: the Accountability page lists the action plans and
+    says why they are not edited here, before anyone fills in a form for nothing."""
+    need(engine_of(name))
+    monkeypatch.setenv(store.URL_ENV, engines.url(name))
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
+    at.switch_page("pages/accountability.py").run()
+    assert not at.exception, at.exception
+    (said,) = [c.value for c in at.caption if c.value.startswith("Action plans are only read")]
+    assert "read only" in said or "does not write" in said
+    assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter:action_form")]
+    with sqlite3.connect(engines.sqlite_file) as conn:
+        (n,) = conn.execute("SELECT COUNT(*) FROM actions").fetchone()
+    lists = [len(d.value) for d in at.dataframe if "action_id" in d.value.columns]
+    assert max(lists) == n  # every action plan is still listed
+
+
 def test_a_folder_of_part_files_and_absent_optional_tables_are_read(engines, tmp_path):
     need("duckdb")
     folder = tmp_path / "lake"

@@ -6,6 +6,7 @@ sparse database. Numbers are checked against SQL written here."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import sqlite3
 
@@ -397,3 +398,27 @@ def test_action_plans_that_cannot_be_read_are_not_reported_as_none(app_env, monk
         "Action plans cannot be read right now: ConnectionRefusedError: connection refused"
     ]
     assert "The action plans cannot be read right now" in " ".join(c.value for c in at.caption)
+    # the server's log says so once while it lasts, and when they are read again
+    from cxapp import data
+
+    data.log_failure("actions", None)  # as after a read: the next failure is news
+    logged = []
+    handler = logging.Handler()
+    handler.emit = logged.append
+    logging.getLogger("cxdashboard.data").addHandler(handler)
+    try:
+        at.run()
+        at.run()
+        monkeypatch.undo()
+        at.run()
+    finally:
+        logging.getLogger("cxdashboard.data").removeHandler(handler)
+    said = [
+        (r.levelname, r.getMessage())
+        for r in logged
+        if r.getMessage().startswith(("Action plans", "actions:"))
+    ]
+    assert said[0][0] == "WARNING" and said[0][1].startswith(
+        "Action plans cannot be read right now: ConnectionRefusedError: connection refused ("
+    )
+    assert said[1:] == [("INFO", "actions: read again")]
