@@ -72,6 +72,7 @@ def _current_version(url: str, *, warn: bool = False) -> tuple:
         if url not in _last_good:
             raise
         version, since = _last_good[url]
+        log_failure("data", f"the database cannot be used, the pages keep earlier data: {exc}")
         if not warn:  # one warning per page: get_dataset gives it
             return version
         st.warning(
@@ -82,6 +83,7 @@ def _current_version(url: str, *, warn: bool = False) -> tuple:
         )
         _retry_when_back(url)
         return version
+    log_failure("data", None)  # read: the next failure is logged again
     if _last_good.get(url, (None,))[0] != version:
         _last_good[url] = (version, dt.datetime.now(dt.UTC))
     return version
@@ -215,8 +217,7 @@ def _cached_or_stop(loader, what: str):
     try:
         return loader(url, _current_version(url), departments)
     except store.StoreError as exc:
-        st.error(f"**The {what} cannot be loaded.** {exc}", icon=":material/error:")
-        st.stop()
+        _stop_on(f"The {what} cannot be loaded.", exc, url)
 
 
 def get_comments() -> comment_queries.Comments:
@@ -319,8 +320,24 @@ def _shared(fn, args: tuple, kwargs: dict, derived: bool = False):
             ),
         )
     except store.StoreError as exc:
-        st.error(f"**The data for this view cannot be loaded.** {exc}", icon=":material/error:")
-        st.stop()
+        _stop_on("The data for this view cannot be loaded.", exc, url)
+
+
+def _stop_on(headline: str, exc: Exception, url: str) -> None:
+    """Say what could not be loaded and stop the page. Where the database itself does not
+    answer (an outage), the page looks again every few seconds and comes back by itself
+    once it does; a failure of a database that answers is not retried in a loop."""
+    st.error(f"**{headline}** {exc}", icon=":material/error:")
+    try:
+        _read_version(url)
+    except (store.StoreError, sa.exc.SQLAlchemyError):
+        log_failure("data", f"the database does not answer: {exc}")
+        st.caption(
+            f"The database does not answer; this page tries again every {RETRY_SECONDS} "
+            "seconds and comes back by itself."
+        )
+        _retry_when_back(url)
+    st.stop()
 
 
 _FIGURES: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # id -> shared figure
@@ -475,7 +492,6 @@ def get_dataset() -> Dataset:
             icon=":material/error:",
         )
         _stop()
-    log_failure("data", None)  # loaded: the next failure is logged again
     if departments is not None and ds.journey.stages.height == 0:
         st.error(
             "**Nothing to show for your departments.** None of "

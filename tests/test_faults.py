@@ -53,6 +53,32 @@ def test_a_database_down_at_start_is_named_and_the_page_recovers_by_itself(
         assert page.get_by_text("The dashboard cannot load its data.").count() == 0
 
 
+@pytest.mark.browser
+def test_a_view_first_asked_for_in_an_outage_comes_back_by_itself(
+    own_pg, sample_data, browser, tmp_path
+):
+    """Postgres stops after the dashboard loaded; a period nobody opened yet needs its
+    customer-level answers from the database: the page says it cannot be loaded, and,
+    without a click or a reload, shows the view once the database answers again."""
+    url = own_pg.create_database("view_in_outage")
+    store.write_tables(url, sample_data.tables())
+    with streamlit_server(url, tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(base)
+        page.wait_for_selector("[data-testid='stMetricValue']", timeout=90_000)
+        own_pg.stop()
+        page.goto(f"{base}/?period=all")
+        page.get_by_text("cannot be loaded").first.wait_for(timeout=90_000)
+        said = page.locator("[data-testid='stMain']").inner_text()
+        assert "The database does not answer; this page tries again every" in said
+        assert "Traceback" not in said
+        own_pg.restart()
+        page.wait_for_selector("[data-testid='stMetricValue']", timeout=90_000)
+        assert page.get_by_text("cannot be loaded").count() == 0
+    log = (tmp_path / "server.log").read_text()
+    assert "the database does not answer" in log
+
+
 def test_a_stopped_postgres_is_named_without_trying_every_reader(own_pg, monkeypatch):
     """The COPY reader cannot connect: the server is down, which connectorx (and its
     library's log lines, and pyarrow in memory) would only find again."""
