@@ -52,15 +52,19 @@ def _config() -> access.Config:
         _refuse(f"**Sign-in is misconfigured; the dashboard shows nothing.** {inert(str(exc))}.")
 
 
-def _mtime(path) -> float:
+def _mtime(path) -> tuple:
+    """What a users file is read again for: its content (modified time) and its mode and
+    owner (changed time): a file made readable by others after it was read is refused at
+    the next click, not at the next restart."""
     try:
-        return path.stat().st_mtime
+        st_ = path.stat()
     except OSError:
-        return 0.0
+        return (0.0, 0.0)
+    return (st_.st_mtime, st_.st_ctime)
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _users(path: str, mtime: float) -> dict[str, User]:
+def _users(path: str, mtime: tuple) -> dict[str, User]:
     return access.load_users(path)
 
 
@@ -72,7 +76,7 @@ def _limits() -> access.SignInLimits:
 
 
 @st.cache_resource(show_spinner=False, max_entries=4)
-def _password_sign_in(path: str, mtime: float) -> access.PasswordSignIn:
+def _password_sign_in(path: str, mtime: tuple) -> access.PasswordSignIn:
     """One per users file (and version of it), sharing the server's rate limits."""
     return access.PasswordSignIn(_users(path, mtime), limits=_limits())
 
@@ -94,12 +98,25 @@ def _key(cfg: access.Config) -> bytes:
     try:
         return _cookie_key(str(cfg.users_file))
     except session_cookie.KeyError_ as exc:
-        _refuse(f"**Sign-in is misconfigured.** {exc}.")
+        _misconfigured(exc)
 
 
 def _refuse(message: str):
     st.error(message, icon=":material/lock:")
     st.stop()
+
+
+_logged_misconfigurations: set[str] = set()
+
+
+def _misconfigured(exc: Exception):
+    """Refuse every page for a sign-in set up wrong, and tell the server's log, once per
+    reason (each visitor's every click meets it)."""
+    reason = str(exc)
+    if reason not in _logged_misconfigurations:
+        _logged_misconfigurations.add(reason)
+        logging.getLogger("cxdashboard").error("sign-in is misconfigured: %s", reason)
+    _refuse(f"**Sign-in is misconfigured.** {inert(reason)}.")
 
 
 def current_user() -> User:
@@ -135,7 +152,7 @@ def _users_or_stop(cfg: access.Config) -> dict[str, User]:
     try:
         return _users(str(cfg.users_file), _mtime(cfg.users_file))
     except access.AccessError as exc:
-        _refuse(f"**Sign-in is misconfigured.** {exc}.")
+        _misconfigured(exc)
 
 
 def _identify(cfg: access.Config, users: dict[str, User]) -> User | None:

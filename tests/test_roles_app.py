@@ -298,3 +298,32 @@ def test_a_password_change_or_an_idle_hour_ends_an_open_session(users):
     at.session_state["_signed_in_email"] = signed
     at.run()
     assert not at.metric and "after 60 minutes without activity" in at.error[0].value
+
+
+def test_a_users_file_made_readable_by_others_is_refused_at_the_next_click(users):
+    """The mode is checked whenever the file changes, its mode included (a chmod changes
+    no content): not only when the server first read it. The log says why, once."""
+    import logging
+
+    at = sign_in("ceo@example.com")
+    assert at.metric
+    logged = []
+    handler = logging.Handler()
+    handler.emit = logged.append
+    logging.getLogger("cxdashboard").addHandler(handler)
+    try:
+        users.chmod(0o644)
+        at.run()
+        at.run()
+    finally:
+        logging.getLogger("cxdashboard").removeHandler(handler)
+        users.chmod(0o600)
+    assert not at.exception, at.exception
+    assert not at.metric
+    (said,) = [e.value for e in at.error]
+    assert said.startswith("**Sign-in is misconfigured.** the users file")
+    assert "chmod 600" in said
+    errors = [r.getMessage() for r in logged if r.levelname == "ERROR"]
+    assert len(errors) == 1 and errors[0].startswith("sign-in is misconfigured: the users file")
+    at.run()  # put right: the next click shows the page again, still signed in
+    assert at.metric and not at.error
