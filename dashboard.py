@@ -1,12 +1,16 @@
 """Entry point: page config and the router. Each page in pages/ renders itself."""
 
+from pathlib import Path
 from urllib.parse import urlparse
 
 import streamlit as st
 
 from cxapp import auth, errors
 
-st.set_page_config(page_title="CX dashboard", page_icon=":material/insights:", layout="wide")
+FAVICON = Path(__file__).resolve().parent / "cxapp" / "favicon.png"
+
+# the tab's icon from this server, not fetched from a font service on the internet
+st.set_page_config(page_title="CX dashboard", page_icon=str(FAVICON), layout="wide")
 
 user = auth.peek()  # None until signed in: each page then shows the sign-in screen
 pages = [

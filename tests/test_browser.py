@@ -128,6 +128,21 @@ def test_a_link_s_filters_stay_in_the_address_on_every_page_until_reset(server, 
     page.close()
 
 
+def test_a_page_asks_nothing_of_any_server_but_the_dashboard(server, browser):
+    """An intranet dashboard: the browser fetches every file from the dashboard's own
+    server (the tab's icon came from a font service on the internet)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.goto(server)
+    wait_ready(page)
+    page.get_by_role("navigation").get_by_role("link", name="Journey").click()
+    expect(page.locator(".js-plotly-plot")).to_have_count(3, timeout=60_000)
+    elsewhere = [url for url in asked if not url.startswith((server, "data:", "blob:", "about:"))]
+    assert asked and elsewhere == [], elsewhere
+    page.close()
+
+
 def test_the_journey_page_renders_in_the_browser(server, browser):
     page = browser.new_page(viewport={"width": 1500, "height": 1000})
     page.goto(server)
