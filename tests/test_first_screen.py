@@ -422,3 +422,27 @@ def test_action_plans_that_cannot_be_read_are_not_reported_as_none(app_env, monk
         "Action plans cannot be read right now: ConnectionRefusedError: connection refused ("
     )
     assert said[1:] == [("INFO", "actions: read again")]
+
+
+def test_where_only_good_news_held_the_first_screen_does_not_say_nothing_did():
+    """ "Nothing significant to report" over a view where NPS rose 82 points, kept by the
+    same tests the command line lists: what held is named, not denied."""
+    rose = fx.Finding(
+        "trend", "NPS rose 82 points in June 2015 (n = 56).", 82.0, (60.0, 104.0), 56, 1e-5,
+        5e-5, (), (), family="nps",
+    )  # fmt: skip
+    fell = _finding("change", 1e-4, "nps", effect=-9.0)
+    assert first_screen.good_news([rose, fell]) == ("NPS rose 82 points in June 2015 (n = 56).",)
+    screen = first_screen.FirstScreen(
+        dt.date(2007, 5, 20), dt.date(2015, 8, 2), [], 7, good_news=("NPS rose 82 points.",)
+    )
+    assert screen.nothing.startswith("Nothing went wrong in this view: no score fell")
+    assert screen.nothing.endswith(
+        "(7 tests, false discovery rate 5%). What held is good news: NPS rose 82 points."
+    )
+    two = first_screen.FirstScreen(
+        dt.date(2007, 5, 20), dt.date(2015, 8, 2), [], 7, good_news=("A rose.", "B rose.")
+    )
+    assert two.nothing.endswith("What held is good news: A rose. And 1 more.")
+    quiet = first_screen.FirstScreen(dt.date(2007, 5, 20), dt.date(2015, 8, 2), [], 7)
+    assert quiet.nothing.startswith("Nothing significant to report in this view")

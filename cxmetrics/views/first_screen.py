@@ -71,6 +71,13 @@ NOTHING = (
     "leading indicator or concentration of risk holds after testing ({tested}, false "
     "discovery rate 5%). Scores against target and the touchpoints that differ are below."
 )
+#: Instead of NOTHING where what held is good news only: "nothing significant" would deny it
+NOTHING_BAD = (
+    "Nothing went wrong in this view: no score fell against the previous period, no "
+    "department's green scorecard hides a red stage, and no closed-versus-confirmed gap, "
+    "leading indicator or concentration of risk holds after testing ({tested}, false "
+    "discovery rate 5%). What held is good news: {good}"
+)
 UNTESTED = (
     "Nothing could be tested in this view: every comparison needs at least {min_n} answers "
     "(or cases) on each side, and none has them here. Widen the period or the filters to "
@@ -179,6 +186,8 @@ class FirstScreen:
     min_n: int = MIN_N  # the answers a score needs, as the screen was computed with
     #: said under a channel filter when a finding is of cases or KPIs, which have no channel
     channel_note: str | None = None
+    #: the findings that held and are good news (a score that rose), as sentences
+    good_news: tuple[str, ...] = ()
 
     @property
     def nothing(self) -> str | None:
@@ -187,7 +196,12 @@ class FirstScreen:
             return None
         if not self.tested:  # not "nothing fell": nothing could be compared
             return UNTESTED.format(min_n=self.min_n)
-        return NOTHING.format(tested=counted(self.tested, "test"))
+        tested = counted(self.tested, "test")
+        if self.good_news:
+            more = len(self.good_news) - 1
+            good = self.good_news[0] + (f" And {more:,} more." if more else "")
+            return NOTHING_BAD.format(tested=tested, good=good)
+        return NOTHING.format(tested=tested)
 
     def lines(self, money) -> list[str]:
         """The first screen as plain lines (the briefing's "What to know")."""
@@ -534,4 +548,13 @@ def build(
         missing,
         min_n=ev.min_n,
         channel_note=NO_CHANNEL if blind else None,
+        good_news=good_news(report.findings),
+    )
+
+
+def good_news(kept: list[fx.Finding]) -> tuple[str, ...]:
+    """The kept findings of the headline kinds that are not bad news (a score that rose), as
+    one sentence each: what the first screen names where nothing went wrong."""
+    return tuple(
+        one_sentence(c.sentence) for c in kept if c.kind in HEADLINE_KINDS and not is_bad_news(c)
     )
