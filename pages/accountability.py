@@ -142,7 +142,7 @@ if av.has_kpis:
 st.subheader("Every stage has a cross-functional team")
 ui.chart(
     data.figure(accountability_charts.fig_ownership, av.matrix),
-    f"{METRICS['nps'].definition} Colour: the stage's NPS minus its target.",
+    f"{METRICS['nps'].definition} {accountability.matrix_colour_note(av.matrix)}",
     key="fig_ownership",
 )
 owned = set(av.matrix.drop_nulls("role")["stage_id"])

@@ -515,7 +515,10 @@ def test_a_journey_without_nps_targets_is_drawn_without_target_ticks_nor_words()
     assert all(h.endswith("stage no target set") for h in worst.data[0].hovertext)
 
 
-def test_the_ownership_map_names_a_missing_target_as_the_reason_it_is_empty():
+def test_the_ownership_map_without_targets_shows_who_affects_each_stage_uncoloured():
+    """No NPS target set: the map still says who affects each stage, with each stage's NPS,
+    in one neutral colour (nothing to be good or bad against); with a target but too few
+    answers, it says so."""
     from test_accountability import journey_of, stage
 
     from cxmetrics.charts import accountability_charts
@@ -523,14 +526,27 @@ def test_the_ownership_map_names_a_missing_target_as_the_reason_it_is_empty():
 
     journey = journey_of([("a", "x", "lead"), ("b", "x", "lead")], {"x": 0.5})
 
-    def message(*stages) -> str:
-        figure = accountability_charts.fig_ownership(acc.matrix(journey, list(stages)))
-        return figure.layout.annotations[0].text
+    def figure(*stages):
+        return accountability_charts.fig_ownership(acc.matrix(journey, list(stages)))
 
-    untargeted = message(stage("a", -30, None, n=600), stage("b", 10, None, n=600))
-    assert untargeted.startswith("No stage in view has an NPS target")
-    too_few = message(stage("a", -30, 30, n=29), stage("b", 10, None, n=600))
-    assert too_few == "No stage in view with an NPS target has enough NPS answers"
+    bare = figure(stage("a", -30, None, n=600), stage("b", 10, None, n=600))
+    (heat,) = [t for t in bare.data if t.type == "heatmap"]
+    assert bare.layout.title.text == "Who affects each stage (no NPS target set: not coloured)"
+    assert heat.showscale is False and {c for _, c in heat.colorscale} == {"#E4E7EB"}
+    row = list(heat.y).index("X")
+    assert [heat.text[row][list(heat.x).index(s)] for s in ("A", "B")] == [
+        "Lead<br>NPS -30",
+        "Lead<br>NPS +10",
+    ]
+    assert "no target set" in heat.hovertext[row][0] and "vs target" not in heat.hovertext[row][0]
+    cells = acc.matrix(journey, [stage("a", -30, None, n=600), stage("b", 10, None, n=600)])
+    assert acc.matrix_colour_note(cells).startswith("No NPS target is set for these stages")
+    targeted = acc.matrix(journey, [stage("a", -30, 30, n=600), stage("b", 10, None, n=600)])
+    assert acc.matrix_colour_note(targeted) == "Colour: the stage's NPS minus its target."
+    too_few = figure(stage("a", -30, 30, n=29), stage("b", 10, None, n=600))
+    assert too_few.layout.annotations[0].text == (
+        "No stage in view with an NPS target has enough NPS answers"
+    )
 
 
 def test_what_changed_claims_no_stillness_where_nothing_was_compared():

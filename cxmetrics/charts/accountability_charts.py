@@ -25,6 +25,7 @@ from cxmetrics.views.accountability import GREEN_SILO, stage_weekly_nps
 #: The ownership map's height: its margins (the stages' names on top, 120 px, and the axis
 #: below) and a row per department that holds two lines of text ("Contrib." and the NPS)
 HEAT_MARGINS, HEAT_ROW = 170, 44
+NEUTRAL = "#E4E7EB"  # a cell of a map without targets: no colour says good or bad
 
 
 def fig_ownership(cells: pl.DataFrame) -> go.Figure:
@@ -34,11 +35,12 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
     if cells.height == 0:
         return _empty(title, "No stage in view")
     owned = cells.filter(pl.col("role").is_not_null())
-    if owned["gap"].is_null().all():
-        if owned["target"].is_null().all():  # the reason is the target, not the answers
-            return _empty(
-                title, "No stage in view has an NPS target: targets come with the journey"
-            )
+    # without any NPS target, who affects each stage is still the map's news: drawn in one
+    # neutral colour with each stage's NPS, not coloured good or bad against nothing
+    untargeted = owned["target"].is_null().all()
+    if untargeted:
+        title = "Who affects each stage (no NPS target set: not coloured)"
+    elif owned["gap"].is_null().all():
         return _empty(title, "No stage in view with an NPS target has enough NPS answers")
     stages = cells.select("stage", "position").unique().sort("position")["stage"].to_list()
     depts = sorted(cells["department"].unique().to_list())
@@ -49,7 +51,7 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
         for s in stages:
             r = look.get((s, d))
             role = r["role"] if r else None
-            zr.append(r["gap"] if role else None)
+            zr.append((0.0 if untargeted else r["gap"]) if role else None)
             # the number the colour shows: the NPS against target (the NPS alone without one)
             if not role:
                 figure = ""
@@ -65,10 +67,12 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
             elif r["nps"] is None:
                 said = f"{role}<br>too few NPS answers to show a score (n = {r['n_nps']:,})"
             else:
-                said = (
-                    f"{role}<br>NPS {METRICS['nps'].format(r['nps'])} (n = {r['n_nps']:,}) "
-                    f"vs target {METRICS['nps'].format(r['target'])}"
+                aim = (
+                    "no target set"
+                    if r["target"] is None
+                    else f"vs target {METRICS['nps'].format(r['target'])}"
                 )
+                said = f"{role}<br>NPS {METRICS['nps'].format(r['nps'])} (n = {r['n_nps']:,}) {aim}"
             hr.append(f"{d} · {s}<br>{said}")
         z.append(zr)
         text.append(tr)
@@ -82,11 +86,17 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
         text,
         hover,
         gap=3,
-        colorscale="RdYlGn",
-        zmid=0,
-        zmin=-40,
-        zmax=40,
-        colorbar=dict(title=dict(text="NPS − target"), thickness=12),
+        **(
+            dict(colorscale=[[0, NEUTRAL], [1, NEUTRAL]], showscale=False)
+            if untargeted
+            else dict(
+                colorscale="RdYlGn",
+                zmid=0,
+                zmin=-40,
+                zmax=40,
+                colorbar=dict(title=dict(text="NPS − target"), thickness=12),
+            )
+        ),
     )
     fig.update_yaxes(autorange="reversed")
     fig.update_xaxes(side="top")

@@ -447,6 +447,15 @@ def matrix(journey: Journey, stages: list[StageRow], min_n: int = m.MIN_N) -> pl
     )
 
 
+def matrix_colour_note(cells: pl.DataFrame) -> str:
+    """What the ownership map's colour means: the NPS against target, or, where no stage
+    in view has an NPS target, that the cells are not coloured."""
+    owned = cells.filter(pl.col("role").is_not_null()) if cells.height else cells
+    if owned.height and owned["target"].is_null().all():
+        return "No NPS target is set for these stages, so the cells are not coloured."
+    return "Colour: the stage's NPS minus its target."
+
+
 def scorecard(journey: Journey, stage_id: str, kpi_table: pl.DataFrame) -> pl.DataFrame:
     """The shared scorecard of a stage: every department affecting it (lead first) with each
     of its KPIs side by side. ``kpi_table`` from :func:`kpi_summary`."""
