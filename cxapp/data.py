@@ -83,7 +83,8 @@ def _current_version(url: str, *, warn: bool = False) -> tuple:
         )
         _retry_when_back(url)
         return version
-    log_failure("data", None)  # read: the next failure is logged again
+    for part in ("data", "view"):  # read: the next failure is logged again
+        log_failure(part, None)
     if _last_good.get(url, (None,))[0] != version:
         _last_good[url] = (version, dt.datetime.now(dt.UTC))
     return version
@@ -331,7 +332,7 @@ def _stop_on(headline: str, exc: Exception, url: str) -> None:
     try:
         _read_version(url)
     except (store.StoreError, sa.exc.SQLAlchemyError):
-        log_failure("data", f"the database does not answer: {exc}")
+        log_failure("view", f"the database does not answer: {exc}")
         st.caption(
             f"The database does not answer; this page tries again every {RETRY_SECONDS} "
             "seconds and comes back by itself."
@@ -435,9 +436,10 @@ _failures_lock = threading.Lock()
 
 
 def log_failure(part: str, message: str | None) -> None:
-    """Log a failure to read ``part`` of the data (the dashboard's data, its action plans)
-    for whoever runs the server, once while it lasts: every session's every run meets it,
-    the log gets it when it starts or changes. ``None``: read again, so the next is logged."""
+    """Log a failure to read ``part`` of the data (the dashboard's data, a view's, its
+    action plans) for whoever runs the server, once while it lasts: every session's every
+    run meets it, the log gets it when it starts or changes. ``None``: read again, so the
+    next is logged."""
     with _failures_lock:
         if message is None:
             if _failures.pop(part, None) is not None:
