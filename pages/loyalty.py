@@ -49,7 +49,7 @@ marks = (
 ui.chart(
     data.figure(loyalty_charts.fig_nps_trend, trend, unit),
     f"{METRICS['nps'].definition} {marks}; bands and tests allow for customers who answer "
-    "more than once.",
+    "more than once." + loyalty.undrawn_note(trend, unit, MIN_N),
     key="fig_nps_trend",
 )
 ui.chart(

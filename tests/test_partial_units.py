@@ -561,3 +561,38 @@ def test_what_changed_claims_no_stillness_where_nothing_was_compared():
     assert still == (
         "No score moved significantly against 2 May 2012 – 31 Aug 2012 (3 comparisons tested)."
     )
+
+
+def test_the_nps_trend_breaks_where_a_period_has_no_score_and_says_what_it_left_out():
+    """Real review data has years without reviews and months below the minimum n: the line
+    stopped nowhere and ran straight across them, and the caption never said that 42% of
+    the answers were not drawn."""
+    from cxmetrics.views import loyalty
+
+    months = [dt.date(2011, 10, 1), dt.date(2011, 11, 1), dt.date(2011, 12, 1)]
+    months += [dt.date(2013, 1, 1), dt.date(2013, 2, 1)]
+    trend = pl.DataFrame(
+        {
+            "period": months,
+            "group": ["All"] * 5,
+            "nps": [-20.0, -25.0, None, 10.0, 12.0],  # December: 12 answers, too few
+            "moe": [9.0, 9.0, None, 9.0, 9.0],
+            "n_nps": [40, 45, 12, 50, 53],
+            "significant": [False] * 5,
+        },
+        schema_overrides={"nps": pl.Float64, "moe": pl.Float64},
+    )
+    fig = loyalty_charts.fig_nps_trend(trend, "month")
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    assert [list(t.x) for t in lines] == [months[:2], months[3:]]
+    assert [t.showlegend for t in lines] == [True, False]
+    bands = [t for t in fig.data if t.fill == "toself"]
+    assert [list(t.x) for t in bands] == [months[:2] + months[1::-1], months[3:] + months[:2:-1]]
+    assert loyalty.undrawn_note(trend, "month", 30) == (
+        " 12 answers (6%) fall in months with fewer than 30 and are not drawn; the line "
+        "breaks at a month without a score."
+    )
+    assert loyalty.undrawn_note(trend.filter(pl.col("nps").is_not_null()), "month", 30) == ""
+    assert loyalty_charts.runs([dt.date(2026, 1, 5), dt.date(2026, 1, 12)], "week") == [[0, 1]]
+    quarters = [dt.date(2025, 10, 1), dt.date(2026, 1, 1), dt.date(2026, 7, 1)]
+    assert loyalty_charts.runs(quarters, "quarter") == [[0, 1], [2]]

@@ -3,6 +3,8 @@ customer profit, value × loyalty, and influencers."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import plotly.graph_objects as go
 import polars as pl
 
@@ -21,6 +23,26 @@ from cxmetrics.contract.registry import METRICS
 from cxmetrics.stats import metrics as m
 
 
+def runs(periods: list, unit: str) -> list[list[int]]:
+    """The places of ``periods`` (ascending starts of weeks or months) in runs of periods
+    that follow one another, a new run after each period missing."""
+    out: list[list[int]] = []
+    for i, period in enumerate(periods):
+        if out and _next_period(periods[i - 1], unit) == period:
+            out[-1].append(i)
+        else:
+            out.append([i])
+    return out
+
+
+def _next_period(period, unit: str):
+    months = {"month": 1, "quarter": 3}.get(unit)
+    if months is None:
+        return period + dt.timedelta(days=7)
+    index = period.year * 12 + period.month - 1 + months
+    return period.replace(year=index // 12, month=index % 12 + 1)
+
+
 def fig_nps_trend(trend: pl.DataFrame, unit: str) -> go.Figure:
     """NPS per period with its 95% band; significant changes from the previous period marked."""
     title = f"NPS by {unit} with 95% confidence band"
@@ -30,34 +52,39 @@ def fig_nps_trend(trend: pl.DataFrame, unit: str) -> go.Figure:
     for i, (group,) in enumerate(trend.select("group").unique(maintain_order=True).iter_rows()):
         part = trend.filter((pl.col("group") == group) & pl.col("nps").is_not_null())
         color = SERIES_COLORS[i % len(SERIES_COLORS)]
-        x = part["period"].to_list()
-        nps = part["nps"].to_list()
-        band = clipped(nps, part["moe"].to_list())  # it stops at the scale's ends
-        upper = [v + up for v, up in zip(nps, band["array"], strict=True)]
-        lower = [v - down for v, down in zip(nps, band["arrayminus"], strict=True)]
-        fig.add_scatter(
-            x=x + x[::-1],
-            y=upper + lower[::-1],
-            fill="toself",
-            mode="lines",
-            line=dict(width=0),
-            fillcolor=color,
-            opacity=0.15,
-            hoverinfo="skip",
-            showlegend=False,
-            legendgroup=str(group),
-        )
-        fig.add_scatter(
-            x=x,
-            y=part["nps"].to_list(),
-            mode="lines+markers",
-            name=str(group),
-            line=dict(color=color, width=2),
-            legendgroup=str(group),
-            customdata=list(zip(part["moe"], part["n_nps"], strict=True)),
-            hovertemplate=f"{group} %{{x}}: NPS %{{y:+.1f}} ± %{{customdata[0]:.1f}}"
-            " (n = %{customdata[1]:,})<extra></extra>",
-        )
+        # a period without a score (too few answers, or none) breaks the line and its band:
+        # a line straight across a year without data would read as a trend through it
+        for j, run in enumerate(runs(part["period"].to_list(), unit)):
+            piece = part[run[0] : run[-1] + 1]
+            x = piece["period"].to_list()
+            nps = piece["nps"].to_list()
+            band = clipped(nps, piece["moe"].to_list())  # it stops at the scale's ends
+            upper = [v + up for v, up in zip(nps, band["array"], strict=True)]
+            lower = [v - down for v, down in zip(nps, band["arrayminus"], strict=True)]
+            fig.add_scatter(
+                x=x + x[::-1],
+                y=upper + lower[::-1],
+                fill="toself",
+                mode="lines",
+                line=dict(width=0),
+                fillcolor=color,
+                opacity=0.15,
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=str(group),
+            )
+            fig.add_scatter(
+                x=x,
+                y=nps,
+                mode="lines+markers",
+                name=str(group),
+                showlegend=j == 0,
+                line=dict(color=color, width=2),
+                legendgroup=str(group),
+                customdata=list(zip(piece["moe"], piece["n_nps"], strict=True)),
+                hovertemplate=f"{group} %{{x}}: NPS %{{y:+.1f}} ± %{{customdata[0]:.1f}}"
+                " (n = %{customdata[1]:,})<extra></extra>",
+            )
         sig = part.filter(pl.col("significant"))
         if sig.height:
             fig.add_scatter(

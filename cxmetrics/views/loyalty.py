@@ -102,6 +102,20 @@ def trend_in_view(
     return trend(ds.slice_stats(f), unit, split, min_n, ds.design_effect)
 
 
+def undrawn_note(trend: pl.DataFrame, unit: str, min_n: int = m.MIN_N) -> str:
+    """What the NPS trend leaves out, in words: the answers of periods with fewer than
+    ``min_n``, and that the line breaks there ("" when every period is drawn)."""
+    left = trend.filter(pl.col("nps").is_null())
+    n = int(left["n_nps"].sum()) if left.height else 0
+    if not n:
+        return ""
+    share = 100 * n / max(int(trend["n_nps"].sum()), 1)
+    return (
+        f" {n:,} answers ({share:.0f}%) fall in {unit}s with fewer than {min_n} and are not "
+        f"drawn; the line breaks at a {unit} without a score."
+    )
+
+
 def with_group_names(trend: pl.DataFrame, names: dict[str, str]) -> pl.DataFrame:
     """``trend`` with each group's id replaced by its name (``Journey.labels``)."""
     return trend.with_columns(trend["group"].replace(names))
