@@ -31,6 +31,7 @@ from cxmetrics.contract.journey import JourneyError
 from cxmetrics.contract.mapping import MappingError
 from cxmetrics.contract.periods import DEFAULT_PRESET, PRESETS, preset_range
 from cxmetrics.contract.registry import METRICS, MIN_N
+from cxmetrics.contract.text import shortened
 from cxmetrics.reports import alert_log, alerts, briefing, briefing_mail, delivery, exports
 from cxmetrics.stats import dataset, scope
 from cxmetrics.stats.filters import FilterError, Filters
@@ -505,7 +506,7 @@ def _import(args) -> int:
         print(f"rejected rows written to {report.rejected_path.resolve()}")
         print("problems, by the file's line (row 1 is the header):")
         for r in report.problems.head(10).iter_rows(named=True):
-            print(f"  row {r['row']}, {r['column']} = {_shortened(r['value'])!r}: {r['reason']}")
+            print(f"  row {r['row']}, {r['column']} = {shortened(r['value'])!r}: {r['reason']}")
         if report.problems.height > 10:
             print(f"  … and {report.problems.height - 10:,} more in the report")
     return 0 if report.ok else EXIT_DATA
@@ -810,16 +811,6 @@ def _filters(args, start, end) -> Filters:
         segments=_values(args.segment),
         regions=_values(args.region),
     )
-
-
-#: A rejected value printed longer than this is cut (the report file has it whole)
-SHOWN_VALUE_CHARS = 80
-
-
-def _shortened(value: str | None) -> str | None:
-    if value is None or len(value) <= SHOWN_VALUE_CHARS:
-        return value
-    return f"{value[: SHOWN_VALUE_CHARS - 1]}… ({len(value):,} characters)"
 
 
 def _check_not_empty(ds: dataset.Dataset, f: Filters, min_n: int) -> None:

@@ -91,6 +91,17 @@ def test_parse_query_reads_the_address_bar_s_own_period_and_dates():
     )
     assert (mixed.start, mixed.end) == (D(2026, 2, 1), None)
     assert mixed.problems == ("'dates' is left out: the link also has 'start', which is used",)
+    long = "x" * 5000  # a link cut and pasted into itself: quoted, not repeated whole
+    huge = links.parse_query({"period": long, "stage": long, "start": long}, CHOICES)
+    assert huge.problems == (
+        f"'start={'x' * 79}… (5,000 characters)' is not a date in YYYY-MM-DD form",
+        f"'period={'x' * 79}… (5,000 characters)' is not a period (known: "
+        + ", ".join(PRESETS.values())
+        + ")",
+        f"'stage' has no '{'x' * 79}… (5,000 characters)' in this view (known: "
+        + ", ".join(CHOICES.values["stage"])
+        + ")",
+    )
     early = links.parse_query({"dates": ["2020-01-01", "2026-01-01"]}, CHOICES)
     assert early.start is None and early.end == D(2026, 1, 1)
     assert early.problems == (

@@ -117,3 +117,15 @@ def part_decimals(a: float, b: float, decimals: int = 0) -> int:
     as an error; "94.4% … 53.6%" subtracts to 40.8, 41)."""
     shown = float(f"{a:.{decimals}f}") - float(f"{b:.{decimals}f}")
     return decimals if f"{abs(shown):.{decimals}f}" == gap_text(a, b, decimals) else decimals + 1
+
+
+#: A value quoted in a message longer than this is cut (a report or the file has it whole)
+SHOWN_VALUE_CHARS = 80
+
+
+def shortened(value: str | None, limit: int = SHOWN_VALUE_CHARS) -> str | None:
+    """``value`` as a message quotes it: whole when short, else its start and its length
+    ("wwww… (6,000 characters)")."""
+    if value is None or len(value) <= limit:
+        return value
+    return f"{value[: limit - 1]}… ({len(value):,} characters)"

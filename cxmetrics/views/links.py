@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlencode, urlsplit
 
 from cxmetrics.contract.periods import PRESETS
+from cxmetrics.contract.text import shortened
 from cxmetrics.stats.filters import Filters
 
 #: Where the dashboard is served for people outside it (mails, briefing files).
@@ -184,7 +185,7 @@ def parse_query(params: Mapping[str, Sequence[str] | str], choices: Choices) -> 
         try:
             day = dt.date.fromisoformat(got[-1].strip())
         except ValueError:
-            problems.append(f"'{shown}={got[-1]}' is not a date in YYYY-MM-DD form")
+            problems.append(f"'{shown}={shortened(got[-1])}' is not a date in YYYY-MM-DD form")
             continue
         if not choices.first_day <= day <= choices.last_day:
             problems.append(
@@ -202,7 +203,9 @@ def parse_query(params: Mapping[str, Sequence[str] | str], choices: Choices) -> 
         by_name = {name: key for key, name in PRESETS.items()}
         period = v if v in PRESETS else by_name.get(v)
         if period is None:
-            problems.append(f"'period={v}' is not a period (known: {', '.join(PRESETS.values())})")
+            problems.append(
+                f"'period={shortened(v)}' is not a period (known: {', '.join(PRESETS.values())})"
+            )
         elif period == "custom" and not (given["start"] or given["end"]):
             problems.append(f"'period={v}' has no dates (dates=START&dates=END)")
             period = None
@@ -221,7 +224,7 @@ def parse_query(params: Mapping[str, Sequence[str] | str], choices: Choices) -> 
                 kept.append(key)
         if unknown:
             problems.append(
-                f"'{param}' has no {', '.join(map(repr, unknown))} in this view"
+                f"'{param}' has no {', '.join(repr(shortened(u)) for u in unknown)} in this view"
                 + (f" (known: {', '.join(allowed)})" if allowed else "")
             )
         if kept:
