@@ -134,6 +134,17 @@ def test_every_page_renders_the_same_numbers_as_sqlite(
     assert shown["overview"][0][0] == METRICS["nps"].format(nps)
 
 
+def page_on(engines, name: str, page: str, monkeypatch) -> AppTest:
+    """``pages/PAGE.py`` under AppTest on the engine ``name`` (a failure if it raised)."""
+    need(engine_of(name))
+    monkeypatch.setenv(store.URL_ENV, engines.url(name))
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, at.exception
+    return at
+
+
 @pytest.mark.parametrize("name", ["duckdb-folder", "duckdb-file", "spark"])
 def test_the_data_page_where_files_are_not_imported_shows_its_tables_and_why(
     engines, monkeypatch, name
@@ -142,12 +153,7 @@ def test_the_data_page_where_files_are_not_imported_shows_its_tables_and_why(
     import log. It shows each table's rows, as SQLite counts them, and says why files are
     not imported there (a lake and Spark are read only; a DuckDB file is written whole, by
     the sample's command), before any file is chosen."""
-    need(engine_of(name))
-    monkeypatch.setenv(store.URL_ENV, engines.url(name))
-    monkeypatch.chdir(REPO)
-    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/data.py").run()
-    assert not at.exception, at.exception
+    at = page_on(engines, name, "data", monkeypatch)
     assert not at.error, [e.value for e in at.error]
     (holdings,) = [d.value for d in at.dataframe if "table" in d.value.columns]
     rows = dict(zip(holdings["table"], holdings["rows"], strict=True))
@@ -167,12 +173,7 @@ def test_the_action_editor_is_not_offered_where_action_plans_cannot_be_written(
 ):
     """A lake and Spark are read only: the Accountability page lists the action plans and
     says why they are not edited here, before anyone fills in a form for nothing."""
-    need(engine_of(name))
-    monkeypatch.setenv(store.URL_ENV, engines.url(name))
-    monkeypatch.chdir(REPO)
-    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
-    at.switch_page("pages/accountability.py").run()
-    assert not at.exception, at.exception
+    at = page_on(engines, name, "accountability", monkeypatch)
     (said,) = [c.value for c in at.caption if c.value.startswith("Action plans are only read")]
     assert "read only" in said or "does not write" in said
     assert not [b for b in at.button if b.key and b.key.startswith("FormSubmitter:action_form")]

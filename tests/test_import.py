@@ -873,8 +873,8 @@ def test_a_yes_no_column_read_as_nps_is_warned_about(engine, tmp_path):
     assert report.problems.height == 0 and report.written == n
     [warning] = report.warnings
     assert warning.startswith(
-        f"column 'Recommend' (→ nps) holds only 0 and 1 in its {n} answers, the two lowest "
-        "of nps's 0-10 scale"
+        f"column 'Recommend' (→ nps) holds only 0 and 1 in its {n} answers, of the two "
+        "lowest of nps's 0-10 scale"
     )
     assert "[values.nps]" in warning
     # one answer fewer than the rule's floor, one answer off the two lowest: no warning
@@ -883,6 +883,8 @@ def test_a_yes_no_column_read_as_nps_is_warned_about(engine, tmp_path):
         engine, "responses", write(tmp_path, rows([*yes_no[1:], 2])), m, dry_run=True
     )
     assert few.warnings == () and spread.warnings == ()
+    zeros = importer.run(engine, "responses", write(tmp_path, rows([0] * n)), m, dry_run=True)
+    assert zeros.warnings[0].startswith(f"column 'Recommend' (→ nps) holds only 0 in its {n} ")
     mapped = mapping.loads(MAPPING + '[values.nps]\n"1" = "10"\n"0" = "0"\n', ".toml")
     report = importer.run(engine, "responses", write(tmp_path, rows(yes_no)), mapped, dry_run=True)
     assert report.problems.height == 0 and report.warnings == ()

@@ -355,9 +355,10 @@ def scale_warnings(valid: pl.DataFrame, table: str, m: Mapping) -> list[str]:
         if answers.len() < LOWEST_TWO_FROM or not answers.is_between(low, low + 1).all():
             continue
         source = m.columns.get(column, column)
+        held = " and ".join(str(v) for v in sorted(answers.unique().to_list()))
         out.append(
-            f"column {source!r} (→ {column}) holds only {low} and {low + 1} in its "
-            f"{answers.len():,} answers, the two lowest of {column}'s {low}-{high} scale: "
+            f"column {source!r} (→ {column}) holds only {held} in its "
+            f"{answers.len():,} answers, of the two lowest of {column}'s {low}-{high} scale: "
             "every answer reads as one of the worst. If it is a yes/no answer, map its "
             f"values with [values.{column}] (for NPS, 1 = 10 and 0 = 0, as the README's "
             "worked example does), or give its scale with [rescale."
