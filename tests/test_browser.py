@@ -209,8 +209,9 @@ def data_page_with(browser, base: str, *files):
     expect(page.get_by_role("heading", name="What the dashboard holds")).to_be_visible(
         timeout=60_000
     )
-    for i, path in enumerate(files):
-        page.locator("[data-testid='stFileUploaderDropzoneInput']").nth(i).set_input_files(
+    for key, path in zip(("data_file", "data_mapping"), files, strict=False):
+        # by the widget's key: the journey's uploader comes first on the page
+        page.locator(f".st-key-{key} [data-testid='stFileUploaderDropzoneInput']").set_input_files(
             str(path)
         )
     return page
@@ -339,6 +340,7 @@ def test_the_data_page_reads_a_file_in_the_encoding_chosen(sample_db, browser, t
         encoding = page.locator("[data-testid='stSelectbox']").filter(has_text="Text encoding")
         expect(encoding).to_be_visible(timeout=60_000)
         encoding.click()
+        page.keyboard.type("cp1252")  # the list is long: filtered, its option is drawn
         page.get_by_role("option", name="cp1252").click()
         page.wait_for_selector(
             "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
