@@ -34,21 +34,23 @@ if needed is not None:  # a new database: say so before anything is read or made
         "definition, the customers and the responses.",
         icon=":material/database:",
     )
-    if user.can_import and uploads.import_refusal() is None:
-        if st.button("Create the tables", key="create_tables", type="primary"):
-            try:
-                made = uploads.create_tables()
-            except Exception as exc:  # noqa: BLE001 (a folder that cannot be written, a lost server)
-                st.error(
-                    f"**The tables cannot be created** (nothing was changed): "
-                    f"{inert(store.describe_error(exc))}",
-                    icon=":material/error:",
-                )
-            else:
-                st.session_state["tables_created"] = counted(len(made), "table")
-                st.rerun()
-    else:
+    refusal = uploads.import_refusal() if user.can_import else None
+    if not user.can_import:
         st.info("Creating the tables is for analysts.", icon=":material/lock:")
+    elif refusal is not None:  # a database the dashboard does not write to
+        st.info(inert(refusal[:1].upper() + refusal[1:]) + ".", icon=":material/lock:")
+    elif st.button("Create the tables", key="create_tables", type="primary"):
+        try:
+            made = uploads.create_tables()
+        except Exception as exc:  # noqa: BLE001 (a folder that cannot be written, a lost server)
+            st.error(
+                f"**The tables cannot be created** (nothing was changed): "
+                f"{inert(store.describe_error(exc))}",
+                icon=":material/error:",
+            )
+        else:
+            st.session_state["tables_created"] = counted(len(made), "table")
+            st.rerun()
     st.stop()
 if created := st.session_state.pop("tables_created", None):
     st.success(f"Created {created}. Import the journey definition first.")

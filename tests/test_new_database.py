@@ -92,3 +92,22 @@ def test_init_db_asks_for_the_comment_analysis_only_where_there_are_responses(tm
     out = _init_db(f"sqlite:///{db}")
     assert "created table comment_analysis" in out
     assert "fill the comment analysis with `python3 -m cxmetrics analyse-comments`" in out
+
+
+def test_a_database_the_dashboard_does_not_write_to_is_not_offered_its_tables(
+    tmp_path, monkeypatch
+):
+    """A DuckDB file without the contract's tables: the page says the tables are missing
+    and why they are not made here, instead of a button that would fail."""
+    from engines import need
+
+    need("duckdb")
+    monkeypatch.setenv(store.URL_ENV, f"duckdb:///{tmp_path / 'cx.duckdb'}")
+    monkeypatch.chdir(REPO)
+    at = AppTest.from_file(str(REPO / "pages" / "data.py"), default_timeout=120)
+    at.run()
+    assert not at.exception, at.exception
+    assert [w.value for w in at.warning][0].startswith("**The database is not set up yet:**")
+    assert not [b for b in at.button if b.key == "create_tables"]
+    (said,) = [i.value for i in at.info]
+    assert said.startswith("Files cannot be written: file imports go into a SQLite or Postgres")
