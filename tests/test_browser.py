@@ -211,8 +211,13 @@ def data_page_with(browser, base: str, *files):
     )
     for key, path in zip(("data_file", "data_mapping"), files, strict=False):
         # by the widget's key: the journey's uploader comes first on the page
-        page.locator(f".st-key-{key} [data-testid='stFileUploaderDropzoneInput']").set_input_files(
-            str(path)
+        uploader = page.locator(f".st-key-{key}")
+        uploader.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(path))
+        # the file is on the server and the page has run with it before the next step: a
+        # click too early ran the check without the saved mapping on a loaded machine
+        expect(uploader).to_contain_text(Path(path).name, timeout=60_000)
+        page.wait_for_selector(
+            "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
         )
     return page
 
