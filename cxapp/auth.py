@@ -48,7 +48,8 @@ def _config() -> access.Config:
     try:
         return access.config(bind_address=st.get_option("server.address"))
     except access.AccessError as exc:
-        logging.getLogger("cxdashboard").error("sign-in is misconfigured: %s", exc)
+        logger = logging.getLogger("cxdashboard")
+        errors.log_once("sign-in", f"sign-in is misconfigured: {exc}", logger, logging.ERROR)
         _refuse(f"**Sign-in is misconfigured; the dashboard shows nothing.** {inert(str(exc))}.")
 
 
@@ -106,16 +107,12 @@ def _refuse(message: str):
     st.stop()
 
 
-_logged_misconfigurations: set[str] = set()
-
-
 def _misconfigured(exc: Exception):
-    """Refuse every page for a sign-in set up wrong, and tell the server's log, once per
-    reason (each visitor's every click meets it)."""
+    """Refuse every page for a sign-in set up wrong, and tell the server's log, once while
+    the reason lasts (each visitor's every click meets it)."""
     reason = str(exc)
-    if reason not in _logged_misconfigurations:
-        _logged_misconfigurations.add(reason)
-        logging.getLogger("cxdashboard").error("sign-in is misconfigured: %s", reason)
+    logger = logging.getLogger("cxdashboard")
+    errors.log_once("sign-in", f"sign-in is misconfigured: {reason}", logger, logging.ERROR)
     _refuse(f"**Sign-in is misconfigured.** {inert(reason)}.")
 
 

@@ -22,7 +22,7 @@ import polars as pl
 import sqlalchemy as sa
 import streamlit as st
 
-from cxapp import auth
+from cxapp import auth, errors
 from cxapp.memo import Memo
 from cxmetrics.charts import chart_style
 from cxmetrics.contract import store
@@ -431,24 +431,10 @@ def get_actions(ds: Dataset) -> pl.DataFrame | None:
         return None
 
 
-_failures: dict[str, str] = {}  # what each part of the data last failed with, as logged
-_failures_lock = threading.Lock()
-
-
 def log_failure(part: str, message: str | None) -> None:
-    """Log a failure to read ``part`` of the data (the dashboard's data, a view's, its
-    action plans) for whoever runs the server, once while it lasts: every session's every
-    run meets it, the log gets it when it starts or changes. ``None``: read again, so the
-    next is logged."""
-    with _failures_lock:
-        if message is None:
-            if _failures.pop(part, None) is not None:
-                log.info("%s: read again", part)
-            return
-        if _failures.get(part) == message:
-            return
-        _failures[part] = message
-    log.warning("%s", message)
+    """A failure to read ``part`` of the data (the dashboard's data, a view's, its action
+    plans) in this module's log, once while it lasts (``errors.log_once``)."""
+    errors.log_once(part, message, log)
 
 
 def refresh() -> None:

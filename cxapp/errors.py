@@ -15,6 +15,7 @@ import functools
 import logging
 import os
 import secrets
+import threading
 
 import streamlit as st
 
@@ -79,3 +80,23 @@ def show_callback_error() -> None:
     error_id = st.session_state.pop(_CALLBACK_ERROR, None)
     if error_id is not None:
         _message(error_id)
+
+
+_failing: dict[str, str] = {}  # what each part of the server last failed with, as logged
+_failing_lock = threading.Lock()
+
+
+def log_once(part: str, message: str | None, logger: logging.Logger, level=logging.WARNING):
+    """Log a failure of ``part`` (the data, a view's, the action plans, sign-in's set-up)
+    for whoever runs the server, once while it lasts: every session's every run meets it,
+    the log gets it when it starts or changes. ``None``: ``part`` works again, which is
+    logged, so the next failure is logged too."""
+    with _failing_lock:
+        if message is None:
+            if _failing.pop(part, None) is not None:
+                logger.info("%s: read again", part)
+            return
+        if _failing.get(part) == message:
+            return
+        _failing[part] = message
+    logger.log(level, "%s", message)

@@ -507,7 +507,7 @@ def not_recorded(text: str) -> None:
         st.page_link("pages/data.py", label="Import on the Data page", icon=":material/upload:")
 
 
-def stop_if_empty(empty: bool, start, end, ds, view=None, warn: bool = True) -> None:
+def stop_if_empty(empty: bool, start, end, ds, view, warn: bool = True) -> None:
     """Stop with a message when the view has no responses (``warn=False``: the page has
     said it already, :func:`no_responses`)."""
     if empty:
@@ -516,14 +516,12 @@ def stop_if_empty(empty: bool, start, end, ds, view=None, warn: bool = True) -> 
         st.stop()
 
 
-def no_responses(start, end, ds, view=None) -> None:
+def no_responses(start, end, ds, view) -> None:
     """The message of a view without responses, and the dates the data covers. ``view``:
     the page's filters; where none but the period is chosen, the period itself is empty
     (a gap in the data), and widening a filter would not help."""
     inside = ds.first_day <= start and end <= ds.last_day
-    chosen = view is None or any(
-        (view.stages, view.departments, view.channels, view.segments, view.regions)
-    )
+    chosen = any((view.stages, view.departments, view.channels, view.segments, view.regions))
     if not inside:
         why = f". The data covers {day_text(ds.first_day)} to {day_text(ds.last_day)}."
     elif chosen:

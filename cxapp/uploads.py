@@ -157,6 +157,7 @@ def safe_url() -> str:
 
 
 def import_refusal() -> str | None:
-    """Why files cannot be imported into this database (a lake, Spark, a DuckDB file), or
-    None."""
-    return store.import_refusal(data.engine(), "files")
+    """Why files cannot be imported into this database (a lake, Spark, a DuckDB file), as a
+    sentence without its stop, or None."""
+    refusal = store.import_refusal(data.engine(), "files")
+    return None if refusal is None else refusal[:1].upper() + refusal[1:]

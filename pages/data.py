@@ -38,7 +38,7 @@ if needed is not None:  # a new database: say so before anything is read or made
     if not user.can_import:
         st.info("Creating the tables is for analysts.", icon=":material/lock:")
     elif refusal is not None:  # a database the dashboard does not write to
-        st.info(inert(refusal[:1].upper() + refusal[1:]) + ".", icon=":material/lock:")
+        st.info(inert(refusal) + ".", icon=":material/lock:")
     elif st.button("Create the tables", key="create_tables", type="primary"):
         try:
             made = uploads.create_tables()
@@ -120,7 +120,7 @@ refused = uploads.import_refusal()
 if refused is not None:  # a lake, Spark, a DuckDB file: say so before a file is chosen
     st.subheader("Import a file")
     st.info(
-        f"**Nothing is imported here.** {inert(refused[:1].upper() + refused[1:])}.",
+        f"**Nothing is imported here.** {inert(refused)}.",
         icon=":material/lock:",
     )
     st.stop()

@@ -20,7 +20,7 @@ from cxmetrics.charts.chart_style import (
 from cxmetrics.contract.registry import METRICS
 from cxmetrics.stats import metrics as m
 from cxmetrics.views import wording
-from cxmetrics.views.accountability import GREEN_SILO, stage_weekly_nps
+from cxmetrics.views.accountability import GREEN_SILO, stage_weekly_nps, untargeted
 
 #: The ownership map's height: its margins (the stages' names on top, 120 px, and the axis
 #: below) and a row per department that holds two lines of text ("Contrib." and the NPS)
@@ -37,8 +37,8 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
     owned = cells.filter(pl.col("role").is_not_null())
     # without any NPS target, who affects each stage is still the map's news: drawn in one
     # neutral colour with each stage's NPS, not coloured good or bad against nothing
-    untargeted = owned["target"].is_null().all()
-    if untargeted:
+    bare = untargeted(cells)
+    if bare:
         title = "Who affects each stage (no NPS target set: not coloured)"
     elif owned["gap"].is_null().all():
         return _empty(title, "No stage in view with an NPS target has enough NPS answers")
@@ -51,7 +51,7 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
         for s in stages:
             r = look.get((s, d))
             role = r["role"] if r else None
-            zr.append((0.0 if untargeted else r["gap"]) if role else None)
+            zr.append((0.0 if bare else r["gap"]) if role else None)
             # the number the colour shows: the NPS against target (the NPS alone without one)
             if not role:
                 figure = ""
@@ -88,7 +88,7 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
         gap=3,
         **(
             dict(colorscale=[[0, NEUTRAL], [1, NEUTRAL]], showscale=False)
-            if untargeted
+            if bare
             else dict(
                 colorscale="RdYlGn",
                 zmid=0,

@@ -16,6 +16,7 @@ from cxmetrics.charts.chart_style import (
 )
 from cxmetrics.contract.registry import METRICS
 from cxmetrics.stats import metrics as m
+from cxmetrics.views.overview import has_nps_target
 
 
 def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
@@ -24,8 +25,7 @@ def fig_stage_nps(stages: list, min_n: int) -> go.Figure:
 
     ``stages``: ``overview.StageRow`` items. Stages under ``min_n`` answers show no bar.
     """
-    targeted = any(s.targets["nps"] is not None for s in stages)
-    title = "NPS by journey stage" + (" against target" if targeted else "")
+    title = "NPS by journey stage" + (" against target" if has_nps_target(stages) else "")
     if not stages:
         return _empty(title, "No stage in view")
     if not any(s.scores["nps"].n for s in stages):

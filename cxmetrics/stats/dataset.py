@@ -459,13 +459,10 @@ def partners(start: dt.date | None, end: dt.date | None) -> tuple:
     whatever the memory it takes (with the one alone, at 10M responses each evicted the
     other, and every filter change within a period read both again: 6 s a click on DuckDB).
     None for a period without both dates (all data has no period before it)."""
-    if start is None or end is None:
+    before = Filters(start, end).previous_period()
+    if before is None:
         return ()
-    length = end - start + dt.timedelta(days=1)
-    return (
-        (start - length, start - dt.timedelta(days=1)),
-        (end + dt.timedelta(days=1), end + length),
-    )
+    return ((before.start, before.end), (end + dt.timedelta(days=1), end + (end - before.end)))
 
 
 def answer_bytes() -> int:

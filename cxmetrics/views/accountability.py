@@ -447,11 +447,17 @@ def matrix(journey: Journey, stages: list[StageRow], min_n: int = m.MIN_N) -> pl
     )
 
 
+def untargeted(cells: pl.DataFrame) -> bool:
+    """Whether no stage a department affects in :func:`matrix` has an NPS target (the
+    ownership map is then not coloured)."""
+    owned = cells.filter(pl.col("role").is_not_null())
+    return owned.height > 0 and owned["target"].is_null().all()
+
+
 def matrix_colour_note(cells: pl.DataFrame) -> str:
     """What the ownership map's colour means: the NPS against target, or, where no stage
     in view has an NPS target, that the cells are not coloured."""
-    owned = cells.filter(pl.col("role").is_not_null()) if cells.height else cells
-    if owned.height and owned["target"].is_null().all():
+    if untargeted(cells):
         return "No NPS target is set for these stages, so the cells are not coloured."
     return "Colour: the stage's NPS minus its target."
 

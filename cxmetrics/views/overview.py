@@ -456,10 +456,15 @@ def target_candidates(items, min_n: int) -> list[fx.Finding]:
     return out
 
 
+def has_nps_target(stages: list[StageRow]) -> bool:
+    """Whether any stage in view has an NPS target (else charts draw no target ticks)."""
+    return any(s.targets["nps"] is not None for s in stages)
+
+
 def ticks_note(stages: list[StageRow], whose: str = "each stage's") -> str:
     """What an NPS bar chart's black ticks are, or, where no stage in view has an NPS
     target, that none is set (the chart then draws none)."""
-    if any(s.targets["nps"] is not None for s in stages):
+    if has_nps_target(stages):
         return f"Black ticks: {whose} NPS target."
     return "No NPS target is set for these stages (targets come with the journey definition)."
 
