@@ -586,6 +586,11 @@ def test_the_nps_trend_breaks_where_a_period_has_no_score_and_says_what_it_left_
     lines = [t for t in fig.data if t.mode == "lines+markers"]
     assert [list(t.x) for t in lines] == [months[:2], months[3:]]
     assert [t.showlegend for t in lines] == [True, False]
+    alone = loyalty_charts.fig_nps_trend(trend.filter(pl.col("period") != months[1]), "month")
+    first = next(t for t in alone.data if t.mode == "lines+markers")
+    assert list(first.x) == months[:1]  # a month alone: its margin as an error bar
+    assert (first.error_y.array, first.error_y.arrayminus) == ((9.0,), (9.0,))
+    assert all(t.error_y.array is None for t in lines)
     bands = [t for t in fig.data if t.fill == "toself"]
     assert [list(t.x) for t in bands] == [months[:2] + months[1::-1], months[3:] + months[:2:-1]]
     assert loyalty.undrawn_note(trend, "month", 30) == (

@@ -73,11 +73,18 @@ def fig_nps_trend(trend: pl.DataFrame, unit: str) -> go.Figure:
                 showlegend=False,
                 legendgroup=str(group),
             )
+            # a period alone between gaps has no band to draw: its margin as an error bar
+            alone = (
+                dict(error_y=dict(type="data", **band, color=color, thickness=1.2, width=4))
+                if len(run) == 1
+                else {}
+            )
             fig.add_scatter(
                 x=x,
                 y=nps,
                 mode="lines+markers",
                 name=str(group),
+                **alone,
                 showlegend=j == 0,
                 line=dict(color=color, width=2),
                 legendgroup=str(group),
