@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 import sqlalchemy as sa
+from engines import need
 from test_answers import comparable
 
 from cxmetrics.contract import store
@@ -90,24 +91,49 @@ def test_customer_cuts_make_ranges_of_about_the_size_asked(sample_url):
     assert len(sizes) >= responses.height // (3_000 + biggest)
 
 
+def test_a_read_is_cut_into_at_most_max_parts(sample_url, monkeypatch):
+    # 1,000 days of 100,000 responses: parts of SUM_PART would be a thousand queries
+    days = pl.DataFrame(
+        {"responded_on": pl.date_range(D(2020, 1, 1), D(2022, 9, 26), eager=True)}
+    ).with_columns(responses=pl.lit(100_000))
+    assert days.height == 1_000
+    assert len(dataset.date_parts(days)) == store.MAX_PARTS == 50  # 20 days each
+    assert len(dataset.date_parts(days.head(30))) == 30  # 3M: parts of SUM_PART still
+    monkeypatch.setattr(store, "SUM_PART", 1_000)
+    monkeypatch.setattr(store, "MAX_PARTS", 4)
+    engine = store.make_engine(sample_url)
+    try:
+        assert len(store.ranges(store.customer_cuts(engine))) == 4
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="module")
-def in_parts(sample_url):
-    """The sample loaded both ways with parts of 2,000 responses (a dozen or more)."""
+def in_parts(sample_url, tmp_path_factory):
+    """The sample loaded both ways with parts of 2,000 responses (a dozen or more), and from
+    a Parquet lake of it, whose daily statistics are summed by ranges of customers."""
+    need("duckdb")
+    folder = tmp_path_factory.mktemp("lake") / "lake"
+    store.export_parquet(store.make_engine(sample_url), folder)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(store, "SUM_PART", 2_000)
         rows = dataset.load(store.make_engine(sample_url), hold="rows")
         held = dataset.load(store.make_engine(sample_url), hold="database")
+        lake_engine = store.make_engine(f"duckdb:///{folder}")
+        assert store.ordered_by_customer(lake_engine)
+        lake = dataset.load(lake_engine)
         assert len(held.database.customer_cuts) >= 10
-        yield rows, held
+        assert lake.database.customer_cuts == held.database.customer_cuts
+        yield rows, held, lake
 
 
 def test_statistics_summed_in_parts_equal_one_sum_of_the_rows(in_parts, loaded):
-    rows, held = in_parts
+    rows, held, lake = in_parts
     dims = dataset.STAT_DIMENSIONS
     want = metrics.response_stats(loaded.responses, dims)
     as_text = [pl.col(c).cast(pl.String) for c in dims[1:]]
     as_int = [pl.col(c).cast(pl.Int64) for c in metrics.STAT_COLUMNS]
-    for got in (rows.stats, held.stats, loaded.stats):
+    for got in (rows.stats, held.stats, lake.stats, loaded.stats):
         assert got["responded_on"].is_sorted()
         assert (
             got.select(*dims, *metrics.STAT_COLUMNS)
@@ -116,18 +142,18 @@ def test_statistics_summed_in_parts_equal_one_sum_of_the_rows(in_parts, loaded):
             .equals(want.with_columns(*as_text, *as_int).sort(dims))
         )
     assert rows.stats.sort(dims).equals(loaded.stats.sort(dims))  # types included
-    assert (
-        held.stats.with_columns(as_text)
-        .sort(dims)
-        .equals(loaded.stats.with_columns(as_text).sort(dims))
-    )
+    for got in (held.stats, lake.stats):  # types included, but the channel's Enum
+        assert got.with_columns(as_text).sort(dims).equals(
+            loaded.stats.with_columns(as_text).sort(dims)
+        )
 
 
 @pytest.mark.parametrize("period", PERIODS)
 def test_customer_level_answers_in_parts_equal_the_rows(in_parts, loaded, period):
-    rows, held = in_parts
+    rows, held, lake = in_parts
     want = comparable(loaded.answers(*period))
     assert comparable(held.answers(*period)).equals(want)
+    assert comparable(lake.answers(*period)).equals(want)
     assert comparable(rows.answers(*period)).equals(want)
 
 
@@ -140,10 +166,10 @@ def test_answers_summed_per_range_of_customers_equal_one_sum(loaded):
 
 
 def test_latest_answers_and_design_effects_in_parts_equal_the_rows(in_parts, loaded):
-    rows, held = in_parts
-    assert np.array_equal(held.latest_nps, loaded.latest_nps)
-    assert np.array_equal(rows.latest_nps, loaded.latest_nps)
-    assert held.design_effect == loaded.design_effect == rows.design_effect
+    rows, held, lake = in_parts
+    for got in (held, rows, lake):
+        assert np.array_equal(got.latest_nps, loaded.latest_nps)
+        assert got.design_effect == loaded.design_effect
     scoped = held.scoped(("service",))
     want = loaded.scoped(("service",))
     assert np.array_equal(scoped.latest_nps, want.latest_nps)

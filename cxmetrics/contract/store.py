@@ -769,6 +769,17 @@ RESPONSE_CHUNK = 100_000  # rows of responses per read; bounds memory while load
 #: responses: parts four times this size took the Postgres reader about 50 MB more at the
 #: peak of a load and 70 MB more at the answers of all data.
 SUM_PART = 100_000
+#: At most this many parts to a read: each part is a query, and on a lake each one reads the
+#: metadata of every file and, where the lake's order does not cut it (the dates of a lake
+#: in :data:`LAKE_ORDER`), every row group. At 100M responses, parts of :data:`SUM_PART`
+#: made a thousand queries per read: the first overview took 2,379 s.
+MAX_PARTS = 50
+
+
+def part_size(responses: int) -> int:
+    """Responses per part for a read of ``responses`` in parts: :data:`SUM_PART`, or more
+    where that would make more than :data:`MAX_PARTS` parts."""
+    return max(SUM_PART, -(-responses // MAX_PARTS))
 
 
 #: Columns of responses read with the comments only, not into the dataset.
@@ -812,11 +823,10 @@ def iter_responses(engine: sa.Engine, chunk: int = RESPONSE_CHUNK) -> Iterator[p
 
 def customer_cuts(engine: sa.Engine, size: int | None = None) -> tuple[str, ...]:
     """Customer ids, in the database's own order of ids, that cut the responses into
-    ranges of customers with about ``size`` responses each (default :data:`SUM_PART`): a
-    query whose every row is about one customer (each one's latest answer, answers per
-    customer) runs once per range (:func:`ranges`, :func:`id_range`) and the parts together
-    are the whole."""
-    size = size or SUM_PART
+    ranges of customers with about ``size`` responses each (default :func:`part_size` of
+    them all): a query whose every row is about one customer (each one's latest answer,
+    answers per customer) runs once per range (:func:`ranges`, :func:`id_range`) and the
+    parts together are the whole."""
     r = schema.responses
     stmt = (
         sa.select(r.c.customer_id, sa.type_coerce(sa.func.count(), sa.BigInteger).label("n"))
@@ -824,6 +834,7 @@ def customer_cuts(engine: sa.Engine, size: int | None = None) -> tuple[str, ...]
         .order_by(r.c.customer_id)
     )
     per = read_select(engine, stmt)
+    size = size or part_size(int(per["n"].sum()))
     part = (per["n"].cum_sum() - per["n"]) // size
     return tuple(per.filter(part > part.shift(1, fill_value=0))["customer_id"].cast(pl.String))
 
@@ -831,6 +842,13 @@ def customer_cuts(engine: sa.Engine, size: int | None = None) -> tuple[str, ...]
 #: Engines that run their queries inside the dashboard's process: the memory a query takes
 #: is the dashboard's own (a server's, Spark's JVM's is not)
 IN_PROCESS = ("sqlite", "duckdb")
+
+
+def ordered_by_customer(engine: sa.Engine) -> bool:
+    """Whether the engine reads a lake in :data:`LAKE_ORDER` in this process (DuckDB over a
+    Parquet folder): a range of customers is a few row groups there, a range of dates is
+    every one of them, so the daily statistics are summed by ranges of customers."""
+    return engine.dialect.name == "duckdb" and lake_folder(str(engine.url)) is not None
 
 
 def per_customer_cuts(engine: sa.Engine, cuts: tuple[str, ...]) -> tuple[str, ...]:
@@ -1001,11 +1019,18 @@ def responses_in_view(filters, stage_ids):
     return joined, where
 
 
-def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.DataFrame:
+def load_stats_sql(
+    engine: sa.Engine,
+    filters,
+    stage_ids,
+    by: list[str],
+    customers: tuple[str | None, str | None] = (None, None),
+) -> pl.DataFrame:
     """Additive statistics computed by the database with one GROUP BY.
 
     A second implementation of ``metrics.response_stats`` used to check it; any SQLAlchemy
-    dialect compiles it, and the fast reader of each engine fetches it.
+    dialect compiles it, and the fast reader of each engine fetches it. ``customers``: the
+    range [low, high) of customer ids summed (:func:`id_range`; None: no bound).
     """
     r, c, t = schema.responses, schema.customers, schema.touchpoints
     dims = {
@@ -1039,6 +1064,8 @@ def load_stats_sql(engine: sa.Engine, filters, stage_ids, by: list[str]) -> pl.D
     ]
     aggs = [sa.type_coerce(agg, sa.BigInteger).label(agg.name) for agg in aggs]
     joined, where = responses_in_view(filters, stage_ids)
+    # the range on both sides of the join: each side reads only its customers' row groups
+    where += [*id_range(r.c.customer_id, *customers), *id_range(c.c.customer_id, *customers)]
     stmt = sa.select(*[dims[b].label(b) for b in by], *aggs).select_from(joined).where(*where)
     if by:
         stmt = stmt.group_by(*[dims[b] for b in by])

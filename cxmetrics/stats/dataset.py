@@ -757,11 +757,11 @@ def date_parts(
     days: pl.DataFrame, size: int | None = None
 ) -> list[tuple[dt.date | None, dt.date | None]]:
     """Consecutive date ranges [start, end] of about ``size`` responses each (default
-    ``store.SUM_PART``), from the responses per day (columns responded_on, responses); the
-    first starts and the last ends open, so together they cover every date. The daily
-    statistics are summed one range at a time, each part made compact before the next is
-    summed, so what a load needs beside the result stays bounded."""
-    size = size or store.SUM_PART
+    ``store.part_size`` of them all), from the responses per day (columns responded_on,
+    responses); the first starts and the last ends open, so together they cover every date.
+    The daily statistics are summed one range at a time, each part made compact before the
+    next is summed, so what a load needs beside the result stays bounded."""
+    size = size or store.part_size(int(days["responses"].sum()))
     days = days.sort("responded_on")
     part = (days["responses"].cum_sum() - days["responses"]) // size
     firsts = days.filter(part > part.shift(1, fill_value=0))["responded_on"].to_list()
@@ -776,10 +776,6 @@ def compact_stats(stats: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.Data
     it, as text), each count or sum as Int16 where all its values fit, else Int64 (Polars
     sums Int16 as Int64, so a roll-up never overflows)."""
 
-    def fits(column: str) -> bool:
-        low, high = stats[column].min(), stats[column].max()
-        return low is None or (_INT16[0] <= low and high <= _INT16[1])
-
     dims = [c for c in STAT_DIMENSIONS[1:] if c in types]
     return (
         stats.select(
@@ -788,17 +784,45 @@ def compact_stats(stats: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.Data
             pl.col("responded_on").cast(pl.Int64).cast(pl.Date),
             *[pl.col(c).cast(pl.String).cast(types[c], strict=False) for c in dims],
             *[pl.col(c).cast(pl.String) for c in STAT_DIMENSIONS[1:] if c not in types],
-            *[pl.col(c).cast(pl.Int16 if fits(c) else pl.Int64) for c in STAT_COLUMNS],
+            *narrowed(stats),
         )
         .drop_nulls(dims)
         .sort("responded_on")
     )
 
 
-def compact_parts(parts: Iterable[pl.DataFrame], types: dict[str, pl.DataType]) -> pl.DataFrame:
+def narrowed(stats: pl.DataFrame) -> list[pl.Expr]:
+    """Each count or sum of the statistics as Int16 where all its values fit, else Int64."""
+
+    def fits(column: str) -> bool:
+        low, high = stats[column].min(), stats[column].max()
+        return low is None or (_INT16[0] <= low and high <= _INT16[1])
+
+    return [pl.col(c).cast(pl.Int16 if fits(c) else pl.Int64) for c in STAT_COLUMNS]
+
+
+def compact_parts(
+    parts: Iterable[pl.DataFrame], types: dict[str, pl.DataType], *, overlapping: bool = False
+) -> pl.DataFrame:
     """:func:`compact_stats` of each part as it comes, then one frame (a count held as Int64
-    in any part is Int64 in all); ``channel`` left as text becomes an Enum of its values."""
-    frame = pl.concat([compact_stats(part, types) for part in parts], how="vertical_relaxed")
+    in any part is Int64 in all); ``channel`` left as text becomes an Enum of its values.
+    ``overlapping``: parts by ranges of customers, whose days and cells recur from part to
+    part, each added to the sum of those before it as it comes."""
+    if overlapping:
+        frame = None
+        for part in parts:
+            part = compact_stats(part, types).select(*STAT_DIMENSIONS, *STAT_COLUMNS)
+            if frame is not None:
+                frame = (
+                    pl.concat([frame, part], how="vertical_relaxed")
+                    .group_by(STAT_DIMENSIONS)
+                    .agg(pl.col(STAT_COLUMNS).sum())
+                )
+                frame = frame.select(*STAT_DIMENSIONS, *narrowed(frame)).sort("responded_on")
+            else:
+                frame = part
+    else:
+        frame = pl.concat([compact_stats(part, types) for part in parts], how="vertical_relaxed")
     if frame.schema["channel"] == pl.String:
         channels = sorted(frame["channel"].unique().drop_nulls())
         frame = frame.with_columns(pl.col("channel").cast(pl.Enum(channels)))
@@ -844,16 +868,21 @@ def build_in_database(
         "segment": customers.schema["segment"],
         "region": customers.schema["region"],
     }
-    parts = date_parts(store.responses_per_day(engine))
+    cuts = store.customer_cuts(engine)
+    by_customer = store.ordered_by_customer(engine)
+    if by_customer:  # a range of customers is a few row groups, a range of days all of them
+        parts = [(Filters(), low_high) for low_high in store.ranges(cuts)]
+    else:
+        days = store.responses_per_day(engine)
+        parts = [(Filters(start=start, end=end), (None, None)) for start, end in date_parts(days)]
 
     def summed():
-        for i, (start, end) in enumerate(parts):
+        for i, (days, customer_range) in enumerate(parts):
             progress(0.2 + 0.3 * i / len(parts), "Summing responses per day in the database")
-            yield store.load_stats_sql(engine, Filters(start=start, end=end), None, STAT_DIMENSIONS)
+            yield store.load_stats_sql(engine, days, None, STAT_DIMENSIONS, customer_range)
 
-    stats = _by_date(compact_parts(summed(), types))
+    stats = _by_date(compact_parts(summed(), types, overlapping=by_customer))
     types |= {"channel": stats.schema["channel"], "cust": customers.schema["cust"]}
-    cuts = store.customer_cuts(engine)
     database = InDatabase(engine, customers, types, None, cuts)
     progress(0.5, "Each customer's latest answer, in the database")
     whole = store.per_customer_cuts(engine, cuts)
