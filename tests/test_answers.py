@@ -161,3 +161,28 @@ def test_a_database_s_groups_are_placed_by_hand_and_unknown_customers_left_out()
     assert out["nps"].to_list() == [None, 0, 9] and out["nps_at"].to_list() == [None, 7, 4]
     assert out["csat"].to_list() == [5, 4, None] and out["csat_at"].to_list() == [2, 3, None]
     assert out.schema["responses"] == pl.Int16 and out.schema["cust"] == pl.Int32
+
+
+def test_codes_of_a_part_s_ids_are_those_of_a_join_to_every_customer():
+    from cxmetrics.stats.dataset import prepare_customers
+
+    ids = [f"c{i:03d}" for i in range(0, 300, 3)]  # c000, c003 … c297
+    customers = prepare_customers(
+        pl.DataFrame({"customer_id": ids[::-1], "segment": "a", "region": "n"})
+    )
+    everyone = customers.select("customer_id", "cust")
+    parts = [
+        ["c150", "c099", "c297", "c120"],  # out of order, the last customer among them
+        ["c000", "c001", "c003", None],  # an unknown id between two known ones, a null
+        ["zzz", "c151"],  # unknown beyond the last and between two
+        [],
+    ]
+    for part in parts:
+        got = answers.codes_of(pl.Series("customer_id", part, dtype=pl.String), customers)
+        want = (
+            pl.DataFrame({"customer_id": part}, schema={"customer_id": pl.String})
+            .join(everyone, on="customer_id", how="left", maintain_order="left")
+            .get_column("cust")
+        )
+        assert got.to_list() == want.to_list(), part
+    assert answers.codes_of(pl.Series(["c150", "c099"]), customers).to_list() == [50, 33]

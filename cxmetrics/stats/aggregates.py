@@ -19,7 +19,7 @@ import sqlalchemy as sa
 
 from cxmetrics.contract import schema, store
 from cxmetrics.stats import answers
-from cxmetrics.stats.inference import design_effects_of_sums
+from cxmetrics.stats.inference import ClusterTotals, design_effects_of_totals
 
 
 @dataclass(frozen=True)
@@ -86,8 +86,9 @@ def sources(engine: sa.Engine) -> tuple[str, ...]:
 
 
 def design_effects(engine: sa.Engine, cuts: tuple[str, ...] = ()) -> dict[str, float]:
-    """``inference.design_effects`` from a ``GROUP BY customer`` in the database, one query
-    per range of customers that ``cuts`` make (``store.customer_cuts``)."""
+    """``inference.design_effects`` from the database: a ``GROUP BY customer`` summed again
+    to each metric's :class:`ClusterTotals`, so a row per range of customers that ``cuts``
+    make (``store.customer_cuts``) comes here, not a row per customer."""
     r = schema.responses
     nps, csat, ces = r.c.nps, r.c.csat, r.c.ces
 
@@ -114,22 +115,29 @@ def design_effects(engine: sa.Engine, cuts: tuple[str, ...] = ()) -> dict[str, f
         c, r.c.customer_id == c.c.customer_id
     )  # the answers a dataset can place: known touchpoint and customer
     stmt = sa.select(r.c.customer_id, *cols).select_from(placed).group_by(r.c.customer_id)
-    parts = [
-        store.read_select(engine, stmt.where(*store.id_range(r.c.customer_id, low, high)))
-        for low, high in store.ranges(cuts)
-    ]
-    # in customer order, as the in-memory computation sums them (the same bits)
-    per = pl.concat(parts).sort(pl.col("customer_id").cast(pl.String))
-    sums = {}
-    for metric in scored:
-        k = per[f"{metric}_k"].cast(pl.Float64).to_numpy()
-        answered = k > 0
-        sums[metric] = (
-            per[f"{metric}_u"].cast(pl.Float64).to_numpy()[answered],
-            k[answered],
-            float(per[f"{metric}_sq"].sum()),
+    fields = {
+        "n": lambda p, m: p.c[f"{m}_k"],
+        "total": lambda p, m: p.c[f"{m}_u"],
+        "squares": lambda p, m: p.c[f"{m}_sq"],
+        "u_squared": lambda p, m: p.c[f"{m}_u"] * p.c[f"{m}_u"],
+        "u_k": lambda p, m: p.c[f"{m}_u"] * p.c[f"{m}_k"],
+        "k_squared": lambda p, m: p.c[f"{m}_k"] * p.c[f"{m}_k"],
+    }
+    totals: dict[str, ClusterTotals] = {}
+    for low, high in store.ranges(cuts):
+        per = stmt.where(*store.id_range(r.c.customer_id, low, high)).subquery("per_customer")
+        summed = sa.select(
+            *[
+                total(get(per, m)).label(f"{m}_{name}")
+                for m in scored
+                for name, get in fields.items()
+            ]
         )
-    return design_effects_of_sums(sums)
+        row = store.read_select(engine, summed).row(0, named=True)
+        for m in scored:
+            part = ClusterTotals(*(float(row[f"{m}_{name}"]) for name in fields))
+            totals[m] = totals[m] + part if m in totals else part
+    return design_effects_of_totals(totals)
 
 
 def latest_nps(
@@ -140,10 +148,9 @@ def latest_nps(
     (``store.customer_cuts``)."""
     latest = np.full(customers.height, -1, dtype=np.int8)
     for low, high in store.ranges(cuts):
-        last = store.read_select(engine, _latest_select(low, high)).join(
-            customers.select("customer_id", "cust"),
-            left_on=pl.col("customer_id").cast(pl.String),
-            right_on="customer_id",
+        last = store.read_select(engine, _latest_select(low, high))
+        last = last.with_columns(answers.codes_of(last["customer_id"], customers)).drop_nulls(
+            "cust"
         )
         latest[last["cust"].to_numpy()] = last["nps"].to_numpy()
     return latest

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import astuple, dataclass
 
 import numpy as np
 import polars as pl
@@ -89,7 +90,7 @@ def design_effects(responses: pl.DataFrame, customer: str = "cust") -> dict[str,
         "ces": lambda v: v.astype(np.float64),
     }
     codes = responses[customer].to_numpy()
-    sums = {}
+    totals = {}
     for metric, value in scored.items():
         if metric not in responses.columns:
             continue
@@ -101,25 +102,44 @@ def design_effects(responses: pl.DataFrame, customer: str = "cust") -> dict[str,
         who = codes[answered]
         u = np.bincount(who, weights=y)
         k = np.bincount(who).astype(np.float64)
-        seen = k > 0  # customers with an answer, in customer order
-        sums[metric] = (u[seen], k[seen], float((y * y).sum()))
-    return design_effects_of_sums(sums)
+        totals[metric] = ClusterTotals(
+            k.sum(), u.sum(), (y * y).sum(), (u * u).sum(), (u * k).sum(), (k * k).sum()
+        )
+    return design_effects_of_totals(totals)
 
 
-def design_effects_of_sums(sums: dict) -> dict[str, float]:
-    """:func:`design_effects` from per-customer sums, as a database's ``GROUP BY customer``
-    gives them: metric -> (u: each customer's sum of the scored answers, k: their number of
-    answers, the sum of the squared scored answers over everyone). A metric left out, or
-    with fewer than two answers, gets 1."""
+@dataclass(frozen=True)
+class ClusterTotals:
+    """What a design effect needs of one metric's answers, clustered by customer: over
+    every answer, their number ``n``, the sum of the scored answers and of their squares;
+    over every customer, with u the sum of their scored answers and k their number of
+    answers, the sums of u², u·k and k². All whole numbers, so a database's sums, added in
+    any order, give the same bits as the rows' sums."""
+
+    n: float
+    total: float
+    squares: float
+    u_squared: float
+    u_k: float
+    k_squared: float
+
+    def __add__(self, other: ClusterTotals) -> ClusterTotals:
+        return ClusterTotals(*(a + b for a, b in zip(astuple(self), astuple(other), strict=True)))
+
+
+def design_effects_of_totals(totals: dict[str, ClusterTotals]) -> dict[str, float]:
+    """:func:`design_effects` from each metric's :class:`ClusterTotals`, as the rows or a
+    database's ``GROUP BY customer`` give them. A metric left out, or with fewer than two
+    answers, gets 1."""
     out = {}
     for metric in ("nps", "csat", "ces"):
-        u, k, squares = sums.get(metric, (np.zeros(0), np.zeros(0), 0.0))
-        n = float(k.sum())
-        if n < 2:
+        t = totals.get(metric)
+        if t is None or t.n < 2:
             out[metric] = 1.0
             continue
-        mean = float(u.sum()) / n
-        iid = squares - n * mean * mean
-        clustered = float(((u - mean * k) ** 2).sum())
-        out[metric] = max(clustered / iid, 1.0) if iid > 1e-9 * max(n, 1.0) else 1.0
+        mean = t.total / t.n
+        iid = t.squares - t.n * mean * mean
+        # the sum over customers of (u - mean·k)², expanded into sums a database can make
+        clustered = t.u_squared - 2 * mean * t.u_k + mean * mean * t.k_squared
+        out[metric] = max(clustered / iid, 1.0) if iid > 1e-9 * max(t.n, 1.0) else 1.0
     return out
