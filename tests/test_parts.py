@@ -117,11 +117,20 @@ def in_parts(sample_url, tmp_path_factory):
     store.export_parquet(store.make_engine(sample_url), folder)
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(store, "SUM_PART", 2_000)
+        patch.setattr(store, "MAX_PARTS", 12)  # parts grow past 24,000 responses
         rows = dataset.load(store.make_engine(sample_url), hold="rows")
         held = dataset.load(store.make_engine(sample_url), hold="database")
         lake_engine = store.make_engine(f"duckdb:///{folder}")
         assert store.ordered_by_customer(lake_engine)
+        summed, by_customers = store.load_stats_sql, []
+
+        def spied(engine, filters, stage_ids, by, customers=(None, None)):
+            by_customers.append(customers != (None, None) and filters.start is None)
+            return summed(engine, filters, stage_ids, by, customers)
+
+        patch.setattr(store, "load_stats_sql", spied)
         lake = dataset.load(lake_engine)
+        assert len(by_customers) >= 10 and all(by_customers)  # the lake's path
         assert len(held.database.customer_cuts) >= 10
         assert lake.database.customer_cuts == held.database.customer_cuts
         yield rows, held, lake
@@ -143,8 +152,10 @@ def test_statistics_summed_in_parts_equal_one_sum_of_the_rows(in_parts, loaded):
         )
     assert rows.stats.sort(dims).equals(loaded.stats.sort(dims))  # types included
     for got in (held.stats, lake.stats):  # types included, but the channel's Enum
-        assert got.with_columns(as_text).sort(dims).equals(
-            loaded.stats.with_columns(as_text).sort(dims)
+        assert (
+            got.with_columns(as_text)
+            .sort(dims)
+            .equals(loaded.stats.with_columns(as_text).sort(dims))
         )
 
 

@@ -847,7 +847,7 @@ IN_PROCESS = ("sqlite", "duckdb")
 def ordered_by_customer(engine: sa.Engine) -> bool:
     """Whether the engine reads a lake in :data:`LAKE_ORDER` in this process (DuckDB over a
     Parquet folder): a range of customers is a few row groups there, a range of dates is
-    every one of them, so the daily statistics are summed by ranges of customers."""
+    every one of them."""
     return engine.dialect.name == "duckdb" and lake_folder(str(engine.url)) is not None
 
 

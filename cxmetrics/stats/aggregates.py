@@ -34,6 +34,8 @@ class InDatabase:
     stage_ids: tuple[str, ...] | None = None  # a manager's stages; None: every stage
     #: where the queries about each customer are cut into parts (store.customer_cuts)
     customer_cuts: tuple[str, ...] = ()
+    #: responses per range the cuts make (store.part_size of them all)
+    part: int = store.SUM_PART
 
     def scoped(self, stage_ids: tuple[str, ...]) -> InDatabase:
         return replace(self, stage_ids=tuple(stage_ids))
@@ -42,10 +44,11 @@ class InDatabase:
         self, start: dt.date | None, end: dt.date | None, responses: int | None = None
     ) -> pl.DataFrame:
         """Each customer's answers in [start, end] (:mod:`cxmetrics.stats.answers`), in parts by
-        ranges of customers as many as the period's ``responses`` need (None: all)."""
+        ranges of customers as many as the period's ``responses`` need (None: all), of about
+        the size of the ranges of all of them."""
         cuts = self.customer_cuts
         if responses is not None:
-            cuts = store.fewer_cuts(cuts, responses, store.SUM_PART)
+            cuts = store.fewer_cuts(cuts, responses, self.part)
         frame = answers.load(self.engine, start, end, self.customers, self.types, cuts)
         if self.stage_ids is not None:
             frame = answers.in_view(frame, self.stage_ids)

@@ -297,10 +297,12 @@ class Dataset:
     def detractor_rates(self, f: Filters) -> ChurnRates:
         """Annual churn of detractors and of everyone else among the customers of the
         view's segments and regions, over all the data's dates
-        (:func:`metrics.detractor_churn_rate`); once per segments and regions."""
-        return self.view(
-            "detractor_rates",
-            (f.segments, f.regions),
+        (:func:`metrics.detractor_churn_rate`); once per data version, segments and regions
+        (:meth:`prepared`: a view of another period or stage reads the same rates; at 12M
+        customers they take 0.7 s)."""
+        return self.prepared(
+            f"detractor_rates of {f.segments} in {f.regions}",
+            None,
             lambda: detractor_churn_rate(
                 self.latest_nps,
                 self.customer_arrays,
@@ -869,11 +871,19 @@ def build_in_database(
         "region": customers.schema["region"],
     }
     cuts = store.customer_cuts(engine)
-    by_customer = store.ordered_by_customer(engine)
-    if by_customer:  # a range of customers is a few row groups, a range of days all of them
+    days = store.responses_per_day(engine)
+    # In a lake in customer order, a range of customers is a few row groups and a range of
+    # days is all of them: past SUM_PART × MAX_PARTS responses (where parts grow), each
+    # part by days would read the whole lake, so the parts are ranges of customers, whose
+    # days recur from part to part and are summed again. Below, the whole lake is read
+    # quickly, and parts by days take less (at 1M, 276 MB at the peak instead of 338).
+    by_customer = (
+        store.ordered_by_customer(engine)
+        and store.part_size(int(days["responses"].sum())) > store.SUM_PART
+    )
+    if by_customer:
         parts = [(Filters(), low_high) for low_high in store.ranges(cuts)]
     else:
-        days = store.responses_per_day(engine)
         parts = [(Filters(start=start, end=end), (None, None)) for start, end in date_parts(days)]
 
     def summed():
@@ -883,7 +893,8 @@ def build_in_database(
 
     stats = _by_date(compact_parts(summed(), types, overlapping=by_customer))
     types |= {"channel": stats.schema["channel"], "cust": customers.schema["cust"]}
-    database = InDatabase(engine, customers, types, None, cuts)
+    responses = int(stats["responses"].sum())
+    database = InDatabase(engine, customers, types, None, cuts, store.part_size(responses))
     progress(0.5, "Each customer's latest answer, in the database")
     whole = store.per_customer_cuts(engine, cuts)
     latest = aggregates.latest_nps(engine, customers, whole)
