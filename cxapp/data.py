@@ -115,12 +115,20 @@ def _dataset(url: str, version: tuple) -> Dataset:
     started = time.perf_counter()
     ds = dataset.load(_engine(url))
     log.info(
-        "loaded %s responses from %s in %.1f s (once per data version, for every session)",
+        "loaded %s responses from %s in %.1f s (once per data version, for every session); %s",
         f"{ds.n_responses:,}",
         store.safe_url(url),
         time.perf_counter() - started,
+        held_where(ds),
     )
     return ds
+
+
+def held_where(ds: Dataset) -> str:
+    """Where a loaded dataset's responses are, for the server's log (``CX_HOLD``)."""
+    if ds.responses is not None:
+        return "their rows are held in this process (CX_HOLD=rows)"
+    return "they stay in the database; this process holds aggregates (CX_HOLD=database)"
 
 
 _EXTRA = {

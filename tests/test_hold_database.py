@@ -125,3 +125,27 @@ def test_an_unknown_hold_is_refused(sample_url):
     out = run("summary", "--json", url=sample_url, env={"CX_HOLD": "everything"})
     assert out.returncode != 0
     assert "CX_HOLD='everything'" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_the_server_log_says_where_the_responses_are_held(sample_url, monkeypatch, caplog):
+    import logging
+
+    from cxapp import data
+
+    logger = logging.getLogger("cxdashboard.data")
+    logger.addHandler(caplog.handler)  # the dashboard's log does not propagate to the root
+    try:
+        for hold in ("rows", "database"):
+            monkeypatch.setenv("CX_HOLD", hold)
+            data._dataset.clear()
+            with caplog.at_level(logging.INFO, logger="cxdashboard.data"):
+                data._dataset(sample_url, data._read_version(sample_url))
+    finally:
+        logger.removeHandler(caplog.handler)
+        data._dataset.clear()
+    loads = [r.getMessage() for r in caplog.records if r.getMessage().startswith("loaded ")]
+    assert len(loads) == 2
+    assert loads[0].endswith("their rows are held in this process (CX_HOLD=rows)")
+    assert loads[1].endswith(
+        "they stay in the database; this process holds aggregates (CX_HOLD=database)"
+    )

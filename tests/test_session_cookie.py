@@ -72,6 +72,30 @@ def test_an_altered_foreign_malformed_or_old_cookie_is_no_session(tmp_path):
     assert session_cookie.session_of(value, 5000.0 - 120, KEY, 60) is None
 
 
+def test_a_refused_signature_is_logged_once_in_ten_minutes(tmp_path, caplog, monkeypatch):
+    _path, users = dana(tmp_path)
+    session = access.session_for(users["dana@example.com"], 1000.0)
+    foreign = session_cookie.token(session, 5000.0, bytes(32))  # another process's key
+    monkeypatch.setattr(session_cookie, "_refused_logged", [float("-inf")])
+    logger = logging.getLogger("cxdashboard.access")
+    logger.addHandler(caplog.handler)  # the dashboard's log does not propagate to the root
+    try:
+        with caplog.at_level("WARNING", logger="cxdashboard.access"):
+            for now in (5001.0, 5002.0, 5001.0 + 599, 5001.0 + 600):
+                assert session_cookie.session_of(foreign, now, KEY, 60) is None
+            # a good cookie, and one that is not a signed value at all, are not logged
+            good = session_cookie.token(session, 5000.0, KEY)
+            assert session_cookie.session_of(good, 5001.0 + 601, KEY, 60) is not None
+            assert session_cookie.session_of("no-dot", 5001.0 + 1300, KEY, 60) is None
+    finally:
+        logger.removeHandler(caplog.handler)
+    # one record may reach the handler twice: through the logger and through the root
+    refused = list({id(r): r for r in caplog.records if "cookie was refused" in r.getMessage()})
+    assert len(refused) == 2  # at 5001 and 600 s later
+    assert "CX_SESSION_SECRET" in caplog.text
+    assert foreign.split(".")[1] not in caplog.text  # the cookie itself is never logged
+
+
 def test_a_cookie_ends_with_the_password_the_person_or_a_sign_out(tmp_path):
     path, users = dana(tmp_path)
     session = access.session_for(users["dana@example.com"], 1000.0)

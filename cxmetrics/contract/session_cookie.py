@@ -49,6 +49,10 @@ _KEY_BYTES = 32
 _MAX_VALUE = 2048
 
 log = logging.getLogger("cxdashboard.access")
+#: A cookie whose signature is refused is logged at most once in this many seconds: each
+#: run of that visitor's tab meets it again until they sign in.
+REFUSED_LOG_SECONDS = 600.0
+_refused_logged = [float("-inf")]  # when this process last logged one
 
 
 class KeyError_(ValueError):
@@ -221,6 +225,7 @@ def session_of(value: str | None, now: float, key: bytes, idle_minutes: float) -
         return None
     payload, signature = value.split(".")
     if not hmac.compare_digest(signature.encode("ascii"), _sign(payload, key).encode("ascii")):
+        _log_refused(now)
         return None
     try:
         body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
@@ -231,6 +236,21 @@ def session_of(value: str | None, now: float, key: bytes, idle_minutes: float) -
     if not -SKEW_SECONDS <= now - issued <= life_seconds(idle_minutes) or since > issued:
         return None
     return {"email": email, "stamp": stamp, "since": since, "seen": min(issued, now)}
+
+
+def _log_refused(now: float) -> None:
+    """Tell the server's log that a cookie's signature was refused, at most once in
+    :data:`REFUSED_LOG_SECONDS`: its visitor is asked to sign in again, which processes
+    with different keys do to everyone whose tab moves from one to the other."""
+    if now - _refused_logged[0] < REFUSED_LOG_SECONDS:
+        return
+    _refused_logged[0] = now
+    log.warning(
+        "a sign-in cookie was refused: signed under another key, or altered. If people are "
+        "asked to sign in again when their tab reaches another process, give every process "
+        "the same %s (or the same users file, beside which the key is kept)",
+        KEY_ENV,
+    )
 
 
 def set_script(value: str) -> str:
