@@ -48,9 +48,7 @@ def _config() -> access.Config:
     try:
         return access.config(bind_address=st.get_option("server.address"))
     except access.AccessError as exc:
-        logger = logging.getLogger("cxdashboard")
-        errors.log_once("sign-in", f"sign-in is misconfigured: {exc}", logger, logging.ERROR)
-        _refuse(f"**Sign-in is misconfigured; the dashboard shows nothing.** {inert(str(exc))}.")
+        _misconfigured(exc)
 
 
 def _mtime(path) -> tuple:
@@ -107,13 +105,20 @@ def _refuse(message: str):
     st.stop()
 
 
+#: What every visitor reads while sign-in is set up wrong: the reason names files and
+#: settings of the server, so it goes to the server's log only.
+MISCONFIGURED = (
+    "**Sign-in is misconfigured; the dashboard shows nothing.** Whoever runs the server "
+    "finds why in its log, on the line that starts “sign-in is misconfigured”."
+)
+
+
 def _misconfigured(exc: Exception):
     """Refuse every page for a sign-in set up wrong, and tell the server's log, once while
-    the reason lasts (each visitor's every click meets it)."""
-    reason = str(exc)
+    the reason lasts (each visitor's every click meets it); the page does not say why."""
     logger = logging.getLogger("cxdashboard")
-    errors.log_once("sign-in", f"sign-in is misconfigured: {reason}", logger, logging.ERROR)
-    _refuse(f"**Sign-in is misconfigured.** {inert(reason)}.")
+    errors.log_once("sign-in", f"sign-in is misconfigured: {exc}", logger, logging.ERROR)
+    _refuse(MISCONFIGURED)
 
 
 def current_user() -> User:

@@ -279,6 +279,7 @@ def test_header_mode_believes_the_proxy_alone(sample_url, users_file, browser, t
     with streamlit_server(sample_url, tmp_path / "c.log", header, address="0.0.0.0") as base:
         context, page = _header_page(browser, base, "ceo@example.com")
         page.get_by_text("Sign-in is misconfigured").wait_for()
-        assert "Set CX_TRUSTED_PROXIES" in page.locator("[data-testid='stAlert']").inner_text()
+        assert "CX_TRUSTED_PROXIES" not in page.locator("[data-testid='stAlert']").inner_text()
         assert page.locator("[data-testid='stMetricValue']").count() == 0
         context.close()
+    assert "Set CX_TRUSTED_PROXIES" in (tmp_path / "c.log").read_text()  # the log says why

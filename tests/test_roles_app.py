@@ -10,6 +10,7 @@ import pytest
 from conftest import REPO
 from streamlit.testing.v1 import AppTest
 
+from cxapp import auth
 from cxmetrics.contract import access
 from cxmetrics.contract.registry import METRICS
 
@@ -102,12 +103,28 @@ def test_nothing_is_shown_before_signing_in(users):
 
 
 def test_a_short_session_secret_is_a_configuration_error_not_a_crash(users, monkeypatch):
+    import logging
+
     monkeypatch.setenv("CX_SESSION_SECRET", "too short")
-    at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
-    at.run()
+    logged = []
+    handler = logging.Handler()
+    handler.emit = logged.append
+    logging.getLogger("cxdashboard").addHandler(handler)
+    try:
+        at = AppTest.from_file(str(REPO / "dashboard.py"), default_timeout=TIMEOUT)
+        at.run()
+    finally:
+        logging.getLogger("cxdashboard").removeHandler(handler)
     assert not at.exception, at.exception
     (said,) = [e.value for e in at.error]
-    assert said.startswith("**Sign-in is misconfigured.** CX_SESSION_SECRET has 9 characters")
+    assert said == auth.MISCONFIGURED  # the reason is the server's: its log has it
+    assert "CX_SESSION_SECRET" not in said
+    errors = [r.getMessage() for r in logged if r.levelname == "ERROR"]
+    assert errors == [
+        "sign-in is misconfigured: CX_SESSION_SECRET has 9 characters; give at "
+        "least 32 random ones (python3 -c 'import secrets; "
+        "print(secrets.token_hex(32))')"
+    ]
     assert not at.text_input and not at.metric  # no sign-in form, nothing shown
 
 
@@ -321,9 +338,10 @@ def test_a_users_file_made_readable_by_others_is_refused_at_the_next_click(users
     assert not at.exception, at.exception
     assert not at.metric
     (said,) = [e.value for e in at.error]
-    assert said.startswith("**Sign-in is misconfigured.** the users file")
-    assert "chmod 600" in said
+    assert said == auth.MISCONFIGURED
+    assert str(users) not in said  # a visitor is not told the server's files
     errors = [r.getMessage() for r in logged if r.levelname == "ERROR"]
     assert len(errors) == 1 and errors[0].startswith("sign-in is misconfigured: the users file")
+    assert "chmod 600" in errors[0] and str(users) in errors[0]
     at.run()  # put right: the next click shows the page again, still signed in
     assert at.metric and not at.error
