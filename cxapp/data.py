@@ -435,7 +435,7 @@ def get_actions(ds: Dataset) -> pl.DataFrame | None:
     except (store.StoreError, sa.exc.SQLAlchemyError) as exc:
         said = f"Action plans cannot be read right now: {store.describe_error(exc)}"
         log_failure("actions", f"{said} ({store.safe_url(url)})")
-        st.warning(said, icon=":material/cloud_off:")
+        errors.warn_once(said, icon=":material/cloud_off:")
         return None
 
 

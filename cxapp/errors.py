@@ -100,3 +100,21 @@ def log_once(part: str, message: str | None, logger: logging.Logger, level=loggi
             return
         _failing[part] = message
     logger.log(level, "%s", message)
+
+
+#: The warnings a page has shown in this run (:func:`warn_once`)
+SAID_THIS_RUN = "_said_this_run"
+
+
+def new_run() -> None:
+    """A page's run starts (``router.ensure``): :func:`warn_once` has said nothing yet."""
+    st.session_state[SAID_THIS_RUN] = set()
+
+
+def warn_once(message: str, icon: str) -> None:
+    """``st.warning`` of ``message``, unless this run of the page has shown it already:
+    one failure (the action plans unread) met by several parts of a page is said once."""
+    said = st.session_state.setdefault(SAID_THIS_RUN, set())
+    if message not in said:
+        said.add(message)
+        st.warning(message, icon=icon)

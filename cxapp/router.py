@@ -21,4 +21,5 @@ def ensure() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False  # what st.navigation itself sets
         st.rerun()
+    errors.new_run()  # errors.warn_once: nothing said yet in this run
     errors.show_callback_error()

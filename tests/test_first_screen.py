@@ -424,6 +424,38 @@ def test_action_plans_that_cannot_be_read_are_not_reported_as_none(app_env, monk
     assert said[1:] == [("INFO", "actions: read again")]
 
 
+def test_the_accountability_page_says_once_that_action_plans_cannot_be_read(app_env, monkeypatch):
+    """Three parts of the page read the action plans (a stage's, the list, the editor):
+    one failure is one warning, where each part's own caption still says what is missing;
+    and the next run of the page says it again."""
+    import sqlalchemy as sa
+
+    from cxmetrics.contract import actions
+
+    at = overview()
+    at.switch_page(str(REPO / "pages" / "accountability.py")).run()
+    assert not at.exception, at.exception
+
+    def unread(at: AppTest) -> list[str]:
+        return [w.value for w in at.warning if "Action plans" in w.value]
+
+    assert not unread(at)
+
+    def lost(*_args, **_kwargs):
+        raise sa.exc.OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+
+    monkeypatch.setattr(actions, "load", lost)
+    monkeypatch.setattr(actions, "change_marker", lambda _engine: ("lost",))
+    for _ in range(2):
+        at.run()
+        assert not at.exception, at.exception
+        assert unread(at) == [
+            "Action plans cannot be read right now: ConnectionRefusedError: connection refused"
+        ]
+        captions = " ".join(c.value for c in at.caption)
+        assert "Action plans cannot be edited while they cannot be read." in captions
+
+
 def test_where_only_good_news_held_the_first_screen_does_not_say_nothing_did():
     """ "Nothing significant to report" over a view where NPS rose 82 points, kept by the
     same tests the command line lists: what held is named, not denied."""
