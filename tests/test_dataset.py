@@ -158,3 +158,32 @@ def test_statistics_come_out_in_date_order_with_their_buckets(dates):
     # 1 and 8 January 2026 are a Thursday: their weeks start on Monday 29 December and 5 January
     assert got["week"].to_list() == [D(2025, 12, 29), D(2026, 1, 5)]
     assert got["month"].to_list() == [D(2026, 1, 1), D(2026, 1, 1)]
+
+
+def test_churn_rates_of_many_segment_choices_leave_what_every_view_reads(loaded):
+    """The rates are kept per segments and regions, apart from the preparations every view
+    shares: twenty choices of segment and region do not push out the daily sums."""
+    import dataclasses
+    import itertools
+
+    from cxmetrics.stats import metrics
+
+    ds = dataclasses.replace(loaded)  # its own memos, empty
+    daily = ds.prepared("daily_sums", None, lambda: object())
+    segments, regions = ds.options("segment"), ds.options("region")
+    choices = list(itertools.product([None, *segments], [None, *regions]))
+    assert len(choices) >= 20
+    for segment, region in choices:
+        f = Filters(segments=(segment,) if segment else (), regions=(region,) if region else ())
+        rates = ds.detractor_rates(f)
+        assert rates is ds.detractor_rates(f)  # kept: computed once
+        # a second computation, from the dataset's own arrays
+        keep = ds.customers.select(
+            pl.col("segment").is_in([segment] if segment else segments)
+            & pl.col("region").is_in([region] if region else regions)
+        ).to_series()
+        want = metrics.detractor_churn_rate(
+            ds.latest_nps, ds.customer_arrays, keep.to_numpy(), ds.first_day, ds.last_day
+        )
+        assert rates == want
+    assert ds.prepared("daily_sums", None, lambda: None) is daily

@@ -15,6 +15,7 @@ from test_answers import comparable
 
 from cxmetrics.contract import store
 from cxmetrics.stats import answers, dataset, metrics
+from cxmetrics.stats.filters import Filters
 
 D = dt.date
 PERIODS = [(None, None), (D(2026, 7, 3), D(2026, 9, 30)), (D(2025, 11, 1), D(2026, 2, 28))]
@@ -219,3 +220,56 @@ def test_counts_are_int16_where_they_fit_and_sum_as_int64():
     # a value outside the dataset's types is left out, as before
     other = frame.with_columns(pl.lit("t9").alias("touchpoint_id"))
     assert dataset.compact_stats(other, types).height == 0
+
+
+def test_a_lake_response_without_a_date_is_left_out_by_either_kind_of_part(
+    sample_url, tmp_path, monkeypatch
+):
+    """The contract's tables forbid it, but a lake another tool wrote may hold a response
+    with no date: parts by dates never meet it, parts by customers must leave it out too."""
+    need("duckdb")
+    folder = tmp_path / "lake"
+    store.export_parquet(store.make_engine(sample_url), folder)
+    responses = pl.read_parquet(folder / "responses.parquet")
+    first = responses["response_id"][0]
+    dateless = pl.when(pl.col("response_id") == first).then(None).otherwise("responded_on")
+    responses.with_columns(dateless.alias("responded_on")).write_parquet(
+        folder / "responses.parquet"
+    )
+    monkeypatch.setattr(store, "SUM_PART", 2_000)
+    loaded = {}
+    for max_parts in (1_000, 3):  # parts by dates, then by ranges of customers
+        monkeypatch.setattr(store, "MAX_PARTS", max_parts)
+        loaded[max_parts] = dataset.load(store.make_engine(f"duckdb:///{folder}"))
+    by_dates, by_customers = loaded[1_000], loaded[3]
+    assert by_customers.database.customer_cuts  # more than one part
+    placed = responses.height - 1
+    assert by_dates.n_responses <= placed  # (a response on an unknown touchpoint is not placed)
+    assert by_customers.n_responses == by_dates.n_responses
+    assert by_customers.stats["responded_on"].null_count() == 0
+    dims = dataset.STAT_DIMENSIONS
+    as_text = [pl.col(c).cast(pl.String) for c in dims[1:]]
+    assert (
+        by_customers.stats.with_columns(as_text)
+        .sort(dims)
+        .equals(by_dates.stats.with_columns(as_text).sort(dims))
+    )
+    by_month = by_customers.cell_sums(Filters(), "month")  # failed on a null day
+    assert int(by_month["responses"].sum()) == by_dates.n_responses
+
+
+def test_a_lake_is_summed_by_customers_only_where_its_row_groups_are_in_customer_order(
+    sample_url, tmp_path
+):
+    need("duckdb")
+    folder = tmp_path / "lake"
+    store.export_parquet(store.make_engine(sample_url), folder)
+    responses = pl.read_parquet(folder / "responses.parquet")
+    engine = store.make_engine(f"duckdb:///{folder}")
+    for order, expected in (("customer_id", True), ("responded_on", False)):
+        # row groups of 2,000 rows: in date order each holds customers from all over
+        responses.sort(order, "response_id").write_parquet(
+            folder / "responses.parquet", row_group_size=2_000
+        )
+        assert store.ordered_by_customer(engine) is expected, order
+    assert not store.ordered_by_customer(store.make_engine(sample_url))  # not a lake

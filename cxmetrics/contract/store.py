@@ -845,10 +845,28 @@ IN_PROCESS = ("sqlite", "duckdb")
 
 
 def ordered_by_customer(engine: sa.Engine) -> bool:
-    """Whether the engine reads a lake in :data:`LAKE_ORDER` in this process (DuckDB over a
-    Parquet folder): a range of customers is a few row groups there, a range of dates is
-    every one of them."""
-    return engine.dialect.name == "duckdb" and lake_folder(str(engine.url)) is not None
+    """Whether the engine reads a lake in customer order in this process (DuckDB over a
+    Parquet folder whose responses' row groups hold ranges of customer ids that do not
+    overlap, as :data:`LAKE_ORDER` writes them): a range of customers is a few row groups
+    there, a range of dates is every one of them. Read from the files' statistics alone."""
+    folder = lake_folder(str(engine.url))
+    if engine.dialect.name != "duckdb" or folder is None:
+        return False
+    files = lake.table_files(folder).get("responses")
+    if files is None:
+        return False
+    glob = lake.parquet_glob(files).replace("'", "''")
+    query = (
+        "SELECT stats_min_value, stats_max_value "
+        f"FROM parquet_metadata('{glob}') WHERE path_in_schema = 'customer_id'"
+    )
+    with engine.connect() as conn:
+        groups = conn.exec_driver_sql(query).fetchall()
+    if not groups or any(low is None or high is None for low, high in groups):
+        return False
+    groups.sort()
+    # a customer whose answers span two row groups is the last of one and the first of the next
+    return all(high <= low for (_, high), (low, _) in zip(groups, groups[1:], strict=False))
 
 
 def per_customer_cuts(engine: sa.Engine, cuts: tuple[str, ...]) -> tuple[str, ...]:

@@ -95,6 +95,14 @@ class Dataset:
         repr=False,
     )
 
+    #: churn rates of detractors per segments and regions (:meth:`detractor_rates`)
+    _rates: Memo = field(
+        default_factory=lambda: Memo(16, ttl_seconds=float("inf")),
+        init=False,
+        compare=False,
+        repr=False,
+    )
+
     #: results that depend on a period's customer-level answers alone (:meth:`of_period`),
     #: kept and dropped with that period's answers: (what, start, end) -> (answers, result)
     _period_parts: dict = field(default_factory=dict, init=False, compare=False, repr=False)
@@ -297,12 +305,12 @@ class Dataset:
     def detractor_rates(self, f: Filters) -> ChurnRates:
         """Annual churn of detractors and of everyone else among the customers of the
         view's segments and regions, over all the data's dates
-        (:func:`metrics.detractor_churn_rate`); once per data version, segments and regions
-        (:meth:`prepared`: a view of another period or stage reads the same rates; at 12M
-        customers they take 0.7 s)."""
-        return self.prepared(
-            f"detractor_rates of {f.segments} in {f.regions}",
-            None,
+        (:func:`metrics.detractor_churn_rate`); once per data version, segments and regions,
+        kept apart from the views (a view of another period or stage reads the same rates;
+        at 12M customers they take 0.7 s) and from :meth:`prepared` (a choice of segments
+        each would push out what every view reads)."""
+        return self._rates.get(
+            (f.segments, f.regions),
             lambda: detractor_churn_rate(
                 self.latest_nps,
                 self.customer_arrays,
@@ -788,7 +796,9 @@ def compact_stats(stats: pl.DataFrame, types: dict[str, pl.DataType]) -> pl.Data
             *[pl.col(c).cast(pl.String) for c in STAT_DIMENSIONS[1:] if c not in types],
             *narrowed(stats),
         )
-        .drop_nulls(dims)
+        # a day is where a response is counted: one without (a lake another tool wrote may
+        # hold one) is left out, as a range of dates leaves it out
+        .drop_nulls(["responded_on", *dims])
         .sort("responded_on")
     )
 
