@@ -99,13 +99,14 @@ else:
 st.subheader("Satisfied but at risk")
 risk = data.shared(loyalty.satisfied_at_risk, customers)
 c1, c2, c3 = st.columns(3)
+at_risk_value, at_risk_caption = loyalty.at_risk_tile(risk, MIN_N)
 c1.metric(
     "Satisfied customers at risk",
-    ui.value_text("satisfied_at_risk", risk["share"], MIN_N),
+    at_risk_value,
     help=METRICS["satisfied_at_risk"].help(),
     border=True,
 )
-c1.caption(f"{risk['at_risk']:,} of {risk['satisfied']:,} satisfied customers")
+c1.caption(at_risk_caption)
 c2.metric(
     "Their annual revenue",
     "Not recorded" if risk["revenue"] is None else ds.money(risk["revenue"]),

@@ -284,3 +284,21 @@ def test_influencer_nps_by_stage_equals_a_group_by(story_ds):
     assert joined.height == got.height == want.height
     assert joined["n_nps"].to_list() == joined["n"].cast(pl.Int64).to_list()
     assert joined["nps"].to_list() == pytest.approx(joined["nps_right"].to_list())
+
+
+def test_the_at_risk_tile_shows_a_share_only_with_enough_satisfied_customers():
+    def risk(at_risk: int, satisfied: int) -> dict:
+        share = 100 * at_risk / satisfied if satisfied else None
+        score = m.Score("satisfied_at_risk", share, satisfied, 1.0 if satisfied else None)
+        return {"share": score, "at_risk": at_risk, "satisfied": satisfied}
+
+    assert loyalty.at_risk_tile(risk(12, 40), 30) == ("30.0%", "12 of 40 satisfied customers")
+    # below the minimum n: no share and no "0 of 23" beside a word, but what it takes
+    assert loyalty.at_risk_tile(risk(0, 23), 30) == (
+        "–",
+        "Too few satisfied customers for a share: 23, at least 30 needed",
+    )
+    assert loyalty.at_risk_tile(risk(0, 0), 30) == (
+        "–",
+        "No satisfied customer (latest CSAT 4-5) in view",
+    )

@@ -19,6 +19,7 @@ from cxmetrics.stats import metrics as m
 from cxmetrics.stats.dataset import Dataset
 from cxmetrics.stats.filters import Filters
 from cxmetrics.stats.inference import FDR, bh_qvalues, p_two_sided
+from cxmetrics.views import wording
 
 UNITS = {"week": "week", "month": "month", "quarter": "quarter"}
 SPLITS = {"none": None, "segment": "segment", "stage": "stage_id", "channel": "channel"}
@@ -202,6 +203,23 @@ def churn_by_loyalty(customers: pl.DataFrame, min_n: int = m.MIN_N) -> pl.DataFr
 
 def churn_by_csat(customers: pl.DataFrame, min_n: int = m.MIN_N) -> pl.DataFrame:
     return churn_by(customers, pl.col("csat"), "csat", min_n)
+
+
+def at_risk_tile(risk: dict, min_n: int = m.MIN_N) -> tuple[str, str]:
+    """The "Satisfied customers at risk" tile of :func:`satisfied_at_risk`'s ``risk``: its
+    value and its caption. Below ``min_n`` satisfied customers, a dash, and a caption that
+    says how many there are and how many a share needs: "0 of 23 satisfied customers"
+    beside "Too few" read as a finding, and the words were cut in a third of the page."""
+    satisfied = risk["satisfied"]
+    text = wording.value_text("satisfied_at_risk", risk["share"], min_n)
+    if text not in wording.SCARCE:
+        return text, f"{risk['at_risk']:,} of {satisfied:,} satisfied customers"
+    if satisfied == 0:
+        return wording.NO_FIGURE, "No satisfied customer (latest CSAT 4-5) in view"
+    return (
+        wording.NO_FIGURE,
+        f"Too few satisfied customers for a share: {satisfied:,}, at least {min_n} needed",
+    )
 
 
 def satisfied_at_risk(customers: pl.DataFrame, min_n: int = m.MIN_N) -> dict:
