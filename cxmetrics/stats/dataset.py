@@ -897,9 +897,9 @@ def build_in_database(
         parts = [(Filters(start=start, end=end), (None, None)) for start, end in date_parts(days)]
 
     def summed():
-        for i, (days, customer_range) in enumerate(parts):
+        for i, (dates, customer_range) in enumerate(parts):
             progress(0.2 + 0.3 * i / len(parts), "Summing responses per day in the database")
-            yield store.load_stats_sql(engine, days, None, STAT_DIMENSIONS, customer_range)
+            yield store.load_stats_sql(engine, dates, None, STAT_DIMENSIONS, customer_range)
 
     stats = _by_date(compact_parts(summed(), types, overlapping=by_customer))
     types |= {"channel": stats.schema["channel"], "cust": customers.schema["cust"]}
