@@ -890,6 +890,36 @@ def test_a_yes_no_column_read_as_nps_is_warned_about(engine, tmp_path):
     assert report.problems.height == 0 and report.warnings == ()
 
 
+def test_a_customer_date_that_stands_for_a_missing_one_is_warned_about(engine, tmp_path):
+    """1970-01-01 (a 0 read as a date) and spreadsheets' day 0 are imported, as a customer
+    may have joined long ago, but the report names the column and how many rows."""
+    m = mapping.loads(
+        CUSTOMERS.replace('joined_on = "2025-01-01"\n', "").replace(
+            "[columns]\n", '[columns]\njoined_on = "Since"\n'
+        ),
+        ".toml",
+    )
+    path = tmp_path / "people.csv"
+    path.write_text(
+        "Name,Segment,Since\nann,a,1970-01-01\nbob,b,1970-01-01\ncid,a,1899-12-30\n"
+        "dee,b,1985-03-04\n"
+    )
+    report = importer.run(engine, "customers", path, m, dry_run=True)
+    assert report.problems.height == 0 and report.written == 4
+    assert report.warnings == (
+        "column 'Since' (→ joined_on) gives 1970-01-01 and 1899-12-30 in 3 rows: a date "
+        "that usually stands for a missing one (1970-01-01 is a 0 read as a date). They are "
+        "imported as they are; give those rows their real dates.",
+    )
+    path.write_text("Name,Segment,Since\nann,a,1985-03-04\nbob,b,1970-01-02\n")
+    assert importer.run(engine, "customers", path, m, dry_run=True).warnings == ()
+    # from the mapping's constant, said so
+    constant = mapping.loads(CUSTOMERS.replace("2025-01-01", "1970-01-01"), ".toml")
+    path.write_text("Name,Segment\nann,a\n")
+    [warning] = importer.run(engine, "customers", path, constant, dry_run=True).warnings
+    assert warning.startswith("joined_on (the mapping's constant) gives 1970-01-01 in 1 row:")
+
+
 def test_a_sentiment_label_imports_and_reaches_the_comments(engine, tmp_path):
     m = mapping.loads(
         MAPPING.replace('comment = "Comment"', 'comment = "Comment"\nsentiment_label = "Tone"')

@@ -367,6 +367,38 @@ def scale_warnings(valid: pl.DataFrame, table: str, m: Mapping) -> list[str]:
     return out
 
 
+#: Dates that stand for a missing one: the start of Unix time (a 0 read as a date) and
+#: spreadsheets' day 0 and day 1
+PLACEHOLDER_DATES = (dt.date(1970, 1, 1), dt.date(1899, 12, 30), dt.date(1900, 1, 1))
+
+
+def placeholder_date_warnings(valid: pl.DataFrame, table: str, m: Mapping) -> list[str]:
+    """Warnings, naming the file's column, about dates that are placeholders for a missing
+    one (:data:`PLACEHOLDER_DATES`). Only a customer's dates may be that early (one may have
+    joined in 1985; other dates before 1990 are refused): they are imported as they are."""
+    out = []
+    for column in schema.EVENT_DATES.get(table, ()) if table in schema.NO_EARLIEST else ():
+        if column not in valid.columns:
+            continue
+        dates = valid[column].drop_nulls()
+        found = [d for d in PLACEHOLDER_DATES if (dates == d).any()]
+        if not found:
+            continue
+        held = int(dates.is_in(found).sum())
+        where = (
+            f"column {m.columns[column]!r} (→ {column})"
+            if column in m.columns
+            else f"{column} (the mapping's constant)"
+        )
+        named = " and ".join(d.isoformat() for d in found)
+        out.append(
+            f"{where} gives {named} in {counted(held, 'row')}: a date that "
+            "usually stands for a missing one (1970-01-01 is a 0 read as a date). They are "
+            "imported as they are; give those rows their real dates."
+        )
+    return out
+
+
 def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> pl.DataFrame:
     """The contract's columns (as text) from the source's, plus ``__row``."""
     check_columns(source, m, file_name)
@@ -971,6 +1003,7 @@ def run(
     progress(0.35, "Checking every row")
     result = validate(mapped, m, references(engine, schema.metadata.tables[table]))
     warnings += scale_warnings(result.valid, table, m)
+    warnings += placeholder_date_warnings(result.valid, table, m)
     if misshapen.height:
         problems = pl.concat([misshapen, result.problems]).sort("row", "column")
         result = replace(result, problems=problems)
