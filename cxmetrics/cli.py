@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "import",
         help="import a CSV, TSV, XLSX or Parquet file into one table through a column mapping",
+        description="Import a CSV, TSV, XLSX or Parquet file into one table through a column\n"
+        "mapping. The format of the mapping file follows the options.",
+        epilog=mapping.reference(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("table", choices=schema.IMPORTABLE)
     p.add_argument("file", type=Path)

@@ -158,6 +158,8 @@ saved_mapping = st.file_uploader(
     type=["toml", "yaml", "yml"],
     key="data_mapping",
 )
+with st.expander("How a mapping file is written"):
+    st.code(mapping.reference(), language=None, wrap_lines=True)
 if uploaded is None:
     st.info("Choose a file to import.", icon=":material/upload_file:")
     st.stop()

@@ -371,3 +371,22 @@ def test_export_parquet_gives_the_lake_the_mode_of_any_new_folder(tmp_path, samp
     assert lake_dir.stat().st_mode & 0o777 == 0o777 & ~umask
     for file in lake_dir.iterdir():
         assert file.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_import_help_gives_the_mapping_format_and_each_table_s_columns():
+    """An analyst writing a mapping finds its format without reading the source."""
+    out = run("import", "--help")
+    assert out.returncode == 0, out.stderr
+    text = out.stdout
+    for section in ("[columns]", "[constants]", "[dates]", "[where]", "[values.", "[rescale."):
+        assert section in text, section
+    assert "[ids]" in text and "[unpivot]" in text and "``" not in text
+    # the contract's columns, required ones marked, as the tables define them
+    assert (
+        "  responses: response_id*, customer_id*, touchpoint_id*, channel*, responded_on*, "
+        "nps, csat, ces, comment, source*, sentiment_label\n"
+    ) in text
+    assert (
+        "  customers: customer_id*, segment*, region*, joined_on*, annual_revenue, "
+        "cost_to_serve, influence, churned_on\n"
+    ) in text

@@ -47,6 +47,10 @@ def test_a_new_database_is_set_up_from_the_data_page(tmp_path, monkeypatch):
         "Import a file",
     ]
     assert at.get("file_uploader")  # the journey's, the file's and the mapping's
+    # how a mapping is written, beside its uploader: the reference the command line prints
+    [how] = [e for e in at.expander if e.label == "How a mapping file is written"]
+    [code] = how.code
+    assert "[columns]" in code.value and "responses: response_id*" in code.value
     # the next visit sees a database like any other
     at.run()
     assert not at.success and not at.warning and not at.exception

@@ -103,6 +103,22 @@ from cxmetrics.contract import limits, periods, schema
 ENCODINGS = ("utf-8", "cp1252", "latin-1", "utf-16")
 
 
+def reference() -> str:
+    """The mapping file's format, as this module's documentation gives it, and each
+    importable table's columns (required ones marked): what ``python3 -m cxmetrics import
+    --help`` prints and the Data page shows."""
+    text = (__doc__ or "").replace("``", "`").replace("::\n", ":\n").strip()
+    tables = [
+        f"  {name}: "
+        + ", ".join(
+            f"{c.name}*" if schema.required(c) else c.name
+            for c in schema.metadata.tables[name].columns
+        )
+        for name in schema.IMPORTABLE
+    ]
+    return f"{text}\n\nThe contract's columns, per table (* required):\n" + "\n".join(tables)
+
+
 def offered_encodings(chosen: str | None = None) -> list[str]:
     """:data:`ENCODINGS`, and a saved mapping's own ``chosen`` where it is another."""
     return [*ENCODINGS, *([chosen] if chosen and chosen not in ENCODINGS else [])]
