@@ -302,3 +302,40 @@ def test_the_at_risk_tile_shows_a_share_only_with_enough_satisfied_customers():
         "–",
         "No satisfied customer (latest CSAT 4-5) in view",
     )
+
+
+def test_a_trend_finding_names_the_period_it_is_compared_with_and_both_n(loaded):
+    """Each change is against the period before it that has data: the sentence names it
+    and its n (it gave this period's n alone, and a month after a gap read as compared
+    with the month just before)."""
+    import re
+
+    from cxmetrics.contract.text import bucket_text
+    from cxmetrics.views import finder
+
+    by_month = (
+        loaded.responses.filter(pl.col("nps").is_not_null())
+        .group_by(pl.col("responded_on").dt.truncate("1mo").alias("month"))
+        .len("n")
+        .sort("month")
+    )
+    months, counts = by_month["month"].to_list(), by_month["n"].to_list()
+    found = finder.trend_candidates(loaded, Filters(), "month")
+    assert found
+    for finding in found:
+        said = re.search(
+            r"in (.+) \(n = ([\d,]+); against (.+), n = ([\d,]+)\)\.$", finding.sentence
+        )
+        assert said, finding.sentence
+        i = [bucket_text(d, "month") for d in months].index(said.group(1))
+        assert said.group(3) == bucket_text(months[i - 1], "month")
+        assert int(said.group(2).replace(",", "")) == counts[i]
+        assert int(said.group(4).replace(",", "")) == counts[i - 1]
+    # a month without answers between two: the later is compared with the earlier, and says so
+    sums = loaded.cell_sums(Filters(), "month")
+    gone = sorted(sums["month"].unique())[3]
+    trend = loyalty.trend(sums.filter(pl.col("month") != gone), "month", None)
+    after = trend.filter(pl.col("period") > gone).row(0, named=True)
+    before = trend.filter(pl.col("period") < gone).row(-1, named=True)
+    assert after["period_before"] == before["period"] < gone
+    assert after["n_before"] == before["n_nps"]

@@ -47,7 +47,8 @@ def trend_candidates(ds: Dataset, f: Filters, unit: str, min_n: int = MIN_N) -> 
             fx.Finding(
                 "trend",
                 f"NPS {verb} {abs(row['change']):.0f} points in "
-                f"{bucket_text(row['period'], unit)} (n = {row['n_nps']:,}).",
+                f"{bucket_text(row['period'], unit)} (n = {row['n_nps']:,}; against "
+                f"{bucket_text(row['period_before'], unit)}, n = {row['n_before']:,}).",
                 row["change"],
                 (row["change"] - half, row["change"] + half),
                 row["n_nps"],

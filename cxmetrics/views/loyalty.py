@@ -35,7 +35,8 @@ def trend(
     deff: dict[str, float] | None = None,
 ) -> pl.DataFrame:
     """NPS per period (and per split value): n, NPS, 95% band, promoter / passive / detractor
-    shares, and the change from the previous period with its z, p, q and significance flag.
+    shares, and the change from the previous period with data (``period_before``, its
+    ``n_before``) with its z, p, q and significance flag.
 
     Periods with fewer than ``min_n`` answers have no NPS and are not compared. Every point
     compared on the chart is one test of one family: a change is marked significant only when
@@ -61,6 +62,8 @@ def trend(
     prev_moe = pl.col("moe").shift(1).over("group")
     se = ((pl.col("moe") / m.Z95) ** 2 + (prev_moe / m.Z95) ** 2).sqrt()
     out = per.with_columns(
+        pl.col("period").shift(1).over("group").alias("period_before"),  # the one compared
+        pl.col("n_nps").shift(1).over("group").alias("n_before"),
         (pl.col("nps") - prev_nps).alias("change"),
         pl.when(se > 0).then((pl.col("nps") - prev_nps) / se).alias("z"),
     )
@@ -81,6 +84,8 @@ def trend(
             "group",
             "period",
             "n_nps",
+            "period_before",
+            "n_before",
             "nps",
             "moe",
             "promoters_pct",
