@@ -920,6 +920,26 @@ def test_a_customer_date_that_stands_for_a_missing_one_is_warned_about(engine, t
     assert warning.startswith("joined_on (the mapping's constant) gives 1970-01-01 in 1 row:")
 
 
+def test_a_report_that_cannot_be_written_stops_the_import_before_it_writes(engine, tmp_path):
+    """Rows left out need a report; a folder that cannot take it (read-only beside the
+    input, a file in its place) is named, and nothing is imported."""
+    m = mapping.loads(CUSTOMERS, ".toml")
+    path = tmp_path / "people.csv"
+    path.write_text("Name,Segment\nzed,a\nzed,b\nyan,a\n")  # the second zed is left out
+    before = store.count_rows(engine, "customers")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    with pytest.raises(importer.ImportError_) as refused:
+        importer.run(engine, "customers", path, m, report_dir=blocked / "reports")
+    assert str(refused.value).startswith(
+        f"the import's report cannot be written in {blocked / 'reports'} (Not a directory); "
+        "nothing was imported."
+    )
+    assert store.count_rows(engine, "customers") == before
+    report = importer.run(engine, "customers", path, m, report_dir=tmp_path / "reports")
+    assert report.written == 2 and store.count_rows(engine, "customers") == before + 2
+
+
 def test_a_sentiment_label_imports_and_reaches_the_comments(engine, tmp_path):
     m = mapping.loads(
         MAPPING.replace('comment = "Comment"', 'comment = "Comment"\nsentiment_label = "Tone"')

@@ -1011,21 +1011,28 @@ def run(
     report_path = rejected_path = None
     if result.problems.height or result.dropped.height or result.blanked.height:
         folder = Path(report_dir) if report_dir else path.parent
-        folder.mkdir(parents=True, exist_ok=True)
         stem = f"{Path(name).stem}.{report_name or table}"
         report_path = folder / f"{stem}.report.csv"
-        pl.concat(
-            [
-                result.problems.with_columns(pl.lit("rejected").alias("outcome")),
-                result.dropped.with_columns(pl.lit("left out").alias("outcome")),
-                result.blanked.with_columns(pl.lit("left empty").alias("outcome")),
-            ]
-        ).sort("row", "column").write_csv(report_path)
-    if result.problems.height:
-        rejected_path = folder / f"{stem}.rejected.csv"
-        source.filter(pl.col(ROW).is_in(bad_rows.implode())).rename({ROW: "row"}).write_csv(
-            rejected_path
-        )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            pl.concat(
+                [
+                    result.problems.with_columns(pl.lit("rejected").alias("outcome")),
+                    result.dropped.with_columns(pl.lit("left out").alias("outcome")),
+                    result.blanked.with_columns(pl.lit("left empty").alias("outcome")),
+                ]
+            ).sort("row", "column").write_csv(report_path)
+            if result.problems.height:
+                rejected_path = folder / f"{stem}.rejected.csv"
+                source.filter(pl.col(ROW).is_in(bad_rows.implode())).rename({ROW: "row"}).write_csv(
+                    rejected_path
+                )
+        except OSError as exc:  # before anything is written to the database
+            raise ImportError_(
+                f"the import's report cannot be written in {folder} "
+                f"({exc.strerror or exc}); nothing was imported. Give a folder you may write "
+                "to (--report-dir FOLDER on the command line)"
+            ) from exc
     written, updated = 0, None
     if not dry_run and (result.problems.height == 0 or accept_valid):
         progress(0.6, f"Writing {counted(result.valid.height, 'row')}")
