@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
-import streamlit.components.v1 as components
 
 from cxapp import errors
 from cxmetrics.contract import access, session_cookie
@@ -224,7 +223,7 @@ def _password_screen(signer: access.PasswordSignIn):
         if refused:
             st.error(refused, icon=":material/lock:")
     if st.session_state.pop(_CLEAR_COOKIE, False):  # signed out: new tabs ask again too
-        components.html(session_cookie.clear_script(), height=0)
+        _run_script(session_cookie.clear_script())
     st.stop()
 
 
@@ -247,6 +246,18 @@ def _submit(signer: access.PasswordSignIn) -> None:
         st.session_state[_SESSION_KEY] = access.session_for(user, time.time())
         for key in (_SIGNED_OUT, _CLEAR_COOKIE, _COOKIE_AT):  # the sidebar sets a new cookie
             st.session_state.pop(key, None)
+
+
+#: The container of a page script (:func:`_run_script`), hidden: it draws nothing
+SCRIPT_KEY = "cx_cookie_script"
+
+
+def _run_script(script: str) -> None:
+    """Run a page script (the sign-in cookie's) in an iframe of the page, hidden from view:
+    ``st.iframe`` of the script, as ``components.v1.html``, deprecated, did it."""
+    with st.container(key=SCRIPT_KEY):
+        st.html(f"<style>.st-key-{SCRIPT_KEY}{{display:none}}</style>")
+        st.iframe(script, height=1)
 
 
 def _oidc_screen():
@@ -285,7 +296,7 @@ def _keep_cookie(cfg: access.Config) -> None:
     ):
         return
     value = session_cookie.token(signed, now, _key(cfg))
-    components.html(session_cookie.set_script(value), height=0)
+    _run_script(session_cookie.set_script(value))
     st.session_state[_COOKIE_AT] = now
 
 
