@@ -376,8 +376,10 @@ def placeholder_date_warnings(valid: pl.DataFrame, table: str, m: Mapping) -> li
     """Warnings, naming the file's column, about dates that are placeholders for a missing
     one (:data:`PLACEHOLDER_DATES`). Only a customer's dates may be that early (one may have
     joined in 1985; other dates before 1990 are refused): they are imported as they are."""
+    if table not in schema.NO_EARLIEST:
+        return []
     out = []
-    for column in schema.EVENT_DATES.get(table, ()) if table in schema.NO_EARLIEST else ():
+    for column in schema.EVENT_DATES.get(table, ()):
         if column not in valid.columns:
             continue
         dates = valid[column].drop_nulls()

@@ -158,7 +158,7 @@ class Dataset:
         company's setting, else the shortest preset with ``min_n`` NPS answers in view of
         this dataset (a manager's dataset counts their stages); where NPS is not measured,
         answers of the first score that is, else responses."""
-        measured = [k for k in ("nps", "csat", "ces") if not self.unmeasured(k)]
+        measured = [k for k in ("nps", "csat", "ces") if k not in self.unmeasured_scores()]
         column, what = (
             (f"n_{measured[0]}", f"{METRICS[measured[0]].short} answers")
             if measured
@@ -830,9 +830,10 @@ def compact_parts(
                     .group_by(STAT_DIMENSIONS)
                     .agg(pl.col(STAT_COLUMNS).sum())
                 )
-                frame = frame.select(*STAT_DIMENSIONS, *narrowed(frame)).sort("responded_on")
+                frame = frame.select(*STAT_DIMENSIONS, *narrowed(frame))  # held narrow
             else:
                 frame = part
+        frame = frame.sort("responded_on")  # once, after the last part
     else:
         frame = pl.concat([compact_stats(part, types) for part in parts], how="vertical_relaxed")
     if frame.schema["channel"] == pl.String:
@@ -887,9 +888,9 @@ def build_in_database(
     # part by days would read the whole lake, so the parts are ranges of customers, whose
     # days recur from part to part and are summed again. Below, the whole lake is read
     # quickly, and parts by days take less (at 1M, 276 MB at the peak instead of 338).
-    by_customer = (
-        store.ordered_by_customer(engine)
-        and store.part_size(int(days["responses"].sum())) > store.SUM_PART
+    by_customer = (  # the size first: the order is read from the files' statistics
+        store.part_size(int(days["responses"].sum())) > store.SUM_PART
+        and store.ordered_by_customer(engine)
     )
     if by_customer:
         parts = [(Filters(), low_high) for low_high in store.ranges(cuts)]
