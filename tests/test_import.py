@@ -920,6 +920,61 @@ def test_a_customer_date_that_stands_for_a_missing_one_is_warned_about(engine, t
     assert warning.startswith("joined_on (the mapping's constant) gives 1970-01-01 in 1 row:")
 
 
+def test_a_date_two_formats_read_as_different_days_is_warned_about(engine, tmp_path):
+    """With [dates] listing %d/%m/%Y then %m/%d/%Y, 03/04/2026 is read as 3 April. That is
+    said, naming the column, a row (the file's line, header = 1) and both days, unless
+    other rows prove the file writes %d/%m/%Y; rows only %m/%d/%Y reads are named as the
+    reason to doubt it."""
+    both = MAPPING.replace('responded_on = "%d/%m/%Y"', 'responded_on = ["%d/%m/%Y", "%m/%d/%Y"]')
+    m = mapping.loads(both, ".toml")
+
+    def run(dates, dry_run=True):
+        body = "".join(
+            f"{9000001 + i},{i + 1},Billing,{d},9,10,web,survey,\n" for i, d in enumerate(dates)
+        )
+        return importer.run(engine, "responses", write(tmp_path, body), m, dry_run=dry_run)
+
+    head = (
+        "column 'Date' (→ responded_on): 1 row read as %d/%m/%Y would be another day as "
+        "%m/%d/%Y (e.g. '03/04/2026' in row 3, taken as 2026-04-03, not 2026-03-04)."
+    )
+    mixed = run(["13/04/2026", "03/04/2026", "04/13/2026"], dry_run=False)
+    assert mixed.problems.height == 0 and mixed.written == 3
+    assert mixed.warnings == (
+        head + " 1 other row can only be %d/%m/%Y and 1 row only %m/%d/%Y: the file holds "
+        "dates written both ways, so those read as %d/%m/%Y may be wrong.",
+    )
+    # imported as the first format reads it, the warning notwithstanding
+    written = rows_by_id(engine, ["9000002", "9000003"])
+    assert written["9000002"]["responded_on"] == D(2026, 4, 3)
+    assert written["9000003"]["responded_on"] == D(2026, 4, 13)
+    # the file writes %d/%m/%Y: 13/04 proves it, nothing to say
+    assert run(["13/04/2026", "03/04/2026"]).warnings == ()
+    # only %m/%d/%Y is proven, or nothing is
+    [other] = run(["04/13/2026", "03/04/2026"]).warnings
+    assert other == head + (
+        " 1 other row can only be %m/%d/%Y and none only %d/%m/%Y: the file seems to write "
+        "%m/%d/%Y; put it first in [dates]."
+    )
+    [neither] = run(["05/05/2026", "03/04/2026"]).warnings
+    assert neither == head + (
+        " No row tells which the file writes: check one against its source and put that "
+        "format first in [dates]."
+    )
+    # formats that never read one cell two ways (another separator): nothing to say
+    iso = mapping.loads(
+        MAPPING.replace('responded_on = "%d/%m/%Y"', 'responded_on = ["%d/%m/%Y", "%Y.%m.%d"]'),
+        ".toml",
+    )
+    body = (
+        "9000001,1,Billing,03/04/2026,9,10,web,survey,\n"
+        "9000002,2,Billing,2026.04.03,9,,web,survey,\n"
+    )
+    assert (
+        importer.run(engine, "responses", write(tmp_path, body), iso, dry_run=True).warnings == ()
+    )
+
+
 def test_a_report_that_cannot_be_written_stops_the_import_before_it_writes(engine, tmp_path):
     """Rows left out need a report; a folder that cannot take it (read-only beside the
     input, a file in its place) is named, and nothing is imported."""

@@ -401,6 +401,68 @@ def placeholder_date_warnings(valid: pl.DataFrame, table: str, m: Mapping) -> li
     return out
 
 
+def ambiguous_date_warnings(mapped: pl.DataFrame, m: Mapping) -> list[str]:
+    """Warnings, naming the file's column, about dates that two of the mapping's formats
+    read as different days (03/04/2025 is 3 April by ``%d/%m/%Y`` and 4 March by
+    ``%m/%d/%Y``): the first format that reads a cell wins, so they are imported as that
+    one reads them. Quiet when other rows only the first format reads show that the file
+    writes it; rows only the other reads, or none either way, leave those days a guess."""
+    out = []
+    for column, formats in m.dates.items():
+        if column not in mapped.columns or len(formats) < 2:
+            continue
+        text = pl.col(column)
+        read = mapped.select(
+            pl.col(ROW), text, *(_date(text, (f,)).alias(f"__{i}") for i, f in enumerate(formats))
+        )
+        read_by = [pl.col(f"__{i}") for i in range(len(formats))]
+        for i, first in enumerate(formats):
+            # the rows ``first`` reads: it wins where no format before it reads them
+            won = pl.all_horizontal(read_by[i].is_not_null(), *(c.is_null() for c in read_by[:i]))
+            for j in range(i + 1, len(formats)):
+                other = read_by[j]
+                differ = read.filter(won & other.is_not_null() & (read_by[i] != other))
+                if not differ.height:
+                    continue
+                only_other, only_first = (
+                    read.filter(
+                        pl.all_horizontal(
+                            read_by[x].is_not_null(),
+                            *(c.is_null() for k, c in enumerate(read_by) if k != x),
+                        )
+                    ).height
+                    for x in (j, i)
+                )
+                if only_first and not only_other:
+                    continue  # the file writes ``first``: its other rows prove it
+                example = differ.row(0, named=True)
+                source = m.columns.get(column, column)
+                if only_other and only_first:
+                    why = (
+                        f" {counted(only_first, 'other row')} can only be {first} and "
+                        f"{counted(only_other, 'row')} only {formats[j]}: the file holds dates "
+                        f"written both ways, so those read as {first} may be wrong."
+                    )
+                elif only_other:
+                    why = (
+                        f" {counted(only_other, 'other row')} can only be {formats[j]} and none "
+                        f"only {first}: the file seems to write {formats[j]}; put it first "
+                        "in [dates]."
+                    )
+                else:
+                    why = (
+                        " No row tells which the file writes: check one against its source "
+                        "and put that format first in [dates]."
+                    )
+                out.append(
+                    f"column {source!r} (→ {column}): {counted(differ.height, 'row')} "
+                    f"read as {first} would be another day as {formats[j]} (e.g. "
+                    f"{example[column].strip()!r} in row {example[ROW]}, taken as "
+                    f"{example[f'__{i}'].isoformat()}, not {example[f'__{j}'].isoformat()})." + why
+                )
+    return out
+
+
 def apply_mapping(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> pl.DataFrame:
     """The contract's columns (as text) from the source's, plus ``__row``."""
     check_columns(source, m, file_name)
@@ -1002,6 +1064,7 @@ def run(
     kept = filter_rows(usable, m)
     warnings = id_warnings(kept, m)
     mapped = apply_mapping(kept, m, name)
+    warnings += ambiguous_date_warnings(mapped, m)
     progress(0.35, "Checking every row")
     result = validate(mapped, m, references(engine, schema.metadata.tables[table]))
     warnings += scale_warnings(result.valid, table, m)

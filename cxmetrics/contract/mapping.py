@@ -20,7 +20,9 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
     [dates]                       # strptime formats (ISO 8601 when not given); a list is
     responded_on = ["%d/%m/%Y", "%d %B %Y"]   # tried in order, the first that reads wins.
                                   # Ordinal suffixes are dropped first ("1st", "22nd",
-                                  # "19th March 2025" reads as "%d %B %Y")
+                                  # "19th March 2025" reads as "%d %B %Y"). A cell two
+                                  # formats read as different days (03/04 as %d/%m and
+                                  # %m/%d) is warned about unless other rows prove the first
 
     [where]                       # keep only the rows that pass every condition; rows
     negativereason = "not empty"  # left out are counted in the report, not rejected.
