@@ -121,6 +121,31 @@ def sqlite_pages(engines) -> dict:
         return render(engines.sqlite, mp)
 
 
+def test_spark_sums_a_lake_in_customer_order_by_ranges_of_customers(engines, monkeypatch):
+    """Past the size where parts grow, Spark sums a lake written in customer order by
+    ranges of customers, as DuckDB does (by dates, each part would read the whole lake):
+    the same daily statistics as SQLite's one read of the rows."""
+    need("spark")
+    from test_parts import same_statistics
+
+    monkeypatch.setattr(store, "SUM_PART", 1_000)
+    monkeypatch.setattr(store, "MAX_PARTS", 5)  # parts grow past 5,000 responses
+    engine = store.make_engine(engines.url("spark"))
+    assert store.ordered_by_customer(engine)
+    summed, ranges = store.load_stats_sql, []
+
+    def spied(engine, filters, stage_ids, by, customers=(None, None)):
+        ranges.append(customers if filters.start is None else None)
+        return summed(engine, filters, stage_ids, by, customers)
+
+    monkeypatch.setattr(store, "load_stats_sql", spied)
+    spark = dataset.load(engine)
+    assert len(ranges) == 5 and None not in ranges and (None, None) not in ranges
+    monkeypatch.setattr(store, "load_stats_sql", summed)
+    rows = dataset.load(store.make_engine(engines.sqlite), hold="rows")
+    assert spark.stats.height > 0 and same_statistics(spark.stats, rows.stats)
+
+
 def test_every_page_renders_the_same_numbers_as_sqlite(
     engine_url, engines, sqlite_pages, monkeypatch
 ):

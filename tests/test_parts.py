@@ -270,4 +270,7 @@ def test_a_lake_is_summed_by_customers_only_where_its_row_groups_are_in_customer
             folder / "responses.parquet", row_group_size=2_000
         )
         assert store.ordered_by_customer(engine) is expected, order
+        # Spark reads the same footers here, without starting a session
+        spark = store.make_engine(f"spark://local?path={folder}")
+        assert store.ordered_by_customer(spark) is expected, order
     assert not store.ordered_by_customer(store.make_engine(sample_url))  # not a lake

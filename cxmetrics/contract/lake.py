@@ -57,6 +57,23 @@ def table_files(folder: Path) -> dict[str, Path]:
     return found
 
 
+def row_group_ranges(path: Path, column: str) -> list[tuple]:
+    """The least and greatest value of ``column`` in each row group of a table's file or
+    part files, from their footers alone ((None, None) where a footer has no statistics)."""
+    import pyarrow.parquet as pq  # the footers only; imported where a lake is that large
+
+    files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
+    out = []
+    for file in files:
+        meta = pq.ParquetFile(file).metadata
+        where = meta.schema.names.index(column) if column in meta.schema.names else None
+        for i in range(meta.num_row_groups):
+            stats = None if where is None else meta.row_group(i).column(where).statistics
+            has = stats is not None and stats.has_min_max
+            out.append((stats.min, stats.max) if has else (None, None))
+    return out
+
+
 def check(folder: Path) -> dict[str, Path]:
     """The tables of ``folder``; a ``LakeError`` naming the required tables it lacks."""
     if not folder.is_dir():

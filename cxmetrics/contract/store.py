@@ -845,23 +845,26 @@ IN_PROCESS = ("sqlite", "duckdb")
 
 
 def ordered_by_customer(engine: sa.Engine) -> bool:
-    """Whether the engine reads a lake in customer order in this process (DuckDB over a
-    Parquet folder whose responses' row groups hold ranges of customer ids that do not
-    overlap, as :data:`LAKE_ORDER` writes them): a range of customers is a few row groups
-    there, a range of dates is every one of them. Read from the files' statistics alone."""
+    """Whether the engine reads a lake in customer order (DuckDB or Spark over a Parquet
+    folder whose responses' row groups hold ranges of customer ids that do not overlap, as
+    :data:`LAKE_ORDER` writes them): a range of customers is a few row groups there, a
+    range of dates is every one of them. Read from the files' statistics alone."""
     folder = lake_folder(str(engine.url))
-    if engine.dialect.name != "duckdb" or folder is None:
+    if engine.dialect.name not in ("duckdb", "spark") or folder is None:
         return False
     files = lake.table_files(folder).get("responses")
     if files is None:
         return False
-    glob = lake.parquet_glob(files).replace("'", "''")
-    query = (
-        "SELECT stats_min_value, stats_max_value "
-        f"FROM parquet_metadata('{glob}') WHERE path_in_schema = 'customer_id'"
-    )
-    with engine.connect() as conn:
-        groups = conn.exec_driver_sql(query).fetchall()
+    if engine.dialect.name == "duckdb":
+        glob = lake.parquet_glob(files).replace("'", "''")
+        query = (
+            "SELECT stats_min_value, stats_max_value "
+            f"FROM parquet_metadata('{glob}') WHERE path_in_schema = 'customer_id'"
+        )
+        with engine.connect() as conn:
+            groups = conn.exec_driver_sql(query).fetchall()
+    else:  # Spark reads the files in its own process: their footers are read here
+        groups = lake.row_group_ranges(files, "customer_id")
     if not groups or any(low is None or high is None for low, high in groups):
         return False
     groups.sort()
