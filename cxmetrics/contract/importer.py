@@ -430,7 +430,7 @@ def ambiguous_date_warnings(mapped: pl.DataFrame, m: Mapping) -> list[str]:
                             read_by[x].is_not_null(),
                             *(c.is_null() for k, c in enumerate(read_by) if k != x),
                         )
-                    ).height
+                    )[ROW].n_unique()  # the file's rows (unpivoted, one makes several)
                     for x in (j, i)
                 )
                 if only_first and not only_other:
@@ -455,7 +455,7 @@ def ambiguous_date_warnings(mapped: pl.DataFrame, m: Mapping) -> list[str]:
                         "and put that format first in [dates]."
                     )
                 out.append(
-                    f"column {source!r} (→ {column}): {counted(differ.height, 'row')} "
+                    f"column {source!r} (→ {column}): {counted(differ[ROW].n_unique(), 'row')} "
                     f"read as {first} would be another day as {formats[j]} (e.g. "
                     f"{example[column].strip()!r} in row {example[ROW]}, taken as "
                     f"{example[f'__{i}'].isoformat()}, not {example[f'__{j}'].isoformat()})." + why
