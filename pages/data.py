@@ -221,6 +221,7 @@ if absent:
     )
 chosen: dict[str, str] = {}
 constants: dict[str, str] = dict(guess.constants)
+ids: dict[str, list[str]] = dict(guess.ids)
 dates: dict[str, tuple[str, ...]] = dict(guess.dates)
 rescale = dict(guess.rescale)
 bad_scales: list[str] = []
@@ -236,9 +237,23 @@ for i, field in enumerate(mapping.form_fields(guess)):
             index=options.index(current) if current in options else 0,
             key=f"map_{version}_{field.name}",
         )
+        built: list[str] = []
         if pick != NOT_IN_FILE:
             chosen[field.name] = pick
-        else:
+        elif field.builds_id:
+            built = st.multiselect(
+                "…or built from these columns",
+                columns,
+                key=f"ids_{version}_{field.name}",
+                help="For a file without ids (reviews, say): a stable id hashed from the "
+                "text of these columns, so next month's file gives the same row the same "
+                "id. Choose columns that together tell rows apart; a row with one of them "
+                "blank is rejected.",
+            )
+        if built:
+            ids[field.name] = built
+            constants.pop(field.name, None)
+        elif pick == NOT_IN_FILE:
             value = st.text_input(
                 "…or the same value on every row",
                 value=str(guess.constants.get(field.name, "")),
@@ -278,7 +293,13 @@ for i, field in enumerate(mapping.form_fields(guess)):
 for problem in bad_scales:
     st.warning(inert(problem), icon=":material/warning:")
 m = replace(
-    guess, columns=chosen, constants=constants, dates=dates, rescale=rescale, encoding=encoding
+    guess,
+    columns=chosen,
+    constants=constants,
+    dates=dates,
+    rescale=rescale,
+    encoding=encoding,
+    ids=ids,
 )
 st.download_button(
     "Save this mapping (TOML)",

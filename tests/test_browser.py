@@ -330,6 +330,72 @@ def test_the_data_page_rescales_a_rating_on_its_own_scale(sample_db, browser, tm
     assert got == {str(rid): round(1 + (x - 1) * 4 / 9) for rid, x in stars.items()}
 
 
+def test_the_data_page_builds_ids_from_a_file_s_columns(sample_db, browser, tmp_path):
+    """A file without ids (reviewers, say): the page builds the customer's id from a column,
+    as a mapping's [ids] does, where it offered only a column or one value for every row.
+    The rows it writes are those the command line writes with that mapping."""
+    from cxmetrics import cli
+
+    db, by_hand = tmp_path / "cx.db", tmp_path / "by-hand.db"
+    shutil.copy(sample_db, db)
+    shutil.copy(sample_db, by_hand)
+    upload = tmp_path / "reviewers.csv"
+    upload.write_text(
+        "author,segment,region,joined_on\n"
+        "Ann Lee,Reviewers,UK,2025-01-01\nBob Roy,Reviewers,FR,2025-02-01\n"
+    )
+    rules = tmp_path / "reviewers.toml"
+    rules.write_text('table = "customers"\n[ids]\ncustomer_id = ["author"]\n')
+    assert cli.main(["import", "customers", str(upload), "--mapping", str(rules),
+                     "--url", f"sqlite:///{by_hand}"]) == 0  # fmt: skip
+
+    def reviewers(path: Path) -> list[tuple]:
+        with sqlite3.connect(path) as conn:
+            return conn.execute(
+                "SELECT customer_id, region FROM customers WHERE segment = 'Reviewers' "
+                "ORDER BY region"
+            ).fetchall()
+
+    want = reviewers(by_hand)
+    assert len(want) == 2 and all(str(cid).isdigit() for cid, _ in want)
+    with streamlit_server(f"sqlite:///{db}", tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": 1500, "height": 1200})
+        page.goto(f"{base}/data")
+        expect(page.get_by_role("heading", name="What the dashboard holds")).to_be_visible(
+            timeout=60_000
+        )
+        page.wait_for_selector(
+            "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+        )
+        table = page.get_by_role("combobox", name="Into table")
+        table.focus()
+        page.keyboard.press("ArrowDown")  # opens the list (a click on the box did not)
+        page.get_by_role("option", name="customers", exact=True).click()
+        expect(table).to_have_value("customers", timeout=60_000)
+        page.wait_for_selector(
+            "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+        )
+        uploader = page.locator(".st-key-data_file")
+        uploader.locator("[data-testid='stFileUploaderDropzoneInput']").set_input_files(str(upload))
+        built = page.get_by_role("combobox", name="…or built from these columns")
+        expect(built).to_have_count(1, timeout=60_000)  # customer_id's: the one id unmapped
+        page.wait_for_selector(
+            "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+        )
+        built.focus()
+        page.keyboard.press("ArrowDown")
+        page.get_by_role("option", name="author", exact=True).click()
+        page.keyboard.press("Escape")
+        page.wait_for_selector(
+            "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+        )
+        page.get_by_role("button", name="Import", exact=True).click()
+        expect(page.get_by_text("wrote 2 rows")).to_be_visible(timeout=60_000)
+        assert not page.locator("[data-testid='stException']").count()
+        page.close()
+    assert reviewers(db) == want
+
+
 def test_the_data_page_reads_a_file_in_the_encoding_chosen(sample_db, browser, tmp_path):
     """A cp1252 file (Excel on Windows): every row was rejected as broken text, and the page
     offered no way to name the encoding short of editing a mapping by hand."""

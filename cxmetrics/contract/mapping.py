@@ -22,7 +22,8 @@ A mapping is a small TOML or YAML file, reusable for next month's file::
                                   # Ordinal suffixes are dropped first ("1st", "22nd",
                                   # "19th March 2025" reads as "%d %B %Y"). A cell two
                                   # formats read as different days (03/04 as %d/%m and
-                                  # %m/%d) is warned about unless other rows prove the first
+                                  # %m/%d) is warned about, unless other rows show the
+                                  # file writes the first
 
     [where]                       # keep only the rows that pass every condition; rows
     negativereason = "not empty"  # left out are counted in the report, not rejected.
@@ -582,6 +583,9 @@ class Field:
     #: the contract's scale of a rating (NPS 0-10, CSAT 1-5, CES 1-7): a file's own scale
     #: is rescaled onto it (:func:`scale_of`); None for other columns
     scale: tuple[float, float] | None = None
+    #: an id a form may build from the file's columns (``[ids]``): the table's own id, and
+    #: the customer's (hashed from the same column in the customers' file, it matches)
+    builds_id: bool = False
 
 
 def scale_text(m: Mapping, f: Field) -> str:
@@ -621,6 +625,7 @@ def form_fields(m: Mapping) -> list[Field]:
             schema.required(c),
             isinstance(c.type, sa.Date),
             schema.RANGES.get(m.table, {}).get(c.name) if c.name in SCORES else None,
+            c.primary_key or c.name == "customer_id",
         )
         for c in schema.metadata.tables[m.table].columns
         if c.name not in built
