@@ -552,6 +552,9 @@ def kpi_columns() -> dict:
         "department": st.column_config.TextColumn("Department"),
         "role": st.column_config.TextColumn("Role"),
         "kpi": st.column_config.TextColumn("KPI", width="medium"),
+        "kpi_label": st.column_config.TextColumn(
+            "KPI", width="medium", help="In brackets: what the latest value and target count in"
+        ),
         "weeks": _num("Weeks", None, "%d", "KPI-weeks in the period"),
         "weeks_on_target": _num("On target", None, "%d", "KPI-weeks that met target"),
         "on_target_pct": _pct("Share on target", "KPI-weeks in the period that met target"),

@@ -42,7 +42,14 @@ if manager:
             "my-kpis",
             hide_index=True,
             column_config=ui.kpi_columns(),
-            column_order=["kpi", "weeks", "weeks_on_target", "on_target_pct", "latest", "goal"],
+            column_order=[
+                "kpi_label",
+                "weeks",
+                "weeks_on_target",
+                "on_target_pct",
+                "latest",
+                "goal",
+            ],
         )
     with right:
         cases = data.shared(
@@ -188,7 +195,15 @@ else:
         "stage-scorecard",
         hide_index=True,
         column_config=ui.kpi_columns(),
-        column_order=["department", "role", "kpi", "on_target_pct", "latest", "goal", "weeks"],
+        column_order=[
+            "department",
+            "role",
+            "kpi_label",
+            "on_target_pct",
+            "latest",
+            "goal",
+            "weeks",
+        ],
     )
     actions_ui.stage_section(ds, stage, "stage-actions")
 

@@ -377,6 +377,42 @@ def test_scorecard_lists_every_department_of_the_stage_lead_first(story):
     assert set(table["department_id"]) == {"claims", "service", "underwriting"}
 
 
+def test_a_kpi_is_named_with_its_unit_where_one_was_imported():
+    """ "Average claim handling time … 13.80, ≤ 14" did not say 13.80 of what."""
+    weeks = pl.DataFrame(
+        {
+            "department_id": ["x", "x", "x", "x"],
+            "kpi": ["Handling", "Handling", "Within SLA", "Calls"],
+            "week": [D(2026, 1, 5), D(2026, 1, 12), D(2026, 1, 5), D(2026, 1, 5)],
+            "value": [15.0, 13.8, 96.0, 7.0],
+            "target": [14.0, 14.0, 95.0, 9.0],
+            "higher_is_better": [False, False, True, False],
+            "unit": [None, "days", " % ", ""],  # a week without it; spaces; an empty one
+        }
+    )
+    summary = acc.kpi_summary(acc.kpis_in_period(weeks, None, None))
+    assert dict(zip(summary["kpi"], summary["kpi_label"], strict=True)) == {
+        "Calls": "Calls",
+        "Handling": "Handling (days)",
+        "Within SLA": "Within SLA (%)",
+    }
+    # a table from before units: the names alone
+    bare = acc.kpi_summary(acc.kpis_in_period(weeks.drop("unit"), None, None))
+    assert bare["kpi_label"].to_list() == bare["kpi"].to_list()
+
+
+def test_the_sample_s_kpis_carry_the_units_of_their_definitions(story):
+    import csv
+
+    from cxmetrics.contract.journey import SAMPLE_DIR
+
+    with open(SAMPLE_DIR / "kpi_definitions.csv", newline="") as f:
+        want = {(r["department_id"], r["kpi"]): r["unit"] for r in csv.DictReader(f)}
+    _, kpis, _ = story
+    got = {(d, k): u for d, k, u in kpis.select("department_id", "kpi", "unit").unique().rows()}
+    assert got == want and "days" in got.values()
+
+
 def test_the_registry_states_the_detectors_thresholds():
     from cxmetrics.contract.registry import METRICS
     from cxmetrics.findings.findings import KINDS

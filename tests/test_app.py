@@ -322,6 +322,13 @@ def test_accountability_page_with_a_department_selected(app_env, raw_sql):
     my_kpis = at.dataframe[0].value
     assert my_kpis["weeks"].sum() == weeks
     assert my_kpis["weeks_on_target"].sum() == met == weeks  # Claims meets every target
+    # each KPI shown with its unit ("Average claim handling time (days)")
+    labels = raw_sql.execute(
+        "SELECT DISTINCT kpi || ' (' || unit || ')' FROM kpis WHERE department_id = 'claims'"
+    ).fetchall()
+    assert sorted(my_kpis["kpi_label"]) == sorted(label for (label,) in labels)
+    assert "kpi_label" in at.dataframe[0].proto.column_order
+    assert "kpi" not in at.dataframe[0].proto.column_order
     opened = raw_sql.execute(
         "SELECT COUNT(*) FROM cases WHERE department_id = 'claims' AND opened_on BETWEEN ? AND ?",
         (start_day.isoformat(), end.isoformat()),

@@ -232,6 +232,29 @@ def test_a_folder_of_part_files_and_absent_optional_tables_are_read(engines, tmp
         engine.dispose()
 
 
+@pytest.mark.parametrize("name", ["duckdb", "spark"])
+def test_a_lake_exported_before_kpis_had_units_reads_them_empty(engines, tmp_path, name):
+    """A lake written before ``unit`` was in the contract: its KPIs are read, unit empty,
+    where the query for a column it lacks failed."""
+    need(name)
+    folder = tmp_path / "lake"
+    shutil.copytree(engines.lake, folder)
+    kpis = pq.read_table(folder / "kpis.parquet")
+    assert "unit" in kpis.column_names
+    pq.write_table(kpis.drop_columns(["unit"]), folder / "kpis.parquet")
+    url = f"duckdb:///{folder}" if name == "duckdb" else f"spark://local?path={folder}"
+    engine, sqlite = store.make_engine(url), store.make_engine(engines.sqlite)
+    try:
+        got = store.load_kpis(engine)
+        want = store.load_kpis(sqlite)
+    finally:
+        engine.dispose()
+        sqlite.dispose()
+    assert want["unit"].null_count() == 0 and got["unit"].null_count() == got.height
+    keys = ["department_id", "kpi", "week"]
+    assert got.drop("unit").sort(keys).equals(want.drop("unit").sort(keys))
+
+
 def test_spark_results_come_as_spark_s_own_arrow_gives_them(engines):
     """A local session's results go through Parquet files (no pyarrow in the dashboard's
     process); the same queries fetched with Spark's ``toArrow()`` (the second way, here in

@@ -26,6 +26,8 @@ OLD_IDS = {
     ("cases", "customer_id"): sa.Integer,
 }
 OPTIONAL_FACTS = ("annual_revenue", "cost_to_serve", "influence")
+#: Optional columns added to the contract since.
+NEW_COLUMNS = {"kpis": ("unit",)}
 
 
 def old_metadata() -> sa.MetaData:
@@ -39,6 +41,8 @@ def old_metadata() -> sa.MetaData:
         if table.name == "customers":
             for column in OPTIONAL_FACTS:
                 copy.c[column].nullable = False
+        for column in NEW_COLUMNS.get(table.name, ()):  # not in the contract then
+            copy._columns.remove(copy.c[column])
     return old
 
 
@@ -82,9 +86,11 @@ def test_the_old_database_needs_every_change(old_url):
     engine = store.make_engine(url)
     found = {(c.table, c.column, c.what) for c in migrate.pending(engine)}
     engine.dispose()
-    expected = {(t, c, "text id") for (t, c) in OLD_IDS} | {
-        ("customers", c, "optional") for c in OPTIONAL_FACTS
-    }
+    expected = (
+        {(t, c, "text id") for (t, c) in OLD_IDS}
+        | {("customers", c, "optional") for c in OPTIONAL_FACTS}
+        | {(t, c, "new column") for t, cs in NEW_COLUMNS.items() for c in cs}
+    )
     assert found == expected
 
 
@@ -94,6 +100,7 @@ def test_init_db_upgrades_an_old_database_keeping_every_row(old_url, sample_data
     assert done.returncode == 0, done.stderr
     assert "upgraded customers.customer_id: integer → text" in done.stdout
     assert "upgraded customers.annual_revenue: required → optional" in done.stdout
+    assert "upgraded kpis.unit: new optional column" in done.stdout
     engine = store.make_engine(url)
     try:
         assert migrate.pending(engine) == []
@@ -102,6 +109,8 @@ def test_init_db_upgrades_an_old_database_keeping_every_row(old_url, sample_data
         for column in OPTIONAL_FACTS:
             assert column_types(engine, "customers")[column]["nullable"] is True
         assert sa.inspect(engine).has_table("settings")
+        kpis = store.load_kpis(engine)  # the new column, empty in every row kept
+        assert kpis.height == counts["kpis"] and kpis["unit"].null_count() == kpis.height
         for name, n in counts.items():
             assert store.count_rows(engine, name) == n
         # the ids are the same ids, written as their digits

@@ -199,13 +199,20 @@ def fig_kpis_against_stage(
 ) -> go.Figure:
     """A stage's weekly NPS (top) beside each of a department's own KPIs and targets."""
     names = sorted(kpis["kpi"].unique().to_list())
+    units = {}  # each KPI's unit, shown in its title and beside its values
+    if "unit" in kpis.columns:
+        for row in kpis.select("kpi", "unit").drop_nulls().unique("kpi").iter_rows():
+            units[row[0]] = row[1].strip()
     title = f"{wording.possessive(department)} own KPIs next to customers' NPS for {stage_name}"
     fig = make_subplots(
         rows=1 + len(names),
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.06,
-        subplot_titles=[f"{stage_name}: NPS (weeks with n ≥ {min_n})", *names],
+        subplot_titles=[
+            f"{stage_name}: NPS (weeks with n ≥ {min_n})",
+            *(f"{n} ({units[n]})" if units.get(n) else n for n in names),
+        ],
     )
     shown = weekly.filter(pl.col("n_nps") >= min_n)
     fig.add_scatter(
@@ -236,7 +243,9 @@ def fig_kpis_against_stage(
             marker=dict(color=colors, size=7),
             row=i,
             col=1,
-            hovertemplate="%{x}: %{y}<extra></extra>",
+            hovertemplate="%{x}: %{y}"
+            + (f" {units[name]}" if units.get(name) else "")
+            + "<extra></extra>",
         )
         if part.height:
             fig.add_hline(

@@ -1,8 +1,9 @@
 """Bring a database made by an older version of the contract up to the current one.
 
 Older databases hold integer ids (``customer_id``, ``response_id``, ``contact_id``,
-``case_id``) and require revenue, cost to serve and influence on every customer. The
-current contract keeps ids as text and lets those three facts be empty. :func:`upgrade`
+``case_id``), require revenue, cost to serve and influence on every customer, and lack
+the optional columns added since (a KPI's ``unit``). The current contract keeps ids as
+text, lets those three facts be empty and adds the new columns, empty. :func:`upgrade`
 finds every column that differs and changes it in one transaction, keeping every row:
 an integer id becomes its decimal text (``123`` → ``"123"``), so ids made by hashing in
 an import stay the same ids, and importing the same file again still updates, not adds.
@@ -35,13 +36,15 @@ class MigrationError(RuntimeError):
 class Change:
     table: str
     column: str
-    what: str  # "text id", "optional" or "new table"
+    what: str  # "text id", "optional", "new column" or "new table"
 
     def __str__(self) -> str:
         if self.what == "new table":
             return f"{self.table}: new table"
         if self.what == "text id":
             return f"{self.table}.{self.column}: integer → text"
+        if self.what == "new column":
+            return f"{self.table}.{self.column}: new optional column"
         return f"{self.table}.{self.column}: required → optional"
 
 
@@ -57,6 +60,8 @@ def pending(engine_or_conn) -> list[Change]:
         for column in table.columns:
             have = found.get(column.name)
             if have is None:
+                if column.nullable and not column.primary_key:  # added to the contract since
+                    changes.append(Change(table.name, column.name, "new column"))
                 continue
             if isinstance(column.type, sa.String) and isinstance(have["type"], sa.Integer):
                 changes.append(Change(table.name, column.name, "text id"))
@@ -158,6 +163,10 @@ def _upgrade_postgres(engine: sa.Engine, changes: list[Change]) -> None:
                     f'ALTER TABLE "{c.table}" ALTER COLUMN "{c.column}" '
                     f'TYPE VARCHAR({length}) USING "{c.column}"::text'
                 )
+            elif c.what == "new column":
+                column = schema.metadata.tables[c.table].c[c.column]
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.exec_driver_sql(f'ALTER TABLE "{c.table}" ADD COLUMN "{c.column}" {kind}')
             else:
                 conn.exec_driver_sql(
                     f'ALTER TABLE "{c.table}" ALTER COLUMN "{c.column}" DROP NOT NULL'

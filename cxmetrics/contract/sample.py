@@ -734,7 +734,9 @@ def _kpis(rng, start: dt.date, story: float = 1.0) -> pl.DataFrame:
             value = good if hit else bad
             if d["unit"] == "%":
                 value = min(value, 100.0)
-            rows.append((d["department_id"], d["kpi"], week, round(value, 2), target, hib))
+            rows.append(
+                (d["department_id"], d["kpi"], week, round(value, 2), target, hib, d["unit"])
+            )
     return pl.DataFrame(
         rows,
         schema={
@@ -744,6 +746,7 @@ def _kpis(rng, start: dt.date, story: float = 1.0) -> pl.DataFrame:
             "value": pl.Float64,
             "target": pl.Float64,
             "higher_is_better": pl.Boolean,
+            "unit": pl.String,
         },
         orient="row",
     )

@@ -239,6 +239,9 @@ kpis = sa.Table(
     sa.Column("value", sa.Float, nullable=False),
     sa.Column("target", sa.Float, nullable=False),
     sa.Column("higher_is_better", sa.Boolean, nullable=False),
+    # what value and target are counted in ("%", "days", "s", "£"), shown beside the KPI's
+    # name; optional: a database or lake from before it was in the contract reads it empty
+    sa.Column("unit", sa.String(20)),
 )
 
 incentives = sa.Table(

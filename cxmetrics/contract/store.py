@@ -919,7 +919,20 @@ def load_contacts(engine: sa.Engine) -> pl.DataFrame:
 
 
 def load_kpis(engine: sa.Engine) -> pl.DataFrame:
-    return load_table(engine, schema.kpis)
+    """The KPIs; ``unit`` read as empty where the table predates it (a database not yet
+    upgraded by ``init-db``, a lake exported before it was in the contract)."""
+    # the columns of a query for no row: every engine answers it (an inspector query does
+    # not work on DuckDB's views)
+    probe = sa.select(sa.literal_column("*")).select_from(schema.kpis).limit(0)
+    try:
+        with engine.connect() as conn:
+            present = set(conn.execute(probe).keys())
+    except sa.exc.DBAPIError as exc:
+        raise StoreError(f"cannot read from {safe_url(str(engine.url))}: {exc.orig}") from exc
+    if "unit" in present:
+        return load_table(engine, schema.kpis)
+    frame = load_table(engine, schema.kpis, exclude=("unit",))
+    return frame.with_columns(pl.lit(None, pl.String).alias("unit"))
 
 
 def load_cases(engine: sa.Engine) -> pl.DataFrame:

@@ -99,7 +99,10 @@ def kpis_in_period(kpis: pl.DataFrame, start, end) -> pl.DataFrame:
 
 
 def kpi_summary(kpis: pl.DataFrame) -> pl.DataFrame:
-    """Per department and KPI: weeks, weeks on target, share, latest value and target."""
+    """Per department and KPI: weeks, weeks on target, share, latest value and target, and
+    the KPI's name with its unit (``kpi_label``)."""
+    if "unit" not in kpis.columns:
+        kpis = kpis.with_columns(pl.lit(None, pl.String).alias("unit"))
     return (
         kpis.sort("week")
         .group_by("department_id", "kpi", maintain_order=True)
@@ -110,14 +113,23 @@ def kpi_summary(kpis: pl.DataFrame) -> pl.DataFrame:
             pl.col("value").last().alias("latest"),
             pl.col("target").last().alias("target"),
             pl.col("higher_is_better").last(),
+            pl.col("unit").drop_nulls().last().alias("unit"),
         )
         .with_columns(
             pl.struct("target", "higher_is_better")
             .map_elements(lambda r: goal_text(r["target"], r["higher_is_better"]), pl.String)
-            .alias("goal")
+            .alias("goal"),
+            kpi_label(pl.col("kpi"), pl.col("unit")).alias("kpi_label"),
         )
         .sort("department_id", "kpi")
     )
+
+
+def kpi_label(kpi: pl.Expr, unit: pl.Expr) -> pl.Expr:
+    """A KPI's name with what its values are counted in: "Average speed of answer (s)";
+    the name alone where no unit was imported."""
+    unit = unit.str.strip_chars()
+    return pl.when(unit != "").then(kpi + " (" + unit + ")").otherwise(kpi)
 
 
 def goal_text(target: float, higher_is_better: bool) -> str:
