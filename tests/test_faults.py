@@ -154,7 +154,7 @@ def test_a_missing_table_is_named_and_the_last_data_stays_until_it_is_back(
     schema.create_all(engine)
     engine.dispose()
     with sqlite3.connect(path) as conn:
-        conn.executemany("INSERT INTO kpis VALUES (?, ?, ?, ?, ?, ?)", kpis)
+        conn.executemany(f"INSERT INTO kpis VALUES ({', '.join('?' * len(kpis[0]))})", kpis)
     data._version.clear()
     fresh.run()
     assert not fresh.exception and not fresh.error

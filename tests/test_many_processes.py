@@ -83,8 +83,8 @@ class Proxy:
     log: Path  # route, upstream and URI of each request
     trust: ssl.SSLContext  # verifies the proxy's certificate
 
-    def get(self, path: str, headers: dict | None = None, base: str | None = None):
-        request = urllib.request.Request(f"{base or self.base}{path}", headers=headers or {})
+    def get(self, path: str, headers: dict | None = None):
+        request = urllib.request.Request(f"{self.base}{path}", headers=headers or {})
         return urllib.request.urlopen(request, timeout=10, context=self.trust)
 
 
