@@ -147,6 +147,36 @@ def test_init_db_upgrades_an_old_database_keeping_every_row(old_url, sample_data
         engine.dispose()
 
 
+def test_an_import_into_a_column_the_old_database_lacks_names_the_upgrade(old_url, tmp_path):
+    """KPIs with units into a database from before units: the import stops before anything
+    is written, naming the column and init-db (it was an 'unexpected error'); after init-db
+    the same file imports, unit and all."""
+    from cxmetrics.contract import importer
+
+    url, counts = old_url
+    engine = store.make_engine(url)
+    path = tmp_path / "kpis.csv"
+    path.write_text(
+        "department_id,kpi,week,value,target,higher_is_better,unit\n"
+        "claims,Claims closed within SLA,2026-12-07,96,95,true,%\n"
+    )
+    try:
+        with pytest.raises(importer.ImportError_) as refused:
+            importer.run(engine, "kpis", path, None)
+        assert "the database's kpis table has no column 'unit'" in str(refused.value)
+        assert "python3 -m cxmetrics init-db --url" in str(refused.value)
+        assert store.count_rows(engine, "kpis") == counts["kpis"]
+        migrate.upgrade(engine)
+        assert importer.run(engine, "kpis", path, None).written == 1
+        got = store.load_kpis(engine).filter(pl.col("week") == D(2026, 12, 7))
+        assert (
+            got["unit"].to_list() == ["%"]
+            and store.count_rows(engine, "kpis") == counts["kpis"] + 1
+        )
+    finally:
+        engine.dispose()
+
+
 def test_a_failed_upgrade_leaves_the_database_as_it_was(old_url, monkeypatch):
     url, counts = old_url
     engine = store.make_engine(url)

@@ -222,6 +222,27 @@ def _stable_id(values: list[str | None], bits: int) -> list[int | None]:
     return out
 
 
+def check_upgraded(engine: sa.Engine, table: str, columns: list[str]) -> None:
+    """The database's ``table`` has every contract column the import fills, or an error
+    names those it lacks (a database made before they were in the contract) and the
+    command that adds them. A table not made yet is made by the import. Only the databases
+    files are imported into are looked at (a lake's dry run is checked, not written)."""
+    if engine.dialect.name not in ("sqlite", "postgresql"):
+        return
+    inspector = sa.inspect(engine)
+    if not inspector.has_table(table):
+        return
+    present = {c["name"] for c in inspector.get_columns(table)}
+    missing = [c for c in columns if c not in present]
+    if missing:
+        raise ImportError_(
+            f"the database's {table} table has no column {', '.join(map(repr, missing))}: it "
+            "was made by an earlier version of the dashboard. Upgrade it (every row is kept) "
+            f"with `python3 -m cxmetrics init-db --url {store.safe_url(str(engine.url))}`, "
+            "then import again"
+        )
+
+
 def check_columns(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> None:
     """Every column the mapping names is in the file, or an error names the missing ones."""
     missing = sorted(m.source_columns() - set(source.columns))
@@ -1064,6 +1085,8 @@ def run(
     kept = filter_rows(usable, m)
     warnings = id_warnings(kept, m)
     mapped = apply_mapping(kept, m, name)
+    contract = schema.metadata.tables[table].columns
+    check_upgraded(engine, table, [c.name for c in contract if c.name in mapped.columns])
     warnings += ambiguous_date_warnings(mapped, m)
     progress(0.35, "Checking every row")
     result = validate(mapped, m, references(engine, schema.metadata.tables[table]))
