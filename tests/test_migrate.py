@@ -147,34 +147,71 @@ def test_init_db_upgrades_an_old_database_keeping_every_row(old_url, sample_data
         engine.dispose()
 
 
-def test_an_import_into_a_column_the_old_database_lacks_names_the_upgrade(old_url, tmp_path):
-    """KPIs with units into a database from before units: the import stops before anything
-    is written, naming the column and init-db (it was an 'unexpected error'); after init-db
-    the same file imports, unit and all."""
+def test_an_import_into_an_old_database_names_the_upgrade_and_writes_nothing(old_url, tmp_path):
+    """An import into a database of the earlier contract stops before anything is written,
+    naming what is older and init-db (on Postgres it was an 'unexpected error': the newer
+    tables' foreign keys do not fit integer ids); after init-db the same files import, a
+    KPI with its unit."""
     from cxmetrics.contract import importer
 
     url, counts = old_url
     engine = store.make_engine(url)
-    path = tmp_path / "kpis.csv"
-    path.write_text(
+    kpis = tmp_path / "kpis.csv"
+    kpis.write_text(
         "department_id,kpi,week,value,target,higher_is_better,unit\n"
         "claims,Claims closed within SLA,2026-12-07,96,95,true,%\n"
     )
+    customers = tmp_path / "customers.csv"
+    customers.write_text("customer_id,segment,region,joined_on\nC-10023,Retail,North,2025-01-02\n")
     try:
-        with pytest.raises(importer.ImportError_) as refused:
-            importer.run(engine, "kpis", path, None)
-        assert "the database's kpis table has no column 'unit'" in str(refused.value)
-        assert "python3 -m cxmetrics init-db --url" in str(refused.value)
+        for table, path in (("kpis", kpis), ("customers", customers)):
+            with pytest.raises(importer.ImportError_) as refused:
+                importer.run(engine, table, path, None)
+            said = str(refused.value)
+            assert said.startswith("the database was made by an earlier version of the dashboard")
+            assert "customers.customer_id: integer → text" in said  # the first change
+            assert "python3 -m cxmetrics init-db --url" in said
         assert store.count_rows(engine, "kpis") == counts["kpis"]
+        assert store.count_rows(engine, "customers") == counts["customers"]
         migrate.upgrade(engine)
-        assert importer.run(engine, "kpis", path, None).written == 1
+        assert importer.run(engine, "kpis", kpis, None).written == 1
+        assert importer.run(engine, "customers", customers, None).written == 1
         got = store.load_kpis(engine).filter(pl.col("week") == D(2026, 12, 7))
-        assert (
-            got["unit"].to_list() == ["%"]
-            and store.count_rows(engine, "kpis") == counts["kpis"] + 1
-        )
+        assert got["unit"].to_list() == ["%"]
     finally:
         engine.dispose()
+
+
+def test_a_new_column_an_import_does_not_fill_need_not_wait_for_the_upgrade(tmp_path):
+    """A database of the current contract but for a KPI's unit: KPIs without units import,
+    KPIs with units are refused naming the column's change."""
+    from cxmetrics.contract import importer
+
+    url = f"sqlite:///{tmp_path / 'cx.db'}"
+    engine = store.make_engine(url)
+    now = sa.MetaData()
+    for table in schema.WRITE_ORDER:
+        copy = table.to_metadata(now)
+        if table.name == "kpis":
+            copy._columns.remove(copy.c["unit"])
+    now.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(schema.departments.insert().values(department_id="claims", name="Claims"))
+    assert [str(c) for c in migrate.pending(engine)] == ["kpis.unit: new optional column"]
+    bare = tmp_path / "bare.csv"
+    bare.write_text(
+        "department_id,kpi,week,value,target,higher_is_better\nclaims,SLA,2026-12-07,96,95,true\n"
+    )
+    assert importer.run(engine, "kpis", bare, None).written == 1
+    with_unit = tmp_path / "unit.csv"
+    with_unit.write_text(
+        bare.read_text()
+        .replace("higher_is_better", "higher_is_better,unit")
+        .replace("true", "true,%")
+    )
+    with pytest.raises(importer.ImportError_, match=r"\(kpis\.unit: new optional column\)"):
+        importer.run(engine, "kpis", with_unit, None)
+    engine.dispose()
 
 
 def test_a_failed_upgrade_leaves_the_database_as_it_was(old_url, monkeypatch):

@@ -28,7 +28,7 @@ from pathlib import Path
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics.contract import csv_rows, limits, schema, store
+from cxmetrics.contract import csv_rows, limits, migrate, schema, store
 from cxmetrics.contract.journey import TABLES as JOURNEY_TABLES
 from cxmetrics.contract.mapping import (
     OTHERS,
@@ -223,23 +223,27 @@ def _stable_id(values: list[str | None], bits: int) -> list[int | None]:
 
 
 def check_upgraded(engine: sa.Engine, table: str, columns: list[str]) -> None:
-    """The database's ``table`` has every contract column the import fills, or an error
-    names those it lacks (a database made before they were in the contract) and the
-    command that adds them. A table not made yet is made by the import. Only the databases
-    files are imported into are looked at (a lake's dry run is checked, not written)."""
+    """The database is of the current contract as far as this import needs, or an error
+    names what is older and the command that upgrades it: ids still integers or customer
+    facts still required (any import there goes wrong: Postgres cannot add the newer
+    tables, SQLite stores a numeric id as a number), or a column of ``columns`` that
+    ``table`` lacks (added to the contract since). A new column the import does not fill
+    can wait. Only the databases files are imported into are looked at."""
     if engine.dialect.name not in ("sqlite", "postgresql"):
         return
-    inspector = sa.inspect(engine)
-    if not inspector.has_table(table):
-        return
-    present = {c["name"] for c in inspector.get_columns(table)}
-    missing = [c for c in columns if c not in present]
-    if missing:
+    older = [
+        c
+        for c in migrate.pending(engine)
+        if c.what != "new column" or (c.table == table and c.column in columns)
+    ]
+    if older:
+        shown = "; ".join(str(c) for c in older[:3])
+        more = f"; and {counted(len(older) - 3, 'more change')}" if len(older) > 3 else ""
         raise ImportError_(
-            f"the database's {table} table has no column {', '.join(map(repr, missing))}: it "
-            "was made by an earlier version of the dashboard. Upgrade it (every row is kept) "
-            f"with `python3 -m cxmetrics init-db --url {store.safe_url(str(engine.url))}`, "
-            "then import again"
+            f"the database was made by an earlier version of the dashboard ({shown}{more}). "
+            "Upgrade it (every row is kept) with "
+            f"`python3 -m cxmetrics init-db --url {store.safe_url(str(engine.url))}`, then "
+            "import again"
         )
 
 
