@@ -20,7 +20,7 @@ from cxmetrics.charts.chart_style import (
 from cxmetrics.contract.registry import METRICS
 from cxmetrics.stats import metrics as m
 from cxmetrics.views import wording
-from cxmetrics.views.accountability import GREEN_SILO, stage_weekly_nps, untargeted
+from cxmetrics.views.accountability import GREEN_SILO, kpi_summary, stage_weekly_nps, untargeted
 
 #: The ownership map's height: its margins (the stages' names on top, 120 px, and the axis
 #: below) and a row per department that holds two lines of text ("Contrib." and the NPS)
@@ -198,11 +198,9 @@ def fig_kpis_against_stage(
     min_n: int,
 ) -> go.Figure:
     """A stage's weekly NPS (top) beside each of a department's own KPIs and targets."""
-    names = sorted(kpis["kpi"].unique().to_list())
-    units = {}  # each KPI's unit, shown in its title and beside its values
-    if "unit" in kpis.columns:
-        for row in kpis.select("kpi", "unit").drop_nulls().unique("kpi").iter_rows():
-            units[row[0]] = row[1].strip()
+    named = kpi_summary(kpis)  # each KPI with its unit, titled as the tables name it
+    names = named["kpi"].to_list()
+    units = dict(zip(names, named["unit"].str.strip_chars().fill_null(""), strict=True))
     title = f"{wording.possessive(department)} own KPIs next to customers' NPS for {stage_name}"
     fig = make_subplots(
         rows=1 + len(names),
@@ -211,7 +209,7 @@ def fig_kpis_against_stage(
         vertical_spacing=0.06,
         subplot_titles=[
             f"{stage_name}: NPS (weeks with n ≥ {min_n})",
-            *(f"{n} ({units[n]})" if units.get(n) else n for n in names),
+            *named["kpi_label"],
         ],
     )
     shown = weekly.filter(pl.col("n_nps") >= min_n)
@@ -243,9 +241,7 @@ def fig_kpis_against_stage(
             marker=dict(color=colors, size=7),
             row=i,
             col=1,
-            hovertemplate="%{x}: %{y}"
-            + (f" {units[name]}" if units.get(name) else "")
-            + "<extra></extra>",
+            hovertemplate=f"%{{x}}: %{{y}} {units[name]}".rstrip() + "<extra></extra>",
         )
         if part.height:
             fig.add_hline(

@@ -441,6 +441,16 @@ def ambiguous_date_warnings(mapped: pl.DataFrame, m: Mapping) -> list[str]:
             pl.col(ROW), text, *(_date(text, (f,)).alias(f"__{i}") for i, f in enumerate(formats))
         )
         read_by = [pl.col(f"__{i}") for i in range(len(formats))]
+        # per format, the file's rows (an unpivoted one makes several) it alone reads
+        only = [
+            read.filter(
+                pl.all_horizontal(
+                    read_by[x].is_not_null(),
+                    *(c.is_null() for k, c in enumerate(read_by) if k != x),
+                )
+            )[ROW].n_unique()
+            for x in range(len(formats))
+        ]
         for i, first in enumerate(formats):
             # the rows ``first`` reads: it wins where no format before it reads them
             won = pl.all_horizontal(read_by[i].is_not_null(), *(c.is_null() for c in read_by[:i]))
@@ -449,15 +459,7 @@ def ambiguous_date_warnings(mapped: pl.DataFrame, m: Mapping) -> list[str]:
                 differ = read.filter(won & other.is_not_null() & (read_by[i] != other))
                 if not differ.height:
                     continue
-                only_other, only_first = (
-                    read.filter(
-                        pl.all_horizontal(
-                            read_by[x].is_not_null(),
-                            *(c.is_null() for k, c in enumerate(read_by) if k != x),
-                        )
-                    )[ROW].n_unique()  # the file's rows (unpivoted, one makes several)
-                    for x in (j, i)
-                )
+                only_other, only_first = only[j], only[i]
                 if only_first and not only_other:
                     continue  # the file writes ``first``: its other rows prove it
                 example = differ.row(0, named=True)

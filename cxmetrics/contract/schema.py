@@ -240,9 +240,13 @@ kpis = sa.Table(
     sa.Column("target", sa.Float, nullable=False),
     sa.Column("higher_is_better", sa.Boolean, nullable=False),
     # what value and target are counted in ("%", "days", "s", "£"), shown beside the KPI's
-    # name; optional: a database or lake from before it was in the contract reads it empty
+    # name; optional, and added since (:data:`ADDED_COLUMNS`)
     sa.Column("unit", sa.String(20)),
 )
+
+#: Optional columns added to the contract after databases and lakes were made with it:
+#: read as empty where a table lacks them (``store.load_table``); ``init-db`` adds them
+ADDED_COLUMNS = {"kpis": ("unit",)}
 
 incentives = sa.Table(
     "incentives",

@@ -744,7 +744,30 @@ def load_table(
     partition_on: str | None = None,
 ) -> pl.DataFrame:
     cols = [c for c in table.columns if c.name not in exclude]
-    return read_select(engine, sa.select(*cols), partition_on)
+    absent = _absent_added(engine, table)
+    frame = read_select(engine, sa.select(*[c for c in cols if c.name not in absent]), partition_on)
+    if not absent:
+        return frame
+    return frame.with_columns(
+        pl.lit(None, _polars_type(table.c[name])).alias(name) for name in absent
+    ).select([c.name for c in cols])
+
+
+def _absent_added(engine: sa.Engine, table: sa.Table) -> set[str]:
+    """The columns added to the contract since (:data:`schema.ADDED_COLUMNS`) that
+    ``table`` lacks in this database or lake (not yet upgraded, exported before)."""
+    added = schema.ADDED_COLUMNS.get(table.name)
+    if not added:
+        return set()
+    # the columns of a query for no row: every engine answers it (an inspector query does
+    # not work on DuckDB's views)
+    probe = sa.select(sa.literal_column("*")).select_from(table).limit(0)
+    try:
+        with engine.connect() as conn:
+            present = set(conn.execute(probe).keys())
+    except sa.exc.DBAPIError as exc:
+        raise StoreError(f"cannot read from {safe_url(str(engine.url))}: {exc.orig}") from exc
+    return set(added) - present
 
 
 def load_journey(engine: sa.Engine) -> Journey:
@@ -919,20 +942,7 @@ def load_contacts(engine: sa.Engine) -> pl.DataFrame:
 
 
 def load_kpis(engine: sa.Engine) -> pl.DataFrame:
-    """The KPIs; ``unit`` read as empty where the table predates it (a database not yet
-    upgraded by ``init-db``, a lake exported before it was in the contract)."""
-    # the columns of a query for no row: every engine answers it (an inspector query does
-    # not work on DuckDB's views)
-    probe = sa.select(sa.literal_column("*")).select_from(schema.kpis).limit(0)
-    try:
-        with engine.connect() as conn:
-            present = set(conn.execute(probe).keys())
-    except sa.exc.DBAPIError as exc:
-        raise StoreError(f"cannot read from {safe_url(str(engine.url))}: {exc.orig}") from exc
-    if "unit" in present:
-        return load_table(engine, schema.kpis)
-    frame = load_table(engine, schema.kpis, exclude=("unit",))
-    return frame.with_columns(pl.lit(None, pl.String).alias("unit"))
+    return load_table(engine, schema.kpis)
 
 
 def load_cases(engine: sa.Engine) -> pl.DataFrame:
