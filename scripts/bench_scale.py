@@ -22,7 +22,11 @@ process plays the dashboard process and measures:
   memory of the JVM it started (``VmHWM`` of the java child process), reported apart.
 
 ``CX_HOLD`` (rows or database) is passed on to the child: unset, each engine holds what it
-holds by default. It prints one table.
+holds by default. Each engine's child starts with an empty cache of aggregates
+(``cxmetrics.stats.load_cache``, in a temporary folder): its first overview is computed by
+the engine. With ``--warm``, a second child then starts on the cache the first one wrote (a
+restart, another process behind the proxy) and its first overview and peak are reported; only
+lakes (DuckDB, Spark) are kept, so SQLite and Postgres show "-". It prints one table.
 """
 
 from __future__ import annotations
@@ -146,19 +150,32 @@ def prepare(responses: int, folder: Path) -> tuple[str, Path]:
     return f"sqlite:///{db}", lake
 
 
-def run_child(engine: str, url: str, repeats: int) -> dict:
-    child = subprocess.run(
-        [sys.executable, "-m", "scripts.bench_scale", "--child", url, "--repeats", str(repeats)],
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-    )
+def run_child(engine: str, url: str, repeats: int, warm: bool = False) -> dict:
+    """The child's figures; with ``warm``, and ``warm_first_overview_s``: the first overview
+    of a second child that starts on the aggregates the first one kept."""
+    with tempfile.TemporaryDirectory(prefix="bench-cache-") as cache:
+        env = {**os.environ, "CX_CACHE_DIR": cache}
+        command = [sys.executable, "-m", "scripts.bench_scale", "--child", url]
+        command += ["--repeats", str(repeats)]
+        row = _child(engine, command, env)
+        row["warm_first_overview_s"] = row["warm_peak_rss_mb"] = None
+        if warm and any(Path(cache).iterdir()):
+            again = _child(engine, command, env)
+            row["warm_first_overview_s"] = again["first_overview_s"]
+            row["warm_peak_rss_mb"] = again["peak_rss_mb"]
+    return row
+
+
+def _child(engine: str, command: list[str], env: dict) -> dict:
+    child = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
     if child.returncode != 0:
         raise SystemExit(f"{engine}: the dashboard process failed:\n{child.stderr[-3000:]}")
     return json.loads(child.stdout.strip().splitlines()[-1])
 
 
-def bench(engines: list[str], sizes: list[int], folder: Path, repeats: int) -> list[dict]:
+def bench(
+    engines: list[str], sizes: list[int], folder: Path, repeats: int, warm: bool = False
+) -> list[dict]:
     rows = []
     for size in sizes:
         sqlite_url, lake = prepare(size, folder)
@@ -172,7 +189,7 @@ def bench(engines: list[str], sizes: list[int], folder: Path, repeats: int) -> l
                 "spark": f"spark://local?path={lake}",
             }[engine]
             print(f"measuring {engine} at {size:,} responses", file=sys.stderr, flush=True)
-            rows.append({"engine": engine, **run_child(engine, url, repeats)})
+            rows.append({"engine": engine, **run_child(engine, url, repeats, warm)})
     return rows
 
 
@@ -209,15 +226,19 @@ def table(rows: list[dict]) -> str:
     head = (
         f"{'engine':<9} {'hold':<9} {'responses':>10} {'first overview s':>17} "
         f"{'new view max ms':>16} {'filter p50 ms':>14} {'filter p95 ms':>14} "
-        f"{'peak RSS MB':>12} {'JVM peak RSS MB':>16}"
+        f"{'peak RSS MB':>12} {'JVM peak RSS MB':>16} {'warm first overview s':>22} "
+        f"{'warm peak RSS MB':>17}"
     )
     lines = [head, "-" * len(head)]
     for r in rows:
         jvm = "-" if r["jvm_peak_rss_mb"] is None else f"{r['jvm_peak_rss_mb']:,}"
+        warm, warm_peak = (
+            "-" if r.get(k) is None else r[k] for k in ("warm_first_overview_s", "warm_peak_rss_mb")
+        )
         lines.append(
             f"{r['engine']:<9} {r['hold']:<9} {r['responses']:>10,} {r['first_overview_s']:>17} "
             f"{r['first_view_max_ms']:>16} {r['filter_p50_ms']:>14} {r['filter_p95_ms']:>14} "
-            f"{r['peak_rss_mb']:>12,} {jvm:>16}"
+            f"{r['peak_rss_mb']:>12,} {jvm:>16} {warm:>22} {warm_peak:>17}"
         )
     return "\n".join(lines)
 
@@ -231,13 +252,17 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--keep", type=Path, default=REPO / "bench-results" / "scale")
     parser.add_argument("--json", action="store_true", help="print the rows as JSON too")
+    parser.add_argument(
+        "--warm", action="store_true", help="also time a second start on the kept aggregates"
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child, args.repeats)))
         return
     args.keep.mkdir(parents=True, exist_ok=True)
-    rows = bench(args.engine or list(ENGINES), args.responses or [200_000], args.keep, args.repeats)
+    engines, sizes = args.engine or list(ENGINES), args.responses or [200_000]
+    rows = bench(engines, sizes, args.keep, args.repeats, args.warm)
     print(table(rows))
     if args.json:
         print(json.dumps(rows, indent=2))

@@ -16,6 +16,9 @@ from cxmetrics.stats import dataset
 REPO = Path(__file__).resolve().parent.parent
 # Page errors reach AppTest's ``at.exception`` instead of the users' error-id message.
 os.environ["CX_RAISE_PAGE_ERRORS"] = "1"
+# Each load of a lake computes its aggregates, as a first start does; the tests of the cache
+# of aggregates (test_load_cache.py) turn it on in a folder of their own.
+os.environ["CX_CACHE_DIR"] = "off"
 TEST_CUSTOMERS = 4_000
 TEST_SEED = 7
 

@@ -83,6 +83,28 @@ def test_the_command_line_reports_the_same_numbers_as_sqlite(
         assert sum(got["tested"].values()) > 0 and got["findings"]
 
 
+@pytest.mark.parametrize("name", ["duckdb-folder", "spark"])
+def test_a_start_on_the_kept_aggregates_reports_the_same_numbers_as_sqlite(
+    name, engines, sqlite_reports, tmp_path, monkeypatch
+):
+    """A second start over a lake reads what the first kept (cxmetrics.stats.load_cache)
+    and asks the engine for none of it, with every number as SQLite's."""
+    need(engine_of(name))
+    monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path / "cache"))
+    url = engines.url(name)
+    run_cli("summary", "--json", "--url", url)  # the first start: computed, then kept
+    summed, asked = store.load_stats_sql, []
+
+    def spied(*args, **kwargs):
+        asked.append(args[3])
+        return summed(*args, **kwargs)
+
+    monkeypatch.setattr(store, "load_stats_sql", spied)
+    for command in ("summary", "findings"):
+        assert run_cli(command, "--json", "--url", url) == sqlite_reports[command]
+    assert asked == []  # the daily statistics were not summed again
+
+
 def test_the_group_by_statistics_are_the_same_as_sqlite(engine_url, engines):
     """The additive statistics computed by each engine's own GROUP BY (store.load_stats_sql)."""
     from cxmetrics.stats.filters import Filters
@@ -157,6 +179,35 @@ def test_every_page_renders_the_same_numbers_as_sqlite(
     end = dt.date.fromisoformat(last)
     nps, _ = sql_nps(engines.sqlite_file, end - dt.timedelta(days=89), end)
     assert shown["overview"][0][0] == METRICS["nps"].format(nps)
+
+
+def test_every_page_renders_the_same_numbers_from_the_kept_aggregates(
+    engines, sqlite_pages, tmp_path, monkeypatch
+):
+    """A dashboard process that starts on the aggregates another process kept of the lake
+    (cxmetrics.stats.load_cache) shows every page as SQLite's, asking the engine for none
+    of what was kept."""
+    need("duckdb")
+    from cxapp import data
+
+    monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path / "cache"))
+    url = engines.url("duckdb-folder")
+    run_cli("summary", "--json", "--url", url)  # the first process: computed, then kept
+    for held in (data._dataset, data.VIEWS, data.PARTS):  # nothing of earlier tests' loads
+        held.clear()
+    summed, asked = store.load_stats_sql, []
+
+    def spied(*args, **kwargs):
+        asked.append(args[3])
+        return summed(*args, **kwargs)
+
+    monkeypatch.setattr(store, "load_stats_sql", spied)
+    try:
+        assert render(url, monkeypatch) == sqlite_pages
+    finally:
+        for held in (data._dataset, data.VIEWS, data.PARTS):
+            held.clear()
+    assert asked == []
 
 
 def page_on(engines, name: str, page: str, monkeypatch) -> AppTest:

@@ -18,7 +18,7 @@ import polars as pl
 import sqlalchemy as sa
 
 from cxmetrics.contract import schema, store
-from cxmetrics.stats import answers
+from cxmetrics.stats import answers, load_cache
 from cxmetrics.stats.inference import ClusterTotals, design_effects_of_totals
 
 
@@ -45,11 +45,15 @@ class InDatabase:
     ) -> pl.DataFrame:
         """Each customer's answers in [start, end] (:mod:`cxmetrics.stats.answers`), in parts by
         ranges of customers as many as the period's ``responses`` need (None: all), of about
-        the size of the ranges of all of them."""
-        cuts = self.customer_cuts
-        if responses is not None:
-            cuts = store.fewer_cuts(cuts, responses, self.part)
-        frame = answers.load(self.engine, start, end, self.customers, self.types, cuts)
+        the size of the ranges of all of them. Over a lake, a period's answers a process
+        computed are kept for the next ones (:mod:`cxmetrics.stats.load_cache`)."""
+        frame = load_cache.read_answers(self.engine, start, end)  # over a lake, kept
+        if frame is None:
+            cuts = self.customer_cuts
+            if responses is not None:
+                cuts = store.fewer_cuts(cuts, responses, self.part)
+            frame = answers.load(self.engine, start, end, self.customers, self.types, cuts)
+            load_cache.write_answers(self.engine, start, end, frame)
         if self.stage_ids is not None:
             frame = answers.in_view(frame, self.stage_ids)
         return frame

@@ -23,7 +23,7 @@ from cxmetrics.contract import memory, periods, schema, store
 from cxmetrics.contract import settings as company
 from cxmetrics.contract.journey import Journey
 from cxmetrics.contract.registry import METRICS, MIN_N
-from cxmetrics.stats import aggregates, answers
+from cxmetrics.stats import aggregates, answers, load_cache
 from cxmetrics.stats.aggregates import InDatabase
 from cxmetrics.stats.contacts import flag_repeat_contacts
 from cxmetrics.stats.filters import Filters
@@ -864,23 +864,62 @@ def bucket_columns(date_col: str) -> list[pl.Expr]:
 def build_in_database(
     engine: sa.Engine,
     journey: Journey,
-    customers: pl.DataFrame,
     settings: company.Settings | None = None,
     progress: Progress = lambda f, m: None,
 ) -> Dataset:
     """A dataset that holds only aggregates: the daily statistics, the customers and each
     customer's answers per stage and channel of the periods asked for, all computed by the
     database (:mod:`cxmetrics.stats.aggregates`); the responses stay where they are. The same
-    numbers as :func:`build` on the same rows."""
+    numbers as :func:`build` on the same rows. Over a lake, what the load computes is kept
+    for the next process that loads the same files (:mod:`cxmetrics.stats.load_cache`)."""
     settings = settings or company.Settings()
-    customers = prepare_customers(customers)
-    progress(0.2, "Summing responses per day in the database")
+    held = load_cache.read(engine)
+    if held is None:
+        held = _aggregates(engine, journey, progress)
+        progress(0.85, "Keeping the aggregates for the next start")
+        load_cache.write(engine, held)
+    else:
+        progress(0.85, "Read the aggregates an earlier start kept")
+    customers = held.customers
+    stats = _by_date(held.stats)
     types = {
+        **_stat_types(journey, customers),
+        "channel": stats.schema["channel"],
+        "cust": customers.schema["cust"],
+    }
+    responses = int(stats["responses"].sum())
+    database = InDatabase(engine, customers, types, None, held.cuts, store.part_size(responses))
+    return Dataset(
+        journey,
+        customers,
+        None,
+        stats,
+        CustomerArrays.from_frame(customers, settings.churn_recorded),
+        held.latest_nps,
+        None,
+        held.design_effect,
+        settings,
+        {},
+        database,
+        held.sources,
+    )
+
+
+def _stat_types(journey: Journey, customers: pl.DataFrame) -> dict[str, pl.DataType]:
+    return {
         "touchpoint_id": pl.Enum(sorted(journey.touchpoints["touchpoint_id"].to_list())),
         "stage_id": pl.Enum(sorted(journey.stages["stage_id"].to_list())),
         "segment": customers.schema["segment"],
         "region": customers.schema["region"],
     }
+
+
+def _aggregates(engine: sa.Engine, journey: Journey, progress: Progress) -> load_cache.Aggregates:
+    """What :func:`build_in_database` asks the engine for."""
+    progress(0.15, "Reading customers")
+    customers = prepare_customers(store.load_customers(engine))
+    progress(0.2, "Summing responses per day in the database")
+    types = _stat_types(journey, customers)
     cuts = store.customer_cuts(engine)
     days = store.responses_per_day(engine)
     # In a lake in customer order, a range of customers is a few row groups and a range of
@@ -902,27 +941,18 @@ def build_in_database(
             progress(0.2 + 0.3 * i / len(parts), "Summing responses per day in the database")
             yield store.load_stats_sql(engine, dates, None, STAT_DIMENSIONS, customer_range)
 
-    stats = _by_date(compact_parts(summed(), types, overlapping=by_customer))
-    types |= {"channel": stats.schema["channel"], "cust": customers.schema["cust"]}
-    responses = int(stats["responses"].sum())
-    database = InDatabase(engine, customers, types, None, cuts, store.part_size(responses))
+    stats = compact_parts(summed(), types, overlapping=by_customer)
     progress(0.5, "Each customer's latest answer, in the database")
     whole = store.per_customer_cuts(engine, cuts)
     latest = aggregates.latest_nps(engine, customers, whole)
     progress(0.8, "Design effects, in the database")
-    return Dataset(
-        journey,
-        customers,
-        None,
-        stats,
-        CustomerArrays.from_frame(customers, settings.churn_recorded),
-        latest,
-        None,
-        aggregates.design_effects(engine, whole),
-        settings,
-        {},
-        database,
-        aggregates.sources(engine),
+    return load_cache.Aggregates(
+        customers=customers,
+        stats=stats,
+        cuts=cuts,
+        latest_nps=latest,
+        design_effect=aggregates.design_effects(engine, whole),
+        sources=aggregates.sources(engine),
     )
 
 
@@ -977,7 +1007,7 @@ def _load(engine: sa.Engine, progress: Progress, hold: str | None) -> Dataset:
             "yet; import them, or generate the sample company with `python -m cxmetrics sample`"
         )
     if (hold or hold_for(engine)) == "database":
-        data = build_in_database(engine, journey, store.load_customers(engine), settings, progress)
+        data = build_in_database(engine, journey, settings, progress)
         progress(1.0, "Ready")
         return data
     progress(0.10, "Reading customers and responses")

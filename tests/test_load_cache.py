@@ -1,0 +1,302 @@
+"""The aggregates a load computes over a lake, kept on disk for the next process
+(``cxmetrics.stats.load_cache``): read back the same, computed again whenever the lake's
+files or the code change, never half-written, and never a reason for a load to fail."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import polars as pl
+import pytest
+from engines import need
+from test_answers import comparable
+from test_parts import same_statistics
+
+from cxmetrics.contract import store
+from cxmetrics.stats import aggregates, answers, dataset, load_cache
+from cxmetrics.stats.filters import Filters
+from cxmetrics.views import overview
+
+
+@pytest.fixture(scope="module")
+def lake(sample_url, tmp_path_factory):
+    need("duckdb")
+    folder = tmp_path_factory.mktemp("kept") / "lake"
+    store.export_parquet(store.make_engine(sample_url), folder)
+    return folder
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("CX_CACHE_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def engine_asked(monkeypatch):
+    """How many times a load asked the engine for each thing it computes."""
+    asked = {"customers": 0, "statistics": 0, "latest": 0, "design effects": 0}
+    spied = {
+        (store, "load_customers"): "customers",
+        (store, "load_stats_sql"): "statistics",
+        (aggregates, "latest_nps"): "latest",
+        (aggregates, "design_effects"): "design effects",
+    }
+    for (module, name), what in spied.items():
+        original = getattr(module, name)
+
+        def spy(*args, _original=original, _what=what, **kwargs):
+            asked[_what] += 1
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    return asked
+
+
+def _same(a: dataset.Dataset, b: dataset.Dataset) -> None:
+    assert a.customers.equals(b.customers) and a.customers.schema == b.customers.schema
+    assert same_statistics(a.stats, b.stats)
+    assert a.stats.schema == b.stats.schema
+    assert np.array_equal(a.latest_nps, b.latest_nps) and a.latest_nps.dtype == b.latest_nps.dtype
+    assert a.design_effect == b.design_effect
+    assert a.sources == b.sources
+    assert a.database.customer_cuts == b.database.customer_cuts
+    assert a.database.types == b.database.types
+
+
+def _load(folder) -> dataset.Dataset:
+    return dataset.load(store.make_engine(f"duckdb:///{folder}"))
+
+
+def _entries(cache) -> list:
+    return sorted(p for slot in (cache / "aggregates").iterdir() for p in slot.iterdir())
+
+
+def test_a_second_start_reads_the_kept_aggregates_and_shows_the_same_numbers(
+    lake, cache, engine_asked, loaded, monkeypatch
+):
+    first = _load(lake)
+    assert engine_asked["statistics"] > 0 and engine_asked["latest"] == 1
+    assert len(_entries(cache)) == 1
+    asked_before = dict(engine_asked)
+    second = _load(lake)
+    assert engine_asked == asked_before  # nothing asked of the engine: read from the cache
+    monkeypatch.setenv("CX_CACHE_DIR", "off")
+    computed = _load(lake)
+    _same(second, computed)
+    _same(first, computed)
+    # and the numbers of the rows themselves (a second implementation: the SQLite file
+    # read into memory), view by view
+    assert same_statistics(second.stats, loaded.stats)
+    assert np.array_equal(second.latest_nps, loaded.latest_nps)
+    for view in (Filters(), Filters(start=loaded.last_day.replace(day=1), end=loaded.last_day)):
+        assert overview.summary_dict(overview.compute(second, view)) == overview.summary_dict(
+            overview.compute(loaded, view)
+        )
+
+
+def test_the_cache_is_its_owners_alone(lake, cache):
+    _load(lake)
+    for made in (cache, cache / "aggregates", *(cache / "aggregates").iterdir()):
+        assert made.stat().st_mode & 0o077 == 0, made
+
+
+def test_a_cache_folder_shared_with_other_files_keeps_them_and_its_mode(
+    lake, sample_url, tmp_path, monkeypatch
+):
+    shared = tmp_path / "shared"
+    (shared / "someone else's").mkdir(parents=True)
+    (shared / "notes.txt").write_text("kept")
+    for i in range(3):  # folders named like the cache's own, outside its folder
+        (shared / f"{i:024x}").mkdir()
+    shared.chmod(0o755)
+    monkeypatch.setenv("CX_CACHE_DIR", str(shared))
+    monkeypatch.setattr(load_cache, "MAX_LAKES", 1)
+    _load(lake)
+    other = tmp_path / "other"
+    store.export_parquet(store.make_engine(sample_url), other)
+    _load(other)  # one lake too many: the first lake's entry leaves, nothing else
+    assert shared.stat().st_mode & 0o777 == 0o755
+    assert sorted(p.name for p in shared.iterdir()) == sorted(
+        ["aggregates", "someone else's", "notes.txt", *(f"{i:024x}" for i in range(3))]
+    )
+    assert len(list((shared / "aggregates").iterdir())) == 1
+
+
+def test_a_lake_written_again_is_computed_again_and_its_old_entry_removed(
+    sample_data, tmp_path, cache, engine_asked, monkeypatch
+):
+    need("duckdb")
+    folder = tmp_path / "lake"
+    engine = store.make_engine(f"sqlite:///{tmp_path / 'cx.db'}")
+    store.write_tables(str(engine.url), sample_data.tables())
+    store.export_parquet(engine, folder)
+    before = _load(folder)
+    (old,) = _entries(cache)
+    # the lake written again with every NPS answer of one day turned to 0
+    responses = pl.read_parquet(folder / "responses.parquet")
+    day = responses.filter(pl.col("nps").is_not_null())["responded_on"].max()
+    changed = responses.with_columns(
+        pl.when(pl.col("responded_on") == day).then(0).otherwise(pl.col("nps")).alias("nps")
+    )
+    changed.write_parquet(folder / "responses.parquet")
+    asked = engine_asked["statistics"]
+    after = _load(folder)
+    assert engine_asked["statistics"] > asked  # computed again
+    (new,) = _entries(cache)  # the old entry went
+    assert new != old
+    last = after.stats.filter(pl.col("responded_on") == day)
+    assert int(last["detractors"].sum()) == int(last["n_nps"].sum()) > 0
+    assert not same_statistics(before.stats, after.stats)
+    monkeypatch.setenv("CX_CACHE_DIR", "off")
+    _same(after, _load(folder))
+
+
+def test_a_new_version_of_the_code_computes_them_again(lake, cache, engine_asked, monkeypatch):
+    _load(lake)
+    asked = engine_asked["statistics"]
+    monkeypatch.setattr(load_cache, "_code", lambda: "another version")
+    _load(lake)
+    assert engine_asked["statistics"] > asked
+    assert len(_entries(cache)) == 1
+
+
+@pytest.mark.parametrize("damage", ["stats.arrow", "latest_nps.npy", "meta.json"])
+def test_an_entry_that_cannot_be_read_is_computed_again_and_written_anew(
+    lake, cache, engine_asked, caplog, damage, monkeypatch
+):
+    _load(lake)
+    (entry,) = _entries(cache)
+    path = entry / damage
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    asked = engine_asked["statistics"]
+    with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+        again = _load(lake)
+    assert engine_asked["statistics"] > asked
+    assert str(entry) in caplog.text and "computing them" in caplog.text
+    monkeypatch.setenv("CX_CACHE_DIR", "off")
+    _same(again, _load(lake))
+    monkeypatch.setenv("CX_CACHE_DIR", str(cache))
+    assert load_cache.read(store.make_engine(f"duckdb:///{lake}")) is not None  # written anew
+
+
+def test_a_cache_folder_that_cannot_be_written_leaves_the_load_as_it_was(
+    lake, tmp_path, monkeypatch, caplog
+):
+    blocked = tmp_path / "a file"
+    blocked.write_text("not a folder")
+    monkeypatch.setenv("CX_CACHE_DIR", str(blocked / "cache"))
+    with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+        got = _load(lake)
+    assert "could not be kept" in caplog.text and str(blocked) in caplog.text
+    monkeypatch.setenv("CX_CACHE_DIR", "off")
+    _same(got, _load(lake))
+
+
+def test_a_database_server_or_file_is_never_kept(sample_url, cache):
+    dataset.load(store.make_engine(sample_url), hold="database")
+    assert not cache.exists()
+
+
+def test_off_keeps_nothing_and_the_default_folder_is_the_users_cache(lake, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    for off in ("off", "OFF", "none"):
+        monkeypatch.setenv("CX_CACHE_DIR", off)
+        assert load_cache.folder() is None
+    _load(lake)
+    assert not (tmp_path / "xdg").exists()
+    monkeypatch.delenv("CX_CACHE_DIR")
+    assert load_cache.folder() == tmp_path / "xdg" / "cx-dashboard"
+    _load(lake)
+    assert len(_entries(tmp_path / "xdg" / "cx-dashboard")) == 1
+    assert (tmp_path / "xdg" / "cx-dashboard").stat().st_mode & 0o077 == 0
+
+
+def test_at_most_max_lakes_are_kept_the_one_used_longest_ago_leaves_first(
+    lake, sample_url, tmp_path, cache, monkeypatch
+):
+    monkeypatch.setattr(load_cache, "MAX_LAKES", 2)
+    others = []
+    for name in ("second", "third"):
+        folder = tmp_path / name
+        store.export_parquet(store.make_engine(sample_url), folder)
+        others.append(folder)
+    _load(lake)
+    _load(others[0])
+    _load(lake)  # read: the lake is used again, after the second
+    _load(others[1])  # a third lake: the second, used longest ago, leaves
+    kept = {load_cache.read(store.make_engine(f"duckdb:///{f}")) is not None for f in [lake]}
+    assert kept == {True}
+    assert load_cache.read(store.make_engine(f"duckdb:///{others[1]}")) is not None
+    assert load_cache.read(store.make_engine(f"duckdb:///{others[0]}")) is None
+    assert len(list((cache / "aggregates").iterdir())) == 2
+
+
+@pytest.fixture
+def answers_asked(monkeypatch):
+    """The periods whose answers a load asked the engine for."""
+    asked = []
+    original = answers.load
+
+    def spy(engine, start, end, *args, **kwargs):
+        asked.append((start, end))
+        return original(engine, start, end, *args, **kwargs)
+
+    monkeypatch.setattr(answers, "load", spy)
+    return asked
+
+
+def test_a_periods_answers_are_asked_of_the_engine_once_for_every_process(
+    lake, cache, answers_asked, loaded, monkeypatch
+):
+    period = (loaded.last_day.replace(day=1), loaded.last_day)
+    view = Filters(*period)
+    first = _load(lake)
+    want = overview.summary_dict(overview.compute(first, view))
+    assert period in answers_asked
+    (entry,) = _entries(cache)
+    assert load_cache._answers_file(entry, *period).is_file()
+    answers_asked.clear()
+    second = _load(lake)  # another process: a new dataset, nothing held in memory
+    assert overview.summary_dict(overview.compute(second, view)) == want
+    assert second.answers(None, None) is not None  # all data: not kept yet, asked
+    assert answers_asked == [(None, None)]
+    assert comparable(second.answers(*period)).equals(comparable(loaded.answers(*period)))
+    assert overview.summary_dict(overview.compute(loaded, view)) == want  # and the rows'
+    # a manager's scope cuts the kept answers as it cuts the computed ones
+    assert comparable(second.scoped(("service",)).answers(*period)).equals(
+        comparable(loaded.scoped(("service",)).answers(*period))
+    )
+
+
+def test_answers_past_the_disk_budget_are_not_kept(lake, cache, answers_asked, monkeypatch):
+    ds = _load(lake)
+    ds.answers(None, None)
+    (entry,) = _entries(cache)
+    kept = load_cache._answers_file(entry, None, None)
+    assert kept.is_file()  # within: kept
+    monkeypatch.setattr(load_cache, "ANSWER_DISK_BYTES", kept.stat().st_size + 1_000)
+    short = (ds.last_day.replace(day=1), ds.last_day)
+    ds.answers(*short)
+    assert not load_cache._answers_file(entry, *short).exists()  # one more would pass it
+    answers_asked.clear()
+    _load(lake).answers(*short)
+    assert answers_asked == [short]
+
+
+def test_kept_answers_that_cannot_be_read_are_computed_again(
+    lake, cache, answers_asked, caplog, loaded
+):
+    period = (loaded.last_day.replace(day=1), loaded.last_day)
+    _load(lake).answers(*period)
+    (entry,) = _entries(cache)
+    path = load_cache._answers_file(entry, *period)
+    path.write_bytes(path.read_bytes()[:100])
+    answers_asked.clear()
+    with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+        got = _load(lake).answers(*period)
+    assert answers_asked == [period] and str(path) in caplog.text
+    assert comparable(got).equals(comparable(loaded.answers(*period)))
+    assert pl.read_ipc(path).height == got.height  # written anew
