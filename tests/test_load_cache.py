@@ -5,6 +5,7 @@ files or the code change, never half-written, and never a reason for a load to f
 from __future__ import annotations
 
 import logging
+import os
 
 import numpy as np
 import polars as pl
@@ -66,12 +67,21 @@ def _same(a: dataset.Dataset, b: dataset.Dataset) -> None:
     assert a.database.types == b.database.types
 
 
+def _kept(folder) -> bool:
+    """Whether aggregates of the lake's files as they are now are kept and readable."""
+    return load_cache.read(load_cache.entry(store.make_engine(f"duckdb:///{folder}"))) is not None
+
+
 def _load(folder) -> dataset.Dataset:
     return dataset.load(store.make_engine(f"duckdb:///{folder}"))
 
 
+def _slots(cache) -> list:
+    return sorted(p for p in (cache / "aggregates").iterdir() if p.is_dir())
+
+
 def _entries(cache) -> list:
-    return sorted(p for slot in (cache / "aggregates").iterdir() for p in slot.iterdir())
+    return sorted(p for slot in _slots(cache) for p in slot.iterdir())
 
 
 def test_a_second_start_reads_the_kept_aggregates_and_shows_the_same_numbers(
@@ -99,7 +109,7 @@ def test_a_second_start_reads_the_kept_aggregates_and_shows_the_same_numbers(
 
 def test_the_cache_is_its_owners_alone(lake, cache):
     _load(lake)
-    for made in (cache, cache / "aggregates", *(cache / "aggregates").iterdir()):
+    for made in (cache, cache / "aggregates", *_slots(cache)):
         assert made.stat().st_mode & 0o077 == 0, made
 
 
@@ -122,7 +132,7 @@ def test_a_cache_folder_shared_with_other_files_keeps_them_and_its_mode(
     assert sorted(p.name for p in shared.iterdir()) == sorted(
         ["aggregates", "someone else's", "notes.txt", *(f"{i:024x}" for i in range(3))]
     )
-    assert len(list((shared / "aggregates").iterdir())) == 1
+    assert len(_slots(shared)) == 1
 
 
 def test_a_lake_written_again_is_computed_again_and_its_old_entry_removed(
@@ -179,7 +189,7 @@ def test_an_entry_that_cannot_be_read_is_computed_again_and_written_anew(
     monkeypatch.setenv("CX_CACHE_DIR", "off")
     _same(again, _load(lake))
     monkeypatch.setenv("CX_CACHE_DIR", str(cache))
-    assert load_cache.read(store.make_engine(f"duckdb:///{lake}")) is not None  # written anew
+    assert _kept(lake)  # written anew
 
 
 def test_a_cache_folder_that_cannot_be_written_leaves_the_load_as_it_was(
@@ -190,7 +200,7 @@ def test_a_cache_folder_that_cannot_be_written_leaves_the_load_as_it_was(
     monkeypatch.setenv("CX_CACHE_DIR", str(blocked / "cache"))
     with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
         got = _load(lake)
-    assert "could not be kept" in caplog.text and str(blocked) in caplog.text
+    assert "cannot be used" in caplog.text and str(blocked) in caplog.text
     monkeypatch.setenv("CX_CACHE_DIR", "off")
     _same(got, _load(lake))
 
@@ -227,11 +237,11 @@ def test_at_most_max_lakes_are_kept_the_one_used_longest_ago_leaves_first(
     _load(others[0])
     _load(lake)  # read: the lake is used again, after the second
     _load(others[1])  # a third lake: the second, used longest ago, leaves
-    kept = {load_cache.read(store.make_engine(f"duckdb:///{f}")) is not None for f in [lake]}
+    kept = {_kept(f) for f in [lake]}
     assert kept == {True}
-    assert load_cache.read(store.make_engine(f"duckdb:///{others[1]}")) is not None
-    assert load_cache.read(store.make_engine(f"duckdb:///{others[0]}")) is None
-    assert len(list((cache / "aggregates").iterdir())) == 2
+    assert _kept(others[1])
+    assert not _kept(others[0])
+    assert len(_slots(cache)) == 2
 
 
 @pytest.fixture
@@ -300,3 +310,111 @@ def test_kept_answers_that_cannot_be_read_are_computed_again(
     assert answers_asked == [period] and str(path) in caplog.text
     assert comparable(got).equals(comparable(loaded.answers(*period)))
     assert pl.read_ipc(path).height == got.height  # written anew
+
+
+def _touch(folder) -> None:
+    """A lake file written again (the same bytes, a new modification time)."""
+    path = folder / "responses.parquet"
+    path.write_bytes(path.read_bytes())
+
+
+def test_a_lake_changed_while_it_is_read_is_not_kept(
+    sample_url, tmp_path, cache, monkeypatch, caplog
+):
+    need("duckdb")
+    folder = tmp_path / "lake"
+    store.export_parquet(store.make_engine(sample_url), folder)
+    computed = dataset._aggregates
+
+    def changing(*args, **kwargs):
+        held = computed(*args, **kwargs)
+        _touch(folder)  # an export writes the lake again while the load reads it
+        return held
+
+    monkeypatch.setattr(dataset, "_aggregates", changing)
+    with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+        _load(folder)
+    assert "changed while it was read" in caplog.text
+    assert not _entries(cache)  # neither under the old files' name nor the new ones'
+    monkeypatch.setattr(dataset, "_aggregates", computed)
+    _load(folder)
+    assert _kept(folder)
+
+
+def test_a_dataset_keeps_its_answers_only_while_the_lake_is_what_it_read(
+    sample_url, tmp_path, cache, answers_asked
+):
+    need("duckdb")
+    folder = tmp_path / "lake"
+    store.export_parquet(store.make_engine(sample_url), folder)
+    old = _load(folder)
+    period = (old.last_day.replace(day=1), old.last_day)
+    _touch(folder)
+    old.answers(*period)  # the lake changed since this dataset's load: not kept
+    assert not [p for e in _entries(cache) for p in e.glob("answers-*")]
+    new = _load(folder)  # a new entry, for the files as they are now
+    new.answers(*period)
+    (entry,) = _entries(cache)
+    assert load_cache._answers_file(entry, *period).is_file()
+    answers_asked.clear()
+    old.forget_views()
+    old._answers.clear()
+    old.answers(*period)  # the old dataset does not read the new entry's answers
+    assert answers_asked == [period]
+
+
+@pytest.mark.parametrize("case", ["no tag", "open to others", "a link", "another user's"])
+def test_a_folder_that_is_not_the_dashboards_own_is_neither_read_nor_changed(
+    lake, tmp_path, engine_asked, monkeypatch, caplog, case
+):
+    elsewhere = tmp_path / "elsewhere"
+    monkeypatch.setenv("CX_CACHE_DIR", str(elsewhere))
+    _load(lake)  # a whole, readable entry for this lake, in another cache folder
+    planted = elsewhere / "aggregates"
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    if case == "a link":
+        (shared / "aggregates").symlink_to(planted)
+    else:
+        import shutil
+
+        shutil.copytree(planted, shared / "aggregates")
+        if case == "no tag":
+            (shared / "aggregates" / load_cache.TAG).unlink()
+        if case == "open to others":
+            (shared / "aggregates").chmod(0o755)
+        if case == "another user's":
+            os.chown(shared / "aggregates", 65534, 65534)
+    before = {p: (p.lstat().st_mode, p.lstat().st_uid) for p in shared.rglob("*")}
+    monkeypatch.setenv("CX_CACHE_DIR", str(shared))
+    asked = engine_asked["statistics"]
+    with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+        _load(lake)
+    assert engine_asked["statistics"] > asked  # not read: computed
+    assert "is not the dashboard's own folder" in caplog.text
+    assert {p: (p.lstat().st_mode, p.lstat().st_uid) for p in shared.rglob("*")} == before
+
+
+def test_any_error_of_the_cache_leaves_the_load_as_it_was(lake, cache, monkeypatch, caplog):
+    def refused(_lake):
+        raise PermissionError(13, "Permission denied", str(_lake))
+
+    monkeypatch.setattr(load_cache, "_lake_files", refused)
+    with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+        got = _load(lake)
+    assert "Permission denied" in caplog.text
+    monkeypatch.undo()
+    monkeypatch.setenv("CX_CACHE_DIR", "off")
+    _same(got, _load(lake))
+    # no home folder to find the default cache in
+    monkeypatch.delenv("CX_CACHE_DIR")
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+
+    def homeless():
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(load_cache.Path, "home", staticmethod(homeless))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+        _same(got, _load(lake))
+    assert "home directory" in caplog.text

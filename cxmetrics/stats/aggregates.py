@@ -36,6 +36,8 @@ class InDatabase:
     customer_cuts: tuple[str, ...] = ()
     #: responses per range the cuts make (store.part_size of them all)
     part: int = store.SUM_PART
+    #: where a lake's aggregates of this load are kept (load_cache); None: not kept
+    kept: load_cache.Entry | None = None
 
     def scoped(self, stage_ids: tuple[str, ...]) -> InDatabase:
         return replace(self, stage_ids=tuple(stage_ids))
@@ -47,13 +49,13 @@ class InDatabase:
         ranges of customers as many as the period's ``responses`` need (None: all), of about
         the size of the ranges of all of them. Over a lake, a period's answers a process
         computed are kept for the next ones (:mod:`cxmetrics.stats.load_cache`)."""
-        frame = load_cache.read_answers(self.engine, start, end)  # over a lake, kept
+        frame = load_cache.read_answers(self.kept, start, end)  # over a lake, kept
         if frame is None:
             cuts = self.customer_cuts
             if responses is not None:
                 cuts = store.fewer_cuts(cuts, responses, self.part)
             frame = answers.load(self.engine, start, end, self.customers, self.types, cuts)
-            load_cache.write_answers(self.engine, start, end, frame)
+            load_cache.write_answers(self.kept, start, end, frame)
         if self.stage_ids is not None:
             frame = answers.in_view(frame, self.stage_ids)
         return frame

@@ -873,11 +873,12 @@ def build_in_database(
     numbers as :func:`build` on the same rows. Over a lake, what the load computes is kept
     for the next process that loads the same files (:mod:`cxmetrics.stats.load_cache`)."""
     settings = settings or company.Settings()
-    held = load_cache.read(engine)
+    kept = load_cache.entry(engine)  # named after the lake's files as the load begins
+    held = load_cache.read(kept)
     if held is None:
         held = _aggregates(engine, journey, progress)
         progress(0.85, "Keeping the aggregates for the next start")
-        load_cache.write(engine, held)
+        load_cache.write(kept, held)
     else:
         progress(0.85, "Read the aggregates an earlier start kept")
     customers = held.customers
@@ -888,7 +889,9 @@ def build_in_database(
         "cust": customers.schema["cust"],
     }
     responses = int(stats["responses"].sum())
-    database = InDatabase(engine, customers, types, None, held.cuts, store.part_size(responses))
+    database = InDatabase(
+        engine, customers, types, None, held.cuts, store.part_size(responses), kept
+    )
     return Dataset(
         journey,
         customers,

@@ -8,20 +8,28 @@ Parquet files (DuckDB or Spark) these depend only on the files and on this packa
 so the first process to load them writes them into a cache folder and the next ones read
 them there. Each period's customer-level answers a process asks the engine for (a new
 period's first view: at 100M responses up to a minute and more) are kept beside them, up to
-:data:`ANSWER_DISK_BYTES` per lake.
+about :data:`ANSWER_DISK_BYTES` per lake.
 
 - **Where:** in the folder ``aggregates`` of ``CX_CACHE_DIR``, else of
-  ``$XDG_CACHE_HOME/cx-dashboard``, else of ``~/.cache/cx-dashboard``, made readable by its
-  owner alone (it holds customer ids and facts, as the lake does); nothing else in the
-  cache folder is changed. ``CX_CACHE_DIR=off`` turns the cache off.
+  ``$XDG_CACHE_HOME/cx-dashboard``, else of ``~/.cache/cx-dashboard``. The folder
+  ``aggregates`` (and the cache folder, where the dashboard makes it) is made readable by
+  its owner alone, as it holds customer ids and facts; it is used only while it is a folder
+  (not a link) of this user's, closed to others, with the dashboard's ``CACHEDIR.TAG`` in it,
+  so a folder someone else made, or one of the user's own, is never read, changed or
+  pruned. Nothing else in the cache folder is touched. ``CX_CACHE_DIR=off`` turns it off.
 - **When it is used:** an entry is named by a fingerprint of every Parquet file of the lake
-  (its path, size and modification time), of the engine, and of the package's source and
-  Polars' version: a file written again, added or removed, or an upgraded dashboard, makes a
-  new entry, and the lake's earlier entry is removed when the new one is written. At most
-  :data:`MAX_LAKES` lakes are kept (the one used longest ago leaves first).
-- **Never half-written:** an entry is written into a temporary folder and moved into place
-  whole; one that cannot be read is computed again and written anew; a cache folder that
-  cannot be written leaves the load as it was, with a warning in the log.
+  (its path, size, inode and modification and change times), of the engine, and of the
+  package's source and its libraries' versions, taken when the load starts: a file written
+  again, added or removed, or an upgraded dashboard, makes a new entry, and the lake's
+  earlier entry is removed when the new one is written. A lake whose files changed while
+  the load read them is not kept. A dataset reads and keeps its periods' answers in the
+  entry of its own load (its customers' codes are that load's). At most :data:`MAX_LAKES`
+  lakes are kept (the one used longest ago leaves first).
+- **Never half-written, never a failed load:** an entry is written into a temporary folder
+  and moved into place whole; one that cannot be read is computed again and written anew;
+  any error of the cache (a folder that cannot be written, a full disk, a file gone) leaves
+  the load as it was, with a warning in the log. Processes that start at the same moment
+  each compute the aggregates (no lock); the first to finish keeps them.
 - **Lakes only:** a database server's rows can change in place with no sign a cheap query
   sees (the data version counts rows and imports), so a server's aggregates are computed at
   each start.
@@ -33,13 +41,16 @@ import contextlib
 import datetime as dt
 import functools
 import hashlib
+import importlib.metadata
 import json
 import logging
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +76,14 @@ _PACKAGE = Path(__file__).resolve().parent.parent
 #: The folder of the cache folder that holds the lakes' entries, one folder per lake
 SUBFOLDER = "aggregates"
 _SLOT = re.compile("[0-9a-f]{24}")
+#: The cache directory tag (https://bford.info/cachedir/): backups skip the folder, and
+#: the dashboard knows the folder for its own
+TAG = "CACHEDIR.TAG"
+TAG_TEXT = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# The CX dashboard's aggregates of lakes (cxmetrics.stats.load_cache).\n"
+)
+_LIBRARIES = ("polars", "numpy", "duckdb", "duckdb-engine", "pyspark")
 
 
 @dataclass(frozen=True)
@@ -92,31 +111,78 @@ def folder() -> Path | None:
 
 @functools.lru_cache(maxsize=1)
 def _code() -> str:
-    """The package's source and the libraries that shape what is kept."""
-    digest = hashlib.sha256(f"{FORMAT} polars {pl.__version__}".encode())
+    """The package's source and the versions of the libraries that shape what is kept."""
+    digest = hashlib.sha256(str(FORMAT).encode())
+    for name in _LIBRARIES:
+        try:
+            digest.update(f"{name} {importlib.metadata.version(name)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            digest.update(f"{name} none".encode())
     for path in sorted(_PACKAGE.rglob("*.py")):
         digest.update(str(path.relative_to(_PACKAGE)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
 
-def _lake_files(lake: Path) -> list[tuple[str, int, int]]:
+def _lake_files(lake: Path) -> list[tuple]:
     files = []
     for path in sorted(lake.rglob("*.parquet")):
-        stat = path.stat()
-        files.append((str(path.relative_to(lake)), stat.st_size, stat.st_mtime_ns))
+        st = path.stat()
+        where = str(path.relative_to(lake))
+        files.append((where, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
     return files
 
 
-def _names(engine: sa.Engine) -> tuple[str, str] | None:
-    """(the lake's slot, the entry's name) for a lake's engine; None for any other."""
+@dataclass(frozen=True)
+class Entry:
+    """Where a lake's aggregates are kept, for its files as they were when a load began."""
+
+    lake: Path
+    slot: Path  # the lake's folder in the cache
+    path: Path  # this version's entry in it
+
+    def current(self) -> bool:
+        """Whether the lake's files are still those the entry is named after."""
+        return _name(self.lake) == self.path.name
+
+
+def _name(lake: Path) -> str:
+    digest = hashlib.sha256(_code().encode())
+    digest.update(repr(_lake_files(lake)).encode())
+    return digest.hexdigest()[:32]
+
+
+def _guarded(what: str, default=None):
+    """Run the decorated function; any error is logged as a warning and gives ``default``:
+    the cache never fails a load."""
+
+    def wrap(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def run(*args, **kwargs):
+            try:
+                return function(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 (the load goes on without the cache)
+                name = type(exc).__name__
+                log.warning("%s: %s: %s; the load goes on without it", what, name, exc)
+                return default
+
+        return run
+
+    return wrap
+
+
+@_guarded("the cache of aggregates cannot be used")
+def entry(engine: sa.Engine) -> Entry | None:
+    """The entry for this lake's files as they are now, or None (the cache off, not a
+    lake, or a cache folder that is not the dashboard's own)."""
     lake = store.lake_folder(str(engine.url))
     if lake is None:
         return None
-    slot = hashlib.sha256(f"{engine.dialect.name} {lake}".encode()).hexdigest()[:24]
-    digest = hashlib.sha256(_code().encode())
-    digest.update(repr(_lake_files(lake)).encode())
-    return slot, digest.hexdigest()[:32]
+    base = _aggregates_folder()
+    if base is None or not _own(base):
+        return None
+    slot = base / hashlib.sha256(f"{engine.dialect.name} {lake}".encode()).hexdigest()[:24]
+    return Entry(lake, slot, slot / _name(lake))
 
 
 def _aggregates_folder() -> Path | None:
@@ -127,84 +193,115 @@ def _aggregates_folder() -> Path | None:
     return None if root is None else root / SUBFOLDER
 
 
-def read(engine: sa.Engine) -> Aggregates | None:
-    """The aggregates kept for this lake as its files are now, or None (not kept, the cache
-    off, not a lake, or an entry that cannot be read)."""
-    base, names = _aggregates_folder(), _names(engine)
-    if base is None or names is None:
-        return None
-    entry = base / names[0] / names[1]
-    if not (entry / "meta.json").is_file():
+def _own(base: Path) -> bool:
+    """Whether ``base`` is the dashboard's folder of aggregates, made now if it is not there
+    (and its cache folder with it): a folder, not a link, of this user's, closed to others,
+    with the dashboard's tag. Anything else there is left as it is, and not used."""
+    if not base.exists() and not base.is_symlink():
+        base.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileExistsError):  # another process makes it too
+            base.mkdir(mode=0o700)
+            (base / TAG).write_text(TAG_TEXT)
+    st = base.lstat()
+    if (
+        stat.S_ISDIR(st.st_mode)
+        and st.st_uid == os.getuid()
+        and not st.st_mode & 0o077
+        and (base / TAG).is_file()
+        and (base / TAG).read_text().startswith(TAG_TEXT.splitlines()[0])
+    ):
+        return True
+    log.warning(
+        "%s is not the dashboard's own folder of aggregates (a folder of this user's, closed "
+        "to others, with its %s): it is left as it is, and nothing is kept there; set "
+        "CX_CACHE_DIR to another folder",
+        base,
+        TAG,
+    )
+    return False
+
+
+@_guarded("the aggregates kept cannot be read")
+def read(kept: Entry | None) -> Aggregates | None:
+    """The aggregates kept in this entry, or None (none kept, or an entry that cannot be
+    read, which is removed)."""
+    if kept is None or not (kept.path / "meta.json").is_file():
         return None
     try:
-        meta = json.loads((entry / "meta.json").read_text())
+        meta = json.loads((kept.path / "meta.json").read_text())
         held = Aggregates(
-            customers=pl.read_ipc(entry / "customers.arrow"),
-            stats=pl.read_ipc(entry / "stats.arrow"),
+            customers=pl.read_ipc(kept.path / "customers.arrow"),
+            stats=pl.read_ipc(kept.path / "stats.arrow"),
             cuts=tuple(meta["cuts"]),
-            latest_nps=np.load(entry / "latest_nps.npy", allow_pickle=False),
+            latest_nps=np.load(kept.path / "latest_nps.npy", allow_pickle=False),
             design_effect={k: float(v) for k, v in meta["design_effect"].items()},
             sources=tuple(meta["sources"]),
         )
         if held.latest_nps.shape != (held.customers.height,):
             raise ValueError("latest answers and customers differ in number")
     except Exception as exc:  # noqa: BLE001 (any unreadable entry is computed again)
-        log.warning("the aggregates kept in %s cannot be read (%s); computing them", entry, exc)
-        with contextlib.suppress(OSError):
-            shutil.rmtree(entry)
+        log.warning("the aggregates kept in %s cannot be read (%s); computing them", kept.path, exc)
+        shutil.rmtree(kept.path, ignore_errors=True)
         return None
     with contextlib.suppress(OSError):
-        os.utime(entry.parent)  # used now: the lake used longest ago leaves first
+        os.utime(kept.slot)  # used now: the lake used longest ago leaves first
     return held
 
 
-def write(engine: sa.Engine, held: Aggregates) -> Path | None:
-    """Keep ``held`` for this lake as its files are now; the entry's folder, or None when
-    nothing was written (the cache off, not a lake, or the folder not writable)."""
-    base, names = _aggregates_folder(), _names(engine)
-    if base is None or names is None:
+@_guarded("the aggregates could not be kept")
+def write(kept: Entry | None, held: Aggregates) -> Path | None:
+    """Keep ``held`` in the entry a load began with; the entry's folder, or None when
+    nothing was written (the cache off, not a lake, or the lake's files changed meanwhile:
+    what was read may mix the old files and the new)."""
+    if kept is None:
         return None
-    slot, name = base / names[0], names[1]
+    if not kept.current():
+        log.warning("%s changed while it was read: its aggregates are not kept", kept.lake)
+        return None
+    kept.slot.mkdir(exist_ok=True, mode=0o700)
+    if (kept.path / "meta.json").is_file():  # another process kept them meanwhile
+        return kept.path
+    staging = Path(tempfile.mkdtemp(prefix=".writing-", dir=kept.slot))
     try:
-        base.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # made here: its owner's
-        for made in (base, slot):
-            made.mkdir(exist_ok=True, mode=0o700)
-            made.chmod(0o700)
-        if (slot / name / "meta.json").is_file():  # another process kept them meanwhile
-            return slot / name
-        staging = Path(tempfile.mkdtemp(prefix=".writing-", dir=slot))
-        try:
-            held.customers.write_ipc(staging / "customers.arrow", compression="lz4")
-            held.stats.write_ipc(staging / "stats.arrow", compression="lz4")
-            np.save(staging / "latest_nps.npy", held.latest_nps, allow_pickle=False)
-            meta = {
-                "cuts": list(held.cuts),
-                "design_effect": held.design_effect,
-                "sources": list(held.sources),
-                "lake": str(store.lake_folder(str(engine.url))),
-                "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-            (staging / "meta.json").write_text(json.dumps(meta))  # last: the entry is whole
-            for old in slot.iterdir():  # the lake's earlier files, and writers that died
-                writing = old.name.startswith(".writing-")
-                stale = not writing or time.time() - old.stat().st_mtime > STALE_WRITE_SECONDS
-                if stale and old != staging:
+        held.customers.write_ipc(staging / "customers.arrow", compression="lz4")
+        held.stats.write_ipc(staging / "stats.arrow", compression="lz4")
+        np.save(staging / "latest_nps.npy", held.latest_nps, allow_pickle=False)
+        meta = {
+            "cuts": list(held.cuts),
+            "design_effect": held.design_effect,
+            "sources": list(held.sources),
+            "lake": str(kept.lake),
+            "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        (staging / "meta.json").write_text(json.dumps(meta))  # last: the entry is whole
+        with contextlib.suppress(OSError):  # another process's entry got there first
+            os.rename(staging, kept.path)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    _sweep(kept.slot, keep=(kept.path.name,))
+    _prune(kept.slot.parent)
+    return kept.path
+
+
+def _sweep(folder: Path, keep: tuple[str, ...]) -> None:
+    """Remove what ``folder`` holds but ``keep``: the lake's earlier entries, and the files
+    of writers that died (those still being written, of the last hour, stay)."""
+    for old in folder.iterdir():
+        if old.name in keep:
+            continue
+        writing = old.name.startswith(".writing-")
+        with contextlib.suppress(OSError):
+            if not writing or time.time() - old.lstat().st_mtime > STALE_WRITE_SECONDS:
+                if old.is_dir() and not old.is_symlink():
                     shutil.rmtree(old, ignore_errors=True)
-            with contextlib.suppress(OSError):  # another process's entry got there first
-                os.rename(staging, slot / name)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        _prune(base)
-    except OSError as exc:
-        log.warning("the aggregates of %s could not be kept in %s: %s", engine.url, base, exc)
-        return None
-    return slot / name
+                else:
+                    old.unlink()
 
 
 def _prune(base: Path) -> None:
     """Keep the :data:`MAX_LAKES` lakes used most recently."""
     slots = sorted(
-        (p for p in base.iterdir() if p.is_dir() and _SLOT.fullmatch(p.name)),
+        (p for p in base.iterdir() if _SLOT.fullmatch(p.name) and p.is_dir()),
         key=lambda p: p.stat().st_mtime,
         reverse=True,
     )
@@ -212,29 +309,20 @@ def _prune(base: Path) -> None:
         shutil.rmtree(gone, ignore_errors=True)
 
 
-def _entry(engine: sa.Engine) -> Path | None:
-    """The lake's whole entry as its files are now, or None."""
-    base, names = _aggregates_folder(), _names(engine)
-    if base is None or names is None:
-        return None
-    entry = base / names[0] / names[1]
-    return entry if (entry / "meta.json").is_file() else None
-
-
 def _answers_file(entry: Path, start: dt.date | None, end: dt.date | None) -> Path:
     first, last = (d.isoformat() if d is not None else "open" for d in (start, end))
     return entry / f"answers-{first}-{last}.arrow"
 
 
+@_guarded("the answers kept cannot be read")
 def read_answers(
-    engine: sa.Engine, start: dt.date | None, end: dt.date | None
+    kept: Entry | None, start: dt.date | None, end: dt.date | None
 ) -> pl.DataFrame | None:
-    """A period's customer-level answers (``answers.load``) as a process kept them for
-    this lake's files, or None."""
-    entry = _entry(engine)
-    if entry is None:
+    """A period's customer-level answers (``answers.load``) kept in the entry of the
+    dataset's own load, or None."""
+    if kept is None or not (kept.path / "meta.json").is_file():
         return None
-    path = _answers_file(entry, start, end)
+    path = _answers_file(kept.path, start, end)
     if not path.is_file():
         return None
     try:
@@ -246,28 +334,34 @@ def read_answers(
         return None
 
 
+@_guarded("the answers could not be kept")
 def write_answers(
-    engine: sa.Engine, start: dt.date | None, end: dt.date | None, frame: pl.DataFrame
+    kept: Entry | None, start: dt.date | None, end: dt.date | None, frame: pl.DataFrame
 ) -> Path | None:
-    """Keep a period's answers beside the lake's aggregates (when they are kept), within
+    """Keep a period's answers in the entry of the dataset's own load (when its aggregates
+    are kept there and the lake's files are still those it read), within
     :data:`ANSWER_DISK_BYTES`; the file, or None when nothing was written."""
-    entry = _entry(engine)
-    if entry is None:
+    if kept is None or not (kept.path / "meta.json").is_file() or not kept.current():
         return None
-    path = _answers_file(entry, start, end)
+    path = _answers_file(kept.path, start, end)
+    _sweep_writes(kept.path)
+    held = sum(p.stat().st_size for p in kept.path.glob("answers-*.arrow"))
+    if held + frame.estimated_size() > ANSWER_DISK_BYTES:
+        return None
+    handle, staging = tempfile.mkstemp(prefix=".writing-", dir=kept.path)
+    os.close(handle)
     try:
-        held = sum(p.stat().st_size for p in entry.glob("answers-*.arrow"))
-        if held + frame.estimated_size() > ANSWER_DISK_BYTES:
-            return None
-        handle, staging = tempfile.mkstemp(prefix=".writing-", dir=entry)
-        os.close(handle)
-        try:
-            frame.write_ipc(staging, compression="lz4")
-            os.replace(staging, path)  # whole, or not there
-        finally:
-            with contextlib.suppress(OSError):
-                os.unlink(staging)
-    except OSError as exc:
-        log.warning("the answers of %s could not be kept in %s: %s", engine.url, entry, exc)
-        return None
+        frame.write_ipc(staging, compression="lz4")
+        os.replace(staging, path)  # whole, or not there
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(staging)
     return path
+
+
+def _sweep_writes(entry: Path) -> None:
+    """Remove the answers files of writers that died (an hour old and still temporary)."""
+    for old in entry.glob(".writing-*"):
+        with contextlib.suppress(OSError):
+            if time.time() - old.lstat().st_mtime > STALE_WRITE_SECONDS:
+                old.unlink()
