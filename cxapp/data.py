@@ -128,7 +128,9 @@ def held_where(ds: Dataset) -> str:
     """Where a loaded dataset's responses are, for the server's log (``CX_HOLD``)."""
     if ds.responses is not None:
         return "their rows are held in this process (CX_HOLD=rows)"
-    return "they stay in the database; this process holds aggregates (CX_HOLD=database)"
+    where = "they stay in the database; this process holds aggregates (CX_HOLD=database)"
+    kept = ds.database.kept if ds.database is not None else None
+    return where if kept is None else f"{where}, kept for the next start in {kept.path}"
 
 
 _EXTRA = {

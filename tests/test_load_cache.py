@@ -418,3 +418,13 @@ def test_any_error_of_the_cache_leaves_the_load_as_it_was(lake, cache, monkeypat
     with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
         _same(got, _load(lake))
     assert "home directory" in caplog.text
+
+
+def test_the_server_log_says_where_a_lakes_aggregates_are_kept(lake, cache, monkeypatch):
+    from cxapp.data import held_where
+
+    said = held_where(_load(lake))
+    (entry,) = _entries(cache)
+    assert said.endswith(f"(CX_HOLD=database), kept for the next start in {entry}")
+    monkeypatch.setenv("CX_CACHE_DIR", "off")
+    assert held_where(_load(lake)).endswith("(CX_HOLD=database)")
