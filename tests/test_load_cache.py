@@ -81,7 +81,7 @@ def _slots(cache) -> list:
 
 
 def _entries(cache) -> list:
-    return sorted(p for slot in _slots(cache) for p in slot.iterdir())
+    return sorted(p for slot in _slots(cache) for p in slot.iterdir() if p.is_dir())
 
 
 def test_a_second_start_reads_the_kept_aggregates_and_shows_the_same_numbers(
@@ -428,3 +428,54 @@ def test_the_server_log_says_where_a_lakes_aggregates_are_kept(lake, cache, monk
     assert said.endswith(f"(CX_HOLD=database), kept for the next start in {entry}")
     monkeypatch.setenv("CX_CACHE_DIR", "off")
     assert held_where(_load(lake)).endswith("(CX_HOLD=database)")
+
+
+def test_processes_that_start_together_ask_the_engine_once(lake, cache, engine_asked, monkeypatch):
+    """The second start waits for the first (the lake's lock: each thread opens it apart, as
+    a process does) and reads what it kept, instead of computing everything a second time."""
+    import threading
+
+    computed, started, release = dataset._aggregates, threading.Event(), threading.Event()
+
+    def held_back(*args, **kwargs):
+        started.set()
+        assert release.wait(120)
+        return computed(*args, **kwargs)
+
+    monkeypatch.setattr(dataset, "_aggregates", held_back)
+    waiting, loads = threading.Event(), {}
+
+    def progress(_fraction, message):
+        if message.startswith("Waiting for another process"):
+            waiting.set()
+
+    def start(name, told=lambda f, m: None):
+        loads[name] = dataset.load(store.make_engine(f"duckdb:///{lake}"), told)
+
+    first = threading.Thread(target=start, args=("first",))
+    first.start()
+    assert started.wait(120)  # the first is computing, holding the lock
+    second = threading.Thread(target=start, args=("second", progress))
+    second.start()
+    assert waiting.wait(120)  # the second waits for it
+    release.set()
+    first.join(300)
+    second.join(300)
+    assert set(loads) == {"first", "second"}
+    assert engine_asked["latest"] == 1 and engine_asked["customers"] == 1  # computed once
+    _same(loads["first"], loads["second"])
+
+
+def test_a_start_waits_for_the_lock_only_so_long(lake, cache, engine_asked, monkeypatch, caplog):
+    import fcntl
+
+    kept = load_cache.entry(store.make_engine(f"duckdb:///{lake}"))
+    kept.slot.mkdir(parents=True, exist_ok=True)
+    with open(kept.slot / load_cache.LOCK, "a") as other:  # a process that never finishes
+        fcntl.flock(other, fcntl.LOCK_EX)
+        monkeypatch.setattr(load_cache, "LOCK_WAIT_SECONDS", 0.5)
+        with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+            got = _load(lake)
+    assert "computing them here" in caplog.text and engine_asked["latest"] == 1
+    monkeypatch.setenv("CX_CACHE_DIR", "off")
+    _same(got, _load(lake))

@@ -876,9 +876,16 @@ def build_in_database(
     kept = load_cache.entry(engine)  # named after the lake's files as the load begins
     held = load_cache.read(kept)
     if held is None:
-        held = _aggregates(engine, journey, progress)
-        progress(0.85, "Keeping the aggregates for the next start")
-        load_cache.write(kept, held)
+
+        def waiting() -> None:
+            progress(0.1, "Waiting for another process computing the same aggregates")
+
+        with load_cache.computing(kept, waiting):
+            held = load_cache.read(kept)  # kept by the process this one waited for
+            if held is None:
+                held = _aggregates(engine, journey, progress)
+                progress(0.85, "Keeping the aggregates for the next start")
+                load_cache.write(kept, held)
     else:
         progress(0.85, "Read the aggregates an earlier start kept")
     customers = held.customers
