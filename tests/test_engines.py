@@ -28,7 +28,7 @@ from streamlit.testing.v1 import AppTest
 from cxmetrics import cli
 from cxmetrics.contract import lake, schema, spark_dialect, store
 from cxmetrics.contract.registry import METRICS
-from cxmetrics.stats import dataset
+from cxmetrics.stats import dataset, load_cache
 
 ENGINES = ("duckdb-folder", "duckdb-file", "spark")
 PAGES = ("journey", "loyalty", "accountability", "voice", "data", "glossary")
@@ -279,6 +279,30 @@ def test_a_folder_of_part_files_and_absent_optional_tables_are_read(engines, tmp
         assert store.load_kpis(engine).height == 0
         assert store.load_cases(engine).columns == [c.name for c in schema.cases.columns]
         assert store.data_version(engine)[0] == table.num_rows
+    finally:
+        engine.dispose()
+
+
+def test_spark_reads_the_lake_as_it_is_now(engines, tmp_path, monkeypatch):
+    """A folder of part files without subfolders (as Spark writes a table) is read; a part
+    file added to it is read by the next load in the same process (a Spark view holds the
+    files it was made of), and that load's aggregates are kept under the new files' name."""
+    need("spark")
+    monkeypatch.setenv("CX_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "lake"
+    shutil.copytree(engines.lake, folder)
+    table = pq.read_table(folder / "responses.parquet")
+    (folder / "responses.parquet").unlink()
+    (folder / "responses").mkdir()
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), folder / "responses" / "part-0.parquet")
+    engine = store.make_engine(f"spark://local?path={folder}")
+    try:
+        assert dataset.load(engine).n_responses == half
+        pq.write_table(table.slice(half), folder / "responses" / "part-1.parquet")
+        assert dataset.load(engine).n_responses == table.num_rows
+        kept = load_cache.read(load_cache.entry(engine))
+        assert int(kept.stats["responses"].sum()) == table.num_rows
     finally:
         engine.dispose()
 

@@ -11,6 +11,7 @@ any database of the contract.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import tempfile
@@ -52,9 +53,33 @@ def table_files(folder: Path) -> dict[str, Path]:
         file, parts = folder / f"{name}.parquet", folder / name
         if file.is_file():
             found[name] = file
-        elif parts.is_dir() and any(parts.rglob("*.parquet")):
+        elif parts.is_dir() and parquet_files(parts):
             found[name] = parts
     return found
+
+
+def parquet_files(path: Path) -> list[Path]:
+    """The Parquet files of one table: its file, or every ``*.parquet`` under its folder at
+    any depth, through links to folders (each folder once), in order of path. This list is
+    what the engines read (:func:`reader_paths`) and what the lake's version is taken of
+    (:func:`listing`), so that no file is read that a version leaves out."""
+    if path.is_file():
+        return [path]
+    files, seen = [], set()
+    for top, dirs, names in os.walk(path, followlinks=True):
+        st = os.stat(top)
+        if (st.st_dev, st.st_ino) in seen:  # a link back up the tree
+            dirs.clear()
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        files += [Path(top) / n for n in names if n.endswith(".parquet")]
+    return sorted(f for f in files if f.is_file())
+
+
+def reader_paths(path: Path) -> list[str]:
+    """The files an engine reads for one table (:func:`parquet_files`), as paths."""
+    return [str(f) for f in parquet_files(path)]
 
 
 def row_group_ranges(path: Path, column: str) -> list[tuple]:
@@ -62,7 +87,7 @@ def row_group_ranges(path: Path, column: str) -> list[tuple]:
     part files, from their footers alone ((None, None) where a footer has no statistics)."""
     import pyarrow.parquet as pq  # the footers only; imported where a lake is that large
 
-    files = [path] if path.is_file() else sorted(path.rglob("*.parquet"))
+    files = parquet_files(path)
     out = []
     for file in files:
         meta = pq.ParquetFile(file).metadata
@@ -89,21 +114,29 @@ def check(folder: Path) -> dict[str, Path]:
     return found
 
 
-def parquet_glob(path: Path) -> str:
-    """The path or glob a reader takes for one table's file or folder of part files."""
-    return str(path) if path.is_file() else str(path / "**" / "*.parquet")
-
-
 def empty_select(table: sa.Table) -> sa.Select:
     """A query for no rows with the table's columns and types: an absent optional table."""
     cols = [sa.cast(sa.null(), c.type).label(c.name) for c in table.columns]
     return sa.select(*cols).where(sa.false())
 
 
-def version(folder: Path) -> tuple[int, int]:
-    """A fingerprint that changes when any Parquet file of the folder is written."""
-    files = [p for p in folder.rglob("*.parquet") if p.is_file()]
-    return len(files), max((p.stat().st_mtime_ns for p in files), default=0)
+def listing(folder: Path) -> list[tuple]:
+    """Each file the engines read of the lake (:func:`parquet_files` of every table it
+    holds): its path in the folder, size, inode, and modification and change times, as the
+    file is now (through links). A file written again, added or removed changes it."""
+    out = []
+    for path in table_files(folder).values():
+        for file in parquet_files(path):
+            st = file.stat()
+            where = os.path.relpath(file, folder)
+            out.append((where, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+    return out
+
+
+def version(folder: Path) -> str:
+    """A fingerprint of the lake's files (:func:`listing`) that changes when any is written
+    again, added or removed."""
+    return hashlib.sha256(repr(listing(folder)).encode()).hexdigest()
 
 
 def _umask() -> int:

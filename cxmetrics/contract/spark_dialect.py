@@ -88,10 +88,14 @@ LOCAL_DEFAULTS = {"cores": "2", "memory": "1g", "partitions": "4"}
 
 
 def session(spec: tuple):
-    """The Spark session for a connection spec, started once per process."""
+    """The Spark session for a connection spec, started once per process. A local session's
+    views are made again when the lake's files have changed since they were made (a view
+    holds the list of files it read at its making, and would go on reading those)."""
     with _lock:
         spark = _sessions.get(spec)
         if spark is not None and not _stopped(spark):
+            if spec[0] == "local":
+                _views_of_now(spark, Path(spec[1]))
             return spark
         kind, target, options = spec[0], spec[1], dict(spec[2])
         try:
@@ -107,7 +111,7 @@ def session(spec: tuple):
                 spark.sparkContext.setLogLevel("ERROR")
                 # Parquet's standard timestamps (not Spark's INT96) for :func:`_through_parquet`
                 spark.conf.set("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-                _create_views(spark, Path(target))
+                _views_of_now(spark, Path(target))
             else:
                 spark = SparkSession.builder.remote(target).getOrCreate()
                 if options.get("database"):
@@ -175,6 +179,17 @@ def _local_session(builder_cls, options: dict[str, str]):
     )
 
 
+def _views_of_now(spark, folder: Path) -> None:
+    """Make the session's views over the lake's files unless they are of them already (the
+    session keeps the lake's version, ``lake.version``, its views were made of)."""
+    from cxmetrics.contract import lake
+
+    now = lake.version(folder) if folder.is_dir() else None
+    if now is None or getattr(spark, "_cx_views_of", None) != now:
+        _create_views(spark, folder)
+        spark._cx_views_of = now
+
+
 def _create_views(spark, folder: Path) -> None:
     """One temporary view per table of the lake; an empty one for an absent optional table."""
     from cxmetrics.contract import lake, schema
@@ -190,7 +205,7 @@ def _create_views(spark, folder: Path) -> None:
             ddl = _parquet_ddl(found[name])
             if ddl is not None:  # the footer read here: no Spark job to infer the schema
                 reader = reader.schema(ddl)
-            frame = reader.parquet(lake.parquet_glob(found[name]))
+            frame = reader.parquet(*lake.reader_paths(found[name]))
         else:
             empty = lake.empty_select(schema.metadata.tables[name])
             frame = spark.sql(
@@ -215,9 +230,12 @@ _POLARS_TO_SPARK = {
 def _parquet_ddl(path: Path) -> str | None:
     """The Spark schema of a local Parquet table, from one file's footer, or None when a
     column has a type outside the contract's (Spark then infers it)."""
-    file = path if path.is_file() else next(iter(sorted(path.rglob("*.parquet"))), None)
-    if file is None:
+    from cxmetrics.contract import lake
+
+    files = lake.parquet_files(path)
+    if not files:
         return None
+    file = files[0]
     columns = []
     for name, dtype in pl.read_parquet_schema(file).items():
         spark_type = _POLARS_TO_SPARK.get(dtype.base_type())

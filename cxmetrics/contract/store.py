@@ -166,7 +166,10 @@ def make_engine(url: str) -> sa.Engine:
             sa.event.listen(engine, "checkin", _duckdb_finish)
             return engine
         if parsed.get_backend_name() == "spark":
-            return sa.create_engine(parsed)
+            # a connection is the process's session (spark_dialect.session), asked for anew
+            # at each use, which makes a local session's views again when the lake's files
+            # changed: a pooled connection never asked again, and read the files of its first
+            return sa.create_engine(parsed, poolclass=sa.pool.NullPool)
         # pre-ping: a connection the server dropped (restart, failover) is replaced, not used
         return sa.create_engine(parsed, pool_pre_ping=True)
     except (sa.exc.NoSuchModuleError, ImportError) as exc:
@@ -214,14 +217,19 @@ def _duckdb_lake_engine(parsed, folder: Path) -> sa.Engine:
         found = lake.check(folder)
         for name in lake.TABLES:
             if name in found:
-                glob = lake.parquet_glob(found[name]).replace("'", "''")
-                body = f"SELECT * FROM read_parquet('{glob}')"
+                body = f"SELECT * FROM read_parquet({_duckdb_list(found[name])})"
             else:
                 empty = lake.empty_select(schema.metadata.tables[name])
                 body = str(empty.compile(engine, compile_kwargs={"literal_binds": True}))
             dbapi_connection.execute(f'CREATE OR REPLACE VIEW "{name}" AS {body}')
 
     return engine
+
+
+def _duckdb_list(path: Path) -> str:
+    """DuckDB's list literal of the files of one table of a lake (``lake.reader_paths``)."""
+    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in lake.reader_paths(path))
+    return f"[{quoted}]"
 
 
 def read_only_reason(engine: sa.Engine) -> str | None:
@@ -879,10 +887,9 @@ def ordered_by_customer(engine: sa.Engine) -> bool:
     if files is None:
         return False
     if engine.dialect.name == "duckdb":
-        glob = lake.parquet_glob(files).replace("'", "''")
         query = (
             "SELECT stats_min_value, stats_max_value "
-            f"FROM parquet_metadata('{glob}') WHERE path_in_schema = 'customer_id'"
+            f"FROM parquet_metadata({_duckdb_list(files)}) WHERE path_in_schema = 'customer_id'"
         )
         with engine.connect() as conn:
             groups = conn.exec_driver_sql(query).fetchall()
