@@ -159,7 +159,7 @@ def run_child(engine: str, url: str, repeats: int, warm: bool = False) -> dict:
         command += ["--repeats", str(repeats)]
         row = _child(engine, command, env)
         row["warm_first_overview_s"] = row["warm_peak_rss_mb"] = None
-        if warm and any(Path(cache).iterdir()):
+        if warm and any(Path(cache).rglob("meta.json")):  # an entry was kept
             again = _child(engine, command, env)
             row["warm_first_overview_s"] = again["first_overview_s"]
             row["warm_peak_rss_mb"] = again["peak_rss_mb"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -333,12 +334,134 @@ def test_a_lake_changed_while_it_is_read_is_not_kept(
 
     monkeypatch.setattr(dataset, "_aggregates", changing)
     with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
-        _load(folder)
+        changed = _load(folder)
     assert "changed while it was read" in caplog.text
     assert not _entries(cache)  # neither under the old files' name nor the new ones'
+    assert changed.database.kept is None  # nor are its periods' answers, nor does it say so
+    from cxapp.data import held_where
+
+    assert "kept for the next start" not in held_where(changed)
     monkeypatch.setattr(dataset, "_aggregates", computed)
     _load(folder)
     assert _kept(folder)
+
+
+def test_the_lake_is_named_before_the_load_reads_any_of_it(
+    sample_url, tmp_path, cache, monkeypatch, caplog
+):
+    """A lake written again after the load read its journey, and before it named the entry,
+    would have the old files' numbers kept under the new files' name."""
+    need("duckdb")
+    folder = tmp_path / "lake"
+    store.export_parquet(store.make_engine(sample_url), folder)
+    journey = store.load_journey
+
+    def then_written_again(engine):
+        read = journey(engine)
+        _touch(folder)
+        return read
+
+    monkeypatch.setattr(store, "load_journey", then_written_again)
+    with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+        _load(folder)
+    assert "changed while it was read" in caplog.text
+    assert not _entries(cache) and not _kept(folder)
+
+
+def _split_responses(lake, folder, *, linked: bool) -> tuple[Path, int]:
+    """A copy of ``lake`` whose responses are a folder of part files in a subfolder, the
+    first half of the rows only (``linked``: the folder a link to one outside the lake);
+    the part file and the number of rows in it."""
+    import shutil
+
+    import pyarrow.parquet as pq
+
+    shutil.copytree(lake, folder)
+    table = pq.read_table(folder / "responses.parquet")
+    (folder / "responses.parquet").unlink()
+    parts = (folder.parent / "elsewhere" if linked else folder) / "responses"
+    (parts / "a").mkdir(parents=True)
+    if linked:
+        (folder / "responses").symlink_to(parts, target_is_directory=True)
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), parts / "a" / "part-0.parquet")
+    return parts, half
+
+
+@pytest.mark.parametrize("linked", [False, True], ids=["part files", "a linked folder"])
+def test_every_file_the_engine_reads_names_the_entry(lake, tmp_path, cache, linked):
+    """A part file added in a subfolder of a table, or written again in a folder the lake
+    links to, is computed again, not read from the entry of the files before."""
+    import pyarrow.parquet as pq
+
+    folder = tmp_path / "lake"
+    parts, half = _split_responses(lake, folder, linked=linked)
+    whole = pq.read_table(lake / "responses.parquet")
+    assert _load(folder).n_responses == half
+    assert _kept(folder)
+    if linked:  # the same file written again with every row
+        pq.write_table(whole, parts / "a" / "part-0.parquet")
+    else:  # the second half added in another subfolder
+        (parts / "b").mkdir()
+        pq.write_table(whole.slice(half), parts / "b" / "part-1.parquet")
+    assert _load(folder).n_responses == whole.num_rows
+    assert _kept(folder)
+
+
+def test_a_cache_folder_is_never_left_without_its_tag(lake, cache, monkeypatch, caplog):
+    """The folder of aggregates is made whole: a tag that could not be written (a full
+    disk) leaves no folder behind that later starts would take for someone else's."""
+    import errno
+
+    written = load_cache.Path.write_text
+
+    def full(path, *args, **kwargs):
+        if path.name == load_cache.TAG:
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return written(path, *args, **kwargs)
+
+    monkeypatch.setattr(load_cache.Path, "write_text", full)
+    with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+        _load(lake)
+    assert "No space left on device" in caplog.text
+    assert not (cache / "aggregates").exists()
+    assert [p.name for p in cache.iterdir()] == []  # nothing half-made beside it either
+    monkeypatch.undo()
+    monkeypatch.setenv("CX_CACHE_DIR", str(cache))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
+        _load(lake)
+    assert "not the dashboard's own" not in caplog.text
+    assert _kept(lake)
+
+
+def test_the_codes_fingerprint_changes_with_any_source_file_and_library(tmp_path, monkeypatch):
+    import importlib.metadata
+    import shutil
+
+    package = tmp_path / "cxmetrics"
+    shutil.copytree(load_cache._PACKAGE, package, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(load_cache, "_PACKAGE", package)
+
+    def code() -> str:
+        load_cache._code.cache_clear()
+        return load_cache._code()
+
+    first = code()
+    assert code() == first
+    views = package / "views" / "overview.py"
+    views.write_text(views.read_text() + "\n# a change\n")
+    second = code()
+    assert second != first
+    version = importlib.metadata.version
+    monkeypatch.setattr(
+        load_cache.importlib.metadata,
+        "version",
+        lambda name: "0.0" if name == "polars" else version(name),
+    )
+    assert code() not in (first, second)
+    monkeypatch.undo()
+    load_cache._code.cache_clear()
 
 
 def test_a_dataset_keeps_its_answers_only_while_the_lake_is_what_it_read(
@@ -383,9 +506,10 @@ def test_a_folder_that_is_not_the_dashboards_own_is_neither_read_nor_changed(
             (shared / "aggregates" / load_cache.TAG).unlink()
         if case == "open to others":
             (shared / "aggregates").chmod(0o755)
-        if case == "another user's":
-            os.chown(shared / "aggregates", 65534, 65534)
     before = {p: (p.lstat().st_mode, p.lstat().st_uid) for p in shared.rglob("*")}
+    if case == "another user's":  # the folder's owner is not the process's user
+        uid = os.getuid()
+        monkeypatch.setattr(load_cache.os, "getuid", lambda: uid + 1)
     monkeypatch.setenv("CX_CACHE_DIR", str(shared))
     asked = engine_asked["statistics"]
     with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
@@ -399,7 +523,7 @@ def test_any_error_of_the_cache_leaves_the_load_as_it_was(lake, cache, monkeypat
     def refused(_lake):
         raise PermissionError(13, "Permission denied", str(_lake))
 
-    monkeypatch.setattr(load_cache, "_lake_files", refused)
+    monkeypatch.setattr(load_cache, "_name", refused)
     with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
         got = _load(lake)
     assert "Permission denied" in caplog.text

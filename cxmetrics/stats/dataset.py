@@ -866,14 +866,15 @@ def build_in_database(
     journey: Journey,
     settings: company.Settings | None = None,
     progress: Progress = lambda f, m: None,
+    kept: load_cache.Entry | None = None,
 ) -> Dataset:
     """A dataset that holds only aggregates: the daily statistics, the customers and each
     customer's answers per stage and channel of the periods asked for, all computed by the
     database (:mod:`cxmetrics.stats.aggregates`); the responses stay where they are. The same
     numbers as :func:`build` on the same rows. Over a lake, what the load computes is kept
-    for the next process that loads the same files (:mod:`cxmetrics.stats.load_cache`)."""
+    for the next process that loads the same files (:mod:`cxmetrics.stats.load_cache`) in
+    ``kept``: the entry named after the lake's files before the load read any of them."""
     settings = settings or company.Settings()
-    kept = load_cache.entry(engine)  # named after the lake's files as the load begins
     held = load_cache.read(kept)
     if held is None:
 
@@ -885,7 +886,8 @@ def build_in_database(
             if held is None:
                 held = _aggregates(engine, journey, progress)
                 progress(0.85, "Keeping the aggregates for the next start")
-                load_cache.write(kept, held)
+                if load_cache.write(kept, held) is None:
+                    kept = None  # not kept: nor are the answers of this load's periods
     else:
         progress(0.85, "Read the aggregates an earlier start kept")
     customers = held.customers
@@ -992,6 +994,9 @@ def load(
 
 
 def _load(engine: sa.Engine, progress: Progress, hold: str | None) -> Dataset:
+    # over a lake, its files are named first: what the load reads of them after (the
+    # journey, the aggregates) is of these files or newer, and newer is not kept
+    kept = load_cache.entry(engine)
     store.check(engine)
     progress(0.05, "Reading the journey definition")
     journey = store.load_journey(engine)
@@ -1017,7 +1022,7 @@ def _load(engine: sa.Engine, progress: Progress, hold: str | None) -> Dataset:
             "yet; import them, or generate the sample company with `python -m cxmetrics sample`"
         )
     if (hold or hold_for(engine)) == "database":
-        data = build_in_database(engine, journey, settings, progress)
+        data = build_in_database(engine, journey, settings, progress, kept)
         progress(1.0, "Ready")
         return data
     progress(0.10, "Reading customers and responses")

@@ -63,7 +63,7 @@ import numpy as np
 import polars as pl
 import sqlalchemy as sa
 
-from cxmetrics.contract import store
+from cxmetrics.contract import lake, store
 
 try:
     import fcntl
@@ -139,15 +139,6 @@ def _code() -> str:
     return digest.hexdigest()
 
 
-def _lake_files(lake: Path) -> list[tuple]:
-    files = []
-    for path in sorted(lake.rglob("*.parquet")):
-        st = path.stat()
-        where = str(path.relative_to(lake))
-        files.append((where, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
-    return files
-
-
 @dataclass(frozen=True)
 class Entry:
     """Where a lake's aggregates are kept, for its files as they were when a load began."""
@@ -161,9 +152,11 @@ class Entry:
         return _name(self.lake) == self.path.name
 
 
-def _name(lake: Path) -> str:
+def _name(folder: Path) -> str:
+    """The entry's name: the code's fingerprint and the lake's files, every one the engines
+    read (``lake.listing``: through links, in folders of part files)."""
     digest = hashlib.sha256(_code().encode())
-    digest.update(repr(_lake_files(lake)).encode())
+    digest.update(repr(lake.listing(folder)).encode())
     return digest.hexdigest()[:32]
 
 
@@ -190,14 +183,14 @@ def _guarded(what: str, default=None):
 def entry(engine: sa.Engine) -> Entry | None:
     """The entry for this lake's files as they are now, or None (the cache off, not a
     lake, or a cache folder that is not the dashboard's own)."""
-    lake = store.lake_folder(str(engine.url))
-    if lake is None:
+    folder = store.lake_folder(str(engine.url))
+    if folder is None:
         return None
     base = _aggregates_folder()
     if base is None or not _own(base):
         return None
-    slot = base / hashlib.sha256(f"{engine.dialect.name} {lake}".encode()).hexdigest()[:24]
-    return Entry(lake, slot, slot / _name(lake))
+    slot = base / hashlib.sha256(f"{engine.dialect.name} {folder}".encode()).hexdigest()[:24]
+    return Entry(folder, slot, slot / _name(folder))
 
 
 def _aggregates_folder() -> Path | None:
@@ -213,10 +206,7 @@ def _own(base: Path) -> bool:
     (and its cache folder with it): a folder, not a link, of this user's, closed to others,
     with the dashboard's tag. Anything else there is left as it is, and not used."""
     if not base.exists() and not base.is_symlink():
-        base.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(FileExistsError):  # another process makes it too
-            base.mkdir(mode=0o700)
-            (base / TAG).write_text(TAG_TEXT)
+        _make(base)
     st = base.lstat()
     if (
         stat.S_ISDIR(st.st_mode)
@@ -234,6 +224,20 @@ def _own(base: Path) -> bool:
         TAG,
     )
     return False
+
+
+def _make(base: Path) -> None:
+    """Make the folder of aggregates whole, tag and all: made and tagged under a temporary
+    name beside it, then moved into place, so that no process (another starting, one that
+    failed halfway) ever sees it without its tag."""
+    base.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    staging = Path(tempfile.mkdtemp(prefix=f".{base.name}-", dir=base.parent))  # 0700
+    try:
+        (staging / TAG).write_text(TAG_TEXT)
+        with contextlib.suppress(OSError):  # another process made it first
+            os.rename(staging, base)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @_guarded("the aggregates kept cannot be read")
@@ -289,10 +293,15 @@ def write(kept: Entry | None, held: Aggregates) -> Path | None:
             "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         (staging / "meta.json").write_text(json.dumps(meta))  # last: the entry is whole
+        if kept.path.is_dir() and not (kept.path / "meta.json").is_file():
+            shutil.rmtree(kept.path, ignore_errors=True)  # the remains of a damaged entry
         with contextlib.suppress(OSError):  # another process's entry got there first
             os.rename(staging, kept.path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    if not (kept.path / "meta.json").is_file():
+        log.warning("the aggregates of %s could not be moved into %s", kept.lake, kept.path)
+        return None
     _sweep(kept.slot, keep=(kept.path.name, LOCK))
     _prune(kept.slot.parent)
     return kept.path
@@ -317,6 +326,7 @@ def _locked(kept: Entry | None, waiting: Callable[[], None]):
     if kept is None or fcntl is None:
         return None
     kept.slot.mkdir(exist_ok=True, mode=0o700)
+    os.utime(kept.slot)  # in use: the last lake another process's write would prune
     handle = open(kept.slot / LOCK, "a")  # noqa: SIM115 (held until computing() ends)
     deadline, told = time.monotonic() + LOCK_WAIT_SECONDS, False
     try:
