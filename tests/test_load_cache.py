@@ -4,6 +4,7 @@ files or the code change, never half-written, and never a reason for a load to f
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from pathlib import Path
@@ -433,6 +434,33 @@ def test_a_cache_folder_is_never_left_without_its_tag(lake, cache, monkeypatch, 
         _load(lake)
     assert "not the dashboard's own" not in caplog.text
     assert _kept(lake)
+
+
+def test_two_first_starts_both_take_the_new_cache_folder_for_their_own(cache, monkeypatch):
+    """Two processes making the folder of aggregates at once: neither sees it before its tag
+    is in it (and goes on without the cache, or its lock)."""
+    import threading
+
+    written, both = load_cache.Path.write_text, threading.Barrier(2, timeout=5)
+
+    def together(path, *args, **kwargs):
+        if path.name == load_cache.TAG:
+            with contextlib.suppress(threading.BrokenBarrierError):
+                both.wait()  # each is about to write its tag
+        return written(path, *args, **kwargs)
+
+    monkeypatch.setattr(load_cache.Path, "write_text", together)
+    base, own = cache / load_cache.SUBFOLDER, {}
+    starts = [
+        threading.Thread(target=lambda i=i: own.__setitem__(i, load_cache._own(base)))
+        for i in range(2)
+    ]
+    for start in starts:
+        start.start()
+    for start in starts:
+        start.join(30)
+    assert own == {0: True, 1: True}
+    assert sorted(p.name for p in cache.iterdir()) == [load_cache.SUBFOLDER]
 
 
 def test_the_codes_fingerprint_changes_with_any_source_file_and_library(tmp_path, monkeypatch):
