@@ -30,7 +30,8 @@ _CLEAR_COOKIE = "_clear_session_cookie"  # the sign-in screen removes the cookie
 
 def _log_to_stderr() -> None:
     """The dashboard's events (sign-ins, data loads) go to the server's log (stderr), one
-    line each; a password never does."""
+    line each; a password never does. So do the package's (the cache of a lake's aggregates),
+    in the same form."""
     logger = logging.getLogger("cxdashboard")
     if not logger.handlers:
         handler = logging.StreamHandler(sys.stderr)
@@ -38,6 +39,9 @@ def _log_to_stderr() -> None:
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
+        package = logging.getLogger("cxmetrics")
+        package.addHandler(handler)
+        package.setLevel(logging.INFO)
 
 
 _log_to_stderr()

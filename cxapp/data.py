@@ -130,7 +130,11 @@ def held_where(ds: Dataset) -> str:
         return "their rows are held in this process (CX_HOLD=rows)"
     where = "they stay in the database; this process holds aggregates (CX_HOLD=database)"
     kept = ds.database.kept if ds.database is not None else None
-    return where if kept is None else f"{where}, kept for the next start in {kept.path}"
+    if kept is None:
+        return where
+    if ds.database.from_kept:
+        return f"{where}, read from what an earlier start kept in {kept.path}"
+    return f"{where}, kept for the next start in {kept.path}"
 
 
 _EXTRA = {

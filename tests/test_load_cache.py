@@ -175,14 +175,31 @@ def test_a_new_version_of_the_code_computes_them_again(lake, cache, engine_asked
     assert len(_entries(cache)) == 1
 
 
-@pytest.mark.parametrize("damage", ["stats.arrow", "latest_nps.npy", "meta.json"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        ("stats.arrow", "cut"),
+        ("latest_nps.npy", "cut"),
+        ("meta.json", "cut"),
+        ("customers.arrow", "flipped"),
+        ("latest_nps.npy", "flipped"),  # the same size, the header whole: scores changed
+    ],
+    ids=lambda d: "-".join(d),
+)
 def test_an_entry_that_cannot_be_read_is_computed_again_and_written_anew(
     lake, cache, engine_asked, caplog, damage, monkeypatch
 ):
     _load(lake)
     (entry,) = _entries(cache)
-    path = entry / damage
-    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])
+    name, how = damage
+    path = entry / name
+    data = bytearray(path.read_bytes())
+    if how == "cut":
+        data = data[: len(data) // 2]
+    else:
+        for i in range(len(data) * 3 // 4, len(data) * 3 // 4 + 8):
+            data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
     asked = engine_asked["statistics"]
     with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
         again = _load(lake)
@@ -202,9 +219,27 @@ def test_a_cache_folder_that_cannot_be_written_leaves_the_load_as_it_was(
     monkeypatch.setenv("CX_CACHE_DIR", str(blocked / "cache"))
     with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
         got = _load(lake)
-    assert "cannot be used" in caplog.text and str(blocked) in caplog.text
+    assert f"{blocked} is not a folder: no aggregates are kept" in caplog.text
     monkeypatch.setenv("CX_CACHE_DIR", "off")
     _same(got, _load(lake))
+
+
+def test_the_commands_say_the_caches_warnings_as_their_own(lake, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    blocked = tmp_path / "a file"
+    blocked.write_text("not a folder")
+    env = {**os.environ, "CX_CACHE_DIR": str(blocked / "cache")}
+    command = [sys.executable, "-m", "cxmetrics", "summary", "--url", f"duckdb:///{lake}"]
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr
+    said = (
+        f"warning: {blocked} is not a folder: no aggregates are kept; set CX_CACHE_DIR to a folder"
+    )
+    assert done.stderr.splitlines() == [said]
 
 
 def test_a_database_server_or_file_is_never_kept(sample_url, cache):
@@ -543,7 +578,15 @@ def test_a_folder_that_is_not_the_dashboards_own_is_neither_read_nor_changed(
     with caplog.at_level(logging.WARNING, logger=load_cache.__name__):
         _load(lake)
     assert engine_asked["statistics"] > asked  # not read: computed
-    assert "is not the dashboard's own folder" in caplog.text
+    why = {
+        "no tag": "its CACHEDIR.TAG is not the dashboard's",
+        "open to others": "others may use it (mode 755; 700 keeps them out)",
+        "a link": "it is a link",
+        "another user's": "it belongs to user",
+    }[case]
+    assert f"{shared / 'aggregates'} is not the dashboard's own folder of aggregates ({why}" in (
+        caplog.text
+    )
     assert {p: (p.lstat().st_mode, p.lstat().st_uid) for p in shared.rglob("*")} == before
 
 
@@ -578,6 +621,8 @@ def test_the_server_log_says_where_a_lakes_aggregates_are_kept(lake, cache, monk
     said = held_where(_load(lake))
     (entry,) = _entries(cache)
     assert said.endswith(f"(CX_HOLD=database), kept for the next start in {entry}")
+    said = held_where(_load(lake))
+    assert said.endswith(f"(CX_HOLD=database), read from what an earlier start kept in {entry}")
     monkeypatch.setenv("CX_CACHE_DIR", "off")
     assert held_where(_load(lake)).endswith("(CX_HOLD=database)")
 

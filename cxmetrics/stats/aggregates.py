@@ -38,6 +38,8 @@ class InDatabase:
     part: int = store.SUM_PART
     #: where a lake's aggregates of this load are kept (load_cache); None: not kept
     kept: load_cache.Entry | None = None
+    #: whether this load read them there (an earlier start kept them), not from the engine
+    from_kept: bool = False
 
     def scoped(self, stage_ids: tuple[str, ...]) -> InDatabase:
         return replace(self, stage_ids=tuple(stage_ids))

@@ -876,6 +876,7 @@ def build_in_database(
     ``kept``: the entry named after the lake's files before the load read any of them."""
     settings = settings or company.Settings()
     held = load_cache.read(kept)
+    from_kept = held is not None
     if held is None:
 
         def waiting() -> None:
@@ -883,6 +884,7 @@ def build_in_database(
 
         with load_cache.computing(kept, waiting):
             held = load_cache.read(kept)  # kept by the process this one waited for
+            from_kept = held is not None
             if held is None:
                 held = _aggregates(engine, journey, progress)
                 progress(0.85, "Keeping the aggregates for the next start")
@@ -898,9 +900,8 @@ def build_in_database(
         "cust": customers.schema["cust"],
     }
     responses = int(stats["responses"].sum())
-    database = InDatabase(
-        engine, customers, types, None, held.cuts, store.part_size(responses), kept
-    )
+    part = store.part_size(responses)
+    database = InDatabase(engine, customers, types, None, held.cuts, part, kept, from_kept)
     return Dataset(
         journey,
         customers,

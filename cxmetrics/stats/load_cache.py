@@ -205,25 +205,46 @@ def _own(base: Path) -> bool:
     """Whether ``base`` is the dashboard's folder of aggregates, made now if it is not there
     (and its cache folder with it): a folder, not a link, of this user's, closed to others,
     with the dashboard's tag. Anything else there is left as it is, and not used."""
+    for above in (base.parent, *base.parent.parents):  # CX_CACHE_DIR a file, or under one
+        if above.exists() or above.is_symlink():
+            if not above.is_dir():
+                log.warning(
+                    "%s is not a folder: no aggregates are kept; set %s to a folder",
+                    above,
+                    CACHE_ENV,
+                )
+                return False
+            break
     if not base.exists() and not base.is_symlink():
         _make(base)
-    st = base.lstat()
-    if (
-        stat.S_ISDIR(st.st_mode)
-        and st.st_uid == os.getuid()
-        and not st.st_mode & 0o077
-        and (base / TAG).is_file()
-        and (base / TAG).read_text().startswith(TAG_TEXT.splitlines()[0])
-    ):
+    why = _not_own(base)
+    if why is None:
         return True
     log.warning(
-        "%s is not the dashboard's own folder of aggregates (a folder of this user's, closed "
-        "to others, with its %s): it is left as it is, and nothing is kept there; set "
-        "CX_CACHE_DIR to another folder",
+        "%s is not the dashboard's own folder of aggregates (%s): it is left as it is, and "
+        "nothing is kept there; set %s to another folder",
         base,
-        TAG,
+        why,
+        CACHE_ENV,
     )
     return False
+
+
+def _not_own(base: Path) -> str | None:
+    """Why ``base`` is not the dashboard's folder of aggregates, or None when it is."""
+    st = base.lstat()
+    if stat.S_ISLNK(st.st_mode):
+        return "it is a link"
+    if not stat.S_ISDIR(st.st_mode):
+        return "it is not a folder"
+    if st.st_uid != os.getuid():
+        return f"it belongs to user {st.st_uid}, not to this process's user {os.getuid()}"
+    if st.st_mode & 0o077:
+        return f"others may use it (mode {stat.S_IMODE(st.st_mode):o}; 700 keeps them out)"
+    tag = base / TAG
+    if not tag.is_file() or tag.read_text() != TAG_TEXT:
+        return f"its {TAG} is not the dashboard's"
+    return None
 
 
 def _make(base: Path) -> None:
@@ -248,6 +269,9 @@ def read(kept: Entry | None) -> Aggregates | None:
         return None
     try:
         meta = json.loads((kept.path / "meta.json").read_text())
+        for name in _FILES:  # a file damaged on disk is not read
+            if _digest(kept.path / name) != meta["sha256"][name]:
+                raise ValueError(f"{name} is not the file that was kept")
         held = Aggregates(
             customers=pl.read_ipc(kept.path / "customers.arrow"),
             stats=pl.read_ipc(kept.path / "stats.arrow"),
@@ -286,6 +310,7 @@ def write(kept: Entry | None, held: Aggregates) -> Path | None:
         held.stats.write_ipc(staging / "stats.arrow", compression="lz4")
         np.save(staging / "latest_nps.npy", held.latest_nps, allow_pickle=False)
         meta = {
+            "sha256": {name: _digest(staging / name) for name in _FILES},
             "cuts": list(held.cuts),
             "design_effect": held.design_effect,
             "sources": list(held.sources),
@@ -305,6 +330,15 @@ def write(kept: Entry | None, held: Aggregates) -> Path | None:
     _sweep(kept.slot, keep=(kept.path.name, LOCK))
     _prune(kept.slot.parent)
     return kept.path
+
+
+#: The files of an entry beside its meta.json, whose digests it holds
+_FILES = ("customers.arrow", "stats.arrow", "latest_nps.npy")
+
+
+def _digest(path: Path) -> str:
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @contextlib.contextmanager
