@@ -17,16 +17,18 @@ about :data:`ANSWER_DISK_BYTES` per lake.
   (not a link) of this user's, closed to others, with the dashboard's ``CACHEDIR.TAG`` in it,
   so a folder someone else made, or one of the user's own, is never read, changed or
   pruned. Nothing else in the cache folder is touched. ``CX_CACHE_DIR=off`` turns it off.
-- **When it is used:** an entry is named by a fingerprint of every Parquet file of the lake
-  (its path, size, inode and modification and change times), of the engine, and of the
-  package's source and its libraries' versions, taken when the load starts: a file written
+- **When it is used:** an entry is named by a fingerprint of every Parquet file the engine
+  reads of the lake (``lake.listing``: in folders of part files, through links; its path,
+  size, inode and modification and change times), of the engine, and of the package's
+  source and its libraries' versions, taken before the load reads the lake: a file written
   again, added or removed, or an upgraded dashboard, makes a new entry, and the lake's
   earlier entry is removed when the new one is written. A lake whose files changed while
   the load read them is not kept. A dataset reads and keeps its periods' answers in the
   entry of its own load (its customers' codes are that load's). At most :data:`MAX_LAKES`
   lakes are kept (the one used longest ago leaves first).
 - **Never half-written, never a failed load:** an entry is written into a temporary folder
-  and moved into place whole; one that cannot be read is computed again and written anew;
+  and moved into place whole; one that cannot be read, or whose files are not those it was
+  written with (their digests are in its ``meta.json``), is computed again and written anew;
   any error of the cache (a folder that cannot be written, a full disk, a file gone) leaves
   the load as it was, with a warning in the log.
 - **Computed once for processes that start together:** the process that computes a lake's
@@ -360,7 +362,7 @@ def _locked(kept: Entry | None, waiting: Callable[[], None]):
     if kept is None or fcntl is None:
         return None
     kept.slot.mkdir(exist_ok=True, mode=0o700)
-    os.utime(kept.slot)  # in use: the last lake another process's write would prune
+    os.utime(kept.slot)  # used now: not the lake used longest ago, which a write prunes
     handle = open(kept.slot / LOCK, "a")  # noqa: SIM115 (held until computing() ends)
     deadline, told = time.monotonic() + LOCK_WAIT_SECONDS, False
     try:
