@@ -48,13 +48,21 @@ class LakeError(ValueError):
 
 def table_files(folder: Path) -> dict[str, Path]:
     """The Parquet file or folder of part files behind each table present in ``folder``."""
-    found: dict[str, Path] = {}
+    return {name: path for name, (path, _files) in _tables(folder).items()}
+
+
+def _tables(folder: Path) -> dict[str, tuple[Path, list[str]]]:
+    """Each table present in ``folder``: its file or folder, and its files as
+    :func:`parquet_files` lists them."""
+    found = {}
     for name in TABLES:
         file, parts = folder / f"{name}.parquet", folder / name
         if file.is_file():
-            found[name] = file
-        elif parts.is_dir() and parquet_files(parts):
-            found[name] = parts
+            found[name] = (file, [str(file)])
+        elif parts.is_dir():
+            files = _files_under(str(parts))
+            if files:
+                found[name] = (parts, files)
     return found
 
 
@@ -63,23 +71,24 @@ def parquet_files(path: Path) -> list[Path]:
     any depth, through links to folders (each folder once), in order of path. This list is
     what the engines read (:func:`reader_paths`) and what the lake's version is taken of
     (:func:`listing`), so that no file is read that a version leaves out."""
-    if path.is_file():
-        return [path]
+    return [path] if path.is_file() else [Path(f) for f in _files_under(str(path))]
+
+
+def _files_under(top: str) -> list[str]:
     files, seen = [], set()
-    for top, dirs, names in os.walk(path, followlinks=True):
-        st = os.stat(top)
+    for here, dirs, names in os.walk(top, followlinks=True):
+        st = os.stat(here)
         if (st.st_dev, st.st_ino) in seen:  # a link back up the tree
             dirs.clear()
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirs.sort()
-        files += [Path(top) / n for n in names if n.endswith(".parquet")]
-    return sorted(f for f in files if f.is_file())
+        files += [os.path.join(here, n) for n in names if n.endswith(".parquet")]
+    return sorted(f for f in files if os.path.isfile(f))
 
 
 def reader_paths(path: Path) -> list[str]:
     """The files an engine reads for one table (:func:`parquet_files`), as paths."""
-    return [str(f) for f in parquet_files(path)]
+    return [str(path)] if path.is_file() else _files_under(str(path))
 
 
 def row_group_ranges(path: Path, column: str) -> list[tuple]:
@@ -124,12 +133,11 @@ def listing(folder: Path) -> list[tuple]:
     """Each file the engines read of the lake (:func:`parquet_files` of every table it
     holds): its path in the folder, size, inode, and modification and change times, as the
     file is now (through links). A file written again, added or removed changes it."""
-    out = []
-    for path in table_files(folder).values():
-        for file in parquet_files(path):
-            st = file.stat()
-            where = os.path.relpath(file, folder)
-            out.append((where, st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
+    out, start = [], len(str(folder)) + 1
+    for _path, files in _tables(folder).values():
+        for file in files:
+            st = os.stat(file)
+            out.append((file[start:], st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
     return out
 
 
