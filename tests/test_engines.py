@@ -269,6 +269,11 @@ def test_a_folder_of_part_files_and_absent_optional_tables_are_read(engines, tmp
     half = table.num_rows // 2
     pq.write_table(table.slice(0, half), parts / "part-0.parquet")
     pq.write_table(table.slice(half), parts / "part-1.parquet")
+    # what a Spark write leaves beside its parts, hidden to its readers: not read either
+    (parts / "_temporary" / "0").mkdir(parents=True)
+    pq.write_table(table.slice(0, half), parts / "_temporary" / "0" / "part-0.parquet")
+    pq.write_table(table.slice(half), parts / ".part-1.parquet")
+    (parts / "_SUCCESS").write_bytes(b"")
     (folder / "responses.parquet").unlink()
     for name in ("contacts", "cases", "kpis", "settings"):
         (folder / f"{name}.parquet").unlink()

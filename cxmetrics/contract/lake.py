@@ -68,10 +68,16 @@ def _tables(folder: Path) -> dict[str, tuple[Path, list[str]]]:
 
 def parquet_files(path: Path) -> list[Path]:
     """The Parquet files of one table: its file, or every ``*.parquet`` under its folder at
-    any depth, through links to folders (each folder once), in order of path. This list is
-    what the engines read (:func:`reader_paths`) and what the lake's version is taken of
+    any depth, through links to folders (each folder once), in order of path, but for those
+    whose name, or a folder's on the way, starts with ``_`` or ``.``: what Spark and Hadoop
+    leave hidden (``_temporary/`` of a write under way, ``.crc`` files). This list is what
+    the engines read (:func:`reader_paths`) and what the lake's version is taken of
     (:func:`listing`), so that no file is read that a version leaves out."""
     return [path] if path.is_file() else [Path(f) for f in _files_under(str(path))]
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(("_", "."))
 
 
 def _files_under(top: str) -> list[str]:
@@ -82,7 +88,8 @@ def _files_under(top: str) -> list[str]:
             dirs.clear()
             continue
         seen.add((st.st_dev, st.st_ino))
-        files += [os.path.join(here, n) for n in names if n.endswith(".parquet")]
+        dirs[:] = [d for d in dirs if not _hidden(d)]
+        files += [os.path.join(here, n) for n in names if n.endswith(".parquet") and not _hidden(n)]
     return sorted(f for f in files if os.path.isfile(f))
 
 
