@@ -5,6 +5,7 @@ files or the code change, never half-written, and never a reason for a load to f
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -183,6 +184,7 @@ def test_a_new_version_of_the_code_computes_them_again(lake, cache, engine_asked
         ("meta.json", "cut"),
         ("customers.arrow", "flipped"),
         ("latest_nps.npy", "flipped"),  # the same size, the header whole: scores changed
+        ("meta.json", "a digit"),  # still JSON: a design effect changed
     ],
     ids=lambda d: "-".join(d),
 )
@@ -196,6 +198,11 @@ def test_an_entry_that_cannot_be_read_is_computed_again_and_written_anew(
     data = bytearray(path.read_bytes())
     if how == "cut":
         data = data[: len(data) // 2]
+    elif how == "a digit":
+        meta = json.loads(data)
+        effect = next(iter(meta["design_effect"]))
+        meta["design_effect"][effect] += 0.25
+        data = bytearray(json.dumps(meta).encode())
     else:
         for i in range(len(data) * 3 // 4, len(data) * 3 // 4 + 8):
             data[i] ^= 0x5A

@@ -28,7 +28,8 @@ about :data:`ANSWER_DISK_BYTES` per lake.
   lakes are kept (the one used longest ago leaves first).
 - **Never half-written, never a failed load:** an entry is written into a temporary folder
   and moved into place whole; one that cannot be read, or whose files are not those it was
-  written with (their digests are in its ``meta.json``), is computed again and written anew;
+  written with (their digests, and its own, are in its ``meta.json``), is computed again and
+  written anew;
   any error of the cache (a folder that cannot be written, a full disk, a file gone) leaves
   the load as it was, with a warning in the log.
 - **Computed once for processes that start together:** the process that computes a lake's
@@ -271,6 +272,8 @@ def read(kept: Entry | None) -> Aggregates | None:
         return None
     try:
         meta = json.loads((kept.path / "meta.json").read_text())
+        if meta.pop("meta_sha256", None) != _meta_digest(meta):  # its own numbers, unchanged
+            raise ValueError("meta.json is not the file that was kept")
         for name in _FILES:  # a file damaged on disk is not read
             if _digest(kept.path / name) != meta["sha256"][name]:
                 raise ValueError(f"{name} is not the file that was kept")
@@ -319,6 +322,7 @@ def write(kept: Entry | None, held: Aggregates) -> Path | None:
             "lake": str(kept.lake),
             "written": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
+        meta["meta_sha256"] = _meta_digest(meta)
         (staging / "meta.json").write_text(json.dumps(meta))  # last: the entry is whole
         if kept.path.is_dir() and not (kept.path / "meta.json").is_file():
             shutil.rmtree(kept.path, ignore_errors=True)  # the remains of a damaged entry
@@ -336,6 +340,10 @@ def write(kept: Entry | None, held: Aggregates) -> Path | None:
 
 #: The files of an entry beside its meta.json, whose digests it holds
 _FILES = ("customers.arrow", "stats.arrow", "latest_nps.npy")
+
+
+def _meta_digest(meta: dict) -> str:
+    return hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
 
 
 def _digest(path: Path) -> str:
