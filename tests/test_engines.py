@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from pathlib import Path
 
 import polars as pl
 import pyarrow.parquet as pq
@@ -286,6 +287,76 @@ def test_a_folder_of_part_files_and_absent_optional_tables_are_read(engines, tmp
         assert store.data_version(engine)[0] == table.num_rows
     finally:
         engine.dispose()
+
+
+def _responses_in_parts(engines, tmp_path) -> tuple[Path, Path, pq.Table]:
+    """A copy of the test lake whose responses are a folder ``responses.parquet/`` (as Spark
+    names a table it writes) of two part files; the lake, the folder and the rows."""
+    folder = tmp_path / "lake"
+    shutil.copytree(engines.lake, folder)
+    table = pq.read_table(folder / "responses.parquet")
+    (folder / "responses.parquet").unlink()
+    parts = folder / "responses.parquet"
+    (parts / "channel=elsewhere").mkdir(parents=True)
+    half = table.num_rows // 2
+    pq.write_table(table.slice(0, half), parts / "part-0.parquet")
+    pq.write_table(table.slice(half), parts / "channel=elsewhere" / "part-1.parquet")
+    return folder, parts, table
+
+
+def test_a_lake_reads_what_its_tables_hold_and_nothing_else(
+    engines, sqlite_reports, tmp_path, monkeypatch
+):
+    """A table written as Spark names it, in a folder whose name looks like a partition of
+    one of its columns, with a link back up the lake inside it: the same numbers as SQLite's
+    (the files' own channels, and no other table's files read as responses)."""
+    need("duckdb")
+    monkeypatch.setenv("CX_CACHE_DIR", "off")
+    folder, parts, table = _responses_in_parts(engines, tmp_path)
+    (parts / "loop").symlink_to("..", target_is_directory=True)
+    assert lake.reader_paths(parts) == [
+        str(parts / "channel=elsewhere" / "part-1.parquet"),
+        str(parts / "part-0.parquet"),
+    ]
+    url = f"duckdb:///{folder}"
+    for command in ("summary", "findings"):
+        assert run_cli(command, "--json", "--url", url) == sqlite_reports[command]
+
+
+@pytest.mark.parametrize("case", ["a pattern", "a colon", "twice", "unreadable"])
+def test_a_lake_it_cannot_read_as_it_is_is_refused_naming_what_is_wrong(
+    engines, tmp_path, monkeypatch, capsys, case
+):
+    need("duckdb")
+    monkeypatch.setenv("CX_CACHE_DIR", "off")
+    folder, parts, _table = _responses_in_parts(engines, tmp_path)
+    if case == "a pattern":  # DuckDB read part1.parquet twice, and never this one
+        (parts / "part-0.parquet").rename(parts / "part[0].parquet")
+        shutil.copy(parts / "part[0].parquet", parts / "part0.parquet")
+        said = f"{parts / 'part[0].parquet'} cannot be read as it is named: rename it without [ ]"
+    elif case == "a colon":  # Spark failed with "Relative path in absolute URI"
+        (parts / "part-0.parquet").rename(parts / "part:0.parquet")
+        said = f"{parts / 'part:0.parquet'} cannot be read as it is named: rename it without :"
+    elif case == "twice":
+        said = f"{folder} holds the table customers twice, as customers.parquet and as the folder"
+    else:  # the folder's mode keeps this user out (the tests run as root: told so by os.walk)
+        walk = lake.os.walk
+
+        def refused(top, onerror=None, followlinks=False):
+            for here, dirs, names in walk(top, onerror=onerror, followlinks=followlinks):
+                if here.endswith("channel=elsewhere"):
+                    onerror(PermissionError(13, "Permission denied", here))
+                    return
+                yield here, dirs, names
+
+        monkeypatch.setattr(lake.os, "walk", refused)
+        said = f"the folder {parts / 'channel=elsewhere'} of the lake cannot be read: Permission"
+    if case == "twice":
+        (folder / "customers").mkdir()
+        shutil.copy(folder / "customers.parquet", folder / "customers" / "c.parquet")
+    assert cli.main(["summary", "--url", f"duckdb:///{folder}"]) != 0
+    message = capsys.readouterr().err
+    assert said in message and message.count("\n") == 1, message  # one line, no traceback
 
 
 def test_spark_reads_the_lake_as_it_is_now(engines, tmp_path, monkeypatch):

@@ -53,26 +53,34 @@ def table_files(folder: Path) -> dict[str, Path]:
 
 def _tables(folder: Path) -> dict[str, tuple[Path, list[str]]]:
     """Each table present in ``folder``: its file or folder, and its files as
-    :func:`parquet_files` lists them."""
+    :func:`parquet_files` lists them. A ``LakeError`` where a table is both a file and a
+    folder (which to read would be a guess)."""
     found = {}
     for name in TABLES:
         file, parts = folder / f"{name}.parquet", folder / name
+        if file.exists() and parts.is_dir():
+            raise LakeError(
+                f"the Parquet folder {folder} holds the table {name} twice, as {file.name} and "
+                f"as the folder {parts.name}/: keep one"
+            )
         if file.is_file():
-            found[name] = (file, [str(file)])
-        elif parts.is_dir():
-            files = _files_under(str(parts))
+            found[name] = (file, [_readable(str(file))])
+        elif file.is_dir() or parts.is_dir():  # ``responses.parquet/``: a Spark write's name
+            files = _files_under(str(file if file.is_dir() else parts))
             if files:
-                found[name] = (parts, files)
+                found[name] = (file if file.is_dir() else parts, files)
     return found
 
 
 def parquet_files(path: Path) -> list[Path]:
     """The Parquet files of one table: its file, or every ``*.parquet`` under its folder at
-    any depth, through links to folders (each folder once), in order of path, but for those
-    whose name, or a folder's on the way, starts with ``_`` or ``.``: what Spark and Hadoop
-    leave hidden (``_temporary/`` of a write under way, ``.crc`` files). This list is what
-    the engines read (:func:`reader_paths`) and what the lake's version is taken of
-    (:func:`listing`), so that no file is read that a version leaves out."""
+    any depth, through links to folders (each folder once, none above the table's own), in
+    order of path, but for those whose name, or a folder's on the way, starts with ``_`` or
+    ``.``: what Spark and Hadoop leave hidden (``_temporary/`` of a write under way, ``.crc``
+    files). This list is what the engines read (:func:`reader_paths`) and what the lake's
+    version is taken of (:func:`listing`), so that no file is read that a version leaves
+    out. A ``LakeError`` names a folder that cannot be read, or a file whose name the
+    engines would take for a pattern."""
     return [path] if path.is_file() else [Path(f) for f in _files_under(str(path))]
 
 
@@ -80,9 +88,33 @@ def _hidden(name: str) -> bool:
     return name.startswith(("_", "."))
 
 
+#: Characters the engines read as a pattern in a path (DuckDB's and Hadoop's globs), or, for
+#: ``:``, that Spark cannot take in a file's name
+PATTERN = frozenset("*?[]{}")
+
+
+def _readable(path: str) -> str:
+    """``path``, or a ``LakeError`` when the engines would not read it as it is named."""
+    odd = sorted(set(path) & PATTERN | ({":"} & set(os.path.basename(path))))
+    if odd:
+        raise LakeError(
+            f"the Parquet file {path} cannot be read as it is named: rename it without "
+            f"{' '.join(odd)} (DuckDB and Spark read * ? [ ] {{ }} in a path as a pattern, and "
+            "Spark cannot read a : in a name)"
+        )
+    return path
+
+
 def _files_under(top: str) -> list[str]:
-    files, seen = [], set()
-    for here, dirs, names in os.walk(top, followlinks=True):
+    # the folders above the table's own are seen already: a link up the tree (``loop ->
+    # ..``) would read the lake's other tables as this one
+    above = Path(os.path.abspath(top)).parents
+    files, seen = [], {(st.st_dev, st.st_ino) for st in map(os.stat, above)}
+
+    def unreadable(exc: OSError) -> None:
+        raise LakeError(f"the folder {exc.filename} of the lake cannot be read: {exc.strerror}")
+
+    for here, dirs, names in os.walk(top, onerror=unreadable, followlinks=True):
         st = os.stat(here)
         if (st.st_dev, st.st_ino) in seen:  # a link back up the tree
             dirs.clear()
@@ -90,7 +122,7 @@ def _files_under(top: str) -> list[str]:
         seen.add((st.st_dev, st.st_ino))
         dirs[:] = [d for d in dirs if not _hidden(d)]
         files += [os.path.join(here, n) for n in names if n.endswith(".parquet") and not _hidden(n)]
-    return sorted(f for f in files if os.path.isfile(f))
+    return sorted(_readable(f) for f in files if os.path.isfile(f))
 
 
 def reader_paths(path: Path) -> list[str]:

@@ -217,7 +217,9 @@ def _duckdb_lake_engine(parsed, folder: Path) -> sa.Engine:
         found = lake.check(folder)
         for name in lake.TABLES:
             if name in found:
-                body = f"SELECT * FROM read_parquet({_duckdb_list(found[name])})"
+                # the files' own columns: a folder named ``channel=web`` is not a column
+                files = _duckdb_list(found[name])
+                body = f"SELECT * FROM read_parquet({files}, hive_partitioning = false)"
             else:
                 empty = lake.empty_select(schema.metadata.tables[name])
                 body = str(empty.compile(engine, compile_kwargs={"literal_binds": True}))
