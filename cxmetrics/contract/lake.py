@@ -88,8 +88,8 @@ def _hidden(name: str) -> bool:
     return name.startswith(("_", "."))
 
 
-#: Characters the engines read as a pattern in a path (DuckDB's and Hadoop's globs), or, for
-#: ``:``, that Spark cannot take in a file's name
+#: Characters the engines read as a pattern in a path (DuckDB's and Hadoop's globs); a
+#: ``:`` in a file's name, which Spark cannot read, is refused too (:func:`_readable`)
 PATTERN = frozenset("*?[]{}")
 
 

@@ -29,9 +29,8 @@ about :data:`ANSWER_DISK_BYTES` per lake.
 - **Never half-written, never a failed load:** an entry is written into a temporary folder
   and moved into place whole; one that cannot be read, or whose files are not those it was
   written with (their digests, and its own, are in its ``meta.json``), is computed again and
-  written anew;
-  any error of the cache (a folder that cannot be written, a full disk, a file gone) leaves
-  the load as it was, with a warning in the log.
+  written anew; any error of the cache (a folder that cannot be written, a full disk, a file
+  gone) leaves the load as it was, with a warning in the log.
 - **Computed once for processes that start together:** the process that computes a lake's
   aggregates holds the lake's lock (``flock`` on a file beside its entries) meanwhile; one
   that starts then waits for it (up to :data:`LOCK_WAIT_SECONDS`) and reads what it kept,
