@@ -314,7 +314,7 @@ def test_a_lake_reads_what_its_tables_hold_and_nothing_else(
     monkeypatch.setenv("CX_CACHE_DIR", "off")
     folder, parts, table = _responses_in_parts(engines, tmp_path)
     (parts / "loop").symlink_to("..", target_is_directory=True)
-    assert lake.reader_paths(parts) == [
+    assert lake.files(folder)["responses"] == [
         str(parts / "channel=elsewhere" / "part-1.parquet"),
         str(parts / "part-0.parquet"),
     ]

@@ -53,7 +53,7 @@ def table_files(folder: Path) -> dict[str, Path]:
 
 def _tables(folder: Path) -> dict[str, tuple[Path, list[str]]]:
     """Each table present in ``folder``: its file or folder, and its files as
-    :func:`parquet_files` lists them. A ``LakeError`` where a table is both a file and a
+    :func:`files` lists them. A ``LakeError`` where a table is both a file and a
     folder (which to read would be a guess)."""
     found = {}
     for name in TABLES:
@@ -72,16 +72,16 @@ def _tables(folder: Path) -> dict[str, tuple[Path, list[str]]]:
     return found
 
 
-def parquet_files(path: Path) -> list[Path]:
-    """The Parquet files of one table: its file, or every ``*.parquet`` under its folder at
-    any depth, through links to folders (each folder once, none above the table's own), in
-    order of path, but for those whose name, or a folder's on the way, starts with ``_`` or
-    ``.``: what Spark and Hadoop leave hidden (``_temporary/`` of a write under way, ``.crc``
-    files). This list is what the engines read (:func:`reader_paths`) and what the lake's
-    version is taken of (:func:`listing`), so that no file is read that a version leaves
-    out. A ``LakeError`` names a folder that cannot be read, or a file whose name the
-    engines would take for a pattern."""
-    return [path] if path.is_file() else [Path(f) for f in _files_under(str(path))]
+def files(folder: Path) -> dict[str, list[str]]:
+    """The Parquet files of each table present in ``folder``: its file, or every
+    ``*.parquet`` under its folder at any depth, through links to folders (each folder once,
+    none above the table's own), in order of path, but for those whose name, or a folder's
+    on the way, starts with ``_`` or ``.``: what Spark and Hadoop leave hidden
+    (``_temporary/`` of a write under way, ``.crc`` files). These lists are what the engines
+    read and what the lake's version is taken of (:func:`listing`), so that no file is read
+    that a version leaves out. A ``LakeError`` names a folder that cannot be read, or a file
+    whose name the engines would take for a pattern."""
+    return {name: found for name, (_path, found) in _tables(folder).items()}
 
 
 def _hidden(name: str) -> bool:
@@ -125,19 +125,14 @@ def _files_under(top: str) -> list[str]:
     return sorted(_readable(f) for f in files if os.path.isfile(f))
 
 
-def reader_paths(path: Path) -> list[str]:
-    """The files an engine reads for one table (:func:`parquet_files`), as paths."""
-    return [str(path)] if path.is_file() else _files_under(str(path))
-
-
-def row_group_ranges(path: Path, column: str) -> list[tuple]:
-    """The least and greatest value of ``column`` in each row group of a table's file or
-    part files, from their footers alone ((None, None) where a footer has no statistics)."""
+def row_group_ranges(paths: list[str], column: str) -> list[tuple]:
+    """The least and greatest value of ``column`` in each row group of a table's files
+    (:func:`files`), from their footers alone ((None, None) where a footer has no
+    statistics)."""
     import pyarrow.parquet as pq  # the footers only; imported where a lake is that large
 
-    files = parquet_files(path)
     out = []
-    for file in files:
+    for file in paths:
         meta = pq.ParquetFile(file).metadata
         where = meta.schema.names.index(column) if column in meta.schema.names else None
         for i in range(meta.num_row_groups):
@@ -147,11 +142,12 @@ def row_group_ranges(path: Path, column: str) -> list[tuple]:
     return out
 
 
-def check(folder: Path) -> dict[str, Path]:
-    """The tables of ``folder``; a ``LakeError`` naming the required tables it lacks."""
+def check(folder: Path) -> dict[str, list[str]]:
+    """The tables of ``folder`` and their files (:func:`files`); a ``LakeError`` naming the
+    required tables it lacks."""
     if not folder.is_dir():
         raise LakeError(f"the Parquet folder {folder} does not exist")
-    found = table_files(folder)
+    found = files(folder)
     missing = [name for name in REQUIRED if name not in found]
     if missing:
         raise LakeError(
@@ -169,12 +165,12 @@ def empty_select(table: sa.Table) -> sa.Select:
 
 
 def listing(folder: Path) -> list[tuple]:
-    """Each file the engines read of the lake (:func:`parquet_files` of every table it
-    holds): its path in the folder, size, inode, and modification and change times, as the
-    file is now (through links). A file written again, added or removed changes it."""
+    """Each file the engines read of the lake (:func:`files` of every table it holds): its
+    path in the folder, size, inode, and modification and change times, as the file is now
+    (through links). A file written again, added or removed changes it."""
     out, start = [], len(str(folder)) + 1
-    for _path, files in _tables(folder).values():
-        for file in files:
+    for table in files(folder).values():
+        for file in table:
             st = os.stat(file)
             out.append((file[start:], st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns))
     return out

@@ -202,10 +202,10 @@ def _create_views(spark, folder: Path) -> None:
     for name in lake.TABLES:
         if name in found:
             reader = spark.read
-            ddl = _parquet_ddl(found[name])
+            ddl = _parquet_ddl(found[name][0])
             if ddl is not None:  # the footer read here: no Spark job to infer the schema
                 reader = reader.schema(ddl)
-            frame = reader.parquet(*lake.reader_paths(found[name]))
+            frame = reader.parquet(*found[name])
         else:
             empty = lake.empty_select(schema.metadata.tables[name])
             frame = spark.sql(
@@ -227,15 +227,9 @@ _POLARS_TO_SPARK = {
 }
 
 
-def _parquet_ddl(path: Path) -> str | None:
-    """The Spark schema of a local Parquet table, from one file's footer, or None when a
-    column has a type outside the contract's (Spark then infers it)."""
-    from cxmetrics.contract import lake
-
-    files = lake.parquet_files(path)
-    if not files:
-        return None
-    file = files[0]
+def _parquet_ddl(file: str) -> str | None:
+    """The Spark schema of a local Parquet table, from one of its files' footer, or None
+    when a column has a type outside the contract's (Spark then infers it)."""
     columns = []
     for name, dtype in pl.read_parquet_schema(file).items():
         spark_type = _POLARS_TO_SPARK.get(dtype.base_type())

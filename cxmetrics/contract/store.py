@@ -228,9 +228,9 @@ def _duckdb_lake_engine(parsed, folder: Path) -> sa.Engine:
     return engine
 
 
-def _duckdb_list(path: Path) -> str:
-    """DuckDB's list literal of the files of one table of a lake (``lake.reader_paths``)."""
-    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in lake.reader_paths(path))
+def _duckdb_list(files: list[str]) -> str:
+    """DuckDB's list literal of the files of one table of a lake (``lake.files``)."""
+    quoted = ", ".join("'" + f.replace("'", "''") + "'" for f in files)
     return f"[{quoted}]"
 
 
@@ -885,7 +885,7 @@ def ordered_by_customer(engine: sa.Engine) -> bool:
     folder = lake_folder(str(engine.url))
     if engine.dialect.name not in ("duckdb", "spark") or folder is None:
         return False
-    files = lake.table_files(folder).get("responses")
+    files = lake.files(folder).get("responses")
     if files is None:
         return False
     if engine.dialect.name == "duckdb":

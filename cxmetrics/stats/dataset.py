@@ -875,8 +875,7 @@ def build_in_database(
     for the next process that loads the same files (:mod:`cxmetrics.stats.load_cache`) in
     ``kept``: the entry named after the lake's files before the load read any of them."""
     settings = settings or company.Settings()
-    held = load_cache.read(kept)
-    from_kept = held is not None
+    held, from_kept = load_cache.read(kept), True
     if held is None:
 
         def waiting() -> None:
@@ -884,13 +883,12 @@ def build_in_database(
 
         with load_cache.computing(kept, waiting):
             held = load_cache.read(kept)  # kept by the process this one waited for
-            from_kept = held is not None
             if held is None:
-                held = _aggregates(engine, journey, progress)
+                held, from_kept = _aggregates(engine, journey, progress), False
                 progress(0.85, "Keeping the aggregates for the next start")
                 if load_cache.write(kept, held) is None:
                     kept = None  # not kept: nor are the answers of this load's periods
-    else:
+    if from_kept:
         progress(0.85, "Read the aggregates an earlier start kept")
     customers = held.customers
     stats = _by_date(held.stats)
