@@ -93,6 +93,31 @@ _RANGE_VALUE = (
 )
 
 
+# A tile's number in a type its tile holds whole: at most the metric's own size (2.25 rem),
+# smaller where its characters are wider than the tile (1,286,020 responses were cut to
+# "1,286,0" on a 1,400 px screen, and a 7-figure count on any). ``cqi``: a hundredth of the
+# tile's width, as the container the number is in is measured
+_FITTED_VALUE = (
+    "<style>.st-key-tile_{key}{{container-type:inline-size}}"
+    ".st-key-tile_{key} [data-testid='stMetricValue']"
+    "{{font-size:min(2.25rem, {per_em}cqi)}}</style>"
+)
+
+#: The width of a character of a tile's number, in ems of the theme's type (Source Sans,
+#: measured in Chromium): figures, signs and currency symbols 0.5, separators 0.25, a space
+#: 0.2, "%" and "m" 0.82; other letters up to 0.6. A margin keeps a number off the edge
+_EMS = {**dict.fromkeys(",.'", 0.25), " ": 0.2, "%": 0.82, "m": 0.83, "M": 0.88, "W": 0.9}
+_DEFAULT_EM, _LETTER_EM, _FIT_MARGIN = 0.5, 0.6, 1.04
+
+
+def fitted_value_style(key: str, figure: str) -> str:
+    """The style that sets tile ``key``'s number ``figure`` in the largest type up to the
+    metric's own in which its tile holds it whole."""
+    ems = sum(_EMS.get(c, _LETTER_EM if c.isalpha() else _DEFAULT_EM) for c in figure)
+    per_em = round(100 / (max(ems, 1.0) * _FIT_MARGIN), 2)
+    return _FITTED_VALUE.format(key=key, per_em=per_em)
+
+
 def tile(
     t: Tile,
     min_n: int,
@@ -124,6 +149,8 @@ def tile(
     with st.container(border=True, height="stretch"):
         if " – " in figure:  # a range: smaller, so that both ends stay on the tile's line
             st.html(_RANGE_VALUE.format(key=t.key))
+        else:
+            st.html(fitted_value_style(t.key, figure))
         with st.container(gap=None, key=f"tile_{t.key}"):
             if link:  # a linked name, with its tooltip, in place of the metric's own label
                 st.html(_LINKED_NAME)

@@ -25,15 +25,20 @@ def free_port() -> int:
 
 
 def start(
-    env: dict[str, str], log: Path, timeout: float = 120, address: str = "127.0.0.1"
+    env: dict[str, str],
+    log: Path,
+    timeout: float = 120,
+    address: str = "127.0.0.1",
+    script: str = "dashboard.py",
 ) -> tuple[subprocess.Popen, str]:
     """The running server (with ``env`` added to this process's environment, its output in
-    ``log``, listening on ``address``) and its base URL, once its health endpoint answers."""
+    ``log``, listening on ``address``) and its base URL, once its health endpoint answers.
+    ``script``: the app it runs, from the repository's folder (its settings are read there)."""
     port = free_port()
     with log.open("w") as out:
         proc = subprocess.Popen(
             [
-                sys.executable, "-m", "streamlit", "run", "dashboard.py",
+                sys.executable, "-m", "streamlit", "run", script,
                 "--server.port", str(port), "--server.address", address,
                 "--server.headless", "true",
             ],

@@ -492,6 +492,88 @@ _METRIC_VALUES = """() => [...document.querySelectorAll('[data-testid=stMetricVa
 ])"""
 
 
+#: Tiles as the overview lays them out, with the widest numbers a company shows: a count of
+#: eight figures, revenue at risk in millions, the extreme scores
+_WIDE_TILES = """
+import streamlit as st
+
+from cxapp import ui
+from cxmetrics.stats.metrics import Score
+from cxmetrics.views.overview import Tile
+
+st.set_page_config(layout="wide")
+st.sidebar.selectbox("Period", ["Last 90 days"])
+values = {VALUES}
+risk = {"detractors": 1_234_567, "churn_rate": 0.034, "detractor_churn": 0.05,
+        "other_churn": 0.016, "detractor_revenue": 3.6e9, "history_n": 9_876_543,
+        "others_n": 8_765_432}
+cols = ui.wrapping_columns(6, "tiles", per_row=3)
+for col, (key, value) in zip(cols, values.items(), strict=True):
+    with col:
+        detail = risk if key == "revenue_at_risk" else {}
+        ui.tile(Tile(key, Score(key, value, 10**7, 0.0001), detail=detail), 30, None, "£")
+"""
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {  # the widest each tile shows
+            "nps": -100.0,
+            "csat": 100.0,
+            "ces": 7.0,
+            "responses": 12_860_200,
+            "churn": 100.0,
+            "revenue_at_risk": 123_456_789.0,
+        },
+        {"nps": 14.0, "csat": 74.1, "ces": 4.98, "responses": 26_033, "churn": 2.4,
+         "revenue_at_risk": 134_000.0},
+    ],
+    ids=["widest", "sample"],
+)  # fmt: skip
+@pytest.mark.parametrize("width", [1024, 1280, 1400])
+def test_a_tile_holds_its_number_whole_in_the_largest_type_that_fits(
+    browser, tmp_path, width, values
+):
+    """1,286,020 responses (10M in a lake) were cut to "1,286,0" on a 1,400 px screen: a
+    tile's number is set smaller where it is wider than its tile, as far as it needs (it
+    then fills most of the tile's width), never cut; numbers that fit keep the metric's own
+    type (2.25 rem, 36 px)."""
+    script = tmp_path / "tiles.py"
+    script.write_text(_WIDE_TILES.replace("{VALUES}", repr(values)))
+    try:
+        proc, base = serve.start({}, tmp_path / "server.log", 60, script=str(script))
+    except serve.ServerError as exc:
+        pytest.fail(str(exc))
+    try:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(base)
+        page.wait_for_function(
+            "document.querySelectorAll('.st-key-tiles [data-testid=stMetricValue]').length === 6",
+            timeout=60_000,
+        )
+        shown = page.evaluate(
+            """() => [...document.querySelectorAll('.st-key-tiles [data-testid=stMetricValue]')]
+            .map(e => { const r = document.createRange(); r.selectNodeContents(e);
+                return [e.innerText.trim(),
+                        [e, ...e.querySelectorAll('*')].some(x => x.scrollWidth > x.clientWidth + 1),
+                        parseFloat(getComputedStyle(e).fontSize),
+                        r.getBoundingClientRect().width / e.clientWidth]; })"""
+        )
+        errors = page.locator("[data-testid='stException']").count()
+        page.close()
+    finally:
+        serve.stop(proc, 20)
+    assert not errors, (tmp_path / "server.log").read_text()
+    assert shown[3][0] == f"{values['responses']:,}", shown
+    assert not [s for s in shown if s[1]], shown  # every number whole
+    assert min(s[2] for s in shown) >= 16, shown  # and readable
+    # in the metric's own type (36 px), or smaller only as far as the tile needs
+    assert not [s for s in shown if s[2] < 36 and s[3] < 0.85], shown
+    if width == 1400 and values["responses"] < 100_000:  # the sample's, as before
+        assert {s[2] for s in shown} == {36.0}, shown
+
+
 @pytest.mark.parametrize("width, tile_rows", [(1024, 2), (1400, 1)])
 def test_no_headline_number_is_cut_on_a_laptop_or_a_desktop(server, browser, width, tile_rows):
     """At 1,024 px with the sidebar open the six tiles were 49 px wide: "£13" for £134k,
