@@ -556,7 +556,8 @@ def test_a_tile_holds_its_number_whole_in_the_largest_type_that_fits(
             """() => [...document.querySelectorAll('.st-key-tiles [data-testid=stMetricValue]')]
             .map(e => { const r = document.createRange(); r.selectNodeContents(e);
                 return [e.innerText.trim(),
-                        [e, ...e.querySelectorAll('*')].some(x => x.scrollWidth > x.clientWidth + 1),
+                        [e, ...e.querySelectorAll('*')]
+                            .some(x => x.scrollWidth > x.clientWidth + 1),
                         parseFloat(getComputedStyle(e).fontSize),
                         r.getBoundingClientRect().width / e.clientWidth]; })"""
         )
