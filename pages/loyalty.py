@@ -97,7 +97,7 @@ else:
 
 # --- satisfied but at risk --------------------------------------------------------------
 st.subheader("Satisfied but at risk")
-risk = data.shared(loyalty.satisfied_at_risk, customers)
+risk = data.shared(loyalty.satisfied_at_risk, customers, MIN_N, facts.churn)
 c1, c2, c3 = st.columns(3)
 at_risk_value, at_risk_caption = loyalty.at_risk_tile(risk, MIN_N)
 c1.metric(

@@ -9,6 +9,7 @@ import math
 import polars as pl
 import pytest
 
+from cxmetrics.findings import findings
 from cxmetrics.stats import dataset
 from cxmetrics.stats import metrics as m
 from cxmetrics.stats.filters import Filters
@@ -103,6 +104,53 @@ def test_satisfied_but_at_risk_by_hand():
     default = loyalty.satisfied_at_risk(CUSTOMERS)
     assert default["by_segment"]["share"].null_count() == 2
     assert default["tested"] == 0 and default["concentrated"] is None
+
+
+@pytest.mark.parametrize("churn_known", [True, False])
+def test_only_a_segment_with_the_larger_share_at_risk_is_said_to_concentrate_it(churn_known):
+    """Real lounge reviews (no churn recorded) were told "Concentrated in First Class: 6% of
+    its 79 satisfied customers are at risk against 16% of the other segments' 978, and 0.0%
+    left in the period": a segment significantly *less* at risk, and a churn never imported.
+    By hand: A, 6 of 100 at risk, against B, 160 of 1,000 (3 and 20 left)."""
+    counts = pl.DataFrame(
+        {"segment": ["A", "B"], "satisfied": [100, 1000], "at_risk": [6, 160], "left": [3, 20]}
+    )
+    family = loyalty.at_risk_tests(counts, min_n=30, churn_known=churn_known)
+
+    def se(share, n):  # the binomial's, never below the Wilson interval's wider half / 1.96
+        z = 1.959964
+        centre = (share + z * z / (2 * n)) / (1 + z * z / n)
+        half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+        wider = max(share - (centre - half), centre + half - share)
+        return max(math.sqrt(share * (1 - share) / n), wider / z)
+
+    z = 0.10 / math.hypot(se(0.06, 100), se(0.16, 1000))  # 2.84
+    by_segment = {c.family: c for c in family}
+    assert by_segment["A"].effect == pytest.approx(-10.0)
+    assert by_segment["A"].p == pytest.approx(math.erfc(z / math.sqrt(2)), rel=1e-4)
+    assert by_segment["A"].p < 0.01  # A's smaller share is as clear as B's larger one
+    assert {c.family for c in findings.decide(family)} == {"A", "B"}
+    kept = loyalty.concentrated(family)
+    assert [c.family for c in kept] == ["B"]
+    said = kept[0].text
+    assert said.startswith("Concentrated in B: 16% of its 1,000 satisfied customers are at risk")
+    assert "against 6% of the other segments' 100" in said
+    if churn_known:
+        assert said.endswith(", and 2.0% left in the period.")
+    else:
+        assert "left in the period" not in said and "who left is not recorded" in said
+    customers = pl.DataFrame(  # the same customers, as the Loyalty page counts them
+        {
+            "segment": ["A"] * 100 + ["B"] * 1000,
+            "csat": [5] * 1100,
+            "nps": [8] * 6 + [10] * 94 + [8] * 160 + [10] * 840,
+            "left": [False] * 1100,
+            "annual_revenue": [1.0] * 1100,
+        }
+    )
+    risk = loyalty.satisfied_at_risk(customers, min_n=30, churn_known=churn_known)
+    assert risk["concentrated"].family == "B"
+    assert ("left in the period" in risk["concentrated"].text) == churn_known
 
 
 def test_value_summary_by_hand():

@@ -107,6 +107,10 @@ def families(
     return out
 
 
+#: A family whose kept findings are stated only in one direction, and how it is decided
+DECIDE = {"at_risk": loyalty.concentrated}
+
+
 def find(
     ds: Dataset,
     f: Filters,
@@ -118,7 +122,7 @@ def find(
     ov = ov or overview.compute(ds, f, min_n)
     fams = families(ds, f, inputs, min_n, ov)
     kept = list(ov.findings)
-    for candidates in fams.values():
-        kept += fx.decide(candidates)
+    for kind, candidates in fams.items():
+        kept += DECIDE.get(kind, fx.decide)(candidates)
     tested = {**ov.tested, **{kind: len(c) for kind, c in fams.items()}}
     return Report(ov.start, ov.end, kept, tested)

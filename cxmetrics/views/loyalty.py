@@ -227,10 +227,13 @@ def at_risk_tile(risk: dict, min_n: int = m.MIN_N) -> tuple[str, str]:
     )
 
 
-def satisfied_at_risk(customers: pl.DataFrame, min_n: int = m.MIN_N) -> dict:
+def satisfied_at_risk(
+    customers: pl.DataFrame, min_n: int = m.MIN_N, churn_known: bool = True
+) -> dict:
     """Customers whose latest CSAT is 4-5 but whose latest NPS is 0-8, or who left: how many,
     their share of the satisfied, their annual revenue, and by segment (share and churn blank
-    for a segment with fewer than ``min_n`` satisfied customers).
+    for a segment with fewer than ``min_n`` satisfied customers). ``churn_known``: whether
+    anyone's leaving is recorded (``Facts.churn``); without it, nobody is counted as gone.
 
     ``concentrated``: the kept finding (kind ``at_risk``) with the highest share among the
     segments whose share is above the other segments'; ``tested``: the segments tested."""
@@ -249,9 +252,9 @@ def satisfied_at_risk(customers: pl.DataFrame, min_n: int = m.MIN_N) -> dict:
         )
         .with_columns(pl.col("segment").cast(pl.String))
     )
-    family = at_risk_tests(counts, min_n)
+    family = at_risk_tests(counts, min_n, churn_known)
     adjusted = {c.family: c for c in adjust(family)}
-    kept = [c for c in decide(family) if c.effect > 0]
+    kept = concentrated(family)
     by_segment = counts.with_columns(
         pl.when(enough).then(100 * pl.col("at_risk") / pl.col("satisfied")).alias("share"),
         pl.when(enough).then(100 * pl.col("left") / pl.col("satisfied")).alias("churn"),
@@ -277,11 +280,19 @@ def satisfied_at_risk(customers: pl.DataFrame, min_n: int = m.MIN_N) -> dict:
     }
 
 
-def at_risk_tests(counts: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
+#: What an at-risk share leaves out where nobody's leaving is recorded
+_NOT_GONE = " (NPS 0-8; who left is not recorded)"
+
+
+def at_risk_tests(
+    counts: pl.DataFrame, min_n: int = m.MIN_N, churn_known: bool = True
+) -> list[Finding]:
     """One unadjusted test per segment (kind ``at_risk``): the share of its satisfied
-    customers at risk against the other segments' together, two-proportion z-test; both
-    sides need ``min_n`` satisfied customers. ``counts``: segment, satisfied, at_risk, left.
-    ``family`` holds the segment's name."""
+    customers at risk against the other segments' together, two-sided two-proportion z-test;
+    both sides need ``min_n`` satisfied customers. ``counts``: segment, satisfied, at_risk,
+    left. ``family`` holds the segment's name. Each sentence says the share is concentrated
+    in its segment: state only :func:`concentrated`'s. ``churn_known``: False where nobody's
+    leaving is recorded, when the sentence says so instead of "0.0% left"."""
     total_n, total_hits = int(counts["satisfied"].sum()), int(counts["at_risk"].sum())
     out = []
     for r in counts.iter_rows(named=True):
@@ -297,8 +308,9 @@ def at_risk_tests(counts: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
             Finding(
                 "at_risk",
                 f"Concentrated in {r['segment']}: {mine.value:.0f}% of its {n:,} satisfied "
-                f"customers are at risk against {rest.value:.0f}% of the other segments' "
-                f"{rest_n:,}, and {100 * r['left'] / n:.1f}% left in the period.",
+                f"customers are at risk{'' if churn_known else _NOT_GONE} against "
+                f"{rest.value:.0f}% of the other segments' {rest_n:,}"
+                + (f", and {100 * r['left'] / n:.1f}% left in the period." if churn_known else "."),
                 diff,
                 (diff - m.Z95 * se, diff + m.Z95 * se),
                 n + rest_n,
@@ -308,6 +320,12 @@ def at_risk_tests(counts: pl.DataFrame, min_n: int = m.MIN_N) -> list[Finding]:
             )
         )
     return out
+
+
+def concentrated(family: list[Finding]) -> list[Finding]:
+    """The at-risk tests :func:`decide` keeps whose segment has the larger share: what their
+    sentences claim (a segment with a smaller share, kept as well, is not stated)."""
+    return [c for c in decide(family) if c.effect > 0]
 
 
 def candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
@@ -326,7 +344,8 @@ def candidates(ds: Dataset, f: Filters, min_n: int = m.MIN_N) -> list[Finding]:
         pl.col("at_risk").sum().alias("at_risk"),
         pl.col("left").sum().alias("left"),
     )
-    return at_risk_tests(counts.with_columns(pl.col("segment").cast(pl.String)), min_n)
+    segments = counts.with_columns(pl.col("segment").cast(pl.String))
+    return at_risk_tests(segments, min_n, churn_known=ds.facts.churn)
 
 
 def latest_by_stage(ds: Dataset, f: Filters) -> dict[str, tuple[np.ndarray, np.ndarray]]:
