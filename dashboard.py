@@ -1,7 +1,6 @@
 """Entry point: page config and the router. Each page in pages/ renders itself."""
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import streamlit as st
 
@@ -24,15 +23,21 @@ pages = [
 ]
 if user is not None and user.scope is not None:  # managers: no whole-database page
     pages = [p for p in pages if p.title != "Data"]
-    asked = urlparse(st.context.url or "").path.rstrip("/")
-    if asked.endswith("/data") and not st.session_state.get("_data_refused"):
-        st.session_state["_data_refused"] = True  # said once: the address now is the overview's
+    if st.session_state.pop("_data_refused", False):  # they asked for it: say why, once
         st.toast(
             "The Data page shows the whole database, so it is for executives and analysts; "
             "here is your overview.",
             icon=":material/lock:",
             duration="long",
         )
+
+    def data_refused() -> None:
+        """The Data page's address, for a manager: their overview, with a word why (a page
+        missing from the navigation opened Streamlit's "Page not found" over it)."""
+        st.session_state["_data_refused"] = True
+        st.switch_page(pages[0])
+
+    pages.append(st.Page(data_refused, title="Data", url_path="data", visibility="hidden"))
 router = st.navigation(pages, position="sidebar" if user is not None else "hidden")
 with errors.guard():  # no traceback for users: an error id, the details in the log
     router.run()

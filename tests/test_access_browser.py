@@ -195,6 +195,10 @@ def test_a_proxy_header_signs_in_and_scopes_a_shared_link(
             timeout=30_000
         )
         assert page.get_by_role("heading", name="Data", exact=True).count() == 0
+        expect(page.get_by_role("heading", name="Customer experience overview")).to_be_visible()
+        # and not Streamlit's own "Page not found" dialog over it
+        assert page.get_by_text("Page not found").count() == 0
+        assert page.get_by_role("dialog").count() == 0
         context.close()
 
 
