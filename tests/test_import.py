@@ -432,12 +432,20 @@ def test_an_import_without_the_required_columns_names_them_all(engine, tmp_path)
     path.write_text("Customer ID,Joined,segment\nC-1,2026-01-01,Retail\n")
     with pytest.raises(importer.ImportError_) as error:
         importer.run(engine, "customers", path, None)
+    # "Customer ID" is read as customer_id (named like it but for case and the space)
     assert str(error.value) == (
-        "crm.csv gives no value for customer_id, region, joined_on, which customers requires "
-        "(its columns: Customer ID, Joined, segment); name the file's column for each in a "
-        "mapping's [columns] (customer_id = 'Customer ID'), or give a constant (the "
+        "crm.csv gives no value for region, joined_on, which customers requires (its "
+        "columns: Customer ID, Joined, segment); name the file's column for each in a "
+        "mapping's [columns] (e.g. region = \"Your column\"), or give a constant (the "
         "mapping: --mapping FILE on the command line, the column choices on the Data page)"
     )
+    m = mapping.loads('[columns]\nsegment = "segment"\n', ".toml", "customers")
+    with pytest.raises(importer.ImportError_) as error:  # with [columns]: only what it names
+        importer.run(engine, "customers", path, m)
+    assert str(error.value).startswith(
+        "crm.csv gives no value for customer_id, region, joined_on, which customers requires"
+    )
+    assert "(customer_id = 'Customer ID')" in str(error.value)
 
 
 MULTILINE = '9000004,1,Billing,04/09/2026,5,5,web,survey,"two\nlines"\n'  # lines 5-6, row 5
@@ -1461,6 +1469,68 @@ def command_setup(tmp_path: Path, sample_db: Path) -> tuple[str, Path]:
     rules = tmp_path / "rules.toml"
     rules.write_text(MAPPING)
     return f"sqlite:///{db}", rules
+
+
+@pytest.mark.parametrize(
+    "header, read, unread",
+    [
+        # the contract's names but for case: read, as the Data page reads them
+        ("response_id,customer_id,touchpoint_id,channel,responded_on,NPS,CSAT,Comment,source",
+         {"nps": 9, "csat": 4, "comment": "Quick"}, []),
+        ("Response ID,Customer-ID,touchpoint_id,Channel,Responded On,nps,csat,comment,source",
+         {"nps": 9, "csat": 4, "comment": "Quick"}, []),
+        # a misspelt score and a column of no table: not read, and said
+        ("response_id,customer_id,touchpoint_id,channel,responded_on,nps_score,CSAT,Comment,source",
+         {"nps": None, "csat": 4, "comment": "Quick"}, ["nps_score"]),
+        ("response_id,customer_id,touchpoint_id,channel,responded_on,NPS,CSAT,Comment,source,agent",
+         {"nps": 9, "csat": 4, "comment": "Quick"}, ["agent"]),
+    ],
+)  # fmt: skip
+def test_a_file_imported_by_its_column_names_reads_them_as_the_data_page_does(
+    tmp_path, sample_db, header, read, unread
+):
+    """Without a mapping, a header's "NPS", "CSAT" and "Comment" were not read, without a
+    word: 2 responses written with no score nor comment. Names are now matched but for case,
+    spaces and punctuation, and a column left unread is named."""
+    from test_cli import run
+
+    url, _rules = command_setup(tmp_path, sample_db)
+    path = tmp_path / "mine.csv"
+    last = "survey,Ann" if header.endswith("agent") else "survey"
+    path.write_text(
+        f"{header}\n9100001,1,pay_first_bill,web,2026-09-01,9,4,Quick,{last}\n"
+        f"9100002,2,pay_first_bill,web,2026-09-02,9,4,Quick,{last}\n"
+    )
+    done = run("import", "responses", str(path), "--url", url)
+    assert done.returncode == 0 and "wrote 2 rows (2 new)" in done.stdout, done.stdout
+    engine = store.make_engine(url)
+    got = rows_by_id(engine, ["9100001", "9100002"])
+    engine.dispose()
+    for row in got.values():
+        assert {k: row[k] for k in read} == read
+    said = [line for line in done.stdout.splitlines() if line.startswith("warning: not read")]
+    if unread:
+        assert len(said) == 1 and all(f"'{c}'" in said[0] for c in unread), done.stdout
+    else:
+        assert not said, done.stdout
+    assert "hold no score" not in done.stdout
+
+
+def test_responses_imported_with_no_score_are_said_to_hold_none(tmp_path, sample_db):
+    from test_cli import run
+
+    url, _rules = command_setup(tmp_path, sample_db)
+    path = tmp_path / "mine.csv"
+    path.write_text(
+        "response_id,customer_id,touchpoint_id,channel,responded_on,source,score,comment\n"
+        "9100001,1,pay_first_bill,web,2026-09-01,survey,9,Quick\n"
+    )
+    done = run("import", "responses", str(path), "--url", url, "--dry-run")
+    assert done.returncode == 0 and "would write 1 row" in done.stdout, done.stdout
+    assert "warning: not read: the file's column 'score'" in done.stdout
+    assert "warning: these responses hold no score: no column is read as nps, csat or ces" in (
+        done.stdout
+    )
 
 
 def test_the_import_command(tmp_path, sample_db):

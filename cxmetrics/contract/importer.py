@@ -34,6 +34,7 @@ from cxmetrics.contract.mapping import (
     OTHERS,
     Condition,
     Mapping,
+    filled,
     look_alike,
     missing_required,
     with_same_names,
@@ -255,6 +256,33 @@ def check_columns(source: pl.DataFrame, m: Mapping, file_name: str = "the file")
             f"{file_name} has no column {', '.join(repr(c) for c in missing)} named in the "
             f"mapping (its columns: {', '.join(file_columns(source))})"
         )
+
+
+def unread_warnings(source: pl.DataFrame, given: Mapping, m: Mapping) -> list[str]:
+    """What a file's columns read by their names leave out: columns named like no column of
+    the table (a misspelt "nps_score" was not read, without a word), and, of responses, every
+    score. None where the mapping ``given`` names the columns it reads (``[columns]``), which
+    leaves the others out on purpose; ``m``: the mapping as read (:func:`with_same_names`)."""
+    if given.columns:
+        return []
+    read = m.source_columns() | (set(m.unpivot.columns) if m.unpivot else set())
+    unread = [c for c in file_columns(source) if c not in read]
+    out = []
+    if unread:
+        names = ", ".join(repr(c) for c in unread)
+        contract = ", ".join(c.name for c in schema.metadata.tables[m.table].columns)
+        out.append(
+            f"not read: the file's column{'s' if len(unread) > 1 else ''} {names}, named like "
+            f"no column of {m.table} ({contract}); to read one, name it in a mapping's "
+            "[columns] (--mapping FILE on the command line, the column choices on the Data page)"
+        )
+    scores = ("nps", "csat", "ces")
+    if m.table == "responses" and not filled(m) & set(scores):
+        out.append(
+            "these responses hold no score: no column is read as nps, csat or ces (NPS 0-10, "
+            "CSAT 1-5, CES 1-7)"
+        )
+    return out
 
 
 def check_required(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> None:
@@ -1082,14 +1110,15 @@ def run(
     source = read_source(path, m.encoding if m is not None else "utf-8")
     misshapen = shape_problems(source)
     source = source.drop(csv_rows.SHAPE, csv_rows.EXTRA, strict=False)
-    m = with_same_names(m if m is not None else Mapping(table), source.columns)
+    given = m if m is not None else Mapping(table)
+    m = with_same_names(given, file_columns(source))
     progress(0.25, f"Mapping {counted(source.height, 'row')}")
     check_twice_named(source, m, name)
     check_columns(source, m, name)
     check_required(source, m, name)
     usable = source.filter(~pl.col(ROW).is_in(misshapen["row"].implode()))
     kept = filter_rows(usable, m)
-    warnings = id_warnings(kept, m)
+    warnings = unread_warnings(source, given, m) + id_warnings(kept, m)
     mapped = apply_mapping(kept, m, name)
     contract = schema.metadata.tables[table].columns
     check_upgraded(engine, table, [c.name for c in contract if c.name in mapped.columns])

@@ -528,15 +528,23 @@ def filled(m: Mapping) -> set[str]:
 
 def with_same_names(m: Mapping, source_columns: list[str]) -> Mapping:
     """``m`` with each contract column it does not fill read from the file's column of the
-    same name, when the file has one (the unpivot's source columns excepted); ``m`` as it is
-    when it has ``[columns]``, which names every column read, so a column left out of it
-    (the Data page's "not in file") stays out."""
+    same name, or else of the one column named like it but for case, spaces and punctuation
+    ("NPS", "Customer ID"), as the Data page guesses (:func:`guess`); the unpivot's source
+    columns excepted. ``m`` as it is when it has ``[columns]``, which names every column
+    read, so a column left out of it (the Data page's "not in file") stays out."""
     if m.columns:
         return m
     contract = [c.name for c in schema.metadata.tables[m.table].columns]
     taken = filled(m) | (set(m.unpivot.columns) if m.unpivot else set())
-    present = set(source_columns)
-    extra = {c: c for c in contract if c not in taken and c in present}
+    free = [c for c in source_columns if c not in taken]
+    extra = {}
+    for name in contract:
+        if name in taken:
+            continue
+        alike = [c for c in free if _simple(c) == _simple(name)]
+        found = name if name in free else (alike[0] if len(alike) == 1 else None)
+        if found is not None:
+            extra[name] = found
     return replace(m, columns={**m.columns, **extra}) if extra else m
 
 
