@@ -436,7 +436,7 @@ def test_an_import_without_the_required_columns_names_them_all(engine, tmp_path)
     assert str(error.value) == (
         "crm.csv gives no value for region, joined_on, which customers requires (its "
         "columns: Customer ID, Joined, segment); name the file's column for each in a "
-        "mapping's [columns] (e.g. region = \"Your column\"), or give a constant (the "
+        'mapping\'s [columns] (e.g. region = "Your column"), or give a constant (the '
         "mapping: --mapping FILE on the command line, the column choices on the Data page)"
     )
     m = mapping.loads('[columns]\nsegment = "segment"\n', ".toml", "customers")
