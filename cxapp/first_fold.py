@@ -15,6 +15,9 @@ KEY = "first_fold"
 STYLE = (
     "<style>.st-key-first_fold p{font-size:0.86rem;line-height:1.35;margin-bottom:0}"
     ".st-key-first_fold [data-testid='stMarkdownContainer']{margin-bottom:0}"
+    # a caption's own -1 rem under its block let the last line sit on the box's border
+    ".st-key-first_fold [data-testid='stCaptionContainer']{margin-bottom:0}"
+    ".st-key-first_fold [data-testid='stCaptionContainer'] p{margin-bottom:0}"
     ".st-key-first_fold .stElementContainer:first-child p{font-size:1rem}"
     ".st-key-first_fold{gap:0.6rem}"
     ".st-key-first_fold strong{font-weight:600}</style>"

@@ -242,6 +242,37 @@ def test_the_first_fold_is_visible_at_1400_by_900(sample_url, tmp_path, browser)
         page.close()
 
 
+@pytest.mark.browser
+@pytest.mark.parametrize("width", [1024, 1400])
+def test_what_to_import_stays_inside_the_first_fold(partial_url, tmp_path, browser, width):
+    """On a company without KPIs, cases or contacts, the fold's last line ("To see more
+    here, import …") sat on the box's bottom border at 1,400 px and ran under it at 1,024:
+    a caption's own negative margin under its block."""
+    from test_browser import streamlit_server, wait_ready
+
+    with streamlit_server(partial_url, tmp_path / "server.log") as base:
+        page = browser.new_page(viewport={"width": width, "height": 900})
+        page.goto(base)
+        wait_ready(page)
+        block = page.locator(".st-key-first_fold")
+        last = block.get_by_text("To see more here, import")
+        last.wait_for(timeout=60_000)
+        inside = page.evaluate(
+            """() => { const box = document.querySelector('.st-key-first_fold')
+                .closest('[data-testid=stVerticalBlockBorderWrapper]') ||
+                document.querySelector('.st-key-first_fold');
+              const text = [...box.querySelectorAll('[data-testid=stCaptionContainer] p')].at(-1);
+              const r = document.createRange(); r.selectNodeContents(text);
+              const style = getComputedStyle(box);
+              return [r.getBoundingClientRect().bottom,
+                      box.getBoundingClientRect().bottom - parseFloat(style.borderBottomWidth)
+                        - parseFloat(style.paddingBottom) / 2]; }"""
+        )
+        page.close()
+    text_bottom, room = inside
+    assert text_bottom <= room, inside  # clear of the border, with half its padding below
+
+
 def test_the_briefing_opens_with_the_same_story(app_env, sample_url, raw_sql):
     """Page two of the PDF and slide two of the deck (after the title) are "What to know":
     the overview's findings, in its order, with the same owners read from the database."""
