@@ -38,29 +38,23 @@ chosen = st.selectbox(
 )
 # one under the other, full width: side by side, each would scroll sideways
 st.markdown("**Touchpoints**")
+touchpoints = data.shared(journey_view.touchpoint_table, data.DATASET, jv, chosen)
+order = ["touchpoint", "declared", "nps", "nps_moe", "n_nps", "csat", "n_csat", "ces", "n_ces"]
 ui.table(
-    data.shared(journey_view.touchpoint_table, data.DATASET, jv, chosen),
+    touchpoints,
     "touchpoints",
     hide_index=True,
-    column_order=[
-        "touchpoint",
-        "declared",
-        "nps",
-        "nps_moe",
-        "n_nps",
-        "csat",
-        "n_csat",
-        "ces",
-        "n_ces",
-    ],
+    column_order=[c for c in order if c in touchpoints.columns],  # a score never asked: none
     column_config=ui.score_columns(),
 )
 st.markdown("**Channels**")
+by_channel = data.shared(journey_view.channel_table, jv, chosen, ds.unmeasured_scores())
+order = ["channel", "nps", "n_nps", "csat", "n_csat", "ces", "n_ces"]
 ui.table(
-    data.shared(journey_view.channel_table, jv, chosen),
+    by_channel,
     "channels",
     hide_index=True,
-    column_order=["channel", "nps", "n_nps", "csat", "n_csat", "ces", "n_ces"],
+    column_order=[c for c in order if c in by_channel.columns],
     column_config=ui.score_columns(),
 )
 actions_ui.stage_section(ds, chosen, "drill-actions")

@@ -1357,6 +1357,14 @@ def test_the_dashboard_renders_the_skytrax_data(tmp_path, monkeypatch):
     ):
         at.switch_page(page).run()
         assert not at.exception, (page, at.exception)
+        if page == "pages/journey.py":  # no column of CES, which no review holds: not 0s
+            tables = [  # the touchpoints and the channels (the ranking shows NPS alone)
+                d.value
+                for d in at.dataframe
+                if "n_nps" in d.value.columns and "verdict" not in d.value.columns
+            ]
+            assert len(tables) == 2
+            assert not [t.columns for t in tables if {"ces", "n_ces"} & set(t.columns)]
 
 
 _AT_RISK = re.compile(

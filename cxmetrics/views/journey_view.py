@@ -96,7 +96,8 @@ def stage_trends(in_view: pl.DataFrame, unit: str, min_n: int) -> dict[str, list
 
 
 def touchpoint_table(ds: Dataset, jv: JourneyView, stage_id: str) -> pl.DataFrame:
-    """A stage's touchpoints in view: NPS (± margin), CSAT, CES, each with its n."""
+    """A stage's touchpoints in view: NPS (± margin), CSAT, CES, each with its n; no column
+    of a score no response holds (``Dataset.unmeasured_scores``)."""
     stats = jv.cells.filter(pl.col("stage_id") == stage_id)
     tps = ds.journey.touchpoints.filter(pl.col("stage_id") == stage_id).select(
         "touchpoint_id",
@@ -106,14 +107,16 @@ def touchpoint_table(ds: Dataset, jv: JourneyView, stage_id: str) -> pl.DataFram
     per = m.totals(stats, ["touchpoint_id"], deff=ds.design_effect).with_columns(
         pl.col("touchpoint_id").cast(pl.String)
     )
-    return _shown(tps.join(per, on="touchpoint_id", how="left"), jv.min_n)
+    shown = _shown(tps.join(per, on="touchpoint_id", how="left"), jv.min_n)
+    return _measured(shown, ds.unmeasured_scores())
 
 
-def channel_table(jv: JourneyView, stage_id: str) -> pl.DataFrame:
-    """A stage's scores by channel, each with its n."""
+def channel_table(jv: JourneyView, stage_id: str, unmeasured: tuple[str, ...] = ()) -> pl.DataFrame:
+    """A stage's scores by channel, each with its n; no column of the scores ``unmeasured``
+    (``Dataset.unmeasured_scores``)."""
     stats = jv.cells.filter(pl.col("stage_id") == stage_id)
     per = m.totals(stats, ["channel"]).with_columns(pl.col("channel").cast(pl.String))
-    return _shown(per.sort("channel"), jv.min_n)
+    return _measured(_shown(per.sort("channel"), jv.min_n), unmeasured)
 
 
 def _shown(frame: pl.DataFrame, min_n: int) -> pl.DataFrame:
@@ -129,3 +132,17 @@ def _shown(frame: pl.DataFrame, min_n: int) -> pl.DataFrame:
         "ces_easy",
         "n_ces",
     )
+
+
+#: A score's columns in a table of :func:`_shown`
+SCORE_COLUMNS = {
+    "nps": ("nps", "nps_moe", "n_nps"),
+    "csat": ("csat", "csat_top1", "n_csat"),
+    "ces": ("ces", "ces_easy", "n_ces"),
+}
+
+
+def _measured(frame: pl.DataFrame, unmeasured: tuple[str, ...]) -> pl.DataFrame:
+    """``frame`` without the columns of the scores no response holds: a column of "0"
+    answers on every row read as a fact of the data, where the score was never asked."""
+    return frame.drop(*(c for key in unmeasured for c in SCORE_COLUMNS[key]), strict=False)
