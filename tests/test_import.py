@@ -486,6 +486,40 @@ def test_a_row_with_extra_fields_is_named_and_accept_valid_takes_the_rest(engine
     )
 
 
+@pytest.mark.parametrize("separator", [",", ";"])
+def test_a_row_with_too_few_fields_is_named_not_read_with_blanks(engine, tmp_path, separator):
+    """A line cut short (or written with another separator) was read with its last cells
+    blank, without a word: one missing only optional columns was written as it was. Now
+    it is named by its line, as a line with extra fields is; the rest can still go in."""
+    good = GOOD + MULTILINE
+    cut = "9000005,2,Billing,05/09/2026,5,5,web\n"  # line 7, row 6: no Source, no Comment
+    other = "9000006;3;Billing;06/09/2026;5;5;web;survey;\n"  # line 8, row 7: one field
+    text = HEADER + good + cut + other + "\n"  # and a blank line at the end: no record
+    if separator == ";":
+        text = text.replace(",", ";")  # then line 8 fits
+    path = tmp_path / "file.csv"
+    path.write_text(text)
+    m = mapping.loads(MAPPING, ".toml")
+    refused = importer.run(engine, "responses", path, m)
+    shape = refused.problems.filter(pl.col("column") == "(the whole row)")
+    if separator == ",":
+        assert shape.select("row", "reason").rows() == [
+            (6, "line 7 has 7 fields, the header 9 (no Source, Comment); check the "
+                "separators on that line, or that it was not cut short"),
+            (7, "line 8 has 1 field, the header 9 (no Customer, Touchpoint, Date, Recommend, "
+                "Stars, Channel, Source, Comment); check the separators on that line, or that "
+                "it was not cut short"),
+        ]  # fmt: skip
+    else:
+        assert shape["row"].to_list() == [6]
+        assert shape["reason"][0].startswith("line 7 has 7 fields, the header 9 (no Source")
+    assert refused.written == 0 and count(engine) == 100
+    taken = importer.run(engine, "responses", path, m, accept_valid=True)
+    assert taken.written == 4 + (separator == ";")  # the semicolon file's last line fits
+    got = rows_by_id(engine, [f"900000{i}" for i in range(1, 7)])
+    assert "9000005" not in got and ("9000006" in got) == (separator == ";")
+
+
 def test_a_ragged_line_s_extra_fields_reach_the_report_whole(engine, tmp_path):
     """The reason cuts the extra fields at 80 characters; the report's value holds them all,
     quoted where a field holds the separator, so nothing of the line is lost."""

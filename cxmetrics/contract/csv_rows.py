@@ -65,7 +65,8 @@ def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None
     """The records of ``text`` as text columns named by its header (blank cells null), in
     file order, and for each record why it does not fit the header (naming its line) or
     None. A record with more fields than the header holds its first fields, and the rest in
-    :data:`EXTRA`; it is never to be imported. A byte-order mark before the header is left
+    :data:`EXTRA`; one with fewer, its fields with the rest blank; neither is to be
+    imported. A byte-order mark before the header is left
     out, as the fast reader does."""
     if len(text) > MAX_CHARS:
         raise TooLarge(f"{len(text):,} characters, more than {MAX_CHARS:,}")
@@ -86,7 +87,7 @@ def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None
                     )
             else:
                 width = len(header)
-                shapes.append(_shape(record, width, start))
+                shapes.append(_shape(record, header, start))
                 extras.append(_joined(record[width:], separator) if record[width:] else None)
                 cells = (record + [""] * width)[:width]
                 records.append([c if c != "" else None for c in cells])
@@ -113,11 +114,33 @@ def _joined(fields: list[str], separator: str) -> str:
     return out.getvalue()
 
 
-def _shape(record: list[str], width: int, line: int) -> str | None:
+def _shape(record: list[str], header: list[str], line: int) -> str | None:
+    """Why a record does not fit the header, naming its line; None when it does (and for a
+    blank line, which is no record)."""
+    width = len(header)
+    if 0 < len(record) < width:  # a separator lost, another separator, a line cut short
+        missing = ", ".join(header[len(record) :])
+        return (
+            f"line {line} has {len(record)} field{'s' if len(record) > 1 else ''}, the "
+            f"header {width} (no {missing[:80]}); check the separators on that line, or "
+            "that it was not cut short"
+        )
     if len(record) <= width:
-        return None  # fewer fields: the missing cells are blank, as the fast reader has them
+        return None
     extra = ", ".join(repr(v) for v in record[width:])
     return (
         f"line {line} has {len(record)} fields, the header {width} (extra: {extra[:80]}); "
         "put quotes around a value that holds the separator, or remove the extra fields"
     )
+
+
+def has_short_records(text: str, separator: str = ",") -> bool:
+    """Whether a record of ``text`` has fewer fields than its header (a blank line aside):
+    the fast reader leaves their last cells blank without a word. One pass of the C
+    reader, about 1.4 µs a record."""
+    reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=separator)
+    try:
+        width = len(next(reader))
+        return any(0 < len(record) < width for record in reader)
+    except (StopIteration, csv.Error):
+        return False

@@ -172,18 +172,34 @@ def _empty_file(name: str) -> ImportError_:
 
 
 def _read_csv(text: str, separator: str, file_name: str) -> tuple[pl.DataFrame, list | None]:
-    """The fast reader; when it refuses the text, the record-by-record one, which names the
-    line of a malformed record and keeps the well-formed ones (see ``csv_rows.read``)."""
+    """The fast reader; when it refuses the text, or may have filled a short record's last
+    cells with blanks without a word, the record-by-record one, which names the line of a
+    malformed record and keeps the well-formed ones (see ``csv_rows.read``)."""
     try:
         frame = pl.read_csv(text.encode("utf-8"), separator=separator, infer_schema_length=0)
-        return frame, None
     except pl.exceptions.PolarsError as exc:
-        try:
-            return csv_rows.read(text, separator)
-        except csv_rows.CsvError as bad:
-            raise ImportError_(f"{file_name} cannot be read as CSV: {bad}") from bad
-        except Exception:
-            raise exc from None
+        refused = exc
+    else:
+        if not _may_be_short(frame, text, separator):
+            return frame, None
+        refused = None
+    try:
+        return csv_rows.read(text, separator)
+    except csv_rows.CsvError as bad:
+        raise ImportError_(f"{file_name} cannot be read as CSV: {bad}") from bad
+    except Exception:
+        if refused is None:
+            raise
+        raise refused from None
+
+
+def _may_be_short(frame: pl.DataFrame, text: str, separator: str) -> bool:
+    """Whether a record the fast reader read had fewer fields than the header: only where
+    the last column has a blank (a short record has no last cell), then by one pass of the
+    C reader; not above the size the record-by-record reader takes."""
+    if frame.width < 2 or not frame[frame.columns[-1]].null_count():
+        return False
+    return len(text) <= csv_rows.MAX_CHARS and csv_rows.has_short_records(text, separator)
 
 
 def file_columns(source: pl.DataFrame) -> list[str]:
@@ -198,8 +214,12 @@ def shape_problems(source: pl.DataFrame) -> pl.DataFrame:
     return source.filter(pl.col(csv_rows.SHAPE).is_not_null()).select(
         pl.col(ROW).alias("row"),
         pl.lit("(the whole row)").alias("column"),
-        # the extra fields whole (the reason cuts them at 80 characters)
-        pl.col(csv_rows.EXTRA).fill_null("").alias("value"),
+        # the extra fields whole (the reason cuts them at 80 characters); none when short
+        (
+            pl.col(csv_rows.EXTRA).fill_null("")
+            if csv_rows.EXTRA in source.columns
+            else pl.lit("", dtype=pl.String)
+        ).alias("value"),
         pl.col(csv_rows.SHAPE).alias("reason"),
     )
 
