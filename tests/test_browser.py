@@ -492,6 +492,37 @@ _METRIC_VALUES = """() => [...document.querySelectorAll('[data-testid=stMetricVa
 ])"""
 
 
+@pytest.mark.parametrize("width", [1024, 1400])
+def test_every_chart_title_fits_its_chart(server, browser, width):
+    """At 1,024 px three titles ran past their chart's edge ("…coloured by the stage's NPS
+    against targe"): plotly.js does not wrap a title, so each fits a half-page chart."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    past = []
+    for name in ("", "journey", "loyalty", "accountability", "voice", "data"):
+        page.goto(f"{server}/{name}")
+        page.wait_for_selector(
+            "[data-testid='stApp'][data-test-script-state='notRunning']", timeout=60_000
+        )
+        if name != "data":  # every chart drawn (the Data page has none)
+            page.wait_for_function(
+                "(() => { const c = document.querySelectorAll('[data-testid=stPlotlyChart]');"
+                " return c.length > 0 && [...c].every(e => e.querySelector('.main-svg')); })()",
+                timeout=60_000,
+            )
+        titles = page.evaluate(
+            """() => [...document.querySelectorAll('.js-plotly-plot')].map(p => {
+                const t = p.querySelector('.gtitle'), r = p.getBoundingClientRect();
+                if (!t || !t.textContent) return null;
+                const b = t.getBoundingClientRect();
+                return [t.textContent, b.left - r.left, r.right - b.right]; })
+              .filter(Boolean)"""
+        )
+        assert titles or name == "data", name  # the pages' charts were measured
+        past += [(name, *t) for t in titles if t[1] < -2 or t[2] < 0]
+    page.close()
+    assert not past, past
+
+
 #: Tiles as the overview lays them out, with the widest numbers a company shows: a count of
 #: eight figures, revenue at risk in millions, the extreme scores
 _WIDE_TILES = """

@@ -31,7 +31,7 @@ NEUTRAL = "#E4E7EB"  # a cell of a map without targets: no colour says good or b
 def fig_ownership(cells: pl.DataFrame) -> go.Figure:
     """Stage × department: who affects each stage (lead / contributor), coloured by the
     stage's NPS against its target."""
-    title = "Who affects each stage, coloured by the stage's NPS against target"
+    title = "Who affects each stage, coloured by NPS against target"
     if cells.height == 0:
         return _empty(title, "No stage in view")
     owned = cells.filter(pl.col("role").is_not_null())

@@ -131,7 +131,7 @@ def fig_channel_heatmap(cells: pl.DataFrame, metric_label: str) -> go.Figure:
 
 def fig_behaviour(groups: list, min_n: int) -> go.Figure:
     """NPS of customers defined by a behaviour against everyone else, with margins."""
-    title = "Behavioural moments: NPS of those customers against everyone else"
+    title = "Customers with a behavioural moment: NPS against the rest"
     usable = [g for g in groups if g.nps.n >= min_n and g.others_nps.n >= min_n]
     if not usable:
         return _empty(title, "Too few answers from customers with these behaviours")

@@ -307,7 +307,7 @@ def fig_value_quadrant(grid: pl.DataFrame, symbol: str) -> go.Figure:
 
 def fig_influencers(frame: pl.DataFrame, stage_names: dict[str, str]) -> go.Figure:
     """NPS of top-decile influencers against everyone else, stage by stage."""
-    title = "Influencers (top 10% by influence) against everyone else, by stage"
+    title = "Top-10% influencers against everyone else, by stage"
     shown = frame.filter(pl.col("nps").is_not_null())
     if shown.height == 0:
         return _empty(title, "Too few answers")
