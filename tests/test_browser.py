@@ -523,6 +523,32 @@ def test_every_chart_title_fits_its_chart(server, browser, width):
     assert not past, past
 
 
+@pytest.mark.parametrize("width", [1024, 1400])
+def test_the_action_form_shows_its_dates_and_status_whole(server, browser, width):
+    """Five fields to a row cut the start and due dates to "2026 / 1" and the status to
+    "plannec" at 1,024 px: the row wraps, three to a row, where the page is narrow."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{server}/accountability")
+    form = page.locator("[data-testid='stForm']").filter(has_text="Create action")
+    form.wait_for(timeout=60_000)
+    form.scroll_into_view_if_needed()
+    page.wait_for_selector("[data-testid='stForm'] [data-testid='stDateInput'] input")
+    fields = page.evaluate(
+        """() => { const form = [...document.querySelectorAll('[data-testid=stForm]')]
+              .find(f => f.textContent.includes('Create action'));
+            return [...form.querySelectorAll('[data-testid=stDateInput], [data-testid=stSelectbox]')]
+              .map(w => [w.querySelector('[data-testid=stWidgetLabel]').textContent,
+                         w.querySelector('input').value,
+                         [w, ...w.querySelectorAll('*')]  // a 1-px hidden input aside
+                           .some(e => e.clientWidth > 2 && e.scrollWidth > e.clientWidth + 1)])
+              .filter(f => ['Start', 'Due', 'Status'].includes(f[0])); }"""
+    )
+    page.close()
+    assert [f[0] for f in fields] == ["Start", "Due", "Status"], fields
+    assert [len(f[1]) for f in fields[:2]] == [10, 10] and fields[2][1] == "planned", fields
+    assert not [f for f in fields if f[2]], fields  # each shown whole
+
+
 #: Tiles as the overview lays them out, with the widest numbers a company shows: a count of
 #: eight figures, revenue at risk in millions, the extreme scores
 _WIDE_TILES = """
