@@ -536,7 +536,8 @@ def test_the_action_form_shows_its_dates_and_status_whole(server, browser, width
     fields = page.evaluate(
         """() => { const form = [...document.querySelectorAll('[data-testid=stForm]')]
               .find(f => f.textContent.includes('Create action'));
-            return [...form.querySelectorAll('[data-testid=stDateInput], [data-testid=stSelectbox]')]
+            const widgets = '[data-testid=stDateInput], [data-testid=stSelectbox]';
+            return [...form.querySelectorAll(widgets)]
               .map(w => [w.querySelector('[data-testid=stWidgetLabel]').textContent,
                          w.querySelector('input').value,
                          [w, ...w.querySelectorAll('*')]  // a 1-px hidden input aside
