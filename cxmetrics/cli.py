@@ -539,7 +539,7 @@ def _import_journey(args) -> int:
     url = args.url or store.database_url()
     engine = store.make_engine(url)
     try:
-        counts = journey_import.write(engine, journey_import.read(args.path), str(args.path))
+        counts = journey_import.write(engine, journey_import.read(args.path), args.path.name)
     finally:
         engine.dispose()
     print(

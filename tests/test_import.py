@@ -1675,6 +1675,12 @@ def test_counts_of_one_are_singular(tmp_path, sample_db):
     assert journey.stdout.strip().endswith(
         ": 1 stage, 8 touchpoints, 3 departments, 3 stage owners, 0 incentives, 2 targets"
     )
+    # the Data page names the file, as it does a data import's (its whole path, beside the
+    # counts, was cut at "0 rejecte" at 1,400 px)
+    engine = store.make_engine(sky)
+    status = {r["table"]: r["last_import"] for r in importer.table_status(engine).to_dicts()}
+    engine.dispose()
+    assert status["stages"].split(" · ")[1:] == ["journey.yaml", "1 written, 0 rejected"]
 
 
 SQL_ATTEMPTS = (
