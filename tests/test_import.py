@@ -13,6 +13,8 @@ import itertools
 import json
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -22,6 +24,7 @@ from conftest import REPO
 
 from cxmetrics import cli
 from cxmetrics.contract import importer, journey_import, limits, mapping, schema, store
+from cxmetrics.contract.journey import TABLES as JOURNEY_TABLES
 from cxmetrics.contract.journey import JourneyError
 from cxmetrics.contract.registry import METRICS
 
@@ -518,6 +521,60 @@ def test_a_row_with_too_few_fields_is_named_not_read_with_blanks(engine, tmp_pat
     assert taken.written == 4 + (separator == ";")  # the semicolon file's last line fits
     got = rows_by_id(engine, [f"900000{i}" for i in range(1, 7)])
     assert "9000005" not in got and ("9000006" in got) == (separator == ";")
+
+
+def test_a_header_ending_in_a_separator_needs_no_field_for_its_empty_name(engine, tmp_path):
+    """ "a,b," is a header of two named columns and an empty one: rows without a third field
+    are whole (every row was rejected, for a column no mapping can read)."""
+    path = tmp_path / "trail.csv"
+    path.write_text(
+        "response_id,customer_id,touchpoint_id,channel,responded_on,source,nps,\n"
+        "9100001,1,pay_first_bill,web,2026-09-01,survey,9\n"
+        "9100002,2,pay_first_bill,web,2026-09-02,survey,7\n"
+        "9100003,3,pay_first_bill,web,2026-09-03\n"  # short: no source, no nps
+    )
+    report = importer.run(engine, "responses", path, None, accept_valid=True)
+    assert report.written == 2
+    assert report.problems.select("row", "reason").rows() == [
+        (4, "line 4 has 5 fields, the header 8 (no source, nps); check the separators on "
+            "that line, or that it was not cut short"),
+    ]  # fmt: skip
+
+
+def test_a_column_named_twice_is_refused_whichever_reader_reads_the_file(engine, tmp_path):
+    """With a short line the record-by-record reader read the file, and a header naming nps
+    twice gave Polars' "row at index 0 has length 8 (expected 7)"."""
+    path = tmp_path / "twice.csv"
+    header = "response_id,customer_id,touchpoint_id,channel,responded_on,source,nps,nps\n"
+    path.write_text(header + "9100001,1,pay_first_bill,web,2026-09-01,survey,9,8\n")
+    with pytest.raises(importer.ImportError_) as whole:
+        importer.run(engine, "responses", path, None)
+    path.write_text(header + "9100001,1,pay_first_bill,web,2026-09-01,survey,9,8\n9100002,2\n")
+    with pytest.raises(importer.ImportError_) as short:
+        importer.run(engine, "responses", path, None)
+    assert "more than one column named 'nps'" in str(whole.value)
+    assert str(short.value) == str(whole.value)
+
+
+def test_a_short_line_is_found_beside_a_field_longer_than_the_csv_module_s_limit(tmp_path):
+    """The C reader's field limit (131,072 characters unless raised) stopped the check, and
+    the short line was read with blanks."""
+    import csv
+
+    from cxmetrics.contract import csv_rows
+
+    text = "a,b,c\n1," + "x" * 140_000 + ",3\n4,5\n"
+    before = csv.field_size_limit()
+    csv.field_size_limit(131_072)
+    try:
+        assert csv_rows.has_short_records(text)
+        path = tmp_path / "long.csv"
+        path.write_text(text)
+        frame = importer.read_source(path)
+    finally:
+        csv.field_size_limit(max(before, csv.field_size_limit()))
+    assert frame[csv_rows.SHAPE].to_list() == [None, "line 3 has 2 fields, the header 3 (no c); "
+        "check the separators on that line, or that it was not cut short"]  # fmt: skip
 
 
 def test_a_ragged_line_s_extra_fields_reach_the_report_whole(engine, tmp_path):
@@ -1558,6 +1615,50 @@ def test_a_file_imported_by_its_column_names_reads_them_as_the_data_page_does(
     assert "hold no score" not in done.stdout
 
 
+@pytest.mark.parametrize(
+    "columns, read, said",
+    [
+        # the column of the very name, as the Data page guesses it
+        (["nps", "NPS"], "nps", "'NPS': responses' nps is read from 'nps'"),
+        # two alike: neither, on the Data page as in the import, and said
+        (["NPS", "N P S"], None, "'NPS', 'N P S', each named like nps: which of them holds"),
+    ],
+)
+def test_columns_named_alike_are_read_as_the_data_page_guesses(
+    engine, tmp_path, columns, read, said
+):
+    header = "response_id,customer_id,touchpoint_id,channel,responded_on,source," + ",".join(
+        columns
+    )
+    path = tmp_path / "alike.csv"
+    path.write_text(f"{header}\n9100001,1,pay_first_bill,web,2026-09-01,survey,9,8\n")
+    guessed = mapping.guess("responses", header.split(","))
+    assert guessed.columns.get("nps") == read
+    report = importer.run(engine, "responses", path, None)
+    assert report.written == 1
+    got = rows_by_id(engine, ["9100001"])["9100001"]["nps"]
+    assert got == (None if read is None else 9)
+    assert [w for w in report.warnings if w.startswith(f"not read: {said}")], report.warnings
+
+
+def test_a_constant_s_column_in_the_file_is_said_to_be_given_by_the_mapping(engine, tmp_path):
+    path = tmp_path / "c.csv"
+    path.write_text(
+        "response_id,customer_id,touchpoint_id,channel,responded_on,nps,source,agent\n"
+        "9100001,1,pay_first_bill,web,2026-09-01,9,survey,Ann\n"
+    )
+    m = mapping.loads('[constants]\nsource = "social"\n', ".toml", "responses")
+    report = importer.run(engine, "responses", path, m)
+    assert report.written == 1 and rows_by_id(engine, ["9100001"])["9100001"]["source"] == (
+        "social"
+    )
+    said = [w for w in report.warnings if w.startswith("not read")]
+    assert len(said) == 2, said
+    assert said[0].startswith("not read: the file's column 'agent', named like no column")
+    assert "rename a column in the file to read it, or name every column to read" in said[0]
+    assert said[1] == "not read: 'source': responses' source is read as the mapping gives it"
+
+
 def test_responses_imported_with_no_score_are_said_to_hold_none(tmp_path, sample_db):
     from test_cli import run
 
@@ -1570,8 +1671,9 @@ def test_responses_imported_with_no_score_are_said_to_hold_none(tmp_path, sample
     done = run("import", "responses", str(path), "--url", url, "--dry-run")
     assert done.returncode == 0 and "would write 1 row" in done.stdout, done.stdout
     assert "warning: not read: the file's column 'score'" in done.stdout
-    assert "warning: these responses hold no score: no column is read as nps, csat or ces" in (
-        done.stdout
+    assert (
+        "warning: these responses hold no score: no column is read as nps 0-10, csat 1-5, ces 1-7"
+        in done.stdout
     )
 
 
@@ -1681,6 +1783,22 @@ def test_counts_of_one_are_singular(tmp_path, sample_db):
     status = {r["table"]: r["last_import"] for r in importer.table_status(engine).to_dicts()}
     engine.dispose()
     assert status["stages"].split(" · ")[1:] == ["journey.yaml", "1 written, 0 rejected"]
+    # a folder of CSV files by its name, "." too
+    folder = tmp_path / "company"
+    folder.mkdir()
+    for name in JOURNEY_TABLES:
+        (folder / f"{name}.csv").write_bytes((REPO / "sample_data" / f"{name}.csv").read_bytes())
+    here = tmp_path / "here.db"
+    assert run("init-db", "--url", f"sqlite:///{here}").returncode == 0
+    done = subprocess.run(
+        [sys.executable, "-m", "cxmetrics", "import-journey", ".", "--url", f"sqlite:///{here}"],
+        cwd=folder, env={**os.environ, "PYTHONPATH": str(REPO)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    engine = store.make_engine(f"sqlite:///{here}")
+    status = {r["table"]: r["last_import"] for r in importer.table_status(engine).to_dicts()}
+    engine.dispose()
+    assert status["stages"].split(" · ")[1] == "company"
 
 
 SQL_ATTEMPTS = (

@@ -101,10 +101,26 @@ def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None
         raise CsvError(f"line {reader.line_num}: {exc}") from exc
     if header is None:
         return pl.DataFrame(), []
-    frame = pl.DataFrame(records, schema=[(h, pl.String) for h in header], orient="row")
+    frame = pl.DataFrame(records, schema=[(h, pl.String) for h in _unique(header)], orient="row")
     if any(extras):
         frame = frame.with_columns(pl.Series(EXTRA, extras, dtype=pl.String))
     return frame, shapes
+
+
+def _unique(header: list[str]) -> list[str]:
+    """The header's names, a name's second and later uses named as the fast reader names
+    them ("nps_duplicated_0"), so that the importer tells a column named twice the same way
+    whichever reader read the file."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in header:
+        if name in seen:
+            out.append(f"{name}_duplicated_{seen[name]}")
+            seen[name] += 1
+        else:
+            out.append(name)
+            seen[name] = 0
+    return out
 
 
 def _joined(fields: list[str], separator: str) -> str:
@@ -114,12 +130,22 @@ def _joined(fields: list[str], separator: str) -> str:
     return out.getvalue()
 
 
+def _short(record: list[str], header: list[str]) -> bool:
+    """Whether a record lacks fields the header names: a separator lost, another separator,
+    a line cut short. A header's trailing unnamed fields (a separator at its end) need none,
+    and a blank line is no record."""
+    named = len(header)
+    while named and not header[named - 1].strip():
+        named -= 1
+    return 0 < len(record) < named
+
+
 def _shape(record: list[str], header: list[str], line: int) -> str | None:
     """Why a record does not fit the header, naming its line; None when it does (and for a
     blank line, which is no record)."""
     width = len(header)
-    if 0 < len(record) < width:  # a separator lost, another separator, a line cut short
-        missing = ", ".join(header[len(record) :])
+    if _short(record, header):
+        missing = ", ".join(h for h in header[len(record) :] if h.strip())
         return (
             f"line {line} has {len(record)} field{'s' if len(record) > 1 else ''}, the "
             f"header {width} (no {missing[:80]}); check the separators on that line, or "
@@ -138,9 +164,12 @@ def has_short_records(text: str, separator: str = ",") -> bool:
     """Whether a record of ``text`` has fewer fields than its header (a blank line aside):
     the fast reader leaves their last cells blank without a word. One pass of the C
     reader, about 1.4 µs a record."""
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # one field may be all
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=separator)
     try:
-        width = len(next(reader))
-        return any(0 < len(record) < width for record in reader)
-    except (StopIteration, csv.Error):
+        header = next(reader)
+        return any(_short(record, header) for record in reader)
+    except StopIteration:
         return False
+    except csv.Error:  # the fast reader took what this one cannot: let :func:`read` say why
+        return True

@@ -37,6 +37,7 @@ from cxmetrics.contract.mapping import (
     filled,
     look_alike,
     missing_required,
+    same_name,
     with_same_names,
 )
 from cxmetrics.contract.text import counted
@@ -279,30 +280,53 @@ def check_columns(source: pl.DataFrame, m: Mapping, file_name: str = "the file")
 
 
 def unread_warnings(source: pl.DataFrame, given: Mapping, m: Mapping) -> list[str]:
-    """What a file's columns read by their names leave out: columns named like no column of
-    the table (a misspelt "nps_score" was not read, without a word), and, of responses, every
-    score. None where the mapping ``given`` names the columns it reads (``[columns]``), which
-    leaves the others out on purpose; ``m``: the mapping as read (:func:`with_same_names`)."""
+    """What a file's columns read by their names leave out, and why: a column named like no
+    column of the table (a misspelt "nps_score" was not read, without a word), one named like
+    a column the mapping gives otherwise, or like one two columns are named like; and, of
+    responses, every score. None where the mapping ``given`` names the columns it reads
+    (``[columns]``), which leaves the others out on purpose; ``m``: the mapping as read
+    (:func:`with_same_names`)."""
     if given.columns:
         return []
     read = m.source_columns() | (set(m.unpivot.columns) if m.unpivot else set())
     unread = [c for c in file_columns(source) if c not in read]
-    out = []
-    if unread:
-        names = ", ".join(repr(c) for c in unread)
-        contract = ", ".join(c.name for c in schema.metadata.tables[m.table].columns)
+    contract = [c.name for c in schema.metadata.tables[m.table].columns]
+    out, unknown, otherwise, ambiguous = [], [], {}, {}
+    for column in unread:
+        name = next((n for n in contract if same_name(column, n)), None)
+        if name is None:
+            unknown.append(column)
+        elif name in m.columns or name in filled(m):
+            otherwise.setdefault(name, []).append(column)
+        else:
+            ambiguous.setdefault(name, []).append(column)
+    if unknown:
         out.append(
-            f"not read: the file's column{'s' if len(unread) > 1 else ''} {names}, named like "
-            f"no column of {m.table} ({contract}); to read one, name it in a mapping's "
-            "[columns] (--mapping FILE on the command line, the column choices on the Data page)"
+            f"not read: the file's column{'s' if len(unknown) > 1 else ''} "
+            f"{_listed(unknown)}, named like no column of {m.table} ({', '.join(contract)}); "
+            "rename a column in the file to read it, or name every column to read in a "
+            "mapping's [columns] (--mapping FILE on the command line, the column choices on "
+            "the Data page)"
         )
-    scores = ("nps", "csat", "ces")
-    if m.table == "responses" and not filled(m) & set(scores):
+    for name, columns in otherwise.items():
+        how = f"from {m.columns[name]!r}" if name in m.columns else "as the mapping gives it"
+        out.append(f"not read: {_listed(columns)}: {m.table}' {name} is read {how}")
+    for name, columns in ambiguous.items():
         out.append(
-            "these responses hold no score: no column is read as nps, csat or ces (NPS 0-10, "
-            "CSAT 1-5, CES 1-7)"
+            f"not read: {_listed(columns)}, each named like {name}: which of them holds it "
+            f"cannot be told; name one in a mapping's [columns]"
         )
+    scores = [c for c in ("nps", "csat", "ces") if c in schema.RANGES[m.table]]
+    if scores and not filled(m) & set(scores):
+        ranges = ", ".join(
+            f"{c} {schema.RANGES[m.table][c][0]:g}-{schema.RANGES[m.table][c][1]:g}" for c in scores
+        )
+        out.append(f"these responses hold no score: no column is read as {ranges}")
     return out
+
+
+def _listed(columns: list[str]) -> str:
+    return ", ".join(repr(c) for c in columns)
 
 
 def check_required(source: pl.DataFrame, m: Mapping, file_name: str = "the file") -> None:

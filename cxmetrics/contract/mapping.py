@@ -539,13 +539,27 @@ def with_same_names(m: Mapping, source_columns: list[str]) -> Mapping:
     free = [c for c in source_columns if c not in taken]
     extra = {}
     for name in contract:
-        if name in taken:
-            continue
-        alike = [c for c in free if _simple(c) == _simple(name)]
-        found = name if name in free else (alike[0] if len(alike) == 1 else None)
+        found = None if name in taken else by_name(name, free)
         if found is not None:
             extra[name] = found
     return replace(m, columns={**m.columns, **extra}) if extra else m
+
+
+def by_name(name: str, source_columns: list[str]) -> str | None:
+    """The file's column a contract column ``name`` is read from by its name: the column of
+    that very name, else the one named like it but for case, spaces and punctuation ("NPS",
+    "Customer ID"); None where there is none, or where two are named like it (which of them
+    holds it cannot be told)."""
+    if name in source_columns:
+        return name
+    alike = [c for c in source_columns if same_name(c, name)]
+    return alike[0] if len(alike) == 1 else None
+
+
+def same_name(column: str, name: str) -> bool:
+    """Whether a file's ``column`` is named like ``name`` but for case, spaces and
+    punctuation."""
+    return _simple(column) == _simple(name)
 
 
 def missing_required(m: Mapping) -> list[str]:
@@ -567,17 +581,17 @@ def _simple(name: str) -> str:
 
 def guess(table: str, source_columns: list[str], base: Mapping | None = None) -> Mapping:
     """A starting mapping for a file: ``base``'s choices where it has them, else each
-    contract column from the source column of the same name (ignoring case, spaces and
-    punctuation)."""
+    contract column from the source column of its name (:func:`by_name`), as an import
+    without ``[columns]`` reads them (:func:`with_same_names`)."""
     base = base or Mapping(table)
-    by_name = {_simple(c): c for c in source_columns}
     columns = dict(base.columns)
     taken = set(base.constants) | set(base.ids) | set(columns)
     if base.unpivot:
         taken |= {base.unpivot.key, base.unpivot.value}
     for column in schema.metadata.tables[table].columns:
-        if column.name not in taken and _simple(column.name) in by_name:
-            columns[column.name] = by_name[_simple(column.name)]
+        found = None if column.name in taken else by_name(column.name, source_columns)
+        if found is not None:
+            columns[column.name] = found
     return replace(base, table=table, columns=columns)
 
 
