@@ -206,6 +206,43 @@ def test_a_behaviours_churn_is_unknown_where_no_churn_is_recorded():
     assert not any("left in the period" in f.sentence for f in behaviour.findings_of(groups))
 
 
+def test_satisfied_customers_at_risk_count_nobody_as_gone_where_churn_is_not_recorded():
+    """With churn dates imported but the settings saying churn is not recorded, the
+    at-risk share counted the customers who left while its sentence said who left is not
+    recorded: they are not counted, as nothing else counts them."""
+    from cxmetrics.views import loyalty
+
+    _t, ds = build(BASE)
+    f = Filters(ds.first_day, ds.last_day)
+    known = loyalty.customers_in_view(ds, f)
+    assert ds.facts.churn and known["left"].sum() > 0
+    arrays = m.CustomerArrays.from_frame(ds.customers, churn_recorded=False)  # the setting
+    unknown_ds = dataclasses.replace(ds, customer_arrays=arrays)
+    unknown = loyalty.customers_in_view(unknown_ds, f)
+    assert unknown["left"].sum() == 0
+    satisfied = known.filter(pl.col("csat") >= 4)
+    by_nps = int(((satisfied["nps"] <= 8).fill_null(False)).sum())  # at risk by NPS alone
+    risk = loyalty.satisfied_at_risk(unknown, churn_known=False)
+    assert (risk["satisfied"], risk["at_risk"], risk["left"]) == (satisfied.height, by_nps, 0)
+    # the findings' tests count the same customers: each segment's share by NPS alone
+    counts = {
+        r["segment"]: (r["at_risk"], r["satisfied"])
+        for r in satisfied.group_by(pl.col("segment").cast(pl.String))
+        .agg(
+            pl.len().alias("satisfied"),
+            (pl.col("nps") <= 8).fill_null(False).sum().alias("at_risk"),
+        )
+        .iter_rows(named=True)
+    }
+    found = loyalty.candidates(unknown_ds, f, min_n=1)
+    assert len(found) == len(counts) > 1
+    for c in found:
+        hits, n = counts[c.family]
+        rest = sum(h for s, (h, _) in counts.items() if s != c.family)
+        rest_n = sum(k for s, (_, k) in counts.items() if s != c.family)
+        assert c.effect == pytest.approx(100 * hits / n - 100 * rest / rest_n)
+
+
 def test_a_score_never_imported_draws_no_empty_heat_map():
     from cxmetrics.charts import journey_charts
     from cxmetrics.findings import channels

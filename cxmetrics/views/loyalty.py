@@ -149,7 +149,8 @@ def customers_in_view(ds: Dataset, f: Filters) -> pl.DataFrame:
 
 def _latest_in_view(ds: Dataset, f: Filters):
     """The customers in view (codes, ascending) and, over every customer code, the latest
-    NPS and CSAT answer in view (-1 for none) and whether they left in the period."""
+    NPS and CSAT answer in view (-1 for none) and whether they left in the period (nobody,
+    where churn is not recorded: ``Facts.churn``)."""
     start, end = f.start or ds.first_day, f.end or ds.last_day
     size = ds.customer_arrays.size
     latest = {}
@@ -158,6 +159,8 @@ def _latest_in_view(ds: Dataset, f: Filters):
         latest[score] = np.full(size, -1, dtype=np.int16)
         latest[score][who] = values
     left = m.left_in_period(ds.customer_arrays, start, end)
+    if not ds.facts.churn:  # churn dates the settings say are not a record of leaving
+        left = np.zeros_like(left)
     return ds.customers_in(f), latest["nps"], latest["csat"], left
 
 
@@ -233,7 +236,8 @@ def satisfied_at_risk(
     """Customers whose latest CSAT is 4-5 but whose latest NPS is 0-8, or who left: how many,
     their share of the satisfied, their annual revenue, and by segment (share and churn blank
     for a segment with fewer than ``min_n`` satisfied customers). ``churn_known``: whether
-    anyone's leaving is recorded (``Facts.churn``); without it, nobody is counted as gone.
+    anyone's leaving is recorded (``Facts.churn``), which the sentence then says; where it
+    is not, :func:`customers_in_view` marks nobody as gone.
 
     ``concentrated``: the kept finding (kind ``at_risk``) with the highest share among the
     segments whose share is above the other segments'; ``tested``: the segments tested."""
