@@ -105,15 +105,22 @@ _FITTED_VALUE = (
 
 #: The width of a character of a tile's number, in ems of the theme's type (Source Sans,
 #: measured in Chromium): figures, signs and currency symbols 0.5, separators 0.25, a space
-#: 0.2, "%" and "m" 0.82; other letters up to 0.6. A margin keeps a number off the edge
+#: 0.2, "%" and "m" 0.82; small letters up to 0.6, capitals (a currency's code: NOK, CHF)
+#: up to 0.68. A margin keeps a number off the edge
 _EMS = {**dict.fromkeys(",.'", 0.25), " ": 0.2, "%": 0.82, "m": 0.83, "M": 0.88, "W": 0.9}
-_DEFAULT_EM, _LETTER_EM, _FIT_MARGIN = 0.5, 0.6, 1.04
+_DEFAULT_EM, _LETTER_EM, _CAPITAL_EM, _FIT_MARGIN = 0.5, 0.6, 0.68, 1.04
+
+
+def _em(c: str) -> float:
+    if not c.isalpha():
+        return _DEFAULT_EM
+    return _CAPITAL_EM if c.isupper() else _LETTER_EM
 
 
 def fitted_value_style(key: str, figure: str) -> str:
     """The style that sets tile ``key``'s number ``figure`` in the largest type up to the
     metric's own in which its tile holds it whole."""
-    ems = sum(_EMS.get(c, _LETTER_EM if c.isalpha() else _DEFAULT_EM) for c in figure)
+    ems = sum(_EMS.get(c, _em(c)) for c in figure)
     per_em = round(100 / (max(ems, 1.0) * _FIT_MARGIN), 2)
     return _FITTED_VALUE.format(key=key, per_em=per_em)
 
