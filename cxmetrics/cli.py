@@ -539,7 +539,9 @@ def _import_journey(args) -> int:
     url = args.url or store.database_url()
     engine = store.make_engine(url)
     try:
-        counts = journey_import.write(engine, journey_import.read(args.path), args.path.name)
+        # the file (or folder) by its name, as a data import logs it: "." has none
+        name = args.path.resolve().name
+        counts = journey_import.write(engine, journey_import.read(args.path), name)
     finally:
         engine.dispose()
     print(
