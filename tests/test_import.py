@@ -1418,9 +1418,8 @@ def test_two_skytrax_reviews_by_one_author_on_one_day_are_two_responses(empty_en
     assert set(ratings.problems["row"]) == {4}
 
 
-def test_the_dashboard_renders_the_skytrax_data(tmp_path, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
+def skytrax_url(tmp_path: Path) -> str:
+    """A new SQLite file in ``tmp_path`` holding the lounge reviews as the README imports them."""
     if not REALDATA.exists():
         pytest.fail(f"{REALDATA} is missing: set CX_REALDATA to the realdata folder")
     url = f"sqlite:///{tmp_path / 'sky.db'}"
@@ -1428,6 +1427,13 @@ def test_the_dashboard_renders_the_skytrax_data(tmp_path, monkeypatch):
     schema.create_all(engine)
     import_skytrax(engine, tmp_path)
     engine.dispose()
+    return url
+
+
+def test_the_dashboard_renders_the_skytrax_data(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    url = skytrax_url(tmp_path)
     want = expected_skytrax()
     monkeypatch.setenv(store.URL_ENV, url)
     monkeypatch.chdir(REPO)
@@ -1475,15 +1481,7 @@ def test_the_findings_say_only_what_the_data_show(company, tmp_path, capsys, sam
     from cxmetrics.stats.filters import Filters
     from cxmetrics.views import loyalty
 
-    url = sample_url
-    if company == "skytrax":
-        if not REALDATA.exists():
-            pytest.fail(f"{REALDATA} is missing: set CX_REALDATA to the realdata folder")
-        url = f"sqlite:///{tmp_path / 'sky.db'}"
-        engine = store.make_engine(url)
-        schema.create_all(engine)
-        import_skytrax(engine, tmp_path)
-        engine.dispose()
+    url = skytrax_url(tmp_path) if company == "skytrax" else sample_url
     engine = store.make_engine(url)
     ds = dataset.load(engine)
     engine.dispose()
