@@ -329,8 +329,8 @@ def editor(ds: Dataset) -> None:
         )
         st.text_input("Title", key=_state(f"act_title_{pick}", row.get("title", "")))
         # three to a row where the page is narrow: five cut the dates ("2026 / 1") and the
-        # status ("plannec") at 1,024 px
-        # (one form to a page: a key of its own, never an action's id, which a style names)
+        # status ("plannec") at 1,024 px; keyed by name, not by an action's id, which the
+        # row's style would hold (one form to a page)
         c1, c2, c3, c4, c5 = ui.wrapping_columns(5, "act_form_row", per_row=3)
         c1.selectbox(
             "Metric",

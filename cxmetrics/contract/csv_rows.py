@@ -66,8 +66,7 @@ def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None
     file order, and for each record why it does not fit the header (naming its line) or
     None. A record with more fields than the header holds its first fields, and the rest in
     :data:`EXTRA`; one with fewer, its fields with the rest blank; neither is to be
-    imported. A byte-order mark before the header is left
-    out, as the fast reader does."""
+    imported. A byte-order mark before the header is left out, as the fast reader does."""
     if len(text) > MAX_CHARS:
         raise TooLarge(f"{len(text):,} characters, more than {MAX_CHARS:,}")
     csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # one field may be all
