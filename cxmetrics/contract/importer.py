@@ -296,7 +296,7 @@ def unread_warnings(source: pl.DataFrame, given: Mapping, m: Mapping) -> list[st
         name = next((n for n in contract if same_name(column, n)), None)
         if name is None:
             unknown.append(column)
-        elif name in m.columns or name in filled(m):
+        elif name in filled(m):
             otherwise.setdefault(name, []).append(column)
         else:
             ambiguous.setdefault(name, []).append(column)
