@@ -316,11 +316,10 @@ def unread_warnings(source: pl.DataFrame, given: Mapping, m: Mapping) -> list[st
             f"not read: {_listed(columns)}, each named like {name}: which of them holds it "
             f"cannot be told; name one in a mapping's [columns]"
         )
-    scores = [c for c in ("nps", "csat", "ces") if c in schema.RANGES[m.table]]
+    scales = schema.RANGES.get(m.table, {})  # a table of scores has their scales
+    scores = [c for c in ("nps", "csat", "ces") if c in scales]
     if scores and not filled(m) & set(scores):
-        ranges = ", ".join(
-            f"{c} {schema.RANGES[m.table][c][0]:g}-{schema.RANGES[m.table][c][1]:g}" for c in scores
-        )
+        ranges = ", ".join(f"{c} {scales[c][0]:g}-{scales[c][1]:g}" for c in scores)
         out.append(f"these responses hold no score: no column is read as {ranges}")
     return out
 
