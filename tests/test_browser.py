@@ -524,6 +524,38 @@ def test_every_chart_title_fits_its_chart(server, browser, width):
 
 
 @pytest.mark.parametrize("width", [1024, 1400])
+def test_the_ownership_map_s_stage_names_stand_level_under_its_title(server, browser, width):
+    """At 1,024 px the colour bar beside the map left the six stages too little width: their
+    names stood on end, over the map's title. The bar sits below it now."""
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(f"{server}/accountability")
+    chart = page.locator("[data-testid='stPlotlyChart']").filter(has_text="Who affects each")
+    chart.wait_for(timeout=60_000)
+    chart.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "[...document.querySelectorAll('.js-plotly-plot')].some(p => p.querySelector("
+        "'.gtitle')?.textContent.startsWith('Who affects') && p.querySelector('.xtick text'))",
+        timeout=60_000,
+    )
+    drawn = page.evaluate(
+        """() => { const p = [...document.querySelectorAll('.js-plotly-plot')]
+              .find(p => p.querySelector('.gtitle').textContent.startsWith('Who affects'));
+            const box = e => { const r = e.getBoundingClientRect();
+              return [r.left, r.top, r.right, r.bottom]; };
+            return [box(p.querySelector('.gtitle')),
+                    [...p.querySelectorAll('.xtick text')].map(t =>
+                      [t.textContent, t.getAttribute('transform') || '', box(t)])]; }"""
+    )
+    page.close()
+    title, ticks = drawn
+    assert len(ticks) == 6, ticks  # the sample's stages
+    assert not [t for t in ticks if "rotate" in t[1]], ticks  # level
+    assert all(t[2][1] >= title[3] for t in ticks), (title, ticks)  # under the title
+    for (_, _, a), (_, _, b) in zip(ticks, ticks[1:], strict=False):
+        assert a[2] <= b[0], ticks  # side by side, none over the next
+
+
+@pytest.mark.parametrize("width", [1024, 1400])
 def test_the_action_form_shows_its_dates_and_status_whole(server, browser, width):
     """Five fields to a row cut the start and due dates to "2026 / 1" and the status to
     "plannec" at 1,024 px: the row wraps, three to a row, where the page is narrow."""

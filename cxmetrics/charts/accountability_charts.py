@@ -25,6 +25,9 @@ from cxmetrics.views.accountability import GREEN_SILO, kpi_summary, stage_weekly
 #: The ownership map's height: its margins (the stages' names on top, 120 px, and the axis
 #: below) and a row per department that holds two lines of text ("Contrib." and the NPS)
 HEAT_MARGINS, HEAT_ROW = 170, 44
+#: A stage's name on the map in lines of about this many characters ("Renew or / leave"):
+#: six stages stay level on a half page at 1,024 px
+STAGE_WRAP = 8
 NEUTRAL = "#E4E7EB"  # a cell of a map without targets: no colour says good or bad
 
 
@@ -80,7 +83,7 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
     fig = labelled_heatmap(
         title,
         HEAT_MARGINS + HEAT_ROW * len(depts),
-        [wrap(s) for s in stages],
+        [wrap(s, STAGE_WRAP) for s in stages],
         depts,
         z,
         text,
@@ -94,13 +97,22 @@ def fig_ownership(cells: pl.DataFrame) -> go.Figure:
                 zmid=0,
                 zmin=-40,
                 zmax=40,
-                colorbar=dict(title=dict(text="NPS − target"), thickness=12),
+                # below the map, not beside it: beside, it took the width the stages'
+                # names needed on a half page, which then stood on end over the title
+                colorbar=dict(
+                    title=dict(text="NPS − target", side="top"),
+                    thickness=12,
+                    orientation="h",
+                    y=-0.08,
+                    yanchor="top",
+                    len=0.6,
+                ),
             )
         ),
     )
     fig.update_yaxes(autorange="reversed")
-    fig.update_xaxes(side="top")
-    fig.update_layout(margin=dict(t=120))
+    fig.update_xaxes(side="top", tickangle=0)
+    fig.update_layout(margin=dict(t=120, b=90 if not bare else 40))
     return fig
 
 
