@@ -80,13 +80,14 @@ def read(text: str, separator: str = ",") -> tuple[pl.DataFrame, list[str | None
         for record in reader:
             if header is None:
                 header = record
+                named = _named(header)
                 if EXTRA in header:
                     raise CsvError(
                         f"line 1: the header has a column named {EXTRA}, which is reserved"
                     )
             else:
                 width = len(header)
-                shapes.append(_shape(record, header, start))
+                shapes.append(_shape(record, header, named, start))
                 extras.append(_joined(record[width:], separator) if record[width:] else None)
                 cells = (record + [""] * width)[:width]
                 records.append([c if c != "" else None for c in cells])
@@ -129,26 +130,21 @@ def _joined(fields: list[str], separator: str) -> str:
     return out.getvalue()
 
 
-def _short(record: list[str], header: list[str]) -> bool:
-    """Whether a record lacks fields the header names: a separator lost, another separator,
-    a line cut short. A header's trailing unnamed fields (a separator at its end) need none,
-    and a blank line is no record."""
-    return 0 < len(record) < _named(header)
-
-
 def _named(header: list[str]) -> int:
-    """The fields a record needs: the header's, but for its trailing unnamed ones."""
+    """The fields a record needs: the header's, but for its trailing unnamed ones (a
+    separator at its end). A record with fewer, a blank line aside, is short: a separator
+    lost, another separator, a line cut short."""
     named = len(header)
     while named and not header[named - 1].strip():
         named -= 1
     return named
 
 
-def _shape(record: list[str], header: list[str], line: int) -> str | None:
+def _shape(record: list[str], header: list[str], named: int, line: int) -> str | None:
     """Why a record does not fit the header, naming its line; None when it does (and for a
-    blank line, which is no record)."""
+    blank line, which is no record). ``named``: :func:`_named` of the header."""
     width = len(header)
-    if _short(record, header):
+    if 0 < len(record) < named:
         missing = ", ".join(h for h in header[len(record) :] if h.strip())
         return (
             f"line {line} has {len(record)} field{'s' if len(record) > 1 else ''}, the "
@@ -172,7 +168,7 @@ def has_short_records(text: str, separator: str = ",") -> bool:
     reader = csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=separator)
     try:
         named = _named(next(reader))
-        return any(0 < len(record) < named for record in reader)  # as _short, inline: fast
+        return any(0 < len(record) < named for record in reader)
     except StopIteration:
         return False
     except csv.Error:  # the fast reader took what this one cannot: let :func:`read` say why

@@ -534,15 +534,22 @@ def with_same_names(m: Mapping, source_columns: list[str]) -> Mapping:
     read, so a column left out of it (the Data page's "not in file") stays out."""
     if m.columns:
         return m
-    contract = [c.name for c in schema.metadata.tables[m.table].columns]
-    taken = filled(m) | (set(m.unpivot.columns) if m.unpivot else set())
-    free = [c for c in source_columns if c not in taken]
-    extra = {}
-    for name in contract:
-        found = None if name in taken else by_name(name, free)
+    extra = _read_by_name(m, source_columns)
+    return replace(m, columns=extra) if extra else m
+
+
+def _read_by_name(m: Mapping, source_columns: list[str]) -> dict[str, str]:
+    """Each contract column ``m`` does not fill, from the file's column of its name
+    (:func:`by_name`) among those the mapping does not read otherwise (the unpivot's)."""
+    given = filled(m)
+    unpivoted = set(m.unpivot.columns) if m.unpivot else set()
+    free = [c for c in source_columns if c not in given and c not in unpivoted]
+    out = {}
+    for column in schema.metadata.tables[m.table].columns:
+        found = None if column.name in given else by_name(column.name, free)
         if found is not None:
-            extra[name] = found
-    return replace(m, columns={**m.columns, **extra}) if extra else m
+            out[column.name] = found
+    return out
 
 
 def by_name(name: str, source_columns: list[str]) -> str | None:
@@ -583,16 +590,8 @@ def guess(table: str, source_columns: list[str], base: Mapping | None = None) ->
     """A starting mapping for a file: ``base``'s choices where it has them, else each
     contract column from the source column of its name (:func:`by_name`), as an import
     without ``[columns]`` reads them (:func:`with_same_names`)."""
-    base = base or Mapping(table)
-    columns = dict(base.columns)
-    taken = set(base.constants) | set(base.ids) | set(columns)
-    if base.unpivot:
-        taken |= {base.unpivot.key, base.unpivot.value}
-    for column in schema.metadata.tables[table].columns:
-        found = None if column.name in taken else by_name(column.name, source_columns)
-        if found is not None:
-            columns[column.name] = found
-    return replace(base, table=table, columns=columns)
+    base = replace(base or Mapping(table), table=table)
+    return replace(base, columns={**base.columns, **_read_by_name(base, source_columns)})
 
 
 @dataclass(frozen=True)
